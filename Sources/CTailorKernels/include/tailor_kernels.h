@@ -1,0 +1,133 @@
+// tailor_kernels.h - the hot math of Tailor's engine, in C.
+//
+// Why C: Swift only matches C speed when the whole package is built with -target-cpu,
+// which a package consumed by others cannot demand. Here each kernel carries
+// __attribute__((target("avx2,fma,f16c"))) and is chosen at run time after a CPU check,
+// with a portable path for every CPU (and aarch64). See shared/notes/performance.md.
+//
+// Conventions (as GGUF/ggml lay weights out):
+//   - A weight matrix W has `rows` outputs and `cols` inputs; each row is `cols` values stored
+//     contiguously in the quantized blocks of its type. y = W·x gives one output per row.
+//   - Activations are f32, row-major: x[b*ld + i] for batch row b.
+//   - Nothing here allocates except tk_pool_create/tk_pool_destroy, which are paired.
+#ifndef TAILOR_KERNELS_H
+#define TAILOR_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// ggml tensor type numbers as they appear in GGUF files.
+enum tk_type {
+    TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q5_0 = 6, TK_Q5_1 = 7,
+    TK_Q8_0 = 8, TK_Q8_1 = 9, TK_Q2_K = 10, TK_Q3_K = 11, TK_Q4_K = 12, TK_Q5_K = 13,
+    TK_Q6_K = 14, TK_Q8_K = 15, TK_BF16 = 30,
+};
+
+/// Elements per block of `type`, or 0 when the type is not supported by these kernels.
+int tk_block_size(int type);
+/// Bytes per block of `type`, or 0 when unsupported.
+int tk_type_size(int type);
+/// True when `type` has a dequantizer here.
+bool tk_type_supported(int type);
+
+/// Converts one IEEE half to f32 (portable, exact).
+float tk_f16_to_f32(uint16_t h);
+/// Converts f32 to IEEE half, round to nearest even.
+uint16_t tk_f32_to_f16(float f);
+
+/// Dequantizes `n` elements (a multiple of the block size) of `type` at `src` into `dst`.
+void tk_dequantize(int type, const void *src, float *dst, int64_t n);
+
+/// True when the AVX2/FMA/F16C kernels are in use. Set TAILOR_PORTABLE=1 to force the
+/// portable path (CI tests both).
+bool tk_uses_avx2(void);
+/// Forces the portable path on (true) or lets the CPU check decide (false). For tests.
+void tk_force_portable(bool on);
+
+// ---------------------------------------------------------------------------------------
+// Thread pool: persistent workers that spin briefly, then sleep, between jobs.
+// ---------------------------------------------------------------------------------------
+
+typedef struct tk_pool tk_pool;
+/// A job body: called once on each of `nth` threads with its index `ith`.
+typedef void (*tk_job_fn)(void *ctx, int ith, int nth);
+
+/// Starts `nthreads - 1` workers (the caller is thread 0). Pair with tk_pool_destroy.
+tk_pool *tk_pool_create(int nthreads);
+/// Stops and joins the workers and frees the pool.
+void tk_pool_destroy(tk_pool *pool);
+/// Number of threads, the caller included.
+int tk_pool_size(const tk_pool *pool);
+/// Runs `fn` on every thread and returns when all are done. Not reentrant.
+void tk_pool_run(tk_pool *pool, tk_job_fn fn, void *ctx);
+
+// ---------------------------------------------------------------------------------------
+// Matrix products.
+// ---------------------------------------------------------------------------------------
+
+/// Bytes of scratch tk_matmul needs to quantize `nx` activation rows of `cols` values for a
+/// weight of `type`.
+size_t tk_matmul_scratch_size(int type, int64_t cols, int nx);
+
+/// Y = X · Wᵀ for a small batch (decode): y[b*ldy + r] = Σ_i W[r,i]·x[b*ldx + i].
+/// Every weight row is read once for all `nx` activation rows (the "two rows per weight read"
+/// of CoPe decoding). Quantized weights use integer dot products against activations
+/// quantized into `scratch` (tk_matmul_scratch_size bytes). Splits rows over the pool.
+void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch);
+
+/// Y = X · Wᵀ for a large batch (prefill, training): dequantizes `tile_rows` weight rows at a
+/// time into per-thread f32 tiles and calls sgemm. `tiles` must hold
+/// nthreads * tile_rows * cols floats. When `accumulate` is true, adds into y.
+void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                    const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
+                    float *tiles, int64_t tile_rows, bool accumulate);
+
+/// DX = DY · W, the transposed product training needs (dx = Wᵀ·dy per row):
+/// dx[b*lddx + i] (+)= Σ_r dy[b*lddy + r]·W[r,i]. Dequantizes tiles of rows and uses sgemm.
+/// `tiles` as for tk_matmul_gemm. Threads split the input dimension's output columns by
+/// accumulating per-thread partial sums over their row range into `partial`
+/// (nthreads * nx * cols floats), then reducing.
+void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                          const float *dy, int64_t lddy, int64_t nx, float *dx, int64_t lddx,
+                          float *tiles, int64_t tile_rows, float *partial, bool accumulate);
+
+/// Plain f32 sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C, row-major (cblas semantics), with the
+/// m rows of C split over the pool.
+void tk_sgemm(tk_pool *pool, bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+              float *c, int64_t ldc);
+
+/// Dot product of two f32 vectors.
+float tk_dot_f32(const float *a, const float *b, int64_t n);
+/// y += a·x.
+void tk_axpy_f32(float a, const float *x, float *y, int64_t n);
+
+
+// ---------------------------------------------------------------------------------------
+// Attention.
+// ---------------------------------------------------------------------------------------
+
+/// Causal (optionally sliding-window) attention of `nq` query rows of one sequence against
+/// its KV cache, split over (row, head) pairs on the pool.
+///   q:    [nq][n_head*head_dim], row stride ldq        (query i sits at position pos0 + i)
+///   k, v: [n_ctx][n_kv*head_dim], row stride ldkv      (cache rows 0 ... pos0+nq-1 filled)
+///   out:  [nq][n_head*head_dim], row stride ldo
+///   probs: optional [nq][n_head][n_ctx] attention probabilities, kept for training; NULL in decode
+///   scratch: nthreads * n_ctx floats
+/// A query at position p sees keys j with j <= p and, when window > 0, p - j < window.
+/// Head h reads KV head h / (n_head / n_kv) (grouped-query attention).
+void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t pos0,
+                  const float *k, const float *v, int64_t ldkv, int n_head, int n_kv,
+                  int head_dim, float scale, int window, float *out, int64_t ldo,
+                  float *probs, int64_t n_ctx, float *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

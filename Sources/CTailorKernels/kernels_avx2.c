@@ -1,0 +1,109 @@
+// kernels_avx2.c - the x86-64 copy of the kernels, compiled for AVX2/FMA/F16C by a per-function
+// target attribute (no global flags), and chosen at run time only on CPUs that have them.
+// The 32-block formats, which dominate decode, get hand-written integer dot products:
+// activations are int8, weights widened to u8, multiplied with vpmaddubsw.
+#include "tailor_kernels.h"
+#include "blocks.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+#define TK_NAME(x) x##_avx2
+#define TK_HALF(h) _cvtsh_ss(h)
+#define TK_HAVE_INTRINSIC_DOTS 1
+#include "kernels_impl.inc"
+
+static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+/// 16 packed nibble bytes -> 32 bytes: low nibbles in lanes 0..15, high nibbles in 16..31,
+/// matching the element order of Q4/Q5 blocks.
+static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i m = _mm_set1_epi8(0xF);
+    const __m128i lo = _mm_and_si128(b, m);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+    return _mm256_set_m128i(hi, lo);
+}
+
+/// Bit k of a 32-bit mask -> byte k is 0xFF or 0x00.
+static inline __m256i bits_to_bytes(uint32_t bits) {
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                          0x0101010101010101LL, 0x0000000000000000LL));
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+}
+
+/// Σ u8 · i8 over 32 lanes, as 8 int32 partial sums turned to float.
+static inline __m256 dot_u8_i8(__m256i u, __m256i s) {
+    const __m256i p16 = _mm256_maddubs_epi16(u, s);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
+    const int64_t nb = n / QK32;
+    const act_q8_32 *a = (const act_q8_32 *)xq;
+    __m256 acc = _mm256_setzero_ps();
+    float corr = 0.0f;  // Σ m·s: the offset/minimum of each weight block times Σ of its activations
+    switch (type) {
+    case TK_Q8_0: {
+        const blk_q8_0 *b = (const blk_q8_0 *)w;
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256i qw = _mm256_loadu_si256((const __m256i *)b[i].qs);
+            const __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
+            const __m256 p = dot_u8_i8(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qa, qw));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), p, acc);
+        }
+        return hsum256(acc);
+    }
+    case TK_Q4_0: {
+        const blk_q4_0 *b = (const blk_q4_0 *)w;
+        for (int64_t i = 0; i < nb; i++) {
+            const float d = _cvtsh_ss(b[i].d);
+            const __m256 p = dot_u8_i8(unpack_nibbles(b[i].qs), _mm256_loadu_si256((const __m256i *)a[i].qs));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), p, acc);
+            corr -= 8.0f * d * a[i].s;
+        }
+        return hsum256(acc) + corr;
+    }
+    case TK_Q4_1: {
+        const blk_q4_1 *b = (const blk_q4_1 *)w;
+        for (int64_t i = 0; i < nb; i++) {
+            const __m256 p = dot_u8_i8(unpack_nibbles(b[i].qs), _mm256_loadu_si256((const __m256i *)a[i].qs));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), p, acc);
+            corr += _cvtsh_ss(b[i].m) * a[i].s;
+        }
+        return hsum256(acc) + corr;
+    }
+    case TK_Q5_0: {
+        const blk_q5_0 *b = (const blk_q5_0 *)w;
+        for (int64_t i = 0; i < nb; i++) {
+            const float d = _cvtsh_ss(b[i].d);
+            uint32_t qh; memcpy(&qh, b[i].qh, 4);
+            const __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+            const __m256i u = _mm256_or_si256(unpack_nibbles(b[i].qs), hi);
+            const __m256 p = dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)a[i].qs));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), p, acc);
+            corr -= 16.0f * d * a[i].s;
+        }
+        return hsum256(acc) + corr;
+    }
+    default:
+        return dot_q_generic_avx2(type, w, xq, n);
+    }
+}
+
+#pragma clang attribute pop
+
+const tk_vtable *tk_vtable_avx2(void) { return tk_vtable_impl_avx2(); }
+#else
+const tk_vtable *tk_vtable_avx2(void) { return 0; }
+#endif

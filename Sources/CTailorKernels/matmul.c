@@ -1,0 +1,189 @@
+// matmul.c - matrix products over GGUF weights, split across the thread pool.
+//
+// Decode (tk_matmul): weights stay in their quantized blocks; activations are quantized once per
+// call into caller-provided scratch, and each thread walks its slice of weight rows, dotting each
+// row with all nx activation rows while the row is hot in L1.
+// Prefill/training (tk_matmul_gemm, tk_matmul_transposed): each thread dequantizes tiles of
+// weight rows into its own f32 tile and calls OpenBLAS sgemm on one thread; the pool provides
+// the parallelism, so OpenBLAS's own threads are pinned to 1.
+#include "tailor_kernels.h"
+#include "blocks.h"
+#include <pthread.h>
+#include <string.h>
+
+// OpenBLAS's CBLAS entry points, declared here so no header path is needed.
+enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void openblas_set_num_threads(int n);
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+static int uses_k_blocks(int type) { return type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K; }
+static int is_float_type(int type) { return type == TK_F32 || type == TK_F16 || type == TK_BF16; }
+
+size_t tk_matmul_scratch_size(int type, int64_t cols, int nx) {
+    if (is_float_type(type)) return 0;
+    if (uses_k_blocks(type)) return (size_t)nx * (size_t)(cols / QKK) * sizeof(act_q8_K);
+    return (size_t)nx * (size_t)(cols / QK32) * sizeof(act_q8_32);
+}
+
+static size_t row_bytes(int type, int64_t cols) {
+    return (size_t)(cols / tk_block_size(type)) * (size_t)tk_type_size(type);
+}
+
+static void split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {
+    int64_t per = (n + nth - 1) / nth;
+    per = (per + align - 1) / align * align;
+    *lo = per * ith < n ? per * ith : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+typedef struct {
+    const tk_vtable *vt;
+    int type; const uint8_t *w; int64_t rows, cols; size_t rb;
+    const float *x; int64_t ldx; int nx;
+    const uint8_t *xq; size_t xq_stride;
+    float *y; int64_t ldy;
+} matvec_job;
+
+static void matvec_run(void *p, int ith, int nth) {
+    const matvec_job *j = p;
+    int64_t r0, r1;
+    split(j->rows, ith, nth, 8, &r0, &r1);
+    if (j->xq) {
+        for (int64_t r = r0; r < r1; r++) {
+            const void *wr = j->w + (size_t)r * j->rb;
+            for (int b = 0; b < j->nx; b++)
+                j->y[b * j->ldy + r] = j->vt->dot_q(j->type, wr, j->xq + (size_t)b * j->xq_stride, j->cols);
+        }
+    } else {
+        for (int64_t r = r0; r < r1; r++) {
+            const void *wr = j->w + (size_t)r * j->rb;
+            for (int b = 0; b < j->nx; b++)
+                j->y[b * j->ldy + r] = j->vt->dot_f(j->type, wr, j->x + b * j->ldx, j->cols);
+        }
+    }
+}
+
+void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch) {
+    const tk_vtable *vt = tk_active();
+    matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, NULL, 0, y, ldy };
+    if (!is_float_type(type)) {
+        const int k = uses_k_blocks(type);
+        job.xq_stride = k ? (size_t)(cols / QKK) * sizeof(act_q8_K) : (size_t)(cols / QK32) * sizeof(act_q8_32);
+        uint8_t *xq = scratch;
+        for (int b = 0; b < nx; b++) {
+            if (k) vt->quantize_q8_K(x + b * ldx, (act_q8_K *)(xq + b * job.xq_stride), cols);
+            else vt->quantize_q8_32(x + b * ldx, (act_q8_32 *)(xq + b * job.xq_stride), cols);
+        }
+        job.xq = xq;
+    }
+    tk_pool_run(pool, matvec_run, &job);
+}
+
+typedef struct {
+    const tk_vtable *vt;
+    int type; const uint8_t *w; int64_t rows, cols; size_t rb;
+    const float *x; int64_t ldx; int64_t nx;
+    float *y; int64_t ldy;
+    float *tiles; int64_t tile_rows; float beta;
+    float *partial;  // transposed product only: per-thread nx×cols sums
+} gemm_job;
+
+static void gemm_run(void *p, int ith, int nth) {
+    const gemm_job *j = p;
+    float *tile = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
+    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
+    for (int64_t t = ith; t < ntiles; t += nth) {
+        const int64_t r0 = t * j->tile_rows;
+        const int64_t tr = r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - r0;
+        const float *wt;
+        if (j->type == TK_F32) wt = (const float *)(j->w + (size_t)r0 * j->rb);
+        else { j->vt->dequant_row(j->type, j->w + (size_t)r0 * j->rb, tile, tr * j->cols); wt = tile; }
+        // Y[:, r0:r0+tr] = X · Tileᵀ
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->nx, (int)tr, (int)j->cols, 1.0f,
+                    j->x, (int)j->ldx, wt, (int)j->cols, j->beta, j->y + r0, (int)j->ldy);
+    }
+}
+
+void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                    const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
+                    float *tiles, int64_t tile_rows, bool accumulate) {
+    pthread_once(&blas_once, blas_single_thread);
+    gemm_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, y, ldy,
+                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL };
+    tk_pool_run(pool, gemm_run, &job);
+}
+
+static void gemm_t_run(void *p, int ith, int nth) {
+    const gemm_job *j = p;
+    float *tile = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
+    float *part = j->partial + (size_t)ith * (size_t)(j->nx * j->cols);
+    memset(part, 0, sizeof(float) * (size_t)(j->nx * j->cols));
+    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
+    for (int64_t t = ith; t < ntiles; t += nth) {
+        const int64_t r0 = t * j->tile_rows;
+        const int64_t tr = r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - r0;
+        const float *wt;
+        if (j->type == TK_F32) wt = (const float *)(j->w + (size_t)r0 * j->rb);
+        else { j->vt->dequant_row(j->type, j->w + (size_t)r0 * j->rb, tile, tr * j->cols); wt = tile; }
+        // part[nx×cols] += DY[:, r0:r0+tr] · Tile
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->nx, (int)j->cols, (int)tr, 1.0f,
+                    j->x + r0, (int)j->ldx, wt, (int)j->cols, 1.0f, part, (int)j->cols);
+    }
+}
+
+typedef struct { const gemm_job *g; int nparts; } reduce_job;
+
+static void reduce_run(void *p, int ith, int nth) {
+    const reduce_job *r = p;
+    const gemm_job *j = r->g;
+    int64_t c0, c1;
+    split(j->cols, ith, nth, 16, &c0, &c1);
+    for (int64_t b = 0; b < j->nx; b++) {
+        float *out = j->y + b * j->ldy;
+        for (int64_t c = c0; c < c1; c++) {
+            float s = j->beta != 0.0f ? out[c] : 0.0f;
+            for (int t = 0; t < r->nparts; t++) s += j->partial[(size_t)t * (size_t)(j->nx * j->cols) + b * j->cols + c];
+            out[c] = s;
+        }
+    }
+}
+
+void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                          const float *dy, int64_t lddy, int64_t nx, float *dx, int64_t lddx,
+                          float *tiles, int64_t tile_rows, float *partial, bool accumulate) {
+    pthread_once(&blas_once, blas_single_thread);
+    gemm_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), dy, lddy, nx, dx, lddx,
+                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, partial };
+    tk_pool_run(pool, gemm_t_run, &job);
+    reduce_job red = { &job, tk_pool_size(pool) };
+    tk_pool_run(pool, reduce_run, &red);
+}
+
+typedef struct {
+    bool ta, tb; int64_t m, n, k; float alpha; const float *a; int64_t lda;
+    const float *b; int64_t ldb; float beta; float *c; int64_t ldc;
+} sgemm_job;
+
+static void sgemm_run(void *p, int ith, int nth) {
+    const sgemm_job *j = p;
+    int64_t m0, m1;
+    split(j->m, ith, nth, 4, &m0, &m1);
+    if (m1 <= m0) return;
+    const float *a = j->ta ? j->a + m0 : j->a + m0 * j->lda;
+    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+                (int)(m1 - m0), (int)j->n, (int)j->k, j->alpha, a, (int)j->lda, j->b, (int)j->ldb,
+                j->beta, j->c + m0 * j->ldc, (int)j->ldc);
+}
+
+void tk_sgemm(tk_pool *pool, bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+              float *c, int64_t ldc) {
+    pthread_once(&blas_once, blas_single_thread);
+    sgemm_job job = { transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
+    tk_pool_run(pool, sgemm_run, &job);
+}

@@ -1,0 +1,273 @@
+import CTailorKernels
+import Foundation
+
+/// How activations meet quantized weights.
+public enum ComputePrecision: Sendable {
+    /// Decode quantizes activations to int8 for integer dot products (llama.cpp's approach).
+    case fast
+    /// Every product uses f32 activations against dequantized weights: the reference path.
+    case exact
+}
+
+/// One sequence's tokens in a forward call.
+public struct BatchItem: Sendable {
+    public var sequence: Int
+    public var tokens: [Int32]
+    /// Return logits for every token of this item, not only the last.
+    public var allLogits: Bool
+
+    public init(sequence: Int, tokens: [Int32], allLogits: Bool = false) {
+        self.sequence = sequence
+        self.tokens = tokens
+        self.allLogits = allLogits
+    }
+}
+
+/// Runs a `Model` over batches of sequences, each with its own KV cache row.
+///
+/// All scratch memory is planned at init for (maxBatchTokens, maxContext) and reused: a forward
+/// call allocates nothing. One context serves one task at a time; make one per concurrent user.
+/// CoPe decoding runs its user and base rows as two sequences of one batch, so every weight is
+/// read once for both.
+public final class InferenceContext {
+    public let model: Model
+    public let maxSequences: Int
+    public let maxContext: Int
+    public let maxBatchTokens: Int
+    public let maxLogitRows: Int
+    public let threads: Int
+    public var precision: ComputePrecision
+    public let cache: KVCache
+
+    /// Batches with at least this many tokens use dequantize+sgemm instead of integer dots.
+    public var gemmThreshold = 8
+
+    private let config: ModelConfig
+    private let pool: OpaquePointer                   // tk_pool; destroyed in deinit
+    private let ropeGlobal: RopeTable
+    private let ropeLocal: RopeTable
+    private let tileRows: Int
+
+    // Scratch, planned once. Shapes in rows × columns; N = maxBatchTokens.
+    private let x: UnsafeMutablePointer<Float>        // N × d      residual stream
+    private let xn: UnsafeMutablePointer<Float>       // N × d      normed input of a sub-layer
+    private let q: UnsafeMutablePointer<Float>        // N × qDim
+    private let k: UnsafeMutablePointer<Float>        // N × kvDim
+    private let v: UnsafeMutablePointer<Float>        // N × kvDim
+    private let att: UnsafeMutablePointer<Float>      // N × qDim   attention output
+    private let tmp: UnsafeMutablePointer<Float>      // N × d      projection output
+    private let gate: UnsafeMutablePointer<Float>     // N × ffn
+    private let up: UnsafeMutablePointer<Float>       // N × ffn
+    private let logitBuf: UnsafeMutablePointer<Float> // maxLogitRows × vocab
+    private let quantScratch: UnsafeMutableRawPointer // int8 activations for tk_matmul
+    private let tiles: UnsafeMutablePointer<Float>    // threads × tileRows × maxCols
+    private let attScratch: UnsafeMutablePointer<Float> // threads × maxContext
+    private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
+    private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    /// Number of logit rows the last `forward` produced.
+    public private(set) var logitRowCount = 0
+
+    /// Plans a context for `model`.
+    /// - Parameters:
+    ///   - maxSequences: KV cache rows (1 for plain decoding, 2 for CoPe, more for batching users).
+    ///   - maxContext: positions per sequence; capped at the model's trained context.
+    ///   - maxBatchTokens: tokens per forward call (the prefill chunk).
+    ///   - maxLogitRows: logit rows per call; defaults to maxSequences.
+    ///   - threads: worker threads including the caller; defaults to the core count.
+    public init(model: Model, maxSequences: Int = 1, maxContext: Int = 2048, maxBatchTokens: Int = 512,
+                maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast) {
+        self.model = model
+        let c = model.config
+        config = c
+        self.maxSequences = max(1, maxSequences)
+        self.maxContext = max(1, min(maxContext, c.contextLength))
+        self.maxBatchTokens = max(1, maxBatchTokens)
+        self.maxLogitRows = max(1, maxLogitRows ?? maxSequences)
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.precision = precision
+        cache = KVCache(layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext, kvDim: c.kvDim)
+        pool = tk_pool_create(Int32(self.threads))
+        let factors = model.weights.ropeFrequencyFactors
+        ropeGlobal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale, factors: factors, maxContext: self.maxContext)
+        ropeLocal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxContext)
+
+        let n = self.maxBatchTokens, d = c.embeddingLength
+        let maxCols = max(d, c.qDim, c.feedForwardLength)
+        tileRows = max(8, min(64, (64 * 1024) / maxCols / 8 * 8))
+        var allocs: [UnsafeMutableRawPointer] = []
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+            p.initialize(repeating: 0, count: max(1, count))
+            allocs.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        x = floats(n * d); xn = floats(n * d); tmp = floats(n * d)
+        q = floats(n * c.qDim); att = floats(n * c.qDim)
+        k = floats(n * c.kvDim); v = floats(n * c.kvDim)
+        gate = floats(n * c.feedForwardLength); up = floats(n * c.feedForwardLength)
+        logitBuf = floats(self.maxLogitRows * c.vocabSize)
+        tiles = floats(self.threads * tileRows * maxCols)
+        attScratch = floats(self.threads * self.maxContext)
+        let quantRows = max(min(n, 64), self.maxLogitRows)
+        let qbytes = model.weights.allLinears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int32(quantRows)) }.max() ?? 0
+        quantScratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, qbytes), alignment: 64)
+        allocs.append(quantScratch)
+        let pos = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        pos.initialize(repeating: 0, count: n)
+        positions = pos
+        allocs.append(UnsafeMutableRawPointer(pos))
+        let src = UnsafeMutablePointer<Int>.allocate(capacity: self.maxLogitRows)
+        src.initialize(repeating: 0, count: self.maxLogitRows)
+        logitSource = src
+        allocs.append(UnsafeMutableRawPointer(src))
+        allocations = allocs
+    }
+
+    deinit {
+        for p in allocations { p.deallocate() }
+        tk_pool_destroy(pool)
+    }
+
+    /// Logits of row `i` (0..<logitRowCount) of the last forward call. Valid until the next call.
+    public func logits(row i: Int) -> UnsafeBufferPointer<Float> {
+        precondition(i >= 0 && i < logitRowCount)
+        return UnsafeBufferPointer(start: logitBuf + i * config.vocabSize, count: config.vocabSize)
+    }
+
+    /// Current length of sequence `seq`.
+    public func length(of seq: Int) -> Int { cache.lengths[seq] }
+
+    /// Forgets everything in sequence `seq`.
+    public func reset(sequence seq: Int) { cache.truncate(sequence: seq, to: 0) }
+
+    /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
+    func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
+        let type = Int32(lin.type.rawValue)
+        if precision == .exact || n >= gemmThreshold {
+            tk_matmul_gemm(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
+                           output, Int64(lin.rows), tiles, Int64(tileRows), false)
+        } else {
+            tk_matmul(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int32(n),
+                      output, Int64(lin.rows), quantScratch)
+        }
+    }
+
+    /// Evaluates `items` (one entry per sequence) and appends their tokens to the KV cache.
+    /// Logit rows come out item by item: every token of an item with `allLogits`, else its last.
+    /// - Returns: the number of logit rows, readable with `logits(row:)`.
+    @discardableResult
+    public func forward(_ items: [BatchItem]) throws -> Int {
+        let c = config, d = c.embeddingLength
+        var total = 0, nLogits = 0
+        var seen = 0 as UInt64
+        for it in items {
+            guard it.sequence >= 0, it.sequence < maxSequences else { throw EngineError.invalidSequence(it.sequence) }
+            if it.sequence < 64 {
+                guard seen & (1 << UInt64(it.sequence)) == 0 else { throw EngineError.invalidSequence(it.sequence) }
+                seen |= 1 << UInt64(it.sequence)
+            }
+            guard !it.tokens.isEmpty else { throw EngineError.emptyInput }
+            let need = cache.lengths[it.sequence] + it.tokens.count
+            guard need <= maxContext else { throw EngineError.contextFull(sequence: it.sequence, needed: need, capacity: maxContext) }
+            for t in it.tokens where t < 0 || Int(t) >= c.vocabSize { throw EngineError.invalidToken(id: t, vocabSize: c.vocabSize) }
+            total += it.tokens.count
+            nLogits += it.allLogits ? it.tokens.count : 1
+        }
+        guard total > 0 else { throw EngineError.emptyInput }
+        guard total <= maxBatchTokens else { throw EngineError.batchTooLarge(tokens: total, capacity: maxBatchTokens) }
+        guard nLogits <= maxLogitRows else { throw EngineError.batchTooLarge(tokens: nLogits, capacity: maxLogitRows) }
+
+        // Embeddings and positions.
+        var row = 0, lrow = 0
+        let emb = model.weights.tokenEmbedding
+        for it in items {
+            let start = cache.lengths[it.sequence]
+            for (j, t) in it.tokens.enumerated() {
+                emb.dequantize(rows: Int(t)..<(Int(t) + 1), into: x + row * d)
+                if c.embeddingScale != 1 { VectorOps.scale(x + row * d, by: c.embeddingScale, count: d) }
+                positions[row] = start + j
+                if it.allLogits || j == it.tokens.count - 1 { logitSource[lrow] = row; lrow += 1 }
+                row += 1
+            }
+        }
+
+        for (l, w) in model.weights.blocks.enumerated() {
+            let local = c.isLocalLayer(l)
+            let rope = local ? ropeLocal : ropeGlobal
+            // Attention.
+            w.attnNorm.withUnsafeBufferPointer { nw in
+                for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
+            }
+            project(w.q, xn, q, rows: total)
+            project(w.k, xn, k, rows: total)
+            project(w.v, xn, v, rows: total)
+            if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) } }
+            if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) } }
+            if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) } }
+            if let qn = w.qNorm, let kn = w.kNorm {
+                qn.withUnsafeBufferPointer { qw in
+                    for h in 0..<(total * c.headCount) {
+                        VectorOps.rmsNorm(q + h * c.headDim, qw.baseAddress!, q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    }
+                }
+                kn.withUnsafeBufferPointer { kw in
+                    for h in 0..<(total * c.kvHeadCount) {
+                        VectorOps.rmsNorm(k + h * c.headDim, kw.baseAddress!, k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    }
+                }
+            }
+            for r in 0..<total {
+                rope.apply(q + r * c.qDim, heads: c.headCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
+                rope.apply(k + r * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
+            }
+            var r0 = 0
+            for it in items {
+                let n = it.tokens.count, start = cache.lengths[it.sequence]
+                let kc = cache.base(layer: l, value: false, sequence: it.sequence)
+                let vc = cache.base(layer: l, value: true, sequence: it.sequence)
+                (kc + start * c.kvDim).update(from: k + r0 * c.kvDim, count: n * c.kvDim)
+                (vc + start * c.kvDim).update(from: v + r0 * c.kvDim, count: n * c.kvDim)
+                tk_attention(pool, q + r0 * c.qDim, Int64(c.qDim), Int32(n), Int64(start), kc, vc, Int64(c.kvDim),
+                             Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
+                             Int32(local ? c.slidingWindow : 0), att + r0 * c.qDim, Int64(c.qDim), nil,
+                             Int64(maxContext), attScratch)
+                r0 += n
+            }
+            project(w.o, att, tmp, rows: total)
+            if let pn = w.postAttnNorm {
+                pn.withUnsafeBufferPointer { nw in
+                    for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
+                }
+            }
+            VectorOps.add(x, tmp, count: total * d)
+
+            // Feed-forward.
+            w.ffnNorm.withUnsafeBufferPointer { nw in
+                for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
+            }
+            project(w.gate, xn, gate, rows: total)
+            project(w.up, xn, up, rows: total)
+            VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
+            project(w.down, gate, tmp, rows: total)
+            if let pn = w.postFFNNorm {
+                pn.withUnsafeBufferPointer { nw in
+                    for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
+                }
+            }
+            VectorOps.add(x, tmp, count: total * d)
+        }
+        for it in items { cache.lengths[it.sequence] += it.tokens.count }
+
+        // Output norm and logits for the selected rows only.
+        model.weights.outputNorm.withUnsafeBufferPointer { nw in
+            for i in 0..<nLogits {
+                VectorOps.rmsNorm(x + logitSource[i] * d, nw.baseAddress!, xn + i * d, n: d, eps: c.rmsEpsilon)
+            }
+        }
+        project(model.weights.output, xn, logitBuf, rows: nLogits)
+        logitRowCount = nLogits
+        return nLogits
+    }
+}

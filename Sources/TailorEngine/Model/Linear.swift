@@ -1,0 +1,54 @@
+import CTailorKernels
+
+/// A weight matrix used in place from the mapped GGUF: `rows` outputs × `cols` inputs, each row
+/// `cols` values in the quantized blocks of `type`. GGUF's first dimension is `cols`.
+public struct Linear: @unchecked Sendable {
+    public let name: String
+    public let type: GGMLType
+    public let rows: Int
+    public let cols: Int
+    /// rows × rowBytes bytes inside the file mapping; owned by the model's `GGUFFile`.
+    public let data: UnsafeRawPointer
+
+    /// Bytes of one row.
+    public var rowBytes: Int { type.rowBytes(cols) }
+
+    /// Dequantizes rows `range` into `out` (range.count × cols floats).
+    public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        tk_dequantize(Int32(type.rawValue), data.advanced(by: range.lowerBound * rowBytes), out, Int64(range.count * cols))
+    }
+}
+
+/// Looks tensors up in a GGUF file and checks their shapes, naming the tensor on failure.
+struct TensorBinder {
+    let file: GGUFFile
+
+    func linear(_ name: String, rows: Int, cols: Int) throws -> Linear {
+        guard let t = file.tensor(name) else { throw GGUFError.missingTensor(path: file.path, tensor: name) }
+        guard t.dims.count == 2, t.dims[0] == cols, t.dims[1] == rows else {
+            throw GGUFError.tensorShapeMismatch(path: file.path, tensor: name, expected: [cols, rows], found: t.dims)
+        }
+        return Linear(name: name, type: t.type, rows: rows, cols: cols, data: file.data(of: t))
+    }
+
+    func optionalLinear(_ name: String, rows: Int, cols: Int) throws -> Linear? {
+        file.tensor(name) == nil ? nil : try linear(name, rows: rows, cols: cols)
+    }
+
+    /// A 1-D tensor (norm weight, bias) dequantized into f32.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        guard let t = file.tensor(name) else { throw GGUFError.missingTensor(path: file.path, tensor: name) }
+        guard t.elementCount == count, t.dims.count == 1 else {
+            throw GGUFError.tensorShapeMismatch(path: file.path, tensor: name, expected: [count], found: t.dims)
+        }
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { buf in
+            tk_dequantize(Int32(t.type.rawValue), file.data(of: t), buf.baseAddress, Int64(count))
+        }
+        return out
+    }
+
+    func optionalVector(_ name: String, count: Int) throws -> [Float]? {
+        file.tensor(name) == nil ? nil : try vector(name, count: count)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// The transformer families the engine runs. Each differs only in a few switches of
+/// `ModelConfig`; the forward pass is one code path.
+public enum Architecture: String, Sendable, CaseIterable {
+    case llama, qwen2, gemma3
+}
+
+/// How rotary embeddings pair up the dimensions of a head.
+public enum RopeStyle: Sendable {
+    /// Adjacent pairs (2i, 2i+1). llama.cpp's converter permutes Llama Q/K rows for this.
+    case interleaved
+    /// Split halves (i, i + n/2), as Qwen2 and Gemma store them ("NeoX" style).
+    case neox
+}
+
+/// Hyper-parameters of a model, read from GGUF metadata (`{arch}.*` keys).
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: Architecture
+    public var embeddingLength: Int
+    public var layerCount: Int
+    public var feedForwardLength: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    public var headDim: Int
+    /// Dimensions of each head that rotary embedding touches (≤ headDim).
+    public var ropeDim: Int
+    public var vocabSize: Int
+    public var contextLength: Int
+    public var rmsEpsilon: Float
+    public var ropeBase: Float
+    /// RoPE base of sliding-window layers (Gemma 3 uses 10 000 there).
+    public var ropeBaseLocal: Float
+    /// Linear RoPE scaling of the global layers (positions divided by this), 1 when absent.
+    public var ropeLinearScale: Float
+    public var ropeStyle: RopeStyle
+    /// Sliding-window width of local layers, 0 when every layer is global.
+    public var slidingWindow: Int
+    /// Gemma 3 makes every `slidingPattern`-th layer global; 0 means no pattern.
+    public var slidingPattern: Int
+    /// Scale applied to token embeddings (√d for Gemma, 1 otherwise).
+    public var embeddingScale: Float
+    /// Scale of attention scores (1/√headDim unless the model says otherwise).
+    public var attentionScale: Float
+    /// Gemma's feed-forward uses GELU (tanh approximation) instead of SiLU.
+    public var usesGELU: Bool
+    /// Gemma 3 normalizes the outputs of attention and feed-forward too, and Q/K per head.
+    public var hasPostNorms: Bool
+    public var hasQKNorm: Bool
+    /// Qwen2 adds biases to Q, K and V.
+    public var hasQKVBias: Bool
+
+    public var qDim: Int { headCount * headDim }
+    public var kvDim: Int { kvHeadCount * headDim }
+
+    /// True when layer `i` attends within the sliding window only.
+    public func isLocalLayer(_ i: Int) -> Bool {
+        guard slidingWindow > 0 else { return false }
+        guard slidingPattern > 0 else { return true }
+        return (i + 1) % slidingPattern != 0
+    }
+
+    /// Reads the configuration from `file`'s metadata.
+    public init(file: GGUFFile) throws {
+        let archName = try file.string("general.architecture")
+        guard let arch = Architecture(rawValue: archName) else {
+            throw GGUFError.unsupportedArchitecture(path: file.path, architecture: archName)
+        }
+        func key(_ k: String) -> String { "\(archName).\(k)" }
+        func opt(_ k: String) -> GGUFValue? { file.metadata[key(k)] }
+
+        architecture = arch
+        embeddingLength = try file.int(key("embedding_length"))
+        layerCount = try file.int(key("block_count"))
+        feedForwardLength = try file.int(key("feed_forward_length"))
+        headCount = try file.int(key("attention.head_count"))
+        kvHeadCount = opt("attention.head_count_kv")?.intValue ?? headCount
+        headDim = opt("attention.key_length")?.intValue ?? (headCount > 0 ? embeddingLength / headCount : 0)
+        ropeDim = opt("rope.dimension_count")?.intValue ?? headDim
+        contextLength = opt("context_length")?.intValue ?? 2048
+        rmsEpsilon = Float(opt("attention.layer_norm_rms_epsilon")?.doubleValue ?? 1e-6)
+        ropeBase = Float(opt("rope.freq_base")?.doubleValue ?? 10_000)
+        ropeBaseLocal = ropeBase
+        ropeLinearScale = 1
+        if opt("rope.scaling.type")?.stringValue == "linear", let f = opt("rope.scaling.factor")?.doubleValue, f > 0 {
+            ropeLinearScale = Float(f)
+        }
+        vocabSize = opt("vocab_size")?.intValue
+            ?? file.metadata["tokenizer.ggml.tokens"]?.stringArray?.count
+            ?? file.tensor("token_embd.weight")?.dims.last ?? 0
+        ropeStyle = .interleaved
+        slidingWindow = 0
+        slidingPattern = 0
+        embeddingScale = 1
+        attentionScale = headDim > 0 ? 1 / Float(headDim).squareRoot() : 1
+        usesGELU = false
+        hasPostNorms = false
+        hasQKNorm = false
+        hasQKVBias = false
+
+        switch arch {
+        case .llama:
+            break
+        case .qwen2:
+            ropeStyle = .neox
+            hasQKVBias = true
+        case .gemma3:
+            ropeStyle = .neox
+            usesGELU = true
+            hasPostNorms = true
+            hasQKNorm = true
+            embeddingScale = Float(embeddingLength).squareRoot()
+            slidingWindow = opt("attention.sliding_window")?.intValue ?? 0
+            slidingPattern = opt("attention.sliding_window_pattern")?.intValue ?? 6
+            ropeBaseLocal = 10_000
+        }
+
+        let dims = [embeddingLength, layerCount, feedForwardLength, headCount, kvHeadCount, headDim, vocabSize]
+        guard dims.allSatisfy({ $0 > 0 && $0 < 1 << 24 }), headCount % kvHeadCount == 0,
+              ropeDim > 0, ropeDim <= headDim, ropeDim % 2 == 0 else {
+            throw GGUFError.missingMetadata(path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
+        }
+    }
+}

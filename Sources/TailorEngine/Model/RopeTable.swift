@@ -1,0 +1,55 @@
+import Foundation
+
+/// Precomputed cos/sin of rotary embeddings for positions 0..<maxContext, one table per base.
+/// Planned once per context, so the forward pass computes no transcendental per token.
+final class RopeTable {
+    let halfDim: Int
+    let maxContext: Int
+    private let cos: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
+    private let sin: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
+
+    init(ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, maxContext: Int) {
+        halfDim = ropeDim / 2
+        self.maxContext = maxContext
+        cos = .allocate(capacity: maxContext * halfDim)
+        sin = .allocate(capacity: maxContext * halfDim)
+        for i in 0..<halfDim {
+            // Match the reference: inverse frequencies computed in f32, as transformers does.
+            var invFreq = 1 / Float(pow(Double(base), Double(2 * i) / Double(ropeDim)))
+            if let f = factors, i < f.count, f[i] > 0 { invFreq /= f[i] }
+            invFreq /= linearScale
+            for p in 0..<maxContext {
+                let angle = Float(p) * invFreq
+                cos[p * halfDim + i] = Foundation.cos(angle)
+                sin[p * halfDim + i] = Foundation.sin(angle)
+            }
+        }
+    }
+
+    deinit {
+        cos.deallocate()
+        sin.deallocate()
+    }
+
+    /// Rotates `heads` consecutive head vectors of `headDim` at `x` for position `pos`.
+    func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, style: RopeStyle) {
+        let c = cos + pos * halfDim, s = sin + pos * halfDim
+        for h in 0..<heads {
+            let v = x + h * headDim
+            switch style {
+            case .interleaved:
+                for i in 0..<halfDim {
+                    let a = v[2 * i], b = v[2 * i + 1]
+                    v[2 * i] = a * c[i] - b * s[i]
+                    v[2 * i + 1] = a * s[i] + b * c[i]
+                }
+            case .neox:
+                for i in 0..<halfDim {
+                    let a = v[i], b = v[i + halfDim]
+                    v[i] = a * c[i] - b * s[i]
+                    v[i + halfDim] = a * s[i] + b * c[i]
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// The weights of one transformer block, bound to the mapped file.
+public struct BlockWeights: Sendable {
+    public let attnNorm: [Float]
+    public let q, k, v, o: Linear
+    public let qBias, kBias, vBias: [Float]?
+    public let qNorm, kNorm: [Float]?           // Gemma 3: per-head RMSNorm of Q and K
+    public let postAttnNorm: [Float]?           // Gemma 3
+    public let ffnNorm: [Float]
+    public let gate, up, down: Linear
+    public let postFFNNorm: [Float]?            // Gemma 3
+}
+
+/// All weights of a model. Projections stay in the file mapping; small vectors are copied.
+public struct TransformerWeights: Sendable {
+    public let tokenEmbedding: Linear           // vocab rows × d
+    public let blocks: [BlockWeights]
+    public let outputNorm: [Float]
+    /// The output projection; the token embedding when the model ties them.
+    public let output: Linear
+    /// Llama 3.1-style per-dimension RoPE frequency divisors (`rope_freqs.weight`), if any.
+    public let ropeFrequencyFactors: [Float]?
+
+    init(file: GGUFFile, config c: ModelConfig) throws {
+        let b = TensorBinder(file: file)
+        tokenEmbedding = try b.linear("token_embd.weight", rows: c.vocabSize, cols: c.embeddingLength)
+        output = try b.optionalLinear("output.weight", rows: c.vocabSize, cols: c.embeddingLength) ?? tokenEmbedding
+        outputNorm = try b.vector("output_norm.weight", count: c.embeddingLength)
+        ropeFrequencyFactors = try b.optionalVector("rope_freqs.weight", count: c.ropeDim / 2)
+        var blocks: [BlockWeights] = []
+        for i in 0..<c.layerCount {
+            let p = "blk.\(i)."
+            let d = c.embeddingLength
+            blocks.append(BlockWeights(
+                attnNorm: try b.vector(p + "attn_norm.weight", count: d),
+                q: try b.linear(p + "attn_q.weight", rows: c.qDim, cols: d),
+                k: try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
+                v: try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
+                o: try b.linear(p + "attn_output.weight", rows: d, cols: c.qDim),
+                qBias: c.hasQKVBias ? try b.vector(p + "attn_q.bias", count: c.qDim) : nil,
+                kBias: c.hasQKVBias ? try b.vector(p + "attn_k.bias", count: c.kvDim) : nil,
+                vBias: c.hasQKVBias ? try b.vector(p + "attn_v.bias", count: c.kvDim) : nil,
+                qNorm: c.hasQKNorm ? try b.vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
+                kNorm: c.hasQKNorm ? try b.vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
+                postAttnNorm: c.hasPostNorms ? try b.vector(p + "post_attention_norm.weight", count: d) : nil,
+                ffnNorm: try b.vector(p + "ffn_norm.weight", count: d),
+                gate: try b.linear(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: d),
+                up: try b.linear(p + "ffn_up.weight", rows: c.feedForwardLength, cols: d),
+                down: try b.linear(p + "ffn_down.weight", rows: d, cols: c.feedForwardLength),
+                postFFNNorm: c.hasPostNorms ? try b.vector(p + "post_ffw_norm.weight", count: d) : nil
+            ))
+        }
+        self.blocks = blocks
+    }
+
+    /// Every projection, for planning scratch sizes.
+    var allLinears: [Linear] {
+        blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [output]
+    }
+}
+
+/// A loaded model: its file, configuration, weights and tokenizer. Immutable and shareable:
+/// any number of `InferenceContext`s (each with its own KV caches) can run over one `Model`.
+public final class Model: Sendable {
+    public let file: GGUFFile
+    public let config: ModelConfig
+    public let weights: TransformerWeights
+    public let tokenizer: Tokenizer
+
+    /// Loads the model at `path`. Fails with a `GGUFError` (or `TokenizerError`) naming the problem.
+    public init(path: String) throws {
+        let file = try GGUFFile(path: path)
+        self.file = file
+        config = try ModelConfig(file: file)
+        weights = try TransformerWeights(file: file, config: config)
+        tokenizer = try Tokenizer(file: file)
+    }
+}

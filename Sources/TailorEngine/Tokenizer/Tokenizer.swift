@@ -1,0 +1,139 @@
+/// A model's tokenizer, read from its GGUF: byte-level BPE (`tokenizer.ggml.model = gpt2`) or
+/// SentencePiece-style (`llama`), with its special tokens and BOS/EOS rules.
+public final class Tokenizer: Sendable {
+    public enum Algorithm: String, Sendable { case bpe, spm }
+
+    public let algorithm: Algorithm
+    /// The pre-tokenizer, for BPE vocabularies.
+    public let preTokenizer: PreTokenizer?
+    public let vocabularySize: Int
+    public let bosID: Int32?
+    public let eosID: Int32?
+    public let addBOS: Bool
+    public let addEOS: Bool
+    /// Tokens that end a generation: EOS and the chat templates' end-of-turn tokens.
+    public let endOfGenerationIDs: Set<Int32>
+    /// The Jinja chat template from `tokenizer.chat_template`, if the file has one.
+    public let chatTemplate: String?
+
+    private let vocab: Vocabulary
+    private let trie: SpecialTokenTrie
+    private let bpe: BPEModel?
+    private let spm: SPMModel?
+    private let bytesOfToken: [[UInt8]]
+
+    /// Reads the tokenizer of `file`.
+    public init(file: GGUFFile) throws {
+        let md = file.metadata
+        guard let tokens = md["tokenizer.ggml.tokens"]?.stringArray, !tokens.isEmpty else {
+            throw TokenizerError.missingVocabulary(path: file.path)
+        }
+        let model = md["tokenizer.ggml.model"]?.stringValue ?? "llama"
+        var kinds = (md["tokenizer.ggml.token_type"]?.intArray ?? []).map { TokenKind(rawValue: $0) ?? .normal }
+        if kinds.count != tokens.count { kinds = Array(repeating: .normal, count: tokens.count) }
+        var scores = md["tokenizer.ggml.scores"]?.floatArray ?? []
+        if scores.count != tokens.count { scores = Array(repeating: 0, count: tokens.count) }
+        let vocab = Vocabulary(tokens: tokens, kinds: kinds, scores: scores)
+        self.vocab = vocab
+        vocabularySize = tokens.count
+        trie = SpecialTokenTrie(vocab.specials)
+        chatTemplate = md["tokenizer.chat_template"]?.stringValue
+
+        func id(_ key: String) -> Int32? {
+            guard let v = md[key]?.intValue, v >= 0, v < tokens.count else { return nil }
+            return Int32(v)
+        }
+        bosID = id("tokenizer.ggml.bos_token_id")
+        eosID = id("tokenizer.ggml.eos_token_id")
+        switch model {
+        case "gpt2":
+            algorithm = .bpe
+            let pre = PreTokenizer(ggufName: md["tokenizer.ggml.pre"]?.stringValue)
+            preTokenizer = pre
+            bpe = try BPEModel(vocab: vocab, merges: md["tokenizer.ggml.merges"]?.stringArray ?? [], pre: pre, path: file.path)
+            spm = nil
+            bytesOfToken = bpe!.tokenBytes
+            addBOS = md["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
+        case "llama":
+            algorithm = .spm
+            preTokenizer = nil
+            let unk = id("tokenizer.ggml.unknown_token_id") ?? 0
+            spm = SPMModel(vocab: vocab, addSpacePrefix: md["tokenizer.ggml.add_space_prefix"]?.boolValue ?? true, unknownID: unk)
+            bpe = nil
+            bytesOfToken = spm!.tokenBytes
+            addBOS = md["tokenizer.ggml.add_bos_token"]?.boolValue ?? true
+        default:
+            throw TokenizerError.unsupportedModel(path: file.path, model: model)
+        }
+        addEOS = md["tokenizer.ggml.add_eos_token"]?.boolValue ?? false
+        var stops = Set<Int32>()
+        if let e = eosID { stops.insert(e) }
+        if let e = id("tokenizer.ggml.eot_token_id") { stops.insert(e) }
+        for t in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<|end_of_text|>"] {
+            if let i = vocab.index[t], vocab.kinds[Int(i)] == .control || vocab.kinds[Int(i)] == .userDefined { stops.insert(i) }
+        }
+        endOfGenerationIDs = stops
+    }
+
+    /// The id of a token's exact text, if it is one token.
+    public func tokenID(_ text: String) -> Int32? { vocab.index[text] }
+
+    /// The stored text of token `id` (as in the vocabulary, e.g. "Ġthe" or "▁the").
+    public func tokenText(_ id: Int32) -> String { vocab.tokens[Int(id)] }
+
+    /// The kind of token `id`.
+    public func kind(of id: Int32) -> TokenKind { vocab.kinds[Int(id)] }
+
+    /// Encodes `text`.
+    /// - Parameters:
+    ///   - addSpecial: add BOS/EOS as the vocabulary's rules say.
+    ///   - parseSpecial: recognize control tokens written in the text (e.g. `<|im_start|>`).
+    ///     User-defined tokens are always recognized, as llama.cpp does.
+    public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
+        var out: [Int32] = []
+        if addSpecial, addBOS, let b = bosID { out.append(b) }
+        var utf8 = Array(text.utf8)
+        var fragmentStart = 0, prevSpecial = true
+        func flushRaw(_ end: Int) {
+            guard fragmentStart < end else { return }
+            let frag = Substring(String(decoding: utf8[fragmentStart..<end], as: UTF8.self))
+            if let spm { spm.encode(frag, prefixSpace: spm.addSpacePrefix && prevSpecial, into: &out) }
+            else if let bpe { bpe.encode(frag, into: &out) }
+            prevSpecial = false
+        }
+        utf8.withUnsafeMutableBufferPointer { buf in
+            let bytes = UnsafeBufferPointer(buf)
+            var i = 0
+            while i < bytes.count {
+                if let m = trie.longestMatch(bytes, at: i, allowed: { parseSpecial || $0 == .userDefined }) {
+                    flushRaw(i)
+                    out.append(m.id)
+                    prevSpecial = true
+                    i += m.length
+                    fragmentStart = i
+                } else {
+                    i += 1
+                }
+            }
+        }
+        flushRaw(utf8.count)
+        if addSpecial, addEOS, let e = eosID { out.append(e) }
+        return out
+    }
+
+    /// The raw bytes token `id` stands for. Control tokens give their text only when
+    /// `renderSpecial` is set (a chat UI hides them; a debugging tool shows them).
+    public func bytes(of id: Int32, renderSpecial: Bool = false) -> [UInt8] {
+        guard id >= 0, Int(id) < vocabularySize else { return [] }
+        if vocab.kinds[Int(id)] == .control && !renderSpecial { return [] }
+        return bytesOfToken[Int(id)]
+    }
+
+    /// Decodes a whole token sequence to text (invalid UTF-8 repaired with U+FFFD).
+    public func decode(_ ids: [Int32], renderSpecial: Bool = false) -> String {
+        var bytes: [UInt8] = []
+        for id in ids { bytes.append(contentsOf: self.bytes(of: id, renderSpecial: renderSpecial)) }
+        if let spm, spm.addSpacePrefix, bytes.first == 0x20 { bytes.removeFirst() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
