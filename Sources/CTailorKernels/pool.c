@@ -36,7 +36,7 @@ static void *worker_main(void *p) {
     worker_arg arg = *(worker_arg *)p;
     free(p);
     tk_pool *pool = arg.pool;
-    unsigned seen = atomic_load(&pool->generation);
+    unsigned seen = 0;  // the generation at creation: a job posted before this thread runs is still seen as new
     for (;;) {
         int spins = 0;
         unsigned g;

@@ -41,12 +41,12 @@ struct BPEModel: Sendable {
             if m[key] == nil { m[key] = (Int32(rank), im) }
         }
         merges = m
+        // Some vocabularies (SmolLM2's) lack tokens for a few control bytes; those bytes are
+        // dropped on encoding, as llama.cpp does.
         var bt = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 {
-            guard let id = vocab.index[String(Character(Self.byteToUnicode[b]))] else {
-                throw TokenizerError.inconsistentVocabulary(path: path, reason: "no token for byte \(b)")
-            }
-            bt[b] = id
+        for b in 0..<256 { bt[b] = vocab.index[String(Character(Self.byteToUnicode[b]))] ?? -1 }
+        guard bt.filter({ $0 >= 0 }).count >= 128 else {
+            throw TokenizerError.inconsistentVocabulary(path: path, reason: "fewer than 128 of the 256 byte tokens")
         }
         byteTokens = bt
         tokenBytes = vocab.tokens.enumerated().map { i, t in
@@ -71,7 +71,7 @@ struct BPEModel: Sendable {
         }
         var ids = bytes.map { byteTokens[Int($0)] }
         let n = ids.count
-        if n == 1 { out.append(ids[0]); return }
+        if n == 1 { if ids[0] >= 0 { out.append(ids[0]) }; return }
         var prev = Array(-1..<(n - 1)), next = Array(1...n)
         var alive = [Bool](repeating: true, count: n)
         var heap = BinaryHeap<MergeCandidate> { a, b in a.rank != b.rank ? a.rank < b.rank : a.left < b.left }
@@ -97,7 +97,7 @@ struct BPEModel: Sendable {
             push(l)
         }
         var i = 0
-        while i < n { out.append(ids[i]); i = next[i] }
+        while i < n { if ids[i] >= 0 { out.append(ids[i]) }; i = next[i] }
     }
 }
 

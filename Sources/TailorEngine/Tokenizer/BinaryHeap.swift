@@ -6,6 +6,9 @@ struct BinaryHeap<Element> {
 
     init(before: @escaping (Element, Element) -> Bool) { self.before = before }
 
+    /// The element `pop` would return, without removing it.
+    var peek: Element? { items.first }
+
     mutating func push(_ e: Element) {
         items.append(e)
         var i = items.count - 1

@@ -92,7 +92,7 @@ public final class Tokenizer: Sendable {
     public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
         var out: [Int32] = []
         if addSpecial, addBOS, let b = bosID { out.append(b) }
-        var utf8 = Array(text.utf8)
+        let utf8 = Array(text.utf8)
         var fragmentStart = 0, prevSpecial = true
         func flushRaw(_ end: Int) {
             guard fragmentStart < end else { return }
@@ -101,8 +101,7 @@ public final class Tokenizer: Sendable {
             else if let bpe { bpe.encode(frag, into: &out) }
             prevSpecial = false
         }
-        utf8.withUnsafeMutableBufferPointer { buf in
-            let bytes = UnsafeBufferPointer(buf)
+        utf8.withUnsafeBufferPointer { bytes in
             var i = 0
             while i < bytes.count {
                 if let m = trie.longestMatch(bytes, at: i, allowed: { parseSpecial || $0 == .userDefined }) {

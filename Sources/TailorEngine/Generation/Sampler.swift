@@ -1,0 +1,112 @@
+import Foundation
+
+/// Chooses tokens from logits: repetition penalty, then greedy, or temperature with top-k,
+/// top-p and min-p filtering. Holds its buffers, so sampling allocates nothing per token.
+public struct Sampler: Sendable {
+    public let parameters: SamplingParameters
+    private var rng: SeededGenerator
+    private var work: [Float] = []
+    private var order: [Int32] = []
+    private var probs: [Float] = []
+
+    public init(_ parameters: SamplingParameters) throws {
+        try parameters.validate()
+        self.parameters = parameters
+        rng = SeededGenerator(seed: parameters.seed)
+    }
+
+    /// Applies the repetition penalty to `logits` in place for tokens in `recent`.
+    public static func penalize(_ logits: UnsafeMutableBufferPointer<Float>, recent: ArraySlice<Int32>, penalty: Float) {
+        guard penalty != 1 else { return }
+        var seen = Set<Int32>()
+        for t in recent where t >= 0 && Int(t) < logits.count && seen.insert(t).inserted {
+            let l = logits[Int(t)]
+            logits[Int(t)] = l > 0 ? l / penalty : l * penalty
+        }
+    }
+
+    /// Index of the largest value (the first one on ties).
+    public static func argmax(_ v: UnsafeBufferPointer<Float>) -> Int32 {
+        var best = 0
+        var bv = -Float.infinity
+        for i in 0..<v.count where v[i] > bv { bv = v[i]; best = i }
+        return Int32(best)
+    }
+
+    /// Picks the next token given `logits` and the tokens generated or read so far.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int32]) -> Int32 {
+        let p = parameters
+        if work.count != logits.count { work = Array(repeating: 0, count: logits.count) }
+        work.withUnsafeMutableBufferPointer { w in
+            _ = w.initialize(from: logits)
+            Sampler.penalize(w, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
+        }
+        if p.temperature == 0 {
+            return work.withUnsafeBufferPointer { Sampler.argmax($0) }
+        }
+        // Candidates sorted by logit, cut by top-k.
+        let n = work.count
+        if order.count != n { order = (0..<Int32(n)).map { $0 } } else { for i in 0..<n { order[i] = Int32(i) } }
+        let k = p.topK > 0 ? min(p.topK, n) : n
+        let w = work
+        if k < n {
+            order.withUnsafeMutableBufferPointer { o in
+                partialSort(o, k: k) { w[Int($0)] > w[Int($1)] }
+            }
+        } else {
+            order.sort { w[Int($0)] > w[Int($1)] }
+        }
+        // Softmax at temperature over the k candidates.
+        let maxL = w[Int(order[0])]
+        if probs.count < k { probs = Array(repeating: 0, count: k) }
+        var sum: Float = 0
+        for i in 0..<k {
+            let e = expf((w[Int(order[i])] - maxL) / p.temperature)
+            probs[i] = e
+            sum += e
+        }
+        for i in 0..<k { probs[i] /= sum }
+        var keep = k
+        if p.minP > 0 {
+            let floor = probs[0] * p.minP
+            while keep > 1 && probs[keep - 1] < floor { keep -= 1 }
+        }
+        if p.topP < 1 {
+            var cum: Float = 0
+            for i in 0..<keep {
+                cum += probs[i]
+                if cum >= p.topP { keep = i + 1; break }
+            }
+        }
+        var total: Float = 0
+        for i in 0..<keep { total += probs[i] }
+        let r = rng.nextUnit() * total
+        var acc: Float = 0
+        for i in 0..<keep {
+            acc += probs[i]
+            if r < acc { return order[i] }
+        }
+        return order[keep - 1]
+    }
+}
+
+/// Moves the k elements that come first under `before` to the front, in order.
+func partialSort(_ a: UnsafeMutableBufferPointer<Int32>, k: Int, by before: @escaping (Int32, Int32) -> Bool) {
+    // Selection through a bounded heap of size k holding the worst kept element on top.
+    var heap = BinaryHeap<Int32> { x, y in before(y, x) }
+    var count = 0
+    for v in a {
+        if count < k {
+            heap.push(v)
+            count += 1
+        } else if let worst = heap.peek, before(v, worst) {
+            _ = heap.pop()
+            heap.push(v)
+        }
+    }
+    var kept: [Int32] = []
+    kept.reserveCapacity(k)
+    while let v = heap.pop() { kept.append(v) }
+    kept.sort(by: before)
+    for i in 0..<kept.count { a[i] = kept[i] }
+}

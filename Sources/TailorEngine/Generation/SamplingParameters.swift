@@ -1,0 +1,78 @@
+/// How the next token is chosen from logits. The defaults are greedy decoding.
+public struct SamplingParameters: Sendable, Equatable {
+    /// 0 means greedy (argmax).
+    public var temperature: Float = 0
+    /// Keep only the k most likely tokens; 0 disables.
+    public var topK: Int = 0
+    /// Keep the smallest set whose probability reaches p; 1 disables.
+    public var topP: Float = 1
+    /// Drop tokens below minP × the top probability; 0 disables.
+    public var minP: Float = 0
+    /// Divide positive logits (multiply negative ones) of recently seen tokens by this; 1 disables.
+    public var repetitionPenalty: Float = 1
+    /// How many recent tokens the repetition penalty looks at.
+    public var repetitionWindow: Int = 64
+    /// Seed of the random generator; the same seed gives the same output again.
+    public var seed: UInt64 = 0
+
+    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
+                repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
+        self.repetitionWindow = repetitionWindow
+        self.seed = seed
+    }
+
+    /// Checks the values, naming the first one out of range.
+    public func validate() throws {
+        func bad(_ name: String, _ v: CustomStringConvertible) -> SamplingError { .invalidParameter(name: name, value: v.description) }
+        guard temperature >= 0, temperature.isFinite else { throw bad("temperature", temperature) }
+        guard topK >= 0 else { throw bad("top-k", topK) }
+        guard topP > 0, topP <= 1 else { throw bad("top-p", topP) }
+        guard minP >= 0, minP < 1 else { throw bad("min-p", minP) }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else { throw bad("repetition-penalty", repetitionPenalty) }
+        guard repetitionWindow >= 0 else { throw bad("repetition-window", repetitionWindow) }
+    }
+}
+
+/// A sampling parameter out of range.
+public enum SamplingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidParameter(name: String, value: String)
+    public var description: String {
+        switch self {
+        case let .invalidParameter(n, v): return "invalid sampling parameter \(n) = \(v)"
+        }
+    }
+}
+
+/// SplitMix64 → xoshiro256**: small, fast, and the same sequence on every platform for a seed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var z = seed
+        func next() -> UInt64 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            return x ^ (x >> 31)
+        }
+        s = (next(), next(), next(), next())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = s.3 << 45 | s.3 >> 19
+        return result
+    }
+
+    /// A uniform float in [0, 1).
+    public mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import TailorEngine
+
+/// Measures prefill and decode speed like llama-bench's pp512 and tg128.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure prefill and decode tokens/s.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customShort("p"), help: "Prompt tokens for the prefill test (0 skips).") var prompt: Int = 512
+    @Option(name: .customShort("n"), help: "Tokens for the decode test (0 skips).") var generate: Int = 128
+    @Option(name: .customShort("r"), help: "Repetitions; the median is reported.") var repetitions: Int = 3
+    @Option(name: .customLong("rows"), help: "Sequences decoded together (2 = a CoPe step's user and base rows).") var rows: Int = 1
+    @Flag(help: "Use f32 activations for every product.") var exact = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard prompt >= 0, generate >= 0, prompt + generate > 0 else { throw ValidationError("-p and -n must be ≥ 0, not both 0") }
+        guard repetitions >= 1 else { throw ValidationError("-r must be ≥ 1") }
+        guard rows >= 1, rows <= 16 else { throw ValidationError("--rows must be 1...16") }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let vocab = Int32(model.config.vocabSize)
+        var rng = SeededGenerator(seed: 42)
+        let ctxSize = max(prompt, generate + 1) + 8
+        let ctx = InferenceContext(model: model, maxSequences: rows, maxContext: ctxSize,
+                                   maxBatchTokens: max(prompt, rows), maxLogitRows: rows,
+                                   threads: modelOptions.threads, precision: exact ? .exact : .fast)
+        func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+
+        var ppRates: [Double] = [], tgRates: [Double] = []
+        if prompt > 0 {
+            let toks = (0..<prompt).map { _ in Int32(rng.next() % UInt64(vocab)) }
+            ctx.reset(sequence: 0)
+            try ctx.forward([BatchItem(sequence: 0, tokens: toks)])          // warm-up
+            for _ in 0..<repetitions {
+                ctx.reset(sequence: 0)
+                let t0 = now()
+                try ctx.forward([BatchItem(sequence: 0, tokens: toks)])
+                ppRates.append(Double(prompt) / (now() - t0))
+            }
+        }
+        if generate > 0 {
+            for rep in 0...repetitions {
+                for s in 0..<rows { ctx.reset(sequence: s) }
+                var next = [Int32](repeating: 1, count: rows)
+                let t0 = now()
+                for _ in 0..<generate {
+                    try ctx.forward((0..<rows).map { BatchItem(sequence: $0, tokens: [next[$0]]) })
+                    for s in 0..<rows { next[s] = Sampler.argmax(ctx.logits(row: s)) }
+                }
+                if rep > 0 { tgRates.append(Double(generate) / (now() - t0)) }   // rep 0 warms up
+            }
+        }
+        let name = URL(fileURLWithPath: modelOptions.modelPath).lastPathComponent
+        let threads = ctx.threads
+        if json {
+            var fields = ["\"model\":\"\(name)\"", "\"threads\":\(threads)", "\"rows\":\(rows)"]
+            if !ppRates.isEmpty { fields.append("\"pp\(prompt)\":\(median(ppRates))") }
+            if !tgRates.isEmpty { fields.append("\"tg\(generate)\":\(median(tgRates))") }
+            Console.write("{" + fields.joined(separator: ",") + "}\n")
+        } else {
+            Console.write("| model | threads | rows | test | t/s |\n|---|---|---|---|---|\n")
+            if !ppRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | pp%d | %.2f |\n", name, threads, rows, prompt, median(ppRates))) }
+            if !tgRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | tg%d | %.2f |\n", name, threads, rows, generate, median(tgRates))) }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import TailorEngine
+
+/// Sampling flags shared by commands that generate.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k"), help: "Top-k (0 disables).") var topK: Int = 0
+    @Option(name: .customLong("top-p"), help: "Top-p (1 disables).") var topP: Float = 1
+    @Option(name: .customLong("min-p"), help: "Min-p (0 disables).") var minP: Float = 0
+    @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty (1 disables).") var repeatPenalty: Float = 1
+    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repetition penalty looks back over.") var repeatLastN: Int = 64
+    @Option(help: "Random seed; the same seed gives the same output.") var seed: UInt64 = 0
+
+    var parameters: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed)
+    }
+
+    func validate() throws {
+        do { try parameters.validate() } catch { throw ValidationError("\(error)") }
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Generate text from a prompt, streamed to the terminal.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sampling: SamplingOptions
+
+    @Flag(help: "Wrap the prompt in the model's chat template.") var chat = false
+    @Option(help: "System message (with --chat).") var system: String?
+    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Maximum new tokens.") var maxTokens: Int = 256
+    @Option(name: .customLong("stop"), help: "Stop string (repeatable).") var stops: [String] = []
+    @Option(name: .customLong("ctx"), help: "Context size.") var contextSize: Int = 4096
+    @Flag(help: "Use f32 activations for every product (slower, reference-exact).") var exact = false
+    @Flag(help: "Print timings to standard error.") var verbose = false
+    @Argument(help: "The prompt.") var prompt: String
+
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
+        guard contextSize >= 16 else { throw ValidationError("--ctx must be ≥ 16") }
+        guard prompt.utf8.count <= 16 << 20 else { throw ValidationError("the prompt exceeds 16 MiB") }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let tok = model.tokenizer
+        var text = prompt
+        if chat {
+            let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
+            var messages: [ChatMessage] = []
+            if let s = system ?? (template == .chatML ? ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) : nil) {
+                messages.append(ChatMessage(role: .system, content: s))
+            }
+            messages.append(ChatMessage(role: .user, content: prompt))
+            text = template.render(messages)
+        }
+        let ids = tok.encode(text, addSpecial: true, parseSpecial: chat)
+        guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        let ctx = InferenceContext(model: model, maxContext: min(contextSize, model.config.contextLength),
+                                   maxBatchTokens: 256, threads: modelOptions.threads,
+                                   precision: exact ? .exact : .fast)
+        guard ids.count < ctx.maxContext else {
+            throw ValidationError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
+        }
+        let gen = Generator(context: ctx)
+        let result = try gen.generate(prompt: ids, sampling: sampling.parameters,
+                                      options: GenerationOptions(maxTokens: maxTokens, stopStrings: stops)) { piece in
+            Console.write(piece)
+            return true
+        }
+        Console.write("\n")
+        if verbose {
+            let pp = Double(result.promptTokens) / max(result.prefillSeconds, 1e-9)
+            let tg = Double(result.tokens.count) / max(result.decodeSeconds, 1e-9)
+            Console.error(String(format: "prompt %d tok, %.1f tok/s; generated %d tok, %.1f tok/s; finish: %@",
+                                 result.promptTokens, pp, result.tokens.count, tg, result.finishReason.rawValue))
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import TailorEngine
+
+/// `tailor`: the command line of Tailor. The commands here work offline, straight on the engine.
+@main
+struct Tailor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tailor",
+        abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU.",
+        subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options shared by commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "GGUF model file (default: the model Scripts/fetch-model.sh installs).")
+    var model: String?
+
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
+    var threads: Int?
+
+    /// The model path: --model, else $TAILOR_MODEL, else the fetched default.
+    var modelPath: String {
+        if let model { return model }
+        let env = ProcessInfo.processInfo.environment
+        if let m = env["TAILOR_MODEL"] { return m }
+        let dir = env["TAILOR_MODELS_DIR"]
+            ?? ((env["XDG_DATA_HOME"] ?? NSHomeDirectory() + "/.local/share") + "/tailor/models")
+        return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf"
+    }
+
+    func load() throws -> Model {
+        do {
+            return try Model(path: modelPath)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+    }
+}
+
+/// Writes to standard output immediately (streamed text must not wait for a newline).
+enum Console {
+    static func write(_ s: String) {
+        var s = s
+        s.withUTF8 { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Foundation.write(STDOUT_FILENO, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
+
+    static func error(_ s: String) {
+        var s = s + "\n"
+        s.withUTF8 { buf in _ = Foundation.write(STDERR_FILENO, buf.baseAddress!, buf.count) }
+    }
+}
+
+/// Reads a text file the user named, with an error naming it.
+func readTextFile(_ path: String, limit: Int = 64 << 20) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read file '\(path)'") }
+    guard data.count <= limit else { throw ValidationError("file '\(path)' is \(data.count) bytes; the limit is \(limit)") }
+    guard let s = String(data: data, encoding: .utf8) else { throw ValidationError("file '\(path)' is not valid UTF-8") }
+    return s
+}

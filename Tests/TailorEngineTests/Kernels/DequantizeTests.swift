@@ -1,0 +1,94 @@
+import CTailorKernels
+import Foundation
+import XCTest
+@testable import TailorEngine
+
+/// Every dequantizer, on both kernel paths, against the `gguf` package's dequantization of
+/// random blocks (Scripts/fixtures/make_dequant_fixtures.py).
+final class DequantizeTests: XCTestCase {
+    static let types: [GGMLType] = [.f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    override func tearDown() { tk_force_portable(false) }
+
+    private func load(_ t: GGMLType) throws -> (raw: Data, expected: [Float]) {
+        let dir = TestPaths.fixtures.appendingPathComponent("dequant")
+        let raw = try Data(contentsOf: dir.appendingPathComponent("\(t.name).bin"))
+        let f = try Data(contentsOf: dir.appendingPathComponent("\(t.name).f32"))
+        let expected = f.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return (raw, expected)
+    }
+
+    private func check(portable: Bool) throws {
+        tk_force_portable(portable)
+        XCTAssertEqual(tk_uses_avx2(), !portable && CPUFeatures.hasAVX2, "kernel path selection")
+        for t in Self.types {
+            let (raw, expected) = try load(t)
+            XCTAssertEqual(raw.count, expected.count / t.blockSize * t.blockBytes, "\(t.name): fixture size")
+            var out = [Float](repeating: .nan, count: expected.count)
+            raw.withUnsafeBytes { r in
+                out.withUnsafeMutableBufferPointer { o in
+                    tk_dequantize(Int32(t.rawValue), r.baseAddress, o.baseAddress, Int64(expected.count))
+                }
+            }
+            var worst: Float = 0
+            for i in 0..<expected.count { worst = max(worst, abs(out[i] - expected[i]) / max(1, abs(expected[i]))) }
+            XCTAssertLessThanOrEqual(worst, 1e-6, "\(t.name) (portable: \(portable)): max relative error \(worst)")
+        }
+    }
+
+    func testDequantizeAVX2() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2; the portable test covers it")
+        try check(portable: false)
+    }
+
+    func testDequantizePortable() throws { try check(portable: true) }
+
+    /// The integer dot products (activations quantized to int8) agree with the f32 product of the
+    /// dequantized weights, on both paths, within what int8 activations allow.
+    func testQuantizedMatmulMatchesFloat() throws {
+        for portable in [false, true] {
+            if !portable && !CPUFeatures.hasAVX2 { continue }
+            tk_force_portable(portable)
+            for t in Self.types {
+                let (raw, expected) = try load(t)
+                let cols = t.blockSize == 256 ? 512 : 256
+                let rows = expected.count / cols
+                var rng = SeededGenerator(seed: 7)
+                let nx = 3
+                let x = (0..<(nx * cols)).map { _ in rng.nextUnit() * 2 - 1 }
+                var y = [Float](repeating: 0, count: nx * rows)
+                var scratch = [UInt8](repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
+                let pool = tk_pool_create(2)
+                defer { tk_pool_destroy(pool) }
+                raw.withUnsafeBytes { r in
+                    tk_matmul(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                              &y, Int64(rows), &scratch)
+                }
+                for b in 0..<nx {
+                    for r in 0..<rows {
+                        var ref: Double = 0, mag: Double = 0
+                        for i in 0..<cols {
+                            ref += Double(expected[r * cols + i]) * Double(x[b * cols + i])
+                            mag += abs(Double(expected[r * cols + i]) * Double(x[b * cols + i]))
+                        }
+                        // int8 activations: |error| ≤ ~1/127 of Σ|w·x| (plus float rounding).
+                        let tol = mag / 127 + 1e-4
+                        XCTAssertEqual(Double(y[b * rows + r]), ref, accuracy: tol, "\(t.name) row \(r) batch \(b) portable \(portable)")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// CPU feature checks for tests that exercise one kernel path.
+enum CPUFeatures {
+    static var hasAVX2: Bool {
+        #if arch(x86_64)
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+        return info.contains(" avx2") && info.contains(" fma") && info.contains(" f16c")
+        #else
+        return false
+        #endif
+    }
+}
