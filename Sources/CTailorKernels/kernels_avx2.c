@@ -48,6 +48,12 @@ static inline __m256 dot_u8_i8(__m256i u, __m256i s) {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
+/// Adds d·(dw·Σu·q + dw2·Σu·q2) for one block: both activation levels against unpacked weights.
+static inline __m256 two_levels(__m256 acc, __m256i u, const int8_t *q1, const int8_t *q2, float s1, float s2) {
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(s1), dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)q1)), acc);
+    return _mm256_fmadd_ps(_mm256_set1_ps(s2), dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)q2)), acc);
+}
+
 static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     const int64_t nb = n / QK32;
     const act_q8_32 *a = (const act_q8_32 *)xq;
@@ -57,10 +63,13 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     case TK_Q8_0: {
         const blk_q8_0 *b = (const blk_q8_0 *)w;
         for (int64_t i = 0; i < nb; i++) {
+            const float d = _cvtsh_ss(b[i].d);
             const __m256i qw = _mm256_loadu_si256((const __m256i *)b[i].qs);
-            const __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
-            const __m256 p = dot_u8_i8(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qa, qw));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), p, acc);
+            const __m256i aw = _mm256_sign_epi8(qw, qw);
+            const __m256i q1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[i].qs), qw);
+            const __m256i q2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[i].qs2), qw);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), dot_u8_i8(aw, q1), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d2), dot_u8_i8(aw, q2), acc);
         }
         return hsum256(acc);
     }
@@ -68,8 +77,7 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
         const blk_q4_0 *b = (const blk_q4_0 *)w;
         for (int64_t i = 0; i < nb; i++) {
             const float d = _cvtsh_ss(b[i].d);
-            const __m256 p = dot_u8_i8(unpack_nibbles(b[i].qs), _mm256_loadu_si256((const __m256i *)a[i].qs));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), p, acc);
+            acc = two_levels(acc, unpack_nibbles(b[i].qs), a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
             corr -= 8.0f * d * a[i].s;
         }
         return hsum256(acc) + corr;
@@ -77,8 +85,8 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     case TK_Q4_1: {
         const blk_q4_1 *b = (const blk_q4_1 *)w;
         for (int64_t i = 0; i < nb; i++) {
-            const __m256 p = dot_u8_i8(unpack_nibbles(b[i].qs), _mm256_loadu_si256((const __m256i *)a[i].qs));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), p, acc);
+            const float d = _cvtsh_ss(b[i].d);
+            acc = two_levels(acc, unpack_nibbles(b[i].qs), a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
             corr += _cvtsh_ss(b[i].m) * a[i].s;
         }
         return hsum256(acc) + corr;
@@ -90,8 +98,7 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
             uint32_t qh; memcpy(&qh, b[i].qh, 4);
             const __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
             const __m256i u = _mm256_or_si256(unpack_nibbles(b[i].qs), hi);
-            const __m256 p = dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)a[i].qs));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), p, acc);
+            acc = two_levels(acc, u, a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
             corr -= 16.0f * d * a[i].s;
         }
         return hsum256(acc) + corr;

@@ -68,10 +68,11 @@ static void matvec_run(void *p, int ith, int nth) {
 }
 
 void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
-               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch) {
+               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch,
+               bool f32_activations) {
     const tk_vtable *vt = tk_active();
     matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, NULL, 0, y, ldy };
-    if (!is_float_type(type)) {
+    if (!is_float_type(type) && !f32_activations) {
         const int k = uses_k_blocks(type);
         job.xq_stride = k ? (size_t)(cols / QKK) * sizeof(act_q8_K) : (size_t)(cols / QK32) * sizeof(act_q8_32);
         uint8_t *xq = scratch;

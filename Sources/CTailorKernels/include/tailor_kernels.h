@@ -77,9 +77,12 @@ size_t tk_matmul_scratch_size(int type, int64_t cols, int nx);
 /// Y = X · Wᵀ for a small batch (decode): y[b*ldy + r] = Σ_i W[r,i]·x[b*ldx + i].
 /// Every weight row is read once for all `nx` activation rows (the "two rows per weight read"
 /// of CoPe decoding). Quantized weights use integer dot products against activations
-/// quantized into `scratch` (tk_matmul_scratch_size bytes). Splits rows over the pool.
+/// quantized (two int8 levels) into `scratch` (tk_matmul_scratch_size bytes); with
+/// `f32_activations` they are instead dequantized block by block and dotted in f32 (the exact
+/// path, scratch unused). Splits rows over the pool.
 void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
-               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch);
+               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch,
+               bool f32_activations);
 
 /// Y = X · Wᵀ for a large batch (prefill, training): dequantizes `tile_rows` weight rows at a
 /// time into per-thread f32 tiles and calls sgemm. `tiles` must hold

@@ -3,7 +3,7 @@ import Foundation
 
 /// How activations meet quantized weights.
 public enum ComputePrecision: Sendable {
-    /// Decode quantizes activations to int8 for integer dot products (llama.cpp's approach).
+    /// Decode quantizes activations to two int8 levels for integer dot products.
     case fast
     /// Every product uses f32 activations against dequantized weights: the reference path.
     case exact
@@ -145,12 +145,12 @@ public final class InferenceContext {
     /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
         let type = Int32(lin.type.rawValue)
-        if precision == .exact || n >= gemmThreshold {
+        if n >= gemmThreshold {
             tk_matmul_gemm(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
                            output, Int64(lin.rows), tiles, Int64(tileRows), false)
         } else {
             tk_matmul(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int32(n),
-                      output, Int64(lin.rows), quantScratch)
+                      output, Int64(lin.rows), quantScratch, precision == .exact)
         }
     }
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Writes a random-weight GGUF shaped exactly like Qwen2.5-0.5B (494M parameters), for speed
+benchmarks against llama.cpp on the same file. Weights are N(0, 0.02); the tokenizer is a
+byte-level vocabulary padded to 151 936 tokens. Not a usable language model.
+
+    pip install gguf numpy
+    python3 Benchmarks/make_qwen05b_shape.py --type Q8_0 --out /tmp/qwen05b-q8_0.gguf
+"""
+import argparse
+
+import gguf
+import numpy as np
+from gguf.quants import quantize
+
+D, L, H, KV, HD, FFN, V = 896, 24, 14, 2, 64, 4864, 151936
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--type", default="Q8_0", choices=["Q8_0", "F16", "F32", "Q4_0"])
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    qt = gguf.GGMLQuantizationType[args.type]
+    rng = np.random.default_rng(0)
+    w = gguf.GGUFWriter(args.out, "qwen2")
+    w.add_name("qwen2.5-0.5b-shape-random")
+    w.add_block_count(L)
+    w.add_context_length(32768)
+    w.add_embedding_length(D)
+    w.add_feed_forward_length(FFN)
+    w.add_head_count(H)
+    w.add_head_count_kv(KV)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_rope_freq_base(1000000.0)
+    w.add_file_type({"Q8_0": 7, "F16": 1, "F32": 0, "Q4_0": 2}[args.type])
+    # Byte-level vocabulary padded to the real size.
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b); cs.append(256 + n); n += 1
+    table = dict(zip(bs, cs))
+    tokens = [chr(table[b]) for b in range(256)] + [f"tok{i}" for i in range(V - 256 - 1)] + ["<|endoftext|>"]
+    types = [1] * (V - 1) + [3]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges([])
+    w.add_eos_token_id(V - 1)
+
+    def mat(name, rows, cols):
+        x = (rng.standard_normal((rows, cols), dtype=np.float32) * 0.02)
+        if qt in (gguf.GGMLQuantizationType.F32,):
+            w.add_tensor(name, x)
+        elif qt == gguf.GGMLQuantizationType.F16:
+            w.add_tensor(name, x.astype(np.float16))
+        else:
+            w.add_tensor(name, quantize(x, qt), raw_dtype=qt)
+
+    def vec(name, n, base=1.0):
+        w.add_tensor(name, (base + 0.02 * rng.standard_normal(n)).astype(np.float32))
+
+    mat("token_embd.weight", V, D)
+    vec("output_norm.weight", D)
+    for i in range(L):
+        b = f"blk.{i}."
+        vec(b + "attn_norm.weight", D)
+        mat(b + "attn_q.weight", H * HD, D)
+        mat(b + "attn_k.weight", KV * HD, D)
+        mat(b + "attn_v.weight", KV * HD, D)
+        vec(b + "attn_q.bias", H * HD, 0.0)
+        vec(b + "attn_k.bias", KV * HD, 0.0)
+        vec(b + "attn_v.bias", KV * HD, 0.0)
+        mat(b + "attn_output.weight", D, H * HD)
+        vec(b + "ffn_norm.weight", D)
+        mat(b + "ffn_gate.weight", FFN, D)
+        mat(b + "ffn_up.weight", FFN, D)
+        mat(b + "ffn_down.weight", D, FFN)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+if __name__ == "__main__":
+    main()

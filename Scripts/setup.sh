@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Tailor needs on a fresh Debian/Ubuntu machine (the Swift toolchain itself is
+# assumed), then fetches the default model. Safe to run again: every step is idempotent.
+#
+#   Scripts/setup.sh            # system packages + SmolLM2-135M-Instruct
+#   Scripts/setup.sh --gemma    # ... and Gemma 3 270M
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need=()
+for pkg in libopenblas-dev python3-pip; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+Scripts/fetch-model.sh "$@" >/dev/null
+echo "setup: ready; default model at $(Scripts/fetch-model.sh --print)" >&2
