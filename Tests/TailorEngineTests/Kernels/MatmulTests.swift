@@ -1,0 +1,54 @@
+import CTailorKernels
+import Foundation
+import XCTest
+@testable import TailorEngine
+
+/// The gemm (prefill/training) and transposed (backward) products over every weight type,
+/// against a double-precision product of the dequantized weights.
+final class MatmulTests: XCTestCase {
+    private func fixture(_ t: GGMLType) throws -> (Data, [Float]) {
+        let dir = TestPaths.fixtures.appendingPathComponent("dequant")
+        let raw = try Data(contentsOf: dir.appendingPathComponent("\(t.name).bin"))
+        let f = try Data(contentsOf: dir.appendingPathComponent("\(t.name).f32"))
+        return (raw, f.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+    }
+
+    func testGemmTransposedAndExactMatvec() throws {
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        for t in DequantizeTests.types {
+            let (raw, w) = try fixture(t)
+            let cols = t.blockSize == 256 ? 512 : 256, rows = w.count / cols, nx = 5
+            var rng = SeededGenerator(seed: 3)
+            let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
+            let dy = (0..<(nx * rows)).map { _ in rng.nextUnit() - 0.5 }
+            let tileRows = 3   // not a divisor of rows: exercises the ragged last tile
+            var tiles = [Float](repeating: 0, count: 2 * tileRows * cols)
+            var partial = [Float](repeating: 0, count: 2 * nx * cols)
+            var y = [Float](repeating: 0, count: nx * rows)
+            var y2 = [Float](repeating: 0, count: nx * rows)
+            var dx = [Float](repeating: 1, count: nx * cols)
+            raw.withUnsafeBytes { r in
+                tk_matmul_gemm(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
+                               &y, Int64(rows), &tiles, Int64(tileRows), false)
+                tk_matmul(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                          &y2, Int64(rows), nil, true)
+                tk_matmul_transposed(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), dy, Int64(rows),
+                                     Int64(nx), &dx, Int64(cols), &tiles, Int64(tileRows), &partial, true)
+            }
+            for b in 0..<nx {
+                for r in 0..<rows {
+                    var ref = 0.0
+                    for i in 0..<cols { ref += Double(w[r * cols + i]) * Double(x[b * cols + i]) }
+                    XCTAssertEqual(Double(y[b * rows + r]), ref, accuracy: 1e-4 * max(1, abs(ref)), "\(t.name) gemm")
+                    XCTAssertEqual(Double(y2[b * rows + r]), ref, accuracy: 1e-4 * max(1, abs(ref)), "\(t.name) exact matvec")
+                }
+                for i in 0..<cols {
+                    var ref = 1.0   // accumulate = true onto ones
+                    for r in 0..<rows { ref += Double(dy[b * rows + r]) * Double(w[r * cols + i]) }
+                    XCTAssertEqual(Double(dx[b * cols + i]), ref, accuracy: 1e-4 * max(1, abs(ref)), "\(t.name) transposed")
+                }
+            }
+        }
+    }
+}
