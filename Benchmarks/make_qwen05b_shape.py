@@ -40,13 +40,14 @@ def main():
         if b not in bs:
             bs.append(b); cs.append(256 + n); n += 1
     table = dict(zip(bs, cs))
-    tokens = [chr(table[b]) for b in range(256)] + [f"tok{i}" for i in range(V - 256 - 1)] + ["<|endoftext|>"]
+    # One real merge ("Ġ t"): llama.cpp refuses a BPE vocabulary without merges.
+    tokens = [chr(table[b]) for b in range(256)] + ["Ġt"] + [f"tok{i}" for i in range(V - 256 - 2)] + ["<|endoftext|>"]
     types = [1] * (V - 1) + [3]
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list(tokens)
     w.add_token_types(types)
-    w.add_token_merges([])
+    w.add_token_merges(["Ġ t"])
     w.add_eos_token_id(V - 1)
 
     def mat(name, rows, cols):

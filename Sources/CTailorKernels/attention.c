@@ -21,21 +21,9 @@ static void attn_run(void *p, int ith, int nth) {
         const int64_t pos = j->pos0 + i;
         const int64_t lo = (j->window > 0 && pos - j->window + 1 > 0) ? pos - j->window + 1 : 0;
         const float *qi = j->q + i * j->ldq + (int64_t)h * j->hd;
-        float mx = -INFINITY;
-        for (int64_t key = lo; key <= pos; key++) {
-            const float sc = vt->dot_f32(qi, j->k + key * j->ldkv + (int64_t)kvh * j->hd, j->hd) * j->scale;
-            s[key] = sc;
-            if (sc > mx) mx = sc;
-        }
-        float sum = 0.0f;
-        for (int64_t key = lo; key <= pos; key++) { s[key] = expf(s[key] - mx); sum += s[key]; }
-        const float inv = 1.0f / sum;
         float *o = j->out + i * j->ldo + (int64_t)h * j->hd;
-        for (int d = 0; d < j->hd; d++) o[d] = 0.0f;
-        for (int64_t key = lo; key <= pos; key++) {
-            s[key] *= inv;
-            vt->axpy_f32(s[key], j->v + key * j->ldkv + (int64_t)kvh * j->hd, o, j->hd);
-        }
+        const int64_t kvoff = (int64_t)kvh * j->hd;
+        vt->attend(qi, j->k + kvoff, j->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, s, o);
         if (j->probs) {
             float *pr = j->probs + ((int64_t)i * j->n_head + h) * j->n_ctx;
             for (int64_t key = 0; key < j->n_ctx; key++) pr[key] = (key >= lo && key <= pos) ? s[key] : 0.0f;

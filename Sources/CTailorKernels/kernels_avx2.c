@@ -42,42 +42,45 @@ static inline __m256i bits_to_bytes(uint32_t bits) {
     return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
 }
 
-/// Σ u8 · i8 over 32 lanes, as 8 int32 partial sums turned to float.
-static inline __m256 dot_u8_i8(__m256i u, __m256i s) {
-    const __m256i p16 = _mm256_maddubs_epi16(u, s);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+/// Σ w·q over a 32-block, as 8 int32 lanes: weights as two 16-lane int16 halves, activations
+/// int16, multiplied and pair-summed by vpmaddwd.
+static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
+    return _mm256_add_epi32(_mm256_madd_epi16(w_lo, _mm256_loadu_si256((const __m256i *)q)),
+                            _mm256_madd_epi16(w_hi, _mm256_loadu_si256((const __m256i *)(q + 16))));
 }
 
-/// Adds d·(dw·Σu·q + dw2·Σu·q2) for one block: both activation levels against unpacked weights.
-static inline __m256 two_levels(__m256 acc, __m256i u, const int8_t *q1, const int8_t *q2, float s1, float s2) {
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(s1), dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)q1)), acc);
-    return _mm256_fmadd_ps(_mm256_set1_ps(s2), dot_u8_i8(u, _mm256_loadu_si256((const __m256i *)q2)), acc);
+/// The same for 32 unsigned bytes (Q4/Q5 weights after unpacking), zero-extended to int16.
+static inline __m256i dot_u8(__m256i u, const int16_t *q) {
+    return dot_w16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), q);
 }
+
+/// Software prefetch distance in bytes. The hardware prefetcher stops at 4 KiB page edges; a
+/// weight stream read once per token needs the next pages requested ahead of use.
+#define TK_PREFETCH_AHEAD 1024
+#define TK_PREFETCH(p) _mm_prefetch((const char *)(p) + TK_PREFETCH_AHEAD, _MM_HINT_T0)
 
 static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     const int64_t nb = n / QK32;
-    const act_q8_32 *a = (const act_q8_32 *)xq;
+    const act_q16_32 *a = (const act_q16_32 *)xq;
     __m256 acc = _mm256_setzero_ps();
     float corr = 0.0f;  // Σ m·s: the offset/minimum of each weight block times Σ of its activations
     switch (type) {
     case TK_Q8_0: {
         const blk_q8_0 *b = (const blk_q8_0 *)w;
         for (int64_t i = 0; i < nb; i++) {
-            const float d = _cvtsh_ss(b[i].d);
-            const __m256i qw = _mm256_loadu_si256((const __m256i *)b[i].qs);
-            const __m256i aw = _mm256_sign_epi8(qw, qw);
-            const __m256i q1 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[i].qs), qw);
-            const __m256i q2 = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[i].qs2), qw);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), dot_u8_i8(aw, q1), acc);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d2), dot_u8_i8(aw, q2), acc);
+            TK_PREFETCH(&b[i]);
+            const __m256i lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].qs));
+            const __m256i hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[i].qs + 16)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), _mm256_cvtepi32_ps(dot_w16(lo, hi, a[i].qs)), acc);
         }
         return hsum256(acc);
     }
     case TK_Q4_0: {
         const blk_q4_0 *b = (const blk_q4_0 *)w;
         for (int64_t i = 0; i < nb; i++) {
+            TK_PREFETCH(&b[i]);
             const float d = _cvtsh_ss(b[i].d);
-            acc = two_levels(acc, unpack_nibbles(b[i].qs), a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(b[i].qs), a[i].qs)), acc);
             corr -= 8.0f * d * a[i].s;
         }
         return hsum256(acc) + corr;
@@ -85,8 +88,8 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     case TK_Q4_1: {
         const blk_q4_1 *b = (const blk_q4_1 *)w;
         for (int64_t i = 0; i < nb; i++) {
-            const float d = _cvtsh_ss(b[i].d);
-            acc = two_levels(acc, unpack_nibbles(b[i].qs), a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
+            TK_PREFETCH(&b[i]);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(b[i].qs), a[i].qs)), acc);
             corr += _cvtsh_ss(b[i].m) * a[i].s;
         }
         return hsum256(acc) + corr;
@@ -94,11 +97,11 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     case TK_Q5_0: {
         const blk_q5_0 *b = (const blk_q5_0 *)w;
         for (int64_t i = 0; i < nb; i++) {
+            TK_PREFETCH(&b[i]);
             const float d = _cvtsh_ss(b[i].d);
             uint32_t qh; memcpy(&qh, b[i].qh, 4);
-            const __m256i hi = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
-            const __m256i u = _mm256_or_si256(unpack_nibbles(b[i].qs), hi);
-            acc = two_levels(acc, u, a[i].qs, a[i].qs2, d * a[i].d, d * a[i].d2);
+            const __m256i u = _mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), _mm256_cvtepi32_ps(dot_u8(u, a[i].qs)), acc);
             corr -= 16.0f * d * a[i].s;
         }
         return hsum256(acc) + corr;

@@ -25,8 +25,8 @@ static int is_float_type(int type) { return type == TK_F32 || type == TK_F16 || 
 
 size_t tk_matmul_scratch_size(int type, int64_t cols, int nx) {
     if (is_float_type(type)) return 0;
-    if (uses_k_blocks(type)) return (size_t)nx * (size_t)(cols / QKK) * sizeof(act_q8_K);
-    return (size_t)nx * (size_t)(cols / QK32) * sizeof(act_q8_32);
+    if (uses_k_blocks(type)) return (size_t)nx * (size_t)(cols / QKK) * sizeof(act_q16_K);
+    return (size_t)nx * (size_t)(cols / QK32) * sizeof(act_q16_32);
 }
 
 static size_t row_bytes(int type, int64_t cols) {
@@ -74,11 +74,11 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
     matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, NULL, 0, y, ldy };
     if (!is_float_type(type) && !f32_activations) {
         const int k = uses_k_blocks(type);
-        job.xq_stride = k ? (size_t)(cols / QKK) * sizeof(act_q8_K) : (size_t)(cols / QK32) * sizeof(act_q8_32);
+        job.xq_stride = k ? (size_t)(cols / QKK) * sizeof(act_q16_K) : (size_t)(cols / QK32) * sizeof(act_q16_32);
         uint8_t *xq = scratch;
         for (int b = 0; b < nx; b++) {
-            if (k) vt->quantize_q8_K(x + b * ldx, (act_q8_K *)(xq + b * job.xq_stride), cols);
-            else vt->quantize_q8_32(x + b * ldx, (act_q8_32 *)(xq + b * job.xq_stride), cols);
+            if (k) vt->quantize_K(x + b * ldx, (act_q16_K *)(xq + b * job.xq_stride), cols);
+            else vt->quantize_32(x + b * ldx, (act_q16_32 *)(xq + b * job.xq_stride), cols);
         }
         job.xq = xq;
     }

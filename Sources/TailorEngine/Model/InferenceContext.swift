@@ -3,7 +3,7 @@ import Foundation
 
 /// How activations meet quantized weights.
 public enum ComputePrecision: Sendable {
-    /// Decode quantizes activations to two int8 levels for integer dot products.
+    /// Decode quantizes activations to int16 for integer dot products with the weight blocks.
     case fast
     /// Every product uses f32 activations against dequantized weights: the reference path.
     case exact
@@ -95,7 +95,9 @@ public final class InferenceContext {
 
         let n = self.maxBatchTokens, d = c.embeddingLength
         let maxCols = max(d, c.qDim, c.feedForwardLength)
-        tileRows = max(8, min(64, (64 * 1024) / maxCols / 8 * 8))
+        // Prefill tiles: enough weight rows per sgemm call that packing the activations (which
+        // OpenBLAS repeats per call) is amortized: 128 rows, or fewer for small matrices.
+        tileRows = 128
         var allocs: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))

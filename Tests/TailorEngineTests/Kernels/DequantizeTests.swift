@@ -71,8 +71,8 @@ final class DequantizeTests: XCTestCase {
                             ref += Double(expected[r * cols + i]) * Double(x[b * cols + i])
                             mag += abs(Double(expected[r * cols + i]) * Double(x[b * cols + i]))
                         }
-                        // Two int8 levels: |error| ≤ ~1/127² of Σ|w·x| (plus float rounding).
-                        let tol = mag / (127 * 127) + 1e-4
+                        // int16 activations: |error| ≤ ~1/32767 of Σ|w·x| (plus float rounding).
+                        let tol = mag / 32767 + 1e-4
                         XCTAssertEqual(Double(y[b * rows + r]), ref, accuracy: tol, "\(t.name) row \(r) batch \(b) portable \(portable)")
                     }
                 }
