@@ -77,7 +77,7 @@ size_t tk_matmul_scratch_size(int type, int64_t cols, int nx);
 /// Y = X · Wᵀ for a small batch (decode): y[b*ldy + r] = Σ_i W[r,i]·x[b*ldx + i].
 /// Every weight row is read once for all `nx` activation rows (the "two rows per weight read"
 /// of CoPe decoding). Quantized weights use integer dot products against activations
-/// quantized (two int8 levels) into `scratch` (tk_matmul_scratch_size bytes); with
+/// quantized to int16 into `scratch` (tk_matmul_scratch_size bytes); with
 /// `f32_activations` they are instead dequantized block by block and dotted in f32 (the exact
 /// path, scratch unused). Splits rows over the pool.
 void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
