@@ -42,6 +42,11 @@ typedef struct {
     void (*quantize_K)(const float *x, act_q16_K *y, int64_t n);
     /// Dot of one weight row (quantized) with one quantized activation row.
     float (*dot_q)(int type, const void *w, const void *xq, int64_t n);
+    /// Y[b][r] = row r of W · activation row b, for `nrows` rows and `nx` quantized activation
+    /// rows (stride `xq_stride` bytes), writing y[b*ldy + r]. Each weight block is unpacked once
+    /// and used for every activation row, so CoPe's two rows cost one weight read.
+    void (*matvec_q)(int type, const uint8_t *w, size_t rb, int64_t nrows, const uint8_t *xq, size_t xq_stride,
+                     int nx, int64_t n, float *y, int64_t ldy);
     /// Dot of one weight row of any type with an f32 activation row (quantized rows are
     /// dequantized block by block on the fly): the exact path.
     float (*dot_f)(int type, const void *w, const float *x, int64_t n);

@@ -111,6 +111,77 @@ static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
     }
 }
 
+/// One weight row of a 32-block type against NX activation rows: each block is prefetched,
+/// unpacked to int16 once (UNPACK sets wl, wh, d, m) and multiplied into NX accumulators.
+#define TK_ROW_KERNEL(NAME, BLK, NX, UNPACK)                                                       \
+    static inline void NAME(const BLK *b, const act_q16_32 *const *a, int64_t nb, float *out) {   \
+        __m256 acc[NX];                                                                            \
+        float corr[NX];                                                                            \
+        for (int k = 0; k < NX; k++) { acc[k] = _mm256_setzero_ps(); corr[k] = 0.0f; }             \
+        for (int64_t i = 0; i < nb; i++) {                                                         \
+            TK_PREFETCH(&b[i]);                                                                    \
+            __m256i wl, wh; float d, m;                                                            \
+            UNPACK                                                                                 \
+            for (int k = 0; k < NX; k++) {                                                         \
+                acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[k][i].d),                            \
+                                         _mm256_cvtepi32_ps(dot_w16(wl, wh, a[k][i].qs)), acc[k]); \
+                corr[k] += m * a[k][i].s;                                                          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int k = 0; k < NX; k++) out[k] = hsum256(acc[k]) + corr[k];                           \
+    }
+
+#define UNPACK_Q8_0 { wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].qs)); \
+                      wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[i].qs + 16))); \
+                      d = _cvtsh_ss(b[i].d); m = 0.0f; }
+#define UNPACK_U8(U) { const __m256i u_ = (U); wl = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(u_)); \
+                       wh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u_, 1)); }
+#define UNPACK_Q4_0 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = -8.0f * d; }
+#define UNPACK_Q4_1 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = _cvtsh_ss(b[i].m); }
+#define UNPACK_Q5_0 { uint32_t qh; memcpy(&qh, b[i].qh, 4); \
+                      UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
+                      d = _cvtsh_ss(b[i].d); m = -16.0f * d; }
+
+TK_ROW_KERNEL(row1_q8_0, blk_q8_0, 1, UNPACK_Q8_0)
+TK_ROW_KERNEL(row2_q8_0, blk_q8_0, 2, UNPACK_Q8_0)
+TK_ROW_KERNEL(row1_q4_0, blk_q4_0, 1, UNPACK_Q4_0)
+TK_ROW_KERNEL(row2_q4_0, blk_q4_0, 2, UNPACK_Q4_0)
+TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, UNPACK_Q4_1)
+TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, UNPACK_Q4_1)
+TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, UNPACK_Q5_0)
+TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, UNPACK_Q5_0)
+
+/// Rows of one 32-block type against nx activation rows, two at a time, then one.
+#define TK_MATVEC_CASE(TYPE, BLK, R1, R2)                                                         \
+    case TYPE:                                                                                    \
+        for (int64_t r = 0; r < nrows; r++) {                                                     \
+            const BLK *row = (const BLK *)(w + r * rb);                                           \
+            int k = 0;                                                                            \
+            for (; k + 2 <= nx; k += 2) { R2(row, a + k, nb, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
+            if (k < nx) { R1(row, a + k, nb, out); y[k * ldy + r] = out[0]; }                     \
+        }                                                                                         \
+        return;
+
+static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, const uint8_t *xq, size_t xq_stride,
+                          int nx, int64_t n, float *y, int64_t ldy) {
+    const int64_t nb = n / QK32;
+    const act_q16_32 *a[64];
+    float out[2];
+    if (nx > 64 || !(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0)) {
+        for (int64_t r = 0; r < nrows; r++)
+            for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_avx2(type, w + r * rb, xq + b * xq_stride, n);
+        return;
+    }
+    for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);
+    switch (type) {
+    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0)
+    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0)
+    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1)
+    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0)
+    default: return;
+    }
+}
+
 #pragma clang attribute pop
 
 const tk_vtable *tk_vtable_avx2(void) { return tk_vtable_impl_avx2(); }

@@ -53,11 +53,9 @@ static void matvec_run(void *p, int ith, int nth) {
     int64_t r0, r1;
     split(j->rows, ith, nth, 8, &r0, &r1);
     if (j->xq) {
-        for (int64_t r = r0; r < r1; r++) {
-            const void *wr = j->w + (size_t)r * j->rb;
-            for (int b = 0; b < j->nx; b++)
-                j->y[b * j->ldy + r] = j->vt->dot_q(j->type, wr, j->xq + (size_t)b * j->xq_stride, j->cols);
-        }
+        if (r1 > r0)
+            j->vt->matvec_q(j->type, j->w + (size_t)r0 * j->rb, j->rb, r1 - r0, j->xq, j->xq_stride, j->nx, j->cols,
+                            j->y + r0, j->ldy);
     } else {
         for (int64_t r = r0; r < r1; r++) {
             const void *wr = j->w + (size_t)r * j->rb;
