@@ -59,12 +59,12 @@ public final class InferenceContext {
     private let gate: UnsafeMutablePointer<Float>     // N × ffn
     private let up: UnsafeMutablePointer<Float>       // N × ffn
     private let logitBuf: UnsafeMutablePointer<Float> // maxLogitRows × vocab
-    private let quantScratch: UnsafeMutableRawPointer // int8 activations for tk_matmul
+    private let quantScratch: UnsafeMutableRawPointer // int16 activations for tk_matmul
     private let tiles: UnsafeMutablePointer<Float>    // threads × tileRows × maxCols
     private let attScratch: UnsafeMutablePointer<Float> // threads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
-    private var allocations: [UnsafeMutableRawPointer] = []
+    private var allocations: [UnsafeMutableRawPointer] = []   // every calloc above; freed in deinit
 
     /// Number of logit rows the last `forward` produced.
     public private(set) var logitRowCount = 0
@@ -99,11 +99,12 @@ public final class InferenceContext {
         // OpenBLAS repeats per call) is amortized: 128 rows, or fewer for small matrices.
         tileRows = 128
         var allocs: [UnsafeMutableRawPointer] = []
+        // Zeroed with calloc, so large buffers sized for the worst case (logits of many rows,
+        // prefill batches) stay unmapped until a call actually uses them.
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-            p.initialize(repeating: 0, count: max(1, count))
-            allocs.append(UnsafeMutableRawPointer(p))
-            return p
+            guard let raw = calloc(max(1, count), MemoryLayout<Float>.size) else { fatalError("scratch: out of memory") }
+            allocs.append(raw)
+            return raw.assumingMemoryBound(to: Float.self)
         }
         x = floats(n * d); xn = floats(n * d); tmp = floats(n * d)
         q = floats(n * c.qDim); att = floats(n * c.qDim)
@@ -114,21 +115,19 @@ public final class InferenceContext {
         attScratch = floats(self.threads * self.maxContext)
         let quantRows = max(min(n, 64), self.maxLogitRows)
         let qbytes = model.weights.allLinears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int32(quantRows)) }.max() ?? 0
-        quantScratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, qbytes), alignment: 64)
-        allocs.append(quantScratch)
-        let pos = UnsafeMutablePointer<Int>.allocate(capacity: n)
-        pos.initialize(repeating: 0, count: n)
-        positions = pos
-        allocs.append(UnsafeMutableRawPointer(pos))
-        let src = UnsafeMutablePointer<Int>.allocate(capacity: self.maxLogitRows)
-        src.initialize(repeating: 0, count: self.maxLogitRows)
-        logitSource = src
-        allocs.append(UnsafeMutableRawPointer(src))
+        func raw(_ bytes: Int) -> UnsafeMutableRawPointer {
+            guard let p = calloc(1, max(64, bytes)) else { fatalError("scratch: out of memory") }
+            allocs.append(p)
+            return p
+        }
+        quantScratch = raw(qbytes)
+        positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
+        logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         allocations = allocs
     }
 
     deinit {
-        for p in allocations { p.deallocate() }
+        for p in allocations { free(p) }
         tk_pool_destroy(pool)
     }
 

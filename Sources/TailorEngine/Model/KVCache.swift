@@ -1,3 +1,5 @@
+import Foundation
+
 /// Keys and values of every layer for a fixed number of sequences, each with its own length.
 ///
 /// Layout per layer: K and V are [maxSequences][maxContext][kvDim] f32, allocated once here and
@@ -17,12 +19,14 @@ public final class KVCache {
         self.maxContext = maxContext
         self.kvDim = kvDim
         lengths = Array(repeating: 0, count: maxSequences)
+        // calloc: a large zeroed allocation is mapped lazily, so positions never reached cost no
+        // resident memory (a 2048-position context used for 100 tokens holds ~5% of its size).
         let count = layers * 2 * maxSequences * maxContext * kvDim
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: 0, count: count)
+        guard let raw = calloc(count, MemoryLayout<Float>.size) else { fatalError("KV cache: out of memory (\(count * 4) bytes)") }
+        storage = raw.assumingMemoryBound(to: Float.self)
     }
 
-    deinit { storage.deallocate() }
+    deinit { free(storage) }
 
     /// Bytes held by the cache.
     public var byteCount: Int { layers * 2 * maxSequences * maxContext * kvDim * MemoryLayout<Float>.size }

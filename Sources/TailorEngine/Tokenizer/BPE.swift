@@ -11,7 +11,7 @@ struct BPEModel: Sendable {
     /// Byte → token id of its byte-level character.
     let byteTokens: [Int32]
     /// Token id → raw bytes (the byte-level characters decoded back).
-    let tokenBytes: [[UInt8]]
+    let tokenBytes: TokenBytesTable
     /// Llama 3 takes a pre-tokenized word whole when it is a token, before merging.
     let ignoreMerges: Bool
 
@@ -49,14 +49,14 @@ struct BPEModel: Sendable {
             throw TokenizerError.inconsistentVocabulary(path: path, reason: "fewer than 128 of the 256 byte tokens")
         }
         byteTokens = bt
-        tokenBytes = vocab.tokens.enumerated().map { i, t in
+        tokenBytes = TokenBytesTable(vocab.tokens.enumerated().lazy.map { i, t in
             if vocab.kinds[i] == .control || vocab.kinds[i] == .userDefined { return Array(t.utf8) }
             var out: [UInt8] = []
             for u in t.unicodeScalars {
                 if let b = unicodeToByte[u] { out.append(b) } else { out.append(contentsOf: Array(String(u).utf8)) }
             }
             return out
-        }
+        })
     }
 
     func encode(_ text: Substring, into out: inout [Int32]) {

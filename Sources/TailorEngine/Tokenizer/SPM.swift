@@ -10,7 +10,7 @@ struct SPMModel: Sendable {
     /// Byte → id of its `<0xXX>` token, or -1.
     let byteTokens: [Int32]
     /// Token id → raw bytes ("▁" as a space, byte tokens as their byte).
-    let tokenBytes: [[UInt8]]
+    let tokenBytes: TokenBytesTable
     let unknownID: Int32
 
     init(vocab: Vocabulary, addSpacePrefix: Bool, unknownID: Int32) {
@@ -23,12 +23,12 @@ struct SPMModel: Sendable {
             bt[b] = vocab.index["<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"] ?? -1
         }
         byteTokens = bt
-        tokenBytes = vocab.tokens.enumerated().map { i, t in
+        tokenBytes = TokenBytesTable(vocab.tokens.enumerated().lazy.map { i, t in
             if vocab.kinds[i] == .byte, t.count == 6, t.hasPrefix("<0x"), let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) {
                 return [b]
             }
             return Array(t.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
-        }
+        })
     }
 
     struct Symbol { var start: Int; var len: Int; var prev: Int; var next: Int }

@@ -20,7 +20,7 @@ public final class Tokenizer: Sendable {
     private let trie: SpecialTokenTrie
     private let bpe: BPEModel?
     private let spm: SPMModel?
-    private let bytesOfToken: [[UInt8]]
+    private let bytesOfToken: TokenBytesTable
 
     /// Reads the tokenizer of `file`.
     public init(file: GGUFFile) throws {
@@ -125,7 +125,7 @@ public final class Tokenizer: Sendable {
     public func bytes(of id: Int32, renderSpecial: Bool = false) -> [UInt8] {
         guard id >= 0, Int(id) < vocabularySize else { return [] }
         if vocab.kinds[Int(id)] == .control && !renderSpecial { return [] }
-        return bytesOfToken[Int(id)]
+        return Array(bytesOfToken[Int(id)])
     }
 
     /// Decodes a whole token sequence to text (invalid UTF-8 repaired with U+FFFD).
