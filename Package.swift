@@ -39,6 +39,10 @@ let package = Package(
             dependencies: ["TailorEngine", "CTailorKernels"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "TailorCLITests",
+            dependencies: ["tailor"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+
+/// Runs the built `tailor` executable the way a user does and checks its output against the
+/// engine-level expectations.
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var tiny: String { root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/qwen2.gguf").path }
+
+    /// The `tailor` binary next to this test bundle.
+    static var binary: URL {
+        var dir = Bundle(for: CLITests.self).bundleURL
+        while dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("tailor")
+    }
+
+    struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ args: [String]) throws -> Output {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path), "tailor binary not built at \(Self.binary.path)")
+    }
+
+    func testTokenizeJSONAndPlain() throws {
+        let json = try run(["tokenize", "--model", Self.tiny, "--text", "the theme", "--json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let ids = try JSONDecoder().decode([Int].self, from: Data(json.stdout.utf8))
+        // The tiny vocabulary merges "Ġ t" → 256 Ġt, "h e" → 257 he, "Ġt he" → 258 Ġthe, so
+        // "the" → t·h·e → t·he = [116, 257]; " theme" → Ġ·t·h·e·m·e → Ġt·he·m·e → Ġthe·m·e = [258, 109, 101].
+        XCTAssertEqual(ids, [116, 257, 258, 109, 101])
+        let plain = try run(["tokenize", "--model", Self.tiny, "--text", "the theme"])
+        XCTAssertEqual(plain.stdout, "116 257 258 109 101\n")
+    }
+
+    func testLogitsJSONMatchesFixture() throws {
+        struct Row: Decodable { let position: Int; let top: [[Double]] }
+        struct Expected: Decodable { let tokens: [Int]; let logits: [[Double]] }
+        let exp = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/qwen2.logits.json")))
+        let out = try run(["logits", "--model", Self.tiny, "--tokens", exp.tokens.map(String.init).joined(separator: ","),
+                           "--top", "3", "--all", "--json"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let rows = try JSONDecoder().decode([Row].self, from: Data(out.stdout.utf8))
+        XCTAssertEqual(rows.map(\.position), Array(0..<exp.tokens.count))
+        for r in rows {
+            let ref = exp.logits[r.position]
+            let best = ref.indices.sorted { ref[$0] > ref[$1] }.prefix(3)
+            XCTAssertEqual(r.top.map { Int($0[0]) }, Array(best))
+            for pair in r.top { XCTAssertEqual(pair[1], ref[Int(pair[0])], accuracy: 1e-3) }
+        }
+    }
+
+    func testRunIsDeterministicAndBounded() throws {
+        let args = ["run", "--model", Self.tiny, "-n", "5", "--temperature", "0.8", "--seed", "3", "the"]
+        let a = try run(args), b = try run(args)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+    }
+
+    func testErrorsNameTheProblem() throws {
+        let missing = try run(["tokenize", "--model", "/nonexistent/x.gguf", "--text", "a"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent/x.gguf"), missing.stderr)
+        let bad = try run(["run", "--model", Self.tiny, "--top-p", "0", "hi"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("top-p"), bad.stderr)
+        let notGGUF = try run(["tokenize", "--model", Self.root.appendingPathComponent("Package.swift").path, "--text", "a"])
+        XCTAssertNotEqual(notGGUF.status, 0)
+        XCTAssertTrue(notGGUF.stderr.contains("not a GGUF file"), notGGUF.stderr)
+        let badToken = try run(["logits", "--model", Self.tiny, "--tokens", "1,99999", "--json"])
+        XCTAssertNotEqual(badToken.status, 0)
+        XCTAssertTrue(badToken.stderr.contains("99999"), badToken.stderr)
+    }
+}
