@@ -17,8 +17,8 @@ TAILOR_PORTABLE=1 swift test --skip-build --disable-swift-testing \
     --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests" 2>&1 | tee -a "$log" || status=1
 
 # XCTest prints "Executed N tests, with F failures" per suite and once more for the whole run,
-# right after "Test Suite 'All tests'"; total those whole-run lines.
-read -r ran failed < <(awk '/Test Suite .All tests./ {want=1; next}
+# right after "Test Suite 'All tests' passed|failed" ('Selected tests' when filtered); total those.
+read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ {want=1; next}
     want && /Executed [0-9]+ tests?, with [0-9]+ failures?/ {
         for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i == "with") f += $(i+1) }
         want = 0 }

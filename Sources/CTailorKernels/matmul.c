@@ -92,16 +92,24 @@ typedef struct {
     float *partial;  // transposed product only: per-thread nx×cols sums
 } gemm_job;
 
+/// Tile t of the weight rows as f32: rows [*r0, *r0 + *tr). F32 weights are used in place;
+/// others are dequantized into this thread's `tile`.
+static const float *weight_tile(const gemm_job *j, int64_t t, float *tile, int64_t *r0, int64_t *tr) {
+    *r0 = t * j->tile_rows;
+    *tr = *r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - *r0;
+    const uint8_t *src = j->w + (size_t)*r0 * j->rb;
+    if (j->type == TK_F32) return (const float *)src;
+    j->vt->dequant_row(j->type, src, tile, *tr * j->cols);
+    return tile;
+}
+
 static void gemm_run(void *p, int ith, int nth) {
     const gemm_job *j = p;
     float *tile = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
     const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
     for (int64_t t = ith; t < ntiles; t += nth) {
-        const int64_t r0 = t * j->tile_rows;
-        const int64_t tr = r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - r0;
-        const float *wt;
-        if (j->type == TK_F32) wt = (const float *)(j->w + (size_t)r0 * j->rb);
-        else { j->vt->dequant_row(j->type, j->w + (size_t)r0 * j->rb, tile, tr * j->cols); wt = tile; }
+        int64_t r0, tr;
+        const float *wt = weight_tile(j, t, tile, &r0, &tr);
         // Y[:, r0:r0+tr] = X · Tileᵀ
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->nx, (int)tr, (int)j->cols, 1.0f,
                     j->x, (int)j->ldx, wt, (int)j->cols, j->beta, j->y + r0, (int)j->ldy);
@@ -124,11 +132,8 @@ static void gemm_t_run(void *p, int ith, int nth) {
     memset(part, 0, sizeof(float) * (size_t)(j->nx * j->cols));
     const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
     for (int64_t t = ith; t < ntiles; t += nth) {
-        const int64_t r0 = t * j->tile_rows;
-        const int64_t tr = r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - r0;
-        const float *wt;
-        if (j->type == TK_F32) wt = (const float *)(j->w + (size_t)r0 * j->rb);
-        else { j->vt->dequant_row(j->type, j->w + (size_t)r0 * j->rb, tile, tr * j->cols); wt = tile; }
+        int64_t r0, tr;
+        const float *wt = weight_tile(j, t, tile, &r0, &tr);
         // part[nx×cols] += DY[:, r0:r0+tr] · Tile
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->nx, (int)j->cols, (int)tr, 1.0f,
                     j->x + r0, (int)j->ldx, wt, (int)j->cols, 1.0f, part, (int)j->cols);

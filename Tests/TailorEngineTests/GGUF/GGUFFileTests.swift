@@ -41,6 +41,16 @@ final class GGUFFileTests: XCTestCase {
         }
     }
 
+    func testReadsVersion2() throws {
+        var b = valid()
+        b.version = 2
+        let path = try b.write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let f = try GGUFFile(path: path)
+        XCTAssertEqual(f.version, 2)
+        XCTAssertEqual(f.tensor("b.weight")?.dims, [3])
+    }
+
     func testMissingFile() {
         XCTAssertThrowsError(try GGUFFile(path: "/nonexistent/model.gguf")) {
             guard case .cannotOpen(let p, _)? = $0 as? GGUFError else { return XCTFail("\($0)") }
