@@ -82,8 +82,14 @@ struct GGUFReader {
         let count = Int(n)
         switch et {
         case 8:
-            var out = [String](); out.reserveCapacity(count)
-            for _ in 0..<count { out.append(try readString(key)) }
+            var out = PackedStrings()
+            out.reserve(count: count, bytes: 0)
+            for _ in 0..<count {
+                let n = try read(UInt64.self, key)
+                guard n <= UInt64(remaining) else { throw GGUFError.absurdLength(path: path, what: key, length: n) }
+                out.append(UnsafeRawBufferPointer(start: base + offset, count: Int(n)))
+                offset += Int(n)
+            }
             return .strings(out)
         case 6:
             try need(count * 4, key)

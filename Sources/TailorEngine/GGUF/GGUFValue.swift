@@ -6,7 +6,8 @@ public enum GGUFValue: Sendable, Equatable {
     case float(Double)
     case bool(Bool)
     case string(String)
-    case strings([String])
+    /// An array of strings, packed (vocabularies hold hundreds of thousands).
+    case strings(PackedStrings)
     case ints([Int64])
     case floats([Float])
     case array([GGUFValue])
@@ -32,7 +33,9 @@ public enum GGUFValue: Sendable, Equatable {
 
     public var boolValue: Bool? { if case let .bool(v) = self { return v }; return nil }
     public var stringValue: String? { if case let .string(v) = self { return v }; return nil }
-    public var stringArray: [String]? { if case let .strings(v) = self { return v }; return nil }
+    public var stringArray: [String]? { if case let .strings(v) = self { return v.strings }; return nil }
+    /// A string array without unpacking it.
+    public var packedStrings: PackedStrings? { if case let .strings(v) = self { return v }; return nil }
     public var floatArray: [Float]? {
         switch self {
         case let .floats(v): return v

@@ -86,7 +86,7 @@ public struct ModelConfig: Sendable, Equatable {
             ropeLinearScale = Float(f)
         }
         vocabSize = opt("vocab_size")?.intValue
-            ?? file.metadata["tokenizer.ggml.tokens"]?.stringArray?.count
+            ?? file.metadata["tokenizer.ggml.tokens"]?.packedStrings?.count
             ?? file.tensor("token_embd.weight")?.dims.last ?? 0
         ropeStyle = .interleaved
         slidingWindow = 0

@@ -11,7 +11,7 @@ struct BPEModel: Sendable {
     /// Byte → token id of its byte-level character.
     let byteTokens: [Int32]
     /// Token id → raw bytes (the byte-level characters decoded back).
-    let tokenBytes: TokenBytesTable
+    let tokenBytes: PackedStrings
     /// Llama 3 takes a pre-tokenized word whole when it is a token, before merging.
     let ignoreMerges: Bool
 
@@ -36,7 +36,7 @@ struct BPEModel: Sendable {
         for (rank, line) in mergeList.enumerated() {
             guard let sp = line.dropFirst().firstIndex(of: " ") else { continue }
             let a = String(line[..<sp]), b = String(line[line.index(after: sp)...])
-            guard let ia = vocab.index[a], let ib = vocab.index[b], let im = vocab.index[a + b] else { continue }
+            guard let ia = vocab.id(a), let ib = vocab.id(b), let im = vocab.id(a + b) else { continue }
             let key = UInt64(UInt32(bitPattern: ia)) << 32 | UInt64(UInt32(bitPattern: ib))
             if m[key] == nil { m[key] = (Int32(rank), im) }
         }
@@ -44,12 +44,13 @@ struct BPEModel: Sendable {
         // Some vocabularies (SmolLM2's) lack tokens for a few control bytes; those bytes are
         // dropped on encoding, as llama.cpp does.
         var bt = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 { bt[b] = vocab.index[String(Character(Self.byteToUnicode[b]))] ?? -1 }
+        for b in 0..<256 { bt[b] = vocab.id(String(Character(Self.byteToUnicode[b]))) ?? -1 }
         guard bt.filter({ $0 >= 0 }).count >= 128 else {
             throw TokenizerError.inconsistentVocabulary(path: path, reason: "fewer than 128 of the 256 byte tokens")
         }
         byteTokens = bt
-        tokenBytes = TokenBytesTable(vocab.tokens.enumerated().lazy.map { i, t in
+        tokenBytes = PackedStrings((0..<vocab.count).lazy.map { i in
+            let t = vocab.text(i)
             if vocab.kinds[i] == .control || vocab.kinds[i] == .userDefined { return Array(t.utf8) }
             var out: [UInt8] = []
             for u in t.unicodeScalars {
@@ -67,7 +68,7 @@ struct BPEModel: Sendable {
         if bytes.isEmpty { return }
         if ignoreMerges {
             let mapped = String(String.UnicodeScalarView(bytes.map { Self.byteToUnicode[Int($0)] }))
-            if let id = vocab.index[mapped] { out.append(id); return }
+            if let id = vocab.id(mapped) { out.append(id); return }
         }
         var ids = bytes.map { byteTokens[Int($0)] }
         let n = ids.count

@@ -10,7 +10,7 @@ struct SPMModel: Sendable {
     /// Byte → id of its `<0xXX>` token, or -1.
     let byteTokens: [Int32]
     /// Token id → raw bytes ("▁" as a space, byte tokens as their byte).
-    let tokenBytes: TokenBytesTable
+    let tokenBytes: PackedStrings
     let unknownID: Int32
 
     init(vocab: Vocabulary, addSpacePrefix: Bool, unknownID: Int32) {
@@ -20,10 +20,11 @@ struct SPMModel: Sendable {
         var bt = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
             let hex = String(b, radix: 16, uppercase: true)
-            bt[b] = vocab.index["<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"] ?? -1
+            bt[b] = vocab.id("<0x" + (hex.count == 1 ? "0" + hex : hex) + ">") ?? -1
         }
         byteTokens = bt
-        tokenBytes = TokenBytesTable(vocab.tokens.enumerated().lazy.map { i, t in
+        tokenBytes = PackedStrings((0..<vocab.count).lazy.map { i in
+            let t = vocab.text(i)
             if vocab.kinds[i] == .byte, t.count == 6, t.hasPrefix("<0x"), let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) {
                 return [b]
             }
@@ -51,11 +52,12 @@ struct SPMModel: Sendable {
         }
         var heap = BinaryHeap<ScoredPair> { a, b in a.score != b.score ? a.score > b.score : a.left < b.left }
         var merged: [Int: (Int, Int)] = [:]   // (start,len) key -> parts, to re-split unknown pieces
-        func piece(_ a: Int, _ len: Int) -> String { String(decoding: bytes[a..<(a + len)], as: UTF8.self) }
+        func lookup(_ a: Int, _ len: Int) -> Int32? {
+            bytes.withUnsafeBufferPointer { vocab.id(bytes: UnsafeBufferPointer(rebasing: $0[a..<(a + len)])) }
+        }
         func tryAdd(_ l: Int, _ r: Int) {
             guard l >= 0, r < syms.count else { return }
-            let t = piece(syms[l].start, syms[l].len + syms[r].len)
-            guard let id = vocab.index[t] else { return }
+            guard let id = lookup(syms[l].start, syms[l].len + syms[r].len) else { return }
             heap.push(ScoredPair(score: vocab.scores[Int(id)], left: l, right: r, size: syms[l].len + syms[r].len))
         }
         for k in 1..<syms.count { tryAdd(k - 1, k) }
@@ -73,7 +75,7 @@ struct SPMModel: Sendable {
             tryAdd(bg.left, left.next)
         }
         func emit(_ start: Int, _ len: Int) {
-            if let id = vocab.index[piece(start, len)] { out.append(id); return }
+            if let id = lookup(start, len) { out.append(id); return }
             if let (a, b) = merged[start << 20 | len] { emit(start, a); emit(start + a, b); return }
             for k in start..<(start + len) {
                 let id = byteTokens[Int(bytes[k])]

@@ -17,15 +17,14 @@ public final class Tokenizer: Sendable {
     public let chatTemplate: String?
 
     private let vocab: Vocabulary
-    private let trie: SpecialTokenTrie
     private let bpe: BPEModel?
     private let spm: SPMModel?
-    private let bytesOfToken: TokenBytesTable
+    private let bytesOfToken: PackedStrings
 
     /// Reads the tokenizer of `file`.
     public init(file: GGUFFile) throws {
         let md = file.metadata
-        guard let tokens = md["tokenizer.ggml.tokens"]?.stringArray, !tokens.isEmpty else {
+        guard let tokens = md["tokenizer.ggml.tokens"]?.packedStrings, tokens.count > 0 else {
             throw TokenizerError.missingVocabulary(path: file.path)
         }
         let model = md["tokenizer.ggml.model"]?.stringValue ?? "llama"
@@ -33,10 +32,9 @@ public final class Tokenizer: Sendable {
         if kinds.count != tokens.count { kinds = Array(repeating: .normal, count: tokens.count) }
         var scores = md["tokenizer.ggml.scores"]?.floatArray ?? []
         if scores.count != tokens.count { scores = Array(repeating: 0, count: tokens.count) }
-        let vocab = Vocabulary(tokens: tokens, kinds: kinds, scores: scores)
+        let vocab = Vocabulary(texts: tokens, kinds: kinds, scores: scores)
         self.vocab = vocab
         vocabularySize = tokens.count
-        trie = SpecialTokenTrie(vocab.specials)
         chatTemplate = md["tokenizer.chat_template"]?.stringValue
 
         func id(_ key: String) -> Int32? {
@@ -70,16 +68,16 @@ public final class Tokenizer: Sendable {
         if let e = eosID { stops.insert(e) }
         if let e = id("tokenizer.ggml.eot_token_id") { stops.insert(e) }
         for t in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<|end_of_text|>"] {
-            if let i = vocab.index[t], vocab.kinds[Int(i)] == .control || vocab.kinds[Int(i)] == .userDefined { stops.insert(i) }
+            if let i = vocab.id(t), vocab.kinds[Int(i)] == .control || vocab.kinds[Int(i)] == .userDefined { stops.insert(i) }
         }
         endOfGenerationIDs = stops
     }
 
     /// The id of a token's exact text, if it is one token.
-    public func tokenID(_ text: String) -> Int32? { vocab.index[text] }
+    public func tokenID(_ text: String) -> Int32? { vocab.id(text) }
 
     /// The stored text of token `id` (as in the vocabulary, e.g. "Ġthe" or "▁the").
-    public func tokenText(_ id: Int32) -> String { vocab.tokens[Int(id)] }
+    public func tokenText(_ id: Int32) -> String { vocab.text(Int(id)) }
 
     /// The kind of token `id`.
     public func kind(of id: Int32) -> TokenKind { vocab.kinds[Int(id)] }
@@ -104,7 +102,7 @@ public final class Tokenizer: Sendable {
         utf8.withUnsafeBufferPointer { bytes in
             var i = 0
             while i < bytes.count {
-                if let m = trie.longestMatch(bytes, at: i, allowed: { parseSpecial || $0 == .userDefined }) {
+                if let m = longestSpecial(bytes, at: i, parseSpecial: parseSpecial) {
                     flushRaw(i)
                     out.append(m.id)
                     prevSpecial = true
@@ -118,6 +116,18 @@ public final class Tokenizer: Sendable {
         flushRaw(utf8.count)
         if addSpecial, addEOS, let e = eosID { out.append(e) }
         return out
+    }
+
+    /// The longest special token starting at `bytes[i]`: user-defined ones always, control ones
+    /// when `parseSpecial`. Tries each special-token length, longest first, in the hash index.
+    private func longestSpecial(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, parseSpecial: Bool) -> (id: Int32, length: Int)? {
+        guard vocab.specialStarts[Int(bytes[i])] else { return nil }
+        for len in vocab.specialLengths where i + len <= bytes.count {
+            guard let id = vocab.id(bytes: UnsafeBufferPointer(rebasing: bytes[i..<(i + len)])) else { continue }
+            let k = vocab.kinds[Int(id)]
+            if k == .userDefined || (parseSpecial && k == .control) { return (id, len) }
+        }
+        return nil
     }
 
     /// The raw bytes token `id` stands for. Control tokens give their text only when
