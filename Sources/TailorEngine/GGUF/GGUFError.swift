@@ -32,6 +32,7 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `general.architecture` names an architecture Tailor does not implement.
     case unsupportedArchitecture(path: String, architecture: String)
 
+    /// A message naming the problem, for logs and CLI output.
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"

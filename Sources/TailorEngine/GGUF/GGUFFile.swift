@@ -85,14 +85,17 @@ public final class GGUFFile: @unchecked Sendable {
 
     // Typed metadata accessors that throw `missingMetadata` naming the key.
 
+    /// An integer metadata value; throws `missingMetadata` naming `key`.
     public func int(_ key: String) throws -> Int {
         guard let v = metadata[key]?.intValue else { throw GGUFError.missingMetadata(path: path, key: key) }
         return v
     }
+    /// A numeric metadata value; throws `missingMetadata` naming `key`.
     public func double(_ key: String) throws -> Double {
         guard let v = metadata[key]?.doubleValue else { throw GGUFError.missingMetadata(path: path, key: key) }
         return v
     }
+    /// A string metadata value; throws `missingMetadata` naming `key`.
     public func string(_ key: String) throws -> String {
         guard let v = metadata[key]?.stringValue else { throw GGUFError.missingMetadata(path: path, key: key) }
         return v

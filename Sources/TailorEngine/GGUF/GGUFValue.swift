@@ -31,11 +31,15 @@ public enum GGUFValue: Sendable, Equatable {
         }
     }
 
+    /// The value as a Bool, when it is one.
     public var boolValue: Bool? { if case let .bool(v) = self { return v }; return nil }
+    /// The value as a String, when it is one.
     public var stringValue: String? { if case let .string(v) = self { return v }; return nil }
+    /// A string array, unpacked into Strings.
     public var stringArray: [String]? { if case let .strings(v) = self { return v.strings }; return nil }
     /// A string array without unpacking it.
     public var packedStrings: PackedStrings? { if case let .strings(v) = self { return v }; return nil }
+    /// A numeric array as floats.
     public var floatArray: [Float]? {
         switch self {
         case let .floats(v): return v
@@ -43,6 +47,7 @@ public enum GGUFValue: Sendable, Equatable {
         default: return nil
         }
     }
+    /// An integer array as Ints.
     public var intArray: [Int]? {
         if case let .ints(v) = self { return v.map { Int(truncatingIfNeeded: $0) } }
         return nil
@@ -55,6 +60,7 @@ public struct GGUFTensorInfo: Sendable {
     public let name: String
     /// ggml dimensions: `dims[0]` is the contiguous (input) dimension.
     public let dims: [Int]
+    /// The ggml type of the data.
     public let type: GGMLType
     /// Absolute byte offset of the data in the file.
     public let fileOffset: Int

@@ -5,26 +5,32 @@ public struct PackedStrings: Sendable, Equatable {
     private var bytes: [UInt8] = []
     private var offsets: [Int32] = [0]   // count + 1 entries; entry i is bytes[offsets[i]..<offsets[i+1]]
 
+    /// An empty instance.
     public init() {}
 
+    /// Packs `items` in order.
     public init<S: Sequence>(_ items: S) where S.Element == [UInt8] {
         for i in items { append(i) }
     }
 
+    /// Packs the UTF-8 of `strings` in order.
     public init(strings: [String]) {
         for s in strings { append(Array(s.utf8)) }
     }
 
+    /// Appends one entry.
     public mutating func append<C: Collection>(_ item: C) where C.Element == UInt8 {
         bytes.append(contentsOf: item)
         offsets.append(Int32(bytes.count))
     }
 
+    /// Reserves room for `count` entries and `n` bytes.
     public mutating func reserve(count: Int, bytes n: Int) {
         offsets.reserveCapacity(count + 1)
         bytes.reserveCapacity(n)
     }
 
+    /// Number of entries.
     public var count: Int { offsets.count - 1 }
 
     /// The bytes of entry `i`.

@@ -1,8 +1,12 @@
 /// A chat message for `ChatTemplate`.
 public struct ChatMessage: Sendable, Equatable {
+    /// Who speaks in a message.
     public enum Role: String, Sendable { case system, user, assistant }
+    /// Who speaks.
     public var role: Role
+    /// What is said.
     public var content: String
+    /// A message of `role` saying `content`.
     public init(role: Role, content: String) {
         self.role = role
         self.content = content

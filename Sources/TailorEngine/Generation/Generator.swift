@@ -9,6 +9,7 @@ public struct GenerationOptions: Sendable {
     /// End at the model's EOS / end-of-turn tokens.
     public var stopAtEndOfGeneration = true
 
+    /// Options with the given limits.
     public init(maxTokens: Int = 256, stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true) {
         self.maxTokens = maxTokens
         self.stopStrings = stopStrings
@@ -23,20 +24,29 @@ public enum FinishReason: String, Sendable {
 
 /// The outcome of a generation, with timings for benchmarks and clients.
 public struct GenerationResult: Sendable {
+    /// The generated tokens (stop strings' tokens included, EOS excluded).
     public var tokens: [Int32]
+    /// The text streamed to the caller, stop string excluded.
     public var text: String
+    /// Why generation ended.
     public var finishReason: FinishReason
+    /// Tokens in the prompt.
     public var promptTokens: Int
+    /// Time to evaluate the prompt.
     public var prefillSeconds: Double
+    /// Time spent generating after the prompt.
     public var decodeSeconds: Double
 }
 
 /// Plain autoregressive generation on one sequence of an `InferenceContext`: prefill in chunks,
 /// then one token at a time, streaming complete UTF-8 text through `onText`.
 public struct Generator {
+    /// The context whose sequence this generator drives.
     public let context: InferenceContext
+    /// The KV-cache row used.
     public let sequence: Int
 
+    /// A generator on `sequence` of `context`.
     public init(context: InferenceContext, sequence: Int = 0) {
         self.context = context
         self.sequence = sequence

@@ -3,12 +3,14 @@ import Foundation
 /// Chooses tokens from logits: repetition penalty, then greedy, or temperature with top-k,
 /// top-p and min-p filtering. Holds its buffers, so sampling allocates nothing per token.
 public struct Sampler: Sendable {
+    /// The validated parameters in use.
     public let parameters: SamplingParameters
     private var rng: SeededGenerator
     private var work: [Float] = []
     private var order: [Int32] = []
     private var probs: [Float] = []
 
+    /// A sampler; throws `SamplingError` naming an out-of-range parameter.
     public init(_ parameters: SamplingParameters) throws {
         try parameters.validate()
         self.parameters = parameters

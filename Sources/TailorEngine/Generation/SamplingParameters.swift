@@ -15,6 +15,7 @@ public struct SamplingParameters: Sendable, Equatable {
     /// Seed of the random generator; the same seed gives the same output again.
     public var seed: UInt64 = 0
 
+    /// Parameters; the defaults mean greedy decoding.
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
                 repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0) {
         self.temperature = temperature
@@ -41,6 +42,7 @@ public struct SamplingParameters: Sendable, Equatable {
 /// A sampling parameter out of range.
 public enum SamplingError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidParameter(name: String, value: String)
+    /// A message naming the problem, for logs and CLI output.
     public var description: String {
         switch self {
         case let .invalidParameter(n, v): return "invalid sampling parameter \(n) = \(v)"
@@ -52,6 +54,7 @@ public enum SamplingError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose whole sequence is fixed by `seed`.
     public init(seed: UInt64) {
         var z = seed
         func next() -> UInt64 {
@@ -64,6 +67,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s = (next(), next(), next(), next())
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

@@ -1,9 +1,11 @@
 /// Watches generated text for stop strings. Text that might be the start of a stop string is
 /// held back until it is known not to be, so a client never sees part of a stop string.
 public struct StopStringMatcher: Sendable {
+    /// The stop strings watched for (empty ones dropped).
     public let stops: [String]
     private var held = ""
 
+    /// A matcher for `stops`.
     public init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
 
     /// Adds `text`; returns what may be shown now, and whether a stop string was reached

@@ -11,6 +11,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An empty batch or an empty prompt.
     case emptyInput
 
+    /// A message naming the problem, for logs and CLI output.
     public var description: String {
         switch self {
         case let .contextFull(s, n, c): return "sequence \(s) needs \(n) positions, the context holds \(c)"

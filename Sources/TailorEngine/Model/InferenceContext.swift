@@ -11,11 +11,14 @@ public enum ComputePrecision: Sendable {
 
 /// One sequence's tokens in a forward call.
 public struct BatchItem: Sendable {
+    /// Which KV-cache row this item extends.
     public var sequence: Int
+    /// The generated tokens (stop strings' tokens included, EOS excluded).
     public var tokens: [Int32]
     /// Return logits for every token of this item, not only the last.
     public var allLogits: Bool
 
+    /// An item appending `tokens` to `sequence`.
     public init(sequence: Int, tokens: [Int32], allLogits: Bool = false) {
         self.sequence = sequence
         self.tokens = tokens
@@ -30,13 +33,21 @@ public struct BatchItem: Sendable {
 /// CoPe decoding runs its user and base rows as two sequences of one batch, so every weight is
 /// read once for both.
 public final class InferenceContext {
+    /// The shared, immutable model.
     public let model: Model
+    /// Sequences (rows) with their own cache.
     public let maxSequences: Int
+    /// Positions per sequence.
     public let maxContext: Int
+    /// Tokens one forward call may carry (the prefill chunk).
     public let maxBatchTokens: Int
+    /// Logit rows one forward call may return.
     public let maxLogitRows: Int
+    /// Threads of this context's pool, the caller included.
     public let threads: Int
+    /// Fast integer decode or the exact f32 path; may change between calls.
     public var precision: ComputePrecision
+    /// The per-sequence keys and values.
     public let cache: KVCache
 
     /// Batches with at least this many tokens use dequantize+sgemm instead of integer dots.

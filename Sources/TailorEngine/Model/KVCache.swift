@@ -5,9 +5,13 @@ import Foundation
 /// Layout per layer: K and V are [maxSequences][maxContext][kvDim] f32, allocated once here and
 /// freed in deinit. A sequence's rows 0..<length are valid; growing it writes the next rows.
 public final class KVCache {
+    /// Transformer blocks cached.
     public let layers: Int
+    /// Sequences (rows) with their own cache.
     public let maxSequences: Int
+    /// Positions per sequence.
     public let maxContext: Int
+    /// Floats per position per layer for K (and again for V).
     public let kvDim: Int
     /// Valid positions of each sequence.
     public internal(set) var lengths: [Int]

@@ -3,9 +3,13 @@ import CTailorKernels
 /// A weight matrix used in place from the mapped GGUF: `rows` outputs × `cols` inputs, each row
 /// `cols` values in the quantized blocks of `type`. GGUF's first dimension is `cols`.
 public struct Linear: @unchecked Sendable {
+    /// The tensor's GGUF name, for error messages.
     public let name: String
+    /// The ggml type of the data.
     public let type: GGMLType
+    /// Output dimension (rows of W).
     public let rows: Int
+    /// Input dimension (GGUF's ne[0]).
     public let cols: Int
     /// rows × rowBytes bytes inside the file mapping; owned by the model's `GGUFFile`.
     public let data: UnsafeRawPointer

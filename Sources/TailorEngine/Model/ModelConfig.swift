@@ -16,23 +16,35 @@ public enum RopeStyle: Sendable {
 
 /// Hyper-parameters of a model, read from GGUF metadata (`{arch}.*` keys).
 public struct ModelConfig: Sendable, Equatable {
+    /// Which family's switches apply.
     public var architecture: Architecture
+    /// Width d of the residual stream.
     public var embeddingLength: Int
+    /// Number of transformer blocks.
     public var layerCount: Int
+    /// Hidden width of the gated MLP.
     public var feedForwardLength: Int
+    /// Query heads.
     public var headCount: Int
+    /// Key/value heads (fewer than query heads under grouped-query attention).
     public var kvHeadCount: Int
+    /// Width of one head.
     public var headDim: Int
     /// Dimensions of each head that rotary embedding touches (≤ headDim).
     public var ropeDim: Int
+    /// Rows of the embedding and output matrices.
     public var vocabSize: Int
+    /// Positions the model was trained for; contexts are capped here.
     public var contextLength: Int
+    /// Epsilon of every RMSNorm.
     public var rmsEpsilon: Float
+    /// RoPE base of global layers.
     public var ropeBase: Float
     /// RoPE base of sliding-window layers (Gemma 3 uses 10 000 there).
     public var ropeBaseLocal: Float
     /// Linear RoPE scaling of the global layers (positions divided by this), 1 when absent.
     public var ropeLinearScale: Float
+    /// How RoPE pairs dimensions (interleaved for Llama GGUFs, halves otherwise).
     public var ropeStyle: RopeStyle
     /// Sliding-window width of local layers, 0 when every layer is global.
     public var slidingWindow: Int
@@ -46,11 +58,14 @@ public struct ModelConfig: Sendable, Equatable {
     public var usesGELU: Bool
     /// Gemma 3 normalizes the outputs of attention and feed-forward too, and Q/K per head.
     public var hasPostNorms: Bool
+    /// Gemma 3 normalizes each Q and K head.
     public var hasQKNorm: Bool
     /// Qwen2 adds biases to Q, K and V.
     public var hasQKVBias: Bool
 
+    /// Width of all query heads together.
     public var qDim: Int { headCount * headDim }
+    /// Width of all key (or value) heads together: one KV-cache row.
     public var kvDim: Int { kvHeadCount * headDim }
 
     /// True when layer `i` attends within the sliding window only.

@@ -1,19 +1,30 @@
 /// The weights of one transformer block, bound to the mapped file.
 public struct BlockWeights: Sendable {
+    /// RMSNorm weights before attention.
     public let attnNorm: [Float]
+    /// Attention projections: query, key, value, output.
     public let q, k, v, o: Linear
+    /// Qwen2's Q/K/V biases.
     public let qBias, kBias, vBias: [Float]?
-    public let qNorm, kNorm: [Float]?           // Gemma 3: per-head RMSNorm of Q and K
-    public let postAttnNorm: [Float]?           // Gemma 3
+    /// Gemma 3's per-head RMSNorm weights of Q and K.
+    public let qNorm, kNorm: [Float]?
+    /// Gemma 3's RMSNorm of the attention output.
+    public let postAttnNorm: [Float]?
+    /// RMSNorm weights before the feed-forward.
     public let ffnNorm: [Float]
+    /// Gated MLP projections: down(act(gate·x) ⊙ up·x).
     public let gate, up, down: Linear
-    public let postFFNNorm: [Float]?            // Gemma 3
+    /// Gemma 3's RMSNorm of the feed-forward output.
+    public let postFFNNorm: [Float]?
 }
 
 /// All weights of a model. Projections stay in the file mapping; small vectors are copied.
 public struct TransformerWeights: Sendable {
+    /// Token embeddings: vocab rows × d.
     public let tokenEmbedding: Linear           // vocab rows × d
+    /// The transformer blocks, in order.
     public let blocks: [BlockWeights]
+    /// Final RMSNorm before the output projection.
     public let outputNorm: [Float]
     /// The output projection; the token embedding when the model ties them.
     public let output: Linear
@@ -61,9 +72,13 @@ public struct TransformerWeights: Sendable {
 /// A loaded model: its file, configuration, weights and tokenizer. Immutable and shareable:
 /// any number of `InferenceContext`s (each with its own KV caches) can run over one `Model`.
 public final class Model: Sendable {
+    /// The mapped file; weights point into it, so it lives as long as the model.
     public let file: GGUFFile
+    /// Hyper-parameters from the file's metadata.
     public let config: ModelConfig
+    /// Weights bound to the mapping.
     public let weights: TransformerWeights
+    /// The model's own tokenizer, from the same file.
     public let tokenizer: Tokenizer
 
     /// Loads the model at `path`. Fails with a `GGUFError` (or `TokenizerError`) naming the problem.

@@ -1,15 +1,22 @@
 /// A model's tokenizer, read from its GGUF: byte-level BPE (`tokenizer.ggml.model = gpt2`) or
 /// SentencePiece-style (`llama`), with its special tokens and BOS/EOS rules.
 public final class Tokenizer: Sendable {
+    /// The two tokenizer families in GGUF files.
     public enum Algorithm: String, Sendable { case bpe, spm }
 
+    /// Byte-level BPE or SentencePiece-style.
     public let algorithm: Algorithm
     /// The pre-tokenizer, for BPE vocabularies.
     public let preTokenizer: PreTokenizer?
+    /// Number of tokens.
     public let vocabularySize: Int
+    /// Beginning-of-sequence token, if the vocabulary has one.
     public let bosID: Int32?
+    /// End-of-sequence token, if the vocabulary has one.
     public let eosID: Int32?
+    /// Whether `encode(addSpecial: true)` prepends BOS.
     public let addBOS: Bool
+    /// Whether `encode(addSpecial: true)` appends EOS.
     public let addEOS: Bool
     /// Tokens that end a generation: EOS and the chat templates' end-of-turn tokens.
     public let endOfGenerationIDs: Set<Int32>

@@ -6,6 +6,7 @@
 public struct UTF8StreamDecoder: Sendable {
     private var pending: [UInt8] = []
 
+    /// An empty instance.
     public init() {}
 
     /// Length of the UTF-8 sequence a lead byte announces, or 0 for a byte that cannot lead.

@@ -11,6 +11,7 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
     /// Input longer than the caller allows.
     case inputTooLong(bytes: Int, limit: Int)
 
+    /// A message naming the problem, for logs and CLI output.
     public var description: String {
         switch self {
         case let .missingVocabulary(p): return "\(p): no tokenizer vocabulary (tokenizer.ggml.tokens)"
