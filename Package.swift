@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "TailorEngine", targets: ["TailorEngine"]),
+        .library(name: "TailorWire", targets: ["TailorWire"]),
         .executable(name: "tailor", targets: ["tailor"]),
     ],
     dependencies: [
@@ -26,6 +27,23 @@ let package = Package(
             name: "TailorEngine",
             dependencies: ["CTailorKernels"]
         ),
+        // libprotobuf-c, from the system (Debian: libprotobuf-c-dev).
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // protoc-c output for Proto/, committed; Scripts/generate-wire.sh regenerates it.
+        .target(
+            name: "TailorWireC",
+            dependencies: ["CProtobufC"]
+        ),
+        // Plain Swift values <-> protobuf-c messages, framing, status codes: the only code that
+        // touches protobuf-c pointers.
+        .target(
+            name: "TailorWire",
+            dependencies: ["TailorWireC", "CProtobufC"]
+        ),
         // The `tailor` command line. Offline commands call the engine directly.
         .executableTarget(
             name: "tailor",
@@ -38,6 +56,10 @@ let package = Package(
             name: "TailorEngineTests",
             dependencies: ["TailorEngine", "CTailorKernels"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TailorWireTests",
+            dependencies: ["TailorWire"]
         ),
         .testTarget(
             name: "TailorCLITests",
