@@ -11,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
-for pkg in libopenblas-dev libprotobuf-c-dev protobuf-c-compiler python3-pip; do
+for pkg in libopenblas-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-pip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,6 +19,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# Python's protobuf, for the Python client and the wire interop tests.
+python3 -c "import google.protobuf" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check protobuf
 
 Scripts/fetch-model.sh "$@" >/dev/null
 echo "setup: ready; default model at $(Scripts/fetch-model.sh --print)" >&2

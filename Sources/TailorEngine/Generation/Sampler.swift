@@ -20,10 +20,16 @@ public struct Sampler: Sendable {
     /// Applies the repetition penalty to `logits` in place for tokens in `recent`.
     public static func penalize(_ logits: UnsafeMutableBufferPointer<Float>, recent: ArraySlice<Int32>, penalty: Float) {
         guard penalty != 1 else { return }
-        var seen = Set<Int32>()
-        for t in recent where t >= 0 && Int(t) < logits.count && seen.insert(t).inserted {
-            let l = logits[Int(t)]
-            logits[Int(t)] = l > 0 ? l / penalty : l * penalty
+        // Each distinct token once. The window is short (tens of tokens), so a scan of the
+        // tokens before it finds repeats without allocating a set on every sampled token.
+        var i = recent.startIndex
+        while i < recent.endIndex {
+            let t = recent[i]
+            if t >= 0 && Int(t) < logits.count && !recent[recent.startIndex..<i].contains(t) {
+                let l = logits[Int(t)]
+                logits[Int(t)] = l > 0 ? l / penalty : l * penalty
+            }
+            i += 1
         }
     }
 
