@@ -11,6 +11,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case embeddedNUL(field: String)
     /// A frame with none of Request, Response, Event, Data, Cancel, Status set.
     case emptyFrame
+    /// A required field (or one of a oneof) is absent.
+    case missingField(field: String)
     /// A status code number gRPC does not define.
     case unknownStatusCode(UInt32)
 
@@ -25,7 +27,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The field at fault, if one is.
     public var field: String? {
         switch self {
-        case let .invalidUTF8(f), let .embeddedNUL(f): return f
+        case let .invalidUTF8(f), let .embeddedNUL(f), let .missingField(f): return f
         default: return nil
         }
     }
@@ -37,6 +39,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidUTF8(f): return "field '\(f)' is not valid UTF-8"
         case let .embeddedNUL(f): return "field '\(f)' contains a NUL byte"
         case .emptyFrame: return "frame has no kind (request, response, event, data, cancel or status)"
+        case let .missingField(f): return "field '\(f)' is required"
         case let .unknownStatusCode(c): return "unknown status code \(c)"
         }
     }

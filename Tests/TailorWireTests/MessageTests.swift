@@ -34,3 +34,44 @@ final class MessageTests: XCTestCase {
         }
     }
 }
+
+final class DecodingMessageTests: XCTestCase {
+    func testGenerateRequestRoundTrips() throws {
+        let chat = GenerateRequest(model: "smollm2", input: .chat([.init(role: "system", content: "Be brief."),
+                                                                   .init(role: "user", content: "Hallo, wie geht's? 🙂")]),
+                                   sampling: .init(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, seed: 42),
+                                   stop: ["\n\n", "</s>"], maxTokens: 128)
+        XCTAssertEqual(try GenerateRequest(serialized: try chat.serialized()), chat)
+        let raw = GenerateRequest(model: "m", input: .prompt(""))
+        XCTAssertEqual(try GenerateRequest(serialized: try raw.serialized()), raw)
+    }
+
+    func testGenerateRequestWithoutInputNamesTheField() throws {
+        var bytes = try GenerateRequest(model: "m", input: .prompt("x")).serialized()
+        // Drop the prompt field (tag 0x12, length 1, "x") to leave the oneof unset.
+        let at = try XCTUnwrap((0..<(bytes.count - 2)).first { bytes[$0] == 0x12 && bytes[$0 + 1] == 1 && bytes[$0 + 2] == UInt8(ascii: "x") })
+        bytes.removeSubrange(at..<(at + 3))
+        XCTAssertThrowsError(try GenerateRequest(serialized: bytes)) {
+            XCTAssertEqual($0 as? WireError, .missingField(field: "generate.input"))
+            XCTAssertEqual(Status($0 as! WireError).field, "generate.input")
+        }
+    }
+
+    func testStopStringWithBadUTF8NamesTheField() throws {
+        var bytes = try GenerateRequest(model: "m", input: .prompt("p"), stop: ["abc"]).serialized()
+        let at = try XCTUnwrap(bytes.firstIndex(of: UInt8(ascii: "b")))
+        bytes[at] = 0xC3   // a lead byte followed by 'c': invalid
+        XCTAssertThrowsError(try GenerateRequest(serialized: bytes)) {
+            XCTAssertEqual($0 as? WireError, .invalidUTF8(field: "generate.stop"))
+        }
+    }
+
+    func testEventsRoundTrip() throws {
+        let events: [GenerateEvent] = [
+            .token(id: 504, tokenBytes: [0xF0, 0x9F], text: "", logprob: -0.25),
+            .token(id: 9, tokenBytes: [0x99, 0x82], text: "🙂", logprob: -1.5),
+            .stats(promptTokens: 37, generatedTokens: 12, timeToFirstTokenMS: 41, totalMS: 180, finishReason: "stop"),
+        ]
+        for e in events { XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e) }
+    }
+}

@@ -1,0 +1,208 @@
+import CProtobufC
+import TailorWireC
+
+/// Decoding.Generate's request (Proto/tailor/v1/decoding.proto).
+public struct GenerateRequest: Sendable, Equatable {
+    /// What to generate from.
+    public enum Input: Sendable, Equatable {
+        /// A raw prompt, tokenized as is.
+        case prompt(String)
+        /// Messages rendered with the model's chat template.
+        case chat([ChatMessage])
+    }
+
+    /// One chat turn.
+    public struct ChatMessage: Sendable, Equatable {
+        /// system, user or assistant.
+        public var role: String
+        /// The turn's text.
+        public var content: String
+        /// A turn of `role`.
+        public init(role: String, content: String) {
+            self.role = role
+            self.content = content
+        }
+    }
+
+    /// Sampling settings; zeros mean each setting's "off" (greedy, no top-k, ...).
+    public struct Sampling: Sendable, Equatable {
+        /// 0: greedy.
+        public var temperature: Float = 0
+        /// 0: off.
+        public var topK: UInt32 = 0
+        /// 0 or 1: off.
+        public var topP: Float = 0
+        /// 0: off.
+        public var minP: Float = 0
+        /// 0 or 1: off.
+        public var repetitionPenalty: Float = 0
+        /// Random seed.
+        public var seed: UInt64 = 0
+        /// Settings as given.
+        public init(temperature: Float = 0, topK: UInt32 = 0, topP: Float = 0, minP: Float = 0,
+                    repetitionPenalty: Float = 0, seed: UInt64 = 0) {
+            self.temperature = temperature
+            self.topK = topK
+            self.topP = topP
+            self.minP = minP
+            self.repetitionPenalty = repetitionPenalty
+            self.seed = seed
+        }
+    }
+
+    /// A loaded model's id.
+    public var model: String
+    /// The prompt or the chat.
+    public var input: Input
+    /// Sampling settings.
+    public var sampling: Sampling
+    /// Stop strings.
+    public var stop: [String]
+    /// 0: the daemon's default.
+    public var maxTokens: UInt32
+
+    /// A request for `model` on `input`.
+    public init(model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0) {
+        self.model = model
+        self.input = input
+        self.sampling = sampling
+        self.stop = stop
+        self.maxTokens = maxTokens
+    }
+
+    /// Serialized `tailor.v1.GenerateRequest`.
+    public func serialized() throws -> [UInt8] {
+        let arena = CMessageArena()
+        let m = arena.make(Tailor__V1__GenerateRequest.self)
+        tailor__v1__generate_request__init(m)
+        m.pointee.model = try arena.cString(model, field: "generate.model")
+        switch input {
+        case let .prompt(p):
+            m.pointee.input_case = TAILOR__V1__GENERATE_REQUEST__INPUT_PROMPT
+            m.pointee.prompt = try arena.cString(p, field: "generate.prompt")
+        case let .chat(messages):
+            let chat = arena.make(Tailor__V1__ChatInput.self)
+            tailor__v1__chat_input__init(chat)
+            let list = arena.array(UnsafeMutablePointer<Tailor__V1__ChatMessage>?.self, count: messages.count)
+            for (i, msg) in messages.enumerated() {
+                let c = arena.make(Tailor__V1__ChatMessage.self)
+                tailor__v1__chat_message__init(c)
+                c.pointee.role = try arena.cString(msg.role, field: "generate.chat.messages.role")
+                c.pointee.content = try arena.cString(msg.content, field: "generate.chat.messages.content")
+                list[i] = c
+            }
+            chat.pointee.n_messages = messages.count
+            chat.pointee.messages = list
+            m.pointee.input_case = TAILOR__V1__GENERATE_REQUEST__INPUT_CHAT
+            m.pointee.chat = chat
+        }
+        let s = arena.make(Tailor__V1__Sampling.self)
+        tailor__v1__sampling__init(s)
+        s.pointee.temperature = sampling.temperature
+        s.pointee.top_k = sampling.topK
+        s.pointee.top_p = sampling.topP
+        s.pointee.min_p = sampling.minP
+        s.pointee.repetition_penalty = sampling.repetitionPenalty
+        s.pointee.seed = sampling.seed
+        m.pointee.sampling = s
+        let stops = arena.array(UnsafeMutablePointer<CChar>?.self, count: stop.count)
+        for (i, st) in stop.enumerated() { stops[i] = try arena.cString(st, field: "generate.stop") }
+        m.pointee.n_stop = stop.count
+        m.pointee.stop = stops
+        m.pointee.max_tokens = maxTokens
+        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
+                                   pack: tailor__v1__generate_request__pack)
+    }
+
+    /// Parses a serialized `tailor.v1.GenerateRequest`.
+    /// - Throws: `WireError` naming the field: no input, a NUL or bad UTF-8 in any string.
+    public init(serialized bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { raw in
+            try CMessageReader.read(raw, type: "tailor.v1.GenerateRequest", unpack: tailor__v1__generate_request__unpack,
+                                    free: tailor__v1__generate_request__free_unpacked) { m, r in
+                let input: Input
+                switch m.pointee.input_case {
+                case TAILOR__V1__GENERATE_REQUEST__INPUT_PROMPT:
+                    input = .prompt(try r.string(m.pointee.prompt, field: "generate.prompt"))
+                case TAILOR__V1__GENERATE_REQUEST__INPUT_CHAT:
+                    let chat = m.pointee.chat.pointee
+                    input = .chat(try (0..<chat.n_messages).map { i in
+                        let c = chat.messages[i]!.pointee
+                        return ChatMessage(role: try r.string(c.role, field: "generate.chat.messages.role"),
+                                           content: try r.string(c.content, field: "generate.chat.messages.content"))
+                    })
+                default:
+                    throw WireError.missingField(field: "generate.input")
+                }
+                var sampling = Sampling()
+                if let s = m.pointee.sampling?.pointee {
+                    sampling = Sampling(temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p,
+                                        repetitionPenalty: s.repetition_penalty, seed: s.seed)
+                }
+                let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
+                return GenerateRequest(model: try r.string(m.pointee.model, field: "generate.model"), input: input,
+                                       sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens)
+            }
+        }
+    }
+}
+
+/// One event of Decoding.Generate: a token, or the closing statistics.
+public enum GenerateEvent: Sendable, Equatable {
+    /// A generated token. `text` holds only complete UTF-8; `tokenBytes` may be part of a character.
+    case token(id: UInt32, tokenBytes: [UInt8], text: String, logprob: Float)
+    /// The last event before Status OK.
+    case stats(promptTokens: UInt32, generatedTokens: UInt32, timeToFirstTokenMS: UInt32, totalMS: UInt32, finishReason: String)
+
+    /// Serialized `tailor.v1.GenerateEvent`.
+    public func serialized() throws -> [UInt8] {
+        let arena = CMessageArena()
+        let m = arena.make(Tailor__V1__GenerateEvent.self)
+        tailor__v1__generate_event__init(m)
+        switch self {
+        case let .token(id, tokenBytes, text, logprob):
+            let t = arena.make(Tailor__V1__TokenEvent.self)
+            tailor__v1__token_event__init(t)
+            t.pointee.token_id = id
+            t.pointee.token_bytes = arena.binary(tokenBytes)
+            t.pointee.text = try arena.cString(text, field: "event.token.text")
+            t.pointee.logprob = logprob
+            m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_TOKEN
+            m.pointee.token = t
+        case let .stats(p, g, ttft, total, reason):
+            let s = arena.make(Tailor__V1__GenerateStats.self)
+            tailor__v1__generate_stats__init(s)
+            s.pointee.prompt_tokens = p
+            s.pointee.generated_tokens = g
+            s.pointee.time_to_first_token_ms = ttft
+            s.pointee.total_ms = total
+            s.pointee.finish_reason = try arena.cString(reason, field: "event.stats.finish_reason")
+            m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_STATS
+            m.pointee.stats = s
+        }
+        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_event__get_packed_size,
+                                   pack: tailor__v1__generate_event__pack)
+    }
+
+    /// Parses a serialized `tailor.v1.GenerateEvent`.
+    public init(serialized bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { raw in
+            try CMessageReader.read(raw, type: "tailor.v1.GenerateEvent", unpack: tailor__v1__generate_event__unpack,
+                                    free: tailor__v1__generate_event__free_unpacked) { m, r in
+                switch m.pointee.kind_case {
+                case TAILOR__V1__GENERATE_EVENT__KIND_TOKEN:
+                    let t = m.pointee.token.pointee
+                    return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes),
+                                  text: try r.string(t.text, field: "event.token.text"), logprob: t.logprob)
+                case TAILOR__V1__GENERATE_EVENT__KIND_STATS:
+                    let s = m.pointee.stats.pointee
+                    return .stats(promptTokens: s.prompt_tokens, generatedTokens: s.generated_tokens,
+                                  timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
+                                  finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"))
+                default:
+                    throw WireError.missingField(field: "event.kind")
+                }
+            }
+        }
+    }
+}
