@@ -44,6 +44,11 @@ let package = Package(
             name: "TailorWire",
             dependencies: ["TailorWireC", "CProtobufC"]
         ),
+        // The daemon's parts: systemd glue and paths so far; the NIO server and services come next.
+        .target(
+            name: "TailorDaemon",
+            dependencies: ["TailorWire", "TailorEngine"]
+        ),
         // The `tailor` command line. Offline commands call the engine directly.
         .executableTarget(
             name: "tailor",
@@ -60,6 +65,10 @@ let package = Package(
         .testTarget(
             name: "TailorWireTests",
             dependencies: ["TailorWire"]
+        ),
+        .testTarget(
+            name: "TailorDaemonTests",
+            dependencies: ["TailorDaemon"]
         ),
         .testTarget(
             name: "TailorCLITests",

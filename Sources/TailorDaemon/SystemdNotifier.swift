@@ -1,0 +1,72 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells systemd how the daemon is doing (READY=1, STOPPING=1, WATCHDOG=1, STATUS=...), the way
+/// sd_notify(3) does, without linking libsystemd: one datagram to the socket named by
+/// `$NOTIFY_SOCKET` (a leading "@" means Linux's abstract namespace).
+public struct SystemdNotifier: Sendable {
+    /// The notification socket, or nil when not started by systemd with Type=notify.
+    public let socketPath: String?
+    /// How often to send WATCHDOG=1 (half of `$WATCHDOG_USEC`), when the watchdog is on for us.
+    public let watchdogInterval: Duration?
+
+    /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID` from `environment`.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, pid: Int32 = getpid()) {
+        let path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        socketPath = path
+        if let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0,
+           environment["WATCHDOG_PID"].map({ Int32($0) == pid }) ?? true {
+            watchdogInterval = .microseconds(Int64(usec / 2))
+        } else {
+            watchdogInterval = nil
+        }
+    }
+
+    /// Why a notification could not be sent.
+    public enum NotifyError: Error, Equatable, CustomStringConvertible {
+        /// The socket path does not fit a sockaddr_un.
+        case pathTooLong(String)
+        /// socket(2) or sendto(2) failed.
+        case system(call: String, errno: Int32)
+
+        /// A message naming the failure.
+        public var description: String {
+            switch self {
+            case let .pathTooLong(p): return "NOTIFY_SOCKET path too long: \(p)"
+            case let .system(call, e): return "\(call): \(String(cString: strerror(e)))"
+            }
+        }
+    }
+
+    /// Sends `fields` (e.g. ["READY": "1", "STATUS": "serving"]) as one notification, in the
+    /// order given. A no-op when the daemon was not started with a notification socket.
+    public func notify(_ fields: KeyValuePairs<String, String>) throws {
+        guard let path = socketPath else { return }
+        let message = fields.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(path.utf8)
+        let abstract = bytes.first == UInt8(ascii: "@")
+        if abstract { bytes[0] = 0 }
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else { throw NotifyError.pathTooLong(path) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        // Abstract names are exactly their bytes; filesystem paths end at their NUL.
+        let length = MemoryLayout.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw NotifyError.system(call: "socket", errno: errno) }
+        defer { close(fd) }
+        let sent = message.withCString { text in
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, text, strlen(text), Int32(MSG_NOSIGNAL), $0, socklen_t(length))
+                }
+            }
+        }
+        guard sent >= 0 else { throw NotifyError.system(call: "sendto", errno: errno) }
+    }
+}
