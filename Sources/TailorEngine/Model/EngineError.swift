@@ -10,6 +10,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSequence(Int)
     /// An empty batch or an empty prompt.
     case emptyInput
+    /// An adapter that does not fit the model (shapes, layers) or the context (rank).
+    case adapterMismatch(String)
 
     /// A message naming the problem, for logs and CLI output.
     public var description: String {
@@ -19,6 +21,7 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .batchTooLarge(n, c): return "batch of \(n) exceeds the planned capacity \(c)"
         case let .invalidSequence(s): return "invalid or repeated sequence index \(s)"
         case .emptyInput: return "empty input: nothing to evaluate"
+        case let .adapterMismatch(m): return m
         }
     }
 }

@@ -17,12 +17,16 @@ public struct BatchItem: Sendable {
     public var tokens: [Int32]
     /// Return logits for every token of this item, not only the last.
     public var allLogits: Bool
+    /// LoRA adapters applied to this sequence's rows only, e.g. CoPe's user row carries the task
+    /// and user adapters while the base row carries the task adapter alone.
+    public var adapters: [AdapterUse]
 
-    /// An item appending `tokens` to `sequence`.
-    public init(sequence: Int, tokens: [Int32], allLogits: Bool = false) {
+    /// An item appending `tokens` to `sequence`, adapted by `adapters`.
+    public init(sequence: Int, tokens: [Int32], allLogits: Bool = false, adapters: [AdapterUse] = []) {
         self.sequence = sequence
         self.tokens = tokens
         self.allLogits = allLogits
+        self.adapters = adapters
     }
 }
 
@@ -43,6 +47,8 @@ public final class InferenceContext {
     public let maxBatchTokens: Int
     /// Logit rows one forward call may return.
     public let maxLogitRows: Int
+    /// Largest LoRA rank a batch item's adapters may have.
+    public let maxLoRARank: Int
     /// Threads of this context's pool, the caller included.
     public let threads: Int
     /// Fast integer decode or the exact f32 path; may change between calls.
@@ -75,6 +81,7 @@ public final class InferenceContext {
     private let attScratch: UnsafeMutablePointer<Float> // threads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
+    private let loraT: UnsafeMutablePointer<Float>    // N × maxLoRARank   A·x of the rows being adapted
     private var allocations: [UnsafeMutableRawPointer] = []   // every calloc above; freed in deinit
 
     /// Number of logit rows the last `forward` produced.
@@ -88,7 +95,8 @@ public final class InferenceContext {
     ///   - maxLogitRows: logit rows per call; defaults to maxSequences.
     ///   - threads: worker threads including the caller; defaults to the core count.
     public init(model: Model, maxSequences: Int = 1, maxContext: Int = 2048, maxBatchTokens: Int = 512,
-                maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast) {
+                maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast,
+                maxLoRARank: Int = 64) {
         self.model = model
         let c = model.config
         config = c
@@ -96,6 +104,7 @@ public final class InferenceContext {
         self.maxContext = max(1, min(maxContext, c.contextLength))
         self.maxBatchTokens = max(1, maxBatchTokens)
         self.maxLogitRows = max(1, maxLogitRows ?? maxSequences)
+        self.maxLoRARank = max(1, maxLoRARank)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.precision = precision
         cache = KVCache(layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext, kvDim: c.kvDim)
@@ -122,6 +131,7 @@ public final class InferenceContext {
         k = floats(n * c.kvDim); v = floats(n * c.kvDim)
         gate = floats(n * c.feedForwardLength); up = floats(n * c.feedForwardLength)
         logitBuf = floats(self.maxLogitRows * c.vocabSize)
+        loraT = floats(n * self.maxLoRARank)
         tiles = floats(self.threads * tileRows * maxCols)
         attScratch = floats(self.threads * self.maxContext)
         let quantRows = max(min(n, 64), self.maxLogitRows)
@@ -154,6 +164,29 @@ public final class InferenceContext {
     /// Forgets everything in sequence `seq`.
     public func reset(sequence seq: Int) { cache.truncate(sequence: seq, to: 0) }
 
+    /// Y = X·Wᵀ over the batch's rows, then each item's LoRA deltas on its own rows:
+    /// Y[item rows] += s · (X·Aᵀ)·Bᵀ, two small sgemms per adapted projection.
+    func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int,
+                 layer: Int, target: LoRATarget, items: [BatchItem]) {
+        project(lin, input, output, rows: n)
+        var r0 = 0
+        for it in items {
+            let rows = it.tokens.count
+            defer { r0 += rows }
+            for use in it.adapters {
+                guard let w = use.adapter.weights[LoRAAdapter.Key(layer: layer, target: target)] else { continue }
+                w.a.withUnsafeBufferPointer { a in
+                    w.b.withUnsafeBufferPointer { b in
+                        tk_sgemm(pool, false, true, Int64(rows), Int64(w.rank), Int64(lin.cols), 1,
+                                 input + r0 * lin.cols, Int64(lin.cols), a.baseAddress, Int64(lin.cols), 0, loraT, Int64(w.rank))
+                        tk_sgemm(pool, false, true, Int64(rows), Int64(lin.rows), Int64(w.rank), use.adapter.scale * use.weight,
+                                 loraT, Int64(w.rank), b.baseAddress, Int64(w.rank), 1, output + r0 * lin.rows, Int64(lin.rows))
+                    }
+                }
+            }
+        }
+    }
+
     /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
         let type = Int32(lin.type.rawValue)
@@ -184,6 +217,12 @@ public final class InferenceContext {
             let need = cache.lengths[it.sequence] + it.tokens.count
             guard need <= maxContext else { throw EngineError.contextFull(sequence: it.sequence, needed: need, capacity: maxContext) }
             for t in it.tokens where t < 0 || Int(t) >= c.vocabSize { throw EngineError.invalidToken(id: t, vocabSize: c.vocabSize) }
+            for use in it.adapters {
+                guard use.adapter.maxRank <= maxLoRARank else {
+                    throw EngineError.adapterMismatch("adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(maxLoRARank)")
+                }
+                try use.adapter.validate(for: c)
+            }
             total += it.tokens.count
             nLogits += it.allLogits ? it.tokens.count : 1
         }
@@ -212,9 +251,9 @@ public final class InferenceContext {
             w.attnNorm.withUnsafeBufferPointer { nw in
                 for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
             }
-            project(w.q, xn, q, rows: total)
-            project(w.k, xn, k, rows: total)
-            project(w.v, xn, v, rows: total)
+            project(w.q, xn, q, rows: total, layer: l, target: .q, items: items)
+            project(w.k, xn, k, rows: total, layer: l, target: .k, items: items)
+            project(w.v, xn, v, rows: total, layer: l, target: .v, items: items)
             if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) } }
             if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) } }
             if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) } }
@@ -247,7 +286,7 @@ public final class InferenceContext {
                              Int64(maxContext), attScratch)
                 r0 += n
             }
-            project(w.o, att, tmp, rows: total)
+            project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
             if let pn = w.postAttnNorm {
                 pn.withUnsafeBufferPointer { nw in
                     for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
@@ -259,10 +298,10 @@ public final class InferenceContext {
             w.ffnNorm.withUnsafeBufferPointer { nw in
                 for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
             }
-            project(w.gate, xn, gate, rows: total)
-            project(w.up, xn, up, rows: total)
+            project(w.gate, xn, gate, rows: total, layer: l, target: .gate, items: items)
+            project(w.up, xn, up, rows: total, layer: l, target: .up, items: items)
             VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
-            project(w.down, gate, tmp, rows: total)
+            project(w.down, gate, tmp, rows: total, layer: l, target: .down, items: items)
             if let pn = w.postFFNNorm {
                 pn.withUnsafeBufferPointer { nw in
                     for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
