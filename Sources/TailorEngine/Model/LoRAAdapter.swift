@@ -51,6 +51,12 @@ public final class LoRAAdapter: Sendable {
     public let name: String
     /// The scale s in y += s·B·A·x: alpha/r, or alpha/√r under rsLoRA.
     public let scale: Float
+    /// The rank r the adapter was trained with (its config's `r`).
+    public let rank: Int
+    /// LoRA's alpha.
+    public let alpha: Float
+    /// Whether the scale is alpha/√r (rank-stabilized LoRA).
+    public let useRSLoRA: Bool
     /// Per (layer, target) weights; absent pairs are not adapted.
     public let weights: [Key: LoRAWeights]
 
@@ -71,6 +77,9 @@ public final class LoRAAdapter: Sendable {
     public init(name: String, rank: Int, alpha: Float, useRSLoRA: Bool = false, weights: [Key: LoRAWeights]) {
         self.name = name
         self.scale = useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+        self.rank = rank
+        self.alpha = alpha
+        self.useRSLoRA = useRSLoRA
         self.weights = weights
     }
 
@@ -163,18 +172,32 @@ extension LoRAAdapter {
     }
 
     /// Within each head, row p·(hd/2) + i moves to 2i + p: the half-split layout becomes the
-    /// interleaved one (llama.cpp's `permute` in convert_hf_to_gguf).
-    static func permuteRowsForInterleavedRoPE(_ m: [Float], rows: Int, cols: Int, heads: Int) -> [Float] {
+    /// interleaved one (llama.cpp's `permute` in convert_hf_to_gguf). `inverse` undoes it.
+    static func permuteRowsForInterleavedRoPE(_ m: [Float], rows: Int, cols: Int, heads: Int, inverse: Bool = false) -> [Float] {
         let hd = rows / heads, half = hd / 2
         var out = m
         for h in 0..<heads {
             for p in 0..<2 {
                 for i in 0..<half {
-                    let src = (h * hd + p * half + i) * cols, dst = (h * hd + 2 * i + p) * cols
+                    var src = (h * hd + p * half + i) * cols, dst = (h * hd + 2 * i + p) * cols
+                    if inverse { swap(&src, &dst) }
                     for c in 0..<cols { out[dst + c] = m[src + c] }
                 }
             }
         }
         return out
+    }
+
+    /// The adapter's weights back in Hugging Face layout (undoing the Q/K permutation).
+    public func huggingFaceWeights(config: ModelConfig) -> [HFWeights] {
+        weights.keys.sorted { ($0.layer, $0.target.peftName) < ($1.layer, $1.target.peftName) }.map { key in
+            let w = weights[key]!
+            var b = w.b
+            if config.ropeStyle == .interleaved && (key.target == .q || key.target == .k) {
+                let heads = key.target == .q ? config.headCount : config.kvHeadCount
+                b = Self.permuteRowsForInterleavedRoPE(b, rows: w.outputs, cols: w.rank, heads: heads, inverse: true)
+            }
+            return HFWeights(layer: key.layer, target: key.target, a: w.a, b: b, rank: w.rank)
+        }
     }
 }
