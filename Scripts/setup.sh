@@ -20,8 +20,9 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Python's protobuf, for the Python client and the wire interop tests.
-python3 -c "import google.protobuf" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check protobuf
+# Python's protobuf (the Python client, wire interop tests) and gguf (llama.cpp's reader, to
+# check exported adapters).
+python3 -c "import google.protobuf, gguf" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check protobuf gguf
 
 Scripts/fetch-model.sh "$@" >/dev/null
 echo "setup: ready; default model at $(Scripts/fetch-model.sh --print)" >&2

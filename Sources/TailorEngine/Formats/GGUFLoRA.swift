@@ -1,0 +1,77 @@
+import CTailorKernels
+
+/// llama.cpp's LoRA adapter format: a GGUF with `general.type = adapter`, `adapter.type = lora`
+/// and `adapter.lora.alpha`, holding `blk.N.<proj>.weight.lora_a` ([rank × in], ne = [in, rank])
+/// and `.lora_b` ([out × rank], ne = [rank, out]) in the base GGUF's row order (Llama's Q/K
+/// already permuted), scaled by alpha / rank.
+public enum GGUFLoRA {
+    static let names: [LoRATarget: String] = [
+        .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output", .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
+    ]
+
+    /// The adapter as GGUF bytes. rsLoRA's alpha/√r scale is stored as alpha' = alpha·√r, since
+    /// llama.cpp scales by alpha/r (llama.cpp's own converter does the same).
+    public static func export(_ adapter: LoRAAdapter, config: ModelConfig) -> [UInt8] {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string(config.architecture.rawValue))
+        w.set("general.type", .string("adapter"))
+        w.set("general.name", .string(adapter.name))
+        w.set("adapter.type", .string("lora"))
+        w.set("adapter.lora.alpha", .float32(adapter.scale * Float(adapter.rank)))
+        for key in adapter.weights.keys.sorted(by: { ($0.layer, $0.target.peftName) < ($1.layer, $1.target.peftName) }) {
+            let lw = adapter.weights[key]!
+            let base = "blk.\(key.layer).\(names[key.target]!).weight"
+            w.addTensor(base + ".lora_a", dims: [lw.inputs, lw.rank], values: lw.a)
+            w.addTensor(base + ".lora_b", dims: [lw.rank, lw.outputs], values: lw.b)
+        }
+        return w.serialized()
+    }
+
+    /// Imports a llama.cpp LoRA GGUF for a model of `config`.
+    /// - Throws: `GGUFError` for a damaged file; `EngineError.adapterMismatch` naming the problem
+    ///   for a file that is not a LoRA adapter, is for another architecture, or has tensors
+    ///   that do not fit the model.
+    public static func load(path: String, name: String, config: ModelConfig) throws -> LoRAAdapter {
+        let file = try GGUFFile(path: path)
+        func fail(_ m: String) -> EngineError { .adapterMismatch("\(path): \(m)") }
+        guard file.metadata["general.type"]?.stringValue == "adapter", file.metadata["adapter.type"]?.stringValue == "lora" else {
+            throw fail("not a LoRA adapter (general.type must be 'adapter', adapter.type 'lora')")
+        }
+        let arch = file.metadata["general.architecture"]?.stringValue ?? "?"
+        guard arch == config.architecture.rawValue else { throw fail("adapter for '\(arch)', the model is '\(config.architecture.rawValue)'") }
+        guard let alpha = file.metadata["adapter.lora.alpha"]?.doubleValue, alpha > 0 else { throw fail("missing adapter.lora.alpha") }
+        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+        var rank = 0
+        for t in file.tensors where t.name.hasSuffix(".lora_a") {
+            let base = String(t.name.dropLast(".lora_a".count))
+            let parts = base.split(separator: ".")
+            guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), parts[3] == "weight",
+                  let target = names.first(where: { $0.value == parts[2] })?.key else {
+                throw fail("unexpected tensor '\(t.name)'")
+            }
+            guard let tb = file.tensor(base + ".lora_b") else { throw fail("missing tensor '\(base).lora_b'") }
+            let (inputs, outputs) = config.shape(of: target)
+            guard t.dims.count == 2, t.dims[0] == inputs, tb.dims.count == 2, tb.dims[1] == outputs, tb.dims[0] == t.dims[1] else {
+                throw fail("'\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \(outputs)]")
+            }
+            let r = t.dims[1]
+            guard rank == 0 || rank == r else { throw fail("mixed ranks (\(rank) and \(r)) are not supported") }
+            rank = r
+            weights[.init(layer: layer, target: target)] = try LoRAWeights(a: values(file, t), b: values(file, tb), rank: r,
+                                                                            inputs: inputs, outputs: outputs)
+        }
+        for t in file.tensors where t.name.hasSuffix(".lora_b") && file.tensor(String(t.name.dropLast(2)) + "_a") == nil {
+            throw fail("missing tensor '\(t.name.dropLast(2))_a'")
+        }
+        guard rank > 0 else { throw fail("no LoRA tensors") }
+        let adapter = LoRAAdapter(name: name, rank: rank, alpha: Float(alpha), weights: weights)
+        try adapter.validate(for: config)
+        return adapter
+    }
+
+    private static func values(_ file: GGUFFile, _ t: GGUFTensorInfo) -> [Float] {
+        var out = [Float](repeating: 0, count: t.elementCount)
+        out.withUnsafeMutableBufferPointer { tk_dequantize(Int32(t.type.rawValue), file.data(of: t), $0.baseAddress, Int64(t.elementCount)) }
+        return out
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+@testable import TailorEngine
+
+final class GGUFLoRATests: XCTestCase {
+    private func peft(_ arch: String, _ name: String, _ config: ModelConfig) throws -> LoRAAdapter {
+        let dir = TestPaths.fixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
+        return try PEFTAdapter.load(name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
+                                    safetensors: [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+                                    config: config)
+    }
+
+    private func write(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-lora-\(UUID().uuidString).gguf")
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    /// Export to llama.cpp's GGUF LoRA and import back: same weights, same scale (rsLoRA folded
+    /// into alpha), same logits as transformers.
+    func testRoundTripThroughOwnImport() throws {
+        for arch in ["llama", "gemma3"] {
+            let (model, _) = try TinyModelLogitTests.load(arch)
+            for name in ["task", "user"] {
+                let a = try peft(arch, name, model.config)
+                let path = try write(GGUFLoRA.export(a, config: model.config))
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let b = try GGUFLoRA.load(path: path, name: name, config: model.config)
+                XCTAssertEqual(b.scale, a.scale, accuracy: 1e-6 * a.scale, "\(arch) \(name) scale")
+                XCTAssertEqual(Set(b.weights.keys), Set(a.weights.keys))
+                for (k, w) in a.weights {
+                    XCTAssertEqual(b.weights[k]!.a, w.a, "\(arch) \(name) \(k)")
+                    XCTAssertEqual(b.weights[k]!.b, w.b, "\(arch) \(name) \(k)")
+                }
+            }
+            let fx = try JSONDecoder().decode(LoRATests.Fixture.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))
+            let path = try write(GGUFLoRA.export(try peft(arch, "task", model.config), config: model.config))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let task = try GGUFLoRA.load(path: path, name: "task", config: model.config)
+            let n = fx.tokens.count
+            let ctx = InferenceContext(model: model, maxContext: 64, maxBatchTokens: n, maxLogitRows: n, threads: 2)
+            try ctx.forward([BatchItem(sequence: 0, tokens: fx.tokens, allLogits: true, adapters: [AdapterUse(task)])])
+            let want = try XCTUnwrap(fx.expected["task"])
+            var worst: Float = 0
+            for p in 0..<n { let l = ctx.logits(row: p); for v in 0..<want[p].count { worst = max(worst, abs(l[v] - want[p][v])) } }
+            XCTAssertLessThanOrEqual(worst, 1e-3, "\(arch) GGUF LoRA logits")
+        }
+    }
+
+    /// llama.cpp's own reader (the `gguf` Python package) reads the export as a LoRA adapter
+    /// with the tensors and shapes llama.cpp expects.
+    func testExportReadsInGGUFPython() throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import gguf"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        try XCTSkipIf(probe.terminationStatus != 0, "the gguf Python package is absent (pip install gguf): skipping")
+        let (model, _) = try TinyModelLogitTests.load("llama")
+        let adapter = try peft("llama", "user", model.config)
+        let path = try write(GGUFLoRA.export(adapter, config: model.config))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let script = """
+        import gguf, sys
+        r = gguf.GGUFReader(sys.argv[1])
+        f = lambda k: r.fields[k].contents()
+        print(f("general.type"), f("adapter.type"), round(f("adapter.lora.alpha"), 4))
+        for t in r.tensors: print(t.name, t.shape.tolist(), t.tensor_type.name)
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let lines = text.split(separator: "\n").map(String.init)
+        // rsLoRA alpha 4, r 2: llama.cpp's alpha' = 4·√2 = 5.6569 so that alpha'/r = 4/√2.
+        XCTAssertEqual(lines.first, "adapter lora 5.6569")
+        XCTAssertTrue(lines.contains("blk.0.attn_q.weight.lora_a [64, 2] F32"), text)
+        XCTAssertTrue(lines.contains("blk.1.attn_v.weight.lora_b [2, 32] F32"), text)
+        XCTAssertEqual(lines.count, 1 + 2 * 2 * 2)
+    }
+
+    func testRefusesWhatIsNotAMatchingAdapter() throws {
+        let (llama, _) = try TinyModelLogitTests.load("llama")
+        let (gemma, _) = try TinyModelLogitTests.load("gemma3")
+        let model = TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path
+        XCTAssertThrowsError(try GGUFLoRA.load(path: model, name: "x", config: llama.config)) {
+            guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("not a LoRA adapter"), m)
+        }
+        let path = try write(GGUFLoRA.export(try peft("llama", "user", llama.config), config: llama.config))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try GGUFLoRA.load(path: path, name: "x", config: gemma.config)) {
+            guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("'llama'") && m.contains("'gemma3'"), m)
+        }
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        w.set("general.type", .string("adapter"))
+        w.set("adapter.type", .string("lora"))
+        w.set("adapter.lora.alpha", .float32(8))
+        w.addTensor("blk.0.attn_q.weight.lora_a", dims: [64, 2], values: Array(repeating: 0.1, count: 128))
+        let lonely = try write(w.serialized())
+        defer { try? FileManager.default.removeItem(atPath: lonely) }
+        XCTAssertThrowsError(try GGUFLoRA.load(path: lonely, name: "x", config: llama.config)) {
+            guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("missing tensor 'blk.0.attn_q.weight.lora_b'"), m)
+        }
+    }
+}
