@@ -12,9 +12,26 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customShort("r"), help: "Repetitions; the median is reported.") var repetitions: Int = 3
     @Option(name: .customLong("rows"), help: "Sequences decoded together (2 = a CoPe step's user and base rows).") var rows: Int = 1
     @Flag(help: "Use f32 activations for every product.") var exact = false
+    @Option(name: .customLong("random-lora"), help: "Decode with a random LoRA, e.g. 8:q,v or 16:all.") var randomLoRA: String?
     @Flag(help: "Print JSON.") var json = false
 
+    /// The rank and targets of --random-lora.
+    func parseRandomLoRA() throws -> (rank: Int, targets: [LoRATarget])? {
+        guard let spec = randomLoRA else { return nil }
+        let parts = spec.split(separator: ":")
+        guard parts.count == 2, let rank = Int(parts[0]), rank > 0, rank <= 256 else {
+            throw ValidationError("--random-lora wants RANK:targets, e.g. 8:q,v or 16:all")
+        }
+        if parts[1] == "all" { return (rank, LoRATarget.allCases) }
+        let targets = try parts[1].split(separator: ",").map { t -> LoRATarget in
+            guard let target = LoRATarget(rawValue: String(t)) else { throw ValidationError("unknown LoRA target '\(t)' (q, k, v, o, gate, up, down)") }
+            return target
+        }
+        return (rank, targets)
+    }
+
     func validate() throws {
+        _ = try parseRandomLoRA()
         guard prompt >= 0, generate >= 0, prompt + generate > 0 else { throw ValidationError("-p and -n must be ≥ 0, not both 0") }
         guard repetitions >= 1 else { throw ValidationError("-r must be ≥ 1") }
         guard rows >= 1, rows <= 16 else { throw ValidationError("--rows must be 1...16") }
@@ -27,7 +44,21 @@ struct BenchCommand: ParsableCommand {
         let ctxSize = max(prompt, generate + 1) + 8
         let ctx = InferenceContext(model: model, maxSequences: rows, maxContext: ctxSize,
                                    maxBatchTokens: max(prompt, rows), maxLogitRows: rows,
-                                   threads: modelOptions.threads, precision: exact ? .exact : .fast)
+                                   threads: modelOptions.threads, precision: exact ? .exact : .fast, maxLoRARank: 256)
+        var adapters: [AdapterUse] = []
+        if let (rank, targets) = try parseRandomLoRA() {
+            var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+            for layer in 0..<model.config.layerCount {
+                for t in targets {
+                    let (inputs, outputs) = model.config.shape(of: t)
+                    weights[.init(layer: layer, target: t)] = try LoRAWeights(
+                        a: (0..<(rank * inputs)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                        b: (0..<(outputs * rank)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                        rank: rank, inputs: inputs, outputs: outputs)
+                }
+            }
+            adapters = [AdapterUse(LoRAAdapter(name: "random", rank: rank, alpha: Float(rank), weights: weights))]
+        }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
@@ -49,7 +80,7 @@ struct BenchCommand: ParsableCommand {
                 var next = [Int32](repeating: 1, count: rows)
                 let t0 = now()
                 for _ in 0..<generate {
-                    try ctx.forward((0..<rows).map { BatchItem(sequence: $0, tokens: [next[$0]]) })
+                    try ctx.forward((0..<rows).map { BatchItem(sequence: $0, tokens: [next[$0]], adapters: adapters) })
                     for s in 0..<rows { next[s] = Sampler.argmax(ctx.logits(row: s)) }
                 }
                 if rep > 0 { tgRates.append(Double(generate) / (now() - t0)) }   // rep 0 warms up
