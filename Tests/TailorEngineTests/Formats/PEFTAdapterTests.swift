@@ -63,6 +63,44 @@ final class PEFTAdapterTests: XCTestCase {
         }
     }
 
+    /// Tailor's export loads in peft (onto the same tiny transformers model) and gives the
+    /// logits the imported adapter gives. Needs torch and peft, so it skips in CI.
+    func testExportLoadsInPEFT() throws {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import torch, peft, transformers"]
+        probe.standardError = FileHandle.nullDevice
+        try probe.run()
+        probe.waitUntilExit()
+        try XCTSkipIf(probe.terminationStatus != 0, "torch/peft/transformers are absent: skipping the peft load check")
+        for arch in ["llama", "gemma3"] {
+            let (model, _) = try TinyModelLogitTests.load(arch)
+            let task = try importAdapter(arch, "task", config: model.config)
+            let (cfg, st) = try PEFTAdapter.export(task, config: model.config, baseModel: nil)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-peft-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try Data(cfg).write(to: dir.appendingPathComponent("adapter_config.json"))
+            try Data(st).write(to: dir.appendingPathComponent("adapter_model.safetensors"))
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", TestPaths.packageRoot.appendingPathComponent("Scripts/fixtures/peft_logits.py").path, arch, dir.path]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "\(arch): peft could not load the export")
+            let peftLogits = try JSONDecoder().decode([[Float]].self, from: data)
+            let fx = try JSONDecoder().decode(LoRATests.Fixture.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))
+            let want = try XCTUnwrap(fx.expected["task"])
+            var worst: Float = 0
+            for (p, row) in peftLogits.enumerated() { for v in 0..<row.count { worst = max(worst, abs(row[v] - want[p][v])) } }
+            XCTAssertLessThanOrEqual(worst, 1e-3, "\(arch): peft logits with Tailor's export")
+        }
+    }
+
     func testFanInFanOutIsTransposed() throws {
         let (model, _) = try TinyModelLogitTests.load("qwen2")
         let dir = peftDir("qwen2", "task")
