@@ -50,13 +50,7 @@ final class GGUFLoRATests: XCTestCase {
     /// llama.cpp's own reader (the `gguf` Python package) reads the export as a LoRA adapter
     /// with the tensors and shapes llama.cpp expects.
     func testExportReadsInGGUFPython() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import gguf"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        try XCTSkipIf(probe.terminationStatus != 0, "the gguf Python package is absent (pip install gguf): skipping")
+        try PythonTool.require("gguf")
         let (model, _) = try TinyModelLogitTests.load("llama")
         let adapter = try peft("llama", "user", model.config)
         let path = try write(GGUFLoRA.export(adapter, config: model.config))
@@ -68,15 +62,9 @@ final class GGUFLoRATests: XCTestCase {
         print(f("general.type"), f("adapter.type"), round(f("adapter.lora.alpha"), 4))
         for t in r.tensors: print(t.name, t.shape.tolist(), t.tensor_type.name)
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        let (status, output) = try PythonTool.run(["-c", script, path])
+        XCTAssertEqual(status, 0)
+        let text = String(decoding: output, as: UTF8.self)
         let lines = text.split(separator: "\n").map(String.init)
         // rsLoRA alpha 4, r 2: llama.cpp's alpha' = 4·√2 = 5.6569 so that alpha'/r = 4/√2.
         XCTAssertEqual(lines.first, "adapter lora 5.6569")

@@ -66,13 +66,7 @@ final class PEFTAdapterTests: XCTestCase {
     /// Tailor's export loads in peft (onto the same tiny transformers model) and gives the
     /// logits the imported adapter gives. Needs torch and peft, so it skips in CI.
     func testExportLoadsInPEFT() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import torch, peft, transformers"]
-        probe.standardError = FileHandle.nullDevice
-        try probe.run()
-        probe.waitUntilExit()
-        try XCTSkipIf(probe.terminationStatus != 0, "torch/peft/transformers are absent: skipping the peft load check")
+        try PythonTool.require("torch, peft, transformers")
         for arch in ["llama", "gemma3"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let task = try importAdapter(arch, "task", config: model.config)
@@ -82,16 +76,8 @@ final class PEFTAdapterTests: XCTestCase {
             defer { try? FileManager.default.removeItem(at: dir) }
             try Data(cfg).write(to: dir.appendingPathComponent("adapter_config.json"))
             try Data(st).write(to: dir.appendingPathComponent("adapter_model.safetensors"))
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", TestPaths.packageRoot.appendingPathComponent("Scripts/fixtures/peft_logits.py").path, arch, dir.path]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, "\(arch): peft could not load the export")
+            let (status, data) = try PythonTool.run([TestPaths.packageRoot.appendingPathComponent("Scripts/fixtures/peft_logits.py").path, arch, dir.path])
+            XCTAssertEqual(status, 0, "\(arch): peft could not load the export")
             let peftLogits = try JSONDecoder().decode([[Float]].self, from: data)
             let fx = try JSONDecoder().decode(LoRATests.Fixture.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))
             let want = try XCTUnwrap(fx.expected["task"])
