@@ -40,8 +40,6 @@ typedef struct {
     void (*dequant_row)(int type, const void *src, float *dst, int64_t n);
     void (*quantize_32)(const float *x, act_q16_32 *y, int64_t n);
     void (*quantize_K)(const float *x, act_q16_K *y, int64_t n);
-    /// Dot of one weight row (quantized) with one quantized activation row.
-    float (*dot_q)(int type, const void *w, const void *xq, int64_t n);
     /// Y[b][r] = row r of W · activation row b, for `nrows` rows and `nx` quantized activation
     /// rows (stride `xq_stride` bytes), writing y[b*ldy + r]. Each weight block is unpacked once
     /// and used for every activation row, so CoPe's two rows cost one weight read.

@@ -1,7 +1,8 @@
 // kernels_avx2.c - the x86-64 copy of the kernels, compiled for AVX2/FMA/F16C by a per-function
 // target attribute (no global flags), and chosen at run time only on CPUs that have them.
-// The 32-block formats, which dominate decode, get hand-written integer dot products:
-// activations are int8, weights widened to u8, multiplied with vpmaddubsw.
+// The 32-block formats, which dominate decode, get hand-written row kernels: weights widened
+// to int16 once per block, multiplied with int16 activations by vpmaddwd for every activation
+// row at once.
 #include "tailor_kernels.h"
 #include "blocks.h"
 
@@ -49,67 +50,10 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
                             _mm256_madd_epi16(w_hi, _mm256_loadu_si256((const __m256i *)(q + 16))));
 }
 
-/// The same for 32 unsigned bytes (Q4/Q5 weights after unpacking), zero-extended to int16.
-static inline __m256i dot_u8(__m256i u, const int16_t *q) {
-    return dot_w16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)), _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), q);
-}
-
 /// Software prefetch distance in bytes. The hardware prefetcher stops at 4 KiB page edges; a
 /// weight stream read once per token needs the next pages requested ahead of use.
 #define TK_PREFETCH_AHEAD 1024
 #define TK_PREFETCH(p) _mm_prefetch((const char *)(p) + TK_PREFETCH_AHEAD, _MM_HINT_T0)
-
-static float dot_q_avx2(int type, const void *w, const void *xq, int64_t n) {
-    const int64_t nb = n / QK32;
-    const act_q16_32 *a = (const act_q16_32 *)xq;
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0.0f;  // Σ m·s: the offset/minimum of each weight block times Σ of its activations
-    switch (type) {
-    case TK_Q8_0: {
-        const blk_q8_0 *b = (const blk_q8_0 *)w;
-        for (int64_t i = 0; i < nb; i++) {
-            TK_PREFETCH(&b[i]);
-            const __m256i lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].qs));
-            const __m256i hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[i].qs + 16)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), _mm256_cvtepi32_ps(dot_w16(lo, hi, a[i].qs)), acc);
-        }
-        return hsum256(acc);
-    }
-    case TK_Q4_0: {
-        const blk_q4_0 *b = (const blk_q4_0 *)w;
-        for (int64_t i = 0; i < nb; i++) {
-            TK_PREFETCH(&b[i]);
-            const float d = _cvtsh_ss(b[i].d);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(b[i].qs), a[i].qs)), acc);
-            corr -= 8.0f * d * a[i].s;
-        }
-        return hsum256(acc) + corr;
-    }
-    case TK_Q4_1: {
-        const blk_q4_1 *b = (const blk_q4_1 *)w;
-        for (int64_t i = 0; i < nb; i++) {
-            TK_PREFETCH(&b[i]);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b[i].d) * a[i].d), _mm256_cvtepi32_ps(dot_u8(unpack_nibbles(b[i].qs), a[i].qs)), acc);
-            corr += _cvtsh_ss(b[i].m) * a[i].s;
-        }
-        return hsum256(acc) + corr;
-    }
-    case TK_Q5_0: {
-        const blk_q5_0 *b = (const blk_q5_0 *)w;
-        for (int64_t i = 0; i < nb; i++) {
-            TK_PREFETCH(&b[i]);
-            const float d = _cvtsh_ss(b[i].d);
-            uint32_t qh; memcpy(&qh, b[i].qh, 4);
-            const __m256i u = _mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * a[i].d), _mm256_cvtepi32_ps(dot_u8(u, a[i].qs)), acc);
-            corr -= 16.0f * d * a[i].s;
-        }
-        return hsum256(acc) + corr;
-    }
-    default:
-        return dot_q_generic_avx2(type, w, xq, n);
-    }
-}
 
 /// One weight row of a 32-block type against NX activation rows: each block is prefetched,
 /// unpacked to int16 once (UNPACK sets wl, wh, d, m) and multiplied into NX accumulators.
@@ -167,9 +111,14 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
     float out[2];
-    if (nx > 64 || !(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0)) {
+    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0)) {
         for (int64_t r = 0; r < nrows; r++)
-            for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_avx2(type, w + r * rb, xq + b * xq_stride, n);
+            for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
+        return;
+    }
+    if (nx > 64) {   // a[] holds 64 rows: take the activations 64 at a time
+        for (int b0 = 0; b0 < nx; b0 += 64)
+            matvec_q_avx2(type, w, rb, nrows, xq + b0 * xq_stride, xq_stride, nx - b0 < 64 ? nx - b0 : 64, n, y + b0 * ldy, ldy);
         return;
     }
     for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);

@@ -45,16 +45,15 @@ struct Vocabulary: Sendable {
         while size < 2 * texts.count { size <<= 1 }
         var table = [Int32](repeating: -1, count: size)
         for i in 0..<texts.count {
-            let dup: Bool = texts.withBytes(at: i) { b in
+            // A repeated text keeps its first id, as a dictionary insert-if-absent would.
+            texts.withBytes(at: i) { b in
                 var slot = Int(Vocabulary.hash(b) & UInt64(size - 1))
                 while table[slot] >= 0 {
-                    if texts.withBytes(at: Int(table[slot]), { $0.elementsEqual(b) }) { return true }
+                    if texts.withBytes(at: Int(table[slot]), { $0.elementsEqual(b) }) { return }
                     slot = (slot + 1) & (size - 1)
                 }
                 table[slot] = Int32(i)
-                return false
             }
-            _ = dup   // a repeated text keeps its first id, as a dictionary insert-if-absent would
         }
         self.table = table
         var starts = [Bool](repeating: false, count: 256)

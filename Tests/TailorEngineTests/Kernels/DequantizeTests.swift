@@ -10,7 +10,7 @@ final class DequantizeTests: XCTestCase {
 
     override func tearDown() { tk_force_portable(false) }
 
-    private func load(_ t: GGMLType) throws -> (raw: Data, expected: [Float]) {
+    fileprivate func load(_ t: GGMLType) throws -> (raw: Data, expected: [Float]) {
         let dir = TestPaths.fixtures.appendingPathComponent("dequant")
         let raw = try Data(contentsOf: dir.appendingPathComponent("\(t.name).bin"))
         let f = try Data(contentsOf: dir.appendingPathComponent("\(t.name).f32"))
@@ -77,6 +77,34 @@ final class DequantizeTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+}
+
+extension DequantizeTests {
+    /// More activation rows than the AVX2 kernel holds at once (64) are taken in chunks: each
+    /// row's result equals that row computed alone.
+    func testManyActivationRowsEqualOneAtATime() throws {
+        let (raw, expected) = try load(.q8_0)
+        let cols = 256, rows = expected.count / cols, nx = 70
+        var rng = SeededGenerator(seed: 5)
+        let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
+        var all = [Float](repeating: 0, count: nx * rows), one = [Float](repeating: 0, count: rows)
+        var scratch = [UInt8](repeating: 0, count: tk_matmul_scratch_size(Int32(GGMLType.q8_0.rawValue), Int64(cols), Int32(nx)))
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        raw.withUnsafeBytes { r in
+            tk_matmul(pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                      &all, Int64(rows), &scratch, false)
+        }
+        for b in [0, 63, 64, 69] {
+            raw.withUnsafeBytes { r in
+                x.withUnsafeBufferPointer { xb in
+                    tk_matmul(pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), xb.baseAddress! + b * cols,
+                              Int64(cols), 1, &one, Int64(rows), &scratch, false)
+                }
+            }
+            XCTAssertEqual(Array(all[(b * rows)..<((b + 1) * rows)]), one, "activation row \(b)")
         }
     }
 }
