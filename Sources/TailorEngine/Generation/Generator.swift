@@ -53,7 +53,7 @@ public struct Generator {
     }
 
     /// Feeds `tokens` to the sequence in chunks of the context's batch size.
-    /// Returns the logits row of the last token (row 0 of the context's logits).
+    /// Afterwards row 0 of the context's logits holds the last token's logits.
     public func prefill(_ tokens: [Int32]) throws {
         guard !tokens.isEmpty else { throw EngineError.emptyInput }
         var i = 0
