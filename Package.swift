@@ -8,10 +8,17 @@ let package = Package(
     products: [
         .library(name: "TailorEngine", targets: ["TailorEngine"]),
         .library(name: "TailorWire", targets: ["TailorWire"]),
+        .library(name: "TailorClient", targets: ["TailorClient"]),
+        .library(name: "TailorDaemon", targets: ["TailorDaemon"]),
         .executable(name: "tailor", targets: ["tailor"]),
+        .executable(name: "tailord", targets: ["tailord"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // Hot math in C: per-function AVX2 targets chosen at run time, a portable path, the
@@ -44,16 +51,42 @@ let package = Package(
             name: "TailorWire",
             dependencies: ["TailorWireC", "CProtobufC"]
         ),
-        // The daemon's parts: systemd glue and paths so far; the NIO server and services come next.
+        // The daemon: the NIO Unix-socket server, its services, generation scheduling,
+        // configuration, access control and systemd glue. Composes the modules above; no math.
         .target(
             name: "TailorDaemon",
-            dependencies: ["TailorWire", "TailorEngine"]
+            dependencies: [
+                "TailorWire", "TailorEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
-        // The `tailor` command line. Offline commands call the engine directly.
+        // The Swift client of tailord: async/await calls and streams over the socket.
+        .target(
+            name: "TailorClient",
+            dependencies: [
+                "TailorWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // `tailord`: the daemon's thin main.
+        .executableTarget(
+            name: "tailord",
+            dependencies: [
+                "TailorDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The `tailor` command line. Offline commands call the engine directly; the others go
+        // through TailorClient to the daemon.
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine",
+                "TailorEngine", "TailorClient", "TailorDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorDaemonTests",
-            dependencies: ["TailorDaemon"]
+            dependencies: ["TailorDaemon", "TailorClient", "TailorWire"]
         ),
         .testTarget(
             name: "TailorCLITests",

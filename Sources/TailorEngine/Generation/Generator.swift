@@ -68,43 +68,27 @@ public struct Generator {
     /// `onText` receives each newly complete piece of text; returning false cancels.
     public func generate(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions = .init(),
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
-        var sampler = try Sampler(sampling)
-        let tok = context.model.tokenizer
+        var state = try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: context.model.tokenizer)
         context.reset(sequence: sequence)
         let t0 = DispatchTime.now().uptimeNanoseconds
         try prefill(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
-        var history = prompt
-        var generated: [Int32] = []
-        var utf8 = UTF8StreamDecoder()
-        var stops = StopStringMatcher(options.stopStrings)
-        var text = ""
         var reason = FinishReason.length
-        func emit(_ s: String) -> Bool {
-            guard !s.isEmpty else { return true }
-            text += s
-            return onText(s)
-        }
-        loop: while generated.count < options.maxTokens {
-            let next = sampler.sample(context.logits(row: 0), history: history)
-            if options.stopAtEndOfGeneration && tok.endOfGenerationIDs.contains(next) { reason = .endOfGeneration; break }
-            generated.append(next)
-            history.append(next)
-            let piece = utf8.push(tok.bytes(of: next))
-            let (out, stopped) = stops.feed(piece)
-            if !emit(out) { reason = .cancelled; break loop }
-            if stopped { reason = .stopString; break }
-            if generated.count == options.maxTokens { break }
-            if context.length(of: sequence) >= context.maxContext { reason = .contextFull; break }
-            try context.forward([BatchItem(sequence: sequence, tokens: [next])])
-        }
-        if reason != .stopString && reason != .cancelled {
-            let (out, stopped) = stops.feed(utf8.flush())
-            _ = emit(out)
-            if stopped { reason = .stopString } else { _ = emit(stops.flush()) }
+        loop: while state.generated.count < options.maxTokens {
+            let full = context.length(of: sequence) >= context.maxContext
+            switch state.step(logits: context.logits(row: 0), contextFull: full) {
+            case let .end(text, finish):
+                if !text.isEmpty { _ = onText(text) }
+                reason = finish
+                break loop
+            case let .token(token, finish):
+                if !token.text.isEmpty && !onText(token.text) { reason = .cancelled; break loop }
+                if let finish { reason = finish; break loop }
+                try context.forward([BatchItem(sequence: sequence, tokens: [token.id])])
+            }
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        return GenerationResult(tokens: generated, text: text, finishReason: reason, promptTokens: prompt.count,
+        return GenerationResult(tokens: state.generated, text: state.text, finishReason: reason, promptTokens: prompt.count,
                                 prefillSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9)
     }
 }

@@ -12,6 +12,10 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     case emptyInput
     /// An adapter that does not fit the model (shapes, layers) or the context (rank).
     case adapterMismatch(String)
+    /// Every slot of a `BatchDecoder` holds a generation.
+    case noFreeSlot
+    /// A request whose settings cannot run, e.g. zero tokens to generate.
+    case invalidRequest(String)
 
     /// A message naming the problem, for logs and CLI output.
     public var description: String {
@@ -22,6 +26,8 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidSequence(s): return "invalid or repeated sequence index \(s)"
         case .emptyInput: return "empty input: nothing to evaluate"
         case let .adapterMismatch(m): return m
+        case .noFreeSlot: return "every decoding slot is busy"
+        case let .invalidRequest(m): return m
         }
     }
 }

@@ -1,0 +1,100 @@
+import Foundation
+
+/// One generated token as a client sees it.
+public struct GeneratedToken: Sendable, Equatable {
+    /// The token id.
+    public var id: Int32
+    /// The token's raw bytes; a byte-level BPE token may hold part of a UTF-8 character.
+    public var bytes: [UInt8]
+    /// Text that became complete with this token and is not held back by a possible stop
+    /// string: possibly empty, never a partial character.
+    public var text: String
+    /// log p(token) under the model: the log-softmax of the raw logits, before temperature,
+    /// penalties and filters, so clients can compare it across sampling settings.
+    public var logprob: Float
+}
+
+/// What one decoding step produced.
+public enum DecodingStep: Sendable, Equatable {
+    /// A token was generated; when `finish` is set it was the last one.
+    case token(GeneratedToken, finish: FinishReason?)
+    /// Generation ended without a new token (end of generation), flushing `text`.
+    case end(text: String, finish: FinishReason)
+}
+
+/// The state of one sequence between decode steps: its sampler, the token history, the UTF-8
+/// stream and the stop-string matcher. `Generator` drives one of these for one sequence and
+/// `BatchDecoder` one per slot, so both stream and stop exactly the same way.
+public struct DecodingState {
+    /// The limits this generation runs under.
+    public let options: GenerationOptions
+    /// Tokens generated so far (EOS excluded).
+    public private(set) var generated: [Int32] = []
+    /// Text delivered so far.
+    public private(set) var text = ""
+    private var sampler: Sampler
+    private var history: [Int32]
+    private var utf8 = UTF8StreamDecoder()
+    private var stops: StopStringMatcher
+    private let tokenizer: Tokenizer
+
+    /// Starts a generation after `prompt`.
+    /// - Throws: `SamplingError` for out-of-range sampling parameters.
+    public init(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions, tokenizer: Tokenizer) throws {
+        sampler = try Sampler(sampling)
+        self.options = options
+        self.tokenizer = tokenizer
+        history = prompt
+        stops = StopStringMatcher(options.stopStrings)
+    }
+
+    /// Samples the next token from `logits` and advances the text stream.
+    /// - Parameter contextFull: the sequence has no room for another token after this one.
+    public mutating func step(logits: UnsafeBufferPointer<Float>, contextFull: Bool) -> DecodingStep {
+        let next = sampler.sample(logits, history: history)
+        if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(next) {
+            let (tail, stopped) = finalText()
+            text += tail
+            return .end(text: tail, finish: stopped ? .stopString : .endOfGeneration)
+        }
+        generated.append(next)
+        history.append(next)
+        let bytes = tokenizer.bytes(of: next)
+        let (out, stopped) = stops.feed(utf8.push(bytes))
+        var piece = out
+        var finish: FinishReason?
+        if stopped {
+            finish = .stopString
+        } else if generated.count >= options.maxTokens {
+            finish = .length
+        } else if contextFull {
+            finish = .contextFull
+        }
+        if let f = finish, f != .stopString {
+            let (tail, stoppedInTail) = finalText()
+            piece += tail
+            // The flushed bytes themselves may complete a stop string.
+            if stoppedInTail { finish = .stopString }
+        }
+        text += piece
+        let token = GeneratedToken(id: next, bytes: bytes, text: piece, logprob: Self.logSoftmax(logits, at: Int(next)))
+        return .token(token, finish: finish)
+    }
+
+    /// The text still held back (a partial character, a possible stop string's prefix), for a
+    /// generation ending for another reason than a stop string.
+    private mutating func finalText() -> (String, stopped: Bool) {
+        let (out, stopped) = stops.feed(utf8.flush())
+        if stopped { return (out, true) }
+        return (out + stops.flush(), false)
+    }
+
+    /// log softmax(logits)[i], computed stably.
+    static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at i: Int) -> Float {
+        var m = -Float.infinity
+        for v in logits where v > m { m = v }
+        var sum: Float = 0
+        for v in logits { sum += expf(v - m) }
+        return logits[i] - m - logf(sum)
+    }
+}
