@@ -151,8 +151,10 @@ public struct GenerateRequest: Sendable, Equatable {
 public enum GenerateEvent: Sendable, Equatable {
     /// A generated token. `text` holds only complete UTF-8; `tokenBytes` may be part of a character.
     case token(id: UInt32, tokenBytes: [UInt8], text: String, logprob: Float)
-    /// The last event before Status OK.
-    case stats(promptTokens: UInt32, generatedTokens: UInt32, timeToFirstTokenMS: UInt32, totalMS: UInt32, finishReason: String)
+    /// The last event before Status OK. `tailText` is text released at the end that no token
+    /// carried (a held-back prefix of a stop string that never completed).
+    case stats(promptTokens: UInt32, generatedTokens: UInt32, timeToFirstTokenMS: UInt32, totalMS: UInt32,
+               finishReason: String, tailText: String = "")
 
     /// Serialized `tailor.v1.GenerateEvent`.
     public func serialized() throws -> [UInt8] {
@@ -169,7 +171,7 @@ public enum GenerateEvent: Sendable, Equatable {
             t.pointee.logprob = logprob
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_TOKEN
             m.pointee.token = t
-        case let .stats(p, g, ttft, total, reason):
+        case let .stats(p, g, ttft, total, reason, tail):
             let s = arena.make(Tailor__V1__GenerateStats.self)
             tailor__v1__generate_stats__init(s)
             s.pointee.prompt_tokens = p
@@ -177,6 +179,7 @@ public enum GenerateEvent: Sendable, Equatable {
             s.pointee.time_to_first_token_ms = ttft
             s.pointee.total_ms = total
             s.pointee.finish_reason = try arena.cString(reason, field: "event.stats.finish_reason")
+            s.pointee.tail_text = try arena.cString(tail, field: "event.stats.tail_text")
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_STATS
             m.pointee.stats = s
         }
@@ -198,7 +201,8 @@ public enum GenerateEvent: Sendable, Equatable {
                     let s = m.pointee.stats.pointee
                     return .stats(promptTokens: s.prompt_tokens, generatedTokens: s.generated_tokens,
                                   timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
-                                  finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"))
+                                  finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
+                                  tailText: try r.string(s.tail_text, field: "event.stats.tail_text"))
                 default:
                     throw WireError.missingField(field: "event.kind")
                 }

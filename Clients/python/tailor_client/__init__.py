@@ -11,5 +11,7 @@ _sys.path.insert(0, _os.path.join(_os.path.dirname(__file__), "proto"))
 from tailor.v1 import frame_pb2  # noqa: E402  (generated)
 
 from .framing import MAX_FRAME_BYTES, FrameTooLarge, decode_frames, encode_frame  # noqa: E402
+from .client import Client, Generation, TailorError, default_socket_path  # noqa: E402
 
-__all__ = ["frame_pb2", "encode_frame", "decode_frames", "FrameTooLarge", "MAX_FRAME_BYTES"]
+__all__ = ["frame_pb2", "encode_frame", "decode_frames", "FrameTooLarge", "MAX_FRAME_BYTES",
+           "Client", "Generation", "TailorError", "default_socket_path"]

@@ -10,7 +10,7 @@
 /// Not thread-safe: one thread drives a decoder (the daemon's generation worker).
 public final class BatchDecoder {
     /// One generation to run.
-    public struct Job {
+    public struct Job: Sendable {
         /// Prompt tokens, at least one.
         public var prompt: [Int32]
         /// How to pick tokens.

@@ -745,7 +745,7 @@ const ProtobufCMessageDescriptor tailor__v1__token_event__descriptor =
   (ProtobufCMessageInit) tailor__v1__token_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[5] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[6] =
 {
   {
     "prompt_tokens",
@@ -807,18 +807,31 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tail_text",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateStats, tail_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_stats__field_indices_by_name[] = {
   4,   /* field[4] = finish_reason */
   1,   /* field[1] = generated_tokens */
   0,   /* field[0] = prompt_tokens */
+  5,   /* field[5] = tail_text */
   2,   /* field[2] = time_to_first_token_ms */
   3,   /* field[3] = total_ms */
 };
 static const ProtobufCIntRange tailor__v1__generate_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
 {
@@ -828,7 +841,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
   "Tailor__V1__GenerateStats",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateStats),
-  5,
+  6,
   tailor__v1__generate_stats__field_descriptors,
   tailor__v1__generate_stats__field_indices_by_name,
   1,  tailor__v1__generate_stats__number_ranges,

@@ -158,7 +158,7 @@ struct  Tailor__V1__TokenEvent
   ProtobufCBinaryData token_bytes;
   char *text;
   /*
-   * log-probability of the token under the sampling distribution
+   * log p(token) under the model: log-softmax of the raw logits,
    */
   float logprob;
 };
@@ -175,13 +175,17 @@ struct  Tailor__V1__GenerateStats
   uint32_t time_to_first_token_ms;
   uint32_t total_ms;
   /*
-   * length, stop, eos, cancelled, context
+   * length, stop, eos, context
    */
   char *finish_reason;
+  /*
+   * text released at the end that no token carried: a held-back
+   */
+  char *tail_text;
 };
 #define TAILOR__V1__GENERATE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__generate_stats__descriptor) \
-    , 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /* Tailor__V1__GenerateRequest methods */

@@ -1,0 +1,195 @@
+"""A synchronous client of tailord: one connection, many streams.
+
+The client is thin on purpose: it frames protobuf messages generated from Proto/ and maps
+each stream's closing Status to a result or a TailorError. Streams are multiplexed: frames of
+other streams that arrive while one is being read are kept until their stream is read.
+"""
+import collections
+import os
+import socket
+
+from tailor.v1 import decoding_pb2, frame_pb2, health_pb2, models_pb2
+
+from .framing import decode_frames, encode_frame
+
+PROTOCOL_VERSION = 1
+STATUS_NAMES = {
+    0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED",
+    13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
+}
+
+
+class TailorError(Exception):
+    """A call ended with a non-OK Status."""
+
+    def __init__(self, code, message, field=""):
+        self.code = code
+        self.code_name = STATUS_NAMES.get(code, str(code))
+        self.message = message
+        self.field = field
+        where = f" (field {field})" if field else ""
+        super().__init__(f"{self.code_name}: {message}{where}")
+
+
+def default_socket_path(flag=None, environ=os.environ):
+    """--socket, then $TAILOR_SOCKET, then the user daemon's socket, then the system one."""
+    if flag:
+        return flag
+    if environ.get("TAILOR_SOCKET"):
+        return environ["TAILOR_SOCKET"]
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/"):
+        return os.path.join(runtime, "tailor", "tailord.sock")
+    return "/run/tailor/tailord.sock"
+
+
+class Client:
+    """A connection to tailord. Use as a context manager, or call close()."""
+
+    def __init__(self, socket_path=None, client_name="tailor-python/0.1", timeout=60.0):
+        self.socket_path = default_socket_path(socket_path)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        self._sock.connect(self.socket_path)
+        self._buffer = bytearray()
+        self._pending = collections.defaultdict(collections.deque)
+        self._next_stream = 1
+        hello = frame_pb2.HelloRequest(min_version=PROTOCOL_VERSION, max_version=PROTOCOL_VERSION, client=client_name)
+        self._send(0, request=frame_pb2.Request(service="tailor.v1.Session", method="Hello",
+                                                 payload=hello.SerializeToString()))
+        reply = self._unary_result(0)
+        self.hello = frame_pb2.HelloResponse.FromString(reply)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._sock.close()
+
+    # -- framing ---------------------------------------------------------------------------
+
+    def _send(self, stream_id, **kind):
+        self._sock.sendall(encode_frame(frame_pb2.Frame(stream_id=stream_id, **kind)))
+
+    def _read_frame(self, stream_id):
+        """The next frame of `stream_id`; frames of other streams are kept for later."""
+        queue = self._pending[stream_id]
+        while not queue:
+            for frame in decode_frames(self._buffer):
+                if frame.stream_id == 0 and stream_id != 0 and frame.WhichOneof("kind") == "status":
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+                self._pending[frame.stream_id].append(frame)
+            if queue:
+                break
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("tailord closed the connection")
+            self._buffer += chunk
+        return queue.popleft()
+
+    def _open(self, service, method, message, timeout_ms=0):
+        stream_id = self._next_stream
+        self._next_stream += 2
+        self._send(stream_id, request=frame_pb2.Request(service=service, method=method,
+                                                         payload=message.SerializeToString(), timeout_ms=timeout_ms))
+        return stream_id
+
+    def _unary_result(self, stream_id):
+        payload = None
+        while True:
+            frame = self._read_frame(stream_id)
+            kind = frame.WhichOneof("kind")
+            if kind == "response":
+                payload = frame.response.payload
+            elif kind == "status":
+                self._pending.pop(stream_id, None)
+                if frame.status.code != 0:
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+                return payload if payload is not None else b""
+
+    def call(self, service, method, message, timeout_ms=0):
+        """A unary call; returns the response payload (bytes)."""
+        return self._unary_result(self._open(service, method, message, timeout_ms))
+
+    def cancel(self, stream_id, reason="cancelled by client"):
+        """Asks the daemon to stop `stream_id`; it still ends with a Status (CANCELLED)."""
+        self._send(stream_id, cancel=frame_pb2.Cancel(reason=reason))
+
+    # -- services --------------------------------------------------------------------------
+
+    def health(self):
+        return health_pb2.HealthCheckResponse.FromString(
+            self.call("tailor.v1.Health", "Check", health_pb2.HealthCheckRequest()))
+
+    def list_models(self):
+        return list(models_pb2.ListModelsResponse.FromString(
+            self.call("tailor.v1.Models", "List", models_pb2.ListModelsRequest())).models)
+
+    def load_model(self, path, model_id=""):
+        return models_pb2.ModelInfo.FromString(
+            self.call("tailor.v1.Models", "Load", models_pb2.LoadModelRequest(path=os.path.abspath(path), id=model_id)))
+
+    def unload_model(self, model_id):
+        self.call("tailor.v1.Models", "Unload", models_pb2.UnloadModelRequest(id=model_id))
+
+    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, **sampling):
+        """Starts a generation; returns a Generation to iterate over for events.
+
+        `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
+        min_p, repetition_penalty and seed.
+        """
+        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop),
+                                           sampling=decoding_pb2.Sampling(**sampling))
+        if chat is not None:
+            req.chat.messages.extend(decoding_pb2.ChatMessage(role=r, content=c) for r, c in chat)
+        else:
+            req.prompt = prompt
+        return Generation(self, self._open("tailor.v1.Decoding", "Generate", req, timeout_ms))
+
+
+class Generation:
+    """The events of one Generate stream: TokenEvent messages, then GenerateStats.
+
+    Iterating raises TailorError if the stream ends with a non-OK Status. `text` holds the
+    text received so far, `stats` the final statistics once the stream is done.
+    """
+
+    def __init__(self, client, stream_id):
+        self.client = client
+        self.stream_id = stream_id
+        self.text = ""
+        self.stats = None
+        self.done = False
+
+    def cancel(self):
+        self.client.cancel(self.stream_id)
+
+    def __iter__(self):
+        while not self.done:
+            frame = self.client._read_frame(self.stream_id)
+            kind = frame.WhichOneof("kind")
+            if kind == "event":
+                event = decoding_pb2.GenerateEvent.FromString(frame.event.payload)
+                if event.WhichOneof("kind") == "token":
+                    self.text += event.token.text
+                    yield event.token
+                else:
+                    self.stats = event.stats
+                    self.text += event.stats.tail_text
+                    yield event.stats
+            elif kind == "status":
+                self.done = True
+                self.client._pending.pop(self.stream_id, None)
+                if frame.status.code != 0:
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+
+    def result(self):
+        """Runs the stream to its end and returns the whole text."""
+        for _ in self:
+            pass
+        return self.text

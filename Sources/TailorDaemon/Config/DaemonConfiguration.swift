@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+
+/// Everything tailord is configured with: the config file first, then command-line flags
+/// over it, then defaults for what neither set (XDG paths in user mode, FHS in system mode).
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// User or system daemon.
+    public var mode: DaemonMode = .user
+    /// The socket path; nil for the mode's default.
+    public var socket: String?
+    /// The state directory; nil for the mode's default.
+    public var stateDirectory: String?
+    /// GGUF models to load at startup.
+    public var models: [String] = []
+    /// How generation is planned per model.
+    public var generation = GenerationSettings()
+    /// Per-connection limits.
+    public var limits = ConnectionLimits()
+    /// How long open streams may finish after SIGTERM.
+    public var shutdownGrace: Duration = .seconds(10)
+    /// Messages below this level are dropped.
+    public var logLevel: Logger.Level = .info
+
+    /// The defaults.
+    public init() {}
+
+    /// The config file read when none is named: `$XDG_CONFIG_HOME/tailor/tailord.conf` in user
+    /// mode, /etc/tailor/tailord.conf in system mode.
+    public static func defaultFilePath(mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        switch mode {
+        case .system: return "/etc/tailor/tailord.conf"
+        case .user:
+            let home = environment["HOME"] ?? NSHomeDirectory()
+            let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
+            return config + "/tailor/tailord.conf"
+        }
+    }
+
+    /// The socket and state paths, filling in the mode's defaults.
+    public func paths(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonPaths {
+        if let socket, let stateDirectory { return DaemonPaths(socket: socket, stateDirectory: stateDirectory) }
+        let d = try DaemonPaths.defaults(mode: mode, environment: environment)
+        return DaemonPaths(socket: socket ?? d.socket, stateDirectory: stateDirectory ?? d.stateDirectory)
+    }
+
+    /// Applies a config file's settings over self.
+    ///
+    /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat.
+    /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
+    /// max_tokens, max_streams, shutdown_grace_seconds, log_level.
+    /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
+    ///   value of the wrong kind, a line without "=".
+    public mutating func apply(configFile text: String, path: String) throws {
+        var modelsFromFile: [String] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { continue }
+            guard let eq = trimmed.firstIndex(of: "=") else { throw ConfigError(path: path, line: n + 1, problem: "expected 'key = value'") }
+            let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            func fail(_ problem: String) -> ConfigError { ConfigError(path: path, line: n + 1, problem: problem) }
+            func int(_ range: ClosedRange<Int>) throws -> Int {
+                guard let v = Int(value), range.contains(v) else { throw fail("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'") }
+                return v
+            }
+            switch key {
+            case "mode":
+                guard let m = DaemonMode(rawValue: value) else { throw fail("mode must be 'user' or 'system', not '\(value)'") }
+                mode = m
+            case "socket":
+                guard value.hasPrefix("/") else { throw fail("socket must be an absolute path") }
+                socket = value
+            case "state_dir":
+                guard value.hasPrefix("/") else { throw fail("state_dir must be an absolute path") }
+                stateDirectory = value
+            case "model":
+                guard value.hasPrefix("/") else { throw fail("model must be an absolute path") }
+                modelsFromFile.append(value)
+            case "threads": generation.threads = try int(1...1024)
+            case "slots": generation.slots = try int(1...64)
+            case "context": generation.contextLength = try int(16...1 << 20)
+            case "batch_tokens": generation.batchTokens = try int(8...8192)
+            case "max_queued": generation.maxQueued = try int(1...1 << 16)
+            case "max_tokens": generation.defaultMaxTokens = try int(1...1 << 20)
+            case "max_streams": limits.maxStreams = try int(1...1 << 16)
+            case "shutdown_grace_seconds": shutdownGrace = .seconds(try int(0...3600))
+            case "log_level":
+                guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
+                logLevel = l
+            default:
+                throw fail("unknown key '\(key)'")
+            }
+        }
+        if !modelsFromFile.isEmpty { models = modelsFromFile }
+    }
+}
+
+/// A config file that cannot be used, with where and why.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public var path: String
+    public var line: Int
+    public var problem: String
+
+    public var description: String { "\(path):\(line): \(problem)" }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+import TailorEngine
+
+/// What a generation job reports back to the call streaming it.
+public enum GenerationOutput: Sendable, Equatable {
+    /// A generated token.
+    case token(GeneratedToken)
+    /// The end: why, and the timings. `tail` is text released at the end that no token carried
+    /// (a held-back prefix of a stop string that never completed).
+    case finished(GenerationStats)
+    /// The job could not run or was stopped (the model was unloaded, the daemon is stopping).
+    case failed(RPCError)
+}
+
+/// Timings and counts of a finished generation.
+public struct GenerationStats: Sendable, Equatable {
+    /// Tokens in the prompt.
+    public var promptTokens: Int
+    /// Tokens generated.
+    public var generatedTokens: Int
+    /// From submission (queueing included) to the first token, in milliseconds.
+    public var timeToFirstTokenMS: Double
+    /// From submission to the end, in milliseconds.
+    public var totalMS: Double
+    /// Why it ended.
+    public var finishReason: FinishReason
+    /// Text released at the end that no token carried.
+    public var tail: String
+}
+
+/// One queued or running generation: the engine job plus the stream its results go to.
+/// Created by the Decoding service, run by a `GenerationWorker` thread, cancelled by either.
+public final class GenerationJob: Sendable {
+    /// The engine's description of the work.
+    let job: BatchDecoder.Job
+    /// Fairness key: who submitted it.
+    let owner: String
+    /// Results, in order; finished after `.finished` or `.failed`.
+    public let outputs: AsyncStream<GenerationOutput>
+    private let continuation: AsyncStream<GenerationOutput>.Continuation
+    private let state = Mutex(State())
+    private let submitted = DispatchTime.now().uptimeNanoseconds
+
+    private struct State {
+        var cancelled = false
+        var done = false
+        var firstToken: UInt64?
+        var generated = 0
+    }
+
+    /// A job for `job`, queued under `owner`.
+    public init(_ job: BatchDecoder.Job, owner: String) {
+        self.job = job
+        self.owner = owner
+        (outputs, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// Whether the caller gave up on it.
+    public var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Marks the job cancelled; the worker drops it at its next step.
+    func markCancelled() { state.withLock { $0.cancelled = true } }
+
+    /// Delivers a token (worker thread).
+    func deliver(_ token: GeneratedToken) {
+        state.withLock {
+            if $0.firstToken == nil { $0.firstToken = DispatchTime.now().uptimeNanoseconds }
+            $0.generated += 1
+        }
+        continuation.yield(.token(token))
+    }
+
+    /// Ends the job with `reason` (worker thread); later calls are ignored.
+    func finish(_ reason: FinishReason, tail: String = "") {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let stats: GenerationStats? = state.withLock {
+            guard !$0.done else { return nil }
+            $0.done = true
+            let first = $0.firstToken ?? now
+            return GenerationStats(promptTokens: job.prompt.count, generatedTokens: $0.generated,
+                                   timeToFirstTokenMS: Double(first - submitted) / 1e6, totalMS: Double(now - submitted) / 1e6,
+                                   finishReason: reason, tail: tail)
+        }
+        guard let stats else { return }
+        continuation.yield(.finished(stats))
+        continuation.finish()
+    }
+
+    /// Ends the job with an error; later calls are ignored.
+    func fail(_ error: RPCError) {
+        let first = state.withLock { s -> Bool in
+            defer { s.done = true }
+            return !s.done
+        }
+        guard first else { return }
+        continuation.yield(.failed(error))
+        continuation.finish()
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import TailorEngine
+
+/// Runs the generations of one loaded model on a thread of its own.
+///
+/// The engine's forward pass blocks for tens of milliseconds and keeps its own thread pool
+/// busy, so it must not run on Swift's cooperative pool or NIO's event loops. The worker owns
+/// an `InferenceContext` with one slot per concurrent generation and a `BatchDecoder` over it:
+/// requests are admitted from a `FairQueue` (round-robin over callers) as slots free up, and
+/// all running requests advance together, one token per step.
+///
+/// State machine: running → stopping (on `stop()`: queued and running jobs fail UNAVAILABLE)
+/// → stopped (the thread has exited).
+final class GenerationWorker: @unchecked Sendable {
+    // Everything below `condition` is guarded by it; `decoder` is touched only by the thread.
+    private let condition = NSCondition()
+    private var queue = FairQueue<String, GenerationJob>()
+    private var running: [Int: GenerationJob] = [:]     // slot -> job
+    private var stopping = false
+    private var exited = false
+    private let decoder: BatchDecoder
+    /// The most requests that may wait; beyond it, submit fails RESOURCE_EXHAUSTED.
+    let maxQueued: Int
+
+    /// A worker over `context` (one slot per sequence).
+    init(context: InferenceContext, maxQueued: Int = 256, name: String) {
+        decoder = BatchDecoder(context: context)
+        self.maxQueued = maxQueued
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "tailor-gen-\(name)"
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    /// Requests waiting for a slot.
+    var queueDepth: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
+    /// Queues `job`.
+    /// - Throws: RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE when stopping.
+    func submit(_ job: GenerationJob) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw RPCError(.unavailable, "the model is being unloaded") }
+        guard queue.count < maxQueued else {
+            throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
+        }
+        queue.push(job, key: job.owner)
+        condition.signal()
+    }
+
+    /// Stops `job`: a queued job leaves the queue now, a running one at the next step.
+    func cancel(_ job: GenerationJob) {
+        job.markCancelled()
+        condition.lock()
+        let removed = queue.removeAll { $0 === job }
+        condition.signal()
+        condition.unlock()
+        for j in removed { j.finish(.cancelled) }
+    }
+
+    /// Fails every job with UNAVAILABLE and ends the thread; waits until it has exited, so the
+    /// context can be freed safely afterwards.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !exited { condition.wait() }
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while !stopping && queue.isEmpty && running.isEmpty { condition.wait() }
+            if stopping {
+                var all = Array(running.values)
+                while let j = queue.pop() { all.append(j) }
+                running = [:]
+                exited = true
+                condition.broadcast()
+                condition.unlock()
+                for j in all { j.fail(RPCError(.unavailable, "the model was unloaded or the daemon is stopping")) }
+                return
+            }
+            // Drop cancelled jobs, then fill free slots fairly.
+            for (slot, job) in running where job.isCancelled {
+                decoder.remove(slot: slot)
+                running[slot] = nil
+                job.finish(.cancelled)
+            }
+            var refused: [(GenerationJob, RPCError)] = []
+            while decoder.freeSlots > 0, let job = queue.pop() {
+                if job.isCancelled { job.finish(.cancelled); continue }
+                do {
+                    running[try decoder.admit(job.job)] = job
+                } catch {
+                    refused.append((job, RPCError(error)))
+                }
+            }
+            condition.unlock()
+            for (job, error) in refused { job.fail(error) }
+            step()
+        }
+    }
+
+    /// One forward step over the running slots, delivering what each produced.
+    private func step() {
+        guard decoder.activeSlots > 0 else { return }
+        let events: [BatchDecoder.Event]
+        do {
+            events = try decoder.step()
+        } catch {
+            // A forward error is a bug or a broken model, not one request's fault: end every
+            // running job with it rather than leave them waiting forever.
+            condition.lock()
+            let jobs = running
+            running = [:]
+            condition.unlock()
+            for (slot, job) in jobs {
+                decoder.remove(slot: slot)
+                job.fail(RPCError(.internalError, "generation failed: \(error)"))
+            }
+            return
+        }
+        condition.lock()
+        let jobs = running
+        for e in events where e.finished { running[e.slot] = nil }
+        condition.unlock()
+        for e in events {
+            guard let job = jobs[e.slot] else { continue }
+            switch e.step {
+            case let .token(token, finish):
+                job.deliver(token)
+                if let finish { job.finish(finish) }
+            case let .end(text, finish):
+                job.finish(finish, tail: text)
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is on the other end of a Unix socket, from the kernel (SO_PEERCRED), so it cannot be
+/// forged by the client. Mirrors Linux's `struct ucred`, which Glibc declares only under
+/// _GNU_SOURCE and Swift therefore does not import.
+public struct PeerCredentials: Sendable, Equatable, Hashable {
+    /// Process id of the peer when it connected.
+    public var pid: Int32
+    /// Effective user id.
+    public var uid: UInt32
+    /// Effective group id.
+    public var gid: UInt32
+
+    /// Credentials given explicitly (tests, in-process callers).
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// This process's own credentials.
+    public static var current: PeerCredentials {
+        PeerCredentials(pid: getpid(), uid: geteuid(), gid: getegid())
+    }
+
+    /// Linux's SO_PEERCRED option number (asm-generic/socket.h), for `getsockopt`.
+    static let socketOption: Int32 = 17
+}

@@ -1,0 +1,124 @@
+import TailorEngine
+import TailorWire
+
+/// `tailor.v1.Decoding`: streaming generation on a loaded base model.
+///
+/// The request is checked and tokenized here, then queued on the model's `GenerationWorker`;
+/// tokens stream back as events as the worker produces them. When the call is cancelled (a
+/// Cancel frame, its deadline, a closed connection) the job leaves the queue or its slot at the
+/// worker's next step.
+public struct DecodingService: RPCService {
+    public let name = "tailor.v1.Decoding"
+    private let models: ModelManager
+    private let settings: GenerationSettings
+
+    /// Limits on a request, checked before any work.
+    enum Limits {
+        static let promptBytes = 1 << 20
+        static let stopStrings = 16
+        static let stopBytes = 256
+        static let chatMessages = 1024
+    }
+
+    /// A service generating on `models`' models.
+    public init(models: ModelManager, settings: GenerationSettings) {
+        self.models = models
+        self.settings = settings
+    }
+
+    public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
+        guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'") }
+        let request = try GenerateRequest(serialized: call.payload)
+        let loaded = try await models.model(request.model, field: "generate.model")
+        let job = GenerationJob(try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
+                                             defaultMaxTokens: settings.defaultMaxTokens),
+                                owner: "\(call.caller.uid)/\(call.caller.pid)")
+        try loaded.worker.submit(job)
+        try await withTaskCancellationHandler {
+            for await output in job.outputs {
+                switch output {
+                case let .token(t):
+                    try await writer.event(try GenerateEvent.token(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes,
+                                                                   text: t.text, logprob: t.logprob).serialized())
+                case let .finished(s):
+                    if s.finishReason == .cancelled { throw CancellationError() }
+                    try await writer.event(try GenerateEvent.stats(
+                        promptTokens: UInt32(s.promptTokens), generatedTokens: UInt32(s.generatedTokens),
+                        timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()), totalMS: UInt32(s.totalMS.rounded()),
+                        finishReason: s.finishReason.rawValue, tailText: s.tail).serialized())
+                    return
+                case let .failed(e):
+                    throw e
+                }
+            }
+            // The stream ended without a result: the task was cancelled.
+            throw CancellationError()
+        } onCancel: {
+            loaded.worker.cancel(job)
+        }
+    }
+
+    /// The engine job for `request`: checked, rendered and tokenized.
+    /// - Throws: `RPCError` INVALID_ARGUMENT naming the field at fault.
+    static func job(for request: GenerateRequest, model: Model, contextLength: Int, defaultMaxTokens: Int) throws -> BatchDecoder.Job {
+        let tok = model.tokenizer
+        let text: String
+        let parseSpecial: Bool
+        switch request.input {
+        case let .prompt(p):
+            guard !p.isEmpty else { throw RPCError.invalidArgument("generate.prompt", "the prompt is empty") }
+            guard p.utf8.count <= Limits.promptBytes else {
+                throw RPCError.invalidArgument("generate.prompt", "the prompt is \(p.utf8.count) bytes; the limit is \(Limits.promptBytes)")
+            }
+            text = p
+            parseSpecial = false
+        case let .chat(messages):
+            guard !messages.isEmpty else { throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages") }
+            guard messages.count <= Limits.chatMessages else {
+                throw RPCError.invalidArgument("generate.chat.messages", "\(messages.count) messages; the limit is \(Limits.chatMessages)")
+            }
+            let total = messages.reduce(0) { $0 + $1.content.utf8.count }
+            guard total <= Limits.promptBytes else {
+                throw RPCError.invalidArgument("generate.chat.messages.content", "the chat is \(total) bytes; the limit is \(Limits.promptBytes)")
+            }
+            let turns = try messages.map { m -> ChatMessage in
+                guard let role = ChatMessage.Role(rawValue: m.role) else {
+                    throw RPCError.invalidArgument("generate.chat.messages.role", "unknown role '\(m.role)'; use system, user or assistant")
+                }
+                return ChatMessage(role: role, content: m.content)
+            }
+            let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
+            var all = turns
+            if turns.first?.role != .system, template == .chatML, let s = ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) {
+                all.insert(ChatMessage(role: .system, content: s), at: 0)
+            }
+            text = template.render(all)
+            parseSpecial = true
+        }
+        guard request.stop.count <= Limits.stopStrings else {
+            throw RPCError.invalidArgument("generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
+        }
+        if let long = request.stop.first(where: { $0.utf8.count > Limits.stopBytes }) {
+            throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
+        }
+        let s = request.sampling
+        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
+                                          minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
+                                          seed: s.seed)
+        do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
+
+        let ids = tok.encode(text, addSpecial: true, parseSpecial: parseSpecial)
+        let field = request.input.isChat ? "generate.chat" : "generate.prompt"
+        guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
+        guard ids.count < contextLength else {
+            throw RPCError.invalidArgument(field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
+        }
+        let maxTokens = request.maxTokens == 0 ? defaultMaxTokens : Int(request.maxTokens)
+        return BatchDecoder.Job(prompt: ids, sampling: sampling,
+                                options: GenerationOptions(maxTokens: maxTokens, stopStrings: request.stop))
+    }
+}
+
+extension GenerateRequest.Input {
+    var isChat: Bool { if case .chat = self { return true } else { return false } }
+}
