@@ -1,1 +1,128 @@
+import NIOCore
+import NIOPosix
+import Synchronization
 import TailorWire
+
+/// A connection to tailord with async/await calls.
+///
+/// One connection carries many calls at once, each on its own stream. Unary calls return
+/// their response; streaming calls return an `AsyncThrowingStream` that ends when the daemon's
+/// Status arrives (throwing `TailorClientError.status` unless it is OK). Cancelling the task
+/// that awaits a call, or that iterates a stream, sends Cancel for that stream.
+public final class TailorClient: Sendable {
+    /// What the daemon answered to Hello: version and limits.
+    public let hello: HelloResponse
+    private let channel: any Channel
+    private let streams: StreamTable
+
+    private init(channel: any Channel, streams: StreamTable, hello: HelloResponse) {
+        self.channel = channel
+        self.streams = streams
+        self.hello = hello
+    }
+
+    /// Connects to the daemon's socket and negotiates the protocol version.
+    /// - Parameter path: the socket; nil for `--socket`-less discovery ($TAILOR_SOCKET, then the
+    ///   user daemon's, then the system daemon's).
+    /// - Throws: NIO's error when nothing listens there; `TailorClientError` when Hello fails.
+    public static func connect(to path: String, clientName: String = "tailor-swift/\(clientVersion)") async throws -> TailorClient {
+        let streams = StreamTable()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(streams: streams))
+                }
+            }
+            .connect(unixDomainSocketPath: path).get()
+        do {
+            let payload = try HelloRequest(client: clientName).serialized()
+            let reply = try await unary(channel: channel, streams: streams, id: 0,
+                                        request: Request(service: "tailor.v1.Session", method: "Hello", payload: payload))
+            return TailorClient(channel: channel, streams: streams, hello: try HelloResponse(serialized: reply))
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// Closes the connection; calls still open end with `connectionClosed`.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// A unary call: sends `payload` to `service`/`method` and returns the response payload.
+    /// - Parameter timeoutMS: the daemon's deadline for the call; 0 for none.
+    public func call(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) async throws -> [UInt8] {
+        try await Self.unary(channel: channel, streams: streams, id: streams.nextID(),
+                             request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))
+    }
+
+    /// A server-streaming call: the payloads of its Events, ending at its Status (throwing
+    /// `TailorClientError.status` unless OK). Stopping the iteration early, or cancelling the
+    /// iterating task, sends Cancel.
+    public func stream(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) -> AsyncThrowingStream<[UInt8], any Error> {
+        let id = streams.nextID()
+        let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
+        streams.register(id, continuation)
+        let channel = self.channel, table = streams
+        continuation.onTermination = { termination in
+            if case .cancelled = termination, table.remove(id) {
+                Self.send(channel, Frame(streamID: id, kind: .cancel(reason: "client task cancelled")))
+            }
+        }
+        Self.send(channel, Frame(streamID: id, kind: .request(Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))))
+        let reader = FrameReader(frames.makeAsyncIterator())
+        return AsyncThrowingStream {
+            guard let kind = try await reader.next() else { throw CancellationError() }
+            switch kind {
+            case let .event(payload), let .data(payload, _): return payload
+            case let .status(s):
+                guard s.code == .ok else { throw TailorClientError.status(s) }
+                return nil
+            default:
+                throw TailorClientError.protocolViolation("unexpected frame on streaming call \(id)")
+            }
+        }
+    }
+
+    private static func unary(channel: any Channel, streams: StreamTable, id: UInt32, request: Request) async throws -> [UInt8] {
+        let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
+        streams.register(id, continuation)
+        send(channel, Frame(streamID: id, kind: .request(request)))
+        return try await withTaskCancellationHandler {
+            var response: [UInt8]?
+            for try await kind in frames {
+                switch kind {
+                case let .response(payload): response = payload
+                case let .status(s):
+                    guard s.code == .ok else { throw TailorClientError.status(s) }
+                    return response ?? []
+                default:
+                    throw TailorClientError.protocolViolation("unexpected frame on unary stream \(id)")
+                }
+            }
+            throw CancellationError()
+        } onCancel: {
+            if streams.remove(id) {
+                continuation.finish(throwing: CancellationError())
+                send(channel, Frame(streamID: id, kind: .cancel(reason: "client task cancelled")))
+            }
+        }
+    }
+
+    static func send(_ channel: any Channel, _ frame: Frame) {
+        guard let bytes = try? FrameCodec.encode(frame) else { return }
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+    }
+}
+
+/// The client library's version.
+public let clientVersion = "0.1.0"
+
+/// Holds the frame iterator of one streaming call. Only the one task iterating the call's
+/// stream touches it, one `next()` at a time, which AsyncThrowingStream(unfolding:) guarantees.
+private final class FrameReader: @unchecked Sendable {
+    private var iterator: AsyncThrowingStream<Frame.Kind, any Error>.AsyncIterator
+    init(_ iterator: AsyncThrowingStream<Frame.Kind, any Error>.AsyncIterator) { self.iterator = iterator }
+    func next() async throws -> Frame.Kind? { try await iterator.next() }
+}

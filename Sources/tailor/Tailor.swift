@@ -2,13 +2,16 @@ import ArgumentParser
 import Foundation
 import TailorEngine
 
-/// `tailor`: the command line of Tailor. The commands here work offline, straight on the engine.
+/// `tailor`: the command line of Tailor. Offline commands run straight on the engine; the others
+/// are thin calls through TailorClient to the daemon.
 @main
-struct Tailor: ParsableCommand {
+struct Tailor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tailor",
-        abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU.",
-        subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self]
+        abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU, and talk to tailord.",
+        discussion: "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
+        subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
+                      DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self]
     )
 }
 

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import TailorClient
+import TailorDaemon
+import TailorWire
+
+/// How client commands find the daemon.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, then /run/tailor/tailord.sock).")
+    var socket: String?
+
+    /// Connects, turning "nothing listens there" into a message that says what to do.
+    func connect() async throws -> TailorClient {
+        let path = DaemonPaths.clientSocket(flag: socket)
+        do {
+            return try await TailorClient.connect(to: path, clientName: "tailor-cli/\(tailorVersion)")
+        } catch let e as TailorClientError {
+            throw CLIError("tailord at \(path): \(e)")
+        } catch {
+            throw CLIError("cannot reach tailord at \(path) (\(error)); start it with `tailor daemon run` or `systemctl --user start tailord.socket`")
+        }
+    }
+}
+
+/// Runs `body` with a connected client, closing it afterwards and turning call failures into
+/// messages.
+func withClient<T>(_ options: ConnectionOptions, _ body: (TailorClient) async throws -> T) async throws -> T {
+    let client = try await options.connect()
+    do {
+        let r = try await body(client)
+        await client.close()
+        return r
+    } catch let e as TailorClientError {
+        await client.close()
+        throw CLIError("\(e)")
+    } catch {
+        await client.close()
+        throw error
+    }
+}
+
+/// A failure at run time (not a usage mistake): printed as "Error: …" without the usage text.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `tailor status`: is the daemon up, and what does it serve.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the daemon's health: version, models, uptime, queue.")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let h = try await withClient(connection) { try await $0.health() }
+        print("tailord \(h.version), up \(h.uptimeMS / 1000) s, \(h.queueDepth) request(s) waiting")
+        print(h.models.isEmpty ? "no models loaded" : "models: \(h.models.joined(separator: ", "))")
+    }
+}
+
+/// `tailor models ls|load|unload`.
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "models", abstract: "List, load and unload the daemon's base models.",
+                                                    subcommands: [List.self, Load.self, Unload.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List loaded models.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let models = try await withClient(connection) { try await $0.models() }
+            if models.isEmpty { print("no models loaded"); return }
+            for m in models {
+                print("\(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)")
+            }
+        }
+    }
+
+    struct Load: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load a GGUF model into the daemon.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Id to serve it under (default: the file name without .gguf).") var id: String = ""
+        @Argument(help: "The GGUF file.") var path: String
+
+        func run() async throws {
+            let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            let m = try await withClient(connection) { try await $0.loadModel(path: abs, id: id) }
+            print("loaded \(m.id) (\(m.architecture), sha256 \(m.sha256))")
+        }
+    }
+
+    struct Unload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unload a model; its running requests end UNAVAILABLE.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The model id.") var id: String
+
+        func run() async throws {
+            try await withClient(connection) { try await $0.unloadModel(id: id) }
+            print("unloaded \(id)")
+        }
+    }
+}
+
+/// `tailor generate`: stream a generation through the daemon.
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text through the daemon, streamed.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Model id (default: the only loaded model).") var model: String = ""
+    @Flag(help: "Send the prompt as a chat message, rendered with the model's template.") var chat = false
+    @Option(help: "System message (with --chat).") var system: String?
+    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Maximum new tokens (0: the daemon's default).") var maxTokens: UInt32 = 0
+    @Option(name: .customLong("stop"), help: "Stop string (repeatable).") var stops: [String] = []
+    @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(name: .customLong("top-k")) var topK: UInt32 = 0
+    @Option(name: .customLong("top-p")) var topP: Float = 0
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS: UInt32 = 0
+    @Flag(help: "Print statistics to standard error.") var verbose = false
+    @Argument(help: "The prompt.") var prompt: String
+
+    func run() async throws {
+        var messages: [GenerateRequest.ChatMessage] = []
+        if let system { messages.append(.init(role: "system", content: system)) }
+        messages.append(.init(role: "user", content: prompt))
+        let request = GenerateRequest(model: model, input: chat ? .chat(messages) : .prompt(prompt),
+                                      sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
+                                      stop: stops, maxTokens: maxTokens)
+        try await withClient(connection) { client in
+            for try await event in try client.generate(request, timeoutMS: timeoutMS) {
+                switch event {
+                case let .token(_, _, text, _):
+                    Console.write(text)
+                case let .stats(p, g, ttft, total, reason, tail):
+                    Console.write(tail + "\n")
+                    if verbose { Console.error("prompt \(p) tok, generated \(g) tok, first token \(ttft) ms, total \(total) ms, finish: \(reason)") }
+                }
+            }
+        }
+    }
+}
