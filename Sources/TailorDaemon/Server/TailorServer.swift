@@ -155,10 +155,10 @@ public final class TailorServer: Service, Sendable {
         return future.flatMap { [self] peer in
             guard configuration.policy.admits(peer) else {
                 logger.warning("refused a connection", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
-                let refusal = Frame(streamID: 0, kind: .status(Status(code: .permissionDenied,
-                    message: "uid \(peer.uid) may not use this user's daemon")))
-                let bytes = (try? FrameCodec.encode(refusal)) ?? []
-                return channel.writeAndFlush(ByteBuffer(bytes: bytes)).flatMap { channel.close() }
+                let refusal = Status(code: .permissionDenied, message: "uid \(peer.uid) may not use this user's daemon")
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RefusalHandler(status: refusal))
+                }
             }
             let connection: Connection? = state.withLock { s in
                 guard !s.shuttingDown else { return nil }
@@ -220,6 +220,23 @@ public final class TailorServer: Service, Sendable {
         case let .activated(fd): return "fd \(fd) (socket activation)"
         }
     }
+}
+
+/// Answers a refused peer with a stream-0 Status once the socket is active, then closes.
+/// (The child initializer runs before the channel is active, when it cannot write yet.)
+private final class RefusalHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let status: Status
+    init(status: Status) { self.status = status }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bytes = (try? FrameCodec.encode(Frame(streamID: 0, kind: .status(status)))) ?? []
+        let ctx = context
+        context.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes))).whenComplete { _ in ctx.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
 /// Why the server could not start.

@@ -1,0 +1,151 @@
+import Foundation
+import TailorClient
+@testable import TailorDaemon
+import TailorEngine
+import TailorWire
+import XCTest
+
+/// Generation through the daemon, checked against the engine run in-process.
+final class DecodingServiceTests: XCTestCase {
+    /// Greedy tokens for `prompt` from the engine directly: the reference.
+    private func reference(_ prompt: String, maxTokens: Int) throws -> [Int32] {
+        let model = try Model(path: DaemonHarness.tinyModel)
+        let ids = model.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
+        let ctx = InferenceContext(model: model, maxContext: 256, maxBatchTokens: 256, threads: 1)
+        return try Generator(context: ctx).generate(prompt: ids, sampling: SamplingParameters(),
+                                                    options: GenerationOptions(maxTokens: maxTokens)).tokens
+    }
+
+    func testHealthModelsAndGenerateMatchTheEngine() async throws {
+        let d = try await DaemonHarness()
+        let client = try await d.client()
+        XCTAssertEqual(client.hello.version, 1)
+        let health = try await client.health()
+        XCTAssertEqual(health.models, ["tiny"])
+        XCTAssertEqual(health.version, tailorVersion)
+        XCTAssertEqual(health.queueDepth, 0)
+        let models = try await client.models()
+        XCTAssertEqual(models.count, 1)
+        XCTAssertEqual(models[0].architecture, "llama")
+        XCTAssertEqual(models[0].sha256.count, 64)
+        XCTAssertEqual(models[0].fileBytes, UInt64(try FileManager.default.attributesOfItem(atPath: DaemonHarness.tinyModel)[.size] as! Int))
+
+        let prompt = "the quick brown fox"
+        let want = try reference(prompt, maxTokens: 12)
+        var ids: [Int32] = [], text = "", bytes: [UInt8] = []
+        var stats: (UInt32, UInt32, String)?
+        for try await e in try client.generate(GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 12)) {
+            switch e {
+            case let .token(id, b, t, logprob):
+                ids.append(Int32(id)); text += t; bytes += b
+                XCTAssertLessThanOrEqual(logprob, 0)
+            case let .stats(p, g, _, _, reason, tail):
+                stats = (p, g, reason); text += tail
+            }
+        }
+        XCTAssertEqual(ids, want)
+        let model = try Model(path: DaemonHarness.tinyModel)
+        XCTAssertEqual(stats?.0, UInt32(model.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false).count))
+        XCTAssertEqual(stats?.1, UInt32(want.count))
+        XCTAssertEqual(text, String(decoding: bytes, as: UTF8.self))
+        // The model is named implicitly when it is the only one.
+        var n = 0
+        for try await e in try client.generate(GenerateRequest(model: "", input: .prompt(prompt), maxTokens: 3)) {
+            if case .token = e { n += 1 }
+        }
+        XCTAssertEqual(n, 3)
+        await client.close()
+        await d.stop()
+    }
+
+    func testCancelDeadlineAndClosedConnection() async throws {
+        let d = try await DaemonHarness(slots: 2)
+        let c = try d.raw()
+        let long = try GenerateRequest(model: "tiny", input: .prompt("one two three"), maxTokens: 240).serialized()
+        // Cancel frame: the stream ends CANCELLED.
+        try c.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+        _ = try c.read()   // the first token event
+        try c.send(Frame(streamID: 1, kind: .cancel(reason: "user typed")))
+        let rest = try c.readStream(1)
+        XCTAssertEqual(rest.status?.code, .cancelled)
+        XCTAssertEqual(rest.filter { if case .status = $0.kind { return true }; return false }.count, 1)
+        // Cancel for an unknown stream is ignored.
+        try c.send(Frame(streamID: 99, kind: .cancel(reason: "nothing")))
+        // A deadline shorter than the generation.
+        let deadline = try c.call(3, "tailor.v1.Decoding", "Generate", payload: long, timeoutMS: 1)
+        XCTAssertEqual(deadline.status?.code, .deadlineExceeded)
+        // A deadline long enough lets the call finish OK.
+        let short = try GenerateRequest(model: "tiny", input: .prompt("one"), maxTokens: 2).serialized()
+        XCTAssertEqual(try c.call(5, "tailor.v1.Decoding", "Generate", payload: short, timeoutMS: 60_000).status?.code, .ok)
+        // Closing the connection mid-generation frees the slot.
+        let c2 = try d.raw()
+        try c2.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+        _ = try c2.read()
+        close(c2.fd)
+        let drained = await DaemonHarness.eventually { d.server.streamCount == 0 }
+        XCTAssertTrue(drained)
+        await d.stop()
+    }
+
+    func testSwiftClientTaskCancellationSendsCancel() async throws {
+        let d = try await DaemonHarness(slots: 1)
+        let client = try await d.client()
+        let req = GenerateRequest(model: "tiny", input: .prompt("count with me"), maxTokens: 200)
+        let task = Task {
+            var n = 0
+            for try await e in try client.generate(req) { if case .token = e { n += 1 } }
+            return n
+        }
+        let started = await DaemonHarness.eventually { d.server.streamCount == 1 }
+        XCTAssertTrue(started)
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        _ = try? await task.value
+        // The daemon saw the Cancel: the stream ends and the one slot is free for the next call.
+        let ended = await DaemonHarness.eventually { d.server.streamCount == 0 }
+        XCTAssertTrue(ended)
+        var tokens = 0
+        for try await e in try client.generate(GenerateRequest(model: "tiny", input: .prompt("again"), maxTokens: 4)) {
+            if case .token = e { tokens += 1 }
+        }
+        XCTAssertEqual(tokens, 4)
+        // Errors arrive typed.
+        do {
+            for try await _ in try client.generate(GenerateRequest(model: "ghost", input: .prompt("x"))) {}
+            XCTFail("expected NOT_FOUND")
+        } catch let e as TailorClientError {
+            XCTAssertEqual(e.code, .notFound)
+        }
+        await client.close()
+        await d.stop()
+    }
+
+    func testQueuedRequestsAreServedRoundRobinAcrossCallers() {
+        var q = FairQueue<String, Int>()
+        for i in 0..<4 { q.push(i, key: "editor") }
+        q.push(100, key: "shell")
+        q.push(200, key: "browser")
+        var order: [Int] = []
+        while let x = q.pop() { order.append(x) }
+        XCTAssertEqual(order, [0, 100, 200, 1, 2, 3])
+        XCTAssertTrue(q.isEmpty)
+        q.push(1, key: "a"); q.push(2, key: "a"); q.push(3, key: "b")
+        XCTAssertEqual(q.removeAll { $0 == 2 }, [2])
+        XCTAssertEqual(q.count, 2)
+        XCTAssertEqual(q.pop(), 1)
+        XCTAssertEqual(q.pop(), 3)
+        XCTAssertNil(q.pop())
+    }
+
+    func testUnloadEndsRunningGenerationsUnavailable() async throws {
+        let d = try await DaemonHarness(slots: 1)
+        let c = try d.raw()
+        let long = try GenerateRequest(model: "tiny", input: .prompt("on and on"), maxTokens: 250).serialized()
+        try c.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+        _ = try c.read()
+        let c2 = try d.raw()
+        XCTAssertEqual(try c2.call(1, "tailor.v1.Models", "Unload", payload: try UnloadModelRequest(id: "tiny").serialized()).status?.code, .ok)
+        XCTAssertEqual(try c.readStream(1).status?.code, .unavailable)
+        await d.stop()
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import TailorClient
+@testable import TailorDaemon
+import TailorEngine
+import TailorWire
+import XCTest
+
+/// An in-process daemon on a temporary socket, serving the committed tiny llama model: what
+/// the daemon tests talk to, through TailorClient or raw bytes.
+final class DaemonHarness: @unchecked Sendable {
+    let directory: String
+    let socket: String
+    let server: TailorServer
+    let models: ModelManager
+    let configuration: DaemonConfiguration
+    private var task: Task<Void, any Error>?
+
+    /// The package root, found from this file.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    /// The tiny random llama (with a BPE tokenizer) committed for the engine tests.
+    static let tinyModel = packageRoot.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path
+
+    /// Starts a daemon. `policy` defaults to user mode as this process's uid.
+    init(limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
+         policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
+         listen: ListenTarget? = nil, loadModel: Bool = true) async throws {
+        directory = NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        socket = directory + "/s.sock"
+        var config = DaemonConfiguration()
+        config.generation.slots = slots
+        config.generation.contextLength = 256
+        config.generation.threads = 1
+        config.limits = limits
+        configuration = config
+        models = ModelManager(settings: config.generation)
+        if loadModel { _ = try await models.load(path: Self.tinyModel, id: "tiny") }
+        var sc = TailorServer.Configuration(listen: listen ?? .path(socket), policy: policy)
+        sc.limits = limits
+        sc.shutdownGrace = shutdownGrace
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let ready = AsyncStream<Void>.makeStream()
+        let base = Daemon.router(models: models, configuration: config, policy: policy)
+        let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])
+        server = TailorServer(configuration: sc, router: router,
+                              logger: logger, onReady: { ready.continuation.yield(); ready.continuation.finish() })
+        let server = self.server
+        task = Task { try await server.run() }
+        for await _ in ready.stream { break }
+    }
+
+    /// A connected Swift client.
+    func client() async throws -> TailorClient { try await TailorClient.connect(to: socket, clientName: "harness") }
+
+    /// A raw connection that has done Hello.
+    func raw(hello: Bool = true) throws -> RawConnection {
+        let c = try RawConnection(path: socket)
+        if hello { try c.hello() }
+        return c
+    }
+
+    /// Stops the daemon as SIGTERM would (cancellation triggers the same graceful path) and
+    /// waits for it to exit.
+    func stop() async {
+        task?.cancel()
+        _ = await task?.result
+        await models.unloadAll()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Waits until `condition` holds, up to `timeout`; false if it never did.
+    static func eventually(_ timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+
+    /// Open file descriptors of this process.
+    static func openFDs() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+}
+
+/// A test-only service whose `Hold` call runs until it is cancelled and `Echo` answers at once:
+/// streams that stay open exactly as long as a test wants.
+struct HoldService: RPCService {
+    let name = "test.Hold"
+
+    func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
+        switch call.method {
+        case "Hold":
+            try await writer.event([1])
+            try await Task.sleep(for: .seconds(3600))
+        case "Echo":
+            try await writer.respond(call.payload)
+        default:
+            throw RPCError(.unimplemented, "no \(call.method)")
+        }
+    }
+}
