@@ -11,21 +11,25 @@ final class StreamTable: Sendable {
     }
     private let state = Mutex(State())
 
-    /// A new odd stream id, greater than every one used before.
-    func nextID() -> UInt32 {
-        state.withLock { s in
-            defer { s.next += 2 }
-            return s.next
+    /// Opens a stream: takes the next odd id, routes its frames to `continuation`, and runs
+    /// `send` (which must only enqueue the Request) under the table's lock, so Requests leave
+    /// in id order even when many tasks open streams at once, as the protocol requires.
+    /// Fails the continuation at once if the connection is gone.
+    /// `send` returns the error that kept it from enqueuing (a request the protocol cannot
+    /// carry), which then fails the continuation.
+    @discardableResult
+    func open(_ continuation: AsyncThrowingStream<Frame.Kind, any Error>.Continuation, fixedID: UInt32? = nil,
+              send: (UInt32) -> (any Error)?) -> UInt32 {
+        let (id, failure): (UInt32, (any Error)?) = state.withLock { s in
+            let id: UInt32
+            if let fixedID { id = fixedID } else { id = s.next; s.next += 2 }
+            if let closed = s.closed { return (id, closed) }
+            if let e = send(id) { return (id, e) }
+            s.open[id] = continuation
+            return (id, nil)
         }
-    }
-
-    /// Routes frames of `id` to `continuation` (failing it at once if the connection is gone).
-    func register(_ id: UInt32, _ continuation: AsyncThrowingStream<Frame.Kind, any Error>.Continuation) {
-        let closed: TailorClientError? = state.withLock { s in
-            if s.closed == nil { s.open[id] = continuation }
-            return s.closed
-        }
-        if let closed { continuation.finish(throwing: closed) }
+        if let failure { continuation.finish(throwing: failure) }
+        return id
     }
 
     /// Forgets `id`; true if it was open.

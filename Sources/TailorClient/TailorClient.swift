@@ -36,7 +36,7 @@ public final class TailorClient: Sendable {
             .connect(unixDomainSocketPath: path).get()
         do {
             let payload = try HelloRequest(client: clientName).serialized()
-            let reply = try await unary(channel: channel, streams: streams, id: 0,
+            let reply = try await unary(channel: channel, streams: streams, fixedID: 0,
                                         request: Request(service: "tailor.v1.Session", method: "Hello", payload: payload))
             return TailorClient(channel: channel, streams: streams, hello: try HelloResponse(serialized: reply))
         } catch {
@@ -53,7 +53,7 @@ public final class TailorClient: Sendable {
     /// A unary call: sends `payload` to `service`/`method` and returns the response payload.
     /// - Parameter timeoutMS: the daemon's deadline for the call; 0 for none.
     public func call(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) async throws -> [UInt8] {
-        try await Self.unary(channel: channel, streams: streams, id: streams.nextID(),
+        try await Self.unary(channel: channel, streams: streams, fixedID: nil,
                              request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))
     }
 
@@ -61,16 +61,15 @@ public final class TailorClient: Sendable {
     /// `TailorClientError.status` unless OK). Stopping the iteration early, or cancelling the
     /// iterating task, sends Cancel.
     public func stream(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) -> AsyncThrowingStream<[UInt8], any Error> {
-        let id = streams.nextID()
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
-        streams.register(id, continuation)
         let channel = self.channel, table = streams
+        let request = Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS)
+        let id = streams.open(continuation) { Self.trySend(channel, Frame(streamID: $0, kind: .request(request))) }
         continuation.onTermination = { termination in
             if case .cancelled = termination, table.remove(id) {
                 Self.send(channel, Frame(streamID: id, kind: .cancel(reason: "client task cancelled")))
             }
         }
-        Self.send(channel, Frame(streamID: id, kind: .request(Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))))
         let reader = FrameReader(frames.makeAsyncIterator())
         return AsyncThrowingStream {
             guard let kind = try await reader.next() else { throw CancellationError() }
@@ -85,10 +84,9 @@ public final class TailorClient: Sendable {
         }
     }
 
-    private static func unary(channel: any Channel, streams: StreamTable, id: UInt32, request: Request) async throws -> [UInt8] {
+    private static func unary(channel: any Channel, streams: StreamTable, fixedID: UInt32?, request: Request) async throws -> [UInt8] {
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
-        streams.register(id, continuation)
-        send(channel, Frame(streamID: id, kind: .request(request)))
+        let id = streams.open(continuation, fixedID: fixedID) { trySend(channel, Frame(streamID: $0, kind: .request(request))) }
         return try await withTaskCancellationHandler {
             var response: [UInt8]?
             for try await kind in frames {
@@ -110,9 +108,22 @@ public final class TailorClient: Sendable {
         }
     }
 
+    /// Enqueues `frame` on the channel's event loop (never written synchronously, so frames
+    /// enqueued in order leave in order, whichever thread enqueues them).
     static func send(_ channel: any Channel, _ frame: Frame) {
-        guard let bytes = try? FrameCodec.encode(frame) else { return }
-        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        _ = trySend(channel, frame)
+    }
+
+    /// `send`, returning the encoding error (a frame over 4 MiB, a NUL in a name) instead of
+    /// dropping the frame.
+    static func trySend(_ channel: any Channel, _ frame: Frame) -> (any Error)? {
+        do {
+            let bytes = try FrameCodec.encode(frame)
+            channel.eventLoop.execute { channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil) }
+            return nil
+        } catch {
+            return error
+        }
     }
 }
 

@@ -129,12 +129,16 @@ final class Connection: Sendable {
 
     /// Stops taking new streams; closes the connection once the open ones end (now if none).
     func drain() {
-        let idle = state.withLock { s -> Bool in
+        state.withLock { s in
             if s.phase == .open || s.phase == .awaitingHello { s.phase = .draining }
-            return s.streams.isEmpty
+            // Decided and enqueued under the lock, so a stream's closing Status (enqueued under
+            // the same lock in `end`) can never be overtaken by this close.
+            if s.streams.isEmpty { enqueueClose() }
         }
-        if idle { channel.close(promise: nil) }
     }
+
+    /// Closes the channel, whatever is open (the server's last resort at shutdown).
+    func forceClose() { enqueueClose() }
 
     /// Cancels every open stream (the shutdown grace period is over); they end UNAVAILABLE.
     func cancelAll() {
@@ -225,12 +229,7 @@ final class Connection: Sendable {
 
     /// Writes stream `id`'s one Status and forgets the stream.
     private func end(_ id: UInt32, result: Result<Void, any Error>, label: String) {
-        let (reason, phase, remaining, supervisors): (StopReason?, Phase, Int, Int) = state.withLock { s in
-            let st = s.streams.removeValue(forKey: id)
-            st?.uploads.finish()
-            s.supervisors -= 1
-            return (st?.stopReason, s.phase, s.streams.count, s.supervisors)
-        }
+        let reason = state.withLock { $0.streams[id]?.stopReason }
         let status: Status
         switch (result, reason) {
         case (.success, _): status = Status(code: .ok)
@@ -242,11 +241,19 @@ final class Connection: Sendable {
         if status.code != .ok && status.code != .cancelled {
             logger.debug("stream ended", metadata: ["stream": "\(id)", "call": "\(label)", "status": "\(status.code)", "message": "\(status.message)"])
         }
-        if phase != .closed {
-            write(Frame(streamID: id, kind: .status(status)))
-            if phase == .draining && remaining == 0 { channel.close(promise: nil) }
+        // Forgetting the stream, writing its Status and (when draining) closing happen under
+        // one lock, so `drain` cannot slip a close in between.
+        let idle = state.withLock { s -> Bool in
+            let st = s.streams.removeValue(forKey: id)
+            st?.uploads.finish()
+            s.supervisors -= 1
+            if s.phase != .closed {
+                enqueue(Frame(streamID: id, kind: .status(status)))
+                if s.phase == .draining && s.streams.isEmpty { enqueueClose() }
+            }
+            return s.streams.isEmpty && s.supervisors == 0
         }
-        if remaining == 0 && supervisors == 0 { onIdle(self) }
+        if idle { onIdle(self) }
     }
 
     // MARK: Writing
@@ -265,6 +272,19 @@ final class Connection: Sendable {
             bytes = (try? FrameCodec.encode(fallback)) ?? []
         }
         return channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    /// Writes `frame` from the event loop's queue: never synchronously, even when called on
+    /// the loop, so that calls made under the state lock cannot re-enter it, and frames and
+    /// closes enqueued in lock order reach the socket in that order.
+    private func enqueue(_ frame: Frame) {
+        channel.eventLoop.execute { self.write(frame) }
+    }
+
+    /// Closes the channel from the event loop's queue, after everything enqueued before.
+    private func enqueueClose() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.close(promise: nil) }
     }
 
     /// Sends a stream-0 Status and closes: the connection cannot continue.

@@ -90,7 +90,9 @@ public final class TailorServer: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown()
         }
-        await drain()
+        // Drained in a task of its own: when shutdown came as cancellation, this task's sleeps
+        // would return at once and the grace period would become a busy loop.
+        await Task { await self.drain() }.value
         if case let .path(p) = configuration.listen { unlink(p) }
         try? await group.shutdownGracefully()
         logger.info("stopped")
@@ -116,6 +118,7 @@ public final class TailorServer: Service, Sendable {
         beginShutdown()
         let clock = ContinuousClock()
         let graceEnd = clock.now + configuration.shutdownGrace
+        logger.debug("draining", metadata: ["streams": "\(streamCount)", "connections": "\(connectionCount)"])
         while streamCount > 0 && clock.now < graceEnd { try? await Task.sleep(for: .milliseconds(20)) }
         let conns = state.withLock { Array($0.connections.values) }
         if streamCount > 0 {
@@ -127,6 +130,10 @@ public final class TailorServer: Service, Sendable {
             for c in state.withLock({ Array($0.connections.values) }) { c.drain() }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        // Whatever still holds on (a stream ignoring cancellation) is closed outright, so the
+        // event loop can stop with nothing pending on it.
+        for c in state.withLock({ Array($0.connections.values) }) { c.forceClose() }
+        try? await Task.sleep(for: .milliseconds(50))
     }
 
     private func bind() async throws -> any Channel {

@@ -39,13 +39,13 @@ public struct DecodingService: RPCService {
                 switch output {
                 case let .token(t):
                     try await writer.event(try GenerateEvent.token(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes,
-                                                                   text: t.text, logprob: t.logprob).serialized())
+                                                                   text: Self.wireText(t.text), logprob: t.logprob).serialized())
                 case let .finished(s):
                     if s.finishReason == .cancelled { throw CancellationError() }
                     try await writer.event(try GenerateEvent.stats(
                         promptTokens: UInt32(s.promptTokens), generatedTokens: UInt32(s.generatedTokens),
                         timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()), totalMS: UInt32(s.totalMS.rounded()),
-                        finishReason: s.finishReason.rawValue, tailText: s.tail).serialized())
+                        finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail)).serialized())
                     return
                 case let .failed(e):
                     throw e
@@ -56,6 +56,12 @@ public struct DecodingService: RPCService {
         } onCancel: {
             loaded.worker.cancel(job)
         }
+    }
+
+    /// Generated text as a wire `string`: protocol strings never hold NUL (C readers would cut
+    /// them there), so a generated NUL is sent as U+FFFD in `text`; `token_bytes` keeps the byte.
+    static func wireText(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
     /// The engine job for `request`: checked, rendered and tokenized.

@@ -149,3 +149,14 @@ final class DecodingServiceTests: XCTestCase {
         await d.stop()
     }
 }
+
+final class WireTextTests: XCTestCase {
+    func testGeneratedNULBecomesReplacementCharacterInText() throws {
+        XCTAssertEqual(DecodingService.wireText("a\u{0}b"), "a\u{FFFD}b")
+        XCTAssertEqual(DecodingService.wireText("plain"), "plain")
+        // And the result crosses the wire, which a NUL would not.
+        let e = GenerateEvent.token(id: 3, tokenBytes: [0], text: DecodingService.wireText("\u{0}"), logprob: -1)
+        XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e)
+        XCTAssertThrowsError(try GenerateEvent.token(id: 3, tokenBytes: [0], text: "\u{0}", logprob: -1).serialized())
+    }
+}

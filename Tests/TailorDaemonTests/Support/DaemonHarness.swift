@@ -41,7 +41,7 @@ final class DaemonHarness: @unchecked Sendable {
         sc.limits = limits
         sc.shutdownGrace = shutdownGrace
         var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let ready = AsyncStream<Void>.makeStream()
         let base = Daemon.router(models: models, configuration: config, policy: policy)
         let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])

@@ -132,7 +132,8 @@ typedef enum {
 /*
  * One generated token. `text` holds only complete UTF-8: bytes of a character split across
  * tokens are held back and sent with the token that completes it. `token_bytes` are the
- * token's raw bytes, which may be part of a character.
+ * token's raw bytes, which may be part of a character. Strings never hold NUL, so a generated
+ * NUL byte appears as U+FFFD in `text` (and as 0x00 in `token_bytes`).
  */
 struct  Tailor__V1__GenerateEvent
 {
