@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+@testable import TailorDaemon
+import XCTest
+
+final class ConfigurationTests: XCTestCase {
+    func testConfigFileIsReadAndFlagsOverrideIt() throws {
+        let dir = NSTemporaryDirectory() + "tailor-conf-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/tailord.conf"
+        try """
+        # tailord settings
+        mode = system
+        socket = "/run/custom/t.sock"   # quoted values are fine
+        state_dir = /var/lib/custom
+        model = /models/a.gguf
+        model = /models/b.gguf
+        threads = 3
+        slots = 2
+        context = 1024
+        max_streams = 8
+        shutdown_grace_seconds = 4
+        log_level = debug
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let fromFile = try DaemonOptions.parse(["--config", file]).resolve(environment: [:])
+        XCTAssertEqual(fromFile.mode, .system)
+        XCTAssertEqual(fromFile.socket, "/run/custom/t.sock")
+        XCTAssertEqual(fromFile.stateDirectory, "/var/lib/custom")
+        XCTAssertEqual(fromFile.models, ["/models/a.gguf", "/models/b.gguf"])
+        XCTAssertEqual(fromFile.generation.threads, 3)
+        XCTAssertEqual(fromFile.generation.slots, 2)
+        XCTAssertEqual(fromFile.generation.contextLength, 1024)
+        XCTAssertEqual(fromFile.limits.maxStreams, 8)
+        XCTAssertEqual(fromFile.shutdownGrace, .seconds(4))
+        XCTAssertEqual(fromFile.logLevel, .debug)
+
+        let flags = try DaemonOptions.parse(["--config", file, "--mode", "user", "--socket", "/tmp/x.sock", "--threads", "1",
+                                             "--model", "/m/c.gguf", "--state-dir", "/tmp/state"]).resolve(environment: [:])
+        XCTAssertEqual(flags.mode, .user)
+        XCTAssertEqual(flags.socket, "/tmp/x.sock")
+        XCTAssertEqual(flags.stateDirectory, "/tmp/state")
+        XCTAssertEqual(flags.generation.threads, 1)
+        XCTAssertEqual(flags.models, ["/m/c.gguf"])
+        XCTAssertEqual(flags.generation.slots, 2)   // not overridden
+    }
+
+    func testBadConfigLinesAreNamed() {
+        var c = DaemonConfiguration()
+        let cases: [(String, String)] = [
+            ("colour = blue", "unknown key 'colour'"),
+            ("threads = many", "threads must be an integer"),
+            ("threads = 0", "threads must be an integer in 1...1024"),
+            ("mode = cluster", "mode must be 'user' or 'system'"),
+            ("socket = relative.sock", "socket must be an absolute path"),
+            ("just words", "expected 'key = value'"),
+            ("log_level = loud", "log_level must be one of"),
+        ]
+        for (line, message) in cases {
+            XCTAssertThrowsError(try c.apply(configFile: "# ok\n\(line)\n", path: "/etc/t.conf"), line) { e in
+                let text = "\(e)"
+                XCTAssertTrue(text.hasPrefix("/etc/t.conf:2: "), text)
+                XCTAssertTrue(text.contains(message), text)
+            }
+        }
+        XCTAssertThrowsError(try DaemonOptions.parse(["--config", "/nonexistent/tailord.conf"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try DaemonOptions.parse(["--mode", "galaxy"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try DaemonOptions.parse(["--threads", "0"]).resolve(environment: [:]))
+    }
+
+    func testDefaultsFollowXDGAndFHS() throws {
+        let env = ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/home/u/.state", "XDG_CONFIG_HOME": "/home/u/.cfg", "HOME": "/home/u"]
+        var c = DaemonConfiguration()
+        XCTAssertEqual(try c.paths(environment: env), DaemonPaths(socket: "/run/user/1000/tailor/tailord.sock", stateDirectory: "/home/u/.state/tailor"))
+        XCTAssertEqual(DaemonConfiguration.defaultFilePath(mode: .user, environment: env), "/home/u/.cfg/tailor/tailord.conf")
+        c.mode = .system
+        XCTAssertEqual(try c.paths(environment: env), DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
+        XCTAssertEqual(DaemonConfiguration.defaultFilePath(mode: .system), "/etc/tailor/tailord.conf")
+        c.mode = .user
+        XCTAssertThrowsError(try c.paths(environment: ["HOME": "/home/u"]))   // no runtime dir: no shared-dir fallback
+        c.socket = "/tmp/s.sock"
+        c.stateDirectory = "/tmp/st"
+        XCTAssertEqual(try c.paths(environment: [:]), DaemonPaths(socket: "/tmp/s.sock", stateDirectory: "/tmp/st"))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+@testable import TailorDaemon
+import XCTest
+
+final class SystemdUnitsTests: XCTestCase {
+    /// systemd/ in the repository is what SystemdUnits renders: packagers and `tailor daemon
+    /// install` ship the same units.
+    func testCommittedUnitsMatchTheRenderedOnes() throws {
+        for mode in DaemonMode.allCases {
+            for unit in SystemdUnits.units(mode: mode) {
+                let path = DaemonHarness.packageRoot.appendingPathComponent("systemd/\(mode.rawValue)/\(unit.name)").path
+                let committed = try String(contentsOfFile: path, encoding: .utf8)
+                XCTAssertEqual(committed, unit.text, "\(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output systemd/\(mode.rawValue)`")
+            }
+        }
+    }
+
+    func testUnitsCarryWhatTheIssueAsksFor() {
+        let user = Dictionary(uniqueKeysWithValues: SystemdUnits.units(mode: .user).map { ($0.name, $0.text) })
+        XCTAssertTrue(user["tailord.socket"]!.contains("ListenStream=%t/tailor/tailord.sock"))
+        XCTAssertTrue(user["tailord.socket"]!.contains("SocketMode=0600"))
+        let service = user["tailord.service"]!
+        for line in ["Type=notify", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes",
+                     "RestrictAddressFamilies=AF_UNIX", "SystemCallFilter=@system-service", "WatchdogSec="] {
+            XCTAssertTrue(service.contains(line), line)
+        }
+        let system = Dictionary(uniqueKeysWithValues: SystemdUnits.units(mode: .system).map { ($0.name, $0.text) })
+        XCTAssertTrue(system["tailord.socket"]!.contains("ListenStream=/run/tailor/tailord.sock"))
+        XCTAssertTrue(system["tailord.socket"]!.contains("SocketGroup=tailor"))
+        XCTAssertTrue(system["tailord.socket"]!.contains("SocketMode=0660"))
+        XCTAssertTrue(system["tailord.service"]!.contains("StateDirectory=tailor"))
+        XCTAssertTrue(system["tailord.service"]!.contains("--mode system"))
+        XCTAssertTrue(system["sysusers.d/tailor.conf"]!.contains("u tailor -:tailor"))
+    }
+
+    func testAtomicFileReplacesWholeOrNotAtAll() throws {
+        let dir = NSTemporaryDirectory() + "atomic-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/sub/unit.service"
+        try AtomicFile.write(Array("one".utf8), to: path, mode: 0o644)
+        try AtomicFile.write(Array("two".utf8), to: path, mode: 0o644)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "two")
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue, 0o644)
+        // A write that cannot happen (the target is a directory) leaves no temporary file.
+        try FileManager.default.createDirectory(atPath: dir + "/sub/blocker", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try AtomicFile.write([1], to: dir + "/sub/blocker"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/sub").filter { $0.contains(".tmp.") }
+        XCTAssertEqual(leftovers, [])
+    }
+}
