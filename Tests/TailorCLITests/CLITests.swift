@@ -16,9 +16,12 @@ final class CLITests: XCTestCase {
 
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ args: [String]) throws -> Output {
+    func run(_ args: [String]) throws -> Output { try Self.execute(args) }
+
+    /// Runs `tailor` with `args` and collects its exit status and output.
+    static func execute(_ args: [String]) throws -> Output {
         let p = Process()
-        p.executableURL = Self.binary
+        p.executableURL = binary
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

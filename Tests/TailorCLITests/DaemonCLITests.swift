@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+
+/// The daemon as its users run it: the `tailord` binary (directly and socket-activated), and
+/// the `tailor` client commands against it.
+final class DaemonCLITests: XCTestCase {
+    static var tailord: URL { CLITests.binary.deletingLastPathComponent().appendingPathComponent("tailord") }
+    static var tinyLlama: String { CLITests.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path }
+    private var dir = ""
+    private var daemon: Process?
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.tailord.path), "tailord not built")
+        dir = NSTemporaryDirectory() + "tailord-cli-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private func start(_ executable: String, _ args: [String], socket: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        daemon = p
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? cli(["status", "--socket", socket]))?.status == 0 { return p }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTFail("the daemon never answered on \(socket)")
+        return p
+    }
+
+    /// An empty config file, so a developer's own ~/.config/tailor/tailord.conf stays out of it.
+    private func emptyConfig() -> String {
+        let path = dir + "/empty.conf"
+        FileManager.default.createFile(atPath: path, contents: Data())
+        return path
+    }
+
+    private func cli(_ args: [String]) throws -> CLITests.Output { try CLITests.execute(args) }
+
+    func testStatusModelsGenerateAndSIGTERM() throws {
+        let socket = dir + "/t.sock"
+        let p = try start(Self.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--model", Self.tinyLlama,
+                                              "--threads", "1", "--config", emptyConfig()], socket: socket)
+        let status = try cli(["status", "--socket", socket])
+        XCTAssertTrue(status.stdout.contains("models: llama"), status.stdout)
+        let ls = try cli(["models", "ls", "--socket", socket])
+        XCTAssertTrue(ls.stdout.hasPrefix("llama\tllama\t"), ls.stdout)
+        // Generation through the daemon prints what the offline command prints for the same
+        // greedy request.
+        let online = try cli(["generate", "--socket", socket, "-n", "8", "the quick brown fox"])
+        XCTAssertEqual(online.status, 0, online.stderr)
+        let offline = try cli(["run", "--model", Self.tinyLlama, "-n", "8", "-t", "1", "the quick brown fox"])
+        XCTAssertEqual(online.stdout, offline.stdout)
+        // Load under another id, unload, and a typed error for a missing model.
+        XCTAssertEqual(try cli(["models", "load", "--socket", socket, "--id", "second", Self.tinyLlama]).status, 0)
+        XCTAssertEqual(try cli(["models", "unload", "--socket", socket, "second"]).status, 0)
+        let missing = try cli(["generate", "--socket", socket, "--model", "second", "hi"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("NOT_FOUND"), missing.stderr)
+        XCTAssertFalse(missing.stderr.contains("Usage"), missing.stderr)
+        // SIGTERM: a clean exit, and the socket file is gone.
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socket))
+        let down = try cli(["status", "--socket", socket])
+        XCTAssertNotEqual(down.status, 0)
+        XCTAssertTrue(down.stderr.contains("cannot reach tailord"), down.stderr)
+    }
+
+    func testSocketActivation() throws {
+        let activate = "/usr/bin/systemd-socket-activate"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is not installed")
+        let socket = dir + "/act.sock"
+        // One shell runs the activator, the client and the SIGTERM, so the daemon is not a
+        // child Foundation's Process must track while other children come and go.
+        let script = """
+            set -u
+            \(activate) -l \(socket) \(Self.tailord.path) --socket \(dir)/unused.sock --state-dir \(dir)/state \
+                --model \(Self.tinyLlama) --threads 1 --config \(emptyConfig()) 2>/dev/null &
+            daemon=$!
+            for i in $(seq 100); do [ -S \(socket) ] && break; sleep 0.05; done
+            timeout 60 \(CLITests.binary.path) generate --socket \(socket) -n 3 hello > \(dir)/out.txt 2>&1
+            echo "generate=$?"
+            [ -e \(dir)/unused.sock ] && echo "fallback socket was bound"
+            kill -TERM $daemon
+            wait $daemon
+            echo "daemon=$?"
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let generated = (try? String(contentsOfFile: dir + "/out.txt", encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("generate=0"), text + generated)
+        XCTAssertTrue(text.contains("daemon=0"), text)
+        XCTAssertFalse(text.contains("fallback socket was bound"), text)
+        XCTAssertFalse(generated.isEmpty)
+    }
+
+    func testInstallWritesUserUnitsForThisBinary() throws {
+        let out = try cli(["daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable", Self.tailord.path])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let service = try String(contentsOfFile: dir + "/units/tailord.service", encoding: .utf8)
+        XCTAssertTrue(service.contains("ExecStart=\(Self.tailord.path) --mode user"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/units/tailord.socket"))
+        XCTAssertNotEqual(try cli(["daemon", "install", "--no-enable"]).status, 0)   // --user is required
+    }
+}
