@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Tailor's tests: the whole suite; the engine's model tests again on the portable
-# (non-AVX2) kernels, which is the path aarch64 and older x86 CPUs take; the wire layer under
+# (non-AVX2) kernels, which is the path aarch64 and older x86 CPUs take; the Python client's
+# tests against a live tailord; `systemd-analyze verify` on the units; the wire layer under
 # AddressSanitizer and LeakSanitizer. Checks first that the committed protobuf-c code matches
 # Proto/ when protoc-c is installed. Ends with one line
 # "Tests: N passed, N failed" totalling all runs.
@@ -20,6 +21,40 @@ swift test --skip-build --disable-swift-testing 2>&1 | tee -a "$log" || status=1
 echo "== portable kernels (TAILOR_PORTABLE=1)"
 TAILOR_PORTABLE=1 swift test --skip-build --disable-swift-testing \
     --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests" 2>&1 | tee -a "$log" || status=1
+
+echo "== Python client against a live tailord"
+py_dir=$(mktemp -d)
+tiny="$PWD/Tests/TailorEngineTests/Fixtures/tiny/llama.gguf"
+: > "$py_dir/empty.conf"
+.build/debug/tailord --socket "$py_dir/s.sock" --state-dir "$py_dir/state" --config "$py_dir/empty.conf" \
+    --threads 1 2> "$py_dir/tailord.log" &
+daemon=$!
+for _ in $(seq 200); do [ -S "$py_dir/s.sock" ] && break; sleep 0.05; done
+if .build/debug/tailor models load --socket "$py_dir/s.sock" --id tiny "$tiny" >/dev/null; then
+  TAILOR_TEST_SOCKET="$py_dir/s.sock" TAILOR_TEST_MODEL="$tiny" \
+      python3 -m unittest discover -v -s Clients/python/tests -p "test_*.py" 2>&1 | tee "$py_dir/py.log" || status=1
+else
+  echo "could not load the tiny model into tailord"; cat "$py_dir/tailord.log"; status=1
+fi
+kill -TERM "$daemon"
+wait "$daemon" || { echo "tailord did not exit cleanly on SIGTERM"; status=1; }
+py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$py_dir/py.log" | tail -1)
+py_failed=$(awk '/^FAILED \(/ { while (match($0, /[0-9]+/)) { n += substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }
+    END { print n + 0 }' "$py_dir/py.log")
+rm -rf "$py_dir"
+
+if command -v systemd-analyze >/dev/null; then
+  echo "== systemd-analyze verify"
+  units=$(mktemp -d)
+  for mode in user system; do
+    .build/debug/tailor daemon units --mode $mode --executable "$PWD/.build/debug/tailord" --output "$units/$mode" || status=1
+  done
+  mkdir -p "$units/runtime"
+  systemd-analyze verify "$units/system/tailord.service" "$units/system/tailord.socket" || status=1
+  XDG_RUNTIME_DIR="$units/runtime" systemd-analyze --user verify "$units/user/tailord.service" "$units/user/tailord.socket" || status=1
+  rm -rf "$units"
+fi
+
 echo "== AddressSanitizer + LeakSanitizer over the wire layer"
 swift build --build-tests --sanitize=address --scratch-path .build-asan || exit 1
 LSAN_OPTIONS="suppressions=$PWD/Scripts/lsan.supp" swift test --skip-build --sanitize=address \
@@ -32,5 +67,6 @@ read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ 
         for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i == "with") f += $(i+1) }
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
+ran=$((ran + ${py_ran:-0})); failed=$((failed + ${py_failed:-0}))
 echo "Tests: $((ran - failed)) passed, $failed failed"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$ran" -gt 0 ]

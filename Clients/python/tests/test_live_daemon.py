@@ -1,0 +1,120 @@
+"""The Python client against a live tailord.
+
+Scripts/test.sh starts a daemon serving the committed tiny llama model and runs these with
+TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL set; without them the tests skip.
+"""
+import hashlib
+import os
+import socket
+import struct
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from tailor_client import Client, TailorError, decode_frames, encode_frame, frame_pb2  # noqa: E402
+from tailor.v1 import decoding_pb2  # noqa: E402
+
+SOCKET = os.environ.get("TAILOR_TEST_SOCKET")
+MODEL = os.environ.get("TAILOR_TEST_MODEL")
+
+
+@unittest.skipUnless(SOCKET and MODEL, "no live daemon (set TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL; Scripts/test.sh does)")
+class LiveDaemonTests(unittest.TestCase):
+    def setUp(self):
+        self.client = Client(SOCKET, timeout=30)
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_hello_health_and_models(self):
+        self.assertEqual(self.client.hello.version, 1)
+        self.assertEqual(self.client.hello.max_frame_bytes, 4 << 20)
+        health = self.client.health()
+        self.assertIn("tiny", list(health.models))
+        models = {m.id: m for m in self.client.list_models()}
+        tiny = models["tiny"]
+        self.assertEqual(tiny.architecture, "llama")
+        with open(MODEL, "rb") as f:
+            self.assertEqual(tiny.sha256, hashlib.sha256(f.read()).hexdigest())
+        self.assertEqual(tiny.file_bytes, os.path.getsize(MODEL))
+
+    def test_generate_streams_tokens_then_stats(self):
+        g = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=10)
+        events = list(g)
+        tokens = [e for e in events if isinstance(e, decoding_pb2.TokenEvent)]
+        self.assertIsInstance(events[-1], decoding_pb2.GenerateStats)
+        self.assertEqual(g.stats.generated_tokens, len(tokens))
+        self.assertLessEqual(len(tokens), 10)
+        self.assertGreater(g.stats.prompt_tokens, 0)
+        self.assertTrue(all(t.logprob <= 0 for t in tokens))
+        # text is the UTF-8 decoding of the raw bytes, never a partial character.
+        raw = b"".join(t.token_bytes for t in tokens)
+        self.assertEqual(g.text, raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd"))
+        # Greedy decoding repeats exactly.
+        again = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=10)
+        self.assertEqual(again.result(), g.text)
+
+    def test_streams_multiplex_on_one_connection(self):
+        a = self.client.generate(prompt="alpha", max_tokens=6, model="tiny")
+        b = self.client.generate(prompt="beta", max_tokens=6, model="tiny")
+        text_b = b.result()
+        text_a = a.result()
+        self.assertEqual(text_a, self.client.generate(prompt="alpha", max_tokens=6, model="tiny").result())
+        self.assertEqual(text_b, self.client.generate(prompt="beta", max_tokens=6, model="tiny").result())
+
+    def test_cancel_and_deadline(self):
+        g = self.client.generate(prompt="on and on", model="tiny", max_tokens=240)
+        it = iter(g)
+        next(it)
+        g.cancel()
+        with self.assertRaises(TailorError) as cm:
+            for _ in it:
+                pass
+        self.assertEqual(cm.exception.code_name, "CANCELLED")
+        slow = self.client.generate(prompt="on and on", model="tiny", max_tokens=240, timeout_ms=1)
+        with self.assertRaises(TailorError) as cm:
+            slow.result()
+        self.assertEqual(cm.exception.code_name, "DEADLINE_EXCEEDED")
+        # The connection is still usable.
+        self.assertIn("tiny", list(self.client.health().models))
+
+    def test_errors_are_typed_and_name_the_field(self):
+        with self.assertRaises(TailorError) as cm:
+            self.client.generate(prompt="x", model="ghost").result()
+        self.assertEqual(cm.exception.code_name, "NOT_FOUND")
+        with self.assertRaises(TailorError) as cm:
+            self.client.generate(chat=[("wizard", "hi")], model="tiny").result()
+        self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.chat.messages.role"))
+        with self.assertRaises(TailorError) as cm:
+            self.client.call("tailor.v1.Adapters", "List", frame_pb2.Cancel())
+        self.assertEqual(cm.exception.code_name, "UNIMPLEMENTED")
+        # Bad UTF-8 in the prompt (field 2), which Python's protobuf would refuse to build.
+        stream = self.client._next_stream
+        self.client._next_stream += 2
+        bad = bytes([0x0A, 0x04]) + b"tiny" + bytes([0x12, 0x02, 0xC3, 0x28])
+        self.client._send(stream, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=bad))
+        with self.assertRaises(TailorError) as cm:
+            self.client._unary_result(stream)
+        self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.prompt"))
+
+    def test_oversize_frame_gets_a_stream_zero_status_then_close(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(SOCKET)
+        s.sendall(struct.pack(">I", (4 << 20) + 1))
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        frames = list(decode_frames(bytearray(data)))
+        self.assertEqual(len(frames), 1)
+        self.assertEqual(frames[0].stream_id, 0)
+        self.assertEqual(frames[0].status.code, 8)  # RESOURCE_EXHAUSTED
+        s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
