@@ -39,7 +39,7 @@ final class DaemonCLITests: XCTestCase {
     /// An empty config file, so a developer's own ~/.config/tailor/tailord.conf stays out of it.
     private func emptyConfig() -> String {
         let path = dir + "/empty.conf"
-        FileManager.default.createFile(atPath: path, contents: Data())
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
         return path
     }
 
@@ -108,6 +108,54 @@ final class DaemonCLITests: XCTestCase {
         XCTAssertTrue(text.contains("daemon=0"), text)
         XCTAssertFalse(text.contains("fallback socket was bound"), text)
         XCTAssertFalse(generated.isEmpty)
+    }
+
+    func testNotifiesSystemdReadyWatchdogAndStopping() throws {
+        // A datagram socket standing in for systemd's NOTIFY_SOCKET.
+        let notify = dir + "/notify.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(notify.utf8)) }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(bound, 0)
+        var tv = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        func receive() -> String? {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buf, buf.count, 0)
+            return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+        }
+        let socket = dir + "/n.sock"
+        let p = Process()
+        p.executableURL = Self.tailord
+        p.arguments = ["--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig()]
+        var env = ProcessInfo.processInfo.environment
+        env["NOTIFY_SOCKET"] = notify
+        env["WATCHDOG_USEC"] = "200000"
+        p.environment = env
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        daemon = p
+        var messages: [String] = []
+        while let m = receive() {
+            messages.append(m)
+            if m.contains("READY=1") { break }
+        }
+        XCTAssertTrue(messages.contains { $0.contains("READY=1") && $0.contains("STATUS=") }, "\(messages)")
+        // The watchdog pings at half of WATCHDOG_USEC.
+        var pings = 0
+        while pings < 2, let m = receive() { if m.contains("WATCHDOG=1") { pings += 1 } }
+        XCTAssertEqual(pings, 2)
+        p.terminate()
+        var stopping = false
+        while !stopping, let m = receive() { stopping = m.contains("STOPPING=1") }
+        XCTAssertTrue(stopping)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
     }
 
     func testInstallWritesUserUnitsForThisBinary() throws {
