@@ -27,7 +27,7 @@ struct DaemonBenchCommand: AsyncParsableCommand {
     @Option(help: "Threads for the in-process side (match the daemon's).") var threads: Int?
     @Option(help: "Slots of the in-process side (match the daemon's).") var slots: Int = 4
     @Option(help: "Context of the in-process side (match the daemon's).") var context: Int = 4096
-    @Option(help: "The prompt for TTFT.") var prompt: String = "Write one sentence about the sea."
+    @Option(help: "The prompt for TTFT.") var prompt: String = "The three most useful habits of a careful programmer are"
 
     func run() async throws {
         let path = DaemonPaths.clientSocket(flag: connection.socket)
@@ -53,6 +53,9 @@ struct DaemonBenchCommand: AsyncParsableCommand {
         let decoder = BatchDecoder(context: ctx)
         var local: [Double] = [], remote: [Double] = []
         for i in 0..<(repetitions + 2) {
+            // Both sides start from idle thread pools: a pool spins about a millisecond after
+            // its last work, and that spinning would steal a core from whichever side runs next.
+            try await Task.sleep(for: .milliseconds(20))
             let t0 = DispatchTime.now().uptimeNanoseconds
             let tokens = engine.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
             let slot = try decoder.admit(.init(prompt: tokens, options: GenerationOptions(maxTokens: 1)))
@@ -60,11 +63,12 @@ struct DaemonBenchCommand: AsyncParsableCommand {
             while !first { for e in try decoder.step() where e.slot == slot { first = true } }
             let t1 = DispatchTime.now().uptimeNanoseconds
             let request = GenerateRequest(model: modelID, input: .prompt(prompt), maxTokens: 1)
+            try await Task.sleep(for: .milliseconds(20))
             let t2 = DispatchTime.now().uptimeNanoseconds
             var t3 = t2
-            for try await e in try client.generate(request) {
-                if case .token = e, t3 == t2 { t3 = DispatchTime.now().uptimeNanoseconds }
-            }
+            // The first event: a token, or the stats when the first sampled token is EOS (the
+            // in-process side likewise stops at the first step's result, whichever it is).
+            for try await _ in try client.generate(request) where t3 == t2 { t3 = DispatchTime.now().uptimeNanoseconds }
             if i >= 2 {   // the first runs warm caches on both sides
                 local.append(Double(t1 - t0) / 1e6)
                 remote.append(Double(t3 - t2) / 1e6)
