@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TailorWire", targets: ["TailorWire"]),
         .library(name: "TailorClient", targets: ["TailorClient"]),
         .library(name: "TailorDaemon", targets: ["TailorDaemon"]),
+        .library(name: "TailorStore", targets: ["TailorStore"]),
         .executable(name: "tailor", targets: ["tailor"]),
         .executable(name: "tailord", targets: ["tailord"]),
     ],
@@ -51,12 +52,18 @@ let package = Package(
             name: "TailorWire",
             dependencies: ["TailorWireC", "CProtobufC"]
         ),
+        // Storage: the on-disk adapter registry (and, with the preference-data issue, SQLite).
+        // Crash-safe writes; no sockets, no math.
+        .target(
+            name: "TailorStore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The daemon: the NIO Unix-socket server, its services, generation scheduling,
         // configuration, access control and systemd glue. Composes the modules above; no math.
         .target(
             name: "TailorDaemon",
             dependencies: [
-                "TailorWire", "TailorEngine",
+                "TailorWire", "TailorEngine", "TailorStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine", "TailorClient", "TailorDaemon",
+                "TailorEngine", "TailorClient", "TailorDaemon", "TailorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,6 +106,10 @@ let package = Package(
         .testTarget(
             name: "TailorWireTests",
             dependencies: ["TailorWire"]
+        ),
+        .testTarget(
+            name: "TailorStoreTests",
+            dependencies: ["TailorStore"]
         ),
         .testTarget(
             name: "TailorDaemonTests",

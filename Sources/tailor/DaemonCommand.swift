@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TailorDaemon
+import TailorStore
 
 /// `tailor daemon …`: run the daemon in the foreground, or install its systemd units.
 struct DaemonCommand: AsyncParsableCommand {

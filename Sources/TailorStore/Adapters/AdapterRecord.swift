@@ -1,0 +1,127 @@
+import Foundation
+
+/// Which adapter: a task adapter (TAM) shared by a task, or one person's adapter for a task.
+public enum AdapterKind: String, Sendable, Codable, CaseIterable {
+    /// Trained on other users' data for the task; `user` is empty.
+    case task
+    /// One user's adapter (OPPU, then DPO), applied on top of the task adapter.
+    case user
+}
+
+/// The name of an adapter in the registry: who owns it (a uid), whose it is, for which task.
+public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The uid owning it: callers see only their own (root and the daemon see all).
+    public var owner: UInt32
+    /// Task or user adapter.
+    public var kind: AdapterKind
+    /// The task's name.
+    public var task: String
+    /// The personalization user's name; empty for task adapters.
+    public var user: String
+
+    /// A key; `validate()` checks the names.
+    public init(owner: UInt32, kind: AdapterKind, task: String, user: String = "") {
+        self.owner = owner
+        self.kind = kind
+        self.task = task
+        self.user = user
+    }
+
+    /// Checks that names are safe path components and that kind and user agree.
+    /// - Throws: `AdapterStoreError.invalidName` naming the field.
+    public func validate() throws {
+        guard Self.isValidName(task) else { throw AdapterStoreError.invalidName(field: "task", value: task) }
+        switch kind {
+        case .task: guard user.isEmpty else { throw AdapterStoreError.invalidName(field: "user", value: user) }
+        case .user: guard Self.isValidName(user) else { throw AdapterStoreError.invalidName(field: "user", value: user) }
+        }
+    }
+
+    /// 1–64 characters of letters, digits, '.', '_' and '-', not starting with '.'.
+    public static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.first != "." && s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+        }
+    }
+
+    public var description: String { kind == .task ? "task/\(task)" : "user/\(user)/\(task)" }
+}
+
+/// One immutable version of an adapter, as recorded beside its files.
+public struct AdapterVersionRecord: Sendable, Equatable, Codable {
+    /// 1, 2, 3, … per adapter.
+    public var version: UInt32
+    /// sha256 of the base model's GGUF file it was made for.
+    public var baseModelSHA256: String
+    /// The base model's architecture.
+    public var baseArchitecture: String
+    /// LoRA rank r.
+    public var rank: Int
+    /// lora_alpha.
+    public var alpha: Float
+    /// Whether the scale is alpha/√r.
+    public var useRSLoRA: Bool
+    /// Projections adapted: q, k, v, o, gate, up, down.
+    public var targets: [String]
+    /// Creation time, milliseconds since 1970.
+    public var createdUnixMS: UInt64
+    /// The training job that made it; empty for imports.
+    public var jobID: String
+    /// Metrics of that job (e.g. eval ROUGE-L).
+    public var metrics: [String: Double]
+    /// sha256 of `adapter_model.safetensors`, checked whenever the version is read.
+    public var sha256: String
+    /// Size of the weights file.
+    public var bytes: UInt64
+
+    /// A record; `version`, `sha256`, `bytes` and `createdUnixMS` are set by the registry.
+    public init(baseModelSHA256: String, baseArchitecture: String, rank: Int, alpha: Float, useRSLoRA: Bool,
+                targets: [String], jobID: String = "", metrics: [String: Double] = [:]) {
+        version = 0
+        self.baseModelSHA256 = baseModelSHA256
+        self.baseArchitecture = baseArchitecture
+        self.rank = rank
+        self.alpha = alpha
+        self.useRSLoRA = useRSLoRA
+        self.targets = targets
+        createdUnixMS = 0
+        self.jobID = jobID
+        self.metrics = metrics
+        sha256 = ""
+        bytes = 0
+    }
+}
+
+/// An adapter with its versions and which one is current.
+public struct AdapterEntry: Sendable, Equatable {
+    /// Its name.
+    public var key: AdapterKey
+    /// The version decoding uses.
+    public var current: UInt32
+    /// Every kept version, oldest first.
+    public var versions: [AdapterVersionRecord]
+
+    /// The current version's record.
+    public var currentRecord: AdapterVersionRecord? { versions.first { $0.version == current } }
+}
+
+/// What went wrong in the registry. Every failure leaves the registry as it was.
+public enum AdapterStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidName(field: String, value: String)
+    case notFound(String)
+    case versionNotFound(String, UInt32)
+    case currentVersionInUse(String, UInt32)
+    case corrupt(path: String, reason: String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidName(f, v): return "invalid \(f) '\(v)': use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+        case let .notFound(k): return "no adapter \(k)"
+        case let .versionNotFound(k, v): return "adapter \(k) has no version \(v)"
+        case let .currentVersionInUse(k, v): return "version \(v) is the current version of \(k); set another current version first"
+        case let .corrupt(p, r): return "adapter file \(p) is corrupt: \(r)"
+        case let .io(m): return m
+        }
+    }
+}
