@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorDaemonTests",
-            dependencies: ["TailorDaemon", "TailorClient", "TailorWire"]
+            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore"]
         ),
         .testTarget(
             name: "TailorCLITests",

@@ -57,14 +57,31 @@ public final class TailorClient: Sendable {
                              request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))
     }
 
-    /// A server-streaming call: the payloads of its Events, ending at its Status (throwing
-    /// `TailorClientError.status` unless OK). Stopping the iteration early, or cancelling the
-    /// iterating task, sends Cancel.
+    /// A server-streaming call: the payloads of its Events (and Data chunks), ending at its
+    /// Status (throwing `TailorClientError.status` unless OK). Stopping the iteration early, or
+    /// cancelling the iterating task, sends Cancel.
     public func stream(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) -> AsyncThrowingStream<[UInt8], any Error> {
+        let frames = streamFrames(service, method, payload: payload, timeoutMS: timeoutMS)
+        let reader = FrameReader(frames.makeAsyncIterator())
+        return AsyncThrowingStream {
+            switch try await reader.next() {
+            case let .event(payload)?, let .data(payload, _)?: return payload
+            default: return nil
+            }
+        }
+    }
+
+    /// A streaming call's replies as frames: Events and Data, in order, ending at an OK Status.
+    public func streamFrames(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0,
+                             upload: [UInt8]? = nil) -> AsyncThrowingStream<Frame.Kind, any Error> {
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
         let channel = self.channel, table = streams
         let request = Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS)
-        let id = streams.open(continuation) { Self.trySend(channel, Frame(streamID: $0, kind: .request(request))) }
+        let id = streams.open(continuation) { id in
+            if let e = Self.trySend(channel, Frame(streamID: id, kind: .request(request))) { return e }
+            if let upload { return Self.sendUpload(channel, id, upload) }
+            return nil
+        }
         continuation.onTermination = { termination in
             if case .cancelled = termination, table.remove(id) {
                 Self.send(channel, Frame(streamID: id, kind: .cancel(reason: "client task cancelled")))
@@ -74,7 +91,7 @@ public final class TailorClient: Sendable {
         return AsyncThrowingStream {
             guard let kind = try await reader.next() else { throw CancellationError() }
             switch kind {
-            case let .event(payload), let .data(payload, _): return payload
+            case .event, .data: return kind
             case let .status(s):
                 guard s.code == .ok else { throw TailorClientError.status(s) }
                 return nil
@@ -84,9 +101,32 @@ public final class TailorClient: Sendable {
         }
     }
 
-    private static func unary(channel: any Channel, streams: StreamTable, fixedID: UInt32?, request: Request) async throws -> [UInt8] {
+    /// A unary call that uploads `data` in Data frames after its request (Adapters.Import).
+    public func upload(_ service: String, _ method: String, payload: [UInt8], data: [UInt8], timeoutMS: UInt32 = 0) async throws -> [UInt8] {
+        try await Self.unary(channel: channel, streams: streams, fixedID: nil,
+                             request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS), upload: data)
+    }
+
+    /// Enqueues `data` as Data frames of at most 1 MiB, the last marked.
+    static func sendUpload(_ channel: any Channel, _ id: UInt32, _ data: [UInt8]) -> (any Error)? {
+        let chunk = 1 << 20
+        var offset = 0
+        repeat {
+            let end = min(data.count, offset + chunk)
+            if let e = trySend(channel, Frame(streamID: id, kind: .data(chunk: Array(data[offset..<end]), last: end == data.count))) { return e }
+            offset = end
+        } while offset < data.count
+        return nil
+    }
+
+    private static func unary(channel: any Channel, streams: StreamTable, fixedID: UInt32?, request: Request,
+                              upload: [UInt8]? = nil) async throws -> [UInt8] {
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
-        let id = streams.open(continuation, fixedID: fixedID) { trySend(channel, Frame(streamID: $0, kind: .request(request))) }
+        let id = streams.open(continuation, fixedID: fixedID) { id in
+            if let e = trySend(channel, Frame(streamID: id, kind: .request(request))) { return e }
+            if let upload { return sendUpload(channel, id, upload) }
+            return nil
+        }
         return try await withTaskCancellationHandler {
             var response: [UInt8]?
             for try await kind in frames {

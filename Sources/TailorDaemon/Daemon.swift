@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TailorStore
 import TailorWire
 
 /// tailord as a whole: composes the model manager, the services, the server, systemd
@@ -18,16 +19,20 @@ public struct Daemon: Sendable {
         self.logger = logger
     }
 
-    /// The router of a daemon serving `models`: Health, Models and Decoding, and the services
-    /// whose features have not landed answering UNIMPLEMENTED.
-    public static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy) -> RPCRouter {
-        RPCRouter([
-            UnimplementedService(name: "tailor.v1.Adapters"),
+    /// The router of a daemon serving `models` with adapters from `registry`: Health, Models,
+    /// Decoding and Adapters, and the services whose features have not landed answering
+    /// UNIMPLEMENTED.
+    public static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy,
+                              registry: AdapterRegistry) -> RPCRouter {
+        let cache = AdapterCache(registry: registry)
+        return RPCRouter([
             UnimplementedService(name: "tailor.v1.Preferences"),
             UnimplementedService(name: "tailor.v1.Jobs"),
             HealthService(models: models, version: tailorVersion),
             ModelsService(models: models, policy: policy),
-            DecodingService(models: models, settings: configuration.generation),
+            DecodingService(models: models, settings: configuration.generation,
+                            adapters: AdapterResolver(registry: registry, cache: cache, policy: policy)),
+            AdaptersService(registry: registry, models: models, cache: cache, policy: policy),
         ])
     }
 
@@ -59,7 +64,8 @@ public struct Daemon: Sendable {
         serverConfig.shutdownGrace = configuration.shutdownGrace
         let modelCount = configuration.models.count
         let server = TailorServer(configuration: serverConfig,
-                                  router: Self.router(models: models, configuration: configuration, policy: policy),
+                                  router: Self.router(models: models, configuration: configuration, policy: policy,
+                                                      registry: AdapterRegistry(root: paths.stateDirectory + "/adapters")),
                                   logger: logger,
                                   onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
                                   onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })

@@ -60,14 +60,24 @@ public struct GenerateRequest: Sendable, Equatable {
     public var stop: [String]
     /// 0: the daemon's default.
     public var maxTokens: UInt32
+    /// Personalization user: with `task`, selects the current task and user adapters.
+    public var user: String
+    /// Task name.
+    public var task: String
+    /// Adapters named explicitly, applied in order (instead of user/task).
+    public var adapters: [AdapterRef]
 
     /// A request for `model` on `input`.
-    public init(model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0) {
+    public init(model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0,
+                user: String = "", task: String = "", adapters: [AdapterRef] = []) {
         self.model = model
         self.input = input
         self.sampling = sampling
         self.stop = stop
         self.maxTokens = maxTokens
+        self.user = user
+        self.task = task
+        self.adapters = adapters
     }
 
     /// Serialized `tailor.v1.GenerateRequest`.
@@ -110,6 +120,16 @@ public struct GenerateRequest: Sendable, Equatable {
         m.pointee.n_stop = stop.count
         m.pointee.stop = stops
         m.pointee.max_tokens = maxTokens
+        m.pointee.user = try arena.cString(user, field: "generate.user")
+        m.pointee.task = try arena.cString(task, field: "generate.task")
+        let refs = arena.array(UnsafeMutablePointer<Tailor__V1__AdapterRef>?.self, count: adapters.count)
+        for (i, a) in adapters.enumerated() {
+            let e = arena.make(Tailor__V1__AdapterRef.self)
+            try a.fill(e, arena: arena, field: "generate.adapters")
+            refs[i] = e
+        }
+        m.pointee.n_adapters = adapters.count
+        m.pointee.adapters = refs
         return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
                                    pack: tailor__v1__generate_request__pack)
     }
@@ -140,8 +160,11 @@ public struct GenerateRequest: Sendable, Equatable {
                                         repetitionPenalty: s.repetition_penalty, seed: s.seed)
                 }
                 let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
+                let refs = try (0..<m.pointee.n_adapters).map { try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters") }
                 return GenerateRequest(model: try r.string(m.pointee.model, field: "generate.model"), input: input,
-                                       sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens)
+                                       sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens,
+                                       user: try r.string(m.pointee.user, field: "generate.user"),
+                                       task: try r.string(m.pointee.task, field: "generate.task"), adapters: refs)
             }
         }
     }

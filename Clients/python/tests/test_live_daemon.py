@@ -87,7 +87,7 @@ class LiveDaemonTests(unittest.TestCase):
             self.client.generate(chat=[("wizard", "hi")], model="tiny").result()
         self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.chat.messages.role"))
         with self.assertRaises(TailorError) as cm:
-            self.client.call("tailor.v1.Adapters", "List", frame_pb2.Cancel())
+            self.client.call("tailor.v1.Jobs", "List", frame_pb2.Cancel())
         self.assertEqual(cm.exception.code_name, "UNIMPLEMENTED")
         # Bad UTF-8 in the prompt (field 2), which Python's protobuf would refuse to build.
         stream = self.client._next_stream

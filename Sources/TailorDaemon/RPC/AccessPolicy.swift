@@ -36,6 +36,9 @@ public struct AccessPolicy: Sendable, Equatable {
         mode == .user ? admits(peer) : isAdministrator(peer)
     }
 
+    /// Whether `peer` sees every owner's data (listings are not filtered to its uid).
+    public func seesAll(_ peer: PeerCredentials) -> Bool { isAdministrator(peer) }
+
     private func isAdministrator(_ peer: PeerCredentials) -> Bool {
         peer.uid == 0 || peer.uid == daemonUID
     }

@@ -1,4 +1,5 @@
 import TailorEngine
+import TailorStore
 import TailorWire
 
 /// A failed call, as the Status the caller receives. Services throw these; anything else a
@@ -31,6 +32,17 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
         case let e as WireError: self.init(e.statusCode, e.description, field: e.field ?? "")
         case let e as EngineError: self.init(.invalidArgument, e.description)
         case let e as SamplingError: self.init(.invalidArgument, e.description, field: "generate.sampling")
+        case let e as AdapterStoreError:
+            switch e {
+            case let .invalidName(field, _): self.init(.invalidArgument, e.description, field: "ref.\(field)")
+            case .notFound, .versionNotFound: self.init(.notFound, e.description)
+            case .currentVersionInUse: self.init(.failedPrecondition, e.description)
+            case .corrupt: self.init(.dataLoss, e.description)
+            case .io: self.init(.internalError, e.description)
+            }
+        case let e as PEFTError: self.init(.invalidArgument, "adapter: \(e)")
+        case let e as SafetensorsError: self.init(.invalidArgument, "adapter weights: \(e)")
+        case let e as GGUFError: self.init(.invalidArgument, "adapter: \(e)")
         case is CancellationError: self.init(.cancelled, "cancelled")
         default: self.init(.internalError, "\(error)")
         }

@@ -11,6 +11,7 @@ public struct DecodingService: RPCService {
     public let name = "tailor.v1.Decoding"
     private let models: ModelManager
     private let settings: GenerationSettings
+    private let adapters: AdapterResolver?
 
     /// Limits on a request, checked before any work.
     enum Limits {
@@ -20,19 +21,25 @@ public struct DecodingService: RPCService {
         static let chatMessages = 1024
     }
 
-    /// A service generating on `models`' models.
-    public init(models: ModelManager, settings: GenerationSettings) {
+    /// A service generating on `models`' models, personalized with adapters found by `adapters`.
+    init(models: ModelManager, settings: GenerationSettings, adapters: AdapterResolver?) {
         self.models = models
         self.settings = settings
+        self.adapters = adapters
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
         guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'") }
         let request = try GenerateRequest(serialized: call.payload)
         let loaded = try await models.model(request.model, field: "generate.model")
-        let job = GenerationJob(try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
-                                             defaultMaxTokens: settings.defaultMaxTokens),
-                                owner: "\(call.caller.uid)/\(call.caller.pid)")
+        var engineJob = try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
+                                     defaultMaxTokens: settings.defaultMaxTokens)
+        if let adapters {
+            engineJob.adapters = try adapters.adapters(for: request, caller: call.caller, model: loaded)
+        } else if !request.adapters.isEmpty || !request.task.isEmpty {
+            throw RPCError(.unimplemented, "this daemon has no adapter registry")
+        }
+        let job = GenerationJob(engineJob, owner: "\(call.caller.uid)/\(call.caller.pid)")
         try loaded.worker.submit(job)
         try await withTaskCancellationHandler {
             for await output in job.outputs {

@@ -158,6 +158,15 @@ public final class AdapterRegistry: Sendable {
         return AdapterEntry(key: key, current: currentVersion(dir) ?? records.last!.version, versions: records)
     }
 
+    /// The current version of `key`: one small file read, for the per-request lookup.
+    /// - Throws: `AdapterStoreError.notFound` when the adapter does not exist.
+    public func currentVersion(of key: AdapterKey) throws -> UInt32 {
+        try key.validate()
+        let dir = directory(key)
+        if let v = currentVersion(dir) { return v }
+        return try entry(key).current
+    }
+
     /// Every adapter, optionally only `owner`'s, only for `task`, only `user`'s.
     public func list(owner: UInt32? = nil, task: String? = nil, user: String? = nil) -> [AdapterEntry] {
         let fm = FileManager.default

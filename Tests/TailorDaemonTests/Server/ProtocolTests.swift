@@ -54,7 +54,7 @@ final class ProtocolTests: XCTestCase {
         let c = try d.raw()
         XCTAssertEqual(try c.call(1, "tailor.v9.Nope", "Check").status?.code, .unimplemented)
         XCTAssertEqual(try c.call(3, "tailor.v1.Health", "Explode").status?.code, .unimplemented)
-        for (i, service) in ["tailor.v1.Adapters", "tailor.v1.Preferences", "tailor.v1.Jobs"].enumerated() {
+        for (i, service) in ["tailor.v1.Preferences", "tailor.v1.Jobs", "tailor.v1.Preferences"].enumerated() {
             XCTAssertEqual(try c.call(UInt32(5 + 2 * i), service, "List").status?.code, .unimplemented, service)
         }
         // Not a GenerateRequest at all.

@@ -3,6 +3,7 @@ import Logging
 import TailorClient
 @testable import TailorDaemon
 import TailorEngine
+import TailorStore
 import TailorWire
 import XCTest
 
@@ -14,6 +15,7 @@ final class DaemonHarness: @unchecked Sendable {
     let server: TailorServer
     let models: ModelManager
     let configuration: DaemonConfiguration
+    let registry: AdapterRegistry
     private var task: Task<Void, any Error>?
 
     /// The package root, found from this file.
@@ -43,7 +45,8 @@ final class DaemonHarness: @unchecked Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let ready = AsyncStream<Void>.makeStream()
-        let base = Daemon.router(models: models, configuration: config, policy: policy)
+        registry = AdapterRegistry(root: directory + "/state/adapters")
+        let base = Daemon.router(models: models, configuration: config, policy: policy, registry: registry)
         let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])
         server = TailorServer(configuration: sc, router: router,
                               logger: logger, onReady: { ready.continuation.yield(); ready.continuation.finish() })

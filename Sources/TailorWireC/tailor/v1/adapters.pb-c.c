@@ -52,7 +52,412 @@ void   tailor__v1__adapter_ref__free_unpacked
   assert(message->base.descriptor == &tailor__v1__adapter_ref__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tailor__v1__adapter_ref__field_descriptors[4] =
+void   tailor__v1__adapter_version__init
+                     (Tailor__V1__AdapterVersion         *message)
+{
+  static const Tailor__V1__AdapterVersion init_value = TAILOR__V1__ADAPTER_VERSION__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__adapter_version__get_packed_size
+                     (const Tailor__V1__AdapterVersion *message)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__adapter_version__pack
+                     (const Tailor__V1__AdapterVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__adapter_version__pack_to_buffer
+                     (const Tailor__V1__AdapterVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__AdapterVersion *
+       tailor__v1__adapter_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__AdapterVersion *)
+     protobuf_c_message_unpack (&tailor__v1__adapter_version__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__adapter_version__free_unpacked
+                     (Tailor__V1__AdapterVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__adapter_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__metric__init
+                     (Tailor__V1__Metric         *message)
+{
+  static const Tailor__V1__Metric init_value = TAILOR__V1__METRIC__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__metric__get_packed_size
+                     (const Tailor__V1__Metric *message)
+{
+  assert(message->base.descriptor == &tailor__v1__metric__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__metric__pack
+                     (const Tailor__V1__Metric *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__metric__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__metric__pack_to_buffer
+                     (const Tailor__V1__Metric *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__metric__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__Metric *
+       tailor__v1__metric__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__Metric *)
+     protobuf_c_message_unpack (&tailor__v1__metric__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__metric__free_unpacked
+                     (Tailor__V1__Metric *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__metric__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__adapter_info__init
+                     (Tailor__V1__AdapterInfo         *message)
+{
+  static const Tailor__V1__AdapterInfo init_value = TAILOR__V1__ADAPTER_INFO__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__adapter_info__get_packed_size
+                     (const Tailor__V1__AdapterInfo *message)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__adapter_info__pack
+                     (const Tailor__V1__AdapterInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__adapter_info__pack_to_buffer
+                     (const Tailor__V1__AdapterInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__adapter_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__AdapterInfo *
+       tailor__v1__adapter_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__AdapterInfo *)
+     protobuf_c_message_unpack (&tailor__v1__adapter_info__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__adapter_info__free_unpacked
+                     (Tailor__V1__AdapterInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__adapter_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_adapters_request__init
+                     (Tailor__V1__ListAdaptersRequest         *message)
+{
+  static const Tailor__V1__ListAdaptersRequest init_value = TAILOR__V1__LIST_ADAPTERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_adapters_request__get_packed_size
+                     (const Tailor__V1__ListAdaptersRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_adapters_request__pack
+                     (const Tailor__V1__ListAdaptersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_adapters_request__pack_to_buffer
+                     (const Tailor__V1__ListAdaptersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListAdaptersRequest *
+       tailor__v1__list_adapters_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListAdaptersRequest *)
+     protobuf_c_message_unpack (&tailor__v1__list_adapters_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_adapters_request__free_unpacked
+                     (Tailor__V1__ListAdaptersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_adapters_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_adapters_response__init
+                     (Tailor__V1__ListAdaptersResponse         *message)
+{
+  static const Tailor__V1__ListAdaptersResponse init_value = TAILOR__V1__LIST_ADAPTERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_adapters_response__get_packed_size
+                     (const Tailor__V1__ListAdaptersResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_adapters_response__pack
+                     (const Tailor__V1__ListAdaptersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_adapters_response__pack_to_buffer
+                     (const Tailor__V1__ListAdaptersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_adapters_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListAdaptersResponse *
+       tailor__v1__list_adapters_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListAdaptersResponse *)
+     protobuf_c_message_unpack (&tailor__v1__list_adapters_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_adapters_response__free_unpacked
+                     (Tailor__V1__ListAdaptersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_adapters_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__import_adapter_request__init
+                     (Tailor__V1__ImportAdapterRequest         *message)
+{
+  static const Tailor__V1__ImportAdapterRequest init_value = TAILOR__V1__IMPORT_ADAPTER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__import_adapter_request__get_packed_size
+                     (const Tailor__V1__ImportAdapterRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__import_adapter_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__import_adapter_request__pack
+                     (const Tailor__V1__ImportAdapterRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__import_adapter_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__import_adapter_request__pack_to_buffer
+                     (const Tailor__V1__ImportAdapterRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__import_adapter_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ImportAdapterRequest *
+       tailor__v1__import_adapter_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ImportAdapterRequest *)
+     protobuf_c_message_unpack (&tailor__v1__import_adapter_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__import_adapter_request__free_unpacked
+                     (Tailor__V1__ImportAdapterRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__import_adapter_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__export_adapter_request__init
+                     (Tailor__V1__ExportAdapterRequest         *message)
+{
+  static const Tailor__V1__ExportAdapterRequest init_value = TAILOR__V1__EXPORT_ADAPTER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__export_adapter_request__get_packed_size
+                     (const Tailor__V1__ExportAdapterRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__export_adapter_request__pack
+                     (const Tailor__V1__ExportAdapterRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__export_adapter_request__pack_to_buffer
+                     (const Tailor__V1__ExportAdapterRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ExportAdapterRequest *
+       tailor__v1__export_adapter_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ExportAdapterRequest *)
+     protobuf_c_message_unpack (&tailor__v1__export_adapter_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__export_adapter_request__free_unpacked
+                     (Tailor__V1__ExportAdapterRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__export_adapter_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__export_adapter_header__init
+                     (Tailor__V1__ExportAdapterHeader         *message)
+{
+  static const Tailor__V1__ExportAdapterHeader init_value = TAILOR__V1__EXPORT_ADAPTER_HEADER__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__export_adapter_header__get_packed_size
+                     (const Tailor__V1__ExportAdapterHeader *message)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_header__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__export_adapter_header__pack
+                     (const Tailor__V1__ExportAdapterHeader *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_header__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__export_adapter_header__pack_to_buffer
+                     (const Tailor__V1__ExportAdapterHeader *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__export_adapter_header__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ExportAdapterHeader *
+       tailor__v1__export_adapter_header__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ExportAdapterHeader *)
+     protobuf_c_message_unpack (&tailor__v1__export_adapter_header__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__export_adapter_header__free_unpacked
+                     (Tailor__V1__ExportAdapterHeader *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__export_adapter_header__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__delete_adapter_response__init
+                     (Tailor__V1__DeleteAdapterResponse         *message)
+{
+  static const Tailor__V1__DeleteAdapterResponse init_value = TAILOR__V1__DELETE_ADAPTER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__delete_adapter_response__get_packed_size
+                     (const Tailor__V1__DeleteAdapterResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_adapter_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__delete_adapter_response__pack
+                     (const Tailor__V1__DeleteAdapterResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_adapter_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__delete_adapter_response__pack_to_buffer
+                     (const Tailor__V1__DeleteAdapterResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_adapter_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__DeleteAdapterResponse *
+       tailor__v1__delete_adapter_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__DeleteAdapterResponse *)
+     protobuf_c_message_unpack (&tailor__v1__delete_adapter_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__delete_adapter_response__free_unpacked
+                     (Tailor__V1__DeleteAdapterResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__delete_adapter_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor tailor__v1__adapter_ref__field_descriptors[5] =
 {
   {
     "user",
@@ -102,9 +507,22 @@ static const ProtobufCFieldDescriptor tailor__v1__adapter_ref__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "owner_uid",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterRef, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__adapter_ref__field_indices_by_name[] = {
   2,   /* field[2] = kind */
+  4,   /* field[4] = owner_uid */
   1,   /* field[1] = task */
   0,   /* field[0] = user */
   3,   /* field[3] = version */
@@ -112,7 +530,7 @@ static const unsigned tailor__v1__adapter_ref__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__adapter_ref__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor =
 {
@@ -122,10 +540,657 @@ const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor =
   "Tailor__V1__AdapterRef",
   "tailor.v1",
   sizeof(Tailor__V1__AdapterRef),
-  4,
+  5,
   tailor__v1__adapter_ref__field_descriptors,
   tailor__v1__adapter_ref__field_indices_by_name,
   1,  tailor__v1__adapter_ref__number_ranges,
   (ProtobufCMessageInit) tailor__v1__adapter_ref__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descriptors[12] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "base_model_sha256",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, base_model_sha256),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "base_architecture",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, base_architecture),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rank",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alpha",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "use_rslora",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, use_rslora),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "targets",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tailor__V1__AdapterVersion, n_targets),
+    offsetof(Tailor__V1__AdapterVersion, targets),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_unix_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, created_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "job_id",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, job_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metrics",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__AdapterVersion, n_metrics),
+    offsetof(Tailor__V1__AdapterVersion, metrics),
+    &tailor__v1__metric__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sha256",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, sha256),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
+  4,   /* field[4] = alpha */
+  2,   /* field[2] = base_architecture */
+  1,   /* field[1] = base_model_sha256 */
+  11,   /* field[11] = bytes */
+  7,   /* field[7] = created_unix_ms */
+  8,   /* field[8] = job_id */
+  9,   /* field[9] = metrics */
+  3,   /* field[3] = rank */
+  10,   /* field[10] = sha256 */
+  6,   /* field[6] = targets */
+  5,   /* field[5] = use_rslora */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange tailor__v1__adapter_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.AdapterVersion",
+  "AdapterVersion",
+  "Tailor__V1__AdapterVersion",
+  "tailor.v1",
+  sizeof(Tailor__V1__AdapterVersion),
+  12,
+  tailor__v1__adapter_version__field_descriptors,
+  tailor__v1__adapter_version__field_indices_by_name,
+  1,  tailor__v1__adapter_version__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__adapter_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__metric__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Metric, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Metric, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__metric__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tailor__v1__metric__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tailor__v1__metric__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.Metric",
+  "Metric",
+  "Tailor__V1__Metric",
+  "tailor.v1",
+  sizeof(Tailor__V1__Metric),
+  2,
+  tailor__v1__metric__field_descriptors,
+  tailor__v1__metric__field_indices_by_name,
+  1,  tailor__v1__metric__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__metric__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__adapter_info__field_descriptors[2] =
+{
+  {
+    "ref",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterInfo, ref),
+    &tailor__v1__adapter_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "versions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__AdapterInfo, n_versions),
+    offsetof(Tailor__V1__AdapterInfo, versions),
+    &tailor__v1__adapter_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__adapter_info__field_indices_by_name[] = {
+  0,   /* field[0] = ref */
+  1,   /* field[1] = versions */
+};
+static const ProtobufCIntRange tailor__v1__adapter_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tailor__v1__adapter_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.AdapterInfo",
+  "AdapterInfo",
+  "Tailor__V1__AdapterInfo",
+  "tailor.v1",
+  sizeof(Tailor__V1__AdapterInfo),
+  2,
+  tailor__v1__adapter_info__field_descriptors,
+  tailor__v1__adapter_info__field_indices_by_name,
+  1,  tailor__v1__adapter_info__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__adapter_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_adapters_request__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListAdaptersRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListAdaptersRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_adapters_request__field_indices_by_name[] = {
+  1,   /* field[1] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__list_adapters_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_adapters_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListAdaptersRequest",
+  "ListAdaptersRequest",
+  "Tailor__V1__ListAdaptersRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListAdaptersRequest),
+  2,
+  tailor__v1__list_adapters_request__field_descriptors,
+  tailor__v1__list_adapters_request__field_indices_by_name,
+  1,  tailor__v1__list_adapters_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_adapters_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_adapters_response__field_descriptors[1] =
+{
+  {
+    "adapters",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ListAdaptersResponse, n_adapters),
+    offsetof(Tailor__V1__ListAdaptersResponse, adapters),
+    &tailor__v1__adapter_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_adapters_response__field_indices_by_name[] = {
+  0,   /* field[0] = adapters */
+};
+static const ProtobufCIntRange tailor__v1__list_adapters_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_adapters_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListAdaptersResponse",
+  "ListAdaptersResponse",
+  "Tailor__V1__ListAdaptersResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListAdaptersResponse),
+  1,
+  tailor__v1__list_adapters_response__field_descriptors,
+  tailor__v1__list_adapters_response__field_indices_by_name,
+  1,  tailor__v1__list_adapters_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_adapters_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__import_adapter_request__field_descriptors[7] =
+{
+  {
+    "ref",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, ref),
+    &tailor__v1__adapter_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peft_config_json",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, peft_config_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "job_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, job_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metrics",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ImportAdapterRequest, n_metrics),
+    offsetof(Tailor__V1__ImportAdapterRequest, metrics),
+    &tailor__v1__metric__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "make_current",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportAdapterRequest, make_current),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__import_adapter_request__field_indices_by_name[] = {
+  1,   /* field[1] = format */
+  4,   /* field[4] = job_id */
+  6,   /* field[6] = make_current */
+  5,   /* field[5] = metrics */
+  2,   /* field[2] = model */
+  3,   /* field[3] = peft_config_json */
+  0,   /* field[0] = ref */
+};
+static const ProtobufCIntRange tailor__v1__import_adapter_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor tailor__v1__import_adapter_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ImportAdapterRequest",
+  "ImportAdapterRequest",
+  "Tailor__V1__ImportAdapterRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ImportAdapterRequest),
+  7,
+  tailor__v1__import_adapter_request__field_descriptors,
+  tailor__v1__import_adapter_request__field_indices_by_name,
+  1,  tailor__v1__import_adapter_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__import_adapter_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__export_adapter_request__field_descriptors[3] =
+{
+  {
+    "ref",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterRequest, ref),
+    &tailor__v1__adapter_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterRequest, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__export_adapter_request__field_indices_by_name[] = {
+  1,   /* field[1] = format */
+  2,   /* field[2] = model */
+  0,   /* field[0] = ref */
+};
+static const ProtobufCIntRange tailor__v1__export_adapter_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__export_adapter_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ExportAdapterRequest",
+  "ExportAdapterRequest",
+  "Tailor__V1__ExportAdapterRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ExportAdapterRequest),
+  3,
+  tailor__v1__export_adapter_request__field_descriptors,
+  tailor__v1__export_adapter_request__field_indices_by_name,
+  1,  tailor__v1__export_adapter_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__export_adapter_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__export_adapter_header__field_descriptors[4] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterHeader, version),
+    &tailor__v1__adapter_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peft_config_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterHeader, peft_config_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterHeader, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportAdapterHeader, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__export_adapter_header__field_indices_by_name[] = {
+  3,   /* field[3] = bytes */
+  2,   /* field[2] = file_name */
+  1,   /* field[1] = peft_config_json */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange tailor__v1__export_adapter_header__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tailor__v1__export_adapter_header__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ExportAdapterHeader",
+  "ExportAdapterHeader",
+  "Tailor__V1__ExportAdapterHeader",
+  "tailor.v1",
+  sizeof(Tailor__V1__ExportAdapterHeader),
+  4,
+  tailor__v1__export_adapter_header__field_descriptors,
+  tailor__v1__export_adapter_header__field_indices_by_name,
+  1,  tailor__v1__export_adapter_header__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__export_adapter_header__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define tailor__v1__delete_adapter_response__field_descriptors NULL
+#define tailor__v1__delete_adapter_response__field_indices_by_name NULL
+#define tailor__v1__delete_adapter_response__number_ranges NULL
+const ProtobufCMessageDescriptor tailor__v1__delete_adapter_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.DeleteAdapterResponse",
+  "DeleteAdapterResponse",
+  "Tailor__V1__DeleteAdapterResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__DeleteAdapterResponse),
+  0,
+  tailor__v1__delete_adapter_response__field_descriptors,
+  tailor__v1__delete_adapter_response__field_indices_by_name,
+  0,  tailor__v1__delete_adapter_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__delete_adapter_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

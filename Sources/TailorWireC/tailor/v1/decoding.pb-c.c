@@ -322,7 +322,7 @@ void   tailor__v1__generate_stats__free_unpacked
   assert(message->base.descriptor == &tailor__v1__generate_stats__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[9] =
 {
   {
     "model",
@@ -396,19 +396,58 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "user",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adapters",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__GenerateRequest, n_adapters),
+    offsetof(Tailor__V1__GenerateRequest, adapters),
+    &tailor__v1__adapter_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_request__field_indices_by_name[] = {
+  8,   /* field[8] = adapters */
   2,   /* field[2] = chat */
   5,   /* field[5] = max_tokens */
   0,   /* field[0] = model */
   1,   /* field[1] = prompt */
   3,   /* field[3] = sampling */
   4,   /* field[4] = stop */
+  7,   /* field[7] = task */
+  6,   /* field[6] = user */
 };
 static const ProtobufCIntRange tailor__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
 {
@@ -418,7 +457,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
   "Tailor__V1__GenerateRequest",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateRequest),
-  6,
+  9,
   tailor__v1__generate_request__field_descriptors,
   tailor__v1__generate_request__field_indices_by_name,
   1,  tailor__v1__generate_request__number_ranges,

@@ -16,6 +16,15 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Tailor__V1__AdapterRef Tailor__V1__AdapterRef;
+typedef struct Tailor__V1__AdapterVersion Tailor__V1__AdapterVersion;
+typedef struct Tailor__V1__Metric Tailor__V1__Metric;
+typedef struct Tailor__V1__AdapterInfo Tailor__V1__AdapterInfo;
+typedef struct Tailor__V1__ListAdaptersRequest Tailor__V1__ListAdaptersRequest;
+typedef struct Tailor__V1__ListAdaptersResponse Tailor__V1__ListAdaptersResponse;
+typedef struct Tailor__V1__ImportAdapterRequest Tailor__V1__ImportAdapterRequest;
+typedef struct Tailor__V1__ExportAdapterRequest Tailor__V1__ExportAdapterRequest;
+typedef struct Tailor__V1__ExportAdapterHeader Tailor__V1__ExportAdapterHeader;
+typedef struct Tailor__V1__DeleteAdapterResponse Tailor__V1__DeleteAdapterResponse;
 
 
 /* --- enums --- */
@@ -26,20 +35,218 @@ typedef struct Tailor__V1__AdapterRef Tailor__V1__AdapterRef;
 struct  Tailor__V1__AdapterRef
 {
   ProtobufCMessage base;
+  /*
+   * personalization user, e.g. "alice"; empty for kind "task"
+   */
   char *user;
+  /*
+   * task name, e.g. "email-subject"
+   */
   char *task;
   /*
-   * task or user
+   * "task" or "user"
    */
   char *kind;
   /*
    * 0: the current version
    */
   uint32_t version;
+  /*
+   * 0: the caller's own uid (root may name another owner)
+   */
+  uint32_t owner_uid;
 };
 #define TAILOR__V1__ADAPTER_REF__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__adapter_ref__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Tailor__V1__AdapterVersion
+{
+  ProtobufCMessage base;
+  uint32_t version;
+  /*
+   * the base model it was made for
+   */
+  char *base_model_sha256;
+  /*
+   * llama, qwen2, gemma3
+   */
+  char *base_architecture;
+  uint32_t rank;
+  float alpha;
+  protobuf_c_boolean use_rslora;
+  /*
+   * q, k, v, o, gate, up, down
+   */
+  size_t n_targets;
+  char **targets;
+  uint64_t created_unix_ms;
+  /*
+   * the training job that made it; empty for imports
+   */
+  char *job_id;
+  size_t n_metrics;
+  Tailor__V1__Metric **metrics;
+  /*
+   * of the stored weights file, checked on every load
+   */
+  char *sha256;
+  uint64_t bytes;
+};
+#define TAILOR__V1__ADAPTER_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__adapter_version__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Tailor__V1__Metric
+{
+  ProtobufCMessage base;
+  char *name;
+  double value;
+};
+#define TAILOR__V1__METRIC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__metric__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Tailor__V1__AdapterInfo
+{
+  ProtobufCMessage base;
+  /*
+   * version = the current version
+   */
+  Tailor__V1__AdapterRef *ref;
+  /*
+   * oldest first
+   */
+  size_t n_versions;
+  Tailor__V1__AdapterVersion **versions;
+};
+#define TAILOR__V1__ADAPTER_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__adapter_info__descriptor) \
+    , NULL, 0,NULL }
+
+
+/*
+ * Method List (unary): ListAdaptersRequest -> ListAdaptersResponse.
+ */
+struct  Tailor__V1__ListAdaptersRequest
+{
+  ProtobufCMessage base;
+  /*
+   * filters; empty matches all
+   */
+  char *user;
+  char *task;
+};
+#define TAILOR__V1__LIST_ADAPTERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_adapters_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tailor__V1__ListAdaptersResponse
+{
+  ProtobufCMessage base;
+  size_t n_adapters;
+  Tailor__V1__AdapterInfo **adapters;
+};
+#define TAILOR__V1__LIST_ADAPTERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_adapters_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Method Import (upload): the Request carries ImportAdapterRequest; the client then sends the
+ * adapter's weights in Data frames, the last with last = true: adapter_model.safetensors for
+ * format "peft" (its adapter_config.json travels in `peft_config_json`), or the .gguf file for
+ * format "gguf". The adapter is checked against the named base model before anything is
+ * stored. Response: AdapterInfo.
+ */
+struct  Tailor__V1__ImportAdapterRequest
+{
+  ProtobufCMessage base;
+  /*
+   * version is ignored: a new version is made
+   */
+  Tailor__V1__AdapterRef *ref;
+  /*
+   * "peft" or "gguf"
+   */
+  char *format;
+  /*
+   * the loaded base model it must fit (id; empty: the only one)
+   */
+  char *model;
+  char *peft_config_json;
+  char *job_id;
+  size_t n_metrics;
+  Tailor__V1__Metric **metrics;
+  /*
+   * the first version is current whatever this says
+   */
+  protobuf_c_boolean make_current;
+};
+#define TAILOR__V1__IMPORT_ADAPTER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__import_adapter_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+/*
+ * Method Export (download): ExportAdapterRequest -> one Event (ExportAdapterHeader), then
+ * Data frames with the weights file, the last with last = true, then Status.
+ */
+struct  Tailor__V1__ExportAdapterRequest
+{
+  ProtobufCMessage base;
+  Tailor__V1__AdapterRef *ref;
+  /*
+   * "peft" or "gguf"
+   */
+  char *format;
+  /*
+   * base model (gguf export needs its shapes); empty: the only one
+   */
+  char *model;
+};
+#define TAILOR__V1__EXPORT_ADAPTER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__export_adapter_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tailor__V1__ExportAdapterHeader
+{
+  ProtobufCMessage base;
+  Tailor__V1__AdapterVersion *version;
+  /*
+   * for "peft"
+   */
+  char *peft_config_json;
+  /*
+   * adapter_model.safetensors, or <task>.gguf
+   */
+  char *file_name;
+  /*
+   * size of the file that follows
+   */
+  uint64_t bytes;
+};
+#define TAILOR__V1__EXPORT_ADAPTER_HEADER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__export_adapter_header__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Method Delete (unary): AdapterRef -> DeleteAdapterResponse. Version 0 deletes the adapter
+ * with all its versions; a version number deletes that version (not the current one).
+ */
+struct  Tailor__V1__DeleteAdapterResponse
+{
+  ProtobufCMessage base;
+};
+#define TAILOR__V1__DELETE_ADAPTER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__delete_adapter_response__descriptor) \
+     }
 
 
 /* Tailor__V1__AdapterRef methods */
@@ -61,10 +268,208 @@ Tailor__V1__AdapterRef *
 void   tailor__v1__adapter_ref__free_unpacked
                      (Tailor__V1__AdapterRef *message,
                       ProtobufCAllocator *allocator);
+/* Tailor__V1__AdapterVersion methods */
+void   tailor__v1__adapter_version__init
+                     (Tailor__V1__AdapterVersion         *message);
+size_t tailor__v1__adapter_version__get_packed_size
+                     (const Tailor__V1__AdapterVersion   *message);
+size_t tailor__v1__adapter_version__pack
+                     (const Tailor__V1__AdapterVersion   *message,
+                      uint8_t             *out);
+size_t tailor__v1__adapter_version__pack_to_buffer
+                     (const Tailor__V1__AdapterVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__AdapterVersion *
+       tailor__v1__adapter_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__adapter_version__free_unpacked
+                     (Tailor__V1__AdapterVersion *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__Metric methods */
+void   tailor__v1__metric__init
+                     (Tailor__V1__Metric         *message);
+size_t tailor__v1__metric__get_packed_size
+                     (const Tailor__V1__Metric   *message);
+size_t tailor__v1__metric__pack
+                     (const Tailor__V1__Metric   *message,
+                      uint8_t             *out);
+size_t tailor__v1__metric__pack_to_buffer
+                     (const Tailor__V1__Metric   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__Metric *
+       tailor__v1__metric__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__metric__free_unpacked
+                     (Tailor__V1__Metric *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__AdapterInfo methods */
+void   tailor__v1__adapter_info__init
+                     (Tailor__V1__AdapterInfo         *message);
+size_t tailor__v1__adapter_info__get_packed_size
+                     (const Tailor__V1__AdapterInfo   *message);
+size_t tailor__v1__adapter_info__pack
+                     (const Tailor__V1__AdapterInfo   *message,
+                      uint8_t             *out);
+size_t tailor__v1__adapter_info__pack_to_buffer
+                     (const Tailor__V1__AdapterInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__AdapterInfo *
+       tailor__v1__adapter_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__adapter_info__free_unpacked
+                     (Tailor__V1__AdapterInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListAdaptersRequest methods */
+void   tailor__v1__list_adapters_request__init
+                     (Tailor__V1__ListAdaptersRequest         *message);
+size_t tailor__v1__list_adapters_request__get_packed_size
+                     (const Tailor__V1__ListAdaptersRequest   *message);
+size_t tailor__v1__list_adapters_request__pack
+                     (const Tailor__V1__ListAdaptersRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_adapters_request__pack_to_buffer
+                     (const Tailor__V1__ListAdaptersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListAdaptersRequest *
+       tailor__v1__list_adapters_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_adapters_request__free_unpacked
+                     (Tailor__V1__ListAdaptersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListAdaptersResponse methods */
+void   tailor__v1__list_adapters_response__init
+                     (Tailor__V1__ListAdaptersResponse         *message);
+size_t tailor__v1__list_adapters_response__get_packed_size
+                     (const Tailor__V1__ListAdaptersResponse   *message);
+size_t tailor__v1__list_adapters_response__pack
+                     (const Tailor__V1__ListAdaptersResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_adapters_response__pack_to_buffer
+                     (const Tailor__V1__ListAdaptersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListAdaptersResponse *
+       tailor__v1__list_adapters_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_adapters_response__free_unpacked
+                     (Tailor__V1__ListAdaptersResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ImportAdapterRequest methods */
+void   tailor__v1__import_adapter_request__init
+                     (Tailor__V1__ImportAdapterRequest         *message);
+size_t tailor__v1__import_adapter_request__get_packed_size
+                     (const Tailor__V1__ImportAdapterRequest   *message);
+size_t tailor__v1__import_adapter_request__pack
+                     (const Tailor__V1__ImportAdapterRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__import_adapter_request__pack_to_buffer
+                     (const Tailor__V1__ImportAdapterRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ImportAdapterRequest *
+       tailor__v1__import_adapter_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__import_adapter_request__free_unpacked
+                     (Tailor__V1__ImportAdapterRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ExportAdapterRequest methods */
+void   tailor__v1__export_adapter_request__init
+                     (Tailor__V1__ExportAdapterRequest         *message);
+size_t tailor__v1__export_adapter_request__get_packed_size
+                     (const Tailor__V1__ExportAdapterRequest   *message);
+size_t tailor__v1__export_adapter_request__pack
+                     (const Tailor__V1__ExportAdapterRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__export_adapter_request__pack_to_buffer
+                     (const Tailor__V1__ExportAdapterRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ExportAdapterRequest *
+       tailor__v1__export_adapter_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__export_adapter_request__free_unpacked
+                     (Tailor__V1__ExportAdapterRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ExportAdapterHeader methods */
+void   tailor__v1__export_adapter_header__init
+                     (Tailor__V1__ExportAdapterHeader         *message);
+size_t tailor__v1__export_adapter_header__get_packed_size
+                     (const Tailor__V1__ExportAdapterHeader   *message);
+size_t tailor__v1__export_adapter_header__pack
+                     (const Tailor__V1__ExportAdapterHeader   *message,
+                      uint8_t             *out);
+size_t tailor__v1__export_adapter_header__pack_to_buffer
+                     (const Tailor__V1__ExportAdapterHeader   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ExportAdapterHeader *
+       tailor__v1__export_adapter_header__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__export_adapter_header__free_unpacked
+                     (Tailor__V1__ExportAdapterHeader *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__DeleteAdapterResponse methods */
+void   tailor__v1__delete_adapter_response__init
+                     (Tailor__V1__DeleteAdapterResponse         *message);
+size_t tailor__v1__delete_adapter_response__get_packed_size
+                     (const Tailor__V1__DeleteAdapterResponse   *message);
+size_t tailor__v1__delete_adapter_response__pack
+                     (const Tailor__V1__DeleteAdapterResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__delete_adapter_response__pack_to_buffer
+                     (const Tailor__V1__DeleteAdapterResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__DeleteAdapterResponse *
+       tailor__v1__delete_adapter_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__delete_adapter_response__free_unpacked
+                     (Tailor__V1__DeleteAdapterResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tailor__V1__AdapterRef_Closure)
                  (const Tailor__V1__AdapterRef *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__AdapterVersion_Closure)
+                 (const Tailor__V1__AdapterVersion *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__Metric_Closure)
+                 (const Tailor__V1__Metric *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__AdapterInfo_Closure)
+                 (const Tailor__V1__AdapterInfo *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListAdaptersRequest_Closure)
+                 (const Tailor__V1__ListAdaptersRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListAdaptersResponse_Closure)
+                 (const Tailor__V1__ListAdaptersResponse *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ImportAdapterRequest_Closure)
+                 (const Tailor__V1__ImportAdapterRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ExportAdapterRequest_Closure)
+                 (const Tailor__V1__ExportAdapterRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ExportAdapterHeader_Closure)
+                 (const Tailor__V1__ExportAdapterHeader *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__DeleteAdapterResponse_Closure)
+                 (const Tailor__V1__DeleteAdapterResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -73,6 +478,15 @@ typedef void (*Tailor__V1__AdapterRef_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__metric__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__adapter_info__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_adapters_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_adapters_response__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__import_adapter_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__export_adapter_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__export_adapter_header__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__delete_adapter_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 
