@@ -7,6 +7,7 @@ public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
     case unexpectedTensor(String)
     case missingTensor(String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
+    case architectureMismatch(adapterFor: String, model: String)
 
     public var description: String {
         switch self {
@@ -15,6 +16,7 @@ public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unexpectedTensor(t): return "adapter_model.safetensors: unexpected tensor '\(t)'"
         case let .missingTensor(t): return "adapter_model.safetensors: missing tensor '\(t)'"
         case let .shapeMismatch(t, e, f): return "adapter_model.safetensors: tensor '\(t)' has shape \(f), the base model needs \(e)"
+        case let .architectureMismatch(a, m): return "adapter_config.json: the adapter was trained on a \(a); the base model is a \(m) model"
         }
     }
 }
@@ -35,6 +37,17 @@ public enum PEFTAdapter {
         public var useRSLoRA: Bool
         /// The base model the adapter was trained on, if recorded.
         public var baseModel: String?
+        /// The transformers class it was trained on (`auto_mapping.base_model_class`), if recorded.
+        public var baseModelClass: String?
+    }
+
+    /// transformers model classes of each architecture, for `auto_mapping.base_model_class`.
+    static func modelClasses(_ arch: Architecture) -> [String] {
+        switch arch {
+        case .llama: return ["LlamaForCausalLM", "LlamaModel"]
+        case .qwen2: return ["Qwen2ForCausalLM", "Qwen2Model"]
+        case .gemma3: return ["Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "Gemma3TextModel"]
+        }
     }
 
     /// Parses and checks `adapter_config.json`.
@@ -51,13 +64,18 @@ public enum PEFTAdapter {
         if let ap = j["alpha_pattern"] as? [String: Any], !ap.isEmpty { throw PEFTError.badConfig("alpha_pattern is not supported") }
         if let m = j["modules_to_save"] as? [String], !m.isEmpty { throw PEFTError.badConfig("modules_to_save is not supported") }
         return Config(r: r, loraAlpha: alpha, targetModules: targets, fanInFanOut: j["fan_in_fan_out"] as? Bool ?? false,
-                      useRSLoRA: j["use_rslora"] as? Bool ?? false, baseModel: j["base_model_name_or_path"] as? String)
+                      useRSLoRA: j["use_rslora"] as? Bool ?? false, baseModel: j["base_model_name_or_path"] as? String,
+                      baseModelClass: (j["auto_mapping"] as? [String: Any])?["base_model_class"] as? String)
     }
 
     /// Imports an adapter for a model of `config`: every declared target in every layer must be
     /// present with the base model's shapes, and nothing else may be.
     public static func load(name: String, configJSON: Data, safetensors: [UInt8], config: ModelConfig) throws -> LoRAAdapter {
         let cfg = try parseConfig(configJSON)
+        // Same shapes do not make the same model: a recorded model class must match.
+        if let cls = cfg.baseModelClass, !modelClasses(config.architecture).contains(cls) {
+            throw PEFTError.architectureMismatch(adapterFor: cls, model: config.architecture.rawValue)
+        }
         var targets: [LoRATarget] = []
         for t in cfg.targetModules {
             guard let target = LoRATarget.allCases.first(where: { $0.peftName == t }) else { throw PEFTError.unsupportedTarget(t) }
