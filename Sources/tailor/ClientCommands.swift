@@ -114,6 +114,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("top-p")) var topP: Float = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS: UInt32 = 0
+    @Option(help: "Personalize for this user (with --task): their current task and user adapters.") var user: String = ""
+    @Option(help: "Task whose adapters to apply.") var task: String = ""
     @Flag(help: "Print statistics to standard error.") var verbose = false
     @Argument(help: "The prompt.") var prompt: String
 
@@ -123,7 +125,7 @@ struct GenerateCommand: AsyncParsableCommand {
         messages.append(.init(role: "user", content: prompt))
         let request = GenerateRequest(model: model, input: chat ? .chat(messages) : .prompt(prompt),
                                       sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
-                                      stop: stops, maxTokens: maxTokens)
+                                      stop: stops, maxTokens: maxTokens, user: user, task: task)
         try await withClient(connection) { client in
             for try await event in try client.generate(request, timeoutMS: timeoutMS) {
                 switch event {

@@ -76,6 +76,43 @@ final class DaemonCLITests: XCTestCase {
         XCTAssertTrue(down.stderr.contains("cannot reach tailord"), down.stderr)
     }
 
+    func testAdaptersCommands() throws {
+        let socket = dir + "/a.sock"
+        let p = try start(Self.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--model", Self.tinyLlama,
+                                              "--threads", "1", "--config", emptyConfig()], socket: socket)
+        let lora = CLITests.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora").path
+        func ok(_ args: [String]) throws -> String {
+            let out = try cli(args + ["--socket", socket])
+            XCTAssertEqual(out.status, 0, "\(args): \(out.stderr)")
+            return out.stdout
+        }
+        XCTAssertEqual(try ok(["adapters", "ls"]), "no adapters\n")
+        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", lora + "/llama-task-peft"]).contains("as v1 (current)"))
+        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", "--user", "alice", lora + "/llama-user-peft"]).contains("as v1"))
+        let ls = try ok(["adapters", "ls"])
+        XCTAssertTrue(ls.contains("task\temail\t-\tv1 of 1\tr=4"), ls)
+        XCTAssertTrue(ls.contains("user\temail\talice\tv1 of 1\tr=2"), ls)
+        let plain = try ok(["generate", "-n", "8", "the quick brown fox"])
+        let personal = try ok(["generate", "-n", "8", "--user", "alice", "--task", "email", "the quick brown fox"])
+        XCTAssertNotEqual(plain, personal)
+        // Export reproduces the imported files; a second version, then a rollback to the first.
+        XCTAssertTrue(try ok(["adapters", "export", "--task", "email", "--user", "alice", dir + "/out"]).contains("exported v1"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out/adapter_model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: lora + "/llama-user-peft/adapter_model.safetensors")))
+        _ = try ok(["adapters", "export", "--task", "email", "--user", "alice", "--format", "gguf", dir + "/alice.gguf"])
+        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", "--user", "alice", dir + "/alice.gguf"]).contains("as v2 (current)"))
+        XCTAssertEqual(try ok(["generate", "-n", "8", "--user", "alice", "--task", "email", "the quick brown fox"]), personal)
+        XCTAssertTrue(try ok(["adapters", "rollback", "--task", "email", "--user", "alice"]).contains("now v1"))
+        XCTAssertTrue(try ok(["adapters", "show", "--task", "email", "--user", "alice"]).contains("* v1"))
+        XCTAssertTrue(try ok(["adapters", "rm", "--task", "email", "--user", "alice", "--version", "2"]).contains("deleted v2"))
+        let refused = try cli(["adapters", "import", "--socket", socket, "--task", "email", lora + "/gemma3-task-peft"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("INVALID_ARGUMENT"), refused.stderr)
+        XCTAssertTrue(try ok(["adapters", "rm", "--task", "email"]).contains("deleted the adapter"))
+        p.terminate()
+        p.waitUntilExit()
+    }
+
     func testSocketActivation() throws {
         let activate = "/usr/bin/systemd-socket-activate"
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is not installed")
