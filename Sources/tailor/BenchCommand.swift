@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorEngine
+import TailorStore
 
 /// Measures prefill and decode speed like llama-bench's pp512 and tg128.
 struct BenchCommand: ParsableCommand {
@@ -13,6 +14,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("rows"), help: "Sequences decoded together (2 = a CoPe step's user and base rows).") var rows: Int = 1
     @Flag(help: "Use f32 activations for every product.") var exact = false
     @Option(name: .customLong("random-lora"), help: "Decode with a random LoRA, e.g. 8:q,v or 16:all.") var randomLoRA: String?
+    @Option(help: "Merge the --random-lora into a private copy of the weights: q8_0 or f16.") var merge: String?
+    @Flag(name: .customLong("switch-adapters"), help: "Measure switching adapters between requests (needs --random-lora).") var switchAdapters = false
     @Flag(help: "Print JSON.") var json = false
 
     /// The rank and targets of --random-lora.
@@ -32,19 +35,20 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         _ = try parseRandomLoRA()
+        if let merge {
+            guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
+            guard randomLoRA != nil else { throw ValidationError("--merge needs --random-lora") }
+        }
         guard prompt >= 0, generate >= 0, prompt + generate > 0 else { throw ValidationError("-p and -n must be ≥ 0, not both 0") }
         guard repetitions >= 1 else { throw ValidationError("-r must be ≥ 1") }
         guard rows >= 1, rows <= 16 else { throw ValidationError("--rows must be 1...16") }
     }
 
     func run() throws {
-        let model = try modelOptions.load()
+        var model = try modelOptions.load()
         let vocab = Int32(model.config.vocabSize)
         var rng = SeededGenerator(seed: 42)
         let ctxSize = max(prompt, generate + 1) + 8
-        let ctx = InferenceContext(model: model, maxSequences: rows, maxContext: ctxSize,
-                                   maxBatchTokens: max(prompt, rows), maxLogitRows: rows,
-                                   threads: modelOptions.threads, precision: exact ? .exact : .fast, maxLoRARank: 256)
         var adapters: [AdapterUse] = []
         if let (rank, targets) = try parseRandomLoRA() {
             var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
@@ -58,7 +62,18 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             adapters = [AdapterUse(LoRAAdapter(name: "random", rank: rank, alpha: Float(rank), weights: weights))]
+            if switchAdapters {
+                try benchSwitch(model: model, first: adapters[0], rank: rank, targets: targets, rng: &rng)
+                return
+            }
+            if let merge {
+                model = try model.merging(adapters, precision: merge == "f16" ? .f16 : .q8_0)
+                adapters = []
+            }
         }
+        let ctx = InferenceContext(model: model, maxSequences: rows, maxContext: ctxSize,
+                                   maxBatchTokens: max(prompt, rows), maxLogitRows: rows,
+                                   threads: modelOptions.threads, precision: exact ? .exact : .fast, maxLoRARank: 256)
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
@@ -98,5 +113,56 @@ struct BenchCommand: ParsableCommand {
             if !ppRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | pp%d | %.2f |\n", name, threads, rows, prompt, median(ppRates))) }
             if !tgRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | tg%d | %.2f |\n", name, threads, rows, generate, median(tgRates))) }
         }
+    }
+
+    /// Requests of 4 prompt tokens and one generated token, alternating two adapters, against
+    /// the same requests all on one adapter: the difference is what switching costs. Plus the
+    /// daemon's per-request registry lookup (reading the `current` pointer).
+    private func benchSwitch(model: Model, first: AdapterUse, rank: Int, targets: [LoRATarget], rng: inout SeededGenerator) throws {
+        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+        for layer in 0..<model.config.layerCount {
+            for t in targets {
+                let (inputs, outputs) = model.config.shape(of: t)
+                weights[.init(layer: layer, target: t)] = try LoRAWeights(
+                    a: (0..<(rank * inputs)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                    b: (0..<(outputs * rank)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                    rank: rank, inputs: inputs, outputs: outputs)
+            }
+        }
+        let second = AdapterUse(LoRAAdapter(name: "random-2", rank: rank, alpha: Float(rank), weights: weights))
+        let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 16, threads: modelOptions.threads)
+        let dec = BatchDecoder(context: ctx)
+        let prompt = (0..<4).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
+        func request(_ use: AdapterUse) throws -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try dec.admit(.init(prompt: prompt, options: GenerationOptions(maxTokens: 1, stopAtEndOfGeneration: false), adapters: [use]))
+            while dec.activeSlots > 0 { _ = try dec.step() }
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        }
+        for _ in 0..<5 { _ = try request(first); _ = try request(second) }
+        var same: [Double] = [], alternating: [Double] = []
+        for i in 0..<(2 * repetitions * 20) {
+            // Interleaved pairs, so machine noise falls on both series alike.
+            same.append(try request(first))
+            alternating.append(try request(i % 2 == 0 ? second : first))
+        }
+        same.sort(); alternating.sort()
+        let ms = same[same.count / 2], ma = alternating[alternating.count / 2]
+        // The daemon's per-request lookup: the adapter's `current` pointer.
+        let root = NSTemporaryDirectory() + "tailor-switch-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let registry = AdapterRegistry(root: root)
+        let key = AdapterKey(owner: 0, kind: .user, task: "bench", user: "u")
+        try registry.add(key, record: AdapterVersionRecord(baseModelSHA256: "", baseArchitecture: "", rank: rank, alpha: 1,
+                                                           useRSLoRA: false, targets: []), configJSON: [], weights: [0], makeCurrent: true)
+        var lookups: [Double] = []
+        for _ in 0..<1000 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try registry.currentVersion(of: key)
+            lookups.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e3)
+        }
+        lookups.sort()
+        print(String(format: "request, same adapter: p50 %.3f ms; alternating two adapters: p50 %.3f ms; switch cost %.3f ms", ms, ma, ma - ms))
+        print(String(format: "registry current-pointer lookup: p50 %.1f us, p99 %.1f us", lookups[500], lookups[990]))
     }
 }

@@ -31,6 +31,15 @@ public struct TransformerWeights: Sendable {
     /// Llama 3.1-style per-dimension RoPE frequency divisors (`rope_freqs.weight`), if any.
     public let ropeFrequencyFactors: [Float]?
 
+    /// Weights given part by part (a merged copy).
+    init(tokenEmbedding: Linear, blocks: [BlockWeights], outputNorm: [Float], output: Linear, ropeFrequencyFactors: [Float]?) {
+        self.tokenEmbedding = tokenEmbedding
+        self.blocks = blocks
+        self.outputNorm = outputNorm
+        self.output = output
+        self.ropeFrequencyFactors = ropeFrequencyFactors
+    }
+
     init(file: GGUFFile, config c: ModelConfig) throws {
         let b = TensorBinder(file: file)
         tokenEmbedding = try b.linear("token_embd.weight", rows: c.vocabSize, cols: c.embeddingLength)
@@ -80,6 +89,8 @@ public final class Model: Sendable {
     public let weights: TransformerWeights
     /// The model's own tokenizer, from the same file.
     public let tokenizer: Tokenizer
+    /// Private weight buffers (merged adapters), kept alive with the model.
+    let storage: MergedStorage?
 
     /// Loads the model at `path`. Fails with a `GGUFError` (or `TokenizerError`) naming the problem.
     public init(path: String) throws {
@@ -88,5 +99,15 @@ public final class Model: Sendable {
         config = try ModelConfig(file: file)
         weights = try TransformerWeights(file: file, config: config)
         tokenizer = try Tokenizer(file: file)
+        storage = nil
+    }
+
+    /// A model over parts of another (see `merging`).
+    init(file: GGUFFile, config: ModelConfig, weights: TransformerWeights, tokenizer: Tokenizer, storage: MergedStorage?) {
+        self.file = file
+        self.config = config
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.storage = storage
     }
 }
