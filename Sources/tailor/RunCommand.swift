@@ -35,16 +35,37 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("ctx"), help: "Context size.") var contextSize: Int = 4096
     @Flag(help: "Use f32 activations for every product (slower, reference-exact).") var exact = false
     @Flag(help: "Print timings to standard error.") var verbose = false
+    @Option(help: "A PEFT adapter directory to apply (repeatable; applied in order).") var lora: [String] = []
+    @Option(help: "Merge the --lora adapters into a private copy of the weights: q8_0 or f16.") var merge: String?
     @Argument(help: "The prompt.") var prompt: String
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         guard contextSize >= 16 else { throw ValidationError("--ctx must be ≥ 16") }
         guard prompt.utf8.count <= 16 << 20 else { throw ValidationError("the prompt exceeds 16 MiB") }
+        if let merge {
+            guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
+            guard !lora.isEmpty else { throw ValidationError("--merge needs --lora") }
+        }
     }
 
     func run() throws {
-        let model = try modelOptions.load()
+        var model = try modelOptions.load()
+        var adapters = try lora.map { dir -> AdapterUse in
+            guard let config = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
+                  let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors") else {
+                throw ValidationError("\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
+            }
+            do {
+                return AdapterUse(try PEFTAdapter.load(name: dir, configJSON: config, safetensors: Array(weights), config: model.config))
+            } catch {
+                throw ValidationError("\(dir): \(error)")
+            }
+        }
+        if let merge, !adapters.isEmpty {
+            model = try model.merging(adapters, precision: merge == "f16" ? .f16 : .q8_0)
+            adapters = []
+        }
         let tok = model.tokenizer
         var text = prompt
         if chat {
@@ -64,7 +85,7 @@ struct RunCommand: ParsableCommand {
         guard ids.count < ctx.maxContext else {
             throw ValidationError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
         }
-        let gen = Generator(context: ctx)
+        let gen = Generator(context: ctx, adapters: adapters)
         let result = try gen.generate(prompt: ids, sampling: sampling.parameters,
                                       options: GenerationOptions(maxTokens: maxTokens, stopStrings: stops)) { piece in
             Console.write(piece)

@@ -86,4 +86,19 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(badToken.status, 0)
         XCTAssertTrue(badToken.stderr.contains("99999"), badToken.stderr)
     }
+
+    func testRunWithALoRAUnmergedAndMerged() throws {
+        let llama = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path
+        let lora = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora/llama-task-peft").path
+        let args = ["run", "--model", llama, "-n", "12", "-t", "1", "the quick brown fox"]
+        let plain = try run(args)
+        let adapted = try run(args + ["--lora", lora])
+        let merged = try run(args + ["--lora", lora, "--merge", "q8_0"])   // an F32 base merges exactly whatever is asked
+        XCTAssertEqual(adapted.status, 0, adapted.stderr)
+        XCTAssertNotEqual(plain.stdout, adapted.stdout)
+        XCTAssertEqual(merged.stdout, adapted.stdout)
+        let bad = try run(args + ["--lora", Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora/gemma3-task-peft").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("Gemma3ForCausalLM"), bad.stderr)
+    }
 }

@@ -45,11 +45,14 @@ public struct Generator {
     public let context: InferenceContext
     /// The KV-cache row used.
     public let sequence: Int
+    /// LoRA adapters applied to every forward call, unmerged.
+    public let adapters: [AdapterUse]
 
-    /// A generator on `sequence` of `context`.
-    public init(context: InferenceContext, sequence: Int = 0) {
+    /// A generator on `sequence` of `context`, adapted by `adapters`.
+    public init(context: InferenceContext, sequence: Int = 0, adapters: [AdapterUse] = []) {
         self.context = context
         self.sequence = sequence
+        self.adapters = adapters
     }
 
     /// Feeds `tokens` to the sequence in chunks of the context's batch size.
@@ -59,7 +62,7 @@ public struct Generator {
         var i = 0
         while i < tokens.count {
             let end = min(tokens.count, i + context.maxBatchTokens)
-            try context.forward([BatchItem(sequence: sequence, tokens: Array(tokens[i..<end]))])
+            try context.forward([BatchItem(sequence: sequence, tokens: Array(tokens[i..<end]), adapters: adapters)])
             i = end
         }
     }
@@ -84,7 +87,7 @@ public struct Generator {
             case let .token(token, finish):
                 if !token.text.isEmpty && !onText(token.text) { reason = .cancelled; break loop }
                 if let finish { reason = finish; break loop }
-                try context.forward([BatchItem(sequence: sequence, tokens: [token.id])])
+                try context.forward([BatchItem(sequence: sequence, tokens: [token.id], adapters: adapters)])
             }
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
