@@ -51,17 +51,7 @@ struct BenchCommand: ParsableCommand {
         let ctxSize = max(prompt, generate + 1) + 8
         var adapters: [AdapterUse] = []
         if let (rank, targets) = try parseRandomLoRA() {
-            var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
-            for layer in 0..<model.config.layerCount {
-                for t in targets {
-                    let (inputs, outputs) = model.config.shape(of: t)
-                    weights[.init(layer: layer, target: t)] = try LoRAWeights(
-                        a: (0..<(rank * inputs)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
-                        b: (0..<(outputs * rank)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
-                        rank: rank, inputs: inputs, outputs: outputs)
-                }
-            }
-            adapters = [AdapterUse(LoRAAdapter(name: "random", rank: rank, alpha: Float(rank), weights: weights))]
+            adapters = [AdapterUse(try Self.randomAdapter(model: model, rank: rank, targets: targets, name: "random", rng: &rng))]
             if switchAdapters {
                 try benchSwitch(model: model, first: adapters[0], rank: rank, targets: targets, rng: &rng)
                 return
@@ -119,17 +109,7 @@ struct BenchCommand: ParsableCommand {
     /// the same requests all on one adapter: the difference is what switching costs. Plus the
     /// daemon's per-request registry lookup (reading the `current` pointer).
     private func benchSwitch(model: Model, first: AdapterUse, rank: Int, targets: [LoRATarget], rng: inout SeededGenerator) throws {
-        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
-        for layer in 0..<model.config.layerCount {
-            for t in targets {
-                let (inputs, outputs) = model.config.shape(of: t)
-                weights[.init(layer: layer, target: t)] = try LoRAWeights(
-                    a: (0..<(rank * inputs)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
-                    b: (0..<(outputs * rank)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
-                    rank: rank, inputs: inputs, outputs: outputs)
-            }
-        }
-        let second = AdapterUse(LoRAAdapter(name: "random-2", rank: rank, alpha: Float(rank), weights: weights))
+        let second = AdapterUse(try Self.randomAdapter(model: model, rank: rank, targets: targets, name: "random-2", rng: &rng))
         let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 16, threads: modelOptions.threads)
         let dec = BatchDecoder(context: ctx)
         let prompt = (0..<4).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
@@ -164,5 +144,20 @@ struct BenchCommand: ParsableCommand {
         lookups.sort()
         print(String(format: "request, same adapter: p50 %.3f ms; alternating two adapters: p50 %.3f ms; switch cost %.3f ms", ms, ma, ma - ms))
         print(String(format: "registry current-pointer lookup: p50 %.1f us, p99 %.1f us", lookups[500], lookups[990]))
+    }
+
+    /// A random adapter of `rank` on `targets` in every layer, entries uniform in ±0.01.
+    static func randomAdapter(model: Model, rank: Int, targets: [LoRATarget], name: String, rng: inout SeededGenerator) throws -> LoRAAdapter {
+        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+        for layer in 0..<model.config.layerCount {
+            for t in targets {
+                let (inputs, outputs) = model.config.shape(of: t)
+                weights[.init(layer: layer, target: t)] = try LoRAWeights(
+                    a: (0..<(rank * inputs)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                    b: (0..<(outputs * rank)).map { _ in rng.nextUnit() * 0.02 - 0.01 },
+                    rank: rank, inputs: inputs, outputs: outputs)
+            }
+        }
+        return LoRAAdapter(name: name, rank: rank, alpha: Float(rank), weights: weights)
     }
 }

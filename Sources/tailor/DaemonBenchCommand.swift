@@ -103,7 +103,7 @@ struct DaemonBenchCommand: AsyncParsableCommand {
 
     /// A raw connection that has said Hello, left open.
     private func helloConnection(_ path: String) throws -> Int32 {
-        let fd = try connectUnix(path)
+        let fd = try UnixSocket.connect(path)
         let hello = try FrameCodec.encode(Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello",
                                                                                    payload: try HelloRequest(client: "bench").serialized()))))
         _ = hello.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -121,23 +121,11 @@ struct DaemonBenchCommand: AsyncParsableCommand {
 
     /// The daemon's pid, from the kernel's credentials of the socket's other end.
     private func daemonPID(_ path: String) throws -> Int32 {
-        let fd = try connectUnix(path)
+        let fd = try UnixSocket.connect(path)
         defer { close(fd) }
         var cred = PeerCredentials(pid: 0, uid: 0, gid: 0)
         var len = socklen_t(MemoryLayout<PeerCredentials>.size)
         guard getsockopt(fd, SOL_SOCKET, 17 /* SO_PEERCRED */, &cred, &len) == 0 else { throw CLIError("SO_PEERCRED failed") }
         return cred.pid
-    }
-
-    private func connectUnix(_ path: String) throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard r == 0 else { close(fd); throw CLIError("cannot connect to \(path)") }
-        return fd
     }
 }

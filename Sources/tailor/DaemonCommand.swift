@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import TailorDaemon
 import TailorStore
 
@@ -15,16 +14,7 @@ struct DaemonCommand: AsyncParsableCommand {
         @OptionGroup var options: DaemonOptions
 
         func run() async throws {
-            let config = try options.resolve()
-            let level = config.logLevel
-            LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
-            let logger = Logger(label: "tailord")
-            do {
-                try await Daemon(configuration: config, logger: logger).run()
-            } catch {
-                logger.critical("\(error)")
-                throw ExitCode.failure
-            }
+            try await options.runDaemon()
         }
     }
 

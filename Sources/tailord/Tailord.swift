@@ -1,5 +1,4 @@
 import ArgumentParser
-import Logging
 import TailorDaemon
 
 /// `tailord`: Tailor's daemon. Everything it does lives in TailorDaemon; this is the entry point
@@ -14,15 +13,6 @@ struct Tailord: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
-        let config = try options.resolve()
-        let level = config.logLevel
-        LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
-        let logger = Logger(label: "tailord")
-        do {
-            try await Daemon(configuration: config, logger: logger).run()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode.failure
-        }
+        try await options.runDaemon()
     }
 }

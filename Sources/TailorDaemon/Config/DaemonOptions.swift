@@ -75,4 +75,20 @@ public struct DaemonOptions: ParsableArguments {
         }
         return c
     }
+
+    /// Resolves the configuration, sets up journald-aware logging and runs the daemon until
+    /// SIGTERM/SIGINT: what `tailord` and `tailor daemon run` do.
+    /// - Throws: `ExitCode.failure` after logging why the daemon could not run.
+    public func runDaemon() async throws {
+        let config = try resolve()
+        let level = config.logLevel
+        LoggingSystem.bootstrap { JournaldLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "tailord")
+        do {
+            try await Daemon(configuration: config, logger: logger).run()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+    }
 }

@@ -203,7 +203,7 @@ public final class TailorServer: Service, Sendable {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw ServerError.notASocket(path) }
-        if UnixSocketProbe.isListening(path) { throw ServerError.alreadyListening(path) }
+        if UnixSocket.isListening(path) { throw ServerError.alreadyListening(path) }
         unlink(path)
     }
 

@@ -45,27 +45,16 @@ public struct SystemdNotifier: Sendable {
     public func notify(_ fields: KeyValuePairs<String, String>) throws {
         guard let path = socketPath else { return }
         let message = fields.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        let abstract = bytes.first == UInt8(ascii: "@")
-        if abstract { bytes[0] = 0 }
-        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
-        guard bytes.count < capacity else { throw NotifyError.pathTooLong(path) }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-        }
-        // Abstract names are exactly their bytes; filesystem paths end at their NUL.
-        let length = MemoryLayout.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw NotifyError.system(call: "socket", errno: errno) }
         defer { close(fd) }
-        let sent = message.withCString { text in
-            withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, text, strlen(text), Int32(MSG_NOSIGNAL), $0, socklen_t(length))
-                }
+        let sent: Int
+        do {
+            sent = try UnixSocket.withAddress(path) { addr, length in
+                message.withCString { sendto(fd, $0, strlen($0), Int32(MSG_NOSIGNAL), addr, length) }
             }
+        } catch {
+            throw NotifyError.pathTooLong(path)
         }
         guard sent >= 0 else { throw NotifyError.system(call: "sendto", errno: errno) }
     }
