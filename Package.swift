@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Hot math in C: per-function AVX2 targets chosen at run time, a portable path, the
@@ -52,11 +53,14 @@ let package = Package(
             name: "TailorWire",
             dependencies: ["TailorWireC", "CProtobufC"]
         ),
-        // Storage: the on-disk adapter registry (and, with the preference-data issue, SQLite).
+        // Storage: the on-disk adapter registry and the preference-data database (SQLite via GRDB).
         // Crash-safe writes; no sockets, no math.
         .target(
             name: "TailorStore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         // The daemon: the NIO Unix-socket server, its services, generation scheduling,
         // configuration, access control and systemd glue. Composes the modules above; no math.

@@ -33,7 +33,7 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
         guard Self.isValidName(task) else { throw AdapterStoreError.invalidName(field: "task", value: task) }
         switch kind {
         case .task: guard user.isEmpty else { throw AdapterStoreError.invalidName(field: "user", value: user) }
-        case .user: guard Self.isValidName(user) else { throw AdapterStoreError.invalidName(field: "user", value: user) }
+        case .user: guard Self.isValidUserName(user) else { throw AdapterStoreError.invalidName(field: "user", value: user) }
         }
     }
 
@@ -42,6 +42,41 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
         !s.isEmpty && s.utf8.count <= 64 && s.first != "." && s.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
         }
+    }
+
+    /// A personalization user's name: 1–64 bytes of printable UTF-8 without '/', not starting
+    /// with '.' (people's names have spaces: "Alyssa Coghlan"). On disk it is percent-encoded.
+    public static func isValidUserName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.first != "." && !s.contains("/")
+            && s.unicodeScalars.allSatisfy { !CharacterSet.controlCharacters.contains($0) }
+    }
+
+    /// `name` as one safe path component: bytes outside [A-Za-z0-9._-] become %XX.
+    static func pathComponent(_ name: String) -> String {
+        var out = ""
+        for b in name.utf8 {
+            if (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D {
+                out.append(Character(Unicode.Scalar(b)))
+            } else {
+                out += String(format: "%%%02X", b)
+            }
+        }
+        return out
+    }
+
+    /// The name a `pathComponent` stands for, or nil if it is not one.
+    static func name(fromPathComponent c: String) -> String? {
+        var bytes: [UInt8] = []
+        var i = c.utf8.makeIterator()
+        while let b = i.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = i.next(), let l = i.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(v)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     public var description: String { kind == .task ? "task/\(task)" : "user/\(user)/\(task)" }
@@ -116,7 +151,9 @@ public enum AdapterStoreError: Error, Equatable, Sendable, CustomStringConvertib
 
     public var description: String {
         switch self {
-        case let .invalidName(f, v): return "invalid \(f) '\(v)': use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+        case let .invalidName(f, v):
+            return f == "user" ? "invalid user '\(v)': use 1-64 bytes of printable text without '/', not starting with '.'"
+                               : "invalid \(f) '\(v)': use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
         case let .notFound(k): return "no adapter \(k)"
         case let .versionNotFound(k, v): return "adapter \(k) has no version \(v)"
         case let .currentVersionInUse(k, v): return "version \(v) is the current version of \(k); set another current version first"

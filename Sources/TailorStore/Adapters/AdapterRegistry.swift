@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Layout under `root` (the daemon's `<state>/adapters`):
 ///
-///     <owner uid>/<kind>/<task>/<user or _>/
+///     <owner uid>/<kind>/<task>/<user, percent-encoded, or _>/
 ///         current                      the current version number, replaced atomically
 ///         v000001/                     one immutable version
 ///             adapter_config.json      PEFT config
@@ -42,7 +42,7 @@ public final class AdapterRegistry: Sendable {
     static let recordFile = "version.json"
 
     func directory(_ key: AdapterKey) -> String {
-        "\(root)/\(key.owner)/\(key.kind.rawValue)/\(key.task)/\(key.kind == .task ? "_" : key.user)"
+        "\(root)/\(key.owner)/\(key.kind.rawValue)/\(key.task)/\(key.kind == .task ? "_" : AdapterKey.pathComponent(key.user))"
     }
 
     static func versionName(_ v: UInt32) -> String {
@@ -177,8 +177,8 @@ public final class AdapterRegistry: Sendable {
                 let kindDir = "\(root)/\(ownerName)/\(kind.rawValue)"
                 for t in (try? fm.contentsOfDirectory(atPath: kindDir)) ?? [] where task == nil || task == t {
                     for u in (try? fm.contentsOfDirectory(atPath: kindDir + "/" + t)) ?? [] where !u.hasPrefix(".") {
-                        let name = kind == .task ? "" : u
                         if kind == .task && u != "_" { continue }
+                        guard let name = kind == .task ? "" : AdapterKey.name(fromPathComponent: u) else { continue }
                         if let user, !user.isEmpty, name != user { continue }
                         if let e = try? entry(AdapterKey(owner: uid, kind: kind, task: t, user: name)) { out.append(e) }
                     }

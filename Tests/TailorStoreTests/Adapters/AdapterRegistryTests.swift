@@ -123,9 +123,20 @@ final class AdapterRegistryTests: XCTestCase {
         XCTAssertEqual(leftovers, [])
     }
 
+    func testPeoplesNamesArePercentEncodedOnDisk() throws {
+        let reg = AdapterRegistry(root: root)
+        let key = AdapterKey(owner: 5, kind: .user, task: "pep_title", user: "Alyssa Coghlan")
+        _ = try reg.add(key, record: template(), configJSON: [], weights: [1], makeCurrent: true)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/5/user/pep_title/Alyssa%20Coghlan/current"))
+        XCTAssertEqual(reg.list(owner: 5).map(\.key), [key])
+        XCTAssertEqual(reg.list(owner: 5, user: "Alyssa Coghlan").count, 1)
+        XCTAssertEqual(try reg.read(key).weights, [1])
+    }
+
     func testNamesAreCheckedBeforeAnyWrite() {
         let reg = AdapterRegistry(root: root)
         for bad in [AdapterKey(owner: 1, kind: .user, task: "../etc", user: "a"), AdapterKey(owner: 1, kind: .user, task: "t", user: ""),
+                    AdapterKey(owner: 1, kind: .user, task: "t", user: "a/../../b"), AdapterKey(owner: 1, kind: .user, task: "t", user: "tab\there"),
                     AdapterKey(owner: 1, kind: .task, task: "t", user: "bob"), AdapterKey(owner: 1, kind: .user, task: ".hidden", user: "a")] {
             XCTAssertThrowsError(try reg.add(bad, record: template(), configJSON: [], weights: [1], makeCurrent: true), "\(bad)")
         }
