@@ -8,7 +8,7 @@ import collections
 import os
 import socket
 
-from tailor.v1 import decoding_pb2, frame_pb2, health_pb2, models_pb2
+from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, models_pb2
 
 from .framing import decode_frames, encode_frame
 
@@ -137,13 +137,54 @@ class Client:
     def unload_model(self, model_id):
         self.call("tailor.v1.Models", "Unload", models_pb2.UnloadModelRequest(id=model_id))
 
-    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, **sampling):
+    # -- adapters --------------------------------------------------------------------------
+
+    def list_adapters(self, user="", task=""):
+        return list(adapters_pb2.ListAdaptersResponse.FromString(
+            self.call("tailor.v1.Adapters", "List", adapters_pb2.ListAdaptersRequest(user=user, task=task))).adapters)
+
+    def import_adapter(self, task, weights, user=None, peft_config_json="", fmt="peft", model="", make_current=True):
+        """Uploads an adapter: adapter_model.safetensors bytes with its config JSON (format
+        "peft"), or a GGUF LoRA file's bytes (format "gguf"). Returns the AdapterInfo."""
+        ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task")
+        req = adapters_pb2.ImportAdapterRequest(ref=ref, format=fmt, model=model, peft_config_json=peft_config_json,
+                                                make_current=make_current)
+        stream = self._open("tailor.v1.Adapters", "Import", req)
+        chunk = 1 << 20
+        for offset in range(0, max(len(weights), 1), chunk):
+            piece = weights[offset:offset + chunk]
+            self._send(stream, data=frame_pb2.Data(chunk=piece, last=offset + chunk >= len(weights)))
+        return adapters_pb2.AdapterInfo.FromString(self._unary_result(stream))
+
+    def export_adapter(self, task, user=None, fmt="peft", version=0, model=""):
+        """Downloads an adapter: (ExportAdapterHeader, file bytes)."""
+        ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
+        stream = self._open("tailor.v1.Adapters", "Export", adapters_pb2.ExportAdapterRequest(ref=ref, format=fmt, model=model))
+        header, data = None, b""
+        while True:
+            frame = self._read_frame(stream)
+            kind = frame.WhichOneof("kind")
+            if kind == "event":
+                header = adapters_pb2.ExportAdapterHeader.FromString(frame.event.payload)
+            elif kind == "data":
+                data += frame.data.chunk
+            elif kind == "status":
+                self._pending.pop(stream, None)
+                if frame.status.code != 0:
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+                return header, data
+
+    def delete_adapter(self, task, user=None, version=0):
+        ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
+        self.call("tailor.v1.Adapters", "Delete", ref)
+
+    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", **sampling):
         """Starts a generation; returns a Generation to iterate over for events.
 
         `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
         min_p, repetition_penalty and seed.
         """
-        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop),
+        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop), user=user, task=task,
                                            sampling=decoding_pb2.Sampling(**sampling))
         if chat is not None:
             req.chat.messages.extend(decoding_pb2.ChatMessage(role=r, content=c) for r, c in chat)

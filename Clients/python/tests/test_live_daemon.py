@@ -98,6 +98,28 @@ class LiveDaemonTests(unittest.TestCase):
             self.client._unary_result(stream)
         self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.prompt"))
 
+    def test_adapters_upload_personalize_download(self):
+        lora = os.path.join(os.path.dirname(MODEL), "..", "lora", "llama-user-peft")
+        with open(os.path.join(lora, "adapter_config.json")) as f:
+            config = f.read()
+        with open(os.path.join(lora, "adapter_model.safetensors"), "rb") as f:
+            weights = f.read()
+        info = self.client.import_adapter("py-task", weights, user="Ada Lovelace", peft_config_json=config)
+        self.assertEqual(info.ref.version, 1)
+        self.assertEqual(info.versions[0].sha256, hashlib.sha256(weights).hexdigest())
+        header, data = self.client.export_adapter("py-task", user="Ada Lovelace")
+        self.assertEqual(data, weights)
+        self.assertEqual(header.bytes, len(weights))
+        plain = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8).result()
+        personal = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8,
+                                        user="Ada Lovelace", task="py-task").result()
+        self.assertNotEqual(plain, personal)
+        with self.assertRaises(TailorError) as cm:
+            self.client.import_adapter("py-task", weights[: len(weights) // 2], user="Ada Lovelace", peft_config_json=config)
+        self.assertEqual(cm.exception.code_name, "INVALID_ARGUMENT")
+        self.client.delete_adapter("py-task", user="Ada Lovelace")
+        self.assertEqual([a for a in self.client.list_adapters() if a.ref.task == "py-task"], [])
+
     def test_oversize_frame_gets_a_stream_zero_status_then_close(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
