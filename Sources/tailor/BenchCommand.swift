@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Use f32 activations for every product.") var exact = false
     @Option(name: .customLong("random-lora"), help: "Decode with a random LoRA, e.g. 8:q,v or 16:all.") var randomLoRA: String?
     @Option(help: "Merge the --random-lora into a private copy of the weights: q8_0 or f16.") var merge: String?
+    @Option(name: .customLong("gemm-threshold"), help: "Batches of at least this many tokens use dequantize+sgemm (default: the engine's).") var gemmThreshold: Int?
     @Flag(name: .customLong("switch-adapters"), help: "Measure switching adapters between requests (needs --random-lora).") var switchAdapters = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -64,6 +65,7 @@ struct BenchCommand: ParsableCommand {
         let ctx = InferenceContext(model: model, maxSequences: rows, maxContext: ctxSize,
                                    maxBatchTokens: max(prompt, rows), maxLogitRows: rows,
                                    threads: modelOptions.threads, precision: exact ? .exact : .fast, maxLoRARank: 256)
+        if let gemmThreshold { ctx.gemmThreshold = gemmThreshold }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
         func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 

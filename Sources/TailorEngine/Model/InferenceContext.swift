@@ -57,7 +57,11 @@ public final class InferenceContext {
     public let cache: KVCache
 
     /// Batches with at least this many tokens use dequantize+sgemm instead of integer dots.
-    public var gemmThreshold = 8
+    /// Measured crossover on 2 threads (`tailor bench -p N -n 0 --gemm-threshold 8|1000`):
+    /// integer dots win up to 32 tokens (SmolLM2 Q4_1 pp16: 205 vs 125 tok/s; Qwen-shape Q8_0
+    /// pp16: 76 vs 44) and sgemm from 48 (SmolLM2 pp48: 261 vs 215). Short prompts, the
+    /// editors' common case, were taking the slow side at 8.
+    public var gemmThreshold = 40
 
     private let config: ModelConfig
     private let pool: OpaquePointer                   // tk_pool; destroyed in deinit

@@ -18,22 +18,28 @@ final class TinyModelLogitTests: XCTestCase {
         return (model, try JSONDecoder().decode(Expected.self, from: data))
     }
 
-    /// Runs the whole sequence in one batch (prefill path) and checks every position.
+    /// Runs the whole sequence in one batch and checks every position, once through the
+    /// dequantize+sgemm prefill path and once through the integer-dot path (which batches
+    /// shorter than `gemmThreshold` take).
     private func checkBatched(_ arch: String, precision: ComputePrecision, threads: Int) throws {
         let (model, exp) = try Self.load(arch)
         XCTAssertEqual(model.config.architecture.rawValue, arch)
         let n = exp.tokens.count
         let ctx = InferenceContext(model: model, maxContext: 64, maxBatchTokens: n, maxLogitRows: n,
                                    threads: threads, precision: precision)
-        let rows = try ctx.forward([BatchItem(sequence: 0, tokens: exp.tokens, allLogits: true)])
-        XCTAssertEqual(rows, n)
-        var worst: Float = 0
-        for p in 0..<n {
-            let got = ctx.logits(row: p)
-            XCTAssertEqual(got.count, exp.vocab)
-            for v in 0..<exp.vocab { worst = max(worst, abs(got[v] - exp.logits[p][v])) }
+        for threshold in [1, Int.max] {
+            ctx.reset(sequence: 0)
+            ctx.gemmThreshold = threshold
+            let rows = try ctx.forward([BatchItem(sequence: 0, tokens: exp.tokens, allLogits: true)])
+            XCTAssertEqual(rows, n)
+            var worst: Float = 0
+            for p in 0..<n {
+                let got = ctx.logits(row: p)
+                XCTAssertEqual(got.count, exp.vocab)
+                for v in 0..<exp.vocab { worst = max(worst, abs(got[v] - exp.logits[p][v])) }
+            }
+            XCTAssertLessThanOrEqual(worst, 1e-3, "\(arch) gemm threshold \(threshold): max |Δlogit| \(worst)")
         }
-        XCTAssertLessThanOrEqual(worst, 1e-3, "\(arch): max |Δlogit| \(worst)")
     }
 
     /// Feeds one token at a time (decode path, KV cache) and checks every position.
