@@ -1,5 +1,6 @@
 import Foundation
 import TailorEngine
+import TailorStore
 import TailorWire
 
 /// The set of loaded base models, by id.
@@ -86,8 +87,6 @@ public actor ModelManager {
     }
 
     static func isValidID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        }
+        !id.isEmpty && id.utf8.count <= 128 && id.utf8.allSatisfy(AdapterKey.isNameByte)
     }
 }

@@ -38,8 +38,7 @@ final class Connection: Sendable {
     private struct State {
         var phase = Phase.awaitingHello
         var lastStreamID: UInt32 = 0
-        var streams: [UInt32: Stream] = [:]
-        var supervisors = 0
+        var streams: [UInt32: Stream] = [:]   // one per running supervisor; removed when it ends
     }
 
     /// A number unique within the daemon, for logs.
@@ -71,11 +70,11 @@ final class Connection: Sendable {
         self.onIdle = onIdle
     }
 
-    /// Streams open now, supervisors still running included.
-    var openStreams: Int { state.withLock { max($0.streams.count, $0.supervisors) } }
+    /// Streams open now (their supervisors still running).
+    var openStreams: Int { state.withLock { $0.streams.count } }
 
     /// Whether the connection has closed and every stream has ended.
-    var isFinished: Bool { state.withLock { $0.phase == .closed && $0.supervisors == 0 } }
+    var isFinished: Bool { state.withLock { $0.phase == .closed && $0.streams.isEmpty } }
 
     // MARK: Frames from the client (event loop)
 
@@ -119,7 +118,7 @@ final class Connection: Sendable {
                 if let w = st.work { works.append(w) }
                 s.streams[id] = st
             }
-            return (works, s.supervisors == 0)
+            return (works, s.streams.isEmpty)
         }
         for w in works { w.cancel() }
         if idle { onIdle(self) }
@@ -183,7 +182,6 @@ final class Connection: Sendable {
             guard let service else { return .refuse(Status(code: .unimplemented, message: "unknown service '\(r.service)'")) }
             let (uploads, continuation) = AsyncStream.makeStream(of: RPCCall.DataChunk.self)
             s.streams[id] = Stream(work: nil, stopReason: nil, uploads: continuation)
-            s.supervisors += 1
             return .run(service, uploads)
         }
         switch decision {
@@ -246,12 +244,11 @@ final class Connection: Sendable {
         let idle = state.withLock { s -> Bool in
             let st = s.streams.removeValue(forKey: id)
             st?.uploads.finish()
-            s.supervisors -= 1
             if s.phase != .closed {
                 enqueue(Frame(streamID: id, kind: .status(status)))
                 if s.phase == .draining && s.streams.isEmpty { enqueueClose() }
             }
-            return s.streams.isEmpty && s.supervisors == 0
+            return s.streams.isEmpty
         }
         if idle { onIdle(self) }
     }

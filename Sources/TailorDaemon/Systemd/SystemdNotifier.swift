@@ -24,21 +24,9 @@ public struct SystemdNotifier: Sendable {
         }
     }
 
-    /// Why a notification could not be sent.
-    public enum NotifyError: Error, Equatable, CustomStringConvertible {
-        /// The socket path does not fit a sockaddr_un.
-        case pathTooLong(String)
-        /// socket(2) or sendto(2) failed.
-        case system(call: String, errno: Int32)
-
-        /// A message naming the failure.
-        public var description: String {
-            switch self {
-            case let .pathTooLong(p): return "NOTIFY_SOCKET path too long: \(p)"
-            case let .system(call, e): return "\(call): \(String(cString: strerror(e)))"
-            }
-        }
-    }
+    /// Why a notification could not be sent: the path does not fit a sockaddr_un, or
+    /// socket(2)/sendto(2) failed. The same errors as every plain Unix-socket operation here.
+    public typealias NotifyError = UnixSocket.SocketError
 
     /// Sends `fields` (e.g. ["READY": "1", "STATUS": "serving"]) as one notification, in the
     /// order given. A no-op when the daemon was not started with a notification socket.
@@ -48,13 +36,8 @@ public struct SystemdNotifier: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw NotifyError.system(call: "socket", errno: errno) }
         defer { close(fd) }
-        let sent: Int
-        do {
-            sent = try UnixSocket.withAddress(path) { addr, length in
-                message.withCString { sendto(fd, $0, strlen($0), Int32(MSG_NOSIGNAL), addr, length) }
-            }
-        } catch {
-            throw NotifyError.pathTooLong(path)
+        let sent = try UnixSocket.withAddress(path) { addr, length in
+            message.withCString { sendto(fd, $0, strlen($0), Int32(MSG_NOSIGNAL), addr, length) }
         }
         guard sent >= 0 else { throw NotifyError.system(call: "sendto", errno: errno) }
     }

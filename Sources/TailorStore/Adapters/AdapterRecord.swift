@@ -39,9 +39,13 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// 1–64 characters of letters, digits, '.', '_' and '-', not starting with '.'.
     public static func isValidName(_ s: String) -> Bool {
-        !s.isEmpty && s.utf8.count <= 64 && s.first != "." && s.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
-        }
+        !s.isEmpty && s.utf8.count <= 64 && s.first != "." && s.utf8.allSatisfy(isNameByte)
+    }
+
+    /// ASCII letters, digits, '.', '_' and '-': the bytes that are safe in names and file
+    /// names everywhere (task names, model ids, path components).
+    public static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
     }
 
     /// A personalization user's name: 1–64 bytes of printable UTF-8 without '/', not starting
@@ -55,7 +59,7 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
     static func pathComponent(_ name: String) -> String {
         var out = ""
         for b in name.utf8 {
-            if (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D {
+            if isNameByte(b) {
                 out.append(Character(Unicode.Scalar(b)))
             } else {
                 out += String(format: "%%%02X", b)

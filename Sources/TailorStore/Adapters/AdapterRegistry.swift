@@ -78,7 +78,7 @@ public final class AdapterRegistry: Sendable {
         while true {
             record.version = attempt
             unlink(incoming + "/" + Self.recordFile)   // the previous attempt's number
-            try Self.writeSynced(try JSONEncoder.sorted.encode(record).bytes, to: incoming + "/" + Self.recordFile)
+            try Self.writeSynced(Array(try JSONEncoder.sorted.encode(record)), to: incoming + "/" + Self.recordFile)
             Self.fsyncPath(incoming)
             if rename(incoming, dir + "/" + Self.versionName(attempt)) == 0 { break }
             guard errno == EEXIST || errno == ENOTEMPTY else {
@@ -194,10 +194,8 @@ public final class AdapterRegistry: Sendable {
     public func read(_ key: AdapterKey, version: UInt32? = nil) throws -> (record: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8]) {
         let e = try entry(key)
         let v = version ?? e.current
-        guard e.versions.contains(where: { $0.version == v }) else { throw AdapterStoreError.versionNotFound(key.description, v) }
-        let dir = directory(key)
-        let record = try readRecord(dir, v)
-        let vdir = dir + "/" + Self.versionName(v)
+        guard let record = e.versions.first(where: { $0.version == v }) else { throw AdapterStoreError.versionNotFound(key.description, v) }
+        let vdir = directory(key) + "/" + Self.versionName(v)
         guard let weights = FileManager.default.contents(atPath: vdir + "/" + Self.weightsFile),
               let config = FileManager.default.contents(atPath: vdir + "/" + Self.configFile) else {
             throw AdapterStoreError.corrupt(path: vdir, reason: "a file is missing")
@@ -281,8 +279,4 @@ extension JSONEncoder {
         e.outputFormatting = [.sortedKeys]
         return e
     }
-}
-
-extension Data {
-    var bytes: [UInt8] { Array(self) }
 }

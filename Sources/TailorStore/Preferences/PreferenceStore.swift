@@ -94,7 +94,7 @@ public final class PreferenceStore: Sendable {
             return id
         }
         guard create else { throw PreferenceStoreError.unknownUser(name) }
-        try check(name, record: "user", field: "user", name: true)
+        try check(name, record: "user", field: "user", as: .user)
         try db.execute(sql: "INSERT INTO users (owner_uid, name, created_ms) VALUES (?, ?, ?)", arguments: [Int64(owner), name, Self.now()])
         return db.lastInsertedRowID
     }
@@ -116,8 +116,8 @@ public final class PreferenceStore: Sendable {
     public func addHistory(_ items: [HistoryItem], user: String, owner: UInt32) throws -> Int {
         for (i, item) in items.enumerated() {
             let r = "\(i) (id '\(item.id.prefix(64))')"
-            try check(item.id, record: r, field: "id", name: true)
-            try check(item.task, record: r, field: "task", name: true)
+            try check(item.id, record: r, field: "id", as: .id)
+            try check(item.task, record: r, field: "task", as: .task)
             try check(item.input, record: r, field: "input")
             try check(item.output, record: r, field: "output")
             if !item.metadata.isEmpty {
@@ -150,8 +150,8 @@ public final class PreferenceStore: Sendable {
     public func addPairs(_ pairs: [PreferencePair], user: String, owner: UInt32) throws -> Int {
         for (i, p) in pairs.enumerated() {
             let r = "\(i) (id '\(p.id.prefix(64))')"
-            try check(p.id, record: r, field: "id", name: true)
-            try check(p.task, record: r, field: "task", name: true)
+            try check(p.id, record: r, field: "id", as: .id)
+            try check(p.task, record: r, field: "task", as: .task)
             try check(p.prompt, record: r, field: "prompt")
             try check(p.chosen, record: r, field: "chosen")
             try check(p.rejected, record: r, field: "rejected")
@@ -180,8 +180,8 @@ public final class PreferenceStore: Sendable {
     /// one a pair (kept over shown). Recording the same request twice changes nothing.
     public func recordFeedback(_ event: FeedbackEvent, user: String, owner: UInt32) throws {
         let r = "request '\(event.requestID.prefix(64))'"
-        try check(event.requestID, record: r, field: "request_id", name: true)
-        try check(event.task, record: r, field: "task", name: true)
+        try check(event.requestID, record: r, field: "request_id", as: .id)
+        try check(event.task, record: r, field: "task", as: .task)
         try check(event.prompt, record: r, field: "prompt")
         try check(event.shown, record: r, field: "shown")
         switch event.outcome {
@@ -275,7 +275,7 @@ public final class PreferenceStore: Sendable {
     /// Freezes the ids of `user`'s current history and pairs for `task` under `jobID`, so the
     /// job can be re-run on exactly the same data later. Returns the ids, history then pairs.
     public func snapshot(jobID: String, user: String, owner: UInt32, task: String) throws -> (history: [String], pairs: [String]) {
-        try check(jobID, record: "snapshot", field: "job_id", name: true)
+        try check(jobID, record: "snapshot", field: "job_id", as: .id)
         return try pool.write { db in
             let uid = try userID(db, owner: owner, name: user, create: false)
             try db.execute(sql: "INSERT INTO snapshots (user_id, job_id, task, created_ms) VALUES (?, ?, ?, ?)",
@@ -283,8 +283,7 @@ public final class PreferenceStore: Sendable {
             let sid = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'history', id FROM history WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
             try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'pair', id FROM pairs WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
-            return (try String.fetchAll(db, sql: "SELECT item_id FROM snapshot_items WHERE snapshot_id = ? AND kind = 'history' ORDER BY item_id", arguments: [sid]),
-                    try String.fetchAll(db, sql: "SELECT item_id FROM snapshot_items WHERE snapshot_id = ? AND kind = 'pair' ORDER BY item_id", arguments: [sid]))
+            return try snapshotIDs(db, sid)
         }
     }
 
@@ -294,9 +293,16 @@ public final class PreferenceStore: Sendable {
             guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM snapshots WHERE job_id = ?", arguments: [jobID]) else {
                 throw PreferenceStoreError.invalidField(record: "snapshot", field: "job_id", problem: "names no snapshot: '\(jobID)'")
             }
-            return (try String.fetchAll(db, sql: "SELECT item_id FROM snapshot_items WHERE snapshot_id = ? AND kind = 'history' ORDER BY item_id", arguments: [sid]),
-                    try String.fetchAll(db, sql: "SELECT item_id FROM snapshot_items WHERE snapshot_id = ? AND kind = 'pair' ORDER BY item_id", arguments: [sid]))
+            return try snapshotIDs(db, sid)
         }
+    }
+
+    private func snapshotIDs(_ db: Database, _ sid: Int64) throws -> (history: [String], pairs: [String]) {
+        func ids(_ kind: String) throws -> [String] {
+            try String.fetchAll(db, sql: "SELECT item_id FROM snapshot_items WHERE snapshot_id = ? AND kind = ? ORDER BY item_id",
+                                arguments: [sid, kind])
+        }
+        return (try ids("history"), try ids("pair"))
     }
 
     /// Deletes `user` and everything stored for them (history, pairs, feedback, snapshots).
@@ -314,18 +320,23 @@ public final class PreferenceStore: Sendable {
 
     // MARK: Checks
 
-    private func check(_ s: String, record: String, field: String, name: Bool = false) throws {
+    /// What a checked string is: free text, an id, or a name that also names adapters (so
+    /// the registry's rules apply to it).
+    private enum Rule { case text, id, task, user }
+
+    private func check(_ s: String, record: String, field: String, as rule: Rule = .text) throws {
         guard !s.isEmpty else { throw PreferenceStoreError.invalidField(record: record, field: field, problem: "is empty") }
-        // Users and tasks also name adapters: the registry's rules apply.
-        if field == "task", !AdapterKey.isValidName(s) {
+        switch rule {
+        case .task where !AdapterKey.isValidName(s):
             throw PreferenceStoreError.invalidField(record: record, field: field,
                                                     problem: "'\(s.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
-        }
-        if field == "user", !AdapterKey.isValidUserName(s) {
+        case .user where !AdapterKey.isValidUserName(s):
             throw PreferenceStoreError.invalidField(record: record, field: field,
                                                     problem: "'\(s.prefix(64))' is not a user name: use 1-64 bytes of printable text without '/', not starting with '.'")
+        default:
+            break
         }
-        let limit = name ? limits.maxNameBytes : limits.maxFieldBytes
+        let limit = rule == .text ? limits.maxFieldBytes : limits.maxNameBytes
         guard s.utf8.count <= limit else {
             throw PreferenceStoreError.invalidField(record: record, field: field, problem: "is \(s.utf8.count) bytes; the limit is \(limit)")
         }

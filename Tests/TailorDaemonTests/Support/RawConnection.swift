@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+@testable import TailorDaemon
 import TailorWire
 
 /// A blocking Unix-socket connection speaking raw frames, for tests that must send what no
@@ -15,14 +16,7 @@ final class RawConnection {
     struct TimedOut: Error {}
 
     init(path: String, timeout: TimeInterval = 10) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard r == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        fd = try UnixSocket.connect(path)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
