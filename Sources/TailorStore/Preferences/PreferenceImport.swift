@@ -19,55 +19,33 @@ public enum PreferenceImport {
         case lamp
     }
 
-    /// What a file holds.
-    public struct Parsed: Sendable, Equatable {
-        public var history: [HistoryItem] = []
-        public var pairs: [PreferencePair] = []
-    }
-
-    /// Parses `data` in `format`. `task` fills items that name none; `user` picks the user of a
-    /// per-user `users.json`; `outputs` is LaMP's outputs file.
-    /// - Throws: `PreferenceStoreError.malformedImport` naming the record (line, or array path)
-    ///   and what is wrong.
-    public static func parse(_ data: Data, format: Format, task: String, user: String? = nil, outputs: Data? = nil) throws -> Parsed {
+    /// Parses `data` in `format`, checking every record against `limits`. `task` fills records
+    /// that name none; `user` picks the user of a per-user `users.json`; `outputs` is LaMP's
+    /// outputs file.
+    /// - Throws: `PreferenceStoreError` naming the record (line, or array path) and what is
+    ///   wrong.
+    public static func parse(_ data: Data, format: Format, task: String, user: String? = nil, outputs: Data? = nil,
+                             limits: PreferenceLimits = PreferenceLimits()) throws -> PreferenceBatch {
+        let batch: PreferenceBatch
         switch format {
-        case .jsonl: return try jsonl(data, task: task)
-        case .perUser: return try perUser(data, task: task, user: user)
-        case .lamp: return try lamp(data, outputs: outputs, task: task)
+        case .jsonl:
+            var unbounded = limits
+            unbounded.importBatch = .max
+            var reader = JSONLReader(task: task, limits: unbounded)
+            _ = try reader.feed(data)
+            return try reader.finish()
+        case .perUser: batch = try perUser(data, task: task, user: user)
+        case .lamp: batch = try lamp(data, outputs: outputs, task: task)
         }
+        for item in batch.history { try limits.validate(item, record: "id '\(item.id.prefix(64))'") }
+        return batch
     }
 
-    static func jsonl(_ data: Data, task: String) throws -> Parsed {
-        var out = Parsed()
-        var lineNo = 0
-        for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNo += 1
-            let bytes = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            let record = "line \(lineNo)"
-            guard String(validating: Array(bytes), as: UTF8.self) != nil else {
-                throw PreferenceStoreError.malformedImport(record: record, problem: "is not valid UTF-8")
-            }
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
-                throw PreferenceStoreError.malformedImport(record: record, problem: "is not a JSON object")
-            }
-            let f = Fields(obj, record: record)
-            if obj["chosen"] != nil || obj["rejected"] != nil {
-                out.pairs.append(PreferencePair(id: try f.id(), task: try f.string("task", default: task), prompt: try f.string("prompt"),
-                                                chosen: try f.string("chosen"), rejected: try f.string("rejected"), source: .explicit))
-            } else {
-                out.history.append(HistoryItem(id: try f.id(), task: try f.string("task", default: task), input: try f.string("input"),
-                                               output: try f.string("output"), source: "import", metadata: try f.metadata()))
-            }
-        }
-        return out
-    }
-
-    static func perUser(_ data: Data, task: String, user: String?) throws -> Parsed {
+    static func perUser(_ data: Data, task: String, user: String?) throws -> PreferenceBatch {
         guard let list = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
             throw PreferenceStoreError.malformedImport(record: "file", problem: "is not a JSON array of objects (or not valid UTF-8)")
         }
-        var out = Parsed()
+        var out = PreferenceBatch()
         if list.first?["profile"] != nil {
             guard let user else { throw PreferenceStoreError.malformedImport(record: "file", problem: "holds several users: name one with --user") }
             guard let (i, entry) = list.enumerated().first(where: { "\($0.element["user_id"] ?? "")" == user }) else {
@@ -89,7 +67,7 @@ public enum PreferenceImport {
         return out
     }
 
-    static func lamp(_ questions: Data, outputs: Data?, task: String) throws -> Parsed {
+    static func lamp(_ questions: Data, outputs: Data?, task: String) throws -> PreferenceBatch {
         guard let outputs else { throw PreferenceStoreError.malformedImport(record: "file", problem: "LaMP needs its *_outputs.json as well") }
         guard let qs = (try? JSONSerialization.jsonObject(with: questions)) as? [[String: Any]] else {
             throw PreferenceStoreError.malformedImport(record: "questions", problem: "is not a JSON array of objects (or not valid UTF-8)")
@@ -102,7 +80,7 @@ public enum PreferenceImport {
             let f = Fields(g, record: "golds[\(i)]")
             byID[try f.id()] = try f.string("output")
         }
-        var out = Parsed()
+        var out = PreferenceBatch()
         for (i, q) in qs.enumerated() {
             let f = Fields(q, record: "[\(i)]")
             let id = try f.id()
@@ -115,7 +93,7 @@ public enum PreferenceImport {
     }
 
     /// Typed access to one JSON object's fields, with errors naming the record and field.
-    private struct Fields {
+    struct Fields {
         let obj: [String: Any]
         let record: String
         init(_ obj: [String: Any], record: String) { self.obj = obj; self.record = record }

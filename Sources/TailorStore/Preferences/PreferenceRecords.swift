@@ -97,38 +97,53 @@ public struct FeedbackEvent: Sendable, Equatable, Codable {
     }
 }
 
-/// Why preference data was refused. Names the record (its position in the batch, or its id)
-/// and the field, so a client can fix exactly that; a refused batch writes nothing.
+/// Why preference data was refused. Names the record (its position in the batch, its line in
+/// a file, or its id) and the field, so a client can fix exactly that; a refused batch writes
+/// nothing.
 public enum PreferenceStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidField(record: String, field: String, problem: String)
     case unknownUser(String)
-    case quotaExceeded(user: String, limit: Int)
+    case unknownTask(user: String, task: String)
+    case quotaExceeded(user: String, problem: String)
     case malformedImport(record: String, problem: String)
 
     /// The field at fault, when there is one.
     public var field: String? {
-        if case let .invalidField(_, f, _) = self { return f }
-        return nil
+        switch self {
+        case let .invalidField(_, f, _): return f
+        case .unknownUser: return "user"
+        case .unknownTask: return "task"
+        case .quotaExceeded, .malformedImport: return nil
+        }
     }
 
     public var description: String {
         switch self {
         case let .invalidField(r, f, p): return "record \(r): field '\(f)' \(p)"
-        case let .unknownUser(u): return "unknown user '\(u)'"
-        case let .quotaExceeded(u, l): return "user '\(u)' would exceed the quota of \(l) items"
+        case let .unknownUser(u): return "unknown user '\(u)': no data is stored for them"
+        case let .unknownTask(u, t): return "unknown task '\(t)': user '\(u)' has no data for it"
+        case let .quotaExceeded(u, p): return "user '\(u)' would exceed \(p)"
         case let .malformedImport(r, p): return "record \(r): \(p)"
         }
     }
 }
 
-/// Size limits on stored text and on each user's data.
+/// Size limits on stored text and on each user's data: the daemon's config file sets them
+/// (`max_field_bytes`, `max_items_per_user`, `max_bytes_per_user`, `max_import_bytes`,
+/// `import_batch`), so an administrator can bound what one user may store.
 public struct PreferenceLimits: Sendable, Equatable {
     /// Largest input, output, prompt or completion, in UTF-8 bytes.
     public var maxFieldBytes = 256 << 10
-    /// Largest id or task name.
+    /// Largest id, task or source name.
     public var maxNameBytes = 256
     /// History items plus pairs per user.
     public var maxItemsPerUser = 1_000_000
+    /// Stored text per user (inputs, outputs, prompts and completions), in bytes.
+    public var maxBytesPerUser = 2 << 30
+    /// Largest upload an import accepts (JSON formats are held whole while checked).
+    public var maxImportBytes = 1 << 30
+    /// Records per transaction of a streamed (JSONL) import.
+    public var importBatch = 5_000
 
     /// The defaults.
     public init() {}

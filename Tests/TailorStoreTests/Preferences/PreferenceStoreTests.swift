@@ -41,7 +41,7 @@ final class PreferenceStoreTests: XCTestCase {
         var batch = items(4)
         batch[2].output = ""
         XCTAssertThrowsError(try s.addHistory(batch, user: "alice", owner: 1)) {
-            XCTAssertEqual($0 as? PreferenceStoreError, .invalidField(record: "2 (id 'h2')", field: "output", problem: "is empty"))
+            XCTAssertEqual($0 as? PreferenceStoreError, .invalidField(record: "history[2] (id 'h2')", field: "output", problem: "is empty"))
         }
         batch[2].output = String(repeating: "x", count: 101)
         XCTAssertThrowsError(try s.addHistory(batch, user: "alice", owner: 1)) { XCTAssertEqual(($0 as? PreferenceStoreError)?.field, "output") }
@@ -56,7 +56,9 @@ final class PreferenceStoreTests: XCTestCase {
         // A quota counts history and pairs.
         limits.maxItemsPerUser = 3
         let small = try PreferenceStore(path: dir + "/small.sqlite", limits: limits)
-        XCTAssertThrowsError(try small.addHistory(items(4), user: "bob", owner: 1)) { XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "bob", limit: 3)) }
+        XCTAssertThrowsError(try small.addHistory(items(4), user: "bob", owner: 1)) {
+            XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "bob", problem: "the quota of 3 items (it would hold 4)"))
+        }
         XCTAssertEqual(try small.users(owner: 1), [])
     }
 
@@ -93,6 +95,41 @@ final class PreferenceStoreTests: XCTestCase {
         XCTAssertEqual(try s.users(owner: 1), [])
         XCTAssertThrowsError(try s.snapshotItems(jobID: "job-1"))
         XCTAssertEqual(try s.integrityCheck(), "ok")
+    }
+
+    func testCountsPagesUnknownTasksAndByteQuota() throws {
+        let s = try store()
+        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2"])
+        try s.addHistory(items(5, task: "email") + [HistoryItem(id: "x1", task: "code", input: "i", output: "o")], user: "alice", owner: 1)
+        try s.addPairs([PreferencePair(id: "p1", task: "email", prompt: "x", chosen: "a", rejected: "b")], user: "alice", owner: 1)
+        try s.addHistory(items(2, task: "email"), user: "bob", owner: 2)
+        XCTAssertEqual(try s.countsByTask(owner: 1), [PreferenceCount(owner: 1, user: "alice", task: "code", history: 1, pairs: 0, feedback: 0),
+                                                     PreferenceCount(owner: 1, user: "alice", task: "email", history: 5, pairs: 1, feedback: 0)])
+        XCTAssertEqual(try s.countsByTask(owner: nil).count, 3)
+        XCTAssertEqual(try s.countsByTask(owner: nil, task: "email").map(\.user), ["alice", "bob"])
+        let page = try s.historyPage(user: "alice", owner: 1, task: "email", offset: 1, limit: 2)
+        XCTAssertEqual(page.records.map(\.id), ["h1", "h2"])
+        XCTAssertEqual(page.total, 5)
+        XCTAssertThrowsError(try s.counts(user: "alice", owner: 1, task: "poetry")) {
+            XCTAssertEqual($0 as? PreferenceStoreError, .unknownTask(user: "alice", task: "poetry"))
+        }
+        XCTAssertThrowsError(try s.countsByTask(owner: 1, user: "carol")) { XCTAssertEqual($0 as? PreferenceStoreError, .unknownUser("carol")) }
+        // The byte quota counts stored text, across batches, and a refused batch leaves the totals alone.
+        var limits = PreferenceLimits()
+        limits.maxBytesPerUser = 100
+        let small = try PreferenceStore(path: dir + "/bytes.sqlite", limits: limits)
+        let forty = HistoryItem(id: "a", task: "t", input: String(repeating: "i", count: 20), output: String(repeating: "o", count: 20))
+        var second = forty
+        second.id = "b"
+        var third = forty
+        third.id = "c"
+        try small.addHistory([forty, second], user: "u", owner: 1)
+        XCTAssertThrowsError(try small.addHistory([third], user: "u", owner: 1)) {
+            XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "u", problem: "the quota of 100 bytes (it would hold 120)"))
+        }
+        XCTAssertEqual(try small.addHistory([forty], user: "u", owner: 1), 0)   // a re-send adds nothing and is not refused
+        XCTAssertEqual(try small.deleteUser("u", owner: 1), PreferenceStore.Deleted(history: 2, pairs: 0, feedback: 0))
+        try small.addHistory([forty, second], user: "u", owner: 1)              // totals went with the user
     }
 
     func testImportFormats() throws {

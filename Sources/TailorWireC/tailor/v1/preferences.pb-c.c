@@ -52,7 +52,682 @@ void   tailor__v1__history_item__free_unpacked
   assert(message->base.descriptor == &tailor__v1__history_item__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tailor__v1__history_item__field_descriptors[3] =
+void   tailor__v1__preference_pair__init
+                     (Tailor__V1__PreferencePair         *message)
+{
+  static const Tailor__V1__PreferencePair init_value = TAILOR__V1__PREFERENCE_PAIR__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__preference_pair__get_packed_size
+                     (const Tailor__V1__PreferencePair *message)
+{
+  assert(message->base.descriptor == &tailor__v1__preference_pair__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__preference_pair__pack
+                     (const Tailor__V1__PreferencePair *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__preference_pair__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__preference_pair__pack_to_buffer
+                     (const Tailor__V1__PreferencePair *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__preference_pair__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__PreferencePair *
+       tailor__v1__preference_pair__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__PreferencePair *)
+     protobuf_c_message_unpack (&tailor__v1__preference_pair__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__preference_pair__free_unpacked
+                     (Tailor__V1__PreferencePair *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__preference_pair__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__feedback_event__init
+                     (Tailor__V1__FeedbackEvent         *message)
+{
+  static const Tailor__V1__FeedbackEvent init_value = TAILOR__V1__FEEDBACK_EVENT__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__feedback_event__get_packed_size
+                     (const Tailor__V1__FeedbackEvent *message)
+{
+  assert(message->base.descriptor == &tailor__v1__feedback_event__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__feedback_event__pack
+                     (const Tailor__V1__FeedbackEvent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__feedback_event__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__feedback_event__pack_to_buffer
+                     (const Tailor__V1__FeedbackEvent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__feedback_event__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__FeedbackEvent *
+       tailor__v1__feedback_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__FeedbackEvent *)
+     protobuf_c_message_unpack (&tailor__v1__feedback_event__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__feedback_event__free_unpacked
+                     (Tailor__V1__FeedbackEvent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__feedback_event__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__write_data_response__init
+                     (Tailor__V1__WriteDataResponse         *message)
+{
+  static const Tailor__V1__WriteDataResponse init_value = TAILOR__V1__WRITE_DATA_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__write_data_response__get_packed_size
+                     (const Tailor__V1__WriteDataResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__write_data_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__write_data_response__pack
+                     (const Tailor__V1__WriteDataResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__write_data_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__write_data_response__pack_to_buffer
+                     (const Tailor__V1__WriteDataResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__write_data_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__WriteDataResponse *
+       tailor__v1__write_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__WriteDataResponse *)
+     protobuf_c_message_unpack (&tailor__v1__write_data_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__write_data_response__free_unpacked
+                     (Tailor__V1__WriteDataResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__write_data_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__add_history_request__init
+                     (Tailor__V1__AddHistoryRequest         *message)
+{
+  static const Tailor__V1__AddHistoryRequest init_value = TAILOR__V1__ADD_HISTORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__add_history_request__get_packed_size
+                     (const Tailor__V1__AddHistoryRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__add_history_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__add_history_request__pack
+                     (const Tailor__V1__AddHistoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__add_history_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__add_history_request__pack_to_buffer
+                     (const Tailor__V1__AddHistoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__add_history_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__AddHistoryRequest *
+       tailor__v1__add_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__AddHistoryRequest *)
+     protobuf_c_message_unpack (&tailor__v1__add_history_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__add_history_request__free_unpacked
+                     (Tailor__V1__AddHistoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__add_history_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__add_pairs_request__init
+                     (Tailor__V1__AddPairsRequest         *message)
+{
+  static const Tailor__V1__AddPairsRequest init_value = TAILOR__V1__ADD_PAIRS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__add_pairs_request__get_packed_size
+                     (const Tailor__V1__AddPairsRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__add_pairs_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__add_pairs_request__pack
+                     (const Tailor__V1__AddPairsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__add_pairs_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__add_pairs_request__pack_to_buffer
+                     (const Tailor__V1__AddPairsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__add_pairs_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__AddPairsRequest *
+       tailor__v1__add_pairs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__AddPairsRequest *)
+     protobuf_c_message_unpack (&tailor__v1__add_pairs_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__add_pairs_request__free_unpacked
+                     (Tailor__V1__AddPairsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__add_pairs_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__record_feedback_request__init
+                     (Tailor__V1__RecordFeedbackRequest         *message)
+{
+  static const Tailor__V1__RecordFeedbackRequest init_value = TAILOR__V1__RECORD_FEEDBACK_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__record_feedback_request__get_packed_size
+                     (const Tailor__V1__RecordFeedbackRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__record_feedback_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__record_feedback_request__pack
+                     (const Tailor__V1__RecordFeedbackRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__record_feedback_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__record_feedback_request__pack_to_buffer
+                     (const Tailor__V1__RecordFeedbackRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__record_feedback_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__RecordFeedbackRequest *
+       tailor__v1__record_feedback_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__RecordFeedbackRequest *)
+     protobuf_c_message_unpack (&tailor__v1__record_feedback_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__record_feedback_request__free_unpacked
+                     (Tailor__V1__RecordFeedbackRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__record_feedback_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__import_data_request__init
+                     (Tailor__V1__ImportDataRequest         *message)
+{
+  static const Tailor__V1__ImportDataRequest init_value = TAILOR__V1__IMPORT_DATA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__import_data_request__get_packed_size
+                     (const Tailor__V1__ImportDataRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__import_data_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__import_data_request__pack
+                     (const Tailor__V1__ImportDataRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__import_data_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__import_data_request__pack_to_buffer
+                     (const Tailor__V1__ImportDataRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__import_data_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ImportDataRequest *
+       tailor__v1__import_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ImportDataRequest *)
+     protobuf_c_message_unpack (&tailor__v1__import_data_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__import_data_request__free_unpacked
+                     (Tailor__V1__ImportDataRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__import_data_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_data_request__init
+                     (Tailor__V1__ListDataRequest         *message)
+{
+  static const Tailor__V1__ListDataRequest init_value = TAILOR__V1__LIST_DATA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_data_request__get_packed_size
+                     (const Tailor__V1__ListDataRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_data_request__pack
+                     (const Tailor__V1__ListDataRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_data_request__pack_to_buffer
+                     (const Tailor__V1__ListDataRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListDataRequest *
+       tailor__v1__list_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListDataRequest *)
+     protobuf_c_message_unpack (&tailor__v1__list_data_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_data_request__free_unpacked
+                     (Tailor__V1__ListDataRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_data_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_data_response__init
+                     (Tailor__V1__ListDataResponse         *message)
+{
+  static const Tailor__V1__ListDataResponse init_value = TAILOR__V1__LIST_DATA_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_data_response__get_packed_size
+                     (const Tailor__V1__ListDataResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_data_response__pack
+                     (const Tailor__V1__ListDataResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_data_response__pack_to_buffer
+                     (const Tailor__V1__ListDataResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_data_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListDataResponse *
+       tailor__v1__list_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListDataResponse *)
+     protobuf_c_message_unpack (&tailor__v1__list_data_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_data_response__free_unpacked
+                     (Tailor__V1__ListDataResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_data_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__count_data_request__init
+                     (Tailor__V1__CountDataRequest         *message)
+{
+  static const Tailor__V1__CountDataRequest init_value = TAILOR__V1__COUNT_DATA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__count_data_request__get_packed_size
+                     (const Tailor__V1__CountDataRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__count_data_request__pack
+                     (const Tailor__V1__CountDataRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__count_data_request__pack_to_buffer
+                     (const Tailor__V1__CountDataRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__CountDataRequest *
+       tailor__v1__count_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__CountDataRequest *)
+     protobuf_c_message_unpack (&tailor__v1__count_data_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__count_data_request__free_unpacked
+                     (Tailor__V1__CountDataRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__count_data_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__data_count__init
+                     (Tailor__V1__DataCount         *message)
+{
+  static const Tailor__V1__DataCount init_value = TAILOR__V1__DATA_COUNT__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__data_count__get_packed_size
+                     (const Tailor__V1__DataCount *message)
+{
+  assert(message->base.descriptor == &tailor__v1__data_count__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__data_count__pack
+                     (const Tailor__V1__DataCount *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__data_count__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__data_count__pack_to_buffer
+                     (const Tailor__V1__DataCount *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__data_count__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__DataCount *
+       tailor__v1__data_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__DataCount *)
+     protobuf_c_message_unpack (&tailor__v1__data_count__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__data_count__free_unpacked
+                     (Tailor__V1__DataCount *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__data_count__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__count_data_response__init
+                     (Tailor__V1__CountDataResponse         *message)
+{
+  static const Tailor__V1__CountDataResponse init_value = TAILOR__V1__COUNT_DATA_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__count_data_response__get_packed_size
+                     (const Tailor__V1__CountDataResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__count_data_response__pack
+                     (const Tailor__V1__CountDataResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__count_data_response__pack_to_buffer
+                     (const Tailor__V1__CountDataResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__count_data_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__CountDataResponse *
+       tailor__v1__count_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__CountDataResponse *)
+     protobuf_c_message_unpack (&tailor__v1__count_data_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__count_data_response__free_unpacked
+                     (Tailor__V1__CountDataResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__count_data_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__export_data_request__init
+                     (Tailor__V1__ExportDataRequest         *message)
+{
+  static const Tailor__V1__ExportDataRequest init_value = TAILOR__V1__EXPORT_DATA_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__export_data_request__get_packed_size
+                     (const Tailor__V1__ExportDataRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__export_data_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__export_data_request__pack
+                     (const Tailor__V1__ExportDataRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__export_data_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__export_data_request__pack_to_buffer
+                     (const Tailor__V1__ExportDataRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__export_data_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ExportDataRequest *
+       tailor__v1__export_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ExportDataRequest *)
+     protobuf_c_message_unpack (&tailor__v1__export_data_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__export_data_request__free_unpacked
+                     (Tailor__V1__ExportDataRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__export_data_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__delete_user_request__init
+                     (Tailor__V1__DeleteUserRequest         *message)
+{
+  static const Tailor__V1__DeleteUserRequest init_value = TAILOR__V1__DELETE_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__delete_user_request__get_packed_size
+                     (const Tailor__V1__DeleteUserRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__delete_user_request__pack
+                     (const Tailor__V1__DeleteUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__delete_user_request__pack_to_buffer
+                     (const Tailor__V1__DeleteUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__DeleteUserRequest *
+       tailor__v1__delete_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__DeleteUserRequest *)
+     protobuf_c_message_unpack (&tailor__v1__delete_user_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__delete_user_request__free_unpacked
+                     (Tailor__V1__DeleteUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__delete_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__delete_user_response__init
+                     (Tailor__V1__DeleteUserResponse         *message)
+{
+  static const Tailor__V1__DeleteUserResponse init_value = TAILOR__V1__DELETE_USER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__delete_user_response__get_packed_size
+                     (const Tailor__V1__DeleteUserResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__delete_user_response__pack
+                     (const Tailor__V1__DeleteUserResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__delete_user_response__pack_to_buffer
+                     (const Tailor__V1__DeleteUserResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__delete_user_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__DeleteUserResponse *
+       tailor__v1__delete_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__DeleteUserResponse *)
+     protobuf_c_message_unpack (&tailor__v1__delete_user_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__delete_user_response__free_unpacked
+                     (Tailor__V1__DeleteUserResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__delete_user_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor tailor__v1__history_item__field_descriptors[6] =
 {
   {
     "input",
@@ -90,16 +765,55 @@ static const ProtobufCFieldDescriptor tailor__v1__history_item__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__HistoryItem, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__HistoryItem, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metadata_json",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__HistoryItem, metadata_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__history_item__field_indices_by_name[] = {
+  3,   /* field[3] = id */
   0,   /* field[0] = input */
+  5,   /* field[5] = metadata_json */
   1,   /* field[1] = output */
+  4,   /* field[4] = source */
   2,   /* field[2] = task */
 };
 static const ProtobufCIntRange tailor__v1__history_item__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor tailor__v1__history_item__descriptor =
 {
@@ -109,10 +823,1191 @@ const ProtobufCMessageDescriptor tailor__v1__history_item__descriptor =
   "Tailor__V1__HistoryItem",
   "tailor.v1",
   sizeof(Tailor__V1__HistoryItem),
-  3,
+  6,
   tailor__v1__history_item__field_descriptors,
   tailor__v1__history_item__field_indices_by_name,
   1,  tailor__v1__history_item__number_ranges,
   (ProtobufCMessageInit) tailor__v1__history_item__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__preference_pair__field_descriptors[6] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, prompt),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chosen",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, chosen),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rejected",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, rejected),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__PreferencePair, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__preference_pair__field_indices_by_name[] = {
+  3,   /* field[3] = chosen */
+  0,   /* field[0] = id */
+  2,   /* field[2] = prompt */
+  4,   /* field[4] = rejected */
+  5,   /* field[5] = source */
+  1,   /* field[1] = task */
+};
+static const ProtobufCIntRange tailor__v1__preference_pair__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tailor__v1__preference_pair__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.PreferencePair",
+  "PreferencePair",
+  "Tailor__V1__PreferencePair",
+  "tailor.v1",
+  sizeof(Tailor__V1__PreferencePair),
+  6,
+  tailor__v1__preference_pair__field_descriptors,
+  tailor__v1__preference_pair__field_indices_by_name,
+  1,  tailor__v1__preference_pair__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__preference_pair__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__feedback_event__field_descriptors[8] =
+{
+  {
+    "request_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, prompt),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shown",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, shown),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kept",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, kept),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, outcome),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adapters",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, adapters),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mode",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__FeedbackEvent, mode),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__feedback_event__field_indices_by_name[] = {
+  6,   /* field[6] = adapters */
+  4,   /* field[4] = kept */
+  7,   /* field[7] = mode */
+  5,   /* field[5] = outcome */
+  2,   /* field[2] = prompt */
+  0,   /* field[0] = request_id */
+  3,   /* field[3] = shown */
+  1,   /* field[1] = task */
+};
+static const ProtobufCIntRange tailor__v1__feedback_event__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor tailor__v1__feedback_event__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.FeedbackEvent",
+  "FeedbackEvent",
+  "Tailor__V1__FeedbackEvent",
+  "tailor.v1",
+  sizeof(Tailor__V1__FeedbackEvent),
+  8,
+  tailor__v1__feedback_event__field_descriptors,
+  tailor__v1__feedback_event__field_indices_by_name,
+  1,  tailor__v1__feedback_event__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__feedback_event__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__write_data_response__field_descriptors[4] =
+{
+  {
+    "history",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__WriteDataResponse, history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pairs",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__WriteDataResponse, pairs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feedback",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__WriteDataResponse, feedback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "skipped",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__WriteDataResponse, skipped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__write_data_response__field_indices_by_name[] = {
+  2,   /* field[2] = feedback */
+  0,   /* field[0] = history */
+  1,   /* field[1] = pairs */
+  3,   /* field[3] = skipped */
+};
+static const ProtobufCIntRange tailor__v1__write_data_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tailor__v1__write_data_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.WriteDataResponse",
+  "WriteDataResponse",
+  "Tailor__V1__WriteDataResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__WriteDataResponse),
+  4,
+  tailor__v1__write_data_response__field_descriptors,
+  tailor__v1__write_data_response__field_indices_by_name,
+  1,  tailor__v1__write_data_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__write_data_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__add_history_request__field_descriptors[3] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AddHistoryRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AddHistoryRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__AddHistoryRequest, n_items),
+    offsetof(Tailor__V1__AddHistoryRequest, items),
+    &tailor__v1__history_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__add_history_request__field_indices_by_name[] = {
+  2,   /* field[2] = items */
+  1,   /* field[1] = owner_uid */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__add_history_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__add_history_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.AddHistoryRequest",
+  "AddHistoryRequest",
+  "Tailor__V1__AddHistoryRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__AddHistoryRequest),
+  3,
+  tailor__v1__add_history_request__field_descriptors,
+  tailor__v1__add_history_request__field_indices_by_name,
+  1,  tailor__v1__add_history_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__add_history_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__add_pairs_request__field_descriptors[3] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AddPairsRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AddPairsRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pairs",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__AddPairsRequest, n_pairs),
+    offsetof(Tailor__V1__AddPairsRequest, pairs),
+    &tailor__v1__preference_pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__add_pairs_request__field_indices_by_name[] = {
+  1,   /* field[1] = owner_uid */
+  2,   /* field[2] = pairs */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__add_pairs_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__add_pairs_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.AddPairsRequest",
+  "AddPairsRequest",
+  "Tailor__V1__AddPairsRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__AddPairsRequest),
+  3,
+  tailor__v1__add_pairs_request__field_descriptors,
+  tailor__v1__add_pairs_request__field_indices_by_name,
+  1,  tailor__v1__add_pairs_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__add_pairs_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__record_feedback_request__field_descriptors[3] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__RecordFeedbackRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__RecordFeedbackRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__RecordFeedbackRequest, event),
+    &tailor__v1__feedback_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__record_feedback_request__field_indices_by_name[] = {
+  2,   /* field[2] = event */
+  1,   /* field[1] = owner_uid */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__record_feedback_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__record_feedback_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.RecordFeedbackRequest",
+  "RecordFeedbackRequest",
+  "Tailor__V1__RecordFeedbackRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__RecordFeedbackRequest),
+  3,
+  tailor__v1__record_feedback_request__field_descriptors,
+  tailor__v1__record_feedback_request__field_indices_by_name,
+  1,  tailor__v1__record_feedback_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__record_feedback_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__import_data_request__field_descriptors[6] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_file_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, first_file_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_user",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ImportDataRequest, file_user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__import_data_request__field_indices_by_name[] = {
+  5,   /* field[5] = file_user */
+  4,   /* field[4] = first_file_bytes */
+  3,   /* field[3] = format */
+  1,   /* field[1] = owner_uid */
+  2,   /* field[2] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__import_data_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tailor__v1__import_data_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ImportDataRequest",
+  "ImportDataRequest",
+  "Tailor__V1__ImportDataRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ImportDataRequest),
+  6,
+  tailor__v1__import_data_request__field_descriptors,
+  tailor__v1__import_data_request__field_indices_by_name,
+  1,  tailor__v1__import_data_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__import_data_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_data_request__field_descriptors[6] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_data_request__field_indices_by_name[] = {
+  3,   /* field[3] = kind */
+  5,   /* field[5] = limit */
+  4,   /* field[4] = offset */
+  1,   /* field[1] = owner_uid */
+  2,   /* field[2] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__list_data_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_data_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListDataRequest",
+  "ListDataRequest",
+  "Tailor__V1__ListDataRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListDataRequest),
+  6,
+  tailor__v1__list_data_request__field_descriptors,
+  tailor__v1__list_data_request__field_indices_by_name,
+  1,  tailor__v1__list_data_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_data_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_data_response__field_descriptors[4] =
+{
+  {
+    "history",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ListDataResponse, n_history),
+    offsetof(Tailor__V1__ListDataResponse, history),
+    &tailor__v1__history_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pairs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ListDataResponse, n_pairs),
+    offsetof(Tailor__V1__ListDataResponse, pairs),
+    &tailor__v1__preference_pair__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feedback",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ListDataResponse, n_feedback),
+    offsetof(Tailor__V1__ListDataResponse, feedback),
+    &tailor__v1__feedback_event__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListDataResponse, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_data_response__field_indices_by_name[] = {
+  2,   /* field[2] = feedback */
+  0,   /* field[0] = history */
+  1,   /* field[1] = pairs */
+  3,   /* field[3] = total */
+};
+static const ProtobufCIntRange tailor__v1__list_data_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_data_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListDataResponse",
+  "ListDataResponse",
+  "Tailor__V1__ListDataResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListDataResponse),
+  4,
+  tailor__v1__list_data_response__field_descriptors,
+  tailor__v1__list_data_response__field_indices_by_name,
+  1,  tailor__v1__list_data_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_data_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__count_data_request__field_descriptors[3] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__CountDataRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__CountDataRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__CountDataRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__count_data_request__field_indices_by_name[] = {
+  1,   /* field[1] = owner_uid */
+  2,   /* field[2] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__count_data_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__count_data_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.CountDataRequest",
+  "CountDataRequest",
+  "Tailor__V1__CountDataRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__CountDataRequest),
+  3,
+  tailor__v1__count_data_request__field_descriptors,
+  tailor__v1__count_data_request__field_indices_by_name,
+  1,  tailor__v1__count_data_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__count_data_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__data_count__field_descriptors[6] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pairs",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, pairs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feedback",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DataCount, feedback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__data_count__field_indices_by_name[] = {
+  5,   /* field[5] = feedback */
+  3,   /* field[3] = history */
+  1,   /* field[1] = owner_uid */
+  4,   /* field[4] = pairs */
+  2,   /* field[2] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__data_count__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor tailor__v1__data_count__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.DataCount",
+  "DataCount",
+  "Tailor__V1__DataCount",
+  "tailor.v1",
+  sizeof(Tailor__V1__DataCount),
+  6,
+  tailor__v1__data_count__field_descriptors,
+  tailor__v1__data_count__field_indices_by_name,
+  1,  tailor__v1__data_count__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__data_count__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__count_data_response__field_descriptors[1] =
+{
+  {
+    "counts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__CountDataResponse, n_counts),
+    offsetof(Tailor__V1__CountDataResponse, counts),
+    &tailor__v1__data_count__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__count_data_response__field_indices_by_name[] = {
+  0,   /* field[0] = counts */
+};
+static const ProtobufCIntRange tailor__v1__count_data_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tailor__v1__count_data_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.CountDataResponse",
+  "CountDataResponse",
+  "Tailor__V1__CountDataResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__CountDataResponse),
+  1,
+  tailor__v1__count_data_response__field_descriptors,
+  tailor__v1__count_data_response__field_indices_by_name,
+  1,  tailor__v1__count_data_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__count_data_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__export_data_request__field_descriptors[3] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportDataRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportDataRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ExportDataRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__export_data_request__field_indices_by_name[] = {
+  1,   /* field[1] = owner_uid */
+  2,   /* field[2] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__export_data_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tailor__v1__export_data_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ExportDataRequest",
+  "ExportDataRequest",
+  "Tailor__V1__ExportDataRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ExportDataRequest),
+  3,
+  tailor__v1__export_data_request__field_descriptors,
+  tailor__v1__export_data_request__field_indices_by_name,
+  1,  tailor__v1__export_data_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__export_data_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__delete_user_request__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__delete_user_request__field_indices_by_name[] = {
+  1,   /* field[1] = owner_uid */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__delete_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tailor__v1__delete_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.DeleteUserRequest",
+  "DeleteUserRequest",
+  "Tailor__V1__DeleteUserRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__DeleteUserRequest),
+  2,
+  tailor__v1__delete_user_request__field_descriptors,
+  tailor__v1__delete_user_request__field_indices_by_name,
+  1,  tailor__v1__delete_user_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__delete_user_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__delete_user_response__field_descriptors[4] =
+{
+  {
+    "history",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserResponse, history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pairs",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserResponse, pairs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feedback",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserResponse, feedback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adapters",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__DeleteUserResponse, adapters),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__delete_user_response__field_indices_by_name[] = {
+  3,   /* field[3] = adapters */
+  2,   /* field[2] = feedback */
+  0,   /* field[0] = history */
+  1,   /* field[1] = pairs */
+};
+static const ProtobufCIntRange tailor__v1__delete_user_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tailor__v1__delete_user_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.DeleteUserResponse",
+  "DeleteUserResponse",
+  "Tailor__V1__DeleteUserResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__DeleteUserResponse),
+  4,
+  tailor__v1__delete_user_response__field_descriptors,
+  tailor__v1__delete_user_response__field_indices_by_name,
+  1,  tailor__v1__delete_user_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__delete_user_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

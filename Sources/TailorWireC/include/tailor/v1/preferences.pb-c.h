@@ -16,6 +16,21 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Tailor__V1__HistoryItem Tailor__V1__HistoryItem;
+typedef struct Tailor__V1__PreferencePair Tailor__V1__PreferencePair;
+typedef struct Tailor__V1__FeedbackEvent Tailor__V1__FeedbackEvent;
+typedef struct Tailor__V1__WriteDataResponse Tailor__V1__WriteDataResponse;
+typedef struct Tailor__V1__AddHistoryRequest Tailor__V1__AddHistoryRequest;
+typedef struct Tailor__V1__AddPairsRequest Tailor__V1__AddPairsRequest;
+typedef struct Tailor__V1__RecordFeedbackRequest Tailor__V1__RecordFeedbackRequest;
+typedef struct Tailor__V1__ImportDataRequest Tailor__V1__ImportDataRequest;
+typedef struct Tailor__V1__ListDataRequest Tailor__V1__ListDataRequest;
+typedef struct Tailor__V1__ListDataResponse Tailor__V1__ListDataResponse;
+typedef struct Tailor__V1__CountDataRequest Tailor__V1__CountDataRequest;
+typedef struct Tailor__V1__DataCount Tailor__V1__DataCount;
+typedef struct Tailor__V1__CountDataResponse Tailor__V1__CountDataResponse;
+typedef struct Tailor__V1__ExportDataRequest Tailor__V1__ExportDataRequest;
+typedef struct Tailor__V1__DeleteUserRequest Tailor__V1__DeleteUserRequest;
+typedef struct Tailor__V1__DeleteUserResponse Tailor__V1__DeleteUserResponse;
 
 
 /* --- enums --- */
@@ -23,16 +38,344 @@ typedef struct Tailor__V1__HistoryItem Tailor__V1__HistoryItem;
 
 /* --- messages --- */
 
+/*
+ * Something the user wrote before: an input and their output (a LaMP profile item).
+ */
 struct  Tailor__V1__HistoryItem
 {
   ProtobufCMessage base;
   char *input;
   char *output;
   char *task;
+  /*
+   * stable id; required
+   */
+  char *id;
+  /*
+   * "api" (default), "import", "feedback"
+   */
+  char *source;
+  /*
+   * a JSON object, or empty
+   */
+  char *metadata_json;
 };
 #define TAILOR__V1__HISTORY_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__history_item__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * For `prompt`, the user prefers `chosen` over `rejected`.
+ */
+struct  Tailor__V1__PreferencePair
+{
+  ProtobufCMessage base;
+  char *id;
+  char *task;
+  char *prompt;
+  char *chosen;
+  char *rejected;
+  /*
+   * "explicit" (default), "synthetic", "feedback"
+   */
+  char *source;
+};
+#define TAILOR__V1__PREFERENCE_PAIR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__preference_pair__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * What an editor reports about one completion it showed. "accepted" becomes a history item
+ * (prompt -> shown); "edited" becomes a pair (kept over shown); "rejected" is kept as an event.
+ */
+struct  Tailor__V1__FeedbackEvent
+{
+  ProtobufCMessage base;
+  /*
+   * the completion request it answers; one event per request
+   */
+  char *request_id;
+  char *task;
+  /*
+   * the prompt of that request
+   */
+  char *prompt;
+  /*
+   * the completion shown
+   */
+  char *shown;
+  /*
+   * what the user finally kept (edited; empty otherwise)
+   */
+  char *kept;
+  /*
+   * "accepted", "edited" or "rejected"
+   */
+  char *outcome;
+  /*
+   * the adapters the completion used, e.g. "task/email@3,user/alice/email@7"
+   */
+  char *adapters;
+  /*
+   * the decoding mode, e.g. "cope"
+   */
+  char *mode;
+};
+#define TAILOR__V1__FEEDBACK_EVENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__feedback_event__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * How many records a write added; records whose id existed are `skipped`.
+ */
+struct  Tailor__V1__WriteDataResponse
+{
+  ProtobufCMessage base;
+  uint64_t history;
+  uint64_t pairs;
+  uint64_t feedback;
+  uint64_t skipped;
+};
+#define TAILOR__V1__WRITE_DATA_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__write_data_response__descriptor) \
+    , 0, 0, 0, 0 }
+
+
+/*
+ * Method AddHistory (unary): AddHistoryRequest -> WriteDataResponse. One transaction.
+ */
+struct  Tailor__V1__AddHistoryRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  size_t n_items;
+  Tailor__V1__HistoryItem **items;
+};
+#define TAILOR__V1__ADD_HISTORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__add_history_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+/*
+ * Method AddPair (unary): AddPairsRequest -> WriteDataResponse. One transaction.
+ */
+struct  Tailor__V1__AddPairsRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  size_t n_pairs;
+  Tailor__V1__PreferencePair **pairs;
+};
+#define TAILOR__V1__ADD_PAIRS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__add_pairs_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+/*
+ * Method RecordFeedback (unary): RecordFeedbackRequest -> WriteDataResponse.
+ */
+struct  Tailor__V1__RecordFeedbackRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  Tailor__V1__FeedbackEvent *event;
+};
+#define TAILOR__V1__RECORD_FEEDBACK_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__record_feedback_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, NULL }
+
+
+/*
+ * Method Import (upload): the Request carries ImportDataRequest; the client then sends the
+ * file in Data frames, the last with last = true. Formats:
+ *   "jsonl"    one object per line: history {"id","input","output","task"?,"metadata"?},
+ *              pair {"id","prompt","chosen","rejected","task"?}, or a feedback event (the
+ *              lines Export writes). Parsed as it arrives and committed in batches of
+ *              `import_batch` records (daemon config), each one transaction: after a failure
+ *              or a crash every batch is wholly present or wholly absent, and re-importing the
+ *              file completes it.
+ *   "per-user" the CoPe reference format (users.json with `file_user` naming the user_id, or
+ *              a flat [{"id","input","output"}] list such as user_others.json).
+ *   "lamp"     LaMP's *_questions.json followed by its *_outputs.json in the same upload;
+ *              `first_file_bytes` is the size of the questions file.
+ * JSON formats are checked whole and written in one transaction.
+ * Response: WriteDataResponse.
+ */
+struct  Tailor__V1__ImportDataRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  /*
+   * for records that name none (required for per-user and lamp)
+   */
+  char *task;
+  /*
+   * "jsonl", "per-user" or "lamp"
+   */
+  char *format;
+  /*
+   * lamp only
+   */
+  uint64_t first_file_bytes;
+  /*
+   * per-user users.json: the user_id to take (default: user)
+   */
+  char *file_user;
+};
+#define TAILOR__V1__IMPORT_DATA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__import_data_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Method List (unary): ListDataRequest -> ListDataResponse, one page of one kind, in id order.
+ */
+struct  Tailor__V1__ListDataRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  /*
+   * empty: every task
+   */
+  char *task;
+  /*
+   * "history" (default), "pairs" or "feedback"
+   */
+  char *kind;
+  uint64_t offset;
+  /*
+   * 0: 100; at most 1000
+   */
+  uint32_t limit;
+};
+#define TAILOR__V1__LIST_DATA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_data_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Tailor__V1__ListDataResponse
+{
+  ProtobufCMessage base;
+  size_t n_history;
+  Tailor__V1__HistoryItem **history;
+  size_t n_pairs;
+  Tailor__V1__PreferencePair **pairs;
+  size_t n_feedback;
+  Tailor__V1__FeedbackEvent **feedback;
+  /*
+   * records of that kind (and task) in all
+   */
+  uint64_t total;
+};
+#define TAILOR__V1__LIST_DATA_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_data_response__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * Method Count (unary): CountDataRequest -> CountDataResponse, one row per (user, task).
+ */
+struct  Tailor__V1__CountDataRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every user the caller may see
+   */
+  char *user;
+  uint32_t owner_uid;
+  /*
+   * empty: every task
+   */
+  char *task;
+};
+#define TAILOR__V1__COUNT_DATA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__count_data_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Tailor__V1__DataCount
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  char *task;
+  uint64_t history;
+  uint64_t pairs;
+  uint64_t feedback;
+};
+#define TAILOR__V1__DATA_COUNT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__data_count__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Tailor__V1__CountDataResponse
+{
+  ProtobufCMessage base;
+  size_t n_counts;
+  Tailor__V1__DataCount **counts;
+};
+#define TAILOR__V1__COUNT_DATA_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__count_data_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Method Export (download): ExportDataRequest -> Data frames holding JSONL (history, then
+ * pairs, then feedback events; the format Import reads), the last with last = true, then Status.
+ */
+struct  Tailor__V1__ExportDataRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+  /*
+   * empty: every task
+   */
+  char *task;
+};
+#define TAILOR__V1__EXPORT_DATA_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__export_data_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Method DeleteUser (unary): DeleteUserRequest -> DeleteUserResponse. "Forget me": removes
+ * the user's history, pairs, feedback and snapshots AND their adapters, and answers only once
+ * both are gone. Deleting a user with neither data nor adapters is INVALID_ARGUMENT.
+ */
+struct  Tailor__V1__DeleteUserRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  uint32_t owner_uid;
+};
+#define TAILOR__V1__DELETE_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__delete_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Tailor__V1__DeleteUserResponse
+{
+  ProtobufCMessage base;
+  uint64_t history;
+  uint64_t pairs;
+  uint64_t feedback;
+  /*
+   * user adapters removed (all versions of each)
+   */
+  uint32_t adapters;
+};
+#define TAILOR__V1__DELETE_USER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__delete_user_response__descriptor) \
+    , 0, 0, 0, 0 }
 
 
 /* Tailor__V1__HistoryItem methods */
@@ -54,10 +397,340 @@ Tailor__V1__HistoryItem *
 void   tailor__v1__history_item__free_unpacked
                      (Tailor__V1__HistoryItem *message,
                       ProtobufCAllocator *allocator);
+/* Tailor__V1__PreferencePair methods */
+void   tailor__v1__preference_pair__init
+                     (Tailor__V1__PreferencePair         *message);
+size_t tailor__v1__preference_pair__get_packed_size
+                     (const Tailor__V1__PreferencePair   *message);
+size_t tailor__v1__preference_pair__pack
+                     (const Tailor__V1__PreferencePair   *message,
+                      uint8_t             *out);
+size_t tailor__v1__preference_pair__pack_to_buffer
+                     (const Tailor__V1__PreferencePair   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__PreferencePair *
+       tailor__v1__preference_pair__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__preference_pair__free_unpacked
+                     (Tailor__V1__PreferencePair *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__FeedbackEvent methods */
+void   tailor__v1__feedback_event__init
+                     (Tailor__V1__FeedbackEvent         *message);
+size_t tailor__v1__feedback_event__get_packed_size
+                     (const Tailor__V1__FeedbackEvent   *message);
+size_t tailor__v1__feedback_event__pack
+                     (const Tailor__V1__FeedbackEvent   *message,
+                      uint8_t             *out);
+size_t tailor__v1__feedback_event__pack_to_buffer
+                     (const Tailor__V1__FeedbackEvent   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__FeedbackEvent *
+       tailor__v1__feedback_event__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__feedback_event__free_unpacked
+                     (Tailor__V1__FeedbackEvent *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__WriteDataResponse methods */
+void   tailor__v1__write_data_response__init
+                     (Tailor__V1__WriteDataResponse         *message);
+size_t tailor__v1__write_data_response__get_packed_size
+                     (const Tailor__V1__WriteDataResponse   *message);
+size_t tailor__v1__write_data_response__pack
+                     (const Tailor__V1__WriteDataResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__write_data_response__pack_to_buffer
+                     (const Tailor__V1__WriteDataResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__WriteDataResponse *
+       tailor__v1__write_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__write_data_response__free_unpacked
+                     (Tailor__V1__WriteDataResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__AddHistoryRequest methods */
+void   tailor__v1__add_history_request__init
+                     (Tailor__V1__AddHistoryRequest         *message);
+size_t tailor__v1__add_history_request__get_packed_size
+                     (const Tailor__V1__AddHistoryRequest   *message);
+size_t tailor__v1__add_history_request__pack
+                     (const Tailor__V1__AddHistoryRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__add_history_request__pack_to_buffer
+                     (const Tailor__V1__AddHistoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__AddHistoryRequest *
+       tailor__v1__add_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__add_history_request__free_unpacked
+                     (Tailor__V1__AddHistoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__AddPairsRequest methods */
+void   tailor__v1__add_pairs_request__init
+                     (Tailor__V1__AddPairsRequest         *message);
+size_t tailor__v1__add_pairs_request__get_packed_size
+                     (const Tailor__V1__AddPairsRequest   *message);
+size_t tailor__v1__add_pairs_request__pack
+                     (const Tailor__V1__AddPairsRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__add_pairs_request__pack_to_buffer
+                     (const Tailor__V1__AddPairsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__AddPairsRequest *
+       tailor__v1__add_pairs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__add_pairs_request__free_unpacked
+                     (Tailor__V1__AddPairsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__RecordFeedbackRequest methods */
+void   tailor__v1__record_feedback_request__init
+                     (Tailor__V1__RecordFeedbackRequest         *message);
+size_t tailor__v1__record_feedback_request__get_packed_size
+                     (const Tailor__V1__RecordFeedbackRequest   *message);
+size_t tailor__v1__record_feedback_request__pack
+                     (const Tailor__V1__RecordFeedbackRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__record_feedback_request__pack_to_buffer
+                     (const Tailor__V1__RecordFeedbackRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__RecordFeedbackRequest *
+       tailor__v1__record_feedback_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__record_feedback_request__free_unpacked
+                     (Tailor__V1__RecordFeedbackRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ImportDataRequest methods */
+void   tailor__v1__import_data_request__init
+                     (Tailor__V1__ImportDataRequest         *message);
+size_t tailor__v1__import_data_request__get_packed_size
+                     (const Tailor__V1__ImportDataRequest   *message);
+size_t tailor__v1__import_data_request__pack
+                     (const Tailor__V1__ImportDataRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__import_data_request__pack_to_buffer
+                     (const Tailor__V1__ImportDataRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ImportDataRequest *
+       tailor__v1__import_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__import_data_request__free_unpacked
+                     (Tailor__V1__ImportDataRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListDataRequest methods */
+void   tailor__v1__list_data_request__init
+                     (Tailor__V1__ListDataRequest         *message);
+size_t tailor__v1__list_data_request__get_packed_size
+                     (const Tailor__V1__ListDataRequest   *message);
+size_t tailor__v1__list_data_request__pack
+                     (const Tailor__V1__ListDataRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_data_request__pack_to_buffer
+                     (const Tailor__V1__ListDataRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListDataRequest *
+       tailor__v1__list_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_data_request__free_unpacked
+                     (Tailor__V1__ListDataRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListDataResponse methods */
+void   tailor__v1__list_data_response__init
+                     (Tailor__V1__ListDataResponse         *message);
+size_t tailor__v1__list_data_response__get_packed_size
+                     (const Tailor__V1__ListDataResponse   *message);
+size_t tailor__v1__list_data_response__pack
+                     (const Tailor__V1__ListDataResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_data_response__pack_to_buffer
+                     (const Tailor__V1__ListDataResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListDataResponse *
+       tailor__v1__list_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_data_response__free_unpacked
+                     (Tailor__V1__ListDataResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__CountDataRequest methods */
+void   tailor__v1__count_data_request__init
+                     (Tailor__V1__CountDataRequest         *message);
+size_t tailor__v1__count_data_request__get_packed_size
+                     (const Tailor__V1__CountDataRequest   *message);
+size_t tailor__v1__count_data_request__pack
+                     (const Tailor__V1__CountDataRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__count_data_request__pack_to_buffer
+                     (const Tailor__V1__CountDataRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__CountDataRequest *
+       tailor__v1__count_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__count_data_request__free_unpacked
+                     (Tailor__V1__CountDataRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__DataCount methods */
+void   tailor__v1__data_count__init
+                     (Tailor__V1__DataCount         *message);
+size_t tailor__v1__data_count__get_packed_size
+                     (const Tailor__V1__DataCount   *message);
+size_t tailor__v1__data_count__pack
+                     (const Tailor__V1__DataCount   *message,
+                      uint8_t             *out);
+size_t tailor__v1__data_count__pack_to_buffer
+                     (const Tailor__V1__DataCount   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__DataCount *
+       tailor__v1__data_count__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__data_count__free_unpacked
+                     (Tailor__V1__DataCount *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__CountDataResponse methods */
+void   tailor__v1__count_data_response__init
+                     (Tailor__V1__CountDataResponse         *message);
+size_t tailor__v1__count_data_response__get_packed_size
+                     (const Tailor__V1__CountDataResponse   *message);
+size_t tailor__v1__count_data_response__pack
+                     (const Tailor__V1__CountDataResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__count_data_response__pack_to_buffer
+                     (const Tailor__V1__CountDataResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__CountDataResponse *
+       tailor__v1__count_data_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__count_data_response__free_unpacked
+                     (Tailor__V1__CountDataResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ExportDataRequest methods */
+void   tailor__v1__export_data_request__init
+                     (Tailor__V1__ExportDataRequest         *message);
+size_t tailor__v1__export_data_request__get_packed_size
+                     (const Tailor__V1__ExportDataRequest   *message);
+size_t tailor__v1__export_data_request__pack
+                     (const Tailor__V1__ExportDataRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__export_data_request__pack_to_buffer
+                     (const Tailor__V1__ExportDataRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ExportDataRequest *
+       tailor__v1__export_data_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__export_data_request__free_unpacked
+                     (Tailor__V1__ExportDataRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__DeleteUserRequest methods */
+void   tailor__v1__delete_user_request__init
+                     (Tailor__V1__DeleteUserRequest         *message);
+size_t tailor__v1__delete_user_request__get_packed_size
+                     (const Tailor__V1__DeleteUserRequest   *message);
+size_t tailor__v1__delete_user_request__pack
+                     (const Tailor__V1__DeleteUserRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__delete_user_request__pack_to_buffer
+                     (const Tailor__V1__DeleteUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__DeleteUserRequest *
+       tailor__v1__delete_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__delete_user_request__free_unpacked
+                     (Tailor__V1__DeleteUserRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__DeleteUserResponse methods */
+void   tailor__v1__delete_user_response__init
+                     (Tailor__V1__DeleteUserResponse         *message);
+size_t tailor__v1__delete_user_response__get_packed_size
+                     (const Tailor__V1__DeleteUserResponse   *message);
+size_t tailor__v1__delete_user_response__pack
+                     (const Tailor__V1__DeleteUserResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__delete_user_response__pack_to_buffer
+                     (const Tailor__V1__DeleteUserResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__DeleteUserResponse *
+       tailor__v1__delete_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__delete_user_response__free_unpacked
+                     (Tailor__V1__DeleteUserResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tailor__V1__HistoryItem_Closure)
                  (const Tailor__V1__HistoryItem *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__PreferencePair_Closure)
+                 (const Tailor__V1__PreferencePair *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__FeedbackEvent_Closure)
+                 (const Tailor__V1__FeedbackEvent *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__WriteDataResponse_Closure)
+                 (const Tailor__V1__WriteDataResponse *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__AddHistoryRequest_Closure)
+                 (const Tailor__V1__AddHistoryRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__AddPairsRequest_Closure)
+                 (const Tailor__V1__AddPairsRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__RecordFeedbackRequest_Closure)
+                 (const Tailor__V1__RecordFeedbackRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ImportDataRequest_Closure)
+                 (const Tailor__V1__ImportDataRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListDataRequest_Closure)
+                 (const Tailor__V1__ListDataRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListDataResponse_Closure)
+                 (const Tailor__V1__ListDataResponse *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__CountDataRequest_Closure)
+                 (const Tailor__V1__CountDataRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__DataCount_Closure)
+                 (const Tailor__V1__DataCount *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__CountDataResponse_Closure)
+                 (const Tailor__V1__CountDataResponse *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ExportDataRequest_Closure)
+                 (const Tailor__V1__ExportDataRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__DeleteUserRequest_Closure)
+                 (const Tailor__V1__DeleteUserRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__DeleteUserResponse_Closure)
+                 (const Tailor__V1__DeleteUserResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -66,6 +739,21 @@ typedef void (*Tailor__V1__HistoryItem_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor tailor__v1__history_item__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__preference_pair__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__feedback_event__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__write_data_response__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__add_history_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__add_pairs_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__record_feedback_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__import_data_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_data_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_data_response__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__count_data_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__data_count__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__count_data_response__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__export_data_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__delete_user_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__delete_user_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btailor/v1/preferences.proto\x12\ttailor.v1\":\n\x0bHistoryItem\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btailor/v1/preferences.proto\x12\ttailor.v1\"m\n\x0bHistoryItem\x12\r\n\x05input\x18\x01 \x01(\t\x12\x0e\n\x06output\x18\x02 \x01(\t\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\n\n\x02id\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x15\n\rmetadata_json\x18\x06 \x01(\t\"l\n\x0ePreferencePair\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0e\n\x06prompt\x18\x03 \x01(\t\x12\x0e\n\x06\x63hosen\x18\x04 \x01(\t\x12\x10\n\x08rejected\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\"\x8f\x01\n\rFeedbackEvent\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0e\n\x06prompt\x18\x03 \x01(\t\x12\r\n\x05shown\x18\x04 \x01(\t\x12\x0c\n\x04kept\x18\x05 \x01(\t\x12\x0f\n\x07outcome\x18\x06 \x01(\t\x12\x10\n\x08\x61\x64\x61pters\x18\x07 \x01(\t\x12\x0c\n\x04mode\x18\x08 \x01(\t\"V\n\x11WriteDataResponse\x12\x0f\n\x07history\x18\x01 \x01(\x04\x12\r\n\x05pairs\x18\x02 \x01(\x04\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x03 \x01(\x04\x12\x0f\n\x07skipped\x18\x04 \x01(\x04\"[\n\x11\x41\x64\x64HistoryRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12%\n\x05items\x18\x03 \x03(\x0b\x32\x16.tailor.v1.HistoryItem\"\\\n\x0f\x41\x64\x64PairsRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12(\n\x05pairs\x18\x03 \x03(\x0b\x32\x19.tailor.v1.PreferencePair\"a\n\x15RecordFeedbackRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\'\n\x05\x65vent\x18\x03 \x01(\x0b\x32\x18.tailor.v1.FeedbackEvent\"\x7f\n\x11ImportDataRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x04 \x01(\t\x12\x18\n\x10\x66irst_file_bytes\x18\x05 \x01(\x04\x12\x11\n\tfile_user\x18\x06 \x01(\t\"m\n\x0fListDataRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06offset\x18\x05 \x01(\x04\x12\r\n\x05limit\x18\x06 \x01(\r\"\xa0\x01\n\x10ListDataResponse\x12\'\n\x07history\x18\x01 \x03(\x0b\x32\x16.tailor.v1.HistoryItem\x12(\n\x05pairs\x18\x02 \x03(\x0b\x32\x19.tailor.v1.PreferencePair\x12*\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x03 \x03(\x0b\x32\x18.tailor.v1.FeedbackEvent\x12\r\n\x05total\x18\x04 \x01(\x04\"A\n\x10\x43ountDataRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\x0c\n\x04task\x18\x03 \x01(\t\"l\n\tDataCount\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\x0c\n\x04task\x18\x03 \x01(\t\x12\x0f\n\x07history\x18\x04 \x01(\x04\x12\r\n\x05pairs\x18\x05 \x01(\x04\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x06 \x01(\x04\"9\n\x11\x43ountDataResponse\x12$\n\x06\x63ounts\x18\x01 \x03(\x0b\x32\x14.tailor.v1.DataCount\"B\n\x11\x45xportDataRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\x12\x0c\n\x04task\x18\x03 \x01(\t\"4\n\x11\x44\x65leteUserRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x11\n\towner_uid\x18\x02 \x01(\r\"X\n\x12\x44\x65leteUserResponse\x12\x0f\n\x07history\x18\x01 \x01(\x04\x12\r\n\x05pairs\x18\x02 \x01(\x04\x12\x10\n\x08\x66\x65\x65\x64\x62\x61\x63k\x18\x03 \x01(\x04\x12\x10\n\x08\x61\x64\x61pters\x18\x04 \x01(\rb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tailor.v1.preferences_pb2', globals())
@@ -21,5 +21,35 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _HISTORYITEM._serialized_start=42
-  _HISTORYITEM._serialized_end=100
+  _HISTORYITEM._serialized_end=151
+  _PREFERENCEPAIR._serialized_start=153
+  _PREFERENCEPAIR._serialized_end=261
+  _FEEDBACKEVENT._serialized_start=264
+  _FEEDBACKEVENT._serialized_end=407
+  _WRITEDATARESPONSE._serialized_start=409
+  _WRITEDATARESPONSE._serialized_end=495
+  _ADDHISTORYREQUEST._serialized_start=497
+  _ADDHISTORYREQUEST._serialized_end=588
+  _ADDPAIRSREQUEST._serialized_start=590
+  _ADDPAIRSREQUEST._serialized_end=682
+  _RECORDFEEDBACKREQUEST._serialized_start=684
+  _RECORDFEEDBACKREQUEST._serialized_end=781
+  _IMPORTDATAREQUEST._serialized_start=783
+  _IMPORTDATAREQUEST._serialized_end=910
+  _LISTDATAREQUEST._serialized_start=912
+  _LISTDATAREQUEST._serialized_end=1021
+  _LISTDATARESPONSE._serialized_start=1024
+  _LISTDATARESPONSE._serialized_end=1184
+  _COUNTDATAREQUEST._serialized_start=1186
+  _COUNTDATAREQUEST._serialized_end=1251
+  _DATACOUNT._serialized_start=1253
+  _DATACOUNT._serialized_end=1361
+  _COUNTDATARESPONSE._serialized_start=1363
+  _COUNTDATARESPONSE._serialized_end=1420
+  _EXPORTDATAREQUEST._serialized_start=1422
+  _EXPORTDATAREQUEST._serialized_end=1488
+  _DELETEUSERREQUEST._serialized_start=1490
+  _DELETEUSERREQUEST._serialized_end=1542
+  _DELETEUSERRESPONSE._serialized_start=1544
+  _DELETEUSERRESPONSE._serialized_end=1632
 # @@protoc_insertion_point(module_scope)

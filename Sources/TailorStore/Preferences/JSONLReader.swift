@@ -1,0 +1,136 @@
+import Foundation
+
+/// Reads JSONL preference data as it arrives, in chunks cut anywhere, and hands back batches of
+/// `limits.importBatch` checked records, so an import of any size holds one batch in memory
+/// and commits as it goes.
+///
+/// Each line is one object: a history item `{"id", "input", "output", "task"?, "source"?,
+/// "metadata"?}`, a pair `{"id", "prompt", "chosen", "rejected", "task"?, "source"?}`, or a
+/// feedback event `{"request_id", "prompt", "shown", "kept"?, "outcome", …}` (what
+/// `PreferenceExport` writes). Blank lines are skipped; `\r\n` endings are accepted.
+public struct JSONLReader: Sendable {
+    /// Task for records that name none.
+    public let task: String
+    /// Limits every record is checked against; `importBatch` sizes the batches.
+    public let limits: PreferenceLimits
+    /// Lines consumed so far.
+    public private(set) var line = 0
+    /// The first line of the batch being filled (for "lines a-b were imported" messages).
+    public private(set) var batchFirstLine = 1
+    private var carry: [UInt8] = []        // the unfinished last line of the input so far
+    private var batch = PreferenceBatch()
+
+    /// A reader filling `task` into records without one.
+    public init(task: String, limits: PreferenceLimits) {
+        self.task = task
+        self.limits = limits
+    }
+
+    /// Consumes `bytes` and returns the batches they completed.
+    /// - Throws: `PreferenceStoreError` naming the line and field of the first bad record.
+    public mutating func feed<C: Collection>(_ bytes: C) throws -> [PreferenceBatch] where C.Element == UInt8 {
+        var done: [PreferenceBatch] = []
+        var rest = bytes[...]
+        while let nl = rest.firstIndex(of: UInt8(ascii: "\n")) {
+            if carry.isEmpty {
+                try parse(Array(rest[..<nl]))
+            } else {
+                carry += rest[..<nl]
+                try parse(carry)
+                carry.removeAll(keepingCapacity: true)
+            }
+            rest = rest[rest.index(after: nl)...]
+            if batch.count >= limits.importBatch { done.append(take()) }
+        }
+        carry += rest
+        guard carry.count <= limits.maxFieldBytes * 4 + 4096 else {
+            throw PreferenceStoreError.malformedImport(record: "line \(line + 1)", problem: "is longer than \(limits.maxFieldBytes * 4 + 4096) bytes")
+        }
+        return done
+    }
+
+    /// Ends the input and returns the last (possibly empty) batch; a final line without a
+    /// newline counts.
+    public mutating func finish() throws -> PreferenceBatch {
+        if !carry.isEmpty {
+            try parse(carry)
+            carry = []
+        }
+        return take()
+    }
+
+    private mutating func take() -> PreferenceBatch {
+        defer {
+            batch = PreferenceBatch()
+            batchFirstLine = line + 1
+        }
+        return batch
+    }
+
+    private mutating func parse(_ raw: [UInt8]) throws {
+        line += 1
+        let bytes = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw[...]
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+        let record = "line \(line)"
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw PreferenceStoreError.malformedImport(record: record, problem: "is not valid UTF-8")
+        }
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw PreferenceStoreError.malformedImport(record: record, problem: "is not a JSON object")
+        }
+        let f = PreferenceImport.Fields(obj, record: record)
+        if obj["request_id"] != nil {
+            let outcomeName = try f.string("outcome")
+            guard let outcome = FeedbackEvent.Outcome(rawValue: outcomeName) else {
+                throw PreferenceStoreError.invalidField(record: record, field: "outcome", problem: "must be accepted, edited or rejected, not '\(outcomeName.prefix(32))'")
+            }
+            let e = FeedbackEvent(requestID: try f.string("request_id"), task: try f.string("task", default: task), prompt: try f.string("prompt"),
+                                  shown: try f.string("shown"), kept: try f.string("kept", default: ""), outcome: outcome,
+                                  adapters: try f.string("adapters", default: ""), mode: try f.string("mode", default: ""))
+            try limits.validate(e, record: record)
+            batch.feedback.append(e)
+        } else if obj["chosen"] != nil || obj["rejected"] != nil {
+            let sourceName = try f.string("source", default: "explicit")
+            guard let source = PreferencePair.Source(rawValue: sourceName) else {
+                throw PreferenceStoreError.invalidField(record: record, field: "source", problem: "must be explicit, synthetic or feedback, not '\(sourceName.prefix(32))'")
+            }
+            let p = PreferencePair(id: try f.id(), task: try f.string("task", default: task), prompt: try f.string("prompt"),
+                                   chosen: try f.string("chosen"), rejected: try f.string("rejected"), source: source)
+            try limits.validate(p, record: record)
+            batch.pairs.append(p)
+        } else {
+            let item = HistoryItem(id: try f.id(), task: try f.string("task", default: task), input: try f.string("input"),
+                                   output: try f.string("output"), source: try f.string("source", default: "import"), metadata: try f.metadata())
+            try limits.validate(item, record: record)
+            batch.history.append(item)
+        }
+    }
+}
+
+/// Writes preference data as JSONL that `JSONLReader` reads back: the format of exports.
+public enum PreferenceExport {
+    /// One history item's line (with its newline).
+    public static func line(_ item: HistoryItem) -> [UInt8] {
+        var obj: [String: Any] = ["id": item.id, "task": item.task, "input": item.input, "output": item.output, "source": item.source]
+        if !item.metadata.isEmpty, let m = try? JSONSerialization.jsonObject(with: Data(item.metadata.utf8)) { obj["metadata"] = m }
+        return encode(obj)
+    }
+
+    /// One pair's line.
+    public static func line(_ p: PreferencePair) -> [UInt8] {
+        encode(["id": p.id, "task": p.task, "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "source": p.source.rawValue])
+    }
+
+    /// One feedback event's line.
+    public static func line(_ e: FeedbackEvent) -> [UInt8] {
+        encode(["request_id": e.requestID, "task": e.task, "prompt": e.prompt, "shown": e.shown, "kept": e.kept,
+                "outcome": e.outcome.rawValue, "adapters": e.adapters, "mode": e.mode])
+    }
+
+    private static func encode(_ obj: [String: Any]) -> [UInt8] {
+        // Stored text is valid UTF-8 without NUL, so serialization cannot fail.
+        var bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+}
