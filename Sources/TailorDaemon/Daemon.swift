@@ -19,20 +19,20 @@ public struct Daemon: Sendable {
         self.logger = logger
     }
 
-    /// The router of a daemon serving `models` with adapters from `registry`: Health, Models,
-    /// Decoding and Adapters, and the services whose features have not landed answering
-    /// UNIMPLEMENTED.
+    /// The router of a daemon serving `models` with adapters from `registry` and preference data
+    /// from `preferences`: Health, Models, Decoding, Adapters and Preferences, and the services
+    /// whose features have not landed answering UNIMPLEMENTED.
     public static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy,
-                              registry: AdapterRegistry) -> RPCRouter {
+                              registry: AdapterRegistry, preferences: PreferenceStore) -> RPCRouter {
         let cache = AdapterCache(registry: registry)
         return RPCRouter([
-            UnimplementedService(name: "tailor.v1.Preferences"),
             UnimplementedService(name: "tailor.v1.Jobs"),
             HealthService(models: models, version: tailorVersion),
             ModelsService(models: models, policy: policy),
             DecodingService(models: models, settings: configuration.generation,
                             adapters: AdapterResolver(registry: registry, cache: cache, policy: policy)),
             AdaptersService(registry: registry, models: models, cache: cache, policy: policy),
+            PreferencesService(store: preferences, registry: registry, cache: cache, policy: policy),
         ])
     }
 
@@ -48,6 +48,12 @@ public struct Daemon: Sendable {
         let activated = try SocketActivation.takeListeningSockets()
         let target: ListenTarget = activated.first.map { .activated($0) } ?? .path(paths.socket)
 
+        let preferences: PreferenceStore
+        do {
+            preferences = try PreferenceStore(path: paths.stateDirectory + "/tailor.sqlite", limits: configuration.preferences)
+        } catch {
+            throw DaemonError.store(path: paths.stateDirectory + "/tailor.sqlite", reason: "\(error)")
+        }
         let models = ModelManager(settings: configuration.generation)
         for path in configuration.models {
             try? notifier.notify(["STATUS": "loading \(path)"])
@@ -65,7 +71,8 @@ public struct Daemon: Sendable {
         let modelCount = configuration.models.count
         let server = TailorServer(configuration: serverConfig,
                                   router: Self.router(models: models, configuration: configuration, policy: policy,
-                                                      registry: AdapterRegistry(root: paths.stateDirectory + "/adapters")),
+                                                      registry: AdapterRegistry(root: paths.stateDirectory + "/adapters"),
+                                                      preferences: preferences),
                                   logger: logger,
                                   onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
                                   onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
@@ -86,10 +93,12 @@ public struct Daemon: Sendable {
 /// Why the daemon could not start.
 public enum DaemonError: Error, Equatable, CustomStringConvertible {
     case modelLoad(path: String, reason: String)
+    case store(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .modelLoad(p, r): return "cannot load model \(p): \(r)"
+        case let .store(p, r): return "cannot open the preference database \(p): \(r)"
         }
     }
 }

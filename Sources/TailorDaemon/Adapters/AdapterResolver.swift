@@ -46,10 +46,7 @@ extension AccessPolicy {
         guard let kind = AdapterKind(rawValue: ref.kind) else {
             throw RPCError.invalidArgument(field + ".kind", "kind must be 'task' or 'user', not '\(ref.kind)'")
         }
-        let owner = ref.ownerUID == 0 ? caller.uid : ref.ownerUID
-        guard mayAccess(owner: owner, as: caller) else {
-            throw RPCError(.permissionDenied, "uid \(caller.uid) may not use adapters of uid \(owner)")
-        }
+        let owner = try owner(ref.ownerUID, caller: caller, of: "adapters")
         let key = AdapterKey(owner: owner, kind: kind, task: ref.task, user: kind == .task ? "" : ref.user)
         do { try key.validate() } catch let AdapterStoreError.invalidName(f, v) {
             throw RPCError.invalidArgument("\(field).\(f)", AdapterStoreError.invalidName(field: f, value: v).description)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailorStore
 
 /// Everything tailord is configured with: the config file first, then command-line flags
 /// over it, then defaults for what neither set (XDG paths in user mode, FHS in system mode).
@@ -20,6 +21,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var shutdownGrace: Duration = .seconds(10)
     /// Messages below this level are dropped.
     public var logLevel: Logger.Level = .info
+    /// Size limits and per-user quotas of preference data.
+    public var preferences = PreferenceLimits()
 
     /// The defaults.
     public init() {}
@@ -47,7 +50,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     ///
     /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat.
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
-    /// max_tokens, max_streams, shutdown_grace_seconds, log_level.
+    /// max_tokens, max_streams, shutdown_grace_seconds, log_level, and the preference data's
+    /// limits: max_field_bytes, max_items_per_user, max_bytes_per_user, max_import_bytes,
+    /// import_batch.
     /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
     ///   value of the wrong kind, a line without "=".
     public mutating func apply(configFile text: String, path: String) throws {
@@ -86,6 +91,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "max_tokens": generation.defaultMaxTokens = try int(1...1 << 20)
             case "max_streams": limits.maxStreams = try int(1...1 << 16)
             case "shutdown_grace_seconds": shutdownGrace = .seconds(try int(0...3600))
+            case "max_field_bytes": preferences.maxFieldBytes = try int(16...1 << 30)
+            case "max_items_per_user": preferences.maxItemsPerUser = try int(1...1 << 40)
+            case "max_bytes_per_user": preferences.maxBytesPerUser = try int(1...1 << 50)
+            case "max_import_bytes": preferences.maxImportBytes = try int(1...1 << 40)
+            case "import_batch": preferences.importBatch = try int(1...1 << 20)
             case "log_level":
                 guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
                 logLevel = l

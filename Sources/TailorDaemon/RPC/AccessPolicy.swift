@@ -43,3 +43,15 @@ public struct AccessPolicy: Sendable, Equatable {
         peer.uid == 0 || peer.uid == daemonUID
     }
 }
+
+extension AccessPolicy {
+    /// The owner a request means: its `owner_uid`, or the caller's own uid for 0.
+    /// - Throws: PERMISSION_DENIED when the caller may not touch that owner's `what`.
+    func owner(_ requested: UInt32, caller: PeerCredentials, of what: String) throws -> UInt32 {
+        let owner = requested == 0 ? caller.uid : requested
+        guard mayAccess(owner: owner, as: caller) else {
+            throw RPCError(.permissionDenied, "uid \(caller.uid) may not use \(what) of uid \(owner)")
+        }
+        return owner
+    }
+}

@@ -26,10 +26,20 @@ public struct JSONLReader: Sendable {
         self.limits = limits
     }
 
-    /// Consumes `bytes` and returns the batches they completed.
-    /// - Throws: `PreferenceStoreError` naming the line and field of the first bad record.
-    public mutating func feed<C: Collection>(_ bytes: C) throws -> [PreferenceBatch] where C.Element == UInt8 {
-        var done: [PreferenceBatch] = []
+    /// A batch ready to write, with the lines it came from.
+    public struct ReadyBatch: Sendable, Equatable {
+        public var batch: PreferenceBatch
+        public var lines: ClosedRange<Int>
+    }
+
+    /// Batches completed and not yet taken. They survive a later bad line, so an importer
+    /// can write every complete batch before the failure.
+    public private(set) var ready: [ReadyBatch] = []
+
+    /// Consumes `bytes`; every `importBatch` records, a batch joins `ready`.
+    /// - Throws: `PreferenceStoreError` naming the line and field of the first bad record; the
+    ///   batch holding it is dropped, batches completed before it stay in `ready`.
+    public mutating func feed<C: Collection>(_ bytes: C) throws where C.Element == UInt8 {
         var rest = bytes[...]
         while let nl = rest.firstIndex(of: UInt8(ascii: "\n")) {
             if carry.isEmpty {
@@ -40,31 +50,36 @@ public struct JSONLReader: Sendable {
                 carry.removeAll(keepingCapacity: true)
             }
             rest = rest[rest.index(after: nl)...]
-            if batch.count >= limits.importBatch { done.append(take()) }
+            if batch.count >= limits.importBatch { ready.append(take()) }
         }
         carry += rest
         guard carry.count <= limits.maxFieldBytes * 4 + 4096 else {
             throw PreferenceStoreError.malformedImport(record: "line \(line + 1)", problem: "is longer than \(limits.maxFieldBytes * 4 + 4096) bytes")
         }
-        return done
     }
 
-    /// Ends the input and returns the last (possibly empty) batch; a final line without a
-    /// newline counts.
-    public mutating func finish() throws -> PreferenceBatch {
+    /// Hands over the completed batches.
+    public mutating func takeReady() -> [ReadyBatch] {
+        defer { ready = [] }
+        return ready
+    }
+
+    /// Ends the input: a final line without a newline counts, and the last partial batch joins
+    /// `ready`.
+    public mutating func finish() throws {
         if !carry.isEmpty {
             try parse(carry)
             carry = []
         }
-        return take()
+        if !batch.isEmpty { ready.append(take()) }
     }
 
-    private mutating func take() -> PreferenceBatch {
+    private mutating func take() -> ReadyBatch {
         defer {
             batch = PreferenceBatch()
             batchFirstLine = line + 1
         }
-        return batch
+        return ReadyBatch(batch: batch, lines: batchFirstLine...max(batchFirstLine, line))
     }
 
     private mutating func parse(_ raw: [UInt8]) throws {
@@ -132,5 +147,55 @@ public enum PreferenceExport {
         var bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
+    }
+}
+
+/// Walks one user's data (optionally one task's) as JSONL, a chunk at a time: history, then
+/// pairs, then feedback, each in key order, paged by key so a long export holds one page in
+/// memory and sees every record that exists throughout exactly once.
+public struct PreferenceExportCursor: Sendable {
+    public let store: PreferenceStore
+    public let user: String
+    public let owner: UInt32
+    public let task: String?
+    private var kind = 0            // 0 history, 1 pairs, 2 feedback, 3 done
+    private var after: String?
+    private static let pageSize = 1000
+
+    /// A cursor at the start of `user`'s data.
+    public init(store: PreferenceStore, user: String, owner: UInt32, task: String?) {
+        self.store = store
+        self.user = user
+        self.owner = owner
+        self.task = task
+    }
+
+    /// The next chunk of whole lines, about `maxBytes` long (more when one page is larger);
+    /// nil when everything was returned.
+    /// - Throws: `unknownUser` / `unknownTask` (on the first call, before anything is returned).
+    public mutating func next(maxBytes: Int = 1 << 20) throws -> [UInt8]? {
+        var out: [UInt8] = []
+        while kind < 3, out.count < maxBytes {
+            let lines: [[UInt8]], last: String?
+            switch kind {
+            case 0:
+                let page = try store.historyPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
+                (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.id)
+            case 1:
+                let page = try store.pairsPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
+                (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.id)
+            default:
+                let page = try store.feedbackPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
+                (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.requestID)
+            }
+            for l in lines { out += l }
+            if lines.count < Self.pageSize {
+                kind += 1
+                after = nil
+            } else {
+                after = last
+            }
+        }
+        return out.isEmpty && kind >= 3 ? nil : out
     }
 }

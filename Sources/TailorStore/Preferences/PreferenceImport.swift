@@ -32,8 +32,9 @@ public enum PreferenceImport {
             var unbounded = limits
             unbounded.importBatch = .max
             var reader = JSONLReader(task: task, limits: unbounded)
-            _ = try reader.feed(data)
-            return try reader.finish()
+            try reader.feed(data)
+            try reader.finish()
+            return reader.takeReady().first?.batch ?? PreferenceBatch()
         case .perUser: batch = try perUser(data, task: task, user: user)
         case .lamp: batch = try lamp(data, outputs: outputs, task: task)
         }

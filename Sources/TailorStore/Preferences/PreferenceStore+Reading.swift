@@ -83,9 +83,9 @@ extension PreferenceStore {
     }
 
     /// A page of `user`'s history items with their total.
-    public func historyPage(user: String, owner: UInt32, task: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<HistoryItem> {
+    public func historyPage(user: String, owner: UInt32, task: String? = nil, after: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<HistoryItem> {
         try page(user: user, owner: owner, task: task, table: "history", columns: "id, task, input, output, source, metadata",
-                 order: "id", offset: offset, limit: limit) {
+                 order: "id", after: after, offset: offset, limit: limit) {
             HistoryItem(id: $0["id"], task: $0["task"], input: $0["input"], output: $0["output"], source: $0["source"], metadata: $0["metadata"])
         }
     }
@@ -96,33 +96,38 @@ extension PreferenceStore {
     }
 
     /// A page of `user`'s pairs with their total.
-    public func pairsPage(user: String, owner: UInt32, task: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<PreferencePair> {
+    public func pairsPage(user: String, owner: UInt32, task: String? = nil, after: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<PreferencePair> {
         try page(user: user, owner: owner, task: task, table: "pairs", columns: "id, task, prompt, chosen, rejected, source",
-                 order: "id", offset: offset, limit: limit) {
+                 order: "id", after: after, offset: offset, limit: limit) {
             PreferencePair(id: $0["id"], task: $0["task"], prompt: $0["prompt"], chosen: $0["chosen"], rejected: $0["rejected"],
                            source: PreferencePair.Source(rawValue: $0["source"]) ?? .explicit)
         }
     }
 
     /// A page of `user`'s feedback events (optionally one task's), in request-id order.
-    public func feedbackPage(user: String, owner: UInt32, task: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<FeedbackEvent> {
+    public func feedbackPage(user: String, owner: UInt32, task: String? = nil, after: String? = nil, offset: Int = 0, limit: Int = .max) throws -> PreferencePage<FeedbackEvent> {
         try page(user: user, owner: owner, task: task, table: "feedback",
-                 columns: "request_id, task, prompt, shown, kept, outcome, adapters, mode", order: "request_id", offset: offset, limit: limit) {
+                 columns: "request_id, task, prompt, shown, kept, outcome, adapters, mode", order: "request_id", after: after, offset: offset, limit: limit) {
             FeedbackEvent(requestID: $0["request_id"], task: $0["task"], prompt: $0["prompt"], shown: $0["shown"], kept: $0["kept"],
                           outcome: FeedbackEvent.Outcome(rawValue: $0["outcome"]) ?? .rejected, adapters: $0["adapters"], mode: $0["mode"])
         }
     }
 
+    /// Records in `order` (the key column), `limit` of them after skipping `offset`; with
+    /// `after`, only keys greater than it (keyset paging: a reader walking a user's data page
+    /// by page sees every record that exists throughout exactly once, whatever is added meanwhile).
     private func page<R>(user: String, owner: UInt32, task: String?, table: String, columns: String, order: String,
-                         offset: Int, limit: Int, _ make: (Row) -> R) throws -> PreferencePage<R> {
+                         after: String?, offset: Int, limit: Int, _ make: (Row) -> R) throws -> PreferencePage<R> {
         try pool.read { db in
             let uid = try scope(db, user: user, owner: owner, task: task)
             let total = try count(db, table, uid, task)
             var args: [(any DatabaseValueConvertible)?] = [uid]
             if let task { args.append(task) }
+            if let after { args.append(after) }
             args += [Int64(min(limit, Int(Int64.max))), Int64(offset)]
             let rows = try Row.fetchAll(db, sql: "SELECT \(columns) FROM \(table) WHERE user_id = ?" + (task == nil ? "" : " AND task = ?")
-                                        + " ORDER BY \(order) LIMIT ? OFFSET ?", arguments: StatementArguments(args))
+                                        + (after == nil ? "" : " AND \(order) > ?") + " ORDER BY \(order) LIMIT ? OFFSET ?",
+                                        arguments: StatementArguments(args))
             return PreferencePage(records: rows.map(make), total: total)
         }
     }

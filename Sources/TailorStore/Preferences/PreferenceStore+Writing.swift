@@ -53,7 +53,7 @@ extension PreferenceStore {
     public func write(_ batch: PreferenceBatch, user: String, owner: UInt32, checked: Bool = false) throws -> WriteCounts {
         try limits.validateUser(user)
         if !checked {
-            for (i, item) in batch.history.enumerated() { try limits.validate(item, record: "history[\(i)] (id '\(item.id.prefix(64))')") }
+            for (i, item) in batch.history.enumerated() { try limits.validate(item, record: "items[\(i)] (id '\(item.id.prefix(64))')") }
             for (i, p) in batch.pairs.enumerated() { try limits.validate(p, record: "pairs[\(i)] (id '\(p.id.prefix(64))')") }
             for (i, e) in batch.feedback.enumerated() { try limits.validate(e, record: "feedback[\(i)] (request '\(e.requestID.prefix(64))')") }
         }

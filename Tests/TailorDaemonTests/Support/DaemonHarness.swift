@@ -16,6 +16,7 @@ final class DaemonHarness: @unchecked Sendable {
     let models: ModelManager
     let configuration: DaemonConfiguration
     let registry: AdapterRegistry
+    let preferences: PreferenceStore
     private var task: Task<Void, any Error>?
 
     /// The package root, found from this file.
@@ -27,7 +28,7 @@ final class DaemonHarness: @unchecked Sendable {
     /// Starts a daemon. `policy` defaults to user mode as this process's uid.
     init(limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
          policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
-         listen: ListenTarget? = nil, loadModel: Bool = true) async throws {
+         listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits()) async throws {
         directory = NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/s.sock"
@@ -46,7 +47,8 @@ final class DaemonHarness: @unchecked Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let ready = AsyncStream<Void>.makeStream()
         registry = AdapterRegistry(root: directory + "/state/adapters")
-        let base = Daemon.router(models: models, configuration: config, policy: policy, registry: registry)
+        preferences = try PreferenceStore(path: directory + "/state/tailor.sqlite", limits: preferenceLimits)
+        let base = Daemon.router(models: models, configuration: config, policy: policy, registry: registry, preferences: preferences)
         let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])
         server = TailorServer(configuration: sc, router: router,
                               logger: logger, onReady: { ready.continuation.yield(); ready.continuation.finish() })

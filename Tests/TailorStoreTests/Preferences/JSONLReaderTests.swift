@@ -30,11 +30,13 @@ final class JSONLReaderTests: XCTestCase {
         let bytes = [UInt8](sample)
         for cut in 1..<bytes.count {
             var reader = JSONLReader(task: "pep_title", limits: limits(batch: 2))
-            var batches = try reader.feed(bytes[..<cut])
-            batches += try reader.feed(bytes[cut...])
-            batches.append(try reader.finish())
-            XCTAssertEqual(batches.dropLast().map(\.count), [2, 2], "cut at \(cut)")
-            let merged = batches.reduce(into: PreferenceBatch()) {
+            try reader.feed(bytes[..<cut])
+            try reader.feed(bytes[cut...])
+            try reader.finish()
+            let batches = reader.takeReady()
+            XCTAssertEqual(batches.map(\.batch.count), [2, 2, 2], "cut at \(cut)")
+            XCTAssertEqual(batches.map(\.lines), [1...3, 4...5, 6...7], "cut at \(cut)")
+            let merged = batches.map(\.batch).reduce(into: PreferenceBatch()) {
                 $0.history += $1.history
                 $0.pairs += $1.pairs
                 $0.feedback += $1.feedback
@@ -47,8 +49,8 @@ final class JSONLReaderTests: XCTestCase {
         func failure(_ text: String) -> PreferenceStoreError? {
             var reader = JSONLReader(task: "t", limits: PreferenceLimits())
             do {
-                _ = try reader.feed(Array(text.utf8))
-                _ = try reader.finish()
+                try reader.feed(Array(text.utf8))
+                try reader.finish()
                 return nil
             } catch { return error as? PreferenceStoreError }
         }
@@ -61,8 +63,13 @@ final class JSONLReaderTests: XCTestCase {
         XCTAssertEqual(failure("{\"id\": \"x\", \"task\": \"a/b\", \"input\": \"i\", \"output\": \"o\"}")?.field, "task")
         XCTAssertEqual(failure("{\"request_id\": \"r\", \"prompt\": \"p\", \"shown\": \"s\", \"outcome\": \"loved\"}")?.field, "outcome")
         XCTAssertEqual(failure("{\"id\": \"p\", \"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"a\"}")?.field, "rejected")
+        // Batches completed before a bad line stay ready; the batch holding it is dropped.
+        var batched = JSONLReader(task: "t", limits: limits(batch: 2))
+        let good = (1...5).map { "{\"id\": \"g\($0)\", \"input\": \"i\", \"output\": \"o\"}\n" }.joined()
+        XCTAssertThrowsError(try batched.feed(Array((good + "{\"id\": \"bad\"}\n").utf8)))
+        XCTAssertEqual(batched.takeReady().map(\.lines), [1...2, 3...4])
         var reader = JSONLReader(task: "t", limits: PreferenceLimits())
-        XCTAssertThrowsError(try reader.feed([0x7B, 0xC3, 0x28, 0x7D, 0x0A])) {
+        XCTAssertThrowsError(try reader.feed([0x7B, 0xC3, 0x28, 0x7D, 0x0A] as [UInt8])) {
             XCTAssertEqual($0 as? PreferenceStoreError, .malformedImport(record: "line 1", problem: "is not valid UTF-8"))
         }
     }

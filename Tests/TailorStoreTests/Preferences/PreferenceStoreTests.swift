@@ -41,7 +41,7 @@ final class PreferenceStoreTests: XCTestCase {
         var batch = items(4)
         batch[2].output = ""
         XCTAssertThrowsError(try s.addHistory(batch, user: "alice", owner: 1)) {
-            XCTAssertEqual($0 as? PreferenceStoreError, .invalidField(record: "history[2] (id 'h2')", field: "output", problem: "is empty"))
+            XCTAssertEqual($0 as? PreferenceStoreError, .invalidField(record: "items[2] (id 'h2')", field: "output", problem: "is empty"))
         }
         batch[2].output = String(repeating: "x", count: 101)
         XCTAssertThrowsError(try s.addHistory(batch, user: "alice", owner: 1)) { XCTAssertEqual(($0 as? PreferenceStoreError)?.field, "output") }

@@ -1,0 +1,33 @@
+import TailorStore
+
+/// "Forget me": removes a personalization user's adapters and their data.
+///
+/// Adapters go first, then the data in one transaction, so a crash in between leaves data that
+/// a repeated call removes (the call succeeds while either remains). The call answers only once
+/// both are gone; the adapter cache drops every version of the removed adapters.
+struct UserEraser: Sendable {
+    let store: PreferenceStore
+    let registry: AdapterRegistry
+    let cache: AdapterCache
+
+    /// What was removed.
+    struct Erased: Sendable, Equatable {
+        var data: PreferenceStore.Deleted
+        var adapters: Int
+    }
+
+    /// Removes everything of `user` owned by `owner`.
+    /// - Throws: `PreferenceStoreError.unknownUser` when there is neither data nor an adapter.
+    func erase(user: String, owner: UInt32) throws -> Erased {
+        let adapters = registry.list(owner: owner, user: user).filter { $0.key.kind == .user && $0.key.user == user }
+        for entry in adapters {
+            try registry.delete(entry.key)
+            cache.invalidate(entry.key)
+        }
+        if try store.hasUser(user, owner: owner) {
+            return Erased(data: try store.deleteUser(user, owner: owner), adapters: adapters.count)
+        }
+        guard !adapters.isEmpty else { throw PreferenceStoreError.unknownUser(user) }
+        return Erased(data: PreferenceStore.Deleted(history: 0, pairs: 0, feedback: 0), adapters: adapters.count)
+    }
+}
