@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor"]
+            dependencies: ["tailor", "TailorStore"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -11,7 +11,8 @@ struct Tailor: AsyncParsableCommand {
         abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU, and talk to tailord.",
         discussion: "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
         subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
-                      DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self]
+                      DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
+                      DataCommand.self]
     )
 }
 

@@ -21,15 +21,21 @@ final class DaemonCLITests: XCTestCase {
     }
 
     private func start(_ executable: String, _ args: [String], socket: String) throws -> Process {
+        let p = try Self.launch(executable, args, socket: socket)
+        daemon = p
+        return p
+    }
+
+    /// Starts `executable` and waits until `tailor status` answers on `socket`.
+    static func launch(_ executable: String, _ args: [String], socket: String) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
-        daemon = p
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if (try? cli(["status", "--socket", socket]))?.status == 0 { return p }
+            if (try? CLITests.execute(["status", "--socket", socket]))?.status == 0 { return p }
             Thread.sleep(forTimeInterval: 0.05)
         }
         XCTFail("the daemon never answered on \(socket)")

@@ -39,20 +39,35 @@ public struct JSONLReader: Sendable {
     /// Consumes `bytes`; every `importBatch` records, a batch joins `ready`.
     /// - Throws: `PreferenceStoreError` naming the line and field of the first bad record; the
     ///   batch holding it is dropped, batches completed before it stay in `ready`.
-    public mutating func feed<C: Collection>(_ bytes: C) throws where C.Element == UInt8 {
-        var rest = bytes[...]
-        while let nl = rest.firstIndex(of: UInt8(ascii: "\n")) {
+    public mutating func feed(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBufferPointer { try feed($0) }
+    }
+
+    /// Consumes the bytes of `data` (see `feed(_:)`).
+    public mutating func feed(_ data: Data) throws {
+        try data.withUnsafeBytes { try feed($0.bindMemory(to: UInt8.self)) }
+    }
+
+    /// Consumes `buffer` (see `feed(_:)`). Lines are found with memchr and parsed in place;
+    /// only a line cut across two chunks is copied.
+    public mutating func feed(_ buffer: UnsafeBufferPointer<UInt8>) throws {
+        guard let base = buffer.baseAddress else { return }
+        var start = 0
+        while start < buffer.count, let hit = memchr(base + start, 0x0A, buffer.count - start) {
+            let nl = UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - base
+            let piece = UnsafeBufferPointer(rebasing: buffer[start..<nl])
             if carry.isEmpty {
-                try parse(Array(rest[..<nl]))
+                try parse(piece)
             } else {
-                carry += rest[..<nl]
-                try parse(carry)
-                carry.removeAll(keepingCapacity: true)
+                var whole = carry
+                carry = []
+                whole.append(contentsOf: piece)
+                try whole.withUnsafeBufferPointer { try parse($0) }
             }
-            rest = rest[rest.index(after: nl)...]
+            start = nl + 1
             if batch.count >= limits.importBatch { ready.append(take()) }
         }
-        carry += rest
+        carry.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
         guard carry.count <= limits.maxFieldBytes * 4 + 4096 else {
             throw PreferenceStoreError.malformedImport(record: "line \(line + 1)", problem: "is longer than \(limits.maxFieldBytes * 4 + 4096) bytes")
         }
@@ -68,8 +83,9 @@ public struct JSONLReader: Sendable {
     /// `ready`.
     public mutating func finish() throws {
         if !carry.isEmpty {
-            try parse(carry)
+            let last = carry
             carry = []
+            try last.withUnsafeBufferPointer { try parse($0) }
         }
         if !batch.isEmpty { ready.append(take()) }
     }
@@ -82,15 +98,17 @@ public struct JSONLReader: Sendable {
         return ReadyBatch(batch: batch, lines: batchFirstLine...max(batchFirstLine, line))
     }
 
-    private mutating func parse(_ raw: [UInt8]) throws {
+    private mutating func parse(_ raw: UnsafeBufferPointer<UInt8>) throws {
         line += 1
-        let bytes = raw.last == UInt8(ascii: "\r") ? raw.dropLast() : raw[...]
+        let bytes = raw.last == UInt8(ascii: "\r") ? UnsafeBufferPointer(rebasing: raw.dropLast()) : raw
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         let record = "line \(line)"
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        // Most lines are ASCII; only the others need the full UTF-8 check.
+        guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
             throw PreferenceStoreError.malformedImport(record: record, problem: "is not valid UTF-8")
         }
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+        let json = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
+        guard let obj = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
             throw PreferenceStoreError.malformedImport(record: record, problem: "is not a JSON object")
         }
         let f = PreferenceImport.Fields(obj, record: record)
