@@ -8,7 +8,7 @@ import TailorWire
 struct DataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data", abstract: "Import, list, count, export and delete personalization data.",
-        subcommands: [Import.self, List.self, Stats.self, Export.self, Remove.self])
+        subcommands: [Import.self, List.self, Stats.self, Export.self, Remove.self, DataBenchCommand.self])
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: """
