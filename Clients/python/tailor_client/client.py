@@ -8,7 +8,7 @@ import collections
 import os
 import socket
 
-from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, models_pb2
+from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, models_pb2, preferences_pb2
 
 from .framing import decode_frames, encode_frame
 
@@ -149,12 +149,7 @@ class Client:
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task")
         req = adapters_pb2.ImportAdapterRequest(ref=ref, format=fmt, model=model, peft_config_json=peft_config_json,
                                                 make_current=make_current)
-        stream = self._open("tailor.v1.Adapters", "Import", req)
-        chunk = 1 << 20
-        for offset in range(0, max(len(weights), 1), chunk):
-            piece = weights[offset:offset + chunk]
-            self._send(stream, data=frame_pb2.Data(chunk=piece, last=offset + chunk >= len(weights)))
-        return adapters_pb2.AdapterInfo.FromString(self._unary_result(stream))
+        return adapters_pb2.AdapterInfo.FromString(self._upload("tailor.v1.Adapters", "Import", req, weights))
 
     def export_adapter(self, task, user=None, fmt="peft", version=0, model=""):
         """Downloads an adapter: (ExportAdapterHeader, file bytes)."""
@@ -177,6 +172,71 @@ class Client:
     def delete_adapter(self, task, user=None, version=0):
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
         self.call("tailor.v1.Adapters", "Delete", ref)
+
+    def _upload(self, service, method, request, data):
+        stream = self._open(service, method, request)
+        chunk = 1 << 20
+        for offset in range(0, max(len(data), 1), chunk):
+            self._send(stream, data=frame_pb2.Data(chunk=data[offset:offset + chunk], last=offset + chunk >= len(data)))
+        return self._unary_result(stream)
+
+    # Preference data (tailor.v1.Preferences). Records are dicts with the proto's field names.
+
+    def add_history(self, user, items, owner_uid=0):
+        """Adds history items ({"id", "task", "input", "output", ...}) in one transaction;
+        returns the WriteDataResponse (added and skipped counts)."""
+        req = preferences_pb2.AddHistoryRequest(user=user, owner_uid=owner_uid,
+                                                items=[preferences_pb2.HistoryItem(**i) for i in items])
+        return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "AddHistory", req))
+
+    def add_pairs(self, user, pairs, owner_uid=0):
+        """Adds preference pairs ({"id", "task", "prompt", "chosen", "rejected"}) in one transaction."""
+        req = preferences_pb2.AddPairsRequest(user=user, owner_uid=owner_uid,
+                                              pairs=[preferences_pb2.PreferencePair(**p) for p in pairs])
+        return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "AddPair", req))
+
+    def record_feedback(self, user, request_id, task, prompt, shown, outcome, kept="", adapters="", mode="", owner_uid=0):
+        """Records what the user did with a completion: outcome "accepted", "edited" (with
+        `kept`) or "rejected"."""
+        event = preferences_pb2.FeedbackEvent(request_id=request_id, task=task, prompt=prompt, shown=shown, kept=kept,
+                                              outcome=outcome, adapters=adapters, mode=mode)
+        req = preferences_pb2.RecordFeedbackRequest(user=user, owner_uid=owner_uid, event=event)
+        return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "RecordFeedback", req))
+
+    def import_data(self, user, data, task="", fmt="jsonl", file_user="", first_file_bytes=0, owner_uid=0):
+        """Imports a file's bytes (jsonl, per-user, or lamp = questions + outputs with
+        first_file_bytes = the questions file's size)."""
+        req = preferences_pb2.ImportDataRequest(user=user, owner_uid=owner_uid, task=task, format=fmt, file_user=file_user,
+                                                first_file_bytes=first_file_bytes)
+        return preferences_pb2.WriteDataResponse.FromString(self._upload("tailor.v1.Preferences", "Import", req, data))
+
+    def list_data(self, user, task="", kind="history", offset=0, limit=0, owner_uid=0):
+        req = preferences_pb2.ListDataRequest(user=user, owner_uid=owner_uid, task=task, kind=kind, offset=offset, limit=limit)
+        return preferences_pb2.ListDataResponse.FromString(self.call("tailor.v1.Preferences", "List", req))
+
+    def count_data(self, user="", task="", owner_uid=0):
+        req = preferences_pb2.CountDataRequest(user=user, owner_uid=owner_uid, task=task)
+        return list(preferences_pb2.CountDataResponse.FromString(self.call("tailor.v1.Preferences", "Count", req)).counts)
+
+    def export_data(self, user, task="", owner_uid=0):
+        """A user's data as JSONL bytes (what import_data reads back)."""
+        stream = self._open("tailor.v1.Preferences", "Export", preferences_pb2.ExportDataRequest(user=user, owner_uid=owner_uid, task=task))
+        data = b""
+        while True:
+            frame = self._read_frame(stream)
+            kind = frame.WhichOneof("kind")
+            if kind == "data":
+                data += frame.data.chunk
+            elif kind == "status":
+                self._pending.pop(stream, None)
+                if frame.status.code != 0:
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+                return data
+
+    def delete_user(self, user, owner_uid=0):
+        """Forgets a user: their data and adapters. Returns what was removed."""
+        req = preferences_pb2.DeleteUserRequest(user=user, owner_uid=owner_uid)
+        return preferences_pb2.DeleteUserResponse.FromString(self.call("tailor.v1.Preferences", "DeleteUser", req))
 
     def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", **sampling):
         """Starts a generation; returns a Generation to iterate over for events.

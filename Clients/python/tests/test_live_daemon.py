@@ -120,6 +120,33 @@ class LiveDaemonTests(unittest.TestCase):
         self.client.delete_adapter("py-task", user="Ada Lovelace")
         self.assertEqual([a for a in self.client.list_adapters() if a.ref.task == "py-task"], [])
 
+    def test_preference_data_feedback_export_and_forget(self):
+        user = "Py Thon %d" % os.getpid()
+        added = self.client.add_history(user, [{"id": "h1", "task": "email", "input": "lunch?", "output": "Lunch at 1"},
+                                               {"id": "h2", "task": "email", "input": "standup?", "output": "Standup moved"}])
+        self.assertEqual((added.history, added.skipped), (2, 0))
+        fb = self.client.record_feedback(user, "req-1", "email", "Subject for: review", "Review please", "edited",
+                                         kept="Please review PR 7", mode="cope")
+        self.assertEqual((fb.pairs, fb.feedback), (1, 1))
+        jsonl = b'{"id": "h3", "input": "i", "output": "o"}\n{"id": "h1", "input": "lunch?", "output": "Lunch at 1"}\n'
+        imported = self.client.import_data(user, jsonl, task="email")
+        self.assertEqual((imported.history, imported.skipped), (1, 1))
+        counts = self.client.count_data(user)
+        self.assertEqual([(c.task, c.history, c.pairs, c.feedback) for c in counts], [("email", 3, 1, 1)])
+        page = self.client.list_data(user, kind="pairs")
+        self.assertEqual(page.pairs[0].chosen, "Please review PR 7")
+        exported = self.client.export_data(user)
+        self.assertEqual(len(exported.splitlines()), 3 + 1 + 1)
+        with self.assertRaises(TailorError) as bad:
+            self.client.add_history(user, [{"id": "x", "task": "email", "input": "", "output": "o"}])
+        self.assertEqual(bad.exception.code, 3)
+        self.assertEqual(bad.exception.field, "items[0].input")
+        gone = self.client.delete_user(user)
+        self.assertEqual((gone.history, gone.pairs, gone.feedback), (3, 1, 1))
+        with self.assertRaises(TailorError) as unknown:
+            self.client.count_data(user)
+        self.assertEqual(unknown.exception.field, "user")
+
     def test_oversize_frame_gets_a_stream_zero_status_then_close(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)

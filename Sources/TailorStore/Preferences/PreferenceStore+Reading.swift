@@ -72,6 +72,11 @@ extension PreferenceStore {
                 \(filters.isEmpty ? "" : "WHERE " + filters.joined(separator: " AND "))
                 GROUP BY u.id, t.task ORDER BY u.owner_uid, u.name, t.task
                 """, arguments: StatementArguments(args))
+            if let user, owner == nil, rows.isEmpty {
+                let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)", arguments: [user]) ?? false
+                guard exists, let task else { throw PreferenceStoreError.unknownUser(user) }
+                throw PreferenceStoreError.unknownTask(user: user, task: task)
+            }
             return rows.map { PreferenceCount(owner: UInt32(truncatingIfNeeded: $0["owner"] as Int64), user: $0["user"], task: $0["task"],
                                               history: $0["h"], pairs: $0["p"], feedback: $0["f"]) }
         }

@@ -21,6 +21,11 @@ final class ConfigurationTests: XCTestCase {
         context = 1024
         max_streams = 8
         shutdown_grace_seconds = 4
+        max_field_bytes = 4096
+        max_items_per_user = 500
+        max_bytes_per_user = 1000000
+        max_import_bytes = 2000000
+        import_batch = 250
         log_level = debug
         """.write(toFile: file, atomically: true, encoding: .utf8)
 
@@ -28,6 +33,11 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(fromFile.mode, .system)
         XCTAssertEqual(fromFile.socket, "/run/custom/t.sock")
         XCTAssertEqual(fromFile.stateDirectory, "/var/lib/custom")
+        XCTAssertEqual(fromFile.preferences.maxFieldBytes, 4096)
+        XCTAssertEqual(fromFile.preferences.maxItemsPerUser, 500)
+        XCTAssertEqual(fromFile.preferences.maxBytesPerUser, 1_000_000)
+        XCTAssertEqual(fromFile.preferences.maxImportBytes, 2_000_000)
+        XCTAssertEqual(fromFile.preferences.importBatch, 250)
         XCTAssertEqual(fromFile.models, ["/models/a.gguf", "/models/b.gguf"])
         XCTAssertEqual(fromFile.generation.threads, 3)
         XCTAssertEqual(fromFile.generation.slots, 2)

@@ -54,9 +54,13 @@ final class ProtocolTests: XCTestCase {
         let c = try d.raw()
         XCTAssertEqual(try c.call(1, "tailor.v9.Nope", "Check").status?.code, .unimplemented)
         XCTAssertEqual(try c.call(3, "tailor.v1.Health", "Explode").status?.code, .unimplemented)
-        for (i, service) in ["tailor.v1.Preferences", "tailor.v1.Jobs", "tailor.v1.Preferences"].enumerated() {
-            XCTAssertEqual(try c.call(UInt32(5 + 2 * i), service, "List").status?.code, .unimplemented, service)
-        }
+        // A service whose feature has not landed, and a method a real service lacks.
+        XCTAssertEqual(try c.call(5, "tailor.v1.Jobs", "List").status?.code, .unimplemented)
+        XCTAssertEqual(try c.call(7, "tailor.v1.Preferences", "Truncate").status?.code, .unimplemented)
+        // An empty List request names the missing user.
+        let emptyList = try c.call(9, "tailor.v1.Preferences", "List").status
+        XCTAssertEqual(emptyList?.code, .invalidArgument)
+        XCTAssertEqual(emptyList?.field, "user")
         // Not a GenerateRequest at all.
         let garbage = try c.call(11, "tailor.v1.Decoding", "Generate", payload: [0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
         XCTAssertEqual(garbage.status?.code, .invalidArgument)

@@ -114,6 +114,10 @@ final class PreferenceStoreTests: XCTestCase {
             XCTAssertEqual($0 as? PreferenceStoreError, .unknownTask(user: "alice", task: "poetry"))
         }
         XCTAssertThrowsError(try s.countsByTask(owner: 1, user: "carol")) { XCTAssertEqual($0 as? PreferenceStoreError, .unknownUser("carol")) }
+        XCTAssertThrowsError(try s.countsByTask(owner: nil, user: "carol")) { XCTAssertEqual($0 as? PreferenceStoreError, .unknownUser("carol")) }
+        XCTAssertThrowsError(try s.countsByTask(owner: nil, user: "alice", task: "poetry")) {
+            XCTAssertEqual($0 as? PreferenceStoreError, .unknownTask(user: "alice", task: "poetry"))
+        }
         // The byte quota counts stored text, across batches, and a refused batch leaves the totals alone.
         var limits = PreferenceLimits()
         limits.maxBytesPerUser = 100
