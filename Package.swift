@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "TailorClient", targets: ["TailorClient"]),
         .library(name: "TailorDaemon", targets: ["TailorDaemon"]),
         .library(name: "TailorStore", targets: ["TailorStore"]),
+        .library(name: "TailorTraining", targets: ["TailorTraining"]),
         .executable(name: "tailor", targets: ["tailor"]),
         .executable(name: "tailord", targets: ["tailord"]),
     ],
@@ -35,6 +36,12 @@ let package = Package(
         .target(
             name: "TailorEngine",
             dependencies: ["CTailorKernels"]
+        ),
+        // LoRA training on the engine's frozen models: the backward pass, SFT, DPO, negatives,
+        // the optimizer. No I/O policy: callers hand it token sequences.
+        .target(
+            name: "TailorTraining",
+            dependencies: ["TailorEngine", "CTailorKernels"]
         ),
         // libprotobuf-c, from the system (Debian: libprotobuf-c-dev).
         .systemLibrary(
@@ -118,6 +125,11 @@ let package = Package(
         .testTarget(
             name: "TailorDaemonTests",
             dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore"]
+        ),
+        .testTarget(
+            name: "TailorTrainingTests",
+            dependencies: ["TailorTraining", "TailorEngine"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TailorCLITests",

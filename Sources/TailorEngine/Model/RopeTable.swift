@@ -2,13 +2,13 @@ import Foundation
 
 /// Precomputed cos/sin of rotary embeddings for positions 0..<maxContext, one table per base.
 /// Planned once per context, so the forward pass computes no transcendental per token.
-final class RopeTable {
+package final class RopeTable {
     let halfDim: Int
     let maxContext: Int
     private let cos: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
     private let sin: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
 
-    init(ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, maxContext: Int) {
+    package init(ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, maxContext: Int) {
         halfDim = ropeDim / 2
         self.maxContext = maxContext
         cos = .allocate(capacity: maxContext * halfDim)
@@ -32,22 +32,24 @@ final class RopeTable {
     }
 
     /// Rotates `heads` consecutive head vectors of `headDim` at `x` for position `pos`.
-    func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, style: RopeStyle) {
-        let c = cos + pos * halfDim, s = sin + pos * halfDim
+    /// `inverse` rotates by the opposite angle: the backward pass of a rotation is its transpose.
+    package func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, style: RopeStyle, inverse: Bool = false) {
+        let c = cos + pos * halfDim, s0 = sin + pos * halfDim
+        let sign: Float = inverse ? -1 : 1
         for h in 0..<heads {
             let v = x + h * headDim
             switch style {
             case .interleaved:
                 for i in 0..<halfDim {
                     let a = v[2 * i], b = v[2 * i + 1]
-                    v[2 * i] = a * c[i] - b * s[i]
-                    v[2 * i + 1] = a * s[i] + b * c[i]
+                    v[2 * i] = a * c[i] - b * sign * s0[i]
+                    v[2 * i + 1] = a * sign * s0[i] + b * c[i]
                 }
             case .neox:
                 for i in 0..<halfDim {
                     let a = v[i], b = v[i + halfDim]
-                    v[i] = a * c[i] - b * s[i]
-                    v[i + halfDim] = a * s[i] + b * c[i]
+                    v[i] = a * c[i] - b * sign * s0[i]
+                    v[i + halfDim] = a * sign * s0[i] + b * c[i]
                 }
             }
         }

@@ -1,10 +1,10 @@
 import Foundation
 
 /// Small elementwise operations of the forward pass, on raw f32 rows.
-enum VectorOps {
+package enum VectorOps {
     /// y = x / sqrt(mean(x²) + eps) ⊙ w, for one row of `n`.
     @inline(__always)
-    static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) {
+    package static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) {
         var ss: Float = 0
         for i in 0..<n { ss += x[i] * x[i] }
         let inv = 1 / (ss / Float(n) + eps).squareRoot()
@@ -12,7 +12,7 @@ enum VectorOps {
     }
 
     /// g ← act(g) ⊙ u, with SiLU or GELU (tanh approximation).
-    static func gatedActivation(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, count: Int, gelu: Bool) {
+    package static func gatedActivation(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, count: Int, gelu: Bool) {
         if gelu {
             let k: Float = 0.7978845608028654   // √(2/π)
             for i in 0..<count {
@@ -27,16 +27,16 @@ enum VectorOps {
         }
     }
 
-    static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    package static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
     }
 
-    static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count: Int) {
+    package static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count: Int) {
         for i in 0..<count { y[i] *= s }
     }
 
     /// Adds `bias` (length n) to each of `rows` rows of length n.
-    static func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
+    package static func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows { for i in 0..<n { y[r * n + i] += bias[i] } }
     }
 }

@@ -1,0 +1,185 @@
+import CTailorKernels
+import TailorEngine
+
+/// One transformer block, forward (recording what the backward pass needs) and backward.
+extension TrainingGraph {
+    private func input(_ l: Int) -> UnsafeMutablePointer<Float> { residual + l * maxTokens * config.embeddingLength }
+
+    /// Block `l`: reads its input from `residual[l]`, writes its output to `residual[l + 1]`.
+    func blockForward(_ l: Int, acts a: BlockActivations) {
+        let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l]
+        let x = input(l), out = input(l + 1)
+        let r = trainable?.rank ?? 1
+        let local = c.isLocalLayer(l)
+        let rope = local ? ropeLocal : ropeGlobal
+        w.attnNorm.withUnsafeBufferPointer { nw in
+            for i in 0..<n { a.rstd1[i] = BackpropOps.rmsNorm(x + i * d, nw.baseAddress!, a.xn1 + i * d, n: d, eps: c.rmsEpsilon) }
+        }
+        linearForward(w.q, layer: l, target: .q, x: a.xn1, y: a.q, n: n, u: a.u(.q, tokens: maxTokens, rank: r))
+        linearForward(w.k, layer: l, target: .k, x: a.xn1, y: a.k, n: n, u: a.u(.k, tokens: maxTokens, rank: r))
+        linearForward(w.v, layer: l, target: .v, x: a.xn1, y: a.v, n: n, u: a.u(.v, tokens: maxTokens, rank: r))
+        if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.q, $0.baseAddress!, rows: n, n: c.qDim) } }
+        if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.k, $0.baseAddress!, rows: n, n: c.kvDim) } }
+        if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.v, $0.baseAddress!, rows: n, n: c.kvDim) } }
+        if let qn = w.qNorm, let kn = w.kNorm {
+            a.qPre.update(from: a.q, count: n * c.qDim)
+            a.kPre.update(from: a.k, count: n * c.kvDim)
+            qn.withUnsafeBufferPointer { qw in
+                for h in 0..<(n * c.headCount) {
+                    a.rstdQ[h] = BackpropOps.rmsNorm(a.qPre + h * c.headDim, qw.baseAddress!, a.q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                }
+            }
+            kn.withUnsafeBufferPointer { kw in
+                for h in 0..<(n * c.kvHeadCount) {
+                    a.rstdK[h] = BackpropOps.rmsNorm(a.kPre + h * c.headDim, kw.baseAddress!, a.k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                }
+            }
+        }
+        for i in 0..<n {
+            rope.apply(a.q + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: i, style: c.ropeStyle)
+            rope.apply(a.k + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: i, style: c.ropeStyle)
+        }
+        tk_attention(pool, a.q, Int64(c.qDim), Int32(n), 0, a.k, a.v, Int64(c.kvDim), Int32(c.headCount), Int32(c.kvHeadCount),
+                     Int32(c.headDim), c.attentionScale, Int32(local ? c.slidingWindow : 0), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
+        linearForward(w.o, layer: l, target: .o, x: a.att, y: a.oOut, n: n, u: a.u(.o, tokens: maxTokens, rank: r))
+        if let pn = w.postAttnNorm {
+            pn.withUnsafeBufferPointer { nw in
+                for i in 0..<n {
+                    a.rstdO[i] = BackpropOps.rmsNorm(a.oOut + i * d, nw.baseAddress!, a.xMid + i * d, n: d, eps: c.rmsEpsilon)
+                }
+            }
+            VectorOps.add(a.xMid, x, count: n * d)
+        } else {
+            for i in 0..<(n * d) { a.xMid[i] = x[i] + a.oOut[i] }
+        }
+        w.ffnNorm.withUnsafeBufferPointer { nw in
+            for i in 0..<n { a.rstd2[i] = BackpropOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon) }
+        }
+        linearForward(w.gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
+        linearForward(w.up, layer: l, target: .up, x: a.xn2, y: a.up, n: n, u: a.u(.up, tokens: maxTokens, rank: r))
+        BackpropOps.gatedActivation(a.gate, a.up, a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
+        linearForward(w.down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n, u: a.u(.down, tokens: maxTokens, rank: r))
+        if let pn = w.postFFNNorm {
+            pn.withUnsafeBufferPointer { nw in
+                for i in 0..<n {
+                    a.rstdD[i] = BackpropOps.rmsNorm(a.downOut + i * d, nw.baseAddress!, out + i * d, n: d, eps: c.rmsEpsilon)
+                }
+            }
+            VectorOps.add(out, a.xMid, count: n * d)
+        } else {
+            for i in 0..<(n * d) { out[i] = a.xMid[i] + a.downOut[i] }
+        }
+    }
+
+    /// Block `l` backward: `dx` holds the gradient of the block's output and leaves holding
+    /// the gradient of its input; the trainable adapter's gradients accumulate.
+    func blockBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
+        let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l]
+        let x = input(l)
+        let r = tr.rank
+        // Feed-forward branch: out = xMid + post(down(act(gate)⊙up)).
+        var dDown: UnsafePointer<Float> = UnsafePointer(dx)
+        if let pn = w.postFFNNorm {
+            pn.withUnsafeBufferPointer { nw in
+                for i in 0..<n {
+                    BackpropOps.rmsNormBackward(x: a.downOut + i * d, w: nw.baseAddress!, rstd: a.rstdD[i], dy: dx + i * d, dx: dtmp + i * d,
+                                                n: d, accumulate: false)
+                }
+            }
+            dDown = UnsafePointer(dtmp)
+        }
+        linearBackward(w.down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown, dx: dhidden,
+                       n: n, accumulate: false, trainable: tr)
+        BackpropOps.gatedActivationBackward(a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
+        linearBackward(w.gate, layer: l, target: .gate, x: a.xn2, u: a.u(.gate, tokens: maxTokens, rank: r), dy: dgate, dx: dxn,
+                       n: n, accumulate: false, trainable: tr)
+        linearBackward(w.up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
+                       n: n, accumulate: true, trainable: tr)
+        w.ffnNorm.withUnsafeBufferPointer { nw in
+            for i in 0..<n {
+                BackpropOps.rmsNormBackward(x: a.xMid + i * d, w: nw.baseAddress!, rstd: a.rstd2[i], dy: dxn + i * d, dx: dx + i * d,
+                                            n: d, accumulate: true)
+            }
+        }
+        // Attention branch: xMid = x + post(o(attention(q, k, v))).
+        var dO: UnsafePointer<Float> = UnsafePointer(dx)
+        if let pn = w.postAttnNorm {
+            pn.withUnsafeBufferPointer { nw in
+                for i in 0..<n {
+                    BackpropOps.rmsNormBackward(x: a.oOut + i * d, w: nw.baseAddress!, rstd: a.rstdO[i], dy: dx + i * d, dx: dtmp + i * d,
+                                                n: d, accumulate: false)
+                }
+            }
+            dO = UnsafePointer(dtmp)
+        }
+        linearBackward(w.o, layer: l, target: .o, x: a.att, u: a.u(.o, tokens: maxTokens, rank: r), dy: dO, dx: datt,
+                       n: n, accumulate: false, trainable: tr)
+        attentionBackward(a, n: n)
+        let rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
+        for i in 0..<n {
+            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: i, style: c.ropeStyle, inverse: true)
+            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: i, style: c.ropeStyle, inverse: true)
+        }
+        if let qn = w.qNorm, let kn = w.kNorm {
+            // The norm's gradient goes through dtmp/dxn, which are free here.
+            qn.withUnsafeBufferPointer { qw in
+                for h in 0..<(n * c.headCount) {
+                    BackpropOps.rmsNormBackward(x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
+                                                dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+                }
+            }
+            dq.update(from: dxn, count: n * c.qDim)
+            kn.withUnsafeBufferPointer { kw in
+                for h in 0..<(n * c.kvHeadCount) {
+                    BackpropOps.rmsNormBackward(x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
+                                                dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+                }
+            }
+            dk.update(from: dxn, count: n * c.kvDim)
+        }
+        linearBackward(w.q, layer: l, target: .q, x: a.xn1, u: a.u(.q, tokens: maxTokens, rank: r), dy: dq, dx: dxn,
+                       n: n, accumulate: false, trainable: tr)
+        linearBackward(w.k, layer: l, target: .k, x: a.xn1, u: a.u(.k, tokens: maxTokens, rank: r), dy: dk, dx: dxn,
+                       n: n, accumulate: true, trainable: tr)
+        linearBackward(w.v, layer: l, target: .v, x: a.xn1, u: a.u(.v, tokens: maxTokens, rank: r), dy: dv, dx: dxn,
+                       n: n, accumulate: true, trainable: tr)
+        w.attnNorm.withUnsafeBufferPointer { nw in
+            for i in 0..<n {
+                BackpropOps.rmsNormBackward(x: x + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
+                                            n: d, accumulate: true)
+            }
+        }
+    }
+
+    /// From `datt` (the attention output's gradient) to dq, dk, dv, head by head with sgemm:
+    /// dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS·K, dK += s·dSᵀ·Q.
+    func attentionBackward(_ a: BlockActivations, n: Int) {
+        let c = config, hd = c.headDim, heads = c.headCount, group = c.headCount / c.kvHeadCount
+        let s = c.attentionScale
+        dk.update(repeating: 0, count: n * c.kvDim)
+        dv.update(repeating: 0, count: n * c.kvDim)
+        let ldP = Int64(heads * n)
+        for h in 0..<heads {
+            let g = h / group
+            let qh = a.q + h * hd, kg = a.k + g * hd, vg = a.v + g * hd
+            let doh = datt + h * hd
+            let ph = a.probs + h * n                           // row i at ph + i·heads·n
+            // dP[n × n] = dO_h · V_gᵀ
+            tk_sgemm(pool, false, true, Int64(n), Int64(n), Int64(hd), 1, doh, Int64(c.qDim), vg, Int64(c.kvDim), 0, dP, Int64(n))
+            // dV_g += P_hᵀ · dO_h
+            tk_sgemm(pool, true, false, Int64(n), Int64(hd), Int64(n), 1, ph, ldP, doh, Int64(c.qDim), 1, dv + g * hd, Int64(c.kvDim))
+            // dS = P ⊙ (dP − Σ_j dP⊙P), in place in dP (masked entries have P = 0)
+            for i in 0..<n {
+                let prow = ph + i * heads * n, drow = dP + i * n
+                var dot: Float = 0
+                for j in 0...i { dot += prow[j] * drow[j] }
+                for j in 0...i { drow[j] = prow[j] * (drow[j] - dot) }
+                for j in (i + 1)..<max(i + 1, n) { drow[j] = 0 }
+            }
+            // dQ_h = s · dS · K_g
+            tk_sgemm(pool, false, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), kg, Int64(c.kvDim), 0, dq + h * hd, Int64(c.qDim))
+            // dK_g += s · dSᵀ · Q_h
+            tk_sgemm(pool, true, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), qh, Int64(c.qDim), 1, dk + g * hd, Int64(c.kvDim))
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import CTailorKernels
+import Foundation
+import TailorEngine
+
+/// Why a training step could not run.
+public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case sequenceTooLong(tokens: Int, capacity: Int)
+    case noTargets
+    case invalidToken(Int32)
+    case rankTooLarge(rank: Int, capacity: Int)
+    case badHyperparameter(String)
+    case emptyDataset(String)
+
+    public var description: String {
+        switch self {
+        case let .sequenceTooLong(t, c): return "a training sequence has \(t) tokens; this graph holds \(c)"
+        case .noTargets: return "a training sequence has no completion tokens to learn"
+        case let .invalidToken(t): return "token id \(t) is outside the vocabulary"
+        case let .rankTooLarge(r, c): return "LoRA rank \(r) exceeds the graph's \(c)"
+        case let .badHyperparameter(m): return "hyperparameter: \(m)"
+        case let .emptyDataset(m): return "no training data: \(m)"
+        }
+    }
+}
+
+/// The forward and backward pass of a frozen (possibly quantized) model with LoRA adapters,
+/// giving the gradients of the trainable adapter's factors.
+///
+/// One sequence at a time: `forward` returns the log-probabilities of its completion tokens
+/// (the tokens from `targetStart` on, each predicted from the ones before; the prompt is not
+/// learned), and `backward(scale:)` adds scale · ∇(Σ log p) to the trainable adapter's
+/// gradients. A batch is a sum of such calls. The base weights stay in their GGUF blocks and are
+/// dequantized a tile at a time (dx = Wᵀ·dy uses the same tiles). Frozen adapters (the task
+/// adapter under a user's) apply in both passes.
+///
+/// Memory is planned once for `maxTokens`: per block either the full activations, or — with
+/// `checkpointing` — only the block inputs, recomputing each block's activations during the
+/// backward pass (one extra forward of compute for memory independent of depth).
+public final class TrainingGraph {
+    public let model: Model
+    public let config: ModelConfig
+    /// Longest sequence.
+    public let maxTokens: Int
+    /// Largest trainable rank.
+    public let maxRank: Int
+    /// Keep only block inputs and recompute activations in the backward pass.
+    public let checkpointing: Bool
+    public let threads: Int
+
+    let pool: OpaquePointer                  // tk_pool; destroyed in deinit
+    let arena = ScratchArena()
+    let ropeGlobal: RopeTable
+    let ropeLocal: RopeTable
+    let tileRows = 64
+    let acts: [BlockActivations]             // layerCount sets, or 1 with checkpointing
+    let residual: UnsafeMutablePointer<Float> // (layers + 1) × T × d   block inputs; the last is the final residual
+    let xnF: UnsafeMutablePointer<Float>     // T × d      output-normed rows of the target positions
+    let rstdF: UnsafeMutablePointer<Float>   // T
+    let logits: UnsafeMutablePointer<Float>  // T × vocab  target rows' logits, then their gradients
+    // Backward scratch.
+    let dx: UnsafeMutablePointer<Float>      // T × d      gradient of the residual stream
+    let dtmp: UnsafeMutablePointer<Float>    // T × d
+    let dxn: UnsafeMutablePointer<Float>     // T × max(d, qDim)
+    let dq: UnsafeMutablePointer<Float>      // T × qDim
+    let dk: UnsafeMutablePointer<Float>      // T × kvDim
+    let dv: UnsafeMutablePointer<Float>      // T × kvDim
+    let datt: UnsafeMutablePointer<Float>    // T × qDim
+    let dgate: UnsafeMutablePointer<Float>   // T × ffn
+    let dup: UnsafeMutablePointer<Float>     // T × ffn
+    let dhidden: UnsafeMutablePointer<Float> // T × ffn
+    let dP: UnsafeMutablePointer<Float>      // T × T      one head's probability gradient, then its score gradient
+    let loraTmp: UnsafeMutablePointer<Float> // T × maxAdapterRank   dy·B of an adapted projection
+    let tiles: UnsafeMutablePointer<Float>   // threads × tileRows × maxCols
+    let partial: UnsafeMutablePointer<Float> // threads × T × maxCols   per-thread sums of Wᵀ·dy
+    let attScratch: UnsafeMutablePointer<Float> // threads × T
+    let loraScratchRank: Int
+
+    // The last forward call.
+    var tokenCount = 0
+    var targetStart = 0
+    var targets: [Int32] = []
+    var frozen: [AdapterUse] = []
+    var trainable: TrainableLoRA?
+
+    /// Plans a graph for sequences of up to `maxTokens` tokens.
+    /// - Parameters:
+    ///   - maxRank: largest rank of the trainable adapter (frozen adapters may be up to 64).
+    ///   - threads: the pool's threads, the caller included.
+    public init(model: Model, maxTokens: Int, maxRank: Int = 64, checkpointing: Bool = false, threads: Int? = nil) {
+        self.model = model
+        config = model.config
+        let c = config
+        self.maxTokens = max(2, min(maxTokens, c.contextLength))
+        self.maxRank = max(1, maxRank)
+        self.checkpointing = checkpointing
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        pool = tk_pool_create(Int32(self.threads))
+        ropeGlobal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
+                               factors: model.weights.ropeFrequencyFactors, maxContext: self.maxTokens)
+        ropeLocal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxTokens)
+        let t = self.maxTokens, d = c.embeddingLength, f = c.feedForwardLength
+        let maxCols = max(d, c.qDim, f)
+        let arena = self.arena, rank = self.maxRank
+        acts = (0..<(checkpointing ? 1 : c.layerCount)).map { _ in BlockActivations(arena: arena, config: c, tokens: t, rank: rank) }
+        residual = arena.floats((c.layerCount + 1) * t * d)
+        xnF = arena.floats(t * d); rstdF = arena.floats(t)
+        logits = arena.floats(t * c.vocabSize)
+        dx = arena.floats(t * d); dtmp = arena.floats(t * d); dxn = arena.floats(t * max(d, c.qDim))
+        dq = arena.floats(t * c.qDim); dk = arena.floats(t * c.kvDim); dv = arena.floats(t * c.kvDim)
+        datt = arena.floats(t * c.qDim)
+        dgate = arena.floats(t * f); dup = arena.floats(t * f); dhidden = arena.floats(t * f)
+        dP = arena.floats(t * t)
+        loraScratchRank = 64
+        loraTmp = arena.floats(t * loraScratchRank)
+        tiles = arena.floats(self.threads * tileRows * maxCols)
+        partial = arena.floats(self.threads * t * maxCols)
+        attScratch = arena.floats(self.threads * t)
+    }
+
+    deinit { tk_pool_destroy(pool) }
+
+    /// Runs the forward pass of `tokens` and returns the log-probability of each completion
+    /// token (`tokens[targetStart...]`, each given the tokens before it).
+    /// - Parameters:
+    ///   - frozen: adapters applied and not trained (e.g. the task adapter under a user's).
+    ///   - trainable: the adapter whose gradients `backward` computes; nil for scoring only.
+    public func forward(tokens: [Int32], targetStart: Int, frozen: [AdapterUse] = [], trainable: TrainableLoRA?) throws -> [Float] {
+        let c = config, d = c.embeddingLength, n = tokens.count
+        guard n <= maxTokens else { throw TrainingError.sequenceTooLong(tokens: n, capacity: maxTokens) }
+        guard targetStart >= 1, targetStart < n else { throw TrainingError.noTargets }
+        for t in tokens where t < 0 || Int(t) >= c.vocabSize { throw TrainingError.invalidToken(t) }
+        if let tr = trainable, tr.rank > maxRank { throw TrainingError.rankTooLarge(rank: tr.rank, capacity: maxRank) }
+        for use in frozen where use.adapter.maxRank > loraScratchRank {
+            throw TrainingError.rankTooLarge(rank: use.adapter.maxRank, capacity: loraScratchRank)
+        }
+        tokenCount = n
+        self.targetStart = targetStart
+        targets = Array(tokens[targetStart...])
+        self.frozen = frozen
+        self.trainable = trainable
+
+        let emb = model.weights.tokenEmbedding
+        for (i, t) in tokens.enumerated() {
+            emb.dequantize(rows: Int(t)..<(Int(t) + 1), into: residual + i * d)
+            if c.embeddingScale != 1 { VectorOps.scale(residual + i * d, by: c.embeddingScale, count: d) }
+        }
+        for l in 0..<c.layerCount {
+            blockForward(l, acts: acts[checkpointing ? 0 : l])
+        }
+        return outputForward()
+    }
+
+    /// Adds `scale` · ∇(Σ log p of the completion tokens) of the last forward call to the
+    /// trainable adapter's gradients. For a mean cross-entropy over N tokens, scale = −1/N.
+    public func backward(scale: Float) {
+        guard let tr = trainable else { return }
+        let c = config
+        outputBackward(scale: scale)
+        for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
+            let a = acts[checkpointing ? 0 : l]
+            if checkpointing { blockForward(l, acts: a) }
+            blockBackward(l, acts: a, trainable: tr)
+        }
+    }
+
+    // MARK: Output layer
+
+    /// Log-softmax of the target rows' logits, picking each target token's.
+    func outputForward() -> [Float] {
+        let c = config, d = c.embeddingLength, v = c.vocabSize
+        let xL = residual + c.layerCount * maxTokens * d
+        let nT = targets.count
+        model.weights.outputNorm.withUnsafeBufferPointer { w in
+            for i in 0..<nT {
+                let p = targetStart - 1 + i
+                rstdF[i] = BackpropOps.rmsNorm(xL + p * d, w.baseAddress!, xnF + i * d, n: d, eps: c.rmsEpsilon)
+            }
+        }
+        let out = model.weights.output
+        tk_matmul_gemm(pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), xnF, Int64(d), Int64(nT),
+                       logits, Int64(v), tiles, Int64(tileRows), false)
+        var logps = [Float](repeating: 0, count: nT)
+        for i in 0..<nT {
+            let row = logits + i * v
+            var m = -Float.infinity
+            for j in 0..<v { m = max(m, row[j]) }
+            var s: Double = 0
+            for j in 0..<v { s += Double(expf(row[j] - m)) }
+            logps[i] = row[Int(targets[i])] - m - Float(log(s))
+        }
+        return logps
+    }
+
+    /// dlogits = scale·(onehot − softmax), then back through the output projection and norm
+    /// into `dx` (zero at non-target positions).
+    func outputBackward(scale: Float) {
+        let c = config, d = c.embeddingLength, v = c.vocabSize
+        let nT = targets.count
+        for i in 0..<nT {
+            let row = logits + i * v
+            var m = -Float.infinity
+            for j in 0..<v { m = max(m, row[j]) }
+            var s: Float = 0
+            for j in 0..<v { row[j] = expf(row[j] - m); s += row[j] }
+            let inv = 1 / s
+            for j in 0..<v { row[j] = -scale * row[j] * inv }
+            row[Int(targets[i])] += scale
+        }
+        let out = model.weights.output
+        tk_matmul_transposed(pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), logits, Int64(v), Int64(nT),
+                             dxn, Int64(d), tiles, Int64(tileRows), partial, false)
+        dx.update(repeating: 0, count: tokenCount * d)
+        let xL = residual + c.layerCount * maxTokens * d
+        model.weights.outputNorm.withUnsafeBufferPointer { w in
+            for i in 0..<nT {
+                let p = targetStart - 1 + i
+                BackpropOps.rmsNormBackward(x: xL + p * d, w: w.baseAddress!, rstd: rstdF[i], dy: dxn + i * d, dx: dx + p * d,
+                                            n: d, accumulate: false)
+            }
+        }
+    }
+}

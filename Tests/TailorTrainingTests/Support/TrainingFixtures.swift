@@ -1,0 +1,66 @@
+import Foundation
+import TailorEngine
+@testable import TailorTraining
+import XCTest
+
+/// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
+/// and adapters they were made with.
+enum TrainingFixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let engineFixtures = root.appendingPathComponent("Tests/TailorEngineTests/Fixtures")
+    static let architectures = ["llama", "qwen2", "gemma3"]
+
+    static func model(_ arch: String) throws -> Model {
+        try Model(path: engineFixtures.appendingPathComponent("tiny/\(arch).gguf").path)
+    }
+
+    /// The "task" (r=4, all seven projections) or "user" (r=2, rsLoRA, q and v) adapter.
+    static func adapter(_ arch: String, _ name: String, model: Model) throws -> LoRAAdapter {
+        let dir = engineFixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
+        return try PEFTAdapter.load(name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
+                                    safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+                                    config: model.config)
+    }
+
+    static func reference(_ arch: String) throws -> [String: Any] {
+        let url = root.appendingPathComponent("Tests/TailorTrainingTests/Fixtures/\(arch).json")
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    }
+
+    /// Reference gradients by (layer, PEFT target name): (dA, dB) in PEFT layout.
+    static func gradients(_ list: Any?) throws -> [String: (da: [Float], db: [Float])] {
+        let items = try XCTUnwrap(list as? [[String: Any]])
+        var out: [String: (da: [Float], db: [Float])] = [:]
+        for g in items {
+            let key = "\(g["layer"]!)/\(g["target"]!)"
+            out[key] = ((g["da"] as! [NSNumber]).map(\.floatValue), (g["db"] as! [NSNumber]).map(\.floatValue))
+        }
+        return out
+    }
+
+    /// ‖a − b‖ / ‖b‖.
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        var num = 0.0, den = 0.0
+        for i in a.indices {
+            num += Double(a[i] - b[i]) * Double(a[i] - b[i])
+            den += Double(b[i]) * Double(b[i])
+        }
+        return (num / max(den, 1e-300)).squareRoot()
+    }
+
+    /// Checks `trainable`'s gradients against the reference, projection by projection.
+    static func assertGradients(_ trainable: TrainableLoRA, config: ModelConfig, reference: [String: (da: [Float], db: [Float])],
+                                tolerance: Double, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        let ours = trainable.gradientsAsAdapter().huggingFaceWeights(config: config)
+        XCTAssertEqual(ours.count, reference.count, "\(label): projections", file: file, line: line)
+        for w in ours {
+            let key = "\(w.layer)/\(w.target.peftName)"
+            guard let ref = reference[key] else { XCTFail("\(label): no reference for \(key)", file: file, line: line); continue }
+            let ea = relativeError(w.a, ref.da), eb = relativeError(w.b, ref.db)
+            XCTAssertLessThanOrEqual(ea, tolerance, "\(label) \(key) dA", file: file, line: line)
+            XCTAssertLessThanOrEqual(eb, tolerance, "\(label) \(key) dB", file: file, line: line)
+        }
+    }
+}
