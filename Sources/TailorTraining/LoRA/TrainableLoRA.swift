@@ -39,7 +39,7 @@ public final class TrainableLoRA: @unchecked Sendable {
                             targets: [LoRATarget], layers: Range<Int>? = nil, seed: UInt64) {
         let keys = (layers ?? 0..<config.layerCount).flatMap { l in LoRATarget.allCases.filter(targets.contains).map { LoRAAdapter.Key(layer: l, target: $0) } }
         self.init(config: config, rank: rank, alpha: alpha, useRSLoRA: useRSLoRA, keys: keys)
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         for s in slots {
             let bound = 1 / Float(s.inputs).squareRoot()
             for i in 0..<(rank * s.inputs) { params[s.a + i] = (rng.nextUnit() * 2 - 1) * bound }
@@ -126,23 +126,4 @@ public final class TrainableLoRA: @unchecked Sendable {
         }
         return LoRAAdapter(name: "gradients", rank: rank, alpha: alpha, useRSLoRA: useRSLoRA, weights: weights)
     }
-}
-
-/// A small, fast, seedable generator (SplitMix64): training runs are reproducible under a seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator at `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

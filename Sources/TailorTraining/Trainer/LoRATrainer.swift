@@ -159,7 +159,7 @@ public final class LoRATrainer {
     /// The data order of `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch).
     func order(epoch: Int) -> [Int] {
         var idx = Array(0..<dataCount)
-        var rng = SplitMix64(seed: configuration.seed &+ 0x5EED &* UInt64(epoch + 1))
+        var rng = SeededGenerator(seed: configuration.seed &+ 0x5EED &* UInt64(epoch + 1))
         for i in stride(from: idx.count - 1, to: 0, by: -1) {
             let j = Int(rng.next() % UInt64(i + 1))
             idx.swapAt(i, j)

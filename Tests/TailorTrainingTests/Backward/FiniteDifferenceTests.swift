@@ -19,7 +19,7 @@ final class FiniteDifferenceTests: XCTestCase {
         let tokens: [Int32] = [5, 67, 120, 3, 250, 33, 91, 200, 14, 77, 150, 8]
         // Non-zero B so both factors get gradients.
         let tr = TrainableLoRA(config: model.config, rank: 2, alpha: 4, targets: targets, seed: 7)
-        var rng = SplitMix64(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         for s in tr.slots { for i in 0..<(s.outputs * tr.rank) { tr.params[s.b + i] = (rng.nextUnit() - 0.5) * 0.4 } }
         let g = TrainingGraph(model: model, maxTokens: 16, maxRank: 2, threads: 1)
         let n = try g.forward(tokens: tokens, targetStart: 4, trainable: tr).count
@@ -54,7 +54,7 @@ final class FiniteDifferenceTests: XCTestCase {
     }
 
     func testRMSNormAndActivationDerivatives() {
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let n = 16
         let x = (0..<n).map { _ in rng.nextUnit() * 2 - 1 }, w = (0..<n).map { _ in rng.nextUnit() + 0.5 }
         let dy = (0..<n).map { _ in rng.nextUnit() * 2 - 1 }
