@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "TailorDaemon",
             dependencies: [
-                "TailorWire", "TailorEngine", "TailorStore",
+                "TailorWire", "TailorEngine", "TailorStore", "TailorTraining",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine", "TailorClient", "TailorDaemon", "TailorStore",
+                "TailorEngine", "TailorTraining", "TailorClient", "TailorDaemon", "TailorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -19,21 +19,60 @@ public struct Daemon: Sendable {
         self.logger = logger
     }
 
-    /// The router of a daemon serving `models` with adapters from `registry` and preference data
-    /// from `preferences`: Health, Models, Decoding, Adapters and Preferences, and the services
-    /// whose features have not landed answering UNIMPLEMENTED.
-    public static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy,
-                              registry: AdapterRegistry, preferences: PreferenceStore) -> RPCRouter {
-        let cache = AdapterCache(registry: registry)
-        return RPCRouter([
-            UnimplementedService(name: "tailor.v1.Jobs"),
+    /// What the services share: the adapter registry and its cache, the preference and job
+    /// stores, and the job runner. Opened once per daemon (and per test harness).
+    struct Components: Sendable {
+        let registry: AdapterRegistry
+        let cache: AdapterCache
+        let preferences: PreferenceStore
+        let runner: JobRunner
+
+        /// Opens everything under `stateDirectory`.
+        init(stateDirectory: String, configuration: DaemonConfiguration, activity: GenerationActivity) throws {
+            registry = AdapterRegistry(root: stateDirectory + "/adapters")
+            cache = AdapterCache(registry: registry)
+            let path = stateDirectory + "/tailor.sqlite"
+            do {
+                preferences = try PreferenceStore(path: path, limits: configuration.preferences)
+            } catch {
+                throw DaemonError.store(path: path, reason: "\(error)")
+            }
+            let checkpoints = stateDirectory + "/jobs"
+            try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+            runner = JobRunner(jobs: JobStore(preferences), store: preferences, registry: registry, cache: cache, activity: activity,
+                               checkpointDirectory: checkpoints, threads: configuration.trainingThreads)
+        }
+    }
+
+    /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences and Jobs.
+    static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components) -> RPCRouter {
+        RPCRouter([
             HealthService(models: models, version: tailorVersion),
             ModelsService(models: models, policy: policy),
             DecodingService(models: models, settings: configuration.generation,
-                            adapters: AdapterResolver(registry: registry, cache: cache, policy: policy)),
-            AdaptersService(registry: registry, models: models, cache: cache, policy: policy),
-            PreferencesService(store: preferences, registry: registry, cache: cache, policy: policy),
+                            adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy)),
+            AdaptersService(registry: c.registry, models: models, cache: c.cache, policy: policy),
+            PreferencesService(store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
+            JobsService(runner: c.runner, models: models, policy: policy),
         ])
+    }
+
+    /// Queues the jobs a previous run left queued or running (those resume from their last
+    /// checkpoint); a job whose model is not loaded fails with that reason.
+    static func resumeJobs(_ c: Components, models: ModelManager, logger: Logger) async {
+        for record in (try? c.runner.jobs.unfinished()) ?? [] {
+            var r = record
+            do {
+                let spec = try JobSpec.decode(record.request)
+                let loaded = try await models.model(spec.model, field: "model")
+                c.runner.enqueue(record, spec: spec, model: loaded)
+                logger.info("resuming job", metadata: ["job": "\(record.id)", "stage": "\(record.stage)", "step": "\(record.step)"])
+            } catch {
+                r.state = .failed
+                r.error = "cannot resume after a restart: \((error as? RPCError)?.message ?? "\(error)")"
+                _ = try? c.runner.jobs.update(r)
+            }
+        }
     }
 
     /// Starts, loads the configured models, serves until SIGTERM/SIGINT, then stops.
@@ -48,13 +87,8 @@ public struct Daemon: Sendable {
         let activated = try SocketActivation.takeListeningSockets()
         let target: ListenTarget = activated.first.map { .activated($0) } ?? .path(paths.socket)
 
-        let preferences: PreferenceStore
-        do {
-            preferences = try PreferenceStore(path: paths.stateDirectory + "/tailor.sqlite", limits: configuration.preferences)
-        } catch {
-            throw DaemonError.store(path: paths.stateDirectory + "/tailor.sqlite", reason: "\(error)")
-        }
         let models = ModelManager(settings: configuration.generation)
+        let components = try Components(stateDirectory: paths.stateDirectory, configuration: configuration, activity: models.activity)
         for path in configuration.models {
             try? notifier.notify(["STATUS": "loading \(path)"])
             do {
@@ -70,12 +104,11 @@ public struct Daemon: Sendable {
         serverConfig.shutdownGrace = configuration.shutdownGrace
         let modelCount = configuration.models.count
         let server = TailorServer(configuration: serverConfig,
-                                  router: Self.router(models: models, configuration: configuration, policy: policy,
-                                                      registry: AdapterRegistry(root: paths.stateDirectory + "/adapters"),
-                                                      preferences: preferences),
+                                  router: Self.router(models: models, configuration: configuration, policy: policy, components: components),
                                   logger: logger,
                                   onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
                                   onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
+        await Self.resumeJobs(components, models: models, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: server), .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -83,9 +116,11 @@ public struct Daemon: Sendable {
         do {
             try await group.run()
         } catch {
+            components.runner.stop()
             await models.unloadAll()
             throw error
         }
+        components.runner.stop()
         await models.unloadAll()
     }
 }

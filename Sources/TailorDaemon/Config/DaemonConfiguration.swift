@@ -23,6 +23,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// Size limits and per-user quotas of preference data.
     public var preferences = PreferenceLimits()
+    /// Threads of a training step; the rest of the cores stay free for decoding.
+    public var trainingThreads = 1
 
     /// The defaults.
     public init() {}
@@ -52,7 +54,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
     /// max_tokens, max_streams, shutdown_grace_seconds, log_level, and the preference data's
     /// limits: max_field_bytes, max_items_per_user, max_bytes_per_user, max_import_bytes,
-    /// import_batch.
+    /// import_batch; and training_threads.
     /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
     ///   value of the wrong kind, a line without "=".
     public mutating func apply(configFile text: String, path: String) throws {
@@ -96,6 +98,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "max_bytes_per_user": preferences.maxBytesPerUser = try int(1...1 << 50)
             case "max_import_bytes": preferences.maxImportBytes = try int(1...1 << 40)
             case "import_batch": preferences.importBatch = try int(1...1 << 20)
+            case "training_threads": trainingThreads = try int(1...1024)
             case "log_level":
                 guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
                 logLevel = l

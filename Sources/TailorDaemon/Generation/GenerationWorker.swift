@@ -21,11 +21,15 @@ final class GenerationWorker: @unchecked Sendable {
     private let decoder: BatchDecoder
     /// The most requests that may wait; beyond it, submit fails RESOURCE_EXHAUSTED.
     let maxQueued: Int
+    /// Told when this worker turns busy or idle (training yields to it).
+    private let activity: GenerationActivity?
+    private var busy = false                          // touched only by the thread
 
     /// A worker over `context` (one slot per sequence).
-    init(context: InferenceContext, maxQueued: Int = 256, name: String) {
+    init(context: InferenceContext, maxQueued: Int = 256, name: String, activity: GenerationActivity? = nil) {
         decoder = BatchDecoder(context: context)
         self.maxQueued = maxQueued
+        self.activity = activity
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-gen-\(name)"
         thread.stackSize = 4 << 20
@@ -75,8 +79,20 @@ final class GenerationWorker: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
+            if !stopping && queue.isEmpty && running.isEmpty && busy {
+                busy = false
+                activity?.workerChanged(busy: false)
+            }
             while !stopping && queue.isEmpty && running.isEmpty { condition.wait() }
+            if !stopping && !busy {
+                busy = true
+                activity?.workerChanged(busy: true)
+            }
             if stopping {
+                if busy {
+                    busy = false
+                    activity?.workerChanged(busy: false)
+                }
                 var all = Array(running.values)
                 while let j = queue.pop() { all.append(j) }
                 running = [:]

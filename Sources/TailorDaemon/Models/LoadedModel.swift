@@ -15,7 +15,7 @@ final class LoadedModel: Sendable {
 
     /// Opens `path` (absolute) as `id`, hashing the file for its identity. Blocking: call off
     /// the cooperative pool.
-    init(path: String, id: String, settings: GenerationSettings) throws {
+    init(path: String, id: String, settings: GenerationSettings, activity: GenerationActivity? = nil) throws {
         let model = try Model(path: path)
         let digest = SHA256.hash(data: model.file.bytes)
         let context = InferenceContext(model: model, maxSequences: settings.slots,
@@ -26,7 +26,7 @@ final class LoadedModel: Sendable {
                          parameters: UInt64(model.file.tensors.reduce(0) { $0 + $1.elementCount }),
                          fileBytes: UInt64(model.file.fileSize), contextLength: UInt32(context.maxContext),
                          sha256: digest.map { String(format: "%02x", $0) }.joined())
-        worker = GenerationWorker(context: context, maxQueued: settings.maxQueued, name: id)
+        worker = GenerationWorker(context: context, maxQueued: settings.maxQueued, name: id, activity: activity)
     }
 }
 

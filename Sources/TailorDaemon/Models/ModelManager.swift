@@ -12,10 +12,13 @@ public actor ModelManager {
     private var models: [String: LoadedModel] = [:]
     private var loading: Set<String> = []
     private let settings: GenerationSettings
+    /// Busy while any model generates; training jobs yield to it.
+    public nonisolated let activity: GenerationActivity
 
     /// A manager planning each model's worker with `settings`.
-    public init(settings: GenerationSettings) {
+    public init(settings: GenerationSettings, activity: GenerationActivity = GenerationActivity()) {
         self.settings = settings
+        self.activity = activity
     }
 
     /// Loads the GGUF file at `path` as `id` (default: the file name without .gguf).
@@ -32,10 +35,10 @@ public actor ModelManager {
         guard FileManager.default.fileExists(atPath: path) else { throw RPCError(.notFound, "no such file: \(path)") }
         loading.insert(id)
         defer { loading.remove(id) }
-        let settings = self.settings
+        let settings = self.settings, activity = self.activity
         let loaded: LoadedModel
         do {
-            loaded = try await Task.detached { try LoadedModel(path: path, id: id, settings: settings) }.value
+            loaded = try await Task.detached { try LoadedModel(path: path, id: id, settings: settings, activity: activity) }.value
         } catch let e as GGUFError {
             throw RPCError.invalidArgument("load.path", e.description)
         } catch {

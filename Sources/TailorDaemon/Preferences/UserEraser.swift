@@ -2,13 +2,15 @@ import TailorStore
 
 /// "Forget me": removes a personalization user's adapters and their data.
 ///
-/// Adapters go first, then the data in one transaction, so a crash in between leaves data that
+/// Its training jobs are cancelled (and awaited) first, then adapters go, then the data in one transaction, so a crash in between leaves data that
 /// a repeated call removes (the call succeeds while either remains). The call answers only once
 /// both are gone; the adapter cache drops every version of the removed adapters.
 struct UserEraser: Sendable {
     let store: PreferenceStore
     let registry: AdapterRegistry
     let cache: AdapterCache
+    /// Its jobs are cancelled and forgotten too.
+    let runner: JobRunner?
 
     /// What was removed.
     struct Erased: Sendable, Equatable {
@@ -19,6 +21,12 @@ struct UserEraser: Sendable {
     /// Removes everything of `user` owned by `owner`.
     /// - Throws: `PreferenceStoreError.unknownUser` when there is neither data nor an adapter.
     func erase(user: String, owner: UInt32) throws -> Erased {
+        if let runner {
+            // Stop training first, so no job publishes an adapter after the adapters are gone.
+            for job in try runner.jobs.list(owner: owner, user: user) where !job.state.isFinal { runner.cancel(job.id) }
+            runner.waitUntilNotRunning { $0.owner == owner && $0.user == user }
+            try runner.jobs.deleteJobs(owner: owner, user: user)
+        }
         let adapters = registry.list(owner: owner, user: user).filter { $0.key.kind == .user && $0.key.user == user }
         for entry in adapters {
             try registry.delete(entry.key)

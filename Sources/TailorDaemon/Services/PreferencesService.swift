@@ -16,9 +16,9 @@ public struct PreferencesService: RPCService {
     /// Largest page List returns.
     static let maxPage: UInt32 = 1000
 
-    init(store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache, policy: AccessPolicy) {
+    init(store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache, policy: AccessPolicy, runner: JobRunner? = nil) {
         self.store = store
-        self.eraser = UserEraser(store: store, registry: registry, cache: cache)
+        self.eraser = UserEraser(store: store, registry: registry, cache: cache, runner: runner)
         self.policy = policy
     }
 

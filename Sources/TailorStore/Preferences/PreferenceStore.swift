@@ -98,6 +98,32 @@ public final class PreferenceStore: Sendable {
                 CREATE INDEX feedback_task ON feedback(user_id, task);
                 """)
         }
+        // v3: training jobs (JobStore).
+        m.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    owner_uid INTEGER NOT NULL,
+                    user TEXT NOT NULL,
+                    task TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    request TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    stage TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    total_steps INTEGER NOT NULL,
+                    loss REAL NOT NULL,
+                    tokens_per_second REAL NOT NULL,
+                    eta_seconds REAL NOT NULL,
+                    error TEXT NOT NULL,
+                    adapter_version INTEGER NOT NULL,
+                    resumed INTEGER NOT NULL,
+                    created_ms INTEGER NOT NULL,
+                    updated_ms INTEGER NOT NULL);
+                CREATE INDEX jobs_owner ON jobs(owner_uid, created_ms);
+                """)
+        }
         return m
     }
 

@@ -111,6 +111,9 @@ public final class LoRATrainer {
     public let stepsPerEpoch: Int
     public var totalSteps: Int { schedule.totalSteps }
     public var isFinished: Bool { step >= totalSteps }
+    /// Called before every sequence's forward pass: where a daemon yields the CPU to
+    /// interactive decoding, or a cancellation throws.
+    public var beforeSequence: (() throws -> Void)?
     /// DPO's reference log-probabilities per pair (chosen, rejected), computed on first use.
     private var referenceLogps: [Int: (Float, Float)] = [:]
 
@@ -204,6 +207,7 @@ public final class LoRATrainer {
         let total = examples.reduce(0) { $0 + $1.targetCount }
         var nll: Double = 0, tokens = 0
         for e in examples {
+            try beforeSequence?()
             let lp = try graph.forward(tokens: e.tokens, targetStart: e.targetStart, frozen: frozen, trainable: trainable)
             nll -= lp.reduce(0) { $0 + Double($1) }
             tokens += e.tokens.count
@@ -220,6 +224,7 @@ public final class LoRATrainer {
         var loss: Double = 0, tokens = 0, correct = 0
         for i in batch {
             let p = pairs[i]
+            try beforeSequence?()
             let ref = try reference(i, p)
             let sPlus = try sum(graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable))
             let sMinus = try sum(graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: trainable))

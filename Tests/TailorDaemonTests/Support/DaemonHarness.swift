@@ -17,6 +17,7 @@ final class DaemonHarness: @unchecked Sendable {
     let configuration: DaemonConfiguration
     let registry: AdapterRegistry
     let preferences: PreferenceStore
+    let components: Daemon.Components
     private var task: Task<Void, any Error>?
 
     /// The package root, found from this file.
@@ -46,9 +47,12 @@ final class DaemonHarness: @unchecked Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let ready = AsyncStream<Void>.makeStream()
-        registry = AdapterRegistry(root: directory + "/state/adapters")
-        preferences = try PreferenceStore(path: directory + "/state/tailor.sqlite", limits: preferenceLimits)
-        let base = Daemon.router(models: models, configuration: config, policy: policy, registry: registry, preferences: preferences)
+        var withLimits = config
+        withLimits.preferences = preferenceLimits
+        components = try Daemon.Components(stateDirectory: directory + "/state", configuration: withLimits, activity: models.activity)
+        registry = components.registry
+        preferences = components.preferences
+        let base = Daemon.router(models: models, configuration: config, policy: policy, components: components)
         let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])
         server = TailorServer(configuration: sc, router: router,
                               logger: logger, onReady: { ready.continuation.yield(); ready.continuation.finish() })
@@ -72,6 +76,7 @@ final class DaemonHarness: @unchecked Sendable {
     func stop() async {
         task?.cancel()
         _ = await task?.result
+        components.runner.stop()
         await models.unloadAll()
         try? FileManager.default.removeItem(atPath: directory)
     }

@@ -99,7 +99,7 @@ final class PreferenceStoreTests: XCTestCase {
 
     func testCountsPagesUnknownTasksAndByteQuota() throws {
         let s = try store()
-        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2"])
+        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3"])
         try s.addHistory(items(5, task: "email") + [HistoryItem(id: "x1", task: "code", input: "i", output: "o")], user: "alice", owner: 1)
         try s.addPairs([PreferencePair(id: "p1", task: "email", prompt: "x", chosen: "a", rejected: "b")], user: "alice", owner: 1)
         try s.addHistory(items(2, task: "email"), user: "bob", owner: 2)

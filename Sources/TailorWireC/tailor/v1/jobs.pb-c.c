@@ -52,6 +52,231 @@ void   tailor__v1__job_ref__free_unpacked
   assert(message->base.descriptor == &tailor__v1__job_ref__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tailor__v1__job_parameters__init
+                     (Tailor__V1__JobParameters         *message)
+{
+  static const Tailor__V1__JobParameters init_value = TAILOR__V1__JOB_PARAMETERS__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__job_parameters__get_packed_size
+                     (const Tailor__V1__JobParameters *message)
+{
+  assert(message->base.descriptor == &tailor__v1__job_parameters__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__job_parameters__pack
+                     (const Tailor__V1__JobParameters *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__job_parameters__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__job_parameters__pack_to_buffer
+                     (const Tailor__V1__JobParameters *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__job_parameters__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__JobParameters *
+       tailor__v1__job_parameters__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__JobParameters *)
+     protobuf_c_message_unpack (&tailor__v1__job_parameters__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__job_parameters__free_unpacked
+                     (Tailor__V1__JobParameters *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__job_parameters__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__submit_job_request__init
+                     (Tailor__V1__SubmitJobRequest         *message)
+{
+  static const Tailor__V1__SubmitJobRequest init_value = TAILOR__V1__SUBMIT_JOB_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__submit_job_request__get_packed_size
+                     (const Tailor__V1__SubmitJobRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__submit_job_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__submit_job_request__pack
+                     (const Tailor__V1__SubmitJobRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__submit_job_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__submit_job_request__pack_to_buffer
+                     (const Tailor__V1__SubmitJobRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__submit_job_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__SubmitJobRequest *
+       tailor__v1__submit_job_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__SubmitJobRequest *)
+     protobuf_c_message_unpack (&tailor__v1__submit_job_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__submit_job_request__free_unpacked
+                     (Tailor__V1__SubmitJobRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__submit_job_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__job_info__init
+                     (Tailor__V1__JobInfo         *message)
+{
+  static const Tailor__V1__JobInfo init_value = TAILOR__V1__JOB_INFO__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__job_info__get_packed_size
+                     (const Tailor__V1__JobInfo *message)
+{
+  assert(message->base.descriptor == &tailor__v1__job_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__job_info__pack
+                     (const Tailor__V1__JobInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__job_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__job_info__pack_to_buffer
+                     (const Tailor__V1__JobInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__job_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__JobInfo *
+       tailor__v1__job_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__JobInfo *)
+     protobuf_c_message_unpack (&tailor__v1__job_info__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__job_info__free_unpacked
+                     (Tailor__V1__JobInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__job_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_jobs_request__init
+                     (Tailor__V1__ListJobsRequest         *message)
+{
+  static const Tailor__V1__ListJobsRequest init_value = TAILOR__V1__LIST_JOBS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_jobs_request__get_packed_size
+                     (const Tailor__V1__ListJobsRequest *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_jobs_request__pack
+                     (const Tailor__V1__ListJobsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_jobs_request__pack_to_buffer
+                     (const Tailor__V1__ListJobsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListJobsRequest *
+       tailor__v1__list_jobs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListJobsRequest *)
+     protobuf_c_message_unpack (&tailor__v1__list_jobs_request__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_jobs_request__free_unpacked
+                     (Tailor__V1__ListJobsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_jobs_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tailor__v1__list_jobs_response__init
+                     (Tailor__V1__ListJobsResponse         *message)
+{
+  static const Tailor__V1__ListJobsResponse init_value = TAILOR__V1__LIST_JOBS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__list_jobs_response__get_packed_size
+                     (const Tailor__V1__ListJobsResponse *message)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__list_jobs_response__pack
+                     (const Tailor__V1__ListJobsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__list_jobs_response__pack_to_buffer
+                     (const Tailor__V1__ListJobsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__list_jobs_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__ListJobsResponse *
+       tailor__v1__list_jobs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__ListJobsResponse *)
+     protobuf_c_message_unpack (&tailor__v1__list_jobs_response__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__list_jobs_response__free_unpacked
+                     (Tailor__V1__ListJobsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__list_jobs_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tailor__v1__job_ref__field_descriptors[1] =
 {
   {
@@ -88,5 +313,715 @@ const ProtobufCMessageDescriptor tailor__v1__job_ref__descriptor =
   tailor__v1__job_ref__field_indices_by_name,
   1,  tailor__v1__job_ref__number_ranges,
   (ProtobufCMessageInit) tailor__v1__job_ref__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descriptors[17] =
+{
+  {
+    "rank",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, rank),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alpha",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "targets",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tailor__V1__JobParameters, n_targets),
+    offsetof(Tailor__V1__JobParameters, targets),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "learning_rate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, learning_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epochs",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, epochs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_size",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, batch_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gradient_accumulation",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, gradient_accumulation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warmup_ratio",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, warmup_ratio),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_grad_norm",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, max_grad_norm),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "beta",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, beta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "samples",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, samples),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_new_tokens",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, max_new_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reward_alpha",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, reward_alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length_normalized",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, length_normalized),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seed",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, seed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_tokens",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, max_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_items",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, max_items),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
+  1,   /* field[1] = alpha */
+  5,   /* field[5] = batch_size */
+  9,   /* field[9] = beta */
+  4,   /* field[4] = epochs */
+  6,   /* field[6] = gradient_accumulation */
+  3,   /* field[3] = learning_rate */
+  13,   /* field[13] = length_normalized */
+  8,   /* field[8] = max_grad_norm */
+  16,   /* field[16] = max_items */
+  11,   /* field[11] = max_new_tokens */
+  15,   /* field[15] = max_tokens */
+  0,   /* field[0] = rank */
+  12,   /* field[12] = reward_alpha */
+  10,   /* field[10] = samples */
+  14,   /* field[14] = seed */
+  2,   /* field[2] = targets */
+  7,   /* field[7] = warmup_ratio */
+};
+static const ProtobufCIntRange tailor__v1__job_parameters__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 17 }
+};
+const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.JobParameters",
+  "JobParameters",
+  "Tailor__V1__JobParameters",
+  "tailor.v1",
+  sizeof(Tailor__V1__JobParameters),
+  17,
+  tailor__v1__job_parameters__field_descriptors,
+  tailor__v1__job_parameters__field_indices_by_name,
+  1,  tailor__v1__job_parameters__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__job_parameters__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__submit_job_request__field_descriptors[8] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parameters",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, parameters),
+    &tailor__v1__job_parameters__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checkpoint_every",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, checkpoint_every),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_user",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__SubmitJobRequest, data_user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__submit_job_request__field_indices_by_name[] = {
+  6,   /* field[6] = checkpoint_every */
+  7,   /* field[7] = data_user */
+  0,   /* field[0] = kind */
+  4,   /* field[4] = model */
+  3,   /* field[3] = owner_uid */
+  5,   /* field[5] = parameters */
+  2,   /* field[2] = task */
+  1,   /* field[1] = user */
+};
+static const ProtobufCIntRange tailor__v1__submit_job_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor tailor__v1__submit_job_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.SubmitJobRequest",
+  "SubmitJobRequest",
+  "Tailor__V1__SubmitJobRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__SubmitJobRequest),
+  8,
+  tailor__v1__submit_job_request__field_descriptors,
+  tailor__v1__submit_job_request__field_indices_by_name,
+  1,  tailor__v1__submit_job_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__submit_job_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__job_info__field_descriptors[17] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "owner_uid",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, owner_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stage",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, stage),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_steps",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, total_steps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "loss",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, loss),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_per_second",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, tokens_per_second),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eta_seconds",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, eta_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adapter_version",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, adapter_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_unix_ms",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, created_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_unix_ms",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, updated_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "resumed",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, resumed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__job_info__field_indices_by_name[] = {
+  13,   /* field[13] = adapter_version */
+  14,   /* field[14] = created_unix_ms */
+  12,   /* field[12] = error */
+  11,   /* field[11] = eta_seconds */
+  0,   /* field[0] = id */
+  1,   /* field[1] = kind */
+  9,   /* field[9] = loss */
+  4,   /* field[4] = owner_uid */
+  16,   /* field[16] = resumed */
+  6,   /* field[6] = stage */
+  5,   /* field[5] = state */
+  7,   /* field[7] = step */
+  3,   /* field[3] = task */
+  10,   /* field[10] = tokens_per_second */
+  8,   /* field[8] = total_steps */
+  15,   /* field[15] = updated_unix_ms */
+  2,   /* field[2] = user */
+};
+static const ProtobufCIntRange tailor__v1__job_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 17 }
+};
+const ProtobufCMessageDescriptor tailor__v1__job_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.JobInfo",
+  "JobInfo",
+  "Tailor__V1__JobInfo",
+  "tailor.v1",
+  sizeof(Tailor__V1__JobInfo),
+  17,
+  tailor__v1__job_info__field_descriptors,
+  tailor__v1__job_info__field_indices_by_name,
+  1,  tailor__v1__job_info__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__job_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_jobs_request__field_descriptors[2] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListJobsRequest, user),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ListJobsRequest, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_jobs_request__field_indices_by_name[] = {
+  1,   /* field[1] = task */
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange tailor__v1__list_jobs_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_jobs_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListJobsRequest",
+  "ListJobsRequest",
+  "Tailor__V1__ListJobsRequest",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListJobsRequest),
+  2,
+  tailor__v1__list_jobs_request__field_descriptors,
+  tailor__v1__list_jobs_request__field_indices_by_name,
+  1,  tailor__v1__list_jobs_request__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_jobs_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__list_jobs_response__field_descriptors[1] =
+{
+  {
+    "jobs",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__ListJobsResponse, n_jobs),
+    offsetof(Tailor__V1__ListJobsResponse, jobs),
+    &tailor__v1__job_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__list_jobs_response__field_indices_by_name[] = {
+  0,   /* field[0] = jobs */
+};
+static const ProtobufCIntRange tailor__v1__list_jobs_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tailor__v1__list_jobs_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.ListJobsResponse",
+  "ListJobsResponse",
+  "Tailor__V1__ListJobsResponse",
+  "tailor.v1",
+  sizeof(Tailor__V1__ListJobsResponse),
+  1,
+  tailor__v1__list_jobs_response__field_descriptors,
+  tailor__v1__list_jobs_response__field_indices_by_name,
+  1,  tailor__v1__list_jobs_response__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__list_jobs_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -16,6 +16,11 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Tailor__V1__JobRef Tailor__V1__JobRef;
+typedef struct Tailor__V1__JobParameters Tailor__V1__JobParameters;
+typedef struct Tailor__V1__SubmitJobRequest Tailor__V1__SubmitJobRequest;
+typedef struct Tailor__V1__JobInfo Tailor__V1__JobInfo;
+typedef struct Tailor__V1__ListJobsRequest Tailor__V1__ListJobsRequest;
+typedef struct Tailor__V1__ListJobsResponse Tailor__V1__ListJobsResponse;
 
 
 /* --- enums --- */
@@ -31,6 +36,162 @@ struct  Tailor__V1__JobRef
 #define TAILOR__V1__JOB_REF__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_ref__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Hyperparameters; zero values take the defaults of the job's kind (CoPe's reference settings).
+ */
+struct  Tailor__V1__JobParameters
+{
+  ProtobufCMessage base;
+  uint32_t rank;
+  float alpha;
+  /*
+   * q, k, v, o, gate, up, down
+   */
+  size_t n_targets;
+  char **targets;
+  float learning_rate;
+  uint32_t epochs;
+  uint32_t batch_size;
+  uint32_t gradient_accumulation;
+  float warmup_ratio;
+  float max_grad_norm;
+  /*
+   * DPO
+   */
+  float beta;
+  /*
+   * negatives per prompt (K)
+   */
+  uint32_t samples;
+  /*
+   * per negative
+   */
+  uint32_t max_new_tokens;
+  /*
+   * α of the implicit reward
+   */
+  float reward_alpha;
+  protobuf_c_boolean length_normalized;
+  uint64_t seed;
+  /*
+   * longest training sequence
+   */
+  uint32_t max_tokens;
+  /*
+   * use at most this many history items (0: all)
+   */
+  uint32_t max_items;
+};
+#define TAILOR__V1__JOB_PARAMETERS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_parameters__descriptor) \
+    , 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * Method Submit (unary): SubmitJobRequest -> JobInfo (state "queued").
+ */
+struct  Tailor__V1__SubmitJobRequest
+{
+  ProtobufCMessage base;
+  char *kind;
+  /*
+   * required except for tam
+   */
+  char *user;
+  char *task;
+  /*
+   * 0: the caller's own uid
+   */
+  uint32_t owner_uid;
+  /*
+   * loaded base model id; empty: the only one
+   */
+  char *model;
+  Tailor__V1__JobParameters *parameters;
+  /*
+   * steps; 0: 10
+   */
+  uint32_t checkpoint_every;
+  /*
+   * tam: train on this user's data instead of the others'
+   */
+  char *data_user;
+};
+#define TAILOR__V1__SUBMIT_JOB_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__submit_job_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Tailor__V1__JobInfo
+{
+  ProtobufCMessage base;
+  char *id;
+  char *kind;
+  char *user;
+  char *task;
+  uint32_t owner_uid;
+  /*
+   * queued, running, succeeded, failed, cancelled
+   */
+  char *state;
+  /*
+   * the stage running: tam, oppu, negatives, dpo
+   */
+  char *stage;
+  /*
+   * within the stage
+   */
+  uint32_t step;
+  uint32_t total_steps;
+  /*
+   * last step's
+   */
+  float loss;
+  float tokens_per_second;
+  float eta_seconds;
+  char *error;
+  /*
+   * the version published, when succeeded
+   */
+  uint32_t adapter_version;
+  uint64_t created_unix_ms;
+  uint64_t updated_unix_ms;
+  /*
+   * times resumed from a checkpoint after a restart
+   */
+  uint32_t resumed;
+};
+#define TAILOR__V1__JOB_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+/*
+ * Method Get (unary): JobRef -> JobInfo.
+ * Method List (unary): ListJobsRequest -> ListJobsResponse, newest first.
+ */
+struct  Tailor__V1__ListJobsRequest
+{
+  ProtobufCMessage base;
+  char *user;
+  char *task;
+};
+#define TAILOR__V1__LIST_JOBS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_jobs_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tailor__V1__ListJobsResponse
+{
+  ProtobufCMessage base;
+  size_t n_jobs;
+  Tailor__V1__JobInfo **jobs;
+};
+#define TAILOR__V1__LIST_JOBS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__list_jobs_response__descriptor) \
+    , 0,NULL }
 
 
 /* Tailor__V1__JobRef methods */
@@ -52,10 +213,120 @@ Tailor__V1__JobRef *
 void   tailor__v1__job_ref__free_unpacked
                      (Tailor__V1__JobRef *message,
                       ProtobufCAllocator *allocator);
+/* Tailor__V1__JobParameters methods */
+void   tailor__v1__job_parameters__init
+                     (Tailor__V1__JobParameters         *message);
+size_t tailor__v1__job_parameters__get_packed_size
+                     (const Tailor__V1__JobParameters   *message);
+size_t tailor__v1__job_parameters__pack
+                     (const Tailor__V1__JobParameters   *message,
+                      uint8_t             *out);
+size_t tailor__v1__job_parameters__pack_to_buffer
+                     (const Tailor__V1__JobParameters   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__JobParameters *
+       tailor__v1__job_parameters__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__job_parameters__free_unpacked
+                     (Tailor__V1__JobParameters *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__SubmitJobRequest methods */
+void   tailor__v1__submit_job_request__init
+                     (Tailor__V1__SubmitJobRequest         *message);
+size_t tailor__v1__submit_job_request__get_packed_size
+                     (const Tailor__V1__SubmitJobRequest   *message);
+size_t tailor__v1__submit_job_request__pack
+                     (const Tailor__V1__SubmitJobRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__submit_job_request__pack_to_buffer
+                     (const Tailor__V1__SubmitJobRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__SubmitJobRequest *
+       tailor__v1__submit_job_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__submit_job_request__free_unpacked
+                     (Tailor__V1__SubmitJobRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__JobInfo methods */
+void   tailor__v1__job_info__init
+                     (Tailor__V1__JobInfo         *message);
+size_t tailor__v1__job_info__get_packed_size
+                     (const Tailor__V1__JobInfo   *message);
+size_t tailor__v1__job_info__pack
+                     (const Tailor__V1__JobInfo   *message,
+                      uint8_t             *out);
+size_t tailor__v1__job_info__pack_to_buffer
+                     (const Tailor__V1__JobInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__JobInfo *
+       tailor__v1__job_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__job_info__free_unpacked
+                     (Tailor__V1__JobInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListJobsRequest methods */
+void   tailor__v1__list_jobs_request__init
+                     (Tailor__V1__ListJobsRequest         *message);
+size_t tailor__v1__list_jobs_request__get_packed_size
+                     (const Tailor__V1__ListJobsRequest   *message);
+size_t tailor__v1__list_jobs_request__pack
+                     (const Tailor__V1__ListJobsRequest   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_jobs_request__pack_to_buffer
+                     (const Tailor__V1__ListJobsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListJobsRequest *
+       tailor__v1__list_jobs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_jobs_request__free_unpacked
+                     (Tailor__V1__ListJobsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tailor__V1__ListJobsResponse methods */
+void   tailor__v1__list_jobs_response__init
+                     (Tailor__V1__ListJobsResponse         *message);
+size_t tailor__v1__list_jobs_response__get_packed_size
+                     (const Tailor__V1__ListJobsResponse   *message);
+size_t tailor__v1__list_jobs_response__pack
+                     (const Tailor__V1__ListJobsResponse   *message,
+                      uint8_t             *out);
+size_t tailor__v1__list_jobs_response__pack_to_buffer
+                     (const Tailor__V1__ListJobsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__ListJobsResponse *
+       tailor__v1__list_jobs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__list_jobs_response__free_unpacked
+                     (Tailor__V1__ListJobsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tailor__V1__JobRef_Closure)
                  (const Tailor__V1__JobRef *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__JobParameters_Closure)
+                 (const Tailor__V1__JobParameters *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__SubmitJobRequest_Closure)
+                 (const Tailor__V1__SubmitJobRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__JobInfo_Closure)
+                 (const Tailor__V1__JobInfo *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListJobsRequest_Closure)
+                 (const Tailor__V1__ListJobsRequest *message,
+                  void *closure_data);
+typedef void (*Tailor__V1__ListJobsResponse_Closure)
+                 (const Tailor__V1__ListJobsResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -64,6 +335,11 @@ typedef void (*Tailor__V1__JobRef_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCMessageDescriptor tailor__v1__job_ref__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__submit_job_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__job_info__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_jobs_request__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__list_jobs_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -1,0 +1,186 @@
+import Foundation
+import TailorEngine
+import TailorStore
+import TailorTraining
+
+/// Runs training jobs one at a time on a thread of its own, in submission order.
+///
+/// State machine per job: queued → running → succeeded | failed | cancelled. Progress is saved
+/// to the job store at every step and sent to watchers. When the daemon stops, the running job
+/// stops between sequences and stays `running` in the store (queued ones stay `queued`), so the
+/// next start resumes it from its last checkpoint.
+final class JobRunner: @unchecked Sendable {
+    private struct Entry {
+        var record: JobRecord
+        var spec: JobSpec
+        var model: LoadedModel
+    }
+
+    // Everything below `condition` is guarded by it.
+    private let condition = NSCondition()
+    private var queue: [Entry] = []
+    private var cancelled: Set<String> = []
+    private var runningID: String?
+    private var runningRecord: JobRecord?
+    private var stopping = false
+    private var exited = false
+    private var watchers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
+
+    let jobs: JobStore
+    let store: PreferenceStore
+    let registry: AdapterRegistry
+    let cache: AdapterCache
+    let activity: GenerationActivity
+    let checkpointDirectory: String
+    /// Threads a training step uses (fewer than the cores leaves room for decoding).
+    let threads: Int
+
+    init(jobs: JobStore, store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache, activity: GenerationActivity,
+         checkpointDirectory: String, threads: Int) {
+        self.jobs = jobs
+        self.store = store
+        self.registry = registry
+        self.cache = cache
+        self.activity = activity
+        self.checkpointDirectory = checkpointDirectory
+        self.threads = max(1, threads)
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "tailor-train"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Queues a stored job to run on `model`.
+    func enqueue(_ record: JobRecord, spec: JobSpec, model: LoadedModel) {
+        condition.lock()
+        queue.append(Entry(record: record, spec: spec, model: model))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Cancels job `id`: a queued job at once, a running one between sequences. Returns false
+    /// when the runner does not hold it (it is final, or unknown).
+    @discardableResult
+    func cancel(_ id: String) -> Bool {
+        condition.lock()
+        var removed: Entry?
+        if let i = queue.firstIndex(where: { $0.record.id == id }) { removed = queue.remove(at: i) }
+        let running = runningID == id
+        if running { cancelled.insert(id) }
+        condition.unlock()
+        if var r = removed?.record {
+            r.state = .cancelled
+            publish(r)
+        }
+        return running || removed != nil
+    }
+
+    /// Progress events of job `id` until it is final.
+    func watch(_ id: String) -> AsyncStream<JobRecord> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobRecord.self, bufferingPolicy: .bufferingNewest(16))
+        let token = UUID()
+        condition.lock()
+        watchers[id, default: [:]][token] = continuation
+        condition.unlock()
+        continuation.onTermination = { [weak self] _ in
+            guard let self else { return }
+            self.condition.lock()
+            self.watchers[id]?[token] = nil
+            self.condition.unlock()
+        }
+        return stream
+    }
+
+    /// Blocks until no running job matches `predicate` (after cancelling it, say).
+    func waitUntilNotRunning(_ predicate: (JobRecord) -> Bool) {
+        condition.lock()
+        while let r = runningRecord, predicate(r) { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Stops the thread: the running job halts between sequences and stays resumable.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !exited { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Saves `record` and tells its watchers; a final record ends their streams.
+    @discardableResult
+    private func publish(_ record: JobRecord) -> JobRecord {
+        let saved = (try? jobs.update(record)) ?? record
+        condition.lock()
+        let targets = watchers[record.id].map { Array($0.values) } ?? []
+        if record.state.isFinal { watchers[record.id] = nil }
+        condition.unlock()
+        for c in targets {
+            c.yield(saved)
+            if record.state.isFinal { c.finish() }
+        }
+        return saved
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while !stopping && queue.isEmpty { condition.wait() }
+            if stopping {
+                exited = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let entry = queue.removeFirst()
+            runningID = entry.record.id
+            runningRecord = entry.record
+            condition.unlock()
+            run(entry)
+            condition.lock()
+            runningID = nil
+            runningRecord = nil
+            cancelled.remove(entry.record.id)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private func run(_ entry: Entry) {
+        var record = entry.record
+        if record.state == .running { record.resumed += 1 }   // it was interrupted by a stop or crash
+        record.state = .running
+        record.error = ""
+        record = publish(record)
+        let id = record.id
+        let job = TrainingJob(record: record, spec: entry.spec, loaded: entry.model, store: store, registry: registry, cache: cache,
+                              activity: activity, checkpointDirectory: checkpointDirectory, threads: threads,
+                              isCancelled: { [weak self] in self?.shouldStop(id) ?? true },
+                              report: { [weak self] r in self?.publish(r) ?? r })
+        do {
+            publish(try job.run())
+        } catch is CancellationError {
+            var r = job.record
+            condition.lock()
+            let daemonStopping = stopping
+            condition.unlock()
+            if daemonStopping {
+                _ = try? jobs.update(r)              // stays running: the next start resumes it
+            } else {
+                r.state = .cancelled
+                publish(r)
+            }
+        } catch {
+            var r = job.record
+            r.state = .failed
+            r.error = (error as? RPCError)?.message ?? "\(error)"
+            publish(r)
+        }
+    }
+
+    private func shouldStop(_ id: String) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping || cancelled.contains(id)
+    }
+}

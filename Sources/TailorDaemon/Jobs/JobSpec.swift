@@ -1,0 +1,89 @@
+import Foundation
+import TailorTraining
+import TailorWire
+
+/// A submitted job's parameters resolved against its kind's defaults: what a job record stores
+/// (as JSON) and what its stages run with.
+struct JobSpec: Codable, Sendable, Equatable {
+    /// The job kinds, in pipeline order.
+    enum Kind: String, Codable, CaseIterable, Sendable {
+        case tam, oppu, negatives, dpo, cope
+
+        /// The stages a job of this kind runs.
+        var stages: [Kind] { self == .cope ? [.oppu, .negatives, .dpo] : [self] }
+    }
+
+    var kind: Kind
+    var model: String
+    var sft: TrainingConfiguration
+    var dpo: TrainingConfiguration
+    var negatives: NegativeConfiguration
+    var maxTokens: Int
+    var maxItems: Int
+    var checkpointEvery: Int
+    var dataUser: String
+
+    /// Resolves `request`.
+    /// - Throws: INVALID_ARGUMENT naming the bad parameter.
+    init(_ request: Jobs.SubmitRequest) throws {
+        guard let kind = Kind(rawValue: request.kind) else {
+            throw RPCError.invalidArgument("kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
+        }
+        self.kind = kind
+        model = request.model
+        let p = request.parameters
+        var sft = kind == .tam ? TrainingConfiguration.tam : TrainingConfiguration.oppu
+        var dpo = TrainingConfiguration.dpo
+        var neg = NegativeConfiguration()
+        func apply(_ c: inout TrainingConfiguration) {
+            if p.rank > 0 { c.rank = Int(p.rank) }
+            if p.alpha > 0 { c.alpha = p.alpha }
+            if !p.targets.isEmpty { c.targets = p.targets }
+            if p.learningRate > 0 { c.learningRate = p.learningRate }
+            if p.epochs > 0 { c.epochs = Int(p.epochs) }
+            if p.batchSize > 0 { c.batchSize = Int(p.batchSize) }
+            if p.gradientAccumulation > 0 { c.gradientAccumulation = Int(p.gradientAccumulation) }
+            if p.warmupRatio > 0 { c.warmupRatio = Double(p.warmupRatio) }
+            if p.maxGradNorm > 0 { c.maxGradNorm = p.maxGradNorm }
+            if p.beta > 0 { c.beta = p.beta }
+            if p.seed > 0 { c.seed = p.seed }
+        }
+        // Shape parameters (rank, targets) belong to the adapter's first training; DPO
+        // continues the user's adapter and keeps its shape, so only its optimizer settings apply.
+        apply(&sft)
+        if kind == .dpo {
+            apply(&dpo)
+        } else {
+            if p.beta > 0 { dpo.beta = p.beta }
+            if p.seed > 0 { dpo.seed = p.seed }
+        }
+        if p.samples > 0 { neg.samples = Int(p.samples) }
+        if p.maxNewTokens > 0 { neg.maxNewTokens = Int(p.maxNewTokens) }
+        if p.rewardAlpha > 0 { neg.alpha = p.rewardAlpha }
+        neg.lengthNormalized = p.lengthNormalized
+        if p.seed > 0 { neg.seed = p.seed }
+        do {
+            try sft.validate()
+            try dpo.validate()
+            try neg.validate()
+        } catch let e as TrainingError {
+            throw RPCError.invalidArgument("parameters", e.description)
+        }
+        self.sft = sft
+        self.dpo = dpo
+        negatives = neg
+        maxTokens = p.maxTokens > 0 ? Int(p.maxTokens) : 256
+        guard (16...4096).contains(maxTokens) else { throw RPCError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096") }
+        maxItems = Int(p.maxItems)
+        checkpointEvery = request.checkpointEvery > 0 ? Int(request.checkpointEvery) : 10
+        dataUser = request.dataUser
+    }
+
+    func json() -> String {
+        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> JobSpec {
+        try JSONDecoder().decode(JobSpec.self, from: Data(text.utf8))
+    }
+}

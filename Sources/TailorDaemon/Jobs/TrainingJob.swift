@@ -1,0 +1,230 @@
+import Foundation
+import TailorEngine
+import TailorStore
+import TailorTraining
+
+/// Runs one job's stages on the job runner's thread: gathers the user's data (frozen in a
+/// dataset snapshot per stage, so a resumed or re-run stage sees the same items), trains or
+/// samples, checkpoints, and publishes the resulting adapter version.
+///
+/// Between sequences it checks for cancellation and waits while interactive generations run.
+final class TrainingJob {
+    private(set) var record: JobRecord
+    let spec: JobSpec
+    let loaded: LoadedModel
+    let store: PreferenceStore
+    let registry: AdapterRegistry
+    let cache: AdapterCache
+    let activity: GenerationActivity
+    let checkpointDirectory: String
+    let threads: Int
+    let isCancelled: @Sendable () -> Bool
+    /// Persists and broadcasts progress.
+    let report: (JobRecord) -> JobRecord
+
+    init(record: JobRecord, spec: JobSpec, loaded: LoadedModel, store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache,
+         activity: GenerationActivity, checkpointDirectory: String, threads: Int, isCancelled: @escaping @Sendable () -> Bool,
+         report: @escaping (JobRecord) -> JobRecord) {
+        self.record = record
+        self.spec = spec
+        self.loaded = loaded
+        self.store = store
+        self.registry = registry
+        self.cache = cache
+        self.activity = activity
+        self.checkpointDirectory = checkpointDirectory
+        self.threads = threads
+        self.isCancelled = isCancelled
+        self.report = report
+    }
+
+    private var config: ModelConfig { loaded.model.config }
+    private var formatter: ExampleFormatter { ExampleFormatter(tokenizer: loaded.model.tokenizer, maxTokens: spec.maxTokens) }
+
+    /// Runs the remaining stages; the record ends succeeded (or the error propagates).
+    func run() throws -> JobRecord {
+        let stages = spec.kind.stages
+        let first = stages.firstIndex { $0.rawValue == record.stage } ?? 0
+        for stage in stages[first...] {
+            record.stage = stage.rawValue
+            record.step = 0
+            record.totalSteps = 0
+            record = report(record)
+            switch stage {
+            case .tam, .oppu, .dpo: try train(stage)
+            case .negatives: try sampleNegatives()
+            case .cope: break
+            }
+        }
+        record.state = .succeeded
+        record.etaSeconds = 0
+        return record
+    }
+
+    // MARK: Data
+
+    /// The ids frozen for `stage` of this job (created on first use).
+    private func snapshot(_ stage: JobSpec.Kind) throws -> (history: Set<String>, pairs: Set<String>) {
+        let id = "\(record.id)/\(stage.rawValue)"
+        if let s = try? store.snapshotItems(jobID: id) { return (Set(s.history), Set(s.pairs)) }
+        let s = try store.snapshot(jobID: id, user: record.user, owner: record.owner, task: record.task)
+        return (Set(s.history), Set(s.pairs))
+    }
+
+    private func limited<T>(_ items: [T]) -> [T] { spec.maxItems > 0 ? Array(items.prefix(spec.maxItems)) : items }
+
+    private func userHistory(_ stage: JobSpec.Kind) throws -> [HistoryItem] {
+        let ids = try snapshot(stage).history
+        return limited(try store.history(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
+    }
+
+    /// TAM data: the task's history of every other user of this owner (or of `data_user`).
+    private func taskHistory() throws -> [HistoryItem] {
+        let users = spec.dataUser.isEmpty ? try store.users(owner: record.owner).filter { $0 != record.user } : [spec.dataUser]
+        var items: [HistoryItem] = []
+        for u in users {
+            guard let h = try? store.history(user: u, owner: record.owner, task: record.task) else { continue }
+            items += h
+        }
+        return limited(items)
+    }
+
+    // MARK: Adapters
+
+    private var taskKey: AdapterKey { AdapterKey(owner: record.owner, kind: .task, task: record.task, user: "") }
+    private var userKey: AdapterKey { AdapterKey(owner: record.owner, kind: .user, task: record.task, user: record.user) }
+
+    /// The current task adapter, if there is one.
+    private func taskAdapter() throws -> [AdapterUse] {
+        guard (try? registry.currentVersion(of: taskKey)) != nil else { return [] }
+        return [AdapterUse(try cache.adapter(taskKey, version: nil, for: loaded))]
+    }
+
+    private func userAdapter(for stage: JobSpec.Kind) throws -> LoRAAdapter {
+        guard (try? registry.currentVersion(of: userKey)) != nil else {
+            throw RPCError(.failedPrecondition, "\(stage.rawValue) needs the user's adapter: train oppu for \(record.user)/\(record.task) first")
+        }
+        return try cache.adapter(userKey, version: nil, for: loaded)
+    }
+
+    // MARK: Stages
+
+    private func train(_ stage: JobSpec.Kind) throws {
+        let fmt = formatter
+        let objective: LoRATrainer.Objective, trainable: TrainableLoRA, frozen: [AdapterUse], cfg: TrainingConfiguration
+        let items: Int
+        switch stage {
+        case .tam, .oppu:
+            let history = try stage == .tam ? taskHistory() : userHistory(stage)
+            let examples = history.compactMap { fmt.example(input: $0.input, output: $0.output) }
+            guard !examples.isEmpty else {
+                throw RPCError(.failedPrecondition, stage == .tam ? "no other user has history for task '\(record.task)'"
+                                                             : "user '\(record.user)' has no history for task '\(record.task)'")
+            }
+            cfg = spec.sft
+            trainable = TrainableLoRA(config: config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
+            frozen = stage == .tam ? [] : try taskAdapter()
+            objective = .sft(examples)
+            items = examples.count
+        default:
+            let start = try userAdapter(for: stage)
+            let ids = try snapshot(.dpo).pairs
+            let pairs = limited(try store.pairs(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
+            let examples = pairs.compactMap { p -> PreferenceExample? in
+                guard let c = fmt.example(input: p.prompt, output: p.chosen), let r = fmt.example(input: p.prompt, output: p.rejected) else { return nil }
+                return PreferenceExample(chosen: c, rejected: r)
+            }
+            guard !examples.isEmpty else {
+                throw RPCError(.failedPrecondition, "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
+            }
+            cfg = spec.dpo
+            trainable = try TrainableLoRA(continuing: start, config: config)
+            frozen = try taskAdapter()
+            objective = .dpo(examples)
+            items = examples.count
+        }
+        let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: trainable.rank, threads: threads)
+        let trainer = try LoRATrainer(graph: graph, trainable: trainable, frozen: frozen, objective: objective, configuration: cfg)
+        trainer.beforeSequence = { [isCancelled, activity] in
+            if isCancelled() { throw CancellationError() }
+            activity.waitUntilIdle()
+        }
+        let checkpoint = checkpointDirectory + "/\(record.id)-\(stage.rawValue).ckpt"
+        if let bytes = FileManager.default.contents(atPath: checkpoint) {
+            try trainer.resume(from: TrainingCheckpoint(decoding: [UInt8](bytes)))
+        }
+        let started = Date()
+        let resumedAt = trainer.step
+        var tokens = 0, lastLoss: Float = 0
+        record.step = trainer.step
+        record.totalSteps = trainer.totalSteps
+        record = report(record)
+        while !trainer.isFinished {
+            let r = try trainer.runStep()
+            tokens += r.tokens
+            lastLoss = r.loss
+            let elapsed = Date().timeIntervalSince(started)
+            record.step = r.step
+            record.loss = r.loss
+            record.tokensPerSecond = Float(Double(tokens) / max(elapsed, 1e-6))
+            record.etaSeconds = Float(elapsed / Double(max(1, r.step - resumedAt)) * Double(trainer.totalSteps - r.step))
+            record = report(record)
+            if r.step % spec.checkpointEvery == 0 || trainer.isFinished {
+                try AtomicFile.write(try trainer.checkpoint().encoded(), to: checkpoint, mode: 0o600)
+            }
+        }
+        // Publish: a new version, current, with its metrics and this job's id.
+        let key = stage == .tam ? taskKey : userKey
+        let adapter = trainable.adapter(name: "\(key)")
+        let (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
+        let metrics: [String: Double] = ["loss": Double(lastLoss), "steps": Double(trainer.totalSteps), "examples": Double(items),
+                                         "train_seconds": Date().timeIntervalSince(started)]
+        let version = try registry.add(key, record: AdapterVersionRecord(
+            baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue, rank: trainable.rank, alpha: trainable.alpha,
+            useRSLoRA: trainable.useRSLoRA, targets: LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(\.rawValue),
+            jobID: record.id, metrics: metrics), configJSON: peftConfig, weights: weights, makeCurrent: true)
+        cache.invalidate(key)
+        record.adapterVersion = version.version
+        try? FileManager.default.removeItem(atPath: checkpoint)
+    }
+
+    /// For each of the user's history prompts, K samples from base + task adapter; the one the
+    /// user's adapter likes least (lowest implicit reward) becomes a `synthetic` pair against the
+    /// user's real output. Items that already have their pair are skipped, so a resumed stage
+    /// continues where it stopped.
+    private func sampleNegatives() throws {
+        let history = try userHistory(.negatives)
+        guard !history.isEmpty else { throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'") }
+        let task = try taskAdapter()
+        let user = AdapterUse(try userAdapter(for: .negatives))
+        let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: 1, threads: threads)
+        let sampler = try NegativeSampler(graph: graph, base: task, user: task + [user], configuration: spec.negatives)
+        let existing = Set(try store.pairs(user: record.user, owner: record.owner, task: record.task).map(\.id))
+        let fmt = formatter
+        let started = Date()
+        record.totalSteps = history.count
+        var done = 0
+        for (i, item) in history.enumerated() {
+            let id = "negative:" + item.id
+            defer {
+                record.step = i + 1
+                let elapsed = Date().timeIntervalSince(started)
+                done += 1
+                record.etaSeconds = Float(elapsed / Double(done) * Double(history.count - i - 1))
+                record = report(record)
+            }
+            if existing.contains(id) { continue }
+            if isCancelled() { throw CancellationError() }
+            activity.waitUntilIdle()
+            let prompt = fmt.prompt(item.input)
+            let room = spec.maxTokens - spec.negatives.maxNewTokens - 1
+            let candidates = try sampler.candidates(prompt: room > 0 ? Array(prompt.suffix(room)) : prompt, index: i)
+            guard let worst = candidates.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != item.output.trimmingCharacters(in: .whitespacesAndNewlines) }) else { continue }
+            record.loss = worst.reward
+            // A sampled byte can be NUL, which stored text may not hold (as on the wire: U+FFFD).
+            let rejected = worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+            try store.addPairs([PreferencePair(id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: rejected, source: .synthetic)],
+                               user: record.user, owner: record.owner)
+        }
+    }
+}
