@@ -3,29 +3,29 @@ import TailorTraining
 import TailorWire
 
 /// A submitted job's parameters resolved against its kind's defaults: what a job record stores
-/// (as JSON) and what its stages run with.
-struct JobSpec: Codable, Sendable, Equatable {
+/// (as JSON) and what its stages run with. `tailor train --offline` resolves its flags the same way.
+public struct JobSpec: Codable, Sendable, Equatable {
     /// The job kinds, in pipeline order.
-    enum Kind: String, Codable, CaseIterable, Sendable {
+    public enum Kind: String, Codable, CaseIterable, Sendable {
         case tam, oppu, negatives, dpo, cope
 
         /// The stages a job of this kind runs.
-        var stages: [Kind] { self == .cope ? [.oppu, .negatives, .dpo] : [self] }
+        public var stages: [Kind] { self == .cope ? [.oppu, .negatives, .dpo] : [self] }
     }
 
-    var kind: Kind
-    var model: String
-    var sft: TrainingConfiguration
-    var dpo: TrainingConfiguration
-    var negatives: NegativeConfiguration
-    var maxTokens: Int
-    var maxItems: Int
-    var checkpointEvery: Int
-    var dataUser: String
+    public var kind: Kind
+    public var model: String
+    public var sft: TrainingConfiguration
+    public var dpo: TrainingConfiguration
+    public var negatives: NegativeConfiguration
+    public var maxTokens: Int
+    public var maxItems: Int
+    public var checkpointEvery: Int
+    public var dataUser: String
 
     /// Resolves `request`.
     /// - Throws: INVALID_ARGUMENT naming the bad parameter.
-    init(_ request: Jobs.SubmitRequest) throws {
+    public init(_ request: Jobs.SubmitRequest) throws {
         guard let kind = Kind(rawValue: request.kind) else {
             throw RPCError.invalidArgument("kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
         }

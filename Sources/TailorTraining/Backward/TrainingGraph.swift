@@ -51,7 +51,7 @@ public final class TrainingGraph {
     let arena = ScratchArena()
     let ropeGlobal: RopeTable
     let ropeLocal: RopeTable
-    let tileRows = 64
+    let tileRows = 256
     let acts: [BlockActivations]             // layerCount sets, or 1 with checkpointing
     let residual: UnsafeMutablePointer<Float> // (layers + 1) × T × d   block inputs; the last is the final residual
     let xnF: UnsafeMutablePointer<Float>     // T × d      output-normed rows of the target positions

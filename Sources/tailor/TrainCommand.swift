@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import TailorClient
+import TailorWire
+
+/// Hyperparameter flags shared by online and offline training; unset ones take the kind's
+/// defaults (CoPe's reference settings).
+struct HyperparameterOptions: ParsableArguments {
+    @Option(help: "LoRA rank.") var rank: UInt32?
+    @Option(help: "LoRA alpha.") var alpha: Float?
+    @Option(help: "Targets, e.g. q,v or q,k,v,o.") var targets: String?
+    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float?
+    @Option(help: "Epochs.") var epochs: UInt32?
+    @Option(name: .customLong("batch"), help: "Sequences (or pairs) per optimizer step.") var batchSize: UInt32?
+    @Option(name: .customLong("accumulate"), help: "Batches per optimizer step.") var gradientAccumulation: UInt32?
+    @Option(name: .customLong("warmup"), help: "Warmup fraction of the steps.") var warmupRatio: Float?
+    @Option(name: .customLong("clip"), help: "Gradient-norm clip.") var maxGradNorm: Float?
+    @Option(help: "DPO β.") var beta: Float?
+    @Option(help: "Negatives sampled per prompt (K).") var samples: UInt32?
+    @Option(name: .customLong("max-new-tokens"), help: "Tokens per sampled negative.") var maxNewTokens: UInt32?
+    @Option(name: .customLong("reward-alpha"), help: "α of the implicit reward log π_user − α·log π_base.") var rewardAlpha: Float?
+    @Flag(name: .customLong("length-normalized"), help: "Score negatives by per-token means (as the reference code).") var lengthNormalized = false
+    @Option(help: "Seed.") var seed: UInt64?
+    @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: UInt32?
+    @Option(name: .customLong("max-items"), help: "Use at most this many history items.") var maxItems: UInt32?
+
+    var parameters: Jobs.Parameters {
+        var p = Jobs.Parameters()
+        p.rank = rank ?? 0
+        p.alpha = alpha ?? 0
+        p.targets = targets.map { $0.split(separator: ",").map(String.init) } ?? []
+        p.learningRate = learningRate ?? 0
+        p.epochs = epochs ?? 0
+        p.batchSize = batchSize ?? 0
+        p.gradientAccumulation = gradientAccumulation ?? 0
+        p.warmupRatio = warmupRatio ?? 0
+        p.maxGradNorm = maxGradNorm ?? 0
+        p.beta = beta ?? 0
+        p.samples = samples ?? 0
+        p.maxNewTokens = maxNewTokens ?? 0
+        p.rewardAlpha = rewardAlpha ?? 0
+        p.lengthNormalized = lengthNormalized
+        p.seed = seed ?? 0
+        p.maxTokens = maxTokens ?? 0
+        p.maxItems = maxItems ?? 0
+        return p
+    }
+}
+
+/// `tailor train tam|oppu|negatives|dpo|cope`: submits a training job to the daemon and follows
+/// it (a progress bar on a terminal, JSON lines otherwise); with `--offline`, trains on files
+/// without the daemon.
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train adapters: tam, oppu, negatives, dpo or cope (oppu → negatives → dpo).")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var hyper: HyperparameterOptions
+    @Argument(help: "tam, oppu, negatives, dpo or cope.") var kind: String
+    @Option(help: "The user to personalize for (tam: whose data to leave out).") var user: String = ""
+    @Option(help: "The task.") var task: String
+    @Option(help: "Online: the daemon's model id (default: the only one). Offline: the GGUF file.") var model: String?
+    @Option(help: "Import this file (JSONL, per-user or LaMP) for --user first; offline: the training data.") var data: String?
+    @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery: UInt32 = 0
+    @Flag(name: .customLong("no-wait"), help: "Submit and print the job id without following it.") var noWait = false
+    @Flag(help: "Train on files, without the daemon.") var offline = false
+    @OptionGroup var files: OfflineTraining.Files
+    @Option(name: [.customShort("t"), .long], help: "Offline: threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard ["tam", "oppu", "negatives", "dpo", "cope"].contains(kind) else {
+            throw ValidationError("kind must be tam, oppu, negatives, dpo or cope, not '\(kind)'")
+        }
+    }
+
+    func run() async throws {
+        if offline {
+            try OfflineTraining(kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters, threads: threads).run()
+            return
+        }
+        var request = Jobs.SubmitRequest(kind: kind, user: user, task: task)
+        request.model = model ?? ""
+        request.parameters = hyper.parameters
+        request.checkpointEvery = checkpointEvery
+        try await withClient(connection) { client in
+            if let data {
+                guard let bytes = FileManager.default.contents(atPath: data) else { throw CLIError("cannot read \(data)") }
+                let format = DataCommand.Import.guessFormat(data)
+                guard format != "lamp" else { throw CLIError("import LaMP files with `tailor data import` first") }
+                let r = try await client.importData(Preferences.ImportRequest(user: user, task: task, format: format), data: [UInt8](bytes))
+                Console.error("imported \(r.history) history items (\(r.skipped) already present)")
+            }
+            let job = try await client.submitJob(request)
+            if noWait {
+                print(job.id)
+                return
+            }
+            try await JobFollower(json: isatty(STDOUT_FILENO) == 0).follow(client, job.id)
+        }
+    }
+}
+
+/// Prints a job's progress: a one-line bar on a terminal, one JSON object per event otherwise.
+struct JobFollower {
+    let json: Bool
+
+    func follow(_ client: TailorClient, _ id: String) async throws {
+        var last: Jobs.Info?
+        for try await info in try client.watchJob(id) {
+            last = info
+            if json {
+                let obj: [String: Any] = ["id": info.id, "state": info.state, "stage": info.stage, "step": info.step, "total_steps": info.totalSteps,
+                                          "loss": Double(info.loss), "tokens_per_second": Double(info.tokensPerSecond),
+                                          "eta_seconds": Double(info.etaSeconds), "adapter_version": info.adapterVersion, "error": info.error,
+                                          "resumed": info.resumed]
+                let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                let width = 30
+                let done = info.totalSteps > 0 ? Int(Double(info.step) / Double(info.totalSteps) * Double(width)) : 0
+                let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
+                Console.write(String(format: "\r\u{1B}[K%@ %@ %@ %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", info.id, info.stage.isEmpty ? info.state : info.stage,
+                                     bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds))
+            }
+        }
+        if !json { Console.write("\n") }
+        guard let last else { throw CLIError("the job's progress stream ended without a state") }
+        switch last.state {
+        case "succeeded": if !json { print("\(last.id) succeeded: adapter version \(last.adapterVersion)") }
+        case "failed": throw CLIError("job \(last.id) failed: \(last.error)")
+        default: throw CLIError("job \(last.id) was \(last.state)")
+        }
+    }
+}
+
+/// `tailor jobs ls|watch|cancel`.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List, follow and cancel training jobs.",
+                                                    subcommands: [List.self, Watch.self, Cancel.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List jobs, newest first.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Only this user's.") var user: String = ""
+        @Option(help: "Only this task's.") var task: String = ""
+
+        func run() async throws {
+            let jobs = try await withClient(connection) { try await $0.jobs(user: user, task: task) }
+            if jobs.isEmpty { print("no jobs"); return }
+            for j in jobs {
+                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
+                print("\(j.id)\t\(j.kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)")
+            }
+        }
+    }
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Follow a job until it ends.")
+        @OptionGroup var connection: ConnectionOptions
+        @Flag(help: "Print JSON lines even on a terminal.") var json = false
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            try await withClient(connection) { try await JobFollower(json: json || isatty(STDOUT_FILENO) == 0).follow($0, id) }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a job.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The job id.") var id: String
+
+        func run() async throws {
+            let j = try await withClient(connection) { try await $0.cancelJob(id) }
+            print("\(j.id): \(j.state)")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+
+/// `tailor train` and `tailor jobs`: offline on files, and through a real tailord that is killed
+/// mid-job and must resume from its checkpoint.
+final class TrainCLITests: XCTestCase {
+    private var dir = ""
+    private var daemon: Process?
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        dir = NSTemporaryDirectory() + "tailor-train-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private func history(_ n: Int) throws -> String {
+        let path = dir + "/history.jsonl"
+        let text = (0..<n).map { "{\"id\": \"h\($0)\", \"input\": \"the theme \($0) of\", \"output\": \"he the \($0 % 3)\"}\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testOfflineOPPUAndCoPeWriteAdapters() throws {
+        let data = try history(6)
+        let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4", "-t", "1"]
+        let oppu = try CLITests.execute(["train", "oppu", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+                                         "--out", dir + "/oppu"] + small)
+        XCTAssertEqual(oppu.status, 0, oppu.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/oppu/adapter_model.safetensors"))
+        // Not a terminal: one JSON object per step on stdout.
+        let steps = oppu.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(steps.count, 3)
+        XCTAssertEqual(steps.last?["total_steps"] as? Int, 3)
+        let run = try CLITests.execute(["run", "--model", DaemonCLITests.tinyLlama, "--lora", dir + "/oppu", "-n", "3", "-t", "1", "the theme"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let cope = try CLITests.execute(["train", "cope", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+                                         "--out", dir + "/cope"] + small)
+        XCTAssertEqual(cope.status, 0, cope.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/cope/adapter_config.json"))
+        let negatives = try String(contentsOfFile: dir + "/cope.negatives.jsonl", encoding: .utf8)
+        XCTAssertEqual(negatives.split(separator: "\n").count, 6)
+        let bad = try CLITests.execute(["train", "poetry", "--offline", "--task", "t"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("kind must be"), bad.stderr)
+    }
+
+    /// SIGKILL during a job: after a restart the job resumes from its last checkpoint (it does not
+    /// start over) and publishes its adapter.
+    func testAJobResumesFromItsCheckpointAfterSIGKILL() throws {
+        let socket = dir + "/t.sock"
+        let config = dir + "/tailord.conf"
+        try Data("model = \(DaemonCLITests.tinyLlama)\nthreads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
+        let args = ["--socket", socket, "--state-dir", dir + "/state", "--config", config]
+        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, args, socket: socket)
+        let data = try history(20)
+        let submit = try CLITests.execute(["train", "oppu", "--socket", socket, "--user", "alice", "--task", "t", "--data", data,
+                                           "--epochs", "12", "--batch", "2", "--max-tokens", "48", "--checkpoint-every", "5", "--no-wait"])
+        XCTAssertEqual(submit.status, 0, submit.stderr)
+        let id = submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(id.hasPrefix("job-"), submit.stdout)
+        // Wait until it has passed a checkpoint, then kill it.
+        var step = 0
+        let deadline = Date().addingTimeInterval(60)
+        while step < 12, Date() < deadline {
+            let ls = try CLITests.execute(["jobs", "ls", "--socket", socket])
+            if let line = ls.stdout.split(separator: "\n").first(where: { $0.hasPrefix(id) }),
+               let progress = line.split(separator: "\t").dropFirst(5).first?.split(separator: " ").last?.split(separator: "/").first {
+                step = Int(progress) ?? 0
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertGreaterThanOrEqual(step, 12)
+        kill(daemon!.processIdentifier, SIGKILL)
+        daemon!.waitUntilExit()
+        XCTAssertTrue((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? false)
+
+        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, args, socket: socket)
+        let watch = try CLITests.execute(["jobs", "watch", "--socket", socket, "--json", id])
+        XCTAssertEqual(watch.status, 0, watch.stderr + watch.stdout.suffix(500))
+        let events = watch.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let first = try XCTUnwrap(events.first)
+        XCTAssertEqual(first["resumed"] as? Int, 1)
+        XCTAssertGreaterThanOrEqual(first["step"] as? Int ?? 0, 10, "resumed from the checkpoint, not from step 0")
+        XCTAssertEqual(events.last?["state"] as? String, "succeeded")
+        XCTAssertEqual(events.last?["step"] as? Int, events.last?["total_steps"] as? Int)
+        XCTAssertFalse((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? true,
+                       "the checkpoint goes once the adapter is published")
+        let adapters = try CLITests.execute(["adapters", "ls", "--socket", socket])
+        XCTAssertTrue(adapters.stdout.contains("user\tt\talice\tv1"), adapters.stdout)
+    }
+}
