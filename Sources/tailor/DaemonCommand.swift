@@ -7,7 +7,7 @@ import TailorStore
 struct DaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon", abstract: "Run tailord in the foreground, or install its systemd units.",
-        subcommands: [Run.self, Install.self, Units.self, DaemonBenchCommand.self])
+        subcommands: [Run.self, Install.self, Units.self, DaemonBenchCommand.self, TrainingLatencyBenchCommand.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the daemon in the foreground (what tailord does).")

@@ -144,6 +144,7 @@ final class TrainingJob {
             items = examples.count
         }
         let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: trainable.rank, threads: threads)
+        graph.pausePoint = { [activity] in activity.waitUntilIdle(grace: 0) }
         let trainer = try LoRATrainer(graph: graph, trainable: trainable, frozen: frozen, objective: objective, configuration: cfg)
         trainer.beforeSequence = { [isCancelled, activity] in
             if isCancelled() { throw CancellationError() }
@@ -198,6 +199,7 @@ final class TrainingJob {
         let task = try taskAdapter()
         let user = AdapterUse(try userAdapter(for: .negatives))
         let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: 1, threads: threads)
+        graph.pausePoint = { [activity] in activity.waitUntilIdle(grace: 0) }
         let sampler = try NegativeSampler(graph: graph, base: task, user: task + [user], configuration: spec.negatives)
         let existing = Set(try store.pairs(user: record.user, owner: record.owner, task: record.task).map(\.id))
         let fmt = formatter

@@ -75,6 +75,10 @@ public final class TrainingGraph {
     let attScratch: UnsafeMutablePointer<Float> // threads × T
     let loraScratchRank: Int
 
+    /// Called before every block of the forward and backward passes: where a daemon pauses
+    /// training while interactive decoding runs, so the two contend for at most one block.
+    public var pausePoint: (() -> Void)?
+
     // The last forward call.
     var tokenCount = 0
     var targetStart = 0
@@ -145,6 +149,7 @@ public final class TrainingGraph {
             if c.embeddingScale != 1 { VectorOps.scale(residual + i * d, by: c.embeddingScale, count: d) }
         }
         for l in 0..<c.layerCount {
+            pausePoint?()
             blockForward(l, acts: acts[checkpointing ? 0 : l])
         }
         return outputForward()
@@ -158,6 +163,7 @@ public final class TrainingGraph {
         outputBackward(scale: scale)
         for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
             let a = acts[checkpointing ? 0 : l]
+            pausePoint?()
             if checkpointing { blockForward(l, acts: a) }
             blockBackward(l, acts: a, trainable: tr)
         }
