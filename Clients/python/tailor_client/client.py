@@ -8,7 +8,7 @@ import collections
 import os
 import socket
 
-from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, models_pb2, preferences_pb2
+from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, jobs_pb2, models_pb2, preferences_pb2
 
 from .framing import decode_frames, encode_frame
 
@@ -237,6 +237,39 @@ class Client:
         """Forgets a user: their data and adapters. Returns what was removed."""
         req = preferences_pb2.DeleteUserRequest(user=user, owner_uid=owner_uid)
         return preferences_pb2.DeleteUserResponse.FromString(self.call("tailor.v1.Preferences", "DeleteUser", req))
+
+    # Training jobs (tailor.v1.Jobs).
+
+    def submit_job(self, kind, task, user="", model="", checkpoint_every=0, **parameters):
+        """Submits a tam, oppu, negatives, dpo or cope job; `parameters` are JobParameters
+        fields (rank, epochs, batch_size, ...). Returns the JobInfo (queued)."""
+        req = jobs_pb2.SubmitJobRequest(kind=kind, user=user, task=task, model=model, checkpoint_every=checkpoint_every,
+                                        parameters=jobs_pb2.JobParameters(**parameters))
+        return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Submit", req))
+
+    def job(self, job_id):
+        return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Get", jobs_pb2.JobRef(id=job_id)))
+
+    def list_jobs(self, user="", task=""):
+        return list(jobs_pb2.ListJobsResponse.FromString(
+            self.call("tailor.v1.Jobs", "List", jobs_pb2.ListJobsRequest(user=user, task=task))).jobs)
+
+    def cancel_job(self, job_id):
+        return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Cancel", jobs_pb2.JobRef(id=job_id)))
+
+    def watch_job(self, job_id):
+        """Yields the job's JobInfo now and at every step and state change, until it is final."""
+        stream = self._open("tailor.v1.Jobs", "Watch", jobs_pb2.JobRef(id=job_id))
+        while True:
+            frame = self._read_frame(stream)
+            kind = frame.WhichOneof("kind")
+            if kind == "event":
+                yield jobs_pb2.JobInfo.FromString(frame.event.payload)
+            elif kind == "status":
+                self._pending.pop(stream, None)
+                if frame.status.code != 0:
+                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
+                return
 
     def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", **sampling):
         """Starts a generation; returns a Generation to iterate over for events.

@@ -87,7 +87,7 @@ class LiveDaemonTests(unittest.TestCase):
             self.client.generate(chat=[("wizard", "hi")], model="tiny").result()
         self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.chat.messages.role"))
         with self.assertRaises(TailorError) as cm:
-            self.client.call("tailor.v1.Jobs", "List", frame_pb2.Cancel())
+            self.client.call("tailor.v1.Jobs", "Explode", frame_pb2.Cancel())
         self.assertEqual(cm.exception.code_name, "UNIMPLEMENTED")
         # Bad UTF-8 in the prompt (field 2), which Python's protobuf would refuse to build.
         stream = self.client._next_stream
@@ -146,6 +146,22 @@ class LiveDaemonTests(unittest.TestCase):
         with self.assertRaises(TailorError) as unknown:
             self.client.count_data(user)
         self.assertEqual(unknown.exception.field, "user")
+
+    def test_training_job_runs_and_publishes_an_adapter(self):
+        user = "trainee-%d" % os.getpid()
+        self.client.add_history(user, [{"id": "h%d" % i, "task": "py", "input": "the theme %d" % i, "output": "he the"}
+                                       for i in range(4)])
+        job = self.client.submit_job("oppu", "py", user=user, epochs=1, batch_size=2, max_tokens=32)
+        self.assertEqual(job.state, "queued")
+        states = [info.state for info in self.client.watch_job(job.id)]
+        self.assertEqual(states[-1], "succeeded", self.client.job(job.id).error)
+        self.assertIn(job.id, [j.id for j in self.client.list_jobs(user=user)])
+        adapters = self.client.list_adapters(user=user, task="py")
+        self.assertEqual([a.ref.version for a in adapters], [1])
+        with self.assertRaises(TailorError) as bad:
+            self.client.submit_job("poetry", "py", user=user)
+        self.assertEqual(bad.exception.field, "kind")
+        self.client.delete_user(user)
 
     def test_oversize_frame_gets_a_stream_zero_status_then_close(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
