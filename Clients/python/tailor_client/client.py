@@ -155,19 +155,24 @@ class Client:
         """Downloads an adapter: (ExportAdapterHeader, file bytes)."""
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
         stream = self._open("tailor.v1.Adapters", "Export", adapters_pb2.ExportAdapterRequest(ref=ref, format=fmt, model=model))
-        header, data = None, b""
+        events, data = self._download(stream)
+        return (adapters_pb2.ExportAdapterHeader.FromString(events[0]) if events else None), data
+
+    def _download(self, stream):
+        """Reads a download stream to its Status: (event payloads, the Data bytes)."""
+        events, data = [], b""
         while True:
             frame = self._read_frame(stream)
             kind = frame.WhichOneof("kind")
             if kind == "event":
-                header = adapters_pb2.ExportAdapterHeader.FromString(frame.event.payload)
+                events.append(frame.event.payload)
             elif kind == "data":
                 data += frame.data.chunk
             elif kind == "status":
                 self._pending.pop(stream, None)
                 if frame.status.code != 0:
                     raise TailorError(frame.status.code, frame.status.message, frame.status.field)
-                return header, data
+                return events, data
 
     def delete_adapter(self, task, user=None, version=0):
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
@@ -221,17 +226,7 @@ class Client:
     def export_data(self, user, task="", owner_uid=0):
         """A user's data as JSONL bytes (what import_data reads back)."""
         stream = self._open("tailor.v1.Preferences", "Export", preferences_pb2.ExportDataRequest(user=user, owner_uid=owner_uid, task=task))
-        data = b""
-        while True:
-            frame = self._read_frame(stream)
-            kind = frame.WhichOneof("kind")
-            if kind == "data":
-                data += frame.data.chunk
-            elif kind == "status":
-                self._pending.pop(stream, None)
-                if frame.status.code != 0:
-                    raise TailorError(frame.status.code, frame.status.message, frame.status.field)
-                return data
+        return self._download(stream)[1]
 
     def delete_user(self, user, owner_uid=0):
         """Forgets a user: their data and adapters. Returns what was removed."""

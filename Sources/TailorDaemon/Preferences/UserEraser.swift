@@ -14,7 +14,7 @@ struct UserEraser: Sendable {
 
     /// What was removed.
     struct Erased: Sendable, Equatable {
-        var data: PreferenceStore.Deleted
+        var data: PreferenceStore.Counts
         var adapters: Int
     }
 
@@ -36,6 +36,6 @@ struct UserEraser: Sendable {
             return Erased(data: try store.deleteUser(user, owner: owner), adapters: adapters.count)
         }
         guard !adapters.isEmpty else { throw PreferenceStoreError.unknownUser(user) }
-        return Erased(data: PreferenceStore.Deleted(history: 0, pairs: 0, feedback: 0), adapters: adapters.count)
+        return Erased(data: PreferenceStore.Counts(history: 0, pairs: 0, feedback: 0), adapters: adapters.count)
     }
 }

@@ -2,27 +2,36 @@ import Foundation
 
 /// Small elementwise operations of the forward pass, on raw f32 rows.
 package enum VectorOps {
-    /// y = x / sqrt(mean(x²) + eps) ⊙ w, for one row of `n`.
-    @inline(__always)
-    package static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) {
+    /// y = x / sqrt(mean(x²) + eps) ⊙ w, for one row of `n`; returns 1/rms (what training's
+    /// backward pass needs). `y` may alias `x`.
+    @inline(__always) @discardableResult
+    package static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) -> Float {
         var ss: Float = 0
         for i in 0..<n { ss += x[i] * x[i] }
         let inv = 1 / (ss / Float(n) + eps).squareRoot()
         for i in 0..<n { y[i] = x[i] * inv * w[i] }
+        return inv
     }
+
+    /// √(2/π), GELU's tanh-approximation constant.
+    package static let geluK: Float = 0.7978845608028654
 
     /// g ← act(g) ⊙ u, with SiLU or GELU (tanh approximation).
     package static func gatedActivation(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, count: Int, gelu: Bool) {
+        gatedActivation(g, u, into: g, count: count, gelu: gelu)
+    }
+
+    /// h = act(g) ⊙ u; `h` may alias `g`.
+    package static func gatedActivation(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, count: Int, gelu: Bool) {
         if gelu {
-            let k: Float = 0.7978845608028654   // √(2/π)
             for i in 0..<count {
                 let x = g[i]
-                g[i] = 0.5 * x * (1 + tanhf(k * (x + 0.044715 * x * x * x))) * u[i]
+                h[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x))) * u[i]
             }
         } else {
             for i in 0..<count {
                 let x = g[i]
-                g[i] = x / (1 + expf(-x)) * u[i]
+                h[i] = x / (1 + expf(-x)) * u[i]
             }
         }
     }

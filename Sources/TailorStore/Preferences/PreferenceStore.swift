@@ -161,31 +161,17 @@ public final class PreferenceStore: Sendable {
         }
     }
 
-    /// What `deleteUser` removed.
-    public struct Deleted: Sendable, Equatable {
-        public var history: Int
-        public var pairs: Int
-        public var feedback: Int
-
-        /// Counts as given.
-        public init(history: Int, pairs: Int, feedback: Int) {
-            self.history = history
-            self.pairs = pairs
-            self.feedback = feedback
-        }
-    }
-
     /// Deletes `user` and everything stored for them (history, pairs, feedback, snapshots) in one
-    /// transaction, and returns what went.
+    /// transaction, and returns what went (the counts it had).
     /// - Throws: `PreferenceStoreError.unknownUser` when there is no such user.
     @discardableResult
-    public func deleteUser(_ user: String, owner: UInt32) throws -> Deleted {
+    public func deleteUser(_ user: String, owner: UInt32) throws -> Counts {
         try pool.write { db in
             let uid = try userID(db, owner: owner, name: user, create: false)
             func count(_ table: String) throws -> Int {
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE user_id = ?", arguments: [uid]) ?? 0
             }
-            let deleted = Deleted(history: try count("history"), pairs: try count("pairs"), feedback: try count("feedback"))
+            let deleted = Counts(history: try count("history"), pairs: try count("pairs"), feedback: try count("feedback"))
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [uid])
             return deleted
         }

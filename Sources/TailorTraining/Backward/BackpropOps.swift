@@ -1,18 +1,9 @@
 import Foundation
+import TailorEngine
 
 /// Elementwise pieces of the backward pass, each the exact derivative of the engine's forward
-/// operation (checked by finite differences in the tests).
+/// operation (`VectorOps`; checked by finite differences in the tests).
 enum BackpropOps {
-    /// y = x · r ⊙ w with r = 1/√(mean(x²) + eps); returns r. `y` may alias `x`.
-    @inline(__always)
-    static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) -> Float {
-        var ss: Float = 0
-        for i in 0..<n { ss += x[i] * x[i] }
-        let r = 1 / (ss / Float(n) + eps).squareRoot()
-        for i in 0..<n { y[i] = x[i] * r * w[i] }
-        return r
-    }
-
     /// dx (+)= r·(w⊙dy) − x · r³/n · Σ(w⊙dy⊙x): the gradient of `rmsNorm` at `x`.
     @inline(__always)
     static func rmsNormBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, rstd r: Float, dy: UnsafePointer<Float>,
@@ -27,22 +18,7 @@ enum BackpropOps {
         }
     }
 
-    static let geluK: Float = 0.7978845608028654   // √(2/π)
-
-    /// h = act(g) ⊙ u (SiLU, or GELU with the tanh approximation), as the engine computes it.
-    static func gatedActivation(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ h: UnsafeMutablePointer<Float>, count: Int, gelu: Bool) {
-        if gelu {
-            for i in 0..<count {
-                let x = g[i]
-                h[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x))) * u[i]
-            }
-        } else {
-            for i in 0..<count {
-                let x = g[i]
-                h[i] = x / (1 + expf(-x)) * u[i]
-            }
-        }
-    }
+    static let geluK = VectorOps.geluK
 
     /// dg = dh ⊙ u ⊙ act′(g), du = dh ⊙ act(g).
     static func gatedActivationBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, dh: UnsafePointer<Float>,

@@ -13,7 +13,7 @@ extension TrainingGraph {
         let local = c.isLocalLayer(l)
         let rope = local ? ropeLocal : ropeGlobal
         w.attnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n { a.rstd1[i] = BackpropOps.rmsNorm(x + i * d, nw.baseAddress!, a.xn1 + i * d, n: d, eps: c.rmsEpsilon) }
+            for i in 0..<n { a.rstd1[i] = VectorOps.rmsNorm(x + i * d, nw.baseAddress!, a.xn1 + i * d, n: d, eps: c.rmsEpsilon) }
         }
         linearForward(w.q, layer: l, target: .q, x: a.xn1, y: a.q, n: n, u: a.u(.q, tokens: maxTokens, rank: r))
         linearForward(w.k, layer: l, target: .k, x: a.xn1, y: a.k, n: n, u: a.u(.k, tokens: maxTokens, rank: r))
@@ -26,12 +26,12 @@ extension TrainingGraph {
             a.kPre.update(from: a.k, count: n * c.kvDim)
             qn.withUnsafeBufferPointer { qw in
                 for h in 0..<(n * c.headCount) {
-                    a.rstdQ[h] = BackpropOps.rmsNorm(a.qPre + h * c.headDim, qw.baseAddress!, a.q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    a.rstdQ[h] = VectorOps.rmsNorm(a.qPre + h * c.headDim, qw.baseAddress!, a.q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
             kn.withUnsafeBufferPointer { kw in
                 for h in 0..<(n * c.kvHeadCount) {
-                    a.rstdK[h] = BackpropOps.rmsNorm(a.kPre + h * c.headDim, kw.baseAddress!, a.k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    a.rstdK[h] = VectorOps.rmsNorm(a.kPre + h * c.headDim, kw.baseAddress!, a.k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
         }
@@ -45,7 +45,7 @@ extension TrainingGraph {
         if let pn = w.postAttnNorm {
             pn.withUnsafeBufferPointer { nw in
                 for i in 0..<n {
-                    a.rstdO[i] = BackpropOps.rmsNorm(a.oOut + i * d, nw.baseAddress!, a.xMid + i * d, n: d, eps: c.rmsEpsilon)
+                    a.rstdO[i] = VectorOps.rmsNorm(a.oOut + i * d, nw.baseAddress!, a.xMid + i * d, n: d, eps: c.rmsEpsilon)
                 }
             }
             VectorOps.add(a.xMid, x, count: n * d)
@@ -53,16 +53,16 @@ extension TrainingGraph {
             for i in 0..<(n * d) { a.xMid[i] = x[i] + a.oOut[i] }
         }
         w.ffnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n { a.rstd2[i] = BackpropOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon) }
+            for i in 0..<n { a.rstd2[i] = VectorOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon) }
         }
         linearForward(w.gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
         linearForward(w.up, layer: l, target: .up, x: a.xn2, y: a.up, n: n, u: a.u(.up, tokens: maxTokens, rank: r))
-        BackpropOps.gatedActivation(a.gate, a.up, a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
+        VectorOps.gatedActivation(a.gate, a.up, into: a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
         linearForward(w.down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n, u: a.u(.down, tokens: maxTokens, rank: r))
         if let pn = w.postFFNNorm {
             pn.withUnsafeBufferPointer { nw in
                 for i in 0..<n {
-                    a.rstdD[i] = BackpropOps.rmsNorm(a.downOut + i * d, nw.baseAddress!, out + i * d, n: d, eps: c.rmsEpsilon)
+                    a.rstdD[i] = VectorOps.rmsNorm(a.downOut + i * d, nw.baseAddress!, out + i * d, n: d, eps: c.rmsEpsilon)
                 }
             }
             VectorOps.add(out, a.xMid, count: n * d)

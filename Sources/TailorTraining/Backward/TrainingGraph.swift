@@ -179,7 +179,7 @@ public final class TrainingGraph {
         model.weights.outputNorm.withUnsafeBufferPointer { w in
             for i in 0..<nT {
                 let p = targetStart - 1 + i
-                rstdF[i] = BackpropOps.rmsNorm(xL + p * d, w.baseAddress!, xnF + i * d, n: d, eps: c.rmsEpsilon)
+                rstdF[i] = VectorOps.rmsNorm(xL + p * d, w.baseAddress!, xnF + i * d, n: d, eps: c.rmsEpsilon)
             }
         }
         let out = model.weights.output

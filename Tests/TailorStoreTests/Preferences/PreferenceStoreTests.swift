@@ -132,7 +132,7 @@ final class PreferenceStoreTests: XCTestCase {
             XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "u", problem: "the quota of 100 bytes (it would hold 120)"))
         }
         XCTAssertEqual(try small.addHistory([forty], user: "u", owner: 1), 0)   // a re-send adds nothing and is not refused
-        XCTAssertEqual(try small.deleteUser("u", owner: 1), PreferenceStore.Deleted(history: 2, pairs: 0, feedback: 0))
+        XCTAssertEqual(try small.deleteUser("u", owner: 1), PreferenceStore.Counts(history: 2, pairs: 0, feedback: 0))
         try small.addHistory([forty, second], user: "u", owner: 1)              // totals went with the user
     }
 

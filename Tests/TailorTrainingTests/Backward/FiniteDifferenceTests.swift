@@ -60,11 +60,11 @@ final class FiniteDifferenceTests: XCTestCase {
         let dy = (0..<n).map { _ in rng.nextUnit() * 2 - 1 }
         func f(_ x: [Float]) -> Double {   // Σ dy ⊙ rmsNorm(x)
             var y = [Float](repeating: 0, count: n)
-            _ = BackpropOps.rmsNorm(x, w, &y, n: n, eps: 1e-6)
+            _ = VectorOps.rmsNorm(x, w, &y, n: n, eps: 1e-6)
             return zip(y, dy).reduce(0) { $0 + Double($1.0 * $1.1) }
         }
         var y = [Float](repeating: 0, count: n)
-        let r = BackpropOps.rmsNorm(x, w, &y, n: n, eps: 1e-6)
+        let r = VectorOps.rmsNorm(x, w, &y, n: n, eps: 1e-6)
         var dx = [Float](repeating: 0, count: n)
         BackpropOps.rmsNormBackward(x: x, w: w, rstd: r, dy: dy, dx: &dx, n: n, accumulate: false)
         for i in 0..<n {
@@ -81,7 +81,7 @@ final class FiniteDifferenceTests: XCTestCase {
             for i in 0..<n {
                 func h(_ gi: Float, _ ui: Float) -> Double {
                     var out: [Float] = [0]
-                    BackpropOps.gatedActivation([gi], [ui], &out, count: 1, gelu: gelu)
+                    VectorOps.gatedActivation([gi], [ui], into: &out, count: 1, gelu: gelu)
                     return Double(out[0])
                 }
                 XCTAssertEqual(Double(dg[i]), (h(g[i] + 1e-2, u[i]) - h(g[i] - 1e-2, u[i])) / 2e-2, accuracy: 1e-3, "act' gelu=\(gelu)")
