@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TailorDaemon", targets: ["TailorDaemon"]),
         .library(name: "TailorStore", targets: ["TailorStore"]),
         .library(name: "TailorTraining", targets: ["TailorTraining"]),
+        .library(name: "TailorEval", targets: ["TailorEval"]),
         .executable(name: "tailor", targets: ["tailor"]),
         .executable(name: "tailord", targets: ["tailord"]),
     ],
@@ -42,6 +43,10 @@ let package = Package(
         .target(
             name: "TailorTraining",
             dependencies: ["TailorEngine", "CTailorKernels"]
+        ),
+        // Evaluation: ROUGE as rouge_score computes it.
+        .target(
+            name: "TailorEval"
         ),
         // libprotobuf-c, from the system (Debian: libprotobuf-c-dev).
         .systemLibrary(
@@ -105,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine", "TailorTraining", "TailorClient", "TailorDaemon", "TailorStore",
+                "TailorEngine", "TailorTraining", "TailorEval", "TailorClient", "TailorDaemon", "TailorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -129,6 +134,11 @@ let package = Package(
         .testTarget(
             name: "TailorTrainingTests",
             dependencies: ["TailorTraining", "TailorEngine"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TailorEvalTests",
+            dependencies: ["TailorEval"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

@@ -101,4 +101,29 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("Gemma3ForCausalLM"), bad.stderr)
     }
+
+    /// `tailor rouge` against rouge_score's numbers for two small files (computed with
+    /// RougeScorer(["rouge1", "rouge2", "rougeL"]) and averaged).
+    func testRougeCommand() throws {
+        let dir = NSTemporaryDirectory() + "rouge-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("{\"id\": \"a\", \"text\": \"Fix the parser for empty lines\"}\n{\"id\": 2, \"text\": \"Add a test\"}\n".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/gold.jsonl"))
+        try Data("{\"id\": 2, \"text\": \"Add tests\"}\n{\"id\": \"a\", \"text\": \"parser: fix empty lines\"}\n".utf8)
+            .write(to: URL(fileURLWithPath: dir + "/pred.jsonl"))
+        let out = try run(["rouge", "--pred", dir + "/pred.jsonl", "--gold", dir + "/gold.jsonl", "--json"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        // rouge_score: a: R1 F 0.8, R2 F 0.25, RL F 0.6; 2: R1 0.4, R2 0, RL 0.4.
+        XCTAssertEqual(j["rouge1"] as! Double, (0.8 + 0.4) / 2, accuracy: 1e-9)
+        XCTAssertEqual(j["rouge2"] as! Double, (0.25 + 0) / 2, accuracy: 1e-9)
+        XCTAssertEqual(j["rougeL"] as! Double, (0.6 + 0.4) / 2, accuracy: 1e-9)
+        let missing = try run(["rouge", "--pred", dir + "/gold.jsonl", "--gold", dir + "/pred.jsonl"])
+        XCTAssertEqual(missing.status, 0)
+        try Data("{\"id\": \"a\"}\n".utf8).write(to: URL(fileURLWithPath: dir + "/bad.jsonl"))
+        let bad = try run(["rouge", "--pred", dir + "/bad.jsonl", "--gold", dir + "/gold.jsonl"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("bad.jsonl:1: field 'text'"), bad.stderr)
+    }
 }
