@@ -48,10 +48,19 @@ public struct DecodingState {
         stops = StopStringMatcher(options.stopStrings)
     }
 
+    /// Prompt and generated tokens (what repetition penalties look back over).
+    public var tokens: [Int32] { history }
+
     /// Samples the next token from `logits` and advances the text stream.
     /// - Parameter contextFull: the sequence has no room for another token after this one.
     public mutating func step(logits: UnsafeBufferPointer<Float>, contextFull: Bool) -> DecodingStep {
         let next = sampler.sample(logits, history: history)
+        return advance(token: next, logprob: Self.logSoftmax(logits, at: Int(next)), contextFull: contextFull)
+    }
+
+    /// Advances the text stream with a token chosen elsewhere (CoPe's contrastive choice), with
+    /// the log-probability to report for it.
+    public mutating func advance(token next: Int32, logprob: Float, contextFull: Bool) -> DecodingStep {
         if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(next) {
             let (tail, stopped) = finalText()
             text += tail
@@ -77,7 +86,7 @@ public struct DecodingState {
             if stoppedInTail { finish = .stopString }
         }
         text += piece
-        let token = GeneratedToken(id: next, bytes: bytes, text: piece, logprob: Self.logSoftmax(logits, at: Int(next)))
+        let token = GeneratedToken(id: next, bytes: bytes, text: piece, logprob: logprob)
         return .token(token, finish: finish)
     }
 

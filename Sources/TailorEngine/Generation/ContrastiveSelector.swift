@@ -1,0 +1,143 @@
+import Foundation
+
+/// CoPe's decoding rule and its knobs.
+///
+/// At each step, with p_u the user's model (task + user adapters) and p_b the task model:
+/// V_head = {v : p_u(v) ≥ τ · max p_u}; the score of v ∈ V_head is log p̃_u(v) − α·log p_b(v),
+/// p̃_u being p_u renormalized over V_head; greedy decoding takes the best score, the sampling
+/// variant draws from softmax(score / temperature) after top-k and top-p.
+public struct ContrastiveParameters: Sendable, Equatable, Codable {
+    /// α, the weight of the task model's log-probability (0.1 in the reference code).
+    public var alpha: Float = 0.1
+    /// τ, the plausibility threshold relative to the user model's best token.
+    public var tau: Float = 0.1
+    /// 0 decodes greedily; above 0 samples (the reference code's variant uses 0.3).
+    public var temperature: Float = 0
+    /// Candidates kept when sampling (0: all of V_head).
+    public var topK: Int = 50
+    /// Nucleus mass kept when sampling.
+    public var topP: Float = 0.95
+    /// > 1 divides positive (multiplies negative) user logits of tokens already seen.
+    public var repetitionPenalty: Float = 1
+    /// Tokens the repetition penalty looks back over.
+    public var repetitionWindow: Int = 64
+    public var seed: UInt64 = 0
+
+    /// The reference code's greedy defaults.
+    public init(alpha: Float = 0.1, tau: Float = 0.1, temperature: Float = 0, topK: Int = 50, topP: Float = 0.95,
+                repetitionPenalty: Float = 1, seed: UInt64 = 0) {
+        self.alpha = alpha
+        self.tau = tau
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
+    }
+
+    /// Checks ranges, naming the bad one.
+    public func validate() throws {
+        func bad(_ name: String, _ value: Any) -> SamplingError { .invalidParameter(name: name, value: "\(value)") }
+        if !(alpha >= 0 && alpha.isFinite) { throw bad("alpha", alpha) }
+        if !(tau > 0 && tau <= 1) { throw bad("tau", tau) }
+        if !(temperature >= 0 && temperature.isFinite) { throw bad("temperature", temperature) }
+        if topK < 0 { throw bad("top_k", topK) }
+        if !(topP > 0 && topP <= 1) { throw bad("top_p", topP) }
+        if !(repetitionPenalty > 0 && repetitionPenalty.isFinite) { throw bad("repetition_penalty", repetitionPenalty) }
+    }
+}
+
+/// Why a token was chosen: what CoPe's streaming events carry.
+public struct ContrastiveChoice: Sendable, Equatable {
+    public var token: Int32
+    /// log π_user(token) (after the repetition penalty, before renormalization).
+    public var logProbUser: Float
+    /// log π_base(token).
+    public var logProbBase: Float
+    /// The implicit reward log π_user − α·log π_base.
+    public var reward: Float
+    /// |V_head|.
+    public var candidates: Int
+}
+
+/// Applies CoPe's rule to one step's pair of logit rows.
+public struct ContrastiveSelector {
+    public let parameters: ContrastiveParameters
+    private var rng: SeededGenerator
+    private var lu: [Float] = []
+    private var lb: [Float] = []
+    private var head: [(token: Int32, score: Float)] = []
+
+    /// A selector; `parameters` must be valid.
+    public init(_ parameters: ContrastiveParameters) throws {
+        try parameters.validate()
+        self.parameters = parameters
+        rng = SeededGenerator(seed: parameters.seed)
+    }
+
+    /// The next token given the user and base rows' logits and the tokens so far.
+    public mutating func choose(user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]) -> ContrastiveChoice {
+        let p = parameters, n = user.count
+        lu.removeAll(keepingCapacity: true)
+        lu.append(contentsOf: user)
+        if p.repetitionPenalty != 1 {
+            for t in Set(history.suffix(p.repetitionWindow)) where Int(t) < n {
+                let v = lu[Int(t)]
+                lu[Int(t)] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty
+            }
+        }
+        Self.logSoftmaxInPlace(&lu)
+        lb.removeAll(keepingCapacity: true)
+        lb.append(contentsOf: base)
+        Self.logSoftmaxInPlace(&lb)
+        let top = lu.max() ?? 0
+        let threshold = top + logf(p.tau)
+        // log Σ_{V_head} p_u, for the renormalized p̃_u.
+        var headMass: Double = 0
+        for v in 0..<n where lu[v] >= threshold { headMass += Double(expf(lu[v] - top)) }
+        let logZ = top + Float(log(headMass))
+        head.removeAll(keepingCapacity: true)
+        for v in 0..<n where lu[v] >= threshold { head.append((Int32(v), (lu[v] - logZ) - p.alpha * lb[v])) }
+        let token: Int32
+        if p.temperature == 0 {
+            var best = head[0]
+            for h in head.dropFirst() where h.score > best.score { best = h }
+            token = best.token
+        } else {
+            token = sample()
+        }
+        let t = Int(token)
+        return ContrastiveChoice(token: token, logProbUser: lu[t], logProbBase: lb[t], reward: lu[t] - p.alpha * lb[t], candidates: head.count)
+    }
+
+    /// Draws from softmax(score / T) over the best top-k of V_head, cut to the top-p mass.
+    private mutating func sample() -> Int32 {
+        let p = parameters
+        head.sort { $0.score > $1.score || ($0.score == $1.score && $0.token < $1.token) }
+        if p.topK > 0 && head.count > p.topK { head.removeLast(head.count - p.topK) }
+        let m = head[0].score
+        var w = head.map { Double(expf(($0.score - m) / p.temperature)) }
+        let total = w.reduce(0, +)
+        var kept = 0, mass = 0.0
+        while kept < w.count {
+            mass += w[kept] / total
+            kept += 1
+            if mass >= Double(p.topP) { break }
+        }
+        w.removeLast(w.count - kept)
+        var r = Double(rng.nextUnit()) * w.reduce(0, +)
+        for (i, x) in w.enumerated() {
+            r -= x
+            if r < 0 { return head[i].token }
+        }
+        return head[kept - 1].token
+    }
+
+    static func logSoftmaxInPlace(_ x: inout [Float]) {
+        let m = x.max() ?? 0
+        var s: Double = 0
+        for v in x { s += Double(expf(v - m)) }
+        let l = m + Float(log(s))
+        for i in x.indices { x[i] -= l }
+    }
+}
