@@ -37,6 +37,10 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print timings to standard error.") var verbose = false
     @Option(help: "A PEFT adapter directory to apply (repeatable; applied in order).") var lora: [String] = []
     @Option(help: "Merge the --lora adapters into a private copy of the weights: q8_0 or f16.") var merge: String?
+    @Option(name: .customLong("user-lora"), help: "The user's adapter (PEFT dir), applied over the --lora adapters.") var userLoRA: String?
+    @Flag(help: "CoPe decoding: contrast --lora + --user-lora (the user's model) with --lora alone (the task model).") var cope = false
+    @Option(help: "CoPe's α.") var alpha: Float = 0.1
+    @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = 0.1
     @Argument(help: "The prompt.") var prompt: String
 
     func validate() throws {
@@ -46,12 +50,14 @@ struct RunCommand: ParsableCommand {
         if let merge {
             guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
             guard !lora.isEmpty else { throw ValidationError("--merge needs --lora") }
+            guard !cope else { throw ValidationError("--cope keeps adapters unmerged: drop --merge") }
         }
+        if cope && userLoRA == nil { throw ValidationError("--cope needs --user-lora") }
     }
 
     func run() throws {
         var model = try modelOptions.load()
-        var adapters = try lora.map { dir -> AdapterUse in
+        func load(_ dir: String) throws -> AdapterUse {
             guard let config = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
                   let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors") else {
                 throw ValidationError("\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
@@ -62,6 +68,8 @@ struct RunCommand: ParsableCommand {
                 throw ValidationError("\(dir): \(error)")
             }
         }
+        var adapters = try lora.map(load)
+        let userAdapter = try userLoRA.map(load)
         if let merge, !adapters.isEmpty {
             model = try model.merging(adapters, precision: merge == "f16" ? .f16 : .q8_0)
             adapters = []
@@ -79,17 +87,30 @@ struct RunCommand: ParsableCommand {
         }
         let ids = tok.encode(text, addSpecial: true, parseSpecial: chat)
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
-        let ctx = InferenceContext(model: model, maxContext: min(contextSize, model.config.contextLength),
+        let ctx = InferenceContext(model: model, maxSequences: cope ? 2 : 1, maxContext: min(contextSize, model.config.contextLength),
                                    maxBatchTokens: 256, threads: modelOptions.threads,
                                    precision: exact ? .exact : .fast)
         guard ids.count < ctx.maxContext else {
             throw ValidationError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
         }
-        let gen = Generator(context: ctx, adapters: adapters)
-        let result = try gen.generate(prompt: ids, sampling: sampling.parameters,
-                                      options: GenerationOptions(maxTokens: maxTokens, stopStrings: stops)) { piece in
-            Console.write(piece)
-            return true
+        let options = GenerationOptions(maxTokens: maxTokens, stopStrings: stops)
+        let result: GenerationResult
+        if cope, let userAdapter {
+            let p = sampling.parameters
+            let parameters = ContrastiveParameters(alpha: alpha, tau: tau, temperature: p.temperature, topK: p.topK == 0 ? 50 : p.topK,
+                                                   topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed)
+            do { try parameters.validate() } catch { throw ValidationError("\(error)") }
+            (result, _) = try ContrastiveGenerator(context: ctx, user: adapters + [userAdapter], base: adapters)
+                .generate(prompt: ids, parameters: parameters, options: options, onToken: { token, _ in
+                    Console.write(token.text)
+                    return true
+                }, onTail: { Console.write($0) })
+        } else {
+            let gen = Generator(context: ctx, adapters: adapters + (userAdapter.map { [$0] } ?? []))
+            result = try gen.generate(prompt: ids, sampling: sampling.parameters, options: options) { piece in
+                Console.write(piece)
+                return true
+            }
         }
         Console.write("\n")
         if verbose {

@@ -126,4 +126,19 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("bad.jsonl:1: field 'text'"), bad.stderr)
     }
+
+    /// `tailor run --cope`: with α = 0 it prints what greedy decoding of task + user prints; with
+    /// α = 1 it runs, and it refuses --cope without --user-lora.
+    func testRunCoPe() throws {
+        let lora = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora").path
+        let common = ["run", "--model", Self.tiny, "--lora", lora + "/qwen2-task-peft", "--user-lora", lora + "/qwen2-user-peft", "-n", "10", "-t", "1"]
+        let plain = try run(common + ["the theme"])
+        let cope0 = try run(common + ["--cope", "--alpha", "0", "the theme"])
+        XCTAssertEqual(cope0.status, 0, cope0.stderr)
+        XCTAssertEqual(cope0.stdout, plain.stdout)
+        XCTAssertEqual(try run(common + ["--cope", "--alpha", "1", "the theme"]).status, 0)
+        let bad = try run(["run", "--model", Self.tiny, "--cope", "the theme"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--cope needs --user-lora"), bad.stderr)
+    }
 }

@@ -26,9 +26,11 @@ public struct ContrastiveGenerator {
     }
 
     /// Generates from `prompt` (both rows are reset first). `onToken` receives each token with
-    /// why it was chosen; returning false cancels.
+    /// why it was chosen (returning false cancels); `onTail` the text held back until the end
+    /// (a partial stop string's prefix), when there is any.
     public func generate(prompt: [Int32], parameters: ContrastiveParameters, options: GenerationOptions = .init(),
-                         onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true }) throws -> (GenerationResult, [ContrastiveChoice]) {
+                         onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true },
+                         onTail: (String) -> Void = { _ in }) throws -> (GenerationResult, [ContrastiveChoice]) {
         guard !prompt.isEmpty else { throw EngineError.emptyInput }
         var selector = try ContrastiveSelector(parameters)
         var state = try DecodingState(prompt: prompt, sampling: SamplingParameters(), options: options, tokenizer: context.model.tokenizer)
@@ -49,7 +51,8 @@ public struct ContrastiveGenerator {
             let choice = selector.choose(user: context.logits(row: 0), base: context.logits(row: 1), history: state.tokens)
             let full = context.length(of: userSequence) >= context.maxContext
             switch state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full) {
-            case let .end(_, finish):
+            case let .end(tail, finish):
+                if !tail.isEmpty { onTail(tail) }
                 reason = finish
                 break loop
             case let .token(token, finish):
