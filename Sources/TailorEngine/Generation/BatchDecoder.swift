@@ -19,14 +19,30 @@ public final class BatchDecoder {
         public var options: GenerationOptions
         /// Adapters applied to this slot's rows.
         public var adapters: [AdapterUse]
+        /// CoPe decoding: contrast this job's model with `base` adapters in a second slot.
+        public var contrast: Contrast?
 
         /// A job generating from `prompt`.
         public init(prompt: [Int32], sampling: SamplingParameters = .init(), options: GenerationOptions = .init(),
-                    adapters: [AdapterUse] = []) {
+                    adapters: [AdapterUse] = [], contrast: Contrast? = nil) {
             self.prompt = prompt
             self.sampling = sampling
             self.options = options
             self.adapters = adapters
+            self.contrast = contrast
+        }
+    }
+
+    /// The second half of a CoPe job: the task model's adapters and the rule's parameters. The
+    /// job then takes two slots (user row and base row) that advance in the same steps.
+    public struct Contrast: Sendable {
+        public var base: [AdapterUse]
+        public var parameters: ContrastiveParameters
+
+        /// A contrast against `base`.
+        public init(base: [AdapterUse], parameters: ContrastiveParameters) {
+            self.base = base
+            self.parameters = parameters
         }
     }
 
@@ -36,6 +52,8 @@ public final class BatchDecoder {
         public var slot: Int
         /// The token or the end.
         public var step: DecodingStep
+        /// CoPe jobs: why the token was chosen.
+        public var choice: ContrastiveChoice?
         /// Whether the slot is now free (its generation finished).
         public var finished: Bool {
             switch step {
@@ -50,6 +68,12 @@ public final class BatchDecoder {
         var pending: [Int32]        // tokens not yet evaluated: the prompt's rest, or the last sampled token
         var prefilling: Bool
         var adapters: [AdapterUse]
+        /// CoPe: the slot holding the base row, the base adapters, and the rule.
+        var partner: Int?
+        var base: [AdapterUse] = []
+        var selector: ContrastiveSelector?
+        /// This slot is another slot's base row: it runs only with its leader.
+        var isShadow = false
     }
 
     /// The context whose sequences are the slots.
@@ -71,19 +95,25 @@ public final class BatchDecoder {
     /// Slots with a generation.
     public var activeSlots: Int { slots.count - freeSlots }
 
-    /// Starts `job` in a free slot and returns the slot.
+    /// Starts `job` in a free slot (two for a CoPe job) and returns the slot whose events it
+    /// produces.
     /// - Throws: `EngineError` for an empty or too long prompt, no free slot, or an adapter that
     ///   does not fit; `SamplingError` for bad sampling parameters. Nothing changes on error.
     public func admit(_ job: Job) throws -> Int {
         guard !job.prompt.isEmpty else { throw EngineError.emptyInput }
         guard job.options.maxTokens >= 1 else { throw EngineError.invalidRequest("maxTokens must be at least 1") }
         guard let slot = slots.firstIndex(where: { $0 == nil }) else { throw EngineError.noFreeSlot }
+        var partner: Int?
+        if job.contrast != nil {
+            guard let p = slots.indices.first(where: { $0 != slot && slots[$0] == nil }) else { throw EngineError.noFreeSlot }
+            partner = p
+        }
         guard job.prompt.count <= context.maxContext else {
             throw EngineError.contextFull(sequence: slot, needed: job.prompt.count, capacity: context.maxContext)
         }
         let config = context.model.config
         for t in job.prompt where t < 0 || Int(t) >= config.vocabSize { throw EngineError.invalidToken(id: t, vocabSize: config.vocabSize) }
-        for use in job.adapters {
+        for use in job.adapters + (job.contrast?.base ?? []) {
             guard use.adapter.maxRank <= context.maxLoRARank else {
                 throw EngineError.adapterMismatch("adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(context.maxLoRARank)")
             }
@@ -91,14 +121,24 @@ public final class BatchDecoder {
         }
         let state = try DecodingState(prompt: job.prompt, sampling: job.sampling, options: job.options,
                                       tokenizer: context.model.tokenizer)
+        let selector = try job.contrast.map { try ContrastiveSelector($0.parameters) }
         context.reset(sequence: slot)
-        slots[slot] = Slot(state: state, pending: job.prompt, prefilling: true, adapters: job.adapters)
+        slots[slot] = Slot(state: state, pending: job.prompt, prefilling: true, adapters: job.adapters, partner: partner,
+                           base: job.contrast?.base ?? [], selector: selector)
+        if let partner {
+            context.reset(sequence: partner)
+            slots[partner] = Slot(state: state, pending: [], prefilling: true, adapters: job.contrast!.base, isShadow: true)
+        }
         return slot
     }
 
     /// Ends the generation in `slot` now (a cancelled request); the slot is free afterwards.
     public func remove(slot: Int) {
         guard slot >= 0 && slot < slots.count else { return }
+        if let p = slots[slot]?.partner {
+            slots[p] = nil
+            context.reset(sequence: p)
+        }
         slots[slot] = nil
         context.reset(sequence: slot)
     }
@@ -113,39 +153,62 @@ public final class BatchDecoder {
         var completes: [Bool] = []
         var budget = context.maxBatchTokens
         var decoding = false
+        var shadowRows: [Int: Int] = [:]    // leader slot -> its base row's item index
+        func addShadow(of leader: Int, tokens: [Int32]) {
+            guard let p = slots[leader]?.partner, let shadow = slots[p] else { return }
+            shadowRows[leader] = items.count
+            items.append(BatchItem(sequence: p, tokens: tokens, adapters: shadow.adapters))
+            budget -= tokens.count
+        }
         for (i, s) in slots.enumerated() {
-            guard let s, !s.prefilling, budget > 0 else { continue }
+            guard let s, !s.isShadow, !s.prefilling, budget >= s.pending.count * (s.partner == nil ? 1 : 2) else { continue }
             items.append(BatchItem(sequence: i, tokens: s.pending, adapters: s.adapters))
             itemSlots.append(i)
             completes.append(true)
             budget -= s.pending.count
+            addShadow(of: i, tokens: s.pending)
             decoding = true
         }
         // Prefills in turn, starting after the slot that prefilled last, so no prompt starves.
         let n = slots.count, first = nextPrefill
         for k in 0..<n where budget > 0 {
             let i = (first + k) % n
-            guard let s = slots[i], s.prefilling else { continue }
-            let take = min(s.pending.count, budget, decoding ? prefillChunkWhileDecoding : budget)
-            items.append(BatchItem(sequence: i, tokens: Array(s.pending.prefix(take)), adapters: s.adapters))
+            guard let s = slots[i], !s.isShadow, s.prefilling else { continue }
+            let rows = s.partner == nil ? 1 : 2
+            let take = min(s.pending.count, budget / rows, decoding ? prefillChunkWhileDecoding : budget)
+            guard take > 0 else { continue }
+            let part = Array(s.pending.prefix(take))
+            items.append(BatchItem(sequence: i, tokens: part, adapters: s.adapters))
             itemSlots.append(i)
             completes.append(take == s.pending.count)
             budget -= take
+            addShadow(of: i, tokens: part)
             nextPrefill = (i + 1) % n
         }
         guard !items.isEmpty else { return [] }
         try context.forward(items)
 
+        // Logit rows come out item by item, one per item (no item asks for all logits).
         var events: [Event] = []
-        for (row, i) in itemSlots.enumerated() {
-            guard var s = slots[i] else { continue }
+        let itemIndex = Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1.sequence, $0) })
+        for (k, i) in itemSlots.enumerated() {
+            guard var s = slots[i], let row = itemIndex[i] else { continue }
             s.pending.removeFirst(items[row].tokens.count)
-            guard completes[row] else { slots[i] = s; continue }
+            guard completes[k] else { slots[i] = s; continue }
             s.prefilling = false
             let full = context.length(of: i) >= context.maxContext
-            let step = s.state.step(logits: context.logits(row: row), contextFull: full)
-            let event = Event(slot: i, step: step)
+            var event: Event
+            if var selector = s.selector, let baseRow = shadowRows[i] {
+                let choice = selector.choose(user: context.logits(row: row), base: context.logits(row: baseRow), history: s.state.tokens)
+                s.selector = selector
+                event = Event(slot: i, step: s.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
+                if case .token = event.step { event.choice = choice }
+            } else {
+                event = Event(slot: i, step: s.state.step(logits: context.logits(row: row), contextFull: full))
+            }
+            let step = event.step
             if event.finished {
+                if let p = s.partner { slots[p] = nil }
                 slots[i] = nil
             } else {
                 if case let .token(token, _) = step { s.pending = [token.id] }

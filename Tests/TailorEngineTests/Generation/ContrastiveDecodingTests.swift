@@ -117,4 +117,34 @@ final class ContrastiveDecodingTests: XCTestCase {
             }
         }
     }
+
+    /// A CoPe job in the batch decoder (two slots advancing together, next to a plain job) gives
+    /// the tokens and choices the dedicated generator gives.
+    func testBatchDecoderRunsCoPeJobsNextToPlainOnes() throws {
+        let model = try Model(path: TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path)
+        let (task, user) = try tinyAdapters(model)
+        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        let options = GenerationOptions(maxTokens: 10, stopAtEndOfGeneration: false)
+        let params = ContrastiveParameters(alpha: 0.5, tau: 0.1)
+        let solo = InferenceContext(model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, threads: 1, precision: .exact)
+        let (expected, expectedChoices) = try ContrastiveGenerator(context: solo, user: [task, user], base: [task])
+            .generate(prompt: prompt, parameters: params, options: options)
+        let ctx = InferenceContext(model: model, maxSequences: 3, maxContext: 64, maxBatchTokens: 32, threads: 1, precision: .exact)
+        let dec = BatchDecoder(context: ctx)
+        let plain = try dec.admit(.init(prompt: prompt, options: options, adapters: [task]))
+        let cope = try dec.admit(.init(prompt: prompt, options: options, adapters: [task, user], contrast: .init(base: [task], parameters: params)))
+        XCTAssertEqual(dec.freeSlots, 0, "a CoPe job holds two slots")
+        XCTAssertThrowsError(try dec.admit(.init(prompt: prompt, options: options))) { XCTAssertEqual($0 as? EngineError, .noFreeSlot) }
+        var tokens: [Int: [Int32]] = [:], choices: [ContrastiveChoice] = []
+        while dec.activeSlots > 0 {
+            for e in try dec.step() {
+                if case let .token(t, _) = e.step { tokens[e.slot, default: []].append(t.id) }
+                if let c = e.choice { choices.append(c) }
+            }
+        }
+        XCTAssertEqual(tokens[cope], expected.tokens)
+        XCTAssertEqual(choices.map(\.token), expectedChoices.map(\.token))
+        XCTAssertEqual(tokens[plain]?.count, 10)
+        XCTAssertEqual(dec.freeSlots, 3)
+    }
 }
