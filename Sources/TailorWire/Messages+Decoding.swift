@@ -66,6 +66,11 @@ public struct GenerateRequest: Sendable, Equatable {
     public var task: String
     /// Adapters named explicitly, applied in order (instead of user/task).
     public var adapters: [AdapterRef]
+    /// Decoding mode: base, tam, oppu, dpo-only, cope, cd-only; empty: from user and task.
+    public var mode: String = ""
+    /// CoPe's α and τ; 0: 0.1 each.
+    public var copeAlpha: Float = 0
+    public var copeTau: Float = 0
 
     /// A request for `model` on `input`.
     public init(model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0,
@@ -130,6 +135,9 @@ public struct GenerateRequest: Sendable, Equatable {
         }
         m.pointee.n_adapters = adapters.count
         m.pointee.adapters = refs
+        m.pointee.mode = try arena.cString(mode, field: "generate.mode")
+        m.pointee.cope_alpha = copeAlpha
+        m.pointee.cope_tau = copeTau
         return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
                                    pack: tailor__v1__generate_request__pack)
     }
@@ -161,10 +169,14 @@ public struct GenerateRequest: Sendable, Equatable {
                 }
                 let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
                 let refs = try (0..<m.pointee.n_adapters).map { try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters") }
-                return GenerateRequest(model: try r.string(m.pointee.model, field: "generate.model"), input: input,
-                                       sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens,
-                                       user: try r.string(m.pointee.user, field: "generate.user"),
-                                       task: try r.string(m.pointee.task, field: "generate.task"), adapters: refs)
+                var req = GenerateRequest(model: try r.string(m.pointee.model, field: "generate.model"), input: input,
+                                          sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens,
+                                          user: try r.string(m.pointee.user, field: "generate.user"),
+                                          task: try r.string(m.pointee.task, field: "generate.task"), adapters: refs)
+                req.mode = try r.string(m.pointee.mode, field: "generate.mode")
+                req.copeAlpha = m.pointee.cope_alpha
+                req.copeTau = m.pointee.cope_tau
+                return req
             }
         }
     }
@@ -174,10 +186,21 @@ public struct GenerateRequest: Sendable, Equatable {
 public enum GenerateEvent: Sendable, Equatable {
     /// A generated token. `text` holds only complete UTF-8; `tokenBytes` may be part of a character.
     case token(id: UInt32, tokenBytes: [UInt8], text: String, logprob: Float)
+    /// A token CoPe decoding chose, with why: log π_user, log π_base and the reward
+    /// log π_user − α·log π_base.
+    case contrastiveToken(id: UInt32, tokenBytes: [UInt8], text: String, logprobUser: Float, logprobBase: Float, reward: Float)
     /// The last event before Status OK. `tailText` is text released at the end that no token
     /// carried (a held-back prefix of a stop string that never completed).
     case stats(promptTokens: UInt32, generatedTokens: UInt32, timeToFirstTokenMS: UInt32, totalMS: UInt32,
                finishReason: String, tailText: String = "")
+
+    /// A token event's text (plain or contrastive); nil for the statistics.
+    public var tokenText: String? {
+        switch self {
+        case let .token(_, _, text, _), let .contrastiveToken(_, _, text, _, _, _): return text
+        case .stats: return nil
+        }
+    }
 
     /// Serialized `tailor.v1.GenerateEvent`.
     public func serialized() throws -> [UInt8] {
@@ -192,6 +215,18 @@ public enum GenerateEvent: Sendable, Equatable {
             t.pointee.token_bytes = arena.binary(tokenBytes)
             t.pointee.text = try arena.cString(text, field: "event.token.text")
             t.pointee.logprob = logprob
+            m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_TOKEN
+            m.pointee.token = t
+        case let .contrastiveToken(id, tokenBytes, text, lu, lb, reward):
+            let t = arena.make(Tailor__V1__TokenEvent.self)
+            tailor__v1__token_event__init(t)
+            t.pointee.token_id = id
+            t.pointee.token_bytes = arena.binary(tokenBytes)
+            t.pointee.text = try arena.cString(text, field: "event.token.text")
+            t.pointee.logprob = lu
+            t.pointee.contrastive = 1
+            t.pointee.logprob_base = lb
+            t.pointee.reward = reward
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_TOKEN
             m.pointee.token = t
         case let .stats(p, g, ttft, total, reason, tail):
@@ -218,8 +253,12 @@ public enum GenerateEvent: Sendable, Equatable {
                 switch m.pointee.kind_case {
                 case TAILOR__V1__GENERATE_EVENT__KIND_TOKEN:
                     let t = m.pointee.token.pointee
-                    return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes),
-                                  text: try r.string(t.text, field: "event.token.text"), logprob: t.logprob)
+                    let text = try r.string(t.text, field: "event.token.text")
+                    if t.contrastive != 0 {
+                        return .contrastiveToken(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprobUser: t.logprob,
+                                                 logprobBase: t.logprob_base, reward: t.reward)
+                    }
+                    return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprob: t.logprob)
                 case TAILOR__V1__GENERATE_EVENT__KIND_STATS:
                     let s = m.pointee.stats.pointee
                     return .stats(promptTokens: s.prompt_tokens, generatedTokens: s.generated_tokens,

@@ -116,6 +116,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS: UInt32 = 0
     @Option(help: "Personalize for this user (with --task): their current task and user adapters.") var user: String = ""
     @Option(help: "Task whose adapters to apply.") var task: String = ""
+    @Option(help: "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only (default: from --user/--task).") var mode: String = ""
+    @Option(help: "CoPe's α (cope, cd-only).") var alpha: Float = 0
+    @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = 0
     @Flag(help: "Print statistics to standard error.") var verbose = false
     @Argument(help: "The prompt.") var prompt: String
 
@@ -126,11 +129,18 @@ struct GenerateCommand: AsyncParsableCommand {
         let request = GenerateRequest(model: model, input: chat ? .chat(messages) : .prompt(prompt),
                                       sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
                                       stop: stops, maxTokens: maxTokens, user: user, task: task)
+        var personalized = request
+        personalized.mode = mode
+        personalized.copeAlpha = alpha
+        personalized.copeTau = tau
         try await withClient(connection) { client in
-            for try await event in try client.generate(request, timeoutMS: timeoutMS) {
+            for try await event in try client.generate(personalized, timeoutMS: timeoutMS) {
                 switch event {
                 case let .token(_, _, text, _):
                     Console.write(text)
+                case let .contrastiveToken(_, _, text, lu, lb, reward):
+                    Console.write(text)
+                    if verbose { Console.error(String(format: "  [log π_user %.3f, log π_base %.3f, reward %.3f]", lu, lb, reward)) }
                 case let .stats(p, g, ttft, total, reason, tail):
                     Console.write(tail + "\n")
                     if verbose { Console.error("prompt \(p) tok, generated \(g) tok, first token \(ttft) ms, total \(total) ms, finish: \(reason)") }

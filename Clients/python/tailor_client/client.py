@@ -266,14 +266,17 @@ class Client:
                     raise TailorError(frame.status.code, frame.status.message, frame.status.field)
                 return
 
-    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", **sampling):
+    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", mode="",
+                 cope_alpha=0.0, cope_tau=0.0, **sampling):
         """Starts a generation; returns a Generation to iterate over for events.
 
         `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
-        min_p, repetition_penalty and seed.
+        min_p, repetition_penalty and seed. `mode` is base, tam, oppu, dpo-only, cope or cd-only;
+        in the CoPe modes each TokenEvent has contrastive=True, logprob (log π_user),
+        logprob_base and reward.
         """
-        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop), user=user, task=task,
-                                           sampling=decoding_pb2.Sampling(**sampling))
+        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop), user=user, task=task, mode=mode,
+                                           cope_alpha=cope_alpha, cope_tau=cope_tau, sampling=decoding_pb2.Sampling(**sampling))
         if chat is not None:
             req.chat.messages.extend(decoding_pb2.ChatMessage(role=r, content=c) for r, c in chat)
         else:

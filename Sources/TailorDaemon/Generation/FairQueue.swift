@@ -19,6 +19,15 @@ struct FairQueue<Key: Hashable, Element> {
         count += 1
     }
 
+    /// Puts `element` back at the front of `key`'s lane, with `key` first in turn: an element
+    /// popped but not servable yet keeps its place.
+    mutating func pushFront(_ element: Element, key: Key) {
+        turn.removeAll { $0 == key }
+        turn.insert(key, at: 0)
+        lanes[key, default: []].insert(element, at: 0)
+        count += 1
+    }
+
     /// The first element of the next key in turn; that key then goes to the back.
     mutating func pop() -> Element? {
         guard !turn.isEmpty else { return nil }

@@ -5,7 +5,7 @@ import TailorEngine
 /// What a generation job reports back to the call streaming it.
 public enum GenerationOutput: Sendable, Equatable {
     /// A generated token.
-    case token(GeneratedToken)
+    case token(GeneratedToken, ContrastiveChoice?)
     /// The end: why, and the timings. `tail` is text released at the end that no token carried
     /// (a held-back prefix of a stop string that never completed).
     case finished(GenerationStats)
@@ -63,12 +63,12 @@ public final class GenerationJob: Sendable {
     func markCancelled() { state.withLock { $0.cancelled = true } }
 
     /// Delivers a token (worker thread).
-    func deliver(_ token: GeneratedToken) {
+    func deliver(_ token: GeneratedToken, choice: ContrastiveChoice? = nil) {
         state.withLock {
             if $0.firstToken == nil { $0.firstToken = DispatchTime.now().uptimeNanoseconds }
             $0.generated += 1
         }
-        continuation.yield(.token(token))
+        continuation.yield(.token(token, choice))
     }
 
     /// Ends the job with `reason` (worker thread); later calls are ignored.

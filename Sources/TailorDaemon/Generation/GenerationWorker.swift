@@ -113,6 +113,10 @@ final class GenerationWorker: @unchecked Sendable {
                 if job.isCancelled { job.finish(.cancelled); continue }
                 do {
                     running[try decoder.admit(job.job)] = job
+                } catch EngineError.noFreeSlot where !running.isEmpty {
+                    // A CoPe job needs two slots: it waits at the front of its lane for the next free one.
+                    queue.pushFront(job, key: job.owner)
+                    break
                 } catch {
                     refused.append((job, RPCError(error)))
                 }
@@ -150,7 +154,7 @@ final class GenerationWorker: @unchecked Sendable {
             guard let job = jobs[e.slot] else { continue }
             switch e.step {
             case let .token(token, finish):
-                job.deliver(token)
+                job.deliver(token, choice: e.choice)
                 if let finish { job.finish(finish) }
             case let .end(text, finish):
                 job.finish(finish, tail: text)

@@ -183,7 +183,7 @@ final class TrainingJob {
         let version = try registry.add(key, record: AdapterVersionRecord(
             baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue, rank: trainable.rank, alpha: trainable.alpha,
             useRSLoRA: trainable.useRSLoRA, targets: LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(\.rawValue),
-            jobID: record.id, metrics: metrics), configJSON: peftConfig, weights: weights, makeCurrent: true)
+            jobID: record.id, metrics: metrics, stage: stage.rawValue), configJSON: peftConfig, weights: weights, makeCurrent: true)
         cache.invalidate(key)
         record.adapterVersion = version.version
         try? FileManager.default.removeItem(atPath: checkpoint)

@@ -35,8 +35,18 @@ public struct DecodingService: RPCService {
         var engineJob = try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
                                      defaultMaxTokens: settings.defaultMaxTokens)
         if let adapters {
-            engineJob.adapters = try adapters.adapters(for: request, caller: call.caller, model: loaded)
-        } else if !request.adapters.isEmpty || !request.task.isEmpty {
+            let plan = try adapters.plan(for: request, caller: call.caller, model: loaded)
+            engineJob.adapters = plan.adapters
+            if let base = plan.contrastBase {
+                let s = engineJob.sampling
+                let parameters = ContrastiveParameters(alpha: request.copeAlpha == 0 ? 0.1 : request.copeAlpha,
+                                                       tau: request.copeTau == 0 ? 0.1 : request.copeTau, temperature: s.temperature,
+                                                       topK: s.topK == 0 ? 50 : s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty,
+                                                       seed: s.seed)
+                do { try parameters.validate() } catch { throw RPCError.invalidArgument("generate.cope", "\(error)") }
+                engineJob.contrast = BatchDecoder.Contrast(base: base, parameters: parameters)
+            }
+        } else if !request.adapters.isEmpty || !request.task.isEmpty || !request.mode.isEmpty {
             throw RPCError(.unimplemented, "this daemon has no adapter registry")
         }
         let job = GenerationJob(engineJob, owner: "\(call.caller.uid)/\(call.caller.pid)")
@@ -44,9 +54,15 @@ public struct DecodingService: RPCService {
         try await withTaskCancellationHandler {
             for await output in job.outputs {
                 switch output {
-                case let .token(t):
-                    try await writer.event(try GenerateEvent.token(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes,
-                                                                   text: Self.wireText(t.text), logprob: t.logprob).serialized())
+                case let .token(t, choice):
+                    let event: GenerateEvent
+                    if let c = choice {
+                        event = .contrastiveToken(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text),
+                                                  logprobUser: c.logProbUser, logprobBase: c.logProbBase, reward: c.reward)
+                    } else {
+                        event = .token(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text), logprob: t.logprob)
+                    }
+                    try await writer.event(try event.serialized())
                 case let .finished(s):
                     if s.finishReason == .cancelled { throw CancellationError() }
                     try await writer.event(try GenerateEvent.stats(

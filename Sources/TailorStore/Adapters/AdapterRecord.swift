@@ -106,6 +106,10 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
     public var createdUnixMS: UInt64
     /// The training job that made it; empty for imports.
     public var jobID: String
+    /// The training stage that made it (tam, oppu, dpo); nil for imports and older records.
+    /// Decoding modes pick versions by it: `oppu`/`cd-only` the newest OPPU version,
+    /// `dpo-only`/`cope` the newest DPO version.
+    public var stage: String?
     /// Metrics of that job (e.g. eval ROUGE-L).
     public var metrics: [String: Double]
     /// sha256 of `adapter_model.safetensors`, checked whenever the version is read.
@@ -115,8 +119,9 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
 
     /// A record; `version`, `sha256`, `bytes` and `createdUnixMS` are set by the registry.
     public init(baseModelSHA256: String, baseArchitecture: String, rank: Int, alpha: Float, useRSLoRA: Bool,
-                targets: [String], jobID: String = "", metrics: [String: Double] = [:]) {
+                targets: [String], jobID: String = "", metrics: [String: Double] = [:], stage: String? = nil) {
         version = 0
+        self.stage = stage
         self.baseModelSHA256 = baseModelSHA256
         self.baseArchitecture = baseArchitecture
         self.rank = rank

@@ -41,6 +41,8 @@ final class DecodingServiceTests: XCTestCase {
                 XCTAssertLessThanOrEqual(logprob, 0)
             case let .stats(p, g, _, _, reason, tail):
                 stats = (p, g, reason); text += tail
+            case .contrastiveToken:
+                XCTFail("a plain request got a CoPe token")
             }
         }
         XCTAssertEqual(ids, want)

@@ -322,7 +322,7 @@ void   tailor__v1__generate_stats__free_unpacked
   assert(message->base.descriptor == &tailor__v1__generate_stats__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[12] =
 {
   {
     "model",
@@ -432,11 +432,50 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mode",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, mode),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cope_alpha",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, cope_alpha),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cope_tau",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, cope_tau),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_request__field_indices_by_name[] = {
   8,   /* field[8] = adapters */
   2,   /* field[2] = chat */
+  10,   /* field[10] = cope_alpha */
+  11,   /* field[11] = cope_tau */
   5,   /* field[5] = max_tokens */
+  9,   /* field[9] = mode */
   0,   /* field[0] = model */
   1,   /* field[1] = prompt */
   3,   /* field[3] = sampling */
@@ -447,7 +486,7 @@ static const unsigned tailor__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
 {
@@ -457,7 +496,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
   "Tailor__V1__GenerateRequest",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateRequest),
-  9,
+  12,
   tailor__v1__generate_request__field_descriptors,
   tailor__v1__generate_request__field_indices_by_name,
   1,  tailor__v1__generate_request__number_ranges,
@@ -707,7 +746,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_event__descriptor =
   (ProtobufCMessageInit) tailor__v1__generate_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__token_event__field_descriptors[4] =
+static const ProtobufCFieldDescriptor tailor__v1__token_event__field_descriptors[7] =
 {
   {
     "token_id",
@@ -757,9 +796,48 @@ static const ProtobufCFieldDescriptor tailor__v1__token_event__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "contrastive",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__TokenEvent, contrastive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprob_base",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__TokenEvent, logprob_base),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reward",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__TokenEvent, reward),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__token_event__field_indices_by_name[] = {
+  4,   /* field[4] = contrastive */
   3,   /* field[3] = logprob */
+  5,   /* field[5] = logprob_base */
+  6,   /* field[6] = reward */
   2,   /* field[2] = text */
   1,   /* field[1] = token_bytes */
   0,   /* field[0] = token_id */
@@ -767,7 +845,7 @@ static const unsigned tailor__v1__token_event__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__token_event__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tailor__v1__token_event__descriptor =
 {
@@ -777,7 +855,7 @@ const ProtobufCMessageDescriptor tailor__v1__token_event__descriptor =
   "Tailor__V1__TokenEvent",
   "tailor.v1",
   sizeof(Tailor__V1__TokenEvent),
-  4,
+  7,
   tailor__v1__token_event__field_descriptors,
   tailor__v1__token_event__field_indices_by_name,
   1,  tailor__v1__token_event__number_ranges,

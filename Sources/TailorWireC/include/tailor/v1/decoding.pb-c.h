@@ -63,6 +63,27 @@ struct  Tailor__V1__GenerateRequest
   char *task;
   size_t n_adapters;
   Tailor__V1__AdapterRef **adapters;
+  /*
+   * Decoding mode with user + task (empty: "oppu" when a user is named, "tam" when only a task
+   * is, "base" otherwise):
+   *   base      no adapter
+   *   tam       the task adapter
+   *   oppu      task + the user's OPPU version (the newest version an OPPU job made; else current)
+   *   dpo-only  task + the user's DPO version (the newest a DPO job made; else current), no contrast
+   *   cope      CoPe: task + DPO version contrasted with task alone (two rows of one batch)
+   *   cd-only   contrastive decoding with the OPPU version (the DPO ablation)
+   * With explicit `adapters` and mode "cope", the last adapter is the user's: all of them are
+   * contrasted with all but the last.
+   */
+  char *mode;
+  /*
+   * α; 0: 0.1
+   */
+  float cope_alpha;
+  /*
+   * τ; 0: 0.1
+   */
+  float cope_tau;
   Tailor__V1__GenerateRequest__InputCase input_case;
   union {
     /*
@@ -77,7 +98,7 @@ struct  Tailor__V1__GenerateRequest
 };
 #define TAILOR__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, TAILOR__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, TAILOR__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
 
 
 struct  Tailor__V1__ChatInput
@@ -172,10 +193,25 @@ struct  Tailor__V1__TokenEvent
    * log p(token) under the model: log-softmax of the raw logits,
    */
   float logprob;
+  /*
+   * before temperature, penalties and filters (CoPe: log π_user)
+   */
+  /*
+   * CoPe modes: the next two fields are set
+   */
+  protobuf_c_boolean contrastive;
+  /*
+   * log π_base(token), the task model's
+   */
+  float logprob_base;
+  /*
+   * log π_user − α·log π_base: why the token won
+   */
+  float reward;
 };
 #define TAILOR__V1__TOKEN_EVENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__token_event__descriptor) \
-    , 0, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
+    , 0, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Tailor__V1__GenerateStats

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from tailor.v1 import adapters_pb2 as tailor_dot_v1_dot_adapters__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tailor/v1/decoding.proto\x12\ttailor.v1\x1a\x18tailor/v1/adapters.proto\"\xef\x01\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x06prompt\x18\x02 \x01(\tH\x00\x12$\n\x04\x63hat\x18\x03 \x01(\x0b\x32\x14.tailor.v1.ChatInputH\x00\x12%\n\x08sampling\x18\x04 \x01(\x0b\x32\x13.tailor.v1.Sampling\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12\x12\n\nmax_tokens\x18\x06 \x01(\r\x12\x0c\n\x04user\x18\x07 \x01(\t\x12\x0c\n\x04task\x18\x08 \x01(\t\x12\'\n\x08\x61\x64\x61pters\x18\t \x03(\x0b\x32\x15.tailor.v1.AdapterRefB\x07\n\x05input\"5\n\tChatInput\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.tailor.v1.ChatMessage\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"v\n\x08Sampling\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_k\x18\x02 \x01(\r\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\r\n\x05min_p\x18\x04 \x01(\x02\x12\x1a\n\x12repetition_penalty\x18\x05 \x01(\x02\x12\x0c\n\x04seed\x18\x06 \x01(\x04\"j\n\rGenerateEvent\x12&\n\x05token\x18\x01 \x01(\x0b\x32\x15.tailor.v1.TokenEventH\x00\x12)\n\x05stats\x18\x02 \x01(\x0b\x32\x18.tailor.v1.GenerateStatsH\x00\x42\x06\n\x04kind\"R\n\nTokenEvent\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x13\n\x0btoken_bytes\x18\x02 \x01(\x0c\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07logprob\x18\x04 \x01(\x02\"\x9c\x01\n\rGenerateStats\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x18\n\x10generated_tokens\x18\x02 \x01(\r\x12\x1e\n\x16time_to_first_token_ms\x18\x03 \x01(\r\x12\x10\n\x08total_ms\x18\x04 \x01(\r\x12\x15\n\rfinish_reason\x18\x05 \x01(\t\x12\x11\n\ttail_text\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tailor/v1/decoding.proto\x12\ttailor.v1\x1a\x18tailor/v1/adapters.proto\"\xa3\x02\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x06prompt\x18\x02 \x01(\tH\x00\x12$\n\x04\x63hat\x18\x03 \x01(\x0b\x32\x14.tailor.v1.ChatInputH\x00\x12%\n\x08sampling\x18\x04 \x01(\x0b\x32\x13.tailor.v1.Sampling\x12\x0c\n\x04stop\x18\x05 \x03(\t\x12\x12\n\nmax_tokens\x18\x06 \x01(\r\x12\x0c\n\x04user\x18\x07 \x01(\t\x12\x0c\n\x04task\x18\x08 \x01(\t\x12\'\n\x08\x61\x64\x61pters\x18\t \x03(\x0b\x32\x15.tailor.v1.AdapterRef\x12\x0c\n\x04mode\x18\n \x01(\t\x12\x12\n\ncope_alpha\x18\x0b \x01(\x02\x12\x10\n\x08\x63ope_tau\x18\x0c \x01(\x02\x42\x07\n\x05input\"5\n\tChatInput\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.tailor.v1.ChatMessage\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"v\n\x08Sampling\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_k\x18\x02 \x01(\r\x12\r\n\x05top_p\x18\x03 \x01(\x02\x12\r\n\x05min_p\x18\x04 \x01(\x02\x12\x1a\n\x12repetition_penalty\x18\x05 \x01(\x02\x12\x0c\n\x04seed\x18\x06 \x01(\x04\"j\n\rGenerateEvent\x12&\n\x05token\x18\x01 \x01(\x0b\x32\x15.tailor.v1.TokenEventH\x00\x12)\n\x05stats\x18\x02 \x01(\x0b\x32\x18.tailor.v1.GenerateStatsH\x00\x42\x06\n\x04kind\"\x8d\x01\n\nTokenEvent\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x13\n\x0btoken_bytes\x18\x02 \x01(\x0c\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x0f\n\x07logprob\x18\x04 \x01(\x02\x12\x13\n\x0b\x63ontrastive\x18\x05 \x01(\x08\x12\x14\n\x0clogprob_base\x18\x06 \x01(\x02\x12\x0e\n\x06reward\x18\x07 \x01(\x02\"\x9c\x01\n\rGenerateStats\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x18\n\x10generated_tokens\x18\x02 \x01(\r\x12\x1e\n\x16time_to_first_token_ms\x18\x03 \x01(\r\x12\x10\n\x08total_ms\x18\x04 \x01(\r\x12\x15\n\rfinish_reason\x18\x05 \x01(\t\x12\x11\n\ttail_text\x18\x06 \x01(\tb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tailor.v1.decoding_pb2', globals())
@@ -22,17 +22,17 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _GENERATEREQUEST._serialized_start=66
-  _GENERATEREQUEST._serialized_end=305
-  _CHATINPUT._serialized_start=307
-  _CHATINPUT._serialized_end=360
-  _CHATMESSAGE._serialized_start=362
-  _CHATMESSAGE._serialized_end=406
-  _SAMPLING._serialized_start=408
-  _SAMPLING._serialized_end=526
-  _GENERATEEVENT._serialized_start=528
-  _GENERATEEVENT._serialized_end=634
-  _TOKENEVENT._serialized_start=636
-  _TOKENEVENT._serialized_end=718
-  _GENERATESTATS._serialized_start=721
-  _GENERATESTATS._serialized_end=877
+  _GENERATEREQUEST._serialized_end=357
+  _CHATINPUT._serialized_start=359
+  _CHATINPUT._serialized_end=412
+  _CHATMESSAGE._serialized_start=414
+  _CHATMESSAGE._serialized_end=458
+  _SAMPLING._serialized_start=460
+  _SAMPLING._serialized_end=578
+  _GENERATEEVENT._serialized_start=580
+  _GENERATEEVENT._serialized_end=686
+  _TOKENEVENT._serialized_start=689
+  _TOKENEVENT._serialized_end=830
+  _GENERATESTATS._serialized_start=833
+  _GENERATESTATS._serialized_end=989
 # @@protoc_insertion_point(module_scope)
