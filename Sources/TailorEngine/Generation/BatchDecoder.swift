@@ -76,18 +76,69 @@ public final class BatchDecoder {
         var isShadow = false
     }
 
+    /// What a free slot's KV-cache row still holds from its last generation: the tokens evaluated
+    /// into it and the adapters they were evaluated with. A new job whose prompt starts with
+    /// those tokens, under the same adapters, reuses that prefix instead of prefilling it (the
+    /// prompt cache: editors re-send mostly the same prefix).
+    private struct CachedRow {
+        var tokens: [Int32]
+        var adapters: [AdapterIdentity]
+    }
+
+    /// An adapter use by identity (the same loaded adapter at the same weight).
+    private struct AdapterIdentity: Equatable {
+        var adapter: ObjectIdentifier
+        var weight: Float
+        init(_ use: AdapterUse) {
+            adapter = ObjectIdentifier(use.adapter)
+            weight = use.weight
+        }
+    }
+
     /// The context whose sequences are the slots.
     public let context: InferenceContext
     /// Prompt tokens a slot may prefill in one step while other slots are decoding.
     public var prefillChunkWhileDecoding: Int
     private var slots: [Slot?]
     private var nextPrefill = 0
+    private var evaluated: [[Int32]]            // per slot: tokens in its KV-cache row
+    private var rowAdapters: [[AdapterIdentity]] // per slot: the adapters they were evaluated with
+    /// Prompt tokens each slot's current job took from the cache instead of prefilling.
+    public private(set) var reusedPrefix: [Int]
 
     /// A decoder with one slot per sequence of `context`.
     public init(context: InferenceContext, prefillChunkWhileDecoding: Int = 64) {
         self.context = context
         self.prefillChunkWhileDecoding = max(1, prefillChunkWhileDecoding)
         slots = Array(repeating: nil, count: context.maxSequences)
+        evaluated = Array(repeating: [], count: context.maxSequences)
+        rowAdapters = Array(repeating: [], count: context.maxSequences)
+        reusedPrefix = Array(repeating: 0, count: context.maxSequences)
+    }
+
+    /// The free slot whose cached row shares the longest prefix with `prompt` under `adapters`
+    /// (at most prompt.count − 1 tokens: the last must be evaluated for its logits), or the
+    /// first free slot with no reuse.
+    private func pickSlot(_ prompt: [Int32], _ adapters: [AdapterUse], excluding: Int? = nil) -> (slot: Int, reuse: Int)? {
+        let ids = adapters.map(AdapterIdentity.init)
+        var best: (slot: Int, reuse: Int)?
+        for i in slots.indices where slots[i] == nil && i != excluding {
+            var n = 0
+            if rowAdapters[i] == ids {
+                let cached = evaluated[i], limit = min(cached.count, prompt.count - 1)
+                while n < limit && cached[n] == prompt[n] { n += 1 }
+            }
+            if best == nil || n > best!.reuse { best = (i, n) }
+        }
+        return best
+    }
+
+    /// Prepares `slot`'s row for a job: keeps `reuse` cached tokens, forgets the rest.
+    private func prepare(_ slot: Int, reuse: Int, adapters: [AdapterUse]) {
+        context.cache.truncate(sequence: slot, to: reuse)
+        evaluated[slot] = Array(evaluated[slot].prefix(reuse))
+        rowAdapters[slot] = adapters.map(AdapterIdentity.init)
+        reusedPrefix[slot] = reuse
     }
 
     /// Slots without a generation.
@@ -102,10 +153,10 @@ public final class BatchDecoder {
     public func admit(_ job: Job) throws -> Int {
         guard !job.prompt.isEmpty else { throw EngineError.emptyInput }
         guard job.options.maxTokens >= 1 else { throw EngineError.invalidRequest("maxTokens must be at least 1") }
-        guard let slot = slots.firstIndex(where: { $0 == nil }) else { throw EngineError.noFreeSlot }
-        var partner: Int?
-        if job.contrast != nil {
-            guard let p = slots.indices.first(where: { $0 != slot && slots[$0] == nil }) else { throw EngineError.noFreeSlot }
+        guard let (slot, reuse) = pickSlot(job.prompt, job.adapters) else { throw EngineError.noFreeSlot }
+        var partner: (slot: Int, reuse: Int)?
+        if let contrast = job.contrast {
+            guard let p = pickSlot(job.prompt, contrast.base, excluding: slot) else { throw EngineError.noFreeSlot }
             partner = p
         }
         guard job.prompt.count <= context.maxContext else {
@@ -122,12 +173,14 @@ public final class BatchDecoder {
         let state = try DecodingState(prompt: job.prompt, sampling: job.sampling, options: job.options,
                                       tokenizer: context.model.tokenizer)
         let selector = try job.contrast.map { try ContrastiveSelector($0.parameters) }
-        context.reset(sequence: slot)
-        slots[slot] = Slot(state: state, pending: job.prompt, prefilling: true, adapters: job.adapters, partner: partner,
+        // A CoPe pair prefills both rows together, so both reuse the same (shorter) prefix.
+        let shared = min(reuse, partner?.reuse ?? reuse)
+        prepare(slot, reuse: shared, adapters: job.adapters)
+        slots[slot] = Slot(state: state, pending: Array(job.prompt[shared...]), prefilling: true, adapters: job.adapters, partner: partner?.slot,
                            base: job.contrast?.base ?? [], selector: selector)
-        if let partner {
-            context.reset(sequence: partner)
-            slots[partner] = Slot(state: state, pending: [], prefilling: true, adapters: job.contrast!.base, isShadow: true)
+        if let partner, let contrast = job.contrast {
+            prepare(partner.slot, reuse: shared, adapters: contrast.base)
+            slots[partner.slot] = Slot(state: state, pending: [], prefilling: true, adapters: contrast.base, isShadow: true)
         }
         return slot
     }
@@ -135,12 +188,12 @@ public final class BatchDecoder {
     /// Ends the generation in `slot` now (a cancelled request); the slot is free afterwards.
     public func remove(slot: Int) {
         guard slot >= 0 && slot < slots.count else { return }
-        if let p = slots[slot]?.partner {
-            slots[p] = nil
-            context.reset(sequence: p)
+        for s in [slots[slot]?.partner, slot].compactMap({ $0 }) {
+            slots[s] = nil
+            context.reset(sequence: s)
+            evaluated[s] = []
+            rowAdapters[s] = []
         }
-        slots[slot] = nil
-        context.reset(sequence: slot)
     }
 
     /// Runs one forward call over every active slot and returns what each produced: a token
@@ -186,7 +239,13 @@ public final class BatchDecoder {
             nextPrefill = (i + 1) % n
         }
         guard !items.isEmpty else { return [] }
-        try context.forward(items)
+        do {
+            try context.forward(items)
+        } catch {
+            for it in items { evaluated[it.sequence] = []; rowAdapters[it.sequence] = []; context.reset(sequence: it.sequence) }
+            throw error
+        }
+        for it in items { evaluated[it.sequence] += it.tokens }
 
         // Logit rows come out item by item, one per item (no item asks for all logits).
         var events: [Event] = []

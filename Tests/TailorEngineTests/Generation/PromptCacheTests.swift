@@ -1,0 +1,48 @@
+import Foundation
+@testable import TailorEngine
+import XCTest
+
+/// The batch decoder's prompt cache: a prompt extending what a free slot's row already holds
+/// (under the same adapters) prefills only the new part, and decodes exactly as from scratch.
+final class PromptCacheTests: XCTestCase {
+    func testASharedPrefixIsReusedAndDecodesAsFromScratch() throws {
+        let model = try Model(path: TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path)
+        let tok = model.tokenizer
+        let first = tok.encode("the theme of the", addSpecial: true, parseSpecial: false)
+        let second = tok.encode("the theme of the theme", addSpecial: true, parseSpecial: false)
+        XCTAssertEqual(Array(second.prefix(first.count)), first)
+        let options = GenerationOptions(maxTokens: 6, stopAtEndOfGeneration: false)
+        func decode(_ dec: BatchDecoder, _ prompt: [Int32], adapters: [AdapterUse] = []) throws -> (slot: Int, tokens: [Int32]) {
+            let slot = try dec.admit(.init(prompt: prompt, options: options, adapters: adapters))
+            var out: [Int32] = []
+            while dec.activeSlots > 0 { for e in try dec.step() { if case let .token(t, _) = e.step { out.append(t.id) } } }
+            return (slot, out)
+        }
+        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, threads: 1, precision: .exact)
+        let dec = BatchDecoder(context: ctx)
+        let a = try decode(dec, first)
+        XCTAssertEqual(dec.reusedPrefix[a.slot], 0)
+        let b = try decode(dec, second)
+        XCTAssertEqual(b.slot, a.slot, "the slot holding the prefix is picked")
+        // Reused: the first prompt and the generated tokens that match the second prompt's next ones.
+        XCTAssertGreaterThanOrEqual(dec.reusedPrefix[b.slot], first.count)
+        let fresh = BatchDecoder(context: InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 32, threads: 1, precision: .exact))
+        XCTAssertEqual(b.tokens, try decode(fresh, second).tokens, "reuse decodes exactly as a fresh prefill")
+        // Other adapters: no reuse.
+        let dir = TestPaths.fixtures.appendingPathComponent("lora/llama-user-peft")
+        let user = AdapterUse(try PEFTAdapter.load(name: "u", configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
+                                                   safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+                                                   config: model.config))
+        let c = try decode(dec, second, adapters: [user])
+        XCTAssertEqual(dec.reusedPrefix[c.slot], 0)
+        // A removed (cancelled) slot keeps nothing; a finished one keeps its row.
+        let one = BatchDecoder(context: InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 32, threads: 1))
+        let d = try one.admit(.init(prompt: second, options: options))
+        _ = try one.step()
+        one.remove(slot: d)
+        _ = try decode(one, second)
+        XCTAssertEqual(one.reusedPrefix[0], 0)
+        _ = try decode(one, second)
+        XCTAssertEqual(one.reusedPrefix[0], second.count - 1)
+    }
+}
