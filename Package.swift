@@ -46,7 +46,8 @@ let package = Package(
         ),
         // Evaluation: ROUGE as rouge_score computes it.
         .target(
-            name: "TailorEval"
+            name: "TailorEval",
+            dependencies: ["TailorEngine"]
         ),
         // libprotobuf-c, from the system (Debian: libprotobuf-c-dev).
         .systemLibrary(

@@ -56,7 +56,7 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// `name` as one safe path component: bytes outside [A-Za-z0-9._-] become %XX.
-    static func pathComponent(_ name: String) -> String {
+    public static func pathComponent(_ name: String) -> String {
         var out = ""
         for b in name.utf8 {
             if isNameByte(b) {

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import TailorEngine
+import TailorEval
+import TailorStore
+import TailorTraining
+
+/// `tailor eval`: CoPe's whole per-user pipeline on a data set in the per-user format of
+/// ../shared/data, then every query under each method, scored with ROUGE.
+///
+/// Resumable: adapters, negatives and generations are cached in the out directory, so a killed
+/// run restarts where it stopped.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with ROUGE.")
+
+    @Option(help: "A task folder holding user_others.json and users.json.") var data: String
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Methods, comma-separated.") var methods: String = "base,tam,oppu,cope,cd-only,dpo-only"
+    @Option(help: "Use the first N users (0: all).") var users: Int = 0
+    @Option(help: "Output directory (caches and results).") var out: String
+    @Option(name: .customLong("max-new-tokens"), help: "Tokens per generated output.") var maxNewTokens: Int = 32
+    @Flag(help: "Keep generating past a newline (long outputs such as abstracts).") var multiline = false
+    @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: Int = 256
+    @Option(name: .customLong("tam-epochs"), help: "TAM epochs (reference: 3).") var tamEpochs: Int = 3
+    @Option(name: .customLong("oppu-epochs"), help: "OPPU epochs (reference: 2).") var oppuEpochs: Int = 2
+    @Option(name: .customLong("dpo-epochs"), help: "DPO epochs (reference: 1).") var dpoEpochs: Int = 1
+    @Option(help: "Negatives sampled per prompt.") var samples: Int = 3
+    @Option(help: "CoPe's α.") var alpha: Float = 0.1
+    @Option(help: "CoPe's τ.") var tau: Float = 0.1
+    @Option(help: "DPO's β.") var beta: Float = 0.01
+
+    static let allMethods = ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"]
+
+    func validate() throws {
+        let list = methods.split(separator: ",").map(String.init)
+        guard !list.isEmpty, list.allSatisfy(Self.allMethods.contains) else {
+            throw ValidationError("--methods takes a comma list of \(Self.allMethods.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let model = try modelOptions.load()
+        let set = try EvalDataSet(directory: data, users: users)
+        let harness = EvalHarness(model: model, out: out, command: self)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let methodList = methods.split(separator: ",").map(String.init)
+        let task = try harness.taskAdapter(set.others)
+        var generations: [String: [String: (user: String, text: String, gold: String)]] = [:]
+        for user in set.users {
+            let personal = methodList.contains { ["oppu", "cope", "cd-only", "dpo-only"].contains($0) }
+            let oppu = personal ? try harness.userAdapter(user, task: task) : nil
+            let dpo = methodList.contains { $0 == "cope" || $0 == "dpo-only" } ? try harness.dpoAdapter(user, task: task, oppu: oppu!) : nil
+            for method in methodList {
+                let outputs = try harness.generate(method: method, user: user, task: task, oppu: oppu, dpo: dpo)
+                for (id, text) in outputs {
+                    let gold = user.queries.first { $0.id == id }!.gold
+                    generations[method, default: [:]][id] = (user.name, text, gold)
+                }
+            }
+        }
+        try EvalReport(methods: methodList, generations: generations, out: out, command: CommandLine.arguments.joined(separator: " ")).write()
+        print(try String(contentsOfFile: out + "/results.md", encoding: .utf8))
+    }
+}
+
+/// The per-user data set: user_others.json and users.json of ../shared/data.
+struct EvalDataSet {
+    struct Query { var id: String; var input: String; var gold: String }
+    struct User { var name: String; var profile: [HistoryItem]; var queries: [Query] }
+
+    var others: [HistoryItem]
+    var users: [User]
+
+    init(directory: String, users limit: Int) throws {
+        let othersData = try Data(contentsOf: URL(fileURLWithPath: directory + "/user_others.json"))
+        others = try PreferenceImport.parse(othersData, format: .perUser, task: "eval").history
+        guard let list = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/users.json"))) as? [[String: Any]] else {
+            throw CLIError("\(directory)/users.json is not a list of users")
+        }
+        var users: [User] = []
+        for (i, u) in list.enumerated() {
+            guard let name = u["user_id"].map({ "\($0)" }), let profile = u["profile"] as? [[String: Any]], let query = u["query"] as? [[String: Any]] else {
+                throw CLIError("\(directory)/users.json: user \(i) lacks user_id, profile or query")
+            }
+            let items = profile.compactMap { p -> HistoryItem? in
+                guard let input = p["input"] as? String, let output = p["output"] as? String else { return nil }
+                return HistoryItem(id: "\(p["id"] ?? "")", task: "eval", input: input, output: output)
+            }
+            let queries = query.compactMap { q -> Query? in
+                guard let input = q["input"] as? String, let gold = q["gold"] as? String else { return nil }
+                return Query(id: "\(q["id"] ?? "")", input: input, gold: gold)
+            }
+            users.append(User(name: name, profile: items, queries: queries))
+        }
+        self.users = limit > 0 ? Array(users.prefix(limit)) : users
+    }
+}

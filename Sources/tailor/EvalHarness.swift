@@ -1,0 +1,192 @@
+import Foundation
+import TailorEngine
+import TailorEval
+import TailorStore
+import TailorTraining
+
+/// The cached steps of `tailor eval`: each adapter is a PEFT directory, the negatives a JSONL
+/// file and each method's generations a JSONL file under the out directory; a step whose output
+/// exists is not redone.
+struct EvalHarness {
+    let model: Model
+    let out: String
+    let command: EvalCommand
+
+    private var formatter: ExampleFormatter { ExampleFormatter(tokenizer: model.tokenizer, maxTokens: command.maxTokens) }
+
+    private func log(_ s: String) { Console.error(s) }
+
+    /// Directory names for people's names.
+    private func dir(_ user: EvalDataSet.User) -> String {
+        out + "/users/" + AdapterKey.pathComponent(user.name)
+    }
+
+    private func cachedAdapter(_ path: String) throws -> LoRAAdapter? {
+        guard FileManager.default.fileExists(atPath: path + "/adapter_model.safetensors") else { return nil }
+        return try OfflineTraining.loadPEFT(path, model: model)
+    }
+
+    private func train(_ lora: TrainableLoRA, frozen: [AdapterUse], _ objective: LoRATrainer.Objective, _ config: TrainingConfiguration,
+                       label: String) throws {
+        let graph = TrainingGraph(model: model, maxTokens: command.maxTokens, maxRank: lora.rank, threads: command.modelOptions.threads)
+        let trainer = try LoRATrainer(graph: graph, trainable: lora, frozen: frozen, objective: objective, configuration: config)
+        let started = Date()
+        while !trainer.isFinished {
+            let r = try trainer.runStep()
+            if r.step % 5 == 0 || trainer.isFinished {
+                log(String(format: "%@ step %d/%d loss %.4f (%.0f s)", label, r.step, r.totalSteps, r.loss, Date().timeIntervalSince(started)))
+            }
+        }
+    }
+
+    /// TAM: r=16 on q, k, v, o over the other users' items.
+    func taskAdapter(_ others: [HistoryItem]) throws -> LoRAAdapter {
+        let path = out + "/tam"
+        if let a = try cachedAdapter(path) { return a }
+        var cfg = TrainingConfiguration.tam
+        cfg.epochs = command.tamEpochs
+        let lora = TrainableLoRA(config: model.config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
+        try train(lora, frozen: [], .sft(others.compactMap { formatter.example(input: $0.input, output: $0.output) }), cfg, label: "tam")
+        try OfflineTraining.savePEFT(lora.adapter(name: "tam"), model: model, to: path)
+        return try cachedAdapter(path)!
+    }
+
+    /// OPPU: r=8 on q, v over the user's profile, on top of the TAM.
+    func userAdapter(_ user: EvalDataSet.User, task: LoRAAdapter) throws -> LoRAAdapter {
+        let path = dir(user) + "/oppu"
+        if let a = try cachedAdapter(path) { return a }
+        var cfg = TrainingConfiguration.oppu
+        cfg.epochs = command.oppuEpochs
+        let lora = TrainableLoRA(config: model.config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
+        try train(lora, frozen: [AdapterUse(task)], .sft(user.profile.compactMap { formatter.example(input: $0.input, output: $0.output) }),
+                  cfg, label: "\(user.name) oppu")
+        try OfflineTraining.savePEFT(lora.adapter(name: "oppu"), model: model, to: path)
+        return try cachedAdapter(path)!
+    }
+
+    /// Negatives (lowest implicit reward of K samples from base + TAM), then DPO from the OPPU adapter.
+    func dpoAdapter(_ user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter) throws -> LoRAAdapter {
+        let path = dir(user) + "/dpo"
+        if let a = try cachedAdapter(path) { return a }
+        let negativesPath = dir(user) + "/negatives.jsonl"
+        var pairs: [PreferencePair]
+        if let data = FileManager.default.contents(atPath: negativesPath) {
+            pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs
+        } else {
+            var neg = NegativeConfiguration()
+            neg.samples = command.samples
+            neg.maxNewTokens = command.maxNewTokens
+            let graph = TrainingGraph(model: model, maxTokens: command.maxTokens, maxRank: 1, threads: command.modelOptions.threads)
+            let sampler = try NegativeSampler(graph: graph, base: [AdapterUse(task)], user: [AdapterUse(task), AdapterUse(oppu)], configuration: neg)
+            pairs = []
+            for (i, h) in user.profile.enumerated() {
+                let prompt = Array(formatter.prompt(h.input).suffix(max(1, command.maxTokens - neg.maxNewTokens - 1)))
+                guard let worst = try sampler.candidates(prompt: prompt, index: i).first(where: { $0.text != h.output }) else { continue }
+                pairs.append(PreferencePair(id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
+                                            rejected: worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}"), source: .synthetic))
+            }
+            try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: negativesPath, mode: 0o644)
+            log("\(user.name): \(pairs.count) negatives")
+        }
+        var cfg = TrainingConfiguration.dpo
+        cfg.epochs = command.dpoEpochs
+        cfg.beta = command.beta
+        let lora = try TrainableLoRA(continuing: oppu, config: model.config)
+        let examples = pairs.compactMap { p -> PreferenceExample? in
+            guard let c = formatter.example(input: p.prompt, output: p.chosen), let r = formatter.example(input: p.prompt, output: p.rejected) else { return nil }
+            return PreferenceExample(chosen: c, rejected: r)
+        }
+        try train(lora, frozen: [AdapterUse(task)], .dpo(examples), cfg, label: "\(user.name) dpo")
+        try OfflineTraining.savePEFT(lora.adapter(name: "dpo"), model: model, to: path)
+        return try cachedAdapter(path)!
+    }
+
+    /// The user's queries under `method`, cached per (method, user) as JSONL {"id", "text"}.
+    func generate(method: String, user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter?, dpo: LoRAAdapter?) throws -> [String: String] {
+        let path = dir(user) + "/generations-\(method).jsonl"
+        var done: [String: String] = [:]
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], let id = o["id"], let t = o["text"] { done[id] = t }
+            }
+        }
+        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: min(2048, model.config.contextLength), maxBatchTokens: 256,
+                                   threads: command.modelOptions.threads)
+        let options = GenerationOptions(maxTokens: command.maxNewTokens, stopStrings: command.multiline ? [] : ["\n"])
+        let t = AdapterUse(task)
+        for q in user.queries where done[q.id] == nil {
+            let prompt = formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
+            let text: String
+            switch method {
+            case "base": text = try Generator(context: ctx, adapters: []).generate(prompt: Array(prompt), sampling: .init(), options: options).text
+            case "tam": text = try Generator(context: ctx, adapters: [t]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
+            case "oppu": text = try Generator(context: ctx, adapters: [t, AdapterUse(oppu!)]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
+            case "dpo-only": text = try Generator(context: ctx, adapters: [t, AdapterUse(dpo!)]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
+            default:
+                let user = method == "cope" ? dpo! : oppu!
+                text = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])
+                    .generate(prompt: Array(prompt), parameters: ContrastiveParameters(alpha: command.alpha, tau: command.tau), options: options).0.text
+            }
+            let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            done[q.id] = clean
+            let line = try JSONSerialization.data(withJSONObject: ["id": q.id, "text": clean], options: [.sortedKeys])
+            let handle = FileHandle(forWritingAtPath: path) ?? {
+                FileManager.default.createFile(atPath: path, contents: nil)
+                return FileHandle(forWritingAtPath: path)!
+            }()
+            handle.seekToEndOfFile()
+            handle.write(line + Data("\n".utf8))
+            try handle.synchronize()
+            try handle.close()
+        }
+        return done
+    }
+}
+
+/// The results table (markdown and JSON) and the bar chart (SVG) of an eval run.
+struct EvalReport {
+    let methods: [String]
+    let generations: [String: [String: (user: String, text: String, gold: String)]]
+    let out: String
+    let command: String
+
+    func write() throws {
+        var json: [String: Any] = ["command": command]
+        var md = "# Evaluation results\n\n`\(command)`\n\nROUGE F1 (rouge_score's tokenizer, no stemmer), mean over queries with bootstrap 95% intervals.\n\n"
+        md += "| method | n | ROUGE-1 | ROUGE-L |\n|---|---|---|---|\n"
+        var bars: [(String, Double, Double, Double)] = []
+        var perUser: [String: [String: [Double]]] = [:]
+        for m in methods {
+            let rows = (generations[m] ?? [:]).sorted { $0.key < $1.key }
+            let scores = rows.map { Rouge.score(prediction: $0.value.text, reference: $0.value.gold) }
+            let r1 = Bootstrap.meanInterval(scores.map(\.rouge1.fmeasure)), rl = Bootstrap.meanInterval(scores.map(\.rougeL.fmeasure))
+            md += String(format: "| %@ | %d | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] |\n", m, rows.count, r1.mean, r1.low, r1.high, rl.mean, rl.low, rl.high)
+            json[m] = ["n": rows.count, "rouge1": [r1.mean, r1.low, r1.high], "rougeL": [rl.mean, rl.low, rl.high]]
+            bars.append((m, rl.mean, rl.low, rl.high))
+            for (row, s) in zip(rows, scores) { perUser[row.value.user, default: [:]][m, default: []].append(s.rougeL.fmeasure) }
+        }
+        md += "\n## ROUGE-L per user\n\n| user | " + methods.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: methods.count) + "\n"
+        for (u, byMethod) in perUser.sorted(by: { $0.key < $1.key }) {
+            md += "| \(u) | " + methods.map { m in byMethod[m].map { String(format: "%.4f", $0.reduce(0, +) / Double($0.count)) } ?? "-" }.joined(separator: " | ") + " |\n"
+        }
+        json["per_user_rougeL"] = perUser.mapValues { $0.mapValues { $0.reduce(0, +) / Double($0.count) } }
+        try AtomicFile.write(Array(md.utf8), to: out + "/results.md", mode: 0o644)
+        try AtomicFile.write([UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])), to: out + "/results.json", mode: 0o644)
+        try AtomicFile.write(Array(Self.chart(bars).utf8), to: out + "/results.svg", mode: 0o644)
+    }
+
+    /// A bar per method (ROUGE-L) with its 95% interval as a whisker.
+    static func chart(_ bars: [(String, Double, Double, Double)]) -> String {
+        let w = 80 * bars.count + 80, h = 320, top = max(0.05, (bars.map(\.3).max() ?? 0) * 1.15)
+        func y(_ v: Double) -> Double { 280 - v / top * 240 }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        svg += "<text x=\"10\" y=\"20\">ROUGE-L (mean, 95% bootstrap interval)</text>\n<line x1=\"50\" y1=\"280\" x2=\"\(w - 10)\" y2=\"280\" stroke=\"black\"/>\n"
+        for (i, b) in bars.enumerated() {
+            let x = 70 + 80 * i
+            svg += String(format: "<rect x=\"%d\" y=\"%.1f\" width=\"50\" height=\"%.1f\" fill=\"#4a7ab7\"/>\n", x, y(b.1), 280 - y(b.1))
+            svg += String(format: "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"black\"/>\n", x + 25, y(b.2), x + 25, y(b.3))
+            svg += String(format: "<text x=\"%d\" y=\"298\">%@</text><text x=\"%d\" y=\"%.1f\">%.3f</text>\n", x, b.0, x, y(b.3) - 4, b.1)
+        }
+        return svg + "</svg>\n"
+    }
+}
