@@ -6,6 +6,7 @@ import Foundation
 public final class GenerationActivity: @unchecked Sendable {
     private let condition = NSCondition()
     private var busyWorkers = 0                      // guarded by condition
+    private var released = false                     // guarded by condition: waits end at once
 
     /// Nobody busy yet.
     public init() {}
@@ -25,6 +26,15 @@ public final class GenerationActivity: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Ends every wait now and from now on: the daemon is stopping, and a training job must
+    /// reach its next stopping point rather than wait for generations that may never finish.
+    func releaseWaiters() {
+        condition.lock()
+        released = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Blocks while any generation runs, then lingers `grace` of idleness (an editor's next
     /// keystroke usually follows within it). Returns the seconds spent waiting.
     @discardableResult
@@ -32,9 +42,9 @@ public final class GenerationActivity: @unchecked Sendable {
         let start = Date()
         condition.lock()
         defer { condition.unlock() }
-        while true {
-            while busyWorkers > 0 { condition.wait() }
-            guard grace > 0 else { break }
+        while !released {
+            while busyWorkers > 0 && !released { condition.wait() }
+            guard grace > 0, !released else { break }
             _ = condition.wait(until: Date().addingTimeInterval(grace))
             if busyWorkers == 0 { break }
         }

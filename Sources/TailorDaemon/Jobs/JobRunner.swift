@@ -100,6 +100,7 @@ final class JobRunner: @unchecked Sendable {
 
     /// Stops the thread: the running job halts between sequences and stays resumable.
     func stop() {
+        activity.releaseWaiters()
         condition.lock()
         stopping = true
         condition.broadcast()
