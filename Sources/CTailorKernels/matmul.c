@@ -188,6 +188,13 @@ void tk_sgemm(tk_pool *pool, bool transA, bool transB, int64_t m, int64_t n, int
               const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
               float *c, int64_t ldc) {
     pthread_once(&blas_once, blas_single_thread);
+    // Small products (a LoRA delta on a few decode rows) run on the caller: waking the pool
+    // for a few thousand multiply-adds costs more than the work.
+    if (m * n * k <= (int64_t)1 << 17) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        return;
+    }
     sgemm_job job = { transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
     tk_pool_run(pool, sgemm_run, &job);
 }
