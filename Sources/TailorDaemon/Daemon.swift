@@ -39,8 +39,9 @@ public struct Daemon: Sendable {
             }
             let checkpoints = stateDirectory + "/jobs"
             try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
-            runner = JobRunner(jobs: JobStore(preferences), store: preferences, registry: registry, cache: cache, activity: activity,
-                               checkpointDirectory: checkpoints, threads: configuration.trainingThreads)
+            runner = JobRunner(jobs: JobStore(preferences), environment: TrainingEnvironment(
+                store: preferences, registry: registry, cache: cache, activity: activity, checkpointDirectory: checkpoints,
+                threads: max(1, configuration.trainingThreads)))
         }
     }
 

@@ -27,23 +27,12 @@ final class JobRunner: @unchecked Sendable {
     private var watchers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
 
     let jobs: JobStore
-    let store: PreferenceStore
-    let registry: AdapterRegistry
-    let cache: AdapterCache
-    let activity: GenerationActivity
-    let checkpointDirectory: String
-    /// Threads a training step uses (fewer than the cores leaves room for decoding).
-    let threads: Int
+    let environment: TrainingEnvironment
+    var store: PreferenceStore { environment.store }
 
-    init(jobs: JobStore, store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache, activity: GenerationActivity,
-         checkpointDirectory: String, threads: Int) {
+    init(jobs: JobStore, environment: TrainingEnvironment) {
         self.jobs = jobs
-        self.store = store
-        self.registry = registry
-        self.cache = cache
-        self.activity = activity
-        self.checkpointDirectory = checkpointDirectory
-        self.threads = max(1, threads)
+        self.environment = environment
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-train"
         thread.stackSize = 8 << 20
@@ -100,7 +89,7 @@ final class JobRunner: @unchecked Sendable {
 
     /// Stops the thread: the running job halts between sequences and stays resumable.
     func stop() {
-        activity.releaseWaiters()
+        environment.activity.releaseWaiters()
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -154,8 +143,7 @@ final class JobRunner: @unchecked Sendable {
         record.error = ""
         record = publish(record)
         let id = record.id
-        let job = TrainingJob(record: record, spec: entry.spec, loaded: entry.model, store: store, registry: registry, cache: cache,
-                              activity: activity, checkpointDirectory: checkpointDirectory, threads: threads,
+        let job = TrainingJob(record: record, spec: entry.spec, loaded: entry.model, environment: environment,
                               isCancelled: { [weak self] in self?.shouldStop(id) ?? true },
                               report: { [weak self] r in self?.publish(r) ?? r })
         do {

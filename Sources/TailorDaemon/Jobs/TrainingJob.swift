@@ -12,28 +12,24 @@ final class TrainingJob {
     private(set) var record: JobRecord
     let spec: JobSpec
     let loaded: LoadedModel
-    let store: PreferenceStore
-    let registry: AdapterRegistry
-    let cache: AdapterCache
-    let activity: GenerationActivity
-    let checkpointDirectory: String
-    let threads: Int
+    let environment: TrainingEnvironment
     let isCancelled: @Sendable () -> Bool
     /// Persists and broadcasts progress.
     let report: (JobRecord) -> JobRecord
 
-    init(record: JobRecord, spec: JobSpec, loaded: LoadedModel, store: PreferenceStore, registry: AdapterRegistry, cache: AdapterCache,
-         activity: GenerationActivity, checkpointDirectory: String, threads: Int, isCancelled: @escaping @Sendable () -> Bool,
+    private var store: PreferenceStore { environment.store }
+    private var registry: AdapterRegistry { environment.registry }
+    private var cache: AdapterCache { environment.cache }
+    private var activity: GenerationActivity { environment.activity }
+    private var checkpointDirectory: String { environment.checkpointDirectory }
+    private var threads: Int { environment.threads }
+
+    init(record: JobRecord, spec: JobSpec, loaded: LoadedModel, environment: TrainingEnvironment, isCancelled: @escaping @Sendable () -> Bool,
          report: @escaping (JobRecord) -> JobRecord) {
         self.record = record
         self.spec = spec
         self.loaded = loaded
-        self.store = store
-        self.registry = registry
-        self.cache = cache
-        self.activity = activity
-        self.checkpointDirectory = checkpointDirectory
-        self.threads = threads
+        self.environment = environment
         self.isCancelled = isCancelled
         self.report = report
     }
@@ -229,4 +225,16 @@ final class TrainingJob {
                                user: record.user, owner: record.owner)
         }
     }
+}
+
+/// What every training job works with: the stores it reads and publishes to, the gate it yields
+/// at, where checkpoints go, and how many threads a step may use.
+struct TrainingEnvironment: Sendable {
+    let store: PreferenceStore
+    let registry: AdapterRegistry
+    let cache: AdapterCache
+    let activity: GenerationActivity
+    let checkpointDirectory: String
+    /// Threads a training step uses (fewer than the cores leaves room for decoding).
+    let threads: Int
 }
