@@ -80,10 +80,9 @@ struct EvalHarness {
             let sampler = try NegativeSampler(graph: graph, base: [AdapterUse(task)], user: [AdapterUse(task), AdapterUse(oppu)], configuration: neg)
             pairs = []
             for (i, h) in user.profile.enumerated() {
-                let prompt = Array(formatter.prompt(h.input).suffix(max(1, command.maxTokens - neg.maxNewTokens - 1)))
-                guard let worst = try sampler.candidates(prompt: prompt, index: i).first(where: { $0.text != h.output }) else { continue }
+                guard let worst = try sampler.negative(input: h.input, output: h.output, index: i, formatter: formatter) else { continue }
                 pairs.append(PreferencePair(id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
-                                            rejected: worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}"), source: .synthetic))
+                                            rejected: worst.text, source: .synthetic))
             }
             try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: negativesPath, mode: 0o644)
             log("\(user.name): \(pairs.count) negatives")

@@ -57,10 +57,9 @@ struct OfflineTraining {
                 let sampler = try NegativeSampler(graph: graph, base: task, user: task + [AdapterUse(u)], configuration: spec.negatives)
                 pairs = []
                 for (i, h) in parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max).enumerated() {
-                    let prompt = Array(formatter.prompt(h.input).suffix(max(1, spec.maxTokens - spec.negatives.maxNewTokens - 1)))
-                    guard let worst = try sampler.candidates(prompt: prompt, index: i).first(where: { $0.text != h.output }) else { continue }
+                    guard let worst = try sampler.negative(input: h.input, output: h.output, index: i, formatter: formatter) else { continue }
                     pairs.append(PreferencePair(id: "negative:" + h.id, task: self.task, prompt: h.input, chosen: h.output,
-                                                rejected: worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}"), source: .synthetic))
+                                                rejected: worst.text, source: .synthetic))
                     Console.error("negatives \(i + 1)/\(min(parsed.history.count, spec.maxItems > 0 ? spec.maxItems : .max))  reward \(worst.reward)")
                 }
                 let file = stages.count == 1 ? out : out + ".negatives.jsonl"

@@ -214,14 +214,9 @@ final class TrainingJob {
             if existing.contains(id) { continue }
             if isCancelled() { throw CancellationError() }
             activity.waitUntilIdle()
-            let prompt = fmt.prompt(item.input)
-            let room = spec.maxTokens - spec.negatives.maxNewTokens - 1
-            let candidates = try sampler.candidates(prompt: room > 0 ? Array(prompt.suffix(room)) : prompt, index: i)
-            guard let worst = candidates.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != item.output.trimmingCharacters(in: .whitespacesAndNewlines) }) else { continue }
+            guard let worst = try sampler.negative(input: item.input, output: item.output, index: i, formatter: fmt) else { continue }
             record.loss = worst.reward
-            // A sampled byte can be NUL, which stored text may not hold (as on the wire: U+FFFD).
-            let rejected = worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
-            try store.addPairs([PreferencePair(id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: rejected, source: .synthetic)],
+            try store.addPairs([PreferencePair(id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text, source: .synthetic)],
                                user: record.user, owner: record.owner)
         }
     }

@@ -88,4 +88,19 @@ public final class NegativeSampler {
         for i in lu.indices { r += Double(lu[i]) - Double(configuration.alpha) * Double(lb[i]) }
         return Float(configuration.lengthNormalized ? r / Double(lu.count) : r)
     }
+
+    /// The negative for one history item: its prompt (the end of it, leaving room for the
+    /// samples within `formatter.maxTokens`) sampled K times, and the lowest-reward sample that
+    /// differs from the user's real `output` (ignoring surrounding whitespace); nil when every
+    /// sample equals it or is empty. The text has NUL bytes replaced by U+FFFD, since stored
+    /// text (like the wire) cannot hold them.
+    public func negative(input: String, output: String, index: Int, formatter: ExampleFormatter) throws -> ScoredCompletion? {
+        let prompt = formatter.prompt(input)
+        let room = formatter.maxTokens - configuration.maxNewTokens - 1
+        let real = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let list = try candidates(prompt: room > 0 ? Array(prompt.suffix(room)) : prompt, index: index)
+        guard var worst = list.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real }) else { return nil }
+        worst.text = worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+        return worst
+    }
 }
