@@ -53,6 +53,8 @@ typedef struct {
     void (*attend)(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
                    int hd, float scale, float *scores, float *out);
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
+    /// log Σ exp(x[i]) over a logit row, and its max; see tk_logsumexp.
+    float (*logsumexp)(const float *x, int64_t n, float *max_out);
 } tk_vtable;
 
 const tk_vtable *tk_vtable_portable(void);

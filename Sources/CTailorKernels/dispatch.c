@@ -112,3 +112,4 @@ void tk_dequantize(int type, const void *src, float *dst, int64_t n) {
 float tk_dot_f32(const float *a, const float *b, int64_t n) { return tk_active()->dot_f32(a, b, n); }
 
 void tk_axpy_f32(float a, const float *x, float *y, int64_t n) { tk_active()->axpy_f32(a, x, y, n); }
+float tk_logsumexp(const float *x, int64_t n, float *max_out) { return tk_active()->logsumexp(x, n, max_out); }

@@ -28,6 +28,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "CoPe's α.") var alpha: Float = 0.1
     @Option(help: "CoPe's τ.") var tau: Float = 0.1
     @Option(help: "DPO's β.") var beta: Float = 0.01
+    @Option(name: .customLong("oppu-lr"), help: "OPPU's learning rate (reference: 1e-4).") var oppuLearningRate: Float = 1e-4
+    @Option(name: .customLong("dpo-lr"), help: "DPO's learning rate (reference: 5e-6).") var dpoLearningRate: Float = 5e-6
+    @Option(name: .customLong("holdout"), help: "Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so hyperparameters are chosen without touching the query golds.")
+    var holdout: Int = 0
 
     static let allMethods = ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"]
 
@@ -40,7 +44,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let set = try EvalDataSet(directory: data, users: users)
+        let set = try EvalDataSet(directory: data, users: users, validate: holdout)
         let harness = EvalHarness(model: model, out: out, command: self)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let methodList = methods.split(separator: ",").map(String.init)
@@ -71,7 +75,9 @@ struct EvalDataSet {
     var others: [HistoryItem]
     var users: [User]
 
-    init(directory: String, users limit: Int) throws {
+    /// `validate` > 0 replaces each user's queries by the last `validate` profile items (which
+    /// leave the profile), for tuning without the golds; users with too short a profile are skipped.
+    init(directory: String, users limit: Int, validate: Int = 0) throws {
         let othersData = try Data(contentsOf: URL(fileURLWithPath: directory + "/user_others.json"))
         others = try PreferenceImport.parse(othersData, format: .perUser, task: "eval").history
         guard let list = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/users.json"))) as? [[String: Any]] else {
@@ -91,6 +97,13 @@ struct EvalDataSet {
                 return Query(id: "\(q["id"] ?? "")", input: input, gold: gold)
             }
             users.append(User(name: name, profile: items, queries: queries))
+        }
+        if validate > 0 {
+            users = users.compactMap { u in
+                guard u.profile.count > validate * 2 else { return nil }
+                return User(name: u.name, profile: Array(u.profile.dropLast(validate)),
+                            queries: u.profile.suffix(validate).map { Query(id: "validate:" + $0.id, input: $0.input, gold: $0.output) })
+            }
         }
         self.users = limit > 0 ? Array(users.prefix(limit)) : users
     }

@@ -57,6 +57,7 @@ struct EvalHarness {
         if let a = try cachedAdapter(path) { return a }
         var cfg = TrainingConfiguration.oppu
         cfg.epochs = command.oppuEpochs
+        cfg.learningRate = command.oppuLearningRate
         let lora = TrainableLoRA(config: model.config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
         try train(lora, frozen: [AdapterUse(task)], .sft(user.profile.compactMap { formatter.example(input: $0.input, output: $0.output) }),
                   cfg, label: "\(user.name) oppu")
@@ -90,6 +91,7 @@ struct EvalHarness {
         var cfg = TrainingConfiguration.dpo
         cfg.epochs = command.dpoEpochs
         cfg.beta = command.beta
+        cfg.learningRate = command.dpoLearningRate
         let lora = try TrainableLoRA(continuing: oppu, config: model.config)
         let examples = pairs.compactMap { p -> PreferenceExample? in
             guard let c = formatter.example(input: p.prompt, output: p.chosen), let r = formatter.example(input: p.prompt, output: p.rejected) else { return nil }
@@ -111,7 +113,9 @@ struct EvalHarness {
         }
         let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: min(2048, model.config.contextLength), maxBatchTokens: 256,
                                    threads: command.modelOptions.threads)
-        let options = GenerationOptions(maxTokens: command.maxNewTokens, stopStrings: command.multiline ? [] : ["\n"])
+        // One-line tasks score the first non-empty line: a "\n" stop string would end at the
+        // newline small models often emit first, scoring an empty answer.
+        let options = GenerationOptions(maxTokens: command.maxNewTokens)
         let t = AdapterUse(task)
         for q in user.queries where done[q.id] == nil {
             let prompt = formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
@@ -126,7 +130,7 @@ struct EvalHarness {
                 text = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])
                     .generate(prompt: Array(prompt), parameters: ContrastiveParameters(alpha: command.alpha, tau: command.tau), options: options).0.text
             }
-            let clean = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let clean = command.multiline ? text.trimmingCharacters(in: .whitespacesAndNewlines) : SubjectLine.first(text)
             done[q.id] = clean
             let line = try JSONSerialization.data(withJSONObject: ["id": q.id, "text": clean], options: [.sortedKeys])
             let handle = FileHandle(forWritingAtPath: path) ?? {

@@ -12,7 +12,7 @@ struct Tailor: AsyncParsableCommand {
         discussion: "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
         subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
                       DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
-                      DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self, CopeBenchCommand.self, EvalCommand.self]
+                      DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self, CopeBenchCommand.self, EvalCommand.self, DemoCommand.self]
     )
 }
 
@@ -25,8 +25,10 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     /// The model path: --model, else $TAILOR_MODEL, else the fetched default.
-    var modelPath: String {
-        if let model { return model }
+    var modelPath: String { model ?? Self.defaultModelPath }
+
+    /// $TAILOR_MODEL, else the model Scripts/fetch-model.sh installs.
+    static var defaultModelPath: String {
         let env = ProcessInfo.processInfo.environment
         if let m = env["TAILOR_MODEL"] { return m }
         let dir = env["TAILOR_MODELS_DIR"]
@@ -49,12 +51,12 @@ struct ModelOptions: ParsableArguments {
 
 /// Writes to standard output immediately (streamed text must not wait for a newline).
 enum Console {
-    static func write(_ s: String) {
+    static func write(_ s: String, to fd: Int32 = STDOUT_FILENO) {
         var s = s
         s.withUTF8 { buf in
             var off = 0
             while off < buf.count {
-                let n = Foundation.write(STDOUT_FILENO, buf.baseAddress! + off, buf.count - off)
+                let n = Foundation.write(fd, buf.baseAddress! + off, buf.count - off)
                 if n <= 0 { return }
                 off += n
             }

@@ -102,6 +102,8 @@ struct TrainCommand: AsyncParsableCommand {
 /// Prints a job's progress: a one-line bar on a terminal, one JSON object per event otherwise.
 struct JobFollower {
     let json: Bool
+    /// Where the bar and the final line go (the demo keeps standard output for its results).
+    var fd: Int32 = STDOUT_FILENO
 
     func follow(_ client: TailorClient, _ id: String) async throws {
         var last: Jobs.Info?
@@ -119,13 +121,13 @@ struct JobFollower {
                 let done = info.totalSteps > 0 ? Int(Double(info.step) / Double(info.totalSteps) * Double(width)) : 0
                 let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
                 Console.write(String(format: "\r\u{1B}[K%@ %@ %@ %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", info.id, info.stage.isEmpty ? info.state : info.stage,
-                                     bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds))
+                                     bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds), to: fd)
             }
         }
-        if !json { Console.write("\n") }
+        if !json { Console.write("\n", to: fd) }
         guard let last else { throw CLIError("the job's progress stream ended without a state") }
         switch last.state {
-        case "succeeded": if !json { print("\(last.id) succeeded: adapter version \(last.adapterVersion)") }
+        case "succeeded": if !json { Console.write("\(last.id) succeeded: adapter version \(last.adapterVersion)\n", to: fd) }
         case "failed": throw CLIError("job \(last.id) failed: \(last.error)")
         default: throw CLIError("job \(last.id) was \(last.state)")
         }

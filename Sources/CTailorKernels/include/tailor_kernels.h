@@ -110,6 +110,11 @@ void tk_sgemm(tk_pool *pool, bool transA, bool transB, int64_t m, int64_t n, int
 float tk_dot_f32(const float *a, const float *b, int64_t n);
 /// y += a·x.
 void tk_axpy_f32(float a, const float *x, float *y, int64_t n);
+/// log Σ_i exp(x[i]) of a logit row (relative error of the sum below 1e-6), writing max_i x[i]
+/// to *max_out when it is not NULL. Every sampled token's log-probability needs one, and CoPe
+/// two, over vocabularies of 50k-250k entries: it runs vectorized, without libm's scalar expf.
+/// An empty row gives -inf; a row holding +inf or NaN gives that value.
+float tk_logsumexp(const float *x, int64_t n, float *max_out);
 
 
 // ---------------------------------------------------------------------------------------

@@ -65,7 +65,6 @@ public struct ContrastiveSelector {
     public let parameters: ContrastiveParameters
     private var rng: SeededGenerator
     private var lu: [Float] = []
-    private var lb: [Float] = []
     private var head: [(token: Int32, score: Float)] = []
 
     /// A selector; `parameters` must be valid.
@@ -76,28 +75,41 @@ public struct ContrastiveSelector {
     }
 
     /// The next token given the user and base rows' logits and the tokens so far.
+    ///
+    /// Only V_head needs per-token work: the threshold τ·max p_u is max logit + log τ in logit
+    /// space, and each row's normalizer is one vectorized log-sum-exp, so no log-softmax row is
+    /// materialized (the user row is copied only when a repetition penalty edits it).
     public mutating func choose(user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]) -> ContrastiveChoice {
         let p = parameters, n = user.count
-        lu.removeAll(keepingCapacity: true)
-        lu.append(contentsOf: user)
         if p.repetitionPenalty != 1 {
+            lu.removeAll(keepingCapacity: true)
+            lu.append(contentsOf: user)
             for t in Set(history.suffix(p.repetitionWindow)) where Int(t) < n {
                 let v = lu[Int(t)]
                 lu[Int(t)] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty
             }
+            return lu.withUnsafeBufferPointer { choose(penalized: $0, base: base) }
         }
-        Self.logSoftmaxInPlace(&lu)
-        lb.removeAll(keepingCapacity: true)
-        lb.append(contentsOf: base)
-        Self.logSoftmaxInPlace(&lb)
-        let top = lu.max() ?? 0
+        return choose(penalized: user, base: base)
+    }
+
+    private mutating func choose(penalized user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>) -> ContrastiveChoice {
+        let p = parameters
+        let (lseU, top) = VectorOps.logSumExp(user)
+        let lseB = VectorOps.logSumExp(base).logSumExp
         let threshold = top + logf(p.tau)
-        // log Σ_{V_head} p_u, for the renormalized p̃_u.
-        var headMass: Double = 0
-        for v in 0..<n where lu[v] >= threshold { headMass += Double(expf(lu[v] - top)) }
-        let logZ = top + Float(log(headMass))
+        // V_head, and log Σ_{V_head} p_u for the renormalized p̃_u.
         head.removeAll(keepingCapacity: true)
-        for v in 0..<n where lu[v] >= threshold { head.append((Int32(v), (lu[v] - logZ) - p.alpha * lb[v])) }
+        var headMass: Double = 0
+        for v in 0..<user.count where user[v] >= threshold {
+            headMass += Double(expf(user[v] - top))
+            head.append((Int32(v), 0))
+        }
+        let logZ = top + Float(log(headMass))
+        for i in head.indices {
+            let v = Int(head[i].token)
+            head[i].score = (user[v] - logZ) - p.alpha * (base[v] - lseB)
+        }
         let token: Int32
         if p.temperature == 0 {
             var best = head[0]
@@ -107,7 +119,8 @@ public struct ContrastiveSelector {
             token = sample()
         }
         let t = Int(token)
-        return ContrastiveChoice(token: token, logProbUser: lu[t], logProbBase: lb[t], reward: lu[t] - p.alpha * lb[t], candidates: head.count)
+        let logU = user[t] - lseU, logB = base[t] - lseB
+        return ContrastiveChoice(token: token, logProbUser: logU, logProbBase: logB, reward: logU - p.alpha * logB, candidates: head.count)
     }
 
     /// Draws from softmax(score / T) over the best top-k of V_head, cut to the top-p mass.
@@ -131,13 +144,5 @@ public struct ContrastiveSelector {
             if r < 0 { return head[i].token }
         }
         return head[kept - 1].token
-    }
-
-    static func logSoftmaxInPlace(_ x: inout [Float]) {
-        let m = x.max() ?? 0
-        var s: Double = 0
-        for v in x { s += Double(expf(v - m)) }
-        let l = m + Float(log(s))
-        for i in x.indices { x[i] -= l }
     }
 }

@@ -100,10 +100,6 @@ public struct DecodingState {
 
     /// log softmax(logits)[i], computed stably.
     static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at i: Int) -> Float {
-        var m = -Float.infinity
-        for v in logits where v > m { m = v }
-        var sum: Float = 0
-        for v in logits { sum += expf(v - m) }
-        return logits[i] - m - logf(sum)
+        logits[i] - VectorOps.logSumExp(logits).logSumExp
     }
 }

@@ -1,3 +1,4 @@
+import CTailorKernels
 import Foundation
 
 /// Small elementwise operations of the forward pass, on raw f32 rows.
@@ -34,6 +35,14 @@ package enum VectorOps {
                 h[i] = x / (1 + expf(-x)) * u[i]
             }
         }
+    }
+
+    /// log Σ exp(x) of a logit row and its max, vectorized (one per sampled token's
+    /// log-probability; CoPe needs two per step).
+    package static func logSumExp(_ x: UnsafeBufferPointer<Float>) -> (logSumExp: Float, max: Float) {
+        var m: Float = 0
+        let l = tk_logsumexp(x.baseAddress, Int64(x.count), &m)
+        return (l, m)
     }
 
     package static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A repository's non-merge commits as commit_subject examples: the input names the changed
+/// files and the body, in the prompt of ../shared/data's commit_subject task, and the output is
+/// the subject line.
+struct GitHistory {
+    /// One commit.
+    struct Commit: Equatable {
+        var hash: String
+        var author: String
+        var subject: String
+        var body: String
+        var files: [String]
+
+        /// The task prompt, as the commit_subject data set writes it.
+        var input: String {
+            let shown = files.prefix(12).joined(separator: ", ") + (files.count > 12 ? ", … (\(files.count) files)" : "")
+            let description = body.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            return "Write the one-line subject of a git commit for this change.\nfiles: \(shown)\ndescription: \(description.prefix(600))\nsubject:"
+        }
+    }
+
+    /// Newest first.
+    var commits: [Commit]
+
+    /// Reads the newest `limit` non-merge commits of the repository at `path` with `git log`.
+    /// - Throws: `CLIError` saying that git is missing or that `path` is not a repository.
+    init(repository path: String, limit: Int) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // Records start with RS; fields end with US; --name-only lists the files after the body.
+        p.arguments = ["git", "-C", path, "log", "--no-merges", "-n", "\(limit)", "--format=%x1e%H%x1f%an%x1f%s%x1f%b%x1f", "--name-only"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch { throw CLIError("cannot run git: \(error)") }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw CLIError("git log in \(path) failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        commits = Self.parse(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Parses `git log` output in the format above (separate so tests can feed it text).
+    static func parse(_ text: String) -> [Commit] {
+        text.split(separator: "\u{1E}").compactMap { record in
+            let f = record.split(separator: "\u{1F}", omittingEmptySubsequences: false)
+            guard f.count >= 5 else { return nil }
+            let subject = f[2].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !subject.isEmpty else { return nil }
+            let files = f[4].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return Commit(hash: String(f[0]), author: String(f[1]), subject: subject,
+                          body: f[3].trimmingCharacters(in: .whitespacesAndNewlines), files: files)
+        }
+    }
+
+    /// The authors by commit count, most active first (ties by name, so the choice is stable).
+    var authorsByActivity: [(name: String, commits: Int)] {
+        Dictionary(grouping: commits, by: \.author).map { ($0.key, $0.value.count) }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import XCTest
+
+/// `tailor demo` end to end on the tiny llama and a scratch git repository: it picks the most
+/// active author, trains through a private daemon, and prints the three methods beside the real
+/// subjects; small or missing repositories get a message saying what is wrong.
+final class DemoCLITests: XCTestCase {
+    private var dir = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
+        dir = NSTemporaryDirectory() + "tailor-demo-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: true)
+        try git(["init", "-q"])
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    @discardableResult
+    private func git(_ args: [String], author: String = "Ann Lee") throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        p.arguments = ["-C", dir + "/repo"] + args
+        var env = ProcessInfo.processInfo.environment
+        for k in ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"] { env[k] = author }
+        for k in ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"] { env[k] = "\(author.prefix(3))@example.org" }
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "git \(args)")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A commit by `author` touching `file`, with a subject and a body.
+    private func commit(_ author: String, _ i: Int, file: String) throws {
+        let path = dir + "/repo/" + file
+        let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        try (old + "line \(i)\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try git(["add", file], author: author)
+        try git(["commit", "-q", "-m", "the he \(i % 3)", "-m", "the theme \(i)"], author: author)
+    }
+
+    func testDemoPersonalizesTheMostActiveAuthorThroughThePrivateDaemon() throws {
+        for i in 0..<12 { try commit("Ann Lee", i, file: "a.txt") }
+        for i in 0..<9 { try commit("Bo", i, file: "b.txt") }
+        for i in 12..<14 { try commit("Ann Lee", i, file: "a.txt") }
+        let r = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama, "-t", "1", "--shown", "2",
+                                      "--max-history", "6", "--max-others", "8", "--oppu-epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("23 commits; most active author: Ann Lee (14 commits)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("imported 8 commits for the task adapter and 6 of Ann Lee's"), r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "succeeded: adapter version").count - 1, 2, r.stderr)
+        // The author's two latest commits, newest first, each with the three methods.
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("  real  ") }, ["  real  the he 1", "  real  the he 0"], r.stdout)
+        for mode in ["base ", "oppu ", "cope "] {
+            XCTAssertEqual(lines.filter { $0.hasPrefix("  " + mode) && $0.contains("(ROUGE-L ") }.count, 2, mode + r.stdout)
+        }
+        XCTAssertTrue(r.stdout.contains("mean ROUGE-L over 2 commits: base "), r.stdout)
+        // The private daemon's socket and state are gone.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("tailor-demo-") && !$0.hasPrefix("tailor-demo-test") }
+        XCTAssertTrue(leftovers.allSatisfy { !FileManager.default.fileExists(atPath: NSTemporaryDirectory() + $0 + "/tailord.sock") }, "\(leftovers)")
+    }
+
+    func testTooFewCommitsAndNoRepositoryAreClearErrors() throws {
+        for i in 0..<3 { try commit("Ann Lee", i, file: "a.txt") }
+        let few = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama])
+        XCTAssertNotEqual(few.status, 0)
+        XCTAssertTrue(few.stderr.contains("too few commits: the most active author, Ann Lee, has 3; the demo needs at least 13"), few.stderr)
+        let none = try CLITests.execute(["demo", "--repo", dir, "--model", DaemonCLITests.tinyLlama])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("git log in \(dir) failed"), none.stderr)
+    }
+
+    func testASingleAuthorRepositoryTrainsTheTaskAdapterOnTheirOlderCommitsAndSaysSo() throws {
+        for i in 0..<25 { try commit("Ann Lee", i, file: "a.txt") }
+        let r = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama, "-t", "1", "--shown", "1",
+                                      "--max-history", "8", "--max-others", "8", "--oppu-epochs", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the task adapter learns from 8 of Ann Lee's older commits here, not from others' as in CoPe"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("  real  the he 0\n"), r.stdout)
+    }
+}
