@@ -13,7 +13,7 @@ import TailorTraining
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with ROUGE.")
 
-    @Option(help: "A task folder holding user_others.json and users.json.") var data: String
+    @Option(help: "A task folder holding user_others.json and users.json, or LaMP's *questions.json and *outputs.json.") var data: String
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Methods, comma-separated.") var methods: String = "base,tam,oppu,cope,cd-only,dpo-only"
     @Option(help: "Use the first N users (0: all).") var users: Int = 0
@@ -64,47 +64,5 @@ struct EvalCommand: ParsableCommand {
         }
         try EvalReport(methods: methodList, generations: generations, out: out, command: CommandLine.arguments.joined(separator: " ")).write()
         print(try String(contentsOfFile: out + "/results.md", encoding: .utf8))
-    }
-}
-
-/// The per-user data set: user_others.json and users.json of ../shared/data.
-struct EvalDataSet {
-    struct Query { var id: String; var input: String; var gold: String }
-    struct User { var name: String; var profile: [HistoryItem]; var queries: [Query] }
-
-    var others: [HistoryItem]
-    var users: [User]
-
-    /// `validate` > 0 replaces each user's queries by the last `validate` profile items (which
-    /// leave the profile), for tuning without the golds; users with too short a profile are skipped.
-    init(directory: String, users limit: Int, validate: Int = 0) throws {
-        let othersData = try Data(contentsOf: URL(fileURLWithPath: directory + "/user_others.json"))
-        others = try PreferenceImport.parse(othersData, format: .perUser, task: "eval").history
-        guard let list = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/users.json"))) as? [[String: Any]] else {
-            throw CLIError("\(directory)/users.json is not a list of users")
-        }
-        var users: [User] = []
-        for (i, u) in list.enumerated() {
-            guard let name = u["user_id"].map({ "\($0)" }), let profile = u["profile"] as? [[String: Any]], let query = u["query"] as? [[String: Any]] else {
-                throw CLIError("\(directory)/users.json: user \(i) lacks user_id, profile or query")
-            }
-            let items = profile.compactMap { p -> HistoryItem? in
-                guard let input = p["input"] as? String, let output = p["output"] as? String else { return nil }
-                return HistoryItem(id: "\(p["id"] ?? "")", task: "eval", input: input, output: output)
-            }
-            let queries = query.compactMap { q -> Query? in
-                guard let input = q["input"] as? String, let gold = q["gold"] as? String else { return nil }
-                return Query(id: "\(q["id"] ?? "")", input: input, gold: gold)
-            }
-            users.append(User(name: name, profile: items, queries: queries))
-        }
-        if validate > 0 {
-            users = users.compactMap { u in
-                guard u.profile.count > validate * 2 else { return nil }
-                return User(name: u.name, profile: Array(u.profile.dropLast(validate)),
-                            queries: u.profile.suffix(validate).map { Query(id: "validate:" + $0.id, input: $0.input, gold: $0.output) })
-            }
-        }
-        self.users = limit > 0 ? Array(users.prefix(limit)) : users
     }
 }

@@ -37,4 +37,36 @@ final class EvalCLITests: XCTestCase {
         let again = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
         XCTAssertEqual((again?["cope"] as? [String: Any])?["rougeL"] as? [Double], (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
     }
+
+    /// LaMP's own files: each question is a user with a task-field profile; users beyond
+    /// --users N train the task adapter. --holdout scores profile items instead of the golds.
+    func testLaMPFilesAndHoldoutTuning() throws {
+        let dir = NSTemporaryDirectory() + "tailor-eval-lamp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir + "/lamp", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let questions: [[String: Any]] = (0..<3).map { u in
+            ["id": "q\(u)", "input": "Generate a title for the following abstract of a paper: the theme \(u)",
+             "profile": (0..<5).map { ["id": "p\(u)-\($0)", "abstract": "the he theme \($0)", "title": "the he"] }]
+        }
+        let outputs: [String: Any] = ["task": "LaMP_5", "golds": (0..<3).map { ["id": "q\($0)", "output": "the he"] }]
+        try JSONSerialization.data(withJSONObject: questions).write(to: URL(fileURLWithPath: dir + "/lamp/dev_questions.json"))
+        try JSONSerialization.data(withJSONObject: outputs).write(to: URL(fileURLWithPath: dir + "/lamp/dev_outputs.json"))
+        let common = ["eval", "--data", dir + "/lamp", "--model", DaemonCLITests.tinyLlama, "--tam-epochs", "1", "--oppu-epochs", "1",
+                      "--max-new-tokens", "4", "--max-tokens", "48", "-t", "1", "--methods", "base,tam,oppu"]
+        let all = try CLITests.execute(common + ["--out", dir + "/all"])
+        XCTAssertNotEqual(all.status, 0)
+        XCTAssertTrue(all.stderr.contains("pass --users N below the 3 questions"), all.stderr)
+        let r = try CLITests.execute(common + ["--out", dir + "/out", "--users", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any])
+        XCTAssertEqual((results["oppu"] as? [String: Any])?["n"] as? Int, 2)
+        XCTAssertEqual(Set(((results["per_user_rougeL"] as? [String: Any]) ?? [:]).keys), ["q0", "q1"])
+        // Holdout: the last 2 profile items of each user are the queries; the golds are unused.
+        let h = try CLITests.execute(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
+        XCTAssertEqual(h.status, 0, h.stderr)
+        let gens = try String(contentsOfFile: dir + "/holdout/users/q0/generations-oppu.jsonl", encoding: .utf8)
+        XCTAssertEqual(gens.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])?["id"]
+        }.sorted(), ["validate:p0-3", "validate:p0-4"])
+    }
 }
