@@ -110,8 +110,17 @@ public struct Daemon: Sendable {
                                   onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
                                   onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
         await Self.resumeJobs(components, models: models, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server), .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore),
+        ]
+        if configuration.http.isEnabled {
+            let starter = GenerationStarter(models: models, settings: configuration.generation,
+                                            adapters: AdapterResolver(registry: components.registry, cache: components.cache, policy: policy))
+            services.append(.init(service: try HTTPEndpoint(configuration: configuration.http, policy: policy, starter: starter, models: models,
+                                                            contextLength: configuration.generation.contextLength, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: server), .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

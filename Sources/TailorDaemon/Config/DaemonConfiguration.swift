@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var preferences = PreferenceLimits()
     /// Threads of a training step; the rest of the cores stay free for decoding.
     public var trainingThreads = 1
+    /// The llama.cpp-compatible HTTP endpoint (off by default).
+    public var http = HTTPEndpointConfiguration()
 
     /// The defaults.
     public init() {}
@@ -54,7 +56,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
     /// max_tokens, max_streams, shutdown_grace_seconds, log_level, and the preference data's
     /// limits: max_field_bytes, max_items_per_user, max_bytes_per_user, max_import_bytes,
-    /// import_batch; and training_threads.
+    /// import_batch; training_threads; and the HTTP endpoint's http_socket, http_listen,
+    /// http_token_file, http_mode, http_user, http_task, http_max_body_bytes.
     /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
     ///   value of the wrong kind, a line without "=".
     public mutating func apply(configFile text: String, path: String) throws {
@@ -103,7 +106,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
                 logLevel = l
             default:
-                throw fail("unknown key '\(key)'")
+                do {
+                    guard try http.apply(key: key, value: value) else { throw fail("unknown key '\(key)'") }
+                } catch let p as HTTPConfigProblem {
+                    throw fail(p.message)
+                }
             }
         }
         if !modelsFromFile.isEmpty { models = modelsFromFile }

@@ -23,6 +23,8 @@ public struct GenerationStats: Sendable, Equatable {
     public var timeToFirstTokenMS: Double
     /// From submission to the end, in milliseconds.
     public var totalMS: Double
+    /// Prompt tokens whose KV cache a previous request left (the prompt cache): not recomputed.
+    public var cachedTokens: Int = 0
     /// Why it ended.
     public var finishReason: FinishReason
     /// Text released at the end that no token carried.
@@ -47,6 +49,7 @@ public final class GenerationJob: Sendable {
         var done = false
         var firstToken: UInt64?
         var generated = 0
+        var cached = 0
     }
 
     /// A job for `job`, queued under `owner`.
@@ -56,11 +59,17 @@ public final class GenerationJob: Sendable {
         (outputs, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
+    /// Tokens in the prompt.
+    var promptCount: Int { job.prompt.count }
+
     /// Whether the caller gave up on it.
     public var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     /// Marks the job cancelled; the worker drops it at its next step.
     func markCancelled() { state.withLock { $0.cancelled = true } }
+
+    /// Records how much of the prompt came from the prompt cache (worker thread, at admission).
+    func admitted(cachedTokens: Int) { state.withLock { $0.cached = cachedTokens } }
 
     /// Delivers a token (worker thread).
     func deliver(_ token: GeneratedToken, choice: ContrastiveChoice? = nil) {
@@ -80,7 +89,7 @@ public final class GenerationJob: Sendable {
             let first = $0.firstToken ?? now
             return GenerationStats(promptTokens: job.prompt.count, generatedTokens: $0.generated,
                                    timeToFirstTokenMS: Double(first - submitted) / 1e6, totalMS: Double(now - submitted) / 1e6,
-                                   finishReason: reason, tail: tail)
+                                   cachedTokens: $0.cached, finishReason: reason, tail: tail)
         }
         guard let stats else { return }
         continuation.yield(.finished(stats))

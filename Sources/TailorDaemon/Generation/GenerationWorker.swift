@@ -112,7 +112,9 @@ final class GenerationWorker: @unchecked Sendable {
             while decoder.freeSlots > 0, let job = queue.pop() {
                 if job.isCancelled { job.finish(.cancelled); continue }
                 do {
-                    running[try decoder.admit(job.job)] = job
+                    let slot = try decoder.admit(job.job)
+                    running[slot] = job
+                    job.admitted(cachedTokens: decoder.reusedPrefix[slot])
                 } catch EngineError.noFreeSlot where !running.isEmpty {
                     // A CoPe job needs two slots: it waits at the front of its lane for the next free one.
                     queue.pushFront(job, key: job.owner)

@@ -9,9 +9,7 @@ import TailorWire
 /// worker's next step.
 public struct DecodingService: RPCService {
     public let name = "tailor.v1.Decoding"
-    private let models: ModelManager
-    private let settings: GenerationSettings
-    private let adapters: AdapterResolver?
+    private let starter: GenerationStarter
 
     /// Limits on a request, checked before any work.
     enum Limits {
@@ -23,34 +21,14 @@ public struct DecodingService: RPCService {
 
     /// A service generating on `models`' models, personalized with adapters found by `adapters`.
     init(models: ModelManager, settings: GenerationSettings, adapters: AdapterResolver?) {
-        self.models = models
-        self.settings = settings
-        self.adapters = adapters
+        starter = GenerationStarter(models: models, settings: settings, adapters: adapters)
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
         guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'") }
         let request = try GenerateRequest(serialized: call.payload)
-        let loaded = try await models.model(request.model, field: "generate.model")
-        var engineJob = try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
-                                     defaultMaxTokens: settings.defaultMaxTokens)
-        if let adapters {
-            let plan = try adapters.plan(for: request, caller: call.caller, model: loaded)
-            engineJob.adapters = plan.adapters
-            if let base = plan.contrastBase {
-                let s = engineJob.sampling
-                let parameters = ContrastiveParameters(alpha: request.copeAlpha == 0 ? 0.1 : request.copeAlpha,
-                                                       tau: request.copeTau == 0 ? 0.1 : request.copeTau, temperature: s.temperature,
-                                                       topK: s.topK == 0 ? 50 : s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty,
-                                                       seed: s.seed)
-                do { try parameters.validate() } catch { throw RPCError.invalidArgument("generate.cope", "\(error)") }
-                engineJob.contrast = BatchDecoder.Contrast(base: base, parameters: parameters)
-            }
-        } else if !request.adapters.isEmpty || !request.task.isEmpty || !request.mode.isEmpty {
-            throw RPCError(.unimplemented, "this daemon has no adapter registry")
-        }
-        let job = GenerationJob(engineJob, owner: "\(call.caller.uid)/\(call.caller.pid)")
-        try loaded.worker.submit(job)
+        let started = try await starter.start(request, caller: call.caller)
+        let job = started.job
         try await withTaskCancellationHandler {
             for await output in job.outputs {
                 switch output {
@@ -77,7 +55,7 @@ public struct DecodingService: RPCService {
             // The stream ended without a result: the task was cancelled.
             throw CancellationError()
         } onCancel: {
-            loaded.worker.cancel(job)
+            started.cancel()
         }
     }
 
@@ -89,18 +67,48 @@ public struct DecodingService: RPCService {
 
     /// The engine job for `request`: checked, rendered and tokenized.
     /// - Throws: `RPCError` INVALID_ARGUMENT naming the field at fault.
-    static func job(for request: GenerateRequest, model: Model, contextLength: Int, defaultMaxTokens: Int) throws -> BatchDecoder.Job {
+    static func job(for request: GenerateRequest, model: Model, contextLength: Int, defaultMaxTokens: Int,
+                    prompt tokens: ((Model) throws -> [Int32])? = nil) throws -> BatchDecoder.Job {
         let tok = model.tokenizer
-        let text: String
-        let parseSpecial: Bool
-        switch request.input {
+        let ids: [Int32]
+        if let tokens {
+            ids = try tokens(model)
+        } else {
+            let (text, parseSpecial) = try inputText(request.input, model: model)
+            ids = tok.encode(text, addSpecial: true, parseSpecial: parseSpecial)
+        }
+        guard request.stop.count <= Limits.stopStrings else {
+            throw RPCError.invalidArgument("generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
+        }
+        if let long = request.stop.first(where: { $0.utf8.count > Limits.stopBytes }) {
+            throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
+        }
+        let s = request.sampling
+        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
+                                          minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
+                                          seed: s.seed)
+        do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
+
+        let field = request.input.isChat ? "generate.chat" : "generate.prompt"
+        guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
+        guard ids.count < contextLength else {
+            throw RPCError.invalidArgument(field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
+        }
+        let maxTokens = request.maxTokens == 0 ? defaultMaxTokens : Int(request.maxTokens)
+        return BatchDecoder.Job(prompt: ids, sampling: sampling,
+                                options: GenerationOptions(maxTokens: maxTokens, stopStrings: request.stop))
+    }
+
+    /// The text of a request's input and whether it may spell special tokens (a rendered chat
+    /// template does; a user's prompt does not).
+    static func inputText(_ input: GenerateRequest.Input, model: Model) throws -> (String, Bool) {
+        switch input {
         case let .prompt(p):
             guard !p.isEmpty else { throw RPCError.invalidArgument("generate.prompt", "the prompt is empty") }
             guard p.utf8.count <= Limits.promptBytes else {
                 throw RPCError.invalidArgument("generate.prompt", "the prompt is \(p.utf8.count) bytes; the limit is \(Limits.promptBytes)")
             }
-            text = p
-            parseSpecial = false
+            return (p, false)
         case let .chat(messages):
             guard !messages.isEmpty else { throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages") }
             guard messages.count <= Limits.chatMessages else {
@@ -116,35 +124,14 @@ public struct DecodingService: RPCService {
                 }
                 return ChatMessage(role: role, content: m.content)
             }
+            let tok = model.tokenizer
             let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
             var all = turns
             if turns.first?.role != .system, template == .chatML, let s = ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) {
                 all.insert(ChatMessage(role: .system, content: s), at: 0)
             }
-            text = template.render(all)
-            parseSpecial = true
+            return (template.render(all), true)
         }
-        guard request.stop.count <= Limits.stopStrings else {
-            throw RPCError.invalidArgument("generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
-        }
-        if let long = request.stop.first(where: { $0.utf8.count > Limits.stopBytes }) {
-            throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
-        }
-        let s = request.sampling
-        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
-                                          minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
-                                          seed: s.seed)
-        do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
-
-        let ids = tok.encode(text, addSpecial: true, parseSpecial: parseSpecial)
-        let field = request.input.isChat ? "generate.chat" : "generate.prompt"
-        guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
-        guard ids.count < contextLength else {
-            throw RPCError.invalidArgument(field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
-        }
-        let maxTokens = request.maxTokens == 0 ? defaultMaxTokens : Int(request.maxTokens)
-        return BatchDecoder.Job(prompt: ids, sampling: sampling,
-                                options: GenerationOptions(maxTokens: maxTokens, stopStrings: request.stop))
     }
 }
 

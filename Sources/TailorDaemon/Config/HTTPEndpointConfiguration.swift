@@ -1,0 +1,78 @@
+/// The opt-in llama.cpp-compatible HTTP endpoint, for editor plugins that speak llama.cpp's
+/// server API (llama.vim, llama.vscode, Continue, Tabby). Off unless a socket or a listen
+/// address is configured.
+public struct HTTPEndpointConfiguration: Sendable, Equatable {
+    /// A Unix socket path to serve HTTP on (the peer is identified by SO_PEERCRED).
+    public var socket: String?
+    /// A loopback TCP address ("127.0.0.1:8012", "[::1]:8012"); only loopback is accepted.
+    public var listen: (host: String, port: Int)? {
+        get { listenHost.map { ($0, listenPort) } }
+        set { listenHost = newValue?.host; listenPort = newValue?.port ?? 0 }
+    }
+    var listenHost: String?
+    var listenPort = 0
+    /// The file holding the bearer token TCP requests must send (TCP has no peer credentials).
+    public var tokenFile: String?
+    /// The decoding mode requests are served in (base, tam, oppu, dpo-only, cope, cd-only).
+    public var mode = "cope"
+    /// The personalization user requests are served for (default: the daemon user's login name).
+    public var user: String?
+    /// The task whose adapters apply; a request may name another with the X-Tailor-Task header.
+    public var task = "code"
+    /// The largest request body accepted.
+    public var maxBodyBytes = 4 << 20
+
+    /// Off.
+    public init() {}
+
+    /// Whether anything listens.
+    public var isEnabled: Bool { socket != nil || listenHost != nil }
+
+    /// Applies one `http_*` config key; false when `key` is not one of them.
+    /// - Throws: a message naming the problem, which the config reader places at its line.
+    mutating func apply(key: String, value: String) throws -> Bool {
+        switch key {
+        case "http_socket":
+            guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_socket must be an absolute path") }
+            socket = value
+        case "http_listen":
+            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (1...65535).contains(port) else {
+                throw HTTPConfigProblem("http_listen must be host:port, e.g. 127.0.0.1:8012")
+            }
+            var host = String(value[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
+                throw HTTPConfigProblem("http_listen must be a loopback address (127.0.0.1, ::1 or localhost), not '\(host)'")
+            }
+            listenHost = host
+            listenPort = port
+        case "http_token_file":
+            guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_token_file must be an absolute path") }
+            tokenFile = value
+        case "http_mode":
+            guard AdapterResolver.modes.contains(value), !value.isEmpty else {
+                throw HTTPConfigProblem("http_mode must be base, tam, oppu, dpo-only, cope or cd-only")
+            }
+            mode = value
+        case "http_user": user = value
+        case "http_task": task = value
+        case "http_max_body_bytes":
+            guard let v = Int(value), (1024...(1 << 30)).contains(v) else { throw HTTPConfigProblem("http_max_body_bytes must be 1024...1073741824") }
+            maxBodyBytes = v
+        default:
+            return false
+        }
+        return true
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.socket == b.socket && a.listenHost == b.listenHost && a.listenPort == b.listenPort && a.tokenFile == b.tokenFile
+            && a.mode == b.mode && a.user == b.user && a.task == b.task && a.maxBodyBytes == b.maxBodyBytes
+    }
+}
+
+/// A bad `http_*` value.
+struct HTTPConfigProblem: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import TailorEngine
+
+/// What an editor asked for, whichever llama.cpp-compatible endpoint it used: the prompt in one
+/// of four shapes and the generation settings those endpoints share. Parsed from JSON with
+/// errors that name the field, so a plugin author sees what to fix.
+struct CompletionRequest: Sendable {
+    /// The endpoints.
+    enum Endpoint: String, Sendable { case completion = "/completion", infill = "/infill", openAICompletion = "/v1/completions", openAIChat = "/v1/chat/completions" }
+
+    /// One extra context chunk of /infill (`input_extra`): another file or a snippet near the cursor.
+    struct ExtraChunk: Sendable, Equatable { var filename: String; var text: String }
+
+    /// The prompt.
+    enum Prompt: Sendable, Equatable {
+        case text(String)
+        case tokens([Int32])
+        case chat([(role: String, content: String)])
+        case infill(prefix: String, suffix: String, extra: [ExtraChunk], prompt: String)
+
+        static func == (a: Prompt, b: Prompt) -> Bool {
+            switch (a, b) {
+            case let (.text(x), .text(y)): return x == y
+            case let (.tokens(x), .tokens(y)): return x == y
+            case let (.chat(x), .chat(y)): return x.map(\.role) == y.map(\.role) && x.map(\.content) == y.map(\.content)
+            case let (.infill(a1, a2, a3, a4), .infill(b1, b2, b3, b4)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
+            default: return false
+            }
+        }
+    }
+
+    var endpoint: Endpoint
+    var prompt: Prompt
+    var model = ""
+    /// New tokens; nil for the daemon's default.
+    var maxTokens: Int?
+    var temperature: Float = 0.8
+    var topK = 40
+    var topP: Float = 0.95
+    var minP: Float = 0.05
+    var repeatPenalty: Float = 1
+    var seed: UInt64 = 0
+    var stop: [String] = []
+    var stream = false
+    /// Budgets: time to the first token, and for the generation after it; nil when unset or ≤ 0.
+    var maxPromptMS: Int?
+    var maxPredictMS: Int?
+    var cachePrompt = true
+    /// /completion and /infill: return only these fields (paths like "timings/prompt_n").
+    var responseFields: [String]?
+
+    /// Parses `body` for `endpoint`.
+    /// - Throws: `HTTPProblem` 400 naming the field: malformed JSON, a wrong type, a missing prompt.
+    init(endpoint: Endpoint, body: [UInt8]) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let json = object as? [String: Any] else {
+            throw HTTPProblem(400, "the request body is not a JSON object")
+        }
+        let f = JSONFields(json)
+        self.endpoint = endpoint
+        switch endpoint {
+        case .completion:
+            prompt = try Self.prompt(json["prompt"], field: "prompt")
+        case .openAICompletion:
+            prompt = try Self.prompt(json["prompt"], field: "prompt")
+        case .openAIChat:
+            guard let list = json["messages"] as? [Any], !list.isEmpty else { throw HTTPProblem(400, "field 'messages' must be a non-empty array") }
+            prompt = .chat(try list.enumerated().map { i, m in
+                guard let m = m as? [String: Any], let role = m["role"] as? String else {
+                    throw HTTPProblem(400, "messages[\(i)] must be an object with a string 'role'")
+                }
+                return (role, try Self.content(m["content"], field: "messages[\(i)].content"))
+            })
+        case .infill:
+            var extra: [ExtraChunk] = []
+            if let e = json["input_extra"] {
+                guard let list = e as? [Any] else { throw HTTPProblem(400, "field 'input_extra' must be an array of {filename, text}") }
+                extra = try list.enumerated().map { i, c in
+                    guard let c = c as? [String: Any], let text = c["text"] as? String else {
+                        throw HTTPProblem(400, "input_extra[\(i)] must be an object with a string 'text'")
+                    }
+                    return ExtraChunk(filename: c["filename"] as? String ?? "", text: text)
+                }
+            }
+            prompt = .infill(prefix: try f.string("input_prefix") ?? "", suffix: try f.string("input_suffix") ?? "", extra: extra,
+                             prompt: try f.string("prompt") ?? "")
+        }
+        model = try f.string("model") ?? ""
+        if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }   // OpenAI clients send names we do not know
+        let n = try f.int("n_predict") ?? f.int("max_tokens") ?? f.int("max_completion_tokens")
+        maxTokens = n.flatMap { $0 < 0 ? nil : $0 }
+        if maxTokens == 0 { throw HTTPProblem(400, "field 'n_predict' must be positive (or -1 for the default)") }
+        // llama.cpp applies temperature only when its sampler chain has it: llama.vim sends
+        // samplers without "temperature" and samples from top-k/top-p at temperature 1.
+        let samplers = try f.strings("samplers")
+        if let t = try f.float("temperature") { temperature = t } else if let s = samplers, !s.contains("temperature") { temperature = 1 }
+        if let v = try f.int("top_k") { topK = max(0, v) }
+        if let v = try f.float("top_p") { topP = v }
+        if let v = try f.float("min_p") { minP = v }
+        if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) { repeatPenalty = v }
+        if let v = try f.int("seed"), v >= 0 { seed = UInt64(v) }
+        if let s = json["stop"] {
+            if let one = s as? String { stop = [one] } else if let many = s as? [String] { stop = many } else {
+                throw HTTPProblem(400, "field 'stop' must be a string or an array of strings")
+            }
+        }
+        stream = try f.bool("stream") ?? false
+        maxPromptMS = try f.int("t_max_prompt_ms").flatMap { $0 > 0 ? $0 : nil }
+        maxPredictMS = try f.int("t_max_predict_ms").flatMap { $0 > 0 ? $0 : nil }
+        cachePrompt = try f.bool("cache_prompt") ?? true
+        responseFields = try f.strings("response_fields")
+        guard temperature >= 0, temperature.isFinite else { throw HTTPProblem(400, "field 'temperature' must be ≥ 0") }
+        guard topP > 0, topP <= 1 else { throw HTTPProblem(400, "field 'top_p' must be in (0, 1]") }
+        guard minP >= 0, minP < 1 else { throw HTTPProblem(400, "field 'min_p' must be in [0, 1)") }
+        guard repeatPenalty > 0, repeatPenalty.isFinite else { throw HTTPProblem(400, "field 'repeat_penalty' must be > 0") }
+    }
+
+    /// A prompt: a string, an array of token ids, or (OpenAI) an array holding one string.
+    private static func prompt(_ value: Any?, field: String) throws -> Prompt {
+        switch value {
+        case let s as String:
+            guard !s.isEmpty else { throw HTTPProblem(400, "field '\(field)' is empty") }
+            return .text(s)
+        case let list as [Any] where list.count == 1 && list[0] is String:
+            return try prompt(list[0], field: field)
+        case let list as [Any] where !list.isEmpty:
+            return .tokens(try list.enumerated().map { i, v in
+                guard let n = v as? NSNumber, let id = Int32(exactly: n.doubleValue), id >= 0 else {
+                    throw HTTPProblem(400, "field '\(field)[\(i)]' must be a token id")
+                }
+                return id
+            })
+        case nil:
+            throw HTTPProblem(400, "field '\(field)' is missing")
+        default:
+            throw HTTPProblem(400, "field '\(field)' must be a string or an array of token ids")
+        }
+    }
+
+    /// A chat message's content: a string, or OpenAI's array of {type: "text", text} parts.
+    private static func content(_ value: Any?, field: String) throws -> String {
+        if let s = value as? String { return s }
+        if let parts = value as? [[String: Any]] {
+            return try parts.enumerated().map { i, p in
+                guard let t = p["text"] as? String else { throw HTTPProblem(400, "\(field)[\(i)] must carry a string 'text'") }
+                return t
+            }.joined()
+        }
+        throw HTTPProblem(400, "\(field) must be a string or an array of text parts")
+    }
+}
+
+/// Typed optional fields of a JSON object; a present value of the wrong type is a 400 naming it.
+struct JSONFields {
+    let json: [String: Any]
+    init(_ json: [String: Any]) { self.json = json }
+
+    private func present(_ key: String) -> Any? {
+        guard let v = json[key], !(v is NSNull) else { return nil }
+        return v
+    }
+
+    /// JSON true/false (a boolean NSNumber, whose type code is "c"): `is Bool` also holds for 0 and 1.
+    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = present(key) else { return nil }
+        guard let s = v as? String else { throw HTTPProblem(400, "field '\(key)' must be a string") }
+        return s
+    }
+
+    func strings(_ key: String) throws -> [String]? {
+        guard let v = present(key) else { return nil }
+        guard let s = v as? [String] else { throw HTTPProblem(400, "field '\(key)' must be an array of strings") }
+        return s
+    }
+
+    func number(_ key: String) throws -> NSNumber? {
+        guard let v = present(key) else { return nil }
+        guard let n = v as? NSNumber, !Self.isBoolean(n), n.doubleValue.isFinite else { throw HTTPProblem(400, "field '\(key)' must be a number") }
+        return n
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let n = try number(key) else { return nil }
+        guard let i = Int(exactly: n.doubleValue.rounded(.towardZero)), abs(i) <= 1 << 40 else {
+            throw HTTPProblem(400, "field '\(key)' must be an integer")
+        }
+        return i
+    }
+
+    func float(_ key: String) throws -> Float? { try number(key).map { Float($0.doubleValue) } }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = present(key) else { return nil }
+        guard let n = v as? NSNumber, Self.isBoolean(n) else { throw HTTPProblem(400, "field '\(key)' must be true or false") }
+        return n.boolValue
+    }
+}
+
+/// An HTTP error answer: a status and a message, sent as llama.cpp's JSON error shape.
+struct HTTPProblem: Error, Equatable {
+    var status: Int
+    var message: String
+    init(_ status: Int, _ message: String) { self.status = status; self.message = message }
+
+    /// llama.cpp's and OpenAI's error object.
+    var json: [String: Any] {
+        let type = status == 401 ? "authentication_error" : status == 404 ? "not_found_error" : status == 413 ? "request_too_large"
+            : status >= 500 ? "server_error" : "invalid_request_error"
+        return ["error": ["code": status, "message": message, "type": type]]
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Synchronization
+import TailorEngine
+import TailorWire
+
+/// Where a response goes: the HTTP connection (or a test's recorder). Writes suspend until the
+/// bytes are handed to the socket, and throw once the client has gone.
+protocol HTTPResponseWriter: Sendable {
+    func head(status: Int, contentType: String) async throws
+    func body(_ bytes: [UInt8]) async throws
+    func end() async throws
+}
+
+/// Who a request is served for, and how: the caller's credentials (SO_PEERCRED on the Unix
+/// socket, the daemon's own on token-checked TCP), the personalization user and task, the mode.
+struct HTTPPersonalization: Sendable {
+    var caller: PeerCredentials
+    var user: String
+    var task: String
+    var mode: String
+}
+
+/// Serves one parsed completion request in llama.cpp's (or OpenAI's) response shapes: a JSON
+/// object, or server-sent events when `stream` is set. Budgets (`t_max_prompt_ms`,
+/// `t_max_predict_ms`) cancel the generation and return what it has; the caller's task being
+/// cancelled (the client disconnected) cancels it at once.
+struct CompletionResponder: Sendable {
+    let starter: GenerationStarter
+
+    /// What one generation produced.
+    private struct Outcome {
+        var text = ""
+        var tokens: [Int32] = []
+        var stats: GenerationStats?
+        var budgetHit = false
+        var mode = ""
+    }
+
+    func respond(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter) async throws {
+        var wire = GenerateRequest(model: request.model, input: .prompt(" "), stop: request.stop,
+                                   maxTokens: UInt32(request.maxTokens ?? 0), user: who.user, task: who.task)
+        wire.sampling = .init(temperature: request.temperature, topK: UInt32(request.topK), topP: request.topP, minP: request.minP,
+                              repetitionPenalty: request.repeatPenalty, seed: request.seed)
+        var tokens: (@Sendable (Model) throws -> [Int32])?
+        switch request.prompt {
+        case let .text(t): wire.input = .prompt(t)
+        case let .chat(m): wire.input = .chat(m.map { .init(role: $0.role, content: $0.content) })
+        case let .tokens(ids):
+            tokens = { model in
+                guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
+                    throw HTTPProblem(400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
+                }
+                return (model.tokenizer.addBOS ? model.tokenizer.bosID.map { [$0] } ?? [] : []) + ids
+            }
+        case let .infill(prefix, suffix, extra, typed):
+            let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
+            tokens = { model in
+                InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer, budget: budget)
+            }
+        }
+        // Personalized in the configured mode; a user without the adapters that mode needs (a
+        // fresh install) is served with what they have rather than refused.
+        wire.mode = who.mode
+        let started: GenerationStarter.Started
+        var usedMode = who.mode
+        do {
+            started = try await starter.start(wire, caller: who.caller, prompt: tokens)
+        } catch let e as RPCError where e.code == .failedPrecondition {
+            wire.mode = ""
+            usedMode = "fallback"
+            started = try await starter.start(wire, caller: who.caller, prompt: tokens)
+        }
+        let sse = request.stream ? SSEWriter(writer: writer) : nil
+        if let sse { try await sse.open() }
+        var outcome = try await collect(started, request: request) { token, index in
+            guard let sse else { return }
+            try await sse.send(CompletionFormat.chunk(request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount))
+        }
+        outcome.mode = usedMode
+        let final = CompletionFormat.final(request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
+                                           model: started.model.info.id, mode: usedMode)
+        if let sse {
+            if let f = final.streamEnd { try await sse.send(f) }
+            if request.endpoint == .openAIChat || request.endpoint == .openAICompletion { try await sse.sendRaw("[DONE]") }
+            try await writer.end()
+        } else {
+            try await writer.head(status: 200, contentType: "application/json")
+            try await writer.body(CompletionFormat.encode(final.whole))
+            try await writer.end()
+        }
+    }
+
+    /// Runs the job to its end (or its budget), calling `onToken` for each token.
+    private func collect(_ started: GenerationStarter.Started, request: CompletionRequest,
+                         onToken: (GeneratedToken, Int) async throws -> Void) async throws -> Outcome {
+        let budget = Budget(started: started, prompt: request.maxPromptMS, predict: request.maxPredictMS)
+        budget.armPrompt()
+        defer { budget.disarm() }
+        return try await withTaskCancellationHandler {
+            var out = Outcome()
+            for await output in started.job.outputs {
+                switch output {
+                case let .token(t, _):
+                    if out.tokens.isEmpty { budget.armPredict() }
+                    out.tokens.append(t.id)
+                    out.text += t.text
+                    try await onToken(t, out.tokens.count - 1)
+                case let .finished(s):
+                    if s.finishReason == .cancelled && !budget.fired { throw CancellationError() }
+                    out.stats = s
+                    out.text += s.tail
+                    out.budgetHit = budget.fired
+                    return out
+                case let .failed(e):
+                    throw e
+                }
+            }
+            throw CancellationError()
+        } onCancel: {
+            started.cancel()
+        }
+    }
+}
+
+/// The time budgets of one request: a timer per phase that cancels the job when it runs out.
+private final class Budget: Sendable {
+    private let started: GenerationStarter.Started
+    private let prompt: Int?
+    private let predict: Int?
+    private let state = Mutex<(fired: Bool, timers: [Task<Void, Never>])>((false, []))
+
+    init(started: GenerationStarter.Started, prompt: Int?, predict: Int?) {
+        self.started = started
+        self.prompt = prompt
+        self.predict = predict
+    }
+
+    var fired: Bool { state.withLock { $0.fired } }
+
+    func armPrompt() { arm(prompt) }
+    func armPredict() {
+        state.withLock { for t in $0.timers { t.cancel() } }
+        arm(predict)
+    }
+
+    private func arm(_ ms: Int?) {
+        guard let ms else { return }
+        let t = Task { [self] in
+            try? await Task.sleep(for: .milliseconds(ms))
+            guard !Task.isCancelled else { return }
+            state.withLock { $0.fired = true }
+            started.cancel()
+        }
+        state.withLock { $0.timers.append(t) }
+    }
+
+    func disarm() { state.withLock { for t in $0.timers { t.cancel() } } }
+}
+
+/// Server-sent events over a response writer: `data: <json>\n\n` per event.
+struct SSEWriter: Sendable {
+    let writer: any HTTPResponseWriter
+    func open() async throws { try await writer.head(status: 200, contentType: "text/event-stream") }
+    func send(_ object: [String: Any]) async throws { try await sendRaw(String(decoding: CompletionFormat.encode(object), as: UTF8.self)) }
+    func sendRaw(_ data: String) async throws { try await writer.body(Array("data: \(data)\n\n".utf8)) }
+}

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import TailorWire
+
+/// The llama.cpp-compatible HTTP endpoint: `/health`, `/infill`, `/completion`,
+/// `/v1/completions`, `/v1/chat/completions` (and `/v1/models`) on a Unix socket and/or
+/// loopback TCP, so editor plugins written for llama.cpp's server get personalized completions
+/// unchanged. On the Unix socket the caller is whoever SO_PEERCRED says; TCP needs the bearer
+/// token. A swift-service-lifecycle `Service`: it stops listening on graceful shutdown.
+public final class HTTPEndpoint: Service, Sendable {
+    private let configuration: HTTPEndpointConfiguration
+    private let token: String?
+    private let policy: AccessPolicy
+    private let responder: CompletionResponder
+    private let models: ModelManager
+    private let contextLength: Int
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+
+    /// An endpoint serving `configuration` with generations from `starter`.
+    /// - Throws: when TCP is configured without a readable, non-empty token file.
+    init(configuration: HTTPEndpointConfiguration, policy: AccessPolicy, starter: GenerationStarter, models: ModelManager,
+         contextLength: Int, logger: Logger) throws {
+        self.configuration = configuration
+        if configuration.listenHost != nil {
+            guard let file = configuration.tokenFile else { throw HTTPEndpointError.noToken("http_listen needs http_token_file: TCP callers cannot be identified otherwise") }
+            guard let data = FileManager.default.contents(atPath: file),
+                  let t = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), t.count >= 16 else {
+                throw HTTPEndpointError.noToken("http_token_file \(file) must hold a token of at least 16 characters")
+            }
+            token = t
+        } else {
+            token = nil
+        }
+        self.policy = policy
+        responder = CompletionResponder(starter: starter)
+        self.models = models
+        self.contextLength = contextLength
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Listens until graceful shutdown or cancellation.
+    public func run() async throws {
+        var listeners: [any Channel] = []
+        do {
+            if let path = configuration.socket { listeners.append(try await bindUnix(path)) }
+            if let host = configuration.listenHost {
+                listeners.append(try await bootstrap(tcp: true).bind(host: host, port: configuration.listenPort).get())
+            }
+        } catch {
+            for l in listeners { try? await l.close() }
+            try? await group.shutdownGracefully()
+            throw HTTPEndpointError.bind("\(error)")
+        }
+        let open = listeners
+        logger.info("HTTP endpoint listening", metadata: ["socket": "\(configuration.socket ?? "-")",
+                                                          "tcp": "\(configuration.listenHost.map { "\($0):\(configuration.listenPort)" } ?? "-")"])
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                for l in open { try? await l.closeFuture.get() }
+            } onCancel: {
+                for l in open { l.close(promise: nil) }
+            }
+        } onGracefulShutdown: {
+            for l in open { l.close(promise: nil) }
+        }
+        if let path = configuration.socket { unlink(path) }
+        try? await group.shutdownGracefully()
+    }
+
+    private func bindUnix(_ path: String) async throws -> any Channel {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw HTTPEndpointError.bind("\(path) exists and is not a socket") }
+            if UnixSocket.isListening(path) { throw HTTPEndpointError.bind("another process listens on \(path)") }
+            unlink(path)
+        }
+        let channel = try await bootstrap(tcp: false).bind(unixDomainSocketPath: path).get()
+        chmod(path, policy.mode == .user ? 0o600 : 0o660)
+        return channel
+    }
+
+    private func bootstrap(tcp: Bool) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { [self] channel in
+                let caller: EventLoopFuture<PeerCredentials>
+                if tcp {
+                    caller = channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: geteuid(), gid: getegid()))
+                } else if let provider = channel as? any SocketOptionProvider {
+                    caller = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(PeerCredentials.socketOption))
+                } else {
+                    return channel.close()
+                }
+                return caller.flatMap { peer in
+                    guard self.policy.admits(peer) else { return channel.close() }
+                    return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(
+                                maxBody: self.configuration.maxBodyBytes, token: tcp ? self.token : nil,
+                                route: { [self] request, writer in await self.route(request, caller: peer, writer: writer) }))
+                        }
+                    }
+                }
+            }
+    }
+
+    /// Dispatches one request; every failure becomes a JSON error with a 4xx/5xx status.
+    private func route(_ request: HTTPConnectionHandler.Request, caller: PeerCredentials, writer: ChannelResponseWriter) async {
+        do {
+            switch (request.method, request.path) {
+            case (.GET, "/health"), (.GET, "/v1/health"):
+                try await writer.json(["status": "ok"])
+            case (.GET, "/v1/models"), (.GET, "/models"):
+                let list = await models.list().map { ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any] }
+                try await writer.json(["object": "list", "data": list])
+            case (.POST, _):
+                guard let endpoint = Self.endpoints[request.path] else { throw HTTPProblem(404, "no endpoint \(request.path)") }
+                let parsed = try CompletionRequest(endpoint: endpoint, body: request.body)
+                try await responder.respond(parsed, for: personalization(request.headers, caller: caller), modelContext: contextLength, writer: writer)
+            case (_, let path) where Self.endpoints[path] != nil || path == "/health":
+                throw HTTPProblem(405, "\(request.method.rawValue) is not allowed on \(path)")
+            default:
+                throw HTTPProblem(404, "no endpoint \(request.path)")
+            }
+        } catch let p as HTTPProblem {
+            await writer.fail(p)
+        } catch let e as RPCError {
+            await writer.fail(HTTPProblem(Self.status(e.code), e.message))
+        } catch is CancellationError {
+            // The client went away: nothing to answer.
+        } catch {
+            logger.warning("HTTP request failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            await writer.fail(HTTPProblem(500, "\(error)"))
+        }
+    }
+
+    static let endpoints: [String: CompletionRequest.Endpoint] = [
+        "/completion": .completion, "/completions": .completion, "/infill": .infill,
+        "/v1/completions": .openAICompletion, "/v1/chat/completions": .openAIChat, "/chat/completions": .openAIChat,
+    ]
+
+    /// The user, task and mode a request is served with: the config's, unless the request names
+    /// others in X-Tailor-User / X-Tailor-Task / X-Tailor-Mode (plugins that can set headers).
+    private func personalization(_ headers: HTTPHeaders, caller: PeerCredentials) throws -> HTTPPersonalization {
+        let user = headers.first(name: "x-tailor-user") ?? configuration.user ?? Self.loginName(caller.uid)
+        let task = headers.first(name: "x-tailor-task") ?? configuration.task
+        let mode = headers.first(name: "x-tailor-mode") ?? configuration.mode
+        guard AdapterResolver.modes.contains(mode) else { throw HTTPProblem(400, "X-Tailor-Mode must be base, tam, oppu, dpo-only, cope or cd-only") }
+        return HTTPPersonalization(caller: caller, user: user, task: task, mode: mode)
+    }
+
+    static func loginName(_ uid: UInt32) -> String {
+        guard let pw = getpwuid(uid), let name = pw.pointee.pw_name else { return "uid\(uid)" }
+        return String(cString: name)
+    }
+
+    static func status(_ code: StatusCode) -> Int {
+        switch code {
+        case .invalidArgument, .outOfRange: return 400
+        case .notFound: return 404
+        case .permissionDenied: return 403
+        case .resourceExhausted: return 429
+        case .failedPrecondition: return 409
+        case .unavailable: return 503
+        case .unimplemented: return 501
+        default: return 500
+        }
+    }
+}
+
+/// Why the HTTP endpoint could not start.
+public enum HTTPEndpointError: Error, CustomStringConvertible {
+    case noToken(String)
+    case bind(String)
+
+    public var description: String {
+        switch self {
+        case let .noToken(m): return m
+        case let .bind(m): return "cannot start the HTTP endpoint: \(m)"
+        }
+    }
+}
