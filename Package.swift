@@ -145,7 +145,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor", "TailorStore"]
+            dependencies: ["tailor", "TailorStore"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -66,6 +66,11 @@ final class ConfigurationTests: XCTestCase {
             ("socket = relative.sock", "socket must be an absolute path"),
             ("just words", "expected 'key = value'"),
             ("log_level = loud", "log_level must be one of"),
+            ("http_listen = 0.0.0.0:8012", "http_listen must be a loopback address"),
+            ("http_listen = 127.0.0.1", "http_listen must be host:port"),
+            ("http_socket = http.sock", "http_socket must be an absolute path"),
+            ("http_mode = fancy", "http_mode must be base, tam, oppu, dpo-only, cope or cd-only"),
+            ("http_max_body_bytes = 12", "http_max_body_bytes must be"),
         ]
         for (line, message) in cases {
             XCTAssertThrowsError(try c.apply(configFile: "# ok\n\(line)\n", path: "/etc/t.conf"), line) { e in
@@ -77,6 +82,20 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try DaemonOptions.parse(["--config", "/nonexistent/tailord.conf"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--mode", "galaxy"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--threads", "0"]).resolve(environment: [:]))
+    }
+
+    func testHTTPEndpointKeys() throws {
+        var c = DaemonConfiguration()
+        XCTAssertFalse(c.http.isEnabled)
+        try c.apply(configFile: "http_socket = /run/t/http.sock\nhttp_listen = [::1]:8012\nhttp_token_file = /etc/t/token\nhttp_mode = oppu\nhttp_task = lua\n",
+                    path: "/etc/t.conf")
+        XCTAssertTrue(c.http.isEnabled)
+        XCTAssertEqual(c.http.socket, "/run/t/http.sock")
+        XCTAssertEqual(c.http.listen?.host, "::1")
+        XCTAssertEqual(c.http.listen?.port, 8012)
+        XCTAssertEqual(c.http.tokenFile, "/etc/t/token")
+        XCTAssertEqual(c.http.mode, "oppu")
+        XCTAssertEqual(c.http.task, "lua")
     }
 
     func testDefaultsFollowXDGAndFHS() throws {
