@@ -22,6 +22,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Keep generating past a newline (long outputs such as abstracts).") var multiline = false
     @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: Int = 256
     @Option(name: .customLong("tam-epochs"), help: "TAM epochs (reference: 3).") var tamEpochs: Int = 3
+    @Option(name: .customLong("tam-items"), help: "Train the TAM on the first N items of user_others.json only (0: all).") var tamItems: Int = 0
     @Option(name: .customLong("oppu-epochs"), help: "OPPU epochs (reference: 2).") var oppuEpochs: Int = 2
     @Option(name: .customLong("dpo-epochs"), help: "DPO epochs (reference: 1).") var dpoEpochs: Int = 1
     @Option(help: "Negatives sampled per prompt.") var samples: Int = 3
@@ -48,7 +49,7 @@ struct EvalCommand: ParsableCommand {
         let harness = EvalHarness(model: model, out: out, command: self)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let methodList = methods.split(separator: ",").map(String.init)
-        let task = try harness.taskAdapter(set.others)
+        let task = try harness.taskAdapter(tamItems > 0 ? Array(set.others.prefix(tamItems)) : set.others)
         var generations: [String: [String: (user: String, text: String, gold: String)]] = [:]
         for user in set.users {
             let personal = methodList.contains { ["oppu", "cope", "cd-only", "dpo-only"].contains($0) }
