@@ -169,23 +169,34 @@ public final class InferenceContext {
     public func reset(sequence seq: Int) { cache.truncate(sequence: seq, to: 0) }
 
     /// Y = X·Wᵀ over the batch's rows, then each item's LoRA deltas on its own rows:
-    /// Y[item rows] += s · (X·Aᵀ)·Bᵀ, two small sgemms per adapted projection.
+    /// Y[item rows] += s · (X·Aᵀ)·Bᵀ, two small sgemms per adapted projection. Adjacent items
+    /// using the same adapter at the same weight share one pair of products over all their
+    /// rows: CoPe's user and base rows both carry the task adapter, which then costs one call.
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int,
                  layer: Int, target: LoRATarget, items: [BatchItem]) {
         project(lin, input, output, rows: n)
+        var spans: [(use: AdapterUse, start: Int, rows: Int)] = []
         var r0 = 0
         for it in items {
             let rows = it.tokens.count
             defer { r0 += rows }
             for use in it.adapters {
-                guard let w = use.adapter.weights[LoRAAdapter.Key(layer: layer, target: target)] else { continue }
-                w.a.withUnsafeBufferPointer { a in
-                    w.b.withUnsafeBufferPointer { b in
-                        tk_sgemm(pool, false, true, Int64(rows), Int64(w.rank), Int64(lin.cols), 1,
-                                 input + r0 * lin.cols, Int64(lin.cols), a.baseAddress, Int64(lin.cols), 0, loraT, Int64(w.rank))
-                        tk_sgemm(pool, false, true, Int64(rows), Int64(lin.rows), Int64(w.rank), use.adapter.scale * use.weight,
-                                 loraT, Int64(w.rank), b.baseAddress, Int64(w.rank), 1, output + r0 * lin.rows, Int64(lin.rows))
-                    }
+                if let i = spans.lastIndex(where: { $0.use.adapter === use.adapter && $0.use.weight == use.weight && $0.start + $0.rows == r0 }) {
+                    spans[i].rows += rows
+                } else {
+                    spans.append((use, r0, rows))
+                }
+            }
+        }
+        for span in spans {
+            let use = span.use
+            guard let w = use.adapter.weights[LoRAAdapter.Key(layer: layer, target: target)] else { continue }
+            w.a.withUnsafeBufferPointer { a in
+                w.b.withUnsafeBufferPointer { b in
+                    tk_sgemm(pool, false, true, Int64(span.rows), Int64(w.rank), Int64(lin.cols), 1,
+                             input + span.start * lin.cols, Int64(lin.cols), a.baseAddress, Int64(lin.cols), 0, loraT, Int64(w.rank))
+                    tk_sgemm(pool, false, true, Int64(span.rows), Int64(lin.rows), Int64(w.rank), use.adapter.scale * use.weight,
+                             loraT, Int64(w.rank), b.baseAddress, Int64(w.rank), 1, output + span.start * lin.rows, Int64(lin.rows))
                 }
             }
         }
