@@ -3,7 +3,8 @@ import XCTest
 
 /// The Neovim plugin (Clients/nvim) in a real headless Neovim against a live tailord: typing
 /// brings a debounced ghost-text completion, the accept key inserts it, and leaving insert mode
-/// records the verdict, which must land in the preference store.
+/// records the verdict: accepted (a history item), then an accepted-and-changed one (edited, a
+/// pair), then a dismissed one (rejected, an event), all of which must land in the store.
 final class NeovimPluginTests: XCTestCase {
     func testTypeAcceptAndFeedbackLandsInTheStore() throws {
         let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -37,6 +38,6 @@ final class NeovimPluginTests: XCTestCase {
         let result = (try? String(contentsOfFile: dir + "/result", encoding: .utf8)) ?? "no result (Neovim exited \(p.terminationStatus))"
         XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)   // bytes: a generated combining mark joins the last letter's grapheme
         let stats = try CLITests.execute(["data", "ls", "--socket", socket])
-        XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t0 pairs\t1 feedback\ttasks: code.lua"), stats.stdout)
+        XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)
     }
 }

@@ -1,6 +1,7 @@
 -- Headless end-to-end check of the plugin against a live tailord (driven by the Swift test
 -- NeovimPluginTests): type, wait for the debounced completion's ghost text, accept it with the
--- key, leave insert mode, and wait until the feedback reached the daemon. Keys go through the
+-- key, leave insert mode, and wait until the feedback reached the daemon; then accept and edit
+-- one (edited), and dismiss one (rejected). Keys go through the
 -- typeahead as if typed, so Neovim's main loop runs insert mode and its autocommands; a timer
 -- walks the steps. Writes "OK <buffer>" or "FAIL <why>" to $TAILOR_RESULT, then quits.
 local out = os.getenv("TAILOR_RESULT")
@@ -12,11 +13,14 @@ local function finish(text)
   vim.cmd("qall!")
 end
 local function keys(k) vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(k, true, false, true), "t", false) end
-local function seen(event, prefix)
+local function all(event, prefix)
+  local found = {}
   for _, e in ipairs(t.events) do
-    if e.event == event and (prefix == nil or tostring(e.id):sub(1, #prefix) == prefix) then return e end
+    if e.event == event and (prefix == nil or tostring(e.id):sub(1, #prefix) == prefix) then table.insert(found, e) end
   end
+  return found
 end
+local function seen(event, prefix) return all(event, prefix)[1] end
 local function buffer() return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n") end
 
 t.setup({ cmd = { os.getenv("TAILOR_BIN"), "bridge", "--socket", os.getenv("TAILOR_SOCKET"), "--user", "nvim user" },
@@ -35,9 +39,24 @@ local steps = {
   -- Accepted with the key: the text is in the buffer.
   { "the completion is inserted", function() return buffer() == "the theme" .. shown end, function() keys("<Esc>") end },
   -- Leaving insert mode settled the verdict (accepted), recorded as history by the daemon.
-  { "the feedback is acknowledged", function() return seen("ok", "f") ~= nil end, function()
-      local ack = seen("ok", "f")
+  { "the accepted feedback is acknowledged", function() return #all("ok", "f") == 1 end, function()
+      local ack = all("ok", "f")[1]
       if ack.history ~= 1 then return finish("FAIL accepted feedback should add a history item: " .. vim.inspect(ack)) end
+      keys("A he")
+    end },
+  -- Accept the next one, then change it before leaving: edited, a pair (kept over shown).
+  { "a second completion is shown", function() return t.shown() ~= nil end, function() keys("<C-l>") end },
+  { "it is inserted", function() return t.shown() == nil and buffer():sub(-2) ~= " he" end, function() keys("zz<Esc>") end },
+  { "the edited feedback is acknowledged", function() return #all("ok", "f") == 2 end, function()
+      local ack = all("ok", "f")[2]
+      if ack.pairs ~= 1 then return finish("FAIL edited feedback should add a pair: " .. vim.inspect(ack)) end
+      keys("othe")
+    end },
+  -- Dismiss the third: rejected, an event only.
+  { "a third completion is shown", function() return t.shown() ~= nil end, function() keys("<C-]>") end },
+  { "the rejected feedback is acknowledged", function() return #all("ok", "f") == 3 end, function()
+      local ack = all("ok", "f")[3]
+      if ack.history ~= 0 or ack.pairs ~= 0 or ack.feedback ~= 1 then return finish("FAIL rejected feedback is an event only: " .. vim.inspect(ack)) end
       finish("OK " .. buffer())
     end },
 }

@@ -141,7 +141,7 @@ local function feedback(outcome, s, kept)
 end
 
 --- Inserts the shown completion; its verdict (accepted or edited) is recorded when the user
---- leaves insert mode or asks for the next completion.
+--- leaves insert mode.
 function M.accept()
   local s = shown
   if not s then return false end
