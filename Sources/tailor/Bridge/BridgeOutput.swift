@@ -24,18 +24,9 @@ final class BridgeOutput: Sendable {
         var o = fields
         o["event"] = event
         if let id { o["id"] = id.json }
-        guard var line = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        line.append(0x0A)
-        lock.withLock { _ in
-            line.withUnsafeBytes { raw in
-                var off = 0
-                while off < raw.count {
-                    let n = Foundation.write(STDOUT_FILENO, raw.baseAddress! + off, raw.count - off)
-                    if n <= 0 { return }
-                    off += n
-                }
-            }
-        }
+        guard let data = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let line = String(decoding: data, as: UTF8.self) + "\n"
+        lock.withLock { _ in Console.write(line) }
     }
 
     /// An error answer naming what was wrong.
