@@ -98,4 +98,25 @@ final class BridgeCLITests: XCTestCase {
         let stats = try CLITests.execute(["data", "ls", "--socket", dir + "/t.sock"])
         XCTAssertTrue(stats.stdout.contains("Ann Lee\t0 history\t1 pairs\t1 feedback\ttasks: lua"), stats.stdout)
     }
+
+    /// `train` submits a job and streams its progress to the end (what :TailorTrain shows).
+    func testTrainStreamsProgressUntilTheJobEnds() throws {
+        let b = try Bridge(socket: dir + "/t.sock")
+        XCTAssertEqual(b.next()["event"] as? String, "ready")
+        for i in 0..<4 {
+            b.send(#"{"id": "a\#(i)", "op": "feedback", "task": "lua", "prompt": "the theme \#(i)", "shown": "the he", "outcome": "accepted"}"#)
+            XCTAssertEqual(b.until("ok", id: "a\(i)").last?["history"] as? Int, 1)
+        }
+        b.send(#"{"id": "t", "op": "train", "kind": "oppu", "task": "lua"}"#)
+        let answers = b.until("done", id: "t")
+        XCTAssertNotNil(answers.first { $0["event"] as? String == "job" }, "\(answers)")
+        let progress = answers.filter { $0["event"] as? String == "progress" }
+        XCTAssertFalse(progress.isEmpty, "\(answers)")
+        XCTAssertEqual(answers.last?["state"] as? String, "succeeded", "\(answers)")
+        XCTAssertEqual(progress.last?["step"] as? Int, progress.last?["total_steps"] as? Int)
+        b.send(#"{"id": "t2", "op": "train", "kind": "fly", "task": "lua"}"#)
+        XCTAssertEqual(b.until("error", id: "t2").last?["code"] as? String, "INVALID_ARGUMENT")
+        b.input.fileHandleForWriting.closeFile()
+        b.process.waitUntilExit()
+    }
 }
