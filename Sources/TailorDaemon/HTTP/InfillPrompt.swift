@@ -9,10 +9,17 @@ import TailorEngine
 enum InfillPrompt {
     static func tokens(prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
                        tokenizer tok: Tokenizer, budget: Int) -> [Int32] {
-        let bos: [Int32] = tok.addBOS ? tok.bosID.map { [$0] } ?? [] : []
-        func encode(_ s: String) -> [Int32] { s.isEmpty ? [] : tok.encode(s, addSpecial: false, parseSpecial: false) }
+        tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: prompt, fim: tok.fimTokens,
+               bos: tok.addBOS ? tok.bosID.map { [$0] } ?? [] : [],
+               encode: { tok.encode($0, addSpecial: false, parseSpecial: false) }, budget: budget)
+    }
+
+    /// The same over any encoder (tests use one token per character).
+    static func tokens(prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
+                       fim: FIMTokens?, bos: [Int32], encode rawEncode: (String) -> [Int32], budget: Int) -> [Int32] {
+        func encode(_ s: String) -> [Int32] { s.isEmpty ? [] : rawEncode(s) }
         let typed = encode(prompt)
-        guard let fim = tok.fimTokens else {
+        guard let fim else {
             let head = bos + extra.flatMap { encode(($0.filename.isEmpty ? "" : $0.filename + "\n") + $0.text + "\n") }
             var body = encode(prefix) + typed
             let room = max(1, budget - bos.count)

@@ -8,6 +8,14 @@ public struct FIMTokens: Sendable, Equatable {
     public var middle: Int32
     /// Separates extra context files (repository-level FIM), when the model has one.
     public var fileSeparator: Int32?
+
+    /// FIM tokens with these ids.
+    public init(prefix: Int32, suffix: Int32, middle: Int32, fileSeparator: Int32? = nil) {
+        self.prefix = prefix
+        self.suffix = suffix
+        self.middle = middle
+        self.fileSeparator = fileSeparator
+    }
 }
 
 extension Tokenizer {

@@ -1,0 +1,67 @@
+import Foundation
+import TailorEngine
+import XCTest
+@testable import TailorDaemon
+
+/// The HTTP endpoint's pure parts: llama.cpp's FIM layout and its truncation, the fallback
+/// prompt, request parsing (types, defaults, llama.vim's sampler rule) and response_fields.
+final class InfillAndRequestTests: XCTestCase {
+    /// One token per character (its scalar value), so lengths and order are easy to check.
+    private func chars(_ s: String) -> [Int32] { s.unicodeScalars.map { Int32($0.value) } }
+    private let fim = FIMTokens(prefix: -1, suffix: -2, middle: -3, fileSeparator: -4)
+
+    func testFIMLayoutExtraChunksThenPrefixSuffixMiddle() {
+        let t = InfillPrompt.tokens(prefix: "ab", suffix: "cd", extra: [.init(filename: "f", text: "x")], prompt: "p",
+                                    fim: fim, bos: [1], encode: chars, budget: 100)
+        XCTAssertEqual(t, [1, -4] + chars("f\nx") + [-1] + chars("ab") + [-2] + chars("cd") + [-3] + chars("p"))
+    }
+
+    func testTooLongInputKeepsTheEndOfThePrefixAndTheStartOfTheSuffix() {
+        let prefix = String(repeating: "a", count: 50) + "XYZ", suffix = "UVW" + String(repeating: "b", count: 50)
+        let t = InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: [.init(filename: "", text: "zzzz")], prompt: "",
+                                    fim: fim, bos: [], encode: chars, budget: 43)
+        XCTAssertEqual(t.count, 43)
+        let pre = Array(t[(t.firstIndex(of: -1)! + 1)..<t.firstIndex(of: -2)!])
+        let suf = Array(t[(t.firstIndex(of: -2)! + 1)..<t.firstIndex(of: -3)!])
+        XCTAssertEqual(pre.count, 30)                       // 3/4 of the 40 left after the three FIM tokens
+        XCTAssertEqual(Array(pre.suffix(3)), chars("XYZ"))  // the code right before the cursor survives
+        XCTAssertEqual(suf.count, 10)
+        XCTAssertEqual(Array(suf.prefix(3)), chars("UVW"))  // and the code right after it
+        XCTAssertEqual(t.first, -1, "no room was left for the extra chunk")
+    }
+
+    func testWithoutFIMTokensThePrefixIsAPlainContinuation() {
+        let t = InfillPrompt.tokens(prefix: "ab", suffix: "ignored", extra: [.init(filename: "f", text: "x")], prompt: "p",
+                                    fim: nil, bos: [1], encode: chars, budget: 100)
+        XCTAssertEqual(t, [1] + chars("f\nx\n") + chars("abp"))
+    }
+
+    func testRequestParsingDefaultsAndTypes() throws {
+        let vim = try CompletionRequest(endpoint: .infill, body: Array(#"{"input_prefix": "a", "samplers": ["top_k", "top_p", "infill"], "top_k": 40, "n_predict": -1, "t_max_predict_ms": 250, "response_fields": ["content"]}"#.utf8))
+        XCTAssertEqual(vim.temperature, 1, "llama.vim's sampler chain has no temperature: sampled at 1")
+        XCTAssertNil(vim.maxTokens)
+        XCTAssertEqual(vim.maxPredictMS, 250)
+        XCTAssertEqual(vim.prompt, .infill(prefix: "a", suffix: "", extra: [], prompt: ""))
+        let plain = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": [5, 6], "temperature": 0, "stop": "\n", "stream": true}"#.utf8))
+        XCTAssertEqual(plain.prompt, .tokens([5, 6]))
+        XCTAssertEqual(plain.temperature, 0)
+        XCTAssertEqual(plain.stop, ["\n"])
+        XCTAssertTrue(plain.stream)
+        let chat = try CompletionRequest(endpoint: .openAIChat, body: Array(#"{"model": "gpt-4", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 3}"#.utf8))
+        XCTAssertEqual(chat.model, "", "OpenAI model names are not tailord's model ids")
+        XCTAssertEqual(chat.maxTokens, 3)
+        for (body, message) in [(#"{"prompt": "x", "top_p": 0}"#, "'top_p' must be in (0, 1]"), (#"{"prompt": "x", "seed": true}"#, "'seed' must be a number"),
+                                (#"{"prompt": "x", "n_predict": 0}"#, "'n_predict' must be positive"), (#"[1]"#, "not a JSON object")] {
+            XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8))) { e in
+                XCTAssertTrue((e as? HTTPProblem)?.message.contains(message) ?? false, "\(e)")
+            }
+        }
+    }
+
+    func testResponseFieldsSelectNestedPaths() {
+        let o: [String: Any] = ["content": "x", "timings": ["prompt_n": 3, "predicted_n": 2], "stop": true]
+        let s = CompletionFormat.select(["content", "timings/prompt_n", "missing/path"], from: o)
+        XCTAssertEqual(Set(s.keys), ["content", "timings/prompt_n"])
+        XCTAssertEqual(s["timings/prompt_n"] as? Int, 3)
+    }
+}
