@@ -22,6 +22,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Keep generating past a newline (long outputs such as abstracts).") var multiline = false
     @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: Int = 256
     @Option(name: .customLong("tam-epochs"), help: "TAM epochs (reference: 3).") var tamEpochs: Int = 3
+    @Option(help: "Only these users (comma-separated names), after --users.") var only: String?
     @Option(name: .customLong("tam-items"), help: "Train the TAM on the first N items of user_others.json only (0: all).") var tamItems: Int = 0
     @Option(name: .customLong("oppu-epochs"), help: "OPPU epochs (reference: 2).") var oppuEpochs: Int = 2
     @Option(name: .customLong("dpo-epochs"), help: "DPO epochs (reference: 1).") var dpoEpochs: Int = 1
@@ -45,7 +46,12 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let set = try EvalDataSet(directory: data, users: users, validate: holdout)
+        var set = try EvalDataSet(directory: data, users: users, validate: holdout)
+        if let only {
+            let names = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            set.users = set.users.filter { names.contains($0.name) }
+            guard !set.users.isEmpty else { throw CLIError("--only names no user of \(data)") }
+        }
         let harness = EvalHarness(model: model, out: out, command: self)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let methodList = methods.split(separator: ",").map(String.init)
