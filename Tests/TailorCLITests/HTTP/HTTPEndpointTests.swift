@@ -126,5 +126,20 @@ final class HTTPEndpointTests: XCTestCase {
         let n = (o["timings"] as? [String: Any])?["predicted_n"] as? Int ?? 0
         XCTAssertTrue(n > 0 && n < 3000, "\(n) tokens")
         XCTAssertFalse((o["content"] as? String ?? "").isEmpty)
+
+        // t_max_prompt_ms: a ~1,000-token prefill (several 256-token chunks) is cut at the next
+        // chunk, well before a whole prefill of the same length (another prompt: no cache).
+        func long(_ start: String) -> String { start + String(repeating: " The theme of the story is the sea.", count: 110) }
+        let t1 = Date()
+        let cut = try HTTPTestClient.call(http, "POST", "/completion",
+                                          body: #"{"prompt": ""# + long("Alpha") + #"", "n_predict": 8, "temperature": 0, "t_max_prompt_ms": 50}"#)
+        let cutTime = Date().timeIntervalSince(t1)
+        let cutJSON = try XCTUnwrap(cut.json, cut.body)
+        XCTAssertEqual(cutJSON["stop_type"] as? String, "limit")
+        XCTAssertEqual((cutJSON["timings"] as? [String: Any])?["predicted_n"] as? Int, 0)
+        let t2 = Date()
+        let whole = try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": ""# + long("Omega") + #"", "n_predict": 1, "temperature": 0}"#)
+        XCTAssertEqual(whole.status, 200)
+        XCTAssertLessThan(cutTime, 0.75 * Date().timeIntervalSince(t2), "the budget ends the request within a prefill chunk")
     }
 }
