@@ -55,6 +55,8 @@ typedef struct {
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
     /// log Σ exp(x[i]) over a logit row, and its max; see tk_logsumexp.
     float (*logsumexp)(const float *x, int64_t n, float *max_out);
+    /// x[i] = scale · exp(x[i] − shift) for shift ≥ max x; see tk_exp_shift_scale.
+    void (*exp_shift_scale)(float *x, int64_t n, float shift, float scale);
 } tk_vtable;
 
 const tk_vtable *tk_vtable_portable(void);

@@ -115,6 +115,9 @@ void tk_axpy_f32(float a, const float *x, float *y, int64_t n);
 /// two, over vocabularies of 50k-250k entries: it runs vectorized, without libm's scalar expf.
 /// An empty row gives -inf; a row holding +inf or NaN gives that value.
 float tk_logsumexp(const float *x, int64_t n, float *max_out);
+/// x[i] = scale · exp(x[i] − shift), vectorized; shift must be ≥ max x (a row's log-sum-exp
+/// turns logits into scaled probabilities, as the loss gradient needs).
+void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale);
 
 
 // ---------------------------------------------------------------------------------------

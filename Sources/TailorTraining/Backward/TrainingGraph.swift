@@ -188,11 +188,7 @@ public final class TrainingGraph {
         var logps = [Float](repeating: 0, count: nT)
         for i in 0..<nT {
             let row = logits + i * v
-            var m = -Float.infinity
-            for j in 0..<v { m = max(m, row[j]) }
-            var s: Double = 0
-            for j in 0..<v { s += Double(expf(row[j] - m)) }
-            logps[i] = row[Int(targets[i])] - m - Float(log(s))
+            logps[i] = row[Int(targets[i])] - tk_logsumexp(row, Int64(v), nil)
         }
         return logps
     }
@@ -204,12 +200,7 @@ public final class TrainingGraph {
         let nT = targets.count
         for i in 0..<nT {
             let row = logits + i * v
-            var m = -Float.infinity
-            for j in 0..<v { m = max(m, row[j]) }
-            var s: Float = 0
-            for j in 0..<v { row[j] = expf(row[j] - m); s += row[j] }
-            let inv = 1 / s
-            for j in 0..<v { row[j] = -scale * row[j] * inv }
+            tk_exp_shift_scale(row, Int64(v), tk_logsumexp(row, Int64(v), nil), -scale)
             row[Int(targets[i])] += scale
         }
         let out = model.weights.output

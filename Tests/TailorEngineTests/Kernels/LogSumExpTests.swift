@@ -39,4 +39,17 @@ final class LogSumExpTests: XCTestCase {
         let inf: [Float] = [1, .infinity, 0]
         XCTAssertEqual(inf.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, 3, &m) }, .infinity)
     }
+
+    func testExpShiftScaleGivesScaledSoftmax() {
+        var rng = SeededGenerator(seed: 5)
+        let x = (0..<49_159).map { _ in (rng.nextUnit() - 0.5) * 30 }
+        var y = x
+        let l = x.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, Int64(x.count), nil) }
+        y.withUnsafeMutableBufferPointer { tk_exp_shift_scale($0.baseAddress, Int64(x.count), l, -0.5) }
+        let m = Double(x.max()!), z = x.reduce(0.0) { $0 + exp(Double($1) - m) }
+        for i in stride(from: 0, to: x.count, by: 97) {
+            XCTAssertEqual(Double(y[i]), -0.5 * exp(Double(x[i]) - m) / z, accuracy: 1e-6 * max(1e-3, 0.5 * exp(Double(x[i]) - m) / z) + 1e-12)
+        }
+        XCTAssertEqual(y.reduce(0.0) { $0 + Double($1) }, -0.5, accuracy: 1e-5)
+    }
 }
