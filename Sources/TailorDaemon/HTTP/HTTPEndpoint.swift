@@ -77,14 +77,9 @@ public final class HTTPEndpoint: Service, Sendable {
     }
 
     private func bindUnix(_ path: String) async throws -> any Channel {
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw HTTPEndpointError.bind("\(path) exists and is not a socket") }
-            if UnixSocket.isListening(path) { throw HTTPEndpointError.bind("another process listens on \(path)") }
-            unlink(path)
-        }
+        try UnixSocket.prepareListeningPath(path, mode: policy.mode)
         let channel = try await bootstrap(tcp: false).bind(unixDomainSocketPath: path).get()
-        chmod(path, policy.mode == .user ? 0o600 : 0o660)
+        try UnixSocket.restrictListeningPath(path, mode: policy.mode, logger: logger)
         return channel
     }
 

@@ -144,9 +144,9 @@ public final class TailorServer: Service, Sendable {
         case let .activated(fd):
             return try await bootstrap.withBoundSocket(fd).get()
         case let .path(path):
-            try prepareSocketPath(path)
+            try UnixSocket.prepareListeningPath(path, mode: configuration.policy.mode)
             let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-            try setSocketPermissions(path)
+            try UnixSocket.restrictListeningPath(path, mode: configuration.policy.mode, logger: logger)
             return channel
         }
     }
@@ -190,34 +190,6 @@ public final class TailorServer: Service, Sendable {
         }.flatMapErrorThrowing { error in
             channel.close(promise: nil)
             throw error
-        }
-    }
-
-    /// Creates the socket's directory and refuses to replace a socket another daemon listens on;
-    /// a stale socket file (nobody listening) is removed.
-    private func prepareSocketPath(_ path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let dirMode: mode_t = configuration.policy.mode == .user ? 0o700 : 0o755
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: Int(dirMode)])
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw ServerError.notASocket(path) }
-        if UnixSocket.isListening(path) { throw ServerError.alreadyListening(path) }
-        unlink(path)
-    }
-
-    private func setSocketPermissions(_ path: String) throws {
-        switch configuration.policy.mode {
-        case .user:
-            guard chmod(path, 0o600) == 0 else { throw ServerError.system("chmod \(path)", errno) }
-        case .system:
-            guard chmod(path, 0o660) == 0 else { throw ServerError.system("chmod \(path)", errno) }
-            if let g = getgrnam("tailor") {
-                guard chown(path, uid_t.max, g.pointee.gr_gid) == 0 else { throw ServerError.system("chown \(path)", errno) }
-            } else {
-                logger.warning("group 'tailor' does not exist; the socket stays in the daemon's group")
-            }
         }
     }
 
