@@ -159,9 +159,6 @@ struct JSONFields {
         return v
     }
 
-    /// JSON true/false (a boolean NSNumber, whose type code is "c"): `is Bool` also holds for 0 and 1.
-    static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
     func string(_ key: String) throws -> String? {
         guard let v = present(key) else { return nil }
         guard let s = v as? String else { throw HTTPProblem(400, "field '\(key)' must be a string") }
@@ -176,7 +173,7 @@ struct JSONFields {
 
     func number(_ key: String) throws -> NSNumber? {
         guard let v = present(key) else { return nil }
-        guard let n = v as? NSNumber, !Self.isBoolean(n), n.doubleValue.isFinite else { throw HTTPProblem(400, "field '\(key)' must be a number") }
+        guard let n = v as? NSNumber, !n.isJSONBoolean, n.doubleValue.isFinite else { throw HTTPProblem(400, "field '\(key)' must be a number") }
         return n
     }
 
@@ -192,7 +189,7 @@ struct JSONFields {
 
     func bool(_ key: String) throws -> Bool? {
         guard let v = present(key) else { return nil }
-        guard let n = v as? NSNumber, Self.isBoolean(n) else { throw HTTPProblem(400, "field '\(key)' must be true or false") }
+        guard let n = v as? NSNumber, n.isJSONBoolean else { throw HTTPProblem(400, "field '\(key)' must be true or false") }
         return n.boolValue
     }
 }
@@ -209,4 +206,10 @@ struct HTTPProblem: Error, Equatable {
             : status >= 500 ? "server_error" : "invalid_request_error"
         return ["error": ["code": status, "message": message, "type": type]]
     }
+}
+
+extension NSNumber {
+    /// Whether JSONSerialization read this from JSON true/false (a boolean NSNumber, type code
+    /// "c"): `is Bool` also holds for the numbers 0 and 1, so it cannot tell a wrong type.
+    public var isJSONBoolean: Bool { String(cString: objCType) == "c" }
 }

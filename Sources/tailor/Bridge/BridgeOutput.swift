@@ -1,4 +1,5 @@
 import Foundation
+import TailorDaemon
 import Synchronization
 
 /// A request's id as the editor sent it: a string or an integer, echoed back unchanged.
@@ -7,7 +8,7 @@ enum BridgeID: Sendable, Hashable {
     case number(Int)
 
     init?(_ value: Any?) {
-        if let s = value as? String { self = .string(s) } else if let n = value as? NSNumber, String(cString: n.objCType) != "c",
+        if let s = value as? String { self = .string(s) } else if let n = value as? NSNumber, !n.isJSONBoolean,
                                                                   let i = Int(exactly: n.doubleValue) { self = .number(i) } else { return nil }
     }
 

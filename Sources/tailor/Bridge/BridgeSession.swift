@@ -1,4 +1,5 @@
 import Foundation
+import TailorDaemon
 import TailorClient
 import TailorWire
 
@@ -67,7 +68,7 @@ actor BridgeSession {
 
     private func int(_ req: [String: Any], _ key: String, default value: Int) throws -> Int {
         guard let v = req[key] else { return value }
-        guard let n = v as? NSNumber, String(cString: n.objCType) != "c", let i = Int(exactly: n.doubleValue), i >= 0 else {
+        guard let n = v as? NSNumber, !n.isJSONBoolean, let i = Int(exactly: n.doubleValue), i >= 0 else {
             throw BridgeProblem("field '\(key)' must be a non-negative integer")
         }
         return i
