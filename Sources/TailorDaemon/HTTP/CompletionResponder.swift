@@ -33,7 +33,6 @@ struct CompletionResponder: Sendable {
         var tokens: [Int32] = []
         var stats: GenerationStats?
         var budgetHit = false
-        var mode = ""
     }
 
     func respond(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter) async throws {
@@ -50,7 +49,7 @@ struct CompletionResponder: Sendable {
                 guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
                     throw HTTPProblem(400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
                 }
-                return (model.tokenizer.addBOS ? model.tokenizer.bosID.map { [$0] } ?? [] : []) + ids
+                return model.tokenizer.promptStart + ids
             }
         case let .infill(prefix, suffix, extra, typed):
             let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
@@ -72,11 +71,10 @@ struct CompletionResponder: Sendable {
         }
         let sse = request.stream ? SSEWriter(writer: writer) : nil
         if let sse { try await sse.open() }
-        var outcome = try await collect(started, request: request) { token, index in
+        let outcome = try await collect(started, request: request) { token, index in
             guard let sse else { return }
             try await sse.send(CompletionFormat.chunk(request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount))
         }
-        outcome.mode = usedMode
         let final = CompletionFormat.final(request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
                                            model: started.model.info.id, mode: usedMode)
         if let sse {

@@ -10,7 +10,7 @@ enum InfillPrompt {
     static func tokens(prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
                        tokenizer tok: Tokenizer, budget: Int) -> [Int32] {
         tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: prompt, fim: tok.fimTokens,
-               bos: tok.addBOS ? tok.bosID.map { [$0] } ?? [] : [],
+               bos: tok.promptStart,
                encode: { tok.encode($0, addSpecial: false, parseSpecial: false) }, budget: budget)
     }
 

@@ -95,8 +95,7 @@ public final class Tokenizer: Sendable {
     ///   - parseSpecial: recognize control tokens written in the text (e.g. `<|im_start|>`).
     ///     User-defined tokens are always recognized, as llama.cpp does.
     public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
-        var out: [Int32] = []
-        if addSpecial, addBOS, let b = bosID { out.append(b) }
+        var out: [Int32] = addSpecial ? promptStart : []
         let utf8 = Array(text.utf8)
         var fragmentStart = 0, prevSpecial = true
         func flushRaw(_ end: Int) {
@@ -124,6 +123,10 @@ public final class Tokenizer: Sendable {
         if addSpecial, addEOS, let e = eosID { out.append(e) }
         return out
     }
+
+    /// What `encode(_:addSpecial: true)` puts before the text: the BOS when the model adds one.
+    /// Callers that assemble token sequences themselves (infill, token-id prompts) start with it.
+    public var promptStart: [Int32] { addBOS ? bosID.map { [$0] } ?? [] : [] }
 
     /// The longest special token starting at `bytes[i]`: user-defined ones always, control ones
     /// when `parseSpecial`. Tries each special-token length, longest first, in the hash index.
