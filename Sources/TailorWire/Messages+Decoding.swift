@@ -182,6 +182,38 @@ public struct GenerateRequest: Sendable, Equatable {
     }
 }
 
+/// The closing statistics of one Decoding.Generate stream (`tailor.v1.GenerateStats`).
+public struct GenerateStats: Sendable, Equatable {
+    /// Tokens in the prompt as the model saw it, special tokens included.
+    public var promptTokens: UInt32
+    /// Prompt tokens served from the prompt cache (a prefix shared with an earlier request of the
+    /// same user and adapters) instead of being prefilled again: why a repeated editor request is fast.
+    public var cachedTokens: UInt32
+    /// Tokens generated, stop sequences included.
+    public var generatedTokens: UInt32
+    /// From the request's arrival to its first token, queueing and prefill included.
+    public var timeToFirstTokenMS: UInt32
+    /// From the request's arrival to its last token.
+    public var totalMS: UInt32
+    /// Why generation ended: `length`, `stop`, `eos` or `context`.
+    public var finishReason: String
+    /// Text released at the end that no token carried (a held-back prefix of a stop string that
+    /// never completed).
+    public var tailText: String
+
+    /// Statistics as the daemon reports them; `cachedTokens` and `tailText` default to none.
+    public init(promptTokens: UInt32, cachedTokens: UInt32 = 0, generatedTokens: UInt32, timeToFirstTokenMS: UInt32,
+                totalMS: UInt32, finishReason: String, tailText: String = "") {
+        self.promptTokens = promptTokens
+        self.cachedTokens = cachedTokens
+        self.generatedTokens = generatedTokens
+        self.timeToFirstTokenMS = timeToFirstTokenMS
+        self.totalMS = totalMS
+        self.finishReason = finishReason
+        self.tailText = tailText
+    }
+}
+
 /// One event of Decoding.Generate: a token, or the closing statistics.
 public enum GenerateEvent: Sendable, Equatable {
     /// A generated token. `text` holds only complete UTF-8; `tokenBytes` may be part of a character.
@@ -189,10 +221,8 @@ public enum GenerateEvent: Sendable, Equatable {
     /// A token CoPe decoding chose, with why: log π_user, log π_base and the reward
     /// log π_user − α·log π_base.
     case contrastiveToken(id: UInt32, tokenBytes: [UInt8], text: String, logprobUser: Float, logprobBase: Float, reward: Float)
-    /// The last event before Status OK. `tailText` is text released at the end that no token
-    /// carried (a held-back prefix of a stop string that never completed).
-    case stats(promptTokens: UInt32, generatedTokens: UInt32, timeToFirstTokenMS: UInt32, totalMS: UInt32,
-               finishReason: String, tailText: String = "")
+    /// The last event before Status OK: how the request went.
+    case stats(GenerateStats)
 
     /// A token event's text (plain or contrastive); nil for the statistics.
     public var tokenText: String? {
@@ -229,15 +259,16 @@ public enum GenerateEvent: Sendable, Equatable {
             t.pointee.reward = reward
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_TOKEN
             m.pointee.token = t
-        case let .stats(p, g, ttft, total, reason, tail):
+        case let .stats(stats):
             let s = arena.make(Tailor__V1__GenerateStats.self)
             tailor__v1__generate_stats__init(s)
-            s.pointee.prompt_tokens = p
-            s.pointee.generated_tokens = g
-            s.pointee.time_to_first_token_ms = ttft
-            s.pointee.total_ms = total
-            s.pointee.finish_reason = try arena.cString(reason, field: "event.stats.finish_reason")
-            s.pointee.tail_text = try arena.cString(tail, field: "event.stats.tail_text")
+            s.pointee.prompt_tokens = stats.promptTokens
+            s.pointee.cached_tokens = stats.cachedTokens
+            s.pointee.generated_tokens = stats.generatedTokens
+            s.pointee.time_to_first_token_ms = stats.timeToFirstTokenMS
+            s.pointee.total_ms = stats.totalMS
+            s.pointee.finish_reason = try arena.cString(stats.finishReason, field: "event.stats.finish_reason")
+            s.pointee.tail_text = try arena.cString(stats.tailText, field: "event.stats.tail_text")
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_STATS
             m.pointee.stats = s
         }
@@ -261,10 +292,11 @@ public enum GenerateEvent: Sendable, Equatable {
                     return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprob: t.logprob)
                 case TAILOR__V1__GENERATE_EVENT__KIND_STATS:
                     let s = m.pointee.stats.pointee
-                    return .stats(promptTokens: s.prompt_tokens, generatedTokens: s.generated_tokens,
-                                  timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
-                                  finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
-                                  tailText: try r.string(s.tail_text, field: "event.stats.tail_text"))
+                    return .stats(GenerateStats(
+                        promptTokens: s.prompt_tokens, cachedTokens: s.cached_tokens, generatedTokens: s.generated_tokens,
+                        timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
+                        finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
+                        tailText: try r.string(s.tail_text, field: "event.stats.tail_text")))
                 default:
                     throw WireError.missingField(field: "event.kind")
                 }

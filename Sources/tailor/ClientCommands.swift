@@ -141,9 +141,12 @@ struct GenerateCommand: AsyncParsableCommand {
                 case let .contrastiveToken(_, _, text, lu, lb, reward):
                     Console.write(text)
                     if verbose { Console.error(String(format: "  [log π_user %.3f, log π_base %.3f, reward %.3f]", lu, lb, reward)) }
-                case let .stats(p, g, ttft, total, reason, tail):
-                    Console.write(tail + "\n")
-                    if verbose { Console.error("prompt \(p) tok, generated \(g) tok, first token \(ttft) ms, total \(total) ms, finish: \(reason)") }
+                case let .stats(s):
+                    Console.write(s.tailText + "\n")
+                    if verbose {
+                        Console.error("prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \(s.generatedTokens) tok, "
+                                      + "first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \(s.finishReason)")
+                    }
                 }
             }
         }

@@ -70,7 +70,9 @@ final class DecodingMessageTests: XCTestCase {
         let events: [GenerateEvent] = [
             .token(id: 504, tokenBytes: [0xF0, 0x9F], text: "", logprob: -0.25),
             .token(id: 9, tokenBytes: [0x99, 0x82], text: "🙂", logprob: -1.5),
-            .stats(promptTokens: 37, generatedTokens: 12, timeToFirstTokenMS: 41, totalMS: 180, finishReason: "stop"),
+            .stats(GenerateStats(promptTokens: 37, generatedTokens: 12, timeToFirstTokenMS: 41, totalMS: 180, finishReason: "stop")),
+            .stats(GenerateStats(promptTokens: 1000, cachedTokens: 983, generatedTokens: 3, timeToFirstTokenMS: 36, totalMS: 90,
+                                 finishReason: "length", tailText: "</")),
         ]
         for e in events { XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e) }
     }

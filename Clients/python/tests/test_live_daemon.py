@@ -54,6 +54,9 @@ class LiveDaemonTests(unittest.TestCase):
         # Greedy decoding repeats exactly.
         again = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=10)
         self.assertEqual(again.result(), g.text)
+        # ... and its prompt came from the prompt cache.
+        self.assertEqual(again.stats.prompt_tokens, g.stats.prompt_tokens)
+        self.assertGreater(again.stats.cached_tokens, 0)
 
     def test_streams_multiplex_on_one_connection(self):
         a = self.client.generate(prompt="alpha", max_tokens=6, model="tiny")

@@ -74,13 +74,20 @@ final class TrainingJob {
         return limited(try store.history(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
     }
 
-    /// TAM data: the task's history of every other user of this owner (or of `data_user`).
+    /// TAM data: the task's history of every other user of this owner (or of `data_user`),
+    /// frozen per user on first use like the other stages' data.
     private func taskHistory() throws -> [HistoryItem] {
-        let users = spec.dataUser.isEmpty ? try store.users(owner: record.owner).filter { $0 != record.user } : [spec.dataUser]
+        let id = "\(record.id)/\(JobSpec.Kind.tam.rawValue)"
+        var frozen = try store.userSnapshots(jobID: id)
+        if frozen.isEmpty {
+            let users = spec.dataUser.isEmpty ? try store.users(owner: record.owner).filter { $0 != record.user } : [spec.dataUser]
+            frozen = try store.snapshot(jobID: id, users: users, owner: record.owner, task: record.task)
+        }
         var items: [HistoryItem] = []
-        for u in users {
-            guard let h = try? store.history(user: u, owner: record.owner, task: record.task) else { continue }
-            items += h
+        for (user, ids) in frozen.sorted(by: { $0.key < $1.key }) {
+            let keep = Set(ids)
+            guard let h = try? store.history(user: user, owner: record.owner, task: record.task) else { continue }
+            items += h.filter { keep.contains($0.id) }
         }
         return limited(items)
     }

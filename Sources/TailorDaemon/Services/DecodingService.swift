@@ -43,10 +43,10 @@ public struct DecodingService: RPCService {
                     try await writer.event(try event.serialized())
                 case let .finished(s):
                     if s.finishReason == .cancelled { throw CancellationError() }
-                    try await writer.event(try GenerateEvent.stats(
-                        promptTokens: UInt32(s.promptTokens), generatedTokens: UInt32(s.generatedTokens),
+                    try await writer.event(try GenerateEvent.stats(GenerateStats(
+                        promptTokens: UInt32(s.promptTokens), cachedTokens: UInt32(s.cachedTokens), generatedTokens: UInt32(s.generatedTokens),
                         timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()), totalMS: UInt32(s.totalMS.rounded()),
-                        finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail)).serialized())
+                        finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail))).serialized())
                     return
                 case let .failed(e):
                     throw e

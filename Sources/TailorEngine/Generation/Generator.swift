@@ -69,11 +69,15 @@ public struct Generator {
 
     /// Generates from `prompt` (which the sequence must not already hold: it is reset first).
     /// `onText` receives each newly complete piece of text; returning false cancels.
+    /// `beforeForward` runs before the prefill and before each generated token's forward pass:
+    /// where a background caller (a training job sampling negatives) can wait while interactive
+    /// decoding runs, so that it yields every token instead of every whole sample.
     public func generate(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions = .init(),
-                         onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
+                         onText: (String) -> Bool = { _ in true }, beforeForward: () -> Void = {}) throws -> GenerationResult {
         var state = try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: context.model.tokenizer)
         context.reset(sequence: sequence)
         let t0 = DispatchTime.now().uptimeNanoseconds
+        beforeForward()
         try prefill(prompt)
         let t1 = DispatchTime.now().uptimeNanoseconds
         var reason = FinishReason.length
@@ -87,6 +91,7 @@ public struct Generator {
             case let .token(token, finish):
                 if !token.text.isEmpty && !onText(token.text) { reason = .cancelled; break loop }
                 if let finish { reason = finish; break loop }
+                beforeForward()
                 try context.forward([BatchItem(sequence: sequence, tokens: [token.id], adapters: adapters)])
             }
         }

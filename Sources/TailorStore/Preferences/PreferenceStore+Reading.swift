@@ -173,6 +173,46 @@ extension PreferenceStore {
         }
     }
 
+    /// Freezes, in one transaction, the ids of several users' current history for `task` under
+    /// `jobID`: a task adapter's training data is everyone else's history, and a resumed or
+    /// re-run job must see the same items even if users add data meanwhile. Each user's part is
+    /// its own snapshot (job id `jobID/user`), so deleting a user removes their part with them.
+    /// Users this owner does not have are skipped. Returns user → history ids.
+    public func snapshot(jobID: String, users: [String], owner: UInt32, task: String) throws -> [String: [String]] {
+        try limits.check(jobID, "snapshot", "job_id", .id)
+        return try pool.write { db in
+            var frozen: [String: [String]] = [:]
+            for user in Set(users) {
+                guard let uid = try? userID(db, owner: owner, name: user, create: false) else { continue }
+                try db.execute(sql: "INSERT INTO snapshots (user_id, job_id, task, created_ms) VALUES (?, ?, ?, ?)",
+                               arguments: [uid, jobID + "/" + user, task, Self.now()])
+                let sid = db.lastInsertedRowID
+                try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'history', id FROM history WHERE user_id = ? AND task = ?",
+                               arguments: [sid, uid, task])
+                frozen[user] = try snapshotIDs(db, sid).history
+            }
+            return frozen
+        }
+    }
+
+    /// The per-user history ids that `snapshot(jobID:users:owner:task:)` froze under `jobID`
+    /// (user → ids); empty when it took none (or every user in it has since been deleted).
+    public func userSnapshots(jobID: String) throws -> [String: [String]] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT s.id AS sid, u.name AS name, s.job_id AS job FROM snapshots s JOIN users u ON u.id = s.user_id
+                WHERE instr(s.job_id, ?) = 1
+                """, arguments: [jobID + "/"])
+            var frozen: [String: [String]] = [:]
+            for row in rows {
+                let name: String = row["name"], job: String = row["job"]
+                guard job == jobID + "/" + name else { continue }   // another job id that merely starts the same way
+                frozen[name] = try snapshotIDs(db, row["sid"]).history
+            }
+            return frozen
+        }
+    }
+
     /// The ids a job's snapshot froze.
     public func snapshotItems(jobID: String) throws -> (history: [String], pairs: [String]) {
         try pool.read { db in

@@ -61,6 +61,8 @@ public final class NegativeSampler {
 
     /// The K scored samples for `prompt` (tokens, BOS included), lowest reward first; the
     /// samples of prompt `index` are fixed by (seed, index). Empty completions are dropped.
+    /// The graph's `pausePoint` runs before every sampled token's forward pass as well as in
+    /// scoring, so a job drawing negatives yields to interactive decoding at token granularity.
     public func candidates(prompt: [Int32], index: Int) throws -> [ScoredCompletion] {
         let c = configuration
         let room = graph.maxTokens - prompt.count - 1
@@ -70,7 +72,8 @@ public final class NegativeSampler {
         for k in 0..<c.samples {
             let seed = c.seed &+ UInt64(index) &* 1_000_003 &+ UInt64(k) &* 7919
             let sampling = SamplingParameters(temperature: c.temperature, topP: c.topP, seed: seed)
-            let result = try generator.generate(prompt: prompt, sampling: sampling, options: GenerationOptions(maxTokens: min(c.maxNewTokens, room)))
+            let result = try generator.generate(prompt: prompt, sampling: sampling, options: GenerationOptions(maxTokens: min(c.maxNewTokens, room)),
+                                                beforeForward: { graph.pausePoint?() })
             var tokens = result.tokens
             if result.finishReason == .endOfGeneration, let eos = graph.model.tokenizer.eosID { tokens.append(eos) }
             guard !tokens.isEmpty, !result.text.isEmpty else { continue }

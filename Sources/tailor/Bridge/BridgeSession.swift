@@ -99,10 +99,11 @@ actor BridgeSession {
                             case let .token(_, _, t, _), let .contrastiveToken(_, _, t, _, _, _):
                                 text += t
                                 out.send(id, "token", ["text": t])
-                            case let .stats(p, g, ttft, total, reason, tail):
-                                text += tail
-                                out.send(id, "done", ["text": text, "prompt_tokens": Int(p), "generated_tokens": Int(g),
-                                                      "ttft_ms": Int(ttft), "total_ms": Int(total), "finish_reason": reason,
+                            case let .stats(s):
+                                text += s.tailText
+                                out.send(id, "done", ["text": text, "prompt_tokens": Int(s.promptTokens), "cached_tokens": Int(s.cachedTokens),
+                                                      "generated_tokens": Int(s.generatedTokens), "ttft_ms": Int(s.timeToFirstTokenMS),
+                                                      "total_ms": Int(s.totalMS), "finish_reason": s.finishReason,
                                                       "mode": current.mode.isEmpty ? "fallback" : current.mode])
                             }
                         }

@@ -39,8 +39,8 @@ final class DecodingServiceTests: XCTestCase {
             case let .token(id, b, t, logprob):
                 ids.append(Int32(id)); text += t; bytes += b
                 XCTAssertLessThanOrEqual(logprob, 0)
-            case let .stats(p, g, _, _, reason, tail):
-                stats = (p, g, reason); text += tail
+            case let .stats(s):
+                stats = (s.promptTokens, s.generatedTokens, s.finishReason); text += s.tailText
             case .contrastiveToken:
                 XCTFail("a plain request got a CoPe token")
             }
@@ -50,12 +50,18 @@ final class DecodingServiceTests: XCTestCase {
         XCTAssertEqual(stats?.0, UInt32(model.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false).count))
         XCTAssertEqual(stats?.1, UInt32(want.count))
         XCTAssertEqual(text, String(decoding: bytes, as: UTF8.self))
-        // The model is named implicitly when it is the only one.
+        // The model is named implicitly when it is the only one. The same prompt again comes from
+        // the prompt cache, and the stats say how much of it did.
         var n = 0
+        var again: GenerateStats?
         for try await e in try client.generate(GenerateRequest(model: "", input: .prompt(prompt), maxTokens: 3)) {
             if case .token = e { n += 1 }
+            if case let .stats(s) = e { again = s }
         }
         XCTAssertEqual(n, 3)
+        XCTAssertEqual(again?.promptTokens, stats?.0)
+        XCTAssertGreaterThan(again?.cachedTokens ?? 0, 0)
+        XCTAssertLessThan(again?.cachedTokens ?? .max, again?.promptTokens ?? 0, "the last prompt token is always prefilled")
         await client.close()
         await d.stop()
     }

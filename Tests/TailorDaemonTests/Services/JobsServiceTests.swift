@@ -50,6 +50,8 @@ final class JobsServiceTests: XCTestCase {
         XCTAssertEqual(taskInfo.versions.first?.jobID, tam.id)
         XCTAssertEqual(taskInfo.versions.first?.rank, 16)
         XCTAssertNotNil(taskInfo.versions.first?.metrics["loss"])
+        // The TAM's data (everyone but alice) is frozen per user under the job's id.
+        XCTAssertEqual(try d.preferences.userSnapshots(jobID: "\(tam.id)/tam"), ["bob": (0..<8).map { "b\($0)" }.sorted()])
 
         let cope = try await c.submitJob(small("cope", "alice"))
         let copeDone = try await finish(c, cope.id)

@@ -97,6 +97,22 @@ final class PreferenceStoreTests: XCTestCase {
         XCTAssertEqual(try s.integrityCheck(), "ok")
     }
 
+    func testTaskSnapshotsFreezeSeveralUsersAndLoseADeletedUsersPart() throws {
+        let s = try store()
+        try s.addHistory(items(2), user: "bob", owner: 1)
+        try s.addHistory(items(3), user: "carol", owner: 1)
+        try s.addHistory(items(4), user: "dave", owner: 2)            // another owner's user
+        let frozen = try s.snapshot(jobID: "job-2/tam", users: ["bob", "carol", "dave", "nobody"], owner: 1, task: "email")
+        XCTAssertEqual(frozen, ["bob": ["h0", "h1"], "carol": ["h0", "h1", "h2"]])
+        try s.addHistory(items(6), user: "bob", owner: 1)
+        XCTAssertEqual(try s.userSnapshots(jobID: "job-2/tam"), frozen, "later data does not leak in")
+        XCTAssertEqual(try s.userSnapshots(jobID: "job-2"), [:], "only the exact job id's parts")
+        XCTAssertEqual(try s.userSnapshots(jobID: "job-3/tam"), [:])
+        try s.deleteUser("carol", owner: 1)
+        XCTAssertEqual(try s.userSnapshots(jobID: "job-2/tam"), ["bob": ["h0", "h1"]])
+        XCTAssertEqual(try s.integrityCheck(), "ok")
+    }
+
     func testCountsPagesUnknownTasksAndByteQuota() throws {
         let s = try store()
         XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3"])

@@ -50,4 +50,30 @@ final class NegativeSamplerTests: XCTestCase {
         let c = list[0]
         XCTAssertEqual(try mean.reward(prompt: prompt, completion: c.tokens), c.reward / Float(c.tokens.count), accuracy: 1e-4)
     }
+
+    /// A job drawing negatives must yield to interactive decoding while it samples, not only
+    /// while it scores: the pause point runs before every sampled token.
+    func testSamplingPausesBeforeEveryToken() throws {
+        let model = try TrainingFixtures.model("llama")
+        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
+        let user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
+        var config = NegativeConfiguration()
+        config.maxNewTokens = 12
+        config.samples = 3
+        let graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
+        let sampler = try NegativeSampler(graph: graph, base: [task], user: [task, user], configuration: config)
+        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        nonisolated(unsafe) var pauses = 0
+        graph.pausePoint = { pauses += 1 }
+        let list = try sampler.candidates(prompt: prompt, index: 1)
+        let total = pauses
+        // What scoring alone pauses, measured on the same completions.
+        pauses = 0
+        for c in list { _ = try sampler.reward(prompt: prompt, completion: c.tokens) }
+        let sampling = total - pauses
+        let sampled = list.reduce(0) { $0 + $1.tokens.count }
+        XCTAssertGreaterThan(sampled, 2 * config.samples, "the fixture should sample several tokens")
+        // One pause per sample before its prefill, one before each fed-back token (all but the last).
+        XCTAssertGreaterThanOrEqual(sampling, sampled, "sampling paused \(sampling) times for \(sampled) tokens")
+    }
 }

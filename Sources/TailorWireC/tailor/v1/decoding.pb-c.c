@@ -862,7 +862,7 @@ const ProtobufCMessageDescriptor tailor__v1__token_event__descriptor =
   (ProtobufCMessageInit) tailor__v1__token_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[7] =
 {
   {
     "prompt_tokens",
@@ -936,8 +936,21 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "cached_tokens",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateStats, cached_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_stats__field_indices_by_name[] = {
+  6,   /* field[6] = cached_tokens */
   4,   /* field[4] = finish_reason */
   1,   /* field[1] = generated_tokens */
   0,   /* field[0] = prompt_tokens */
@@ -948,7 +961,7 @@ static const unsigned tailor__v1__generate_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__generate_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
 {
@@ -958,7 +971,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
   "Tailor__V1__GenerateStats",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateStats),
-  6,
+  7,
   tailor__v1__generate_stats__field_descriptors,
   tailor__v1__generate_stats__field_indices_by_name,
   1,  tailor__v1__generate_stats__number_ranges,

@@ -229,10 +229,17 @@ struct  Tailor__V1__GenerateStats
    * text released at the end that no token carried: a held-back
    */
   char *tail_text;
+  /*
+   * prefix of a stop string that never completed
+   */
+  /*
+   * prompt tokens whose KV entries came from the prompt cache
+   */
+  uint32_t cached_tokens;
 };
 #define TAILOR__V1__GENERATE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__generate_stats__descriptor) \
-    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 /* Tailor__V1__GenerateRequest methods */
