@@ -57,6 +57,12 @@ typedef struct {
     float (*logsumexp)(const float *x, int64_t n, float *max_out);
     /// x[i] = scale · exp(x[i] − shift) for shift ≥ max x; see tk_exp_shift_scale.
     void (*exp_shift_scale)(float *x, int64_t n, float shift, float scale);
+    /// C[i][j] = beta·C[i][j] + alpha·Σ_p A[i][p]·B[j][p] for a few rows i (C = αA·Bᵀ + βC, every
+    /// matrix row-major; beta == 0 ignores C's old contents): LoRA's two products on decode rows,
+    /// too small for a packed sgemm to pay off. Each row of C is computed alone, so a row's
+    /// result does not depend on how many rows share the call.
+    void (*gemm_nt_small)(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 } tk_vtable;
 
 const tk_vtable *tk_vtable_portable(void);

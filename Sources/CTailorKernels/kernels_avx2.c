@@ -131,6 +131,54 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
 }
 
+/// The sums of eight vectors, as one vector: lane q holds Σ v_q.
+static inline __m256 hsum8x8(const __m256 v[8]) {
+    const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);
+    const __m256 s45 = _mm256_hadd_ps(v[4], v[5]), s67 = _mm256_hadd_ps(v[6], v[7]);
+    const __m256 s0123 = _mm256_hadd_ps(s01, s23), s4567 = _mm256_hadd_ps(s45, s67);
+    // Each 128-bit lane now holds the partial sums of one half of v0..v3 (resp. v4..v7).
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0123, s4567, 0x20), _mm256_permute2f128_ps(s0123, s4567, 0x31));
+}
+
+/// C = αA·Bᵀ + βC for a few rows (see tk_vtable.gemm_nt_small): eight outputs at a time, eight
+/// dot products accumulated side by side over k and reduced together, so neither LoRA product
+/// (long k and 8-16 outputs for A; k = rank and hundreds of outputs for B) pays a horizontal
+/// sum per output or a packing pass. The rows loop inside each group of eight B rows, so a
+/// group is read from memory once for all of C's rows (the LoRA weights are streamed every
+/// decode step: ~9 MB per token for a task plus a user adapter on SmolLM2).
+static void gemm_nt_small_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const float *bj = b + j * ldb;   // [8][ldb]
+        for (int64_t i = 0; i < m; i++) {
+            const float *ai = a + i * lda;   // [k]
+            float *ci = c + i * ldc + j;     // [8]
+            __m256 acc[8];
+            for (int q = 0; q < 8; q++) acc[q] = _mm256_setzero_ps();
+            int64_t p = 0;
+            for (; p + 8 <= k; p += 8) {
+                const __m256 x = _mm256_loadu_ps(ai + p);
+                for (int q = 0; q < 8; q++) acc[q] = _mm256_fmadd_ps(x, _mm256_loadu_ps(bj + q * ldb + p), acc[q]);
+            }
+            float tail[8];
+            for (int q = 0; q < 8; q++) {
+                float t = 0.0f;
+                for (int64_t r = p; r < k; r++) t += ai[r] * bj[q * ldb + r];
+                tail[q] = t;
+            }
+            __m256 sum = _mm256_mul_ps(_mm256_set1_ps(alpha), _mm256_add_ps(hsum8x8(acc), _mm256_loadu_ps(tail)));
+            if (beta != 0.0f) sum = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_loadu_ps(ci), sum);
+            _mm256_storeu_ps(ci, sum);
+        }
+    }
+    for (; j < n; j++)
+        for (int64_t i = 0; i < m; i++) {
+            const float t = dot_f32_avx2(a + i * lda, b + j * ldb, k);
+            c[i * ldc + j] = alpha * t + (beta == 0.0f ? 0.0f : beta * c[i * ldc + j]);
+        }
+}
+
 #pragma clang attribute pop
 
 const tk_vtable *tk_vtable_avx2(void) { return tk_vtable_impl_avx2(); }

@@ -187,9 +187,15 @@ static void sgemm_run(void *p, int ith, int nth) {
 void tk_sgemm(tk_pool *pool, bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
               const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
               float *c, int64_t ldc) {
+    // A LoRA delta on a few decode rows (CoPe's two, a batch's handful): our own kernel on the
+    // caller. OpenBLAS spent most of such a call packing B, about 8% of a decode step.
+    if (m <= 4 && !transA && transB) {
+        tk_active()->gemm_nt_small(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     pthread_once(&blas_once, blas_single_thread);
-    // Small products (a LoRA delta on a few decode rows) run on the caller: waking the pool
-    // for a few thousand multiply-adds costs more than the work.
+    // Other small products run on the caller too: waking the pool for a few thousand
+    // multiply-adds costs more than the work.
     if (m * n * k <= (int64_t)1 << 17) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);

@@ -16,6 +16,12 @@ struct TrainingLatencyBenchCommand: AsyncParsableCommand {
     @Option(help: "Generations per phase.") var requests: Int = 12
     @Option(name: .customShort("n"), help: "Tokens per generation.") var tokens: UInt32 = 32
     @Option(help: "The prompt.") var prompt: String = "Write a commit subject for: fix the parser's handling of empty lines"
+    @Option(help: "The job to run meanwhile: oppu (training steps) or negatives (sampling and scoring; the user needs an OPPU adapter).")
+    var kind: String = "oppu"
+
+    func validate() throws {
+        guard ["oppu", "negatives"].contains(kind) else { throw ValidationError("--kind must be oppu or negatives, not '\(kind)'") }
+    }
 
     func run() async throws {
         let client = try await connection.connect()
@@ -36,11 +42,14 @@ struct TrainingLatencyBenchCommand: AsyncParsableCommand {
         }
         _ = try await measure()                                   // warm-up
         let idle = try await measure()
-        var req = Jobs.SubmitRequest(kind: "oppu", user: user, task: task)
-        req.parameters.epochs = 1000
+        var req = Jobs.SubmitRequest(kind: kind, user: user, task: task)
+        req.parameters.epochs = 1000                              // oppu: never finishes within the measurement
         req.parameters.maxTokens = 256
         let job = try await client.submitJob(req)
-        for try await info in try client.watchJob(job.id) where info.state == "running" && info.step >= 1 { break }
+        for try await info in try client.watchJob(job.id) {
+            if info.state == "failed" { throw ValidationError("the \(kind) job failed: \(info.error)") }
+            if info.state == "running" && info.step >= 1 { break }
+        }
         let busy = try await measure()
         let state = try await client.job(job.id)
         _ = try await client.cancelJob(job.id)
