@@ -87,6 +87,9 @@ public final class InferenceContext {
     private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
     private let loraT: UnsafeMutablePointer<Float>    // N × maxLoRARank   A·x of the rows being adapted
     private var allocations: [UnsafeMutableRawPointer] = []   // every calloc above; freed in deinit
+    /// The LoRA spans of the projection being computed, kept between calls so that `project`
+    /// does not allocate inside the forward pass (its capacity grows once, to the largest batch).
+    private var spans: [(use: AdapterUse, start: Int, rows: Int)] = []
 
     /// Number of logit rows the last `forward` produced.
     public private(set) var logitRowCount = 0
@@ -175,7 +178,7 @@ public final class InferenceContext {
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int,
                  layer: Int, target: LoRATarget, items: [BatchItem]) {
         project(lin, input, output, rows: n)
-        var spans: [(use: AdapterUse, start: Int, rows: Int)] = []
+        spans.removeAll(keepingCapacity: true)
         var r0 = 0
         for it in items {
             let rows = it.tokens.count
