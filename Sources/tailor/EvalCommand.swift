@@ -29,6 +29,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Negatives sampled per prompt.") var samples: Int = 3
     @Option(help: "CoPe's α.") var alpha: Float = 0.1
     @Option(help: "CoPe's τ.") var tau: Float = 0.1
+    @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty for every method's greedy decoding (1: none, the reference code's setting); it looks back over the last 64 tokens, prompt included.")
+    var repeatPenalty: Float = 1
     @Option(help: "DPO's β.") var beta: Float = 0.01
     @Option(name: .customLong("oppu-lr"), help: "OPPU's learning rate (reference: 1e-4).") var oppuLearningRate: Float = 1e-4
     @Option(name: .customLong("dpo-lr"), help: "DPO's learning rate (reference: 5e-6).") var dpoLearningRate: Float = 5e-6
@@ -42,7 +44,12 @@ struct EvalCommand: ParsableCommand {
         guard !list.isEmpty, list.allSatisfy(Self.allMethods.contains) else {
             throw ValidationError("--methods takes a comma list of \(Self.allMethods.joined(separator: ", "))")
         }
+        guard repeatPenalty > 0, repeatPenalty.isFinite else { throw ValidationError("--repeat-penalty must be a positive number, not \(repeatPenalty)") }
     }
+
+    /// Names the generations and results of a decoding variant (`-rp1.3`), so one out dir can
+    /// hold them beside the default's, sharing its adapters.
+    var variantSuffix: String { repeatPenalty == 1 ? "" : "-rp\(repeatPenalty)" }
 
     func run() throws {
         let model = try modelOptions.load()
@@ -69,7 +76,7 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
-        try EvalReport(methods: methodList, generations: generations, out: out, command: CommandLine.arguments.joined(separator: " ")).write()
-        print(try String(contentsOfFile: out + "/results.md", encoding: .utf8))
+        try EvalReport(methods: methodList, generations: generations, out: out, command: CommandLine.arguments.joined(separator: " "), suffix: variantSuffix).write()
+        print(try String(contentsOfFile: out + "/results\(variantSuffix).md", encoding: .utf8))
     }
 }

@@ -104,7 +104,7 @@ struct EvalHarness {
 
     /// The user's queries under `method`, cached per (method, user) as JSONL {"id", "text"}.
     func generate(method: String, user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter?, dpo: LoRAAdapter?) throws -> [String: String] {
-        let path = dir(user) + "/generations-\(method).jsonl"
+        let path = dir(user) + "/generations-\(method)\(command.variantSuffix).jsonl"
         var done: [String: String] = [:]
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             for line in text.split(separator: "\n") {
@@ -117,18 +117,20 @@ struct EvalHarness {
         // newline small models often emit first, scoring an empty answer.
         let options = GenerationOptions(maxTokens: command.maxNewTokens)
         let t = AdapterUse(task)
+        let greedy = SamplingParameters(repetitionPenalty: command.repeatPenalty)
+        let contrast = ContrastiveParameters(alpha: command.alpha, tau: command.tau, repetitionPenalty: command.repeatPenalty)
         for q in user.queries where done[q.id] == nil {
             let prompt = formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
             let text: String
             switch method {
-            case "base": text = try Generator(context: ctx, adapters: []).generate(prompt: Array(prompt), sampling: .init(), options: options).text
-            case "tam": text = try Generator(context: ctx, adapters: [t]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
-            case "oppu": text = try Generator(context: ctx, adapters: [t, AdapterUse(oppu!)]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
-            case "dpo-only": text = try Generator(context: ctx, adapters: [t, AdapterUse(dpo!)]).generate(prompt: Array(prompt), sampling: .init(), options: options).text
+            case "base": text = try Generator(context: ctx, adapters: []).generate(prompt: Array(prompt), sampling: greedy, options: options).text
+            case "tam": text = try Generator(context: ctx, adapters: [t]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
+            case "oppu": text = try Generator(context: ctx, adapters: [t, AdapterUse(oppu!)]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
+            case "dpo-only": text = try Generator(context: ctx, adapters: [t, AdapterUse(dpo!)]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
             default:
                 let user = method == "cope" ? dpo! : oppu!
                 text = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])
-                    .generate(prompt: Array(prompt), parameters: ContrastiveParameters(alpha: command.alpha, tau: command.tau), options: options).0.text
+                    .generate(prompt: Array(prompt), parameters: contrast, options: options).0.text
             }
             let clean = command.multiline ? text.trimmingCharacters(in: .whitespacesAndNewlines) : SubjectLine.first(text)
             done[q.id] = clean
@@ -152,6 +154,8 @@ struct EvalReport {
     let generations: [String: [String: (user: String, text: String, gold: String)]]
     let out: String
     let command: String
+    /// Names a decoding variant's files (`-rp1.3`); empty for the default run.
+    let suffix: String
 
     func write() throws {
         var json: [String: Any] = ["command": command]
@@ -173,9 +177,9 @@ struct EvalReport {
             md += "| \(u) | " + methods.map { m in byMethod[m].map { String(format: "%.4f", $0.reduce(0, +) / Double($0.count)) } ?? "-" }.joined(separator: " | ") + " |\n"
         }
         json["per_user_rougeL"] = perUser.mapValues { $0.mapValues { $0.reduce(0, +) / Double($0.count) } }
-        try AtomicFile.write(Array(md.utf8), to: out + "/results.md", mode: 0o644)
-        try AtomicFile.write([UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])), to: out + "/results.json", mode: 0o644)
-        try AtomicFile.write(Array(Self.chart(bars).utf8), to: out + "/results.svg", mode: 0o644)
+        try AtomicFile.write(Array(md.utf8), to: out + "/results\(suffix).md", mode: 0o644)
+        try AtomicFile.write([UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])), to: out + "/results\(suffix).json", mode: 0o644)
+        try AtomicFile.write(Array(Self.chart(bars).utf8), to: out + "/results\(suffix).svg", mode: 0o644)
     }
 
     /// A bar per method (ROUGE-L) with its 95% interval as a whisker.

@@ -36,6 +36,18 @@ final class EvalCLITests: XCTestCase {
         XCTAssertFalse(second.stderr.contains("step"), second.stderr)
         let again = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
         XCTAssertEqual((again?["cope"] as? [String: Any])?["rougeL"] as? [Double], (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
+        // A decoding variant reuses the adapters and writes its own generations and results.
+        let variant = try CLITests.execute(args + ["--repeat-penalty", "1.5", "--methods", "base,cope"])
+        XCTAssertEqual(variant.status, 0, variant.stderr)
+        XCTAssertFalse(variant.stderr.contains("step"), variant.stderr)
+        let rp = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
+        XCTAssertEqual(Set(rp.keys.filter { !$0.hasPrefix("per_user") && $0 != "command" }), ["base", "cope"], "\(rp.keys)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
+        let unchanged = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
+        XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
+        let bad = try CLITests.execute(args + ["--repeat-penalty", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--repeat-penalty must be a positive number"), bad.stderr)
     }
 
     /// LaMP's own files: each question is a user with a task-field profile; users beyond
