@@ -72,7 +72,8 @@ struct EvalCommand: ParsableCommand {
                 let outputs = try harness.generate(method: method, user: user, task: task, oppu: oppu, dpo: dpo)
                 for (id, text) in outputs {
                     let gold = user.queries.first { $0.id == id }!.gold
-                    generations[method, default: [:]][id] = (user.name, text, gold)
+                    // Keyed by user and query: a co-authored item is a query of each of its authors.
+                    generations[method, default: [:]][user.name + "\u{0}" + id] = (user.name, text, gold)
                 }
             }
         }

@@ -12,7 +12,8 @@ final class EvalCLITests: XCTestCase {
         let others = (0..<4).map(item)
         let users: [[String: Any]] = ["Ann Lee", "Bo"].map { name in
             ["user_id": name, "profile": (0..<3).map { ["id": "\(name)-\($0)", "input": "the \($0) theme\ntitle:", "output": "the he"] },
-             "query": [["id": "\(name)-q", "input": "the theme\ntitle:", "gold": "the he"]]]
+             // One query id for both users, as for a co-authored PEP: each author's output counts.
+             "query": [["id": "shared-q", "input": "the theme\ntitle:", "gold": "the he"]]]
         }
         try JSONSerialization.data(withJSONObject: others).write(to: URL(fileURLWithPath: dir + "/data/user_others.json"))
         try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
