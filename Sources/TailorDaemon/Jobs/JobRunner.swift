@@ -113,6 +113,8 @@ final class JobRunner: @unchecked Sendable {
     }
 
     private func loop() {
+        TrainingThreadPriority.nameCurrentThread("tailor-train")
+        TrainingThreadPriority.lowerCurrentThread()
         while true {
             condition.lock()
             while !stopping && queue.isEmpty { condition.wait() }
