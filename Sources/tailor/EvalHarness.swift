@@ -123,10 +123,10 @@ struct EvalHarness {
             let prompt = formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
             let text: String
             switch method {
-            case "base": text = try Generator(context: ctx, adapters: []).generate(prompt: Array(prompt), sampling: greedy, options: options).text
-            case "tam": text = try Generator(context: ctx, adapters: [t]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
-            case "oppu": text = try Generator(context: ctx, adapters: [t, AdapterUse(oppu!)]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
-            case "dpo-only": text = try Generator(context: ctx, adapters: [t, AdapterUse(dpo!)]).generate(prompt: Array(prompt), sampling: greedy, options: options).text
+            case "base", "tam", "oppu", "dpo-only":
+                // Greedy decoding under the method's adapters.
+                let adapters = method == "base" ? [] : method == "tam" ? [t] : [t, AdapterUse(method == "oppu" ? oppu! : dpo!)]
+                text = try Generator(context: ctx, adapters: adapters).generate(prompt: Array(prompt), sampling: greedy, options: options).text
             default:
                 let user = method == "cope" ? dpo! : oppu!
                 text = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])

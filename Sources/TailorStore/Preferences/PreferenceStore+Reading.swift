@@ -164,12 +164,7 @@ extension PreferenceStore {
         try limits.check(jobID, "snapshot", "job_id", .id)
         return try pool.write { db in
             let uid = try userID(db, owner: owner, name: user, create: false)
-            try db.execute(sql: "INSERT INTO snapshots (user_id, job_id, task, created_ms) VALUES (?, ?, ?, ?)",
-                           arguments: [uid, jobID, task, Self.now()])
-            let sid = db.lastInsertedRowID
-            try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'history', id FROM history WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
-            try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'pair', id FROM pairs WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
-            return try snapshotIDs(db, sid)
+            return try snapshotIDs(db, freeze(db, user: uid, jobID: jobID, task: task, pairs: true))
         }
     }
 
@@ -184,12 +179,7 @@ extension PreferenceStore {
             var frozen: [String: [String]] = [:]
             for user in Set(users) {
                 guard let uid = try? userID(db, owner: owner, name: user, create: false) else { continue }
-                try db.execute(sql: "INSERT INTO snapshots (user_id, job_id, task, created_ms) VALUES (?, ?, ?, ?)",
-                               arguments: [uid, jobID + "/" + user, task, Self.now()])
-                let sid = db.lastInsertedRowID
-                try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'history', id FROM history WHERE user_id = ? AND task = ?",
-                               arguments: [sid, uid, task])
-                frozen[user] = try snapshotIDs(db, sid).history
+                frozen[user] = try snapshotIDs(db, freeze(db, user: uid, jobID: jobID + "/" + user, task: task, pairs: false)).history
             }
             return frozen
         }
@@ -199,16 +189,13 @@ extension PreferenceStore {
     /// (user → ids); empty when it took none (or every user in it has since been deleted).
     public func userSnapshots(jobID: String) throws -> [String: [String]] {
         try pool.read { db in
+            // Exactly `jobID/<that user's name>`: not another job id that merely starts the same way.
             let rows = try Row.fetchAll(db, sql: """
-                SELECT s.id AS sid, u.name AS name, s.job_id AS job FROM snapshots s JOIN users u ON u.id = s.user_id
-                WHERE instr(s.job_id, ?) = 1
+                SELECT s.id AS sid, u.name AS name FROM snapshots s JOIN users u ON u.id = s.user_id
+                WHERE s.job_id = ? || u.name
                 """, arguments: [jobID + "/"])
             var frozen: [String: [String]] = [:]
-            for row in rows {
-                let name: String = row["name"], job: String = row["job"]
-                guard job == jobID + "/" + name else { continue }   // another job id that merely starts the same way
-                frozen[name] = try snapshotIDs(db, row["sid"]).history
-            }
+            for row in rows { frozen[row["name"]] = try snapshotIDs(db, row["sid"]).history }
             return frozen
         }
     }
@@ -221,6 +208,19 @@ extension PreferenceStore {
             }
             return try snapshotIDs(db, sid)
         }
+    }
+
+    /// Records snapshot `jobID` of user row `uid`: the ids of their current history for `task`,
+    /// and of their pairs when `pairs` is set. Returns the snapshot's row id.
+    private func freeze(_ db: Database, user uid: Int64, jobID: String, task: String, pairs: Bool) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO snapshots (user_id, job_id, task, created_ms) VALUES (?, ?, ?, ?)",
+                       arguments: [uid, jobID, task, Self.now()])
+        let sid = db.lastInsertedRowID
+        try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'history', id FROM history WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
+        if pairs {
+            try db.execute(sql: "INSERT INTO snapshot_items SELECT ?, 'pair', id FROM pairs WHERE user_id = ? AND task = ?", arguments: [sid, uid, task])
+        }
+        return sid
     }
 
     private func snapshotIDs(_ db: Database, _ sid: Int64) throws -> (history: [String], pairs: [String]) {
