@@ -5,26 +5,45 @@
 #include <math.h>
 
 typedef struct {
-    const float *q; int64_t ldq; int nq; int64_t pos0;
-    const float *k, *v; int64_t ldkv; int n_head, n_kv, hd; float scale; int window;
-    float *out; int64_t ldo; float *probs; int64_t n_ctx; float *scratch;
+    const tk_attention_seq *seqs; int count;
+    int64_t ldq, ldkv; int n_head, n_kv, hd; float scale; int window;
+    int64_t ldo; float *probs; int64_t n_ctx; float *scratch;
+    int64_t total;   // Σ nq · n_head: the (sequence, query, head) units
 } attn_job;
+
+/// Unit u of the job: its sequence, and its (query, head) inside that sequence.
+static const tk_attention_seq *locate(const attn_job *j, int64_t u, int64_t *local) {
+    for (int i = 0; i < j->count; i++) {
+        const int64_t units = (int64_t)j->seqs[i].nq * j->n_head;
+        if (u < units) { *local = u; return &j->seqs[i]; }
+        u -= units;
+    }
+    *local = 0;
+    return NULL;
+}
 
 static void attn_run(void *p, int ith, int nth) {
     const attn_job *j = p;
     const tk_vtable *vt = tk_active();
     float *s = j->scratch + (size_t)ith * (size_t)j->n_ctx;
     const int group = j->n_head / j->n_kv;
-    const int64_t total = (int64_t)j->nq * j->n_head;
-    for (int64_t t = ith; t < total; t += nth) {
-        const int i = (int)(t / j->n_head), h = (int)(t % j->n_head), kvh = h / group;
-        const int64_t pos = j->pos0 + i;
+    // Units go out in runs of `group` (the query heads sharing one KV head, adjacent in unit
+    // order), the runs round-robin over every sequence: a thread reads a KV head's keys and
+    // values from memory once and its other query heads find them in L1, and CoPe's two rows
+    // share out together, where one call per row would idle a thread whenever n_head is odd.
+    const int64_t runs = j->total / group;
+    for (int64_t c = ith; c < runs; c += nth)
+    for (int64_t t = c * group; t < (c + 1) * group; t++) {
+        int64_t u;
+        const tk_attention_seq *sq = locate(j, t, &u);
+        const int i = (int)(u / j->n_head), h = (int)(u % j->n_head), kvh = h / group;
+        const int64_t pos = sq->pos0 + i;
         const int64_t lo = (j->window > 0 && pos - j->window + 1 > 0) ? pos - j->window + 1 : 0;
-        const float *qi = j->q + i * j->ldq + (int64_t)h * j->hd;
-        float *o = j->out + i * j->ldo + (int64_t)h * j->hd;
+        const float *qi = sq->q + i * j->ldq + (int64_t)h * j->hd;
+        float *o = sq->out + i * j->ldo + (int64_t)h * j->hd;
         const int64_t kvoff = (int64_t)kvh * j->hd;
-        vt->attend(qi, j->k + kvoff, j->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, s, o);
-        if (j->probs) {
+        vt->attend(qi, sq->k + kvoff, sq->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, s, o);
+        if (j->probs) {   // only single-sequence calls carry probs (tk_attention)
             float *pr = j->probs + ((int64_t)i * j->n_head + h) * j->n_ctx;
             for (int64_t key = 0; key < j->n_ctx; key++) pr[key] = (key >= lo && key <= pos) ? s[key] : 0.0f;
         }
@@ -35,7 +54,18 @@ void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t po
                   const float *k, const float *v, int64_t ldkv, int n_head, int n_kv,
                   int head_dim, float scale, int window, float *out, int64_t ldo,
                   float *probs, int64_t n_ctx, float *scratch) {
-    attn_job job = { q, ldq, nq, pos0, k, v, ldkv, n_head, n_kv, head_dim, scale, window,
-                     out, ldo, probs, n_ctx, scratch };
+    const tk_attention_seq seq = { q, nq, pos0, k, v, out };
+    attn_job job = { &seq, 1, ldq, ldkv, n_head, n_kv, head_dim, scale, window, ldo, probs, n_ctx, scratch,
+                     (int64_t)nq * n_head };
+    tk_pool_run(pool, attn_run, &job);
+}
+
+void tk_attention_seqs(tk_pool *pool, const tk_attention_seq *seqs, int count, int64_t ldq, int64_t ldkv,
+                       int n_head, int n_kv, int head_dim, float scale, int window, int64_t ldo,
+                       int64_t n_ctx, float *scratch) {
+    int64_t total = 0;
+    for (int i = 0; i < count; i++) total += (int64_t)seqs[i].nq * n_head;
+    if (total == 0) return;
+    attn_job job = { seqs, count, ldq, ldkv, n_head, n_kv, head_dim, scale, window, ldo, NULL, n_ctx, scratch, total };
     tk_pool_run(pool, attn_run, &job);
 }

@@ -63,6 +63,8 @@ typedef struct {
     /// result does not depend on how many rows share the call.
     void (*gemm_nt_small)(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                           const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+    /// h = act(g)·u over n values (SiLU, or GELU's tanh form when gelu); see tk_gated_activation.
+    void (*gated_act)(const float *g, const float *u, float *h, int64_t n, int gelu);
 } tk_vtable;
 
 const tk_vtable *tk_vtable_portable(void);

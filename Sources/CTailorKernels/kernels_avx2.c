@@ -179,6 +179,61 @@ static void gemm_nt_small_avx2(int64_t m, int64_t n, int64_t k, float alpha, con
         }
 }
 
+/// One (query, head) of attention (see attend_scalar for the contract). Scores come eight keys
+/// at a time, their dot products accumulated side by side and reduced together (one horizontal
+/// reduction per eight keys instead of one per key); the weighted sum of values keeps up to 64
+/// output dimensions in eight registers across all keys instead of reloading and storing the
+/// output for every key. Head sizes that are not a multiple of 8 take the scalar copy.
+static void attend_avx2(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
+                        int hd, float scale, float *s, float *out) {
+    if (hd % 8 != 0) { attend_scalar_avx2(q, k, v, ldkv, lo, hi, hd, scale, s, out); return; }
+    const int64_t n = hi - lo + 1;
+    float *sc = s + lo;                       // [n] scores, then probabilities
+    const float *k0 = k + lo * ldkv, *v0 = v + lo * ldkv;
+    const __m256 vscale = _mm256_set1_ps(scale);
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 acc[8];
+        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+        for (int d = 0; d < hd; d += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + d);
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + (j + t) * ldkv + d), acc[t]);
+        }
+        const __m256 sv = _mm256_mul_ps(hsum8x8(acc), vscale);
+        _mm256_storeu_ps(sc + j, sv);
+        vmax = _mm256_max_ps(vmax, sv);
+    }
+    float lanes[8], mx = -INFINITY;
+    _mm256_storeu_ps(lanes, vmax);
+    for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
+    for (; j < n; j++) {
+        sc[j] = dot_f32_avx2(q, k0 + j * ldkv, hd) * scale;
+        mx = sc[j] > mx ? sc[j] : mx;
+    }
+    const float inv = 1.0f / exp_normalize_avx2(sc, n, mx);
+    for (j = 0; j < n; j++) sc[j] *= inv;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        const int w = (hd - d0 < 64 ? hd - d0 : 64) / 8;   // output vectors in this chunk
+        __m256 o[8];
+        for (int t = 0; t < 8; t++) o[t] = _mm256_setzero_ps();
+        if (w == 8) {   // a full chunk: a constant trip count keeps o[] in registers
+            for (j = 0; j < n; j++) {
+                const __m256 p = _mm256_set1_ps(sc[j]);
+                const float *vr = v0 + j * ldkv + d0;
+                for (int t = 0; t < 8; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
+            }
+        } else {
+            for (j = 0; j < n; j++) {
+                const __m256 p = _mm256_set1_ps(sc[j]);
+                const float *vr = v0 + j * ldkv + d0;
+                for (int t = 0; t < w; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
+            }
+        }
+        for (int t = 0; t < w; t++) _mm256_storeu_ps(out + d0 + 8 * t, o[t]);
+    }
+}
+
 #pragma clang attribute pop
 
 const tk_vtable *tk_vtable_avx2(void) { return tk_vtable_impl_avx2(); }

@@ -3,14 +3,18 @@ import Foundation
 import TailorEngine
 
 /// `tailor cope-bench`: the cost of a CoPe token (user and base rows in one batch, plus the
-/// contrastive choice) against a plain token of the user's model, same model and adapters,
-/// interleaved repetitions, medians.
+/// contrastive choice) against a plain token of the user's model, same model and adapters.
+/// Repetitions interleave the two sides; the ratio reported is the median of each repetition's
+/// own ratio, so a slow stretch of a shared machine hits both sides of a pair alike.
 struct CopeBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cope-bench", abstract: "Measure a CoPe decoding token against a plain one.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customShort("n"), help: "Tokens generated per run.") var tokens: Int = 64
     @Option(name: .customShort("r"), help: "Repetitions per side.") var repetitions: Int = 5
+    @Option(help: "Run only one side, plain or cope (for a profiler).") var only: Side?
+
+    enum Side: String, ExpressibleByArgument { case plain, cope }
 
     func run() throws {
         let model = try modelOptions.load()
@@ -23,18 +27,19 @@ struct CopeBenchCommand: ParsableCommand {
         let options = GenerationOptions(maxTokens: tokens, stopAtEndOfGeneration: false)
         let plain = Generator(context: ctx, sequence: 0, adapters: [task, user])
         let cope = try ContrastiveGenerator(context: ctx, user: [task, user], base: [task])
-        var p: [Double] = [], c: [Double] = []
-        for i in 0...repetitions {
-            let a = try plain.generate(prompt: prompt, sampling: SamplingParameters(), options: options)
-            let (b, _) = try cope.generate(prompt: prompt, parameters: ContrastiveParameters(), options: options)
-            if i > 0 {
-                p.append(a.decodeSeconds / Double(max(1, a.tokens.count - 1)))
-                c.append(b.decodeSeconds / Double(max(1, b.tokens.count - 1)))
-            }
+        func perToken(_ r: GenerationResult) -> Double { r.decodeSeconds / Double(max(1, r.tokens.count - 1)) }
+        var p: [Double] = [], c: [Double] = [], ratios: [Double] = []
+        for i in 0...repetitions {   // repetition 0 warms caches and is dropped
+            let a = only == .cope ? nil : try plain.generate(prompt: prompt, sampling: SamplingParameters(), options: options)
+            let b = only == .plain ? nil : try cope.generate(prompt: prompt, parameters: ContrastiveParameters(), options: options).0
+            guard i > 0 else { continue }
+            if let a { p.append(perToken(a)) }
+            if let b { c.append(perToken(b)) }
+            if let a, let b { ratios.append(perToken(b) / perToken(a)) }
         }
-        p.sort(); c.sort()
-        let mp = p[p.count / 2] * 1000, mc = c[c.count / 2] * 1000
-        print(String(format: "%@, %d threads: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d)",
-                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, mp, 1000 / mp, mc, 1000 / mc, mc / mp, repetitions))
+        func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
+        let mp = median(p) * 1000, mc = median(c) * 1000
+        print(String(format: "%@, %d threads: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d paired ratios)",
+                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, mp, 1000 / mp, mc, 1000 / mc, median(ratios), repetitions))
     }
 }

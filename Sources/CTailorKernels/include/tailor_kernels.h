@@ -138,6 +138,30 @@ void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t po
                   int head_dim, float scale, int window, float *out, int64_t ldo,
                   float *probs, int64_t n_ctx, float *scratch);
 
+/// One sequence of a tk_attention_seqs call: its new query rows and its own KV cache.
+///   q:   [nq][n_head*head_dim]   (query i sits at position pos0 + i)
+///   k,v: [n_ctx][n_kv*head_dim]  (rows 0 ... pos0+nq-1 filled)
+///   out: [nq][n_head*head_dim]
+typedef struct {
+    const float *q;
+    int nq;
+    int64_t pos0;
+    const float *k, *v;
+    float *out;
+} tk_attention_seq;
+
+/// tk_attention over several sequences in one pool handoff, their (row, head) pairs shared out
+/// together: a batch's rows (CoPe's user and base rows, a decode batch of users) each attend
+/// to their own cache, and an odd head count no longer idles a thread once per sequence.
+/// Strides and shapes as in tk_attention; no probabilities (decode only).
+void tk_attention_seqs(tk_pool *pool, const tk_attention_seq *seqs, int count, int64_t ldq, int64_t ldkv,
+                       int n_head, int n_kv, int head_dim, float scale, int window, int64_t ldo,
+                       int64_t n_ctx, float *scratch);
+
+/// h = act(g) ⊙ u over n values, the gated feed-forward's activation: SiLU, or GELU's tanh
+/// approximation when `gelu` (Gemma). Vectorized; `h` may alias `g`.
+void tk_gated_activation(const float *g, const float *u, float *h, int64_t n, bool gelu);
+
 #ifdef __cplusplus
 }
 #endif

@@ -86,6 +86,7 @@ public final class InferenceContext {
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
     private let loraT: UnsafeMutablePointer<Float>    // N × maxLoRARank   A·x of the rows being adapted
+    private let attSeqs: UnsafeMutablePointer<tk_attention_seq> // N   one per batch item (an item has ≥ 1 token)
     private var allocations: [UnsafeMutableRawPointer] = []   // every calloc above; freed in deinit
     /// The LoRA spans of the projection being computed, kept between calls so that `project`
     /// does not allocate inside the forward pass (its capacity grows once, to the largest batch).
@@ -151,6 +152,7 @@ public final class InferenceContext {
         quantScratch = raw(qbytes)
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
+        attSeqs = raw(n * MemoryLayout<tk_attention_seq>.stride).assumingMemoryBound(to: tk_attention_seq.self)
         allocations = allocs
     }
 
@@ -291,19 +293,21 @@ public final class InferenceContext {
                 rope.apply(q + r * c.qDim, heads: c.headCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
                 rope.apply(k + r * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
             }
+            // Every item's keys and values join its cache; then all items attend in one handoff.
             var r0 = 0
-            for it in items {
+            for (i, it) in items.enumerated() {
                 let n = it.tokens.count, start = cache.lengths[it.sequence]
                 let kc = cache.base(layer: l, value: false, sequence: it.sequence)
                 let vc = cache.base(layer: l, value: true, sequence: it.sequence)
                 (kc + start * c.kvDim).update(from: k + r0 * c.kvDim, count: n * c.kvDim)
                 (vc + start * c.kvDim).update(from: v + r0 * c.kvDim, count: n * c.kvDim)
-                tk_attention(pool, q + r0 * c.qDim, Int64(c.qDim), Int32(n), Int64(start), kc, vc, Int64(c.kvDim),
-                             Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
-                             Int32(local ? c.slidingWindow : 0), att + r0 * c.qDim, Int64(c.qDim), nil,
-                             Int64(maxContext), attScratch)
+                attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start), k: kc, v: vc,
+                                              out: att + r0 * c.qDim)
                 r0 += n
             }
+            tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.kvDim), Int32(c.headCount),
+                              Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(local ? c.slidingWindow : 0),
+                              Int64(c.qDim), Int64(maxContext), attScratch)
             project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
             if let pn = w.postAttnNorm {
                 pn.withUnsafeBufferPointer { nw in

@@ -22,19 +22,10 @@ package enum VectorOps {
         gatedActivation(g, u, into: g, count: count, gelu: gelu)
     }
 
-    /// h = act(g) ⊙ u; `h` may alias `g`.
+    /// h = act(g) ⊙ u; `h` may alias `g`. A vectorized kernel: per-element libm calls cost a
+    /// decode step about as much as one small projection.
     package static func gatedActivation(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, count: Int, gelu: Bool) {
-        if gelu {
-            for i in 0..<count {
-                let x = g[i]
-                h[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x))) * u[i]
-            }
-        } else {
-            for i in 0..<count {
-                let x = g[i]
-                h[i] = x / (1 + expf(-x)) * u[i]
-            }
-        }
+        tk_gated_activation(g, u, h, Int64(count), gelu)
     }
 
     /// log Σ exp(x) of a logit row and its max, vectorized (one per sampled token's
