@@ -20,7 +20,7 @@ swift build --build-tests || exit 1
 swift test --skip-build --disable-swift-testing 2>&1 | tee -a "$log" || status=1
 echo "== portable kernels (TAILOR_PORTABLE=1)"
 TAILOR_PORTABLE=1 swift test --skip-build --disable-swift-testing \
-    --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests|LogSumExpTests|SmallGemmTests|AttentionKernelTests|GatedActivationTests" 2>&1 | tee -a "$log" || status=1
+    --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests|LogSumExpTests|SmallGemmTests|AttentionKernelTests|GatedActivationTests|ActivationQuantizeTests" 2>&1 | tee -a "$log" || status=1
 
 echo "== Python client against a live tailord"
 py_dir=$(mktemp -d)

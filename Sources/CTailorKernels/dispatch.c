@@ -117,3 +117,4 @@ void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale) { tk_acti
 void tk_gated_activation(const float *g, const float *u, float *h, int64_t n, bool gelu) {
     tk_active()->gated_act(g, u, h, n, gelu ? 1 : 0);
 }
+void tk_quantize_act32(const float *x, void *dst, int64_t n) { tk_active()->quantize_32(x, (act_q16_32 *)dst, n); }

@@ -131,6 +131,43 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
 }
 
+/// Activation rows to int16 32-blocks (see quant16 and quantize_32 in kernels_impl.inc, whose
+/// results this reproduces bit for bit: the same max, the same scale and reciprocal, products
+/// rounded to nearest-even as lrintf does). Decode quantizes every projection's input on the
+/// calling thread, CoPe two rows of it, so the scalar copy (one lrintf per value) was idle time
+/// for the other threads.
+static void quantize_32_avx2(const float *x, act_q16_32 *y, int64_t n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / QK32; i++) {
+        const float *xb = x + i * QK32;
+        const __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+        const __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const float d = amax / 32767.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        const __m256 vid = _mm256_set1_ps(id);
+        // Rounded to nearest-even (the default MXCSR mode, as lrintf); |x·id| <= 32767 fits int16.
+        const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
+        const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
+        // packs interleaves 128-bit halves; the permute restores element order.
+        const __m256i q01 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+        const __m256i q23 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xD8);
+        _mm256_storeu_si256((__m256i *)y[i].qs, q01);
+        _mm256_storeu_si256((__m256i *)(y[i].qs + 16), q23);
+        const __m256i s32 = _mm256_add_epi32(_mm256_madd_epi16(q01, ones), _mm256_madd_epi16(q23, ones));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+        y[i].d = d;
+        y[i].s = d * (float)_mm_cvtsi128_si32(t);
+    }
+}
+
 /// The sums of eight vectors, as one vector: lane q holds Σ v_q.
 static inline __m256 hsum8x8(const __m256 v[8]) {
     const __m256 s01 = _mm256_hadd_ps(v[0], v[1]), s23 = _mm256_hadd_ps(v[2], v[3]);

@@ -43,6 +43,12 @@ uint16_t tk_f32_to_f16(float f);
 /// Dequantizes `n` elements (a multiple of the block size) of `type` at `src` into `dst`.
 void tk_dequantize(int type, const void *src, float *dst, int64_t n);
 
+/// Quantizes `n` values (a multiple of 32) into the activation format decode's integer matvec
+/// multiplies with: per 32-block a float scale (max |x| / 32767), the block's sum as float and
+/// 32 int16, 72 bytes per block, at `dst`. Exposed for tests: the AVX2 and portable copies
+/// must agree bit for bit, so a decode's logits do not depend on the CPU's vector unit here.
+void tk_quantize_act32(const float *x, void *dst, int64_t n);
+
 /// True when the AVX2/FMA/F16C kernels are in use. Set TAILOR_PORTABLE=1 to force the
 /// portable path (CI tests both).
 bool tk_uses_avx2(void);
