@@ -57,7 +57,9 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
 
 /// One weight row of a 32-block type against NX activation rows: each block is prefetched,
 /// unpacked to int16 once (UNPACK sets wl, wh, d, m) and multiplied into NX accumulators.
-#define TK_ROW_KERNEL(NAME, BLK, NX, UNPACK)                                                       \
+/// HAS_MIN is 0 for formats without an offset (Q8_0): their m is 0, and the compiler may not
+/// drop `corr += 0·s` on its own (0·∞ is NaN), which cost every row a multiply-add per block.
+#define TK_ROW_KERNEL(NAME, BLK, NX, HAS_MIN, UNPACK)                                              \
     static inline void NAME(const BLK *b, const act_q16_32 *const *a, int64_t nb, float *out) {   \
         __m256 acc[NX];                                                                            \
         float corr[NX];                                                                            \
@@ -69,7 +71,7 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
             for (int k = 0; k < NX; k++) {                                                         \
                 acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[k][i].d),                            \
                                          _mm256_cvtepi32_ps(dot_w16(wl, wh, a[k][i].qs)), acc[k]); \
-                corr[k] += m * a[k][i].s;                                                          \
+                if (HAS_MIN) corr[k] += m * a[k][i].s;                                             \
             }                                                                                      \
         }                                                                                          \
         for (int k = 0; k < NX; k++) out[k] = hsum256(acc[k]) + corr[k];                           \
@@ -77,7 +79,7 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
 
 #define UNPACK_Q8_0 { wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].qs)); \
                       wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[i].qs + 16))); \
-                      d = _cvtsh_ss(b[i].d); m = 0.0f; }
+                      d = _cvtsh_ss(b[i].d); m = 0.0f; (void)m; }
 #define UNPACK_U8(U) { const __m256i u_ = (U); wl = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(u_)); \
                        wh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u_, 1)); }
 #define UNPACK_Q4_0 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = -8.0f * d; }
@@ -86,14 +88,14 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
                       UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
                       d = _cvtsh_ss(b[i].d); m = -16.0f * d; }
 
-TK_ROW_KERNEL(row1_q8_0, blk_q8_0, 1, UNPACK_Q8_0)
-TK_ROW_KERNEL(row2_q8_0, blk_q8_0, 2, UNPACK_Q8_0)
-TK_ROW_KERNEL(row1_q4_0, blk_q4_0, 1, UNPACK_Q4_0)
-TK_ROW_KERNEL(row2_q4_0, blk_q4_0, 2, UNPACK_Q4_0)
-TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, UNPACK_Q4_1)
-TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, UNPACK_Q4_1)
-TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, UNPACK_Q5_0)
-TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, UNPACK_Q5_0)
+TK_ROW_KERNEL(row1_q8_0, blk_q8_0, 1, 0, UNPACK_Q8_0)
+TK_ROW_KERNEL(row2_q8_0, blk_q8_0, 2, 0, UNPACK_Q8_0)
+TK_ROW_KERNEL(row1_q4_0, blk_q4_0, 1, 1, UNPACK_Q4_0)
+TK_ROW_KERNEL(row2_q4_0, blk_q4_0, 2, 1, UNPACK_Q4_0)
+TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, 1, UNPACK_Q4_1)
+TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, 1, UNPACK_Q4_1)
+TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, 1, UNPACK_Q5_0)
+TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
 
 /// Rows of one 32-block type against nx activation rows, two at a time, then one.
 #define TK_MATVEC_CASE(TYPE, BLK, R1, R2)                                                         \
