@@ -233,6 +233,12 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
+        // A key row is hd floats every ldkv: the hardware prefetcher loses such a stream at
+        // each 4 KiB page, and a long context's cache is far out of L2, so each key would wait
+        // on DRAM. Request the rows 16 keys ahead (every 64-byte line of each).
+        if (j + 24 <= n)
+            for (int t = 0; t < 8; t++)
+                for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(k0 + (j + 16 + t) * ldkv + d), _MM_HINT_T0);
         __m256 acc[8];
         for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
         for (int d = 0; d < hd; d += 8) {
@@ -260,6 +266,8 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
             for (j = 0; j < n; j++) {
                 const __m256 p = _mm256_set1_ps(sc[j]);
                 const float *vr = v0 + j * ldkv + d0;
+                if (j + 16 < n)   // value rows 16 ahead, as for the keys
+                    for (int t = 0; t < 64; t += 16) _mm_prefetch((const char *)(vr + 16 * ldkv + t), _MM_HINT_T0);
                 for (int t = 0; t < 8; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
             }
         } else {

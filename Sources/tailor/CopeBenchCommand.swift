@@ -13,8 +13,16 @@ struct CopeBenchCommand: ParsableCommand {
     @Option(name: .customShort("n"), help: "Tokens generated per run.") var tokens: Int = 64
     @Option(name: .customShort("r"), help: "Repetitions per side.") var repetitions: Int = 5
     @Option(help: "Run only one side, plain or cope (for a profiler).") var only: Side?
+    @Option(help: "Prompt length in tokens (an editor's prefix runs to hundreds; each CoPe row attends to its own copy).")
+    var promptTokens: Int?
 
     enum Side: String, ExpressibleByArgument { case plain, cope }
+
+    func validate() throws {
+        if let n = promptTokens, n < 1 || n + tokens > 4096 {
+            throw ValidationError("--prompt-tokens must be at least 1, and prompt + generated tokens at most 4096")
+        }
+    }
 
     func run() throws {
         let model = try modelOptions.load()
@@ -22,8 +30,15 @@ struct CopeBenchCommand: ParsableCommand {
         // CoPe's shapes: a task adapter r=16 on q,k,v,o; a user adapter r=8 on q,v.
         let task = AdapterUse(try BenchCommand.randomAdapter(model: model, rank: 16, targets: [.q, .k, .v, .o], name: "task", rng: &rng))
         let user = AdapterUse(try BenchCommand.randomAdapter(model: model, rank: 8, targets: [.q, .v], name: "user", rng: &rng))
-        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: 512, maxBatchTokens: 64, threads: modelOptions.threads)
-        let prompt = model.tokenizer.encode("Write a short commit subject for a change to the tokenizer.", addSpecial: true, parseSpecial: false)
+        let sentence = "Write a short commit subject for a change to the tokenizer."
+        var prompt = model.tokenizer.encode(sentence, addSpecial: true, parseSpecial: false)
+        if let n = promptTokens {   // the sentence repeated, cut to n tokens
+            let more = model.tokenizer.encode(" " + sentence, addSpecial: false, parseSpecial: false)
+            while prompt.count < n { prompt += more }
+            prompt = Array(prompt.prefix(n))
+        }
+        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: max(512, prompt.count + tokens), maxBatchTokens: 64,
+                                   threads: modelOptions.threads)
         let options = GenerationOptions(maxTokens: tokens, stopAtEndOfGeneration: false)
         let plain = Generator(context: ctx, sequence: 0, adapters: [task, user])
         let cope = try ContrastiveGenerator(context: ctx, user: [task, user], base: [task])
@@ -39,7 +54,7 @@ struct CopeBenchCommand: ParsableCommand {
         }
         func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
         let mp = median(p) * 1000, mc = median(c) * 1000
-        print(String(format: "%@, %d threads: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d paired ratios)",
-                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, mp, 1000 / mp, mc, 1000 / mc, median(ratios), repetitions))
+        print(String(format: "%@, %d threads, %d-token prompt: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d paired ratios)",
+                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, prompt.count, mp, 1000 / mp, mc, 1000 / mc, median(ratios), repetitions))
     }
 }

@@ -146,7 +146,10 @@ void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t po
 
 /// One sequence of a tk_attention_seqs call: its new query rows and its own KV cache.
 ///   q:   [nq][n_head*head_dim]   (query i sits at position pos0 + i)
-///   k,v: [n_ctx][n_kv*head_dim]  (rows 0 ... pos0+nq-1 filled)
+///   k,v: KV head h's position p at k + h*kv_head_stride + p*ldkv (positions 0 ... pos0+nq-1
+///        filled): [n_ctx][n_kv*head_dim] has ldkv = n_kv*head_dim and kv_head_stride = head_dim;
+///        the decode cache is head-major, [n_kv][n_ctx][head_dim], ldkv = head_dim and
+///        kv_head_stride = n_ctx*head_dim, so one head's keys are one contiguous stream
 ///   out: [nq][n_head*head_dim]
 typedef struct {
     const float *q;
@@ -159,10 +162,10 @@ typedef struct {
 /// tk_attention over several sequences in one pool handoff, their (row, head) pairs shared out
 /// together: a batch's rows (CoPe's user and base rows, a decode batch of users) each attend
 /// to their own cache, and an odd head count no longer idles a thread once per sequence.
-/// Strides and shapes as in tk_attention; no probabilities (decode only).
+/// Shapes as in tk_attention, KV strides as in tk_attention_seq; no probabilities (decode only).
 void tk_attention_seqs(tk_pool *pool, const tk_attention_seq *seqs, int count, int64_t ldq, int64_t ldkv,
-                       int n_head, int n_kv, int head_dim, float scale, int window, int64_t ldo,
-                       int64_t n_ctx, float *scratch);
+                       int64_t kv_head_stride, int n_head, int n_kv, int head_dim, float scale, int window,
+                       int64_t ldo, int64_t n_ctx, float *scratch);
 
 /// h = act(g) ⊙ u over n values, the gated feed-forward's activation: SiLU, or GELU's tanh
 /// approximation when `gelu` (Gemma). Vectorized; `h` may alias `g`.

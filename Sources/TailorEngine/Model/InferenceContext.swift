@@ -115,7 +115,8 @@ public final class InferenceContext {
         self.maxLoRARank = max(1, maxLoRARank)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.precision = precision
-        cache = KVCache(layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext, kvDim: c.kvDim)
+        cache = KVCache(layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext,
+                        kvHeads: c.kvHeadCount, headDim: c.headDim)
         pool = tk_pool_create(Int32(self.threads))
         let factors = model.weights.ropeFrequencyFactors
         ropeGlobal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale, factors: factors, maxContext: self.maxContext)
@@ -297,17 +298,15 @@ public final class InferenceContext {
             var r0 = 0
             for (i, it) in items.enumerated() {
                 let n = it.tokens.count, start = cache.lengths[it.sequence]
-                let kc = cache.base(layer: l, value: false, sequence: it.sequence)
-                let vc = cache.base(layer: l, value: true, sequence: it.sequence)
-                (kc + start * c.kvDim).update(from: k + r0 * c.kvDim, count: n * c.kvDim)
-                (vc + start * c.kvDim).update(from: v + r0 * c.kvDim, count: n * c.kvDim)
-                attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start), k: kc, v: vc,
-                                              out: att + r0 * c.qDim)
+                cache.store(layer: l, sequence: it.sequence, position: start, count: n, keys: k + r0 * c.kvDim, values: v + r0 * c.kvDim)
+                attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start),
+                                              k: cache.base(layer: l, value: false, sequence: it.sequence),
+                                              v: cache.base(layer: l, value: true, sequence: it.sequence), out: att + r0 * c.qDim)
                 r0 += n
             }
-            tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.kvDim), Int32(c.headCount),
-                              Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(local ? c.slidingWindow : 0),
-                              Int64(c.qDim), Int64(maxContext), attScratch)
+            tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
+                              Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
+                              Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
             project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
             if let pn = w.postAttnNorm {
                 pn.withUnsafeBufferPointer { nw in

@@ -91,13 +91,63 @@ final class AttentionKernelTests: XCTestCase {
         let seqs = lengths.indices.map {
             tk_attention_seq(q: qs[$0], nq: Int32(lengths[$0].nq), pos0: Int64(lengths[$0].pos0), k: ks[$0], v: vs[$0], out: outs[$0])
         }
-        tk_attention_seqs(pool, seqs, Int32(seqs.count), Int64(qDim), Int64(kvDim), Int32(heads), Int32(kv), Int32(hd), 0.125, 0,
-                          Int64(qDim), Int64(maxContext), &scratch)
+        tk_attention_seqs(pool, seqs, Int32(seqs.count), Int64(qDim), Int64(kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
+                          0.125, 0, Int64(qDim), Int64(maxContext), &scratch)
         for (s, c) in cases.enumerated() {
             var alone = [Float](repeating: 0, count: c.q.count)
             tk_attention(pool, c.q, Int64(qDim), Int32(lengths[s].nq), Int64(lengths[s].pos0), c.k, c.v, Int64(kvDim), Int32(heads),
                          Int32(kv), Int32(hd), 0.125, 0, &alone, Int64(qDim), nil, Int64(maxContext), &scratch)
             XCTAssertEqual(Array(UnsafeBufferPointer(start: outs[s], count: c.q.count)), alone, "sequence \(s)")
+        }
+    }
+
+    /// The decode cache is head-major ([kv head][position][head dim]); the kernel reads it through
+    /// its strides and must give what the position-major layout gives, bit for bit.
+    func testHeadMajorLayoutEqualsPositionMajor() {
+        var rng = SeededGenerator(seed: 12)
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        let heads = 14, kv = 2, hd = 64, context = 301, maxContext = 320
+        let c = Case(heads: heads, kvHeads: kv, headDim: hd, context: context, queries: 1, rng: &rng)
+        var kh = [Float](repeating: 0, count: kv * maxContext * hd), vh = kh
+        for p in 0..<context {
+            for h in 0..<kv {
+                for d in 0..<hd {
+                    kh[(h * maxContext + p) * hd + d] = c.k[p * c.kvDim + h * hd + d]
+                    vh[(h * maxContext + p) * hd + d] = c.v[p * c.kvDim + h * hd + d]
+                }
+            }
+        }
+        var scratch = [Float](repeating: 0, count: 2 * maxContext)
+        var positionMajor = [Float](repeating: 0, count: c.qDim), headMajor = positionMajor
+        for window in [0, 50] {
+            c.q.withUnsafeBufferPointer { q in
+                c.k.withUnsafeBufferPointer { k in
+                    c.v.withUnsafeBufferPointer { v in
+                        positionMajor.withUnsafeMutableBufferPointer { out in
+                            var s = tk_attention_seq(q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
+                                                     out: out.baseAddress)
+                            tk_attention_seqs(pool, &s, 1, Int64(c.qDim), Int64(c.kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
+                                              0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                        }
+                    }
+                }
+                kh.withUnsafeBufferPointer { k in
+                    vh.withUnsafeBufferPointer { v in
+                        headMajor.withUnsafeMutableBufferPointer { out in
+                            var s = tk_attention_seq(q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
+                                                     out: out.baseAddress)
+                            tk_attention_seqs(pool, &s, 1, Int64(c.qDim), Int64(hd), Int64(maxContext * hd), Int32(heads), Int32(kv),
+                                              Int32(hd), 0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(headMajor, positionMajor, "window \(window)")
+            for h in [0, 6, 13] {
+                let ref = c.reference(i: 0, h: h, pos0: context - 1, window: window, scale: 0.125)
+                for d in 0..<hd { XCTAssertEqual(Double(headMajor[h * hd + d]), ref[d], accuracy: 2e-6) }
+            }
         }
     }
 }
