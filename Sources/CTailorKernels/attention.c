@@ -29,7 +29,7 @@ static void attn_run(void *p, int ith, int nth) {
     const int group = j->n_head / j->n_kv;
     // Units go out in runs of `group` (the query heads sharing one KV head, adjacent in unit
     // order), the runs round-robin over every sequence: a thread reads a KV head's keys and
-    // values from memory once and its other query heads find them in L1, and CoPe's two rows
+    // values from memory once and its other query heads find them in cache, and CoPe's two rows
     // share out together, where one call per row would idle a thread whenever n_head is odd.
     const int64_t runs = j->total / group;
     for (int64_t c = ith; c < runs; c += nth)

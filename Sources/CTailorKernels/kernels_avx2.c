@@ -233,9 +233,9 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        // A key row is hd floats every ldkv: the hardware prefetcher loses such a stream at
-        // each 4 KiB page, and a long context's cache is far out of L2, so each key would wait
-        // on DRAM. Request the rows 16 keys ahead (every 64-byte line of each).
+        // A long context's keys are far out of L2, and with ldkv > hd (training's position-major
+        // layout) the hardware prefetcher loses the stream at each 4 KiB page: request the rows
+        // 16 keys ahead (every 64-byte line of each).
         if (j + 24 <= n)
             for (int t = 0; t < 8; t++)
                 for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(k0 + (j + 16 + t) * ldkv + d), _MM_HINT_T0);

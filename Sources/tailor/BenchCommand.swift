@@ -67,7 +67,6 @@ struct BenchCommand: ParsableCommand {
                                    threads: modelOptions.threads, precision: exact ? .exact : .fast, maxLoRARank: 256)
         if let gemmThreshold { ctx.gemmThreshold = gemmThreshold }
         func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
         var ppRates: [Double] = [], tgRates: [Double] = []
         if prompt > 0 {
@@ -97,13 +96,13 @@ struct BenchCommand: ParsableCommand {
         let threads = ctx.threads
         if json {
             var fields = ["\"model\":\"\(name)\"", "\"threads\":\(threads)", "\"rows\":\(rows)"]
-            if !ppRates.isEmpty { fields.append("\"pp\(prompt)\":\(median(ppRates))") }
-            if !tgRates.isEmpty { fields.append("\"tg\(generate)\":\(median(tgRates))") }
+            if !ppRates.isEmpty { fields.append("\"pp\(prompt)\":\(ppRates.median)") }
+            if !tgRates.isEmpty { fields.append("\"tg\(generate)\":\(tgRates.median)") }
             Console.write("{" + fields.joined(separator: ",") + "}\n")
         } else {
             Console.write("| model | threads | rows | test | t/s |\n|---|---|---|---|---|\n")
-            if !ppRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | pp%d | %.2f |\n", name, threads, rows, prompt, median(ppRates))) }
-            if !tgRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | tg%d | %.2f |\n", name, threads, rows, generate, median(tgRates))) }
+            if !ppRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | pp%d | %.2f |\n", name, threads, rows, prompt, ppRates.median)) }
+            if !tgRates.isEmpty { Console.write(String(format: "| %@ | %d | %d | tg%d | %.2f |\n", name, threads, rows, generate, tgRates.median)) }
         }
     }
 

@@ -19,6 +19,8 @@ struct CopeBenchCommand: ParsableCommand {
     enum Side: String, ExpressibleByArgument { case plain, cope }
 
     func validate() throws {
+        guard tokens >= 1 else { throw ValidationError("-n must be ≥ 1") }
+        guard repetitions >= 1 else { throw ValidationError("-r must be ≥ 1") }
         if let n = promptTokens, n < 1 || n + tokens > 4096 {
             throw ValidationError("--prompt-tokens must be at least 1, and prompt + generated tokens at most 4096")
         }
@@ -52,9 +54,8 @@ struct CopeBenchCommand: ParsableCommand {
             if let b { c.append(perToken(b)) }
             if let a, let b { ratios.append(perToken(b) / perToken(a)) }
         }
-        func median(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.sorted()[x.count / 2] }
-        let mp = median(p) * 1000, mc = median(c) * 1000
+        let mp = p.median * 1000, mc = c.median * 1000
         print(String(format: "%@, %d threads, %d-token prompt: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d paired ratios)",
-                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, prompt.count, mp, 1000 / mp, mc, 1000 / mc, median(ratios), repetitions))
+                     (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, prompt.count, mp, 1000 / mp, mc, 1000 / mc, ratios.median, repetitions))
     }
 }

@@ -47,7 +47,7 @@ struct DataBenchCommand: AsyncParsableCommand {
             local.append(Self.seconds(ContinuousClock.now - t1))
         }
         await client.close()
-        let d = daemon.sorted()[rounds / 2], l = local.sorted()[rounds / 2]
+        let d = daemon.median, l = local.median
         print(String(format: "through the daemon: %.0f items/s (median of %d: %.2f s; %.1f MiB/s)", Double(items) / d, rounds, d, mib / d))
         print(String(format: "in-process store:   %.0f items/s (median of %d: %.2f s)", Double(items) / l, rounds, l))
         print(String(format: "daemon / in-process throughput: %.2f", l / d))
