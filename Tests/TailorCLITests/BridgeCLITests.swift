@@ -79,8 +79,13 @@ final class BridgeCLITests: XCTestCase {
         // Cancel: a long completion stops and says so.
         b.send(#"{"id": "long", "op": "complete", "prompt": "the theme", "max_tokens": 4000}"#)
         b.send(#"{"id": 3, "op": "cancel", "target": "long"}"#)
-        let cancelled = b.until("cancelled", id: "long")
+        var cancelled = b.until("cancelled", id: "long")
         XCTAssertNil(cancelled.first { $0["event"] as? String == "done" && "\($0["id"] ?? "")" == "long" }, "a cancelled completion does not finish")
+        // The cancel's own "ok" and the completion's "cancelled" come from two tasks, in either
+        // order: read on to the "ok" when it has not come yet, so the next line is the error below.
+        let acknowledged = { (answers: [[String: Any]]) in answers.contains { $0["event"] as? String == "ok" && "\($0["id"] ?? "")" == "3" } }
+        if !acknowledged(cancelled) { cancelled += b.until("ok", id: "3") }
+        XCTAssertTrue(acknowledged(cancelled), "the cancel is acknowledged")
         // Bad lines get errors; the bridge keeps going.
         b.send("not json")
         XCTAssertEqual(b.next()["message"] as? String, "the line is not a JSON object")
