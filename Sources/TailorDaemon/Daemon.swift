@@ -26,10 +26,15 @@ public struct Daemon: Sendable {
         let cache: AdapterCache
         let preferences: PreferenceStore
         let runner: JobRunner
+        /// Where uploads are staged (inside the state directory).
+        let stagingDirectory: String
 
         /// Opens everything under `stateDirectory`.
         init(stateDirectory: String, configuration: DaemonConfiguration, activity: GenerationActivity) throws {
             registry = AdapterRegistry(root: stateDirectory + "/adapters")
+            stagingDirectory = stateDirectory + "/staging"
+            // Uploads that a crash left half-read are of no use to anyone.
+            try? FileManager.default.removeItem(atPath: stagingDirectory)
             cache = AdapterCache(registry: registry)
             let path = stateDirectory + "/tailor.sqlite"
             do {
@@ -41,7 +46,8 @@ public struct Daemon: Sendable {
             try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
             runner = JobRunner(jobs: JobStore(preferences), environment: TrainingEnvironment(
                 store: preferences, registry: registry, cache: cache, activity: activity, checkpointDirectory: checkpoints,
-                threads: max(1, configuration.trainingThreads)))
+                threads: max(1, configuration.trainingThreads)),
+                maxJobs: configuration.maxJobs, maxJobsPerUID: configuration.maxJobsPerUID)
         }
     }
 
@@ -52,7 +58,7 @@ public struct Daemon: Sendable {
             ModelsService(models: models, policy: policy),
             DecodingService(models: models, settings: configuration.generation,
                             adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy)),
-            AdaptersService(registry: c.registry, models: models, cache: c.cache, policy: policy),
+            AdaptersService(registry: c.registry, models: models, cache: c.cache, policy: policy, stagingDirectory: c.stagingDirectory),
             PreferencesService(store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
             JobsService(runner: c.runner, models: models, policy: policy),
         ])
@@ -66,7 +72,7 @@ public struct Daemon: Sendable {
             do {
                 let spec = try JobSpec.decode(record.request)
                 let loaded = try await models.model(spec.model, field: "model")
-                c.runner.enqueue(record, spec: spec, model: loaded)
+                try c.runner.enqueue(record, spec: spec, model: loaded)
                 logger.info("resuming job", metadata: ["job": "\(record.id)", "stage": "\(record.stage)", "step": "\(record.step)"])
             } catch {
                 r.state = .failed
@@ -81,6 +87,7 @@ public struct Daemon: Sendable {
     ///   error names what failed.
     public func run() async throws {
         let notifier = SystemdNotifier()
+        Self.raiseDescriptorLimit(logger: logger)
         let paths = try configuration.paths()
         let stateMode = configuration.mode == .user ? 0o700 : 0o750
         try FileManager.default.createDirectory(atPath: paths.stateDirectory, withIntermediateDirectories: true,
@@ -117,7 +124,8 @@ public struct Daemon: Sendable {
             let starter = GenerationStarter(models: models, settings: configuration.generation,
                                             adapters: AdapterResolver(registry: components.registry, cache: components.cache, policy: policy))
             services.append(.init(service: try HTTPEndpoint(configuration: configuration.http, policy: policy, starter: starter, models: models,
-                                                            contextLength: configuration.generation.contextLength, logger: logger)))
+                                                            contextLength: configuration.generation.contextLength,
+                                                            limits: configuration.limits, logger: logger)))
         }
         let group = ServiceGroup(configuration: .init(
             services: services,
@@ -132,6 +140,22 @@ public struct Daemon: Sendable {
         }
         components.runner.stop()
         await models.unloadAll()
+    }
+}
+
+extension Daemon {
+    /// Raises the soft limit on open descriptors to the hard limit and logs both: systemd's
+    /// default soft limit (1,024) would let a few hundred idle sockets starve the daemon
+    /// before `max_connections` could, and the hard limit is ours to take.
+    static func raiseDescriptorLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let soft = limit.rlim_cur
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = soft }
+        }
+        logger.info("open-file limit", metadata: ["soft_was": "\(soft)", "soft": "\(limit.rlim_cur)", "hard": "\(limit.rlim_max)"])
     }
 }
 

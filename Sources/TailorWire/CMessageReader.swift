@@ -8,23 +8,39 @@ import Foundation
 /// never checks UTF-8. Knowing each allocation's size, `string(_:field:)` recovers the true
 /// length, refuses embedded NULs and validates UTF-8. Every unpacked message is freed with
 /// free_unpacked before `read` returns, on success and on every error path.
+///
+/// The allocator also enforces a budget: a message may not unpack into more than
+/// `budget(forInput:)` bytes. protobuf-c allocates a whole C struct for every sub-message, so
+/// a payload of empty repeated entries (two bytes each) would otherwise unpack into some forty
+/// times its size; a real message, whose entries carry text, stays under a tenth of that.
 final class CMessageReader {
     private var sizes: [UnsafeMutableRawPointer: Int] = [:]
     private let allocator: UnsafeMutablePointer<ProtobufCAllocator>   // allocated in init, freed in deinit
+    private var allocated = 0
+    private var budget = Int.max
+    private var overBudget = false
+
+    /// The most bytes a message of `n` serialized bytes may unpack into.
+    static func budget(forInput n: Int) -> Int { 16 * n + (1 << 20) }
 
     init() {
         allocator = .allocate(capacity: 1)
         allocator.initialize(to: ProtobufCAllocator(
             alloc: { data, size in
                 let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
+                guard me.allocated + size <= me.budget else {
+                    me.overBudget = true
+                    return nil
+                }
                 guard let p = malloc(max(size, 1)) else { return nil }
                 me.sizes[p] = size
+                me.allocated += size
                 return p
             },
             free: { data, p in
                 guard let p else { return }
                 let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
-                me.sizes[p] = nil
+                me.allocated -= me.sizes.removeValue(forKey: p) ?? 0
                 Foundation.free(p)
             },
             allocator_data: nil))
@@ -45,11 +61,15 @@ final class CMessageReader {
                            free freeMessage: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
                            _ body: (UnsafeMutablePointer<M>, CMessageReader) throws -> T) throws -> T {
         let reader = CMessageReader()
+        reader.budget = budget(forInput: bytes.count)
         var empty: UInt8 = 0
         let unpacked: UnsafeMutablePointer<M>? = withUnsafePointer(to: &empty) { e in
             unpack(reader.allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? e)
         }
-        guard let msg = unpacked else { throw WireError.malformedMessage(type: type) }
+        guard let msg = unpacked else {
+            if reader.overBudget { throw WireError.tooManyElements(type: type, bytes: bytes.count) }
+            throw WireError.malformedMessage(type: type)
+        }
         defer { freeMessage(msg, reader.allocator) }
         return try body(msg, reader)
     }

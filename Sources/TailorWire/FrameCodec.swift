@@ -20,7 +20,8 @@ public enum FrameCodec {
 /// before any of its body is buffered: a peer cannot make the daemon hold 4 GiB by announcing it.
 /// After an error the decoder is poisoned: the connection's remaining bytes cannot be trusted.
 public struct FrameDecoder: Sendable {
-    public let maxFrameBytes: Int
+    /// The largest body accepted; a server may raise it once the peer has introduced itself.
+    public var maxFrameBytes: Int
     private var buffer: [UInt8] = []
     private var start = 0
     private var failed: WireError?

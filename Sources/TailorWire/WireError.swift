@@ -15,11 +15,14 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingField(field: String)
     /// A status code number gRPC does not define.
     case unknownStatusCode(UInt32)
+    /// A message of `bytes` bytes holds so many (near-empty) entries that it would unpack into
+    /// far more memory than its size: refused before it is built.
+    case tooManyElements(type: String, bytes: Int)
 
     /// The Status code the peer should receive for this problem.
     public var statusCode: StatusCode {
         switch self {
-        case .frameTooLarge: return .resourceExhausted
+        case .frameTooLarge, .tooManyElements: return .resourceExhausted
         default: return .invalidArgument
         }
     }
@@ -41,6 +44,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .emptyFrame: return "frame has no kind (request, response, event, data, cancel or status)"
         case let .missingField(f): return "field '\(f)' is required"
         case let .unknownStatusCode(c): return "unknown status code \(c)"
+        case let .tooManyElements(t, n):
+            return "the \(t) message of \(n) bytes holds too many entries for its size; send fewer, or fuller, entries per request"
         }
     }
 }

@@ -25,6 +25,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var preferences = PreferenceLimits()
     /// Threads of a training step; the rest of the cores stay free for decoding.
     public var trainingThreads = 1
+    /// Training jobs queued or running at once, over all uids (`max_jobs`).
+    public var maxJobs = 64
+    /// Training jobs one uid may have queued or running (`max_jobs_per_uid`).
+    public var maxJobsPerUID = 4
     /// The llama.cpp-compatible HTTP endpoint (off by default).
     public var http = HTTPEndpointConfiguration()
 
@@ -54,10 +58,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
     ///
     /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat.
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
-    /// max_tokens, max_streams, shutdown_grace_seconds, log_level, and the preference data's
-    /// limits: max_field_bytes, max_items_per_user, max_bytes_per_user, max_import_bytes,
-    /// import_batch; training_threads; and the HTTP endpoint's http_socket, http_listen,
-    /// http_token_file, http_mode, http_user, http_task, http_max_body_bytes.
+    /// max_queued_per_uid, max_tokens, max_streams, max_connections, max_connections_per_uid,
+    /// hello_timeout_seconds, idle_timeout_seconds, shutdown_grace_seconds, log_level, and the
+    /// preference data's limits: max_field_bytes, max_items_per_user, max_bytes_per_user,
+    /// max_users_per_uid, max_bytes_per_uid, max_import_bytes, import_batch; training_threads,
+    /// max_jobs, max_jobs_per_uid; and the HTTP endpoint's http_socket, http_listen,
+    /// http_token_file, http_mode, http_user, http_task, http_max_body_bytes,
+    /// http_header_timeout_seconds, http_body_timeout_seconds.
     /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
     ///   value of the wrong kind, a line without "=".
     public mutating func apply(configFile text: String, path: String) throws {
@@ -93,15 +100,26 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "context": generation.contextLength = try int(16...1 << 20)
             case "batch_tokens": generation.batchTokens = try int(8...8192)
             case "max_queued": generation.maxQueued = try int(1...1 << 16)
+            case "max_queued_per_uid": generation.maxQueuedPerUID = try int(1...1 << 16)
             case "max_tokens": generation.defaultMaxTokens = try int(1...1 << 20)
             case "max_streams": limits.maxStreams = try int(1...1 << 16)
+            case "max_connections": limits.maxConnections = try int(1...1 << 20)
+            case "max_connections_per_uid": limits.maxConnectionsPerUID = try int(1...1 << 20)
+            case "hello_timeout_seconds": limits.helloTimeout = .seconds(try int(1...3600))
+            case "idle_timeout_seconds":
+                let v = try int(0...1 << 24)
+                limits.idleTimeout = v == 0 ? nil : .seconds(v)
             case "shutdown_grace_seconds": shutdownGrace = .seconds(try int(0...3600))
             case "max_field_bytes": preferences.maxFieldBytes = try int(16...1 << 30)
             case "max_items_per_user": preferences.maxItemsPerUser = try int(1...1 << 40)
             case "max_bytes_per_user": preferences.maxBytesPerUser = try int(1...1 << 50)
+            case "max_users_per_uid": preferences.maxUsersPerUID = try int(1...1 << 30)
+            case "max_bytes_per_uid": preferences.maxBytesPerUID = try int(1...1 << 50)
             case "max_import_bytes": preferences.maxImportBytes = try int(1...1 << 40)
             case "import_batch": preferences.importBatch = try int(1...1 << 20)
             case "training_threads": trainingThreads = try int(1...1024)
+            case "max_jobs": maxJobs = try int(1...1 << 16)
+            case "max_jobs_per_uid": maxJobsPerUID = try int(1...1 << 16)
             case "log_level":
                 guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
                 logLevel = l

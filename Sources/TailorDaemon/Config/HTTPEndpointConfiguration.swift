@@ -21,6 +21,12 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     public var task = "code"
     /// The largest request body accepted.
     public var maxBodyBytes = 4 << 20
+    /// How long a connection may take to send a request's head, counted from the connection's
+    /// start or the end of the previous response (`http_header_timeout_seconds`): a client
+    /// that opens a socket and sends nothing is closed after it.
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a request's body may take to arrive after its head (`http_body_timeout_seconds`).
+    public var bodyTimeout: Duration = .seconds(30)
 
     /// Off.
     public init() {}
@@ -56,6 +62,12 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             mode = value
         case "http_user": user = value
         case "http_task": task = value
+        case "http_header_timeout_seconds":
+            guard let v = Int(value), (1...3600).contains(v) else { throw HTTPConfigProblem("http_header_timeout_seconds must be 1...3600") }
+            headerTimeout = .seconds(v)
+        case "http_body_timeout_seconds":
+            guard let v = Int(value), (1...3600).contains(v) else { throw HTTPConfigProblem("http_body_timeout_seconds must be 1...3600") }
+            bodyTimeout = .seconds(v)
         case "http_max_body_bytes":
             guard let v = Int(value), (1024...(1 << 30)).contains(v) else { throw HTTPConfigProblem("http_max_body_bytes must be 1024...1073741824") }
             maxBodyBytes = v
@@ -68,6 +80,7 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         a.socket == b.socket && a.listenHost == b.listenHost && a.listenPort == b.listenPort && a.tokenFile == b.tokenFile
             && a.mode == b.mode && a.user == b.user && a.task == b.task && a.maxBodyBytes == b.maxBodyBytes
+            && a.headerTimeout == b.headerTimeout && a.bodyTimeout == b.bodyTimeout
     }
 }
 

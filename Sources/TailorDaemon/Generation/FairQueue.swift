@@ -39,6 +39,11 @@ struct FairQueue<Key: Hashable, Element> {
         return e
     }
 
+    /// How many waiting elements match `predicate`.
+    func count(where predicate: (Element) -> Bool) -> Int {
+        lanes.values.reduce(0) { $0 + $1.count(where: predicate) }
+    }
+
     /// Removes every element matching `predicate` and returns them.
     mutating func removeAll(where predicate: (Element) -> Bool) -> [Element] {
         var removed: [Element] = []

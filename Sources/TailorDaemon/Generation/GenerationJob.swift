@@ -36,8 +36,10 @@ public struct GenerationStats: Sendable, Equatable {
 public final class GenerationJob: Sendable {
     /// The engine's description of the work.
     let job: BatchDecoder.Job
-    /// Fairness key: who submitted it.
+    /// Fairness key: who submitted it (uid/pid).
     let owner: String
+    /// The submitter's uid: queue shares are per uid.
+    let ownerUID: UInt32
     /// Results, in order; finished after `.finished` or `.failed`.
     public let outputs: AsyncStream<GenerationOutput>
     private let continuation: AsyncStream<GenerationOutput>.Continuation
@@ -52,10 +54,11 @@ public final class GenerationJob: Sendable {
         var cached = 0
     }
 
-    /// A job for `job`, queued under `owner`.
-    public init(_ job: BatchDecoder.Job, owner: String) {
+    /// A job for `job`, queued for `caller` (round-robin per process, shares per uid).
+    public init(_ job: BatchDecoder.Job, caller: PeerCredentials) {
         self.job = job
-        self.owner = owner
+        owner = "\(caller.uid)/\(caller.pid)"
+        ownerUID = caller.uid
         (outputs, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 

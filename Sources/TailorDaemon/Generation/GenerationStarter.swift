@@ -40,7 +40,7 @@ struct GenerationStarter: Sendable {
         } else if !request.adapters.isEmpty || !request.task.isEmpty || !request.mode.isEmpty {
             throw RPCError(.unimplemented, "this daemon has no adapter registry")
         }
-        let job = GenerationJob(engineJob, owner: "\(caller.uid)/\(caller.pid)")
+        let job = GenerationJob(engineJob, caller: caller)
         try loaded.worker.submit(job)
         return Started(job: job, model: loaded)
     }

@@ -21,14 +21,19 @@ final class GenerationWorker: @unchecked Sendable {
     private let decoder: BatchDecoder
     /// The most requests that may wait; beyond it, submit fails RESOURCE_EXHAUSTED.
     let maxQueued: Int
+    /// The most requests one uid may have waiting, so that in system mode one uid's burst
+    /// can never fill the queue another uid's request needs.
+    let maxQueuedPerUID: Int
     /// Told when this worker turns busy or idle (training yields to it).
     private let activity: GenerationActivity?
     private var busy = false                          // touched only by the thread
 
     /// A worker over `context` (one slot per sequence).
-    init(context: InferenceContext, maxQueued: Int = 256, name: String, activity: GenerationActivity? = nil) {
+    init(context: InferenceContext, maxQueued: Int = 256, maxQueuedPerUID: Int = 32, name: String,
+         activity: GenerationActivity? = nil) {
         decoder = BatchDecoder(context: context)
         self.maxQueued = maxQueued
+        self.maxQueuedPerUID = min(maxQueued, maxQueuedPerUID)
         self.activity = activity
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-gen-\(name)"
@@ -49,6 +54,11 @@ final class GenerationWorker: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw RPCError(.unavailable, "the model is being unloaded") }
+        let uid = job.ownerUID
+        let mine = queue.count { $0.ownerUID == uid }
+        guard mine < maxQueuedPerUID else {
+            throw RPCError(.resourceExhausted, "uid \(uid) has \(mine) generation requests waiting; the limit per uid is \(maxQueuedPerUID)")
+        }
         guard queue.count < maxQueued else {
             throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
         }

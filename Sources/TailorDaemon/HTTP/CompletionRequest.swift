@@ -49,6 +49,14 @@ struct CompletionRequest: Sendable {
     /// /completion and /infill: return only these fields (paths like "timings/prompt_n").
     var responseFields: [String]?
 
+    /// The accepted ranges of integer fields. Every integer from a client is checked against
+    /// one before any conversion, so no value can trap a conversion further in: n_predict fits
+    /// the wire's 32 bits (-1 is llama.cpp's "until the context ends"), top_k likewise, and a
+    /// budget fits `Task.sleep`'s nanoseconds (at most 24 days).
+    static let tokenRange = -1...(1 << 24)
+    static let maxTopK = Int(Int32.max)
+    static let budgetRange = -1...Int(Int32.max)
+
     /// Parses `body` for `endpoint`.
     /// - Throws: `HTTPProblem` 400 naming the field: malformed JSON, a wrong type, a missing prompt.
     init(endpoint: Endpoint, body: [UInt8]) throws {
@@ -86,26 +94,27 @@ struct CompletionRequest: Sendable {
         }
         model = try f.string("model") ?? ""
         if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }   // OpenAI clients send names we do not know
-        let n = try f.int("n_predict") ?? f.int("max_tokens") ?? f.int("max_completion_tokens")
+        let n = try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
+            ?? f.int("max_completion_tokens", in: Self.tokenRange)
         maxTokens = n.flatMap { $0 < 0 ? nil : $0 }
         if maxTokens == 0 { throw HTTPProblem(400, "field 'n_predict' must be positive (or -1 for the default)") }
         // llama.cpp applies temperature only when its sampler chain has it: llama.vim sends
         // samplers without "temperature" and samples from top-k/top-p at temperature 1.
         let samplers = try f.strings("samplers")
         if let t = try f.float("temperature") { temperature = t } else if let s = samplers, !s.contains("temperature") { temperature = 1 }
-        if let v = try f.int("top_k") { topK = max(0, v) }
+        if let v = try f.int("top_k", in: -1...Self.maxTopK) { topK = max(0, v) }
         if let v = try f.float("top_p") { topP = v }
         if let v = try f.float("min_p") { minP = v }
         if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) { repeatPenalty = v }
-        if let v = try f.int("seed"), v >= 0 { seed = UInt64(v) }
+        if let v = try f.int("seed", in: -1...Int(UInt32.max)), v >= 0 { seed = UInt64(v) }
         if let s = json["stop"] {
             if let one = s as? String { stop = [one] } else if let many = s as? [String] { stop = many } else {
                 throw HTTPProblem(400, "field 'stop' must be a string or an array of strings")
             }
         }
         stream = try f.bool("stream") ?? false
-        maxPromptMS = try f.int("t_max_prompt_ms").flatMap { $0 > 0 ? $0 : nil }
-        maxPredictMS = try f.int("t_max_predict_ms").flatMap { $0 > 0 ? $0 : nil }
+        maxPromptMS = try f.int("t_max_prompt_ms", in: Self.budgetRange).flatMap { $0 > 0 ? $0 : nil }
+        maxPredictMS = try f.int("t_max_predict_ms", in: Self.budgetRange).flatMap { $0 > 0 ? $0 : nil }
         cachePrompt = try f.bool("cache_prompt") ?? true
         responseFields = try f.strings("response_fields")
         guard temperature >= 0, temperature.isFinite else { throw HTTPProblem(400, "field 'temperature' must be ≥ 0") }
@@ -177,10 +186,14 @@ struct JSONFields {
         return n
     }
 
-    func int(_ key: String) throws -> Int? {
+    /// An integer in `range`; anything else (a fraction, a value out of range) is a 400 naming
+    /// the field and the range.
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let n = try number(key) else { return nil }
-        guard let i = Int(exactly: n.doubleValue.rounded(.towardZero)), abs(i) <= 1 << 40 else {
-            throw HTTPProblem(400, "field '\(key)' must be an integer")
+        let d = n.doubleValue
+        guard d.rounded(.towardZero) == d, d >= Double(range.lowerBound), d <= Double(range.upperBound),
+              let i = Int(exactly: d), range.contains(i) else {
+            throw HTTPProblem(400, "field '\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return i
     }

@@ -37,8 +37,8 @@ struct CompletionResponder: Sendable {
 
     func respond(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter) async throws {
         var wire = GenerateRequest(model: request.model, input: .prompt(" "), stop: request.stop,
-                                   maxTokens: UInt32(request.maxTokens ?? 0), user: who.user, task: who.task)
-        wire.sampling = .init(temperature: request.temperature, topK: UInt32(request.topK), topP: request.topP, minP: request.minP,
+                                   maxTokens: UInt32(clamping: request.maxTokens ?? 0), user: who.user, task: who.task)
+        wire.sampling = .init(temperature: request.temperature, topK: UInt32(clamping: request.topK), topP: request.topP, minP: request.minP,
                               repetitionPenalty: request.repeatPenalty, seed: request.seed)
         var tokens: (@Sendable (Model) throws -> [Int32])?
         switch request.prompt {

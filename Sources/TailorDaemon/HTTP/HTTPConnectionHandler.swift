@@ -2,10 +2,15 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP/1.1 connection of the llama.cpp-compatible endpoint: collects each request (body
-/// capped), checks the bearer token on TCP, and hands the request to `route` in a task of its
-/// own. When the client goes away the task is cancelled, which cancels its generation at the
-/// worker's next step.
+/// One HTTP/1.1 connection of the llama.cpp-compatible endpoint: checks the bearer token on TCP
+/// at the request's head (before a byte of its body is kept), collects the body (capped), and
+/// hands the request to `route` in a task of its own. When the client goes away the task is
+/// cancelled, which cancels its generation at the worker's next step.
+///
+/// Two timers keep a silent client from holding a connection: the head of a request must
+/// arrive within `headerTimeout` of the connection's start or of the previous response's end,
+/// and its body within `bodyTimeout` of its head. While a response is being produced, no timer
+/// runs (a long generation is not the client's fault).
 final class HTTPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -21,16 +26,38 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private let maxBody: Int
     /// The token TCP requests must carry; nil on the Unix socket (SO_PEERCRED decided there).
     private let token: String?
+    private let headerTimeout: TimeAmount
+    private let bodyTimeout: TimeAmount
     private let route: @Sendable (Request, ChannelResponseWriter) async -> Void
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var refused = false
     private var running: Task<Void, Never>?
+    private var timer: Scheduled<Void>?
 
-    init(maxBody: Int, token: String?, route: @escaping @Sendable (Request, ChannelResponseWriter) async -> Void) {
+    init(maxBody: Int, token: String?, headerTimeout: Duration, bodyTimeout: Duration,
+         route: @escaping @Sendable (Request, ChannelResponseWriter) async -> Void) {
         self.maxBody = maxBody
         self.token = token
+        self.headerTimeout = Connection.timeAmount(headerTimeout)
+        self.bodyTimeout = Connection.timeAmount(bodyTimeout)
         self.route = route
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        arm(context, headerTimeout)
+    }
+
+    /// Closes the connection after `amount` unless re-armed or disarmed first.
+    private func arm(_ context: ChannelHandlerContext, _ amount: TimeAmount) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: amount) { channel.close(promise: nil) }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -39,6 +66,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             head = h
             body = []
             refused = false
+            arm(context, bodyTimeout)
+            if let token, !Self.authorized(h.headers, token: token) {
+                refuse(context, HTTPProblem(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer credentials)"))
+                return
+            }
             if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > maxBody {
                 refuse(context, HTTPProblem(413, "the request body is \(length) bytes; the limit is \(maxBody)"))
             }
@@ -52,22 +84,28 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         case .end:
             guard let h = head, !refused else { return }
             head = nil
+            disarm()
             let writer = ChannelResponseWriter(channel: context.channel, keepAlive: h.isKeepAlive)
-            if let token, !Self.authorized(h.headers, token: token) {
-                let problem = HTTPProblem(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer credentials)")
-                running = Task { await writer.fail(problem) }
-                return
-            }
             let request = Request(method: h.method, path: String(h.uri.split(separator: "?", maxSplits: 1).first ?? ""), headers: h.headers, body: body)
             body = []
             let route = self.route
-            running = Task { await route(request, writer) }
+            // When the response is done, the next request's head has `headerTimeout` to come.
+            let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let loop = context.eventLoop
+            running = Task {
+                await route(request, writer)
+                loop.execute {
+                    if me.value.head == nil && loopContext.value.channel.isActive { me.value.arm(loopContext.value, me.value.headerTimeout) }
+                }
+            }
         }
     }
 
-    /// Answers 413 (or another refusal) and closes: the rest of the body is not read.
+    /// Answers 401, 413 (or another refusal) and closes: the rest of the body is not read.
     private func refuse(_ context: ChannelHandlerContext, _ problem: HTTPProblem) {
         refused = true
+        body = []
         let writer = ChannelResponseWriter(channel: context.channel, keepAlive: false)
         let channel = context.channel
         Task {
@@ -77,6 +115,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        disarm()
         running?.cancel()
         running = nil
         context.fireChannelInactive()

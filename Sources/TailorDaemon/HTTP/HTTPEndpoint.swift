@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import TailorWire
 
 /// The llama.cpp-compatible HTTP endpoint: `/health`, `/infill`, `/completion`,
@@ -23,11 +24,15 @@ public final class HTTPEndpoint: Service, Sendable {
     private let contextLength: Int
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
+    private let limits: ConnectionLimits
+    /// Open connections per uid (TCP callers count as the daemon's own uid).
+    private let open = Mutex<[UInt32: Int]>([:])
 
     /// An endpoint serving `configuration` with generations from `starter`.
     /// - Throws: when TCP is configured without a readable, non-empty token file.
     init(configuration: HTTPEndpointConfiguration, policy: AccessPolicy, starter: GenerationStarter, models: ModelManager,
-         contextLength: Int, logger: Logger) throws {
+         contextLength: Int, limits: ConnectionLimits = ConnectionLimits(), logger: Logger) throws {
+        self.limits = limits
         self.configuration = configuration
         if configuration.listenHost != nil {
             guard let file = configuration.tokenFile else { throw HTTPEndpointError.noToken("http_listen needs http_token_file: TCP callers cannot be identified otherwise") }
@@ -98,16 +103,43 @@ public final class HTTPEndpoint: Service, Sendable {
                 }
                 return caller.flatMap { peer in
                     guard self.policy.admits(peer) else { return channel.close() }
+                    guard self.admit(peer.uid) else {
+                        self.logger.warning("refused an HTTP connection: over the connection limits", metadata: ["uid": "\(peer.uid)"])
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in self.release(peer.uid) }
                     return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(
                                 maxBody: self.configuration.maxBodyBytes, token: tcp ? self.token : nil,
+                                headerTimeout: self.configuration.headerTimeout, bodyTimeout: self.configuration.bodyTimeout,
                                 route: { [self] request, writer in await self.route(request, caller: peer, writer: writer) }))
                         }
                     }
                 }
             }
     }
+
+    /// Counts a new connection of `uid`; false when it would pass `max_connections` or the
+    /// per-uid share (the same limits as the protocol socket's).
+    private func admit(_ uid: UInt32) -> Bool {
+        open.withLock { counts in
+            let total = counts.values.reduce(0, +)
+            guard total < limits.maxConnections, counts[uid, default: 0] < limits.maxConnectionsPerUID else { return false }
+            counts[uid, default: 0] += 1
+            return true
+        }
+    }
+
+    private func release(_ uid: UInt32) {
+        open.withLock { counts in
+            counts[uid, default: 1] -= 1
+            if counts[uid] == 0 { counts[uid] = nil }
+        }
+    }
+
+    /// Connections open now.
+    var connectionCount: Int { open.withLock { $0.values.reduce(0, +) } }
 
     /// Dispatches one request; every failure becomes a JSON error with a 4xx/5xx status.
     private func route(_ request: HTTPConnectionHandler.Request, caller: PeerCredentials, writer: ChannelResponseWriter) async {

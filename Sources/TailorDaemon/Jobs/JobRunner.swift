@@ -3,7 +3,9 @@ import TailorEngine
 import TailorStore
 import TailorTraining
 
-/// Runs training jobs one at a time on a thread of its own, in submission order.
+/// Runs training jobs one at a time on a thread of its own: round-robin over owner uids, in
+/// submission order within each, so one uid's backlog never holds another's job back for
+/// more than one job at a time.
 ///
 /// State machine per job: queued → running → succeeded | failed | cancelled. Progress is saved
 /// to the job store at every step and sent to watchers. When the daemon stops, the running job
@@ -25,14 +27,24 @@ final class JobRunner: @unchecked Sendable {
     private var stopping = false
     private var exited = false
     private var watchers: [String: [UUID: AsyncStream<JobRecord>.Continuation]] = [:]
+    /// The run counter at each owner's last job, for round-robin.
+    private var lastRun: [UInt32: UInt64] = [:]
+    private var runs: UInt64 = 0
+
+    /// Jobs that may be queued or running at once, over all uids.
+    let maxJobs: Int
+    /// Jobs one uid may have queued or running at once.
+    let maxJobsPerUID: Int
 
     let jobs: JobStore
     let environment: TrainingEnvironment
     var store: PreferenceStore { environment.store }
 
-    init(jobs: JobStore, environment: TrainingEnvironment) {
+    init(jobs: JobStore, environment: TrainingEnvironment, maxJobs: Int = 64, maxJobsPerUID: Int = 4) {
         self.jobs = jobs
         self.environment = environment
+        self.maxJobs = maxJobs
+        self.maxJobsPerUID = maxJobsPerUID
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-train"
         thread.stackSize = 8 << 20
@@ -40,11 +52,24 @@ final class JobRunner: @unchecked Sendable {
     }
 
     /// Queues a stored job to run on `model`.
-    func enqueue(_ record: JobRecord, spec: JobSpec, model: LoadedModel) {
+    /// - Parameter limited: refuse the job when its owner or the daemon holds too many (a new
+    ///   submission); jobs resumed after a restart are not limited.
+    /// - Throws: RESOURCE_EXHAUSTED naming the limit, when `limited`; nothing is queued then.
+    func enqueue(_ record: JobRecord, spec: JobSpec, model: LoadedModel, limited: Bool = false) throws {
         condition.lock()
+        defer { condition.unlock() }
+        if limited {
+            let held = queue.count + (runningRecord == nil ? 0 : 1)
+            let mine = queue.count { $0.record.owner == record.owner } + (runningRecord?.owner == record.owner ? 1 : 0)
+            guard mine < maxJobsPerUID else {
+                throw RPCError(.resourceExhausted, "uid \(record.owner) has \(mine) training jobs queued or running; the limit per uid is \(maxJobsPerUID)")
+            }
+            guard held < maxJobs else {
+                throw RPCError(.resourceExhausted, "\(held) training jobs are queued or running; the limit is \(maxJobs)")
+            }
+        }
         queue.append(Entry(record: record, spec: spec, model: model))
         condition.signal()
-        condition.unlock()
     }
 
     /// Cancels job `id`: a queued job at once, a running one between sequences. Returns false
@@ -124,7 +149,11 @@ final class JobRunner: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let entry = queue.removeFirst()
+            // The owner served least recently goes next; FIFO within an owner.
+            let next = queue.indices.min { (lastRun[queue[$0].record.owner] ?? 0, $0) < (lastRun[queue[$1].record.owner] ?? 0, $1) }!
+            let entry = queue.remove(at: next)
+            runs += 1
+            lastRun[entry.record.owner] = runs
             runningID = entry.record.id
             runningRecord = entry.record
             condition.unlock()

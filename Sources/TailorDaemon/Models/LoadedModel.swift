@@ -26,7 +26,8 @@ final class LoadedModel: Sendable {
                          parameters: UInt64(model.file.tensors.reduce(0) { $0 + $1.elementCount }),
                          fileBytes: UInt64(model.file.fileSize), contextLength: UInt32(context.maxContext),
                          sha256: digest.map { String(format: "%02x", $0) }.joined())
-        worker = GenerationWorker(context: context, maxQueued: settings.maxQueued, name: id, activity: activity)
+        worker = GenerationWorker(context: context, maxQueued: settings.maxQueued,
+                                  maxQueuedPerUID: settings.maxQueuedPerUID, name: id, activity: activity)
     }
 }
 
@@ -42,6 +43,8 @@ public struct GenerationSettings: Sendable, Equatable {
     public var threads: Int?
     /// Requests that may wait per model.
     public var maxQueued: Int = 256
+    /// Requests one uid may have waiting (`max_queued_per_uid`).
+    public var maxQueuedPerUID: Int = 32
     /// New tokens when a request asks for 0.
     public var defaultMaxTokens: Int = 256
 

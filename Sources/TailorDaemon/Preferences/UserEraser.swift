@@ -1,3 +1,4 @@
+import Foundation
 import TailorStore
 
 /// "Forget me": removes a personalization user's adapters and their data.
@@ -25,7 +26,9 @@ struct UserEraser: Sendable {
             // Stop training first, so no job publishes an adapter after the adapters are gone.
             for job in try runner.jobs.list(owner: owner, user: user) where !job.state.isFinal { runner.cancel(job.id) }
             runner.waitUntilNotRunning { $0.owner == owner && $0.user == user }
+            let jobs = try runner.jobs.list(owner: owner, user: user).map(\.id)
             try runner.jobs.deleteJobs(owner: owner, user: user)
+            removeCheckpoints(of: jobs, in: runner.environment.checkpointDirectory)
         }
         let adapters = registry.list(owner: owner, user: user).filter { $0.key.kind == .user && $0.key.user == user }
         for entry in adapters {
@@ -35,7 +38,17 @@ struct UserEraser: Sendable {
         if try store.hasUser(user, owner: owner) {
             return Erased(data: try store.deleteUser(user, owner: owner), adapters: adapters.count)
         }
+        try store.forgetDeletedPages()   // the jobs' rows
         guard !adapters.isEmpty else { throw PreferenceStoreError.unknownUser(user) }
         return Erased(data: PreferenceStore.Counts(history: 0, pairs: 0, feedback: 0), adapters: adapters.count)
+    }
+
+    /// Unlinks the training checkpoints of `jobs` (named `<job>-<stage>.ckpt`): a cancelled
+    /// job leaves its last one behind, and it holds weights trained on the user's text.
+    private func removeCheckpoints(of jobs: [String], in directory: String) {
+        guard !jobs.isEmpty, let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for file in files where jobs.contains(where: { file.hasPrefix($0 + "-") }) {
+            unlink(directory + "/" + file)
+        }
     }
 }

@@ -12,6 +12,15 @@ public protocol RPCService: Sendable {
     /// send `Event`s; downloads send `Data`. The closing Status is sent by the caller.
     /// - Throws: `RPCError(.unimplemented, …)` for a method the service does not have.
     func handle(_ call: RPCCall, _ writer: RPCWriter) async throws
+
+    /// Whether `method` reads Data frames from the client. Data frames on a stream whose
+    /// method takes none end that stream INVALID_ARGUMENT instead of waiting unread.
+    func takesUploads(_ method: String) -> Bool
+}
+
+extension RPCService {
+    /// Most methods take no upload.
+    public func takesUploads(_ method: String) -> Bool { false }
 }
 
 /// One incoming call: its method, request bytes, the caller, and its uploaded data.
@@ -23,12 +32,12 @@ public struct RPCCall: Sendable {
     /// Who called, from SO_PEERCRED.
     public var caller: PeerCredentials
     /// Data frames the client uploads on this stream (empty for other calls).
-    public var uploads: AsyncStream<DataChunk>
+    public var uploads: RPCUploads
     /// A logger with the connection and stream ids attached.
     public var logger: Logger
 
     /// A call as the connection layer builds it.
-    public init(method: String, payload: [UInt8], caller: PeerCredentials, uploads: AsyncStream<DataChunk>, logger: Logger) {
+    public init(method: String, payload: [UInt8], caller: PeerCredentials, uploads: RPCUploads, logger: Logger) {
         self.method = method
         self.payload = payload
         self.caller = caller

@@ -3,15 +3,50 @@ import NIOCore
 import Synchronization
 import TailorWire
 
-/// Limits a connection enforces, announced to the client in the Hello response.
+/// Limits the server enforces on its clients. `maxStreams` and `maxFrameBytes` are announced
+/// in the Hello response; the others bound what one client can hold of the daemon's memory,
+/// descriptors and time, so that in system mode no uid can starve another.
 public struct ConnectionLimits: Sendable, Equatable {
     /// Streams that may be open at once on one connection.
     public var maxStreams: Int = 64
     /// The largest frame body accepted.
     public var maxFrameBytes: Int = FrameCodec.maxFrameBytes
+    /// The largest frame accepted before Hello: a Hello is a few dozen bytes, so a peer that
+    /// has not said who it is cannot make the daemon buffer megabytes.
+    public var maxHelloFrameBytes: Int = 64 << 10
+    /// Connections open at once, over all clients (`max_connections`).
+    public var maxConnections: Int = 512
+    /// Connections one uid may hold at once (`max_connections_per_uid`); the daemon's own uid
+    /// and root count like any other.
+    public var maxConnectionsPerUID: Int = 64
+    /// How long a new connection may take to send Hello (`hello_timeout_seconds`).
+    public var helloTimeout: Duration = .seconds(5)
+    /// How long a connection may stay open with no stream (`idle_timeout_seconds`); nil keeps
+    /// idle connections open (editors hold one all day).
+    public var idleTimeout: Duration?
+    /// Upload bytes received on one connection and not yet taken by their service: past it the
+    /// daemon stops reading the socket until the service catches up.
+    public var maxBufferedUploadBytes: Int = 8 << 20
+    /// Reply bytes queued for a client that is not reading (NIO's write-buffer high-water
+    /// mark): past it the daemon stops reading that client's requests.
+    public var maxPendingWriteBytes: Int = 1 << 20
 
     /// The defaults.
     public init() {}
+}
+
+/// The longest piece of client input a refusal message repeats.
+let maxEchoedInputBytes = 128
+
+extension String {
+    /// At most `maxEchoedInputBytes` of this client-supplied string, for an error message:
+    /// a refusal must never cost the daemon more than the request that caused it.
+    var echoed: String {
+        guard utf8.count > maxEchoedInputBytes else { return self }
+        var cut = utf8.prefix(maxEchoedInputBytes)
+        while String(cut) == nil { cut = cut.dropLast() }
+        return (String(cut) ?? "") + "…"
+    }
 }
 
 /// One client connection: the protocol's state machine and the supervision of its streams.
@@ -25,12 +60,19 @@ final class Connection: Sendable {
     /// Why a stream was stopped from outside its work.
     enum StopReason: Sendable {
         case cancelledByClient, deadline, connectionClosed, shutdown
+        /// The client broke the protocol on this stream (Data frames for a method without
+        /// uploads): the stream ends with this status.
+        case rejected(Status)
     }
 
     private struct Stream {
         var work: Task<Void, any Error>?
         var stopReason: StopReason?
         var uploads: AsyncStream<RPCCall.DataChunk>.Continuation
+        /// Whether the stream's method reads Data frames.
+        var takesUploads: Bool
+        /// Upload bytes yielded to the service and not yet taken.
+        var bufferedBytes = 0
     }
 
     private enum Phase { case awaitingHello, open, draining, closed }
@@ -39,6 +81,14 @@ final class Connection: Sendable {
         var phase = Phase.awaitingHello
         var lastStreamID: UInt32 = 0
         var streams: [UInt32: Stream] = [:]   // one per running supervisor; removed when it ends
+        /// Upload bytes received over all streams and not yet taken by their services.
+        var bufferedUploadBytes = 0
+        /// Whether the socket's replies drain (NIO's writability, under the high-water mark).
+        var writable = true
+        /// Whether the socket is being read (autoRead), as last set.
+        var reading = true
+        /// When the connection last became idle (no stream), for the idle timeout.
+        var idleSince: ContinuousClock.Instant? = .now
     }
 
     /// A number unique within the daemon, for logs.
@@ -68,7 +118,21 @@ final class Connection: Sendable {
         logger[metadataKey: "uid"] = "\(peer.uid)"
         self.logger = logger
         self.onIdle = onIdle
+        channel.eventLoop.scheduleTask(in: Self.timeAmount(limits.helloTimeout)) { [self] in
+            guard state.withLock({ $0.phase == .awaitingHello }) else { return }
+            fatal(Status(code: .deadlineExceeded, message: "no Session.Hello within \(limits.helloTimeout)"))
+        }
     }
+
+    /// A Duration as NIO's TimeAmount (nanoseconds, saturating).
+    static func timeAmount(_ d: Duration) -> TimeAmount {
+        let (s, atto) = d.components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        return .nanoseconds(overflow ? .max : ns &+ atto / 1_000_000_000)
+    }
+
+    /// Whether Hello has been negotiated (frames past the Hello size limit are allowed).
+    var isPastHello: Bool { state.withLock { $0.phase != .awaitingHello } }
 
     /// Streams open now (their supervisors still running).
     var openStreams: Int { state.withLock { $0.streams.count } }
@@ -93,11 +157,87 @@ final class Connection: Sendable {
         case let (_, .cancel(reason)):
             stop(frame.streamID, reason: .cancelledByClient, note: reason)
         case let (_, .data(chunk, last)):
-            let target = state.withLock { $0.streams[frame.streamID]?.uploads }
-            target?.yield(RPCCall.DataChunk(bytes: chunk, last: last))
-            if last { target?.finish() }
+            upload(frame.streamID, chunk: chunk, last: last)
         case (_, .response), (_, .event), (_, .status):
             fatal(Status(code: .invalidArgument, message: "clients may send only request, data and cancel frames"))
+        }
+    }
+
+    /// Hands an upload chunk to its stream's service, counting it against the connection's
+    /// buffered-upload budget; a stream whose method takes no upload is ended instead, and
+    /// chunks for streams that have ended are dropped.
+    private func upload(_ id: UInt32, chunk: [UInt8], last: Bool) {
+        enum Route { case deliver(AsyncStream<RPCCall.DataChunk>.Continuation), reject, drop }
+        let route: Route = state.withLock { s in
+            guard var st = s.streams[id], st.stopReason == nil else { return .drop }
+            guard st.takesUploads else { return .reject }
+            st.bufferedBytes += chunk.count
+            s.streams[id] = st
+            s.bufferedUploadBytes += chunk.count
+            return .deliver(st.uploads)
+        }
+        switch route {
+        case let .deliver(uploads):
+            if case .terminated = uploads.yield(RPCCall.DataChunk(bytes: chunk, last: last)) {
+                taken(id, bytes: chunk.count)
+            }
+            if last { uploads.finish() }
+            updateReading()
+        case .reject:
+            stop(id, reason: .rejected(Status(code: .invalidArgument, message: "stream \(id)'s method takes no Data frames")),
+                 note: "unexpected data")
+        case .drop:
+            break
+        }
+    }
+
+    /// A service took `bytes` of stream `id`'s upload (or they were dropped).
+    private func taken(_ id: UInt32, bytes: Int) {
+        state.withLock { s in
+            guard var st = s.streams[id] else { return }
+            let n = min(bytes, st.bufferedBytes)
+            st.bufferedBytes -= n
+            s.streams[id] = st
+            s.bufferedUploadBytes -= n
+        }
+        updateReading()
+    }
+
+    /// The socket's writability changed (replies queue past the high-water mark, or drained).
+    func writabilityChanged(_ writable: Bool) {
+        state.withLock { $0.writable = writable }
+        updateReading()
+    }
+
+    /// Reads the socket only while uploads are within budget and replies drain: a client that
+    /// floods requests without reading the refusals, or uploads faster than the service takes
+    /// them, is held by its own socket buffer instead of the daemon's memory. Decided on the
+    /// event loop from the latest state, so concurrent calls settle on the right setting.
+    private func updateReading() {
+        let channel = self.channel
+        channel.eventLoop.execute { [self] in
+            let want: Bool? = state.withLock { s in
+                let read = s.writable && s.bufferedUploadBytes <= limits.maxBufferedUploadBytes
+                guard read != s.reading, s.phase != .closed else { return nil }
+                s.reading = read
+                return read
+            }
+            if let want { channel.setOption(ChannelOptions.autoRead, value: want).whenFailure { _ in } }
+        }
+    }
+
+    /// Arms the idle timeout: when the connection is still idle, and has been for the whole
+    /// timeout, it closes.
+    private func armIdleTimeout() {
+        guard let timeout = limits.idleTimeout else { return }
+        channel.eventLoop.scheduleTask(in: Self.timeAmount(timeout)) { [self] in
+            let expired = state.withLock { s -> Bool in
+                guard s.phase == .open, s.streams.isEmpty, let since = s.idleSince else { return false }
+                return ContinuousClock.now - since >= timeout
+            }
+            guard expired else { return }
+            logger.debug("closing an idle connection")
+            fatal(Status(code: .unavailable, message: "closed after \(timeout) with no open stream; reconnect to continue"))
         }
     }
 
@@ -160,7 +300,8 @@ final class Connection: Sendable {
         }
         let response = HelloResponse(version: version, server: serverName, maxFrameBytes: UInt32(limits.maxFrameBytes),
                                      maxStreams: UInt32(limits.maxStreams))
-        state.withLock { if $0.phase == .awaitingHello { $0.phase = .open } }
+        state.withLock { if $0.phase == .awaitingHello { $0.phase = .open; $0.idleSince = .now } }
+        armIdleTimeout()
         logger.debug("hello", metadata: ["client": "\(req.client)", "version": "\(version)"])
         write(Frame(streamID: 0, kind: .response(payload: (try? response.serialized()) ?? [])))
         write(Frame(streamID: 0, kind: .status(Status(code: .ok))))
@@ -179,9 +320,10 @@ final class Connection: Sendable {
             guard s.streams.count < limits.maxStreams else {
                 return .refuse(Status(code: .resourceExhausted, message: "\(s.streams.count) streams are open; the limit is \(limits.maxStreams)"))
             }
-            guard let service else { return .refuse(Status(code: .unimplemented, message: "unknown service '\(r.service)'")) }
+            guard let service else { return .refuse(Status(code: .unimplemented, message: "unknown service '\(r.service.echoed)'")) }
             let (uploads, continuation) = AsyncStream.makeStream(of: RPCCall.DataChunk.self)
-            s.streams[id] = Stream(work: nil, stopReason: nil, uploads: continuation)
+            s.streams[id] = Stream(work: nil, stopReason: nil, uploads: continuation, takesUploads: service.takesUploads(r.method))
+            s.idleSince = nil
             return .run(service, uploads)
         }
         switch decision {
@@ -190,7 +332,8 @@ final class Connection: Sendable {
         case let .run(service, uploads):
             var log = logger
             log[metadataKey: "stream"] = "\(id)"
-            let call = RPCCall(method: r.method, payload: r.payload, caller: peer, uploads: uploads, logger: log)
+            let call = RPCCall(method: r.method, payload: r.payload, caller: peer,
+                               uploads: RPCUploads(uploads) { [self] n in taken(id, bytes: n) }, logger: log)
             let writer = StreamWriter(connection: self, streamID: id)
             let work = Task { try await service.handle(call, writer) }
             let stoppedEarly = state.withLock { s -> Bool in
@@ -234,6 +377,7 @@ final class Connection: Sendable {
         case (.failure, .cancelledByClient?): status = Status(code: .cancelled, message: "cancelled by the client")
         case (.failure, .deadline?): status = Status(code: .deadlineExceeded, message: "the request's deadline passed")
         case (.failure, .shutdown?): status = Status(code: .unavailable, message: "the daemon is shutting down")
+        case let (.failure, .rejected(s)?): status = s
         case let (.failure(e), _): status = RPCError(e).status
         }
         if status.code != .ok && status.code != .cancelled {
@@ -244,13 +388,19 @@ final class Connection: Sendable {
         let idle = state.withLock { s -> Bool in
             let st = s.streams.removeValue(forKey: id)
             st?.uploads.finish()
+            s.bufferedUploadBytes -= st?.bufferedBytes ?? 0
+            if s.streams.isEmpty { s.idleSince = .now }
             if s.phase != .closed {
                 enqueue(Frame(streamID: id, kind: .status(status)))
                 if s.phase == .draining && s.streams.isEmpty { enqueueClose() }
             }
             return s.streams.isEmpty
         }
-        if idle { onIdle(self) }
+        if idle {
+            armIdleTimeout()
+            onIdle(self)
+        }
+        updateReading()
     }
 
     // MARK: Writing

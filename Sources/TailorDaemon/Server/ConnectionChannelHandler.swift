@@ -10,22 +10,34 @@ final class ConnectionChannelHandler: ChannelInboundHandler {
 
     private let connection: Connection
     private var decoder: FrameDecoder
+    private let maxFrameBytes: Int
 
-    init(connection: Connection, maxFrameBytes: Int) {
+    /// A handler for `connection`, accepting frames up to `maxHelloFrameBytes` until Hello,
+    /// then up to `maxFrameBytes`.
+    init(connection: Connection, maxFrameBytes: Int, maxHelloFrameBytes: Int) {
         self.connection = connection
-        decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
+        self.maxFrameBytes = maxFrameBytes
+        decoder = FrameDecoder(maxFrameBytes: min(maxFrameBytes, maxHelloFrameBytes))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         decoder.append(buffer.readableBytesView)
         do {
-            while let frame = try decoder.next() { connection.receive(frame) }
+            while let frame = try decoder.next() {
+                connection.receive(frame)
+                if decoder.maxFrameBytes != maxFrameBytes && connection.isPastHello { decoder.maxFrameBytes = maxFrameBytes }
+            }
         } catch let e as WireError {
             connection.fail(e)
         } catch {
             connection.fail(.malformedMessage(type: "tailor.v1.Frame"))
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

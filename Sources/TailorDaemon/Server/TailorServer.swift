@@ -139,6 +139,8 @@ public final class TailorServer: Service, Sendable {
     private func bind() async throws -> any Channel {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.limits.maxPendingWriteBytes / 2,
+                                                                    high: configuration.limits.maxPendingWriteBytes))
             .childChannelInitializer { [self] channel in self.accept(channel) }
         switch configuration.listen {
         case let .activated(fd):
@@ -167,8 +169,17 @@ public final class TailorServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(RefusalHandler(status: refusal))
                 }
             }
-            let connection: Connection? = state.withLock { s in
-                guard !s.shuttingDown else { return nil }
+            let limits = configuration.limits
+            enum Admission { case admitted(Connection), refused(String), shuttingDown }
+            let admission: Admission = state.withLock { s in
+                guard !s.shuttingDown else { return .shuttingDown }
+                guard s.connections.count < limits.maxConnections else {
+                    return .refused("the daemon holds \(s.connections.count) connections; the limit is \(limits.maxConnections)")
+                }
+                let mine = s.connections.values.reduce(0) { $0 + ($1.peer.uid == peer.uid ? 1 : 0) }
+                guard mine < limits.maxConnectionsPerUID else {
+                    return .refused("uid \(peer.uid) holds \(mine) connections; the limit per uid is \(limits.maxConnectionsPerUID)")
+                }
                 let id = s.nextID
                 s.nextID += 1
                 let c = Connection(id: id, peer: peer, channel: channel, router: router, limits: configuration.limits,
@@ -177,12 +188,23 @@ public final class TailorServer: Service, Sendable {
                     _ = self?.state.withLock { $0.connections.removeValue(forKey: c.id) }
                 }
                 s.connections[id] = c
-                return c
+                return .admitted(c)
             }
-            guard let connection else { return channel.close() }
+            let connection: Connection
+            switch admission {
+            case .shuttingDown:
+                return channel.close()
+            case let .refused(reason):
+                logger.warning("refused a connection: \(reason)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RefusalHandler(status: Status(code: .resourceExhausted, message: reason)))
+                }
+            case let .admitted(c):
+                connection = c
+            }
             do {
-                try channel.pipeline.syncOperations.addHandler(ConnectionChannelHandler(connection: connection,
-                                                                                       maxFrameBytes: configuration.limits.maxFrameBytes))
+                try channel.pipeline.syncOperations.addHandler(ConnectionChannelHandler(
+                    connection: connection, maxFrameBytes: limits.maxFrameBytes, maxHelloFrameBytes: limits.maxHelloFrameBytes))
             } catch {
                 return channel.close()
             }

@@ -14,13 +14,17 @@ public struct AdaptersService: RPCService {
     private let models: ModelManager
     private let cache: AdapterCache
     private let policy: AccessPolicy
+    /// Where GGUF uploads are staged while they are read (inside the state directory, 0700):
+    /// never /tmp, where other users could read them.
+    private let stagingDirectory: String
 
     /// Largest upload accepted (the weights file).
     static let maxUploadBytes = 1 << 30
     /// Data frame size of exports.
     static let chunkBytes = 1 << 20
 
-    init(registry: AdapterRegistry, models: ModelManager, cache: AdapterCache, policy: AccessPolicy) {
+    init(registry: AdapterRegistry, models: ModelManager, cache: AdapterCache, policy: AccessPolicy, stagingDirectory: String) {
+        self.stagingDirectory = stagingDirectory
         self.registry = registry
         self.models = models
         self.cache = cache
@@ -60,6 +64,8 @@ public struct AdaptersService: RPCService {
         }
     }
 
+    public func takesUploads(_ method: String) -> Bool { method == "Import" }
+
     private func resolve(_ ref: AdapterRef, _ caller: PeerCredentials, field: String = "ref") throws -> AdapterKey {
         try policy.adapterKey(for: ref, caller: caller, field: field)
     }
@@ -87,10 +93,14 @@ public struct AdaptersService: RPCService {
             guard !peftConfig.isEmpty else { throw RPCError.invalidArgument("import.peft_config_json", "a PEFT import needs adapter_config.json") }
             adapter = try PEFTAdapter.load(name: key.description, configJSON: Data(peftConfig), safetensors: upload, config: config)
         case "gguf":
-            let temp = NSTemporaryDirectory() + "tailor-import-\(UUID().uuidString).gguf"
+            let temp = try stage(upload)
             defer { unlink(temp) }
-            try Data(upload).write(to: URL(fileURLWithPath: temp))
-            adapter = try GGUFLoRA.load(path: temp, name: key.description, config: config)
+            do {
+                adapter = try GGUFLoRA.load(path: temp, name: key.description, config: config)
+            } catch {
+                // The staging path is the daemon's business, not the client's.
+                throw RPCError.invalidArgument("import.weights", "\(error)".replacingOccurrences(of: temp, with: "the uploaded GGUF"))
+            }
             (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
         default:
             throw RPCError.invalidArgument("import.format", "format must be 'peft' or 'gguf', not '\(req.format)'")
@@ -104,6 +114,34 @@ public struct AdaptersService: RPCService {
         let stored = try registry.add(key, record: record, configJSON: peftConfig, weights: weights, makeCurrent: req.makeCurrent)
         call.logger.info("imported adapter", metadata: ["adapter": "\(key)", "version": "\(stored.version)", "format": "\(req.format)"])
         try await writer.respond(try Self.info(try registry.entry(key)).serialized())
+    }
+
+    /// Writes an upload to a new private file (0600, O_EXCL) in the staging directory.
+    private func stage(_ bytes: [UInt8]) throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw RPCError(.internalError, "cannot create the staging directory for imports")
+        }
+        let path = stagingDirectory + "/import-\(UUID().uuidString).gguf"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RPCError(.internalError, "cannot stage the upload: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { raw -> Bool in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return true
+        }
+        guard written else {
+            unlink(path)
+            throw RPCError(.resourceExhausted, "cannot stage the upload: \(String(cString: strerror(errno)))")
+        }
+        return path
     }
 
     private func exportAdapter(_ call: RPCCall, _ writer: RPCWriter) async throws {

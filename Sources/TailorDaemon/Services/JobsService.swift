@@ -81,7 +81,15 @@ public struct JobsService: RPCService {
         resolved.model = loaded.info.id
         let record = try runner.jobs.create(JobRecord(id: id, owner: owner, user: req.user, task: req.task, kind: spec.kind.rawValue,
                                                       model: loaded.info.id, request: resolved.json()))
-        runner.enqueue(record, spec: resolved, model: loaded)
+        do {
+            try runner.enqueue(record, spec: resolved, model: loaded, limited: true)
+        } catch let e as RPCError {
+            var refused = record
+            refused.state = .failed
+            refused.error = e.message
+            _ = try? runner.jobs.update(refused)
+            throw e
+        }
         call.logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind.rawValue)", "task": "\(req.task)"])
         return Self.info(record)
     }

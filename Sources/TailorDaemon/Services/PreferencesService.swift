@@ -22,6 +22,8 @@ public struct PreferencesService: RPCService {
         self.policy = policy
     }
 
+    public func takesUploads(_ method: String) -> Bool { method == "Import" }
+
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
         do {
             switch call.method {

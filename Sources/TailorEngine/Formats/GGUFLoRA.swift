@@ -40,7 +40,11 @@ public enum GGUFLoRA {
         let arch = file.metadata["general.architecture"]?.stringValue ?? "?"
         guard arch == config.architecture.rawValue else { throw fail("adapter for '\(arch)', the model is '\(config.architecture.rawValue)'") }
         guard let alpha = file.metadata["adapter.lora.alpha"]?.doubleValue, alpha > 0 else { throw fail("missing adapter.lora.alpha") }
-        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+        // Every name, layer, shape and rank is checked, and the tensors' data regions must not
+        // overlap, before a single value is converted: a small hostile file cannot make the
+        // daemon materialize more floats than its own bytes (and the model's shapes) justify.
+        var planned: [(key: LoRAAdapter.Key, a: GGUFTensorInfo, b: GGUFTensorInfo, inputs: Int, outputs: Int)] = []
+        var seen = Set<LoRAAdapter.Key>()
         var rank = 0
         for t in file.tensors where t.name.hasSuffix(".lora_a") {
             let base = String(t.name.dropLast(".lora_a".count))
@@ -49,21 +53,37 @@ public enum GGUFLoRA {
                   let target = names.first(where: { $0.value == parts[2] })?.key else {
                 throw fail("unexpected tensor '\(t.name)'")
             }
+            guard (0..<config.layerCount).contains(layer) else {
+                throw fail("tensor '\(t.name)' is for layer \(layer); the model has layers 0-\(config.layerCount - 1)")
+            }
             guard let tb = file.tensor(base + ".lora_b") else { throw fail("missing tensor '\(base).lora_b'") }
             let (inputs, outputs) = config.shape(of: target)
             guard t.dims.count == 2, t.dims[0] == inputs, tb.dims.count == 2, tb.dims[1] == outputs, tb.dims[0] == t.dims[1] else {
                 throw fail("'\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \(outputs)]")
             }
             let r = t.dims[1]
+            guard r >= 1, r <= min(inputs, outputs) else {
+                throw fail("'\(base)' has rank \(r); a rank above min(in, out) = \(min(inputs, outputs)) adds nothing")
+            }
             guard rank == 0 || rank == r else { throw fail("mixed ranks (\(rank) and \(r)) are not supported") }
             rank = r
-            weights[.init(layer: layer, target: target)] = try LoRAWeights(a: values(file, t), b: values(file, tb), rank: r,
-                                                                            inputs: inputs, outputs: outputs)
+            let key = LoRAAdapter.Key(layer: layer, target: target)
+            guard seen.insert(key).inserted else { throw fail("two tensors for '\(base)'") }
+            planned.append((key, t, tb, inputs, outputs))
         }
         for t in file.tensors where t.name.hasSuffix(".lora_b") && file.tensor(String(t.name.dropLast(2)) + "_a") == nil {
             throw fail("missing tensor '\(t.name.dropLast(2))_a'")
         }
         guard rank > 0 else { throw fail("no LoRA tensors") }
+        let regions = planned.flatMap { [$0.a, $0.b] }.map { (name: $0.name, start: $0.fileOffset, end: $0.fileOffset + $0.byteCount) }
+            .sorted { $0.start < $1.start }
+        for (x, y) in zip(regions, regions.dropFirst()) where y.start < x.end {
+            throw fail("tensors '\(x.name)' and '\(y.name)' share data bytes")
+        }
+        var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
+        for p in planned {
+            weights[p.key] = try LoRAWeights(a: values(file, p.a), b: values(file, p.b), rank: rank, inputs: p.inputs, outputs: p.outputs)
+        }
         let adapter = LoRAAdapter(name: name, rank: rank, alpha: Float(alpha), weights: weights)
         try adapter.validate(for: config)
         return adapter

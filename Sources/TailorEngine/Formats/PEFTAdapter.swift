@@ -81,38 +81,51 @@ public enum PEFTAdapter {
             guard let target = LoRATarget.allCases.first(where: { $0.peftName == t }) else { throw PEFTError.unsupportedTarget(t) }
             targets.append(target)
         }
-        let file = try Safetensors(bytes: safetensors)
-        var found: [String: (layer: Int, target: LoRATarget, isA: Bool)] = [:]
-        for key in file.tensors.keys {
-            let parts = key.split(separator: ".").map(String.init)
+        // The header is checked whole (names, layers, shapes, rank) before any value is
+        // converted, so a hostile file cannot make the importer materialize floats it would
+        // then refuse; and safetensors' own rule (regions in order, not overlapping, covering
+        // the data) means the values converted are never more than the upload's bytes.
+        let file = try Safetensors.Header(bytes: safetensors)
+        let r = cfg.r
+        var found: [String: Safetensors.Header.Entry] = [:]   // "layer.target.A|B" -> entry
+        for entry in file.entries {
+            let parts = entry.name.split(separator: ".").map(String.init)
             guard let li = parts.firstIndex(of: "layers"), li + 1 < parts.count, let layer = Int(parts[li + 1]),
                   let target = targets.first(where: { parts.contains($0.peftName) }),
                   let ab = parts.first(where: { $0 == "lora_A" || $0 == "lora_B" }), parts.last == "weight" else {
-                throw PEFTError.unexpectedTensor(key)
+                throw PEFTError.unexpectedTensor(entry.name)
             }
-            found[key] = (layer, target, ab == "lora_A")
+            guard (0..<config.layerCount).contains(layer) else { throw PEFTError.unexpectedTensor(entry.name) }
+            let slot = "\(layer).\(target.peftName).\(ab)"
+            guard found[slot] == nil else { throw PEFTError.unexpectedTensor(entry.name) }
+            found[slot] = entry
         }
-        var hf: [LoRAAdapter.HFWeights] = []
+        var planned: [(layer: Int, target: LoRATarget, a: Safetensors.Header.Entry, b: Safetensors.Header.Entry)] = []
         for layer in 0..<config.layerCount {
             for target in targets {
                 let module = [LoRATarget.q, .k, .v, .o].contains(target) ? "self_attn" : "mlp"
-                func tensor(_ isA: Bool) throws -> (key: String, t: Safetensors.Tensor) {
-                    guard let key = found.first(where: { $0.value.layer == layer && $0.value.target == target && $0.value.isA == isA })?.key else {
+                func entry(_ isA: Bool) throws -> Safetensors.Header.Entry {
+                    guard let e = found["\(layer).\(target.peftName).lora_\(isA ? "A" : "B")"] else {
                         throw PEFTError.missingTensor("base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\(isA ? "A" : "B").weight")
                     }
-                    return (key, file.tensors[key]!)
+                    return e
                 }
-                let (ka, a) = try tensor(true), (kb, b) = try tensor(false)
+                let a = try entry(true), b = try entry(false)
                 let (inputs, outputs) = config.shape(of: target)
-                let r = cfg.r
                 // PEFT stores A [r, in] and B [out, r]; fan_in_fan_out stores them transposed.
                 let wantA = cfg.fanInFanOut ? [inputs, r] : [r, inputs], wantB = cfg.fanInFanOut ? [r, outputs] : [outputs, r]
-                guard a.shape == wantA else { throw PEFTError.shapeMismatch(tensor: ka, expected: wantA, found: a.shape) }
-                guard b.shape == wantB else { throw PEFTError.shapeMismatch(tensor: kb, expected: wantB, found: b.shape) }
-                let av = cfg.fanInFanOut ? transpose(a.values, rows: inputs, cols: r) : a.values
-                let bv = cfg.fanInFanOut ? transpose(b.values, rows: r, cols: outputs) : b.values
-                hf.append(.init(layer: layer, target: target, a: av, b: bv, rank: r))
+                guard a.shape == wantA else { throw PEFTError.shapeMismatch(tensor: a.name, expected: wantA, found: a.shape) }
+                guard b.shape == wantB else { throw PEFTError.shapeMismatch(tensor: b.name, expected: wantB, found: b.shape) }
+                planned.append((layer, target, a, b))
             }
+        }
+        var hf: [LoRAAdapter.HFWeights] = []
+        for p in planned {
+            let (inputs, outputs) = config.shape(of: p.target)
+            let a = file.values(of: p.a, in: safetensors), b = file.values(of: p.b, in: safetensors)
+            let av = cfg.fanInFanOut ? transpose(a, rows: inputs, cols: r) : a
+            let bv = cfg.fanInFanOut ? transpose(b, rows: r, cols: outputs) : b
+            hf.append(.init(layer: p.layer, target: p.target, a: av, b: bv, rank: r))
         }
         return try LoRAAdapter.fromHuggingFace(name: name, rank: cfg.r, alpha: cfg.loraAlpha, useRSLoRA: cfg.useRSLoRA,
                                                weights: hf, config: config)

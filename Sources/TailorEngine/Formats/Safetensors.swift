@@ -49,27 +49,85 @@ public struct Safetensors: Sendable, Equatable {
     /// The largest header Tailor reads: real adapters' headers are kilobytes.
     public static let maxHeaderBytes = 16 << 20
 
-    /// Parses safetensors bytes, checking every offset, shape and dtype.
+    /// Parses safetensors bytes, checking every offset, shape and dtype, and converts every
+    /// tensor to f32.
     public init(bytes: [UInt8]) throws {
-        guard bytes.count >= 8 else { throw SafetensorsError.truncated("\(bytes.count) bytes, no header length") }
-        var n: UInt64 = 0
-        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard n <= UInt64(Self.maxHeaderBytes) else { throw SafetensorsError.badHeader("header length \(n) exceeds \(Self.maxHeaderBytes)") }
-        guard 8 + Int(n) <= bytes.count else { throw SafetensorsError.truncated("header of \(n) bytes, file of \(bytes.count)") }
-        let headerData = Data(bytes[8..<(8 + Int(n))])
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
-            throw SafetensorsError.badHeader("not a JSON object")
-        }
-        let dataStart = 8 + Int(n)
-        let dataLength = bytes.count - dataStart
+        let header = try Header(bytes: bytes)
         var tensors: [String: Tensor] = [:]
-        var metadata: [String: String] = [:]
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let m = value as? [String: String] else { throw SafetensorsError.badHeader("__metadata__ is not a map of strings") }
-                metadata = m
-                continue
+        for entry in header.entries { tensors[entry.name] = Tensor(shape: entry.shape, values: header.values(of: entry, in: bytes)) }
+        self.tensors = tensors
+        self.metadata = header.metadata
+    }
+
+    /// A file's header: what each tensor is and where its bytes lie, checked, with nothing
+    /// converted yet. A reader checks names and shapes against what it expects here, before
+    /// materializing any values.
+    public struct Header: Sendable {
+        /// One tensor's description.
+        public struct Entry: Sendable, Equatable {
+            public var name: String
+            public var dtype: String
+            public var shape: [Int]
+            /// Values (the product of `shape`).
+            public var count: Int
+            /// The tensor's bytes, relative to the start of the data section.
+            public var begin: Int
+            public var end: Int
+        }
+
+        /// The tensors, in data order.
+        public var entries: [Entry]
+        /// The free-form string metadata.
+        public var metadata: [String: String]
+        /// Where the data section starts in the file.
+        public var dataStart: Int
+
+        /// Parses and checks the header of `bytes`. The format's own rule holds: the tensors'
+        /// data regions are in order, do not overlap, and cover the data section exactly, so
+        /// the values a file describes are never more than its bytes.
+        public init(bytes: [UInt8]) throws {
+            guard bytes.count >= 8 else { throw SafetensorsError.truncated("\(bytes.count) bytes, no header length") }
+            var n: UInt64 = 0
+            for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+            guard n <= UInt64(Safetensors.maxHeaderBytes) else {
+                throw SafetensorsError.badHeader("header length \(n) exceeds \(Safetensors.maxHeaderBytes)")
             }
+            guard 8 + Int(n) <= bytes.count else { throw SafetensorsError.truncated("header of \(n) bytes, file of \(bytes.count)") }
+            let headerData = Data(bytes[8..<(8 + Int(n))])
+            guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+                throw SafetensorsError.badHeader("not a JSON object")
+            }
+            dataStart = 8 + Int(n)
+            let dataLength = bytes.count - dataStart
+            var entries: [Entry] = []
+            var metadata: [String: String] = [:]
+            for (name, value) in header {
+                if name == "__metadata__" {
+                    guard let m = value as? [String: String] else { throw SafetensorsError.badHeader("__metadata__ is not a map of strings") }
+                    metadata = m
+                    continue
+                }
+                entries.append(try Self.entry(name, value, dataLength: dataLength))
+            }
+            entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+            var covered = 0
+            for e in entries {
+                guard e.begin == covered else {
+                    throw SafetensorsError.badTensor(tensor: e.name, reason: e.begin < covered
+                        ? "data_offsets [\(e.begin), \(e.end)) overlap another tensor's bytes"
+                        : "data_offsets [\(e.begin), \(e.end)) leave bytes \(covered)-\(e.begin) unused")
+                }
+                covered = e.end
+            }
+            guard covered == dataLength else {
+                throw SafetensorsError.badHeader("the tensors cover \(covered) of the \(dataLength) data bytes")
+            }
+            self.entries = entries
+            self.metadata = metadata
+        }
+
+        /// One tensor's entry, its dtype, shape and offsets checked.
+        private static func entry(_ name: String, _ value: Any, dataLength: Int) throws -> Entry {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw SafetensorsError.badTensor(tensor: name, reason: "needs dtype, shape and two data_offsets")
@@ -93,11 +151,20 @@ public struct Safetensors: Sendable, Equatable {
             guard end - begin == count * width else {
                 throw SafetensorsError.badTensor(tensor: name, reason: "\(end - begin) bytes for \(count) values of \(dtype)")
             }
-            var values = [Float](repeating: 0, count: count)
-            let base = dataStart + begin
-            for i in 0..<count {
+            return Entry(name: name, dtype: dtype, shape: shape, count: count, begin: begin, end: end)
+        }
+
+        /// The entry named `name`, if any.
+        public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+
+        /// `entry`'s values as f32, read from `bytes` (the file this header was parsed from).
+        public func values(of entry: Entry, in bytes: [UInt8]) -> [Float] {
+            var values = [Float](repeating: 0, count: entry.count)
+            let base = dataStart + entry.begin
+            let width = entry.dtype == "F32" ? 4 : 2
+            for i in 0..<entry.count {
                 let o = base + i * width
-                switch dtype {
+                switch entry.dtype {
                 case "F32":
                     values[i] = Float(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
                 case "F16":
@@ -106,10 +173,8 @@ public struct Safetensors: Sendable, Equatable {
                     values[i] = Float(bitPattern: (UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8) << 16)
                 }
             }
-            tensors[name] = Tensor(shape: shape, values: values)
+            return values
         }
-        self.tensors = tensors
-        self.metadata = metadata
     }
 
     /// The bytes of a safetensors file holding every tensor as F32, names sorted, the header

@@ -5,7 +5,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     /// The file ends before a structure that the header promises.
     case truncated(path: String, what: String, offset: Int)
-    /// The first four bytes are not "GGUF".
+    /// The first four bytes are not "GGUF". The bytes found are kept for callers, never
+    /// printed: a daemon asked to load a file its caller cannot read must not reveal its start.
     case badMagic(path: String, found: [UInt8])
     /// A GGUF version other than 2 or 3.
     case unsupportedVersion(path: String, version: UInt32)
@@ -37,7 +38,7 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
         case let .truncated(path, what, offset): return "\(path): truncated: file ends while reading \(what) at byte \(offset)"
-        case let .badMagic(path, found): return "\(path): not a GGUF file (magic bytes \(found.map { String($0, radix: 16) }), expected 47 47 55 46)"
+        case let .badMagic(path, _): return "\(path): not a GGUF file"
         case let .unsupportedVersion(path, v): return "\(path): unsupported GGUF version \(v) (supported: 2, 3)"
         case let .badValueType(path, key, t): return "\(path): metadata key '\(key)' has unknown value type \(t)"
         case let .absurdLength(path, what, n): return "\(path): \(what) claims length \(n), more than the file holds"

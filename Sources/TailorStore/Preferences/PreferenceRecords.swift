@@ -136,10 +136,17 @@ public struct PreferenceLimits: Sendable, Equatable {
     public var maxFieldBytes = 256 << 10
     /// Largest id, task or source name.
     public var maxNameBytes = 256
-    /// History items plus pairs per user.
+    /// Records per user: history items, pairs and feedback events of every outcome (the
+    /// records derived from feedback count too).
     public var maxItemsPerUser = 1_000_000
-    /// Stored text per user (inputs, outputs, prompts and completions), in bytes.
+    /// Stored text per user, in bytes: every string column of every record (ids, task,
+    /// texts, sources, metadata, feedback of every outcome).
     public var maxBytesPerUser = 2 << 30
+    /// Personalization users one uid may create (`max_users_per_uid`): names are free to
+    /// mint, so the per-user quotas alone would not bound a uid.
+    public var maxUsersPerUID = 1_000
+    /// Stored text over all of one uid's users, in bytes (`max_bytes_per_uid`).
+    public var maxBytesPerUID = 8 << 30
     /// Largest upload an import accepts (JSON formats are held whole while checked).
     public var maxImportBytes = 1 << 30
     /// Records per transaction of a streamed (JSONL) import.

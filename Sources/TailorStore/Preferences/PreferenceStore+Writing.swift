@@ -74,6 +74,13 @@ extension PreferenceStore {
                     throw PreferenceStoreError.quotaExceeded(user: user, problem: "the quota of \(limits.maxBytesPerUser) bytes (it would hold \(bytes))")
                 }
             }
+            if writer.addedBytes > 0 {
+                let total = try Int.fetchOne(db, sql: "SELECT IFNULL(SUM(bytes), 0) FROM users WHERE owner_uid = ?", arguments: [Int64(owner)]) ?? 0
+                if total > limits.maxBytesPerUID {
+                    throw PreferenceStoreError.quotaExceeded(
+                        user: user, problem: "uid \(owner)'s quota of \(limits.maxBytesPerUID) bytes over all its users (it would hold \(total))")
+                }
+            }
             var counts = writer.counts
             // Rows derived from feedback are not records of the batch: `skipped` is about the batch.
             counts.skipped = max(0, batch.count - writer.recordsAdded)
@@ -101,6 +108,22 @@ extension PreferenceStore {
     }
 }
 
+extension PreferenceStore {
+    /// The bytes a record holds in the database, as the quotas count them: every string
+    /// column. Migration v4's SQL computes the same sums for existing rows.
+    static func storedBytes(_ item: HistoryItem) -> Int {
+        [item.id, item.task, item.input, item.output, item.source, item.metadata].reduce(0) { $0 + $1.utf8.count }
+    }
+
+    static func storedBytes(_ p: PreferencePair) -> Int {
+        [p.id, p.task, p.prompt, p.chosen, p.rejected, p.source.rawValue].reduce(0) { $0 + $1.utf8.count }
+    }
+
+    static func storedBytes(_ e: FeedbackEvent) -> Int {
+        [e.requestID, e.task, e.prompt, e.shown, e.kept, e.outcome.rawValue, e.adapters, e.mode].reduce(0) { $0 + $1.utf8.count }
+    }
+}
+
 /// Inserts one transaction's rows through prepared statements, counting what was new.
 private struct BatchWriter {
     let db: Database
@@ -112,9 +135,9 @@ private struct BatchWriter {
     var counts = WriteCounts()
     /// Records of the batch that were new (derived rows are not records).
     var recordsAdded = 0
-    /// New history items and pairs (what the item quota counts), derived ones included.
+    /// New records of every kind (what the item quota counts), derived ones included.
     var addedItems = 0
-    /// Their text bytes (what the byte quota counts).
+    /// Their stored bytes (what the byte quotas count): `PreferenceStore.storedBytes`.
     var addedBytes = 0
 
     init(db: Database, userID: Int64) throws {
@@ -138,7 +161,7 @@ private struct BatchWriter {
         try history.execute(arguments: [userID, item.id, item.task, item.input, item.output, item.source, item.metadata, now])
         guard db.changesCount == 1 else { return false }
         addedItems += 1
-        addedBytes += item.input.utf8.count + item.output.utf8.count
+        addedBytes += PreferenceStore.storedBytes(item)
         if !derived { counts.history += 1; recordsAdded += 1 }
         return true
     }
@@ -148,7 +171,7 @@ private struct BatchWriter {
         try pairs.execute(arguments: [userID, p.id, p.task, p.prompt, p.chosen, p.rejected, p.source.rawValue, now])
         guard db.changesCount == 1 else { return false }
         addedItems += 1
-        addedBytes += p.prompt.utf8.count + p.chosen.utf8.count + p.rejected.utf8.count
+        addedBytes += PreferenceStore.storedBytes(p)
         if !derived { counts.pairs += 1; recordsAdded += 1 }
         return true
     }
@@ -160,6 +183,8 @@ private struct BatchWriter {
         guard db.changesCount == 1 else { return }
         counts.feedback += 1
         recordsAdded += 1
+        addedItems += 1
+        addedBytes += PreferenceStore.storedBytes(e)
         let id = "feedback:" + e.requestID
         switch e.outcome {
         case .accepted:

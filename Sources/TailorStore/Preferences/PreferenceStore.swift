@@ -16,15 +16,32 @@ public final class PreferenceStore: Sendable {
     let pool: DatabasePool
 
     /// Opens (creating and migrating) the database at `path`.
+    ///
+    /// The database and its WAL and SHM files are private (0600) whatever the umask: SQLite
+    /// gives the WAL and SHM the main file's mode, so the main file is created 0600 before
+    /// SQLite opens it, and files an older version left readable are narrowed. Deleted rows
+    /// are overwritten (`secure_delete`), so that forgetting a user leaves no text behind.
     public init(path: String, limits: PreferenceLimits = PreferenceLimits()) throws {
         self.path = path
         self.limits = limits
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Self.makePrivate(path)
         var config = Configuration()
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+    }
+
+    /// Creates `path` 0600 if absent, and narrows it and its -wal and -shm files to 0600.
+    static func makePrivate(_ path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        close(fd)
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            guard chmod(file, 0o600) == 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: file]) }
+        }
     }
 
     /// The schema's history: each migration runs once, in order, in its own transaction.
@@ -124,6 +141,24 @@ public final class PreferenceStore: Sendable {
                 CREATE INDEX jobs_owner ON jobs(owner_uid, created_ms);
                 """)
         }
+        // v4: the quotas count every record and every stored byte (feedback of every outcome,
+        // ids, sources, metadata); the totals are recomputed under that rule.
+        m.registerMigration("v4") { db in
+            func bytes(_ columns: [String]) -> String {
+                columns.map { "LENGTH(CAST(\($0) AS BLOB))" }.joined(separator: " + ")
+            }
+            let history = bytes(["id", "task", "input", "output", "source", "metadata"])
+            let pairs = bytes(["id", "task", "prompt", "chosen", "rejected", "source"])
+            let feedback = bytes(["request_id", "task", "prompt", "shown", "kept", "outcome", "adapters", "mode"])
+            try db.execute(sql: """
+                UPDATE users SET
+                    items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id)
+                          + (SELECT COUNT(*) FROM feedback WHERE user_id = users.id),
+                    bytes = (SELECT IFNULL(SUM(\(history)), 0) FROM history WHERE user_id = users.id)
+                          + (SELECT IFNULL(SUM(\(pairs)), 0) FROM pairs WHERE user_id = users.id)
+                          + (SELECT IFNULL(SUM(\(feedback)), 0) FROM feedback WHERE user_id = users.id);
+                """)
+        }
         return m
     }
 
@@ -142,6 +177,10 @@ public final class PreferenceStore: Sendable {
         }
         guard create else { throw PreferenceStoreError.unknownUser(name) }
         try limits.validateUser(name)
+        let users = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users WHERE owner_uid = ?", arguments: [Int64(owner)]) ?? 0
+        guard users < limits.maxUsersPerUID else {
+            throw PreferenceStoreError.quotaExceeded(user: name, problem: "uid \(owner)'s quota of \(limits.maxUsersPerUID) users")
+        }
         try db.execute(sql: "INSERT INTO users (owner_uid, name, created_ms) VALUES (?, ?, ?)", arguments: [Int64(owner), name, Self.now()])
         return db.lastInsertedRowID
     }
@@ -166,7 +205,7 @@ public final class PreferenceStore: Sendable {
     /// - Throws: `PreferenceStoreError.unknownUser` when there is no such user.
     @discardableResult
     public func deleteUser(_ user: String, owner: UInt32) throws -> Counts {
-        try pool.write { db in
+        let counts = try pool.write { db in
             let uid = try userID(db, owner: owner, name: user, create: false)
             func count(_ table: String) throws -> Int {
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE user_id = ?", arguments: [uid]) ?? 0
@@ -175,6 +214,15 @@ public final class PreferenceStore: Sendable {
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [uid])
             return deleted
         }
+        try forgetDeletedPages()
+        return counts
+    }
+
+    /// Moves the write-ahead log into the database and truncates it: with `secure_delete` the
+    /// deleted rows are then gone from the database's pages, and the log's old copies of those
+    /// pages are gone with the log.
+    public func forgetDeletedPages() throws {
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
     /// SQLite's own consistency check ("ok" when sound).

@@ -224,7 +224,7 @@ final class PreferencesServiceTests: XCTestCase {
         let root = PeerCredentials(pid: 3, uid: 0, gid: 0)
         func call(_ method: String, _ payload: [UInt8], as caller: PeerCredentials) async -> (RPCError?, [UInt8]) {
             let writer = CollectingWriter()
-            let c = RPCCall(method: method, payload: payload, caller: caller, uploads: AsyncStream { $0.finish() }, logger: .init(label: "test"))
+            let c = RPCCall(method: method, payload: payload, caller: caller, uploads: .none, logger: .init(label: "test"))
             do {
                 try await service.handle(c, writer)
                 return (nil, writer.responses.last ?? [])
