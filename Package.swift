@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorStoreTests",
-            dependencies: ["TailorStore"]
+            dependencies: ["TailorStore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "TailorDaemonTests",

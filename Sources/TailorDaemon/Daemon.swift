@@ -8,14 +8,14 @@ import TailorWire
 /// notification and the watchdog, and runs them under a swift-service-lifecycle group that
 /// shuts down gracefully on SIGTERM and SIGINT.
 public struct Daemon: Sendable {
-    /// What it runs with.
+    /// What it runs with (a system daemon's per-uid shares filled in).
     public let configuration: DaemonConfiguration
     /// Where it logs.
     public let logger: Logger
 
     /// A daemon for `configuration`.
     public init(configuration: DaemonConfiguration, logger: Logger) {
-        self.configuration = configuration
+        self.configuration = configuration.withModeShares()
         self.logger = logger
     }
 

@@ -27,8 +27,24 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var trainingThreads = 1
     /// Training jobs queued or running at once, over all uids (`max_jobs`).
     public var maxJobs = 64
-    /// Training jobs one uid may have queued or running (`max_jobs_per_uid`).
-    public var maxJobsPerUID = 4
+    /// Training jobs one uid may have queued or running (`max_jobs_per_uid`). nil: no share
+    /// below `maxJobs` (a user daemon serves one person); a system daemon sets 4.
+    public var maxJobsPerUID: Int?
+
+    /// The per-uid shares a system daemon applies when the config sets none: there, every uid
+    /// on the machine is a client, and none may starve another.
+    public static let systemShares = (connections: 64, queued: 32, jobs: 4)
+
+    /// This configuration with the mode's per-uid shares filled in where none was configured:
+    /// a system daemon's defaults (`systemShares`); a user daemon keeps none.
+    public func withModeShares() -> DaemonConfiguration {
+        guard mode == .system else { return self }
+        var c = self
+        c.limits.maxConnectionsPerUID = c.limits.maxConnectionsPerUID ?? Self.systemShares.connections
+        c.generation.maxQueuedPerUID = c.generation.maxQueuedPerUID ?? Self.systemShares.queued
+        c.maxJobsPerUID = c.maxJobsPerUID ?? Self.systemShares.jobs
+        return c
+    }
     /// The llama.cpp-compatible HTTP endpoint (off by default).
     public var http = HTTPEndpointConfiguration()
 

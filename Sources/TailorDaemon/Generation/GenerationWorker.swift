@@ -29,11 +29,11 @@ final class GenerationWorker: @unchecked Sendable {
     private var busy = false                          // touched only by the thread
 
     /// A worker over `context` (one slot per sequence).
-    init(context: InferenceContext, maxQueued: Int = 256, maxQueuedPerUID: Int = 32, name: String,
+    init(context: InferenceContext, maxQueued: Int = 256, maxQueuedPerUID: Int? = nil, name: String,
          activity: GenerationActivity? = nil) {
         decoder = BatchDecoder(context: context)
         self.maxQueued = maxQueued
-        self.maxQueuedPerUID = min(maxQueued, maxQueuedPerUID)
+        self.maxQueuedPerUID = min(maxQueued, maxQueuedPerUID ?? maxQueued)
         self.activity = activity
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-gen-\(name)"

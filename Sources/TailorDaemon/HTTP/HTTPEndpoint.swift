@@ -125,7 +125,7 @@ public final class HTTPEndpoint: Service, Sendable {
     private func admit(_ uid: UInt32) -> Bool {
         open.withLock { counts in
             let total = counts.values.reduce(0, +)
-            guard total < limits.maxConnections, counts[uid, default: 0] < limits.maxConnectionsPerUID else { return false }
+            guard total < limits.maxConnections, counts[uid, default: 0] < limits.maxConnectionsPerUID ?? .max else { return false }
             counts[uid, default: 0] += 1
             return true
         }

@@ -40,11 +40,11 @@ final class JobRunner: @unchecked Sendable {
     let environment: TrainingEnvironment
     var store: PreferenceStore { environment.store }
 
-    init(jobs: JobStore, environment: TrainingEnvironment, maxJobs: Int = 64, maxJobsPerUID: Int = 4) {
+    init(jobs: JobStore, environment: TrainingEnvironment, maxJobs: Int = 64, maxJobsPerUID: Int? = nil) {
         self.jobs = jobs
         self.environment = environment
         self.maxJobs = maxJobs
-        self.maxJobsPerUID = maxJobsPerUID
+        self.maxJobsPerUID = maxJobsPerUID ?? maxJobs
         let thread = Thread { [self] in self.loop() }
         thread.name = "tailor-train"
         thread.stackSize = 8 << 20
@@ -59,14 +59,8 @@ final class JobRunner: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if limited {
-            let held = queue.count + (runningRecord == nil ? 0 : 1)
-            let mine = queue.count { $0.record.owner == record.owner } + (runningRecord?.owner == record.owner ? 1 : 0)
-            guard mine < maxJobsPerUID else {
-                throw RPCError(.resourceExhausted, "uid \(record.owner) has \(mine) training jobs queued or running; the limit per uid is \(maxJobsPerUID)")
-            }
-            guard held < maxJobs else {
-                throw RPCError(.resourceExhausted, "\(held) training jobs are queued or running; the limit is \(maxJobs)")
-            }
+            let held = queue.map(\.record.owner) + (runningRecord.map { [$0.owner] } ?? [])
+            try JobShares.admit(record.owner, holding: held, maxJobs: maxJobs, maxJobsPerUID: maxJobsPerUID)
         }
         queue.append(Entry(record: record, spec: spec, model: model))
         condition.signal()
@@ -149,9 +143,7 @@ final class JobRunner: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            // The owner served least recently goes next; FIFO within an owner.
-            let next = queue.indices.min { (lastRun[queue[$0].record.owner] ?? 0, $0) < (lastRun[queue[$1].record.owner] ?? 0, $1) }!
-            let entry = queue.remove(at: next)
+            let entry = queue.remove(at: JobShares.next(queue.map(\.record.owner), lastRun: lastRun))
             runs += 1
             lastRun[entry.record.owner] = runs
             runningID = entry.record.id
@@ -202,5 +194,28 @@ final class JobRunner: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return stopping || cancelled.contains(id)
+    }
+}
+
+/// How the runner shares itself among uids: admission against the total and per-uid limits,
+/// and the choice of the next job (the owner served least recently, FIFO within an owner).
+enum JobShares {
+    /// Admits a new job of `owner` when `held` (the owners of the queued and running jobs)
+    /// leaves room under both limits.
+    /// - Throws: RESOURCE_EXHAUSTED naming the limit.
+    static func admit(_ owner: UInt32, holding held: [UInt32], maxJobs: Int, maxJobsPerUID: Int) throws {
+        let mine = held.count { $0 == owner }
+        guard mine < maxJobsPerUID else {
+            throw RPCError(.resourceExhausted, "uid \(owner) has \(mine) training jobs queued or running; the limit per uid is \(maxJobsPerUID)")
+        }
+        guard held.count < maxJobs else {
+            throw RPCError(.resourceExhausted, "\(held.count) training jobs are queued or running; the limit is \(maxJobs)")
+        }
+    }
+
+    /// The index in `queue` (owners in submission order) of the job to run next: the first of
+    /// the owner whose last job started longest ago (`lastRun`: a run counter per owner).
+    static func next(_ queue: [UInt32], lastRun: [UInt32: UInt64]) -> Int {
+        queue.indices.min { (lastRun[queue[$0]] ?? 0, $0) < (lastRun[queue[$1]] ?? 0, $1) }!
     }
 }

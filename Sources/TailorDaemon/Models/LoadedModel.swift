@@ -43,8 +43,9 @@ public struct GenerationSettings: Sendable, Equatable {
     public var threads: Int?
     /// Requests that may wait per model.
     public var maxQueued: Int = 256
-    /// Requests one uid may have waiting (`max_queued_per_uid`).
-    public var maxQueuedPerUID: Int = 32
+    /// Requests one uid may have waiting (`max_queued_per_uid`). nil: no share below
+    /// `maxQueued` (a user daemon serves one person); a system daemon sets 32 unless configured.
+    public var maxQueuedPerUID: Int?
     /// New tokens when a request asks for 0.
     public var defaultMaxTokens: Int = 256
 

@@ -17,8 +17,9 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// Connections open at once, over all clients (`max_connections`).
     public var maxConnections: Int = 512
     /// Connections one uid may hold at once (`max_connections_per_uid`); the daemon's own uid
-    /// and root count like any other.
-    public var maxConnectionsPerUID: Int = 64
+    /// and root count like any other. nil: no share below `maxConnections` (a user daemon
+    /// serves one person); a system daemon sets 64 unless configured.
+    public var maxConnectionsPerUID: Int?
     /// How long a new connection may take to send Hello (`hello_timeout_seconds`).
     public var helloTimeout: Duration = .seconds(5)
     /// How long a connection may stay open with no stream (`idle_timeout_seconds`); nil keeps

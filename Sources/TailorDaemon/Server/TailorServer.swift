@@ -177,8 +177,8 @@ public final class TailorServer: Service, Sendable {
                     return .refused("the daemon holds \(s.connections.count) connections; the limit is \(limits.maxConnections)")
                 }
                 let mine = s.connections.values.reduce(0) { $0 + ($1.peer.uid == peer.uid ? 1 : 0) }
-                guard mine < limits.maxConnectionsPerUID else {
-                    return .refused("uid \(peer.uid) holds \(mine) connections; the limit per uid is \(limits.maxConnectionsPerUID)")
+                if let share = limits.maxConnectionsPerUID, mine >= share {
+                    return .refused("uid \(peer.uid) holds \(mine) connections; the limit per uid is \(share)")
                 }
                 let id = s.nextID
                 s.nextID += 1

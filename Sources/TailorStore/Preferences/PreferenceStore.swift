@@ -225,6 +225,26 @@ public final class PreferenceStore: Sendable {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
+    /// What a user's quotas count: records and stored bytes.
+    public struct QuotaTotals: Sendable, Equatable {
+        public var items: Int
+        public var bytes: Int
+        public init(items: Int, bytes: Int) {
+            self.items = items
+            self.bytes = bytes
+        }
+    }
+
+    /// The totals `user`'s quotas are checked against.
+    /// - Throws: `PreferenceStoreError.unknownUser` when there is no such user.
+    public func quotaTotals(user: String, owner: UInt32) throws -> QuotaTotals {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT items, bytes FROM users WHERE owner_uid = ? AND name = ?",
+                                             arguments: [Int64(owner), user]) else { throw PreferenceStoreError.unknownUser(user) }
+            return QuotaTotals(items: row["items"], bytes: row["bytes"])
+        }
+    }
+
     /// SQLite's own consistency check ("ok" when sound).
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }

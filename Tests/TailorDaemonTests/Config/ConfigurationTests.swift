@@ -56,6 +56,41 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(flags.generation.slots, 2)   // not overridden
     }
 
+    /// The limits that keep clients from starving each other are configurable, and a system
+    /// daemon fills in per-uid shares where none is set (a user daemon keeps none).
+    func testHardeningKeysAndSystemModeShares() throws {
+        var c = DaemonConfiguration()
+        try c.apply(configFile: """
+            max_connections = 100
+            hello_timeout_seconds = 2
+            idle_timeout_seconds = 60
+            max_queued_per_uid = 5
+            max_jobs = 9
+            max_users_per_uid = 12
+            max_bytes_per_uid = 4096
+            http_header_timeout_seconds = 3
+            http_body_timeout_seconds = 4
+            """, path: "t.conf")
+        XCTAssertEqual(c.limits.maxConnections, 100)
+        XCTAssertEqual(c.limits.helloTimeout, .seconds(2))
+        XCTAssertEqual(c.limits.idleTimeout, .seconds(60))
+        XCTAssertEqual(c.generation.maxQueuedPerUID, 5)
+        XCTAssertEqual(c.maxJobs, 9)
+        XCTAssertEqual(c.preferences.maxUsersPerUID, 12)
+        XCTAssertEqual(c.preferences.maxBytesPerUID, 4096)
+        XCTAssertEqual(c.http.headerTimeout, .seconds(3))
+        XCTAssertEqual(c.http.bodyTimeout, .seconds(4))
+        XCTAssertNil(c.withModeShares().limits.maxConnectionsPerUID, "a user daemon has no per-uid share")
+        c.mode = .system
+        let system = c.withModeShares()
+        XCTAssertEqual(system.limits.maxConnectionsPerUID, DaemonConfiguration.systemShares.connections)
+        XCTAssertEqual(system.generation.maxQueuedPerUID, 5, "a configured share is kept")
+        XCTAssertEqual(system.maxJobsPerUID, DaemonConfiguration.systemShares.jobs)
+        try c.apply(configFile: "idle_timeout_seconds = 0", path: "t.conf")
+        XCTAssertNil(c.limits.idleTimeout)
+        XCTAssertThrowsError(try c.apply(configFile: "hello_timeout_seconds = 0", path: "t.conf"))
+    }
+
     func testBadConfigLinesAreNamed() {
         var c = DaemonConfiguration()
         let cases: [(String, String)] = [

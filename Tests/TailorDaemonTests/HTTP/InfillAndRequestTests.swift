@@ -58,6 +58,23 @@ final class InfillAndRequestTests: XCTestCase {
         }
     }
 
+    /// Every integer a client sends is range-checked before conversion: n_predict or top_k of
+    /// 5e9 passed the parser and trapped `UInt32(...)`, killing the daemon.
+    func testIntegersOutOfRangeAreRefusedNamingTheField() {
+        for (field, value) in [("n_predict", "5000000000"), ("max_tokens", "5000000000"), ("top_k", "5000000000"), ("top_k", "-5"),
+                               ("seed", "99999999999"), ("t_max_prompt_ms", "1e15"), ("t_max_predict_ms", "3000000000"),
+                               ("n_predict", "1.5"), ("top_k", "1e300")] {
+            let body = #"{"prompt": "x", ""# + field + #"": "# + value + "}"
+            XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8)), body) { e in
+                XCTAssertEqual((e as? HTTPProblem)?.status, 400)
+                XCTAssertTrue((e as? HTTPProblem)?.message.contains("field '\(field)' must be an integer in") ?? false, "\(e)")
+            }
+        }
+        let edge = try? CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "top_k": 2147483647, "n_predict": -1, "seed": -1}"#.utf8))
+        XCTAssertEqual(edge?.topK, Int(Int32.max))
+        XCTAssertNil(edge?.maxTokens)
+    }
+
     func testResponseFieldsSelectNestedPaths() {
         let o: [String: Any] = ["content": "x", "timings": ["prompt_n": 3, "predicted_n": 2], "stop": true]
         let s = CompletionFormat.select(["content", "timings/prompt_n", "missing/path"], from: o)

@@ -29,14 +29,16 @@ final class DaemonHarness: @unchecked Sendable {
     /// Starts a daemon. `policy` defaults to user mode as this process's uid.
     init(limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
          policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
-         listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits()) async throws {
-        directory = NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
+         listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits(),
+         directory reused: String? = nil, maxQueuedPerUID: Int? = nil) async throws {
+        directory = reused ?? NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/s.sock"
         var config = DaemonConfiguration()
         config.generation.slots = slots
         config.generation.contextLength = 256
         config.generation.threads = 1
+        config.generation.maxQueuedPerUID = maxQueuedPerUID
         config.limits = limits
         configuration = config
         models = ModelManager(settings: config.generation)
@@ -73,12 +75,12 @@ final class DaemonHarness: @unchecked Sendable {
 
     /// Stops the daemon as SIGTERM would (cancellation triggers the same graceful path) and
     /// waits for it to exit.
-    func stop() async {
+    func stop(keepFiles: Bool = false) async {
         task?.cancel()
         _ = await task?.result
         components.runner.stop()
         await models.unloadAll()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepFiles { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Waits until `condition` holds, up to `timeout`; false if it never did.
@@ -98,14 +100,19 @@ final class DaemonHarness: @unchecked Sendable {
 }
 
 /// A test-only service whose `Hold` call runs until it is cancelled and `Echo` answers at once:
-/// streams that stay open exactly as long as a test wants.
+/// streams that stay open exactly as long as a test wants. `Sink` takes uploads and never
+/// reads them, as a slow importer would.
 struct HoldService: RPCService {
     let name = "test.Hold"
+
+    func takesUploads(_ method: String) -> Bool { method == "Sink" }
 
     func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
         switch call.method {
         case "Hold":
             try await writer.event([1])
+            try await Task.sleep(for: .seconds(3600))
+        case "Sink":
             try await Task.sleep(for: .seconds(3600))
         case "Echo":
             try await writer.respond(call.payload)

@@ -100,4 +100,45 @@ final class GGUFLoRATests: XCTestCase {
             XCTAssertTrue(m.contains("missing tensor 'blk.0.attn_q.weight.lora_b'"), m)
         }
     }
+
+    /// A LoRA GGUF for llama's tiny fixture (64-wide attention) with the given q tensors.
+    private func adapter(_ tensors: [(name: String, dims: [Int])]) -> [UInt8] {
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        w.set("general.type", .string("adapter"))
+        w.set("adapter.type", .string("lora"))
+        w.set("adapter.lora.alpha", .float32(8))
+        for t in tensors { w.addTensor(t.name, dims: t.dims, values: Array(repeating: 0.1, count: t.dims.reduce(1, *))) }
+        return w.serialized()
+    }
+
+    private func refusal(_ bytes: [UInt8], _ config: ModelConfig) throws -> String {
+        let path = try write(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try GGUFLoRA.load(path: path, name: "x", config: config)
+            return "imported"
+        } catch let EngineError.adapterMismatch(m) {
+            return m
+        }
+    }
+
+    /// Names, layers, ranks and data regions are checked before a value is converted: a 0.8 MB
+    /// file whose tensors alias one region once became 1.8 GiB of floats.
+    func testRefusesHostileLayoutsBeforeConverting() throws {
+        let (llama, _) = try TinyModelLogitTests.load("llama")
+        let q = "blk.0.attn_q.weight"
+        var m = try refusal(adapter([("blk.99.attn_q.weight.lora_a", [64, 2]), ("blk.99.attn_q.weight.lora_b", [2, 64])]), llama.config)
+        XCTAssertTrue(m.contains("layer 99; the model has layers 0-1"), m)
+        m = try refusal(adapter([(q + ".lora_a", [64, 65]), (q + ".lora_b", [65, 64])]), llama.config)
+        XCTAssertTrue(m.contains("rank 65"), m)
+        // Point lora_b's data at lora_a's bytes: a valid file whose tensors share data.
+        var bytes = adapter([(q + ".lora_a", [64, 2]), (q + ".lora_b", [2, 64])])
+        let name = Array((q + ".lora_b").utf8)
+        let at = try XCTUnwrap((0...(bytes.count - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name })
+        let offsetField = at + name.count + 4 + 2 * 8 + 4       // n_dims, two dims, type
+        for i in 0..<8 { bytes[offsetField + i] = 0 }
+        m = try refusal(bytes, llama.config)
+        XCTAssertTrue(m.contains("share data bytes"), m)
+    }
 }

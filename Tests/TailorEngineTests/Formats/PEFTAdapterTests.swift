@@ -129,6 +129,26 @@ final class PEFTAdapterTests: XCTestCase {
         }
         XCTAssertThrowsError(try PEFTAdapter.parseConfig(Data("[1]".utf8)))
     }
+
+    /// Tensors the model has no place for are refused, not silently dropped: a layer past the
+    /// model's last, or a second copy of one projection's A.
+    func testTensorsBeyondTheModelAreRefused() throws {
+        let (llama, _) = try TinyModelLogitTests.load("llama")
+        let dir = peftDir("llama", "task")
+        let cfg = try Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))
+        let original = try Safetensors(bytes: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))))
+        let name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+        var extra = original
+        extra.tensors[name.replacingOccurrences(of: "layers.0", with: "layers.99")] = original.tensors[name]
+        XCTAssertThrowsError(try PEFTAdapter.load(name: "x", configJSON: cfg, safetensors: try extra.serialized(), config: llama.config)) {
+            XCTAssertEqual($0 as? PEFTError, .unexpectedTensor(name.replacingOccurrences(of: "layers.0", with: "layers.99")))
+        }
+        var twice = original
+        twice.tensors[name.replacingOccurrences(of: ".weight", with: ".default.weight")] = original.tensors[name]
+        XCTAssertThrowsError(try PEFTAdapter.load(name: "x", configJSON: cfg, safetensors: try twice.serialized(), config: llama.config)) {
+            guard case .unexpectedTensor? = $0 as? PEFTError else { return XCTFail("\($0)") }
+        }
+    }
 }
 
 final class SafetensorsTests: XCTestCase {
@@ -166,5 +186,25 @@ final class SafetensorsTests: XCTestCase {
             XCTAssertEqual($0 as? SafetensorsError, .unsupportedDType(tensor: "x", dtype: "I64"))
         }
         XCTAssertThrowsError(try Safetensors(bytes: file("not json", data: [])))
+    }
+
+    /// The format's own rule: data regions in order, not overlapping, covering the data
+    /// section. A 1.1 MB upload of 1,000 tensors aliasing one region once became 2 GiB of
+    /// floats before any name was checked.
+    func testRegionsMustNotOverlapNorLeaveGaps() throws {
+        let data = [UInt8](repeating: 0, count: 1024)
+        let aliases = (0..<1000).map { #""t\#($0)":{"dtype":"F32","shape":[256],"data_offsets":[0,1024]}"# }.joined(separator: ",")
+        XCTAssertThrowsError(try Safetensors.Header(bytes: file("{" + aliases + "}", data: data))) {
+            guard case let .badTensor(_, reason)? = $0 as? SafetensorsError else { return XCTFail("\($0)") }
+            XCTAssertTrue(reason.contains("overlap"), reason)
+        }
+        XCTAssertThrowsError(try Safetensors(bytes: file(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                                                         data: Array(repeating: 0, count: 12)))) {
+            guard case let .badTensor("b", reason)? = $0 as? SafetensorsError else { return XCTFail("\($0)") }
+            XCTAssertTrue(reason.contains("unused"), reason)
+        }
+        XCTAssertThrowsError(try Safetensors(bytes: file(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, data: Array(repeating: 0, count: 8)))) {
+            XCTAssertEqual($0 as? SafetensorsError, .badHeader("the tensors cover 4 of the 8 data bytes"))
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
-import TailorStore
+import GRDB
+@testable import TailorStore
 import XCTest
 
 final class PreferenceStoreTests: XCTestCase {
@@ -115,7 +116,7 @@ final class PreferenceStoreTests: XCTestCase {
 
     func testCountsPagesUnknownTasksAndByteQuota() throws {
         let s = try store()
-        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3"])
+        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3", "v4"])
         try s.addHistory(items(5, task: "email") + [HistoryItem(id: "x1", task: "code", input: "i", output: "o")], user: "alice", owner: 1)
         try s.addPairs([PreferencePair(id: "p1", task: "email", prompt: "x", chosen: "a", rejected: "b")], user: "alice", owner: 1)
         try s.addHistory(items(2, task: "email"), user: "bob", owner: 2)
@@ -134,7 +135,8 @@ final class PreferenceStoreTests: XCTestCase {
         XCTAssertThrowsError(try s.countsByTask(owner: nil, user: "alice", task: "poetry")) {
             XCTAssertEqual($0 as? PreferenceStoreError, .unknownTask(user: "alice", task: "poetry"))
         }
-        // The byte quota counts stored text, across batches, and a refused batch leaves the totals alone.
+        // The byte quota counts every stored string (here id 1 + task 1 + input 20 + output 20 +
+        // source "api" 3 = 45 bytes an item), across batches, and a refused batch leaves the totals alone.
         var limits = PreferenceLimits()
         limits.maxBytesPerUser = 100
         let small = try PreferenceStore(path: dir + "/bytes.sqlite", limits: limits)
@@ -145,11 +147,83 @@ final class PreferenceStoreTests: XCTestCase {
         third.id = "c"
         try small.addHistory([forty, second], user: "u", owner: 1)
         XCTAssertThrowsError(try small.addHistory([third], user: "u", owner: 1)) {
-            XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "u", problem: "the quota of 100 bytes (it would hold 120)"))
+            XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "u", problem: "the quota of 100 bytes (it would hold 135)"))
         }
         XCTAssertEqual(try small.addHistory([forty], user: "u", owner: 1), 0)   // a re-send adds nothing and is not refused
         XCTAssertEqual(try small.deleteUser("u", owner: 1), PreferenceStore.Counts(history: 2, pairs: 0, feedback: 0))
         try small.addHistory([forty, second], user: "u", owner: 1)              // totals went with the user
+    }
+
+    /// Every stored byte counts, whatever kind of record holds it: rejected feedback events and
+    /// metadata were once stored uncounted (16 MB under a 1,000-byte quota).
+    func testQuotasCountFeedbackOfEveryOutcomeAndMetadata() throws {
+        var limits = PreferenceLimits()
+        limits.maxBytesPerUser = 1000
+        let s = try store(limits)
+        let big = String(repeating: "x", count: 600)
+        try s.recordFeedback(FeedbackEvent(requestID: "r1", task: "t", prompt: big, shown: "s", kept: "", outcome: .rejected), user: "u", owner: 1)
+        XCTAssertThrowsError(try s.recordFeedback(FeedbackEvent(requestID: "r2", task: "t", prompt: big, shown: "s", kept: "", outcome: .rejected),
+                                                  user: "u", owner: 1)) {
+            guard case .quotaExceeded(user: "u", _)? = $0 as? PreferenceStoreError else { return XCTFail("\($0)") }
+        }
+        XCTAssertEqual(try s.counts(user: "u", owner: 1).feedback, 1)
+        let meta = "{\"note\": \"\(String(repeating: "m", count: 600))\"}"
+        XCTAssertThrowsError(try s.addHistory([HistoryItem(id: "h", task: "t", input: "i", output: "o", metadata: meta)], user: "u", owner: 1)) {
+            guard case .quotaExceeded? = $0 as? PreferenceStoreError else { return XCTFail("\($0)") }
+        }
+        // Rejected events count as records too.
+        var few = PreferenceLimits()
+        few.maxItemsPerUser = 2
+        let s2 = try PreferenceStore(path: dir + "/items.sqlite", limits: few)
+        for i in 0..<2 {
+            try s2.recordFeedback(FeedbackEvent(requestID: "r\(i)", task: "t", prompt: "p", shown: "s", kept: "", outcome: .rejected), user: "u", owner: 1)
+        }
+        XCTAssertThrowsError(try s2.recordFeedback(FeedbackEvent(requestID: "r9", task: "t", prompt: "p", shown: "s", kept: "", outcome: .rejected),
+                                                   user: "u", owner: 1))
+    }
+
+    /// Names are free to mint, so a uid's users and their bytes are bounded over all names.
+    func testQuotasPerUIDSpanAllItsUserNames() throws {
+        var limits = PreferenceLimits()
+        limits.maxUsersPerUID = 3
+        limits.maxBytesPerUID = 500
+        let s = try store(limits)
+        for i in 0..<3 { try s.addHistory([HistoryItem(id: "a", task: "t", input: "i", output: "o")], user: "u\(i)", owner: 7) }
+        XCTAssertThrowsError(try s.addHistory([HistoryItem(id: "a", task: "t", input: "i", output: "o")], user: "u3", owner: 7)) {
+            XCTAssertEqual($0 as? PreferenceStoreError, .quotaExceeded(user: "u3", problem: "uid 7's quota of 3 users"))
+        }
+        XCTAssertEqual(try s.users(owner: 7), ["u0", "u1", "u2"])
+        // Another uid has its own allowance.
+        try s.addHistory([HistoryItem(id: "a", task: "t", input: "i", output: "o")], user: "u3", owner: 8)
+        let text = String(repeating: "y", count: 200)
+        try s.addHistory([HistoryItem(id: "b", task: "t", input: text, output: "o")], user: "u0", owner: 7)
+        try s.addHistory([HistoryItem(id: "b", task: "t", input: text, output: "o")], user: "u1", owner: 7)
+        XCTAssertThrowsError(try s.addHistory([HistoryItem(id: "b", task: "t", input: text, output: "o")], user: "u2", owner: 7)) {
+            guard case let .quotaExceeded(_, problem)? = $0 as? PreferenceStoreError else { return XCTFail("\($0)") }
+            XCTAssertTrue(problem.contains("uid 7's quota of 500 bytes"), problem)
+        }
+    }
+
+    /// Totals recorded by an older version (text only, no feedback) are recomputed by
+    /// migration v4 under the rule that counts every byte.
+    func testMigrationV4RecountsTheTotals() throws {
+        let path = dir + "/old.sqlite"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: path)
+        try PreferenceStore.migrator.migrate(queue, upTo: "v3")
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO users (id, owner_uid, name, created_ms, items, bytes) VALUES (1, 1, 'u', 0, 1, 10)")
+            try db.execute(sql: "INSERT INTO history VALUES (1, 'h', 'email', 'input', 'outpt', 'api', '{\"k\":1}', 0)")
+            try db.execute(sql: "INSERT INTO feedback VALUES (1, 'r', 'email', 'p', 'shown', '', 'rejected', '', '', 0)")
+        }
+        try queue.close()
+        let s = try PreferenceStore(path: path)
+        // history: h + email + input + outpt + api + {"k":1} = 1+5+5+5+3+7; feedback: r + email + p
+        // + shown + rejected = 1+5+1+5+8.
+        XCTAssertEqual(try s.quotaTotals(user: "u", owner: 1), PreferenceStore.QuotaTotals(items: 2, bytes: 26 + 20))
+        // New writes are counted by the same rule.
+        try s.recordFeedback(FeedbackEvent(requestID: "r2", task: "email", prompt: "p", shown: "shown", kept: "", outcome: .rejected), user: "u", owner: 1)
+        XCTAssertEqual(try s.quotaTotals(user: "u", owner: 1), PreferenceStore.QuotaTotals(items: 3, bytes: 26 + 20 + 21))
     }
 
     func testImportFormats() throws {

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import XCTest
+
+/// The HTTP endpoint of a real `tailord` under the attacks of the security review: a request
+/// that once killed the daemon, bodies sent before the token is checked, sockets that say
+/// nothing, and more connections than one uid may hold.
+final class HTTPHardeningTests: XCTestCase {
+    private var dir = ""
+    private var daemon: Process?
+    private let token = "test-token-0123456789abcdef"
+    private var port: UInt16 = 0
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        dir = NSTemporaryDirectory() + "tailor-httph-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        port = UInt16(20000 + Int((getpid() + 7919) % 20000))
+        let conf = """
+            http_socket = \(dir)/http.sock
+            http_listen = 127.0.0.1:\(port)
+            http_token_file = \(dir)/token
+            http_header_timeout_seconds = 1
+            max_connections_per_uid = 6
+
+            """
+        try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
+        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
+                                                                          "--config", dir + "/tailord.conf", "--model", DaemonCLITests.tinyLlama,
+                                                                          "-t", "1"],
+                                           socket: dir + "/t.sock")
+    }
+
+    override func tearDown() {
+        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private var http: HTTPTestClient.Target { .unix(dir + "/http.sock") }
+
+    func testHugeIntegersGet400AndTheDaemonLives() throws {
+        for field in ["n_predict", "top_k", "max_tokens"] {
+            let r = try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "hi", ""# + field + #"": 5000000000}"#)
+            XCTAssertEqual(r.status, 400, r.body)
+            XCTAssertTrue(r.body.contains(field), r.body)
+        }
+        XCTAssertTrue(daemon?.isRunning ?? false, "tailord died")
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
+    }
+
+    /// A wrong token is answered at the head: the body it announces is never waited for.
+    func testTheTokenIsCheckedBeforeTheBody() throws {
+        let c = try HTTPTestClient(.tcp(port))
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        c.send("POST", "/completion", body: "{", headers: ["Authorization": "Bearer wrong"], bodyBytes: 1_000_000)
+        let started = Date()
+        let r = c.readResponse()
+        XCTAssertEqual(r.status, 401, r.body)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5)
+    }
+
+    func testASilentConnectionIsClosedAfterTheHeaderTimeout() throws {
+        let c = try HTTPTestClient(http)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let started = Date()
+        XCTAssertEqual(c.readSome(), "", "the server should close, not answer")
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(waited, 0.5)
+        XCTAssertLessThan(waited, 4, "closed by the header timeout, not the client's read timeout")
+        // A body that never comes is cut off the same way.
+        let slow = try HTTPTestClient(http)
+        setsockopt(slow.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        slow.send("POST", "/completion", body: #"{"prompt": "#, bodyBytes: 100)
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
+    }
+
+    func testOneUIDCannotHoldMoreThanItsShareOfConnections() throws {
+        let held = try (0..<6).map { _ in try HTTPTestClient(http) }
+        let extra = try HTTPTestClient(http)
+        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(extra.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        extra.send("GET", "/health")
+        XCTAssertEqual(extra.readResponse().status, 0, "the seventh connection should be closed unanswered")
+        _ = held
+        // Once the silent ones are timed out, the uid is served again.
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
+    }
+}
