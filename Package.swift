@@ -2,6 +2,10 @@
 // Tailor: a personalized-LLM runtime for the Linux desktop. See DEVELOPERS.md for the layout.
 import PackageDescription
 
+/// libFuzzer's driver exists only in builds with `-sanitize=fuzzer`, so the fuzzer executable
+/// is part of the package only when Scripts/fuzz.sh asks for it.
+let fuzzing = Context.environment["TAILOR_FUZZ"] == "1"
+
 let package = Package(
     name: "Tailor",
     platforms: [.macOS(.v14)],
@@ -116,6 +120,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The parsers of untrusted bytes as fuzz targets: replayed over Tests/Fuzz/Corpus by
+        // the tests, run under libFuzzer by `tailor-fuzz`.
+        .target(
+            name: "TailorFuzz",
+            dependencies: ["TailorDaemon", "TailorEngine", "TailorStore", "TailorWire"]
+        ),
         .testTarget(
             name: "TailorEngineTests",
             dependencies: ["TailorEngine", "CTailorKernels"],
@@ -131,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorDaemonTests",
-            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore"]
+            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz"]
         ),
         .testTarget(
             name: "TailorTrainingTests",
@@ -148,6 +158,12 @@ let package = Package(
             dependencies: ["tailor", "TailorStore"],
             exclude: ["Fixtures"]
         ),
-    ],
+    ] + (fuzzing ? [
+        .executableTarget(
+            name: "tailor-fuzz",
+            dependencies: ["TailorFuzz"],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ] : []),
     swiftLanguageModes: [.v6]
 )

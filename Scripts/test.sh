@@ -2,7 +2,8 @@
 # Runs Tailor's tests: the whole suite; the engine's model tests again on the portable
 # (non-AVX2) kernels, which is the path aarch64 and older x86 CPUs take; the Python client's
 # tests against a live tailord; `systemd-analyze verify` on the units; the wire layer under
-# AddressSanitizer and LeakSanitizer. Checks first that the committed protobuf-c code matches
+# AddressSanitizer and LeakSanitizer; each parser of untrusted bytes under libFuzzer for 20 s
+# (Scripts/fuzz.sh; TAILOR_FUZZ_SECONDS changes it, 0 skips it). Checks first that the committed protobuf-c code matches
 # Proto/ when protoc-c is installed. Ends with one line
 # "Tests: N passed, N failed" totalling all runs.
 # Tests that need ../shared or a fetched model skip with a message when those are absent.
@@ -60,6 +61,16 @@ swift build --build-tests --sanitize=address --scratch-path .build-asan || exit 
 LSAN_OPTIONS="suppressions=$PWD/Scripts/lsan.supp" swift test --skip-build --sanitize=address \
     --scratch-path .build-asan --disable-swift-testing --filter TailorWireTests 2>&1 | tee -a "$log" || status=1
 
+fuzz_passed=0; fuzz_failed=0
+if [ "${TAILOR_FUZZ_SECONDS:-20}" != 0 ]; then
+  echo "== libFuzzer + AddressSanitizer over the parsers of untrusted bytes"
+  Scripts/fuzz.sh "${TAILOR_FUZZ_SECONDS:-20}" > "$log.fuzz" 2>&1 || status=1
+  grep -v "^\[" "$log.fuzz" | tail -n 20
+  read -r fuzz_passed fuzz_failed < <(sed -n 's/^Fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log.fuzz" | tail -1)
+  [ -n "$fuzz_passed" ] || { fuzz_passed=0; fuzz_failed=1; }
+  rm -f "$log.fuzz"
+fi
+
 # XCTest prints "Executed N tests, with F failures" per suite and once more for the whole run,
 # right after "Test Suite 'All tests' passed|failed" ('Selected tests' when filtered); total those.
 read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ {want=1; next}
@@ -67,6 +78,6 @@ read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ 
         for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i == "with") f += $(i+1) }
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
-ran=$((ran + ${py_ran:-0})); failed=$((failed + ${py_failed:-0}))
+ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed)); failed=$((failed + ${py_failed:-0} + fuzz_failed))
 echo "Tests: $((ran - failed)) passed, $failed failed"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$ran" -gt 0 ]

@@ -79,7 +79,7 @@ extension AccessPolicy {
     /// - Throws: `RPCError` INVALID_ARGUMENT naming `field`'s bad part, or PERMISSION_DENIED.
     func adapterKey(for ref: AdapterRef, caller: PeerCredentials, field: String) throws -> AdapterKey {
         guard let kind = AdapterKind(rawValue: ref.kind) else {
-            throw RPCError.invalidArgument(field + ".kind", "kind must be 'task' or 'user', not '\(ref.kind)'")
+            throw RPCError.invalidArgument(field + ".kind", "kind must be 'task' or 'user', not '\(ref.kind.echoed)'")
         }
         let owner = try owner(ref.ownerUID, caller: caller, of: "adapters")
         let key = AdapterKey(owner: owner, kind: kind, task: ref.task, user: kind == .task ? "" : ref.user)

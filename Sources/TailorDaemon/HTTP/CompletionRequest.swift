@@ -226,3 +226,14 @@ extension NSNumber {
     /// "c"): `is Bool` also holds for the numbers 0 and 1, so it cannot tell a wrong type.
     public var isJSONBoolean: Bool { String(cString: objCType) == "c" }
 }
+
+/// The HTTP request parser as a fuzz target (`tailor-fuzz http-request`): the first byte picks
+/// the endpoint, the rest is the body. Public only so that the fuzzer can reach it.
+public enum HTTPRequestFuzzing {
+    /// Parses `bytes` as a request body; refusals are the expected outcome.
+    public static func parse(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let endpoints: [CompletionRequest.Endpoint] = [.completion, .infill, .openAICompletion, .openAIChat]
+        _ = try? CompletionRequest(endpoint: endpoints[Int(first) % endpoints.count], body: Array(bytes.dropFirst()))
+    }
+}

@@ -151,13 +151,13 @@ public final class HTTPEndpoint: Service, Sendable {
                 let list = await models.list().map { ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any] }
                 try await writer.json(["object": "list", "data": list])
             case (.POST, _):
-                guard let endpoint = Self.endpoints[request.path] else { throw HTTPProblem(404, "no endpoint \(request.path)") }
+                guard let endpoint = Self.endpoints[request.path] else { throw HTTPProblem(404, "no endpoint \(request.path.echoed)") }
                 let parsed = try CompletionRequest(endpoint: endpoint, body: request.body)
                 try await responder.respond(parsed, for: personalization(request.headers, caller: caller), modelContext: contextLength, writer: writer)
             case (_, let path) where Self.endpoints[path] != nil || path == "/health":
-                throw HTTPProblem(405, "\(request.method.rawValue) is not allowed on \(path)")
+                throw HTTPProblem(405, "\(request.method.rawValue.echoed) is not allowed on \(path.echoed)")
             default:
-                throw HTTPProblem(404, "no endpoint \(request.path)")
+                throw HTTPProblem(404, "no endpoint \(request.path.echoed)")
             }
         } catch let p as HTTPProblem {
             await writer.fail(p)

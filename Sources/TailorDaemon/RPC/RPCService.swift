@@ -97,6 +97,6 @@ public struct UnimplementedService: RPCService {
     public init(name: String) { self.name = name }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
-        throw RPCError(.unimplemented, "\(name).\(call.method) is not implemented by this daemon")
+        throw RPCError(.unimplemented, "\(name).\(call.method.echoed) is not implemented by this daemon")
     }
 }

@@ -38,14 +38,19 @@ public struct ConnectionLimits: Sendable, Equatable {
 
 /// The longest piece of client input a refusal message repeats.
 let maxEchoedInputBytes = 128
+/// The longest Status message a stream ends with.
+let maxStatusMessageBytes = 1024
 
 extension String {
     /// At most `maxEchoedInputBytes` of this client-supplied string, for an error message:
     /// a refusal must never cost the daemon more than the request that caused it.
-    var echoed: String {
-        guard utf8.count > maxEchoedInputBytes else { return self }
-        var cut = utf8.prefix(maxEchoedInputBytes)
-        while String(cut) == nil { cut = cut.dropLast() }
+    var echoed: String { truncated(toUTF8: maxEchoedInputBytes) }
+
+    /// At most `n` bytes of this string's UTF-8, cut at a character boundary, with "…" when cut.
+    func truncated(toUTF8 n: Int) -> String {
+        guard utf8.count > n else { return self }
+        var cut = utf8.prefix(n)
+        while !cut.isEmpty && String(cut) == nil { cut = cut.dropLast() }
         return (String(cut) ?? "") + "…"
     }
 }
@@ -372,7 +377,7 @@ final class Connection: Sendable {
     /// Writes stream `id`'s one Status and forgets the stream.
     private func end(_ id: UInt32, result: Result<Void, any Error>, label: String) {
         let reason = state.withLock { $0.streams[id]?.stopReason }
-        let status: Status
+        var status: Status
         switch (result, reason) {
         case (.success, _): status = Status(code: .ok)
         case (.failure, .cancelledByClient?): status = Status(code: .cancelled, message: "cancelled by the client")
@@ -381,6 +386,8 @@ final class Connection: Sendable {
         case let (.failure, .rejected(s)?): status = s
         case let (.failure(e), _): status = RPCError(e).status
         }
+        // No message the daemon writes is long; one that is has quoted a client at length.
+        status.message = status.message.truncated(toUTF8: maxStatusMessageBytes)
         if status.code != .ok && status.code != .cancelled {
             logger.debug("stream ended", metadata: ["stream": "\(id)", "call": "\(label)", "status": "\(status.code)", "message": "\(status.message)"])
         }

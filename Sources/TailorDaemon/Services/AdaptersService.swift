@@ -60,7 +60,7 @@ public struct AdaptersService: RPCService {
         case "Export":
             try await exportAdapter(call, writer)
         default:
-            throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'")
+            throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
         }
     }
 
@@ -103,7 +103,7 @@ public struct AdaptersService: RPCService {
             }
             (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
         default:
-            throw RPCError.invalidArgument("import.format", "format must be 'peft' or 'gguf', not '\(req.format)'")
+            throw RPCError.invalidArgument("import.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
         }
         try adapter.validate(for: config)
         let targets = Set(adapter.weights.keys.map(\.target))
@@ -164,7 +164,7 @@ public struct AdaptersService: RPCService {
             fileName = "\(key.task)\(key.user.isEmpty ? "" : "-" + key.user)-v\(record.version).gguf"
             configText = ""
         default:
-            throw RPCError.invalidArgument("export.format", "format must be 'peft' or 'gguf', not '\(req.format)'")
+            throw RPCError.invalidArgument("export.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
         }
         let header = ExportAdapterHeader(version: Self.version(record), peftConfigJSON: configText, fileName: fileName, bytes: UInt64(file.count))
         try await writer.event(try header.serialized())

@@ -25,7 +25,7 @@ public struct DecodingService: RPCService {
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
-        guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'") }
+        guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'") }
         let request = try GenerateRequest(serialized: call.payload)
         let started = try await starter.start(request, caller: call.caller)
         let job = started.job

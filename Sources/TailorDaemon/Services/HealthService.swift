@@ -16,7 +16,7 @@ public struct HealthService: RPCService {
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
-        guard call.method == "Check" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'") }
+        guard call.method == "Check" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'") }
         try EmptyMessage.validate(call.payload, as: .healthCheckRequest)
         let up = ContinuousClock.now - started
         let report = HealthCheckResponse(version: version, models: await models.list().map(\.id),

@@ -43,7 +43,7 @@ public struct JobsService: RPCService {
                     if r.state.isFinal { break }
                 }
             default:
-                throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'")
+                throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
             }
         } catch let e as PreferenceStoreError {
             throw RPCError(preference: e)

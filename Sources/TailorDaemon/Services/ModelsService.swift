@@ -30,7 +30,7 @@ public struct ModelsService: RPCService {
             call.logger.info("unloaded model", metadata: ["model": "\(req.id)"])
             try await writer.respond([])
         default:
-            throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'")
+            throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
         }
     }
 

@@ -71,7 +71,7 @@ public struct PreferencesService: RPCService {
             case "Export":
                 try await exportData(call, writer)
             default:
-                throw RPCError(.unimplemented, "\(name) has no method '\(call.method)'")
+                throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
             }
         } catch let e as PreferenceStoreError {
             throw RPCError(preference: e)

@@ -57,6 +57,11 @@ final class HardeningTests: XCTestCase {
         let s = try c.call(1, name, "M").status
         XCTAssertEqual(s?.code, .unimplemented)
         XCTAssertLessThan(s?.message.utf8.count ?? .max, 200, "the refusal repeated the whole service name")
+        let method = try c.call(3, "tailor.v1.Health", name).status
+        XCTAssertEqual(method?.code, .unimplemented)
+        XCTAssertLessThan(method?.message.utf8.count ?? .max, 200, "the refusal repeated the whole method name")
+        let format = try c.call(5, "tailor.v1.Adapters", "Export", payload: try ExportAdapterRequest(ref: AdapterRef(task: "t", kind: name), format: name).serialized()).status
+        XCTAssertLessThan(format?.message.utf8.count ?? .max, 300, format?.message ?? "")
         await d.stop()
     }
 
