@@ -65,7 +65,7 @@ fuzz_passed=0; fuzz_failed=0
 if [ "${TAILOR_FUZZ_SECONDS:-20}" != 0 ]; then
   echo "== libFuzzer + AddressSanitizer over the parsers of untrusted bytes"
   Scripts/fuzz.sh "${TAILOR_FUZZ_SECONDS:-20}" > "$log.fuzz" 2>&1 || status=1
-  grep -v "^\[" "$log.fuzz" | tail -n 20
+  grep -E "^== fuzzing|^stat::|^Fuzz:|ERROR|SUMMARY|crashing input" "$log.fuzz" | tail -n 40
   read -r fuzz_passed fuzz_failed < <(sed -n 's/^Fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log.fuzz" | tail -1)
   [ -n "$fuzz_passed" ] || { fuzz_passed=0; fuzz_failed=1; }
   rm -f "$log.fuzz"
