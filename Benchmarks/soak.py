@@ -53,13 +53,13 @@ def default_model():
 class Daemon:
     """A private tailord and its resource samples."""
 
-    def __init__(self, tailord, model, threads):
+    def __init__(self, tailord, model, threads, extra_config=""):
         self.dir = tempfile.mkdtemp(prefix="tailor-soak-")
         self.socket = os.path.join(self.dir, "t.sock")
         self.http = os.path.join(self.dir, "http.sock")
         conf = os.path.join(self.dir, "tailord.conf")
         with open(conf, "w") as f:
-            f.write(f"http_socket = {self.http}\nslots = 4\nmax_bytes_per_user = 4000000\n")
+            f.write(f"http_socket = {self.http}\nslots = 4\nmax_bytes_per_user = 4000000\n" + extra_config)
         self.log = open(os.path.join(self.dir, "tailord.log"), "w")
         self.proc = subprocess.Popen([tailord, "--socket", self.socket, "--state-dir", os.path.join(self.dir, "state"),
                                       "--config", conf, "--model", model, "-t", str(threads)],
