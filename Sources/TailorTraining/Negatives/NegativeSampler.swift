@@ -22,7 +22,8 @@ public struct NegativeConfiguration: Sendable, Equatable, Codable {
     public func validate() throws {
         if samples < 1 || samples > 64 { throw TrainingError.badHyperparameter("negative samples must be 1...64, not \(samples)") }
         if !(temperature > 0) || !(topP > 0 && topP <= 1) { throw TrainingError.badHyperparameter("temperature must be > 0 and top-p in (0, 1]") }
-        if maxNewTokens < 1 { throw TrainingError.badHyperparameter("max new tokens must be at least 1") }
+        if !(1...4096).contains(maxNewTokens) { throw TrainingError.badHyperparameter("max new tokens must be 1...4096") }
+        if !alpha.isFinite || alpha < 0 { throw TrainingError.badHyperparameter("the reward's alpha must be finite and ≥ 0") }
     }
 }
 

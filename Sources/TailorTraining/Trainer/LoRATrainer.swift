@@ -56,12 +56,16 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// Checks ranges, naming the first bad value.
     public func validate() throws {
         if rank < 1 || rank > 256 { throw TrainingError.badHyperparameter("rank must be 1...256, not \(rank)") }
-        if !(alpha > 0) { throw TrainingError.badHyperparameter("alpha must be positive") }
+        if !(alpha > 0 && alpha.isFinite) { throw TrainingError.badHyperparameter("alpha must be positive") }
         if !(learningRate > 0 && learningRate < 1) { throw TrainingError.badHyperparameter("learning rate must be in (0, 1), not \(learningRate)") }
         if epochs < 1 || epochs > 1000 { throw TrainingError.badHyperparameter("epochs must be 1...1000, not \(epochs)") }
-        if batchSize < 1 || gradientAccumulation < 1 { throw TrainingError.badHyperparameter("batch size and accumulation must be at least 1") }
+        if !(1...4096).contains(batchSize) || !(1...4096).contains(gradientAccumulation) {
+            throw TrainingError.badHyperparameter("batch size and accumulation must be 1...4096")
+        }
         if !(0...0.9).contains(warmupRatio) { throw TrainingError.badHyperparameter("warmup ratio must be in 0...0.9") }
-        if weightDecay < 0 || maxGradNorm < 0 || !(beta > 0) { throw TrainingError.badHyperparameter("weight decay and clip must be ≥ 0, beta > 0") }
+        if !(weightDecay >= 0 && weightDecay.isFinite && maxGradNorm >= 0 && maxGradNorm.isFinite && beta > 0 && beta.isFinite) {
+            throw TrainingError.badHyperparameter("weight decay and clip must be finite and ≥ 0, beta finite and > 0")
+        }
         _ = try loraTargets()
     }
 }

@@ -1,0 +1,50 @@
+@testable import TailorDaemon
+import TailorWire
+import XCTest
+
+/// A job submission's parameters come from any client: each is range-checked before a job
+/// exists, since a value that overflows in the trainer would trap on the job thread and take
+/// the daemon with it.
+final class JobSpecTests: XCTestCase {
+    private func spec(_ edit: (inout Jobs.Parameters) -> Void) throws -> JobSpec {
+        var p = Jobs.Parameters()
+        edit(&p)
+        var request = Jobs.SubmitRequest(kind: "cope", user: "u", task: "t")
+        request.parameters = p
+        return try JobSpec(request)
+    }
+
+    func testDefaultsAndOverrides() throws {
+        let s = try spec { $0.rank = 16; $0.epochs = 2; $0.samples = 4; $0.maxTokens = 512 }
+        XCTAssertEqual(s.sft.rank, 16)
+        XCTAssertEqual(s.sft.epochs, 2)
+        XCTAssertEqual(s.negatives.samples, 4)
+        XCTAssertEqual(s.maxTokens, 512)
+        XCTAssertEqual(try JobSpec.decode(s.json()), s)
+    }
+
+    func testOutOfRangeParametersAreInvalidArgument() {
+        let bad: [(String, (inout Jobs.Parameters) -> Void)] = [
+            ("batch size", { $0.batchSize = .max }),                    // batch × accumulation overflowed Int
+            ("batch size", { $0.gradientAccumulation = .max }),
+            ("max new tokens", { $0.maxNewTokens = .max }),
+            ("rank", { $0.rank = 100_000 }),
+            ("epochs", { $0.epochs = .max }),
+            ("alpha", { $0.alpha = .infinity }),
+            ("beta", { $0.beta = .infinity }),
+            ("clip", { $0.maxGradNorm = .infinity }),
+            ("alpha", { $0.rewardAlpha = .infinity }),
+            ("max_tokens", { $0.maxTokens = .max }),
+            ("negative samples", { $0.samples = 1000 }),
+        ]
+        for (word, edit) in bad {
+            XCTAssertThrowsError(try spec(edit), word) { e in
+                XCTAssertEqual((e as? RPCError)?.code, .invalidArgument, "\(e)")
+                XCTAssertTrue("\(e)".contains(word), "\(e) lacks \(word)")
+            }
+        }
+        XCTAssertThrowsError(try JobSpec(Jobs.SubmitRequest(kind: String(repeating: "k", count: 10_000), user: "u", task: "t"))) {
+            XCTAssertLessThan("\($0)".utf8.count, 200)
+        }
+    }
+}
