@@ -149,7 +149,7 @@ class Soak:
         with self.lock:
             self.counts[what] = self.counts.get(what, 0) + 1
             if error is not None:
-                key = f"{what}: {type(error).__name__}"
+                key = f"{what}: {type(error).__name__} {getattr(error, 'code', '')}".strip()
                 self.errors[key] = self.errors.get(key, 0) + 1
 
     # Well-behaved work.
@@ -170,8 +170,8 @@ class Soak:
     def preferences(self, rng):
         user = f"soak{rng.randint(0, 3)}"
         with Client(self.d.socket) as c:
-            items = [preferences_pb2.HistoryItem(id=f"h{rng.randint(0, 10**6)}", task="email", input="subject for: lunch",
-                                                 output="Lunch moved to 1pm") for _ in range(rng.randint(1, 20))]
+            items = [{"id": f"h{rng.randint(0, 10**6)}", "task": "email", "input": "subject for: lunch", "output": "Lunch moved to 1pm"}
+                     for _ in range(rng.randint(1, 20))]
             c.add_history(user, items)
             c.record_feedback(user, f"r{rng.randint(0, 10**6)}", "email", "p", "shown text", rng.choice(["accepted", "rejected"]))
             jsonl = "".join(json.dumps({"id": f"j{rng.randint(0, 10**6)}", "input": "i", "output": "o"}) + "\n" for _ in range(50))
@@ -269,7 +269,7 @@ class Soak:
             op = rng.choice(ops)
             try:
                 op(rng)
-            except (OSError, TailorError) as e:
+            except Exception as e:  # noqa: BLE001 - recorded; a client's failure is not the daemon's
                 self.count(op.__name__, e)
 
     def prober(self):
@@ -325,7 +325,8 @@ def main():
     q = lambda p: health[min(len(health) - 1, int(p * len(health)))] * 1000 if health else float("nan")
     result = {
         "minutes": a.minutes, "clients": a.clients, "alive": alive,
-        "rss_mib": {"start": round(rss_start), "peak": round(max(r for r, _ in samples)), "end": round(rss_end)},
+        "rss_mib": {"start": round(rss_start), "peak": round(max(r for r, _ in samples)), "end": round(rss_end),
+                    "peak_per_minute": [round(max(r for r, _ in samples[i:i + 60])) for i in range(0, len(samples), 60)]},
         "fds": {"start": fds_start, "peak": max(f for _, f in samples), "end": fds_end},
         "health_ms": {"p50": round(q(0.5), 1), "p99": round(q(0.99), 1), "max": round(max(finite) * 1000, 1) if finite else None,
                       "failed": len(health) - len(finite), "calls": len(health)},
