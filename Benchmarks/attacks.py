@@ -122,31 +122,30 @@ def attack_unread_refusals(d, port):
     s.close()
 
 
-def attack_unauthenticated_bodies(d, port):
+def hold(open_one, count, seconds=2):
+    """Opens up to `count` sockets with `open_one`, holds them `seconds`, then closes them."""
     socks = []
-    for _ in range(150):
+    for _ in range(count):
         try:
-            s = http_tcp(port, 5)
-            s.sendall(b"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 4194000\r\n\r\n")
-            s.sendall(b"{" * ((4 << 20) - 1000))
-            socks.append(s)
+            socks.append(open_one())
         except OSError:
-            pass
-    time.sleep(2)
+            break
+    time.sleep(seconds)
     for s in socks:
         s.close()
+
+
+def attack_unauthenticated_bodies(d, port):
+    def announce_and_send():
+        s = http_tcp(port, 5)
+        s.sendall(b"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 4194000\r\n\r\n")
+        s.sendall(b"{" * ((4 << 20) - 1000))
+        return s
+    hold(announce_and_send, 150)
 
 
 def attack_idle_connections(d, port):
-    socks = []
-    for _ in range(1000):
-        try:
-            socks.append(raw_socket(d.socket, 5))
-        except OSError:
-            break
-    time.sleep(2)
-    for s in socks:
-        s.close()
+    hold(lambda: raw_socket(d.socket, 5), 1000)
 
 
 def attack_fill_queue(d, port):

@@ -5,33 +5,17 @@ import XCTest
 /// drive llama.cpp's server: llama.vim's /infill body, an OpenAI client's /v1/completions,
 /// streaming, cancel on disconnect, budgets, and bad requests (the daemon keeps serving).
 final class HTTPEndpointTests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
-    private let token = "test-token-0123456789abcdef"
-    private var port: UInt16 = 0
+    private var server: HTTPTestDaemon?
 
-    override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailor-http-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
+    override func tearDown() { server?.stop() }
 
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private var http: HTTPTestClient.Target { .unix(dir + "/http.sock") }
+    private var http: HTTPTestClient.Target { server!.http }
+    private var port: UInt16 { server!.port }
+    private var token: String { server!.token }
 
     /// Starts tailord with the HTTP endpoint on a Unix socket and a loopback TCP port.
     private func start(model: String = DaemonCLITests.tinyLlama, extra: String = "") throws {
-        try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
-        port = UInt16(20000 + Int(getpid() % 20000))
-        let conf = "http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \(dir)/token\nslots = 2\n" + extra
-        try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
-                                                                          "--config", dir + "/tailord.conf", "--model", model, "-t", "1"],
-                                           socket: dir + "/t.sock")
+        server = try HTTPTestDaemon(model: model, extra: extra)
     }
 
     func testLlamaVimInfillAndOpenAICompletionsStreamed() throws {
@@ -97,7 +81,7 @@ final class HTTPEndpointTests: XCTestCase {
         expect(try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer wrong-token-0123456789abc"]), 401, "bearer token")
         XCTAssertEqual(try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer \(token)"]).status, 200)
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
-        XCTAssertTrue(daemon?.isRunning ?? false)
+        XCTAssertTrue(server?.process.isRunning ?? false)
     }
 
     /// With SmolLM2 (slow enough to tell): hanging up mid-stream frees the slot at once, and

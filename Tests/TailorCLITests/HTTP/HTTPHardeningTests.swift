@@ -8,38 +8,16 @@ import XCTest
 /// that once killed the daemon, bodies sent before the token is checked, sockets that say
 /// nothing, and more connections than one uid may hold.
 final class HTTPHardeningTests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
-    private let token = "test-token-0123456789abcdef"
-    private var port: UInt16 = 0
+    private var server: HTTPTestDaemon?
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailor-httph-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
-        port = UInt16(20000 + Int((getpid() + 7919) % 20000))
-        let conf = """
-            http_socket = \(dir)/http.sock
-            http_listen = 127.0.0.1:\(port)
-            http_token_file = \(dir)/token
-            http_header_timeout_seconds = 1
-            max_connections_per_uid = 6
-
-            """
-        try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
-                                                                          "--config", dir + "/tailord.conf", "--model", DaemonCLITests.tinyLlama,
-                                                                          "-t", "1"],
-                                           socket: dir + "/t.sock")
+        server = try HTTPTestDaemon(extra: "http_header_timeout_seconds = 1\nmax_connections_per_uid = 6\n")
     }
 
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    override func tearDown() { server?.stop() }
 
-    private var http: HTTPTestClient.Target { .unix(dir + "/http.sock") }
+    private var http: HTTPTestClient.Target { server!.http }
+    private var port: UInt16 { server!.port }
 
     func testHugeIntegersGet400AndTheDaemonLives() throws {
         for field in ["n_predict", "top_k", "max_tokens"] {
@@ -47,7 +25,7 @@ final class HTTPHardeningTests: XCTestCase {
             XCTAssertEqual(r.status, 400, r.body)
             XCTAssertTrue(r.body.contains(field), r.body)
         }
-        XCTAssertTrue(daemon?.isRunning ?? false, "tailord died")
+        XCTAssertTrue(server?.process.isRunning ?? false, "tailord died")
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
     }
 
