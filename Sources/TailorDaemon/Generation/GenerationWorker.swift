@@ -54,13 +54,13 @@ final class GenerationWorker: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping else { throw RPCError(.unavailable, "the model is being unloaded") }
+        guard queue.count < maxQueued else {
+            throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
+        }
         let uid = job.ownerUID
         let mine = queue.count { $0.ownerUID == uid }
         guard mine < maxQueuedPerUID else {
             throw RPCError(.resourceExhausted, "uid \(uid) has \(mine) generation requests waiting; the limit per uid is \(maxQueuedPerUID)")
-        }
-        guard queue.count < maxQueued else {
-            throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
         }
         queue.push(job, key: job.owner)
         condition.signal()
