@@ -28,6 +28,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 2
     @Flag(help: "Keep the private daemon's directory (store, adapters, log) afterwards.") var keep = false
+    @Flag(help: "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table.")
+    var json = false
 
     static let task = "commit_subject"
     static let othersUser = "demo-other-authors"
@@ -40,12 +42,14 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let started = Date()
         func step(_ s: String) { Console.error(String(format: "[%5.0f s] ", Date().timeIntervalSince(started)) + s) }
+        var stages = StageClock()
 
         step("reading git log of \(repo)")
         let git = try GitHistory(repository: repo, limit: 2000)
         let plan = try DemoPlan(git, limits: .init(shown: shown, history: maxHistory, others: maxOthers))
         let author = AdapterKey.isValidUserName(plan.author) ? plan.author : plan.author.replacingOccurrences(of: "/", with: "-")
         step("\(git.commits.count) commits; most active author: \(plan.author) (\(git.commits.filter { $0.author == plan.author }.count) commits)")
+        let prompts = try Self.prompts(plan, repository: repo)
         if plan.taskFromAuthorsOlderCommits {
             step("note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe")
         }
@@ -65,9 +69,12 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("cannot reach tailord: \(error)")
         }
+        stages.lap("setup")
         do {
-            try await personalize(client, plan: plan, author: author, step: step)
-            try await compare(client, plan: plan, author: author, step: step)
+            try await personalize(client, plan: plan, prompts: prompts, author: author, step: step, stages: &stages)
+            let results = try await compare(client, plan: plan, prompts: prompts, author: author, step: step)
+            stages.lap("generate")
+            report(results, plan: plan, stages: stages)
             await client.close()
         } catch {
             await client.close()
@@ -76,45 +83,68 @@ struct DemoCommand: AsyncParsableCommand {
         step("done")
     }
 
-    private func items(_ commits: [GitHistory.Commit]) -> [Preferences.HistoryItem] {
-        commits.map { Preferences.HistoryItem(id: "git:" + $0.hash, task: Self.task, input: $0.input, output: $0.subject, source: "import") }
+    private func items(_ commits: [GitHistory.Commit], _ prompts: [String: String]) -> [Preferences.HistoryItem] {
+        commits.map { Preferences.HistoryItem(id: "git:" + $0.hash, task: Self.task, input: prompts[$0.hash] ?? "", output: $0.subject, source: "import") }
     }
 
+    /// The prompt of each commit the demo uses: its change (files, then changed lines) and body.
+    static func prompts(_ plan: DemoPlan, repository: String) throws -> [String: String] {
+        var prompts: [String: String] = [:]
+        for c in plan.shown + plan.history + plan.others {
+            prompts[c.hash] = CommitPrompt.text(try CommitChange.of(commit: c.hash, repository: repository), body: c.body, budget: promptBudget)
+        }
+        return prompts
+    }
+
+    /// The prompt's size in characters (about 150-200 tokens), and the training sequences'
+    /// length in tokens that holds it with the subject.
+    static let promptBudget = 600
+    static let sequenceTokens: UInt32 = 256
+
     /// Imports the commits, then trains the task adapter and the author's CoPe adapters as jobs.
-    private func personalize(_ client: TailorClient, plan: DemoPlan, author: String, step: (String) -> Void) async throws {
-        _ = try await client.addHistory(items(plan.others), user: Self.othersUser)
-        _ = try await client.addHistory(items(plan.history), user: author)
+    private func personalize(_ client: TailorClient, plan: DemoPlan, prompts: [String: String], author: String,
+                             step: (String) -> Void, stages: inout StageClock) async throws {
+        _ = try await client.addHistory(items(plan.others, prompts), user: Self.othersUser)
+        _ = try await client.addHistory(items(plan.history, prompts), user: author)
         step("imported \(plan.others.count) commits for the task adapter and \(plan.history.count) of \(plan.author)'s")
 
         var tam = Jobs.SubmitRequest(kind: "tam", user: author, task: Self.task)
         tam.dataUser = Self.othersUser
         tam.parameters.epochs = 1
         tam.parameters.learningRate = tamLearningRate
-        tam.parameters.maxTokens = 128
+        tam.parameters.maxTokens = Self.sequenceTokens
         step("training the task adapter (TAM) on the other commits")
         try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(tam).id)
+        stages.lap("tam")
 
         var cope = Jobs.SubmitRequest(kind: "cope", user: author, task: Self.task)
         cope.parameters.epochs = oppuEpochs
         cope.parameters.learningRate = oppuLearningRate
-        cope.parameters.maxTokens = 128
+        cope.parameters.maxTokens = Self.sequenceTokens
         cope.parameters.samples = 2
         cope.parameters.maxNewTokens = 24
         step("training \(plan.author)'s adapter: OPPU → synthetic negatives → DPO")
         try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(cope).id)
+        stages.lap("oppu+negatives+dpo")
     }
 
-    /// Generates the shown commits' subjects under base, OPPU and CoPe and prints them with ROUGE-L.
-    private func compare(_ client: TailorClient, plan: DemoPlan, author: String, step: (String) -> Void) async throws {
-        let modes = ["base", "oppu", "cope"]
-        var scores: [String: [Double]] = [:]
+    /// One shown commit's subjects: the real one and each method's, with ROUGE-L.
+    struct Shown {
+        var commit: GitHistory.Commit
+        var outputs: [(mode: String, text: String, rougeL: Double)]
+    }
+
+    static let modes = ["base", "oppu", "cope"]
+
+    /// Generates the shown commits' subjects under base, OPPU and CoPe.
+    private func compare(_ client: TailorClient, plan: DemoPlan, prompts: [String: String], author: String,
+                         step: (String) -> Void) async throws -> [Shown] {
         step("generating subjects for \(plan.author)'s \(plan.shown.count) latest commits (not trained on)")
-        print("")
+        var results: [Shown] = []
         for c in plan.shown {
-            print("commit \(c.hash.prefix(10))  files: \(c.files.prefix(4).joined(separator: ", "))\(c.files.count > 4 ? ", …" : "")")
-            print("  real  \(c.subject)")
-            for mode in modes {
-                var request = GenerateRequest(model: "", input: .prompt(c.input), maxTokens: 40, user: author, task: Self.task)
+            var shown = Shown(commit: c, outputs: [])
+            for mode in Self.modes {
+                var request = GenerateRequest(model: "", input: .prompt(prompts[c.hash] ?? ""), maxTokens: 40, user: author, task: Self.task)
                 request.mode = mode
                 // The subject is the first non-empty line: leading newlines are skipped, and
                 // leaving the loop at the line's end cancels the rest of the generation.
@@ -124,14 +154,57 @@ struct DemoCommand: AsyncParsableCommand {
                     if SubjectLine.isComplete(text) { break }
                 }
                 text = SubjectLine.first(text)
-                let r = Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure
-                scores[mode, default: []].append(r)
-                print(String(format: "  %-5@ %@   (ROUGE-L %.2f)", mode, text.isEmpty ? "(empty)" : text, r))
+                shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))
+            }
+            results.append(shown)
+        }
+        return results
+    }
+
+    /// Prints the results: a table for people, or one JSON object with `--json`.
+    private func report(_ results: [Shown], plan: DemoPlan, stages: StageClock) {
+        let means = Dictionary(uniqueKeysWithValues: Self.modes.map { m in
+            (m, results.map { $0.outputs.first { $0.mode == m }?.rougeL ?? 0 }.reduce(0, +) / Double(max(1, results.count)))
+        })
+        if json {
+            let object: [String: Any] = [
+                "author": plan.author, "repository": repo,
+                "task_adapter_from_authors_older_commits": plan.taskFromAuthorsOlderCommits,
+                "commits": results.map { r in
+                    ["hash": r.commit.hash, "real": r.commit.subject,
+                     "methods": Dictionary(uniqueKeysWithValues: r.outputs.map { ($0.mode, ["text": $0.text, "rouge_l": $0.rougeL] as [String: Any]) })]
+                        as [String: Any]
+                },
+                "mean_rouge_l": means, "seconds": stages.seconds,
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("")
+        for r in results {
+            let files = r.commit.files
+            print("commit \(r.commit.hash.prefix(10))  files: \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", …" : "")")
+            print("  real  \(r.commit.subject)")
+            for o in r.outputs {
+                print(String(format: "  %-5@ %@   (ROUGE-L %.2f)", o.mode, o.text.isEmpty ? "(empty)" : o.text, o.rougeL))
             }
             print("")
         }
-        print("mean ROUGE-L over \(plan.shown.count) commits: " + modes.map { m in
-            String(format: "%@ %.3f", m, (scores[m] ?? []).reduce(0, +) / Double(max(1, scores[m]?.count ?? 0)))
-        }.joined(separator: ", "))
+        print("mean ROUGE-L over \(results.count) commits: " + Self.modes.map { String(format: "%@ %.3f", $0, means[$0] ?? 0) }.joined(separator: ", "))
+        print("seconds: " + stages.seconds.map { "\($0.key) \(Int($0.value.rounded()))" }.sorted().joined(separator: ", "))
+    }
+}
+
+/// Wall time per stage of a command, in the order the stages ran.
+struct StageClock {
+    private var last = Date()
+    private(set) var seconds: [String: Double] = [:]
+
+    /// Ends the stage `name` now; the next one starts.
+    mutating func lap(_ name: String) {
+        let now = Date()
+        seconds[name, default: 0] += now.timeIntervalSince(last)
+        last = now
     }
 }

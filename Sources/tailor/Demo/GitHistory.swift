@@ -1,8 +1,7 @@
 import Foundation
 
-/// A repository's non-merge commits as commit_subject examples: the input names the changed
-/// files and the body, in the prompt of ../shared/data's commit_subject task, and the output is
-/// the subject line.
+/// A repository's non-merge commits: author, subject, body and files. The demo turns the ones
+/// it uses into commit_subject examples whose input is the change itself (`CommitPrompt`).
 struct GitHistory {
     /// One commit.
     struct Commit: Equatable {
@@ -11,13 +10,6 @@ struct GitHistory {
         var subject: String
         var body: String
         var files: [String]
-
-        /// The task prompt, as the commit_subject data set writes it.
-        var input: String {
-            let shown = files.prefix(12).joined(separator: ", ") + (files.count > 12 ? ", … (\(files.count) files)" : "")
-            let description = body.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-            return "Write the one-line subject of a git commit for this change.\nfiles: \(shown)\ndescription: \(description.prefix(600))\nsubject:"
-        }
     }
 
     /// Newest first.

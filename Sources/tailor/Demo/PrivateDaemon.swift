@@ -20,7 +20,9 @@ final class PrivateDaemon {
         }
         directory = NSTemporaryDirectory() + "tailor-demo-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/tailord.conf", contents: Data())
+        // Training may use every core: a generation, when one comes, still preempts it.
+        let training = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        FileManager.default.createFile(atPath: directory + "/tailord.conf", contents: Data("training_threads = \(training)\n".utf8))
         FileManager.default.createFile(atPath: directory + "/tailord.log", contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: tailord)

@@ -1,0 +1,51 @@
+@testable import tailor
+import XCTest
+
+/// The commit-message prompt shows the change itself: files with their line counts, then the
+/// changed lines, within a budget; the same builder serves history, shown commits and hooks.
+final class CommitPromptTests: XCTestCase {
+    static let show = """
+        60\t14\tpeps/pep-0694.rst
+        -\t-\tpeps/diagram.png
+        1\t0\t.github/CODEOWNERS
+
+        diff --git a/peps/pep-0694.rst b/peps/pep-0694.rst
+        index ff9c053..ab6167d 100644
+        --- a/peps/pep-0694.rst
+        +++ b/peps/pep-0694.rst
+        @@ -1,2 +1,3 @@
+        -If a session is created for a project
+        --- a removed line that looks like a header
+        +    A string with valid values ``pending``
+        +
+        +Require the index to reserve the name
+        diff --git a/old.txt b/old.txt
+        deleted file mode 100644
+        --- a/old.txt
+        +++ /dev/null
+        @@ -1 +0,0 @@
+        -gone
+        """
+
+    func testParseKeepsFilesAndChangedLinesOnly() {
+        let c = CommitChange.parse(Self.show)
+        XCTAssertEqual(c.files, [.init(path: "peps/pep-0694.rst", added: 60, removed: 14), .init(path: "peps/diagram.png", added: nil, removed: nil),
+                                 .init(path: ".github/CODEOWNERS", added: 1, removed: 0)])
+        XCTAssertEqual(c.lines, ["file: peps/pep-0694.rst", "-If a session is created for a project", "--- a removed line that looks like a header",
+                                 "+A string with valid values ``pending``", "+Require the index to reserve the name", "file: old.txt", "-gone"])
+    }
+
+    func testPromptShowsFilesThenLinesWithinTheBudget() {
+        let c = CommitChange.parse(Self.show)
+        let p = CommitPrompt.text(c, body: "Closes  #12\n\nmore", budget: 2000)
+        XCTAssertTrue(p.hasPrefix("Write the one-line subject of a git commit for this change.\n"
+                                  + "files: peps/pep-0694.rst (+60 -14), peps/diagram.png (binary), .github/CODEOWNERS (+1 -0)\n"
+                                  + "description: Closes #12 more\ndiff:\nfile: peps/pep-0694.rst\n-If a session"), p)
+        XCTAssertTrue(p.hasSuffix("-gone\nsubject:"), p)
+        let short = CommitPrompt.text(c, budget: 200)
+        XCTAssertLessThanOrEqual(short.count, 200 + "subject:".count)
+        XCTAssertTrue(short.contains("diff:\nfile: peps/pep-0694.rst\n"), short)
+        XCTAssertFalse(short.contains("-gone"), short)
+        XCTAssertFalse(CommitPrompt.text(CommitChange(files: [], lines: [])).contains("diff:"))
+    }
+}
