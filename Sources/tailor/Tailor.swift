@@ -12,7 +12,7 @@ struct Tailor: AsyncParsableCommand {
         discussion: "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
         subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
                       DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
-                      DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self, CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, BridgeCommand.self]
+                      DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self, CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, GitCommand.self, BridgeCommand.self]
     )
 }
 

@@ -35,7 +35,12 @@ final class TrainingJob {
     }
 
     private var config: ModelConfig { loaded.model.config }
-    private var formatter: ExampleFormatter { ExampleFormatter(tokenizer: loaded.model.tokenizer, maxTokens: spec.maxTokens) }
+    /// Examples are cut to what the training graph holds: the job's max_tokens, but never
+    /// past the model's context (a 128-token model given max_tokens 256 would otherwise fail
+    /// on its first long example).
+    private var formatter: ExampleFormatter {
+        ExampleFormatter(tokenizer: loaded.model.tokenizer, maxTokens: min(spec.maxTokens, loaded.model.config.contextLength))
+    }
 
     /// Runs the remaining stages; the record ends succeeded (or the error propagates).
     func run() throws -> JobRecord {

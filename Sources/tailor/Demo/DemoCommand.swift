@@ -49,7 +49,11 @@ struct DemoCommand: AsyncParsableCommand {
         let plan = try DemoPlan(git, limits: .init(shown: shown, history: maxHistory, others: maxOthers))
         let author = AdapterKey.isValidUserName(plan.author) ? plan.author : plan.author.replacingOccurrences(of: "/", with: "-")
         step("\(git.commits.count) commits; most active author: \(plan.author) (\(git.commits.filter { $0.author == plan.author }.count) commits)")
-        let prompts = try Self.prompts(plan, repository: repo)
+        let changes = try Self.changes(plan, repository: repo)
+        var prompts: [String: String] = [:]
+        for c in plan.history + plan.others {
+            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: Self.promptBudget)
+        }
         if plan.taskFromAuthorsOlderCommits {
             step("note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe")
         }
@@ -72,7 +76,7 @@ struct DemoCommand: AsyncParsableCommand {
         stages.lap("setup")
         do {
             try await personalize(client, plan: plan, prompts: prompts, author: author, step: step, stages: &stages)
-            let results = try await compare(client, plan: plan, prompts: prompts, author: author, step: step)
+            let results = try await compare(client, plan: plan, changes: changes, author: author, step: step)
             stages.lap("generate")
             report(results, plan: plan, stages: stages)
             await client.close()
@@ -87,13 +91,12 @@ struct DemoCommand: AsyncParsableCommand {
         commits.map { Preferences.HistoryItem(id: "git:" + $0.hash, task: Self.task, input: prompts[$0.hash] ?? "", output: $0.subject, source: "import") }
     }
 
-    /// The prompt of each commit the demo uses: its change (files, then changed lines) and body.
-    static func prompts(_ plan: DemoPlan, repository: String) throws -> [String: String] {
-        var prompts: [String: String] = [:]
-        for c in plan.shown + plan.history + plan.others {
-            prompts[c.hash] = CommitPrompt.text(try CommitChange.of(commit: c.hash, repository: repository), body: c.body, budget: promptBudget)
-        }
-        return prompts
+    /// The change of each commit the demo uses: the training items' prompts and the shown
+    /// commits' generations are built from it by the same `CommitPrompt`.
+    static func changes(_ plan: DemoPlan, repository: String) throws -> [String: CommitChange] {
+        var changes: [String: CommitChange] = [:]
+        for c in plan.shown + plan.history + plan.others { changes[c.hash] = try CommitChange.of(commit: c.hash, repository: repository) }
+        return changes
     }
 
     /// The prompt's size in characters (about 150-200 tokens), and the training sequences'
@@ -137,23 +140,15 @@ struct DemoCommand: AsyncParsableCommand {
     static let modes = ["base", "oppu", "cope"]
 
     /// Generates the shown commits' subjects under base, OPPU and CoPe.
-    private func compare(_ client: TailorClient, plan: DemoPlan, prompts: [String: String], author: String,
+    private func compare(_ client: TailorClient, plan: DemoPlan, changes: [String: CommitChange], author: String,
                          step: (String) -> Void) async throws -> [Shown] {
         step("generating subjects for \(plan.author)'s \(plan.shown.count) latest commits (not trained on)")
         var results: [Shown] = []
         for c in plan.shown {
             var shown = Shown(commit: c, outputs: [])
             for mode in Self.modes {
-                var request = GenerateRequest(model: "", input: .prompt(prompts[c.hash] ?? ""), maxTokens: 40, user: author, task: Self.task)
-                request.mode = mode
-                // The subject is the first non-empty line: leading newlines are skipped, and
-                // leaving the loop at the line's end cancels the rest of the generation.
-                var text = ""
-                for try await event in try client.generate(request) {
-                    text += event.tokenText ?? ""
-                    if SubjectLine.isComplete(text) { break }
-                }
-                text = SubjectLine.first(text)
+                let text = try await GitSuggestion.generate(client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body,
+                                                            user: author, mode: mode, fallback: false).subject
                 shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))
             }
             results.append(shown)
