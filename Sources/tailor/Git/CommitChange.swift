@@ -118,7 +118,11 @@ enum Git {
             data += chunk
         }
         let cut = data.count >= maxBytes
-        if cut { p.terminate() }
+        if cut {
+            // The child inherits a mask that blocks SIGTERM; SIGKILL and a closed pipe end it.
+            kill(p.processIdentifier, SIGKILL)
+            try? reader.close()
+        }
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard cut || p.terminationStatus == 0 else {

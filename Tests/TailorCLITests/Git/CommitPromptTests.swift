@@ -35,6 +35,27 @@ final class CommitPromptTests: XCTestCase {
                                  "+A string with valid values ``pending``", "+Require the index to reserve the name", "file: old.txt", "-gone"])
     }
 
+    /// A commit of megabytes is read up to the cap and git is stopped: it once blocked on its
+    /// full pipe forever (the child inherits a signal mask that blocks SIGTERM).
+    func testAHugeCommitIsReadUpToTheCap() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
+        let dir = NSTemporaryDirectory() + "tailor-huge-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try Git.run(["-C", dir, "init", "-q"])
+        let big = (0..<40_000).map { "line \($0) of a generated file\n" }.joined()
+        try big.write(toFile: dir + "/big.txt", atomically: true, encoding: .utf8)
+        _ = try Git.run(["-C", dir, "add", "big.txt"])
+        _ = try Git.run(["-C", dir, "-c", "user.name=A", "-c", "user.email=a@e", "commit", "-q", "-m", "Add a big file"])
+        let started = Date()
+        let change = try CommitChange.of(commit: "HEAD", repository: dir)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        XCTAssertEqual(change.files, [.init(path: "big.txt", added: 40_000, removed: 0)])
+        XCTAssertEqual(change.lines.first, "file: big.txt")
+        XCTAssertGreaterThan(change.lines.count, 1000)
+        XCTAssertLessThan(change.lines.count, 40_000)
+    }
+
     func testPromptShowsFilesThenLinesWithinTheBudget() {
         let c = CommitChange.parse(Self.show)
         let p = CommitPrompt.text(c, body: "Closes  #12\n\nmore", budget: 2000)
