@@ -73,9 +73,10 @@ fi
 
 # XCTest prints "Executed N tests, with F failures" per suite and once more for the whole run,
 # right after "Test Suite 'All tests' passed|failed" ('Selected tests' when filtered); total those.
+# ("with S tests skipped and F failures" when some skipped: skipped tests count as run, not failed).
 read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ {want=1; next}
-    want && /Executed [0-9]+ tests?, with [0-9]+ failures?/ {
-        for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i == "with") f += $(i+1) }
+    want && /Executed [0-9]+ tests?, with .*[0-9]+ failures?/ {
+        for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i ~ /^failures?$/) f += $(i-1) }
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
 ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed)); failed=$((failed + ${py_failed:-0} + fuzz_failed))
