@@ -52,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
         let changes = try Self.changes(plan, repository: repo)
         var prompts: [String: String] = [:]
         for c in plan.history + plan.others {
-            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: Self.promptBudget)
+            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: CommitPrompt.defaultBudget)
         }
         if plan.taskFromAuthorsOlderCommits {
             step("note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe")
@@ -99,9 +99,8 @@ struct DemoCommand: AsyncParsableCommand {
         return changes
     }
 
-    /// The prompt's size in characters (about 150-200 tokens), and the training sequences'
-    /// length in tokens that holds it with the subject.
-    static let promptBudget = 600
+    /// The training sequences' length in tokens: a prompt of `CommitPrompt.defaultBudget`
+    /// characters with its subject.
     static let sequenceTokens: UInt32 = 256
 
     /// Imports the commits, then trains the task adapter and the author's CoPe adapters as jobs.

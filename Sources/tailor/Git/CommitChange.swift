@@ -74,10 +74,13 @@ struct CommitChange: Equatable, Sendable {
 /// The commit-message prompt: one builder for the demo's history, its shown commits and the
 /// hook's staged change, so the model sees the same layout in training and in use.
 enum CommitPrompt {
+    /// The prompt's usual size in characters (about 150-200 tokens for SmolLM2).
+    static let defaultBudget = 600
+
     /// The prompt for `change` (and the commit's body, when it has one), at most about
     /// `budget` characters: the file list first, then the changed lines in order until the
     /// budget is spent.
-    static func text(_ change: CommitChange, body: String = "", budget: Int = 900) -> String {
+    static func text(_ change: CommitChange, body: String = "", budget: Int = defaultBudget) -> String {
         let head = "Write the one-line subject of a git commit for this change.\n"
         let shown = change.files.prefix(8).map { f in
             f.added.map { "\(f.path) (+\($0) -\(f.removed ?? 0))" } ?? "\(f.path) (binary)"

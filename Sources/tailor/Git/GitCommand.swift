@@ -25,6 +25,10 @@ struct GitOptions: ParsableArguments {
     var mode: String = "cope"
     @Option(help: "Seconds the whole suggestion may take; past it nothing is suggested.") var timeout: Double = 2
 
+    func validate() throws {
+        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be in (0, 600] seconds") }
+    }
+
     /// The personalization user: --user, else git's user.name made a valid user name.
     func resolvedUser() -> String {
         if let user { return user }
@@ -83,7 +87,7 @@ struct GitSuggestion: Codable, Equatable {
     /// - Throws: `CLIError` with the daemon's message, or when the model suggests nothing.
     static func generate(_ client: TailorClient, change: CommitChange, body: String = "", user: String, mode: String,
                          fallback: Bool) async throws -> GitSuggestion {
-        var budget = DemoCommand.promptBudget
+        var budget = CommitPrompt.defaultBudget
         var modes = fallback ? [mode, ""] : [mode]
         while true {
             let prompt = CommitPrompt.text(change, body: body, budget: budget)

@@ -137,7 +137,7 @@ struct GitHookCommand: AsyncParsableCommand {
                 } else {
                     let change = try CommitChange.staged(repository: git.repo)
                     guard !change.files.isEmpty else { return }
-                    let prompt = CommitPrompt.text(change, budget: DemoCommand.promptBudget)
+                    let prompt = CommitPrompt.text(change, budget: CommitPrompt.defaultBudget)
                     let item = Preferences.HistoryItem(id: "git-commit:" + GitHookCommand.digest(prompt + "\n" + subject), task: GitCommand.task,
                                                        input: prompt, output: subject, source: "git-hook")
                     _ = try await client.addHistory([item], user: git.resolvedUser())
