@@ -75,7 +75,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat.
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
     /// max_queued_per_uid, max_tokens, max_streams, max_connections, max_connections_per_uid,
-    /// hello_timeout_seconds, idle_timeout_seconds, shutdown_grace_seconds, log_level, and the
+    /// hello_timeout_seconds, idle_timeout_seconds, max_buffered_upload_bytes,
+    /// max_pending_write_bytes, shutdown_grace_seconds, log_level, and the
     /// preference data's limits: max_field_bytes, max_items_per_user, max_bytes_per_user,
     /// max_users_per_uid, max_bytes_per_uid, max_import_bytes, import_batch; training_threads,
     /// max_jobs, max_jobs_per_uid; and the HTTP endpoint's http_socket, http_listen,
@@ -122,6 +123,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "max_connections": limits.maxConnections = try int(1...1 << 20)
             case "max_connections_per_uid": limits.maxConnectionsPerUID = try int(1...1 << 20)
             case "hello_timeout_seconds": limits.helloTimeout = .seconds(try int(1...3600))
+            case "max_buffered_upload_bytes": limits.maxBufferedUploadBytes = try int(64 << 10...1 << 30)
+            case "max_pending_write_bytes": limits.maxPendingWriteBytes = try int(64 << 10...1 << 30)
             case "idle_timeout_seconds":
                 let v = try int(0...1 << 24)
                 limits.idleTimeout = v == 0 ? nil : .seconds(v)

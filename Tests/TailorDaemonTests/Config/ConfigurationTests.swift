@@ -70,7 +70,11 @@ final class ConfigurationTests: XCTestCase {
             max_bytes_per_uid = 4096
             http_header_timeout_seconds = 3
             http_body_timeout_seconds = 4
+            max_buffered_upload_bytes = 2097152
+            max_pending_write_bytes = 131072
             """, path: "t.conf")
+        XCTAssertEqual(c.limits.maxBufferedUploadBytes, 2 << 20)
+        XCTAssertEqual(c.limits.maxPendingWriteBytes, 128 << 10)
         XCTAssertEqual(c.limits.maxConnections, 100)
         XCTAssertEqual(c.limits.helloTimeout, .seconds(2))
         XCTAssertEqual(c.limits.idleTimeout, .seconds(60))
