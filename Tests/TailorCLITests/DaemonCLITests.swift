@@ -26,12 +26,14 @@ final class DaemonCLITests: XCTestCase {
         return p
     }
 
-    /// Starts `executable` and waits until `tailor status` answers on `socket`.
-    static func launch(_ executable: String, _ args: [String], socket: String) throws -> Process {
+    /// Starts `executable` and waits until `tailor status` answers on `socket`; its standard
+    /// error goes to `log` (or nowhere).
+    static func launch(_ executable: String, _ args: [String], socket: String, log: String? = nil) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if let log { FileManager.default.createFile(atPath: log, contents: nil) }
+        p.standardError = FileHandle(forWritingAtPath: log ?? "/dev/null")
         try p.run()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {

@@ -25,8 +25,10 @@ public final class HTTPEndpoint: Service, Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let limits: ConnectionLimits
-    /// Open connections per uid (TCP callers count as the daemon's own uid).
-    private let open = Mutex<[UInt32: Int]>([:])
+    /// Open connections and their callers' uids (TCP callers count as the daemon's own uid):
+    /// for the connection limits, and so that shutdown can close them before their event loop
+    /// goes away.
+    private let clients = Mutex<[ObjectIdentifier: (uid: UInt32, channel: any Channel)]>([:])
 
     /// An endpoint serving `configuration` with generations from `starter`.
     /// - Throws: when TCP is configured without a readable, non-empty token file.
@@ -65,19 +67,24 @@ public final class HTTPEndpoint: Service, Sendable {
             try? await group.shutdownGracefully()
             throw HTTPEndpointError.bind("\(error)")
         }
-        let open = listeners
+        let bound = listeners
         logger.info("HTTP endpoint listening", metadata: ["socket": "\(configuration.socket ?? "-")",
                                                           "tcp": "\(configuration.listenHost.map { "\($0):\(configuration.listenPort)" } ?? "-")"])
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                for l in open { try? await l.closeFuture.get() }
+                for l in bound { try? await l.closeFuture.get() }
             } onCancel: {
-                for l in open { l.close(promise: nil) }
+                for l in bound { l.close(promise: nil) }
             }
         } onGracefulShutdown: {
-            for l in open { l.close(promise: nil) }
+            for l in bound { l.close(promise: nil) }
         }
         if let path = configuration.socket { unlink(path) }
+        // Keep-alive connections (and their timers) are closed while their event loop still
+        // runs, not by the loop's own shutdown under them: a response ending afterwards would
+        // schedule on a loop that is gone.
+        let open = clients.withLock { Array($0.values.map(\.channel)) }
+        for c in open { try? await c.close() }
         try? await group.shutdownGracefully()
     }
 
@@ -103,11 +110,11 @@ public final class HTTPEndpoint: Service, Sendable {
                 }
                 return caller.flatMap { peer in
                     guard self.policy.admits(peer) else { return channel.close() }
-                    guard self.admit(peer.uid) else {
+                    guard self.admit(channel, uid: peer.uid) else {
                         self.logger.warning("refused an HTTP connection: over the connection limits", metadata: ["uid": "\(peer.uid)"])
                         return channel.close()
                     }
-                    channel.closeFuture.whenComplete { _ in self.release(peer.uid) }
+                    channel.closeFuture.whenComplete { _ in self.release(channel) }
                     return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(
@@ -122,24 +129,21 @@ public final class HTTPEndpoint: Service, Sendable {
 
     /// Counts a new connection of `uid`; false when it would pass `max_connections` or the
     /// per-uid share (the same limits as the protocol socket's).
-    private func admit(_ uid: UInt32) -> Bool {
-        open.withLock { counts in
-            let total = counts.values.reduce(0, +)
-            guard total < limits.maxConnections, counts[uid, default: 0] < limits.maxConnectionsPerUID ?? .max else { return false }
-            counts[uid, default: 0] += 1
+    private func admit(_ channel: any Channel, uid: UInt32) -> Bool {
+        clients.withLock { clients in
+            let mine = clients.values.reduce(0) { $0 + ($1.uid == uid ? 1 : 0) }
+            guard clients.count < limits.maxConnections, mine < limits.maxConnectionsPerUID ?? .max else { return false }
+            clients[ObjectIdentifier(channel)] = (uid, channel)
             return true
         }
     }
 
-    private func release(_ uid: UInt32) {
-        open.withLock { counts in
-            counts[uid, default: 1] -= 1
-            if counts[uid] == 0 { counts[uid] = nil }
-        }
+    private func release(_ channel: any Channel) {
+        _ = clients.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     /// Connections open now.
-    var connectionCount: Int { open.withLock { $0.values.reduce(0, +) } }
+    var connectionCount: Int { clients.withLock { $0.count } }
 
     /// Dispatches one request; every failure becomes a JSON error with a 4xx/5xx status.
     private func route(_ request: HTTPConnectionHandler.Request, caller: PeerCredentials, writer: ChannelResponseWriter) async {

@@ -57,6 +57,24 @@ final class HTTPHardeningTests: XCTestCase {
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
     }
 
+    /// SIGTERM with idle keep-alive connections open (each with its header timer armed): the
+    /// daemon closes them before their event loop stops, and exits 0 without NIO's "Cannot
+    /// schedule tasks on an EventLoop that has already shut down".
+    func testSIGTERMWithIdleKeepAliveConnectionsExitsCleanly() throws {
+        let server = try XCTUnwrap(server)
+        let idle = try (0..<3).map { _ in try HTTPTestClient(http) }
+        for c in idle {
+            var request = Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n".utf8)
+            _ = request.withUnsafeMutableBytes { send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            XCTAssertTrue(c.readSome().contains("200"))
+        }
+        server.process.terminate()
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationStatus, 0, server.log)
+        XCTAssertFalse(server.log.contains("Cannot schedule"), server.log)
+        _ = idle
+    }
+
     func testOneUIDCannotHoldMoreThanItsShareOfConnections() throws {
         let held = try (0..<6).map { _ in try HTTPTestClient(http) }
         let extra = try HTTPTestClient(http)

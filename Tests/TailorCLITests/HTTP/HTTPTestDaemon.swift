@@ -9,6 +9,9 @@ final class HTTPTestDaemon {
     let port: UInt16
     let process: Process
 
+    /// What the daemon wrote to its standard error.
+    var log: String { (try? String(contentsOfFile: dir + "/tailord.log", encoding: .utf8)) ?? "" }
+
     /// The HTTP endpoint's Unix socket.
     var http: HTTPTestClient.Target { .unix(dir + "/http.sock") }
 
@@ -23,7 +26,7 @@ final class HTTPTestDaemon {
         try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
         process = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
                                                                            "--config", dir + "/tailord.conf", "--model", model, "-t", "1"],
-                                            socket: dir + "/t.sock")
+                                            socket: dir + "/t.sock", log: dir + "/tailord.log")
     }
 
     /// Stops the daemon and removes its directory.
