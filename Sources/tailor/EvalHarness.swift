@@ -177,9 +177,39 @@ struct EvalReport {
             md += "| \(u) | " + methods.map { m in byMethod[m].map { String(format: "%.4f", $0.reduce(0, +) / Double($0.count)) } ?? "-" }.joined(separator: " | ") + " |\n"
         }
         json["per_user_rougeL"] = perUser.mapValues { $0.mapValues { $0.reduce(0, +) / Double($0.count) } }
+        let (pairedMD, pairedJSON) = paired()
+        md += pairedMD
+        json["paired_rougeL"] = pairedJSON
         try AtomicFile.write(Array(md.utf8), to: out + "/results\(suffix).md", mode: 0o644)
         try AtomicFile.write([UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])), to: out + "/results\(suffix).json", mode: 0o644)
         try AtomicFile.write(Array(Self.chart(bars).utf8), to: out + "/results\(suffix).svg", mode: 0o644)
+    }
+
+    /// The method pairs compared query by query: CoPe against each thing it adds to, and OPPU
+    /// against the task adapter.
+    static let pairs = [("cope", "oppu"), ("cope", "tam"), ("oppu", "tam"), ("cope", "cd-only"), ("cope", "dpo-only")]
+
+    /// Paired ROUGE-L differences over the queries both methods answered: mean, bootstrap 95%
+    /// interval, wins/ties/losses, and how often the two texts are identical.
+    func paired() -> (markdown: String, json: [String: Any]) {
+        var md = "\n## Paired differences (ROUGE-L)\n\nOver the queries both methods answered; the interval resamples queries, "
+            + "so what the methods share does not widen it.\n\n| a − b | n | mean | 95% interval | wins / ties / losses | same text |\n|---|---|---|---|---|---|\n"
+        var json: [String: Any] = [:]
+        for (a, b) in Self.pairs {
+            guard let ga = generations[a], let gb = generations[b] else { continue }
+            let keys = ga.keys.filter { gb[$0] != nil }.sorted()
+            guard !keys.isEmpty else { continue }
+            func score(_ g: [String: (user: String, text: String, gold: String)], _ k: String) -> Double {
+                Rouge.score(prediction: g[k]!.text, reference: g[k]!.gold).rougeL.fmeasure
+            }
+            let p = PairedComparison(keys.map { score(ga, $0) }, keys.map { score(gb, $0) })
+            let same = keys.count { ga[$0]!.text == gb[$0]!.text }
+            md += String(format: "| %@ − %@ | %d | %+.4f | [%+.4f, %+.4f] | %d / %d / %d | %d |\n", a, b, keys.count, p.mean, p.low, p.high,
+                         p.wins, p.ties, p.losses, same)
+            json["\(a)-\(b)"] = ["n": keys.count, "mean": p.mean, "interval": [p.low, p.high], "wins": p.wins, "ties": p.ties,
+                                  "losses": p.losses, "same_text": same]
+        }
+        return (md, json)
     }
 
     /// A bar per method (ROUGE-L) with its 95% interval as a whisker.

@@ -28,6 +28,16 @@ final class EvalCLITests: XCTestCase {
             let rl = try XCTUnwrap(r["rougeL"] as? [Double])
             XCTAssertTrue(rl[1] <= rl[0] && rl[0] <= rl[2], "\(m): the mean lies in its interval")
         }
+        // Paired differences over the same queries, for each pair of methods compared.
+        let paired = try XCTUnwrap(results["paired_rougeL"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(paired.keys), ["cope-oppu", "cope-tam", "oppu-tam", "cope-cd-only", "cope-dpo-only"])
+        for (pair, p) in paired {
+            XCTAssertEqual(p["n"] as? Int, 2, pair)
+            XCTAssertEqual((p["wins"] as? Int ?? 0) + (p["ties"] as? Int ?? 0) + (p["losses"] as? Int ?? 0), 2, pair)
+            let interval = try XCTUnwrap(p["interval"] as? [Double]), mean = try XCTUnwrap(p["mean"] as? Double)
+            XCTAssertTrue(interval[0] <= mean && mean <= interval[1], "\(pair): \(p)")
+        }
+        XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope − oppu | 2 |"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/results.svg"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope | 2 |"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
@@ -42,7 +52,7 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(variant.status, 0, variant.stderr)
         XCTAssertFalse(variant.stderr.contains("step"), variant.stderr)
         let rp = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
-        XCTAssertEqual(Set(rp.keys.filter { !$0.hasPrefix("per_user") && $0 != "command" }), ["base", "cope"], "\(rp.keys)")
+        XCTAssertEqual(Set(rp.keys.filter { !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && $0 != "command" }), ["base", "cope"], "\(rp.keys)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
         let unchanged = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
         XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
