@@ -135,6 +135,9 @@ struct GitHookCommand: AsyncParsableCommand {
                                                      kept: kept ? "" : subject, outcome: kept ? "accepted" : "edited", mode: p.mode)
                     _ = try await client.recordFeedback(event, user: p.user)
                 } else {
+                    // A merge's message is git's, not the author's: nothing to learn from it.
+                    let gitDir = (pendingPath as NSString).deletingLastPathComponent
+                    guard !FileManager.default.fileExists(atPath: gitDir + "/MERGE_HEAD") else { return }
                     let change = try CommitChange.staged(repository: git.repo)
                     guard !change.files.isEmpty else { return }
                     let prompt = CommitPrompt.text(change, budget: CommitPrompt.defaultBudget)

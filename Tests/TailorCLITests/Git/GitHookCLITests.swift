@@ -103,6 +103,19 @@ final class GitHookCLITests: XCTestCase {
         XCTAssertNotEqual(nothing.status, 0)
         XCTAssertTrue(nothing.stderr.contains("nothing is staged"), nothing.stderr)
 
+        // A merge's message is git's own: nothing is recorded for it.
+        let before = try CLITests.execute(["data", "ls", "--socket", socket]).stdout
+        try git(["checkout", "-q", "-b", "side"])
+        try stage("side.txt", "side\n")
+        XCTAssertEqual(try git(["commit", "-q", "-m", "Side work"]).status, 0)
+        try git(["checkout", "-q", "-"])
+        try stage("main.txt", "main\n")
+        XCTAssertEqual(try git(["commit", "-q", "-m", "Main work"]).status, 0)
+        let merged = try CLITests.execute(["data", "ls", "--socket", socket]).stdout
+        XCTAssertEqual(try git(["merge", "-q", "--no-ff", "--no-edit", "side"]).status, 0)
+        XCTAssertEqual(try CLITests.execute(["data", "ls", "--socket", socket]).stdout, merged)
+        XCTAssertNotEqual(merged, before, "the two -m commits were recorded")
+
         let uninstall = try CLITests.execute(["git", "hook", "uninstall", "--repo", repo])
         XCTAssertTrue(uninstall.stdout.contains("removed 2 hooks"), uninstall.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: repo + "/.git/hooks/commit-msg"))
