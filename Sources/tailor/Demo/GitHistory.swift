@@ -18,21 +18,10 @@ struct GitHistory {
     /// Reads the newest `limit` non-merge commits of the repository at `path` with `git log`.
     /// - Throws: `CLIError` saying that git is missing or that `path` is not a repository.
     init(repository path: String, limit: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Records start with RS; fields end with US; --name-only lists the files after the body.
-        p.arguments = ["git", "-C", path, "log", "--no-merges", "-n", "\(limit)", "--format=%x1e%H%x1f%an%x1f%s%x1f%b%x1f", "--name-only"]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        do { try p.run() } catch { throw CLIError("cannot run git: \(error)") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw CLIError("git log in \(path) failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-        commits = Self.parse(String(decoding: data, as: UTF8.self))
+        let text = try Git.run(["-C", path, "log", "--no-merges", "-n", "\(limit)", "--format=%x1e%H%x1f%an%x1f%s%x1f%b%x1f", "--name-only"],
+                               label: "git log in \(path)")
+        commits = Self.parse(text)
     }
 
     /// Parses `git log` output in the format above (separate so tests can feed it text).

@@ -104,8 +104,9 @@ enum CommitPrompt {
 /// Runs git, reading at most a cap of its output.
 enum Git {
     /// Runs `git args` and returns its output (cut at `maxBytes`; git is stopped then).
+    /// - Parameter label: what failed, for the error ("git log in PATH"); by default the command.
     /// - Throws: `CLIError` naming the command and git's message when it fails.
-    static func run(_ args: [String], maxBytes: Int = 16 << 20) throws -> String {
+    static func run(_ args: [String], maxBytes: Int = 16 << 20, label: String? = nil) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git"] + args
@@ -129,8 +130,8 @@ enum Git {
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard cut || p.terminationStatus == 0 else {
-            throw CLIError("git \(args.filter { !$0.hasPrefix("--") }.prefix(4).joined(separator: " ")) failed: "
-                           + message.trimmingCharacters(in: .whitespacesAndNewlines))
+            let what = label ?? "git " + args.filter { !$0.hasPrefix("--") }.prefix(4).joined(separator: " ")
+            throw CLIError("\(what) failed: " + message.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return String(decoding: data, as: UTF8.self)
     }
