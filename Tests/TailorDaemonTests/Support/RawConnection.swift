@@ -24,17 +24,21 @@ final class RawConnection {
 
     deinit { close(fd) }
 
-    /// Writes raw bytes; false if the peer is gone.
+    /// Writes raw bytes; false if the peer is gone (or the send timed out).
     @discardableResult
-    func send(bytes: [UInt8]) -> Bool {
+    func send(bytes: [UInt8]) -> Bool { sent(bytes) == bytes.count }
+
+    /// Writes raw bytes until they are all sent, the peer is gone or the send times out, and
+    /// returns how many the socket took.
+    func sent(_ bytes: [UInt8]) -> Int {
         bytes.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
                 let n = Glibc.send(fd, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
-                if n <= 0 { return false }
+                if n <= 0 { return off }
                 off += n
             }
-            return true
+            return off
         }
     }
 
