@@ -55,7 +55,7 @@ public struct DecodingState {
     /// - Parameter contextFull: the sequence has no room for another token after this one.
     public mutating func step(logits: UnsafeBufferPointer<Float>, contextFull: Bool) -> DecodingStep {
         let next = sampler.sample(logits, history: history)
-        return advance(token: next, logprob: Self.logSoftmax(logits, at: Int(next)), contextFull: contextFull)
+        return advance(token: next, logprob: VectorOps.logSoftmax(logits, at: Int(next)), contextFull: contextFull)
     }
 
     /// Advances the text stream with a token chosen elsewhere (CoPe's contrastive choice), with
@@ -96,10 +96,5 @@ public struct DecodingState {
         let (out, stopped) = stops.feed(utf8.flush())
         if stopped { return (out, true) }
         return (out + stops.flush(), false)
-    }
-
-    /// log softmax(logits)[i], computed stably.
-    static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at i: Int) -> Float {
-        logits[i] - VectorOps.logSumExp(logits).logSumExp
     }
 }

@@ -36,6 +36,11 @@ package enum VectorOps {
         return (l, m)
     }
 
+    /// log softmax(logits)[i], computed stably: a sampled token's log-probability.
+    package static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, at i: Int) -> Float {
+        logits[i] - logSumExp(logits).logSumExp
+    }
+
     package static func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
     }

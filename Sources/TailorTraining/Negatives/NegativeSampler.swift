@@ -40,6 +40,11 @@ public struct ScoredCompletion: Sendable, Equatable {
 /// adapter), score each with the implicit reward of π_user (base + task + user adapters) against
 /// π_base, and keep the lowest — the completion the user's model likes least relative to the
 /// task model.
+///
+/// The K samples decode as K rows of one batch after one prefill of the prompt, and each has a
+/// twin row under π_user fed the same tokens: every step reads the weights once for all 2K
+/// rows, and the reward comes out of the sampling itself (log π_base of each sampled token from
+/// its row, log π_user from its twin's), with no second pass over the completions.
 public final class NegativeSampler {
     public let graph: TrainingGraph
     public let configuration: NegativeConfiguration
@@ -47,40 +52,110 @@ public final class NegativeSampler {
     public let base: [AdapterUse]
     /// π_user's adapters (task, then user).
     public let user: [AdapterUse]
+    /// Rows 0..<K sample under π_base; rows K..<2K are their π_user twins.
     private let context: InferenceContext
 
-    /// A sampler scoring with `graph` (whose capacity bounds prompt + completion).
+    /// A sampler whose prompt + completion fit `graph`'s capacity (`graph.maxTokens`), using its
+    /// threads and pausing at its `pausePoint`.
     public init(graph: TrainingGraph, base: [AdapterUse], user: [AdapterUse], configuration: NegativeConfiguration = .init()) throws {
         try configuration.validate()
         self.graph = graph
         self.base = base
         self.user = user
         self.configuration = configuration
-        context = InferenceContext(model: graph.model, maxSequences: 1, maxContext: graph.maxTokens, maxBatchTokens: min(256, graph.maxTokens),
-                                   threads: graph.threads)
+        let rows = 2 * configuration.samples
+        context = InferenceContext(model: graph.model, maxSequences: rows, maxContext: graph.maxTokens,
+                                   maxBatchTokens: max(rows, 2 * min(256, graph.maxTokens)), maxLogitRows: rows, threads: graph.threads)
+    }
+
+    /// One sample's row while it decodes.
+    private struct Row {
+        var state: DecodingState
+        var sampler: Sampler
+        var endToken: Int32?
+        var logpUser: Double = 0
+        var logpBase: Double = 0
+        var done = false
     }
 
     /// The K scored samples for `prompt` (tokens, BOS included), lowest reward first; the
     /// samples of prompt `index` are fixed by (seed, index). Empty completions are dropped.
-    /// The graph's `pausePoint` runs before every sampled token's forward pass as well as in
-    /// scoring, so a job drawing negatives yields to interactive decoding at token granularity.
+    /// The graph's `pausePoint` runs before every forward call (each prefill chunk and each
+    /// step of the K rows), so a job drawing negatives yields to interactive decoding at token
+    /// granularity.
     public func candidates(prompt: [Int32], index: Int) throws -> [ScoredCompletion] {
-        let c = configuration
+        let c = configuration, k = c.samples
         let room = graph.maxTokens - prompt.count - 1
         guard room >= 1 else { throw TrainingError.sequenceTooLong(tokens: prompt.count + 1, capacity: graph.maxTokens) }
-        let generator = Generator(context: context, sequence: 0, adapters: base)
-        var out: [ScoredCompletion] = []
-        for k in 0..<c.samples {
-            let seed = c.seed &+ UInt64(index) &* 1_000_003 &+ UInt64(k) &* 7919
+        let options = GenerationOptions(maxTokens: min(c.maxNewTokens, room))
+        var rows = try (0..<k).map { i -> Row in
+            let seed = c.seed &+ UInt64(index) &* 1_000_003 &+ UInt64(i) &* 7919
             let sampling = SamplingParameters(temperature: c.temperature, topP: c.topP, seed: seed)
-            let result = try generator.generate(prompt: prompt, sampling: sampling, options: GenerationOptions(maxTokens: min(c.maxNewTokens, room)),
-                                                beforeForward: { graph.pausePoint?() })
-            var tokens = result.tokens
-            if result.finishReason == .endOfGeneration, let eos = graph.model.tokenizer.eosID { tokens.append(eos) }
-            guard !tokens.isEmpty, !result.text.isEmpty else { continue }
-            out.append(ScoredCompletion(tokens: tokens, text: result.text, reward: try reward(prompt: prompt, completion: tokens)))
+            return Row(state: try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: graph.model.tokenizer),
+                       sampler: try Sampler(sampling))
+        }
+        try prefill(prompt)
+        // Logit rows: after the prefill, 0 is π_base's and 1 π_user's, shared by every sample;
+        // after a step, the active samples' base rows, then their user rows, in the same order.
+        var baseRow = [Int](repeating: 0, count: k), userRow = [Int](repeating: 1, count: k)
+        while true {
+            var fed: [Int] = []
+            for i in 0..<k where !rows[i].done {
+                if step(&rows[i], base: context.logits(row: baseRow[i]), user: context.logits(row: userRow[i])) { fed.append(i) }
+            }
+            guard !fed.isEmpty else { break }
+            graph.pausePoint?()
+            let last = fed.map { rows[$0].state.generated.last! }
+            try context.forward(zip(fed, last).map { BatchItem(sequence: $0, tokens: [$1], adapters: base) }
+                                + zip(fed, last).map { BatchItem(sequence: k + $0, tokens: [$1], adapters: user) })
+            for (n, i) in fed.enumerated() { baseRow[i] = n; userRow[i] = fed.count + n }
+        }
+        var out: [ScoredCompletion] = []
+        for row in rows {
+            let tokens = row.state.generated + (row.endToken.map { [$0] } ?? [])
+            guard !tokens.isEmpty, !row.state.text.isEmpty else { continue }
+            let r = row.logpUser - Double(c.alpha) * row.logpBase
+            out.append(ScoredCompletion(tokens: tokens, text: row.state.text,
+                                        reward: Float(c.lengthNormalized ? r / Double(tokens.count) : r)))
         }
         return out.sorted { $0.reward < $1.reward }
+    }
+
+    /// Evaluates `prompt` once under π_base (row 0) and once under π_user (row K), in chunks,
+    /// then copies both prefixes to the other samples' rows.
+    private func prefill(_ prompt: [Int32]) throws {
+        let k = configuration.samples
+        for s in 0..<(2 * k) { context.reset(sequence: s) }
+        let chunk = context.maxBatchTokens / 2
+        var i = 0
+        while i < prompt.count {
+            let part = Array(prompt[i..<min(prompt.count, i + chunk)])
+            graph.pausePoint?()
+            try context.forward([BatchItem(sequence: 0, tokens: part, adapters: base), BatchItem(sequence: k, tokens: part, adapters: user)])
+            i += part.count
+        }
+        for s in 1..<k {
+            context.cache.copyPrefix(from: 0, to: s, length: prompt.count)
+            context.cache.copyPrefix(from: k, to: k + s, length: prompt.count)
+        }
+    }
+
+    /// Samples `row`'s next token from π_base's `base` logits and adds both models' log p of
+    /// it to the row's sums. Returns true when the token is to be fed back (the row goes on).
+    private func step(_ row: inout Row, base: UnsafeBufferPointer<Float>, user: UnsafeBufferPointer<Float>) -> Bool {
+        let token = row.sampler.sample(base, history: row.state.tokens)
+        let lb = VectorOps.logSoftmax(base, at: Int(token)), lu = VectorOps.logSoftmax(user, at: Int(token))
+        row.logpBase += Double(lb)
+        row.logpUser += Double(lu)
+        switch row.state.advance(token: token, logprob: lb, contextFull: false) {
+        case .end:
+            row.endToken = token
+            row.done = true
+            return false
+        case let .token(_, finish):
+            row.done = finish != nil
+            return finish == nil
+        }
     }
 
     /// The implicit reward of `completion` after `prompt`.

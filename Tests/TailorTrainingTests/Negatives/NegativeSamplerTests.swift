@@ -52,7 +52,8 @@ final class NegativeSamplerTests: XCTestCase {
     }
 
     /// A job drawing negatives must yield to interactive decoding while it samples, not only
-    /// while it scores: the pause point runs before every sampled token.
+    /// between prompts: the pause point runs before every forward call, and the K samples
+    /// advance together, one call per token for all of them.
     func testSamplingPausesBeforeEveryToken() throws {
         let model = try TrainingFixtures.model("llama")
         let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
@@ -66,14 +67,36 @@ final class NegativeSamplerTests: XCTestCase {
         nonisolated(unsafe) var pauses = 0
         graph.pausePoint = { pauses += 1 }
         let list = try sampler.candidates(prompt: prompt, index: 1)
-        let total = pauses
-        // What scoring alone pauses, measured on the same completions.
-        pauses = 0
-        for c in list { _ = try sampler.reward(prompt: prompt, completion: c.tokens) }
-        let sampling = total - pauses
-        let sampled = list.reduce(0) { $0 + $1.tokens.count }
-        XCTAssertGreaterThan(sampled, 2 * config.samples, "the fixture should sample several tokens")
-        // One pause per sample before its prefill, one before each fed-back token (all but the last).
-        XCTAssertGreaterThanOrEqual(sampling, sampled, "sampling paused \(sampling) times for \(sampled) tokens")
+        let longest = list.map(\.tokens.count).max() ?? 0
+        XCTAssertGreaterThan(longest, 2, "the fixture should sample several tokens")
+        // One pause before the prefill, then one before each fed-back token of the longest
+        // sample (its last token is not fed back).
+        XCTAssertGreaterThanOrEqual(pauses, longest, "sampling paused \(pauses) times for a \(longest)-token sample")
+        XCTAssertLessThan(pauses, list.reduce(0) { $0 + $1.tokens.count } + 1, "the samples share each step's forward call")
+    }
+
+    /// The batched sampler draws exactly what one generation per sample draws: the same
+    /// seeds give the same tokens as `Generator` on π_base alone.
+    func testBatchedSamplesEqualOneAtATimeGeneration() throws {
+        let model = try TrainingFixtures.model("llama")
+        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
+        let user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
+        var config = NegativeConfiguration()
+        config.maxNewTokens = 10
+        config.samples = 3
+        let sampler = try NegativeSampler(graph: TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1), base: [task],
+                                          user: [task, user], configuration: config)
+        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        let batched = Set(try sampler.candidates(prompt: prompt, index: 2).map(\.text))
+        let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 40, threads: 1)
+        var single: Set<String> = []
+        for k in 0..<config.samples {
+            let seed = config.seed &+ 2 &* 1_000_003 &+ UInt64(k) &* 7919
+            let r = try Generator(context: ctx, adapters: [task]).generate(
+                prompt: prompt, sampling: SamplingParameters(temperature: config.temperature, topP: config.topP, seed: seed),
+                options: GenerationOptions(maxTokens: config.maxNewTokens))
+            if !r.text.isEmpty { single.insert(r.text) }
+        }
+        XCTAssertEqual(batched, single)
     }
 }
