@@ -24,6 +24,8 @@ extension Jobs {
         public var seed: UInt64 = 0
         public var maxTokens: UInt32 = 0
         public var maxItems: UInt32 = 0
+        /// cope jobs: DPO's own learning rate (0: derived from `learningRate`, see JobSpec).
+        public var dpoLearningRate: Float = 0
 
         /// All defaults.
         public init() {}
@@ -49,6 +51,7 @@ extension Jobs {
             m.pointee.seed = seed
             m.pointee.max_tokens = maxTokens
             m.pointee.max_items = maxItems
+            m.pointee.dpo_learning_rate = dpoLearningRate
         }
 
         init(_ m: Tailor__V1__JobParameters, _ r: CMessageReader) throws {
@@ -69,6 +72,7 @@ extension Jobs {
             seed = m.seed
             maxTokens = m.max_tokens
             maxItems = m.max_items
+            dpoLearningRate = m.dpo_learning_rate
         }
     }
 

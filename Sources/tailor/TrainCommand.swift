@@ -10,6 +10,8 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(help: "LoRA alpha.") var alpha: Float?
     @Option(help: "Targets, e.g. q,v or q,k,v,o.") var targets: String?
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float?
+    @Option(name: .customLong("dpo-lr"), help: "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else 5e-6).")
+    var dpoLearningRate: Float?
     @Option(help: "Epochs.") var epochs: UInt32?
     @Option(name: .customLong("batch"), help: "Sequences (or pairs) per optimizer step.") var batchSize: UInt32?
     @Option(name: .customLong("accumulate"), help: "Batches per optimizer step.") var gradientAccumulation: UInt32?
@@ -43,6 +45,7 @@ struct HyperparameterOptions: ParsableArguments {
         p.seed = seed ?? 0
         p.maxTokens = maxTokens ?? 0
         p.maxItems = maxItems ?? 0
+        p.dpoLearningRate = dpoLearningRate ?? 0
         return p
     }
 }
@@ -105,9 +108,21 @@ struct JobFollower {
     /// Where the bar and the final line go (the demo keeps standard output for its results).
     var fd: Int32 = STDOUT_FILENO
 
-    func follow(_ client: TailorClient, _ id: String) async throws {
+    /// Follows job `id` to its end, drawing its progress.
+    /// - Returns: the wall seconds of each stage the job ran while followed, in order.
+    /// - Throws: `CLIError` when the job fails or is cancelled.
+    @discardableResult
+    func follow(_ client: TailorClient, _ id: String) async throws -> [(stage: String, seconds: Double)] {
         var last: Jobs.Info?
+        var stages: [(stage: String, seconds: Double)] = []
+        var stageStart = Date()
         for try await info in try client.watchJob(id) {
+            if !info.stage.isEmpty, info.stage != stages.last?.stage {
+                if !json, !stages.isEmpty { Console.write("\n", to: fd) }      // keep the finished stage's bar
+                stageStart = Date()
+                stages.append((info.stage, 0))
+            }
+            if !stages.isEmpty { stages[stages.count - 1].seconds = Date().timeIntervalSince(stageStart) }
             last = info
             if json {
                 let obj: [String: Any] = ["id": info.id, "state": info.state, "stage": info.stage, "step": info.step, "total_steps": info.totalSteps,
@@ -127,7 +142,9 @@ struct JobFollower {
         if !json { Console.write("\n", to: fd) }
         guard let last else { throw CLIError("the job's progress stream ended without a state") }
         switch last.state {
-        case "succeeded": if !json { Console.write("\(last.id) succeeded: adapter version \(last.adapterVersion)\n", to: fd) }
+        case "succeeded":
+            if !json { Console.write("\(last.id) succeeded: adapter version \(last.adapterVersion)\n", to: fd) }
+            return stages
         case "failed": throw CLIError("job \(last.id) failed: \(last.error)")
         default: throw CLIError("job \(last.id) was \(last.state)")
         }

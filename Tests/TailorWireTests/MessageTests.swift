@@ -77,3 +77,19 @@ final class DecodingMessageTests: XCTestCase {
         for e in events { XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e) }
     }
 }
+
+final class JobMessageTests: XCTestCase {
+    /// Every parameter survives the wire, the newest field (DPO's own learning rate) included.
+    func testSubmitRequestRoundTripsEveryParameter() throws {
+        var r = Jobs.SubmitRequest(kind: "cope", user: "ada", task: "commit_subject")
+        r.dataUser = "others"
+        r.checkpointEvery = 7
+        var p = Jobs.Parameters()
+        p.rank = 8; p.alpha = 16; p.targets = ["q", "v"]; p.learningRate = 1e-3; p.epochs = 1; p.batchSize = 2
+        p.gradientAccumulation = 2; p.warmupRatio = 0.1; p.maxGradNorm = 0.3; p.beta = 0.05; p.samples = 2
+        p.maxNewTokens = 24; p.rewardAlpha = 0.5; p.lengthNormalized = true; p.seed = 9; p.maxTokens = 192
+        p.maxItems = 32; p.dpoLearningRate = 2e-4
+        r.parameters = p
+        XCTAssertEqual(try Jobs.SubmitRequest(serialized: try r.serialized()), r)
+    }
+}

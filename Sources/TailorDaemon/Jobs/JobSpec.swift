@@ -56,7 +56,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         } else {
             if p.beta > 0 { dpo.beta = p.beta }
             if p.seed > 0 { dpo.seed = p.seed }
+            // A cope job's learning_rate is OPPU's; DPO keeps the reference's ratio to it
+            // (5e-6 : 1e-4) unless given its own, so raising OPPU's rate does not leave a DPO
+            // stage that moves the adapter by nothing.
+            if p.learningRate > 0 { dpo.learningRate = p.learningRate * Self.dpoToOPPURate }
         }
+        if p.dpoLearningRate > 0 { dpo.learningRate = p.dpoLearningRate }
         if p.samples > 0 { neg.samples = Int(p.samples) }
         if p.maxNewTokens > 0 { neg.maxNewTokens = Int(p.maxNewTokens) }
         if p.rewardAlpha > 0 { neg.alpha = p.rewardAlpha }
@@ -78,6 +83,9 @@ public struct JobSpec: Codable, Sendable, Equatable {
         checkpointEvery = request.checkpointEvery > 0 ? Int(request.checkpointEvery) : 10
         dataUser = request.dataUser
     }
+
+    /// The reference code's DPO learning rate over its OPPU learning rate (5e-6 / 1e-4).
+    static let dpoToOPPURate: Float = TrainingConfiguration.dpo.learningRate / TrainingConfiguration.oppu.learningRate
 
     func json() -> String {
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)

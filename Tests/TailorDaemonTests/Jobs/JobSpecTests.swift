@@ -23,6 +23,18 @@ final class JobSpecTests: XCTestCase {
         XCTAssertEqual(try JobSpec.decode(s.json()), s)
     }
 
+    /// A cope job's learning_rate is OPPU's. DPO took the reference's 5e-6 whatever it was,
+    /// so a demo at OPPU 1e-3 ran a DPO stage that moved the adapter by nothing; it now keeps
+    /// the reference's ratio, or takes its own rate.
+    func testCopeJobsDPORateFollowsOPPUsUnlessGiven() throws {
+        XCTAssertEqual(try spec { _ in }.dpo.learningRate, 5e-6)
+        let scaled = try spec { $0.learningRate = 1e-3 }
+        XCTAssertEqual(scaled.sft.learningRate, 1e-3)
+        XCTAssertEqual(scaled.dpo.learningRate, 5e-5, accuracy: 1e-9)
+        XCTAssertEqual(try spec { $0.learningRate = 1e-3; $0.dpoLearningRate = 2e-4 }.dpo.learningRate, 2e-4)
+        XCTAssertThrowsError(try spec { $0.dpoLearningRate = 3 }) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
+    }
+
     func testOutOfRangeParametersAreInvalidArgument() {
         let bad: [(String, (inout Jobs.Parameters) -> Void)] = [
             ("batch size", { $0.batchSize = .max }),                    // batch × accumulation overflowed Int

@@ -315,7 +315,7 @@ const ProtobufCMessageDescriptor tailor__v1__job_ref__descriptor =
   (ProtobufCMessageInit) tailor__v1__job_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descriptors[17] =
+static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descriptors[18] =
 {
   {
     "rank",
@@ -521,11 +521,24 @@ static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dpo_learning_rate",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, dpo_learning_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
   1,   /* field[1] = alpha */
   5,   /* field[5] = batch_size */
   9,   /* field[9] = beta */
+  17,   /* field[17] = dpo_learning_rate */
   4,   /* field[4] = epochs */
   6,   /* field[6] = gradient_accumulation */
   3,   /* field[3] = learning_rate */
@@ -544,7 +557,7 @@ static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__job_parameters__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor =
 {
@@ -554,7 +567,7 @@ const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor =
   "Tailor__V1__JobParameters",
   "tailor.v1",
   sizeof(Tailor__V1__JobParameters),
-  17,
+  18,
   tailor__v1__job_parameters__field_descriptors,
   tailor__v1__job_parameters__field_indices_by_name,
   1,  tailor__v1__job_parameters__number_ranges,

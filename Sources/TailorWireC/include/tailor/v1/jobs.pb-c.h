@@ -83,10 +83,15 @@ struct  Tailor__V1__JobParameters
    * use at most this many history items (0: all)
    */
   uint32_t max_items;
+  /*
+   * cope jobs: DPO's learning rate, which differs from OPPU's `learning_rate` (0: 1/20 of
+   * learning_rate when that is set, the reference's DPO/OPPU ratio; else DPO's 5e-6).
+   */
+  float dpo_learning_rate;
 };
 #define TAILOR__V1__JOB_PARAMETERS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_parameters__descriptor) \
-    , 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
