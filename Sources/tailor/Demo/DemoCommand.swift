@@ -27,6 +27,7 @@ struct DemoCommand: AsyncParsableCommand {
     var tamLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 2
+    @Option(name: .customLong("batch"), help: "Sequences per optimizer step of the task and user adapters.") var batchSize: UInt32 = 4
     @Flag(help: "Keep the private daemon's directory (store, adapters, log) afterwards.") var keep = false
     @Flag(help: "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table.")
     var json = false
@@ -114,6 +115,7 @@ struct DemoCommand: AsyncParsableCommand {
         tam.dataUser = Self.othersUser
         tam.parameters.epochs = 1
         tam.parameters.learningRate = tamLearningRate
+        tam.parameters.batchSize = batchSize
         tam.parameters.maxTokens = Self.sequenceTokens
         step("training the task adapter (TAM) on the other commits")
         try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(tam).id)
@@ -122,12 +124,14 @@ struct DemoCommand: AsyncParsableCommand {
         var cope = Jobs.SubmitRequest(kind: "cope", user: author, task: Self.task)
         cope.parameters.epochs = oppuEpochs
         cope.parameters.learningRate = oppuLearningRate
+        cope.parameters.batchSize = batchSize
         cope.parameters.maxTokens = Self.sequenceTokens
         cope.parameters.samples = 2
         cope.parameters.maxNewTokens = 24
         step("training \(plan.author)'s adapter: OPPU → synthetic negatives → DPO")
-        try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(cope).id)
+        let ran = try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(cope).id)
         stages.lap("oppu+negatives+dpo")
+        for s in ran { stages.record(s.stage, seconds: s.seconds) }
     }
 
     /// One shown commit's subjects: the real one and each method's, with ROUGE-L.
@@ -200,5 +204,10 @@ struct StageClock {
         let now = Date()
         seconds[name, default: 0] += now.timeIntervalSince(last)
         last = now
+    }
+
+    /// Adds a part of a stage measured elsewhere (a job's own stages), without ending one.
+    mutating func record(_ name: String, seconds s: Double) {
+        seconds[name, default: 0] += s
     }
 }
