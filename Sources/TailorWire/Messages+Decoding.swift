@@ -38,15 +38,28 @@ public struct GenerateRequest: Sendable, Equatable {
         public var repetitionPenalty: Float = 0
         /// Random seed.
         public var seed: UInt64 = 0
+        /// DRY's multiplier; 0: off.
+        public var dryMultiplier: Float = 0
+        /// DRY's base; 0: 1.75.
+        public var dryBase: Float = 0
+        /// DRY's longest unpenalized repeat; 0: 2.
+        public var dryAllowedLength: UInt32 = 0
+        /// Tokens DRY searches; 0: the whole context.
+        public var dryPenaltyLastN: UInt32 = 0
         /// Settings as given.
         public init(temperature: Float = 0, topK: UInt32 = 0, topP: Float = 0, minP: Float = 0,
-                    repetitionPenalty: Float = 0, seed: UInt64 = 0) {
+                    repetitionPenalty: Float = 0, seed: UInt64 = 0, dryMultiplier: Float = 0, dryBase: Float = 0,
+                    dryAllowedLength: UInt32 = 0, dryPenaltyLastN: UInt32 = 0) {
             self.temperature = temperature
             self.topK = topK
             self.topP = topP
             self.minP = minP
             self.repetitionPenalty = repetitionPenalty
             self.seed = seed
+            self.dryMultiplier = dryMultiplier
+            self.dryBase = dryBase
+            self.dryAllowedLength = dryAllowedLength
+            self.dryPenaltyLastN = dryPenaltyLastN
         }
     }
 
@@ -119,6 +132,10 @@ public struct GenerateRequest: Sendable, Equatable {
         s.pointee.min_p = sampling.minP
         s.pointee.repetition_penalty = sampling.repetitionPenalty
         s.pointee.seed = sampling.seed
+        s.pointee.dry_multiplier = sampling.dryMultiplier
+        s.pointee.dry_base = sampling.dryBase
+        s.pointee.dry_allowed_length = sampling.dryAllowedLength
+        s.pointee.dry_penalty_last_n = sampling.dryPenaltyLastN
         m.pointee.sampling = s
         let stops = arena.array(UnsafeMutablePointer<CChar>?.self, count: stop.count)
         for (i, st) in stop.enumerated() { stops[i] = try arena.cString(st, field: "generate.stop") }
@@ -165,7 +182,8 @@ public struct GenerateRequest: Sendable, Equatable {
                 var sampling = Sampling()
                 if let s = m.pointee.sampling?.pointee {
                     sampling = Sampling(temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p,
-                                        repetitionPenalty: s.repetition_penalty, seed: s.seed)
+                                        repetitionPenalty: s.repetition_penalty, seed: s.seed, dryMultiplier: s.dry_multiplier,
+                                        dryBase: s.dry_base, dryAllowedLength: s.dry_allowed_length, dryPenaltyLastN: s.dry_penalty_last_n)
                 }
                 let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
                 let refs = try (0..<m.pointee.n_adapters).map { try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters") }

@@ -11,10 +11,19 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty (1 disables).") var repeatPenalty: Float = 1
     @Option(name: .customLong("repeat-last-n"), help: "Tokens the repetition penalty looks back over.") var repeatLastN: Int = 64
     @Option(help: "Random seed; the same seed gives the same output.") var seed: UInt64 = 0
+    @Option(name: .customLong("dry-multiplier"), help: "DRY: penalty on tokens that extend a repeat of the context (0 disables; 0.8 is usual).")
+    var dryMultiplier: Float = 0
+    @Option(name: .customLong("dry-base"), help: "DRY: growth of the penalty per repeated token.") var dryBase: Float = 1.75
+    @Option(name: .customLong("dry-allowed-length"), help: "DRY: longest repeat left unpenalized.") var dryAllowedLength: Int = 2
+    @Option(name: .customLong("dry-penalty-last-n"), help: "DRY: tokens searched for repeats (0: all).") var dryLastN: Int = 0
+
+    var dry: DRYParameters {
+        DRYParameters(multiplier: dryMultiplier, base: dryBase, allowedLength: dryAllowedLength, window: dryLastN)
+    }
 
     var parameters: SamplingParameters {
         SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed)
+                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, dry: dry)
     }
 
     func validate() throws {
@@ -98,7 +107,7 @@ struct RunCommand: ParsableCommand {
         if cope, let userAdapter {
             let p = sampling.parameters
             let parameters = ContrastiveParameters(alpha: alpha, tau: tau, temperature: p.temperature, topK: p.topK == 0 ? 50 : p.topK,
-                                                   topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed)
+                                                   topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed, dry: p.dry)
             do { try parameters.validate() } catch { throw ValidationError("\(error)") }
             (result, _) = try ContrastiveGenerator(context: ctx, user: adapters + [userAdapter], base: adapters)
                 .generate(prompt: ids, parameters: parameters, options: options, onToken: { token, _ in

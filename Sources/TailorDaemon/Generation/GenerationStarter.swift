@@ -33,7 +33,7 @@ struct GenerationStarter: Sendable {
                 let parameters = ContrastiveParameters(alpha: request.copeAlpha == 0 ? 0.1 : request.copeAlpha,
                                                        tau: request.copeTau == 0 ? 0.1 : request.copeTau, temperature: s.temperature,
                                                        topK: s.topK == 0 ? 50 : s.topK, topP: s.topP, repetitionPenalty: s.repetitionPenalty,
-                                                       seed: s.seed)
+                                                       seed: s.seed, dry: s.dry)
                 do { try parameters.validate() } catch { throw RPCError.invalidArgument("generate.cope", "\(error)") }
                 engineJob.contrast = BatchDecoder.Contrast(base: base, parameters: parameters)
             }

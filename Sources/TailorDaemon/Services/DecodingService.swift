@@ -86,7 +86,9 @@ public struct DecodingService: RPCService {
         let s = request.sampling
         let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
                                           minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
-                                          seed: s.seed)
+                                          seed: s.seed, dry: DRYParameters(multiplier: s.dryMultiplier, base: s.dryBase == 0 ? 1.75 : s.dryBase,
+                                                                           allowedLength: s.dryAllowedLength == 0 ? 2 : Int(s.dryAllowedLength),
+                                                                           window: Int(s.dryPenaltyLastN)))
         do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
 
         let field = request.input.isChat ? "generate.chat" : "generate.prompt"

@@ -172,7 +172,7 @@ public final class BatchDecoder {
         }
         let state = try DecodingState(prompt: job.prompt, sampling: job.sampling, options: job.options,
                                       tokenizer: context.model.tokenizer)
-        let selector = try job.contrast.map { try ContrastiveSelector($0.parameters) }
+        let selector = try job.contrast.map { try ContrastiveSelector($0.parameters, tokenizer: context.model.tokenizer) }
         // A CoPe pair prefills both rows together, so both reuse the same (shorter) prefix.
         let shared = min(reuse, partner?.reuse ?? reuse)
         prepare(slot, reuse: shared, adapters: job.adapters)

@@ -32,7 +32,7 @@ public struct ContrastiveGenerator {
                          onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true },
                          onTail: (String) -> Void = { _ in }) throws -> (GenerationResult, [ContrastiveChoice]) {
         guard !prompt.isEmpty else { throw EngineError.emptyInput }
-        var selector = try ContrastiveSelector(parameters)
+        var selector = try ContrastiveSelector(parameters, tokenizer: context.model.tokenizer)
         var state = try DecodingState(prompt: prompt, sampling: SamplingParameters(), options: options, tokenizer: context.model.tokenizer)
         context.reset(sequence: userSequence)
         context.reset(sequence: baseSequence)

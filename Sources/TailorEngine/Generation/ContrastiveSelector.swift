@@ -22,10 +22,12 @@ public struct ContrastiveParameters: Sendable, Equatable, Codable {
     /// Tokens the repetition penalty looks back over.
     public var repetitionWindow: Int = 64
     public var seed: UInt64 = 0
+    /// DRY on the user row, before V_head is drawn (off by default).
+    public var dry = DRYParameters()
 
     /// The reference code's greedy defaults.
     public init(alpha: Float = 0.1, tau: Float = 0.1, temperature: Float = 0, topK: Int = 50, topP: Float = 0.95,
-                repetitionPenalty: Float = 1, seed: UInt64 = 0) {
+                repetitionPenalty: Float = 1, seed: UInt64 = 0, dry: DRYParameters = .init()) {
         self.alpha = alpha
         self.tau = tau
         self.temperature = temperature
@@ -33,6 +35,7 @@ public struct ContrastiveParameters: Sendable, Equatable, Codable {
         self.topP = topP
         self.repetitionPenalty = repetitionPenalty
         self.seed = seed
+        self.dry = dry
     }
 
     /// Checks ranges, naming the bad one.
@@ -44,13 +47,14 @@ public struct ContrastiveParameters: Sendable, Equatable, Codable {
         if topK < 0 { throw bad("top_k", topK) }
         if !(topP > 0 && topP <= 1) { throw bad("top_p", topP) }
         if !(repetitionPenalty > 0 && repetitionPenalty.isFinite) { throw bad("repetition_penalty", repetitionPenalty) }
+        try dry.validate()
     }
 }
 
 /// Why a token was chosen: what CoPe's streaming events carry.
 public struct ContrastiveChoice: Sendable, Equatable {
     public var token: Int32
-    /// log π_user(token) (after the repetition penalty, before renormalization).
+    /// log π_user(token) (after the repetition penalty and DRY, before renormalization).
     public var logProbUser: Float
     /// log π_base(token).
     public var logProbBase: Float
@@ -64,29 +68,37 @@ public struct ContrastiveChoice: Sendable, Equatable {
 public struct ContrastiveSelector {
     public let parameters: ContrastiveParameters
     private var rng: SeededGenerator
+    private let dry: DRYPenalty?
     private var lu: [Float] = []
     private var head: [(token: Int32, score: Float)] = []
 
     /// A selector; `parameters` must be valid.
-    public init(_ parameters: ContrastiveParameters) throws {
+    /// - Parameter tokenizer: the vocabulary, which DRY needs for its sequence breakers.
+    public init(_ parameters: ContrastiveParameters, tokenizer: Tokenizer? = nil) throws {
         try parameters.validate()
         self.parameters = parameters
         rng = SeededGenerator(seed: parameters.seed)
+        if parameters.dry.isEnabled {
+            guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
+            dry = try DRYPenalty(parameters.dry, tokenizer: tokenizer)
+        } else {
+            dry = nil
+        }
     }
 
     /// The next token given the user and base rows' logits and the tokens so far.
     ///
     /// Only V_head needs per-token work: the threshold τ·max p_u is max logit + log τ in logit
     /// space, and each row's normalizer is one vectorized log-sum-exp, so no log-softmax row is
-    /// materialized (the user row is copied only when a repetition penalty edits it).
+    /// materialized (the user row is copied only when a repetition penalty or DRY edits it).
     public mutating func choose(user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]) -> ContrastiveChoice {
-        let p = parameters, n = user.count
-        if p.repetitionPenalty != 1 {
+        let p = parameters
+        if p.repetitionPenalty != 1 || dry != nil {
             lu.removeAll(keepingCapacity: true)
             lu.append(contentsOf: user)
-            for t in Set(history.suffix(p.repetitionWindow)) where Int(t) < n {
-                let v = lu[Int(t)]
-                lu[Int(t)] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty
+            lu.withUnsafeMutableBufferPointer { row in
+                Sampler.penalize(row, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
+                dry?.apply(to: row, history: history)
             }
             return lu.withUnsafeBufferPointer { choose(penalized: $0, base: base) }
         }

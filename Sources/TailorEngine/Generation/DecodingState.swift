@@ -41,7 +41,7 @@ public struct DecodingState {
     /// Starts a generation after `prompt`.
     /// - Throws: `SamplingError` for out-of-range sampling parameters.
     public init(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions, tokenizer: Tokenizer) throws {
-        sampler = try Sampler(sampling)
+        sampler = try Sampler(sampling, tokenizer: tokenizer)
         self.options = options
         self.tokenizer = tokenizer
         history = prompt

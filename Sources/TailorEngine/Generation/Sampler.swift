@@ -1,20 +1,29 @@
 import Foundation
 
-/// Chooses tokens from logits: repetition penalty, then greedy, or temperature with top-k,
-/// top-p and min-p filtering. Holds its buffers, so sampling allocates nothing per token.
+/// Chooses tokens from logits: repetition penalty and DRY, then greedy, or temperature with
+/// top-k, top-p and min-p filtering. Holds its buffers, so sampling allocates nothing per token.
 public struct Sampler: Sendable {
     /// The validated parameters in use.
     public let parameters: SamplingParameters
     private var rng: SeededGenerator
+    private let dry: DRYPenalty?
     private var work: [Float] = []
     private var order: [Int32] = []
     private var probs: [Float] = []
 
     /// A sampler; throws `SamplingError` naming an out-of-range parameter.
-    public init(_ parameters: SamplingParameters) throws {
+    /// - Parameter tokenizer: the vocabulary, which DRY needs for its sequence breakers; without
+    ///   it, enabled DRY parameters are an error.
+    public init(_ parameters: SamplingParameters, tokenizer: Tokenizer? = nil) throws {
         try parameters.validate()
         self.parameters = parameters
         rng = SeededGenerator(seed: parameters.seed)
+        if parameters.dry.isEnabled {
+            guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
+            dry = try DRYPenalty(parameters.dry, tokenizer: tokenizer)
+        } else {
+            dry = nil
+        }
     }
 
     /// Applies the repetition penalty to `logits` in place for tokens in `recent`.
@@ -48,6 +57,7 @@ public struct Sampler: Sendable {
         work.withUnsafeMutableBufferPointer { w in
             _ = w.initialize(from: logits)
             Sampler.penalize(w, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
+            dry?.apply(to: w, history: history)
         }
         if p.temperature == 0 {
             return work.withUnsafeBufferPointer { Sampler.argmax($0) }

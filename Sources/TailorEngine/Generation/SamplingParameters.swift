@@ -14,10 +14,12 @@ public struct SamplingParameters: Sendable, Equatable {
     public var repetitionWindow: Int = 64
     /// Seed of the random generator; the same seed gives the same output again.
     public var seed: UInt64 = 0
+    /// DRY, the guard against copying and loops (off by default).
+    public var dry = DRYParameters()
 
     /// Parameters; the defaults mean greedy decoding.
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
-                repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0) {
+                repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0, dry: DRYParameters = .init()) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -25,6 +27,7 @@ public struct SamplingParameters: Sendable, Equatable {
         self.repetitionPenalty = repetitionPenalty
         self.repetitionWindow = repetitionWindow
         self.seed = seed
+        self.dry = dry
     }
 
     /// Checks the values, naming the first one out of range.
@@ -36,6 +39,7 @@ public struct SamplingParameters: Sendable, Equatable {
         guard minP >= 0, minP < 1 else { throw bad("min-p", minP) }
         guard repetitionPenalty > 0, repetitionPenalty.isFinite else { throw bad("repetition-penalty", repetitionPenalty) }
         guard repetitionWindow >= 0 else { throw bad("repetition-window", repetitionWindow) }
+        try dry.validate()
     }
 }
 

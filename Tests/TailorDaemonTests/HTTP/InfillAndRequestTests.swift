@@ -58,6 +58,29 @@ final class InfillAndRequestTests: XCTestCase {
         }
     }
 
+    /// llama.cpp's DRY fields: defaults, values, its -1 for "the whole context", and refusals
+    /// that name the field (custom sequence breakers are not supported, and say so).
+    func testDRYFieldsParseLikeLlamaCpps() throws {
+        let off = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x"}"#.utf8))
+        XCTAssertEqual(off.dryMultiplier, 0)
+        XCTAssertEqual(off.dryBase, 1.75)
+        XCTAssertEqual(off.dryAllowedLength, 2)
+        let on = try CompletionRequest(endpoint: .completion, body: Array(
+            #"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#.utf8))
+        XCTAssertEqual(on.dryMultiplier, 0.8)
+        XCTAssertEqual(on.dryBase, 2)
+        XCTAssertEqual(on.dryAllowedLength, 3)
+        XCTAssertEqual(on.dryPenaltyLastN, 0)
+        for (body, field) in [(#"{"prompt": "x", "dry_multiplier": -1}"#, "'dry_multiplier'"), (#"{"prompt": "x", "dry_base": 0.5}"#, "'dry_base'"),
+                              (#"{"prompt": "x", "dry_sequence_breakers": ["."]}"#, "'dry_sequence_breakers'"),
+                              (#"{"prompt": "x", "dry_allowed_length": 1e12}"#, "dry_allowed_length")] {
+            XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8)), body) { e in
+                XCTAssertEqual((e as? HTTPProblem)?.status, 400, "\(e)")
+                XCTAssertTrue((e as? HTTPProblem)?.message.contains(field) ?? false, "\(e)")
+            }
+        }
+    }
+
     /// Every integer a client sends is range-checked before conversion: n_predict or top_k of
     /// 5e9 passed the parser and trapped `UInt32(...)`, killing the daemon.
     func testIntegersOutOfRangeAreRefusedNamingTheField() {

@@ -592,7 +592,7 @@ const ProtobufCMessageDescriptor tailor__v1__chat_message__descriptor =
   (ProtobufCMessageInit) tailor__v1__chat_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[6] =
+static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[10] =
 {
   {
     "temperature",
@@ -666,8 +666,60 @@ static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[6]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dry_multiplier",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Sampling, dry_multiplier),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dry_base",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Sampling, dry_base),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dry_allowed_length",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Sampling, dry_allowed_length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dry_penalty_last_n",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Sampling, dry_penalty_last_n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__sampling__field_indices_by_name[] = {
+  8,   /* field[8] = dry_allowed_length */
+  7,   /* field[7] = dry_base */
+  6,   /* field[6] = dry_multiplier */
+  9,   /* field[9] = dry_penalty_last_n */
   3,   /* field[3] = min_p */
   4,   /* field[4] = repetition_penalty */
   5,   /* field[5] = seed */
@@ -678,7 +730,7 @@ static const unsigned tailor__v1__sampling__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__sampling__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tailor__v1__sampling__descriptor =
 {
@@ -688,7 +740,7 @@ const ProtobufCMessageDescriptor tailor__v1__sampling__descriptor =
   "Tailor__V1__Sampling",
   "tailor.v1",
   sizeof(Tailor__V1__Sampling),
-  6,
+  10,
   tailor__v1__sampling__field_descriptors,
   tailor__v1__sampling__field_indices_by_name,
   1,  tailor__v1__sampling__number_ranges,

@@ -147,10 +147,30 @@ struct  Tailor__V1__Sampling
    */
   float repetition_penalty;
   uint64_t seed;
+  /*
+   * DRY, llama.cpp's guard against copying the context and looping: a token extending a
+   * repeat of L ≥ dry_allowed_length tokens loses dry_multiplier · dry_base^(L − allowed).
+   */
+  /*
+   * 0: off
+   */
+  float dry_multiplier;
+  /*
+   * 0: 1.75
+   */
+  float dry_base;
+  /*
+   * 0: 2
+   */
+  uint32_t dry_allowed_length;
+  /*
+   * tokens searched; 0: the whole context
+   */
+  uint32_t dry_penalty_last_n;
 };
 #define TAILOR__V1__SAMPLING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__sampling__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 typedef enum {
