@@ -120,6 +120,9 @@ public struct Daemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server), .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore),
         ]
+        if let parent = configuration.parentProcess {
+            services.append(.init(service: ParentWatch(parent: parent), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
         if configuration.http.isEnabled {
             let starter = GenerationStarter(models: models, settings: configuration.generation,
                                             adapters: AdapterResolver(registry: components.registry, cache: components.cache, policy: policy))

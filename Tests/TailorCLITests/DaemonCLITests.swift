@@ -53,6 +53,33 @@ final class DaemonCLITests: XCTestCase {
 
     private func cli(_ args: [String]) throws -> CLITests.Output { try CLITests.execute(args) }
 
+    /// A command's private daemon (`tailor demo`'s) starts with --exit-with-parent and must end
+    /// when that command is killed: before, a Ctrl-C'd demo left its tailord training on.
+    func testExitWithParentEndsTheDaemonWhenItsParentDies() throws {
+        let socket = dir + "/p.sock", pidFile = dir + "/pid"
+        // A shell stands for the command: it starts the daemon and waits on it; it is then killed.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", "\"$0\" \"$@\" >/dev/null 2>&1 & echo $! > \(pidFile); wait", Self.tailord.path, "--socket", socket,
+                           "--state-dir", dir + "/state", "--model", Self.tinyLlama, "--threads", "1", "--config", emptyConfig(),
+                           "--exit-with-parent"]
+        shell.standardOutput = FileHandle.nullDevice
+        shell.standardError = FileHandle.nullDevice
+        try shell.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, (try? CLITests.execute(["status", "--socket", socket]))?.status != 0 { Thread.sleep(forTimeInterval: 0.05) }
+        let pid = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { kill(pid, SIGKILL) }
+        XCTAssertEqual(kill(pid, 0), 0, "the daemon did not start")
+        // Not waitUntilExit: Foundation notices a child's exit when its descendants let go of
+        // the child's pipes too, so it would wait for the daemon. The daemon is orphaned at the
+        // shell's death, reaped or not.
+        kill(shell.processIdentifier, SIGKILL)
+        let gone = Date().addingTimeInterval(15)
+        while Date() < gone, kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertNotEqual(kill(pid, 0), 0, "the orphaned daemon (pid \(pid)) is still running")
+    }
+
     func testStatusModelsGenerateAndSIGTERM() throws {
         let socket = dir + "/t.sock"
         let p = try start(Self.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--model", Self.tinyLlama,

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var limits = ConnectionLimits()
     /// How long open streams may finish after SIGTERM.
     public var shutdownGrace: Duration = .seconds(10)
+    /// Shut down when this process is no longer the parent (`--exit-with-parent`).
+    public var parentProcess: pid_t?
     /// Messages below this level are dropped.
     public var logLevel: Logger.Level = .info
     /// Size limits and per-user quotas of preference data.

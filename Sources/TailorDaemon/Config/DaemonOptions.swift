@@ -32,6 +32,9 @@ public struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     public var logLevel: String?
 
+    @Flag(name: .customLong("exit-with-parent"), help: "Shut down when the process that started the daemon ends (a command's private daemon).")
+    public var exitWithParent = false
+
     public init() {}
 
     /// The configuration: defaults, then the config file, then these flags.
@@ -73,6 +76,7 @@ public struct DaemonOptions: ParsableArguments {
             guard let l = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
             c.logLevel = l
         }
+        if exitWithParent { c.parentProcess = getppid() }
         return c
     }
 

@@ -3,7 +3,7 @@ import TailorClient
 
 /// A `tailord` started for one command on a private socket and state directory, so a demo never
 /// touches the user's own daemon, data or adapters. `stop()` ends it; the directory is removed
-/// unless kept.
+/// unless kept. The daemon also ends by itself when this command does (Ctrl-C, kill).
 final class PrivateDaemon {
     let directory: String
     let process: Process
@@ -27,7 +27,7 @@ final class PrivateDaemon {
         process = Process()
         process.executableURL = URL(fileURLWithPath: tailord)
         process.arguments = ["--socket", directory + "/tailord.sock", "--state-dir", directory + "/state", "--config", directory + "/tailord.conf",
-                             "--model", model, "--log-level", "warning"] + (threads.map { ["-t", "\($0)"] } ?? [])
+                             "--model", model, "--log-level", "warning", "--exit-with-parent"] + (threads.map { ["-t", "\($0)"] } ?? [])
         process.standardOutput = FileHandle(forWritingAtPath: directory + "/tailord.log")
         process.standardError = FileHandle(forWritingAtPath: directory + "/tailord.log")
         try process.run()
