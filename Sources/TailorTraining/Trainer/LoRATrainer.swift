@@ -120,6 +120,8 @@ public final class LoRATrainer {
     public var beforeSequence: (() throws -> Void)?
     /// DPO's reference log-probabilities per pair (chosen, rejected), computed on first use.
     private var referenceLogps: [Int: (Float, Float)] = [:]
+    /// Made on the first reference score (SFT never needs one).
+    private var referenceScorer: ReferenceScorer?
 
     /// A trainer. `trainable` is updated in place.
     /// - Throws: `TrainingError` for an empty data set, a sequence longer than the graph, or bad
@@ -244,13 +246,15 @@ public final class LoRATrainer {
         return (Float(loss / Double(batch.count)), tokens, Float(correct) / n)
     }
 
-    /// Reference log-probabilities of pair `i`: the same weights with the trained adapter off.
+    /// Reference log-probabilities of pair `i`: the same weights with the trained adapter off,
+    /// scored by the inference engine with the pair's shared prompt evaluated once.
     public func reference(_ i: Int, _ p: PreferenceExample) throws -> (Float, Float) {
         if let r = referenceLogps[i] { return r }
-        let c = try sum(graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: nil))
-        let r = try sum(graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: nil))
-        referenceLogps[i] = (c, r)
-        return (c, r)
+        let scorer = referenceScorer ?? ReferenceScorer(graph: graph, adapters: frozen)
+        referenceScorer = scorer
+        let s = try scorer.score(p) { graph.pausePoint?() }
+        referenceLogps[i] = (s.chosen, s.rejected)
+        return (s.chosen, s.rejected)
     }
 
     private func sum(_ x: [Float]) -> Float { Float(x.reduce(0) { $0 + Double($1) }) }

@@ -35,6 +35,27 @@ final class LoRATrainerTests: XCTestCase {
         }
     }
 
+    /// The reference scores come from the inference engine (one prompt prefill per pair); they
+    /// equal the training graph's forward pass, also for a pair whose prompts were cut apart.
+    func testReferenceScoresEqualTheTrainingGraphs() throws {
+        let model = try TrainingFixtures.model("llama")
+        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
+        let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter("llama", "user", model: model), config: model.config)
+        let f = ExampleFormatter(tokenizer: model.tokenizer, maxTokens: 40)
+        let shared = PreferenceExample(chosen: f.example(input: "the theme", output: "the the")!, rejected: f.example(input: "the theme", output: "he")!)
+        let apart = PreferenceExample(chosen: f.example(input: "t h e", output: "theme")!, rejected: f.example(input: "them he", output: "he he")!)
+        let graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
+        let trainer = try LoRATrainer(graph: graph, trainable: user, frozen: [task], objective: .dpo([shared, apart]), configuration: .dpo)
+        func direct(_ e: TrainingExample) throws -> Float {
+            Float(try graph.forward(tokens: e.tokens, targetStart: e.targetStart, frozen: [task], trainable: nil).reduce(0.0) { $0 + Double($1) })
+        }
+        for (i, p) in [shared, apart].enumerated() {
+            let r = try trainer.reference(i, p)
+            XCTAssertEqual(r.0, try direct(p.chosen), accuracy: 1e-4 * max(1, abs(r.0)), "pair \(i) chosen")
+            XCTAssertEqual(r.1, try direct(p.rejected), accuracy: 1e-4 * max(1, abs(r.1)), "pair \(i) rejected")
+        }
+    }
+
     /// AdamW with the linear warmup/decay schedule against torch.optim.AdamW and transformers'
     /// get_linear_schedule_with_warmup.
     func testAdamWAndScheduleMatchTorch() throws {

@@ -1,0 +1,66 @@
+import Foundation
+import TailorEngine
+
+/// DPO's reference log-probabilities, from the inference engine instead of the training graph:
+/// a pair's chosen and rejected sequences share their prompt, so the prompt is evaluated once
+/// and its KV row copied for the second completion, and nothing is kept for a backward pass.
+/// The exact precision path is used, the one the training graph's products match.
+final class ReferenceScorer {
+    private let context: InferenceContext
+    private let adapters: [AdapterUse]
+    /// Logit rows per forward call while scoring a completion.
+    static let chunk = 64
+
+    /// A scorer for sequences that fit `graph`, under the frozen `adapters`.
+    init(graph: TrainingGraph, adapters: [AdapterUse]) {
+        self.adapters = adapters
+        context = InferenceContext(model: graph.model, maxSequences: 2, maxContext: graph.maxTokens,
+                                   maxBatchTokens: max(Self.chunk, min(256, graph.maxTokens)), maxLogitRows: Self.chunk,
+                                   threads: graph.threads, precision: .exact)
+    }
+
+    /// Σ log p of the pair's chosen and rejected completions. `pause` runs before every
+    /// forward call (where a daemon yields to interactive decoding).
+    func score(_ pair: PreferenceExample, pause: () -> Void) throws -> (chosen: Float, rejected: Float) {
+        let a = pair.chosen, b = pair.rejected
+        if a.targetStart == b.targetStart, a.tokens[..<a.targetStart] == b.tokens[..<b.targetStart] {
+            try prefill(a, sequence: 0, pause: pause)
+            context.reset(sequence: 1)
+            context.cache.copyPrefix(from: 0, to: 1, length: a.targetStart - 1)
+            return (try completion(a, sequence: 0, pause: pause), try completion(b, sequence: 1, pause: pause))
+        }
+        // Prompts cut differently to fit (completions of different lengths): one at a time.
+        try prefill(a, sequence: 0, pause: pause)
+        let chosen = try completion(a, sequence: 0, pause: pause)
+        try prefill(b, sequence: 0, pause: pause)
+        return (chosen, try completion(b, sequence: 0, pause: pause))
+    }
+
+    /// Evaluates the prompt of `e` but its last token into `sequence`, which is reset first.
+    private func prefill(_ e: TrainingExample, sequence: Int, pause: () -> Void) throws {
+        context.reset(sequence: sequence)
+        var i = 0
+        while i < e.targetStart - 1 {
+            let end = min(e.targetStart - 1, i + context.maxBatchTokens)
+            pause()
+            try context.forward([BatchItem(sequence: sequence, tokens: Array(e.tokens[i..<end]), adapters: adapters)])
+            i = end
+        }
+    }
+
+    /// Σ log p(tokens[targetStart...]) after the prompt's prefix in `sequence`: feeds the
+    /// prompt's last token and every completion token but the last, each logit row predicting
+    /// the next token.
+    private func completion(_ e: TrainingExample, sequence: Int, pause: () -> Void) throws -> Float {
+        let feed = Array(e.tokens[(e.targetStart - 1)..<(e.tokens.count - 1)])
+        var total: Double = 0, i = 0
+        while i < feed.count {
+            let part = Array(feed[i..<min(feed.count, i + Self.chunk)])
+            pause()
+            let rows = try context.forward([BatchItem(sequence: sequence, tokens: part, allLogits: true, adapters: adapters)])
+            for r in 0..<rows { total += Double(VectorOps.logSoftmax(context.logits(row: r), at: Int(e.tokens[e.targetStart + i + r]))) }
+            i += part.count
+        }
+        return Float(total)
+    }
+}
