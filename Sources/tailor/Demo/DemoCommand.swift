@@ -22,12 +22,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: [.customShort("t"), .long], help: "The private daemon's threads (default: all cores).") var threads: Int?
     @Option(help: "Latest commits of the author to show (never trained on).") var shown: Int = 5
     @Option(name: .customLong("max-history"), help: "The author's earlier commits to learn from, at most.") var maxHistory: Int = 24
-    @Option(name: .customLong("max-others"), help: "Other authors' commits for the task adapter, at most.") var maxOthers: Int = 48
+    @Option(name: .customLong("max-others"), help: "Other authors' commits for the task adapter, at most.") var maxOthers: Int = 40
     @Option(name: .customLong("tam-lr"), help: "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has).")
     var tamLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
-    @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 2
-    @Option(name: .customLong("batch"), help: "Sequences per optimizer step of the task and user adapters.") var batchSize: UInt32 = 4
+    @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 1
+    @Option(name: .customLong("batch"), help: "Sequences per optimizer step of the task and user adapters (small: more steps for the same compute).")
+    var batchSize: UInt32 = 2
+    @Option(name: .customLong("dry-multiplier"), help: "DRY's multiplier when generating (0: off), against copying a line of the change.")
+    var dry: Float = GitSuggestion.defaultDRY
     @Flag(help: "Keep the private daemon's directory (store, adapters, log) afterwards.") var keep = false
     @Flag(help: "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table.")
     var json = false
@@ -100,8 +103,9 @@ struct DemoCommand: AsyncParsableCommand {
         return changes
     }
 
-    /// The training sequences' length in tokens: a prompt of `CommitPrompt.defaultBudget`
-    /// characters with its subject.
+    /// The training sequences' longest length in tokens: room for a prompt of
+    /// `CommitPrompt.defaultBudget` characters with its subject, so none is cut (a step costs
+    /// what its tokens cost, not this cap).
     static let sequenceTokens: UInt32 = 256
 
     /// Imports the commits, then trains the task adapter and the author's CoPe adapters as jobs.
@@ -151,7 +155,7 @@ struct DemoCommand: AsyncParsableCommand {
             var shown = Shown(commit: c, outputs: [])
             for mode in Self.modes {
                 let text = try await GitSuggestion.generate(client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body,
-                                                            user: author, mode: mode, fallback: false).subject
+                                                            user: author, mode: mode, fallback: false, dry: dry).subject
                 shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))
             }
             results.append(shown)

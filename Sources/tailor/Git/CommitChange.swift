@@ -74,8 +74,10 @@ struct CommitChange: Equatable, Sendable {
 /// The commit-message prompt: one builder for the demo's history, its shown commits and the
 /// hook's staged change, so the model sees the same layout in training and in use.
 enum CommitPrompt {
-    /// The prompt's usual size in characters (about 150-200 tokens for SmolLM2).
-    static let defaultBudget = 600
+    /// The prompt's usual size in characters (about 130-160 tokens for SmolLM2, whose BPE
+    /// gives code about 3 characters a token): enough for the file list and the first changed
+    /// lines, and short enough that training on it fits the demo's minutes.
+    static let defaultBudget = 480
 
     /// The prompt for `change` (and the commit's body, when it has one), at most about
     /// `budget` characters: the file list first, then the changed lines in order until the

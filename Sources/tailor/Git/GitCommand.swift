@@ -72,6 +72,9 @@ struct GitSuggestion: Codable, Equatable {
     /// Asks the daemon for a subject for `change`, within `timeout` seconds, falling back to
     /// what the user has when `mode` needs adapters they lack.
     /// - Throws: `CLIError` when the daemon is unreachable, fails, or the time is up.
+    /// DRY's multiplier for suggestions.
+    static let defaultDRY: Float = 0
+
     static func make(change: CommitChange, user: String, mode: String, connection: ConnectionOptions,
                      timeout: Double) async throws -> GitSuggestion {
         try await withDeadline(seconds: timeout) {
@@ -84,15 +87,17 @@ struct GitSuggestion: Codable, Equatable {
     /// A subject for `change` from `client` in `mode` (or, with `fallback`, in what the user
     /// has when they lack that mode's adapters). A prompt longer than the model's context is
     /// retried with less of the change, down to the file list alone.
+    /// - Parameter dry: DRY's multiplier (0: off), against copying a line of the change.
     /// - Throws: `CLIError` with the daemon's message, or when the model suggests nothing.
     static func generate(_ client: TailorClient, change: CommitChange, body: String = "", user: String, mode: String,
-                         fallback: Bool) async throws -> GitSuggestion {
+                         fallback: Bool, dry: Float = defaultDRY) async throws -> GitSuggestion {
         var budget = CommitPrompt.defaultBudget
         var modes = fallback ? [mode, ""] : [mode]
         while true {
             let prompt = CommitPrompt.text(change, body: body, budget: budget)
             var request = GenerateRequest(model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
             request.mode = modes[0]
+            request.sampling.dryMultiplier = dry
             do {
                 // The subject is the first non-empty line: leading newlines are skipped, and
                 // leaving the loop at the line's end cancels the rest of the generation.
