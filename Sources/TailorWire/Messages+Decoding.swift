@@ -46,10 +46,12 @@ public struct GenerateRequest: Sendable, Equatable {
         public var dryAllowedLength: UInt32 = 0
         /// Tokens DRY searches; 0: the whole context.
         public var dryPenaltyLastN: UInt32 = 0
+        /// Strings that end a DRY match; empty: llama.cpp's defaults.
+        public var drySequenceBreakers: [String] = []
         /// Settings as given.
         public init(temperature: Float = 0, topK: UInt32 = 0, topP: Float = 0, minP: Float = 0,
                     repetitionPenalty: Float = 0, seed: UInt64 = 0, dryMultiplier: Float = 0, dryBase: Float = 0,
-                    dryAllowedLength: UInt32 = 0, dryPenaltyLastN: UInt32 = 0) {
+                    dryAllowedLength: UInt32 = 0, dryPenaltyLastN: UInt32 = 0, drySequenceBreakers: [String] = []) {
             self.temperature = temperature
             self.topK = topK
             self.topP = topP
@@ -60,6 +62,7 @@ public struct GenerateRequest: Sendable, Equatable {
             self.dryBase = dryBase
             self.dryAllowedLength = dryAllowedLength
             self.dryPenaltyLastN = dryPenaltyLastN
+            self.drySequenceBreakers = drySequenceBreakers
         }
     }
 
@@ -136,6 +139,10 @@ public struct GenerateRequest: Sendable, Equatable {
         s.pointee.dry_base = sampling.dryBase
         s.pointee.dry_allowed_length = sampling.dryAllowedLength
         s.pointee.dry_penalty_last_n = sampling.dryPenaltyLastN
+        let breakers = arena.array(UnsafeMutablePointer<CChar>?.self, count: sampling.drySequenceBreakers.count)
+        for (i, b) in sampling.drySequenceBreakers.enumerated() { breakers[i] = try arena.cString(b, field: "generate.sampling.dry_sequence_breakers") }
+        s.pointee.n_dry_sequence_breakers = sampling.drySequenceBreakers.count
+        s.pointee.dry_sequence_breakers = breakers
         m.pointee.sampling = s
         let stops = arena.array(UnsafeMutablePointer<CChar>?.self, count: stop.count)
         for (i, st) in stop.enumerated() { stops[i] = try arena.cString(st, field: "generate.stop") }
@@ -181,9 +188,13 @@ public struct GenerateRequest: Sendable, Equatable {
                 }
                 var sampling = Sampling()
                 if let s = m.pointee.sampling?.pointee {
+                    let breakers = try (0..<s.n_dry_sequence_breakers).map {
+                        try r.string(s.dry_sequence_breakers[$0], field: "generate.sampling.dry_sequence_breakers")
+                    }
                     sampling = Sampling(temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p,
                                         repetitionPenalty: s.repetition_penalty, seed: s.seed, dryMultiplier: s.dry_multiplier,
-                                        dryBase: s.dry_base, dryAllowedLength: s.dry_allowed_length, dryPenaltyLastN: s.dry_penalty_last_n)
+                                        dryBase: s.dry_base, dryAllowedLength: s.dry_allowed_length, dryPenaltyLastN: s.dry_penalty_last_n,
+                                        drySequenceBreakers: breakers)
                 }
                 let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
                 let refs = try (0..<m.pointee.n_adapters).map { try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters") }

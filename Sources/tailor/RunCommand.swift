@@ -16,9 +16,12 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("dry-base"), help: "DRY: growth of the penalty per repeated token.") var dryBase: Float = 1.75
     @Option(name: .customLong("dry-allowed-length"), help: "DRY: longest repeat left unpenalized.") var dryAllowedLength: Int = 2
     @Option(name: .customLong("dry-penalty-last-n"), help: "DRY: tokens searched for repeats (0: all).") var dryLastN: Int = 0
+    @Option(name: .customLong("dry-sequence-breaker"), help: "DRY: a string that ends a match (repeatable; default: newline, ':', '\"', '*').")
+    var dryBreakers: [String] = []
 
     var dry: DRYParameters {
-        DRYParameters(multiplier: dryMultiplier, base: dryBase, allowedLength: dryAllowedLength, window: dryLastN)
+        DRYParameters(multiplier: dryMultiplier, base: dryBase, allowedLength: dryAllowedLength, window: dryLastN,
+                      breakers: dryBreakers.isEmpty ? nil : dryBreakers)
     }
 
     var parameters: SamplingParameters {

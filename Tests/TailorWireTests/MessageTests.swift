@@ -78,6 +78,20 @@ final class DecodingMessageTests: XCTestCase {
     }
 }
 
+final class SamplingMessageTests: XCTestCase {
+    /// DRY's fields, breakers included, survive the wire.
+    func testDRYRoundTrips() throws {
+        var r = GenerateRequest(model: "m", input: .prompt("p"))
+        r.sampling = .init(temperature: 0.5, dryMultiplier: 0.8, dryBase: 2, dryAllowedLength: 3, dryPenaltyLastN: 64,
+                           drySequenceBreakers: ["\n", "PEP"])
+        let back = try GenerateRequest(serialized: try r.serialized())
+        XCTAssertEqual(back.sampling.drySequenceBreakers, ["\n", "PEP"])
+        XCTAssertEqual(back.sampling.dryMultiplier, 0.8)
+        XCTAssertEqual(back.sampling.dryAllowedLength, 3)
+        XCTAssertEqual(back.sampling.dryPenaltyLastN, 64)
+    }
+}
+
 final class JobMessageTests: XCTestCase {
     /// Every parameter survives the wire, the newest field (DPO's own learning rate) included.
     func testSubmitRequestRoundTripsEveryParameter() throws {

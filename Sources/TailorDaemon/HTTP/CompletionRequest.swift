@@ -46,6 +46,8 @@ struct CompletionRequest: Sendable {
     var dryAllowedLength = 2
     /// Tokens DRY searches; 0 (llama.cpp's -1) is the whole context.
     var dryPenaltyLastN = 0
+    /// nil: llama.cpp's default breakers.
+    var drySequenceBreakers: [String]?
     var stop: [String] = []
     var stream = false
     /// Budgets: time to the first token, and for the generation after it; nil when unset or ≤ 0.
@@ -117,8 +119,11 @@ struct CompletionRequest: Sendable {
         if let v = try f.float("dry_base") { dryBase = v }
         if let v = try f.int("dry_allowed_length", in: 0...1024) { dryAllowedLength = max(1, v) }
         if let v = try f.int("dry_penalty_last_n", in: -1...Self.tokenRange.upperBound) { dryPenaltyLastN = max(0, v) }
-        if let b = try f.strings("dry_sequence_breakers"), Set(b) != Set(DRYPenalty.defaultBreakers) {
-            throw HTTPProblem(400, "field 'dry_sequence_breakers': only llama.cpp's default breakers (\\n : \" *) are supported")
+        if let b = try f.strings("dry_sequence_breakers") {
+            guard b.count <= DRYParameters.maxBreakers, b.allSatisfy({ !$0.isEmpty && $0.utf8.count <= DRYParameters.maxBreakerBytes }) else {
+                throw HTTPProblem(400, "field 'dry_sequence_breakers' takes at most \(DRYParameters.maxBreakers) strings of 1 to \(DRYParameters.maxBreakerBytes) bytes")
+            }
+            drySequenceBreakers = b
         }
         if let s = json["stop"] {
             if let one = s as? String { stop = [one] } else if let many = s as? [String] { stop = many } else {

@@ -41,7 +41,7 @@ struct CompletionResponder: Sendable {
         wire.sampling = .init(temperature: request.temperature, topK: UInt32(clamping: request.topK), topP: request.topP, minP: request.minP,
                               repetitionPenalty: request.repeatPenalty, seed: request.seed, dryMultiplier: request.dryMultiplier,
                               dryBase: request.dryBase, dryAllowedLength: UInt32(request.dryAllowedLength),
-                              dryPenaltyLastN: UInt32(request.dryPenaltyLastN))
+                              dryPenaltyLastN: UInt32(request.dryPenaltyLastN), drySequenceBreakers: request.drySequenceBreakers ?? [])
         var tokens: (@Sendable (Model) throws -> [Int32])?
         switch request.prompt {
         case let .text(t): wire.input = .prompt(t)

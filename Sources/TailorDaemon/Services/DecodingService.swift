@@ -88,7 +88,8 @@ public struct DecodingService: RPCService {
                                           minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
                                           seed: s.seed, dry: DRYParameters(multiplier: s.dryMultiplier, base: s.dryBase == 0 ? 1.75 : s.dryBase,
                                                                            allowedLength: s.dryAllowedLength == 0 ? 2 : Int(s.dryAllowedLength),
-                                                                           window: Int(s.dryPenaltyLastN)))
+                                                                           window: Int(s.dryPenaltyLastN),
+                                                                           breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers))
         do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
 
         let field = request.input.isChat ? "generate.chat" : "generate.prompt"

@@ -17,13 +17,21 @@ public struct DRYParameters: Sendable, Equatable, Codable {
     public var allowedLength = 2
     /// Tokens of context searched for earlier occurrences; 0 searches all of it.
     public var window = 0
+    /// Strings that end a match: a token whose text holds one is a breaker. nil: llama.cpp's
+    /// defaults (newline, ':', '"', '*'), which suit chat text; a one-line output such as a
+    /// commit subject is better served by the newline alone, so "PEP 8: "PEP 8: …" loops too.
+    public var breakers: [String]?
+
+    /// Limits on client-given breakers: how many, and bytes each.
+    public static let maxBreakers = 16, maxBreakerBytes = 32
 
     /// Parameters; the defaults disable DRY.
-    public init(multiplier: Float = 0, base: Float = 1.75, allowedLength: Int = 2, window: Int = 0) {
+    public init(multiplier: Float = 0, base: Float = 1.75, allowedLength: Int = 2, window: Int = 0, breakers: [String]? = nil) {
         self.multiplier = multiplier
         self.base = base
         self.allowedLength = allowedLength
         self.window = window
+        self.breakers = breakers
     }
 
     /// Whether DRY changes anything.
@@ -36,12 +44,17 @@ public struct DRYParameters: Sendable, Equatable, Codable {
         guard base >= 1, base.isFinite else { throw bad("dry_base", base) }
         guard (1...1024).contains(allowedLength) else { throw bad("dry_allowed_length", allowedLength) }
         guard window >= 0 else { throw bad("dry_penalty_last_n", window) }
+        if let b = breakers {
+            guard b.count <= Self.maxBreakers, b.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxBreakerBytes }) else {
+                throw bad("dry_sequence_breakers", "\(b.count) strings (1...\(Self.maxBreakerBytes) bytes each, at most \(Self.maxBreakers))")
+            }
+        }
     }
 }
 
 /// DRY applied to logit rows: `DRYParameters` with the tokens that end a match (those whose
-/// text holds a newline, ':', '"' or '*', llama.cpp's default sequence breakers), so a match
-/// never runs across a line or a "key:" boundary and a line's shape ("PEP 8:") may repeat.
+/// text holds a breaker string; by default a newline, ':', '"' or '*', llama.cpp's), so a
+/// match never runs across a line and, with the defaults, a line's shape ("PEP 8:") may repeat.
 public struct DRYPenalty: Sendable {
     public let parameters: DRYParameters
     private let breakers: Set<Int32>
@@ -54,15 +67,22 @@ public struct DRYPenalty: Sendable {
 
     /// A penalty for `tokenizer`'s vocabulary (scanned once for breaker tokens).
     /// - Throws: `SamplingError` for out-of-range parameters.
-    public init(_ parameters: DRYParameters, tokenizer: Tokenizer, breakers: [String] = defaultBreakers) throws {
+    public init(_ parameters: DRYParameters, tokenizer: Tokenizer) throws {
         try parameters.validate()
         self.parameters = parameters
-        let marks = Set(breakers.flatMap(\.utf8))
+        let marks = (parameters.breakers ?? Self.defaultBreakers).map { Array($0.utf8) }
         var set = Set<Int32>()
-        for id in 0..<Int32(tokenizer.vocabularySize) where tokenizer.bytes(of: id, renderSpecial: true).contains(where: marks.contains) {
-            set.insert(id)
+        for id in 0..<Int32(tokenizer.vocabularySize) {
+            let text = tokenizer.bytes(of: id, renderSpecial: true)
+            if marks.contains(where: { Self.contains(text, $0) }) { set.insert(id) }
         }
-        self.breakers = set
+        breakers = set
+    }
+
+    /// Whether `text` holds `part` as a contiguous run.
+    private static func contains(_ text: [UInt8], _ part: [UInt8]) -> Bool {
+        guard text.count >= part.count else { return false }
+        return (0...(text.count - part.count)).contains { i in text[i..<(i + part.count)].elementsEqual(part) }
     }
 
     /// A penalty with an explicit set of breaker tokens (for tests and callers that know them).

@@ -72,8 +72,11 @@ struct GitSuggestion: Codable, Equatable {
     /// Asks the daemon for a subject for `change`, within `timeout` seconds, falling back to
     /// what the user has when `mode` needs adapters they lack.
     /// - Throws: `CLIError` when the daemon is unreachable, fails, or the time is up.
-    /// DRY's multiplier for suggestions.
-    static let defaultDRY: Float = 0
+    /// DRY's multiplier for suggestions: a subject that loops ("PEP 8: "PEP 8: …") or copies a
+    /// long changed line is of no use; on peps-dev it also scored no worse (BENCHMARKS.md).
+    static let defaultDRY: Float = 0.8
+    /// A subject is one line: only a newline ends a DRY match, so a repeated "PEP 8:" counts.
+    static let dryBreakers = ["\n"]
 
     static func make(change: CommitChange, user: String, mode: String, connection: ConnectionOptions,
                      timeout: Double) async throws -> GitSuggestion {
@@ -98,6 +101,7 @@ struct GitSuggestion: Codable, Equatable {
             var request = GenerateRequest(model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
             request.mode = modes[0]
             request.sampling.dryMultiplier = dry
+            request.sampling.drySequenceBreakers = Self.dryBreakers
             do {
                 // The subject is the first non-empty line: leading newlines are skipped, and
                 // leaving the loop at the line's end cancels the rest of the generation.

@@ -58,8 +58,8 @@ final class InfillAndRequestTests: XCTestCase {
         }
     }
 
-    /// llama.cpp's DRY fields: defaults, values, its -1 for "the whole context", and refusals
-    /// that name the field (custom sequence breakers are not supported, and say so).
+    /// llama.cpp's DRY fields: defaults, values, its -1 for "the whole context", custom
+    /// sequence breakers, and refusals that name the field.
     func testDRYFieldsParseLikeLlamaCpps() throws {
         let off = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x"}"#.utf8))
         XCTAssertEqual(off.dryMultiplier, 0)
@@ -71,8 +71,14 @@ final class InfillAndRequestTests: XCTestCase {
         XCTAssertEqual(on.dryBase, 2)
         XCTAssertEqual(on.dryAllowedLength, 3)
         XCTAssertEqual(on.dryPenaltyLastN, 0)
+        XCTAssertNil(off.drySequenceBreakers, "unset: the defaults")
+        XCTAssertEqual(on.drySequenceBreakers, ["\n", ":", "\"", "*"])
+        let custom = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "dry_sequence_breakers": ["\n", "PEP"]}"#.utf8))
+        XCTAssertEqual(custom.drySequenceBreakers, ["\n", "PEP"])
+        let many = "[" + Array(repeating: #"".""#, count: 17).joined(separator: ",") + "]"
         for (body, field) in [(#"{"prompt": "x", "dry_multiplier": -1}"#, "'dry_multiplier'"), (#"{"prompt": "x", "dry_base": 0.5}"#, "'dry_base'"),
-                              (#"{"prompt": "x", "dry_sequence_breakers": ["."]}"#, "'dry_sequence_breakers'"),
+                              (#"{"prompt": "x", "dry_sequence_breakers": "# + many + "}", "'dry_sequence_breakers'"),
+                              (#"{"prompt": "x", "dry_sequence_breakers": [""]}"#, "'dry_sequence_breakers'"),
                               (#"{"prompt": "x", "dry_allowed_length": 1e12}"#, "dry_allowed_length")] {
             XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8)), body) { e in
                 XCTAssertEqual((e as? HTTPProblem)?.status, 400, "\(e)")

@@ -75,6 +75,24 @@ final class DRYPenaltyTests: XCTestCase {
         XCTAssertFalse(dry.matches(history: letters + space + letters).isEmpty)
     }
 
+    /// Custom breakers are strings: a token is a breaker when its text holds one. With the
+    /// newline alone (a one-line output), ':' no longer ends a match, so "ab:ab:" repeats count.
+    func testCustomBreakersAreSubstrings() throws {
+        let tok = try Model(path: TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path).tokenizer
+        let history = tok.encode("ab:ab", addSpecial: false, parseSpecial: false)
+        let colon = try XCTUnwrap(tok.encode(":", addSpecial: false, parseSpecial: false).first)
+        let defaults = try DRYPenalty(DRYParameters(multiplier: 1, allowedLength: 1), tokenizer: tok)
+        XCTAssertEqual(defaults.matches(history: history), [:])
+        let newline = try DRYPenalty(DRYParameters(multiplier: 1, allowedLength: 1, breakers: ["\n"]), tokenizer: tok)
+        XCTAssertEqual(newline.matches(history: history)[colon], 2, "':' would continue the copy of \"ab\"")
+        // A two-character breaker marks only tokens holding both characters in order.
+        let pair = try DRYPenalty(DRYParameters(multiplier: 1, allowedLength: 1, breakers: ["b:"]), tokenizer: tok)
+        XCTAssertEqual(pair.matches(history: history)[colon], 2, "no single-character token holds \"b:\"")
+        XCTAssertThrowsError(try DRYPenalty(DRYParameters(multiplier: 1, breakers: Array(repeating: "x", count: 17)), tokenizer: tok)) {
+            XCTAssertTrue("\($0)".contains("dry_sequence_breakers"), "\($0)")
+        }
+    }
+
     /// Greedy decoding follows a loop without DRY and leaves it with DRY, through the sampler.
     func testGreedySamplingLeavesALoop() throws {
         let tok = try Model(path: TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path).tokenizer

@@ -592,7 +592,7 @@ const ProtobufCMessageDescriptor tailor__v1__chat_message__descriptor =
   (ProtobufCMessageInit) tailor__v1__chat_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[10] =
+static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[11] =
 {
   {
     "temperature",
@@ -714,12 +714,25 @@ static const ProtobufCFieldDescriptor tailor__v1__sampling__field_descriptors[10
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dry_sequence_breakers",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tailor__V1__Sampling, n_dry_sequence_breakers),
+    offsetof(Tailor__V1__Sampling, dry_sequence_breakers),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__sampling__field_indices_by_name[] = {
   8,   /* field[8] = dry_allowed_length */
   7,   /* field[7] = dry_base */
   6,   /* field[6] = dry_multiplier */
   9,   /* field[9] = dry_penalty_last_n */
+  10,   /* field[10] = dry_sequence_breakers */
   3,   /* field[3] = min_p */
   4,   /* field[4] = repetition_penalty */
   5,   /* field[5] = seed */
@@ -730,7 +743,7 @@ static const unsigned tailor__v1__sampling__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__sampling__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor tailor__v1__sampling__descriptor =
 {
@@ -740,7 +753,7 @@ const ProtobufCMessageDescriptor tailor__v1__sampling__descriptor =
   "Tailor__V1__Sampling",
   "tailor.v1",
   sizeof(Tailor__V1__Sampling),
-  10,
+  11,
   tailor__v1__sampling__field_descriptors,
   tailor__v1__sampling__field_indices_by_name,
   1,  tailor__v1__sampling__number_ranges,

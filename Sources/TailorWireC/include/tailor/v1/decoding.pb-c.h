@@ -167,10 +167,15 @@ struct  Tailor__V1__Sampling
    * tokens searched; 0: the whole context
    */
   uint32_t dry_penalty_last_n;
+  /*
+   * empty: "\n", ":", "\"", "*" (≤ 16, ≤ 32 bytes each)
+   */
+  size_t n_dry_sequence_breakers;
+  char **dry_sequence_breakers;
 };
 #define TAILOR__V1__SAMPLING__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__sampling__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,NULL }
 
 
 typedef enum {
