@@ -21,17 +21,32 @@ final class NegativeSamplerTests: XCTestCase {
         return total
     }
 
+    /// The llama fixture with its task and user adapters, a sampler over them, and a prompt.
+    private struct Setup {
+        let model: Model
+        let task: AdapterUse
+        let user: AdapterUse
+        let graph: TrainingGraph
+        let sampler: NegativeSampler
+        let prompt: [Int32]
+
+        init(maxNewTokens: Int, samples: Int, alpha: Float = 1) throws {
+            model = try TrainingFixtures.model("llama")
+            task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
+            user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
+            var config = NegativeConfiguration()
+            config.maxNewTokens = maxNewTokens
+            config.samples = samples
+            config.alpha = alpha
+            graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
+            sampler = try NegativeSampler(graph: graph, base: [task], user: [task, user], configuration: config)
+            prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        }
+    }
+
     func testNegativesAreSampledFromTheBaseAndScoredByTheImplicitReward() throws {
-        let model = try TrainingFixtures.model("llama")
-        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
-        let user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
-        var config = NegativeConfiguration()
-        config.maxNewTokens = 8
-        config.samples = 4
-        config.alpha = 0.7
-        let sampler = try NegativeSampler(graph: TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1), base: [task],
-                                          user: [task, user], configuration: config)
-        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        let f = try Setup(maxNewTokens: 8, samples: 4, alpha: 0.7)
+        let (model, task, user, sampler, prompt, config) = (f.model, f.task, f.user, f.sampler, f.prompt, f.sampler.configuration)
         let list = try sampler.candidates(prompt: prompt, index: 3)
         XCTAssertFalse(list.isEmpty)
         XCTAssertEqual(list.map(\.reward), list.map(\.reward).sorted(), "lowest reward first")
@@ -55,15 +70,8 @@ final class NegativeSamplerTests: XCTestCase {
     /// between prompts: the pause point runs before every forward call, and the K samples
     /// advance together, one call per token for all of them.
     func testSamplingPausesBeforeEveryToken() throws {
-        let model = try TrainingFixtures.model("llama")
-        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
-        let user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
-        var config = NegativeConfiguration()
-        config.maxNewTokens = 12
-        config.samples = 3
-        let graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
-        let sampler = try NegativeSampler(graph: graph, base: [task], user: [task, user], configuration: config)
-        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        let f = try Setup(maxNewTokens: 12, samples: 3)
+        let (graph, sampler, prompt) = (f.graph, f.sampler, f.prompt)
         nonisolated(unsafe) var pauses = 0
         graph.pausePoint = { pauses += 1 }
         let list = try sampler.candidates(prompt: prompt, index: 1)
@@ -78,15 +86,8 @@ final class NegativeSamplerTests: XCTestCase {
     /// The batched sampler draws exactly what one generation per sample draws: the same
     /// seeds give the same tokens as `Generator` on π_base alone.
     func testBatchedSamplesEqualOneAtATimeGeneration() throws {
-        let model = try TrainingFixtures.model("llama")
-        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
-        let user = AdapterUse(try TrainingFixtures.adapter("llama", "user", model: model))
-        var config = NegativeConfiguration()
-        config.maxNewTokens = 10
-        config.samples = 3
-        let sampler = try NegativeSampler(graph: TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1), base: [task],
-                                          user: [task, user], configuration: config)
-        let prompt = model.tokenizer.encode("the theme", addSpecial: true, parseSpecial: false)
+        let f = try Setup(maxNewTokens: 10, samples: 3)
+        let (model, task, sampler, prompt, config) = (f.model, f.task, f.sampler, f.prompt, f.sampler.configuration)
         let batched = Set(try sampler.candidates(prompt: prompt, index: 2).map(\.text))
         let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 40, threads: 1)
         var single: Set<String> = []
