@@ -19,10 +19,12 @@ final class CLITests: XCTestCase {
     func run(_ args: [String]) throws -> Output { try Self.execute(args) }
 
     /// Runs `tailor` with `args` and collects its exit status and output.
-    static func execute(_ args: [String]) throws -> Output {
+    /// Runs the tailor binary with `args`; `environment` entries are added to this process's.
+    static func execute(_ args: [String], environment: [String: String] = [:]) throws -> Output {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
