@@ -271,7 +271,9 @@ class Client:
         """Starts a generation; returns a Generation to iterate over for events.
 
         `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
-        min_p, repetition_penalty and seed. `mode` is base, tam, oppu, dpo-only, cope or cd-only;
+        min_p, repetition_penalty, seed and DRY's dry_multiplier, dry_base, dry_allowed_length,
+        dry_penalty_last_n and dry_sequence_breakers. `mode` is base, tam, oppu, dpo-only, cope
+        or cd-only;
         in the CoPe modes each TokenEvent has contrastive=True, logprob (log π_user),
         logprob_base and reward.
         """
