@@ -82,6 +82,16 @@ class LiveDaemonTests(unittest.TestCase):
         # The connection is still usable.
         self.assertIn("tiny", list(self.client.health().models))
 
+    def test_dry_sampling_reaches_the_daemon(self):
+        text = self.client.generate(prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8,
+                                    dry_sequence_breakers=["\n"]).result()
+        self.assertIsInstance(text, str)
+        with self.assertRaises(TailorError) as cm:
+            self.client.generate(prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8,
+                                 dry_sequence_breakers=["x"] * 17).result()
+        self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.sampling"))
+        self.assertIn("dry_sequence_breakers", str(cm.exception))
+
     def test_errors_are_typed_and_name_the_field(self):
         with self.assertRaises(TailorError) as cm:
             self.client.generate(prompt="x", model="ghost").result()
