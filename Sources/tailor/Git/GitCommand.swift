@@ -77,6 +77,9 @@ struct GitSuggestion: Codable, Equatable {
     static let defaultDRY: Float = 0.8
     /// A subject is one line: only a newline ends a DRY match, so a repeated "PEP 8:" counts.
     static let dryBreakers = ["\n"]
+    /// DRY looks back over the subject and the prompt's last tokens only: a loop is caught,
+    /// while a phrase taken from the commit's description (near the prompt's start) is not.
+    static let dryWindow: UInt32 = 24
 
     static func make(change: CommitChange, user: String, mode: String, connection: ConnectionOptions,
                      timeout: Double) async throws -> GitSuggestion {
@@ -102,6 +105,7 @@ struct GitSuggestion: Codable, Equatable {
             request.mode = modes[0]
             request.sampling.dryMultiplier = dry
             request.sampling.drySequenceBreakers = Self.dryBreakers
+            request.sampling.dryPenaltyLastN = Self.dryWindow
             do {
                 // The subject is the first non-empty line: leading newlines are skipped, and
                 // leaving the loop at the line's end cancels the rest of the generation.
