@@ -40,14 +40,9 @@ struct CompletionRequest: Sendable {
     var minP: Float = 0.05
     var repeatPenalty: Float = 1
     var seed: UInt64 = 0
-    /// DRY, with llama.cpp's defaults (off until dry_multiplier is set).
-    var dryMultiplier: Float = 0
-    var dryBase: Float = 1.75
-    var dryAllowedLength = 2
-    /// Tokens DRY searches; 0 (llama.cpp's -1) is the whole context.
-    var dryPenaltyLastN = 0
-    /// nil: llama.cpp's default breakers.
-    var drySequenceBreakers: [String]?
+    /// DRY, with llama.cpp's defaults (off until dry_multiplier is set; a window of 0 is
+    /// llama.cpp's -1, the whole context; nil breakers are llama.cpp's).
+    var dry = DRYParameters()
     var stop: [String] = []
     var stream = false
     /// Budgets: time to the first token, and for the generation after it; nil when unset or ≤ 0.
@@ -115,16 +110,11 @@ struct CompletionRequest: Sendable {
         if let v = try f.float("min_p") { minP = v }
         if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) { repeatPenalty = v }
         if let v = try f.int("seed", in: -1...Int(UInt32.max)), v >= 0 { seed = UInt64(v) }
-        if let v = try f.float("dry_multiplier") { dryMultiplier = v }
-        if let v = try f.float("dry_base") { dryBase = v }
-        if let v = try f.int("dry_allowed_length", in: 0...1024) { dryAllowedLength = max(1, v) }
-        if let v = try f.int("dry_penalty_last_n", in: -1...Self.tokenRange.upperBound) { dryPenaltyLastN = max(0, v) }
-        if let b = try f.strings("dry_sequence_breakers") {
-            guard b.count <= DRYParameters.maxBreakers, b.allSatisfy({ !$0.isEmpty && $0.utf8.count <= DRYParameters.maxBreakerBytes }) else {
-                throw HTTPProblem(400, "field 'dry_sequence_breakers' takes at most \(DRYParameters.maxBreakers) strings of 1 to \(DRYParameters.maxBreakerBytes) bytes")
-            }
-            drySequenceBreakers = b
-        }
+        if let v = try f.float("dry_multiplier") { dry.multiplier = v }
+        if let v = try f.float("dry_base") { dry.base = v }
+        if let v = try f.int("dry_allowed_length", in: 0...1024) { dry.allowedLength = max(1, v) }
+        if let v = try f.int("dry_penalty_last_n", in: -1...Self.tokenRange.upperBound) { dry.window = max(0, v) }
+        if let b = try f.strings("dry_sequence_breakers") { dry.breakers = b }
         if let s = json["stop"] {
             if let one = s as? String { stop = [one] } else if let many = s as? [String] { stop = many } else {
                 throw HTTPProblem(400, "field 'stop' must be a string or an array of strings")
@@ -139,8 +129,9 @@ struct CompletionRequest: Sendable {
         guard topP > 0, topP <= 1 else { throw HTTPProblem(400, "field 'top_p' must be in (0, 1]") }
         guard minP >= 0, minP < 1 else { throw HTTPProblem(400, "field 'min_p' must be in [0, 1)") }
         guard repeatPenalty > 0, repeatPenalty.isFinite else { throw HTTPProblem(400, "field 'repeat_penalty' must be > 0") }
-        guard dryMultiplier >= 0, dryMultiplier.isFinite else { throw HTTPProblem(400, "field 'dry_multiplier' must be ≥ 0") }
-        guard dryBase >= 1, dryBase.isFinite else { throw HTTPProblem(400, "field 'dry_base' must be ≥ 1") }
+        do { try dry.validate() } catch let SamplingError.invalidParameter(name, value) {
+            throw HTTPProblem(400, "field '\(name)' is out of range: \(value)")
+        }
     }
 
     /// A prompt: a string, an array of token ids, or (OpenAI) an array holding one string.

@@ -39,9 +39,9 @@ struct CompletionResponder: Sendable {
         var wire = GenerateRequest(model: request.model, input: .prompt(" "), stop: request.stop,
                                    maxTokens: UInt32(clamping: request.maxTokens ?? 0), user: who.user, task: who.task)
         wire.sampling = .init(temperature: request.temperature, topK: UInt32(clamping: request.topK), topP: request.topP, minP: request.minP,
-                              repetitionPenalty: request.repeatPenalty, seed: request.seed, dryMultiplier: request.dryMultiplier,
-                              dryBase: request.dryBase, dryAllowedLength: UInt32(request.dryAllowedLength),
-                              dryPenaltyLastN: UInt32(request.dryPenaltyLastN), drySequenceBreakers: request.drySequenceBreakers ?? [])
+                              repetitionPenalty: request.repeatPenalty, seed: request.seed, dryMultiplier: request.dry.multiplier,
+                              dryBase: request.dry.base, dryAllowedLength: UInt32(request.dry.allowedLength),
+                              dryPenaltyLastN: UInt32(request.dry.window), drySequenceBreakers: request.dry.breakers ?? [])
         var tokens: (@Sendable (Model) throws -> [Int32])?
         switch request.prompt {
         case let .text(t): wire.input = .prompt(t)

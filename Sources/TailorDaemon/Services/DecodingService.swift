@@ -84,12 +84,14 @@ public struct DecodingService: RPCService {
             throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
         }
         let s = request.sampling
+        // Zero (unset) wire values keep DRYParameters' own defaults.
+        var dry = DRYParameters(multiplier: s.dryMultiplier, window: Int(s.dryPenaltyLastN),
+                                breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers)
+        if s.dryBase != 0 { dry.base = s.dryBase }
+        if s.dryAllowedLength != 0 { dry.allowedLength = Int(s.dryAllowedLength) }
         let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
                                           minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
-                                          seed: s.seed, dry: DRYParameters(multiplier: s.dryMultiplier, base: s.dryBase == 0 ? 1.75 : s.dryBase,
-                                                                           allowedLength: s.dryAllowedLength == 0 ? 2 : Int(s.dryAllowedLength),
-                                                                           window: Int(s.dryPenaltyLastN),
-                                                                           breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers))
+                                          seed: s.seed, dry: dry)
         do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
 
         let field = request.input.isChat ? "generate.chat" : "generate.prompt"

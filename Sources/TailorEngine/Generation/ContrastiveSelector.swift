@@ -78,12 +78,7 @@ public struct ContrastiveSelector {
         try parameters.validate()
         self.parameters = parameters
         rng = SeededGenerator(seed: parameters.seed)
-        if parameters.dry.isEnabled {
-            guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
-            dry = try DRYPenalty(parameters.dry, tokenizer: tokenizer)
-        } else {
-            dry = nil
-        }
+        dry = try DRYPenalty.make(parameters.dry, tokenizer: tokenizer)
     }
 
     /// The next token given the user and base rows' logits and the tokens so far.

@@ -79,6 +79,15 @@ public struct DRYPenalty: Sendable {
         breakers = set
     }
 
+    /// The penalty `parameters` ask for, or nil when they disable DRY: what a sampler holds.
+    /// - Throws: `SamplingError` for out-of-range parameters, or for DRY enabled without the
+    ///   vocabulary its breakers are found in.
+    public static func make(_ parameters: DRYParameters, tokenizer: Tokenizer?) throws -> DRYPenalty? {
+        guard parameters.isEnabled else { return nil }
+        guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
+        return try DRYPenalty(parameters, tokenizer: tokenizer)
+    }
+
     /// Whether `text` holds `part` as a contiguous run.
     private static func contains(_ text: [UInt8], _ part: [UInt8]) -> Bool {
         guard text.count >= part.count else { return false }

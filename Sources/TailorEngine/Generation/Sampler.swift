@@ -18,12 +18,7 @@ public struct Sampler: Sendable {
         try parameters.validate()
         self.parameters = parameters
         rng = SeededGenerator(seed: parameters.seed)
-        if parameters.dry.isEnabled {
-            guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
-            dry = try DRYPenalty(parameters.dry, tokenizer: tokenizer)
-        } else {
-            dry = nil
-        }
+        dry = try DRYPenalty.make(parameters.dry, tokenizer: tokenizer)
     }
 
     /// Applies the repetition penalty to `logits` in place for tokens in `recent`.

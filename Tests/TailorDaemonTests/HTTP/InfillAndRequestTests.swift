@@ -62,19 +62,19 @@ final class InfillAndRequestTests: XCTestCase {
     /// sequence breakers, and refusals that name the field.
     func testDRYFieldsParseLikeLlamaCpps() throws {
         let off = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x"}"#.utf8))
-        XCTAssertEqual(off.dryMultiplier, 0)
-        XCTAssertEqual(off.dryBase, 1.75)
-        XCTAssertEqual(off.dryAllowedLength, 2)
+        XCTAssertEqual(off.dry.multiplier, 0)
+        XCTAssertEqual(off.dry.base, 1.75)
+        XCTAssertEqual(off.dry.allowedLength, 2)
         let on = try CompletionRequest(endpoint: .completion, body: Array(
             #"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#.utf8))
-        XCTAssertEqual(on.dryMultiplier, 0.8)
-        XCTAssertEqual(on.dryBase, 2)
-        XCTAssertEqual(on.dryAllowedLength, 3)
-        XCTAssertEqual(on.dryPenaltyLastN, 0)
-        XCTAssertNil(off.drySequenceBreakers, "unset: the defaults")
-        XCTAssertEqual(on.drySequenceBreakers, ["\n", ":", "\"", "*"])
+        XCTAssertEqual(on.dry.multiplier, 0.8)
+        XCTAssertEqual(on.dry.base, 2)
+        XCTAssertEqual(on.dry.allowedLength, 3)
+        XCTAssertEqual(on.dry.window, 0)
+        XCTAssertNil(off.dry.breakers, "unset: the defaults")
+        XCTAssertEqual(on.dry.breakers, ["\n", ":", "\"", "*"])
         let custom = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "dry_sequence_breakers": ["\n", "PEP"]}"#.utf8))
-        XCTAssertEqual(custom.drySequenceBreakers, ["\n", "PEP"])
+        XCTAssertEqual(custom.dry.breakers, ["\n", "PEP"])
         let many = "[" + Array(repeating: #"".""#, count: 17).joined(separator: ",") + "]"
         for (body, field) in [(#"{"prompt": "x", "dry_multiplier": -1}"#, "'dry_multiplier'"), (#"{"prompt": "x", "dry_base": 0.5}"#, "'dry_base'"),
                               (#"{"prompt": "x", "dry_sequence_breakers": "# + many + "}", "'dry_sequence_breakers'"),
