@@ -158,16 +158,6 @@ public final class NegativeSampler {
         }
     }
 
-    /// The implicit reward of `completion` after `prompt`.
-    public func reward(prompt: [Int32], completion: [Int32]) throws -> Float {
-        let seq = prompt + completion
-        let lu = try graph.forward(tokens: seq, targetStart: prompt.count, frozen: user, trainable: nil)
-        let lb = try graph.forward(tokens: seq, targetStart: prompt.count, frozen: base, trainable: nil)
-        var r: Double = 0
-        for i in lu.indices { r += Double(lu[i]) - Double(configuration.alpha) * Double(lb[i]) }
-        return Float(configuration.lengthNormalized ? r / Double(lu.count) : r)
-    }
-
     /// The negative for one history item: its prompt (the end of it, leaving room for the
     /// samples within `formatter.maxTokens`) sampled K times, and the lowest-reward sample that
     /// differs from the user's real `output` (ignoring surrounding whitespace); nil when every

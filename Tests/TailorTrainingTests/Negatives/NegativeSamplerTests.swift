@@ -62,8 +62,10 @@ final class NegativeSamplerTests: XCTestCase {
         var meanConfig = config
         meanConfig.lengthNormalized = true
         let mean = try NegativeSampler(graph: sampler.graph, base: [task], user: [task, user], configuration: meanConfig)
-        let c = list[0]
-        XCTAssertEqual(try mean.reward(prompt: prompt, completion: c.tokens), c.reward / Float(c.tokens.count), accuracy: 1e-4)
+        // The same seeds draw the same samples; each reward is the summed one over its length.
+        let perToken = Dictionary(uniqueKeysWithValues: try mean.candidates(prompt: prompt, index: 3).map { ($0.tokens, $0.reward) })
+        XCTAssertEqual(Set(perToken.keys), Set(list.map(\.tokens)))
+        for c in list { XCTAssertEqual(perToken[c.tokens]!, c.reward / Float(c.tokens.count), accuracy: 1e-4) }
     }
 
     /// A job drawing negatives must yield to interactive decoding while it samples, not only
