@@ -163,6 +163,7 @@ struct EvalReport {
         md += "| method | n | ROUGE-1 | ROUGE-L |\n|---|---|---|---|\n"
         var bars: [(String, Double, Double, Double)] = []
         var perUser: [String: [String: [Double]]] = [:]
+        var rougeL: [String: [String: Double]] = [:]     // method → query id → ROUGE-L F1
         for m in methods {
             let rows = (generations[m] ?? [:]).sorted { $0.key < $1.key }
             let scores = rows.map { Rouge.score(prediction: $0.value.text, reference: $0.value.gold) }
@@ -170,14 +171,17 @@ struct EvalReport {
             md += String(format: "| %@ | %d | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] |\n", m, rows.count, r1.mean, r1.low, r1.high, rl.mean, rl.low, rl.high)
             json[m] = ["n": rows.count, "rouge1": [r1.mean, r1.low, r1.high], "rougeL": [rl.mean, rl.low, rl.high]]
             bars.append((m, rl.mean, rl.low, rl.high))
-            for (row, s) in zip(rows, scores) { perUser[row.value.user, default: [:]][m, default: []].append(s.rougeL.fmeasure) }
+            for (row, s) in zip(rows, scores) {
+                perUser[row.value.user, default: [:]][m, default: []].append(s.rougeL.fmeasure)
+                rougeL[m, default: [:]][row.key] = s.rougeL.fmeasure
+            }
         }
         md += "\n## ROUGE-L per user\n\n| user | " + methods.joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: methods.count) + "\n"
         for (u, byMethod) in perUser.sorted(by: { $0.key < $1.key }) {
             md += "| \(u) | " + methods.map { m in byMethod[m].map { String(format: "%.4f", $0.reduce(0, +) / Double($0.count)) } ?? "-" }.joined(separator: " | ") + " |\n"
         }
         json["per_user_rougeL"] = perUser.mapValues { $0.mapValues { $0.reduce(0, +) / Double($0.count) } }
-        let (pairedMD, pairedJSON) = paired()
+        let (pairedMD, pairedJSON) = paired(rougeL)
         md += pairedMD
         json["paired_rougeL"] = pairedJSON
         try AtomicFile.write(Array(md.utf8), to: out + "/results\(suffix).md", mode: 0o644)
@@ -191,18 +195,16 @@ struct EvalReport {
 
     /// Paired ROUGE-L differences over the queries both methods answered: mean, bootstrap 95%
     /// interval, wins/ties/losses, and how often the two texts are identical.
-    func paired() -> (markdown: String, json: [String: Any]) {
+    /// - Parameter rougeL: each method's score per query id, as the per-method table computed.
+    func paired(_ rougeL: [String: [String: Double]]) -> (markdown: String, json: [String: Any]) {
         var md = "\n## Paired differences (ROUGE-L)\n\nOver the queries both methods answered; the interval resamples queries, "
             + "so what the methods share does not widen it.\n\n| a − b | n | mean | 95% interval | wins / ties / losses | same text |\n|---|---|---|---|---|---|\n"
         var json: [String: Any] = [:]
         for (a, b) in Self.pairs {
-            guard let ga = generations[a], let gb = generations[b] else { continue }
+            guard let ga = generations[a], let gb = generations[b], let ra = rougeL[a], let rb = rougeL[b] else { continue }
             let keys = ga.keys.filter { gb[$0] != nil }.sorted()
             guard !keys.isEmpty else { continue }
-            func score(_ g: [String: (user: String, text: String, gold: String)], _ k: String) -> Double {
-                Rouge.score(prediction: g[k]!.text, reference: g[k]!.gold).rougeL.fmeasure
-            }
-            let p = PairedComparison(keys.map { score(ga, $0) }, keys.map { score(gb, $0) })
+            let p = PairedComparison(keys.map { ra[$0]! }, keys.map { rb[$0]! })
             let same = keys.count { ga[$0]!.text == gb[$0]!.text }
             md += String(format: "| %@ − %@ | %d | %+.4f | [%+.4f, %+.4f] | %d / %d / %d | %d |\n", a, b, keys.count, p.mean, p.low, p.high,
                          p.wins, p.ties, p.losses, same)
