@@ -54,8 +54,15 @@ public struct DecodingState {
     /// Samples the next token from `logits` and advances the text stream.
     /// - Parameter contextFull: the sequence has no room for another token after this one.
     public mutating func step(logits: UnsafeBufferPointer<Float>, contextFull: Bool) -> DecodingStep {
-        let next = sampler.sample(logits, history: history)
+        let next = sample(logits)
         return advance(token: next, logprob: VectorOps.logSoftmax(logits, at: Int(next)), contextFull: contextFull)
+    }
+
+    /// Draws the next token from `logits` with this generation's sampler and history, without
+    /// advancing: for a caller that needs the token's id even when it ends the generation
+    /// (the negative sampler scores the end token too), then calls `advance`.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+        sampler.sample(logits, history: history)
     }
 
     /// Advances the text stream with a token chosen elsewhere (CoPe's contrastive choice), with

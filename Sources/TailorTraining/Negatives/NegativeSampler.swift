@@ -71,7 +71,6 @@ public final class NegativeSampler {
     /// One sample's row while it decodes.
     private struct Row {
         var state: DecodingState
-        var sampler: Sampler
         var endToken: Int32?
         var logpUser: Double = 0
         var logpBase: Double = 0
@@ -91,8 +90,7 @@ public final class NegativeSampler {
         var rows = try (0..<k).map { i -> Row in
             let seed = c.seed &+ UInt64(index) &* 1_000_003 &+ UInt64(i) &* 7919
             let sampling = SamplingParameters(temperature: c.temperature, topP: c.topP, seed: seed)
-            return Row(state: try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: graph.model.tokenizer),
-                       sampler: try Sampler(sampling))
+            return Row(state: try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: graph.model.tokenizer))
         }
         try prefill(prompt)
         // Logit rows: after the prefill, 0 is π_base's and 1 π_user's, shared by every sample;
@@ -143,7 +141,7 @@ public final class NegativeSampler {
     /// Samples `row`'s next token from π_base's `base` logits and adds both models' log p of
     /// it to the row's sums. Returns true when the token is to be fed back (the row goes on).
     private func step(_ row: inout Row, base: UnsafeBufferPointer<Float>, user: UnsafeBufferPointer<Float>) -> Bool {
-        let token = row.sampler.sample(base, history: row.state.tokens)
+        let token = row.state.sample(base)
         let lb = VectorOps.logSoftmax(base, at: Int(token)), lu = VectorOps.logSoftmax(user, at: Int(token))
         row.logpBase += Double(lb)
         row.logpUser += Double(lu)
