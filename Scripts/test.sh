@@ -80,5 +80,8 @@ read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ 
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
 ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed)); failed=$((failed + ${py_failed:-0} + fuzz_failed))
+# Name what failed last, so a CI log cut to its tail still says which test to look at.
+grep -E "^Test Case .* failed \(|: error: " "$log" | sort -u | tail -n 40
+[ "${py_failed:-0}" = 0 ] || echo "Python client tests: ${py_failed} failed (see above)"
 echo "Tests: $((ran - failed)) passed, $failed failed"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$ran" -gt 0 ]
