@@ -1,4 +1,5 @@
 import CTailorKernels
+import Foundation
 import TailorEngine
 
 /// One transformer block, forward (recording what the backward pass needs) and backward.
@@ -36,11 +37,11 @@ extension TrainingGraph {
             }
         }
         for i in 0..<n {
-            rope.apply(a.q + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: i, style: c.ropeStyle)
-            rope.apply(a.k + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: i, style: c.ropeStyle)
+            let pos = position(i)
+            rope.apply(a.q + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle)
+            rope.apply(a.k + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle)
         }
-        tk_attention(pool, a.q, Int64(c.qDim), Int32(n), 0, a.k, a.v, Int64(c.kvDim), Int32(c.headCount), Int32(c.kvHeadCount),
-                     Int32(c.headDim), c.attentionScale, Int32(local ? c.slidingWindow : 0), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
+        attentionForward(a, n: n, window: local ? c.slidingWindow : 0)
         linearForward(w.o, layer: l, target: .o, x: a.att, y: a.oOut, n: n, u: a.u(.o, tokens: maxTokens, rank: r))
         if let pn = w.postAttnNorm {
             pn.withUnsafeBufferPointer { nw in
@@ -117,8 +118,9 @@ extension TrainingGraph {
         attentionBackward(a, n: n)
         let rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
         for i in 0..<n {
-            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: i, style: c.ropeStyle, inverse: true)
-            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: i, style: c.ropeStyle, inverse: true)
+            let pos = position(i)
+            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
+            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
         }
         if let qn = w.qNorm, let kn = w.kNorm {
             // The norm's gradient goes through dtmp/dxn, which are free here.
@@ -147,6 +149,43 @@ extension TrainingGraph {
             for i in 0..<n {
                 BackpropOps.rmsNormBackward(x: x + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
                                             n: d, accumulate: true)
+            }
+        }
+    }
+
+    /// Row `i`'s position: its index, less the hidden gap for a packed pair's rejected rows.
+    @inline(__always)
+    func position(_ i: Int) -> Int {
+        guard let b = branch, i >= b.hiddenEnd else { return i }
+        return i - (b.hiddenEnd - b.hiddenStart)
+    }
+
+    /// Causal attention of the block's n rows into `a.att`, keeping the probabilities
+    /// ([row][head][key], n keys per row) for the backward pass. A packed pair's rejected rows
+    /// attend to the shared prefix and themselves only: their keys and values are gathered
+    /// into one contiguous history (the kernel attends to a range of cache rows), and their
+    /// probabilities moved back to the packed key columns, zero over the hidden chosen rows.
+    func attentionForward(_ a: BlockActivations, n: Int, window: Int) {
+        let c = config, heads = c.headCount
+        let front = branch?.hiddenEnd ?? n
+        tk_attention(pool, a.q, Int64(c.qDim), Int32(front), 0, a.k, a.v, Int64(c.kvDim), Int32(heads), Int32(c.kvHeadCount),
+                     Int32(c.headDim), c.attentionScale, Int32(window), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
+        guard let b = branch, front < n else { return }
+        let shared = b.hiddenStart, gap = b.hiddenEnd - b.hiddenStart, tail = n - front
+        branchK.update(from: a.k, count: shared * c.kvDim)
+        branchV.update(from: a.v, count: shared * c.kvDim)
+        (branchK + shared * c.kvDim).update(from: a.k + front * c.kvDim, count: tail * c.kvDim)
+        (branchV + shared * c.kvDim).update(from: a.v + front * c.kvDim, count: tail * c.kvDim)
+        let probs = a.probs + front * heads * n
+        tk_attention(pool, a.q + front * c.qDim, Int64(c.qDim), Int32(tail), Int64(shared), branchK, branchV, Int64(c.kvDim),
+                     Int32(heads), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(window),
+                     a.att + front * c.qDim, Int64(c.qDim), probs, Int64(n), attScratch)
+        // Gathered key column shared + j is packed column front + j.
+        for r in 0..<tail {
+            for h in 0..<heads {
+                let row = probs + (r * heads + h) * n
+                memmove(row + front, row + shared, (r + 1) * MemoryLayout<Float>.size)   // may overlap
+                (row + shared).update(repeating: 0, count: gap)
             }
         }
     }

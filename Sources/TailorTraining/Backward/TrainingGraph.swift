@@ -29,9 +29,11 @@ public enum TrainingError: Error, Equatable, Sendable, CustomStringConvertible {
 /// One sequence at a time: `forward` returns the log-probabilities of its completion tokens
 /// (the tokens from `targetStart` on, each predicted from the ones before; the prompt is not
 /// learned), and `backward(scale:)` adds scale · ∇(Σ log p) to the trainable adapter's
-/// gradients. A batch is a sum of such calls. The base weights stay in their GGUF blocks and are
-/// dequantized a tile at a time (dx = Wᵀ·dy uses the same tiles). Frozen adapters (the task
-/// adapter under a user's) apply in both passes.
+/// gradients. A batch is a sum of such calls. A DPO pair is one call too (`forward(pair:)`):
+/// its shared prompt once, then both completions, the rejected one blind to the chosen one.
+/// The base weights stay in their GGUF blocks and are dequantized a tile at a time
+/// (dx = Wᵀ·dy uses the same tiles). Frozen adapters (the task adapter under a user's) apply
+/// in both passes.
 ///
 /// Memory is planned once for `maxTokens`: per block either the full activations, or — with
 /// `checkpointing` — only the block inputs, recomputing each block's activations during the
@@ -73,6 +75,8 @@ public final class TrainingGraph {
     let tiles: UnsafeMutablePointer<Float>   // threads × tileRows × maxCols
     let partial: UnsafeMutablePointer<Float> // threads × T × maxCols   per-thread sums of Wᵀ·dy
     let attScratch: UnsafeMutablePointer<Float> // threads × T
+    let branchK: UnsafeMutablePointer<Float> // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
+    let branchV: UnsafeMutablePointer<Float> // T × kvDim  and values
     let loraScratchRank: Int
 
     /// Called before every block of the forward and backward passes: where a daemon pauses
@@ -81,8 +85,15 @@ public final class TrainingGraph {
 
     // The last forward call.
     var tokenCount = 0
-    var targetStart = 0
+    /// Each target's row: the position whose output predicts it.
+    var targetRows: [Int] = []
     var targets: [Int32] = []
+    /// Targets before this index take the chosen scale in `backward`, the rest the rejected one.
+    var chosenTargetCount = 0
+    /// A packed pair's rejected branch: rows from `hiddenEnd` on do not see keys
+    /// `hiddenStart..<hiddenEnd` (the chosen completion) and sit at positions shifted back by
+    /// that gap. Nil for one sequence.
+    var branch: (hiddenStart: Int, hiddenEnd: Int)?
     var frozen: [AdapterUse] = []
     var trainable: TrainableLoRA?
 
@@ -119,6 +130,7 @@ public final class TrainingGraph {
         tiles = arena.floats(self.threads * tileRows * maxCols)
         partial = arena.floats(self.threads * t * maxCols)
         attScratch = arena.floats(self.threads * t)
+        branchK = arena.floats(t * c.kvDim); branchV = arena.floats(t * c.kvDim)
     }
 
     deinit { tk_pool_destroy(pool) }
@@ -129,17 +141,30 @@ public final class TrainingGraph {
     ///   - frozen: adapters applied and not trained (e.g. the task adapter under a user's).
     ///   - trainable: the adapter whose gradients `backward` computes; nil for scoring only.
     public func forward(tokens: [Int32], targetStart: Int, frozen: [AdapterUse] = [], trainable: TrainableLoRA?) throws -> [Float] {
+        guard targetStart >= 1, targetStart < tokens.count else { throw TrainingError.noTargets }
+        return try run(tokens: tokens, targetRows: Array((targetStart - 1)..<(tokens.count - 1)), targets: Array(tokens[targetStart...]),
+                       frozen: frozen, trainable: trainable)
+    }
+
+    /// The forward pass of `tokens` with the given targets: checks, records the call, runs
+    /// every block and returns each target's log-probability.
+    func run(tokens: [Int32], targetRows: [Int], targets: [Int32], chosenTargets: Int? = nil,
+             branch: (hiddenStart: Int, hiddenEnd: Int)? = nil, frozen: [AdapterUse], trainable: TrainableLoRA?) throws -> [Float] {
         let c = config, d = c.embeddingLength, n = tokens.count
-        guard n <= maxTokens else { throw TrainingError.sequenceTooLong(tokens: n, capacity: maxTokens) }
-        guard targetStart >= 1, targetStart < n else { throw TrainingError.noTargets }
+        guard n <= maxTokens, targets.count <= maxTokens else {
+            throw TrainingError.sequenceTooLong(tokens: max(n, targets.count), capacity: maxTokens)
+        }
+        guard !targets.isEmpty else { throw TrainingError.noTargets }
         for t in tokens where t < 0 || Int(t) >= c.vocabSize { throw TrainingError.invalidToken(t) }
         if let tr = trainable, tr.rank > maxRank { throw TrainingError.rankTooLarge(rank: tr.rank, capacity: maxRank) }
         for use in frozen where use.adapter.maxRank > loraScratchRank {
             throw TrainingError.rankTooLarge(rank: use.adapter.maxRank, capacity: loraScratchRank)
         }
         tokenCount = n
-        self.targetStart = targetStart
-        targets = Array(tokens[targetStart...])
+        self.targetRows = targetRows
+        self.targets = targets
+        chosenTargetCount = chosenTargets ?? targets.count
+        self.branch = branch
         self.frozen = frozen
         self.trainable = trainable
 
@@ -158,9 +183,16 @@ public final class TrainingGraph {
     /// Adds `scale` · ∇(Σ log p of the completion tokens) of the last forward call to the
     /// trainable adapter's gradients. For a mean cross-entropy over N tokens, scale = −1/N.
     public func backward(scale: Float) {
+        backward(chosenScale: scale, rejectedScale: scale)
+    }
+
+    /// Adds ∇(chosenScale · Σ log p⁺ + rejectedScale · Σ log p⁻) of the last
+    /// `forward(pair:)` to the trainable adapter's gradients: one backward pass for both
+    /// completions of a DPO pair. After a one-sequence forward both scales apply to it alike.
+    public func backward(chosenScale: Float, rejectedScale: Float) {
         guard let tr = trainable else { return }
         let c = config
-        outputBackward(scale: scale)
+        outputBackward(chosenScale: chosenScale, rejectedScale: rejectedScale)
         for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
             let a = acts[checkpointing ? 0 : l]
             pausePoint?()
@@ -178,7 +210,7 @@ public final class TrainingGraph {
         let nT = targets.count
         model.weights.outputNorm.withUnsafeBufferPointer { w in
             for i in 0..<nT {
-                let p = targetStart - 1 + i
+                let p = targetRows[i]
                 rstdF[i] = VectorOps.rmsNorm(xL + p * d, w.baseAddress!, xnF + i * d, n: d, eps: c.rmsEpsilon)
             }
         }
@@ -194,11 +226,12 @@ public final class TrainingGraph {
     }
 
     /// dlogits = scale·(onehot − softmax), then back through the output projection and norm
-    /// into `dx` (zero at non-target positions).
-    func outputBackward(scale: Float) {
+    /// into `dx` (zero at non-target positions; a row two targets read gets both gradients).
+    func outputBackward(chosenScale: Float, rejectedScale: Float) {
         let c = config, d = c.embeddingLength, v = c.vocabSize
         let nT = targets.count
         for i in 0..<nT {
+            let scale = i < chosenTargetCount ? chosenScale : rejectedScale
             let row = logits + i * v
             tk_exp_shift_scale(row, Int64(v), tk_logsumexp(row, Int64(v), nil), -scale)
             row[Int(targets[i])] += scale
@@ -210,9 +243,9 @@ public final class TrainingGraph {
         let xL = residual + c.layerCount * maxTokens * d
         model.weights.outputNorm.withUnsafeBufferPointer { w in
             for i in 0..<nT {
-                let p = targetStart - 1 + i
+                let p = targetRows[i]
                 BackpropOps.rmsNormBackward(x: xL + p * d, w: w.baseAddress!, rstd: rstdF[i], dy: dxn + i * d, dx: dx + p * d,
-                                            n: d, accumulate: false)
+                                            n: d, accumulate: true)
             }
         }
     }

@@ -232,16 +232,30 @@ public final class LoRATrainer {
             let p = pairs[i]
             try beforeSequence?()
             let ref = try reference(i, p)
-            let sPlus = try sum(graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable))
-            let sMinus = try sum(graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: trainable))
+            // One pass over the packed pair when it fits; else each sequence on its own, the
+            // chosen one evaluated twice (one graph holds one sequence's activations).
+            let packed = graph.fits(pair: p)
+            let sPlus: Float, sMinus: Float
+            if packed {
+                let lp = try graph.forward(pair: p, frozen: frozen, trainable: trainable)
+                (sPlus, sMinus) = (sum(lp.chosen), sum(lp.rejected))
+                tokens += graph.tokenCount
+            } else {
+                sPlus = try sum(graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable))
+                sMinus = try sum(graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: trainable))
+                tokens += 2 * p.chosen.tokens.count + p.rejected.tokens.count
+            }
             let delta = (sPlus - ref.0) - (sMinus - ref.1)
             loss += Double(Self.softplus(-beta * delta))
             if delta > 0 { correct += 1 }
             let g = beta * Self.sigmoid(-beta * delta) / n
-            graph.backward(scale: g)          // the rejected pass is the one in the graph
-            _ = try graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable)
-            graph.backward(scale: -g)
-            tokens += 2 * p.chosen.tokens.count + p.rejected.tokens.count
+            if packed {
+                graph.backward(chosenScale: -g, rejectedScale: g)
+            } else {
+                graph.backward(scale: g)          // the rejected pass is the one in the graph
+                _ = try graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable)
+                graph.backward(scale: -g)
+            }
         }
         return (Float(loss / Double(batch.count)), tokens, Float(correct) / n)
     }

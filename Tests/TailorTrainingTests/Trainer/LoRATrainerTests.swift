@@ -6,33 +6,40 @@ import XCTest
 final class LoRATrainerTests: XCTestCase {
     /// The DPO loss and its gradient against the reference (TRL's sigmoid loss on summed
     /// completion log-probabilities, the reference model being the same weights with the user
-    /// adapter off), for the user adapter over the frozen task adapter.
+    /// adapter off), for the user adapter over the frozen task adapter: with each pair packed
+    /// into one sequence (16 tokens hold both), and on its own sequences (9 do not).
     func testDPOLossAndGradientMatchTheReference() throws {
         for arch in TrainingFixtures.architectures {
-            let model = try TrainingFixtures.model(arch)
-            let ref = try XCTUnwrap(try TrainingFixtures.reference(arch)["dpo"] as? [String: Any])
-            let pairs = (ref["pairs"] as! [[String: [NSNumber]]]).map { p -> PreferenceExample in
-                let prompt = p["prompt"]!.map { Int32($0.intValue) }
-                return PreferenceExample(chosen: TrainingExample(tokens: prompt + p["chosen"]!.map { Int32($0.intValue) }, targetStart: prompt.count),
-                                         rejected: TrainingExample(tokens: prompt + p["rejected"]!.map { Int32($0.intValue) }, targetStart: prompt.count))
-            }
-            let task = try TrainingFixtures.adapter(arch, "task", model: model)
-            let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
-            var config = TrainingConfiguration.dpo
-            config.beta = (ref["beta"] as! NSNumber).floatValue
-            let trainer = try LoRATrainer(graph: TrainingGraph(model: model, maxTokens: 16, maxRank: 4, threads: 2), trainable: user,
-                                          frozen: [AdapterUse(task)], objective: .dpo(pairs), configuration: config)
-            let logps = ref["logps"] as! [[String: NSNumber]]
-            for (i, p) in pairs.enumerated() {
-                let r = try trainer.reference(i, p)
-                XCTAssertEqual(r.0, logps[i]["ref_chosen"]!.floatValue, accuracy: 1e-3, "\(arch) reference logp")
-                XCTAssertEqual(r.1, logps[i]["ref_rejected"]!.floatValue, accuracy: 1e-3, "\(arch) reference logp")
-            }
-            let out = try trainer.gradients(for: [0, 1])
-            XCTAssertEqual(out.loss, (ref["loss"] as! NSNumber).floatValue, accuracy: 1e-5, "\(arch) DPO loss")
-            TrainingFixtures.assertGradients(user, config: model.config, reference: try TrainingFixtures.gradients(ref["grads"]),
-                                             tolerance: 1e-3, "\(arch) DPO")
+            for capacity in [16, 9] { try checkDPO(arch, capacity: capacity) }
         }
+    }
+
+    private func checkDPO(_ arch: String, capacity: Int) throws {
+        let model = try TrainingFixtures.model(arch)
+        let ref = try XCTUnwrap(try TrainingFixtures.reference(arch)["dpo"] as? [String: Any])
+        let pairs = (ref["pairs"] as! [[String: [NSNumber]]]).map { p -> PreferenceExample in
+            let prompt = p["prompt"]!.map { Int32($0.intValue) }
+            return PreferenceExample(chosen: TrainingExample(tokens: prompt + p["chosen"]!.map { Int32($0.intValue) }, targetStart: prompt.count),
+                                     rejected: TrainingExample(tokens: prompt + p["rejected"]!.map { Int32($0.intValue) }, targetStart: prompt.count))
+        }
+        let task = try TrainingFixtures.adapter(arch, "task", model: model)
+        let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
+        var config = TrainingConfiguration.dpo
+        config.beta = (ref["beta"] as! NSNumber).floatValue
+        let graph = TrainingGraph(model: model, maxTokens: capacity, maxRank: 4, threads: 2)
+        let label = "\(arch), \(capacity) tokens"
+        XCTAssertEqual(pairs.map { graph.fits(pair: $0) }, [capacity == 16, capacity == 16], label)
+        let trainer = try LoRATrainer(graph: graph, trainable: user, frozen: [AdapterUse(task)], objective: .dpo(pairs), configuration: config)
+        let logps = ref["logps"] as! [[String: NSNumber]]
+        for (i, p) in pairs.enumerated() {
+            let r = try trainer.reference(i, p)
+            XCTAssertEqual(r.0, logps[i]["ref_chosen"]!.floatValue, accuracy: 1e-3, "\(label): reference logp")
+            XCTAssertEqual(r.1, logps[i]["ref_rejected"]!.floatValue, accuracy: 1e-3, "\(label): reference logp")
+        }
+        let out = try trainer.gradients(for: [0, 1])
+        XCTAssertEqual(out.loss, (ref["loss"] as! NSNumber).floatValue, accuracy: 1e-5, "\(label): DPO loss")
+        TrainingFixtures.assertGradients(user, config: model.config, reference: try TrainingFixtures.gradients(ref["grads"]),
+                                         tolerance: 1e-3, "\(label): DPO")
     }
 
     /// The reference scores come from the inference engine (one prompt prefill per pair); they
