@@ -12,7 +12,10 @@ struct EvalHarness {
     let out: String
     let command: EvalCommand
 
-    private var formatter: ExampleFormatter { ExampleFormatter(tokenizer: model.tokenizer, maxTokens: command.maxTokens) }
+    /// The same stages, formats and step loop as tailord's jobs.
+    private var pipeline: PersonalizationPipeline {
+        PersonalizationPipeline(model: model, maxTokens: command.maxTokens, threads: command.modelOptions.threads)
+    }
 
     private func log(_ s: String) { Console.error(s) }
 
@@ -26,17 +29,14 @@ struct EvalHarness {
         return try OfflineTraining.loadPEFT(path, model: model)
     }
 
-    private func train(_ lora: TrainableLoRA, frozen: [AdapterUse], _ objective: LoRATrainer.Objective, _ config: TrainingConfiguration,
-                       label: String) throws {
-        let graph = TrainingGraph(model: model, maxTokens: command.maxTokens, maxRank: lora.rank, threads: command.modelOptions.threads)
-        let trainer = try LoRATrainer(graph: graph, trainable: lora, frozen: frozen, objective: objective, configuration: config)
+    /// Logs every fifth step and the last.
+    private func progress(_ label: String) -> PersonalizationPipeline.Hooks {
         let started = Date()
-        while !trainer.isFinished {
-            let r = try trainer.runStep()
+        return PersonalizationPipeline.Hooks(didStep: { [log] r, trainer in
             if r.step % 5 == 0 || trainer.isFinished {
                 log(String(format: "%@ step %d/%d loss %.4f (%.0f s)", label, r.step, r.totalSteps, r.loss, Date().timeIntervalSince(started)))
             }
-        }
+        })
     }
 
     /// TAM: r=16 on q, k, v, o over the other users' items.
@@ -45,8 +45,7 @@ struct EvalHarness {
         if let a = try cachedAdapter(path) { return a }
         var cfg = TrainingConfiguration.tam
         cfg.epochs = command.tamEpochs
-        let lora = TrainableLoRA(config: model.config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
-        try train(lora, frozen: [], .sft(others.compactMap { formatter.example(input: $0.input, output: $0.output) }), cfg, label: "tam")
+        let lora = try pipeline.supervised(others.map(\.textExample), configuration: cfg, hooks: progress("tam"))
         try OfflineTraining.savePEFT(lora.adapter(name: "tam"), model: model, to: path)
         return try cachedAdapter(path)!
     }
@@ -58,9 +57,8 @@ struct EvalHarness {
         var cfg = TrainingConfiguration.oppu
         cfg.epochs = command.oppuEpochs
         cfg.learningRate = command.oppuLearningRate
-        let lora = TrainableLoRA(config: model.config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
-        try train(lora, frozen: [AdapterUse(task)], .sft(user.profile.compactMap { formatter.example(input: $0.input, output: $0.output) }),
-                  cfg, label: "\(user.name) oppu")
+        let lora = try pipeline.supervised(user.profile.map(\.textExample), configuration: cfg, frozen: [AdapterUse(task)],
+                                           hooks: progress("\(user.name) oppu"))
         try OfflineTraining.savePEFT(lora.adapter(name: "oppu"), model: model, to: path)
         return try cachedAdapter(path)!
     }
@@ -77,11 +75,10 @@ struct EvalHarness {
             var neg = NegativeConfiguration()
             neg.samples = command.samples
             neg.maxNewTokens = command.maxNewTokens
-            let graph = TrainingGraph(model: model, maxTokens: command.maxTokens, maxRank: 1, threads: command.modelOptions.threads)
-            let sampler = try NegativeSampler(graph: graph, base: [AdapterUse(task)], user: [AdapterUse(task), AdapterUse(oppu)], configuration: neg)
+            let sampler = try pipeline.negatives(task: [AdapterUse(task)], user: oppu, configuration: neg)
             pairs = []
             for (i, h) in user.profile.enumerated() {
-                guard let worst = try sampler.negative(input: h.input, output: h.output, index: i, formatter: formatter) else { continue }
+                guard let worst = try sampler.negative(for: h.textExample, index: i) else { continue }
                 pairs.append(PreferencePair(id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
                                             rejected: worst.text, source: .synthetic))
             }
@@ -92,12 +89,8 @@ struct EvalHarness {
         cfg.epochs = command.dpoEpochs
         cfg.beta = command.beta
         cfg.learningRate = command.dpoLearningRate
-        let lora = try TrainableLoRA(continuing: oppu, config: model.config)
-        let examples = pairs.compactMap { p -> PreferenceExample? in
-            guard let c = formatter.example(input: p.prompt, output: p.chosen), let r = formatter.example(input: p.prompt, output: p.rejected) else { return nil }
-            return PreferenceExample(chosen: c, rejected: r)
-        }
-        try train(lora, frozen: [AdapterUse(task)], .dpo(examples), cfg, label: "\(user.name) dpo")
+        let lora = try pipeline.preference(pairs.map(\.textPreference), continuing: oppu, configuration: cfg, frozen: [AdapterUse(task)],
+                                           hooks: progress("\(user.name) dpo"))
         try OfflineTraining.savePEFT(lora.adapter(name: "dpo"), model: model, to: path)
         return try cachedAdapter(path)!
     }
@@ -120,7 +113,7 @@ struct EvalHarness {
         let greedy = SamplingParameters(repetitionPenalty: command.repeatPenalty)
         let contrast = ContrastiveParameters(alpha: command.alpha, tau: command.tau, repetitionPenalty: command.repeatPenalty)
         for q in user.queries where done[q.id] == nil {
-            let prompt = formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
+            let prompt = pipeline.formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
             let text: String
             switch method {
             case "base", "tam", "oppu", "dpo-only":

@@ -34,63 +34,56 @@ struct OfflineTraining {
         request.parameters = parameters
         let spec: JobSpec
         do { spec = try JobSpec(request) } catch { throw ValidationError("\(error)") }
-        let formatter = ExampleFormatter(tokenizer: model.tokenizer, maxTokens: spec.maxTokens)
+        let pipeline = PersonalizationPipeline(model: model, maxTokens: spec.maxTokens, threads: threads)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: data))
         let task = try files.taskAdapter.map { try Self.loadPEFT($0, model: model) }.map { [AdapterUse($0)] } ?? []
         var user = try files.userAdapter.map { try Self.loadPEFT($0, model: model) }
-        let stages: [String] = kind == "cope" ? ["oppu", "negatives", "dpo"] : [kind]
-        var pairs: [PreferencePair] = []
+        let stages = spec.kind.stages
         let parsed = try PreferenceImport.parse(bytes, format: DataCommand.Import.guessFormat(data) == "jsonl" ? .jsonl : .perUser,
                                                 task: self.task, user: files.fileUser)
-        pairs = parsed.pairs
+        let history = Array(parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max))
+        var pairs = parsed.pairs
         for stage in stages {
             switch stage {
-            case "tam", "oppu":
-                let examples = parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max).compactMap { formatter.example(input: $0.input, output: $0.output) }
-                let lora = TrainableLoRA(config: model.config, rank: spec.sft.rank, alpha: spec.sft.alpha, targets: try spec.sft.loraTargets(), seed: spec.sft.seed)
-                try train(model, lora, frozen: stage == "tam" ? [] : task, .sft(examples), spec.sft, stage: stage, maxTokens: spec.maxTokens)
-                user = lora.adapter(name: stage)
+            case .tam, .oppu:
+                let lora = try pipeline.supervised(history.map(\.textExample), configuration: spec.sft, frozen: stage == .tam ? [] : task,
+                                                   hooks: progress(stage))
+                user = lora.adapter(name: stage.rawValue)
                 if stages.count == 1 { try Self.savePEFT(user!, model: model, to: out) }
-            case "negatives":
+            case .negatives:
                 guard let u = user else { throw ValidationError("negatives need --user-adapter (or run cope)") }
-                let graph = TrainingGraph(model: model, maxTokens: spec.maxTokens, maxRank: 1, threads: threads)
-                let sampler = try NegativeSampler(graph: graph, base: task, user: task + [AdapterUse(u)], configuration: spec.negatives)
+                let sampler = try pipeline.negatives(task: task, user: u, configuration: spec.negatives)
                 pairs = []
-                for (i, h) in parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max).enumerated() {
-                    guard let worst = try sampler.negative(input: h.input, output: h.output, index: i, formatter: formatter) else { continue }
+                for (i, h) in history.enumerated() {
+                    guard let worst = try sampler.negative(for: h.textExample, index: i) else { continue }
                     pairs.append(PreferencePair(id: "negative:" + h.id, task: self.task, prompt: h.input, chosen: h.output,
                                                 rejected: worst.text, source: .synthetic))
-                    Console.error("negatives \(i + 1)/\(min(parsed.history.count, spec.maxItems > 0 ? spec.maxItems : .max))  reward \(worst.reward)")
+                    Console.error("negatives \(i + 1)/\(history.count)  reward \(worst.reward)")
                 }
                 let file = stages.count == 1 ? out : out + ".negatives.jsonl"
                 try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: file, mode: 0o644)
-            default:
+            case .dpo, .cope:
                 guard let u = user else { throw ValidationError("dpo needs --user-adapter (or run cope)") }
-                let examples = pairs.compactMap { p -> PreferenceExample? in
-                    guard let c = formatter.example(input: p.prompt, output: p.chosen), let r = formatter.example(input: p.prompt, output: p.rejected) else { return nil }
-                    return PreferenceExample(chosen: c, rejected: r)
-                }
-                let lora = try TrainableLoRA(continuing: u, config: model.config)
-                try train(model, lora, frozen: task, .dpo(examples), spec.dpo, stage: "dpo", maxTokens: spec.maxTokens)
+                let lora = try pipeline.preference(pairs.map(\.textPreference), continuing: u, configuration: spec.dpo, frozen: task,
+                                                   hooks: progress(.dpo))
                 try Self.savePEFT(lora.adapter(name: "dpo"), model: model, to: out)
             }
         }
         Console.error("wrote \(out)")
     }
 
-    private func train(_ model: Model, _ lora: TrainableLoRA, frozen: [AdapterUse], _ objective: LoRATrainer.Objective,
-                       _ config: TrainingConfiguration, stage: String, maxTokens: Int) throws {
-        let graph = TrainingGraph(model: model, maxTokens: maxTokens, maxRank: lora.rank, threads: threads)
-        let trainer = try LoRATrainer(graph: graph, trainable: lora, frozen: frozen, objective: objective, configuration: config)
+    /// Each step's progress: one JSON object per line when stdout is not a terminal, else a
+    /// line on stderr.
+    private func progress(_ stage: JobSpec.Kind) -> PersonalizationPipeline.Hooks {
         let json = isatty(STDOUT_FILENO) == 0
-        while !trainer.isFinished {
-            let r = try trainer.runStep()
+        return PersonalizationPipeline.Hooks(didStep: { r, _ in
             if json {
-                print("{\"stage\":\"\(stage)\",\"step\":\(r.step),\"total_steps\":\(r.totalSteps),\"loss\":\(r.loss),\"learning_rate\":\(r.learningRate)}")
+                print("{\"stage\":\"\(stage.rawValue)\",\"step\":\(r.step),\"total_steps\":\(r.totalSteps),\"loss\":\(r.loss),\"learning_rate\":\(r.learningRate)}")
             } else {
-                Console.error(String(format: "%@ %d/%d  loss %.4f  lr %.2e  |g| %.3f", stage, r.step, r.totalSteps, r.loss, r.learningRate, r.gradientNorm))
+                Console.error(String(format: "%@ %d/%d  loss %.4f  lr %.2e  |g| %.3f", stage.rawValue, r.step, r.totalSteps, r.loss, r.learningRate,
+                                     r.gradientNorm))
             }
-        }
+        })
     }
 
     static func loadPEFT(_ dir: String, model: Model) throws -> LoRAAdapter {

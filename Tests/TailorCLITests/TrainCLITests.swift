@@ -49,6 +49,31 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("kind must be"), bad.stderr)
     }
 
+    /// The daemon's cope job and `tailor train --offline` run one pipeline: from the same data,
+    /// seed and thread count they write bit-identical adapters (OPPU, negatives, DPO).
+    func testDaemonJobAndOfflineRunWriteIdenticalAdapters() throws {
+        let data = try history(6)
+        let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4"]
+        let offline = try CLITests.execute(["train", "cope", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+                                            "--out", dir + "/offline", "-t", "1"] + small)
+        XCTAssertEqual(offline.status, 0, offline.stderr)
+
+        let socket = dir + "/t.sock", config = dir + "/tailord.conf"
+        try Data("model = \(DaemonCLITests.tinyLlama)\nthreads = 1\ntraining_threads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
+        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--config", config],
+                                           socket: socket)
+        let job = try CLITests.execute(["train", "cope", "--socket", socket, "--user", "alice", "--task", "t", "--data", data] + small)
+        XCTAssertEqual(job.status, 0, job.stderr)
+        let export = try CLITests.execute(["adapters", "export", "--socket", socket, "--task", "t", "--user", "alice", dir + "/job"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+
+        let weights = "/adapter_model.safetensors"
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/offline" + weights))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir + "/job" + weights))
+        XCTAssertGreaterThan(a.count, 1000)
+        XCTAssertEqual(a, b, "the job's DPO adapter differs from the offline run's")
+    }
+
     /// SIGKILL during a job: after a restart the job resumes from its last checkpoint (it does not
     /// start over) and publishes its adapter.
     func testAJobResumesFromItsCheckpointAfterSIGKILL() throws {

@@ -35,11 +35,11 @@ final class TrainingJob {
     }
 
     private var config: ModelConfig { loaded.model.config }
-    /// Examples are cut to what the training graph holds: the job's max_tokens, but never
-    /// past the model's context (a 128-token model given max_tokens 256 would otherwise fail
-    /// on its first long example).
-    private var formatter: ExampleFormatter {
-        ExampleFormatter(tokenizer: loaded.model.tokenizer, maxTokens: min(spec.maxTokens, loaded.model.config.contextLength))
+    /// The stages' shared code: examples cut to the job's max_tokens, never past the model's
+    /// context (a 128-token model given max_tokens 256 would otherwise fail on its first long
+    /// example).
+    private var pipeline: PersonalizationPipeline {
+        PersonalizationPipeline(model: loaded.model, maxTokens: spec.maxTokens, threads: threads)
     }
 
     /// Runs the remaining stages; the record ends succeeded (or the error propagates).
@@ -118,75 +118,65 @@ final class TrainingJob {
     // MARK: Stages
 
     private func train(_ stage: JobSpec.Kind) throws {
-        let fmt = formatter
-        let objective: LoRATrainer.Objective, trainable: TrainableLoRA, frozen: [AdapterUse], cfg: TrainingConfiguration
-        let items: Int
-        switch stage {
-        case .tam, .oppu:
-            let history = try stage == .tam ? taskHistory() : userHistory(stage)
-            let examples = history.compactMap { fmt.example(input: $0.input, output: $0.output) }
-            guard !examples.isEmpty else {
-                throw RPCError(.failedPrecondition, stage == .tam ? "no other user has history for task '\(record.task)'"
-                                                             : "user '\(record.user)' has no history for task '\(record.task)'")
-            }
-            cfg = spec.sft
-            trainable = TrainableLoRA(config: config, rank: cfg.rank, alpha: cfg.alpha, targets: try cfg.loraTargets(), seed: cfg.seed)
-            frozen = stage == .tam ? [] : try taskAdapter()
-            objective = .sft(examples)
-            items = examples.count
-        default:
-            let start = try userAdapter(for: stage)
-            let ids = try snapshot(.dpo).pairs
-            let pairs = limited(try store.pairs(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
-            let examples = pairs.compactMap { p -> PreferenceExample? in
-                guard let c = fmt.example(input: p.prompt, output: p.chosen), let r = fmt.example(input: p.prompt, output: p.rejected) else { return nil }
-                return PreferenceExample(chosen: c, rejected: r)
-            }
-            guard !examples.isEmpty else {
-                throw RPCError(.failedPrecondition, "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
-            }
-            cfg = spec.dpo
-            trainable = try TrainableLoRA(continuing: start, config: config)
-            frozen = try taskAdapter()
-            objective = .dpo(examples)
-            items = examples.count
-        }
-        let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: trainable.rank, threads: threads)
-        graph.pausePoint = { [activity] in activity.waitUntilIdle(grace: 0) }
-        let trainer = try LoRATrainer(graph: graph, trainable: trainable, frozen: frozen, objective: objective, configuration: cfg)
-        trainer.beforeSequence = { [isCancelled, activity] in
-            if isCancelled() { throw CancellationError() }
-            activity.waitUntilIdle()
-        }
         let checkpoint = checkpointDirectory + "/\(record.id)-\(stage.rawValue).ckpt"
-        if let bytes = FileManager.default.contents(atPath: checkpoint) {
-            try trainer.resume(from: TrainingCheckpoint(decoding: [UInt8](bytes)))
-        }
         let started = Date()
-        let resumedAt = trainer.step
-        var tokens = 0, lastLoss: Float = 0
-        record.step = trainer.step
-        record.totalSteps = trainer.totalSteps
-        record = report(record)
-        while !trainer.isFinished {
-            let r = try trainer.runStep()
-            tokens += r.tokens
-            lastLoss = r.loss
-            let elapsed = Date().timeIntervalSince(started)
-            record.step = r.step
-            record.loss = r.loss
-            record.tokensPerSecond = Float(Double(tokens) / max(elapsed, 1e-6))
-            record.etaSeconds = Float(elapsed / Double(max(1, r.step - resumedAt)) * Double(trainer.totalSteps - r.step))
-            record = report(record)
-            if r.step % spec.checkpointEvery == 0 || trainer.isFinished {
-                try AtomicFile.write(try trainer.checkpoint().encoded(), to: checkpoint, mode: 0o600)
+        var resumedAt = 0, tokens = 0, lastLoss: Float = 0, items = 0, totalSteps = 0
+        let hooks = PersonalizationPipeline.Hooks(
+            pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) },
+            beforeSequence: { [isCancelled, activity] in
+                if isCancelled() { throw CancellationError() }
+                activity.waitUntilIdle()
+            },
+            resume: try FileManager.default.contents(atPath: checkpoint).map { try TrainingCheckpoint(decoding: [UInt8]($0)) },
+            willStart: { trainer in
+                resumedAt = trainer.step
+                items = trainer.dataCount
+                totalSteps = trainer.totalSteps
+                self.record.step = trainer.step
+                self.record.totalSteps = trainer.totalSteps
+                self.record = self.report(self.record)
+            },
+            didStep: { r, trainer in
+                tokens += r.tokens
+                lastLoss = r.loss
+                let elapsed = Date().timeIntervalSince(started)
+                self.record.step = r.step
+                self.record.loss = r.loss
+                self.record.tokensPerSecond = Float(Double(tokens) / max(elapsed, 1e-6))
+                self.record.etaSeconds = Float(elapsed / Double(max(1, r.step - resumedAt)) * Double(trainer.totalSteps - r.step))
+                self.record = self.report(self.record)
+                if r.step % self.spec.checkpointEvery == 0 || trainer.isFinished {
+                    try AtomicFile.write(try trainer.checkpoint().encoded(), to: checkpoint, mode: 0o600)
+                }
+            })
+        let trainable: TrainableLoRA
+        do {
+            switch stage {
+            case .tam:
+                trainable = try pipeline.supervised(try taskHistory().map(\.textExample), configuration: spec.sft, hooks: hooks)
+            case .oppu:
+                trainable = try pipeline.supervised(try userHistory(stage).map(\.textExample), configuration: spec.sft, frozen: try taskAdapter(),
+                                                    hooks: hooks)
+            default:
+                let start = try userAdapter(for: stage)
+                let ids = try snapshot(.dpo).pairs
+                let pairs = limited(try store.pairs(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
+                trainable = try pipeline.preference(pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
+                                                    hooks: hooks)
+            }
+        } catch TrainingError.emptyDataset {
+            switch stage {
+            case .tam: throw RPCError(.failedPrecondition, "no other user has history for task '\(record.task)'")
+            case .oppu: throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'")
+            default:
+                throw RPCError(.failedPrecondition, "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
             }
         }
         // Publish: a new version, current, with its metrics and this job's id.
         let key = stage == .tam ? taskKey : userKey
         let adapter = trainable.adapter(name: "\(key)")
         let (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
-        let metrics: [String: Double] = ["loss": Double(lastLoss), "steps": Double(trainer.totalSteps), "examples": Double(items),
+        let metrics: [String: Double] = ["loss": Double(lastLoss), "steps": Double(totalSteps), "examples": Double(items),
                                          "train_seconds": Date().timeIntervalSince(started)]
         let version = try registry.add(key, record: AdapterVersionRecord(
             baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue, rank: trainable.rank, alpha: trainable.alpha,
@@ -204,13 +194,9 @@ final class TrainingJob {
     private func sampleNegatives() throws {
         let history = try userHistory(.negatives)
         guard !history.isEmpty else { throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'") }
-        let task = try taskAdapter()
-        let user = AdapterUse(try userAdapter(for: .negatives))
-        let graph = TrainingGraph(model: loaded.model, maxTokens: spec.maxTokens, maxRank: 1, threads: threads)
-        graph.pausePoint = { [activity] in activity.waitUntilIdle(grace: 0) }
-        let sampler = try NegativeSampler(graph: graph, base: task, user: task + [user], configuration: spec.negatives)
+        let stage = try pipeline.negatives(task: try taskAdapter(), user: try userAdapter(for: .negatives), configuration: spec.negatives,
+                                           pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) })
         let existing = Set(try store.pairs(user: record.user, owner: record.owner, task: record.task).map(\.id))
-        let fmt = formatter
         let started = Date()
         record.totalSteps = history.count
         var done = 0
@@ -226,7 +212,7 @@ final class TrainingJob {
             if existing.contains(id) { continue }
             if isCancelled() { throw CancellationError() }
             activity.waitUntilIdle()
-            guard let worst = try sampler.negative(input: item.input, output: item.output, index: i, formatter: fmt) else { continue }
+            guard let worst = try stage.negative(for: item.textExample, index: i) else { continue }
             record.loss = worst.reward
             try store.addPairs([PreferencePair(id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text, source: .synthetic)],
                                user: record.user, owner: record.owner)
@@ -244,4 +230,14 @@ struct TrainingEnvironment: Sendable {
     let checkpointDirectory: String
     /// Threads a training step uses (fewer than the cores leaves room for decoding).
     let threads: Int
+}
+
+extension HistoryItem {
+    /// The item as the pipeline trains on it.
+    var textExample: TextExample { TextExample(input: input, output: output) }
+}
+
+extension PreferencePair {
+    /// The pair as the pipeline trains on it.
+    var textPreference: TextPreference { TextPreference(prompt: prompt, chosen: chosen, rejected: rejected) }
 }

@@ -158,7 +158,8 @@ public final class LoRATrainer {
 
     func setStep(_ s: Int) { step = s }
 
-    private var dataCount: Int {
+    /// Sequences (SFT) or pairs (DPO) in the data set.
+    public var dataCount: Int {
         switch objective {
         case let .sft(e): return e.count
         case let .dpo(p): return p.count
