@@ -79,12 +79,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // A training job's parameters as a client submits them, resolved against each stage's
+        // defaults: what tailord's jobs and `tailor train --offline` both run.
+        .target(
+            name: "TailorJobs",
+            dependencies: ["TailorTraining", "TailorWire"]
+        ),
         // The daemon: the NIO Unix-socket server, its services, generation scheduling,
         // configuration, access control and systemd glue. Composes the modules above; no math.
         .target(
             name: "TailorDaemon",
             dependencies: [
-                "TailorWire", "TailorEngine", "TailorStore", "TailorTraining",
+                "TailorWire", "TailorEngine", "TailorStore", "TailorTraining", "TailorJobs",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -107,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "tailord",
             dependencies: [
-                "TailorDaemon",
+                "TailorDaemon", "TailorWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine", "TailorTraining", "TailorEval", "TailorClient", "TailorDaemon", "TailorStore",
+                "TailorEngine", "TailorTraining", "TailorJobs", "TailorEval", "TailorClient", "TailorWire", "TailorDaemon", "TailorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -147,6 +153,10 @@ let package = Package(
             name: "TailorTrainingTests",
             dependencies: ["TailorTraining", "TailorEngine"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TailorJobsTests",
+            dependencies: ["TailorJobs", "TailorTraining", "TailorWire"]
         ),
         .testTarget(
             name: "TailorEvalTests",

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import TailorStore
 import TailorWire
+import TailorJobs
 
 /// tailord as a whole: composes the model manager, the services, the server, systemd
 /// notification and the watchdog, and runs them under a swift-service-lifecycle group that

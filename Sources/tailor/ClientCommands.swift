@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import TailorClient
-import TailorDaemon
 import TailorWire
 
 /// How client commands find the daemon.
@@ -11,7 +10,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects, turning "nothing listens there" into a message that says what to do.
     func connect() async throws -> TailorClient {
-        let path = DaemonPaths.clientSocket(flag: socket)
+        let path = SocketLocation.client(flag: socket)
         do {
             return try await TailorClient.connect(to: path, clientName: "tailor-cli/\(tailorVersion)")
         } catch let e as TailorClientError {

@@ -30,7 +30,7 @@ struct DaemonBenchCommand: AsyncParsableCommand {
     @Option(help: "The prompt for TTFT.") var prompt: String = "The three most useful habits of a careful programmer are"
 
     func run() async throws {
-        let path = DaemonPaths.clientSocket(flag: connection.socket)
+        let path = SocketLocation.client(flag: connection.socket)
         let client = try await connection.connect()
         defer { Task { await client.close() } }
 
@@ -123,9 +123,7 @@ struct DaemonBenchCommand: AsyncParsableCommand {
     private func daemonPID(_ path: String) throws -> Int32 {
         let fd = try UnixSocket.connect(path)
         defer { close(fd) }
-        var cred = PeerCredentials(pid: 0, uid: 0, gid: 0)
-        var len = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(fd, SOL_SOCKET, 17 /* SO_PEERCRED */, &cred, &len) == 0 else { throw CLIError("SO_PEERCRED failed") }
-        return cred.pid
+        guard let peer = PeerCredentials.of(socket: fd) else { throw CLIError("the kernel gave no credentials for \(path)") }
+        return peer.pid
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorEngine
-import TailorDaemon
+import TailorJobs
 import TailorStore
 import TailorTraining
 import TailorWire

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TailorDaemon
+import TailorWire
 
 /// `tailord`: Tailor's daemon. Everything it does lives in TailorDaemon; this is the entry point
 /// systemd starts.

@@ -232,12 +232,6 @@ struct HTTPProblem: Error, Equatable {
     }
 }
 
-extension NSNumber {
-    /// Whether JSONSerialization read this from JSON true/false (a boolean NSNumber, type code
-    /// "c"): `is Bool` also holds for the numbers 0 and 1, so it cannot tell a wrong type.
-    public var isJSONBoolean: Bool { String(cString: objCType) == "c" }
-}
-
 /// The HTTP request parser as a fuzz target (`tailor-fuzz http-request`): the first byte picks
 /// the endpoint, the rest is the body. Public only so that the fuzzer can reach it.
 public enum HTTPRequestFuzzing {

@@ -2,6 +2,7 @@ import Foundation
 import TailorEngine
 import TailorStore
 import TailorTraining
+import TailorJobs
 
 /// Runs training jobs one at a time on a thread of its own: round-robin over owner uids, in
 /// submission order within each, so one uid's backlog never holds another's job back for

@@ -2,6 +2,7 @@ import Foundation
 import TailorEngine
 import TailorStore
 import TailorTraining
+import TailorJobs
 
 /// Runs one job's stages on the job runner's thread: gathers the user's data (frozen in a
 /// dataset snapshot per stage, so a resumed or re-run stage sees the same items), trains or

@@ -27,4 +27,13 @@ public struct PeerCredentials: Sendable, Equatable, Hashable {
 
     /// Linux's SO_PEERCRED option number (asm-generic/socket.h), for `getsockopt`.
     static let socketOption: Int32 = 17
+
+    /// The credentials of the process on the other end of the connected Unix socket `fd`.
+    /// - Returns: nil when the kernel gives none (not a Unix socket).
+    public static func of(socket fd: Int32) -> PeerCredentials? {
+        var cred = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, socketOption, &cred, &length) == 0, length == MemoryLayout<PeerCredentials>.size else { return nil }
+        return cred
+    }
 }

@@ -1,4 +1,5 @@
 import TailorEngine
+import TailorJobs
 import TailorStore
 import TailorWire
 
@@ -30,6 +31,7 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
         switch error {
         case let e as RPCError: self = e
         case let e as WireError: self.init(e.statusCode, e.description, field: e.field ?? "")
+        case let .invalidArgument(field, message) as JobSpecError: self.init(.invalidArgument, message, field: field)
         case let e as EngineError: self.init(.invalidArgument, e.description)
         case let e as SamplingError: self.init(.invalidArgument, e.description, field: "generate.sampling")
         case let e as AdapterStoreError:

@@ -256,6 +256,3 @@ public enum ServerError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
-
-/// The daemon's version, reported by Health and Hello.
-public let tailorVersion = "0.1.0"

@@ -1,6 +1,7 @@
 import Foundation
 import TailorStore
 import TailorWire
+import TailorJobs
 
 /// `tailor.v1.Jobs`: submit, inspect, list, cancel and watch training jobs.
 ///

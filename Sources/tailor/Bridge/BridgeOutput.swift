@@ -1,5 +1,5 @@
 import Foundation
-import TailorDaemon
+import TailorWire
 import Synchronization
 
 /// A request's id as the editor sent it: a string or an integer, echoed back unchanged.

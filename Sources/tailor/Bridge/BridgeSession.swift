@@ -1,5 +1,4 @@
 import Foundation
-import TailorDaemon
 import TailorClient
 import TailorWire
 

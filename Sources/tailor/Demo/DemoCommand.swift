@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import TailorClient
-import TailorDaemon
 import TailorEval
 import TailorStore
 import TailorWire
@@ -73,7 +72,7 @@ struct DemoCommand: AsyncParsableCommand {
         if keep, let d = daemon { step("the private daemon's files stay in \(d.directory)") }
         let client: TailorClient
         do {
-            client = try await TailorClient.connect(to: daemon?.socket ?? DaemonPaths.clientSocket(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
+            client = try await TailorClient.connect(to: daemon?.socket ?? SocketLocation.client(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
         } catch {
             throw CLIError("cannot reach tailord: \(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TailorWire
 import XCTest
 @testable import TailorDaemon
 #if canImport(Glibc)
@@ -90,11 +91,10 @@ final class DaemonPathsTests: XCTestCase {
                        DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
     }
 
-    func testClientSocketPrecedence() {
-        let env = ["XDG_RUNTIME_DIR": "/run/user/5", "TAILOR_SOCKET": "/tmp/t.sock"]
-        XCTAssertEqual(DaemonPaths.clientSocket(flag: "/x.sock", environment: env), "/x.sock")
-        XCTAssertEqual(DaemonPaths.clientSocket(flag: nil, environment: env), "/tmp/t.sock")
-        XCTAssertEqual(DaemonPaths.clientSocket(flag: nil, environment: ["XDG_RUNTIME_DIR": "/run/user/5"]), "/run/user/5/tailor/tailord.sock")
-        XCTAssertEqual(DaemonPaths.clientSocket(flag: nil, environment: [:]), "/run/tailor/tailord.sock")
+    /// A client with no --socket and no $TAILOR_SOCKET finds the socket each mode's daemon makes.
+    func testClientsFindTheSocketTheDaemonMakes() throws {
+        let env = ["XDG_RUNTIME_DIR": "/run/user/5", "HOME": "/home/a"]
+        XCTAssertEqual(SocketLocation.client(flag: nil, environment: env), try DaemonPaths.defaults(mode: .user, environment: env).socket)
+        XCTAssertEqual(SocketLocation.client(flag: nil, environment: [:]), try DaemonPaths.defaults(mode: .system, environment: [:]).socket)
     }
 }

@@ -1,4 +1,4 @@
-@testable import TailorDaemon
+@testable import TailorJobs
 import TailorWire
 import XCTest
 
@@ -51,7 +51,8 @@ final class JobSpecTests: XCTestCase {
         ]
         for (word, edit) in bad {
             XCTAssertThrowsError(try spec(edit), word) { e in
-                XCTAssertEqual((e as? RPCError)?.code, .invalidArgument, "\(e)")
+                guard case .invalidArgument(let field, _) = e as? JobSpecError else { return XCTFail("\(e)") }
+                XCTAssertTrue(field.hasPrefix("parameters"), field)
                 XCTAssertTrue("\(e)".contains(word), "\(e) lacks \(word)")
             }
         }

@@ -3,7 +3,8 @@ import TailorTraining
 import TailorWire
 
 /// A submitted job's parameters resolved against its kind's defaults: what a job record stores
-/// (as JSON) and what its stages run with. `tailor train --offline` resolves its flags the same way.
+/// (as JSON) and what its stages run with. `tailor train --offline` resolves its flags the same
+/// way, so both run a job the same (`PersonalizationPipeline`).
 public struct JobSpec: Codable, Sendable, Equatable {
     /// The job kinds, in pipeline order.
     public enum Kind: String, Codable, CaseIterable, Sendable {
@@ -24,10 +25,10 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var dataUser: String
 
     /// Resolves `request`.
-    /// - Throws: INVALID_ARGUMENT naming the bad parameter.
+    /// - Throws: `JobSpecError.invalidArgument` naming the bad parameter.
     public init(_ request: Jobs.SubmitRequest) throws {
         guard let kind = Kind(rawValue: request.kind) else {
-            throw RPCError.invalidArgument("kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
+            throw JobSpecError.invalidArgument("kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
         }
         self.kind = kind
         model = request.model
@@ -72,26 +73,41 @@ public struct JobSpec: Codable, Sendable, Equatable {
             try dpo.validate()
             try neg.validate()
         } catch let e as TrainingError {
-            throw RPCError.invalidArgument("parameters", e.description)
+            throw JobSpecError.invalidArgument("parameters", e.description)
         }
         self.sft = sft
         self.dpo = dpo
         negatives = neg
         maxTokens = p.maxTokens > 0 ? Int(p.maxTokens) : 256
-        guard (16...4096).contains(maxTokens) else { throw RPCError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096") }
+        guard (16...4096).contains(maxTokens) else { throw JobSpecError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096") }
         maxItems = Int(p.maxItems)
         checkpointEvery = request.checkpointEvery > 0 ? Int(request.checkpointEvery) : 10
         dataUser = request.dataUser
     }
 
     /// The reference code's DPO learning rate over its OPPU learning rate (5e-6 / 1e-4).
-    static let dpoToOPPURate: Float = TrainingConfiguration.dpo.learningRate / TrainingConfiguration.oppu.learningRate
+    public static let dpoToOPPURate: Float = TrainingConfiguration.dpo.learningRate / TrainingConfiguration.oppu.learningRate
 
-    func json() -> String {
+    public func json() -> String {
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    static func decode(_ text: String) throws -> JobSpec {
+    public static func decode(_ text: String) throws -> JobSpec {
         try JSONDecoder().decode(JobSpec.self, from: Data(text.utf8))
+    }
+}
+
+/// Why a job's parameters were refused: the field (as the wire names it) and what is wrong.
+public enum JobSpecError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidArgument(field: String, message: String)
+
+    static func invalidArgument(_ field: String, _ message: String) -> JobSpecError {
+        .invalidArgument(field: field, message: message)
+    }
+
+    public var description: String {
+        switch self {
+        case let .invalidArgument(_, message): return message
+        }
     }
 }
