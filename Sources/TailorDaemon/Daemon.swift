@@ -52,13 +52,22 @@ public struct Daemon: Sendable {
         }
     }
 
-    /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences and Jobs.
-    static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components) -> RPCRouter {
+    /// The one generation starter every front end queues through (the Decoding service and
+    /// the HTTP endpoint), personalizing from the registry.
+    static func starter(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components)
+        -> GenerationStarter {
+        GenerationStarter(models: models, settings: configuration.generation,
+                          adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy))
+    }
+
+    /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences and Jobs;
+    /// `starter` defaults to `starter(...)` of the same arguments.
+    static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components,
+                       starter: GenerationStarter? = nil) -> RPCRouter {
         RPCRouter([
             HealthService(models: models, version: tailorVersion),
             ModelsService(models: models, policy: policy),
-            DecodingService(models: models, settings: configuration.generation,
-                            adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy)),
+            DecodingService(starter: starter ?? Self.starter(models: models, configuration: configuration, policy: policy, components: c)),
             AdaptersService(registry: c.registry, models: models, cache: c.cache, policy: policy, stagingDirectory: c.stagingDirectory),
             PreferencesService(store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
             JobsService(runner: c.runner, models: models, policy: policy),
@@ -108,12 +117,14 @@ public struct Daemon: Sendable {
             }
         }
         let policy = AccessPolicy(mode: configuration.mode, daemonUID: geteuid())
+        let starter = Self.starter(models: models, configuration: configuration, policy: policy, components: components)
         var serverConfig = TailorServer.Configuration(listen: target, policy: policy)
         serverConfig.limits = configuration.limits
         serverConfig.shutdownGrace = configuration.shutdownGrace
         let modelCount = configuration.models.count
         let server = TailorServer(configuration: serverConfig,
-                                  router: Self.router(models: models, configuration: configuration, policy: policy, components: components),
+                                  router: Self.router(models: models, configuration: configuration, policy: policy, components: components,
+                                                      starter: starter),
                                   logger: logger,
                                   onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
                                   onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
@@ -125,8 +136,6 @@ public struct Daemon: Sendable {
             services.append(.init(service: ParentWatch(parent: parent), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         if configuration.http.isEnabled {
-            let starter = GenerationStarter(models: models, settings: configuration.generation,
-                                            adapters: AdapterResolver(registry: components.registry, cache: components.cache, policy: policy))
             services.append(.init(service: try HTTPEndpoint(configuration: configuration.http, policy: policy, starter: starter, models: models,
                                                             contextLength: configuration.generation.contextLength,
                                                             limits: configuration.limits, logger: logger)))

@@ -18,53 +18,53 @@ struct AdapterResolver: Sendable {
         var contrastBase: [AdapterUse]?
     }
 
-    /// The decoding modes.
-    static let modes: Set<String> = ["", "base", "tam", "oppu", "dpo-only", "cope", "cd-only"]
-
-    func plan(for request: GenerateRequest, caller: PeerCredentials, model: LoadedModel) throws -> Plan {
+    func plan(for request: GenerationRequest, caller: PeerCredentials, model: LoadedModel) throws -> Plan {
         let mode = request.mode
-        guard Self.modes.contains(mode) else {
-            throw RPCError.invalidArgument("generate.mode", "mode must be base, tam, oppu, dpo-only, cope or cd-only, not '\(mode.prefix(32))'")
-        }
-        let contrastive = mode == "cope" || mode == "cd-only"
-        if !request.adapters.isEmpty {
-            guard mode.isEmpty || contrastive else {
+        let contrastive = mode.isContrastive
+        switch request.adapters {
+        case let .explicit(refs):
+            guard mode == .automatic || contrastive else {
                 throw RPCError.invalidArgument("generate.mode", "with explicit adapters the mode is empty, cope or cd-only")
             }
-            let uses = try request.adapters.map { ref in
+            let uses = try refs.map { ref in
                 let key = try policy.adapterKey(for: ref, caller: caller, field: "generate.adapters")
                 return AdapterUse(try cache.adapter(key, version: ref.version == 0 ? nil : ref.version, for: model))
             }
             return Plan(adapters: uses, contrastBase: contrastive ? Array(uses.dropLast()) : nil)
-        }
-        guard !request.task.isEmpty else {
-            guard request.user.isEmpty, mode.isEmpty || mode == "base" else {
-                throw RPCError.invalidArgument("generate.task", "a user or a personalized mode needs a task to pick adapters")
-            }
+        case .none where mode == .automatic || mode == .base:
             return Plan(adapters: [], contrastBase: nil)
+        case .none, .personalized(_, ""):
+            throw RPCError.invalidArgument("generate.task", "a user or a personalized mode needs a task to pick adapters")
+        case let .personalized(user, task):
+            return try plan(user: user, task: task, mode: mode, caller: caller, model: model)
         }
-        if mode == "base" { return Plan(adapters: [], contrastBase: nil) }
-        var task: [AdapterUse] = []
-        let taskKey = try policy.adapterKey(for: AdapterRef(task: request.task, kind: "task"), caller: caller, field: "generate")
-        if let a = try optional({ try cache.adapter(taskKey, version: nil, for: model) }) { task.append(AdapterUse(a)) }
-        if mode == "tam" || request.user.isEmpty {
-            guard mode.isEmpty || mode == "tam" else { throw RPCError.invalidArgument("generate.user", "mode \(mode) needs a user") }
-            return Plan(adapters: task, contrastBase: nil)
-        }
-        let userKey = try policy.adapterKey(for: AdapterRef(user: request.user, task: request.task, kind: "user"), caller: caller, field: "generate")
-        // The version each mode uses: the newest one its stage made, else the current one.
-        let wanted = (mode == "dpo-only" || mode == "cope") ? "dpo" : (mode == "oppu" || mode == "cd-only") ? "oppu" : nil
-        var version: UInt32?
-        if let wanted, let entry = try? registry.entry(userKey) {
-            version = entry.versions.last { $0.stage == wanted }?.version
-        }
-        guard let user = try optional({ try cache.adapter(userKey, version: version, for: model) }) else {
-            guard !contrastive else {
-                throw RPCError(.failedPrecondition, "user '\(request.user)' has no adapter for task '\(request.task)' to contrast with: train one first")
+    }
+
+    /// The task adapter, then the user's version for `mode`, each when it exists.
+    private func plan(user: String, task: String, mode: DecodingMode, caller: PeerCredentials, model: LoadedModel) throws -> Plan {
+        if mode == .base { return Plan(adapters: [], contrastBase: nil) }
+        var taskAdapters: [AdapterUse] = []
+        let taskKey = try policy.adapterKey(for: AdapterRef(task: task, kind: "task"), caller: caller, field: "generate")
+        if let a = try optional({ try cache.adapter(taskKey, version: nil, for: model) }) { taskAdapters.append(AdapterUse(a)) }
+        if mode == .tam || user.isEmpty {
+            guard mode == .automatic || mode == .tam else {
+                throw RPCError.invalidArgument("generate.user", "mode \(mode.rawValue) needs a user")
             }
-            return Plan(adapters: task, contrastBase: nil)
+            return Plan(adapters: taskAdapters, contrastBase: nil)
         }
-        return Plan(adapters: task + [AdapterUse(user)], contrastBase: contrastive ? task : nil)
+        let userKey = try policy.adapterKey(for: AdapterRef(user: user, task: task, kind: "user"), caller: caller, field: "generate")
+        // The version each mode uses: the newest one its stage made, else the current one.
+        var version: UInt32?
+        if let stage = mode.userStage, let entry = try? registry.entry(userKey) {
+            version = entry.versions.last { $0.stage == stage }?.version
+        }
+        guard let userAdapter = try optional({ try cache.adapter(userKey, version: version, for: model) }) else {
+            guard !mode.isContrastive else {
+                throw RPCError(.failedPrecondition, "user '\(user)' has no adapter for task '\(task)' to contrast with: train one first")
+            }
+            return Plan(adapters: taskAdapters, contrastBase: nil)
+        }
+        return Plan(adapters: taskAdapters + [AdapterUse(userAdapter)], contrastBase: mode.isContrastive ? taskAdapters : nil)
     }
 
     /// nil when the adapter does not exist (a new user has no adapter yet); other errors pass.

@@ -56,8 +56,8 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_token_file must be an absolute path") }
             tokenFile = value
         case "http_mode":
-            guard AdapterResolver.modes.contains(value), !value.isEmpty else {
-                throw HTTPConfigProblem("http_mode must be base, tam, oppu, dpo-only, cope or cd-only")
+            guard DecodingMode(rawValue: value) != nil, !value.isEmpty else {
+                throw HTTPConfigProblem("http_mode must be \(DecodingMode.spelled)")
             }
             mode = value
         case "http_user": user = value

@@ -17,7 +17,7 @@ struct HTTPPersonalization: Sendable {
     var caller: PeerCredentials
     var user: String
     var task: String
-    var mode: String
+    var mode: DecodingMode
 }
 
 /// Serves one parsed completion request in llama.cpp's (or OpenAI's) response shapes: a JSON
@@ -36,40 +36,18 @@ struct CompletionResponder: Sendable {
     }
 
     func respond(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter) async throws {
-        var wire = GenerateRequest(model: request.model, input: .prompt(" "), stop: request.stop,
-                                   maxTokens: UInt32(clamping: request.maxTokens ?? 0), user: who.user, task: who.task)
-        wire.sampling = .init(temperature: request.temperature, topK: UInt32(clamping: request.topK), topP: request.topP, minP: request.minP,
-                              repetitionPenalty: request.repeatPenalty, seed: request.seed, dryMultiplier: request.dry.multiplier,
-                              dryBase: request.dry.base, dryAllowedLength: UInt32(request.dry.allowedLength),
-                              dryPenaltyLastN: UInt32(request.dry.window), drySequenceBreakers: request.dry.breakers ?? [])
-        var tokens: (@Sendable (Model) throws -> [Int32])?
-        switch request.prompt {
-        case let .text(t): wire.input = .prompt(t)
-        case let .chat(m): wire.input = .chat(m.map { .init(role: $0.role, content: $0.content) })
-        case let .tokens(ids):
-            tokens = { model in
-                guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
-                    throw HTTPProblem(400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
-                }
-                return model.tokenizer.promptStart + ids
-            }
-        case let .infill(prefix, suffix, extra, typed):
-            let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
-            tokens = { model in
-                InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer, budget: budget)
-            }
-        }
         // Personalized in the configured mode; a user without the adapters that mode needs (a
-        // fresh install) is served with what they have rather than refused.
-        wire.mode = who.mode
+        // fresh install) is served with what they have rather than refused, and the response
+        // says so (`mode: fallback`).
+        var generation = GenerationRequest(request, for: who, modelContext: modelContext)
         let started: GenerationStarter.Started
-        var usedMode = who.mode
+        var usedMode = who.mode.rawValue
         do {
-            started = try await starter.start(wire, caller: who.caller, prompt: tokens)
+            started = try await starter.start(generation, caller: who.caller)
         } catch let e as RPCError where e.code == .failedPrecondition {
-            wire.mode = ""
+            generation.mode = .automatic
             usedMode = "fallback"
-            started = try await starter.start(wire, caller: who.caller, prompt: tokens)
+            started = try await starter.start(generation, caller: who.caller)
         }
         let sse = request.stream ? SSEWriter(writer: writer) : nil
         if let sse { try await sse.open() }
@@ -163,4 +141,37 @@ struct SSEWriter: Sendable {
     func open() async throws { try await writer.head(status: 200, contentType: "text/event-stream") }
     func send(_ object: [String: Any]) async throws { try await sendRaw(String(decoding: CompletionFormat.encode(object), as: UTF8.self)) }
     func sendRaw(_ data: String) async throws { try await writer.body(Array("data: \(data)\n\n".utf8)) }
+}
+
+extension GenerationRequest {
+    /// The HTTP endpoint's request: its fields already hold llama.cpp's defaults where the
+    /// client left them out (`CompletionRequest`), so each maps as it is; top_k 0 keeps
+    /// llama.cpp's meaning (no cut) in the contrast too. CoPe's α and τ are the engine's.
+    init(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int) {
+        let input: Input
+        switch request.prompt {
+        case let .text(t): input = .text(t)
+        case let .chat(m): input = .chat(m)
+        case let .tokens(ids):
+            input = .tokens { model in
+                guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
+                    throw HTTPProblem(400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
+                }
+                return model.tokenizer.promptStart + ids
+            }
+        case let .infill(prefix, suffix, extra, typed):
+            let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
+            input = .tokens { model in
+                InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer, budget: budget)
+            }
+        }
+        let sampling = SamplingParameters(temperature: request.temperature, topK: request.topK, topP: request.topP, minP: request.minP,
+                                          repetitionPenalty: request.repeatPenalty, seed: request.seed, dry: request.dry)
+        var contrast = ContrastiveParameters()
+        contrast.topK = request.topK
+        contrast.topP = request.topP
+        self.init(model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
+                  stop: request.stop, adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
+                  mode: who.mode)
+    }
 }

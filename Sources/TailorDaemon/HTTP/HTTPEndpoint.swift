@@ -185,8 +185,9 @@ public final class HTTPEndpoint: Service, Sendable {
     private func personalization(_ headers: HTTPHeaders, caller: PeerCredentials) throws -> HTTPPersonalization {
         let user = headers.first(name: "x-tailor-user") ?? configuration.user ?? Self.loginName(caller.uid)
         let task = headers.first(name: "x-tailor-task") ?? configuration.task
-        let mode = headers.first(name: "x-tailor-mode") ?? configuration.mode
-        guard AdapterResolver.modes.contains(mode) else { throw HTTPProblem(400, "X-Tailor-Mode must be base, tam, oppu, dpo-only, cope or cd-only") }
+        guard let mode = DecodingMode(rawValue: headers.first(name: "x-tailor-mode") ?? configuration.mode) else {
+            throw HTTPProblem(400, "X-Tailor-Mode must be \(DecodingMode.spelled)")
+        }
         return HTTPPersonalization(caller: caller, user: user, task: task, mode: mode)
     }
 

@@ -11,22 +11,14 @@ public struct DecodingService: RPCService {
     public let name = "tailor.v1.Decoding"
     private let starter: GenerationStarter
 
-    /// Limits on a request, checked before any work.
-    enum Limits {
-        static let promptBytes = 1 << 20
-        static let stopStrings = 16
-        static let stopBytes = 256
-        static let chatMessages = 1024
-    }
-
-    /// A service generating on `models`' models, personalized with adapters found by `adapters`.
-    init(models: ModelManager, settings: GenerationSettings, adapters: AdapterResolver?) {
-        starter = GenerationStarter(models: models, settings: settings, adapters: adapters)
+    /// A service queueing its generations through `starter` (shared with the HTTP endpoint).
+    init(starter: GenerationStarter) {
+        self.starter = starter
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
         guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'") }
-        let request = try GenerateRequest(serialized: call.payload)
+        let request = try GenerationRequest(try GenerateRequest(serialized: call.payload))
         let started = try await starter.start(request, caller: call.caller)
         let job = started.job
         try await withTaskCancellationHandler {
@@ -64,82 +56,40 @@ public struct DecodingService: RPCService {
     static func wireText(_ text: String) -> String {
         text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
+}
 
-    /// The engine job for `request`: checked, rendered and tokenized.
-    /// - Throws: `RPCError` INVALID_ARGUMENT naming the field at fault.
-    static func job(for request: GenerateRequest, model: Model, contextLength: Int, defaultMaxTokens: Int,
-                    prompt tokens: ((Model) throws -> [Int32])? = nil) throws -> BatchDecoder.Job {
-        let tok = model.tokenizer
-        let ids: [Int32]
-        if let tokens {
-            ids = try tokens(model)
-        } else {
-            let (text, parseSpecial) = try inputText(request.input, model: model)
-            ids = tok.encode(text, addSpecial: true, parseSpecial: parseSpecial)
+extension GenerationRequest {
+    /// The protobuf front end's request. Every zero means unset, as proto3 cannot tell them
+    /// apart: a zero top_p, repetition_penalty, DRY base or allowed length takes the engine's
+    /// default (`SamplingParameters`, `DRYParameters`); a zero cope_alpha, cope_tau, top_k or
+    /// top_p takes `ContrastiveParameters`' for the contrast; max_tokens 0 takes the daemon's
+    /// default. An empty mode decodes with whatever adapters exist.
+    /// - Throws: INVALID_ARGUMENT for an unknown mode.
+    init(_ wire: GenerateRequest) throws {
+        guard let mode = DecodingMode(rawValue: wire.mode) else {
+            throw RPCError.invalidArgument("generate.mode", "mode must be \(DecodingMode.spelled), not '\(wire.mode.prefix(32))'")
         }
-        guard request.stop.count <= Limits.stopStrings else {
-            throw RPCError.invalidArgument("generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
-        }
-        if let long = request.stop.first(where: { $0.utf8.count > Limits.stopBytes }) {
-            throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
-        }
-        let s = request.sampling
-        // Zero (unset) wire values keep DRYParameters' own defaults.
+        let s = wire.sampling, plain = SamplingParameters()
         var dry = DRYParameters(multiplier: s.dryMultiplier, window: Int(s.dryPenaltyLastN),
                                 breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers)
         if s.dryBase != 0 { dry.base = s.dryBase }
         if s.dryAllowedLength != 0 { dry.allowedLength = Int(s.dryAllowedLength) }
-        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? 1 : s.topP,
-                                          minP: s.minP, repetitionPenalty: s.repetitionPenalty == 0 ? 1 : s.repetitionPenalty,
+        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? plain.topP : s.topP, minP: s.minP,
+                                          repetitionPenalty: s.repetitionPenalty == 0 ? plain.repetitionPenalty : s.repetitionPenalty,
                                           seed: s.seed, dry: dry)
-        do { try sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
-
-        let field = request.input.isChat ? "generate.chat" : "generate.prompt"
-        guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
-        guard ids.count < contextLength else {
-            throw RPCError.invalidArgument(field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
+        var contrast = ContrastiveParameters()
+        if wire.copeAlpha != 0 { contrast.alpha = wire.copeAlpha }
+        if wire.copeTau != 0 { contrast.tau = wire.copeTau }
+        if s.topK != 0 { contrast.topK = Int(s.topK) }
+        if s.topP != 0 { contrast.topP = s.topP }
+        let input: Input
+        switch wire.input {
+        case let .prompt(p): input = .text(p)
+        case let .chat(messages): input = .chat(messages.map { ($0.role, $0.content) })
         }
-        let maxTokens = request.maxTokens == 0 ? defaultMaxTokens : Int(request.maxTokens)
-        return BatchDecoder.Job(prompt: ids, sampling: sampling,
-                                options: GenerationOptions(maxTokens: maxTokens, stopStrings: request.stop))
+        let adapters: Adapters = !wire.adapters.isEmpty ? .explicit(wire.adapters)
+            : wire.user.isEmpty && wire.task.isEmpty ? .none : .personalized(user: wire.user, task: wire.task)
+        self.init(model: wire.model, input: input, sampling: sampling, contrast: contrast, maxTokens: wire.maxTokens == 0 ? nil : Int(wire.maxTokens),
+                  stop: wire.stop, adapters: adapters, mode: mode)
     }
-
-    /// The text of a request's input and whether it may spell special tokens (a rendered chat
-    /// template does; a user's prompt does not).
-    static func inputText(_ input: GenerateRequest.Input, model: Model) throws -> (String, Bool) {
-        switch input {
-        case let .prompt(p):
-            guard !p.isEmpty else { throw RPCError.invalidArgument("generate.prompt", "the prompt is empty") }
-            guard p.utf8.count <= Limits.promptBytes else {
-                throw RPCError.invalidArgument("generate.prompt", "the prompt is \(p.utf8.count) bytes; the limit is \(Limits.promptBytes)")
-            }
-            return (p, false)
-        case let .chat(messages):
-            guard !messages.isEmpty else { throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages") }
-            guard messages.count <= Limits.chatMessages else {
-                throw RPCError.invalidArgument("generate.chat.messages", "\(messages.count) messages; the limit is \(Limits.chatMessages)")
-            }
-            let total = messages.reduce(0) { $0 + $1.content.utf8.count }
-            guard total <= Limits.promptBytes else {
-                throw RPCError.invalidArgument("generate.chat.messages.content", "the chat is \(total) bytes; the limit is \(Limits.promptBytes)")
-            }
-            let turns = try messages.map { m -> ChatMessage in
-                guard let role = ChatMessage.Role(rawValue: m.role) else {
-                    throw RPCError.invalidArgument("generate.chat.messages.role", "unknown role '\(m.role)'; use system, user or assistant")
-                }
-                return ChatMessage(role: role, content: m.content)
-            }
-            let tok = model.tokenizer
-            let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
-            var all = turns
-            if turns.first?.role != .system, template == .chatML, let s = ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) {
-                all.insert(ChatMessage(role: .system, content: s), at: 0)
-            }
-            return (template.render(all), true)
-        }
-    }
-}
-
-extension GenerateRequest.Input {
-    var isChat: Bool { if case .chat = self { return true } else { return false } }
 }

@@ -165,9 +165,8 @@ final class HardeningTests: XCTestCase {
     func testOneUIDCannotFillTheQueueAnotherNeeds() async throws {
         let d = try await DaemonHarness(slots: 1, maxQueuedPerUID: 8)
         let loaded = try await d.models.model("tiny", field: "model")
-        var request = GenerateRequest(model: "tiny", input: .prompt("the theme of the"), maxTokens: 200)
-        request.sampling.temperature = 0
-        let job = try DecodingService.job(for: request, model: loaded.model, contextLength: 256, defaultMaxTokens: 16)
+        let request = GenerationRequest(model: "tiny", input: .text("the theme of the"), maxTokens: 200)
+        let job = try GenerationStarter.job(for: request, model: loaded.model, contextLength: 256, defaultMaxTokens: 16)
         let greedy = PeerCredentials(pid: 1, uid: 5000, gid: 5000)
         var submitted: [GenerationJob] = []
         var refusal: RPCError?
