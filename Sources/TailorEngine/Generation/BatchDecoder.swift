@@ -63,35 +63,46 @@ public final class BatchDecoder {
         }
     }
 
-    private struct Slot {
+    /// A generation in progress on a slot's row.
+    private struct Generation {
         var state: DecodingState
-        var pending: [Int32]        // tokens not yet evaluated: the prompt's rest, or the last sampled token
-        var prefilling: Bool
+        /// Tokens not yet evaluated: the prompt's rest, or the last sampled token.
+        var pending: [Int32]
+        var prefilling = true
         var adapters: [AdapterUse]
-        /// CoPe: the slot holding the base row, the base adapters, and the rule.
-        var partner: Int?
-        var base: [AdapterUse] = []
-        var selector: ContrastiveSelector?
-        /// This slot is another slot's base row: it runs only with its leader.
-        var isShadow = false
     }
 
-    /// What a free slot's KV-cache row still holds from its last generation: the tokens evaluated
-    /// into it and the adapters they were evaluated with. A new job whose prompt starts with
-    /// those tokens, under the same adapters, reuses that prefix instead of prefilling it (the
-    /// prompt cache: editors re-send mostly the same prefix).
-    private struct CachedRow {
-        var tokens: [Int32]
-        var adapters: [AdapterIdentity]
-    }
+    /// What a slot is doing.
+    private enum Slot {
+        /// A generation decoded from its own row.
+        case plain(Generation)
+        /// A CoPe generation's user row; its base row is slot `partner`, fed the same tokens
+        /// in the same steps, and `selector` picks each token from the two rows' logits.
+        case leader(Generation, partner: Int, selector: ContrastiveSelector)
+        /// A CoPe generation's base row, run only with its leader, under the base `adapters`.
+        case shadow(leader: Int, adapters: [AdapterUse])
 
-    /// An adapter use by identity (the same loaded adapter at the same weight).
-    private struct AdapterIdentity: Equatable {
-        var adapter: ObjectIdentifier
-        var weight: Float
-        init(_ use: AdapterUse) {
-            adapter = ObjectIdentifier(use.adapter)
-            weight = use.weight
+        /// The generation a slot drives; nil for a base row.
+        var generation: Generation? {
+            switch self {
+            case let .plain(g), let .leader(g, _, _): return g
+            case .shadow: return nil
+            }
+        }
+
+        /// The same slot with its generation replaced.
+        func with(_ g: Generation) -> Slot {
+            switch self {
+            case .plain: return .plain(g)
+            case let .leader(_, partner, selector): return .leader(g, partner: partner, selector: selector)
+            case .shadow: return self
+            }
+        }
+
+        /// The base row's slot of a CoPe generation.
+        var partner: Int? {
+            if case let .leader(_, partner, _) = self { return partner }
+            return nil
         }
     }
 
@@ -101,44 +112,34 @@ public final class BatchDecoder {
     public var prefillChunkWhileDecoding: Int
     private var slots: [Slot?]
     private var nextPrefill = 0
-    private var evaluated: [[Int32]]            // per slot: tokens in its KV-cache row
-    private var rowAdapters: [[AdapterIdentity]] // per slot: the adapters they were evaluated with
+    private var cache: PromptCache
     /// Prompt tokens each slot's current job took from the cache instead of prefilling.
-    public private(set) var reusedPrefix: [Int]
+    public var reusedPrefix: [Int] { cache.reusedPrefix }
 
     /// A decoder with one slot per sequence of `context`.
     public init(context: InferenceContext, prefillChunkWhileDecoding: Int = 64) {
         self.context = context
         self.prefillChunkWhileDecoding = max(1, prefillChunkWhileDecoding)
         slots = Array(repeating: nil, count: context.maxSequences)
-        evaluated = Array(repeating: [], count: context.maxSequences)
-        rowAdapters = Array(repeating: [], count: context.maxSequences)
-        reusedPrefix = Array(repeating: 0, count: context.maxSequences)
+        cache = PromptCache(slots: context.maxSequences)
     }
 
-    /// The free slot whose cached row shares the longest prefix with `prompt` under `adapters`
-    /// (at most prompt.count − 1 tokens: the last must be evaluated for its logits), or the
-    /// first free slot with no reuse.
+    /// The free slot best placed to run `prompt` under `adapters` (see `PromptCache.pick`).
     private func pickSlot(_ prompt: [Int32], _ adapters: [AdapterUse], excluding: Int? = nil) -> (slot: Int, reuse: Int)? {
-        let ids = adapters.map(AdapterIdentity.init)
-        var best: (slot: Int, reuse: Int)?
-        for i in slots.indices where slots[i] == nil && i != excluding {
-            var n = 0
-            if rowAdapters[i] == ids {
-                let cached = evaluated[i], limit = min(cached.count, prompt.count - 1)
-                while n < limit && cached[n] == prompt[n] { n += 1 }
-            }
-            if best == nil || n > best!.reuse { best = (i, n) }
-        }
-        return best
+        cache.pick(prompt, adapters, among: slots.indices.filter { slots[$0] == nil && $0 != excluding })
     }
 
     /// Prepares `slot`'s row for a job: keeps `reuse` cached tokens, forgets the rest.
     private func prepare(_ slot: Int, reuse: Int, adapters: [AdapterUse]) {
         context.cache.truncate(sequence: slot, to: reuse)
-        evaluated[slot] = Array(evaluated[slot].prefix(reuse))
-        rowAdapters[slot] = adapters.map(AdapterIdentity.init)
-        reusedPrefix[slot] = reuse
+        cache.start(slot, reuse: reuse, adapters: adapters)
+    }
+
+    /// Frees `slot` and its row.
+    private func free(_ slot: Int) {
+        slots[slot] = nil
+        context.reset(sequence: slot)
+        cache.forget(slot)
     }
 
     /// Slots without a generation.
@@ -176,11 +177,13 @@ public final class BatchDecoder {
         // A CoPe pair prefills both rows together, so both reuse the same (shorter) prefix.
         let shared = min(reuse, partner?.reuse ?? reuse)
         prepare(slot, reuse: shared, adapters: job.adapters)
-        slots[slot] = Slot(state: state, pending: Array(job.prompt[shared...]), prefilling: true, adapters: job.adapters, partner: partner?.slot,
-                           base: job.contrast?.base ?? [], selector: selector)
-        if let partner, let contrast = job.contrast {
+        let generation = Generation(state: state, pending: Array(job.prompt[shared...]), adapters: job.adapters)
+        if let partner, let contrast = job.contrast, let selector {
             prepare(partner.slot, reuse: shared, adapters: contrast.base)
-            slots[partner.slot] = Slot(state: state, pending: [], prefilling: true, adapters: contrast.base, isShadow: true)
+            slots[slot] = .leader(generation, partner: partner.slot, selector: selector)
+            slots[partner.slot] = .shadow(leader: slot, adapters: contrast.base)
+        } else {
+            slots[slot] = .plain(generation)
         }
         return slot
     }
@@ -188,12 +191,27 @@ public final class BatchDecoder {
     /// Ends the generation in `slot` now (a cancelled request); the slot is free afterwards.
     public func remove(slot: Int) {
         guard slot >= 0 && slot < slots.count else { return }
-        for s in [slots[slot]?.partner, slot].compactMap({ $0 }) {
-            slots[s] = nil
-            context.reset(sequence: s)
-            evaluated[s] = []
-            rowAdapters[s] = []
+        if let partner = slots[slot]?.partner { free(partner) }
+        free(slot)
+    }
+
+    /// The rows of one step: every decoding generation's next token, then prompt chunks, each
+    /// CoPe generation's base row right after its user row.
+    private struct StepBatch {
+        /// A generation's row in the batch.
+        struct Entry {
+            var slot: Int
+            /// Its item, and the item of its base row (CoPe); an item's index is its logit row.
+            var item: Int
+            var baseItem: Int?
+            /// Whether the item ends the slot's pending tokens (a decoding token, or a prompt's
+            /// last chunk), so that its logits pick a token.
+            var completes: Bool
         }
+        var items: [BatchItem] = []
+        var entries: [Entry] = []
+        var budget: Int
+        var decoding = false
     }
 
     /// Runs one forward call over every active slot and returns what each produced: a token
@@ -201,77 +219,94 @@ public final class BatchDecoder {
     /// Returns no events when no slot is active.
     /// - Throws: `EngineError` from the forward call; the caller should then end every slot.
     public func step() throws -> [Event] {
-        var items: [BatchItem] = []
-        var itemSlots: [Int] = []
-        var completes: [Bool] = []
-        var budget = context.maxBatchTokens
-        var decoding = false
-        var shadowRows: [Int: Int] = [:]    // leader slot -> its base row's item index
-        func addShadow(of leader: Int, tokens: [Int32]) {
-            guard let p = slots[leader]?.partner, let shadow = slots[p] else { return }
-            shadowRows[leader] = items.count
-            items.append(BatchItem(sequence: p, tokens: tokens, adapters: shadow.adapters))
-            budget -= tokens.count
+        var batch = StepBatch(budget: context.maxBatchTokens)
+        addDecodingRows(to: &batch)
+        addPrefillChunks(to: &batch)
+        guard !batch.items.isEmpty else { return [] }
+        try forward(batch)
+        return pickTokens(batch)
+    }
+
+    /// Adds `tokens` of slot `i` (and of its base row, for a CoPe generation).
+    private func add(_ i: Int, _ g: Generation, tokens: [Int32], completes: Bool, to batch: inout StepBatch) {
+        var entry = StepBatch.Entry(slot: i, item: batch.items.count, completes: completes)
+        batch.items.append(BatchItem(sequence: i, tokens: tokens, adapters: g.adapters))
+        batch.budget -= tokens.count
+        if let p = slots[i]?.partner, case let .shadow(_, adapters)? = slots[p] {
+            entry.baseItem = batch.items.count
+            batch.items.append(BatchItem(sequence: p, tokens: tokens, adapters: adapters))
+            batch.budget -= tokens.count
         }
-        for (i, s) in slots.enumerated() {
-            guard let s, !s.isShadow, !s.prefilling, budget >= s.pending.count * (s.partner == nil ? 1 : 2) else { continue }
-            items.append(BatchItem(sequence: i, tokens: s.pending, adapters: s.adapters))
-            itemSlots.append(i)
-            completes.append(true)
-            budget -= s.pending.count
-            addShadow(of: i, tokens: s.pending)
-            decoding = true
+        batch.entries.append(entry)
+    }
+
+    /// Every decoding generation's pending token, while the budget holds them.
+    private func addDecodingRows(to batch: inout StepBatch) {
+        for (i, slot) in slots.enumerated() {
+            guard let slot, let g = slot.generation, !g.prefilling else { continue }
+            guard batch.budget >= g.pending.count * (slot.partner == nil ? 1 : 2) else { continue }
+            add(i, g, tokens: g.pending, completes: true, to: &batch)
+            batch.decoding = true
         }
-        // Prefills in turn, starting after the slot that prefilled last, so no prompt starves.
+    }
+
+    /// Prompt chunks in turn, starting after the slot that prefilled last, so no prompt
+    /// starves; smaller chunks while others decode.
+    private func addPrefillChunks(to batch: inout StepBatch) {
         let n = slots.count, first = nextPrefill
-        for k in 0..<n where budget > 0 {
+        for k in 0..<n where batch.budget > 0 {
             let i = (first + k) % n
-            guard let s = slots[i], !s.isShadow, s.prefilling else { continue }
-            let rows = s.partner == nil ? 1 : 2
-            let take = min(s.pending.count, budget / rows, decoding ? prefillChunkWhileDecoding : budget)
+            guard let slot = slots[i], let g = slot.generation, g.prefilling else { continue }
+            let rows = slot.partner == nil ? 1 : 2
+            let take = min(g.pending.count, batch.budget / rows, batch.decoding ? prefillChunkWhileDecoding : batch.budget)
             guard take > 0 else { continue }
-            let part = Array(s.pending.prefix(take))
-            items.append(BatchItem(sequence: i, tokens: part, adapters: s.adapters))
-            itemSlots.append(i)
-            completes.append(take == s.pending.count)
-            budget -= take
-            addShadow(of: i, tokens: part)
+            add(i, g, tokens: Array(g.pending.prefix(take)), completes: take == g.pending.count, to: &batch)
             nextPrefill = (i + 1) % n
         }
-        guard !items.isEmpty else { return [] }
+    }
+
+    /// The forward call; on failure every row it touched is reset.
+    private func forward(_ batch: StepBatch) throws {
         do {
-            try context.forward(items)
+            try context.forward(batch.items)
         } catch {
-            for it in items { evaluated[it.sequence] = []; rowAdapters[it.sequence] = []; context.reset(sequence: it.sequence) }
+            for it in batch.items { cache.forget(it.sequence); context.reset(sequence: it.sequence) }
             throw error
         }
-        for it in items { evaluated[it.sequence] += it.tokens }
+        for it in batch.items { cache.append(it.tokens, to: it.sequence) }
+    }
 
-        // Logit rows come out item by item, one per item (no item asks for all logits).
+    /// Each generation's logit row picks its next token (through the contrast, with the base
+    /// row's logits, for a CoPe generation) once its pending tokens are all evaluated.
+    private func pickTokens(_ batch: StepBatch) -> [Event] {
         var events: [Event] = []
-        let itemIndex = Dictionary(uniqueKeysWithValues: items.enumerated().map { ($1.sequence, $0) })
-        for (k, i) in itemSlots.enumerated() {
-            guard var s = slots[i], let row = itemIndex[i] else { continue }
-            s.pending.removeFirst(items[row].tokens.count)
-            guard completes[k] else { slots[i] = s; continue }
-            s.prefilling = false
+        for entry in batch.entries {
+            let i = entry.slot
+            guard let slot = slots[i], var g = slot.generation else { continue }
+            g.pending.removeFirst(batch.items[entry.item].tokens.count)
+            guard entry.completes else { slots[i] = slot.with(g); continue }
+            g.prefilling = false
             let full = context.length(of: i) >= context.maxContext
             var event: Event
-            if var selector = s.selector, let baseRow = shadowRows[i] {
-                let choice = selector.choose(user: context.logits(row: row), base: context.logits(row: baseRow), history: s.state.tokens)
-                s.selector = selector
-                event = Event(slot: i, step: s.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
+            var next: Slot
+            if case .leader(_, let partner, var selector) = slot, let baseItem = entry.baseItem {
+                let choice = selector.choose(user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: g.state.tokens)
+                event = Event(slot: i, step: g.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
                 if case .token = event.step { event.choice = choice }
+                next = .leader(g, partner: partner, selector: selector)
             } else {
-                event = Event(slot: i, step: s.state.step(logits: context.logits(row: row), contextFull: full))
+                event = Event(slot: i, step: g.state.step(logits: context.logits(row: entry.item), contextFull: full))
+                next = slot.with(g)
             }
-            let step = event.step
             if event.finished {
-                if let p = s.partner { slots[p] = nil }
+                if let p = slot.partner { slots[p] = nil }
                 slots[i] = nil
             } else {
-                if case let .token(token, _) = step { s.pending = [token.id] }
-                slots[i] = s
+                if case let .token(token, _) = event.step {
+                    g.pending = [token.id]
+                    next = next.with(g)
+                }
+                slots[i] = next
             }
             events.append(event)
         }

@@ -45,4 +45,25 @@ final class PromptCacheTests: XCTestCase {
         _ = try decode(one, second)
         XCTAssertEqual(one.reusedPrefix[0], second.count - 1)
     }
+
+    /// The bookkeeping alone: the longest shared prefix wins, never the prompt's last token
+    /// (its logits are needed), a started job keeps only what it reuses, a reset row offers
+    /// nothing, and a busy slot is never offered.
+    func testPickPrefersTheLongestSharedPrefix() {
+        var cache = PromptCache(slots: 3)
+        cache.start(0, reuse: 0, adapters: [])
+        cache.append([1, 2, 3, 4], to: 0)
+        cache.start(1, reuse: 0, adapters: [])
+        cache.append([1, 2], to: 1)
+        XCTAssertTrue(cache.pick([1, 2, 3, 9], [], among: [0, 1, 2])! == (0, 3))
+        XCTAssertTrue(cache.pick([1, 2, 3, 4], [], among: [0, 1, 2])! == (0, 3), "the last prompt token is always evaluated")
+        XCTAssertTrue(cache.pick([1, 2, 3, 4], [], among: [1, 2])! == (1, 2))
+        XCTAssertTrue(cache.pick([7], [], among: [2, 1])! == (2, 0))
+        XCTAssertNil(cache.pick([1, 2], [], among: []))
+        cache.start(0, reuse: 2, adapters: [])
+        XCTAssertEqual(cache.reusedPrefix[0], 2)
+        XCTAssertTrue(cache.pick([1, 2, 3, 4], [], among: [0])! == (0, 2))
+        cache.forget(0)
+        XCTAssertTrue(cache.pick([1, 2, 3, 4], [], among: [0])! == (0, 0))
+    }
 }
