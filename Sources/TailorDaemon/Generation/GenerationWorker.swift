@@ -9,15 +9,24 @@ import TailorEngine
 /// requests are admitted from a `FairQueue` (round-robin over callers) as slots free up, and
 /// all running requests advance together, one token per step.
 ///
-/// State machine: running → stopping (on `stop()`: queued and running jobs fail UNAVAILABLE)
-/// → stopped (the thread has exited).
+/// Its life is `State`: running, then stopping once `stop()` is called (queued and running
+/// jobs fail UNAVAILABLE), then stopped when the thread has exited.
 final class GenerationWorker: @unchecked Sendable {
+    /// Where the worker is in its life.
+    private enum State {
+        /// Admitting and stepping jobs.
+        case running
+        /// `stop()` was called: refuse new jobs; the thread fails the rest and exits.
+        case stopping
+        /// The thread has exited; the context may be freed.
+        case stopped
+    }
+
     // Everything below `condition` is guarded by it; `decoder` is touched only by the thread.
     private let condition = NSCondition()
     private var queue = FairQueue<String, GenerationJob>()
     private var running: [Int: GenerationJob] = [:]     // slot -> job
-    private var stopping = false
-    private var exited = false
+    private var state = State.running
     private let decoder: BatchDecoder
     /// The most requests that may wait; beyond it, submit fails RESOURCE_EXHAUSTED.
     let maxQueued: Int
@@ -53,7 +62,7 @@ final class GenerationWorker: @unchecked Sendable {
     func submit(_ job: GenerationJob) throws {
         condition.lock()
         defer { condition.unlock() }
-        guard !stopping else { throw RPCError(.unavailable, "the model is being unloaded") }
+        guard state == .running else { throw RPCError(.unavailable, "the model is being unloaded") }
         guard queue.count < maxQueued else {
             throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
         }
@@ -80,63 +89,81 @@ final class GenerationWorker: @unchecked Sendable {
     /// context can be freed safely afterwards.
     func stop() {
         condition.lock()
-        stopping = true
+        if state == .running { state = .stopping }
         condition.broadcast()
-        while !exited { condition.wait() }
+        while state != .stopped { condition.wait() }
         condition.unlock()
     }
 
+    /// The thread: wait for work, admit what fits, step; until stopped.
     private func loop() {
         while true {
             condition.lock()
-            if !stopping && queue.isEmpty && running.isEmpty && busy {
-                busy = false
-                activity?.workerChanged(busy: false)
-            }
-            while !stopping && queue.isEmpty && running.isEmpty { condition.wait() }
-            if !stopping && !busy {
-                busy = true
-                activity?.workerChanged(busy: true)
-            }
-            if stopping {
-                if busy {
-                    busy = false
-                    activity?.workerChanged(busy: false)
-                }
-                var all = Array(running.values)
-                while let j = queue.pop() { all.append(j) }
-                running = [:]
-                exited = true
-                condition.broadcast()
-                condition.unlock()
-                for j in all { j.fail(RPCError(.unavailable, "the model was unloaded or the daemon is stopping")) }
-                return
-            }
-            // Drop cancelled jobs, then fill free slots fairly.
-            for (slot, job) in running where job.isCancelled {
-                decoder.remove(slot: slot)
-                running[slot] = nil
-                job.finish(.cancelled)
-            }
-            var refused: [(GenerationJob, RPCError)] = []
-            while decoder.freeSlots > 0, let job = queue.pop() {
-                if job.isCancelled { job.finish(.cancelled); continue }
-                do {
-                    let slot = try decoder.admit(job.job)
-                    running[slot] = job
-                    job.admitted(cachedTokens: decoder.reusedPrefix[slot])
-                } catch EngineError.noFreeSlot where !running.isEmpty {
-                    // A CoPe job needs two slots: it waits at the front of its lane for the next free one.
-                    queue.pushFront(job, key: job.owner)
-                    break
-                } catch {
-                    refused.append((job, RPCError(error)))
-                }
-            }
+            waitForWork()
+            guard state == .running else { return shutDown() }
+            dropCancelled()
+            let refused = admitQueued()
             condition.unlock()
             for (job, error) in refused { job.fail(error) }
             step()
         }
+    }
+
+    /// Sleeps while there is nothing to do, telling `activity` when the worker turns idle and
+    /// busy again (training yields while it is busy). Called and returns with the lock held.
+    private func waitForWork() {
+        let idle = queue.isEmpty && running.isEmpty
+        if state == .running && idle && busy { setBusy(false) }
+        while state == .running && queue.isEmpty && running.isEmpty { condition.wait() }
+        if state == .running && !busy { setBusy(true) }
+    }
+
+    private func setBusy(_ value: Bool) {
+        busy = value
+        activity?.workerChanged(busy: value)
+    }
+
+    /// Fails every queued and running job and marks the thread stopped. Called with the lock
+    /// held; returns with it released.
+    private func shutDown() {
+        if busy { setBusy(false) }
+        var all = Array(running.values)
+        while let j = queue.pop() { all.append(j) }
+        running = [:]
+        state = .stopped
+        condition.broadcast()
+        condition.unlock()
+        for j in all { j.fail(RPCError(.unavailable, "the model was unloaded or the daemon is stopping")) }
+    }
+
+    /// Frees the slots of running jobs that were cancelled. Called with the lock held.
+    private func dropCancelled() {
+        for (slot, job) in running where job.isCancelled {
+            decoder.remove(slot: slot)
+            running[slot] = nil
+            job.finish(.cancelled)
+        }
+    }
+
+    /// Fills free slots from the queue, fairly; returns the jobs the decoder refused, to fail
+    /// once the lock is released. Called with the lock held.
+    private func admitQueued() -> [(GenerationJob, RPCError)] {
+        var refused: [(GenerationJob, RPCError)] = []
+        while decoder.freeSlots > 0, let job = queue.pop() {
+            if job.isCancelled { job.finish(.cancelled); continue }
+            do {
+                let slot = try decoder.admit(job.job)
+                running[slot] = job
+                job.admitted(cachedTokens: decoder.reusedPrefix[slot])
+            } catch EngineError.noFreeSlot where !running.isEmpty {
+                // A CoPe job needs two slots: it waits at the front of its lane for the next free one.
+                queue.pushFront(job, key: job.owner)
+                break
+            } catch {
+                refused.append((job, RPCError(error)))
+            }
+        }
+        return refused
     }
 
     /// One forward step over the running slots, delivering what each produced.
