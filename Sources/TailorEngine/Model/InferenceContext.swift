@@ -225,7 +225,23 @@ public final class InferenceContext {
     /// - Returns: the number of logit rows, readable with `logits(row:)`.
     @discardableResult
     public func forward(_ items: [BatchItem]) throws -> Int {
-        let c = config, d = c.embeddingLength
+        let (total, nLogits) = try check(items)
+        embed(items)
+        for l in model.weights.blocks.indices {
+            attention(layer: l, items: items, rows: total)
+            feedForward(layer: l, items: items, rows: total)
+        }
+        for it in items { cache.lengths[it.sequence] += it.tokens.count }
+        logits(rows: nLogits)
+        logitRowCount = nLogits
+        return nLogits
+    }
+
+    /// Checks a batch before anything changes: distinct sequences, tokens in the vocabulary,
+    /// room in each row's cache, adapters that fit, and the batch within the context's
+    /// planned sizes. Returns its token and logit-row counts.
+    private func check(_ items: [BatchItem]) throws -> (tokens: Int, logitRows: Int) {
+        let c = config
         var total = 0, nLogits = 0
         var seen = 0 as UInt64
         for it in items {
@@ -250,8 +266,13 @@ public final class InferenceContext {
         guard total > 0 else { throw EngineError.emptyInput }
         guard total <= maxBatchTokens else { throw EngineError.batchTooLarge(tokens: total, capacity: maxBatchTokens) }
         guard nLogits <= maxLogitRows else { throw EngineError.batchTooLarge(tokens: nLogits, capacity: maxLogitRows) }
+        return (total, nLogits)
+    }
 
-        // Embeddings and positions.
+    /// Each token's embedding into `x`, its position into `positions`, and which rows give
+    /// logits into `logitSource`.
+    private func embed(_ items: [BatchItem]) {
+        let c = config, d = c.embeddingLength
         var row = 0, lrow = 0
         let emb = model.weights.tokenEmbedding
         for it in items {
@@ -264,82 +285,89 @@ public final class InferenceContext {
                 row += 1
             }
         }
+    }
 
-        for (l, w) in model.weights.blocks.enumerated() {
-            let local = c.isLocalLayer(l)
-            let rope = local ? ropeLocal : ropeGlobal
-            // Attention.
-            w.attnNorm.withUnsafeBufferPointer { nw in
-                for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
-            }
-            project(w.q, xn, q, rows: total, layer: l, target: .q, items: items)
-            project(w.k, xn, k, rows: total, layer: l, target: .k, items: items)
-            project(w.v, xn, v, rows: total, layer: l, target: .v, items: items)
-            if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) } }
-            if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) } }
-            if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) } }
-            if let qn = w.qNorm, let kn = w.kNorm {
-                qn.withUnsafeBufferPointer { qw in
-                    for h in 0..<(total * c.headCount) {
-                        VectorOps.rmsNorm(q + h * c.headDim, qw.baseAddress!, q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
-                    }
-                }
-                kn.withUnsafeBufferPointer { kw in
-                    for h in 0..<(total * c.kvHeadCount) {
-                        VectorOps.rmsNorm(k + h * c.headDim, kw.baseAddress!, k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
-                    }
-                }
-            }
-            for r in 0..<total {
-                rope.apply(q + r * c.qDim, heads: c.headCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
-                rope.apply(k + r * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
-            }
-            // Every item's keys and values join its cache; then all items attend in one handoff.
-            var r0 = 0
-            for (i, it) in items.enumerated() {
-                let n = it.tokens.count, start = cache.lengths[it.sequence]
-                cache.store(layer: l, sequence: it.sequence, position: start, count: n, keys: k + r0 * c.kvDim, values: v + r0 * c.kvDim)
-                attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start),
-                                              k: cache.base(layer: l, value: false, sequence: it.sequence),
-                                              v: cache.base(layer: l, value: true, sequence: it.sequence), out: att + r0 * c.qDim)
-                r0 += n
-            }
-            tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
-                              Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
-                              Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
-            project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
-            if let pn = w.postAttnNorm {
-                pn.withUnsafeBufferPointer { nw in
-                    for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
-                }
-            }
-            VectorOps.add(x, tmp, count: total * d)
-
-            // Feed-forward.
-            w.ffnNorm.withUnsafeBufferPointer { nw in
-                for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
-            }
-            project(w.gate, xn, gate, rows: total, layer: l, target: .gate, items: items)
-            project(w.up, xn, up, rows: total, layer: l, target: .up, items: items)
-            VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
-            project(w.down, gate, tmp, rows: total, layer: l, target: .down, items: items)
-            if let pn = w.postFFNNorm {
-                pn.withUnsafeBufferPointer { nw in
-                    for r in 0..<total { VectorOps.rmsNorm(tmp + r * d, nw.baseAddress!, tmp + r * d, n: d, eps: c.rmsEpsilon) }
-                }
-            }
-            VectorOps.add(x, tmp, count: total * d)
+    /// Block `l`'s attention branch, added into `x`: norm, q/k/v (biases, QK-norm, RoPE), every
+    /// item's keys and values into its cache row, all items attending in one pool handoff,
+    /// then o (and Gemma's post-norm).
+    private func attention(layer l: Int, items: [BatchItem], rows total: Int) {
+        let c = config, d = c.embeddingLength, w = model.weights.blocks[l]
+        let local = c.isLocalLayer(l)
+        let rope = local ? ropeLocal : ropeGlobal
+        w.attnNorm.withUnsafeBufferPointer { nw in
+            for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
         }
-        for it in items { cache.lengths[it.sequence] += it.tokens.count }
+        project(w.q, xn, q, rows: total, layer: l, target: .q, items: items)
+        project(w.k, xn, k, rows: total, layer: l, target: .k, items: items)
+        project(w.v, xn, v, rows: total, layer: l, target: .v, items: items)
+        if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) } }
+        if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) } }
+        if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) } }
+        if let qn = w.qNorm, let kn = w.kNorm {
+            qn.withUnsafeBufferPointer { qw in
+                for h in 0..<(total * c.headCount) {
+                    VectorOps.rmsNorm(q + h * c.headDim, qw.baseAddress!, q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                }
+            }
+            kn.withUnsafeBufferPointer { kw in
+                for h in 0..<(total * c.kvHeadCount) {
+                    VectorOps.rmsNorm(k + h * c.headDim, kw.baseAddress!, k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                }
+            }
+        }
+        for r in 0..<total {
+            rope.apply(q + r * c.qDim, heads: c.headCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
+            rope.apply(k + r * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
+        }
+        var r0 = 0
+        for (i, it) in items.enumerated() {
+            let n = it.tokens.count, start = cache.lengths[it.sequence]
+            cache.store(layer: l, sequence: it.sequence, position: start, count: n, keys: k + r0 * c.kvDim, values: v + r0 * c.kvDim)
+            attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start),
+                                          k: cache.base(layer: l, value: false, sequence: it.sequence),
+                                          v: cache.base(layer: l, value: true, sequence: it.sequence), out: att + r0 * c.qDim)
+            r0 += n
+        }
+        tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
+                          Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
+                          Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
+        project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
+        addResidual(tmp, postNorm: w.postAttnNorm, rows: total)
+    }
 
-        // Output norm and logits for the selected rows only.
+    /// Block `l`'s feed-forward branch, added into `x`: norm, gate and up, the gated
+    /// activation, down (and Gemma's post-norm).
+    private func feedForward(layer l: Int, items: [BatchItem], rows total: Int) {
+        let c = config, d = c.embeddingLength, w = model.weights.blocks[l]
+        w.ffnNorm.withUnsafeBufferPointer { nw in
+            for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
+        }
+        project(w.gate, xn, gate, rows: total, layer: l, target: .gate, items: items)
+        project(w.up, xn, up, rows: total, layer: l, target: .up, items: items)
+        VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
+        project(w.down, gate, tmp, rows: total, layer: l, target: .down, items: items)
+        addResidual(tmp, postNorm: w.postFFNNorm, rows: total)
+    }
+
+    /// x += branch (normed in place first when the block has a post-norm).
+    private func addResidual(_ branch: UnsafeMutablePointer<Float>, postNorm: [Float]?, rows total: Int) {
+        let c = config, d = c.embeddingLength
+        if let pn = postNorm {
+            pn.withUnsafeBufferPointer { nw in
+                for r in 0..<total { VectorOps.rmsNorm(branch + r * d, nw.baseAddress!, branch + r * d, n: d, eps: c.rmsEpsilon) }
+            }
+        }
+        VectorOps.add(x, branch, count: total * d)
+    }
+
+    /// The output norm and the logits of the rows `embed` selected, into `logitBuf`.
+    private func logits(rows nLogits: Int) {
+        let d = config.embeddingLength
         model.weights.outputNorm.withUnsafeBufferPointer { nw in
             for i in 0..<nLogits {
-                VectorOps.rmsNorm(x + logitSource[i] * d, nw.baseAddress!, xn + i * d, n: d, eps: c.rmsEpsilon)
+                VectorOps.rmsNorm(x + logitSource[i] * d, nw.baseAddress!, xn + i * d, n: d, eps: config.rmsEpsilon)
             }
         }
         project(model.weights.output, xn, logitBuf, rows: nLogits)
-        logitRowCount = nLogits
-        return nLogits
     }
 }
