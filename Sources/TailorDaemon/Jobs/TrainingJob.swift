@@ -118,11 +118,26 @@ final class TrainingJob {
 
     // MARK: Stages
 
+    /// What a training stage measured, for its record and its adapter's metrics.
+    private final class StageProgress {
+        let started = Date()
+        var resumedAt = 0, tokens = 0, items = 0, totalSteps = 0
+        var lastLoss: Float = 0
+    }
+
+    /// A training stage: train through the pipeline, then publish the adapter.
     private func train(_ stage: JobSpec.Kind) throws {
         let checkpoint = checkpointDirectory + "/\(record.id)-\(stage.rawValue).ckpt"
-        let started = Date()
-        var resumedAt = 0, tokens = 0, lastLoss: Float = 0, items = 0, totalSteps = 0
-        let hooks = PersonalizationPipeline.Hooks(
+        let progress = StageProgress()
+        let trainable = try runStage(stage, hooks: try hooks(checkpoint: checkpoint, progress: progress))
+        try publish(trainable, stage: stage, progress: progress)
+        try? FileManager.default.removeItem(atPath: checkpoint)
+    }
+
+    /// The pipeline's hooks for this job: yield to generation, stop on cancellation, resume
+    /// from `checkpoint`, report each step and checkpoint every `checkpointEvery` steps.
+    private func hooks(checkpoint: String, progress: StageProgress) throws -> PersonalizationPipeline.Hooks {
+        PersonalizationPipeline.Hooks(
             pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) },
             beforeSequence: { [isCancelled, activity] in
                 if isCancelled() { throw CancellationError() }
@@ -130,40 +145,44 @@ final class TrainingJob {
             },
             resume: try FileManager.default.contents(atPath: checkpoint).map { try TrainingCheckpoint(decoding: [UInt8]($0)) },
             willStart: { trainer in
-                resumedAt = trainer.step
-                items = trainer.dataCount
-                totalSteps = trainer.totalSteps
+                progress.resumedAt = trainer.step
+                progress.items = trainer.dataCount
+                progress.totalSteps = trainer.totalSteps
                 self.record.step = trainer.step
                 self.record.totalSteps = trainer.totalSteps
                 self.record = self.report(self.record)
             },
             didStep: { r, trainer in
-                tokens += r.tokens
-                lastLoss = r.loss
-                let elapsed = Date().timeIntervalSince(started)
+                progress.tokens += r.tokens
+                progress.lastLoss = r.loss
+                let elapsed = Date().timeIntervalSince(progress.started)
                 self.record.step = r.step
                 self.record.loss = r.loss
-                self.record.tokensPerSecond = Float(Double(tokens) / max(elapsed, 1e-6))
-                self.record.etaSeconds = Float(elapsed / Double(max(1, r.step - resumedAt)) * Double(trainer.totalSteps - r.step))
+                self.record.tokensPerSecond = Float(Double(progress.tokens) / max(elapsed, 1e-6))
+                self.record.etaSeconds = Float(elapsed / Double(max(1, r.step - progress.resumedAt)) * Double(trainer.totalSteps - r.step))
                 self.record = self.report(self.record)
                 if r.step % self.spec.checkpointEvery == 0 || trainer.isFinished {
                     try AtomicFile.write(try trainer.checkpoint().encoded(), to: checkpoint, mode: 0o600)
                 }
             })
-        let trainable: TrainableLoRA
+    }
+
+    /// The stage's data from the store, trained through the pipeline; a stage without data
+    /// fails FAILED_PRECONDITION saying what to do.
+    private func runStage(_ stage: JobSpec.Kind, hooks: PersonalizationPipeline.Hooks) throws -> TrainableLoRA {
         do {
             switch stage {
             case .tam:
-                trainable = try pipeline.supervised(try taskHistory().map(\.textExample), configuration: spec.sft, hooks: hooks)
+                return try pipeline.supervised(try taskHistory().map(\.textExample), configuration: spec.sft, hooks: hooks)
             case .oppu:
-                trainable = try pipeline.supervised(try userHistory(stage).map(\.textExample), configuration: spec.sft, frozen: try taskAdapter(),
-                                                    hooks: hooks)
+                return try pipeline.supervised(try userHistory(stage).map(\.textExample), configuration: spec.sft, frozen: try taskAdapter(),
+                                               hooks: hooks)
             default:
                 let start = try userAdapter(for: stage)
                 let ids = try snapshot(.dpo).pairs
                 let pairs = limited(try store.pairs(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
-                trainable = try pipeline.preference(pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
-                                                    hooks: hooks)
+                return try pipeline.preference(pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
+                                               hooks: hooks)
             }
         } catch TrainingError.emptyDataset {
             switch stage {
@@ -173,19 +192,21 @@ final class TrainingJob {
                 throw RPCError(.failedPrecondition, "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
             }
         }
-        // Publish: a new version, current, with its metrics and this job's id.
+    }
+
+    /// A new current version of the stage's adapter, with its metrics and this job's id.
+    private func publish(_ trainable: TrainableLoRA, stage: JobSpec.Kind, progress: StageProgress) throws {
         let key = stage == .tam ? taskKey : userKey
-        let adapter = trainable.adapter(name: "\(key)")
-        let (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
-        let metrics: [String: Double] = ["loss": Double(lastLoss), "steps": Double(totalSteps), "examples": Double(items),
-                                         "train_seconds": Date().timeIntervalSince(started)]
+        let (peftConfig, weights) = try PEFTAdapter.export(trainable.adapter(name: "\(key)"), config: config, baseModel: loaded.info.id)
+        let metrics: [String: Double] = ["loss": Double(progress.lastLoss), "steps": Double(progress.totalSteps),
+                                         "examples": Double(progress.items), "train_seconds": Date().timeIntervalSince(progress.started)]
+        let targets = LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(\.rawValue)
         let version = try registry.add(key, record: AdapterVersionRecord(
             baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue, rank: trainable.rank, alpha: trainable.alpha,
-            useRSLoRA: trainable.useRSLoRA, targets: LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(\.rawValue),
-            jobID: record.id, metrics: metrics, stage: stage.rawValue), configJSON: peftConfig, weights: weights, makeCurrent: true)
+            useRSLoRA: trainable.useRSLoRA, targets: targets, jobID: record.id, metrics: metrics, stage: stage.rawValue),
+            configJSON: peftConfig, weights: weights, makeCurrent: true)
         cache.invalidate(key)
         record.adapterVersion = version.version
-        try? FileManager.default.removeItem(atPath: checkpoint)
     }
 
     /// For each of the user's history prompts, K samples from base + task adapter; the one the

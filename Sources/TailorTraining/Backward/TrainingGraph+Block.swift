@@ -75,20 +75,15 @@ extension TrainingGraph {
     /// Block `l` backward: `dx` holds the gradient of the block's output and leaves holding
     /// the gradient of its input; the trainable adapter's gradients accumulate.
     func blockBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
-        let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l]
-        let x = input(l)
-        let r = tr.rank
-        // Feed-forward branch: out = xMid + post(down(act(gate)⊙up)).
-        var dDown: UnsafePointer<Float> = UnsafePointer(dx)
-        if let pn = w.postFFNNorm {
-            pn.withUnsafeBufferPointer { nw in
-                for i in 0..<n {
-                    BackpropOps.rmsNormBackward(x: a.downOut + i * d, w: nw.baseAddress!, rstd: a.rstdD[i], dy: dx + i * d, dx: dtmp + i * d,
-                                                n: d, accumulate: false)
-                }
-            }
-            dDown = UnsafePointer(dtmp)
-        }
+        feedForwardBackward(l, acts: a, trainable: tr)
+        attentionBranchBackward(l, acts: a, trainable: tr)
+    }
+
+    /// out = xMid + post(down(act(gate) ⊙ up)): from the output's gradient in `dx` to xMid's
+    /// (the residual's and the branch's, summed in `dx`).
+    private func feedForwardBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
+        let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l], r = tr.rank
+        let dDown = postNormBackward(w.postFFNNorm, x: a.downOut, rstd: a.rstdD, n: n)
         linearBackward(w.down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown, dx: dhidden,
                        n: n, accumulate: false, trainable: tr)
         BackpropOps.gatedActivationBackward(a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
@@ -102,43 +97,18 @@ extension TrainingGraph {
                                             n: d, accumulate: true)
             }
         }
-        // Attention branch: xMid = x + post(o(attention(q, k, v))).
-        var dO: UnsafePointer<Float> = UnsafePointer(dx)
-        if let pn = w.postAttnNorm {
-            pn.withUnsafeBufferPointer { nw in
-                for i in 0..<n {
-                    BackpropOps.rmsNormBackward(x: a.oOut + i * d, w: nw.baseAddress!, rstd: a.rstdO[i], dy: dx + i * d, dx: dtmp + i * d,
-                                                n: d, accumulate: false)
-                }
-            }
-            dO = UnsafePointer(dtmp)
-        }
+    }
+
+    /// xMid = x + post(o(attention(q, k, v))): from xMid's gradient in `dx` to the block
+    /// input's, through o, the attention, RoPE, QK-norm and the q, k, v projections.
+    private func attentionBranchBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
+        let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l], r = tr.rank
+        let dO = postNormBackward(w.postAttnNorm, x: a.oOut, rstd: a.rstdO, n: n)
         linearBackward(w.o, layer: l, target: .o, x: a.att, u: a.u(.o, tokens: maxTokens, rank: r), dy: dO, dx: datt,
                        n: n, accumulate: false, trainable: tr)
         attentionBackward(a, n: n)
-        let rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
-        for i in 0..<n {
-            let pos = position(i)
-            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
-            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
-        }
-        if let qn = w.qNorm, let kn = w.kNorm {
-            // The norm's gradient goes through dtmp/dxn, which are free here.
-            qn.withUnsafeBufferPointer { qw in
-                for h in 0..<(n * c.headCount) {
-                    BackpropOps.rmsNormBackward(x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
-                                                dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
-                }
-            }
-            dq.update(from: dxn, count: n * c.qDim)
-            kn.withUnsafeBufferPointer { kw in
-                for h in 0..<(n * c.kvHeadCount) {
-                    BackpropOps.rmsNormBackward(x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
-                                                dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
-                }
-            }
-            dk.update(from: dxn, count: n * c.kvDim)
-        }
+        ropeBackward(layer: l, n: n)
+        if let qn = w.qNorm, let kn = w.kNorm { qkNormBackward(a, qNorm: qn, kNorm: kn, n: n) }
         linearBackward(w.q, layer: l, target: .q, x: a.xn1, u: a.u(.q, tokens: maxTokens, rank: r), dy: dq, dx: dxn,
                        n: n, accumulate: false, trainable: tr)
         linearBackward(w.k, layer: l, target: .k, x: a.xn1, u: a.u(.k, tokens: maxTokens, rank: r), dy: dk, dx: dxn,
@@ -147,10 +117,55 @@ extension TrainingGraph {
                        n: n, accumulate: true, trainable: tr)
         w.attnNorm.withUnsafeBufferPointer { nw in
             for i in 0..<n {
-                BackpropOps.rmsNormBackward(x: x + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
+                BackpropOps.rmsNormBackward(x: input(l) + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
                                             n: d, accumulate: true)
             }
         }
+    }
+
+    /// The gradient entering a branch's last projection: `dx` itself, or (Gemma's post-norm)
+    /// its gradient through the norm, in `dtmp`.
+    private func postNormBackward(_ norm: [Float]?, x: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, n: Int)
+        -> UnsafePointer<Float> {
+        guard let norm else { return UnsafePointer(dx) }
+        let d = config.embeddingLength
+        norm.withUnsafeBufferPointer { nw in
+            for i in 0..<n {
+                BackpropOps.rmsNormBackward(x: x + i * d, w: nw.baseAddress!, rstd: rstd[i], dy: dx + i * d, dx: dtmp + i * d,
+                                            n: d, accumulate: false)
+            }
+        }
+        return UnsafePointer(dtmp)
+    }
+
+    /// dq and dk back through RoPE (the inverse rotation at each row's position).
+    private func ropeBackward(layer l: Int, n: Int) {
+        let c = config, rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
+        for i in 0..<n {
+            let pos = position(i)
+            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
+            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
+        }
+    }
+
+    /// dq and dk back through the per-head QK-norm (Gemma 3); the norm's gradient goes through
+    /// `dxn`, which is free here.
+    private func qkNormBackward(_ a: BlockActivations, qNorm: [Float], kNorm: [Float], n: Int) {
+        let c = config
+        qNorm.withUnsafeBufferPointer { qw in
+            for h in 0..<(n * c.headCount) {
+                BackpropOps.rmsNormBackward(x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
+                                            dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+            }
+        }
+        dq.update(from: dxn, count: n * c.qDim)
+        kNorm.withUnsafeBufferPointer { kw in
+            for h in 0..<(n * c.kvHeadCount) {
+                BackpropOps.rmsNormBackward(x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
+                                            dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+            }
+        }
+        dk.update(from: dxn, count: n * c.kvDim)
     }
 
     /// Row `i`'s position: its index, less the hidden gap for a packed pair's rejected rows.
