@@ -132,40 +132,45 @@ let package = Package(
             name: "TailorFuzz",
             dependencies: ["TailorDaemon", "TailorEngine", "TailorStore", "TailorWire"]
         ),
+        // What every test target shares: paths, the built executables, a tailord per test.
+        .target(
+            name: "TailorTestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "TailorEngineTests",
-            dependencies: ["TailorEngine", "CTailorKernels"],
+            dependencies: ["TailorEngine", "CTailorKernels", "TailorTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TailorWireTests",
-            dependencies: ["TailorWire"]
+            dependencies: ["TailorWire", "TailorTestSupport"]
         ),
         .testTarget(
             name: "TailorStoreTests",
-            dependencies: ["TailorStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["TailorStore", "TailorTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "TailorDaemonTests",
-            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz"]
+            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz", "TailorTestSupport"]
         ),
         .testTarget(
             name: "TailorTrainingTests",
-            dependencies: ["TailorTraining", "TailorEngine"],
+            dependencies: ["TailorTraining", "TailorEngine", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TailorJobsTests",
-            dependencies: ["TailorJobs", "TailorTraining", "TailorWire"]
+            dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorTestSupport"]
         ),
         .testTarget(
             name: "TailorEvalTests",
-            dependencies: ["TailorEval"],
+            dependencies: ["TailorEval", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor", "TailorStore"],
+            dependencies: ["tailor", "TailorStore", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
     ] + (fuzzing ? [

@@ -1,25 +1,16 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// `tailor bridge` against a real tailord: ping, a streamed completion, cancel, feedback that
 /// lands in the store, and bad lines answered without stopping the bridge.
-final class BridgeCLITests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
+final class BridgeCLITests: DaemonTestCase {
+    override var scratchName: String { "tailor-bridge" }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailor-bridge-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
-                                                                          "--config", dir + "/empty.conf", "--model", DaemonCLITests.tinyLlama, "-t", "1"],
-                                           socket: dir + "/t.sock")
-    }
-
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
+        try super.setUpWithError()
+        try startDaemon(["--socket", dir + "/t.sock", "--state-dir", dir + "/state", "--config", emptyConfig(),
+                         "--model", TestPaths.tinyModel(), "-t", "1"], socket: dir + "/t.sock")
     }
 
     /// A running bridge: write lines, read answers.
@@ -29,7 +20,7 @@ final class BridgeCLITests: XCTestCase {
         private var buffer = Data()
 
         init(socket: String) throws {
-            process.executableURL = CLITests.binary
+            process.executableURL = BuiltProducts.tailor
             process.arguments = ["bridge", "--socket", socket, "--user", "Ann Lee"]
             process.standardInput = input
             process.standardOutput = output
@@ -100,7 +91,7 @@ final class BridgeCLITests: XCTestCase {
         b.input.fileHandleForWriting.closeFile()
         b.process.waitUntilExit()
         XCTAssertEqual(b.process.terminationStatus, 0)
-        let stats = try CLITests.execute(["data", "ls", "--socket", dir + "/t.sock"])
+        let stats = try BuiltProducts.tailor(["data", "ls", "--socket", dir + "/t.sock"])
         XCTAssertTrue(stats.stdout.contains("Ann Lee\t0 history\t1 pairs\t1 feedback\ttasks: lua"), stats.stdout)
     }
 

@@ -1,42 +1,17 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// Runs the built `tailor` executable the way a user does and checks its output against the
 /// engine-level expectations.
 final class CLITests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var tiny: String { root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/qwen2.gguf").path }
+    /// The tiny qwen2 (whose logits the engine tests check against transformers).
+    private static let tiny = TestPaths.tinyModel("qwen2")
 
-    /// The `tailor` binary next to this test bundle.
-    static var binary: URL {
-        var dir = Bundle(for: CLITests.self).bundleURL
-        while dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("tailor")
-    }
-
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    func run(_ args: [String]) throws -> Output { try Self.execute(args) }
-
-    /// Runs `tailor` with `args` and collects its exit status and output.
-    /// Runs the tailor binary with `args`; `environment` entries are added to this process's.
-    static func execute(_ args: [String], environment: [String: String] = [:]) throws -> Output {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
+    private func run(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args) }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path), "tailor binary not built at \(Self.binary.path)")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailor.path), "tailor binary not built at \(BuiltProducts.tailor.path)")
     }
 
     func testTokenizeJSONAndPlain() throws {
@@ -53,7 +28,7 @@ final class CLITests: XCTestCase {
     func testLogitsJSONMatchesFixture() throws {
         struct Row: Decodable { let position: Int; let top: [[Double]] }
         struct Expected: Decodable { let tokens: [Int]; let logits: [[Double]] }
-        let exp = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/qwen2.logits.json")))
+        let exp = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("tiny/qwen2.logits.json")))
         let out = try run(["logits", "--model", Self.tiny, "--tokens", exp.tokens.map(String.init).joined(separator: ","),
                            "--top", "3", "--all", "--json"])
         XCTAssertEqual(out.status, 0, out.stderr)
@@ -81,7 +56,7 @@ final class CLITests: XCTestCase {
         let bad = try run(["run", "--model", Self.tiny, "--top-p", "0", "hi"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("top-p"), bad.stderr)
-        let notGGUF = try run(["tokenize", "--model", Self.root.appendingPathComponent("Package.swift").path, "--text", "a"])
+        let notGGUF = try run(["tokenize", "--model", TestPaths.repository("Package.swift").path, "--text", "a"])
         XCTAssertNotEqual(notGGUF.status, 0)
         XCTAssertTrue(notGGUF.stderr.contains("not a GGUF file"), notGGUF.stderr)
         let badToken = try run(["logits", "--model", Self.tiny, "--tokens", "1,99999", "--json"])
@@ -90,8 +65,8 @@ final class CLITests: XCTestCase {
     }
 
     func testRunWithALoRAUnmergedAndMerged() throws {
-        let llama = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path
-        let lora = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora/llama-task-peft").path
+        let llama = TestPaths.fixtures.appendingPathComponent("tiny/llama.gguf").path
+        let lora = TestPaths.fixtures.appendingPathComponent("lora/llama-task-peft").path
         let args = ["run", "--model", llama, "-n", "12", "-t", "1", "the quick brown fox"]
         let plain = try run(args)
         let adapted = try run(args + ["--lora", lora])
@@ -99,7 +74,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(adapted.status, 0, adapted.stderr)
         XCTAssertNotEqual(plain.stdout, adapted.stdout)
         XCTAssertEqual(merged.stdout, adapted.stdout)
-        let bad = try run(args + ["--lora", Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora/gemma3-task-peft").path])
+        let bad = try run(args + ["--lora", TestPaths.fixtures.appendingPathComponent("lora/gemma3-task-peft").path])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("Gemma3ForCausalLM"), bad.stderr)
     }
@@ -132,7 +107,7 @@ final class CLITests: XCTestCase {
     /// `tailor run --cope`: with α = 0 it prints what greedy decoding of task + user prints; with
     /// α = 1 it runs, and it refuses --cope without --user-lora.
     func testRunCoPe() throws {
-        let lora = Self.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora").path
+        let lora = TestPaths.fixtures.appendingPathComponent("lora").path
         let common = ["run", "--model", Self.tiny, "--lora", lora + "/qwen2-task-peft", "--user-lora", lora + "/qwen2-user-peft", "-n", "10", "-t", "1"]
         let plain = try run(common + ["the theme"])
         let cope0 = try run(common + ["--cope", "--alpha", "0", "the theme"])

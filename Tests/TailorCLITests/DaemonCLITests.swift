@@ -1,57 +1,13 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// The daemon as its users run it: the `tailord` binary (directly and socket-activated), and
 /// the `tailor` client commands against it.
-final class DaemonCLITests: XCTestCase {
-    static var tailord: URL { CLITests.binary.deletingLastPathComponent().appendingPathComponent("tailord") }
-    static var tinyLlama: String { CLITests.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path }
-    private var dir = ""
-    private var daemon: Process?
+final class DaemonCLITests: DaemonTestCase {
+    override var scratchName: String { "tailord-cli" }
 
-    override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailord-cli-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private func start(_ executable: String, _ args: [String], socket: String) throws -> Process {
-        let p = try Self.launch(executable, args, socket: socket)
-        daemon = p
-        return p
-    }
-
-    /// Starts `executable` and waits until `tailor status` answers on `socket`; its standard
-    /// error goes to `log` (or nowhere).
-    static func launch(_ executable: String, _ args: [String], socket: String, log: String? = nil) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        if let log { FileManager.default.createFile(atPath: log, contents: nil) }
-        p.standardError = FileHandle(forWritingAtPath: log ?? "/dev/null")
-        try p.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? CLITests.execute(["status", "--socket", socket]))?.status == 0 { return p }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        XCTFail("the daemon never answered on \(socket)")
-        return p
-    }
-
-    /// An empty config file, so a developer's own ~/.config/tailor/tailord.conf stays out of it.
-    private func emptyConfig() -> String {
-        let path = dir + "/empty.conf"
-        _ = FileManager.default.createFile(atPath: path, contents: Data())
-        return path
-    }
-
-    private func cli(_ args: [String]) throws -> CLITests.Output { try CLITests.execute(args) }
+    private func cli(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args) }
 
     /// A command's private daemon (`tailor demo`'s) starts with --exit-with-parent and must end
     /// when that command is killed: before, a Ctrl-C'd demo left its tailord training on.
@@ -60,14 +16,14 @@ final class DaemonCLITests: XCTestCase {
         // A shell stands for the command: it starts the daemon and waits on it; it is then killed.
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "\"$0\" \"$@\" >/dev/null 2>&1 & echo $! > \(pidFile); wait", Self.tailord.path, "--socket", socket,
-                           "--state-dir", dir + "/state", "--model", Self.tinyLlama, "--threads", "1", "--config", emptyConfig(),
+        shell.arguments = ["-c", "\"$0\" \"$@\" >/dev/null 2>&1 & echo $! > \(pidFile); wait", BuiltProducts.tailord.path, "--socket", socket,
+                           "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(), "--threads", "1", "--config", emptyConfig(),
                            "--exit-with-parent"]
         shell.standardOutput = FileHandle.nullDevice
         shell.standardError = FileHandle.nullDevice
         try shell.run()
         let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, (try? CLITests.execute(["status", "--socket", socket]))?.status != 0 { Thread.sleep(forTimeInterval: 0.05) }
+        while Date() < deadline, (try? BuiltProducts.tailor(["status", "--socket", socket]))?.status != 0 { Thread.sleep(forTimeInterval: 0.05) }
         let pid = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(pid, SIGKILL) }
         XCTAssertEqual(kill(pid, 0), 0, "the daemon did not start")
@@ -93,7 +49,7 @@ final class DaemonCLITests: XCTestCase {
 
     func testStatusModelsGenerateAndSIGTERM() throws {
         let socket = dir + "/t.sock"
-        let p = try start(Self.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--model", Self.tinyLlama,
+        let p = try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
                                               "--threads", "1", "--config", emptyConfig()], socket: socket)
         let status = try cli(["status", "--socket", socket])
         XCTAssertTrue(status.stdout.contains("models: llama"), status.stdout)
@@ -103,10 +59,10 @@ final class DaemonCLITests: XCTestCase {
         // greedy request.
         let online = try cli(["generate", "--socket", socket, "-n", "8", "the quick brown fox"])
         XCTAssertEqual(online.status, 0, online.stderr)
-        let offline = try cli(["run", "--model", Self.tinyLlama, "-n", "8", "-t", "1", "the quick brown fox"])
+        let offline = try cli(["run", "--model", TestPaths.tinyModel(), "-n", "8", "-t", "1", "the quick brown fox"])
         XCTAssertEqual(online.stdout, offline.stdout)
         // Load under another id, unload, and a typed error for a missing model.
-        XCTAssertEqual(try cli(["models", "load", "--socket", socket, "--id", "second", Self.tinyLlama]).status, 0)
+        XCTAssertEqual(try cli(["models", "load", "--socket", socket, "--id", "second", TestPaths.tinyModel()]).status, 0)
         XCTAssertEqual(try cli(["models", "unload", "--socket", socket, "second"]).status, 0)
         let missing = try cli(["generate", "--socket", socket, "--model", "second", "hi"])
         XCTAssertNotEqual(missing.status, 0)
@@ -124,9 +80,9 @@ final class DaemonCLITests: XCTestCase {
 
     func testAdaptersCommands() throws {
         let socket = dir + "/a.sock"
-        let p = try start(Self.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--model", Self.tinyLlama,
+        let p = try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
                                               "--threads", "1", "--config", emptyConfig()], socket: socket)
-        let lora = CLITests.root.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora").path
+        let lora = TestPaths.repository("Tests/TailorEngineTests/Fixtures/lora").path
         func ok(_ args: [String]) throws -> String {
             let out = try cli(args + ["--socket", socket])
             XCTAssertEqual(out.status, 0, "\(args): \(out.stderr)")
@@ -167,11 +123,11 @@ final class DaemonCLITests: XCTestCase {
         // child Foundation's Process must track while other children come and go.
         let script = """
             set -u
-            \(activate) -l \(socket) \(Self.tailord.path) --socket \(dir)/unused.sock --state-dir \(dir)/state \
-                --model \(Self.tinyLlama) --threads 1 --config \(emptyConfig()) 2>/dev/null &
+            \(activate) -l \(socket) \(BuiltProducts.tailord.path) --socket \(dir)/unused.sock --state-dir \(dir)/state \
+                --model \(TestPaths.tinyModel()) --threads 1 --config \(emptyConfig()) 2>/dev/null &
             daemon=$!
             for i in $(seq 100); do [ -S \(socket) ] && break; sleep 0.05; done
-            timeout 60 \(CLITests.binary.path) generate --socket \(socket) -n 3 hello > \(dir)/out.txt 2>&1
+            timeout 60 \(BuiltProducts.tailor.path) generate --socket \(socket) -n 3 hello > \(dir)/out.txt 2>&1
             echo "generate=$?"
             [ -e \(dir)/unused.sock ] && echo "fallback socket was bound"
             kill -TERM $daemon
@@ -214,7 +170,7 @@ final class DaemonCLITests: XCTestCase {
         }
         let socket = dir + "/n.sock"
         let p = Process()
-        p.executableURL = Self.tailord
+        p.executableURL = BuiltProducts.tailord
         p.arguments = ["--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig()]
         var env = ProcessInfo.processInfo.environment
         env["NOTIFY_SOCKET"] = notify
@@ -242,10 +198,10 @@ final class DaemonCLITests: XCTestCase {
     }
 
     func testInstallWritesUserUnitsForThisBinary() throws {
-        let out = try cli(["daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable", Self.tailord.path])
+        let out = try cli(["daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable", BuiltProducts.tailord.path])
         XCTAssertEqual(out.status, 0, out.stderr)
         let service = try String(contentsOfFile: dir + "/units/tailord.service", encoding: .utf8)
-        XCTAssertTrue(service.contains("ExecStart=\(Self.tailord.path) --mode user"))
+        XCTAssertTrue(service.contains("ExecStart=\(BuiltProducts.tailord.path) --mode user"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/units/tailord.socket"))
         XCTAssertNotEqual(try cli(["daemon", "install", "--no-enable"]).status, 0)   // --user is required
     }

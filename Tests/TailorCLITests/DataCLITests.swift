@@ -1,22 +1,11 @@
 import Foundation
 import TailorStore
 import XCTest
+import TailorTestSupport
 
 /// `tailor data …` against a real `tailord`, and the crash test: SIGKILL during a large import.
-final class DataCLITests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailor-data-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class DataCLITests: DaemonTestCase {
+    override var scratchName: String { "tailor-data" }
 
     private var socket: String { dir + "/t.sock" }
 
@@ -24,11 +13,11 @@ final class DataCLITests: XCTestCase {
     private func startDaemon(config: String = "") throws {
         let path = dir + "/tailord.conf"
         try Data(config.utf8).write(to: URL(fileURLWithPath: path))
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--config", path],
+        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", path],
                                            socket: socket)
     }
 
-    private func cli(_ args: [String]) throws -> CLITests.Output { try CLITests.execute(args + ["--socket", socket]) }
+    private func cli(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args + ["--socket", socket]) }
 
     private func writeJSONL(_ path: String, count: Int) throws {
         var text = ""
@@ -87,7 +76,7 @@ final class DataCLITests: XCTestCase {
         let file = dir + "/big.jsonl"
         try writeJSONL(file, count: total)
         let importer = Process()
-        importer.executableURL = CLITests.binary
+        importer.executableURL = BuiltProducts.tailor
         importer.arguments = ["data", "import", "--socket", socket, "--user", "u", "--task", "t", file]
         importer.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         importer.standardError = FileHandle(forWritingAtPath: "/dev/null")

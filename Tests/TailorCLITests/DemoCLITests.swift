@@ -1,21 +1,19 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// `tailor demo` end to end on the tiny llama and a scratch git repository: it picks the most
 /// active author, trains through a private daemon, and prints the three methods beside the real
 /// subjects; small or missing repositories get a message saying what is wrong.
-final class DemoCLITests: XCTestCase {
-    private var dir = ""
+final class DemoCLITests: DaemonTestCase {
+    override var scratchName: String { "tailor-demo-test" }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        try super.setUpWithError()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
-        dir = NSTemporaryDirectory() + "tailor-demo-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: true)
         try git(["init", "-q"])
     }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     @discardableResult
     private func git(_ args: [String], author: String = "Ann Lee") throws -> String {
@@ -52,7 +50,7 @@ final class DemoCLITests: XCTestCase {
         // there is this demo's (another demo running on the machine has its own).
         let tmp = dir + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let r = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama, "-t", "1", "--shown", "2",
+        let r = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "2",
                                       "--max-history", "6", "--max-others", "8", "--oppu-epochs", "1"], environment: ["TMPDIR": tmp + "/"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("23 commits; most active author: Ann Lee (14 commits)"), r.stderr)
@@ -71,17 +69,17 @@ final class DemoCLITests: XCTestCase {
 
     func testTooFewCommitsAndNoRepositoryAreClearErrors() throws {
         for i in 0..<3 { try commit("Ann Lee", i, file: "a.txt") }
-        let few = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama])
+        let few = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel()])
         XCTAssertNotEqual(few.status, 0)
         XCTAssertTrue(few.stderr.contains("too few commits: the most active author, Ann Lee, has 3; the demo needs at least 13"), few.stderr)
-        let none = try CLITests.execute(["demo", "--repo", dir, "--model", DaemonCLITests.tinyLlama])
+        let none = try BuiltProducts.tailor(["demo", "--repo", dir, "--model", TestPaths.tinyModel()])
         XCTAssertNotEqual(none.status, 0)
         XCTAssertTrue(none.stderr.contains("git log in \(dir) failed"), none.stderr)
     }
 
     func testASingleAuthorRepositoryTrainsTheTaskAdapterOnTheirOlderCommitsAndSaysSo() throws {
         for i in 0..<25 { try commit("Ann Lee", i, file: "a.txt") }
-        let r = try CLITests.execute(["demo", "--repo", dir + "/repo", "--model", DaemonCLITests.tinyLlama, "-t", "1", "--shown", "1",
+        let r = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "1",
                                       "--max-history", "8", "--max-others", "8", "--oppu-epochs", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("the task adapter learns from 8 of Ann Lee's older commits here, not from others' as in CoPe"), r.stderr)

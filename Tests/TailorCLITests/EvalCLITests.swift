@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// `tailor eval` end to end on the tiny llama and a small per-user data set: every method is
 /// scored, the report is written, and a second run reuses every cached step.
@@ -17,9 +18,9 @@ final class EvalCLITests: XCTestCase {
         }
         try JSONSerialization.data(withJSONObject: others).write(to: URL(fileURLWithPath: dir + "/data/user_others.json"))
         try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
-        let args = ["eval", "--data", dir + "/data", "--model", DaemonCLITests.tinyLlama, "--out", dir + "/out", "--tam-epochs", "1",
+        let args = ["eval", "--data", dir + "/data", "--model", TestPaths.tinyModel(), "--out", dir + "/out", "--tam-epochs", "1",
                     "--oppu-epochs", "1", "--max-new-tokens", "4", "--samples", "2", "--max-tokens", "48", "-t", "1"]
-        let first = try CLITests.execute(args)
+        let first = try BuiltProducts.tailor(args)
         XCTAssertEqual(first.status, 0, first.stderr)
         let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any])
         for m in ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"] {
@@ -42,13 +43,13 @@ final class EvalCLITests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope | 2 |"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
         // Resumed: nothing is trained or generated again, and the results are the same.
-        let second = try CLITests.execute(args)
+        let second = try BuiltProducts.tailor(args)
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertFalse(second.stderr.contains("step"), second.stderr)
         let again = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
         XCTAssertEqual((again?["cope"] as? [String: Any])?["rougeL"] as? [Double], (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
         // A decoding variant reuses the adapters and writes its own generations and results.
-        let variant = try CLITests.execute(args + ["--repeat-penalty", "1.5", "--methods", "base,cope"])
+        let variant = try BuiltProducts.tailor(args + ["--repeat-penalty", "1.5", "--methods", "base,cope"])
         XCTAssertEqual(variant.status, 0, variant.stderr)
         XCTAssertFalse(variant.stderr.contains("step"), variant.stderr)
         let rp = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
@@ -56,7 +57,7 @@ final class EvalCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
         let unchanged = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
         XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
-        let bad = try CLITests.execute(args + ["--repeat-penalty", "0"])
+        let bad = try BuiltProducts.tailor(args + ["--repeat-penalty", "0"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--repeat-penalty must be a positive number"), bad.stderr)
     }
@@ -74,18 +75,18 @@ final class EvalCLITests: XCTestCase {
         let outputs: [String: Any] = ["task": "LaMP_5", "golds": (0..<3).map { ["id": "q\($0)", "output": "the he"] }]
         try JSONSerialization.data(withJSONObject: questions).write(to: URL(fileURLWithPath: dir + "/lamp/dev_questions.json"))
         try JSONSerialization.data(withJSONObject: outputs).write(to: URL(fileURLWithPath: dir + "/lamp/dev_outputs.json"))
-        let common = ["eval", "--data", dir + "/lamp", "--model", DaemonCLITests.tinyLlama, "--tam-epochs", "1", "--oppu-epochs", "1",
+        let common = ["eval", "--data", dir + "/lamp", "--model", TestPaths.tinyModel(), "--tam-epochs", "1", "--oppu-epochs", "1",
                       "--max-new-tokens", "4", "--max-tokens", "48", "-t", "1", "--methods", "base,tam,oppu"]
-        let all = try CLITests.execute(common + ["--out", dir + "/all"])
+        let all = try BuiltProducts.tailor(common + ["--out", dir + "/all"])
         XCTAssertNotEqual(all.status, 0)
         XCTAssertTrue(all.stderr.contains("pass --users N below the 3 questions"), all.stderr)
-        let r = try CLITests.execute(common + ["--out", dir + "/out", "--users", "2"])
+        let r = try BuiltProducts.tailor(common + ["--out", dir + "/out", "--users", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any])
         XCTAssertEqual((results["oppu"] as? [String: Any])?["n"] as? Int, 2)
         XCTAssertEqual(Set(((results["per_user_rougeL"] as? [String: Any]) ?? [:]).keys), ["q0", "q1"])
         // Holdout: the last 2 profile items of each user are the queries; the golds are unused.
-        let h = try CLITests.execute(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
+        let h = try BuiltProducts.tailor(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
         XCTAssertEqual(h.status, 0, h.stderr)
         let gens = try String(contentsOfFile: dir + "/holdout/users/q0/generations-oppu.jsonl", encoding: .utf8)
         XCTAssertEqual(gens.split(separator: "\n").compactMap { line in

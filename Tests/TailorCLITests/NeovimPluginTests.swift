@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// The Neovim plugin (Clients/nvim) in a real headless Neovim against a live tailord: typing
 /// brings a debounced ghost-text completion, the accept key inserts it, and leaving insert mode
@@ -9,22 +10,22 @@ final class NeovimPluginTests: XCTestCase {
     func testTypeAcceptAndFeedbackLandsInTheStore() throws {
         let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
         try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailord.path), "tailord not built")
         let dir = NSTemporaryDirectory() + "tailor-nvim-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
         let socket = dir + "/t.sock"
-        let daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
-                                                                              "--model", DaemonCLITests.tinyLlama, "-t", "1"], socket: socket)
+        let daemon = try BuiltProducts.launchDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
+                                                                              "--model", TestPaths.tinyModel(), "-t", "1"], socket: socket)
         defer { daemon.terminate(); daemon.waitUntilExit() }
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: nvim!)
-        let plugin = CLITests.root.appendingPathComponent("Clients/nvim").path
+        let plugin = TestPaths.repository("Clients/nvim").path
         p.arguments = ["--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=\(plugin)", "-c", "luafile \(plugin)/tests/accept_test.lua"]
         var env = ProcessInfo.processInfo.environment
-        env["TAILOR_BIN"] = CLITests.binary.path
+        env["TAILOR_BIN"] = BuiltProducts.tailor.path
         env["TAILOR_SOCKET"] = socket
         env["TAILOR_RESULT"] = dir + "/result"
         p.environment = env
@@ -37,7 +38,7 @@ final class NeovimPluginTests: XCTestCase {
         p.waitUntilExit()
         let result = (try? String(contentsOfFile: dir + "/result", encoding: .utf8)) ?? "no result (Neovim exited \(p.terminationStatus))"
         XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)   // bytes: a generated combining mark joins the last letter's grapheme
-        let stats = try CLITests.execute(["data", "ls", "--socket", socket])
+        let stats = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)
     }
 }

@@ -1,22 +1,11 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// `tailor train` and `tailor jobs`: offline on files, and through a real tailord that is killed
 /// mid-job and must resume from its checkpoint.
-final class TrainCLITests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
-        dir = NSTemporaryDirectory() + "tailor-train-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class TrainCLITests: DaemonTestCase {
+    override var scratchName: String { "tailor-train" }
 
     private func history(_ n: Int) throws -> String {
         let path = dir + "/history.jsonl"
@@ -28,7 +17,7 @@ final class TrainCLITests: XCTestCase {
     func testOfflineOPPUAndCoPeWriteAdapters() throws {
         let data = try history(6)
         let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4", "-t", "1"]
-        let oppu = try CLITests.execute(["train", "oppu", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+        let oppu = try BuiltProducts.tailor(["train", "oppu", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
                                          "--out", dir + "/oppu"] + small)
         XCTAssertEqual(oppu.status, 0, oppu.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/oppu/adapter_model.safetensors"))
@@ -36,15 +25,15 @@ final class TrainCLITests: XCTestCase {
         let steps = oppu.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         XCTAssertEqual(steps.count, 3)
         XCTAssertEqual(steps.last?["total_steps"] as? Int, 3)
-        let run = try CLITests.execute(["run", "--model", DaemonCLITests.tinyLlama, "--lora", dir + "/oppu", "-n", "3", "-t", "1", "the theme"])
+        let run = try BuiltProducts.tailor(["run", "--model", TestPaths.tinyModel(), "--lora", dir + "/oppu", "-n", "3", "-t", "1", "the theme"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let cope = try CLITests.execute(["train", "cope", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+        let cope = try BuiltProducts.tailor(["train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
                                          "--out", dir + "/cope"] + small)
         XCTAssertEqual(cope.status, 0, cope.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/cope/adapter_config.json"))
         let negatives = try String(contentsOfFile: dir + "/cope.negatives.jsonl", encoding: .utf8)
         XCTAssertEqual(negatives.split(separator: "\n").count, 6)
-        let bad = try CLITests.execute(["train", "poetry", "--offline", "--task", "t"])
+        let bad = try BuiltProducts.tailor(["train", "poetry", "--offline", "--task", "t"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("kind must be"), bad.stderr)
     }
@@ -54,17 +43,17 @@ final class TrainCLITests: XCTestCase {
     func testDaemonJobAndOfflineRunWriteIdenticalAdapters() throws {
         let data = try history(6)
         let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4"]
-        let offline = try CLITests.execute(["train", "cope", "--offline", "--model", DaemonCLITests.tinyLlama, "--task", "t", "--data", data,
+        let offline = try BuiltProducts.tailor(["train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
                                             "--out", dir + "/offline", "-t", "1"] + small)
         XCTAssertEqual(offline.status, 0, offline.stderr)
 
         let socket = dir + "/t.sock", config = dir + "/tailord.conf"
-        try Data("model = \(DaemonCLITests.tinyLlama)\nthreads = 1\ntraining_threads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--config", config],
+        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
+        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", config],
                                            socket: socket)
-        let job = try CLITests.execute(["train", "cope", "--socket", socket, "--user", "alice", "--task", "t", "--data", data] + small)
+        let job = try BuiltProducts.tailor(["train", "cope", "--socket", socket, "--user", "alice", "--task", "t", "--data", data] + small)
         XCTAssertEqual(job.status, 0, job.stderr)
-        let export = try CLITests.execute(["adapters", "export", "--socket", socket, "--task", "t", "--user", "alice", dir + "/job"])
+        let export = try BuiltProducts.tailor(["adapters", "export", "--socket", socket, "--task", "t", "--user", "alice", dir + "/job"])
         XCTAssertEqual(export.status, 0, export.stderr)
 
         let weights = "/adapter_model.safetensors"
@@ -79,11 +68,11 @@ final class TrainCLITests: XCTestCase {
     func testAJobResumesFromItsCheckpointAfterSIGKILL() throws {
         let socket = dir + "/t.sock"
         let config = dir + "/tailord.conf"
-        try Data("model = \(DaemonCLITests.tinyLlama)\nthreads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
+        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
         let args = ["--socket", socket, "--state-dir", dir + "/state", "--config", config]
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, args, socket: socket)
+        try startDaemon(args, socket: socket)
         let data = try history(20)
-        let submit = try CLITests.execute(["train", "oppu", "--socket", socket, "--user", "alice", "--task", "t", "--data", data,
+        let submit = try BuiltProducts.tailor(["train", "oppu", "--socket", socket, "--user", "alice", "--task", "t", "--data", data,
                                            "--epochs", "12", "--batch", "2", "--max-tokens", "48", "--checkpoint-every", "5", "--no-wait"])
         XCTAssertEqual(submit.status, 0, submit.stderr)
         let id = submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -92,7 +81,7 @@ final class TrainCLITests: XCTestCase {
         var step = 0
         let deadline = Date().addingTimeInterval(60)
         while step < 12, Date() < deadline {
-            let ls = try CLITests.execute(["jobs", "ls", "--socket", socket])
+            let ls = try BuiltProducts.tailor(["jobs", "ls", "--socket", socket])
             if let line = ls.stdout.split(separator: "\n").first(where: { $0.hasPrefix(id) }),
                let progress = line.split(separator: "\t").dropFirst(5).first?.split(separator: " ").last?.split(separator: "/").first {
                 step = Int(progress) ?? 0
@@ -104,8 +93,8 @@ final class TrainCLITests: XCTestCase {
         daemon!.waitUntilExit()
         XCTAssertTrue((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? false)
 
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, args, socket: socket)
-        let watch = try CLITests.execute(["jobs", "watch", "--socket", socket, "--json", id])
+        try startDaemon(args, socket: socket)
+        let watch = try BuiltProducts.tailor(["jobs", "watch", "--socket", socket, "--json", id])
         XCTAssertEqual(watch.status, 0, watch.stderr + watch.stdout.suffix(500))
         let events = watch.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let first = try XCTUnwrap(events.first)
@@ -115,7 +104,7 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(events.last?["step"] as? Int, events.last?["total_steps"] as? Int)
         XCTAssertFalse((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? true,
                        "the checkpoint goes once the adapter is published")
-        let adapters = try CLITests.execute(["adapters", "ls", "--socket", socket])
+        let adapters = try BuiltProducts.tailor(["adapters", "ls", "--socket", socket])
         XCTAssertTrue(adapters.stdout.contains("user\tt\talice\tv1"), adapters.stdout)
     }
 }

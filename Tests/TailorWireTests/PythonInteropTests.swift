@@ -1,11 +1,11 @@
 import Foundation
 import XCTest
 @testable import TailorWire
+import TailorTestSupport
 
 /// Frames cross between protobuf-c (here) and Python's protobuf (Clients/python), both ways:
 /// the bytes each side writes are what the other side reads.
 final class PythonInteropTests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     private func python(_ args: [String], stdin: String) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
@@ -29,7 +29,7 @@ final class PythonInteropTests: XCTestCase {
         var wire: [UInt8] = []
         for f in FrameCodecTests.samples { wire += try FrameCodec.encode(f) }
         let hex = wire.map { String(format: "%02x", $0) }.joined()
-        let r = try python([Self.root.appendingPathComponent("Clients/python/tests/interop.py").path], stdin: hex)
+        let r = try python([TestPaths.repository("Clients/python/tests/interop.py").path], stdin: hex)
         XCTAssertEqual(r.status, 0, r.err)
         var bytes: [UInt8] = []
         var idx = r.out.startIndex

@@ -1,30 +1,23 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// The commit-message hooks in a scratch repository against a real tailord (tiny llama):
 /// installed, they pre-fill a subject and record what was committed (accepted → history,
 /// edited → pair, a -m commit → history); with the daemon down a commit goes through
 /// untouched; uninstalled, they are gone and others' hooks are never overwritten.
-final class GitHookCLITests: XCTestCase {
-    private var dir = ""
-    private var daemon: Process?
+final class GitHookCLITests: DaemonTestCase {
+    override var scratchName: String { "tailor-hook" }
     private var repo: String { dir + "/repo" }
     private var socket: String { dir + "/t.sock" }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+        try super.setUpWithError()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
-        dir = NSTemporaryDirectory() + "tailor-hook-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try git(["init", "-q"])
-        try "".write(toFile: dir + "/empty.conf", atomically: true, encoding: .utf8)
-        daemon = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
-                                                                          "--model", DaemonCLITests.tinyLlama, "-t", "1"], socket: socket)
-    }
-
-    override func tearDown() {
-        if let d = daemon, d.isRunning { d.terminate(); d.waitUntilExit() }
-        try? FileManager.default.removeItem(atPath: dir)
+        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig(),
+                         "--model", TestPaths.tinyModel(), "-t", "1"], socket: socket)
     }
 
     /// Runs git in the scratch repository as Ann Lee; `editor` is GIT_EDITOR.
@@ -57,7 +50,7 @@ final class GitHookCLITests: XCTestCase {
     }
 
     func testHookRoundTripRecordsWhatWasCommitted() throws {
-        let install = try CLITests.execute(["git", "hook", "install", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "30"])
+        let install = try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "30"])
         XCTAssertEqual(install.status, 0, install.stderr)
 
         // A plain commit keeps the pre-filled suggestion (GIT_EDITOR=true): accepted.
@@ -79,14 +72,14 @@ final class GitHookCLITests: XCTestCase {
         try stage("lexer.c", "int lex(void) { return 0; }\n")
         XCTAssertEqual(try git(["commit", "-q", "-m", "Add the lexer"]).status, 0)
 
-        let counts = try CLITests.execute(["data", "ls", "--socket", socket])
+        let counts = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(counts.stdout.contains("ann\t2 history\t1 pairs\t2 feedback\ttasks: commit_subject"), counts.stdout)
-        let pairs = try CLITests.execute(["data", "ls", "--socket", socket, "--user", "ann", "--kind", "pairs"])
+        let pairs = try BuiltProducts.tailor(["data", "ls", "--socket", socket, "--user", "ann", "--kind", "pairs"])
         XCTAssertTrue(pairs.stdout.contains("+ Fix the parser for empty input"), pairs.stdout)
-        let history = try CLITests.execute(["data", "ls", "--socket", socket, "--user", "ann"])
+        let history = try BuiltProducts.tailor(["data", "ls", "--socket", socket, "--user", "ann"])
         XCTAssertTrue(history.stdout.contains("→ Add the lexer"), history.stdout)
         // The history item's input is the change itself, as the suggestion's prompt is.
-        XCTAssertEqual(try CLITests.execute(["data", "export", "--socket", socket, "--user", "ann", "-o", dir + "/ann.jsonl"]).status, 0)
+        XCTAssertEqual(try BuiltProducts.tailor(["data", "export", "--socket", socket, "--user", "ann", "-o", dir + "/ann.jsonl"]).status, 0)
         let lexer = try String(contentsOfFile: dir + "/ann.jsonl", encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .first { $0["output"] as? String == "Add the lexer" }
@@ -95,34 +88,34 @@ final class GitHookCLITests: XCTestCase {
 
         // `tailor git suggest` answers for a staged change, and says so when nothing is staged.
         try stage("README", "hello\n")
-        let suggest = try CLITests.execute(["git", "suggest", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "20"])
+        let suggest = try BuiltProducts.tailor(["git", "suggest", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "20"])
         XCTAssertEqual(suggest.status, 0, suggest.stderr)
         XCTAssertFalse(suggest.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         XCTAssertEqual(try git(["commit", "-q", "-m", "Add a README"]).status, 0)
-        let nothing = try CLITests.execute(["git", "suggest", "--repo", repo, "--socket", socket])
+        let nothing = try BuiltProducts.tailor(["git", "suggest", "--repo", repo, "--socket", socket])
         XCTAssertNotEqual(nothing.status, 0)
         XCTAssertTrue(nothing.stderr.contains("nothing is staged"), nothing.stderr)
 
         // A merge's message is git's own: nothing is recorded for it.
-        let before = try CLITests.execute(["data", "ls", "--socket", socket]).stdout
+        let before = try BuiltProducts.tailor(["data", "ls", "--socket", socket]).stdout
         try git(["checkout", "-q", "-b", "side"])
         try stage("side.txt", "side\n")
         XCTAssertEqual(try git(["commit", "-q", "-m", "Side work"]).status, 0)
         try git(["checkout", "-q", "-"])
         try stage("main.txt", "main\n")
         XCTAssertEqual(try git(["commit", "-q", "-m", "Main work"]).status, 0)
-        let merged = try CLITests.execute(["data", "ls", "--socket", socket]).stdout
+        let merged = try BuiltProducts.tailor(["data", "ls", "--socket", socket]).stdout
         XCTAssertEqual(try git(["merge", "-q", "--no-ff", "--no-edit", "side"]).status, 0)
-        XCTAssertEqual(try CLITests.execute(["data", "ls", "--socket", socket]).stdout, merged)
+        XCTAssertEqual(try BuiltProducts.tailor(["data", "ls", "--socket", socket]).stdout, merged)
         XCTAssertNotEqual(merged, before, "the two -m commits were recorded")
 
-        let uninstall = try CLITests.execute(["git", "hook", "uninstall", "--repo", repo])
+        let uninstall = try BuiltProducts.tailor(["git", "hook", "uninstall", "--repo", repo])
         XCTAssertTrue(uninstall.stdout.contains("removed 2 hooks"), uninstall.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: repo + "/.git/hooks/commit-msg"))
     }
 
     func testADownDaemonNeverBlocksACommitAndOthersHooksAreKept() throws {
-        XCTAssertEqual(try CLITests.execute(["git", "hook", "install", "--repo", repo, "--socket", socket]).status, 0)
+        XCTAssertEqual(try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo, "--socket", socket]).status, 0)
         daemon?.terminate()
         daemon?.waitUntilExit()
         let editor = dir + "/editor.sh"
@@ -137,9 +130,9 @@ final class GitHookCLITests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "the hooks waited on a down daemon")
 
         // Someone else's hook is not overwritten.
-        XCTAssertEqual(try CLITests.execute(["git", "hook", "uninstall", "--repo", repo]).status, 0)
+        XCTAssertEqual(try BuiltProducts.tailor(["git", "hook", "uninstall", "--repo", repo]).status, 0)
         try "#!/bin/sh\nexit 0\n".write(toFile: repo + "/.git/hooks/commit-msg", atomically: true, encoding: .utf8)
-        let refused = try CLITests.execute(["git", "hook", "install", "--repo", repo])
+        let refused = try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("is not Tailor's"), refused.stderr)
         XCTAssertEqual(try String(contentsOfFile: repo + "/.git/hooks/commit-msg", encoding: .utf8), "#!/bin/sh\nexit 0\n")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// The llama.cpp-compatible HTTP endpoint of a real `tailord`, driven the way editor plugins
 /// drive llama.cpp's server: llama.vim's /infill body, an OpenAI client's /v1/completions,
@@ -14,7 +15,7 @@ final class HTTPEndpointTests: XCTestCase {
     private var token: String { server!.token }
 
     /// Starts tailord with the HTTP endpoint on a Unix socket and a loopback TCP port.
-    private func start(model: String = DaemonCLITests.tinyLlama, extra: String = "") throws {
+    private func start(model: String = TestPaths.tinyModel(), extra: String = "") throws {
         server = try HTTPTestDaemon(model: model, extra: extra)
     }
 
@@ -22,7 +23,7 @@ final class HTTPEndpointTests: XCTestCase {
         try start()
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").json?["status"] as? String, "ok")
         // llama.vim's request body: only the response_fields it asked for come back.
-        let body = try String(contentsOf: CLITests.root.appendingPathComponent("Tests/TailorCLITests/Fixtures/llama-vim-infill.json"), encoding: .utf8)
+        let body = try String(contentsOf: TestPaths.repository("Tests/TailorCLITests/Fixtures/llama-vim-infill.json"), encoding: .utf8)
         let infill = try HTTPTestClient.call(http, "POST", "/infill", body: body)
         XCTAssertEqual(infill.status, 200, infill.body)
         let fields = try XCTUnwrap(infill.json)

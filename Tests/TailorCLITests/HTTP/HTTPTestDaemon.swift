@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TailorTestSupport
 
 /// A real `tailord` with its HTTP endpoint on a Unix socket and on a loopback TCP port (with a
 /// bearer token), in a scratch directory of its own: what the HTTP tests talk to.
@@ -16,15 +17,15 @@ final class HTTPTestDaemon {
     var http: HTTPTestClient.Target { .unix(dir + "/http.sock") }
 
     /// Starts tailord serving `model`, with `extra` config lines after the endpoint's.
-    init(model: String = DaemonCLITests.tinyLlama, extra: String = "") throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonCLITests.tailord.path), "tailord not built")
+    init(model: String = TestPaths.tinyModel(), extra: String = "") throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailord.path), "tailord not built")
         dir = NSTemporaryDirectory() + "tailor-http-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         port = UInt16(20000 + Int((getpid() + Int32.random(in: 0..<997)) % 20000))
         let conf = "http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \(dir)/token\nslots = 2\n" + extra
         try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
-        process = try DaemonCLITests.launch(DaemonCLITests.tailord.path, ["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
+        process = try BuiltProducts.launchDaemon(["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
                                                                            "--config", dir + "/tailord.conf", "--model", model, "-t", "1"],
                                             socket: dir + "/t.sock", log: dir + "/tailord.log")
     }

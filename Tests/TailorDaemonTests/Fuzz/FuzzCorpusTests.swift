@@ -2,13 +2,14 @@ import Foundation
 import TailorEngine
 import TailorFuzz
 import XCTest
+import TailorTestSupport
 
 /// The fuzz targets over their committed seed corpus (Tests/Fuzz/Corpus), and over byte-flip
 /// mutations of it: what `tailor-fuzz` explores for minutes under libFuzzer and
 /// AddressSanitizer (Scripts/fuzz.sh) is replayed here on every test run, so a crash the
 /// fuzzer found and we committed as a seed stays fixed.
 final class FuzzCorpusTests: XCTestCase {
-    static let corpus = DaemonHarness.packageRoot.appendingPathComponent("Tests/Fuzz/Corpus")
+    static let corpus = TestPaths.packageRoot.appendingPathComponent("Tests/Fuzz/Corpus")
 
     private func seeds(_ target: FuzzTarget) throws -> [[UInt8]] {
         let dir = Self.corpus.appendingPathComponent(target.rawValue)

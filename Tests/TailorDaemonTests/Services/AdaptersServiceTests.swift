@@ -5,11 +5,12 @@ import TailorEngine
 import TailorStore
 import TailorWire
 import XCTest
+import TailorTestSupport
 
 /// Adapters through the daemon: import, personalization in Generate, export, rollback, and
 /// bad adapters refused with the registry untouched.
 final class AdaptersServiceTests: XCTestCase {
-    static let lora = DaemonHarness.packageRoot.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora")
+    static let lora = TestPaths.packageRoot.appendingPathComponent("Tests/TailorEngineTests/Fixtures/lora")
 
     private func peft(_ arch: String, _ name: String) throws -> (config: String, weights: [UInt8]) {
         let dir = Self.lora.appendingPathComponent("\(arch)-\(name)-peft")

@@ -4,6 +4,7 @@ import TailorClient
 import TailorStore
 import TailorWire
 import XCTest
+import TailorTestSupport
 
 /// Preference data through the daemon: writes, feedback, import in every format, listing,
 /// export, "forget me", and bad input refused with the record and field named.
@@ -165,8 +166,8 @@ final class PreferencesServiceTests: XCTestCase {
         }
         XCTAssertEqual(bad?.message, "record [1] (id '111'): has no gold output in the outputs file")
 
-        let users = DaemonHarness.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/pep_title/users.json")
-        guard FileManager.default.fileExists(atPath: users.path) else {
+        guard let users = TestPaths.shared?.appendingPathComponent("data/pep_title/users.json"),
+              FileManager.default.fileExists(atPath: users.path) else {
             await d.stop()
             throw XCTSkip("../shared/data is absent: skipping the per-user import of the shared data")
         }

@@ -6,6 +6,7 @@ import TailorEngine
 import TailorStore
 import TailorWire
 import XCTest
+import TailorTestSupport
 
 /// An in-process daemon on a temporary socket, serving the committed tiny llama model: what
 /// the daemon tests talk to, through TailorClient or raw bytes.
@@ -20,11 +21,8 @@ final class DaemonHarness: @unchecked Sendable {
     let components: Daemon.Components
     private var task: Task<Void, any Error>?
 
-    /// The package root, found from this file.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
     /// The tiny random llama (with a BPE tokenizer) committed for the engine tests.
-    static let tinyModel = packageRoot.appendingPathComponent("Tests/TailorEngineTests/Fixtures/tiny/llama.gguf").path
+    static let tinyModel = TestPaths.tinyModel()
 
     /// Starts a daemon. `policy` defaults to user mode as this process's uid.
     init(limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),

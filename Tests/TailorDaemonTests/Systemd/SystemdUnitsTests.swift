@@ -1,6 +1,7 @@
 import Foundation
 @testable import TailorDaemon
 import XCTest
+import TailorTestSupport
 
 final class SystemdUnitsTests: XCTestCase {
     /// systemd/ in the repository is what SystemdUnits renders: packagers and `tailor daemon
@@ -8,7 +9,7 @@ final class SystemdUnitsTests: XCTestCase {
     func testCommittedUnitsMatchTheRenderedOnes() throws {
         for mode in DaemonMode.allCases {
             for unit in SystemdUnits.units(mode: mode) {
-                let path = DaemonHarness.packageRoot.appendingPathComponent("systemd/\(mode.rawValue)/\(unit.name)").path
+                let path = TestPaths.packageRoot.appendingPathComponent("systemd/\(mode.rawValue)/\(unit.name)").path
                 let committed = try String(contentsOfFile: path, encoding: .utf8)
                 XCTAssertEqual(committed, unit.text, "\(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output systemd/\(mode.rawValue)`")
             }

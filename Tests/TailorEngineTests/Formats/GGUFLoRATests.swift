@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 final class GGUFLoRATests: XCTestCase {
     private func peft(_ arch: String, _ name: String, _ config: ModelConfig) throws -> LoRAAdapter {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 final class PEFTAdapterTests: XCTestCase {
     private func peftDir(_ arch: String, _ name: String) -> URL {

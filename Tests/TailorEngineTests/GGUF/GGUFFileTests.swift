@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 final class GGUFFileTests: XCTestCase {
     private func valid() -> GGUFBuilder {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 final class ChatTemplateTests: XCTestCase {
     let messages = [ChatMessage(role: .system, content: "Be brief."), ChatMessage(role: .user, content: "Hi")]

@@ -1,6 +1,7 @@
 import Foundation
 @testable import TailorEngine
 import XCTest
+import TailorTestSupport
 
 /// CoPe's decoding rule: against a direct implementation of the formula on hand-set logits,
 /// α = 0 equal to greedy decoding of the user's model, and the two-row batched forward equal to

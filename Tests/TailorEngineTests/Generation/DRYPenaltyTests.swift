@@ -1,6 +1,7 @@
 import Foundation
 @testable import TailorEngine
 import XCTest
+import TailorTestSupport
 
 /// DRY against its definition written out plainly, on random histories over a small vocabulary
 /// (so repeats are common), plus the penalty's size, the breakers, and its effect on sampling.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import TailorEngine
 import XCTest
+import TailorTestSupport
 
 /// The batch decoder's prompt cache: a prompt extending what a free slot's row already holds
 /// (under the same adapters) prefills only the new part, and decodes exactly as from scratch.

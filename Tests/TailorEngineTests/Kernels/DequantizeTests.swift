@@ -2,6 +2,7 @@ import CTailorKernels
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// Every dequantizer, on both kernel paths, against the `gguf` package's dequantization of
 /// random blocks (Scripts/fixtures/make_dequant_fixtures.py).

@@ -2,6 +2,7 @@ import CTailorKernels
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// The gemm (prefill/training) and transposed (backward) products over every weight type,
 /// against a double-precision product of the dequantized weights.

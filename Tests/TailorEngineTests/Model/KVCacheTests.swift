@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// The head-major KV cache: positions written by the forward pass are read back by attention
 /// through the same layout, and `copyPrefix` gives a second sequence the first one's prefix.

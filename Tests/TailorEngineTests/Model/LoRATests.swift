@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// Unmerged LoRA at decode time against transformers with the same deltas merged into the
 /// weights (PEFT agrees with that merge to 1e-4: Scripts/fixtures/make_lora_fixtures.py).

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import TailorEngine
 import CTailorKernels
+import TailorTestSupport
 
 /// Merging a fixed adapter into a private copy of the weights (`Model.merging`).
 final class MergedLoRATests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// SmolLM2-135M-Instruct (Q4_1) and Gemma 3 270M (Q4_K_M) against transformers loading the same
 /// GGUF dequantized to f32 (Scripts/fixtures/make_real_model_refs.py). Each test runs when its

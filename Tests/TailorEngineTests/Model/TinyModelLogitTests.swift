@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// Tiny random models of each architecture against the logits transformers computed for them
 /// (Scripts/fixtures/make_tiny_models.py). Required: max |Δlogit| ≤ 1e-3 in the f32 path.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import TailorEngine
+import TailorTestSupport
 
 /// llama.cpp's tokenizer test vectors (shared/fixtures/vocab): every case must match exactly.
 final class VocabVectorTests: XCTestCase {

@@ -1,12 +1,13 @@
 import Foundation
 @testable import TailorEval
 import XCTest
+import TailorTestSupport
 
 /// ROUGE against Google's rouge_score on 1,200 generated pairs (Unicode, punctuation, empty
 /// strings), with and without the Porter stemmer, and the stemmer against NLTK's word by word.
 final class RougeTests: XCTestCase {
     private static func fixture() throws -> [String: Any] {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/rouge.json")
+        let url = TestPaths.repository("Tests/TailorEvalTests/Fixtures/rouge.json")
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
     }
 

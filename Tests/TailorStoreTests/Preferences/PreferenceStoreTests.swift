@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 @testable import TailorStore
 import XCTest
+import TailorTestSupport
 
 final class PreferenceStoreTests: XCTestCase {
     private var dir = ""
@@ -255,10 +256,8 @@ final class PreferenceStoreTests: XCTestCase {
 
     /// The real per-user data sets of ../shared/data import whole and idempotently.
     func testSharedPerUserDataImports() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/pep_title")
-        let usersFile = root.appendingPathComponent("users.json")
-        guard FileManager.default.fileExists(atPath: usersFile.path) else {
+        guard let root = TestPaths.shared?.appendingPathComponent("data/pep_title"),
+              case let usersFile = root.appendingPathComponent("users.json"), FileManager.default.fileExists(atPath: usersFile.path) else {
             throw XCTSkip("../shared/data is absent: skipping the import of the shared per-user data")
         }
         let data = try Data(contentsOf: usersFile)

@@ -2,17 +2,16 @@ import Foundation
 import TailorEngine
 @testable import TailorTraining
 import XCTest
+import TailorTestSupport
 
 /// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
 /// and adapters they were made with.
 enum TrainingFixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    static let engineFixtures = root.appendingPathComponent("Tests/TailorEngineTests/Fixtures")
+    static let engineFixtures = TestPaths.fixtures
     static let architectures = ["llama", "qwen2", "gemma3"]
 
     static func model(_ arch: String) throws -> Model {
-        try Model(path: engineFixtures.appendingPathComponent("tiny/\(arch).gguf").path)
+        try Model(path: TestPaths.tinyModel(arch))
     }
 
     /// The "task" (r=4, all seven projections) or "user" (r=2, rsLoRA, q and v) adapter.
@@ -24,7 +23,7 @@ enum TrainingFixtures {
     }
 
     static func reference(_ arch: String) throws -> [String: Any] {
-        let url = root.appendingPathComponent("Tests/TailorTrainingTests/Fixtures/\(arch).json")
+        let url = TestPaths.repository("Tests/TailorTrainingTests/Fixtures/\(arch).json")
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import TailorEngine
 @testable import TailorTraining
 import XCTest
+import TailorTestSupport
 
 final class LoRATrainerTests: XCTestCase {
     /// The DPO loss and its gradient against the reference (TRL's sigmoid loss on summed
@@ -66,7 +67,7 @@ final class LoRATrainerTests: XCTestCase {
     /// AdamW with the linear warmup/decay schedule against torch.optim.AdamW and transformers'
     /// get_linear_schedule_with_warmup.
     func testAdamWAndScheduleMatchTorch() throws {
-        let url = TrainingFixtures.root.appendingPathComponent("Tests/TailorTrainingTests/Fixtures/adamw.json")
+        let url = TestPaths.packageRoot.appendingPathComponent("Tests/TailorTrainingTests/Fixtures/adamw.json")
         let ref = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         var params = (ref["start"] as! [NSNumber]).map(\.floatValue)
         let grads = (ref["grads"] as! [[NSNumber]]).map { $0.map(\.floatValue) }
