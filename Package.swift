@@ -38,9 +38,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("pthread"), .linkedLibrary("m")]
         ),
         // GGUF, tokenizers, models, KV cache, sampling. Knows nothing of sockets or storage.
+        // The seeded random numbers every reproducible result draws from (sampling, adapter
+        // initialization, data order, bootstrap intervals).
+        .target(name: "TailorRandom"),
         .target(
             name: "TailorEngine",
-            dependencies: ["CTailorKernels"]
+            dependencies: ["CTailorKernels", "TailorRandom"]
         ),
         // LoRA training on the engine's frozen models: the backward pass, SFT, DPO, negatives,
         // the optimizer. No I/O policy: callers hand it token sequences.
@@ -51,7 +54,7 @@ let package = Package(
         // Evaluation: ROUGE as rouge_score computes it.
         .target(
             name: "TailorEval",
-            dependencies: ["TailorEngine"]
+            dependencies: ["TailorRandom"]
         ),
         // libprotobuf-c, from the system (Debian: libprotobuf-c-dev).
         .systemLibrary(
@@ -165,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorEvalTests",
-            dependencies: ["TailorEval", "TailorTestSupport"],
+            dependencies: ["TailorEval", "TailorRandom", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

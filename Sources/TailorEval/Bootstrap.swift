@@ -1,4 +1,4 @@
-import TailorEngine
+import TailorRandom
 
 /// Bootstrap confidence intervals for a mean, seeded so a report is reproducible.
 public enum Bootstrap {
