@@ -167,6 +167,10 @@ let package = Package(
             dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorTestSupport"]
         ),
         .testTarget(
+            name: "TailorClientTests",
+            dependencies: ["TailorClient", "TailorWire"]
+        ),
+        .testTarget(
             name: "TailorEvalTests",
             dependencies: ["TailorEval", "TailorRandom", "TailorTestSupport"],
             exclude: ["Fixtures"]
