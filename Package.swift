@@ -125,7 +125,8 @@ let package = Package(
         .executableTarget(
             name: "tailor",
             dependencies: [
-                "TailorEngine", "TailorTraining", "TailorJobs", "TailorEval", "TailorClient", "TailorWire", "TailorDaemon", "TailorStore",
+                "TailorEngine", "TailorTraining", "TailorJobs", "TailorEval", "TailorClient", "TailorWire",
+                "TailorDaemon", "TailorStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -155,7 +156,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorDaemonTests",
-            dependencies: ["TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz", "TailorTestSupport"]
+            dependencies: [
+                "TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz", "TailorTestSupport",
+            ]
         ),
         .testTarget(
             name: "TailorTrainingTests",
@@ -180,12 +183,14 @@ let package = Package(
             dependencies: ["tailor", "TailorStore", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
-    ] + (fuzzing ? [
-        .executableTarget(
-            name: "tailor-fuzz",
-            dependencies: ["TailorFuzz"],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        ),
-    ] : []),
+    ]
+        + (fuzzing
+            ? [
+                .executableTarget(
+                    name: "tailor-fuzz",
+                    dependencies: ["TailorFuzz"],
+                    swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+                )
+            ] : []),
     swiftLanguageModes: [.v6]
 )

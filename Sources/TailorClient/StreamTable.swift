@@ -18,8 +18,10 @@ final class StreamTable: Sendable {
     /// `send` returns the error that kept it from enqueuing (a request the protocol cannot
     /// carry), which then fails the continuation.
     @discardableResult
-    func open(_ continuation: AsyncThrowingStream<Frame.Kind, any Error>.Continuation, fixedID: UInt32? = nil,
-              send: (UInt32) -> (any Error)?) -> UInt32 {
+    func open(
+        _ continuation: AsyncThrowingStream<Frame.Kind, any Error>.Continuation, fixedID: UInt32? = nil,
+        send: (UInt32) -> (any Error)?
+    ) -> UInt32 {
         let (id, failure): (UInt32, (any Error)?) = state.withLock { s in
             let id: UInt32
             if let fixedID { id = fixedID } else { id = s.next; s.next += 2 }

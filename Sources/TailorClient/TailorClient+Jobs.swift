@@ -16,7 +16,8 @@ extension TailorClient {
 
     /// The caller's jobs, newest first.
     public func jobs(user: String = "", task: String = "") async throws -> [Jobs.Info] {
-        try Jobs.Info.parseList(try await call(Self.jobs, "List", payload: try Jobs.Query(user: user, task: task).serializedList()))
+        try Jobs.Info.parseList(
+            try await call(Self.jobs, "List", payload: try Jobs.Query(user: user, task: task).serializedList()))
     }
 
     /// Cancels job `id`; returns its state after the request.

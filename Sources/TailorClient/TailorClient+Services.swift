@@ -13,7 +13,9 @@ extension TailorClient {
 
     /// Models.Load: `path` must be absolute, as the daemon resolves nothing relative to itself.
     public func loadModel(path: String, id: String = "") async throws -> ModelInfo {
-        try ModelInfo(serialized: try await call("tailor.v1.Models", "Load", payload: try LoadModelRequest(path: path, id: id).serialized()))
+        try ModelInfo(
+            serialized: try await call(
+                "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: path, id: id).serialized()))
     }
 
     /// Models.Unload.
@@ -23,7 +25,9 @@ extension TailorClient {
 
     /// Decoding.Generate: token events, then the stats event. Stop iterating (or cancel the
     /// task) to cancel the generation.
-    public func generate(_ request: GenerateRequest, timeoutMS: UInt32 = 0) throws -> AsyncThrowingStream<GenerateEvent, any Error> {
+    public func generate(
+        _ request: GenerateRequest, timeoutMS: UInt32 = 0
+    ) throws -> AsyncThrowingStream<GenerateEvent, any Error> {
         let events = stream("tailor.v1.Decoding", "Generate", payload: try request.serialized(), timeoutMS: timeoutMS)
         let reader = EventReader(events.makeAsyncIterator())
         return AsyncThrowingStream { try await reader.next().map { try GenerateEvent(serialized: $0) } }
@@ -40,8 +44,11 @@ private final class EventReader: @unchecked Sendable {
 extension TailorClient {
     /// Adapters.List: the caller's adapters (all owners' for root), optionally filtered.
     public func adapters(user: String = "", task: String = "") async throws -> [AdapterInfo] {
-        try ListAdaptersResponse(serialized: try await call("tailor.v1.Adapters", "List",
-                                                            payload: try ListAdaptersRequest(user: user, task: task).serialized())).adapters
+        try ListAdaptersResponse(
+            serialized: try await call(
+                "tailor.v1.Adapters", "List",
+                payload: try ListAdaptersRequest(user: user, task: task).serialized())
+        ).adapters
     }
 
     /// Adapters.Get.
@@ -51,11 +58,15 @@ extension TailorClient {
 
     /// Adapters.Import: uploads `weights` (adapter_model.safetensors, or a GGUF LoRA file).
     public func importAdapter(_ request: ImportAdapterRequest, weights: [UInt8]) async throws -> AdapterInfo {
-        try AdapterInfo(serialized: try await upload("tailor.v1.Adapters", "Import", payload: try request.serialized(), data: weights))
+        try AdapterInfo(
+            serialized: try await upload(
+                "tailor.v1.Adapters", "Import", payload: try request.serialized(), data: weights))
     }
 
     /// Adapters.Export: the header and the file's bytes.
-    public func exportAdapter(_ request: ExportAdapterRequest) async throws -> (header: ExportAdapterHeader, file: [UInt8]) {
+    public func exportAdapter(
+        _ request: ExportAdapterRequest
+    ) async throws -> (header: ExportAdapterHeader, file: [UInt8]) {
         var header: ExportAdapterHeader?
         var file: [UInt8] = []
         for try await kind in streamFrames("tailor.v1.Adapters", "Export", payload: try request.serialized()) {

@@ -25,7 +25,9 @@ public final class TailorClient: Sendable {
     /// - Parameter path: the socket; nil for `--socket`-less discovery ($TAILOR_SOCKET, then the
     ///   user daemon's, then the system daemon's).
     /// - Throws: NIO's error when nothing listens there; `TailorClientError` when Hello fails.
-    public static func connect(to path: String, clientName: String = "tailor-swift/\(clientVersion)") async throws -> TailorClient {
+    public static func connect(
+        to path: String, clientName: String = "tailor-swift/\(clientVersion)"
+    ) async throws -> TailorClient {
         let streams = StreamTable()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -36,8 +38,9 @@ public final class TailorClient: Sendable {
             .connect(unixDomainSocketPath: path).get()
         do {
             let payload = try HelloRequest(client: clientName).serialized()
-            let reply = try await unary(channel: channel, streams: streams, fixedID: 0,
-                                        request: Request(service: "tailor.v1.Session", method: "Hello", payload: payload))
+            let reply = try await unary(
+                channel: channel, streams: streams, fixedID: 0,
+                request: Request(service: "tailor.v1.Session", method: "Hello", payload: payload))
             return TailorClient(channel: channel, streams: streams, hello: try HelloResponse(serialized: reply))
         } catch {
             try? await channel.close()
@@ -52,15 +55,20 @@ public final class TailorClient: Sendable {
 
     /// A unary call: sends `payload` to `service`/`method` and returns the response payload.
     /// - Parameter timeoutMS: the daemon's deadline for the call; 0 for none.
-    public func call(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) async throws -> [UInt8] {
-        try await Self.unary(channel: channel, streams: streams, fixedID: nil,
-                             request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))
+    public func call(
+        _ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0
+    ) async throws -> [UInt8] {
+        try await Self.unary(
+            channel: channel, streams: streams, fixedID: nil,
+            request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))
     }
 
     /// A server-streaming call: the payloads of its Events (and Data chunks), ending at its
     /// Status (throwing `TailorClientError.status` unless OK). Stopping the iteration early, or
     /// cancelling the iterating task, sends Cancel.
-    public func stream(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0) -> AsyncThrowingStream<[UInt8], any Error> {
+    public func stream(
+        _ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0
+    ) -> AsyncThrowingStream<[UInt8], any Error> {
         let frames = streamFrames(service, method, payload: payload, timeoutMS: timeoutMS)
         let reader = FrameReader(frames.makeAsyncIterator())
         return AsyncThrowingStream {
@@ -72,8 +80,10 @@ public final class TailorClient: Sendable {
     }
 
     /// A streaming call's replies as frames: Events and Data, in order, ending at an OK Status.
-    public func streamFrames(_ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0,
-                             upload: [UInt8]? = nil) -> AsyncThrowingStream<Frame.Kind, any Error> {
+    public func streamFrames(
+        _ service: String, _ method: String, payload: [UInt8], timeoutMS: UInt32 = 0,
+        upload: [UInt8]? = nil
+    ) -> AsyncThrowingStream<Frame.Kind, any Error> {
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
         let channel = self.channel, table = streams
         let request = Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS)
@@ -102,9 +112,12 @@ public final class TailorClient: Sendable {
     }
 
     /// A unary call that uploads `data` in Data frames after its request (Adapters.Import).
-    public func upload(_ service: String, _ method: String, payload: [UInt8], data: [UInt8], timeoutMS: UInt32 = 0) async throws -> [UInt8] {
-        try await Self.unary(channel: channel, streams: streams, fixedID: nil,
-                             request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS), upload: data)
+    public func upload(
+        _ service: String, _ method: String, payload: [UInt8], data: [UInt8], timeoutMS: UInt32 = 0
+    ) async throws -> [UInt8] {
+        try await Self.unary(
+            channel: channel, streams: streams, fixedID: nil,
+            request: Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS), upload: data)
     }
 
     /// Enqueues `data` as Data frames of at most 1 MiB, the last marked.
@@ -113,14 +126,20 @@ public final class TailorClient: Sendable {
         var offset = 0
         repeat {
             let end = min(data.count, offset + chunk)
-            if let e = trySend(channel, Frame(streamID: id, kind: .data(chunk: Array(data[offset..<end]), last: end == data.count))) { return e }
+            if let e = trySend(
+                channel, Frame(streamID: id, kind: .data(chunk: Array(data[offset..<end]), last: end == data.count)))
+            {
+                return e
+            }
             offset = end
         } while offset < data.count
         return nil
     }
 
-    private static func unary(channel: any Channel, streams: StreamTable, fixedID: UInt32?, request: Request,
-                              upload: [UInt8]? = nil) async throws -> [UInt8] {
+    private static func unary(
+        channel: any Channel, streams: StreamTable, fixedID: UInt32?, request: Request,
+        upload: [UInt8]? = nil
+    ) async throws -> [UInt8] {
         let (frames, continuation) = AsyncThrowingStream.makeStream(of: Frame.Kind.self)
         let id = streams.open(continuation, fixedID: fixedID) { id in
             if let e = trySend(channel, Frame(streamID: id, kind: .request(request))) { return e }

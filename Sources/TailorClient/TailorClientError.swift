@@ -17,7 +17,8 @@ public enum TailorClientError: Error, Equatable, Sendable, CustomStringConvertib
 
     public var description: String {
         switch self {
-        case let .status(s): return s.field.isEmpty ? "\(s.code): \(s.message)" : "\(s.code): \(s.message) (field \(s.field))"
+        case let .status(s):
+            return s.field.isEmpty ? "\(s.code): \(s.message)" : "\(s.code): \(s.message) (field \(s.field))"
         case .connectionClosed: return "the connection to tailord closed"
         case let .protocolViolation(m): return "protocol violation: \(m)"
         }

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TailorJobs
 import TailorStore
 import TailorWire
-import TailorJobs
 
 /// tailord as a whole: composes the model manager, the services, the server, systemd
 /// notification and the watchdog, and runs them under a swift-service-lifecycle group that
@@ -45,31 +45,45 @@ public struct Daemon: Sendable {
             }
             let checkpoints = stateDirectory + "/jobs"
             try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
-            runner = JobRunner(jobs: JobStore(preferences), environment: TrainingEnvironment(
-                store: preferences, registry: registry, cache: cache, activity: activity, checkpointDirectory: checkpoints,
-                threads: max(1, configuration.trainingThreads)),
+            runner = JobRunner(
+                jobs: JobStore(preferences),
+                environment: TrainingEnvironment(
+                    store: preferences, registry: registry, cache: cache, activity: activity,
+                    checkpointDirectory: checkpoints,
+                    threads: max(1, configuration.trainingThreads)),
                 maxJobs: configuration.maxJobs, maxJobsPerUID: configuration.maxJobsPerUID)
         }
     }
 
     /// The one generation starter every front end queues through (the Decoding service and
     /// the HTTP endpoint), personalizing from the registry.
-    static func starter(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components)
-        -> GenerationStarter {
-        GenerationStarter(models: models, settings: configuration.generation,
-                          adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy))
+    static func starter(
+        models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components
+    )
+        -> GenerationStarter
+    {
+        GenerationStarter(
+            models: models, settings: configuration.generation,
+            adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy))
     }
 
     /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences and Jobs;
     /// `starter` defaults to `starter(...)` of the same arguments.
-    static func router(models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components,
-                       starter: GenerationStarter? = nil) -> RPCRouter {
+    static func router(
+        models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components,
+        starter: GenerationStarter? = nil
+    ) -> RPCRouter {
         RPCRouter([
             HealthService(models: models, version: tailorVersion),
             ModelsService(models: models, policy: policy),
-            DecodingService(starter: starter ?? Self.starter(models: models, configuration: configuration, policy: policy, components: c)),
-            AdaptersService(registry: c.registry, models: models, cache: c.cache, policy: policy, stagingDirectory: c.stagingDirectory),
-            PreferencesService(store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
+            DecodingService(
+                starter: starter
+                    ?? Self.starter(models: models, configuration: configuration, policy: policy, components: c)),
+            AdaptersService(
+                registry: c.registry, models: models, cache: c.cache, policy: policy,
+                stagingDirectory: c.stagingDirectory),
+            PreferencesService(
+                store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
             JobsService(runner: c.runner, models: models, policy: policy),
         ])
     }
@@ -83,7 +97,9 @@ public struct Daemon: Sendable {
                 let spec = try JobSpec.decode(record.request)
                 let loaded = try await models.model(spec.model, field: "model")
                 try c.runner.enqueue(record, spec: spec, model: loaded)
-                logger.info("resuming job", metadata: ["job": "\(record.id)", "stage": "\(record.stage)", "step": "\(record.step)"])
+                logger.info(
+                    "resuming job",
+                    metadata: ["job": "\(record.id)", "stage": "\(record.stage)", "step": "\(record.step)"])
             } catch {
                 r.state = .failed
                 r.error = "cannot resume after a restart: \((error as? RPCError)?.message ?? "\(error)")"
@@ -100,18 +116,22 @@ public struct Daemon: Sendable {
         Self.raiseDescriptorLimit(logger: logger)
         let paths = try configuration.paths()
         let stateMode = configuration.mode == .user ? 0o700 : 0o750
-        try FileManager.default.createDirectory(atPath: paths.stateDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: stateMode])
+        try FileManager.default.createDirectory(
+            atPath: paths.stateDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: stateMode])
         let activated = try SocketActivation.takeListeningSockets()
         let target: ListenTarget = activated.first.map { .activated($0) } ?? .path(paths.socket)
 
         let models = ModelManager(settings: configuration.generation)
-        let components = try Components(stateDirectory: paths.stateDirectory, configuration: configuration, activity: models.activity)
+        let components = try Components(
+            stateDirectory: paths.stateDirectory, configuration: configuration, activity: models.activity)
         for path in configuration.models {
             try? notifier.notify(["STATUS": "loading \(path)"])
             do {
                 let info = try await models.load(path: path)
-                logger.info("loaded model", metadata: ["model": "\(info.id)", "arch": "\(info.architecture)", "sha256": "\(info.sha256)"])
+                logger.info(
+                    "loaded model",
+                    metadata: ["model": "\(info.id)", "arch": "\(info.architecture)", "sha256": "\(info.sha256)"])
             } catch let e as RPCError {
                 throw DaemonError.modelLoad(path: path, reason: e.message)
             }
@@ -122,28 +142,36 @@ public struct Daemon: Sendable {
         serverConfig.limits = configuration.limits
         serverConfig.shutdownGrace = configuration.shutdownGrace
         let modelCount = configuration.models.count
-        let server = TailorServer(configuration: serverConfig,
-                                  router: Self.router(models: models, configuration: configuration, policy: policy, components: components,
-                                                      starter: starter),
-                                  logger: logger,
-                                  onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
-                                  onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
+        let server = TailorServer(
+            configuration: serverConfig,
+            router: Self.router(
+                models: models, configuration: configuration, policy: policy, components: components,
+                starter: starter),
+            logger: logger,
+            onReady: { try? notifier.notify(["READY": "1", "STATUS": "serving \(modelCount) model(s)"]) },
+            onStopping: { try? notifier.notify(["STOPPING": "1", "STATUS": "stopping"]) })
         await Self.resumeJobs(components, models: models, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: server), .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore),
+            .init(service: server),
+            .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore),
         ]
         if let parent = configuration.parentProcess {
-            services.append(.init(service: ParentWatch(parent: parent), successTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(
+                .init(service: ParentWatch(parent: parent), successTerminationBehavior: .gracefullyShutdownGroup))
         }
         if configuration.http.isEnabled {
-            services.append(.init(service: try HTTPEndpoint(configuration: configuration.http, policy: policy, starter: starter, models: models,
-                                                            contextLength: configuration.generation.contextLength,
-                                                            limits: configuration.limits, logger: logger)))
+            services.append(
+                .init(
+                    service: try HTTPEndpoint(
+                        configuration: configuration.http, policy: policy, starter: starter, models: models,
+                        contextLength: configuration.generation.contextLength,
+                        limits: configuration.limits, logger: logger)))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch {
@@ -168,7 +196,9 @@ extension Daemon {
             limit.rlim_cur = limit.rlim_max
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = soft }
         }
-        logger.info("open-file limit", metadata: ["soft_was": "\(soft)", "soft": "\(limit.rlim_cur)", "hard": "\(limit.rlim_max)"])
+        logger.info(
+            "open-file limit",
+            metadata: ["soft_was": "\(soft)", "soft": "\(limit.rlim_cur)", "hard": "\(limit.rlim_max)"])
     }
 }
 

@@ -28,7 +28,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// - Throws: `JobSpecError.invalidArgument` naming the bad parameter.
     public init(_ request: Jobs.SubmitRequest) throws {
         guard let kind = Kind(rawValue: request.kind) else {
-            throw JobSpecError.invalidArgument("kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
+            throw JobSpecError.invalidArgument(
+                "kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
         }
         self.kind = kind
         model = request.model
@@ -79,14 +80,17 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.dpo = dpo
         negatives = neg
         maxTokens = p.maxTokens > 0 ? Int(p.maxTokens) : 256
-        guard (16...4096).contains(maxTokens) else { throw JobSpecError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096") }
+        guard (16...4096).contains(maxTokens) else {
+            throw JobSpecError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096")
+        }
         maxItems = Int(p.maxItems)
         checkpointEvery = request.checkpointEvery > 0 ? Int(request.checkpointEvery) : 10
         dataUser = request.dataUser
     }
 
     /// The reference code's DPO learning rate over its OPPU learning rate (5e-6 / 1e-4).
-    public static let dpoToOPPURate: Float = TrainingConfiguration.dpo.learningRate / TrainingConfiguration.oppu.learningRate
+    public static let dpoToOPPURate: Float =
+        TrainingConfiguration.dpo.learningRate / TrainingConfiguration.oppu.learningRate
 
     public func json() -> String {
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// Writes files so that a reader, a crash or a second writer never sees half of one: the bytes
 /// go to a temporary file in the same directory, which is fsynced, renamed over the target,
@@ -26,7 +27,9 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
         } catch {
-            throw WriteError(path: path, step: "create directory \(dir)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+            throw WriteError(
+                path: path, step: "create directory \(dir)",
+                errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
         }
         let temp = (dir.isEmpty ? "." : dir) + "/.\(base).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -42,8 +45,12 @@ public enum AtomicFile {
             }
             return off
         }
-        guard written == bytes.count else { let e = errno; close(fd); throw WriteError(path: path, step: "write", errno: e) }
-        guard fchmod(fd, mode) == 0 else { let e = errno; close(fd); throw WriteError(path: path, step: "fchmod", errno: e) }
+        guard written == bytes.count else {
+            let e = errno; close(fd); throw WriteError(path: path, step: "write", errno: e)
+        }
+        guard fchmod(fd, mode) == 0 else {
+            let e = errno; close(fd); throw WriteError(path: path, step: "fchmod", errno: e)
+        }
         guard fsync(fd) == 0 else { let e = errno; close(fd); throw WriteError(path: path, step: "fsync", errno: e) }
         guard close(fd) == 0 else { throw WriteError(path: path, step: "close", errno: errno) }
         guard rename(temp, path) == 0 else { throw WriteError(path: path, step: "rename", errno: errno) }

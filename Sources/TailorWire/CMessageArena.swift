@@ -4,7 +4,7 @@ import Foundation
 /// Owns the C memory of messages being packed: copies of strings and bytes, and sub-message
 /// structs. Everything allocated here is freed together when the arena goes, after the pack.
 final class CMessageArena {
-    private var blocks: [UnsafeMutableRawPointer] = []   // malloc'd; freed in deinit
+    private var blocks: [UnsafeMutableRawPointer] = []  // malloc'd; freed in deinit
 
     deinit { for b in blocks { free(b) } }
 

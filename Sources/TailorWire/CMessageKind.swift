@@ -11,7 +11,8 @@ struct CMessageKind<M>: Sendable {
     let initialize: @Sendable (UnsafeMutablePointer<M>) -> Void
     let size: @Sendable (UnsafePointer<M>) -> Int
     let packInto: @Sendable (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
-    let unpack: @Sendable (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?
+    let unpack:
+        @Sendable (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?
     let free: @Sendable (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void
 
     /// A new initialized message in `arena` (freed with it).
@@ -41,8 +42,10 @@ struct CMessageKind<M>: Sendable {
 
 extension CMessageArena {
     /// A C array of sub-messages, one per element of `values`, each built by `fill`.
-    func list<V, M>(_ values: [V], _ kind: CMessageKind<M>,
-                    _ fill: (V, UnsafeMutablePointer<M>) throws -> Void) rethrows -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M>?>) {
+    func list<V, M>(
+        _ values: [V], _ kind: CMessageKind<M>,
+        _ fill: (V, UnsafeMutablePointer<M>) throws -> Void
+    ) rethrows -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<M>?>) {
         let list = array(UnsafeMutablePointer<M>?.self, count: values.count)
         for (i, v) in values.enumerated() {
             let m = kind.make(in: self)
@@ -55,8 +58,10 @@ extension CMessageArena {
 
 extension CMessageReader {
     /// The elements of a repeated sub-message field, each converted by `body`.
-    func list<M, T>(_ items: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?, count: Int, field: String,
-                    _ body: (M) throws -> T) throws -> [T] {
+    func list<M, T>(
+        _ items: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?, count: Int, field: String,
+        _ body: (M) throws -> T
+    ) throws -> [T] {
         guard count > 0 else { return [] }
         guard let items else { throw WireError.missingField(field: field) }
         return try (0..<count).map { i in

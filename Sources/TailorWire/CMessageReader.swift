@@ -15,7 +15,7 @@ import Foundation
 /// times its size; a real message, whose entries carry text, stays under a tenth of that.
 final class CMessageReader {
     private var sizes: [UnsafeMutableRawPointer: Int] = [:]
-    private let allocator: UnsafeMutablePointer<ProtobufCAllocator>   // allocated in init, freed in deinit
+    private let allocator: UnsafeMutablePointer<ProtobufCAllocator>  // allocated in init, freed in deinit
     private var allocated = 0
     private var budget = Int.max
     private var overBudget = false
@@ -25,25 +25,26 @@ final class CMessageReader {
 
     init() {
         allocator = .allocate(capacity: 1)
-        allocator.initialize(to: ProtobufCAllocator(
-            alloc: { data, size in
-                let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
-                guard me.allocated + size <= me.budget else {
-                    me.overBudget = true
-                    return nil
-                }
-                guard let p = malloc(max(size, 1)) else { return nil }
-                me.sizes[p] = size
-                me.allocated += size
-                return p
-            },
-            free: { data, p in
-                guard let p else { return }
-                let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
-                me.allocated -= me.sizes.removeValue(forKey: p) ?? 0
-                Foundation.free(p)
-            },
-            allocator_data: nil))
+        allocator.initialize(
+            to: ProtobufCAllocator(
+                alloc: { data, size in
+                    let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
+                    guard me.allocated + size <= me.budget else {
+                        me.overBudget = true
+                        return nil
+                    }
+                    guard let p = malloc(max(size, 1)) else { return nil }
+                    me.sizes[p] = size
+                    me.allocated += size
+                    return p
+                },
+                free: { data, p in
+                    guard let p else { return }
+                    let me = Unmanaged<CMessageReader>.fromOpaque(data!).takeUnretainedValue()
+                    me.allocated -= me.sizes.removeValue(forKey: p) ?? 0
+                    Foundation.free(p)
+                },
+                allocator_data: nil))
         allocator.pointee.allocator_data = Unmanaged.passUnretained(self).toOpaque()
     }
 
@@ -56,10 +57,12 @@ final class CMessageReader {
     /// then frees it with the matching `..._free_unpacked`, whatever `body` does.
     /// - Throws: `WireError.malformedMessage(type:)` when the bytes are not such a message, or
     ///   whatever `body` throws.
-    static func read<M, T>(_ bytes: UnsafeRawBufferPointer, type: String,
-                           unpack: (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
-                           free freeMessage: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
-                           _ body: (UnsafeMutablePointer<M>, CMessageReader) throws -> T) throws -> T {
+    static func read<M, T>(
+        _ bytes: UnsafeRawBufferPointer, type: String,
+        unpack: (UnsafeMutablePointer<ProtobufCAllocator>, Int, UnsafePointer<UInt8>) -> UnsafeMutablePointer<M>?,
+        free freeMessage: (UnsafeMutablePointer<M>, UnsafeMutablePointer<ProtobufCAllocator>) -> Void,
+        _ body: (UnsafeMutablePointer<M>, CMessageReader) throws -> T
+    ) throws -> T {
         let reader = CMessageReader()
         reader.budget = budget(forInput: bytes.count)
         var empty: UInt8 = 0
@@ -75,8 +78,10 @@ final class CMessageReader {
     }
 
     /// Serializes a message with its generated `..._get_packed_size` and `..._pack`.
-    static func pack<M>(_ msg: UnsafePointer<M>, size: (UnsafePointer<M>) -> Int,
-                        pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int) -> [UInt8] {
+    static func pack<M>(
+        _ msg: UnsafePointer<M>, size: (UnsafePointer<M>) -> Int,
+        pack: (UnsafePointer<M>, UnsafeMutablePointer<UInt8>) -> Int
+    ) -> [UInt8] {
         let n = size(msg)
         var out = [UInt8](repeating: 0, count: max(n, 1))
         let written = out.withUnsafeMutableBufferPointer { pack(msg, $0.baseAddress!) }

@@ -53,25 +53,31 @@ extension Frame {
             f.pointee.kind_case = TAILOR__V1__FRAME__KIND_STATUS
             f.pointee.status = m
         }
-        return CMessageReader.pack(UnsafePointer(f), size: tailor__v1__frame__get_packed_size,
-                                   pack: tailor__v1__frame__pack)
+        return CMessageReader.pack(
+            UnsafePointer(f), size: tailor__v1__frame__get_packed_size,
+            pack: tailor__v1__frame__pack)
     }
 
     /// Parses a serialized `tailor.v1.Frame` (the body after the length prefix).
     /// - Throws: `WireError` naming what is wrong: not a Frame, no kind, a string field with a
     ///   NUL or invalid UTF-8, an unknown status code.
     public init(serialized bytes: UnsafeRawBufferPointer) throws {
-        self = try CMessageReader.read(bytes, type: "tailor.v1.Frame",
-                                       unpack: tailor__v1__frame__unpack,
-                                       free: tailor__v1__frame__free_unpacked) { f, r in
+        self = try CMessageReader.read(
+            bytes, type: "tailor.v1.Frame",
+            unpack: tailor__v1__frame__unpack,
+            free: tailor__v1__frame__free_unpacked
+        ) { f, r in
             let id = f.pointee.stream_id
             switch f.pointee.kind_case {
             case TAILOR__V1__FRAME__KIND_REQUEST:
                 let m = f.pointee.request.pointee
-                return Frame(streamID: id, kind: .request(Request(
-                    service: try r.string(m.service, field: "request.service"),
-                    method: try r.string(m.method, field: "request.method"),
-                    payload: r.bytes(m.payload), timeoutMS: m.timeout_ms)))
+                return Frame(
+                    streamID: id,
+                    kind: .request(
+                        Request(
+                            service: try r.string(m.service, field: "request.service"),
+                            method: try r.string(m.method, field: "request.method"),
+                            payload: r.bytes(m.payload), timeoutMS: m.timeout_ms)))
             case TAILOR__V1__FRAME__KIND_RESPONSE:
                 return Frame(streamID: id, kind: .response(payload: r.bytes(f.pointee.response.pointee.payload)))
             case TAILOR__V1__FRAME__KIND_EVENT:
@@ -80,13 +86,19 @@ extension Frame {
                 let m = f.pointee.data.pointee
                 return Frame(streamID: id, kind: .data(chunk: r.bytes(m.chunk), last: m.last != 0))
             case TAILOR__V1__FRAME__KIND_CANCEL:
-                return Frame(streamID: id, kind: .cancel(reason: try r.string(f.pointee.cancel.pointee.reason, field: "cancel.reason")))
+                return Frame(
+                    streamID: id,
+                    kind: .cancel(reason: try r.string(f.pointee.cancel.pointee.reason, field: "cancel.reason")))
             case TAILOR__V1__FRAME__KIND_STATUS:
                 let m = f.pointee.status.pointee
                 guard let code = StatusCode(rawValue: m.code) else { throw WireError.unknownStatusCode(m.code) }
-                return Frame(streamID: id, kind: .status(Status(code: code,
-                    message: try r.string(m.message, field: "status.message"),
-                    field: try r.string(m.field, field: "status.field"))))
+                return Frame(
+                    streamID: id,
+                    kind: .status(
+                        Status(
+                            code: code,
+                            message: try r.string(m.message, field: "status.message"),
+                            field: try r.string(m.field, field: "status.field"))))
             default:
                 throw WireError.emptyFrame
             }

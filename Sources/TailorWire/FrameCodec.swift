@@ -8,7 +8,9 @@ public enum FrameCodec {
     ///   errors of `Frame.serialized()`.
     public static func encode(_ frame: Frame, maxFrameBytes: Int = maxFrameBytes) throws -> [UInt8] {
         let body = try frame.serialized()
-        guard body.count <= maxFrameBytes else { throw WireError.frameTooLarge(length: UInt32(clamping: body.count), limit: maxFrameBytes) }
+        guard body.count <= maxFrameBytes else {
+            throw WireError.frameTooLarge(length: UInt32(clamping: body.count), limit: maxFrameBytes)
+        }
         let n = UInt32(body.count)
         return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + body
     }
@@ -45,7 +47,9 @@ public struct FrameDecoder: Sendable {
     public mutating func next() throws -> Frame? {
         if let failed { throw failed }
         guard bufferedBytes >= 4 else { return nil }
-        let n = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+        let n =
+            Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8
+            | Int(buffer[start + 3])
         guard n <= maxFrameBytes else {
             let e = WireError.frameTooLarge(length: UInt32(n), limit: maxFrameBytes)
             failed = e
@@ -58,7 +62,9 @@ public struct FrameDecoder: Sendable {
         start = bodyStart + n
         defer { compact() }
         do {
-            return try buffer.withUnsafeBytes { try Frame(serialized: UnsafeRawBufferPointer(rebasing: $0[bodyStart..<(bodyStart + n)])) }
+            return try buffer.withUnsafeBytes {
+                try Frame(serialized: UnsafeRawBufferPointer(rebasing: $0[bodyStart..<(bodyStart + n)]))
+            }
         } catch let e as WireError {
             failed = e
             throw e

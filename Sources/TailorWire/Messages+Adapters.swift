@@ -33,8 +33,9 @@ public struct AdapterRef: Sendable, Equatable, Hashable {
     }
 
     init(_ m: Tailor__V1__AdapterRef, reader r: CMessageReader, field: String) throws {
-        self.init(user: try r.string(m.user, field: field + ".user"), task: try r.string(m.task, field: field + ".task"),
-                  kind: try r.string(m.kind, field: field + ".kind"), version: m.version, ownerUID: m.owner_uid)
+        self.init(
+            user: try r.string(m.user, field: field + ".user"), task: try r.string(m.task, field: field + ".task"),
+            kind: try r.string(m.kind, field: field + ".kind"), version: m.version, ownerUID: m.owner_uid)
     }
 
     /// Serialized `tailor.v1.AdapterRef` (Get, Delete and SetCurrent take one).
@@ -42,14 +43,17 @@ public struct AdapterRef: Sendable, Equatable, Hashable {
         let arena = CMessageArena()
         let m = arena.make(Tailor__V1__AdapterRef.self)
         try fill(m, arena: arena, field: "ref")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__adapter_ref__get_packed_size, pack: tailor__v1__adapter_ref__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__adapter_ref__get_packed_size, pack: tailor__v1__adapter_ref__pack)
     }
 
     /// Parses a serialized `tailor.v1.AdapterRef`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.AdapterRef", unpack: tailor__v1__adapter_ref__unpack,
-                                    free: tailor__v1__adapter_ref__free_unpacked) { m, r in try AdapterRef(m.pointee, reader: r, field: "ref") }
+            try CMessageReader.read(
+                raw, type: "tailor.v1.AdapterRef", unpack: tailor__v1__adapter_ref__unpack,
+                free: tailor__v1__adapter_ref__free_unpacked
+            ) { m, r in try AdapterRef(m.pointee, reader: r, field: "ref") }
         }
     }
 }
@@ -71,8 +75,11 @@ public struct AdapterVersion: Sendable, Equatable {
     public var bytes: UInt64
 
     /// A version description.
-    public init(version: UInt32, baseModelSHA256: String, baseArchitecture: String, rank: UInt32, alpha: Float, useRSLoRA: Bool,
-                targets: [String], createdUnixMS: UInt64, jobID: String, metrics: [String: Double], sha256: String, bytes: UInt64) {
+    public init(
+        version: UInt32, baseModelSHA256: String, baseArchitecture: String, rank: UInt32, alpha: Float, useRSLoRA: Bool,
+        targets: [String], createdUnixMS: UInt64, jobID: String, metrics: [String: Double], sha256: String,
+        bytes: UInt64
+    ) {
         self.version = version
         self.baseModelSHA256 = baseModelSHA256
         self.baseArchitecture = baseArchitecture
@@ -101,19 +108,23 @@ public struct AdapterVersion: Sendable, Equatable {
         m.pointee.targets = t
         m.pointee.created_unix_ms = createdUnixMS
         m.pointee.job_id = try arena.cString(jobID, field: "version.job_id")
-        try fillMetrics(metrics, arena: arena, field: "version.metrics") { m.pointee.n_metrics = $0; m.pointee.metrics = $1 }
+        try fillMetrics(metrics, arena: arena, field: "version.metrics") {
+            m.pointee.n_metrics = $0; m.pointee.metrics = $1
+        }
         m.pointee.sha256 = try arena.cString(sha256, field: "version.sha256")
         m.pointee.bytes = bytes
     }
 
     init(_ m: Tailor__V1__AdapterVersion, reader r: CMessageReader) throws {
-        self.init(version: m.version, baseModelSHA256: try r.string(m.base_model_sha256, field: "version.base_model_sha256"),
-                  baseArchitecture: try r.string(m.base_architecture, field: "version.base_architecture"), rank: m.rank, alpha: m.alpha,
-                  useRSLoRA: m.use_rslora != 0,
-                  targets: try (0..<m.n_targets).map { try r.string(m.targets[$0], field: "version.targets") },
-                  createdUnixMS: m.created_unix_ms, jobID: try r.string(m.job_id, field: "version.job_id"),
-                  metrics: try readMetrics(m.metrics, count: m.n_metrics, reader: r, field: "version.metrics"),
-                  sha256: try r.string(m.sha256, field: "version.sha256"), bytes: m.bytes)
+        self.init(
+            version: m.version, baseModelSHA256: try r.string(m.base_model_sha256, field: "version.base_model_sha256"),
+            baseArchitecture: try r.string(m.base_architecture, field: "version.base_architecture"), rank: m.rank,
+            alpha: m.alpha,
+            useRSLoRA: m.use_rslora != 0,
+            targets: try (0..<m.n_targets).map { try r.string(m.targets[$0], field: "version.targets") },
+            createdUnixMS: m.created_unix_ms, jobID: try r.string(m.job_id, field: "version.job_id"),
+            metrics: try readMetrics(m.metrics, count: m.n_metrics, reader: r, field: "version.metrics"),
+            sha256: try r.string(m.sha256, field: "version.sha256"), bytes: m.bytes)
     }
 }
 
@@ -145,8 +156,9 @@ public struct AdapterInfo: Sendable, Equatable {
 
     init(_ m: Tailor__V1__AdapterInfo, reader r: CMessageReader) throws {
         guard let ref = m.ref else { throw WireError.missingField(field: "info.ref") }
-        self.init(ref: try AdapterRef(ref.pointee, reader: r, field: "info.ref"),
-                  versions: try (0..<m.n_versions).map { try AdapterVersion(m.versions[$0]!.pointee, reader: r) })
+        self.init(
+            ref: try AdapterRef(ref.pointee, reader: r, field: "info.ref"),
+            versions: try (0..<m.n_versions).map { try AdapterVersion(m.versions[$0]!.pointee, reader: r) })
     }
 
     /// Serialized `tailor.v1.AdapterInfo`.
@@ -154,14 +166,17 @@ public struct AdapterInfo: Sendable, Equatable {
         let arena = CMessageArena()
         let m = arena.make(Tailor__V1__AdapterInfo.self)
         try fill(m, arena: arena)
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__adapter_info__get_packed_size, pack: tailor__v1__adapter_info__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__adapter_info__get_packed_size, pack: tailor__v1__adapter_info__pack)
     }
 
     /// Parses a serialized `tailor.v1.AdapterInfo`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.AdapterInfo", unpack: tailor__v1__adapter_info__unpack,
-                                    free: tailor__v1__adapter_info__free_unpacked) { m, r in try AdapterInfo(m.pointee, reader: r) }
+            try CMessageReader.read(
+                raw, type: "tailor.v1.AdapterInfo", unpack: tailor__v1__adapter_info__unpack,
+                free: tailor__v1__adapter_info__free_unpacked
+            ) { m, r in try AdapterInfo(m.pointee, reader: r) }
         }
     }
 }
@@ -185,16 +200,21 @@ public struct ListAdaptersRequest: Sendable, Equatable {
         tailor__v1__list_adapters_request__init(m)
         m.pointee.user = try arena.cString(user, field: "list.user")
         m.pointee.task = try arena.cString(task, field: "list.task")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__list_adapters_request__get_packed_size,
-                                   pack: tailor__v1__list_adapters_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__list_adapters_request__get_packed_size,
+            pack: tailor__v1__list_adapters_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.ListAdaptersRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ListAdaptersRequest", unpack: tailor__v1__list_adapters_request__unpack,
-                                    free: tailor__v1__list_adapters_request__free_unpacked) { m, r in
-                ListAdaptersRequest(user: try r.string(m.pointee.user, field: "list.user"), task: try r.string(m.pointee.task, field: "list.task"))
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ListAdaptersRequest", unpack: tailor__v1__list_adapters_request__unpack,
+                free: tailor__v1__list_adapters_request__free_unpacked
+            ) { m, r in
+                ListAdaptersRequest(
+                    user: try r.string(m.pointee.user, field: "list.user"),
+                    task: try r.string(m.pointee.task, field: "list.task"))
             }
         }
     }
@@ -220,16 +240,22 @@ public struct ListAdaptersResponse: Sendable, Equatable {
         }
         m.pointee.n_adapters = adapters.count
         m.pointee.adapters = list
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__list_adapters_response__get_packed_size,
-                                   pack: tailor__v1__list_adapters_response__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__list_adapters_response__get_packed_size,
+            pack: tailor__v1__list_adapters_response__pack)
     }
 
     /// Parses a serialized `tailor.v1.ListAdaptersResponse`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ListAdaptersResponse", unpack: tailor__v1__list_adapters_response__unpack,
-                                    free: tailor__v1__list_adapters_response__free_unpacked) { m, r in
-                ListAdaptersResponse(adapters: try (0..<m.pointee.n_adapters).map { try AdapterInfo(m.pointee.adapters[$0]!.pointee, reader: r) })
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ListAdaptersResponse", unpack: tailor__v1__list_adapters_response__unpack,
+                free: tailor__v1__list_adapters_response__free_unpacked
+            ) { m, r in
+                ListAdaptersResponse(
+                    adapters: try (0..<m.pointee.n_adapters).map {
+                        try AdapterInfo(m.pointee.adapters[$0]!.pointee, reader: r)
+                    })
             }
         }
     }
@@ -249,8 +275,10 @@ public struct ImportAdapterRequest: Sendable, Equatable {
     public var makeCurrent: Bool
 
     /// An import request.
-    public init(ref: AdapterRef, format: String, model: String = "", peftConfigJSON: String = "", jobID: String = "",
-                metrics: [String: Double] = [:], makeCurrent: Bool = true) {
+    public init(
+        ref: AdapterRef, format: String, model: String = "", peftConfigJSON: String = "", jobID: String = "",
+        metrics: [String: Double] = [:], makeCurrent: Bool = true
+    ) {
         self.ref = ref
         self.format = format
         self.model = model
@@ -272,25 +300,32 @@ public struct ImportAdapterRequest: Sendable, Equatable {
         m.pointee.model = try arena.cString(model, field: "import.model")
         m.pointee.peft_config_json = try arena.cString(peftConfigJSON, field: "import.peft_config_json")
         m.pointee.job_id = try arena.cString(jobID, field: "import.job_id")
-        try fillMetrics(metrics, arena: arena, field: "import.metrics") { m.pointee.n_metrics = $0; m.pointee.metrics = $1 }
+        try fillMetrics(metrics, arena: arena, field: "import.metrics") {
+            m.pointee.n_metrics = $0; m.pointee.metrics = $1
+        }
         m.pointee.make_current = makeCurrent ? 1 : 0
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__import_adapter_request__get_packed_size,
-                                   pack: tailor__v1__import_adapter_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__import_adapter_request__get_packed_size,
+            pack: tailor__v1__import_adapter_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.ImportAdapterRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ImportAdapterRequest", unpack: tailor__v1__import_adapter_request__unpack,
-                                    free: tailor__v1__import_adapter_request__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ImportAdapterRequest", unpack: tailor__v1__import_adapter_request__unpack,
+                free: tailor__v1__import_adapter_request__free_unpacked
+            ) { m, r in
                 guard let ref = m.pointee.ref else { throw WireError.missingField(field: "import.ref") }
-                return ImportAdapterRequest(ref: try AdapterRef(ref.pointee, reader: r, field: "import.ref"),
-                                            format: try r.string(m.pointee.format, field: "import.format"),
-                                            model: try r.string(m.pointee.model, field: "import.model"),
-                                            peftConfigJSON: try r.string(m.pointee.peft_config_json, field: "import.peft_config_json"),
-                                            jobID: try r.string(m.pointee.job_id, field: "import.job_id"),
-                                            metrics: try readMetrics(m.pointee.metrics, count: m.pointee.n_metrics, reader: r, field: "import.metrics"),
-                                            makeCurrent: m.pointee.make_current != 0)
+                return ImportAdapterRequest(
+                    ref: try AdapterRef(ref.pointee, reader: r, field: "import.ref"),
+                    format: try r.string(m.pointee.format, field: "import.format"),
+                    model: try r.string(m.pointee.model, field: "import.model"),
+                    peftConfigJSON: try r.string(m.pointee.peft_config_json, field: "import.peft_config_json"),
+                    jobID: try r.string(m.pointee.job_id, field: "import.job_id"),
+                    metrics: try readMetrics(
+                        m.pointee.metrics, count: m.pointee.n_metrics, reader: r, field: "import.metrics"),
+                    makeCurrent: m.pointee.make_current != 0)
             }
         }
     }
@@ -321,19 +356,23 @@ public struct ExportAdapterRequest: Sendable, Equatable {
         m.pointee.ref = r
         m.pointee.format = try arena.cString(format, field: "export.format")
         m.pointee.model = try arena.cString(model, field: "export.model")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__export_adapter_request__get_packed_size,
-                                   pack: tailor__v1__export_adapter_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__export_adapter_request__get_packed_size,
+            pack: tailor__v1__export_adapter_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.ExportAdapterRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ExportAdapterRequest", unpack: tailor__v1__export_adapter_request__unpack,
-                                    free: tailor__v1__export_adapter_request__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ExportAdapterRequest", unpack: tailor__v1__export_adapter_request__unpack,
+                free: tailor__v1__export_adapter_request__free_unpacked
+            ) { m, r in
                 guard let ref = m.pointee.ref else { throw WireError.missingField(field: "export.ref") }
-                return ExportAdapterRequest(ref: try AdapterRef(ref.pointee, reader: r, field: "export.ref"),
-                                            format: try r.string(m.pointee.format, field: "export.format"),
-                                            model: try r.string(m.pointee.model, field: "export.model"))
+                return ExportAdapterRequest(
+                    ref: try AdapterRef(ref.pointee, reader: r, field: "export.ref"),
+                    format: try r.string(m.pointee.format, field: "export.format"),
+                    model: try r.string(m.pointee.model, field: "export.model"))
             }
         }
     }
@@ -365,27 +404,33 @@ public struct ExportAdapterHeader: Sendable, Equatable {
         m.pointee.peft_config_json = try arena.cString(peftConfigJSON, field: "header.peft_config_json")
         m.pointee.file_name = try arena.cString(fileName, field: "header.file_name")
         m.pointee.bytes = bytes
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__export_adapter_header__get_packed_size,
-                                   pack: tailor__v1__export_adapter_header__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__export_adapter_header__get_packed_size,
+            pack: tailor__v1__export_adapter_header__pack)
     }
 
     /// Parses a serialized `tailor.v1.ExportAdapterHeader`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ExportAdapterHeader", unpack: tailor__v1__export_adapter_header__unpack,
-                                    free: tailor__v1__export_adapter_header__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ExportAdapterHeader", unpack: tailor__v1__export_adapter_header__unpack,
+                free: tailor__v1__export_adapter_header__free_unpacked
+            ) { m, r in
                 guard let v = m.pointee.version else { throw WireError.missingField(field: "header.version") }
-                return ExportAdapterHeader(version: try AdapterVersion(v.pointee, reader: r),
-                                           peftConfigJSON: try r.string(m.pointee.peft_config_json, field: "header.peft_config_json"),
-                                           fileName: try r.string(m.pointee.file_name, field: "header.file_name"), bytes: m.pointee.bytes)
+                return ExportAdapterHeader(
+                    version: try AdapterVersion(v.pointee, reader: r),
+                    peftConfigJSON: try r.string(m.pointee.peft_config_json, field: "header.peft_config_json"),
+                    fileName: try r.string(m.pointee.file_name, field: "header.file_name"), bytes: m.pointee.bytes)
             }
         }
     }
 }
 
 /// Writes `metrics` as repeated tailor.v1.Metric, sorted by name so equal maps pack equally.
-private func fillMetrics(_ metrics: [String: Double], arena: CMessageArena, field: String,
-                         set: (Int, UnsafeMutablePointer<UnsafeMutablePointer<Tailor__V1__Metric>?>) -> Void) throws {
+private func fillMetrics(
+    _ metrics: [String: Double], arena: CMessageArena, field: String,
+    set: (Int, UnsafeMutablePointer<UnsafeMutablePointer<Tailor__V1__Metric>?>) -> Void
+) throws {
     let sorted = metrics.sorted { $0.key < $1.key }
     let list = arena.array(UnsafeMutablePointer<Tailor__V1__Metric>?.self, count: sorted.count)
     for (i, kv) in sorted.enumerated() {
@@ -398,8 +443,10 @@ private func fillMetrics(_ metrics: [String: Double], arena: CMessageArena, fiel
     set(sorted.count, list)
 }
 
-private func readMetrics(_ list: UnsafeMutablePointer<UnsafeMutablePointer<Tailor__V1__Metric>?>?, count: Int,
-                         reader r: CMessageReader, field: String) throws -> [String: Double] {
+private func readMetrics(
+    _ list: UnsafeMutablePointer<UnsafeMutablePointer<Tailor__V1__Metric>?>?, count: Int,
+    reader r: CMessageReader, field: String
+) throws -> [String: Double] {
     var out: [String: Double] = [:]
     for i in 0..<count {
         guard let e = list?[i]?.pointee else { continue }

@@ -49,9 +49,11 @@ public struct GenerateRequest: Sendable, Equatable {
         /// Strings that end a DRY match; empty: llama.cpp's defaults.
         public var drySequenceBreakers: [String] = []
         /// Settings as given.
-        public init(temperature: Float = 0, topK: UInt32 = 0, topP: Float = 0, minP: Float = 0,
-                    repetitionPenalty: Float = 0, seed: UInt64 = 0, dryMultiplier: Float = 0, dryBase: Float = 0,
-                    dryAllowedLength: UInt32 = 0, dryPenaltyLastN: UInt32 = 0, drySequenceBreakers: [String] = []) {
+        public init(
+            temperature: Float = 0, topK: UInt32 = 0, topP: Float = 0, minP: Float = 0,
+            repetitionPenalty: Float = 0, seed: UInt64 = 0, dryMultiplier: Float = 0, dryBase: Float = 0,
+            dryAllowedLength: UInt32 = 0, dryPenaltyLastN: UInt32 = 0, drySequenceBreakers: [String] = []
+        ) {
             self.temperature = temperature
             self.topK = topK
             self.topP = topP
@@ -89,8 +91,10 @@ public struct GenerateRequest: Sendable, Equatable {
     public var copeTau: Float = 0
 
     /// A request for `model` on `input`.
-    public init(model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0,
-                user: String = "", task: String = "", adapters: [AdapterRef] = []) {
+    public init(
+        model: String, input: Input, sampling: Sampling = Sampling(), stop: [String] = [], maxTokens: UInt32 = 0,
+        user: String = "", task: String = "", adapters: [AdapterRef] = []
+    ) {
         self.model = model
         self.input = input
         self.sampling = sampling
@@ -140,7 +144,9 @@ public struct GenerateRequest: Sendable, Equatable {
         s.pointee.dry_allowed_length = sampling.dryAllowedLength
         s.pointee.dry_penalty_last_n = sampling.dryPenaltyLastN
         let breakers = arena.array(UnsafeMutablePointer<CChar>?.self, count: sampling.drySequenceBreakers.count)
-        for (i, b) in sampling.drySequenceBreakers.enumerated() { breakers[i] = try arena.cString(b, field: "generate.sampling.dry_sequence_breakers") }
+        for (i, b) in sampling.drySequenceBreakers.enumerated() {
+            breakers[i] = try arena.cString(b, field: "generate.sampling.dry_sequence_breakers")
+        }
         s.pointee.n_dry_sequence_breakers = sampling.drySequenceBreakers.count
         s.pointee.dry_sequence_breakers = breakers
         m.pointee.sampling = s
@@ -162,27 +168,32 @@ public struct GenerateRequest: Sendable, Equatable {
         m.pointee.mode = try arena.cString(mode, field: "generate.mode")
         m.pointee.cope_alpha = copeAlpha
         m.pointee.cope_tau = copeTau
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
-                                   pack: tailor__v1__generate_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
+            pack: tailor__v1__generate_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.GenerateRequest`.
     /// - Throws: `WireError` naming the field: no input, a NUL or bad UTF-8 in any string.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.GenerateRequest", unpack: tailor__v1__generate_request__unpack,
-                                    free: tailor__v1__generate_request__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.GenerateRequest", unpack: tailor__v1__generate_request__unpack,
+                free: tailor__v1__generate_request__free_unpacked
+            ) { m, r in
                 let input: Input
                 switch m.pointee.input_case {
                 case TAILOR__V1__GENERATE_REQUEST__INPUT_PROMPT:
                     input = .prompt(try r.string(m.pointee.prompt, field: "generate.prompt"))
                 case TAILOR__V1__GENERATE_REQUEST__INPUT_CHAT:
                     let chat = m.pointee.chat.pointee
-                    input = .chat(try (0..<chat.n_messages).map { i in
-                        let c = chat.messages[i]!.pointee
-                        return ChatMessage(role: try r.string(c.role, field: "generate.chat.messages.role"),
-                                           content: try r.string(c.content, field: "generate.chat.messages.content"))
-                    })
+                    input = .chat(
+                        try (0..<chat.n_messages).map { i in
+                            let c = chat.messages[i]!.pointee
+                            return ChatMessage(
+                                role: try r.string(c.role, field: "generate.chat.messages.role"),
+                                content: try r.string(c.content, field: "generate.chat.messages.content"))
+                        })
                 default:
                     throw WireError.missingField(field: "generate.input")
                 }
@@ -191,17 +202,22 @@ public struct GenerateRequest: Sendable, Equatable {
                     let breakers = try (0..<s.n_dry_sequence_breakers).map {
                         try r.string(s.dry_sequence_breakers[$0], field: "generate.sampling.dry_sequence_breakers")
                     }
-                    sampling = Sampling(temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p,
-                                        repetitionPenalty: s.repetition_penalty, seed: s.seed, dryMultiplier: s.dry_multiplier,
-                                        dryBase: s.dry_base, dryAllowedLength: s.dry_allowed_length, dryPenaltyLastN: s.dry_penalty_last_n,
-                                        drySequenceBreakers: breakers)
+                    sampling = Sampling(
+                        temperature: s.temperature, topK: s.top_k, topP: s.top_p, minP: s.min_p,
+                        repetitionPenalty: s.repetition_penalty, seed: s.seed, dryMultiplier: s.dry_multiplier,
+                        dryBase: s.dry_base, dryAllowedLength: s.dry_allowed_length,
+                        dryPenaltyLastN: s.dry_penalty_last_n,
+                        drySequenceBreakers: breakers)
                 }
                 let stop = try (0..<m.pointee.n_stop).map { try r.string(m.pointee.stop[$0], field: "generate.stop") }
-                let refs = try (0..<m.pointee.n_adapters).map { try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters") }
-                var req = GenerateRequest(model: try r.string(m.pointee.model, field: "generate.model"), input: input,
-                                          sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens,
-                                          user: try r.string(m.pointee.user, field: "generate.user"),
-                                          task: try r.string(m.pointee.task, field: "generate.task"), adapters: refs)
+                let refs = try (0..<m.pointee.n_adapters).map {
+                    try AdapterRef(m.pointee.adapters[$0]!.pointee, reader: r, field: "generate.adapters")
+                }
+                var req = GenerateRequest(
+                    model: try r.string(m.pointee.model, field: "generate.model"), input: input,
+                    sampling: sampling, stop: stop, maxTokens: m.pointee.max_tokens,
+                    user: try r.string(m.pointee.user, field: "generate.user"),
+                    task: try r.string(m.pointee.task, field: "generate.task"), adapters: refs)
                 req.mode = try r.string(m.pointee.mode, field: "generate.mode")
                 req.copeAlpha = m.pointee.cope_alpha
                 req.copeTau = m.pointee.cope_tau
@@ -231,8 +247,10 @@ public struct GenerateStats: Sendable, Equatable {
     public var tailText: String
 
     /// Statistics as the daemon reports them; `cachedTokens` and `tailText` default to none.
-    public init(promptTokens: UInt32, cachedTokens: UInt32 = 0, generatedTokens: UInt32, timeToFirstTokenMS: UInt32,
-                totalMS: UInt32, finishReason: String, tailText: String = "") {
+    public init(
+        promptTokens: UInt32, cachedTokens: UInt32 = 0, generatedTokens: UInt32, timeToFirstTokenMS: UInt32,
+        totalMS: UInt32, finishReason: String, tailText: String = ""
+    ) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.generatedTokens = generatedTokens
@@ -249,7 +267,8 @@ public enum GenerateEvent: Sendable, Equatable {
     case token(id: UInt32, tokenBytes: [UInt8], text: String, logprob: Float)
     /// A token CoPe decoding chose, with why: log π_user, log π_base and the reward
     /// log π_user − α·log π_base.
-    case contrastiveToken(id: UInt32, tokenBytes: [UInt8], text: String, logprobUser: Float, logprobBase: Float, reward: Float)
+    case contrastiveToken(
+        id: UInt32, tokenBytes: [UInt8], text: String, logprobUser: Float, logprobBase: Float, reward: Float)
     /// The last event before Status OK: how the request went.
     case stats(GenerateStats)
 
@@ -301,31 +320,37 @@ public enum GenerateEvent: Sendable, Equatable {
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_STATS
             m.pointee.stats = s
         }
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__generate_event__get_packed_size,
-                                   pack: tailor__v1__generate_event__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__generate_event__get_packed_size,
+            pack: tailor__v1__generate_event__pack)
     }
 
     /// Parses a serialized `tailor.v1.GenerateEvent`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.GenerateEvent", unpack: tailor__v1__generate_event__unpack,
-                                    free: tailor__v1__generate_event__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.GenerateEvent", unpack: tailor__v1__generate_event__unpack,
+                free: tailor__v1__generate_event__free_unpacked
+            ) { m, r in
                 switch m.pointee.kind_case {
                 case TAILOR__V1__GENERATE_EVENT__KIND_TOKEN:
                     let t = m.pointee.token.pointee
                     let text = try r.string(t.text, field: "event.token.text")
                     if t.contrastive != 0 {
-                        return .contrastiveToken(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprobUser: t.logprob,
-                                                 logprobBase: t.logprob_base, reward: t.reward)
+                        return .contrastiveToken(
+                            id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprobUser: t.logprob,
+                            logprobBase: t.logprob_base, reward: t.reward)
                     }
                     return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprob: t.logprob)
                 case TAILOR__V1__GENERATE_EVENT__KIND_STATS:
                     let s = m.pointee.stats.pointee
-                    return .stats(GenerateStats(
-                        promptTokens: s.prompt_tokens, cachedTokens: s.cached_tokens, generatedTokens: s.generated_tokens,
-                        timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
-                        finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
-                        tailText: try r.string(s.tail_text, field: "event.stats.tail_text")))
+                    return .stats(
+                        GenerateStats(
+                            promptTokens: s.prompt_tokens, cachedTokens: s.cached_tokens,
+                            generatedTokens: s.generated_tokens,
+                            timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
+                            finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
+                            tailText: try r.string(s.tail_text, field: "event.stats.tail_text")))
                 default:
                     throw WireError.missingField(field: "event.kind")
                 }

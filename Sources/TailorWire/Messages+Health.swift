@@ -32,18 +32,24 @@ public struct HealthCheckResponse: Sendable, Equatable {
         m.pointee.models = list
         m.pointee.uptime_ms = uptimeMS
         m.pointee.queue_depth = queueDepth
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__health_check_response__get_packed_size,
-                                   pack: tailor__v1__health_check_response__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__health_check_response__get_packed_size,
+            pack: tailor__v1__health_check_response__pack)
     }
 
     /// Parses a serialized `tailor.v1.HealthCheckResponse`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.HealthCheckResponse", unpack: tailor__v1__health_check_response__unpack,
-                                    free: tailor__v1__health_check_response__free_unpacked) { m, r in
-                let ids = try (0..<m.pointee.n_models).map { try r.string(m.pointee.models[$0], field: "health.models") }
-                return HealthCheckResponse(version: try r.string(m.pointee.version, field: "health.version"), models: ids,
-                                           uptimeMS: m.pointee.uptime_ms, queueDepth: m.pointee.queue_depth)
+            try CMessageReader.read(
+                raw, type: "tailor.v1.HealthCheckResponse", unpack: tailor__v1__health_check_response__unpack,
+                free: tailor__v1__health_check_response__free_unpacked
+            ) { m, r in
+                let ids = try (0..<m.pointee.n_models).map {
+                    try r.string(m.pointee.models[$0], field: "health.models")
+                }
+                return HealthCheckResponse(
+                    version: try r.string(m.pointee.version, field: "health.version"), models: ids,
+                    uptimeMS: m.pointee.uptime_ms, queueDepth: m.pointee.queue_depth)
             }
         }
     }

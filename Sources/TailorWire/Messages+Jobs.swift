@@ -94,9 +94,10 @@ extension Jobs {
             self.task = task
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.SubmitJobRequest", initialize: tailor__v1__submit_job_request__init,
-                                       size: tailor__v1__submit_job_request__get_packed_size, packInto: tailor__v1__submit_job_request__pack,
-                                       unpack: tailor__v1__submit_job_request__unpack, free: tailor__v1__submit_job_request__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.SubmitJobRequest", initialize: tailor__v1__submit_job_request__init,
+            size: tailor__v1__submit_job_request__get_packed_size, packInto: tailor__v1__submit_job_request__pack,
+            unpack: tailor__v1__submit_job_request__unpack, free: tailor__v1__submit_job_request__free_unpacked)
 
         /// Serialized `tailor.v1.SubmitJobRequest`.
         public func serialized() throws -> [UInt8] {
@@ -118,8 +119,9 @@ extension Jobs {
         /// Parses a serialized `tailor.v1.SubmitJobRequest`.
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
-                var s = SubmitRequest(kind: try r.string(m.kind, field: "kind"), user: try r.string(m.user, field: "user"),
-                                      task: try r.string(m.task, field: "task"))
+                var s = SubmitRequest(
+                    kind: try r.string(m.kind, field: "kind"), user: try r.string(m.user, field: "user"),
+                    task: try r.string(m.task, field: "task"))
                 s.ownerUID = m.owner_uid
                 s.model = try r.string(m.model, field: "model")
                 if let p = m.parameters { s.parameters = try Parameters(p.pointee, r) }
@@ -163,9 +165,10 @@ extension Jobs {
         /// Whether the job will change no more.
         public var isFinal: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
 
-        static let kind = CMessageKind(name: "tailor.v1.JobInfo", initialize: tailor__v1__job_info__init,
-                                       size: tailor__v1__job_info__get_packed_size, packInto: tailor__v1__job_info__pack,
-                                       unpack: tailor__v1__job_info__unpack, free: tailor__v1__job_info__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.JobInfo", initialize: tailor__v1__job_info__init,
+            size: tailor__v1__job_info__get_packed_size, packInto: tailor__v1__job_info__pack,
+            unpack: tailor__v1__job_info__unpack, free: tailor__v1__job_info__free_unpacked)
 
         func fill(_ m: UnsafeMutablePointer<Tailor__V1__JobInfo>, _ a: CMessageArena) throws {
             m.pointee.id = try a.cString(id, field: "id")
@@ -188,8 +191,11 @@ extension Jobs {
         }
 
         init(_ m: Tailor__V1__JobInfo, _ r: CMessageReader) throws {
-            self.init(id: try r.string(m.id, field: "id"), kind: try r.string(m.kind, field: "kind"), user: try r.string(m.user, field: "user"),
-                      task: try r.string(m.task, field: "task"), ownerUID: m.owner_uid, state: try r.string(m.state, field: "state"))
+            self.init(
+                id: try r.string(m.id, field: "id"), kind: try r.string(m.kind, field: "kind"),
+                user: try r.string(m.user, field: "user"),
+                task: try r.string(m.task, field: "task"), ownerUID: m.owner_uid,
+                state: try r.string(m.state, field: "state"))
             stage = try r.string(m.stage, field: "stage")
             step = m.step
             totalSteps = m.total_steps
@@ -211,13 +217,16 @@ extension Jobs {
             self = try Self.kind.read(bytes) { m, r in try Info(m, r) }
         }
 
-        static let list = CMessageKind(name: "tailor.v1.ListJobsResponse", initialize: tailor__v1__list_jobs_response__init,
-                                       size: tailor__v1__list_jobs_response__get_packed_size, packInto: tailor__v1__list_jobs_response__pack,
-                                       unpack: tailor__v1__list_jobs_response__unpack, free: tailor__v1__list_jobs_response__free_unpacked)
+        static let list = CMessageKind(
+            name: "tailor.v1.ListJobsResponse", initialize: tailor__v1__list_jobs_response__init,
+            size: tailor__v1__list_jobs_response__get_packed_size, packInto: tailor__v1__list_jobs_response__pack,
+            unpack: tailor__v1__list_jobs_response__unpack, free: tailor__v1__list_jobs_response__free_unpacked)
 
         /// Serialized `tailor.v1.ListJobsResponse` holding `jobs`.
         public static func serialized(_ jobs: [Info]) throws -> [UInt8] {
-            try list.pack { m, a in (m.pointee.n_jobs, m.pointee.jobs) = try a.list(jobs, kind) { j, e in try j.fill(e, a) } }
+            try list.pack { m, a in
+                (m.pointee.n_jobs, m.pointee.jobs) = try a.list(jobs, kind) { j, e in try j.fill(e, a) }
+            }
         }
 
         /// Parses a serialized `tailor.v1.ListJobsResponse`.
@@ -239,15 +248,19 @@ extension Jobs {
             self.task = task
         }
 
-        static let ref = CMessageKind(name: "tailor.v1.JobRef", initialize: tailor__v1__job_ref__init,
-                                      size: tailor__v1__job_ref__get_packed_size, packInto: tailor__v1__job_ref__pack,
-                                      unpack: tailor__v1__job_ref__unpack, free: tailor__v1__job_ref__free_unpacked)
-        static let listing = CMessageKind(name: "tailor.v1.ListJobsRequest", initialize: tailor__v1__list_jobs_request__init,
-                                          size: tailor__v1__list_jobs_request__get_packed_size, packInto: tailor__v1__list_jobs_request__pack,
-                                          unpack: tailor__v1__list_jobs_request__unpack, free: tailor__v1__list_jobs_request__free_unpacked)
+        static let ref = CMessageKind(
+            name: "tailor.v1.JobRef", initialize: tailor__v1__job_ref__init,
+            size: tailor__v1__job_ref__get_packed_size, packInto: tailor__v1__job_ref__pack,
+            unpack: tailor__v1__job_ref__unpack, free: tailor__v1__job_ref__free_unpacked)
+        static let listing = CMessageKind(
+            name: "tailor.v1.ListJobsRequest", initialize: tailor__v1__list_jobs_request__init,
+            size: tailor__v1__list_jobs_request__get_packed_size, packInto: tailor__v1__list_jobs_request__pack,
+            unpack: tailor__v1__list_jobs_request__unpack, free: tailor__v1__list_jobs_request__free_unpacked)
 
         /// Serialized as a `tailor.v1.JobRef`.
-        public func serializedRef() throws -> [UInt8] { try Self.ref.pack { m, a in m.pointee.id = try a.cString(id, field: "id") } }
+        public func serializedRef() throws -> [UInt8] {
+            try Self.ref.pack { m, a in m.pointee.id = try a.cString(id, field: "id") }
+        }
 
         /// Serialized as a `tailor.v1.ListJobsRequest`.
         public func serializedList() throws -> [UInt8] {
@@ -264,7 +277,9 @@ extension Jobs {
 
         /// Parses a `tailor.v1.ListJobsRequest`.
         public init(list bytes: [UInt8]) throws {
-            self = try Self.listing.read(bytes) { m, r in Query(user: try r.string(m.user, field: "user"), task: try r.string(m.task, field: "task")) }
+            self = try Self.listing.read(bytes) { m, r in
+                Query(user: try r.string(m.user, field: "user"), task: try r.string(m.task, field: "task"))
+            }
         }
     }
 }

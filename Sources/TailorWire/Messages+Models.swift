@@ -19,8 +19,10 @@ public struct ModelInfo: Sendable, Equatable {
     public var sha256: String
 
     /// A description of a loaded model.
-    public init(id: String, path: String, architecture: String, parameters: UInt64, fileBytes: UInt64,
-                contextLength: UInt32, sha256: String) {
+    public init(
+        id: String, path: String, architecture: String, parameters: UInt64, fileBytes: UInt64,
+        contextLength: UInt32, sha256: String
+    ) {
         self.id = id
         self.path = path
         self.architecture = architecture
@@ -43,9 +45,11 @@ public struct ModelInfo: Sendable, Equatable {
 
     /// Reads an unpacked `tailor.v1.ModelInfo`.
     init(_ m: Tailor__V1__ModelInfo, reader r: CMessageReader) throws {
-        self.init(id: try r.string(m.id, field: "model.id"), path: try r.string(m.path, field: "model.path"),
-                  architecture: try r.string(m.architecture, field: "model.architecture"), parameters: m.parameters,
-                  fileBytes: m.file_bytes, contextLength: m.context_length, sha256: try r.string(m.sha256, field: "model.sha256"))
+        self.init(
+            id: try r.string(m.id, field: "model.id"), path: try r.string(m.path, field: "model.path"),
+            architecture: try r.string(m.architecture, field: "model.architecture"), parameters: m.parameters,
+            fileBytes: m.file_bytes, contextLength: m.context_length,
+            sha256: try r.string(m.sha256, field: "model.sha256"))
     }
 
     /// Serialized `tailor.v1.ModelInfo` (Models.Load's response).
@@ -54,14 +58,17 @@ public struct ModelInfo: Sendable, Equatable {
         let m = arena.make(Tailor__V1__ModelInfo.self)
         tailor__v1__model_info__init(m)
         try fill(m, arena: arena)
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__model_info__get_packed_size, pack: tailor__v1__model_info__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__model_info__get_packed_size, pack: tailor__v1__model_info__pack)
     }
 
     /// Parses a serialized `tailor.v1.ModelInfo`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ModelInfo", unpack: tailor__v1__model_info__unpack,
-                                    free: tailor__v1__model_info__free_unpacked) { m, r in try ModelInfo(m.pointee, reader: r) }
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ModelInfo", unpack: tailor__v1__model_info__unpack,
+                free: tailor__v1__model_info__free_unpacked
+            ) { m, r in try ModelInfo(m.pointee, reader: r) }
         }
     }
 }
@@ -86,16 +93,21 @@ public struct LoadModelRequest: Sendable, Equatable {
         tailor__v1__load_model_request__init(m)
         m.pointee.path = try arena.cString(path, field: "load.path")
         m.pointee.id = try arena.cString(id, field: "load.id")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__load_model_request__get_packed_size,
-                                   pack: tailor__v1__load_model_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__load_model_request__get_packed_size,
+            pack: tailor__v1__load_model_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.LoadModelRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.LoadModelRequest", unpack: tailor__v1__load_model_request__unpack,
-                                    free: tailor__v1__load_model_request__free_unpacked) { m, r in
-                LoadModelRequest(path: try r.string(m.pointee.path, field: "load.path"), id: try r.string(m.pointee.id, field: "load.id"))
+            try CMessageReader.read(
+                raw, type: "tailor.v1.LoadModelRequest", unpack: tailor__v1__load_model_request__unpack,
+                free: tailor__v1__load_model_request__free_unpacked
+            ) { m, r in
+                LoadModelRequest(
+                    path: try r.string(m.pointee.path, field: "load.path"),
+                    id: try r.string(m.pointee.id, field: "load.id"))
             }
         }
     }
@@ -123,16 +135,21 @@ public struct ListModelsResponse: Sendable, Equatable {
         }
         m.pointee.n_models = models.count
         m.pointee.models = list
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__list_models_response__get_packed_size,
-                                   pack: tailor__v1__list_models_response__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__list_models_response__get_packed_size,
+            pack: tailor__v1__list_models_response__pack)
     }
 
     /// Parses a serialized `tailor.v1.ListModelsResponse`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.ListModelsResponse", unpack: tailor__v1__list_models_response__unpack,
-                                    free: tailor__v1__list_models_response__free_unpacked) { m, r in
-                ListModelsResponse(models: try (0..<m.pointee.n_models).map { try ModelInfo(m.pointee.models[$0]!.pointee, reader: r) })
+            try CMessageReader.read(
+                raw, type: "tailor.v1.ListModelsResponse", unpack: tailor__v1__list_models_response__unpack,
+                free: tailor__v1__list_models_response__free_unpacked
+            ) { m, r in
+                ListModelsResponse(
+                    models: try (0..<m.pointee.n_models).map { try ModelInfo(m.pointee.models[$0]!.pointee, reader: r) }
+                )
             }
         }
     }
@@ -152,15 +169,18 @@ public struct UnloadModelRequest: Sendable, Equatable {
         let m = arena.make(Tailor__V1__UnloadModelRequest.self)
         tailor__v1__unload_model_request__init(m)
         m.pointee.id = try arena.cString(id, field: "unload.id")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__unload_model_request__get_packed_size,
-                                   pack: tailor__v1__unload_model_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__unload_model_request__get_packed_size,
+            pack: tailor__v1__unload_model_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.UnloadModelRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.UnloadModelRequest", unpack: tailor__v1__unload_model_request__unpack,
-                                    free: tailor__v1__unload_model_request__free_unpacked) { m, r in
+            try CMessageReader.read(
+                raw, type: "tailor.v1.UnloadModelRequest", unpack: tailor__v1__unload_model_request__unpack,
+                free: tailor__v1__unload_model_request__free_unpacked
+            ) { m, r in
                 UnloadModelRequest(id: try r.string(m.pointee.id, field: "unload.id"))
             }
         }
@@ -185,9 +205,11 @@ public enum EmptyMessage: Sendable {
 
         func withDescriptor<T>(_ body: (UnsafePointer<ProtobufCMessageDescriptor>) throws -> T) rethrows -> T {
             switch self {
-            case .healthCheckRequest: return try withUnsafePointer(to: tailor__v1__health_check_request__descriptor, body)
+            case .healthCheckRequest:
+                return try withUnsafePointer(to: tailor__v1__health_check_request__descriptor, body)
             case .listModelsRequest: return try withUnsafePointer(to: tailor__v1__list_models_request__descriptor, body)
-            case .unloadModelResponse: return try withUnsafePointer(to: tailor__v1__unload_model_response__descriptor, body)
+            case .unloadModelResponse:
+                return try withUnsafePointer(to: tailor__v1__unload_model_response__descriptor, body)
             }
         }
     }
@@ -197,8 +219,10 @@ public enum EmptyMessage: Sendable {
     public static func validate(_ bytes: [UInt8], as kind: Kind) throws {
         try bytes.withUnsafeBytes { raw in
             try kind.withDescriptor { d in
-                try CMessageReader.read(raw, type: kind.name, unpack: { a, n, p in protobuf_c_message_unpack(d, a, n, p) },
-                                        free: { m, a in protobuf_c_message_free_unpacked(m, a) }) { _, _ in () }
+                try CMessageReader.read(
+                    raw, type: kind.name, unpack: { a, n, p in protobuf_c_message_unpack(d, a, n, p) },
+                    free: { m, a in protobuf_c_message_free_unpacked(m, a) }
+                ) { _, _ in () }
             }
         }
     }

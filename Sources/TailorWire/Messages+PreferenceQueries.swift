@@ -16,7 +16,10 @@ extension Preferences {
         public var fileUser: String
 
         /// A request.
-        public init(user: String, ownerUID: UInt32 = 0, task: String, format: String, firstFileBytes: UInt64 = 0, fileUser: String = "") {
+        public init(
+            user: String, ownerUID: UInt32 = 0, task: String, format: String, firstFileBytes: UInt64 = 0,
+            fileUser: String = ""
+        ) {
             self.user = user
             self.ownerUID = ownerUID
             self.task = task
@@ -25,9 +28,10 @@ extension Preferences {
             self.fileUser = fileUser
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.ImportDataRequest", initialize: tailor__v1__import_data_request__init,
-                                       size: tailor__v1__import_data_request__get_packed_size, packInto: tailor__v1__import_data_request__pack,
-                                       unpack: tailor__v1__import_data_request__unpack, free: tailor__v1__import_data_request__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.ImportDataRequest", initialize: tailor__v1__import_data_request__init,
+            size: tailor__v1__import_data_request__get_packed_size, packInto: tailor__v1__import_data_request__pack,
+            unpack: tailor__v1__import_data_request__unpack, free: tailor__v1__import_data_request__free_unpacked)
 
         /// Serialized `tailor.v1.ImportDataRequest`.
         public func serialized() throws -> [UInt8] {
@@ -44,9 +48,11 @@ extension Preferences {
         /// Parses a serialized `tailor.v1.ImportDataRequest`.
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
-                ImportRequest(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid, task: try r.string(m.task, field: "task"),
-                              format: try r.string(m.format, field: "format"), firstFileBytes: m.first_file_bytes,
-                              fileUser: try r.string(m.file_user, field: "file_user"))
+                ImportRequest(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    task: try r.string(m.task, field: "task"),
+                    format: try r.string(m.format, field: "format"), firstFileBytes: m.first_file_bytes,
+                    fileUser: try r.string(m.file_user, field: "file_user"))
             }
         }
     }
@@ -64,7 +70,10 @@ extension Preferences {
         public var limit: UInt32
 
         /// A request.
-        public init(user: String, ownerUID: UInt32 = 0, task: String = "", kind: String = "history", offset: UInt64 = 0, limit: UInt32 = 0) {
+        public init(
+            user: String, ownerUID: UInt32 = 0, task: String = "", kind: String = "history", offset: UInt64 = 0,
+            limit: UInt32 = 0
+        ) {
             self.user = user
             self.ownerUID = ownerUID
             self.task = task
@@ -73,9 +82,10 @@ extension Preferences {
             self.limit = limit
         }
 
-        static let message = CMessageKind(name: "tailor.v1.ListDataRequest", initialize: tailor__v1__list_data_request__init,
-                                          size: tailor__v1__list_data_request__get_packed_size, packInto: tailor__v1__list_data_request__pack,
-                                          unpack: tailor__v1__list_data_request__unpack, free: tailor__v1__list_data_request__free_unpacked)
+        static let message = CMessageKind(
+            name: "tailor.v1.ListDataRequest", initialize: tailor__v1__list_data_request__init,
+            size: tailor__v1__list_data_request__get_packed_size, packInto: tailor__v1__list_data_request__pack,
+            unpack: tailor__v1__list_data_request__unpack, free: tailor__v1__list_data_request__free_unpacked)
 
         /// Serialized `tailor.v1.ListDataRequest`.
         public func serialized() throws -> [UInt8] {
@@ -92,8 +102,10 @@ extension Preferences {
         /// Parses a serialized `tailor.v1.ListDataRequest`.
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.message.read(bytes) { m, r in
-                ListRequest(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid, task: try r.string(m.task, field: "task"),
-                            kind: try r.string(m.kind, field: "kind"), offset: m.offset, limit: m.limit)
+                ListRequest(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    task: try r.string(m.task, field: "task"),
+                    kind: try r.string(m.kind, field: "kind"), offset: m.offset, limit: m.limit)
             }
         }
     }
@@ -113,16 +125,23 @@ extension Preferences {
             self.total = total
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.ListDataResponse", initialize: tailor__v1__list_data_response__init,
-                                       size: tailor__v1__list_data_response__get_packed_size, packInto: tailor__v1__list_data_response__pack,
-                                       unpack: tailor__v1__list_data_response__unpack, free: tailor__v1__list_data_response__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.ListDataResponse", initialize: tailor__v1__list_data_response__init,
+            size: tailor__v1__list_data_response__get_packed_size, packInto: tailor__v1__list_data_response__pack,
+            unpack: tailor__v1__list_data_response__unpack, free: tailor__v1__list_data_response__free_unpacked)
 
         /// Serialized `tailor.v1.ListDataResponse`.
         public func serialized() throws -> [UInt8] {
             try Self.kind.pack { m, a in
-                (m.pointee.n_history, m.pointee.history) = try a.list(history, HistoryItem.kind) { v, e in try v.fill(e, a, field: "history") }
-                (m.pointee.n_pairs, m.pointee.pairs) = try a.list(pairs, Pair.kind) { v, e in try v.fill(e, a, field: "pairs") }
-                (m.pointee.n_feedback, m.pointee.feedback) = try a.list(feedback, Feedback.kind) { v, e in try v.fill(e, a, field: "feedback") }
+                (m.pointee.n_history, m.pointee.history) = try a.list(history, HistoryItem.kind) { v, e in
+                    try v.fill(e, a, field: "history")
+                }
+                (m.pointee.n_pairs, m.pointee.pairs) = try a.list(pairs, Pair.kind) { v, e in
+                    try v.fill(e, a, field: "pairs")
+                }
+                (m.pointee.n_feedback, m.pointee.feedback) = try a.list(feedback, Feedback.kind) { v, e in
+                    try v.fill(e, a, field: "feedback")
+                }
                 m.pointee.total = total
             }
         }
@@ -130,10 +149,15 @@ extension Preferences {
         /// Parses a serialized `tailor.v1.ListDataResponse`.
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
-                ListResponse(history: try r.list(m.history, count: m.n_history, field: "history") { try HistoryItem($0, r, field: "history") },
-                             pairs: try r.list(m.pairs, count: m.n_pairs, field: "pairs") { try Pair($0, r, field: "pairs") },
-                             feedback: try r.list(m.feedback, count: m.n_feedback, field: "feedback") { try Feedback($0, r, field: "feedback") },
-                             total: m.total)
+                ListResponse(
+                    history: try r.list(m.history, count: m.n_history, field: "history") {
+                        try HistoryItem($0, r, field: "history")
+                    },
+                    pairs: try r.list(m.pairs, count: m.n_pairs, field: "pairs") { try Pair($0, r, field: "pairs") },
+                    feedback: try r.list(m.feedback, count: m.n_feedback, field: "feedback") {
+                        try Feedback($0, r, field: "feedback")
+                    },
+                    total: m.total)
             }
         }
     }
@@ -153,15 +177,18 @@ extension Preferences {
             self.task = task
         }
 
-        static let count = CMessageKind(name: "tailor.v1.CountDataRequest", initialize: tailor__v1__count_data_request__init,
-                                        size: tailor__v1__count_data_request__get_packed_size, packInto: tailor__v1__count_data_request__pack,
-                                        unpack: tailor__v1__count_data_request__unpack, free: tailor__v1__count_data_request__free_unpacked)
-        static let export = CMessageKind(name: "tailor.v1.ExportDataRequest", initialize: tailor__v1__export_data_request__init,
-                                         size: tailor__v1__export_data_request__get_packed_size, packInto: tailor__v1__export_data_request__pack,
-                                         unpack: tailor__v1__export_data_request__unpack, free: tailor__v1__export_data_request__free_unpacked)
-        static let delete = CMessageKind(name: "tailor.v1.DeleteUserRequest", initialize: tailor__v1__delete_user_request__init,
-                                         size: tailor__v1__delete_user_request__get_packed_size, packInto: tailor__v1__delete_user_request__pack,
-                                         unpack: tailor__v1__delete_user_request__unpack, free: tailor__v1__delete_user_request__free_unpacked)
+        static let count = CMessageKind(
+            name: "tailor.v1.CountDataRequest", initialize: tailor__v1__count_data_request__init,
+            size: tailor__v1__count_data_request__get_packed_size, packInto: tailor__v1__count_data_request__pack,
+            unpack: tailor__v1__count_data_request__unpack, free: tailor__v1__count_data_request__free_unpacked)
+        static let export = CMessageKind(
+            name: "tailor.v1.ExportDataRequest", initialize: tailor__v1__export_data_request__init,
+            size: tailor__v1__export_data_request__get_packed_size, packInto: tailor__v1__export_data_request__pack,
+            unpack: tailor__v1__export_data_request__unpack, free: tailor__v1__export_data_request__free_unpacked)
+        static let delete = CMessageKind(
+            name: "tailor.v1.DeleteUserRequest", initialize: tailor__v1__delete_user_request__init,
+            size: tailor__v1__delete_user_request__get_packed_size, packInto: tailor__v1__delete_user_request__pack,
+            unpack: tailor__v1__delete_user_request__unpack, free: tailor__v1__delete_user_request__free_unpacked)
 
         /// Serialized as Count's `tailor.v1.CountDataRequest`.
         public func serializedCount() throws -> [UInt8] {
@@ -192,20 +219,26 @@ extension Preferences {
         /// Parses a `tailor.v1.CountDataRequest`.
         public init(count bytes: [UInt8]) throws {
             self = try Self.count.read(bytes) { m, r in
-                UserScope(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid, task: try r.string(m.task, field: "task"))
+                UserScope(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    task: try r.string(m.task, field: "task"))
             }
         }
 
         /// Parses a `tailor.v1.ExportDataRequest`.
         public init(export bytes: [UInt8]) throws {
             self = try Self.export.read(bytes) { m, r in
-                UserScope(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid, task: try r.string(m.task, field: "task"))
+                UserScope(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    task: try r.string(m.task, field: "task"))
             }
         }
 
         /// Parses a `tailor.v1.DeleteUserRequest`.
         public init(delete bytes: [UInt8]) throws {
-            self = try Self.delete.read(bytes) { m, r in UserScope(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid) }
+            self = try Self.delete.read(bytes) { m, r in
+                UserScope(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid)
+            }
         }
     }
 
@@ -228,12 +261,14 @@ extension Preferences {
             self.feedback = feedback
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.DataCount", initialize: tailor__v1__data_count__init,
-                                       size: tailor__v1__data_count__get_packed_size, packInto: tailor__v1__data_count__pack,
-                                       unpack: tailor__v1__data_count__unpack, free: tailor__v1__data_count__free_unpacked)
-        static let response = CMessageKind(name: "tailor.v1.CountDataResponse", initialize: tailor__v1__count_data_response__init,
-                                           size: tailor__v1__count_data_response__get_packed_size, packInto: tailor__v1__count_data_response__pack,
-                                           unpack: tailor__v1__count_data_response__unpack, free: tailor__v1__count_data_response__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.DataCount", initialize: tailor__v1__data_count__init,
+            size: tailor__v1__data_count__get_packed_size, packInto: tailor__v1__data_count__pack,
+            unpack: tailor__v1__data_count__unpack, free: tailor__v1__data_count__free_unpacked)
+        static let response = CMessageKind(
+            name: "tailor.v1.CountDataResponse", initialize: tailor__v1__count_data_response__init,
+            size: tailor__v1__count_data_response__get_packed_size, packInto: tailor__v1__count_data_response__pack,
+            unpack: tailor__v1__count_data_response__unpack, free: tailor__v1__count_data_response__free_unpacked)
 
         /// Serialized `tailor.v1.CountDataResponse` holding `counts`.
         public static func serialized(_ counts: [Count]) throws -> [UInt8] {
@@ -253,8 +288,10 @@ extension Preferences {
         public static func parse(_ bytes: [UInt8]) throws -> [Count] {
             try response.read(bytes) { m, r in
                 try r.list(m.counts, count: m.n_counts, field: "counts") { e in
-                    Count(user: try r.string(e.user, field: "counts.user"), ownerUID: e.owner_uid, task: try r.string(e.task, field: "counts.task"),
-                          history: e.history, pairs: e.pairs, feedback: e.feedback)
+                    Count(
+                        user: try r.string(e.user, field: "counts.user"), ownerUID: e.owner_uid,
+                        task: try r.string(e.task, field: "counts.task"),
+                        history: e.history, pairs: e.pairs, feedback: e.feedback)
                 }
             }
         }
@@ -276,9 +313,10 @@ extension Preferences {
             self.adapters = adapters
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.DeleteUserResponse", initialize: tailor__v1__delete_user_response__init,
-                                       size: tailor__v1__delete_user_response__get_packed_size, packInto: tailor__v1__delete_user_response__pack,
-                                       unpack: tailor__v1__delete_user_response__unpack, free: tailor__v1__delete_user_response__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.DeleteUserResponse", initialize: tailor__v1__delete_user_response__init,
+            size: tailor__v1__delete_user_response__get_packed_size, packInto: tailor__v1__delete_user_response__pack,
+            unpack: tailor__v1__delete_user_response__unpack, free: tailor__v1__delete_user_response__free_unpacked)
 
         /// Serialized `tailor.v1.DeleteUserResponse`.
         public func serialized() throws -> [UInt8] {

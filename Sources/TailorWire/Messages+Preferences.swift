@@ -19,7 +19,9 @@ extension Preferences {
         public var metadataJSON: String
 
         /// An item.
-        public init(id: String, task: String, input: String, output: String, source: String = "", metadataJSON: String = "") {
+        public init(
+            id: String, task: String, input: String, output: String, source: String = "", metadataJSON: String = ""
+        ) {
             self.id = id
             self.task = task
             self.input = input
@@ -28,9 +30,10 @@ extension Preferences {
             self.metadataJSON = metadataJSON
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.HistoryItem", initialize: tailor__v1__history_item__init,
-                                       size: tailor__v1__history_item__get_packed_size, packInto: tailor__v1__history_item__pack,
-                                       unpack: tailor__v1__history_item__unpack, free: tailor__v1__history_item__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.HistoryItem", initialize: tailor__v1__history_item__init,
+            size: tailor__v1__history_item__get_packed_size, packInto: tailor__v1__history_item__pack,
+            unpack: tailor__v1__history_item__unpack, free: tailor__v1__history_item__free_unpacked)
 
         func fill(_ m: UnsafeMutablePointer<Tailor__V1__HistoryItem>, _ a: CMessageArena, field f: String) throws {
             m.pointee.id = try a.cString(id, field: f + ".id")
@@ -42,9 +45,11 @@ extension Preferences {
         }
 
         init(_ m: Tailor__V1__HistoryItem, _ r: CMessageReader, field f: String) throws {
-            self.init(id: try r.string(m.id, field: f + ".id"), task: try r.string(m.task, field: f + ".task"),
-                      input: try r.string(m.input, field: f + ".input"), output: try r.string(m.output, field: f + ".output"),
-                      source: try r.string(m.source, field: f + ".source"), metadataJSON: try r.string(m.metadata_json, field: f + ".metadata_json"))
+            self.init(
+                id: try r.string(m.id, field: f + ".id"), task: try r.string(m.task, field: f + ".task"),
+                input: try r.string(m.input, field: f + ".input"), output: try r.string(m.output, field: f + ".output"),
+                source: try r.string(m.source, field: f + ".source"),
+                metadataJSON: try r.string(m.metadata_json, field: f + ".metadata_json"))
         }
     }
 
@@ -68,9 +73,10 @@ extension Preferences {
             self.source = source
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.PreferencePair", initialize: tailor__v1__preference_pair__init,
-                                       size: tailor__v1__preference_pair__get_packed_size, packInto: tailor__v1__preference_pair__pack,
-                                       unpack: tailor__v1__preference_pair__unpack, free: tailor__v1__preference_pair__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.PreferencePair", initialize: tailor__v1__preference_pair__init,
+            size: tailor__v1__preference_pair__get_packed_size, packInto: tailor__v1__preference_pair__pack,
+            unpack: tailor__v1__preference_pair__unpack, free: tailor__v1__preference_pair__free_unpacked)
 
         func fill(_ m: UnsafeMutablePointer<Tailor__V1__PreferencePair>, _ a: CMessageArena, field f: String) throws {
             m.pointee.id = try a.cString(id, field: f + ".id")
@@ -82,9 +88,12 @@ extension Preferences {
         }
 
         init(_ m: Tailor__V1__PreferencePair, _ r: CMessageReader, field f: String) throws {
-            self.init(id: try r.string(m.id, field: f + ".id"), task: try r.string(m.task, field: f + ".task"),
-                      prompt: try r.string(m.prompt, field: f + ".prompt"), chosen: try r.string(m.chosen, field: f + ".chosen"),
-                      rejected: try r.string(m.rejected, field: f + ".rejected"), source: try r.string(m.source, field: f + ".source"))
+            self.init(
+                id: try r.string(m.id, field: f + ".id"), task: try r.string(m.task, field: f + ".task"),
+                prompt: try r.string(m.prompt, field: f + ".prompt"),
+                chosen: try r.string(m.chosen, field: f + ".chosen"),
+                rejected: try r.string(m.rejected, field: f + ".rejected"),
+                source: try r.string(m.source, field: f + ".source"))
         }
     }
 
@@ -101,8 +110,10 @@ extension Preferences {
         public var mode: String
 
         /// An event.
-        public init(requestID: String, task: String, prompt: String, shown: String, kept: String = "", outcome: String,
-                    adapters: String = "", mode: String = "") {
+        public init(
+            requestID: String, task: String, prompt: String, shown: String, kept: String = "", outcome: String,
+            adapters: String = "", mode: String = ""
+        ) {
             self.requestID = requestID
             self.task = task
             self.prompt = prompt
@@ -113,9 +124,10 @@ extension Preferences {
             self.mode = mode
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.FeedbackEvent", initialize: tailor__v1__feedback_event__init,
-                                       size: tailor__v1__feedback_event__get_packed_size, packInto: tailor__v1__feedback_event__pack,
-                                       unpack: tailor__v1__feedback_event__unpack, free: tailor__v1__feedback_event__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.FeedbackEvent", initialize: tailor__v1__feedback_event__init,
+            size: tailor__v1__feedback_event__get_packed_size, packInto: tailor__v1__feedback_event__pack,
+            unpack: tailor__v1__feedback_event__unpack, free: tailor__v1__feedback_event__free_unpacked)
 
         func fill(_ m: UnsafeMutablePointer<Tailor__V1__FeedbackEvent>, _ a: CMessageArena, field f: String) throws {
             m.pointee.request_id = try a.cString(requestID, field: f + ".request_id")
@@ -129,10 +141,13 @@ extension Preferences {
         }
 
         init(_ m: Tailor__V1__FeedbackEvent, _ r: CMessageReader, field f: String) throws {
-            self.init(requestID: try r.string(m.request_id, field: f + ".request_id"), task: try r.string(m.task, field: f + ".task"),
-                      prompt: try r.string(m.prompt, field: f + ".prompt"), shown: try r.string(m.shown, field: f + ".shown"),
-                      kept: try r.string(m.kept, field: f + ".kept"), outcome: try r.string(m.outcome, field: f + ".outcome"),
-                      adapters: try r.string(m.adapters, field: f + ".adapters"), mode: try r.string(m.mode, field: f + ".mode"))
+            self.init(
+                requestID: try r.string(m.request_id, field: f + ".request_id"),
+                task: try r.string(m.task, field: f + ".task"),
+                prompt: try r.string(m.prompt, field: f + ".prompt"), shown: try r.string(m.shown, field: f + ".shown"),
+                kept: try r.string(m.kept, field: f + ".kept"), outcome: try r.string(m.outcome, field: f + ".outcome"),
+                adapters: try r.string(m.adapters, field: f + ".adapters"),
+                mode: try r.string(m.mode, field: f + ".mode"))
         }
     }
 
@@ -151,9 +166,10 @@ extension Preferences {
             self.skipped = skipped
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.WriteDataResponse", initialize: tailor__v1__write_data_response__init,
-                                       size: tailor__v1__write_data_response__get_packed_size, packInto: tailor__v1__write_data_response__pack,
-                                       unpack: tailor__v1__write_data_response__unpack, free: tailor__v1__write_data_response__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.WriteDataResponse", initialize: tailor__v1__write_data_response__init,
+            size: tailor__v1__write_data_response__get_packed_size, packInto: tailor__v1__write_data_response__pack,
+            unpack: tailor__v1__write_data_response__unpack, free: tailor__v1__write_data_response__free_unpacked)
 
         /// Serialized `tailor.v1.WriteDataResponse`.
         public func serialized() throws -> [UInt8] {
@@ -167,7 +183,9 @@ extension Preferences {
 
         /// Parses a serialized `tailor.v1.WriteDataResponse`.
         public init(serialized bytes: [UInt8]) throws {
-            self = try Self.kind.read(bytes) { m, _ in WriteResult(history: m.history, pairs: m.pairs, feedback: m.feedback, skipped: m.skipped) }
+            self = try Self.kind.read(bytes) { m, _ in
+                WriteResult(history: m.history, pairs: m.pairs, feedback: m.feedback, skipped: m.skipped)
+            }
         }
     }
 }
@@ -187,9 +205,10 @@ extension Preferences {
             self.items = items
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.AddHistoryRequest", initialize: tailor__v1__add_history_request__init,
-                                       size: tailor__v1__add_history_request__get_packed_size, packInto: tailor__v1__add_history_request__pack,
-                                       unpack: tailor__v1__add_history_request__unpack, free: tailor__v1__add_history_request__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.AddHistoryRequest", initialize: tailor__v1__add_history_request__init,
+            size: tailor__v1__add_history_request__get_packed_size, packInto: tailor__v1__add_history_request__pack,
+            unpack: tailor__v1__add_history_request__unpack, free: tailor__v1__add_history_request__free_unpacked)
 
         /// Serialized `tailor.v1.AddHistoryRequest`.
         public func serialized() throws -> [UInt8] {
@@ -208,11 +227,12 @@ extension Preferences {
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
                 var i = 0
-                return AddHistoryRequest(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
-                                         items: try r.list(m.items, count: m.n_items, field: "items") { e in
-                                             defer { i += 1 }
-                                             return try HistoryItem(e, r, field: "items[\(i)]")
-                                         })
+                return AddHistoryRequest(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    items: try r.list(m.items, count: m.n_items, field: "items") { e in
+                        defer { i += 1 }
+                        return try HistoryItem(e, r, field: "items[\(i)]")
+                    })
             }
         }
     }
@@ -230,9 +250,10 @@ extension Preferences {
             self.pairs = pairs
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.AddPairsRequest", initialize: tailor__v1__add_pairs_request__init,
-                                       size: tailor__v1__add_pairs_request__get_packed_size, packInto: tailor__v1__add_pairs_request__pack,
-                                       unpack: tailor__v1__add_pairs_request__unpack, free: tailor__v1__add_pairs_request__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.AddPairsRequest", initialize: tailor__v1__add_pairs_request__init,
+            size: tailor__v1__add_pairs_request__get_packed_size, packInto: tailor__v1__add_pairs_request__pack,
+            unpack: tailor__v1__add_pairs_request__unpack, free: tailor__v1__add_pairs_request__free_unpacked)
 
         /// Serialized `tailor.v1.AddPairsRequest`.
         public func serialized() throws -> [UInt8] {
@@ -251,11 +272,12 @@ extension Preferences {
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
                 var i = 0
-                return AddPairsRequest(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
-                                       pairs: try r.list(m.pairs, count: m.n_pairs, field: "pairs") { e in
-                                           defer { i += 1 }
-                                           return try Pair(e, r, field: "pairs[\(i)]")
-                                       })
+                return AddPairsRequest(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    pairs: try r.list(m.pairs, count: m.n_pairs, field: "pairs") { e in
+                        defer { i += 1 }
+                        return try Pair(e, r, field: "pairs[\(i)]")
+                    })
             }
         }
     }
@@ -273,10 +295,12 @@ extension Preferences {
             self.event = event
         }
 
-        static let kind = CMessageKind(name: "tailor.v1.RecordFeedbackRequest", initialize: tailor__v1__record_feedback_request__init,
-                                       size: tailor__v1__record_feedback_request__get_packed_size,
-                                       packInto: tailor__v1__record_feedback_request__pack,
-                                       unpack: tailor__v1__record_feedback_request__unpack, free: tailor__v1__record_feedback_request__free_unpacked)
+        static let kind = CMessageKind(
+            name: "tailor.v1.RecordFeedbackRequest", initialize: tailor__v1__record_feedback_request__init,
+            size: tailor__v1__record_feedback_request__get_packed_size,
+            packInto: tailor__v1__record_feedback_request__pack,
+            unpack: tailor__v1__record_feedback_request__unpack,
+            free: tailor__v1__record_feedback_request__free_unpacked)
 
         /// Serialized `tailor.v1.RecordFeedbackRequest`.
         public func serialized() throws -> [UInt8] {
@@ -293,8 +317,9 @@ extension Preferences {
         public init(serialized bytes: [UInt8]) throws {
             self = try Self.kind.read(bytes) { m, r in
                 guard let e = m.event else { throw WireError.missingField(field: "event") }
-                return RecordFeedbackRequest(user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
-                                             event: try Feedback(e.pointee, r, field: "event"))
+                return RecordFeedbackRequest(
+                    user: try r.string(m.user, field: "user"), ownerUID: m.owner_uid,
+                    event: try Feedback(e.pointee, r, field: "event"))
             }
         }
     }

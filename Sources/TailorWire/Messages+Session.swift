@@ -14,7 +14,8 @@ public struct HelloRequest: Sendable, Equatable {
     public var client: String
 
     /// A Hello for versions `minVersion...maxVersion`.
-    public init(minVersion: UInt32 = tailorProtocolVersion, maxVersion: UInt32 = tailorProtocolVersion, client: String) {
+    public init(minVersion: UInt32 = tailorProtocolVersion, maxVersion: UInt32 = tailorProtocolVersion, client: String)
+    {
         self.minVersion = minVersion
         self.maxVersion = maxVersion
         self.client = client
@@ -35,17 +36,21 @@ public struct HelloRequest: Sendable, Equatable {
         m.pointee.min_version = minVersion
         m.pointee.max_version = maxVersion
         m.pointee.client = try arena.cString(client, field: "hello.client")
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__hello_request__get_packed_size,
-                                   pack: tailor__v1__hello_request__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__hello_request__get_packed_size,
+            pack: tailor__v1__hello_request__pack)
     }
 
     /// Parses a serialized `tailor.v1.HelloRequest`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.HelloRequest", unpack: tailor__v1__hello_request__unpack,
-                                    free: tailor__v1__hello_request__free_unpacked) { m, r in
-                HelloRequest(minVersion: m.pointee.min_version, maxVersion: m.pointee.max_version,
-                             client: try r.string(m.pointee.client, field: "hello.client"))
+            try CMessageReader.read(
+                raw, type: "tailor.v1.HelloRequest", unpack: tailor__v1__hello_request__unpack,
+                free: tailor__v1__hello_request__free_unpacked
+            ) { m, r in
+                HelloRequest(
+                    minVersion: m.pointee.min_version, maxVersion: m.pointee.max_version,
+                    client: try r.string(m.pointee.client, field: "hello.client"))
             }
         }
     }
@@ -63,7 +68,9 @@ public struct HelloResponse: Sendable, Equatable {
     public var maxStreams: UInt32
 
     /// A response choosing `version`.
-    public init(version: UInt32, server: String, maxFrameBytes: UInt32 = UInt32(FrameCodec.maxFrameBytes), maxStreams: UInt32) {
+    public init(
+        version: UInt32, server: String, maxFrameBytes: UInt32 = UInt32(FrameCodec.maxFrameBytes), maxStreams: UInt32
+    ) {
         self.version = version
         self.server = server
         self.maxFrameBytes = maxFrameBytes
@@ -79,17 +86,21 @@ public struct HelloResponse: Sendable, Equatable {
         m.pointee.server = try arena.cString(server, field: "hello.server")
         m.pointee.max_frame_bytes = maxFrameBytes
         m.pointee.max_streams = maxStreams
-        return CMessageReader.pack(UnsafePointer(m), size: tailor__v1__hello_response__get_packed_size,
-                                   pack: tailor__v1__hello_response__pack)
+        return CMessageReader.pack(
+            UnsafePointer(m), size: tailor__v1__hello_response__get_packed_size,
+            pack: tailor__v1__hello_response__pack)
     }
 
     /// Parses a serialized `tailor.v1.HelloResponse`.
     public init(serialized bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { raw in
-            try CMessageReader.read(raw, type: "tailor.v1.HelloResponse", unpack: tailor__v1__hello_response__unpack,
-                                    free: tailor__v1__hello_response__free_unpacked) { m, r in
-                HelloResponse(version: m.pointee.version, server: try r.string(m.pointee.server, field: "hello.server"),
-                              maxFrameBytes: m.pointee.max_frame_bytes, maxStreams: m.pointee.max_streams)
+            try CMessageReader.read(
+                raw, type: "tailor.v1.HelloResponse", unpack: tailor__v1__hello_response__unpack,
+                free: tailor__v1__hello_response__free_unpacked
+            ) { m, r in
+                HelloResponse(
+                    version: m.pointee.version, server: try r.string(m.pointee.server, field: "hello.server"),
+                    maxFrameBytes: m.pointee.max_frame_bytes, maxStreams: m.pointee.max_streams)
             }
         }
     }

@@ -18,7 +18,9 @@ public enum SocketLocation {
 
     /// The socket a client connects to: `flag` (--socket), then `$TAILOR_SOCKET`, then the user
     /// daemon's socket when `$XDG_RUNTIME_DIR` is set, else the system daemon's.
-    public static func client(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func client(
+        flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         if let flag, !flag.isEmpty { return flag }
         if let env = environment["TAILOR_SOCKET"], !env.isEmpty { return env }
         return user(environment: environment) ?? system

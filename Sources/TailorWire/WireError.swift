@@ -45,7 +45,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .missingField(f): return "field '\(f)' is required"
         case let .unknownStatusCode(c): return "unknown status code \(c)"
         case let .tooManyElements(t, n):
-            return "the \(t) message of \(n) bytes holds too many entries for its size; send fewer, or fuller, entries per request"
+            return
+                "the \(t) message of \(n) bytes holds too many entries for its size; send fewer, or fuller, entries per request"
         }
     }
 }

@@ -6,9 +6,11 @@ import TailorFuzz
 // (Scripts/fuzz.sh), since libFuzzer supplies the driver this file calls.
 
 @_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(_ argc: UnsafeMutablePointer<CInt>,
-                       _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                       _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+private func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 /// The target and harness this process fuzzes, set once before the driver starts.
 nonisolated(unsafe) private var current: (target: FuzzTarget, harness: FuzzHarness)?
@@ -16,12 +18,16 @@ nonisolated(unsafe) private var current: (target: FuzzTarget, harness: FuzzHarne
 @_cdecl("tailor_fuzz_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
-    guard argc >= 2, let argv, let name = argv[1].map({ String(cString: $0) }), let target = FuzzTarget(rawValue: name) else {
-        FileHandle.standardError.write(Data("usage: tailor-fuzz TARGET [libFuzzer options] [corpus dirs]; targets: \(names)\n".utf8))
+    guard argc >= 2, let argv, let name = argv[1].map({ String(cString: $0) }), let target = FuzzTarget(rawValue: name)
+    else {
+        FileHandle.standardError.write(
+            Data("usage: tailor-fuzz TARGET [libFuzzer options] [corpus dirs]; targets: \(names)\n".utf8))
         return 2
     }
     do {
-        let model = getenv("TAILOR_FUZZ_MODEL").map { String(cString: $0) } ?? "Tests/TailorEngineTests/Fixtures/tiny/llama.gguf"
+        let model =
+            getenv("TAILOR_FUZZ_MODEL").map { String(cString: $0) }
+            ?? "Tests/TailorEngineTests/Fixtures/tiny/llama.gguf"
         current = (target, try FuzzHarness(loraModel: model))
     } catch {
         FileHandle.standardError.write(Data("tailor-fuzz: cannot read the model for gguf-lora: \(error)\n".utf8))

@@ -32,7 +32,9 @@ struct AdaptersCommand: AsyncParsableCommand {
             if all.isEmpty { print("no adapters"); return }
             for a in all {
                 let cur = a.versions.first { $0.version == a.ref.version }
-                print("\(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")")
+                print(
+                    "\(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")"
+                )
             }
         }
     }
@@ -44,28 +46,38 @@ struct AdaptersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let a = try await withClient(connection) { try await $0.adapter(selector.ref) }
-            print("\(a.ref.kind) adapter \(a.ref.task)\(a.ref.user.isEmpty ? "" : " for \(a.ref.user)") (owner uid \(a.ref.ownerUID)), current v\(a.ref.version)")
+            print(
+                "\(a.ref.kind) adapter \(a.ref.task)\(a.ref.user.isEmpty ? "" : " for \(a.ref.user)") (owner uid \(a.ref.ownerUID)), current v\(a.ref.version)"
+            )
             for v in a.versions {
                 let when = Date(timeIntervalSince1970: Double(v.createdUnixMS) / 1000)
-                let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print("\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)")
+                let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                    separator: " ")
+                print(
+                    "\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)"
+                )
             }
         }
     }
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import a PEFT adapter directory (adapter_config.json + adapter_model.safetensors) or a GGUF LoRA file.")
+            abstract:
+                "Import a PEFT adapter directory (adapter_config.json + adapter_model.safetensors) or a GGUF LoRA file."
+        )
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Task name.") var task: String
         @Option(help: "User name (a user adapter); omit for the task adapter.") var user: String?
         @Option(help: "The base model's id in the daemon (default: the only loaded one).") var model: String = ""
-        @Flag(name: .customLong("no-current"), help: "Store the version without making it current.") var noCurrent = false
+        @Flag(name: .customLong("no-current"), help: "Store the version without making it current.") var noCurrent =
+            false
         @Argument(help: "A PEFT directory or a .gguf file.") var path: String
 
         func run() async throws {
             var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CLIError("no such file or directory: \(path)") }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw CLIError("no such file or directory: \(path)")
+            }
             let ref = AdapterRef(user: user ?? "", task: task, kind: user == nil ? "task" : "user")
             let request: ImportAdapterRequest
             let weights: [UInt8]
@@ -74,7 +86,8 @@ struct AdaptersCommand: AsyncParsableCommand {
                 guard let w = FileManager.default.contents(atPath: path + "/adapter_model.safetensors") else {
                     throw CLIError("\(path) has no adapter_model.safetensors")
                 }
-                request = ImportAdapterRequest(ref: ref, format: "peft", model: model, peftConfigJSON: config, makeCurrent: !noCurrent)
+                request = ImportAdapterRequest(
+                    ref: ref, format: "peft", model: model, peftConfigJSON: config, makeCurrent: !noCurrent)
                 weights = Array(w)
             } else {
                 guard let w = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
@@ -83,16 +96,20 @@ struct AdaptersCommand: AsyncParsableCommand {
             }
             let info = try await withClient(connection) { try await $0.importAdapter(request, weights: weights) }
             let newest = info.versions.last?.version ?? 0
-            print("imported \(ref.kind) adapter \(task)\(user.map { " for \($0)" } ?? "") as v\(newest)\(info.ref.version == newest ? " (current)" : "")")
+            print(
+                "imported \(ref.kind) adapter \(task)\(user.map { " for \($0)" } ?? "") as v\(newest)\(info.ref.version == newest ? " (current)" : "")"
+            )
         }
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Export an adapter as a PEFT directory or a GGUF LoRA file.")
+        static let configuration = CommandConfiguration(
+            abstract: "Export an adapter as a PEFT directory or a GGUF LoRA file.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var selector: Selector
         @Option(help: "peft (a directory) or gguf (a file).") var format: String = "peft"
-        @Option(help: "The base model's id (gguf needs its shapes; default: the only loaded one).") var model: String = ""
+        @Option(help: "The base model's id (gguf needs its shapes; default: the only loaded one).") var model: String =
+            ""
         @Argument(help: "Output directory (peft) or file (gguf).") var output: String
 
         func run() async throws {
@@ -101,7 +118,8 @@ struct AdaptersCommand: AsyncParsableCommand {
                 try await $0.exportAdapter(ExportAdapterRequest(ref: selector.ref, format: format, model: model))
             }
             if format == "peft" {
-                try AtomicFile.write(Array(header.peftConfigJSON.utf8), to: output + "/adapter_config.json", mode: 0o644)
+                try AtomicFile.write(
+                    Array(header.peftConfigJSON.utf8), to: output + "/adapter_config.json", mode: 0o644)
                 try AtomicFile.write(file, to: output + "/" + header.fileName, mode: 0o644)
             } else {
                 try AtomicFile.write(file, to: output, mode: 0o644)
@@ -111,7 +129,8 @@ struct AdaptersCommand: AsyncParsableCommand {
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a version (--version) or the whole adapter.")
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Delete a version (--version) or the whole adapter.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var selector: Selector
 
@@ -122,7 +141,8 @@ struct AdaptersCommand: AsyncParsableCommand {
     }
 
     struct Rollback: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make an earlier version current (default: the one before the current).")
+        static let configuration = CommandConfiguration(
+            abstract: "Make an earlier version current (default: the one before the current).")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var selector: Selector
 

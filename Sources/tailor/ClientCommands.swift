@@ -5,7 +5,10 @@ import TailorWire
 
 /// How client commands find the daemon.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, then /run/tailor/tailord.sock).")
+    @Option(
+        help:
+            "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, then /run/tailor/tailord.sock)."
+    )
     var socket: String?
 
     /// Connects, turning "nothing listens there" into a message that says what to do.
@@ -16,7 +19,9 @@ struct ConnectionOptions: ParsableArguments {
         } catch let e as TailorClientError {
             throw CLIError("tailord at \(path): \(e)")
         } catch {
-            throw CLIError("cannot reach tailord at \(path) (\(error)); start it with `tailor daemon run` or `systemctl --user start tailord.socket`")
+            throw CLIError(
+                "cannot reach tailord at \(path) (\(error)); start it with `tailor daemon run` or `systemctl --user start tailord.socket`"
+            )
         }
     }
 }
@@ -46,7 +51,8 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// `tailor status`: is the daemon up, and what does it serve.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the daemon's health: version, models, uptime, queue.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the daemon's health: version, models, uptime, queue.")
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -58,8 +64,9 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// `tailor models ls|load|unload`.
 struct ModelsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "models", abstract: "List, load and unload the daemon's base models.",
-                                                    subcommands: [List.self, Load.self, Unload.self])
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "List, load and unload the daemon's base models.",
+        subcommands: [List.self, Load.self, Unload.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List loaded models.")
@@ -69,7 +76,9 @@ struct ModelsCommand: AsyncParsableCommand {
             let models = try await withClient(connection) { try await $0.models() }
             if models.isEmpty { print("no models loaded"); return }
             for m in models {
-                print("\(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)")
+                print(
+                    "\(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)"
+                )
             }
         }
     }
@@ -88,7 +97,8 @@ struct ModelsCommand: AsyncParsableCommand {
     }
 
     struct Unload: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Unload a model; its running requests end UNAVAILABLE.")
+        static let configuration = CommandConfiguration(
+            abstract: "Unload a model; its running requests end UNAVAILABLE.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The model id.") var id: String
 
@@ -101,21 +111,27 @@ struct ModelsCommand: AsyncParsableCommand {
 
 /// `tailor generate`: stream a generation through the daemon.
 struct GenerateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate text through the daemon, streamed.")
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate text through the daemon, streamed.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Model id (default: the only loaded model).") var model: String = ""
     @Flag(help: "Send the prompt as a chat message, rendered with the model's template.") var chat = false
     @Option(help: "System message (with --chat).") var system: String?
-    @Option(name: [.customShort("n"), .customLong("max-tokens")], help: "Maximum new tokens (0: the daemon's default).") var maxTokens: UInt32 = 0
+    @Option(
+        name: [.customShort("n"), .customLong("max-tokens")], help: "Maximum new tokens (0: the daemon's default).")
+    var maxTokens: UInt32 = 0
     @Option(name: .customLong("stop"), help: "Stop string (repeatable).") var stops: [String] = []
     @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
     @Option(name: .customLong("top-k")) var topK: UInt32 = 0
     @Option(name: .customLong("top-p")) var topP: Float = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS: UInt32 = 0
-    @Option(help: "Personalize for this user (with --task): their current task and user adapters.") var user: String = ""
+    @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS:
+        UInt32 = 0
+    @Option(help: "Personalize for this user (with --task): their current task and user adapters.") var user: String =
+        ""
     @Option(help: "Task whose adapters to apply.") var task: String = ""
-    @Option(help: "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only (default: from --user/--task).") var mode: String = ""
+    @Option(help: "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only (default: from --user/--task).") var mode:
+        String = ""
     @Option(help: "CoPe's α (cope, cd-only).") var alpha: Float = 0
     @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = 0
     @Flag(help: "Print statistics to standard error.") var verbose = false
@@ -125,9 +141,10 @@ struct GenerateCommand: AsyncParsableCommand {
         var messages: [GenerateRequest.ChatMessage] = []
         if let system { messages.append(.init(role: "system", content: system)) }
         messages.append(.init(role: "user", content: prompt))
-        let request = GenerateRequest(model: model, input: chat ? .chat(messages) : .prompt(prompt),
-                                      sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
-                                      stop: stops, maxTokens: maxTokens, user: user, task: task)
+        let request = GenerateRequest(
+            model: model, input: chat ? .chat(messages) : .prompt(prompt),
+            sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            stop: stops, maxTokens: maxTokens, user: user, task: task)
         var personalized = request
         personalized.mode = mode
         personalized.copeAlpha = alpha
@@ -139,12 +156,17 @@ struct GenerateCommand: AsyncParsableCommand {
                     Console.write(text)
                 case let .contrastiveToken(_, _, text, lu, lb, reward):
                     Console.write(text)
-                    if verbose { Console.error(String(format: "  [log π_user %.3f, log π_base %.3f, reward %.3f]", lu, lb, reward)) }
+                    if verbose {
+                        Console.error(
+                            String(format: "  [log π_user %.3f, log π_base %.3f, reward %.3f]", lu, lb, reward))
+                    }
                 case let .stats(s):
                     Console.write(s.tailText + "\n")
                     if verbose {
-                        Console.error("prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \(s.generatedTokens) tok, "
-                                      + "first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \(s.finishReason)")
+                        Console.error(
+                            "prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \(s.generatedTokens) tok, "
+                                + "first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \(s.finishReason)"
+                        )
                     }
                 }
             }

@@ -10,7 +10,8 @@ struct DaemonCommand: AsyncParsableCommand {
         subcommands: [Run.self, Install.self, Units.self, DaemonBenchCommand.self, TrainingLatencyBenchCommand.self])
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the daemon in the foreground (what tailord does).")
+        static let configuration = CommandConfiguration(
+            abstract: "Run the daemon in the foreground (what tailord does).")
         @OptionGroup var options: DaemonOptions
 
         func run() async throws {
@@ -31,12 +32,16 @@ struct DaemonCommand: AsyncParsableCommand {
         var noEnable = false
 
         func validate() throws {
-            guard user else { throw ValidationError("pass --user: system units are installed by packages (see systemd/system)") }
+            guard user else {
+                throw ValidationError("pass --user: system units are installed by packages (see systemd/system)")
+            }
         }
 
         func run() throws {
             let exe = try executable ?? siblingTailord()
-            guard FileManager.default.isExecutableFile(atPath: exe) else { throw ValidationError("\(exe) is not an executable") }
+            guard FileManager.default.isExecutableFile(atPath: exe) else {
+                throw ValidationError("\(exe) is not an executable")
+            }
             let env = ProcessInfo.processInfo.environment
             let dir = directory ?? ((env["XDG_CONFIG_HOME"] ?? NSHomeDirectory() + "/.config") + "/systemd/user")
             for unit in SystemdUnits.units(mode: .user, executable: exe) {
@@ -54,7 +59,8 @@ struct DaemonCommand: AsyncParsableCommand {
     struct Units: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print or write the systemd units, for packaging.")
         @Option(help: "user or system.") var mode: String = "user"
-        @Option(help: "The tailord executable the service starts.") var executable: String = SystemdUnits.defaultExecutable
+        @Option(help: "The tailord executable the service starts.") var executable: String = SystemdUnits
+            .defaultExecutable
         @Option(help: "Write the units into this directory instead of printing them.") var output: String?
 
         func run() throws {
@@ -86,5 +92,7 @@ private func systemctl(_ args: [String]) throws {
     p.arguments = ["systemctl"] + args
     try p.run()
     p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw ValidationError("systemctl \(args.joined(separator: " ")) failed (exit \(p.terminationStatus))") }
+    guard p.terminationStatus == 0 else {
+        throw ValidationError("systemctl \(args.joined(separator: " ")) failed (exit \(p.terminationStatus))")
+    }
 }

@@ -11,18 +11,21 @@ struct DataCommand: AsyncParsableCommand {
         subcommands: [Import.self, List.self, Stats.self, Export.self, Remove.self, DataBenchCommand.self])
 
     struct Import: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: """
-            Import a user's data: JSONL (one {"id","input","output"} or {"id","prompt","chosen","rejected"} per line), \
-            the per-user format of ../shared/data (users.json with --file-user, or a flat list such as user_others.json), \
-            or LaMP (*_questions.json and its *_outputs.json).
-            """)
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Import a user's data: JSONL (one {"id","input","output"} or {"id","prompt","chosen","rejected"} per line), \
+                the per-user format of ../shared/data (users.json with --file-user, or a flat list such as user_others.json), \
+                or LaMP (*_questions.json and its *_outputs.json).
+                """)
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Personalization user the data belongs to.") var user: String
         @Option(help: "Task of records that name none (required for per-user and lamp).") var task: String = ""
         @Option(help: "jsonl, per-user or lamp (default: from the file name).") var format: String?
-        @Option(name: .customLong("file-user"), help: "per-user users.json: the user_id to take (default: --user).") var fileUser: String = ""
+        @Option(name: .customLong("file-user"), help: "per-user users.json: the user_id to take (default: --user).")
+        var fileUser: String = ""
         @Argument(help: "The file (for LaMP, the questions file).") var file: String
-        @Argument(help: "LaMP: the outputs file (default: the questions file's *_outputs.json sibling).") var outputs: String?
+        @Argument(help: "LaMP: the outputs file (default: the questions file's *_outputs.json sibling).") var outputs:
+            String?
 
         func run() async throws {
             let format = self.format ?? Self.guessFormat(file)
@@ -42,8 +45,9 @@ struct DataCommand: AsyncParsableCommand {
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let records = r.history + r.pairs + r.feedback + r.skipped
-            print("imported \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events; \(r.skipped) already present"
-                  + String(format: " (%.2f s, %.0f records/s)", seconds, Double(records) / max(seconds, 1e-9)))
+            print(
+                "imported \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events; \(r.skipped) already present"
+                    + String(format: " (%.2f s, %.0f records/s)", seconds, Double(records) / max(seconds, 1e-9)))
         }
 
         static func guessFormat(_ path: String) -> String {
@@ -54,7 +58,8 @@ struct DataCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List users, or one user's records.")
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List users, or one user's records.")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "List this user's records (default: list the users).") var user: String?
         @Option(help: "Only this task's.") var task: String = ""
@@ -76,20 +81,28 @@ struct DataCommand: AsyncParsableCommand {
                     byUser[c.user] = e
                 }
                 for (name, e) in byUser.sorted(by: { $0.key < $1.key }) {
-                    print("\(name)\t\(e.history) history\t\(e.pairs) pairs\t\(e.feedback) feedback\ttasks: \(e.tasks.joined(separator: ","))")
+                    print(
+                        "\(name)\t\(e.history) history\t\(e.pairs) pairs\t\(e.feedback) feedback\ttasks: \(e.tasks.joined(separator: ","))"
+                    )
                 }
                 return
             }
             let page = try await withClient(connection) {
-                try await $0.listData(Preferences.ListRequest(user: user, task: task, kind: kind, offset: offset, limit: limit))
+                try await $0.listData(
+                    Preferences.ListRequest(user: user, task: task, kind: kind, offset: offset, limit: limit))
             }
             func short(_ s: String) -> String {
                 let flat = s.replacingOccurrences(of: "\n", with: "⏎")
                 return flat.count > 60 ? String(flat.prefix(59)) + "…" : flat
             }
             for h in page.history { print("\(h.id)\t\(h.task)\t\(short(h.input))\t→ \(short(h.output))") }
-            for p in page.pairs { print("\(p.id)\t\(p.task)\t\(p.source)\t\(short(p.prompt))\t+ \(short(p.chosen))\t- \(short(p.rejected))") }
-            for f in page.feedback { print("\(f.requestID)\t\(f.task)\t\(f.outcome)\t\(f.mode)\t\(short(f.shown))\t→ \(short(f.kept))") }
+            for p in page.pairs {
+                print(
+                    "\(p.id)\t\(p.task)\t\(p.source)\t\(short(p.prompt))\t+ \(short(p.chosen))\t- \(short(p.rejected))")
+            }
+            for f in page.feedback {
+                print("\(f.requestID)\t\(f.task)\t\(f.outcome)\t\(f.mode)\t\(short(f.shown))\t→ \(short(f.kept))")
+            }
             let shown = page.history.count + page.pairs.count + page.feedback.count
             print("(\(shown) of \(page.total) \(kind) records from \(offset))")
         }
@@ -105,8 +118,12 @@ struct DataCommand: AsyncParsableCommand {
         func run() async throws {
             let counts = try await withClient(connection) { try await $0.countData(user: user, task: task) }
             if json {
-                let rows = counts.map { ["user": $0.user, "owner_uid": Int($0.ownerUID), "task": $0.task, "history": Int($0.history),
-                                         "pairs": Int($0.pairs), "feedback": Int($0.feedback)] as [String: Any] }
+                let rows = counts.map {
+                    [
+                        "user": $0.user, "owner_uid": Int($0.ownerUID), "task": $0.task, "history": Int($0.history),
+                        "pairs": Int($0.pairs), "feedback": Int($0.feedback),
+                    ] as [String: Any]
+                }
                 let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .prettyPrinted])
                 print(String(decoding: data, as: UTF8.self))
                 return
@@ -117,11 +134,13 @@ struct DataCommand: AsyncParsableCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Export a user's data as JSONL (what `data import` reads back).")
+        static let configuration = CommandConfiguration(
+            abstract: "Export a user's data as JSONL (what `data import` reads back).")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "The user.") var user: String
         @Option(help: "Only this task's.") var task: String = ""
-        @Option(name: [.short, .customLong("output")], help: "Write to this file (default: standard output).") var output: String?
+        @Option(name: [.short, .customLong("output")], help: "Write to this file (default: standard output).")
+        var output: String?
 
         func run() async throws {
             let data = try await withClient(connection) { try await $0.exportData(user: user, task: task) }
@@ -145,10 +164,13 @@ struct DataCommand: AsyncParsableCommand {
             guard yes else {
                 let counts = try await withClient(connection) { try await $0.countData(user: user) }
                 let n = counts.reduce(0) { $0 + $1.history + $1.pairs + $1.feedback }
-                throw CLIError("this deletes \(n) records and every adapter of user '\(user)'; run again with --yes to do it")
+                throw CLIError(
+                    "this deletes \(n) records and every adapter of user '\(user)'; run again with --yes to do it")
             }
             let r = try await withClient(connection) { try await $0.deleteUser(user) }
-            print("forgot \(user): \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events, \(r.adapters) adapters")
+            print(
+                "forgot \(user): \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events, \(r.adapters) adapters"
+            )
         }
     }
 }

@@ -11,9 +11,14 @@ import TailorTraining
 /// Resumable: adapters, negatives and generations are cached in the out directory, so a killed
 /// run restarts where it stopped.
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with ROUGE.")
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract:
+            "Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with ROUGE."
+    )
 
-    @Option(help: "A task folder holding user_others.json and users.json, or LaMP's *questions.json and *outputs.json.") var data: String
+    @Option(help: "A task folder holding user_others.json and users.json, or LaMP's *questions.json and *outputs.json.")
+    var data: String
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Methods, comma-separated.") var methods: String = "base,tam,oppu,cope,cd-only,dpo-only"
     @Option(help: "Use the first N users (0: all).") var users: Int = 0
@@ -23,18 +28,30 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: Int = 256
     @Option(name: .customLong("tam-epochs"), help: "TAM epochs (reference: 3).") var tamEpochs: Int = 3
     @Option(help: "Only these users (comma-separated names), after --users.") var only: String?
-    @Option(name: .customLong("tam-items"), help: "Train the TAM on the first N items of user_others.json only (0: all).") var tamItems: Int = 0
+    @Option(
+        name: .customLong("tam-items"), help: "Train the TAM on the first N items of user_others.json only (0: all).")
+    var tamItems: Int = 0
     @Option(name: .customLong("oppu-epochs"), help: "OPPU epochs (reference: 2).") var oppuEpochs: Int = 2
     @Option(name: .customLong("dpo-epochs"), help: "DPO epochs (reference: 1).") var dpoEpochs: Int = 1
     @Option(help: "Negatives sampled per prompt.") var samples: Int = 3
     @Option(help: "CoPe's α.") var alpha: Float = 0.1
     @Option(help: "CoPe's τ.") var tau: Float = 0.1
-    @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty for every method's greedy decoding (1: none, the reference code's setting); it looks back over the last 64 tokens, prompt included.")
+    @Option(
+        name: .customLong("repeat-penalty"),
+        help:
+            "Repetition penalty for every method's greedy decoding (1: none, the reference code's setting); it looks back over the last 64 tokens, prompt included."
+    )
     var repeatPenalty: Float = 1
     @Option(help: "DPO's β.") var beta: Float = 0.01
-    @Option(name: .customLong("oppu-lr"), help: "OPPU's learning rate (reference: 1e-4).") var oppuLearningRate: Float = 1e-4
-    @Option(name: .customLong("dpo-lr"), help: "DPO's learning rate (reference: 5e-6).") var dpoLearningRate: Float = 5e-6
-    @Option(name: .customLong("holdout"), help: "Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so hyperparameters are chosen without touching the query golds.")
+    @Option(name: .customLong("oppu-lr"), help: "OPPU's learning rate (reference: 1e-4).") var oppuLearningRate: Float =
+        1e-4
+    @Option(name: .customLong("dpo-lr"), help: "DPO's learning rate (reference: 5e-6).") var dpoLearningRate: Float =
+        5e-6
+    @Option(
+        name: .customLong("holdout"),
+        help:
+            "Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so hyperparameters are chosen without touching the query golds."
+    )
     var holdout: Int = 0
 
     static let allMethods = ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"]
@@ -44,7 +61,9 @@ struct EvalCommand: ParsableCommand {
         guard !list.isEmpty, list.allSatisfy(Self.allMethods.contains) else {
             throw ValidationError("--methods takes a comma list of \(Self.allMethods.joined(separator: ", "))")
         }
-        guard repeatPenalty > 0, repeatPenalty.isFinite else { throw ValidationError("--repeat-penalty must be a positive number, not \(repeatPenalty)") }
+        guard repeatPenalty > 0, repeatPenalty.isFinite else {
+            throw ValidationError("--repeat-penalty must be a positive number, not \(repeatPenalty)")
+        }
     }
 
     /// Names the generations and results of a decoding variant (`-rp1.3`), so one out dir can
@@ -67,7 +86,9 @@ struct EvalCommand: ParsableCommand {
         for user in set.users {
             let personal = methodList.contains { ["oppu", "cope", "cd-only", "dpo-only"].contains($0) }
             let oppu = personal ? try harness.userAdapter(user, task: task) : nil
-            let dpo = methodList.contains { $0 == "cope" || $0 == "dpo-only" } ? try harness.dpoAdapter(user, task: task, oppu: oppu!) : nil
+            let dpo =
+                methodList.contains { $0 == "cope" || $0 == "dpo-only" }
+                ? try harness.dpoAdapter(user, task: task, oppu: oppu!) : nil
             for method in methodList {
                 let outputs = try harness.generate(method: method, user: user, task: task, oppu: oppu, dpo: dpo)
                 for (id, text) in outputs {
@@ -77,7 +98,10 @@ struct EvalCommand: ParsableCommand {
                 }
             }
         }
-        try EvalReport(methods: methodList, generations: generations, out: out, command: CommandLine.arguments.joined(separator: " "), suffix: variantSuffix).write()
+        try EvalReport(
+            methods: methodList, generations: generations, out: out,
+            command: CommandLine.arguments.joined(separator: " "), suffix: variantSuffix
+        ).write()
         print(try String(contentsOfFile: out + "/results\(variantSuffix).md", encoding: .utf8))
     }
 }

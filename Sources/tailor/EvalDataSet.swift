@@ -28,12 +28,17 @@ struct EvalDataSet {
         } else {
             let names = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
             guard let q = names.sorted().first(where: { $0.hasSuffix("questions.json") }),
-                  let o = names.sorted().first(where: { $0.hasSuffix("outputs.json") }) else {
-                throw CLIError("\(directory) holds neither users.json + user_others.json nor LaMP's *questions.json + *outputs.json")
+                let o = names.sorted().first(where: { $0.hasSuffix("outputs.json") })
+            else {
+                throw CLIError(
+                    "\(directory) holds neither users.json + user_others.json nor LaMP's *questions.json + *outputs.json"
+                )
             }
             let all = try Self.lamp(questions: directory + "/" + q, outputs: directory + "/" + o)
             guard limit > 0, limit < all.count else {
-                throw CLIError("LaMP data: pass --users N below the \(all.count) questions; the remaining users' profiles train the task adapter")
+                throw CLIError(
+                    "LaMP data: pass --users N below the \(all.count) questions; the remaining users' profiles train the task adapter"
+                )
             }
             users = Array(all.prefix(limit))
             others = all.dropFirst(limit).flatMap(\.profile)
@@ -41,8 +46,11 @@ struct EvalDataSet {
         if validate > 0 {
             users = users.compactMap { u in
                 guard u.profile.count > validate * 2 else { return nil }
-                return User(name: u.name, profile: Array(u.profile.dropLast(validate)),
-                            queries: u.profile.suffix(validate).map { Query(id: "validate:" + $0.id, input: $0.input, gold: $0.output) })
+                return User(
+                    name: u.name, profile: Array(u.profile.dropLast(validate)),
+                    queries: u.profile.suffix(validate).map {
+                        Query(id: "validate:" + $0.id, input: $0.input, gold: $0.output)
+                    })
             }
         }
         self.users = users
@@ -59,7 +67,9 @@ struct EvalDataSet {
     private static func perUser(_ path: String) throws -> [User] {
         guard let list = try json(path) as? [[String: Any]] else { throw CLIError("\(path) is not a list of users") }
         return try list.enumerated().map { i, u in
-            guard let name = u["user_id"].map({ "\($0)" }), let profile = u["profile"] as? [[String: Any]], let query = u["query"] as? [[String: Any]] else {
+            guard let name = u["user_id"].map({ "\($0)" }), let profile = u["profile"] as? [[String: Any]],
+                let query = u["query"] as? [[String: Any]]
+            else {
                 throw CLIError("\(path): user \(i) lacks user_id, profile or query")
             }
             let items = profile.compactMap { p -> HistoryItem? in
@@ -77,22 +87,26 @@ struct EvalDataSet {
     /// LaMP profile items carry task fields, not input/output: each known pair becomes the
     /// prompt the OPPU reference code writes for that task.
     static let lampProfilePrompts: [(input: String, output: String, prompt: String)] = [
-        ("abstract", "title", "Generate a title for the following abstract of a paper: "),      // LaMP-5
-        ("text", "title", "Generate a headline for the following article: "),                   // LaMP-4
-        ("title", "abstract", "Generate an abstract for the title \""),                          // LongLaMP abstracts
+        ("abstract", "title", "Generate a title for the following abstract of a paper: "),  // LaMP-5
+        ("text", "title", "Generate a headline for the following article: "),  // LaMP-4
+        ("title", "abstract", "Generate an abstract for the title \""),  // LongLaMP abstracts
     ]
 
     /// One user per LaMP question: its profile (mapped as above, or items with input/output)
     /// and the question itself as the query, scored against the outputs file's gold.
     static func lamp(questions: String, outputs: String) throws -> [User] {
-        guard let qs = try json(questions) as? [[String: Any]] else { throw CLIError("\(questions) is not a list of questions") }
+        guard let qs = try json(questions) as? [[String: Any]] else {
+            throw CLIError("\(questions) is not a list of questions")
+        }
         guard let o = try json(outputs) as? [String: Any], let golds = o["golds"] as? [[String: Any]] else {
             throw CLIError("\(outputs) is not {\"task\", \"golds\": [{\"id\", \"output\"}]}")
         }
         var gold: [String: String] = [:]
         for g in golds { if let id = g["id"].map({ "\($0)" }), let out = g["output"] as? String { gold[id] = out } }
         return try qs.enumerated().map { i, q in
-            guard let id = q["id"].map({ "\($0)" }), let input = q["input"] as? String, let profile = q["profile"] as? [[String: Any]] else {
+            guard let id = q["id"].map({ "\($0)" }), let input = q["input"] as? String,
+                let profile = q["profile"] as? [[String: Any]]
+            else {
                 throw CLIError("\(questions): question \(i) lacks id, input or profile")
             }
             guard let g = gold[id] else { throw CLIError("\(outputs) has no gold for question '\(id)'") }

@@ -9,14 +9,17 @@ struct LogitsCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customLong("prompt-file"), help: "File holding the prompt text.") var promptFile: String?
-    @Option(name: .customLong("tokens"), help: "Comma-separated token ids instead of a prompt file.") var tokens: String?
+    @Option(name: .customLong("tokens"), help: "Comma-separated token ids instead of a prompt file.") var tokens:
+        String?
     @Option(help: "How many logits per position.") var top: Int = 10
     @Flag(help: "Every position, not only the last.") var all = false
     @Flag(help: "Print JSON (the only format).") var json = false
     @Flag(help: "Use f32 activations for every product.") var exact = false
 
     func validate() throws {
-        guard (promptFile == nil) != (tokens == nil) else { throw ValidationError("give exactly one of --prompt-file or --tokens") }
+        guard (promptFile == nil) != (tokens == nil) else {
+            throw ValidationError("give exactly one of --prompt-file or --tokens")
+        }
         guard top >= 1 else { throw ValidationError("--top must be ≥ 1") }
     }
 
@@ -25,7 +28,9 @@ struct LogitsCommand: ParsableCommand {
         let ids: [Int32]
         if let tokens {
             ids = try tokens.split(separator: ",").map {
-                guard let v = Int32($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("bad token id '\($0)'") }
+                guard let v = Int32($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("bad token id '\($0)'")
+                }
                 return v
             }
         } else {
@@ -33,9 +38,10 @@ struct LogitsCommand: ParsableCommand {
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
         let n = ids.count
-        let ctx = InferenceContext(model: model, maxContext: max(n, 16), maxBatchTokens: n,
-                                   maxLogitRows: all ? n : 1, threads: modelOptions.threads,
-                                   precision: exact ? .exact : .fast)
+        let ctx = InferenceContext(
+            model: model, maxContext: max(n, 16), maxBatchTokens: n,
+            maxLogitRows: all ? n : 1, threads: modelOptions.threads,
+            precision: exact ? .exact : .fast)
         let rows: Int
         do {
             rows = try ctx.forward([BatchItem(sequence: 0, tokens: ids, allLogits: all)])

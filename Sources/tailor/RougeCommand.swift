@@ -5,7 +5,8 @@ import TailorEval
 /// `tailor rouge`: ROUGE-1/2/L of predictions against golds, both JSONL of {"id", "text"},
 /// identical to rouge_score (optionally with its Porter stemmer).
 struct RougeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rouge", abstract: "Score predictions against golds with ROUGE-1, ROUGE-2 and ROUGE-L.")
+    static let configuration = CommandConfiguration(
+        commandName: "rouge", abstract: "Score predictions against golds with ROUGE-1, ROUGE-2 and ROUGE-L.")
 
     @Option(help: "Predictions: JSONL of {\"id\", \"text\"}.") var pred: String
     @Option(help: "Golds: JSONL of {\"id\", \"text\"}.") var gold: String
@@ -28,7 +29,9 @@ struct RougeCommand: ParsableCommand {
             case let i as NSNumber: id = i.stringValue
             default: throw CLIError("\(path):\(n + 1): field 'id' is missing or not a string")
             }
-            guard let t = obj["text"] as? String else { throw CLIError("\(path):\(n + 1): field 'text' is missing or not a string") }
+            guard let t = obj["text"] as? String else {
+                throw CLIError("\(path):\(n + 1): field 'text' is missing or not a string")
+            }
             guard seen.insert(id).inserted else { throw CLIError("\(path):\(n + 1): id '\(id)' appears twice") }
             out.append((id, t))
         }
@@ -36,24 +39,39 @@ struct RougeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let golds = try Self.read(gold), preds = Dictionary(uniqueKeysWithValues: try Self.read(pred).map { ($0.id, $0.text) })
+        let golds = try Self.read(gold),
+            preds = Dictionary(uniqueKeysWithValues: try Self.read(pred).map { ($0.id, $0.text) })
         let missing = golds.map(\.id).filter { preds[$0] == nil }
-        guard missing.isEmpty else { throw CLIError("\(pred) has no prediction for \(missing.count) gold id(s): \(missing.prefix(5).joined(separator: ", "))") }
+        guard missing.isEmpty else {
+            throw CLIError(
+                "\(pred) has no prediction for \(missing.count) gold id(s): \(missing.prefix(5).joined(separator: ", "))"
+            )
+        }
         guard !golds.isEmpty else { throw CLIError("\(gold) holds no golds") }
         var rows: [[String: Any]] = []
         var sums = [0.0, 0.0, 0.0]
         for g in golds {
             let s = Rouge.score(prediction: preds[g.id]!, reference: g.text, stem: stem)
             sums[0] += s.rouge1.fmeasure; sums[1] += s.rouge2.fmeasure; sums[2] += s.rougeL.fmeasure
-            rows.append(["id": g.id, "rouge1": s.rouge1.fmeasure, "rouge2": s.rouge2.fmeasure, "rougeL": s.rougeL.fmeasure])
+            rows.append([
+                "id": g.id, "rouge1": s.rouge1.fmeasure, "rouge2": s.rouge2.fmeasure, "rougeL": s.rougeL.fmeasure,
+            ])
         }
         let n = Double(golds.count)
         if json {
-            let out: [String: Any] = ["count": golds.count, "stemmer": stem, "rouge1": sums[0] / n, "rouge2": sums[1] / n, "rougeL": sums[2] / n, "items": rows]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+            let out: [String: Any] = [
+                "count": golds.count, "stemmer": stem, "rouge1": sums[0] / n, "rouge2": sums[1] / n,
+                "rougeL": sums[2] / n, "items": rows,
+            ]
+            print(
+                String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self)
+            )
         } else {
-            print(String(format: "%d pairs%@: ROUGE-1 %.4f  ROUGE-2 %.4f  ROUGE-L %.4f (mean F1)", golds.count, stem ? " (stemmed)" : "",
-                         sums[0] / n, sums[1] / n, sums[2] / n))
+            print(
+                String(
+                    format: "%d pairs%@: ROUGE-1 %.4f  ROUGE-2 %.4f  ROUGE-L %.4f (mean F1)", golds.count,
+                    stem ? " (stemmed)" : "",
+                    sums[0] / n, sums[1] / n, sums[2] / n))
         }
     }
 }

@@ -9,24 +9,34 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .customLong("top-p"), help: "Top-p (1 disables).") var topP: Float = 1
     @Option(name: .customLong("min-p"), help: "Min-p (0 disables).") var minP: Float = 0
     @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty (1 disables).") var repeatPenalty: Float = 1
-    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repetition penalty looks back over.") var repeatLastN: Int = 64
+    @Option(name: .customLong("repeat-last-n"), help: "Tokens the repetition penalty looks back over.") var repeatLastN:
+        Int = 64
     @Option(help: "Random seed; the same seed gives the same output.") var seed: UInt64 = 0
-    @Option(name: .customLong("dry-multiplier"), help: "DRY: penalty on tokens that extend a repeat of the context (0 disables; 0.8 is usual).")
+    @Option(
+        name: .customLong("dry-multiplier"),
+        help: "DRY: penalty on tokens that extend a repeat of the context (0 disables; 0.8 is usual).")
     var dryMultiplier: Float = 0
-    @Option(name: .customLong("dry-base"), help: "DRY: growth of the penalty per repeated token.") var dryBase: Float = 1.75
-    @Option(name: .customLong("dry-allowed-length"), help: "DRY: longest repeat left unpenalized.") var dryAllowedLength: Int = 2
-    @Option(name: .customLong("dry-penalty-last-n"), help: "DRY: tokens searched for repeats (0: all).") var dryLastN: Int = 0
-    @Option(name: .customLong("dry-sequence-breaker"), help: "DRY: a string that ends a match (repeatable; default: newline, ':', '\"', '*').")
+    @Option(name: .customLong("dry-base"), help: "DRY: growth of the penalty per repeated token.") var dryBase: Float =
+        1.75
+    @Option(name: .customLong("dry-allowed-length"), help: "DRY: longest repeat left unpenalized.")
+    var dryAllowedLength: Int = 2
+    @Option(name: .customLong("dry-penalty-last-n"), help: "DRY: tokens searched for repeats (0: all).") var dryLastN:
+        Int = 0
+    @Option(
+        name: .customLong("dry-sequence-breaker"),
+        help: "DRY: a string that ends a match (repeatable; default: newline, ':', '\"', '*').")
     var dryBreakers: [String] = []
 
     var dry: DRYParameters {
-        DRYParameters(multiplier: dryMultiplier, base: dryBase, allowedLength: dryAllowedLength, window: dryLastN,
-                      breakers: dryBreakers.isEmpty ? nil : dryBreakers)
+        DRYParameters(
+            multiplier: dryMultiplier, base: dryBase, allowedLength: dryAllowedLength, window: dryLastN,
+            breakers: dryBreakers.isEmpty ? nil : dryBreakers)
     }
 
     var parameters: SamplingParameters {
-        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
-                           repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, dry: dry)
+        SamplingParameters(
+            temperature: temperature, topK: topK, topP: topP, minP: minP,
+            repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, dry: dry)
     }
 
     func validate() throws {
@@ -35,7 +45,8 @@ struct SamplingOptions: ParsableArguments {
 }
 
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Generate text from a prompt, streamed to the terminal.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Generate text from a prompt, streamed to the terminal.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
@@ -49,8 +60,10 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print timings to standard error.") var verbose = false
     @Option(help: "A PEFT adapter directory to apply (repeatable; applied in order).") var lora: [String] = []
     @Option(help: "Merge the --lora adapters into a private copy of the weights: q8_0 or f16.") var merge: String?
-    @Option(name: .customLong("user-lora"), help: "The user's adapter (PEFT dir), applied over the --lora adapters.") var userLoRA: String?
-    @Flag(help: "CoPe decoding: contrast --lora + --user-lora (the user's model) with --lora alone (the task model).") var cope = false
+    @Option(name: .customLong("user-lora"), help: "The user's adapter (PEFT dir), applied over the --lora adapters.")
+    var userLoRA: String?
+    @Flag(help: "CoPe decoding: contrast --lora + --user-lora (the user's model) with --lora alone (the task model).")
+    var cope = false
     @Option(help: "CoPe's α.") var alpha: Float = 0.1
     @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = 0.1
     @Argument(help: "The prompt.") var prompt: String
@@ -71,11 +84,15 @@ struct RunCommand: ParsableCommand {
         var model = try modelOptions.load()
         func load(_ dir: String) throws -> AdapterUse {
             guard let config = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
-                  let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors") else {
-                throw ValidationError("\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
+                let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors")
+            else {
+                throw ValidationError(
+                    "\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
             }
             do {
-                return AdapterUse(try PEFTAdapter.load(name: dir, configJSON: config, safetensors: Array(weights), config: model.config))
+                return AdapterUse(
+                    try PEFTAdapter.load(
+                        name: dir, configJSON: config, safetensors: Array(weights), config: model.config))
             } catch {
                 throw ValidationError("\(dir): \(error)")
             }
@@ -91,7 +108,8 @@ struct RunCommand: ParsableCommand {
         if chat {
             let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
             var messages: [ChatMessage] = []
-            if let s = system ?? (template == .chatML ? ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) : nil) {
+            if let s = system ?? (template == .chatML ? ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) : nil)
+            {
                 messages.append(ChatMessage(role: .system, content: s))
             }
             messages.append(ChatMessage(role: .user, content: prompt))
@@ -99,9 +117,10 @@ struct RunCommand: ParsableCommand {
         }
         let ids = tok.encode(text, addSpecial: true, parseSpecial: chat)
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
-        let ctx = InferenceContext(model: model, maxSequences: cope ? 2 : 1, maxContext: min(contextSize, model.config.contextLength),
-                                   maxBatchTokens: 256, threads: modelOptions.threads,
-                                   precision: exact ? .exact : .fast)
+        let ctx = InferenceContext(
+            model: model, maxSequences: cope ? 2 : 1, maxContext: min(contextSize, model.config.contextLength),
+            maxBatchTokens: 256, threads: modelOptions.threads,
+            precision: exact ? .exact : .fast)
         guard ids.count < ctx.maxContext else {
             throw ValidationError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
         }
@@ -109,14 +128,17 @@ struct RunCommand: ParsableCommand {
         let result: GenerationResult
         if cope, let userAdapter {
             let p = sampling.parameters
-            let parameters = ContrastiveParameters(alpha: alpha, tau: tau, temperature: p.temperature, topK: p.topK == 0 ? 50 : p.topK,
-                                                   topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed, dry: p.dry)
+            let parameters = ContrastiveParameters(
+                alpha: alpha, tau: tau, temperature: p.temperature, topK: p.topK == 0 ? 50 : p.topK,
+                topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed, dry: p.dry)
             do { try parameters.validate() } catch { throw ValidationError("\(error)") }
             (result, _) = try ContrastiveGenerator(context: ctx, user: adapters + [userAdapter], base: adapters)
-                .generate(prompt: ids, parameters: parameters, options: options, onToken: { token, _ in
-                    Console.write(token.text)
-                    return true
-                }, onTail: { Console.write($0) })
+                .generate(
+                    prompt: ids, parameters: parameters, options: options,
+                    onToken: { token, _ in
+                        Console.write(token.text)
+                        return true
+                    }, onTail: { Console.write($0) })
         } else {
             let gen = Generator(context: ctx, adapters: adapters + (userAdapter.map { [$0] } ?? []))
             result = try gen.generate(prompt: ids, sampling: sampling.parameters, options: options) { piece in
@@ -128,8 +150,10 @@ struct RunCommand: ParsableCommand {
         if verbose {
             let pp = Double(result.promptTokens) / max(result.prefillSeconds, 1e-9)
             let tg = Double(result.tokens.count) / max(result.decodeSeconds, 1e-9)
-            Console.error(String(format: "prompt %d tok, %.1f tok/s; generated %d tok, %.1f tok/s; finish: %@",
-                                 result.promptTokens, pp, result.tokens.count, tg, result.finishReason.rawValue))
+            Console.error(
+                String(
+                    format: "prompt %d tok, %.1f tok/s; generated %d tok, %.1f tok/s; finish: %@",
+                    result.promptTokens, pp, result.tokens.count, tg, result.finishReason.rawValue))
         }
     }
 }

@@ -6,7 +6,9 @@ import Foundation
 enum SubjectLine {
     /// The first line holding anything but whitespace, trimmed ("" if there is none).
     static func first(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? ""
+        text.split(whereSeparator: \.isNewline).lazy.map { $0.trimmingCharacters(in: .whitespaces) }.first {
+            !$0.isEmpty
+        } ?? ""
     }
 
     /// True once `text` holds a non-empty line followed by a line break: nothing after it counts.

@@ -9,10 +9,14 @@ struct Tailor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tailor",
         abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU, and talk to tailord.",
-        discussion: "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
-        subcommands: [RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
-                      DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
-                      DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self, CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, GitCommand.self, BridgeCommand.self]
+        discussion:
+            "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
+        subcommands: [
+            RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
+            DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
+            DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self,
+            CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, GitCommand.self, BridgeCommand.self,
+        ]
     )
 }
 
@@ -31,7 +35,8 @@ struct ModelOptions: ParsableArguments {
     static var defaultModelPath: String {
         let env = ProcessInfo.processInfo.environment
         if let m = env["TAILOR_MODEL"] { return m }
-        let dir = env["TAILOR_MODELS_DIR"]
+        let dir =
+            env["TAILOR_MODELS_DIR"]
             ?? ((env["XDG_DATA_HOME"] ?? NSHomeDirectory() + "/.local/share") + "/tailor/models")
         return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
@@ -71,8 +76,14 @@ enum Console {
 
 /// Reads a text file the user named, with an error naming it.
 func readTextFile(_ path: String, limit: Int = 64 << 20) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read file '\(path)'") }
-    guard data.count <= limit else { throw ValidationError("file '\(path)' is \(data.count) bytes; the limit is \(limit)") }
-    guard let s = String(data: data, encoding: .utf8) else { throw ValidationError("file '\(path)' is not valid UTF-8") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read file '\(path)'")
+    }
+    guard data.count <= limit else {
+        throw ValidationError("file '\(path)' is \(data.count) bytes; the limit is \(limit)")
+    }
+    guard let s = String(data: data, encoding: .utf8) else {
+        throw ValidationError("file '\(path)' is not valid UTF-8")
+    }
     return s
 }

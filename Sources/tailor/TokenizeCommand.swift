@@ -6,7 +6,8 @@ struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print the token ids of a text.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Flag(name: .customLong("no-special"), help: "Add no BOS/EOS and read special-token text as plain text.") var noSpecial = false
+    @Flag(name: .customLong("no-special"), help: "Add no BOS/EOS and read special-token text as plain text.")
+    var noSpecial = false
     @Option(help: "Text to tokenize.") var text: String?
     @Option(help: "File whose text to tokenize.") var file: String?
     @Flag(help: "Print one JSON array.") var json = false

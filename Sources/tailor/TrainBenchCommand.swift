@@ -7,7 +7,8 @@ import TailorTraining
 /// sequence of N tokens, all of them learned — the shape of the torch + PEFT peer
 /// (Benchmarks/torch_lora_train.py).
 struct TrainBenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train-bench", abstract: "Measure LoRA training tokens/s.")
+    static let configuration = CommandConfiguration(
+        commandName: "train-bench", abstract: "Measure LoRA training tokens/s.")
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customShort("n"), help: "Tokens per sequence.") var tokens: Int = 256
@@ -18,11 +19,15 @@ struct TrainBenchCommand: ParsableCommand {
 
     func run() throws {
         let model = try modelOptions.load()
-        let list = targets == "all" ? LoRATarget.allCases : try targets.split(separator: ",").map {
-            guard let t = LoRATarget(rawValue: String($0)) else { throw ValidationError("unknown target '\($0)'") }
-            return t
-        }
-        let graph = TrainingGraph(model: model, maxTokens: tokens, maxRank: rank, checkpointing: checkpointing, threads: modelOptions.threads)
+        let list =
+            targets == "all"
+            ? LoRATarget.allCases
+            : try targets.split(separator: ",").map {
+                guard let t = LoRATarget(rawValue: String($0)) else { throw ValidationError("unknown target '\($0)'") }
+                return t
+            }
+        let graph = TrainingGraph(
+            model: model, maxTokens: tokens, maxRank: rank, checkpointing: checkpointing, threads: modelOptions.threads)
         let lora = TrainableLoRA(config: model.config, rank: rank, alpha: Float(2 * rank), targets: list, seed: 1)
         let opt = AdamW(count: lora.count, weightDecay: 0.01)
         var rng = SeededGenerator(seed: 3)
@@ -38,8 +43,10 @@ struct TrainBenchCommand: ParsableCommand {
         }
         times.sort()
         let median = times[times.count / 2]
-        print(String(format: "%@: r=%d %@, 1×%d tokens, %d threads%@: %.2f s/step, %.1f tok/s (median of %d)",
-                     (modelOptions.modelPath as NSString).lastPathComponent, rank, targets, tokens, graph.threads,
-                     checkpointing ? ", checkpointing" : "", median, Double(tokens) / median, steps))
+        print(
+            String(
+                format: "%@: r=%d %@, 1×%d tokens, %d threads%@: %.2f s/step, %.1f tok/s (median of %d)",
+                (modelOptions.modelPath as NSString).lastPathComponent, rank, targets, tokens, graph.threads,
+                checkpointing ? ", checkpointing" : "", median, Double(tokens) / median, steps))
     }
 }

@@ -10,7 +10,9 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(help: "LoRA alpha.") var alpha: Float?
     @Option(help: "Targets, e.g. q,v or q,k,v,o.") var targets: String?
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float?
-    @Option(name: .customLong("dpo-lr"), help: "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else 5e-6).")
+    @Option(
+        name: .customLong("dpo-lr"),
+        help: "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else 5e-6).")
     var dpoLearningRate: Float?
     @Option(help: "Epochs.") var epochs: UInt32?
     @Option(name: .customLong("batch"), help: "Sequences (or pairs) per optimizer step.") var batchSize: UInt32?
@@ -20,8 +22,10 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(help: "DPO β.") var beta: Float?
     @Option(help: "Negatives sampled per prompt (K).") var samples: UInt32?
     @Option(name: .customLong("max-new-tokens"), help: "Tokens per sampled negative.") var maxNewTokens: UInt32?
-    @Option(name: .customLong("reward-alpha"), help: "α of the implicit reward log π_user − α·log π_base.") var rewardAlpha: Float?
-    @Flag(name: .customLong("length-normalized"), help: "Score negatives by per-token means (as the reference code).") var lengthNormalized = false
+    @Option(name: .customLong("reward-alpha"), help: "α of the implicit reward log π_user − α·log π_base.")
+    var rewardAlpha: Float?
+    @Flag(name: .customLong("length-normalized"), help: "Score negatives by per-token means (as the reference code).")
+    var lengthNormalized = false
     @Option(help: "Seed.") var seed: UInt64?
     @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: UInt32?
     @Option(name: .customLong("max-items"), help: "Use at most this many history items.") var maxItems: UInt32?
@@ -54,7 +58,8 @@ struct HyperparameterOptions: ParsableArguments {
 /// it (a progress bar on a terminal, JSON lines otherwise); with `--offline`, trains on files
 /// without the daemon.
 struct TrainCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train adapters: tam, oppu, negatives, dpo or cope (oppu → negatives → dpo).")
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train adapters: tam, oppu, negatives, dpo or cope (oppu → negatives → dpo).")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var hyper: HyperparameterOptions
@@ -62,7 +67,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "The user to personalize for (tam: whose data to leave out).") var user: String = ""
     @Option(help: "The task.") var task: String
     @Option(help: "Online: the daemon's model id (default: the only one). Offline: the GGUF file.") var model: String?
-    @Option(help: "Import this file (JSONL, per-user or LaMP) for --user first; offline: the training data.") var data: String?
+    @Option(help: "Import this file (JSONL, per-user or LaMP) for --user first; offline: the training data.") var data:
+        String?
     @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery: UInt32 = 0
     @Flag(name: .customLong("no-wait"), help: "Submit and print the job id without following it.") var noWait = false
     @Flag(help: "Train on files, without the daemon.") var offline = false
@@ -77,7 +83,10 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         if offline {
-            try OfflineTraining(kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters, threads: threads).run()
+            try OfflineTraining(
+                kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters,
+                threads: threads
+            ).run()
             return
         }
         var request = Jobs.SubmitRequest(kind: kind, user: user, task: task)
@@ -86,10 +95,13 @@ struct TrainCommand: AsyncParsableCommand {
         request.checkpointEvery = checkpointEvery
         try await withClient(connection) { client in
             if let data {
-                guard let bytes = FileManager.default.contents(atPath: data) else { throw CLIError("cannot read \(data)") }
+                guard let bytes = FileManager.default.contents(atPath: data) else {
+                    throw CLIError("cannot read \(data)")
+                }
                 let format = DataCommand.Import.guessFormat(data)
                 guard format != "lamp" else { throw CLIError("import LaMP files with `tailor data import` first") }
-                let r = try await client.importData(Preferences.ImportRequest(user: user, task: task, format: format), data: [UInt8](bytes))
+                let r = try await client.importData(
+                    Preferences.ImportRequest(user: user, task: task, format: format), data: [UInt8](bytes))
                 Console.error("imported \(r.history) history items (\(r.skipped) already present)")
             }
             let job = try await client.submitJob(request)
@@ -118,25 +130,31 @@ struct JobFollower {
         var stageStart = Date()
         for try await info in try client.watchJob(id) {
             if !info.stage.isEmpty, info.stage != stages.last?.stage {
-                if !json, !stages.isEmpty { Console.write("\n", to: fd) }      // keep the finished stage's bar
+                if !json, !stages.isEmpty { Console.write("\n", to: fd) }  // keep the finished stage's bar
                 stageStart = Date()
                 stages.append((info.stage, 0))
             }
             if !stages.isEmpty { stages[stages.count - 1].seconds = Date().timeIntervalSince(stageStart) }
             last = info
             if json {
-                let obj: [String: Any] = ["id": info.id, "state": info.state, "stage": info.stage, "step": info.step, "total_steps": info.totalSteps,
-                                          "loss": Double(info.loss), "tokens_per_second": Double(info.tokensPerSecond),
-                                          "eta_seconds": Double(info.etaSeconds), "adapter_version": info.adapterVersion, "error": info.error,
-                                          "resumed": info.resumed]
+                let obj: [String: Any] = [
+                    "id": info.id, "state": info.state, "stage": info.stage, "step": info.step,
+                    "total_steps": info.totalSteps,
+                    "loss": Double(info.loss), "tokens_per_second": Double(info.tokensPerSecond),
+                    "eta_seconds": Double(info.etaSeconds), "adapter_version": info.adapterVersion, "error": info.error,
+                    "resumed": info.resumed,
+                ]
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 let width = 30
                 let done = info.totalSteps > 0 ? Int(Double(info.step) / Double(info.totalSteps) * Double(width)) : 0
                 let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
-                Console.write(String(format: "\r\u{1B}[K%@ %@ %@ %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", info.id, info.stage.isEmpty ? info.state : info.stage,
-                                     bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds), to: fd)
+                Console.write(
+                    String(
+                        format: "\r\u{1B}[K%@ %@ %@ %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs", info.id,
+                        info.stage.isEmpty ? info.state : info.stage,
+                        bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds), to: fd)
             }
         }
         if !json { Console.write("\n", to: fd) }
@@ -153,8 +171,9 @@ struct JobFollower {
 
 /// `tailor jobs ls|watch|cancel`.
 struct JobsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List, follow and cancel training jobs.",
-                                                    subcommands: [List.self, Watch.self, Cancel.self])
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List, follow and cancel training jobs.",
+        subcommands: [List.self, Watch.self, Cancel.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List jobs, newest first.")
@@ -166,8 +185,11 @@ struct JobsCommand: AsyncParsableCommand {
             let jobs = try await withClient(connection) { try await $0.jobs(user: user, task: task) }
             if jobs.isEmpty { print("no jobs"); return }
             for j in jobs {
-                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
-                print("\(j.id)\t\(j.kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)")
+                let when = ISO8601DateFormatter().string(
+                    from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
+                print(
+                    "\(j.id)\t\(j.kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)"
+                )
             }
         }
     }
@@ -179,7 +201,9 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
-            try await withClient(connection) { try await JobFollower(json: json || isatty(STDOUT_FILENO) == 0).follow($0, id) }
+            try await withClient(connection) {
+                try await JobFollower(json: json || isatty(STDOUT_FILENO) == 0).follow($0, id)
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// `tailor bridge` against a real tailord: ping, a streamed completion, cancel, feedback that
 /// lands in the store, and bad lines answered without stopping the bridge.
@@ -9,8 +9,11 @@ final class BridgeCLITests: DaemonTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try startDaemon(["--socket", dir + "/t.sock", "--state-dir", dir + "/state", "--config", emptyConfig(),
-                         "--model", TestPaths.tinyModel(), "-t", "1"], socket: dir + "/t.sock")
+        try startDaemon(
+            [
+                "--socket", dir + "/t.sock", "--state-dir", dir + "/state", "--config", emptyConfig(),
+                "--model", TestPaths.tinyModel(), "-t", "1",
+            ], socket: dir + "/t.sock")
     }
 
     /// A running bridge: write lines, read answers.
@@ -36,7 +39,9 @@ final class BridgeCLITests: DaemonTestCase {
                 if let nl = buffer.firstIndex(of: 0x0A) {
                     let line = buffer[buffer.startIndex..<nl]
                     buffer = Data(buffer[(nl + 1)...])
-                    return (try? JSONSerialization.jsonObject(with: line) as? [String: Any]) ?? ["unparsed": String(decoding: line, as: UTF8.self)]
+                    return (try? JSONSerialization.jsonObject(with: line) as? [String: Any]) ?? [
+                        "unparsed": String(decoding: line, as: UTF8.self)
+                    ]
                 }
                 let chunk = output.fileHandleForReading.availableData
                 if chunk.isEmpty { return ["eof": true] }
@@ -66,26 +71,36 @@ final class BridgeCLITests: DaemonTestCase {
         let done = try XCTUnwrap(answers.last)
         XCTAssertEqual(done["generated_tokens"] as? Int, 6)
         XCTAssertEqual(done["mode"] as? String, "fallback", "no adapters yet: served without them")
-        XCTAssertEqual(answers.filter { $0["event"] as? String == "token" }.compactMap { $0["text"] as? String }.joined(), done["text"] as? String)
+        XCTAssertEqual(
+            answers.filter { $0["event"] as? String == "token" }.compactMap { $0["text"] as? String }.joined(),
+            done["text"] as? String)
         // Cancel: a long completion stops and says so.
         b.send(#"{"id": "long", "op": "complete", "prompt": "the theme", "max_tokens": 4000}"#)
         b.send(#"{"id": 3, "op": "cancel", "target": "long"}"#)
         var cancelled = b.until("cancelled", id: "long")
-        XCTAssertNil(cancelled.first { $0["event"] as? String == "done" && "\($0["id"] ?? "")" == "long" }, "a cancelled completion does not finish")
+        XCTAssertNil(
+            cancelled.first { $0["event"] as? String == "done" && "\($0["id"] ?? "")" == "long" },
+            "a cancelled completion does not finish")
         // The cancel's own "ok" and the completion's "cancelled" come from two tasks, in either
         // order: read on to the "ok" when it has not come yet, so the next line is the error below.
-        let acknowledged = { (answers: [[String: Any]]) in answers.contains { $0["event"] as? String == "ok" && "\($0["id"] ?? "")" == "3" } }
+        let acknowledged = { (answers: [[String: Any]]) in
+            answers.contains { $0["event"] as? String == "ok" && "\($0["id"] ?? "")" == "3" }
+        }
         if !acknowledged(cancelled) { cancelled += b.until("ok", id: "3") }
         XCTAssertTrue(acknowledged(cancelled), "the cancel is acknowledged")
         // Bad lines get errors; the bridge keeps going.
         b.send("not json")
         XCTAssertEqual(b.next()["message"] as? String, "the line is not a JSON object")
         b.send(#"{"id": 5, "op": "feedback", "task": "lua", "prompt": "p", "shown": "s", "outcome": "loved"}"#)
-        XCTAssertEqual(b.until("error", id: "5").last?["message"] as? String, "field 'outcome' must be accepted, edited or rejected")
+        XCTAssertEqual(
+            b.until("error", id: "5").last?["message"] as? String,
+            "field 'outcome' must be accepted, edited or rejected")
         b.send(#"{"id": 6, "op": "complete", "prompt": 7}"#)
         XCTAssertEqual(b.until("error", id: "6").last?["message"] as? String, "field 'prompt' must be a string")
         // Feedback lands in the store as training data.
-        b.send(#"{"id": 7, "op": "feedback", "task": "lua", "prompt": "local x = ", "shown": "1", "kept": "2", "outcome": "edited"}"#)
+        b.send(
+            #"{"id": 7, "op": "feedback", "task": "lua", "prompt": "local x = ", "shown": "1", "kept": "2", "outcome": "edited"}"#
+        )
         let ok = try XCTUnwrap(b.until("ok", id: "7").last)
         XCTAssertEqual(ok["pairs"] as? Int, 1)
         b.input.fileHandleForWriting.closeFile()
@@ -100,7 +115,9 @@ final class BridgeCLITests: DaemonTestCase {
         let b = try Bridge(socket: dir + "/t.sock")
         XCTAssertEqual(b.next()["event"] as? String, "ready")
         for i in 0..<4 {
-            b.send(#"{"id": "a\#(i)", "op": "feedback", "task": "lua", "prompt": "the theme \#(i)", "shown": "the he", "outcome": "accepted"}"#)
+            b.send(
+                #"{"id": "a\#(i)", "op": "feedback", "task": "lua", "prompt": "the theme \#(i)", "shown": "the he", "outcome": "accepted"}"#
+            )
             XCTAssertEqual(b.until("ok", id: "a\(i)").last?["history"] as? Int, 1)
         }
         b.send(#"{"id": "t", "op": "train", "kind": "oppu", "task": "lua"}"#)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// Runs the built `tailor` executable the way a user does and checks its output against the
 /// engine-level expectations.
@@ -11,7 +11,9 @@ final class CLITests: XCTestCase {
     private func run(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args) }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailor.path), "tailor binary not built at \(BuiltProducts.tailor.path)")
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: BuiltProducts.tailor.path),
+            "tailor binary not built at \(BuiltProducts.tailor.path)")
     }
 
     func testTokenizeJSONAndPlain() throws {
@@ -28,9 +30,12 @@ final class CLITests: XCTestCase {
     func testLogitsJSONMatchesFixture() throws {
         struct Row: Decodable { let position: Int; let top: [[Double]] }
         struct Expected: Decodable { let tokens: [Int]; let logits: [[Double]] }
-        let exp = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("tiny/qwen2.logits.json")))
-        let out = try run(["logits", "--model", Self.tiny, "--tokens", exp.tokens.map(String.init).joined(separator: ","),
-                           "--top", "3", "--all", "--json"])
+        let exp = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("tiny/qwen2.logits.json")))
+        let out = try run([
+            "logits", "--model", Self.tiny, "--tokens", exp.tokens.map(String.init).joined(separator: ","),
+            "--top", "3", "--all", "--json",
+        ])
         XCTAssertEqual(out.status, 0, out.stderr)
         let rows = try JSONDecoder().decode([Row].self, from: Data(out.stdout.utf8))
         XCTAssertEqual(rows.map(\.position), Array(0..<exp.tokens.count))
@@ -70,7 +75,7 @@ final class CLITests: XCTestCase {
         let args = ["run", "--model", llama, "-n", "12", "-t", "1", "the quick brown fox"]
         let plain = try run(args)
         let adapted = try run(args + ["--lora", lora])
-        let merged = try run(args + ["--lora", lora, "--merge", "q8_0"])   // an F32 base merges exactly whatever is asked
+        let merged = try run(args + ["--lora", lora, "--merge", "q8_0"])  // an F32 base merges exactly whatever is asked
         XCTAssertEqual(adapted.status, 0, adapted.stderr)
         XCTAssertNotEqual(plain.stdout, adapted.stdout)
         XCTAssertEqual(merged.stdout, adapted.stdout)
@@ -85,8 +90,11 @@ final class CLITests: XCTestCase {
         let dir = NSTemporaryDirectory() + "rouge-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Data("{\"id\": \"a\", \"text\": \"Fix the parser for empty lines\"}\n{\"id\": 2, \"text\": \"Add a test\"}\n".utf8)
-            .write(to: URL(fileURLWithPath: dir + "/gold.jsonl"))
+        try Data(
+            "{\"id\": \"a\", \"text\": \"Fix the parser for empty lines\"}\n{\"id\": 2, \"text\": \"Add a test\"}\n"
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: dir + "/gold.jsonl"))
         try Data("{\"id\": 2, \"text\": \"Add tests\"}\n{\"id\": \"a\", \"text\": \"parser: fix empty lines\"}\n".utf8)
             .write(to: URL(fileURLWithPath: dir + "/pred.jsonl"))
         let out = try run(["rouge", "--pred", dir + "/pred.jsonl", "--gold", dir + "/gold.jsonl", "--json"])
@@ -108,7 +116,10 @@ final class CLITests: XCTestCase {
     /// α = 1 it runs, and it refuses --cope without --user-lora.
     func testRunCoPe() throws {
         let lora = TestPaths.fixtures.appendingPathComponent("lora").path
-        let common = ["run", "--model", Self.tiny, "--lora", lora + "/qwen2-task-peft", "--user-lora", lora + "/qwen2-user-peft", "-n", "10", "-t", "1"]
+        let common = [
+            "run", "--model", Self.tiny, "--lora", lora + "/qwen2-task-peft", "--user-lora", lora + "/qwen2-user-peft",
+            "-n", "10", "-t", "1",
+        ]
         let plain = try run(common + ["the theme"])
         let cope0 = try run(common + ["--cope", "--alpha", "0", "the theme"])
         XCTAssertEqual(cope0.status, 0, cope0.stderr)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// The daemon as its users run it: the `tailord` binary (directly and socket-activated), and
 /// the `tailor` client commands against it.
@@ -16,15 +16,22 @@ final class DaemonCLITests: DaemonTestCase {
         // A shell stands for the command: it starts the daemon and waits on it; it is then killed.
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", "\"$0\" \"$@\" >/dev/null 2>&1 & echo $! > \(pidFile); wait", BuiltProducts.tailord.path, "--socket", socket,
-                           "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(), "--threads", "1", "--config", emptyConfig(),
-                           "--exit-with-parent"]
+        shell.arguments = [
+            "-c", "\"$0\" \"$@\" >/dev/null 2>&1 & echo $! > \(pidFile); wait", BuiltProducts.tailord.path, "--socket",
+            socket,
+            "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(), "--threads", "1", "--config",
+            emptyConfig(),
+            "--exit-with-parent",
+        ]
         shell.standardOutput = FileHandle.nullDevice
         shell.standardError = FileHandle.nullDevice
         try shell.run()
         let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, (try? BuiltProducts.tailor(["status", "--socket", socket]))?.status != 0 { Thread.sleep(forTimeInterval: 0.05) }
-        let pid = try XCTUnwrap(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        while Date() < deadline, (try? BuiltProducts.tailor(["status", "--socket", socket]))?.status != 0 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let pid = try XCTUnwrap(
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(pid, SIGKILL) }
         XCTAssertEqual(kill(pid, 0), 0, "the daemon did not start")
         // Not waitUntilExit: Foundation notices a child's exit when its descendants let go of
@@ -41,7 +48,8 @@ final class DaemonCLITests: DaemonTestCase {
     static func isRunning(_ pid: pid_t) -> Bool {
         guard kill(pid, 0) == 0 else { return false }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
+            let close = stat.lastIndex(of: ")")
+        else { return true }
         // "pid (comm) S ...": the state follows the command name, which may hold spaces.
         let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
         return state != "Z" && state != "X"
@@ -49,8 +57,11 @@ final class DaemonCLITests: DaemonTestCase {
 
     func testStatusModelsGenerateAndSIGTERM() throws {
         let socket = dir + "/t.sock"
-        let p = try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
-                                              "--threads", "1", "--config", emptyConfig()], socket: socket)
+        let p = try startDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
+                "--threads", "1", "--config", emptyConfig(),
+            ], socket: socket)
         let status = try cli(["status", "--socket", socket])
         XCTAssertTrue(status.stdout.contains("models: llama"), status.stdout)
         let ls = try cli(["models", "ls", "--socket", socket])
@@ -62,7 +73,8 @@ final class DaemonCLITests: DaemonTestCase {
         let offline = try cli(["run", "--model", TestPaths.tinyModel(), "-n", "8", "-t", "1", "the quick brown fox"])
         XCTAssertEqual(online.stdout, offline.stdout)
         // Load under another id, unload, and a typed error for a missing model.
-        XCTAssertEqual(try cli(["models", "load", "--socket", socket, "--id", "second", TestPaths.tinyModel()]).status, 0)
+        XCTAssertEqual(
+            try cli(["models", "load", "--socket", socket, "--id", "second", TestPaths.tinyModel()]).status, 0)
         XCTAssertEqual(try cli(["models", "unload", "--socket", socket, "second"]).status, 0)
         let missing = try cli(["generate", "--socket", socket, "--model", "second", "hi"])
         XCTAssertNotEqual(missing.status, 0)
@@ -80,8 +92,11 @@ final class DaemonCLITests: DaemonTestCase {
 
     func testAdaptersCommands() throws {
         let socket = dir + "/a.sock"
-        let p = try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
-                                              "--threads", "1", "--config", emptyConfig()], socket: socket)
+        let p = try startDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
+                "--threads", "1", "--config", emptyConfig(),
+            ], socket: socket)
         let lora = TestPaths.repository("Tests/TailorEngineTests/Fixtures/lora").path
         func ok(_ args: [String]) throws -> String {
             let out = try cli(args + ["--socket", socket])
@@ -89,8 +104,11 @@ final class DaemonCLITests: DaemonTestCase {
             return out.stdout
         }
         XCTAssertEqual(try ok(["adapters", "ls"]), "no adapters\n")
-        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", lora + "/llama-task-peft"]).contains("as v1 (current)"))
-        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", "--user", "alice", lora + "/llama-user-peft"]).contains("as v1"))
+        XCTAssertTrue(
+            try ok(["adapters", "import", "--task", "email", lora + "/llama-task-peft"]).contains("as v1 (current)"))
+        XCTAssertTrue(
+            try ok(["adapters", "import", "--task", "email", "--user", "alice", lora + "/llama-user-peft"]).contains(
+                "as v1"))
         let ls = try ok(["adapters", "ls"])
         XCTAssertTrue(ls.contains("task\temail\t-\tv1 of 1\tr=4"), ls)
         XCTAssertTrue(ls.contains("user\temail\talice\tv1 of 1\tr=2"), ls)
@@ -98,15 +116,23 @@ final class DaemonCLITests: DaemonTestCase {
         let personal = try ok(["generate", "-n", "8", "--user", "alice", "--task", "email", "the quick brown fox"])
         XCTAssertNotEqual(plain, personal)
         // Export reproduces the imported files; a second version, then a rollback to the first.
-        XCTAssertTrue(try ok(["adapters", "export", "--task", "email", "--user", "alice", dir + "/out"]).contains("exported v1"))
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/out/adapter_model.safetensors")),
-                       try Data(contentsOf: URL(fileURLWithPath: lora + "/llama-user-peft/adapter_model.safetensors")))
-        _ = try ok(["adapters", "export", "--task", "email", "--user", "alice", "--format", "gguf", dir + "/alice.gguf"])
-        XCTAssertTrue(try ok(["adapters", "import", "--task", "email", "--user", "alice", dir + "/alice.gguf"]).contains("as v2 (current)"))
-        XCTAssertEqual(try ok(["generate", "-n", "8", "--user", "alice", "--task", "email", "the quick brown fox"]), personal)
+        XCTAssertTrue(
+            try ok(["adapters", "export", "--task", "email", "--user", "alice", dir + "/out"]).contains("exported v1"))
+        XCTAssertEqual(
+            try Data(contentsOf: URL(fileURLWithPath: dir + "/out/adapter_model.safetensors")),
+            try Data(contentsOf: URL(fileURLWithPath: lora + "/llama-user-peft/adapter_model.safetensors")))
+        _ = try ok([
+            "adapters", "export", "--task", "email", "--user", "alice", "--format", "gguf", dir + "/alice.gguf",
+        ])
+        XCTAssertTrue(
+            try ok(["adapters", "import", "--task", "email", "--user", "alice", dir + "/alice.gguf"]).contains(
+                "as v2 (current)"))
+        XCTAssertEqual(
+            try ok(["generate", "-n", "8", "--user", "alice", "--task", "email", "the quick brown fox"]), personal)
         XCTAssertTrue(try ok(["adapters", "rollback", "--task", "email", "--user", "alice"]).contains("now v1"))
         XCTAssertTrue(try ok(["adapters", "show", "--task", "email", "--user", "alice"]).contains("* v1"))
-        XCTAssertTrue(try ok(["adapters", "rm", "--task", "email", "--user", "alice", "--version", "2"]).contains("deleted v2"))
+        XCTAssertTrue(
+            try ok(["adapters", "rm", "--task", "email", "--user", "alice", "--version", "2"]).contains("deleted v2"))
         let refused = try cli(["adapters", "import", "--socket", socket, "--task", "email", lora + "/gemma3-task-peft"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("INVALID_ARGUMENT"), refused.stderr)
@@ -117,7 +143,8 @@ final class DaemonCLITests: DaemonTestCase {
 
     func testSocketActivation() throws {
         let activate = "/usr/bin/systemd-socket-activate"
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is not installed")
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is not installed")
         let socket = dir + "/act.sock"
         // One shell runs the activator, the client and the SIGTERM, so the daemon is not a
         // child Foundation's Process must track while other children come and go.
@@ -158,7 +185,9 @@ final class DaemonCLITests: DaemonTestCase {
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(notify.utf8)) }
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         XCTAssertEqual(bound, 0)
         var tv = timeval(tv_sec: 20, tv_usec: 0)
@@ -198,11 +227,14 @@ final class DaemonCLITests: DaemonTestCase {
     }
 
     func testInstallWritesUserUnitsForThisBinary() throws {
-        let out = try cli(["daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable", BuiltProducts.tailord.path])
+        let out = try cli([
+            "daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable",
+            BuiltProducts.tailord.path,
+        ])
         XCTAssertEqual(out.status, 0, out.stderr)
         let service = try String(contentsOfFile: dir + "/units/tailord.service", encoding: .utf8)
         XCTAssertTrue(service.contains("ExecStart=\(BuiltProducts.tailord.path) --mode user"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/units/tailord.socket"))
-        XCTAssertNotEqual(try cli(["daemon", "install", "--no-enable"]).status, 0)   // --user is required
+        XCTAssertNotEqual(try cli(["daemon", "install", "--no-enable"]).status, 0)  // --user is required
     }
 }

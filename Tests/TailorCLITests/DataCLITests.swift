@@ -1,7 +1,7 @@
 import Foundation
 import TailorStore
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// `tailor data …` against a real `tailord`, and the crash test: SIGKILL during a large import.
 final class DataCLITests: DaemonTestCase {
@@ -13,17 +13,21 @@ final class DataCLITests: DaemonTestCase {
     private func startDaemon(config: String = "") throws {
         let path = dir + "/tailord.conf"
         try Data(config.utf8).write(to: URL(fileURLWithPath: path))
-        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", path],
-                                           socket: socket)
+        try startDaemon(
+            ["--socket", socket, "--state-dir", dir + "/state", "--config", path],
+            socket: socket)
     }
 
-    private func cli(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args + ["--socket", socket]) }
+    private func cli(_ args: [String]) throws -> BuiltProducts.Output {
+        try BuiltProducts.tailor(args + ["--socket", socket])
+    }
 
     private func writeJSONL(_ path: String, count: Int) throws {
         var text = ""
         text.reserveCapacity(count * 96)
         for i in 0..<count {
-            text += "{\"id\": \"i\(String(format: "%07d", i))\", \"input\": \"Write a subject for change \(i) to the parser\", \"output\": \"Fix parser case \(i)\"}\n"
+            text +=
+                "{\"id\": \"i\(String(format: "%07d", i))\", \"input\": \"Write a subject for change \(i) to the parser\", \"output\": \"Fix parser case \(i)\"}\n"
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
@@ -34,27 +38,36 @@ final class DataCLITests: DaemonTestCase {
         try writeJSONL(file, count: 50)
         let imported = try cli(["data", "import", "--user", "Grace Hopper", "--task", "commit_subject", file])
         XCTAssertEqual(imported.status, 0, imported.stderr)
-        XCTAssertTrue(imported.stdout.hasPrefix("imported 50 history items, 0 pairs, 0 feedback events; 0 already present"), imported.stdout)
+        XCTAssertTrue(
+            imported.stdout.hasPrefix("imported 50 history items, 0 pairs, 0 feedback events; 0 already present"),
+            imported.stdout)
         let again = try cli(["data", "import", "--user", "Grace Hopper", "--task", "commit_subject", file])
-        XCTAssertTrue(again.stdout.hasPrefix("imported 0 history items, 0 pairs, 0 feedback events; 50 already present"), again.stdout)
+        XCTAssertTrue(
+            again.stdout.hasPrefix("imported 0 history items, 0 pairs, 0 feedback events; 50 already present"),
+            again.stdout)
         let stats = try cli(["data", "stats", "--json"])
         let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(rows.count, 1)
         XCTAssertEqual(rows[0]["user"] as? String, "Grace Hopper")
         XCTAssertEqual(rows[0]["history"] as? Int, 50)
         let users = try cli(["data", "ls"])
-        XCTAssertTrue(users.stdout.hasPrefix("Grace Hopper\t50 history\t0 pairs\t0 feedback\ttasks: commit_subject"), users.stdout)
+        XCTAssertTrue(
+            users.stdout.hasPrefix("Grace Hopper\t50 history\t0 pairs\t0 feedback\ttasks: commit_subject"), users.stdout
+        )
         let page = try cli(["data", "ls", "--user", "Grace Hopper", "--limit", "2", "--offset", "10"])
-        XCTAssertEqual(page.stdout.split(separator: "\n").first.map(String.init),
-                       "i0000010\tcommit_subject\tWrite a subject for change 10 to the parser\t→ Fix parser case 10")
+        XCTAssertEqual(
+            page.stdout.split(separator: "\n").first.map(String.init),
+            "i0000010\tcommit_subject\tWrite a subject for change 10 to the parser\t→ Fix parser case 10")
         XCTAssertTrue(page.stdout.contains("(2 of 50 history records from 10)"), page.stdout)
         let out = dir + "/export.jsonl"
         XCTAssertEqual(try cli(["data", "export", "--user", "Grace Hopper", "-o", out]).status, 0)
-        let exported = try PreferenceImport.parse(Data(contentsOf: URL(fileURLWithPath: out)), format: .jsonl, task: "x")
+        let exported = try PreferenceImport.parse(
+            Data(contentsOf: URL(fileURLWithPath: out)), format: .jsonl, task: "x")
         XCTAssertEqual(exported.history.count, 50)
         XCTAssertEqual(exported.history[3].output, "Fix parser case 3")
         // Bad input: the error names the line and field, and the exit status says it failed.
-        try Data("{\"id\": \"z\", \"input\": \"\", \"output\": \"o\"}\n".utf8).write(to: URL(fileURLWithPath: dir + "/bad.jsonl"))
+        try Data("{\"id\": \"z\", \"input\": \"\", \"output\": \"o\"}\n".utf8).write(
+            to: URL(fileURLWithPath: dir + "/bad.jsonl"))
         let bad = try cli(["data", "import", "--user", "Grace Hopper", "--task", "commit_subject", dir + "/bad.jsonl"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("record line 1: field 'input' is empty"), bad.stderr)
@@ -101,13 +114,17 @@ final class DataCLITests: DaemonTestCase {
         XCTAssertLessThan(ids.count, total)
         var perBatch = [Int](repeating: 0, count: total / batch)
         for i in ids { perBatch[i / batch] += 1 }
-        XCTAssertTrue(perBatch.allSatisfy { $0 == 0 || $0 == batch }, "a batch was partly written: \(perBatch.filter { $0 != 0 && $0 != batch })")
+        XCTAssertTrue(
+            perBatch.allSatisfy { $0 == 0 || $0 == batch },
+            "a batch was partly written: \(perBatch.filter { $0 != 0 && $0 != batch })")
         XCTAssertEqual(ids, Array(0..<ids.count), "the committed batches are not a prefix of the file")
 
         let again = try cli(["data", "import", "--user", "u", "--task", "t", file])
         XCTAssertEqual(again.status, 0, again.stderr)
-        XCTAssertTrue(again.stdout.hasPrefix("imported \(total - ids.count) history items, 0 pairs, 0 feedback events; \(ids.count) already present"),
-                      again.stdout)
+        XCTAssertTrue(
+            again.stdout.hasPrefix(
+                "imported \(total - ids.count) history items, 0 pairs, 0 feedback events; \(ids.count) already present"),
+            again.stdout)
         XCTAssertEqual(try store.counts(user: "u", owner: geteuid()).history, total)
         XCTAssertEqual(try store.integrityCheck(), "ok")
     }

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// `tailor demo` end to end on the tiny llama and a scratch git repository: it picks the most
 /// active author, trains through a private daemon, and prints the three methods beside the real
@@ -50,8 +50,11 @@ final class DemoCLITests: DaemonTestCase {
         // there is this demo's (another demo running on the machine has its own).
         let tmp = dir + "/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let r = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "2",
-                                      "--max-history", "6", "--max-others", "8", "--oppu-epochs", "1"], environment: ["TMPDIR": tmp + "/"])
+        let r = try BuiltProducts.tailor(
+            [
+                "demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "2",
+                "--max-history", "6", "--max-others", "8", "--oppu-epochs", "1",
+            ], environment: ["TMPDIR": tmp + "/"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("23 commits; most active author: Ann Lee (14 commits)"), r.stderr)
         XCTAssertTrue(r.stderr.contains("imported 8 commits for the task adapter and 6 of Ann Lee's"), r.stderr)
@@ -60,18 +63,22 @@ final class DemoCLITests: DaemonTestCase {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.filter { $0.hasPrefix("  real  ") }, ["  real  the he 1", "  real  the he 0"], r.stdout)
         for mode in ["base ", "oppu ", "cope "] {
-            XCTAssertEqual(lines.filter { $0.hasPrefix("  " + mode) && $0.contains("(ROUGE-L ") }.count, 2, mode + r.stdout)
+            XCTAssertEqual(
+                lines.filter { $0.hasPrefix("  " + mode) && $0.contains("(ROUGE-L ") }.count, 2, mode + r.stdout)
         }
         XCTAssertTrue(r.stdout.contains("mean ROUGE-L over 2 commits: base "), r.stdout)
         // The private daemon's socket and state are gone.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("tailor-demo-") }, [])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("tailor-demo-") }, [])
     }
 
     func testTooFewCommitsAndNoRepositoryAreClearErrors() throws {
         for i in 0..<3 { try commit("Ann Lee", i, file: "a.txt") }
         let few = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel()])
         XCTAssertNotEqual(few.status, 0)
-        XCTAssertTrue(few.stderr.contains("too few commits: the most active author, Ann Lee, has 3; the demo needs at least 13"), few.stderr)
+        XCTAssertTrue(
+            few.stderr.contains("too few commits: the most active author, Ann Lee, has 3; the demo needs at least 13"),
+            few.stderr)
         let none = try BuiltProducts.tailor(["demo", "--repo", dir, "--model", TestPaths.tinyModel()])
         XCTAssertNotEqual(none.status, 0)
         XCTAssertTrue(none.stderr.contains("git log in \(dir) failed"), none.stderr)
@@ -79,10 +86,15 @@ final class DemoCLITests: DaemonTestCase {
 
     func testASingleAuthorRepositoryTrainsTheTaskAdapterOnTheirOlderCommitsAndSaysSo() throws {
         for i in 0..<25 { try commit("Ann Lee", i, file: "a.txt") }
-        let r = try BuiltProducts.tailor(["demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "1",
-                                      "--max-history", "8", "--max-others", "8", "--oppu-epochs", "1"])
+        let r = try BuiltProducts.tailor([
+            "demo", "--repo", dir + "/repo", "--model", TestPaths.tinyModel(), "-t", "1", "--shown", "1",
+            "--max-history", "8", "--max-others", "8", "--oppu-epochs", "1",
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("the task adapter learns from 8 of Ann Lee's older commits here, not from others' as in CoPe"), r.stderr)
+        XCTAssertTrue(
+            r.stderr.contains(
+                "the task adapter learns from 8 of Ann Lee's older commits here, not from others' as in CoPe"), r.stderr
+        )
         XCTAssertTrue(r.stdout.contains("  real  the he 0\n"), r.stdout)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// `tailor eval` end to end on the tiny llama and a small per-user data set: every method is
 /// scored, the report is written, and a second run reuses every cached step.
@@ -9,20 +9,33 @@ final class EvalCLITests: XCTestCase {
         let dir = NSTemporaryDirectory() + "tailor-eval-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func item(_ i: Int) -> [String: String] { ["id": "o\(i)", "input": "the theme \(i)\ntitle:", "output": "he the \(i % 3)"] }
+        func item(_ i: Int) -> [String: String] {
+            ["id": "o\(i)", "input": "the theme \(i)\ntitle:", "output": "he the \(i % 3)"]
+        }
         let others = (0..<4).map(item)
         let users: [[String: Any]] = ["Ann Lee", "Bo"].map { name in
-            ["user_id": name, "profile": (0..<3).map { ["id": "\(name)-\($0)", "input": "the \($0) theme\ntitle:", "output": "the he"] },
-             // One query id for both users, as for a co-authored PEP: each author's output counts.
-             "query": [["id": "shared-q", "input": "the theme\ntitle:", "gold": "the he"]]]
+            [
+                "user_id": name,
+                "profile": (0..<3).map {
+                    ["id": "\(name)-\($0)", "input": "the \($0) theme\ntitle:", "output": "the he"]
+                },
+                // One query id for both users, as for a co-authored PEP: each author's output counts.
+                "query": [["id": "shared-q", "input": "the theme\ntitle:", "gold": "the he"]],
+            ]
         }
-        try JSONSerialization.data(withJSONObject: others).write(to: URL(fileURLWithPath: dir + "/data/user_others.json"))
+        try JSONSerialization.data(withJSONObject: others).write(
+            to: URL(fileURLWithPath: dir + "/data/user_others.json"))
         try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
-        let args = ["eval", "--data", dir + "/data", "--model", TestPaths.tinyModel(), "--out", dir + "/out", "--tam-epochs", "1",
-                    "--oppu-epochs", "1", "--max-new-tokens", "4", "--samples", "2", "--max-tokens", "48", "-t", "1"]
+        let args = [
+            "eval", "--data", dir + "/data", "--model", TestPaths.tinyModel(), "--out", dir + "/out", "--tam-epochs",
+            "1",
+            "--oppu-epochs", "1", "--max-new-tokens", "4", "--samples", "2", "--max-tokens", "48", "-t", "1",
+        ]
         let first = try BuiltProducts.tailor(args)
         XCTAssertEqual(first.status, 0, first.stderr)
-        let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any])
+        let results = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
+                as? [String: Any])
         for m in ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"] {
             let r = try XCTUnwrap(results[m] as? [String: Any], m)
             XCTAssertEqual(r["n"] as? Int, 2, m)
@@ -38,24 +51,36 @@ final class EvalCLITests: XCTestCase {
             let interval = try XCTUnwrap(p["interval"] as? [Double]), mean = try XCTUnwrap(p["mean"] as? Double)
             XCTAssertTrue(interval[0] <= mean && mean <= interval[1], "\(pair): \(p)")
         }
-        XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope − oppu | 2 |"))
+        XCTAssertTrue(
+            try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope − oppu | 2 |"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/results.svg"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope | 2 |"))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
         // Resumed: nothing is trained or generated again, and the results are the same.
         let second = try BuiltProducts.tailor(args)
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertFalse(second.stderr.contains("step"), second.stderr)
-        let again = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
-        XCTAssertEqual((again?["cope"] as? [String: Any])?["rougeL"] as? [Double], (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
+        let again =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
+            as? [String: Any]
+        XCTAssertEqual(
+            (again?["cope"] as? [String: Any])?["rougeL"] as? [Double],
+            (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
         // A decoding variant reuses the adapters and writes its own generations and results.
         let variant = try BuiltProducts.tailor(args + ["--repeat-penalty", "1.5", "--methods", "base,cope"])
         XCTAssertEqual(variant.status, 0, variant.stderr)
         XCTAssertFalse(variant.stderr.contains("step"), variant.stderr)
-        let rp = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
-        XCTAssertEqual(Set(rp.keys.filter { !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && $0 != "command" }), ["base", "cope"], "\(rp.keys)")
+        let rp = try XCTUnwrap(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
+        XCTAssertEqual(
+            Set(rp.keys.filter { !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && $0 != "command" }),
+            ["base", "cope"], "\(rp.keys)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
-        let unchanged = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any]
+        let unchanged =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
+            as? [String: Any]
         XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
         let bad = try BuiltProducts.tailor(args + ["--repeat-penalty", "0"])
         XCTAssertNotEqual(bad.status, 0)
@@ -69,28 +94,38 @@ final class EvalCLITests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/lamp", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let questions: [[String: Any]] = (0..<3).map { u in
-            ["id": "q\(u)", "input": "Generate a title for the following abstract of a paper: the theme \(u)",
-             "profile": (0..<5).map { ["id": "p\(u)-\($0)", "abstract": "the he theme \($0)", "title": "the he"] }]
+            [
+                "id": "q\(u)", "input": "Generate a title for the following abstract of a paper: the theme \(u)",
+                "profile": (0..<5).map { ["id": "p\(u)-\($0)", "abstract": "the he theme \($0)", "title": "the he"] },
+            ]
         }
         let outputs: [String: Any] = ["task": "LaMP_5", "golds": (0..<3).map { ["id": "q\($0)", "output": "the he"] }]
-        try JSONSerialization.data(withJSONObject: questions).write(to: URL(fileURLWithPath: dir + "/lamp/dev_questions.json"))
-        try JSONSerialization.data(withJSONObject: outputs).write(to: URL(fileURLWithPath: dir + "/lamp/dev_outputs.json"))
-        let common = ["eval", "--data", dir + "/lamp", "--model", TestPaths.tinyModel(), "--tam-epochs", "1", "--oppu-epochs", "1",
-                      "--max-new-tokens", "4", "--max-tokens", "48", "-t", "1", "--methods", "base,tam,oppu"]
+        try JSONSerialization.data(withJSONObject: questions).write(
+            to: URL(fileURLWithPath: dir + "/lamp/dev_questions.json"))
+        try JSONSerialization.data(withJSONObject: outputs).write(
+            to: URL(fileURLWithPath: dir + "/lamp/dev_outputs.json"))
+        let common = [
+            "eval", "--data", dir + "/lamp", "--model", TestPaths.tinyModel(), "--tam-epochs", "1", "--oppu-epochs",
+            "1",
+            "--max-new-tokens", "4", "--max-tokens", "48", "-t", "1", "--methods", "base,tam,oppu",
+        ]
         let all = try BuiltProducts.tailor(common + ["--out", dir + "/all"])
         XCTAssertNotEqual(all.status, 0)
         XCTAssertTrue(all.stderr.contains("pass --users N below the 3 questions"), all.stderr)
         let r = try BuiltProducts.tailor(common + ["--out", dir + "/out", "--users", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let results = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json"))) as? [String: Any])
+        let results = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
+                as? [String: Any])
         XCTAssertEqual((results["oppu"] as? [String: Any])?["n"] as? Int, 2)
         XCTAssertEqual(Set(((results["per_user_rougeL"] as? [String: Any]) ?? [:]).keys), ["q0", "q1"])
         // Holdout: the last 2 profile items of each user are the queries; the golds are unused.
         let h = try BuiltProducts.tailor(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
         XCTAssertEqual(h.status, 0, h.stderr)
         let gens = try String(contentsOfFile: dir + "/holdout/users/q0/generations-oppu.jsonl", encoding: .utf8)
-        XCTAssertEqual(gens.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])?["id"]
-        }.sorted(), ["validate:p0-3", "validate:p0-4"])
+        XCTAssertEqual(
+            gens.split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])?["id"]
+            }.sorted(), ["validate:p0-3", "validate:p0-4"])
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// The Neovim plugin (Clients/nvim) in a real headless Neovim against a live tailord: typing
 /// brings a debounced ghost-text completion, the accept key inserts it, and leaving insert mode
@@ -16,14 +16,20 @@ final class NeovimPluginTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
         let socket = dir + "/t.sock"
-        let daemon = try BuiltProducts.launchDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
-                                                                              "--model", TestPaths.tinyModel(), "-t", "1"], socket: socket)
+        let daemon = try BuiltProducts.launchDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
+                "--model", TestPaths.tinyModel(), "-t", "1",
+            ], socket: socket)
         defer { daemon.terminate(); daemon.waitUntilExit() }
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: nvim!)
         let plugin = TestPaths.repository("Clients/nvim").path
-        p.arguments = ["--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=\(plugin)", "-c", "luafile \(plugin)/tests/accept_test.lua"]
+        p.arguments = [
+            "--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=\(plugin)", "-c",
+            "luafile \(plugin)/tests/accept_test.lua",
+        ]
         var env = ProcessInfo.processInfo.environment
         env["TAILOR_BIN"] = BuiltProducts.tailor.path
         env["TAILOR_SOCKET"] = socket
@@ -36,8 +42,10 @@ final class NeovimPluginTests: XCTestCase {
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         if p.isRunning { p.terminate() }
         p.waitUntilExit()
-        let result = (try? String(contentsOfFile: dir + "/result", encoding: .utf8)) ?? "no result (Neovim exited \(p.terminationStatus))"
-        XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)   // bytes: a generated combining mark joins the last letter's grapheme
+        let result =
+            (try? String(contentsOfFile: dir + "/result", encoding: .utf8))
+            ?? "no result (Neovim exited \(p.terminationStatus))"
+        XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)  // bytes: a generated combining mark joins the last letter's grapheme
         let stats = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)
     }

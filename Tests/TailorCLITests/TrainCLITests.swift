@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// `tailor train` and `tailor jobs`: offline on files, and through a real tailord that is killed
 /// mid-job and must resume from its checkpoint.
@@ -9,26 +9,40 @@ final class TrainCLITests: DaemonTestCase {
 
     private func history(_ n: Int) throws -> String {
         let path = dir + "/history.jsonl"
-        let text = (0..<n).map { "{\"id\": \"h\($0)\", \"input\": \"the theme \($0) of\", \"output\": \"he the \($0 % 3)\"}\n" }.joined()
+        let text = (0..<n).map {
+            "{\"id\": \"h\($0)\", \"input\": \"the theme \($0) of\", \"output\": \"he the \($0 % 3)\"}\n"
+        }.joined()
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
 
     func testOfflineOPPUAndCoPeWriteAdapters() throws {
         let data = try history(6)
-        let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4", "-t", "1"]
-        let oppu = try BuiltProducts.tailor(["train", "oppu", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
-                                         "--out", dir + "/oppu"] + small)
+        let small = [
+            "--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4", "-t", "1",
+        ]
+        let oppu = try BuiltProducts.tailor(
+            [
+                "train", "oppu", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
+                "--out", dir + "/oppu",
+            ] + small)
         XCTAssertEqual(oppu.status, 0, oppu.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/oppu/adapter_model.safetensors"))
         // Not a terminal: one JSON object per step on stdout.
-        let steps = oppu.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let steps = oppu.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         XCTAssertEqual(steps.count, 3)
         XCTAssertEqual(steps.last?["total_steps"] as? Int, 3)
-        let run = try BuiltProducts.tailor(["run", "--model", TestPaths.tinyModel(), "--lora", dir + "/oppu", "-n", "3", "-t", "1", "the theme"])
+        let run = try BuiltProducts.tailor([
+            "run", "--model", TestPaths.tinyModel(), "--lora", dir + "/oppu", "-n", "3", "-t", "1", "the theme",
+        ])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let cope = try BuiltProducts.tailor(["train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
-                                         "--out", dir + "/cope"] + small)
+        let cope = try BuiltProducts.tailor(
+            [
+                "train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
+                "--out", dir + "/cope",
+            ] + small)
         XCTAssertEqual(cope.status, 0, cope.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/cope/adapter_config.json"))
         let negatives = try String(contentsOfFile: dir + "/cope.negatives.jsonl", encoding: .utf8)
@@ -43,17 +57,25 @@ final class TrainCLITests: DaemonTestCase {
     func testDaemonJobAndOfflineRunWriteIdenticalAdapters() throws {
         let data = try history(6)
         let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4"]
-        let offline = try BuiltProducts.tailor(["train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
-                                            "--out", dir + "/offline", "-t", "1"] + small)
+        let offline = try BuiltProducts.tailor(
+            [
+                "train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
+                "--out", dir + "/offline", "-t", "1",
+            ] + small)
         XCTAssertEqual(offline.status, 0, offline.stderr)
 
         let socket = dir + "/t.sock", config = dir + "/tailord.conf"
-        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(to: URL(fileURLWithPath: config))
-        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", config],
-                                           socket: socket)
-        let job = try BuiltProducts.tailor(["train", "cope", "--socket", socket, "--user", "alice", "--task", "t", "--data", data] + small)
+        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(
+            to: URL(fileURLWithPath: config))
+        try startDaemon(
+            ["--socket", socket, "--state-dir", dir + "/state", "--config", config],
+            socket: socket)
+        let job = try BuiltProducts.tailor(
+            ["train", "cope", "--socket", socket, "--user", "alice", "--task", "t", "--data", data] + small)
         XCTAssertEqual(job.status, 0, job.stderr)
-        let export = try BuiltProducts.tailor(["adapters", "export", "--socket", socket, "--task", "t", "--user", "alice", dir + "/job"])
+        let export = try BuiltProducts.tailor([
+            "adapters", "export", "--socket", socket, "--task", "t", "--user", "alice", dir + "/job",
+        ])
         XCTAssertEqual(export.status, 0, export.stderr)
 
         let weights = "/adapter_model.safetensors"
@@ -72,8 +94,10 @@ final class TrainCLITests: DaemonTestCase {
         let args = ["--socket", socket, "--state-dir", dir + "/state", "--config", config]
         try startDaemon(args, socket: socket)
         let data = try history(20)
-        let submit = try BuiltProducts.tailor(["train", "oppu", "--socket", socket, "--user", "alice", "--task", "t", "--data", data,
-                                           "--epochs", "12", "--batch", "2", "--max-tokens", "48", "--checkpoint-every", "5", "--no-wait"])
+        let submit = try BuiltProducts.tailor([
+            "train", "oppu", "--socket", socket, "--user", "alice", "--task", "t", "--data", data,
+            "--epochs", "12", "--batch", "2", "--max-tokens", "48", "--checkpoint-every", "5", "--no-wait",
+        ])
         XCTAssertEqual(submit.status, 0, submit.stderr)
         let id = submit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertTrue(id.hasPrefix("job-"), submit.stdout)
@@ -83,7 +107,10 @@ final class TrainCLITests: DaemonTestCase {
         while step < 12, Date() < deadline {
             let ls = try BuiltProducts.tailor(["jobs", "ls", "--socket", socket])
             if let line = ls.stdout.split(separator: "\n").first(where: { $0.hasPrefix(id) }),
-               let progress = line.split(separator: "\t").dropFirst(5).first?.split(separator: " ").last?.split(separator: "/").first {
+                let progress = line.split(separator: "\t").dropFirst(5).first?.split(separator: " ").last?.split(
+                    separator: "/"
+                ).first
+            {
                 step = Int(progress) ?? 0
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -91,19 +118,25 @@ final class TrainCLITests: DaemonTestCase {
         XCTAssertGreaterThanOrEqual(step, 12)
         kill(daemon!.processIdentifier, SIGKILL)
         daemon!.waitUntilExit()
-        XCTAssertTrue((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? false)
+        XCTAssertTrue(
+            (try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt")
+                ?? false)
 
         try startDaemon(args, socket: socket)
         let watch = try BuiltProducts.tailor(["jobs", "watch", "--socket", socket, "--json", id])
         XCTAssertEqual(watch.status, 0, watch.stderr + watch.stdout.suffix(500))
-        let events = watch.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let events = watch.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         let first = try XCTUnwrap(events.first)
         XCTAssertEqual(first["resumed"] as? Int, 1)
         XCTAssertGreaterThanOrEqual(first["step"] as? Int ?? 0, 10, "resumed from the checkpoint, not from step 0")
         XCTAssertEqual(events.last?["state"] as? String, "succeeded")
         XCTAssertEqual(events.last?["step"] as? Int, events.last?["total_steps"] as? Int)
-        XCTAssertFalse((try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt") ?? true,
-                       "the checkpoint goes once the adapter is published")
+        XCTAssertFalse(
+            (try? FileManager.default.contentsOfDirectory(atPath: dir + "/state/jobs"))?.contains("\(id)-oppu.ckpt")
+                ?? true,
+            "the checkpoint goes once the adapter is published")
         let adapters = try BuiltProducts.tailor(["adapters", "ls", "--socket", socket])
         XCTAssertTrue(adapters.stdout.contains("user\tt\talice\tv1"), adapters.stdout)
     }

@@ -1,6 +1,7 @@
-@testable import TailorClient
 import TailorWire
 import XCTest
+
+@testable import TailorClient
 
 /// The client's stream table: odd ids in order, frames routed to their stream, a Status ending
 /// it, and a closed connection failing every stream, open or later.
@@ -22,15 +23,19 @@ final class StreamTableTests: XCTestCase {
         let table = StreamTable()
         let (a, ca) = Stream.makeStream(), (b, cb) = Stream.makeStream()
         var sent: [UInt32] = []
-        let ida = table.open(ca) { sent.append($0); return nil }
-        let idb = table.open(cb) { sent.append($0); return nil }
+        let ida = table.open(ca) {
+            sent.append($0); return nil
+        }
+        let idb = table.open(cb) {
+            sent.append($0); return nil
+        }
         XCTAssertEqual([ida, idb], [1, 3])
         XCTAssertEqual(sent, [1, 3])
         table.dispatch(Frame(streamID: 3, kind: .event(payload: [2])))
         table.dispatch(Frame(streamID: 1, kind: .event(payload: [1])))
         table.dispatch(Frame(streamID: 1, kind: .status(Status(code: .ok))))
-        table.dispatch(Frame(streamID: 1, kind: .event(payload: [9])))          // after its end: dropped
-        table.dispatch(Frame(streamID: 5, kind: .event(payload: [9])))          // never opened: dropped
+        table.dispatch(Frame(streamID: 1, kind: .event(payload: [9])))  // after its end: dropped
+        table.dispatch(Frame(streamID: 5, kind: .event(payload: [9])))  // never opened: dropped
         table.dispatch(Frame(streamID: 3, kind: .status(Status(code: .notFound, message: "no"))))
         let ra = await drain(a), rb = await drain(b)
         XCTAssertEqual(ra.frames, [.event(payload: [1]), .status(Status(code: .ok))])
@@ -50,7 +55,9 @@ final class StreamTableTests: XCTestCase {
         XCTAssertEqual((ra.error as? TailorClientError)?.code, .unavailable)
         let (b, cb) = Stream.makeStream()
         var sent = false
-        table.open(cb) { _ in sent = true; return nil }
+        table.open(cb) { _ in
+            sent = true; return nil
+        }
         XCTAssertFalse(sent)
         let rb = await drain(b)
         XCTAssertEqual((rb.error as? TailorClientError)?.code, .unavailable)

@@ -1,6 +1,7 @@
-@testable import TailorJobs
 import TailorWire
 import XCTest
+
+@testable import TailorJobs
 
 /// A job submission's parameters come from any client: each is range-checked before a job
 /// exists, since a value that overflows in the trainer would trap on the job thread and take
@@ -15,7 +16,9 @@ final class JobSpecTests: XCTestCase {
     }
 
     func testDefaultsAndOverrides() throws {
-        let s = try spec { $0.rank = 16; $0.epochs = 2; $0.samples = 4; $0.maxTokens = 512 }
+        let s = try spec {
+            $0.rank = 16; $0.epochs = 2; $0.samples = 4; $0.maxTokens = 512
+        }
         XCTAssertEqual(s.sft.rank, 16)
         XCTAssertEqual(s.sft.epochs, 2)
         XCTAssertEqual(s.negatives.samples, 4)
@@ -31,13 +34,18 @@ final class JobSpecTests: XCTestCase {
         let scaled = try spec { $0.learningRate = 1e-3 }
         XCTAssertEqual(scaled.sft.learningRate, 1e-3)
         XCTAssertEqual(scaled.dpo.learningRate, 5e-5, accuracy: 1e-9)
-        XCTAssertEqual(try spec { $0.learningRate = 1e-3; $0.dpoLearningRate = 2e-4 }.dpo.learningRate, 2e-4)
-        XCTAssertThrowsError(try spec { $0.dpoLearningRate = 3 }) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
+        XCTAssertEqual(
+            try spec {
+                $0.learningRate = 1e-3; $0.dpoLearningRate = 2e-4
+            }.dpo.learningRate, 2e-4)
+        XCTAssertThrowsError(try spec { $0.dpoLearningRate = 3 }) {
+            XCTAssertTrue("\($0)".contains("learning rate"), "\($0)")
+        }
     }
 
     func testOutOfRangeParametersAreInvalidArgument() {
         let bad: [(String, (inout Jobs.Parameters) -> Void)] = [
-            ("batch size", { $0.batchSize = .max }),                    // batch × accumulation overflowed Int
+            ("batch size", { $0.batchSize = .max }),  // batch × accumulation overflowed Int
             ("batch size", { $0.gradientAccumulation = .max }),
             ("max new tokens", { $0.maxNewTokens = .max }),
             ("rank", { $0.rank = 100_000 }),
@@ -56,7 +64,9 @@ final class JobSpecTests: XCTestCase {
                 XCTAssertTrue("\(e)".contains(word), "\(e) lacks \(word)")
             }
         }
-        XCTAssertThrowsError(try JobSpec(Jobs.SubmitRequest(kind: String(repeating: "k", count: 10_000), user: "u", task: "t"))) {
+        XCTAssertThrowsError(
+            try JobSpec(Jobs.SubmitRequest(kind: String(repeating: "k", count: 10_000), user: "u", task: "t"))
+        ) {
             XCTAssertLessThan("\($0)".utf8.count, 200)
         }
     }

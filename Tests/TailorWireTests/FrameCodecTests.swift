@@ -1,15 +1,24 @@
 import XCTest
+
 @testable import TailorWire
 
 final class FrameCodecTests: XCTestCase {
     static let samples: [Frame] = [
-        Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello", payload: [8, 1, 16, 1]))),
-        Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: Array(repeating: 7, count: 3000), timeoutMS: 2500))),
+        Frame(
+            streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello", payload: [8, 1, 16, 1]))),
+        Frame(
+            streamID: 1,
+            kind: .request(
+                Request(
+                    service: "tailor.v1.Decoding", method: "Generate", payload: Array(repeating: 7, count: 3000),
+                    timeoutMS: 2500))),
         Frame(streamID: 3, kind: .response(payload: [])),
         Frame(streamID: 5, kind: .event(payload: Array("héllo wörld 🙂".utf8))),
         Frame(streamID: 7, kind: .data(chunk: (0..<255).map { UInt8($0) }, last: true)),
         Frame(streamID: 9, kind: .cancel(reason: "user typed again — 取消")),
-        Frame(streamID: 11, kind: .status(Status(code: .invalidArgument, message: "bad prompt", field: "generate.prompt"))),
+        Frame(
+            streamID: 11, kind: .status(Status(code: .invalidArgument, message: "bad prompt", field: "generate.prompt"))
+        ),
         Frame(streamID: 0, kind: .status(Status(code: .ok))),
         Frame(streamID: UInt32.max, kind: .data(chunk: [], last: false)),
     ]
@@ -39,7 +48,7 @@ final class FrameCodecTests: XCTestCase {
 
     func testOversizeLengthIsRefusedBeforeTheBody() throws {
         var d = FrameDecoder()
-        d.append([0x00, 0x40, 0x00, 0x01])       // 4 MiB + 1, and no body at all
+        d.append([0x00, 0x40, 0x00, 0x01])  // 4 MiB + 1, and no body at all
         XCTAssertThrowsError(try d.next()) {
             XCTAssertEqual($0 as? WireError, .frameTooLarge(length: (4 << 20) + 1, limit: 4 << 20))
             XCTAssertEqual(($0 as? WireError)?.statusCode, .resourceExhausted)
@@ -48,7 +57,7 @@ final class FrameCodecTests: XCTestCase {
         d.append([0, 0, 0, 0])
         XCTAssertThrowsError(try d.next(), "the decoder stays failed")
         var exact = FrameDecoder()
-        exact.append([0x00, 0x40, 0x00, 0x00])   // exactly 4 MiB is allowed: it waits for the body
+        exact.append([0x00, 0x40, 0x00, 0x00])  // exactly 4 MiB is allowed: it waits for the body
         XCTAssertNil(try exact.next())
     }
 
@@ -88,13 +97,13 @@ final class FrameCodecTests: XCTestCase {
     }
 
     func testEmptyFrameAndUnknownStatusCode() throws {
-        XCTAssertThrowsError(try Frame(serialized: [0x08, 0x05])) {          // stream_id = 5, no kind
+        XCTAssertThrowsError(try Frame(serialized: [0x08, 0x05])) {  // stream_id = 5, no kind
             XCTAssertEqual($0 as? WireError, .emptyFrame)
         }
-        XCTAssertThrowsError(try Frame(serialized: [0x3A, 0x02, 0x08, 99])) { // status { code: 99 }
+        XCTAssertThrowsError(try Frame(serialized: [0x3A, 0x02, 0x08, 99])) {  // status { code: 99 }
             XCTAssertEqual($0 as? WireError, .unknownStatusCode(99))
         }
-        XCTAssertThrowsError(try Frame(serialized: [0x12, 0x05, 0x0A])) {     // truncated request
+        XCTAssertThrowsError(try Frame(serialized: [0x12, 0x05, 0x0A])) {  // truncated request
             XCTAssertEqual($0 as? WireError, .malformedMessage(type: "tailor.v1.Frame"))
         }
     }
@@ -114,7 +123,9 @@ final class FrameCodecTests: XCTestCase {
                     switch Int.random(in: 0..<3, using: &rng) {
                     case 0: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                     case 1: bytes.removeLast(Int.random(in: 0...bytes.count, using: &rng))
-                    default: bytes.insert(UInt8.random(in: 0...255, using: &rng), at: Int.random(in: 0...bytes.count, using: &rng))
+                    default:
+                        bytes.insert(
+                            UInt8.random(in: 0...255, using: &rng), at: Int.random(in: 0...bytes.count, using: &rng))
                     }
                 }
             }

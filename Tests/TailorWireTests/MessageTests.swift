@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TailorWire
 
 final class MessageTests: XCTestCase {
@@ -13,7 +14,8 @@ final class MessageTests: XCTestCase {
     }
 
     func testHealthRoundTripWithRepeatedStrings() throws {
-        let h = HealthCheckResponse(version: "0.1.0", models: ["smollm2", "gemma-3-270m", "ünïcode"], uptimeMS: 123_456_789, queueDepth: 4)
+        let h = HealthCheckResponse(
+            version: "0.1.0", models: ["smollm2", "gemma-3-270m", "ünïcode"], uptimeMS: 123_456_789, queueDepth: 4)
         XCTAssertEqual(try HealthCheckResponse(serialized: try h.serialized()), h)
         let empty = HealthCheckResponse(version: "", models: [], uptimeMS: 0, queueDepth: 0)
         XCTAssertEqual(try HealthCheckResponse(serialized: try empty.serialized()), empty)
@@ -37,10 +39,14 @@ final class MessageTests: XCTestCase {
 
 final class DecodingMessageTests: XCTestCase {
     func testGenerateRequestRoundTrips() throws {
-        let chat = GenerateRequest(model: "smollm2", input: .chat([.init(role: "system", content: "Be brief."),
-                                                                   .init(role: "user", content: "Hallo, wie geht's? 🙂")]),
-                                   sampling: .init(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, seed: 42),
-                                   stop: ["\n\n", "</s>"], maxTokens: 128)
+        let chat = GenerateRequest(
+            model: "smollm2",
+            input: .chat([
+                .init(role: "system", content: "Be brief."),
+                .init(role: "user", content: "Hallo, wie geht's? 🙂"),
+            ]),
+            sampling: .init(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1, seed: 42),
+            stop: ["\n\n", "</s>"], maxTokens: 128)
         XCTAssertEqual(try GenerateRequest(serialized: try chat.serialized()), chat)
         let raw = GenerateRequest(model: "m", input: .prompt(""))
         XCTAssertEqual(try GenerateRequest(serialized: try raw.serialized()), raw)
@@ -49,7 +55,10 @@ final class DecodingMessageTests: XCTestCase {
     func testGenerateRequestWithoutInputNamesTheField() throws {
         var bytes = try GenerateRequest(model: "m", input: .prompt("x")).serialized()
         // Drop the prompt field (tag 0x12, length 1, "x") to leave the oneof unset.
-        let at = try XCTUnwrap((0..<(bytes.count - 2)).first { bytes[$0] == 0x12 && bytes[$0 + 1] == 1 && bytes[$0 + 2] == UInt8(ascii: "x") })
+        let at = try XCTUnwrap(
+            (0..<(bytes.count - 2)).first {
+                bytes[$0] == 0x12 && bytes[$0 + 1] == 1 && bytes[$0 + 2] == UInt8(ascii: "x")
+            })
         bytes.removeSubrange(at..<(at + 3))
         XCTAssertThrowsError(try GenerateRequest(serialized: bytes)) {
             XCTAssertEqual($0 as? WireError, .missingField(field: "generate.input"))
@@ -60,7 +69,7 @@ final class DecodingMessageTests: XCTestCase {
     func testStopStringWithBadUTF8NamesTheField() throws {
         var bytes = try GenerateRequest(model: "m", input: .prompt("p"), stop: ["abc"]).serialized()
         let at = try XCTUnwrap(bytes.firstIndex(of: UInt8(ascii: "b")))
-        bytes[at] = 0xC3   // a lead byte followed by 'c': invalid
+        bytes[at] = 0xC3  // a lead byte followed by 'c': invalid
         XCTAssertThrowsError(try GenerateRequest(serialized: bytes)) {
             XCTAssertEqual($0 as? WireError, .invalidUTF8(field: "generate.stop"))
         }
@@ -70,9 +79,13 @@ final class DecodingMessageTests: XCTestCase {
         let events: [GenerateEvent] = [
             .token(id: 504, tokenBytes: [0xF0, 0x9F], text: "", logprob: -0.25),
             .token(id: 9, tokenBytes: [0x99, 0x82], text: "🙂", logprob: -1.5),
-            .stats(GenerateStats(promptTokens: 37, generatedTokens: 12, timeToFirstTokenMS: 41, totalMS: 180, finishReason: "stop")),
-            .stats(GenerateStats(promptTokens: 1000, cachedTokens: 983, generatedTokens: 3, timeToFirstTokenMS: 36, totalMS: 90,
-                                 finishReason: "length", tailText: "</")),
+            .stats(
+                GenerateStats(
+                    promptTokens: 37, generatedTokens: 12, timeToFirstTokenMS: 41, totalMS: 180, finishReason: "stop")),
+            .stats(
+                GenerateStats(
+                    promptTokens: 1000, cachedTokens: 983, generatedTokens: 3, timeToFirstTokenMS: 36, totalMS: 90,
+                    finishReason: "length", tailText: "</")),
         ]
         for e in events { XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e) }
     }
@@ -82,8 +95,9 @@ final class SamplingMessageTests: XCTestCase {
     /// DRY's fields, breakers included, survive the wire.
     func testDRYRoundTrips() throws {
         var r = GenerateRequest(model: "m", input: .prompt("p"))
-        r.sampling = .init(temperature: 0.5, dryMultiplier: 0.8, dryBase: 2, dryAllowedLength: 3, dryPenaltyLastN: 64,
-                           drySequenceBreakers: ["\n", "PEP"])
+        r.sampling = .init(
+            temperature: 0.5, dryMultiplier: 0.8, dryBase: 2, dryAllowedLength: 3, dryPenaltyLastN: 64,
+            drySequenceBreakers: ["\n", "PEP"])
         let back = try GenerateRequest(serialized: try r.serialized())
         XCTAssertEqual(back.sampling.drySequenceBreakers, ["\n", "PEP"])
         XCTAssertEqual(back.sampling.dryMultiplier, 0.8)

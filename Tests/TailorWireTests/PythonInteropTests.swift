@@ -1,7 +1,8 @@
 import Foundation
-import XCTest
-@testable import TailorWire
 import TailorTestSupport
+import XCTest
+
+@testable import TailorWire
 
 /// Frames cross between protobuf-c (here) and Python's protobuf (Clients/python), both ways:
 /// the bytes each side writes are what the other side reads.
@@ -42,12 +43,18 @@ final class PythonInteropTests: XCTestCase {
         d.append(bytes)
         var got: [Frame] = []
         while let f = try d.next() { got.append(f) }
-        XCTAssertEqual(Array(got.prefix(FrameCodecTests.samples.count)), FrameCodecTests.samples, "Swift → Python → Swift")
-        XCTAssertEqual(Array(got.dropFirst(FrameCodecTests.samples.count)), [
-            Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Health", method: "Check", timeoutMS: 500))),
-            Frame(streamID: 3, kind: .event(payload: Array("Grüße 🙂".utf8))),
-            Frame(streamID: 5, kind: .status(Status(code: .invalidArgument, message: "bad", field: "generate.prompt"))),
-            Frame(streamID: 7, kind: .data(chunk: (0..<256).map { UInt8($0) }, last: true)),
-        ], "Python → Swift")
+        XCTAssertEqual(
+            Array(got.prefix(FrameCodecTests.samples.count)), FrameCodecTests.samples, "Swift → Python → Swift")
+        XCTAssertEqual(
+            Array(got.dropFirst(FrameCodecTests.samples.count)),
+            [
+                Frame(
+                    streamID: 1, kind: .request(Request(service: "tailor.v1.Health", method: "Check", timeoutMS: 500))),
+                Frame(streamID: 3, kind: .event(payload: Array("Grüße 🙂".utf8))),
+                Frame(
+                    streamID: 5, kind: .status(Status(code: .invalidArgument, message: "bad", field: "generate.prompt"))
+                ),
+                Frame(streamID: 7, kind: .data(chunk: (0..<256).map { UInt8($0) }, last: true)),
+            ], "Python → Swift")
     }
 }

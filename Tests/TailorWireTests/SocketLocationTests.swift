@@ -8,8 +8,12 @@ final class SocketLocationTests: XCTestCase {
         let env = ["XDG_RUNTIME_DIR": "/run/user/5", "TAILOR_SOCKET": "/tmp/t.sock"]
         XCTAssertEqual(SocketLocation.client(flag: "/x.sock", environment: env), "/x.sock")
         XCTAssertEqual(SocketLocation.client(flag: nil, environment: env), "/tmp/t.sock")
-        XCTAssertEqual(SocketLocation.client(flag: "", environment: ["XDG_RUNTIME_DIR": "/run/user/5"]), "/run/user/5/tailor/tailord.sock")
-        XCTAssertEqual(SocketLocation.client(flag: nil, environment: ["XDG_RUNTIME_DIR": "run/user/5"]), "/run/tailor/tailord.sock")
+        XCTAssertEqual(
+            SocketLocation.client(flag: "", environment: ["XDG_RUNTIME_DIR": "/run/user/5"]),
+            "/run/user/5/tailor/tailord.sock")
+        XCTAssertEqual(
+            SocketLocation.client(flag: nil, environment: ["XDG_RUNTIME_DIR": "run/user/5"]), "/run/tailor/tailord.sock"
+        )
         XCTAssertEqual(SocketLocation.client(flag: nil, environment: [:]), "/run/tailor/tailord.sock")
     }
 }

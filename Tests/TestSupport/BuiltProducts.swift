@@ -16,7 +16,8 @@ public enum BuiltProducts {
 
     /// A skip unless `tailord` was built.
     public static func requireTailord() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: tailord.path), "tailord not built at \(tailord.path)")
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: tailord.path), "tailord not built at \(tailord.path)")
     }
 
     /// What a finished command printed.
@@ -39,7 +40,9 @@ public enum BuiltProducts {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Output(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     /// Starts tailord with `args` and waits until `tailor status` answers on `socket`; its

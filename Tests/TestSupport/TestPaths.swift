@@ -10,7 +10,8 @@ public enum TestPaths {
 
     /// ../shared beside the repository, or $TAILOR_SHARED; nil when absent.
     public static var shared: URL? {
-        let url = ProcessInfo.processInfo.environment["TAILOR_SHARED"].map { URL(fileURLWithPath: $0) }
+        let url =
+            ProcessInfo.processInfo.environment["TAILOR_SHARED"].map { URL(fileURLWithPath: $0) }
             ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }

@@ -12,7 +12,7 @@ final class AdapterCache: Sendable {
     private struct Key: Hashable {
         var adapter: AdapterKey
         var version: UInt32
-        var model: String          // base model sha256
+        var model: String  // base model sha256
     }
 
     private struct State {
@@ -41,12 +41,18 @@ final class AdapterCache: Sendable {
             s.tick += 1
             s.entries[k] = (e.0, s.tick)
             return e.0
-        }) { return hit }
+        }) {
+            return hit
+        }
         let (record, config, weights) = try registry.read(key, version: v)
         guard record.baseModelSHA256 == model.info.sha256 else {
-            throw RPCError(.failedPrecondition, "adapter \(key) v\(v) was made for base model \(record.baseModelSHA256.prefix(12)), not \(model.info.id) (\(model.info.sha256.prefix(12)))")
+            throw RPCError(
+                .failedPrecondition,
+                "adapter \(key) v\(v) was made for base model \(record.baseModelSHA256.prefix(12)), not \(model.info.id) (\(model.info.sha256.prefix(12)))"
+            )
         }
-        let adapter = try PEFTAdapter.load(name: "\(key) v\(v)", configJSON: .init(config), safetensors: weights, config: model.model.config)
+        let adapter = try PEFTAdapter.load(
+            name: "\(key) v\(v)", configJSON: .init(config), safetensors: weights, config: model.model.config)
         try adapter.validate(for: model.model.config)
         state.withLock { s in
             s.tick += 1

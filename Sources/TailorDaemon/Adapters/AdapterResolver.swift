@@ -24,7 +24,8 @@ struct AdapterResolver: Sendable {
         switch request.adapters {
         case let .explicit(refs):
             guard mode == .automatic || contrastive else {
-                throw RPCError.invalidArgument("generate.mode", "with explicit adapters the mode is empty, cope or cd-only")
+                throw RPCError.invalidArgument(
+                    "generate.mode", "with explicit adapters the mode is empty, cope or cd-only")
             }
             let uses = try refs.map { ref in
                 let key = try policy.adapterKey(for: ref, caller: caller, field: "generate.adapters")
@@ -34,25 +35,32 @@ struct AdapterResolver: Sendable {
         case .none where mode == .automatic || mode == .base:
             return Plan(adapters: [], contrastBase: nil)
         case .none, .personalized(_, ""):
-            throw RPCError.invalidArgument("generate.task", "a user or a personalized mode needs a task to pick adapters")
+            throw RPCError.invalidArgument(
+                "generate.task", "a user or a personalized mode needs a task to pick adapters")
         case let .personalized(user, task):
             return try plan(user: user, task: task, mode: mode, caller: caller, model: model)
         }
     }
 
     /// The task adapter, then the user's version for `mode`, each when it exists.
-    private func plan(user: String, task: String, mode: DecodingMode, caller: PeerCredentials, model: LoadedModel) throws -> Plan {
+    private func plan(
+        user: String, task: String, mode: DecodingMode, caller: PeerCredentials, model: LoadedModel
+    ) throws -> Plan {
         if mode == .base { return Plan(adapters: [], contrastBase: nil) }
         var taskAdapters: [AdapterUse] = []
-        let taskKey = try policy.adapterKey(for: AdapterRef(task: task, kind: "task"), caller: caller, field: "generate")
-        if let a = try optional({ try cache.adapter(taskKey, version: nil, for: model) }) { taskAdapters.append(AdapterUse(a)) }
+        let taskKey = try policy.adapterKey(
+            for: AdapterRef(task: task, kind: "task"), caller: caller, field: "generate")
+        if let a = try optional({ try cache.adapter(taskKey, version: nil, for: model) }) {
+            taskAdapters.append(AdapterUse(a))
+        }
         if mode == .tam || user.isEmpty {
             guard mode == .automatic || mode == .tam else {
                 throw RPCError.invalidArgument("generate.user", "mode \(mode.rawValue) needs a user")
             }
             return Plan(adapters: taskAdapters, contrastBase: nil)
         }
-        let userKey = try policy.adapterKey(for: AdapterRef(user: user, task: task, kind: "user"), caller: caller, field: "generate")
+        let userKey = try policy.adapterKey(
+            for: AdapterRef(user: user, task: task, kind: "user"), caller: caller, field: "generate")
         // The version each mode uses: the newest one its stage made, else the current one.
         var version: UInt32?
         if let stage = mode.userStage, let entry = try? registry.entry(userKey) {
@@ -60,11 +68,14 @@ struct AdapterResolver: Sendable {
         }
         guard let userAdapter = try optional({ try cache.adapter(userKey, version: version, for: model) }) else {
             guard !mode.isContrastive else {
-                throw RPCError(.failedPrecondition, "user '\(user)' has no adapter for task '\(task)' to contrast with: train one first")
+                throw RPCError(
+                    .failedPrecondition,
+                    "user '\(user)' has no adapter for task '\(task)' to contrast with: train one first")
             }
             return Plan(adapters: taskAdapters, contrastBase: nil)
         }
-        return Plan(adapters: taskAdapters + [AdapterUse(userAdapter)], contrastBase: mode.isContrastive ? taskAdapters : nil)
+        return Plan(
+            adapters: taskAdapters + [AdapterUse(userAdapter)], contrastBase: mode.isContrastive ? taskAdapters : nil)
     }
 
     /// nil when the adapter does not exist (a new user has no adapter yet); other errors pass.
@@ -84,7 +95,8 @@ extension AccessPolicy {
         let owner = try owner(ref.ownerUID, caller: caller, of: "adapters")
         let key = AdapterKey(owner: owner, kind: kind, task: ref.task, user: kind == .task ? "" : ref.user)
         do { try key.validate() } catch let AdapterStoreError.invalidName(f, v) {
-            throw RPCError.invalidArgument("\(field).\(f)", AdapterStoreError.invalidName(field: f, value: v).description)
+            throw RPCError.invalidArgument(
+                "\(field).\(f)", AdapterStoreError.invalidName(field: f, value: v).description)
         }
         return key
     }

@@ -55,7 +55,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The config file read when none is named: `$XDG_CONFIG_HOME/tailor/tailord.conf` in user
     /// mode, /etc/tailor/tailord.conf in system mode.
-    public static func defaultFilePath(mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultFilePath(
+        mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
         switch mode {
         case .system: return "/etc/tailor/tailord.conf"
         case .user:
@@ -89,21 +91,30 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public mutating func apply(configFile text: String, path: String) throws {
         var modelsFromFile: [String] = []
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let line =
+                raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty else { continue }
-            guard let eq = trimmed.firstIndex(of: "=") else { throw ConfigError(path: path, line: n + 1, problem: "expected 'key = value'") }
+            guard let eq = trimmed.firstIndex(of: "=") else {
+                throw ConfigError(path: path, line: n + 1, problem: "expected 'key = value'")
+            }
             let key = trimmed[..<eq].trimmingCharacters(in: .whitespaces)
             var value = trimmed[trimmed.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
+                value = String(value.dropFirst().dropLast())
+            }
             func fail(_ problem: String) -> ConfigError { ConfigError(path: path, line: n + 1, problem: problem) }
             func int(_ range: ClosedRange<Int>) throws -> Int {
-                guard let v = Int(value), range.contains(v) else { throw fail("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'") }
+                guard let v = Int(value), range.contains(v) else {
+                    throw fail("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
+                }
                 return v
             }
             switch key {
             case "mode":
-                guard let m = DaemonMode(rawValue: value) else { throw fail("mode must be 'user' or 'system', not '\(value)'") }
+                guard let m = DaemonMode(rawValue: value) else {
+                    throw fail("mode must be 'user' or 'system', not '\(value)'")
+                }
                 mode = m
             case "socket":
                 guard value.hasPrefix("/") else { throw fail("socket must be an absolute path") }
@@ -142,7 +153,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "max_jobs": maxJobs = try int(1...1 << 16)
             case "max_jobs_per_uid": maxJobsPerUID = try int(1...1 << 16)
             case "log_level":
-                guard let l = Logger.Level(rawValue: value) else { throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical") }
+                guard let l = Logger.Level(rawValue: value) else {
+                    throw fail("log_level must be one of trace, debug, info, notice, warning, error, critical")
+                }
                 logLevel = l
             default:
                 do {

@@ -5,16 +5,21 @@ import Logging
 /// The daemon's command-line flags, shared by `tailord` and `tailor daemon run`. Each flag
 /// overrides the config file's setting of the same name.
 public struct DaemonOptions: ParsableArguments {
-    @Option(help: "Config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf, or /etc/tailor/tailord.conf with --mode system).")
+    @Option(
+        help:
+            "Config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf, or /etc/tailor/tailord.conf with --mode system)."
+    )
     public var config: String?
 
-    @Option(help: "user: one user's daemon (XDG paths, socket 0600); system: the machine's (/run/tailor, /var/lib/tailor).")
+    @Option(
+        help: "user: one user's daemon (XDG paths, socket 0600); system: the machine's (/run/tailor, /var/lib/tailor).")
     public var mode: String?
 
     @Option(help: "Socket path (default: $XDG_RUNTIME_DIR/tailor/tailord.sock, or /run/tailor/tailord.sock).")
     public var socket: String?
 
-    @Option(name: .customLong("state-dir"), help: "State directory (default: $XDG_STATE_HOME/tailor, or /var/lib/tailor).")
+    @Option(
+        name: .customLong("state-dir"), help: "State directory (default: $XDG_STATE_HOME/tailor, or /var/lib/tailor).")
     public var stateDir: String?
 
     @Option(help: "GGUF model to load at start (repeatable; replaces the config file's list).")
@@ -32,14 +37,18 @@ public struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     public var logLevel: String?
 
-    @Flag(name: .customLong("exit-with-parent"), help: "Shut down when the process that started the daemon ends (a command's private daemon).")
+    @Flag(
+        name: .customLong("exit-with-parent"),
+        help: "Shut down when the process that started the daemon ends (a command's private daemon).")
     public var exitWithParent = false
 
     public init() {}
 
     /// The configuration: defaults, then the config file, then these flags.
     /// - Throws: `ValidationError` naming a bad flag, or the config file's `ConfigError`.
-    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonConfiguration {
+    public func resolve(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> DaemonConfiguration {
         var c = DaemonConfiguration()
         if let mode {
             guard let m = DaemonMode(rawValue: mode) else { throw ValidationError("--mode must be 'user' or 'system'") }
@@ -47,7 +56,8 @@ public struct DaemonOptions: ParsableArguments {
         }
         let file = config ?? DaemonConfiguration.defaultFilePath(mode: c.mode, environment: environment)
         if FileManager.default.fileExists(atPath: file) {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+            else {
                 throw ValidationError("cannot read config file \(file) as UTF-8 text")
             }
             try c.apply(configFile: text, path: file)
@@ -73,7 +83,9 @@ public struct DaemonOptions: ParsableArguments {
             c.generation.contextLength = context
         }
         if let logLevel {
-            guard let l = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+            guard let l = Logger.Level(rawValue: logLevel) else {
+                throw ValidationError("unknown --log-level '\(logLevel)'")
+            }
             c.logLevel = l
         }
         if exitWithParent { c.parentProcess = getppid() }

@@ -26,14 +26,17 @@ public struct DaemonPaths: Sendable, Equatable {
     /// The default paths for `mode`.
     /// - Throws: `PathError.noRuntimeDirectory` in user mode when `$XDG_RUNTIME_DIR` is unset:
     ///   a user daemon's socket must not land in a shared directory.
-    public static func defaults(mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DaemonPaths {
+    public static func defaults(
+        mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> DaemonPaths {
         switch mode {
         case .system:
             return DaemonPaths(socket: SocketLocation.system, stateDirectory: "/var/lib/tailor")
         case .user:
             guard let socket = SocketLocation.user(environment: environment) else { throw PathError.noRuntimeDirectory }
             let home = environment["HOME"] ?? NSHomeDirectory()
-            let stateHome = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
+            let stateHome =
+                environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
             return DaemonPaths(socket: socket, stateDirectory: stateHome + "/tailor")
         }
     }

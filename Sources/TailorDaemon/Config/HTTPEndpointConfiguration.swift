@@ -42,13 +42,16 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_socket must be an absolute path") }
             socket = value
         case "http_listen":
-            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (1...65535).contains(port) else {
+            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
+                (1...65535).contains(port)
+            else {
                 throw HTTPConfigProblem("http_listen must be host:port, e.g. 127.0.0.1:8012")
             }
             var host = String(value[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-                throw HTTPConfigProblem("http_listen must be a loopback address (127.0.0.1, ::1 or localhost), not '\(host)'")
+                throw HTTPConfigProblem(
+                    "http_listen must be a loopback address (127.0.0.1, ::1 or localhost), not '\(host)'")
             }
             listenHost = host
             listenPort = port
@@ -63,13 +66,19 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
         case "http_user": user = value
         case "http_task": task = value
         case "http_header_timeout_seconds":
-            guard let v = Int(value), (1...3600).contains(v) else { throw HTTPConfigProblem("http_header_timeout_seconds must be 1...3600") }
+            guard let v = Int(value), (1...3600).contains(v) else {
+                throw HTTPConfigProblem("http_header_timeout_seconds must be 1...3600")
+            }
             headerTimeout = .seconds(v)
         case "http_body_timeout_seconds":
-            guard let v = Int(value), (1...3600).contains(v) else { throw HTTPConfigProblem("http_body_timeout_seconds must be 1...3600") }
+            guard let v = Int(value), (1...3600).contains(v) else {
+                throw HTTPConfigProblem("http_body_timeout_seconds must be 1...3600")
+            }
             bodyTimeout = .seconds(v)
         case "http_max_body_bytes":
-            guard let v = Int(value), (1024...(1 << 30)).contains(v) else { throw HTTPConfigProblem("http_max_body_bytes must be 1024...1073741824") }
+            guard let v = Int(value), (1024...(1 << 30)).contains(v) else {
+                throw HTTPConfigProblem("http_max_body_bytes must be 1024...1073741824")
+            }
             maxBodyBytes = v
         default:
             return false
@@ -78,7 +87,8 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.socket == b.socket && a.listenHost == b.listenHost && a.listenPort == b.listenPort && a.tokenFile == b.tokenFile
+        a.socket == b.socket && a.listenHost == b.listenHost && a.listenPort == b.listenPort
+            && a.tokenFile == b.tokenFile
             && a.mode == b.mode && a.user == b.user && a.task == b.task && a.maxBodyBytes == b.maxBodyBytes
             && a.headerTimeout == b.headerTimeout && a.bodyTimeout == b.bodyTimeout
     }

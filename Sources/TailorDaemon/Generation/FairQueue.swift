@@ -4,7 +4,7 @@
 /// burst: each pop takes from the next key in turn.
 struct FairQueue<Key: Hashable, Element> {
     private var lanes: [Key: [Element]] = [:]
-    private var turn: [Key] = []          // keys with waiting elements, next to serve first
+    private var turn: [Key] = []  // keys with waiting elements, next to serve first
 
     /// Elements waiting, over all keys.
     private(set) var count = 0

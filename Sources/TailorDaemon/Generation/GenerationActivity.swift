@@ -5,8 +5,8 @@ import Foundation
 /// are being produced.
 public final class GenerationActivity: @unchecked Sendable {
     private let condition = NSCondition()
-    private var busyWorkers = 0                      // guarded by condition
-    private var released = false                     // guarded by condition: waits end at once
+    private var busyWorkers = 0  // guarded by condition
+    private var released = false  // guarded by condition: waits end at once
 
     /// Nobody busy yet.
     public init() {}

@@ -90,9 +90,10 @@ public final class GenerationJob: Sendable {
             guard !$0.done else { return nil }
             $0.done = true
             let first = $0.firstToken ?? now
-            return GenerationStats(promptTokens: job.prompt.count, generatedTokens: $0.generated,
-                                   timeToFirstTokenMS: Double(first - submitted) / 1e6, totalMS: Double(now - submitted) / 1e6,
-                                   cachedTokens: $0.cached, finishReason: reason, tail: tail)
+            return GenerationStats(
+                promptTokens: job.prompt.count, generatedTokens: $0.generated,
+                timeToFirstTokenMS: Double(first - submitted) / 1e6, totalMS: Double(now - submitted) / 1e6,
+                cachedTokens: $0.cached, finishReason: reason, tail: tail)
         }
         guard let stats else { return }
         continuation.yield(.finished(stats))

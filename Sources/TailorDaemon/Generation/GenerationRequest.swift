@@ -78,8 +78,10 @@ struct GenerationRequest: Sendable {
     var adapters: Adapters
     var mode: DecodingMode
 
-    init(model: String, input: Input, sampling: SamplingParameters = .init(), contrast: ContrastiveParameters = .init(),
-         maxTokens: Int? = nil, stop: [String] = [], adapters: Adapters = .none, mode: DecodingMode = .automatic) {
+    init(
+        model: String, input: Input, sampling: SamplingParameters = .init(), contrast: ContrastiveParameters = .init(),
+        maxTokens: Int? = nil, stop: [String] = [], adapters: Adapters = .none, mode: DecodingMode = .automatic
+    ) {
         self.model = model
         self.input = input
         self.sampling = sampling

@@ -29,8 +29,9 @@ struct GenerationStarter: Sendable {
     /// - Throws: `RPCError` naming the field at fault, or UNAVAILABLE when the queue is full.
     func start(_ request: GenerationRequest, caller: PeerCredentials) async throws -> Started {
         let loaded = try await models.model(request.model, field: "generate.model")
-        var engineJob = try Self.job(for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
-                                     defaultMaxTokens: settings.defaultMaxTokens)
+        var engineJob = try Self.job(
+            for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
+            defaultMaxTokens: settings.defaultMaxTokens)
         if let adapters {
             let plan = try adapters.plan(for: request, caller: caller, model: loaded)
             engineJob.adapters = plan.adapters
@@ -49,7 +50,9 @@ struct GenerationStarter: Sendable {
 
     /// The engine job for `request`: checked, rendered and tokenized.
     /// - Throws: `RPCError` INVALID_ARGUMENT naming the field at fault.
-    static func job(for request: GenerationRequest, model: Model, contextLength: Int, defaultMaxTokens: Int) throws -> BatchDecoder.Job {
+    static func job(
+        for request: GenerationRequest, model: Model, contextLength: Int, defaultMaxTokens: Int
+    ) throws -> BatchDecoder.Job {
         let field: String, ids: [Int32]
         switch request.input {
         case let .tokens(build):
@@ -60,25 +63,30 @@ struct GenerationStarter: Sendable {
             (field, ids) = ("generate.chat", try tokens(chat: turns, model: model))
         }
         guard request.stop.count <= Limits.stopStrings else {
-            throw RPCError.invalidArgument("generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
+            throw RPCError.invalidArgument(
+                "generate.stop", "\(request.stop.count) stop strings; the limit is \(Limits.stopStrings)")
         }
         if let long = request.stop.first(where: { $0.utf8.count > Limits.stopBytes }) {
-            throw RPCError.invalidArgument("generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
+            throw RPCError.invalidArgument(
+                "generate.stop", "a stop string of \(long.utf8.count) bytes; the limit is \(Limits.stopBytes)")
         }
         do { try request.sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
         guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
         guard ids.count < contextLength else {
-            throw RPCError.invalidArgument(field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
+            throw RPCError.invalidArgument(
+                field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
         }
-        return BatchDecoder.Job(prompt: ids, sampling: request.sampling,
-                                options: GenerationOptions(maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop))
+        return BatchDecoder.Job(
+            prompt: ids, sampling: request.sampling,
+            options: GenerationOptions(maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop))
     }
 
     /// A user's text: with the model's BOS rule, special tokens spelled out as text.
     private static func tokens(text: String, model: Model) throws -> [Int32] {
         guard !text.isEmpty else { throw RPCError.invalidArgument("generate.prompt", "the prompt is empty") }
         guard text.utf8.count <= Limits.promptBytes else {
-            throw RPCError.invalidArgument("generate.prompt", "the prompt is \(text.utf8.count) bytes; the limit is \(Limits.promptBytes)")
+            throw RPCError.invalidArgument(
+                "generate.prompt", "the prompt is \(text.utf8.count) bytes; the limit is \(Limits.promptBytes)")
         }
         return model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
     }
@@ -86,23 +94,30 @@ struct GenerationStarter: Sendable {
     /// Chat turns rendered with the model's template (which may spell special tokens); a
     /// ChatML model gets its default system prompt when the chat has none.
     private static func tokens(chat turns: [(role: String, content: String)], model: Model) throws -> [Int32] {
-        guard !turns.isEmpty else { throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages") }
+        guard !turns.isEmpty else {
+            throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages")
+        }
         guard turns.count <= Limits.chatMessages else {
-            throw RPCError.invalidArgument("generate.chat.messages", "\(turns.count) messages; the limit is \(Limits.chatMessages)")
+            throw RPCError.invalidArgument(
+                "generate.chat.messages", "\(turns.count) messages; the limit is \(Limits.chatMessages)")
         }
         let total = turns.reduce(0) { $0 + $1.content.utf8.count }
         guard total <= Limits.promptBytes else {
-            throw RPCError.invalidArgument("generate.chat.messages.content", "the chat is \(total) bytes; the limit is \(Limits.promptBytes)")
+            throw RPCError.invalidArgument(
+                "generate.chat.messages.content", "the chat is \(total) bytes; the limit is \(Limits.promptBytes)")
         }
         var messages = try turns.map { t -> ChatMessage in
             guard let role = ChatMessage.Role(rawValue: t.role) else {
-                throw RPCError.invalidArgument("generate.chat.messages.role", "unknown role '\(t.role.prefix(32))'; use system, user or assistant")
+                throw RPCError.invalidArgument(
+                    "generate.chat.messages.role", "unknown role '\(t.role.prefix(32))'; use system, user or assistant")
             }
             return ChatMessage(role: role, content: t.content)
         }
         let tok = model.tokenizer
         let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
-        if messages.first?.role != .system, template == .chatML, let s = ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) {
+        if messages.first?.role != .system, template == .chatML,
+            let s = ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate)
+        {
             messages.insert(ChatMessage(role: .system, content: s), at: 0)
         }
         return tok.encode(template.render(messages), addSpecial: true, parseSpecial: true)

@@ -25,7 +25,7 @@ final class GenerationWorker: @unchecked Sendable {
     // Everything below `condition` is guarded by it; `decoder` is touched only by the thread.
     private let condition = NSCondition()
     private var queue = FairQueue<String, GenerationJob>()
-    private var running: [Int: GenerationJob] = [:]     // slot -> job
+    private var running: [Int: GenerationJob] = [:]  // slot -> job
     private var state = State.running
     private let decoder: BatchDecoder
     /// The most requests that may wait; beyond it, submit fails RESOURCE_EXHAUSTED.
@@ -35,11 +35,13 @@ final class GenerationWorker: @unchecked Sendable {
     let maxQueuedPerUID: Int
     /// Told when this worker turns busy or idle (training yields to it).
     private let activity: GenerationActivity?
-    private var busy = false                          // touched only by the thread
+    private var busy = false  // touched only by the thread
 
     /// A worker over `context` (one slot per sequence).
-    init(context: InferenceContext, maxQueued: Int = 256, maxQueuedPerUID: Int? = nil, name: String,
-         activity: GenerationActivity? = nil) {
+    init(
+        context: InferenceContext, maxQueued: Int = 256, maxQueuedPerUID: Int? = nil, name: String,
+        activity: GenerationActivity? = nil
+    ) {
         decoder = BatchDecoder(context: context)
         self.maxQueued = maxQueued
         self.maxQueuedPerUID = min(maxQueued, maxQueuedPerUID ?? maxQueued)
@@ -69,7 +71,9 @@ final class GenerationWorker: @unchecked Sendable {
         let uid = job.ownerUID
         let mine = queue.count { $0.ownerUID == uid }
         guard mine < maxQueuedPerUID else {
-            throw RPCError(.resourceExhausted, "uid \(uid) has \(mine) generation requests waiting; the limit per uid is \(maxQueuedPerUID)")
+            throw RPCError(
+                .resourceExhausted,
+                "uid \(uid) has \(mine) generation requests waiting; the limit per uid is \(maxQueuedPerUID)")
         }
         queue.push(job, key: job.owner)
         condition.signal()

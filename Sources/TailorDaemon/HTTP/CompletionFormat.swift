@@ -14,18 +14,26 @@ enum CompletionFormat {
     private static func created() -> Int { Int(Date().timeIntervalSince1970) }
 
     /// One streamed token.
-    static func chunk(_ r: CompletionRequest, text: String, token: Int32, index: Int, promptTokens: Int) -> [String: Any] {
+    static func chunk(
+        _ r: CompletionRequest, text: String, token: Int32, index: Int, promptTokens: Int
+    ) -> [String: Any] {
         switch r.endpoint {
         case .completion, .infill:
-            return ["index": 0, "content": text, "tokens": [Int(token)], "stop": false, "id_slot": 0,
-                    "tokens_predicted": index + 1, "tokens_evaluated": promptTokens]
+            return [
+                "index": 0, "content": text, "tokens": [Int(token)], "stop": false, "id_slot": 0,
+                "tokens_predicted": index + 1, "tokens_evaluated": promptTokens,
+            ]
         case .openAICompletion:
-            return ["id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": "tailor",
-                    "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": NSNull()]]]
+            return [
+                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": "tailor",
+                "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": NSNull()]],
+            ]
         case .openAIChat:
             let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": text] : ["content": text]
-            return ["id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": "tailor",
-                    "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]]]
+            return [
+                "id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": "tailor",
+                "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]],
+            ]
         }
     }
 
@@ -34,30 +42,42 @@ enum CompletionFormat {
         guard let s else { return [:] }
         let promptN = max(0, s.promptTokens - s.cachedTokens)
         let promptMS = s.timeToFirstTokenMS, predictedMS = max(0, s.totalMS - s.timeToFirstTokenMS)
-        return ["prompt_n": promptN, "prompt_ms": promptMS,
-                "prompt_per_token_ms": promptN > 0 ? promptMS / Double(promptN) : 0,
-                "prompt_per_second": promptMS > 0 ? Double(promptN) / promptMS * 1000 : 0,
-                "predicted_n": s.generatedTokens, "predicted_ms": predictedMS,
-                "predicted_per_token_ms": s.generatedTokens > 0 ? predictedMS / Double(s.generatedTokens) : 0,
-                "predicted_per_second": predictedMS > 0 ? Double(s.generatedTokens) / predictedMS * 1000 : 0]
+        return [
+            "prompt_n": promptN, "prompt_ms": promptMS,
+            "prompt_per_token_ms": promptN > 0 ? promptMS / Double(promptN) : 0,
+            "prompt_per_second": promptMS > 0 ? Double(promptN) / promptMS * 1000 : 0,
+            "predicted_n": s.generatedTokens, "predicted_ms": predictedMS,
+            "predicted_per_token_ms": s.generatedTokens > 0 ? predictedMS / Double(s.generatedTokens) : 0,
+            "predicted_per_second": predictedMS > 0 ? Double(s.generatedTokens) / predictedMS * 1000 : 0,
+        ]
     }
 
     /// The end of a generation.
-    static func final(_ r: CompletionRequest, text: String, stats s: GenerationStats?, budgetHit: Bool, model: String, mode: String) -> Final {
+    static func final(
+        _ r: CompletionRequest, text: String, stats s: GenerationStats?, budgetHit: Bool, model: String, mode: String
+    ) -> Final {
         let reason = s?.finishReason
-        let stopType = budgetHit ? "limit" : reason == .endOfGeneration ? "eos" : reason == .stopString ? "word" : reason == nil ? "none" : "limit"
-        let usage: [String: Any] = ["prompt_tokens": s?.promptTokens ?? 0, "completion_tokens": s?.generatedTokens ?? 0,
-                                    "total_tokens": (s?.promptTokens ?? 0) + (s?.generatedTokens ?? 0)]
+        let stopType =
+            budgetHit
+            ? "limit"
+            : reason == .endOfGeneration ? "eos" : reason == .stopString ? "word" : reason == nil ? "none" : "limit"
+        let usage: [String: Any] = [
+            "prompt_tokens": s?.promptTokens ?? 0, "completion_tokens": s?.generatedTokens ?? 0,
+            "total_tokens": (s?.promptTokens ?? 0) + (s?.generatedTokens ?? 0),
+        ]
         let finish = stopType == "limit" ? "length" : "stop"
         switch r.endpoint {
         case .completion, .infill:
             var o: [String: Any] = [
                 "index": 0, "content": text, "tokens": [Int](), "id_slot": 0, "stop": true, "model": model,
                 "tokens_predicted": s?.generatedTokens ?? 0, "tokens_evaluated": s?.promptTokens ?? 0,
-                "generation_settings": ["n_predict": r.maxTokens ?? -1, "temperature": r.temperature, "top_k": r.topK, "top_p": r.topP,
-                                        "min_p": r.minP, "repeat_penalty": r.repeatPenalty, "seed": r.seed,
-                                        "dry_multiplier": r.dry.multiplier, "dry_base": r.dry.base, "dry_allowed_length": r.dry.allowedLength,
-                                        "dry_penalty_last_n": r.dry.window == 0 ? -1 : r.dry.window, "tailor_mode": mode],
+                "generation_settings": [
+                    "n_predict": r.maxTokens ?? -1, "temperature": r.temperature, "top_k": r.topK, "top_p": r.topP,
+                    "min_p": r.minP, "repeat_penalty": r.repeatPenalty, "seed": r.seed,
+                    "dry_multiplier": r.dry.multiplier, "dry_base": r.dry.base,
+                    "dry_allowed_length": r.dry.allowedLength,
+                    "dry_penalty_last_n": r.dry.window == 0 ? -1 : r.dry.window, "tailor_mode": mode,
+                ],
                 "prompt": "", "has_new_line": text.contains("\n"), "truncated": false, "stop_type": stopType,
                 "stopping_word": reason == .stopString ? (r.stop.first { text.hasSuffix($0) } ?? "") : "",
                 "tokens_cached": s?.cachedTokens ?? 0, "timings": timings(s),
@@ -67,18 +87,26 @@ enum CompletionFormat {
             end["content"] = ""
             return Final(whole: o, streamEnd: end)
         case .openAICompletion:
-            let o: [String: Any] = ["id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
-                                    "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": finish]],
-                                    "usage": usage, "timings": timings(s)]
-            let end: [String: Any] = ["id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
-                                      "choices": [["text": "", "index": 0, "logprobs": NSNull(), "finish_reason": finish]], "usage": usage]
+            let o: [String: Any] = [
+                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
+                "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": finish]],
+                "usage": usage, "timings": timings(s),
+            ]
+            let end: [String: Any] = [
+                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
+                "choices": [["text": "", "index": 0, "logprobs": NSNull(), "finish_reason": finish]], "usage": usage,
+            ]
             return Final(whole: o, streamEnd: end)
         case .openAIChat:
-            let o: [String: Any] = ["id": "chatcmpl-tailor", "object": "chat.completion", "created": created(), "model": model,
-                                    "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": finish]],
-                                    "usage": usage, "timings": timings(s)]
-            let end: [String: Any] = ["id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": model,
-                                      "choices": [["index": 0, "delta": [String: Any](), "finish_reason": finish]], "usage": usage]
+            let o: [String: Any] = [
+                "id": "chatcmpl-tailor", "object": "chat.completion", "created": created(), "model": model,
+                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": finish]],
+                "usage": usage, "timings": timings(s),
+            ]
+            let end: [String: Any] = [
+                "id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": model,
+                "choices": [["index": 0, "delta": [String: Any](), "finish_reason": finish]], "usage": usage,
+            ]
             return Final(whole: o, streamEnd: end)
         }
     }
@@ -95,6 +123,7 @@ enum CompletionFormat {
     }
 
     static func encode(_ o: [String: Any]) -> [UInt8] {
-        (try? [UInt8](JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]))) ?? Array("{}".utf8)
+        (try? [UInt8](JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])))
+            ?? Array("{}".utf8)
     }
 }

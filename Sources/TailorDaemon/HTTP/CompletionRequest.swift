@@ -6,7 +6,10 @@ import TailorEngine
 /// errors that name the field, so a plugin author sees what to fix.
 struct CompletionRequest: Sendable {
     /// The endpoints.
-    enum Endpoint: String, Sendable { case completion = "/completion", infill = "/infill", openAICompletion = "/v1/completions", openAIChat = "/v1/chat/completions" }
+    enum Endpoint: String, Sendable {
+        case completion = "/completion", infill = "/infill", openAICompletion = "/v1/completions", openAIChat =
+            "/v1/chat/completions"
+    }
 
     /// One extra context chunk of /infill (`input_extra`): another file or a snippet near the cursor.
     struct ExtraChunk: Sendable, Equatable { var filename: String; var text: String }
@@ -23,7 +26,8 @@ struct CompletionRequest: Sendable {
             case let (.text(x), .text(y)): return x == y
             case let (.tokens(x), .tokens(y)): return x == y
             case let (.chat(x), .chat(y)): return x.map(\.role) == y.map(\.role) && x.map(\.content) == y.map(\.content)
-            case let (.infill(a1, a2, a3, a4), .infill(b1, b2, b3, b4)): return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
+            case let (.infill(a1, a2, a3, a4), .infill(b1, b2, b3, b4)):
+                return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
             default: return false
             }
         }
@@ -63,7 +67,8 @@ struct CompletionRequest: Sendable {
     /// Parses `body` for `endpoint`.
     /// - Throws: `HTTPProblem` 400 naming the field: malformed JSON, a wrong type, a missing prompt.
     init(endpoint: Endpoint, body: [UInt8]) throws {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let json = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let json = object as? [String: Any]
+        else {
             throw HTTPProblem(400, "the request body is not a JSON object")
         }
         let f = JSONFields(json)
@@ -74,17 +79,22 @@ struct CompletionRequest: Sendable {
         case .openAICompletion:
             prompt = try Self.prompt(json["prompt"], field: "prompt")
         case .openAIChat:
-            guard let list = json["messages"] as? [Any], !list.isEmpty else { throw HTTPProblem(400, "field 'messages' must be a non-empty array") }
-            prompt = .chat(try list.enumerated().map { i, m in
-                guard let m = m as? [String: Any], let role = m["role"] as? String else {
-                    throw HTTPProblem(400, "messages[\(i)] must be an object with a string 'role'")
-                }
-                return (role, try Self.content(m["content"], field: "messages[\(i)].content"))
-            })
+            guard let list = json["messages"] as? [Any], !list.isEmpty else {
+                throw HTTPProblem(400, "field 'messages' must be a non-empty array")
+            }
+            prompt = .chat(
+                try list.enumerated().map { i, m in
+                    guard let m = m as? [String: Any], let role = m["role"] as? String else {
+                        throw HTTPProblem(400, "messages[\(i)] must be an object with a string 'role'")
+                    }
+                    return (role, try Self.content(m["content"], field: "messages[\(i)].content"))
+                })
         case .infill:
             var extra: [ExtraChunk] = []
             if let e = json["input_extra"] {
-                guard let list = e as? [Any] else { throw HTTPProblem(400, "field 'input_extra' must be an array of {filename, text}") }
+                guard let list = e as? [Any] else {
+                    throw HTTPProblem(400, "field 'input_extra' must be an array of {filename, text}")
+                }
                 extra = try list.enumerated().map { i, c in
                     guard let c = c as? [String: Any], let text = c["text"] as? String else {
                         throw HTTPProblem(400, "input_extra[\(i)] must be an object with a string 'text'")
@@ -92,23 +102,31 @@ struct CompletionRequest: Sendable {
                     return ExtraChunk(filename: c["filename"] as? String ?? "", text: text)
                 }
             }
-            prompt = .infill(prefix: try f.string("input_prefix") ?? "", suffix: try f.string("input_suffix") ?? "", extra: extra,
-                             prompt: try f.string("prompt") ?? "")
+            prompt = .infill(
+                prefix: try f.string("input_prefix") ?? "", suffix: try f.string("input_suffix") ?? "", extra: extra,
+                prompt: try f.string("prompt") ?? "")
         }
         model = try f.string("model") ?? ""
-        if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }   // OpenAI clients send names we do not know
-        let n = try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
+        if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }  // OpenAI clients send names we do not know
+        let n =
+            try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
             ?? f.int("max_completion_tokens", in: Self.tokenRange)
         maxTokens = n.flatMap { $0 < 0 ? nil : $0 }
         if maxTokens == 0 { throw HTTPProblem(400, "field 'n_predict' must be positive (or -1 for the default)") }
         // llama.cpp applies temperature only when its sampler chain has it: llama.vim sends
         // samplers without "temperature" and samples from top-k/top-p at temperature 1.
         let samplers = try f.strings("samplers")
-        if let t = try f.float("temperature") { temperature = t } else if let s = samplers, !s.contains("temperature") { temperature = 1 }
+        if let t = try f.float("temperature") {
+            temperature = t
+        } else if let s = samplers, !s.contains("temperature") {
+            temperature = 1
+        }
         if let v = try f.int("top_k", in: -1...Self.maxTopK) { topK = max(0, v) }
         if let v = try f.float("top_p") { topP = v }
         if let v = try f.float("min_p") { minP = v }
-        if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) { repeatPenalty = v }
+        if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) {
+            repeatPenalty = v
+        }
         if let v = try f.int("seed", in: -1...Int(UInt32.max)), v >= 0 { seed = UInt64(v) }
         if let v = try f.float("dry_multiplier") { dry.multiplier = v }
         if let v = try f.float("dry_base") { dry.base = v }
@@ -116,7 +134,11 @@ struct CompletionRequest: Sendable {
         if let v = try f.int("dry_penalty_last_n", in: -1...Self.tokenRange.upperBound) { dry.window = max(0, v) }
         if let b = try f.strings("dry_sequence_breakers") { dry.breakers = b }
         if let s = json["stop"] {
-            if let one = s as? String { stop = [one] } else if let many = s as? [String] { stop = many } else {
+            if let one = s as? String {
+                stop = [one]
+            } else if let many = s as? [String] {
+                stop = many
+            } else {
                 throw HTTPProblem(400, "field 'stop' must be a string or an array of strings")
             }
         }
@@ -128,7 +150,9 @@ struct CompletionRequest: Sendable {
         guard temperature >= 0, temperature.isFinite else { throw HTTPProblem(400, "field 'temperature' must be ≥ 0") }
         guard topP > 0, topP <= 1 else { throw HTTPProblem(400, "field 'top_p' must be in (0, 1]") }
         guard minP >= 0, minP < 1 else { throw HTTPProblem(400, "field 'min_p' must be in [0, 1)") }
-        guard repeatPenalty > 0, repeatPenalty.isFinite else { throw HTTPProblem(400, "field 'repeat_penalty' must be > 0") }
+        guard repeatPenalty > 0, repeatPenalty.isFinite else {
+            throw HTTPProblem(400, "field 'repeat_penalty' must be > 0")
+        }
         do { try dry.validate() } catch let SamplingError.invalidParameter(name, value) {
             throw HTTPProblem(400, "field '\(name)' is out of range: \(value)")
         }
@@ -143,12 +167,13 @@ struct CompletionRequest: Sendable {
         case let list as [Any] where list.count == 1 && list[0] is String:
             return try prompt(list[0], field: field)
         case let list as [Any] where !list.isEmpty:
-            return .tokens(try list.enumerated().map { i, v in
-                guard let n = v as? NSNumber, let id = Int32(exactly: n.doubleValue), id >= 0 else {
-                    throw HTTPProblem(400, "field '\(field)[\(i)]' must be a token id")
-                }
-                return id
-            })
+            return .tokens(
+                try list.enumerated().map { i, v in
+                    guard let n = v as? NSNumber, let id = Int32(exactly: n.doubleValue), id >= 0 else {
+                        throw HTTPProblem(400, "field '\(field)[\(i)]' must be a token id")
+                    }
+                    return id
+                })
         case nil:
             throw HTTPProblem(400, "field '\(field)' is missing")
         default:
@@ -161,7 +186,9 @@ struct CompletionRequest: Sendable {
         if let s = value as? String { return s }
         if let parts = value as? [[String: Any]] {
             return try parts.enumerated().map { i, p in
-                guard let t = p["text"] as? String else { throw HTTPProblem(400, "\(field)[\(i)] must carry a string 'text'") }
+                guard let t = p["text"] as? String else {
+                    throw HTTPProblem(400, "\(field)[\(i)] must carry a string 'text'")
+                }
                 return t
             }.joined()
         }
@@ -193,7 +220,9 @@ struct JSONFields {
 
     func number(_ key: String) throws -> NSNumber? {
         guard let v = present(key) else { return nil }
-        guard let n = v as? NSNumber, !n.isJSONBoolean, n.doubleValue.isFinite else { throw HTTPProblem(400, "field '\(key)' must be a number") }
+        guard let n = v as? NSNumber, !n.isJSONBoolean, n.doubleValue.isFinite else {
+            throw HTTPProblem(400, "field '\(key)' must be a number")
+        }
         return n
     }
 
@@ -203,7 +232,8 @@ struct JSONFields {
         guard let n = try number(key) else { return nil }
         let d = n.doubleValue
         guard d.rounded(.towardZero) == d, d >= Double(range.lowerBound), d <= Double(range.upperBound),
-              let i = Int(exactly: d), range.contains(i) else {
+            let i = Int(exactly: d), range.contains(i)
+        else {
             throw HTTPProblem(400, "field '\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return i
@@ -213,7 +243,9 @@ struct JSONFields {
 
     func bool(_ key: String) throws -> Bool? {
         guard let v = present(key) else { return nil }
-        guard let n = v as? NSNumber, n.isJSONBoolean else { throw HTTPProblem(400, "field '\(key)' must be true or false") }
+        guard let n = v as? NSNumber, n.isJSONBoolean else {
+            throw HTTPProblem(400, "field '\(key)' must be true or false")
+        }
         return n.boolValue
     }
 }
@@ -226,8 +258,14 @@ struct HTTPProblem: Error, Equatable {
 
     /// llama.cpp's and OpenAI's error object.
     var json: [String: Any] {
-        let type = status == 401 ? "authentication_error" : status == 404 ? "not_found_error" : status == 413 ? "request_too_large"
-            : status >= 500 ? "server_error" : "invalid_request_error"
+        let type =
+            status == 401
+            ? "authentication_error"
+            : status == 404
+                ? "not_found_error"
+                : status == 413
+                    ? "request_too_large"
+                    : status >= 500 ? "server_error" : "invalid_request_error"
         return ["error": ["code": status, "message": message, "type": type]]
     }
 }

@@ -35,7 +35,9 @@ struct CompletionResponder: Sendable {
         var budgetHit = false
     }
 
-    func respond(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter) async throws {
+    func respond(
+        _ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int, writer: any HTTPResponseWriter
+    ) async throws {
         // Personalized in the configured mode; a user without the adapters that mode needs (a
         // fresh install) is served with what they have rather than refused, and the response
         // says so (`mode: fallback`).
@@ -53,13 +55,18 @@ struct CompletionResponder: Sendable {
         if let sse { try await sse.open() }
         let outcome = try await collect(started, request: request) { token, index in
             guard let sse else { return }
-            try await sse.send(CompletionFormat.chunk(request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount))
+            try await sse.send(
+                CompletionFormat.chunk(
+                    request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount))
         }
-        let final = CompletionFormat.final(request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
-                                           model: started.model.info.id, mode: usedMode)
+        let final = CompletionFormat.final(
+            request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
+            model: started.model.info.id, mode: usedMode)
         if let sse {
             if let f = final.streamEnd { try await sse.send(f) }
-            if request.endpoint == .openAIChat || request.endpoint == .openAICompletion { try await sse.sendRaw("[DONE]") }
+            if request.endpoint == .openAIChat || request.endpoint == .openAICompletion {
+                try await sse.sendRaw("[DONE]")
+            }
             try await writer.end()
         } else {
             try await writer.head(status: 200, contentType: "application/json")
@@ -69,8 +76,10 @@ struct CompletionResponder: Sendable {
     }
 
     /// Runs the job to its end (or its budget), calling `onToken` for each token.
-    private func collect(_ started: GenerationStarter.Started, request: CompletionRequest,
-                         onToken: (GeneratedToken, Int) async throws -> Void) async throws -> Outcome {
+    private func collect(
+        _ started: GenerationStarter.Started, request: CompletionRequest,
+        onToken: (GeneratedToken, Int) async throws -> Void
+    ) async throws -> Outcome {
         let budget = Budget(started: started, prompt: request.maxPromptMS, predict: request.maxPredictMS)
         budget.armPrompt()
         defer { budget.disarm() }
@@ -139,7 +148,9 @@ private final class Budget: Sendable {
 struct SSEWriter: Sendable {
     let writer: any HTTPResponseWriter
     func open() async throws { try await writer.head(status: 200, contentType: "text/event-stream") }
-    func send(_ object: [String: Any]) async throws { try await sendRaw(String(decoding: CompletionFormat.encode(object), as: UTF8.self)) }
+    func send(_ object: [String: Any]) async throws {
+        try await sendRaw(String(decoding: CompletionFormat.encode(object), as: UTF8.self))
+    }
     func sendRaw(_ data: String) async throws { try await writer.body(Array("data: \(data)\n\n".utf8)) }
 }
 
@@ -155,23 +166,30 @@ extension GenerationRequest {
         case let .tokens(ids):
             input = .tokens { model in
                 guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
-                    throw HTTPProblem(400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
+                    throw HTTPProblem(
+                        400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))"
+                    )
                 }
                 return model.tokenizer.promptStart + ids
             }
         case let .infill(prefix, suffix, extra, typed):
             let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
             input = .tokens { model in
-                InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer, budget: budget)
+                InfillPrompt.tokens(
+                    prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer,
+                    budget: budget)
             }
         }
-        let sampling = SamplingParameters(temperature: request.temperature, topK: request.topK, topP: request.topP, minP: request.minP,
-                                          repetitionPenalty: request.repeatPenalty, seed: request.seed, dry: request.dry)
+        let sampling = SamplingParameters(
+            temperature: request.temperature, topK: request.topK, topP: request.topP, minP: request.minP,
+            repetitionPenalty: request.repeatPenalty, seed: request.seed, dry: request.dry)
         var contrast = ContrastiveParameters()
         contrast.topK = request.topK
         contrast.topP = request.topP
-        self.init(model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
-                  stop: request.stop, adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
-                  mode: who.mode)
+        self.init(
+            model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
+            stop: request.stop,
+            adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
+            mode: who.mode)
     }
 }

@@ -35,8 +35,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private var running: Task<Void, Never>?
     private var timer: Scheduled<Void>?
 
-    init(maxBody: Int, token: String?, headerTimeout: Duration, bodyTimeout: Duration,
-         route: @escaping @Sendable (Request, ChannelResponseWriter) async -> Void) {
+    init(
+        maxBody: Int, token: String?, headerTimeout: Duration, bodyTimeout: Duration,
+        route: @escaping @Sendable (Request, ChannelResponseWriter) async -> Void
+    ) {
         self.maxBody = maxBody
         self.token = token
         self.headerTimeout = Connection.timeAmount(headerTimeout)
@@ -68,7 +70,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             refused = false
             arm(context, bodyTimeout)
             if let token, !Self.authorized(h.headers, token: token) {
-                refuse(context, HTTPProblem(401, "missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer credentials)"))
+                refuse(
+                    context,
+                    HTTPProblem(
+                        401,
+                        "missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer credentials)"
+                    ))
                 return
             }
             if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > maxBody {
@@ -86,7 +93,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             head = nil
             disarm()
             let writer = ChannelResponseWriter(channel: context.channel, keepAlive: h.isKeepAlive)
-            let request = Request(method: h.method, path: String(h.uri.split(separator: "?", maxSplits: 1).first ?? ""), headers: h.headers, body: body)
+            let request = Request(
+                method: h.method, path: String(h.uri.split(separator: "?", maxSplits: 1).first ?? ""),
+                headers: h.headers, body: body)
             body = []
             let route = self.route
             // When the response is done, the next request's head has `headerTimeout` to come.
@@ -96,7 +105,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             running = Task {
                 await route(request, writer)
                 loop.execute {
-                    if me.value.head == nil && loopContext.value.channel.isActive { me.value.arm(loopContext.value, me.value.headerTimeout) }
+                    if me.value.head == nil && loopContext.value.channel.isActive {
+                        me.value.arm(loopContext.value, me.value.headerTimeout)
+                    }
                 }
             }
         }
@@ -128,7 +139,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
 
     /// A constant-time comparison of the bearer token.
     static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {
-        guard let value = headers.first(name: "authorization"), value.lowercased().hasPrefix("bearer ") else { return false }
+        guard let value = headers.first(name: "authorization"), value.lowercased().hasPrefix("bearer ") else {
+            return false
+        }
         let given = Array(value.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8), want = Array(token.utf8)
         guard given.count == want.count else { return false }
         var diff: UInt8 = 0
@@ -148,7 +161,10 @@ struct ChannelResponseWriter: HTTPResponseWriter {
         h.add(name: "Content-Type", value: contentType)
         if contentType == "text/event-stream" { h.add(name: "Cache-Control", value: "no-cache") }
         h.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: h))).get()
+        try await channel.writeAndFlush(
+            HTTPServerResponsePart.head(
+                HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: h))
+        ).get()
     }
 
     func body(_ bytes: [UInt8]) async throws {

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import NIOCore
@@ -9,6 +6,10 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TailorWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The llama.cpp-compatible HTTP endpoint: `/health`, `/infill`, `/completion`,
 /// `/v1/completions`, `/v1/chat/completions` (and `/v1/models`) on a Unix socket and/or
@@ -32,14 +33,22 @@ public final class HTTPEndpoint: Service, Sendable {
 
     /// An endpoint serving `configuration` with generations from `starter`.
     /// - Throws: when TCP is configured without a readable, non-empty token file.
-    init(configuration: HTTPEndpointConfiguration, policy: AccessPolicy, starter: GenerationStarter, models: ModelManager,
-         contextLength: Int, limits: ConnectionLimits = ConnectionLimits(), logger: Logger) throws {
+    init(
+        configuration: HTTPEndpointConfiguration, policy: AccessPolicy, starter: GenerationStarter,
+        models: ModelManager,
+        contextLength: Int, limits: ConnectionLimits = ConnectionLimits(), logger: Logger
+    ) throws {
         self.limits = limits
         self.configuration = configuration
         if configuration.listenHost != nil {
-            guard let file = configuration.tokenFile else { throw HTTPEndpointError.noToken("http_listen needs http_token_file: TCP callers cannot be identified otherwise") }
+            guard let file = configuration.tokenFile else {
+                throw HTTPEndpointError.noToken(
+                    "http_listen needs http_token_file: TCP callers cannot be identified otherwise")
+            }
             guard let data = FileManager.default.contents(atPath: file),
-                  let t = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), t.count >= 16 else {
+                let t = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+                t.count >= 16
+            else {
                 throw HTTPEndpointError.noToken("http_token_file \(file) must hold a token of at least 16 characters")
             }
             token = t
@@ -68,8 +77,12 @@ public final class HTTPEndpoint: Service, Sendable {
             throw HTTPEndpointError.bind("\(error)")
         }
         let bound = listeners
-        logger.info("HTTP endpoint listening", metadata: ["socket": "\(configuration.socket ?? "-")",
-                                                          "tcp": "\(configuration.listenHost.map { "\($0):\(configuration.listenPort)" } ?? "-")"])
+        logger.info(
+            "HTTP endpoint listening",
+            metadata: [
+                "socket": "\(configuration.socket ?? "-")",
+                "tcp": "\(configuration.listenHost.map { "\($0):\(configuration.listenPort)" } ?? "-")",
+            ])
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 for l in bound { try? await l.closeFuture.get() }
@@ -102,25 +115,32 @@ public final class HTTPEndpoint: Service, Sendable {
             .childChannelInitializer { [self] channel in
                 let caller: EventLoopFuture<PeerCredentials>
                 if tcp {
-                    caller = channel.eventLoop.makeSucceededFuture(PeerCredentials(pid: 0, uid: geteuid(), gid: getegid()))
+                    caller = channel.eventLoop.makeSucceededFuture(
+                        PeerCredentials(pid: 0, uid: geteuid(), gid: getegid()))
                 } else if let provider = channel as? any SocketOptionProvider {
-                    caller = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(PeerCredentials.socketOption))
+                    caller = provider.unsafeGetSocketOption(
+                        level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(PeerCredentials.socketOption))
                 } else {
                     return channel.close()
                 }
                 return caller.flatMap { peer in
                     guard self.policy.admits(peer) else { return channel.close() }
                     guard self.admit(channel, uid: peer.uid) else {
-                        self.logger.warning("refused an HTTP connection: over the connection limits", metadata: ["uid": "\(peer.uid)"])
+                        self.logger.warning(
+                            "refused an HTTP connection: over the connection limits", metadata: ["uid": "\(peer.uid)"])
                         return channel.close()
                     }
                     channel.closeFuture.whenComplete { _ in self.release(channel) }
                     return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(HTTPConnectionHandler(
-                                maxBody: self.configuration.maxBodyBytes, token: tcp ? self.token : nil,
-                                headerTimeout: self.configuration.headerTimeout, bodyTimeout: self.configuration.bodyTimeout,
-                                route: { [self] request, writer in await self.route(request, caller: peer, writer: writer) }))
+                            try channel.pipeline.syncOperations.addHandler(
+                                HTTPConnectionHandler(
+                                    maxBody: self.configuration.maxBodyBytes, token: tcp ? self.token : nil,
+                                    headerTimeout: self.configuration.headerTimeout,
+                                    bodyTimeout: self.configuration.bodyTimeout,
+                                    route: { [self] request, writer in
+                                        await self.route(request, caller: peer, writer: writer)
+                                    }))
                         }
                     }
                 }
@@ -132,7 +152,9 @@ public final class HTTPEndpoint: Service, Sendable {
     private func admit(_ channel: any Channel, uid: UInt32) -> Bool {
         clients.withLock { clients in
             let mine = clients.values.reduce(0) { $0 + ($1.uid == uid ? 1 : 0) }
-            guard clients.count < limits.maxConnections, mine < limits.maxConnectionsPerUID ?? .max else { return false }
+            guard clients.count < limits.maxConnections, mine < limits.maxConnectionsPerUID ?? .max else {
+                return false
+            }
             clients[ObjectIdentifier(channel)] = (uid, channel)
             return true
         }
@@ -146,18 +168,26 @@ public final class HTTPEndpoint: Service, Sendable {
     var connectionCount: Int { clients.withLock { $0.count } }
 
     /// Dispatches one request; every failure becomes a JSON error with a 4xx/5xx status.
-    private func route(_ request: HTTPConnectionHandler.Request, caller: PeerCredentials, writer: ChannelResponseWriter) async {
+    private func route(
+        _ request: HTTPConnectionHandler.Request, caller: PeerCredentials, writer: ChannelResponseWriter
+    ) async {
         do {
             switch (request.method, request.path) {
             case (.GET, "/health"), (.GET, "/v1/health"):
                 try await writer.json(["status": "ok"])
             case (.GET, "/v1/models"), (.GET, "/models"):
-                let list = await models.list().map { ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any] }
+                let list = await models.list().map {
+                    ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any]
+                }
                 try await writer.json(["object": "list", "data": list])
             case (.POST, _):
-                guard let endpoint = Self.endpoints[request.path] else { throw HTTPProblem(404, "no endpoint \(request.path.echoed)") }
+                guard let endpoint = Self.endpoints[request.path] else {
+                    throw HTTPProblem(404, "no endpoint \(request.path.echoed)")
+                }
                 let parsed = try CompletionRequest(endpoint: endpoint, body: request.body)
-                try await responder.respond(parsed, for: personalization(request.headers, caller: caller), modelContext: contextLength, writer: writer)
+                try await responder.respond(
+                    parsed, for: personalization(request.headers, caller: caller), modelContext: contextLength,
+                    writer: writer)
             case (_, let path) where Self.endpoints[path] != nil || path == "/health":
                 throw HTTPProblem(405, "\(request.method.rawValue.echoed) is not allowed on \(path.echoed)")
             default:

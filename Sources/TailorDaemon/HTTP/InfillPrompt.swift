@@ -7,16 +7,21 @@ import TailorEngine
 /// (up to 3/4 of the budget) and the start of the suffix; extra chunks get what is left.
 /// A model without FIM tokens gets a plain continuation prompt: the chunks, then the prefix.
 enum InfillPrompt {
-    static func tokens(prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
-                       tokenizer tok: Tokenizer, budget: Int) -> [Int32] {
-        tokens(prefix: prefix, suffix: suffix, extra: extra, prompt: prompt, fim: tok.fimTokens,
-               bos: tok.promptStart,
-               encode: { tok.encode($0, addSpecial: false, parseSpecial: false) }, budget: budget)
+    static func tokens(
+        prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
+        tokenizer tok: Tokenizer, budget: Int
+    ) -> [Int32] {
+        tokens(
+            prefix: prefix, suffix: suffix, extra: extra, prompt: prompt, fim: tok.fimTokens,
+            bos: tok.promptStart,
+            encode: { tok.encode($0, addSpecial: false, parseSpecial: false) }, budget: budget)
     }
 
     /// The same over any encoder (tests use one token per character).
-    static func tokens(prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
-                       fim: FIMTokens?, bos: [Int32], encode rawEncode: (String) -> [Int32], budget: Int) -> [Int32] {
+    static func tokens(
+        prefix: String, suffix: String, extra: [CompletionRequest.ExtraChunk], prompt: String,
+        fim: FIMTokens?, bos: [Int32], encode rawEncode: (String) -> [Int32], budget: Int
+    ) -> [Int32] {
         func encode(_ s: String) -> [Int32] { s.isEmpty ? [] : rawEncode(s) }
         let typed = encode(prompt)
         guard let fim else {
@@ -35,7 +40,9 @@ enum InfillPrompt {
         var left = room - pre.count - suf.count
         var context: [Int32] = []
         for chunk in extra where left > 0 {
-            var t = (fim.fileSeparator.map { [$0] } ?? []) + encode((chunk.filename.isEmpty ? "" : chunk.filename + "\n") + chunk.text)
+            var t =
+                (fim.fileSeparator.map { [$0] } ?? [])
+                + encode((chunk.filename.isEmpty ? "" : chunk.filename + "\n") + chunk.text)
             if t.count > left { t = Array(t.prefix(left)) }
             context += t
             left -= t.count

@@ -1,8 +1,8 @@
 import Foundation
 import TailorEngine
+import TailorJobs
 import TailorStore
 import TailorTraining
-import TailorJobs
 
 /// Runs training jobs one at a time on a thread of its own: round-robin over owner uids, in
 /// submission order within each, so one uid's backlog never holds another's job back for
@@ -162,14 +162,15 @@ final class JobRunner: @unchecked Sendable {
 
     private func run(_ entry: Entry) {
         var record = entry.record
-        if record.state == .running { record.resumed += 1 }   // it was interrupted by a stop or crash
+        if record.state == .running { record.resumed += 1 }  // it was interrupted by a stop or crash
         record.state = .running
         record.error = ""
         record = publish(record)
         let id = record.id
-        let job = TrainingJob(record: record, spec: entry.spec, loaded: entry.model, environment: environment,
-                              isCancelled: { [weak self] in self?.shouldStop(id) ?? true },
-                              report: { [weak self] r in self?.publish(r) ?? r })
+        let job = TrainingJob(
+            record: record, spec: entry.spec, loaded: entry.model, environment: environment,
+            isCancelled: { [weak self] in self?.shouldStop(id) ?? true },
+            report: { [weak self] r in self?.publish(r) ?? r })
         do {
             publish(try job.run())
         } catch is CancellationError {
@@ -178,7 +179,7 @@ final class JobRunner: @unchecked Sendable {
             let daemonStopping = stopping
             condition.unlock()
             if daemonStopping {
-                _ = try? jobs.update(r)              // stays running: the next start resumes it
+                _ = try? jobs.update(r)  // stays running: the next start resumes it
             } else {
                 r.state = .cancelled
                 publish(r)
@@ -207,10 +208,13 @@ enum JobShares {
     static func admit(_ owner: UInt32, holding held: [UInt32], maxJobs: Int, maxJobsPerUID: Int) throws {
         let mine = held.count { $0 == owner }
         guard mine < maxJobsPerUID else {
-            throw RPCError(.resourceExhausted, "uid \(owner) has \(mine) training jobs queued or running; the limit per uid is \(maxJobsPerUID)")
+            throw RPCError(
+                .resourceExhausted,
+                "uid \(owner) has \(mine) training jobs queued or running; the limit per uid is \(maxJobsPerUID)")
         }
         guard held.count < maxJobs else {
-            throw RPCError(.resourceExhausted, "\(held.count) training jobs are queued or running; the limit is \(maxJobs)")
+            throw RPCError(
+                .resourceExhausted, "\(held.count) training jobs are queued or running; the limit is \(maxJobs)")
         }
     }
 

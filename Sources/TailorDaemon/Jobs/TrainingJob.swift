@@ -1,8 +1,8 @@
 import Foundation
 import TailorEngine
+import TailorJobs
 import TailorStore
 import TailorTraining
-import TailorJobs
 
 /// Runs one job's stages on the job runner's thread: gathers the user's data (frozen in a
 /// dataset snapshot per stage, so a resumed or re-run stage sees the same items), trains or
@@ -25,8 +25,11 @@ final class TrainingJob {
     private var checkpointDirectory: String { environment.checkpointDirectory }
     private var threads: Int { environment.threads }
 
-    init(record: JobRecord, spec: JobSpec, loaded: LoadedModel, environment: TrainingEnvironment, isCancelled: @escaping @Sendable () -> Bool,
-         report: @escaping (JobRecord) -> JobRecord) {
+    init(
+        record: JobRecord, spec: JobSpec, loaded: LoadedModel, environment: TrainingEnvironment,
+        isCancelled: @escaping @Sendable () -> Bool,
+        report: @escaping (JobRecord) -> JobRecord
+    ) {
         self.record = record
         self.spec = spec
         self.loaded = loaded
@@ -77,7 +80,8 @@ final class TrainingJob {
 
     private func userHistory(_ stage: JobSpec.Kind) throws -> [HistoryItem] {
         let ids = try snapshot(stage).history
-        return limited(try store.history(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
+        return limited(
+            try store.history(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
     }
 
     /// TAM data: the task's history of every other user of this owner (or of `data_user`),
@@ -86,7 +90,9 @@ final class TrainingJob {
         let id = "\(record.id)/\(JobSpec.Kind.tam.rawValue)"
         var frozen = try store.userSnapshots(jobID: id)
         if frozen.isEmpty {
-            let users = spec.dataUser.isEmpty ? try store.users(owner: record.owner).filter { $0 != record.user } : [spec.dataUser]
+            let users =
+                spec.dataUser.isEmpty
+                ? try store.users(owner: record.owner).filter { $0 != record.user } : [spec.dataUser]
             frozen = try store.snapshot(jobID: id, users: users, owner: record.owner, task: record.task)
         }
         var items: [HistoryItem] = []
@@ -101,7 +107,9 @@ final class TrainingJob {
     // MARK: Adapters
 
     private var taskKey: AdapterKey { AdapterKey(owner: record.owner, kind: .task, task: record.task, user: "") }
-    private var userKey: AdapterKey { AdapterKey(owner: record.owner, kind: .user, task: record.task, user: record.user) }
+    private var userKey: AdapterKey {
+        AdapterKey(owner: record.owner, kind: .user, task: record.task, user: record.user)
+    }
 
     /// The current task adapter, if there is one.
     private func taskAdapter() throws -> [AdapterUse] {
@@ -111,7 +119,9 @@ final class TrainingJob {
 
     private func userAdapter(for stage: JobSpec.Kind) throws -> LoRAAdapter {
         guard (try? registry.currentVersion(of: userKey)) != nil else {
-            throw RPCError(.failedPrecondition, "\(stage.rawValue) needs the user's adapter: train oppu for \(record.user)/\(record.task) first")
+            throw RPCError(
+                .failedPrecondition,
+                "\(stage.rawValue) needs the user's adapter: train oppu for \(record.user)/\(record.task) first")
         }
         return try cache.adapter(userKey, version: nil, for: loaded)
     }
@@ -143,7 +153,9 @@ final class TrainingJob {
                 if isCancelled() { throw CancellationError() }
                 activity.waitUntilIdle()
             },
-            resume: try FileManager.default.contents(atPath: checkpoint).map { try TrainingCheckpoint(decoding: [UInt8]($0)) },
+            resume: try FileManager.default.contents(atPath: checkpoint).map {
+                try TrainingCheckpoint(decoding: [UInt8]($0))
+            },
             willStart: { trainer in
                 progress.resumedAt = trainer.step
                 progress.items = trainer.dataCount
@@ -159,7 +171,8 @@ final class TrainingJob {
                 self.record.step = r.step
                 self.record.loss = r.loss
                 self.record.tokensPerSecond = Float(Double(progress.tokens) / max(elapsed, 1e-6))
-                self.record.etaSeconds = Float(elapsed / Double(max(1, r.step - progress.resumedAt)) * Double(trainer.totalSteps - r.step))
+                self.record.etaSeconds = Float(
+                    elapsed / Double(max(1, r.step - progress.resumedAt)) * Double(trainer.totalSteps - r.step))
                 self.record = self.report(self.record)
                 if r.step % self.spec.checkpointEvery == 0 || trainer.isFinished {
                     try AtomicFile.write(try trainer.checkpoint().encoded(), to: checkpoint, mode: 0o600)
@@ -173,23 +186,32 @@ final class TrainingJob {
         do {
             switch stage {
             case .tam:
-                return try pipeline.supervised(try taskHistory().map(\.textExample), configuration: spec.sft, hooks: hooks)
+                return try pipeline.supervised(
+                    try taskHistory().map(\.textExample), configuration: spec.sft, hooks: hooks)
             case .oppu:
-                return try pipeline.supervised(try userHistory(stage).map(\.textExample), configuration: spec.sft, frozen: try taskAdapter(),
-                                               hooks: hooks)
+                return try pipeline.supervised(
+                    try userHistory(stage).map(\.textExample), configuration: spec.sft, frozen: try taskAdapter(),
+                    hooks: hooks)
             default:
                 let start = try userAdapter(for: stage)
                 let ids = try snapshot(.dpo).pairs
-                let pairs = limited(try store.pairs(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
-                return try pipeline.preference(pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
-                                               hooks: hooks)
+                let pairs = limited(
+                    try store.pairs(user: record.user, owner: record.owner, task: record.task).filter {
+                        ids.contains($0.id)
+                    })
+                return try pipeline.preference(
+                    pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
+                    hooks: hooks)
             }
         } catch TrainingError.emptyDataset {
             switch stage {
             case .tam: throw RPCError(.failedPrecondition, "no other user has history for task '\(record.task)'")
-            case .oppu: throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'")
+            case .oppu:
+                throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'")
             default:
-                throw RPCError(.failedPrecondition, "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
+                throw RPCError(
+                    .failedPrecondition,
+                    "user '\(record.user)' has no preference pairs for task '\(record.task)': run negatives first")
             }
         }
     }
@@ -197,13 +219,21 @@ final class TrainingJob {
     /// A new current version of the stage's adapter, with its metrics and this job's id.
     private func publish(_ trainable: TrainableLoRA, stage: JobSpec.Kind, progress: StageProgress) throws {
         let key = stage == .tam ? taskKey : userKey
-        let (peftConfig, weights) = try PEFTAdapter.export(trainable.adapter(name: "\(key)"), config: config, baseModel: loaded.info.id)
-        let metrics: [String: Double] = ["loss": Double(progress.lastLoss), "steps": Double(progress.totalSteps),
-                                         "examples": Double(progress.items), "train_seconds": Date().timeIntervalSince(progress.started)]
-        let targets = LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(\.rawValue)
-        let version = try registry.add(key, record: AdapterVersionRecord(
-            baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue, rank: trainable.rank, alpha: trainable.alpha,
-            useRSLoRA: trainable.useRSLoRA, targets: targets, jobID: record.id, metrics: metrics, stage: stage.rawValue),
+        let (peftConfig, weights) = try PEFTAdapter.export(
+            trainable.adapter(name: "\(key)"), config: config, baseModel: loaded.info.id)
+        let metrics: [String: Double] = [
+            "loss": Double(progress.lastLoss), "steps": Double(progress.totalSteps),
+            "examples": Double(progress.items), "train_seconds": Date().timeIntervalSince(progress.started),
+        ]
+        let targets = LoRATarget.allCases.filter { t in trainable.slots.contains { $0.key.target == t } }.map(
+            \.rawValue)
+        let version = try registry.add(
+            key,
+            record: AdapterVersionRecord(
+                baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue,
+                rank: trainable.rank, alpha: trainable.alpha,
+                useRSLoRA: trainable.useRSLoRA, targets: targets, jobID: record.id, metrics: metrics,
+                stage: stage.rawValue),
             configJSON: peftConfig, weights: weights, makeCurrent: true)
         cache.invalidate(key)
         record.adapterVersion = version.version
@@ -215,9 +245,12 @@ final class TrainingJob {
     /// continues where it stopped.
     private func sampleNegatives() throws {
         let history = try userHistory(.negatives)
-        guard !history.isEmpty else { throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'") }
-        let stage = try pipeline.negatives(task: try taskAdapter(), user: try userAdapter(for: .negatives), configuration: spec.negatives,
-                                           pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) })
+        guard !history.isEmpty else {
+            throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'")
+        }
+        let stage = try pipeline.negatives(
+            task: try taskAdapter(), user: try userAdapter(for: .negatives), configuration: spec.negatives,
+            pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) })
         let existing = Set(try store.pairs(user: record.user, owner: record.owner, task: record.task).map(\.id))
         let started = Date()
         record.totalSteps = history.count
@@ -236,8 +269,13 @@ final class TrainingJob {
             activity.waitUntilIdle()
             guard let worst = try stage.negative(for: item.textExample, index: i) else { continue }
             record.loss = worst.reward
-            try store.addPairs([PreferencePair(id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text, source: .synthetic)],
-                               user: record.user, owner: record.owner)
+            try store.addPairs(
+                [
+                    PreferencePair(
+                        id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text,
+                        source: .synthetic)
+                ],
+                user: record.user, owner: record.owner)
         }
     }
 }

@@ -29,7 +29,7 @@ enum TrainingThreadPriority {
         let fd = open("/proc/thread-self/comm", O_WRONLY)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        let bytes = Array(name.utf8.prefix(15))   // the kernel keeps 15 bytes
+        let bytes = Array(name.utf8.prefix(15))  // the kernel keeps 15 bytes
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 

@@ -1,8 +1,9 @@
+import Foundation
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Logging
 
 /// A swift-log handler writing one line per message to standard error, in the form journald
 /// reads best when stderr *is* the journal: a `<N>` syslog-priority prefix and no timestamp
@@ -19,7 +20,9 @@ public struct JournaldLogHandler: LogHandler {
     private let journal: Bool
 
     /// A handler for `label`, at `level`.
-    public init(label: String, level: Logger.Level = .info, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        label: String, level: Logger.Level = .info, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.label = label
         logLevel = level
         journal = Self.stderrIsJournal(environment: environment)

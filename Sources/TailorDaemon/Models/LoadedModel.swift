@@ -18,16 +18,19 @@ final class LoadedModel: Sendable {
     init(path: String, id: String, settings: GenerationSettings, activity: GenerationActivity? = nil) throws {
         let model = try Model(path: path)
         let digest = SHA256.hash(data: model.file.bytes)
-        let context = InferenceContext(model: model, maxSequences: settings.slots,
-                                       maxContext: min(settings.contextLength, model.config.contextLength),
-                                       maxBatchTokens: settings.batchTokens, threads: settings.threads)
+        let context = InferenceContext(
+            model: model, maxSequences: settings.slots,
+            maxContext: min(settings.contextLength, model.config.contextLength),
+            maxBatchTokens: settings.batchTokens, threads: settings.threads)
         self.model = model
-        info = ModelInfo(id: id, path: path, architecture: model.config.architecture.rawValue,
-                         parameters: UInt64(model.file.tensors.reduce(0) { $0 + $1.elementCount }),
-                         fileBytes: UInt64(model.file.fileSize), contextLength: UInt32(context.maxContext),
-                         sha256: digest.map { String(format: "%02x", $0) }.joined())
-        worker = GenerationWorker(context: context, maxQueued: settings.maxQueued,
-                                  maxQueuedPerUID: settings.maxQueuedPerUID, name: id, activity: activity)
+        info = ModelInfo(
+            id: id, path: path, architecture: model.config.architecture.rawValue,
+            parameters: UInt64(model.file.tensors.reduce(0) { $0 + $1.elementCount }),
+            fileBytes: UInt64(model.file.fileSize), contextLength: UInt32(context.maxContext),
+            sha256: digest.map { String(format: "%02x", $0) }.joined())
+        worker = GenerationWorker(
+            context: context, maxQueued: settings.maxQueued,
+            maxQueuedPerUID: settings.maxQueuedPerUID, name: id, activity: activity)
     }
 }
 

@@ -26,19 +26,26 @@ public actor ModelManager {
     ///   a usable GGUF model (naming the problem); NOT_FOUND for a missing file; ALREADY_EXISTS
     ///   for an id in use.
     public func load(path: String, id requested: String = "") async throws -> ModelInfo {
-        guard path.hasPrefix("/") else { throw RPCError.invalidArgument("load.path", "the model path must be absolute: '\(path)'") }
+        guard path.hasPrefix("/") else {
+            throw RPCError.invalidArgument("load.path", "the model path must be absolute: '\(path)'")
+        }
         let id = requested.isEmpty ? Self.defaultID(for: path) : requested
         guard Self.isValidID(id) else {
-            throw RPCError.invalidArgument("load.id", "model ids are 1-128 characters of letters, digits, '.', '_' and '-': '\(id)'")
+            throw RPCError.invalidArgument(
+                "load.id", "model ids are 1-128 characters of letters, digits, '.', '_' and '-': '\(id)'")
         }
-        guard models[id] == nil, !loading.contains(id) else { throw RPCError(.alreadyExists, "a model with id '\(id)' is already loaded") }
+        guard models[id] == nil, !loading.contains(id) else {
+            throw RPCError(.alreadyExists, "a model with id '\(id)' is already loaded")
+        }
         guard FileManager.default.fileExists(atPath: path) else { throw RPCError(.notFound, "no such file: \(path)") }
         loading.insert(id)
         defer { loading.remove(id) }
         let settings = self.settings, activity = self.activity
         let loaded: LoadedModel
         do {
-            loaded = try await Task.detached { try LoadedModel(path: path, id: id, settings: settings, activity: activity) }.value
+            loaded = try await Task.detached {
+                try LoadedModel(path: path, id: id, settings: settings, activity: activity)
+            }.value
         } catch let e as GGUFError {
             throw RPCError.invalidArgument("load.path", e.description)
         } catch {
@@ -54,7 +61,9 @@ public actor ModelManager {
     /// Unloads `id`: its running and queued generations end UNAVAILABLE.
     /// - Throws: NOT_FOUND for an unknown id.
     public func unload(id: String) async throws {
-        guard let m = models.removeValue(forKey: id) else { throw RPCError(.notFound, "no model with id '\(id)' is loaded") }
+        guard let m = models.removeValue(forKey: id) else {
+            throw RPCError(.notFound, "no model with id '\(id)' is loaded")
+        }
         await Task.detached { m.worker.stop() }.value
     }
 
@@ -64,7 +73,11 @@ public actor ModelManager {
     func model(_ id: String, field: String) throws -> LoadedModel {
         if id.isEmpty {
             guard models.count == 1, let only = models.values.first else {
-                throw RPCError.invalidArgument(field, models.isEmpty ? "no model is loaded" : "name one of the loaded models: \(models.keys.sorted().joined(separator: ", "))")
+                throw RPCError.invalidArgument(
+                    field,
+                    models.isEmpty
+                        ? "no model is loaded"
+                        : "name one of the loaded models: \(models.keys.sorted().joined(separator: ", "))")
             }
             return only
         }

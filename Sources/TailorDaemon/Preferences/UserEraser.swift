@@ -38,7 +38,7 @@ struct UserEraser: Sendable {
         if try store.hasUser(user, owner: owner) {
             return Erased(data: try store.deleteUser(user, owner: owner), adapters: adapters.count)
         }
-        try store.forgetDeletedPages()   // the jobs' rows
+        try store.forgetDeletedPages()  // the jobs' rows
         guard !adapters.isEmpty else { throw PreferenceStoreError.unknownUser(user) }
         return Erased(data: PreferenceStore.Counts(history: 0, pairs: 0, feedback: 0), adapters: adapters.count)
     }

@@ -33,7 +33,9 @@ public struct PeerCredentials: Sendable, Equatable, Hashable {
     public static func of(socket fd: Int32) -> PeerCredentials? {
         var cred = PeerCredentials(pid: 0, uid: 0, gid: 0)
         var length = socklen_t(MemoryLayout<PeerCredentials>.size)
-        guard getsockopt(fd, SOL_SOCKET, socketOption, &cred, &length) == 0, length == MemoryLayout<PeerCredentials>.size else { return nil }
+        guard getsockopt(fd, SOL_SOCKET, socketOption, &cred, &length) == 0,
+            length == MemoryLayout<PeerCredentials>.size
+        else { return nil }
         return cred
     }
 }

@@ -42,5 +42,7 @@ public struct RPCUploads: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator(), onTaken: onTaken) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: stream.makeAsyncIterator(), onTaken: onTaken)
+    }
 }

@@ -86,7 +86,7 @@ final class Connection: Sendable {
     private struct State {
         var phase = Phase.awaitingHello
         var lastStreamID: UInt32 = 0
-        var streams: [UInt32: Stream] = [:]   // one per running supervisor; removed when it ends
+        var streams: [UInt32: Stream] = [:]  // one per running supervisor; removed when it ends
         /// Upload bytes received over all streams and not yet taken by their services.
         var bufferedUploadBytes = 0
         /// Whether the socket's replies drain (NIO's writability, under the high-water mark).
@@ -111,8 +111,10 @@ final class Connection: Sendable {
 
     /// A connection from `peer` over `channel`. `onIdle` runs whenever its last stream ends and
     /// once it has closed with no stream left, for the server's bookkeeping.
-    init(id: UInt64, peer: PeerCredentials, channel: any Channel, router: RPCRouter, limits: ConnectionLimits,
-         serverName: String, logger: Logger, onIdle: @escaping @Sendable (Connection) -> Void) {
+    init(
+        id: UInt64, peer: PeerCredentials, channel: any Channel, router: RPCRouter, limits: ConnectionLimits,
+        serverName: String, logger: Logger, onIdle: @escaping @Sendable (Connection) -> Void
+    ) {
         self.id = id
         self.peer = peer
         self.channel = channel
@@ -154,7 +156,8 @@ final class Connection: Sendable {
         switch (phase, frame.kind) {
         case (.closed, _):
             return
-        case let (.awaitingHello, .request(r)) where frame.streamID == 0 && r.service == "tailor.v1.Session" && r.method == "Hello":
+        case let (.awaitingHello, .request(r))
+        where frame.streamID == 0 && r.service == "tailor.v1.Session" && r.method == "Hello":
             hello(r)
         case (.awaitingHello, _):
             fatal(Status(code: .failedPrecondition, message: "the first frame must be Session.Hello on stream 0"))
@@ -190,8 +193,11 @@ final class Connection: Sendable {
             if last { uploads.finish() }
             updateReading()
         case .reject:
-            stop(id, reason: .rejected(Status(code: .invalidArgument, message: "stream \(id)'s method takes no Data frames")),
-                 note: "unexpected data")
+            stop(
+                id,
+                reason: .rejected(
+                    Status(code: .invalidArgument, message: "stream \(id)'s method takes no Data frames")),
+                note: "unexpected data")
         case .drop:
             break
         }
@@ -243,7 +249,9 @@ final class Connection: Sendable {
             }
             guard expired else { return }
             logger.debug("closing an idle connection")
-            fatal(Status(code: .unavailable, message: "closed after \(timeout) with no open stream; reconnect to continue"))
+            fatal(
+                Status(
+                    code: .unavailable, message: "closed after \(timeout) with no open stream; reconnect to continue"))
         }
     }
 
@@ -300,12 +308,17 @@ final class Connection: Sendable {
             return
         }
         guard let version = req.negotiate() else {
-            fatal(Status(code: .failedPrecondition,
-                         message: "client speaks protocol versions \(req.minVersion)-\(req.maxVersion); this daemon speaks \(tailorProtocolVersion)"))
+            fatal(
+                Status(
+                    code: .failedPrecondition,
+                    message:
+                        "client speaks protocol versions \(req.minVersion)-\(req.maxVersion); this daemon speaks \(tailorProtocolVersion)"
+                ))
             return
         }
-        let response = HelloResponse(version: version, server: serverName, maxFrameBytes: UInt32(limits.maxFrameBytes),
-                                     maxStreams: UInt32(limits.maxStreams))
+        let response = HelloResponse(
+            version: version, server: serverName, maxFrameBytes: UInt32(limits.maxFrameBytes),
+            maxStreams: UInt32(limits.maxStreams))
         state.withLock { if $0.phase == .awaitingHello { $0.phase = .open; $0.idleSince = .now } }
         armIdleTimeout()
         logger.debug("hello", metadata: ["client": "\(req.client)", "version": "\(version)"])
@@ -317,18 +330,32 @@ final class Connection: Sendable {
         enum Decision { case refuse(Status), run(any RPCService, AsyncStream<RPCCall.DataChunk>) }
         let service = router.service(named: r.service)
         let decision: Decision = state.withLock { s in
-            if id == 0 { return .refuse(Status(code: .invalidArgument, message: "stream 0 is the session's; Hello was already negotiated")) }
+            if id == 0 {
+                return .refuse(
+                    Status(code: .invalidArgument, message: "stream 0 is the session's; Hello was already negotiated"))
+            }
             guard id % 2 == 1, id > s.lastStreamID else {
-                return .refuse(Status(code: .invalidArgument, message: "stream id \(id) must be odd and greater than \(s.lastStreamID)"))
+                return .refuse(
+                    Status(
+                        code: .invalidArgument,
+                        message: "stream id \(id) must be odd and greater than \(s.lastStreamID)"))
             }
             s.lastStreamID = id
-            guard s.phase == .open else { return .refuse(Status(code: .unavailable, message: "the daemon is shutting down")) }
-            guard s.streams.count < limits.maxStreams else {
-                return .refuse(Status(code: .resourceExhausted, message: "\(s.streams.count) streams are open; the limit is \(limits.maxStreams)"))
+            guard s.phase == .open else {
+                return .refuse(Status(code: .unavailable, message: "the daemon is shutting down"))
             }
-            guard let service else { return .refuse(Status(code: .unimplemented, message: "unknown service '\(r.service.echoed)'")) }
+            guard s.streams.count < limits.maxStreams else {
+                return .refuse(
+                    Status(
+                        code: .resourceExhausted,
+                        message: "\(s.streams.count) streams are open; the limit is \(limits.maxStreams)"))
+            }
+            guard let service else {
+                return .refuse(Status(code: .unimplemented, message: "unknown service '\(r.service.echoed)'"))
+            }
             let (uploads, continuation) = AsyncStream.makeStream(of: RPCCall.DataChunk.self)
-            s.streams[id] = Stream(work: nil, stopReason: nil, uploads: continuation, takesUploads: service.takesUploads(r.method))
+            s.streams[id] = Stream(
+                work: nil, stopReason: nil, uploads: continuation, takesUploads: service.takesUploads(r.method))
             s.idleSince = nil
             return .run(service, uploads)
         }
@@ -338,8 +365,9 @@ final class Connection: Sendable {
         case let .run(service, uploads):
             var log = logger
             log[metadataKey: "stream"] = "\(id)"
-            let call = RPCCall(method: r.method, payload: r.payload, caller: peer,
-                               uploads: RPCUploads(uploads) { [self] n in taken(id, bytes: n) }, logger: log)
+            let call = RPCCall(
+                method: r.method, payload: r.payload, caller: peer,
+                uploads: RPCUploads(uploads) { [self] n in taken(id, bytes: n) }, logger: log)
             let writer = StreamWriter(connection: self, streamID: id)
             let work = Task { try await service.handle(call, writer) }
             let stoppedEarly = state.withLock { s -> Bool in
@@ -353,10 +381,13 @@ final class Connection: Sendable {
 
     private func supervise(_ id: UInt32, work: Task<Void, any Error>, timeoutMS: UInt32, label: String) {
         Task {
-            let deadline: Task<Void, Never>? = timeoutMS == 0 ? nil : Task {
-                try? await Task.sleep(for: .milliseconds(Int(timeoutMS)))
-                if !Task.isCancelled { self.stop(id, reason: .deadline, note: "deadline") }
-            }
+            let deadline: Task<Void, Never>? =
+                timeoutMS == 0
+                ? nil
+                : Task {
+                    try? await Task.sleep(for: .milliseconds(Int(timeoutMS)))
+                    if !Task.isCancelled { self.stop(id, reason: .deadline, note: "deadline") }
+                }
             let result = await work.result
             deadline?.cancel()
             self.end(id, result: result, label: label)
@@ -389,7 +420,11 @@ final class Connection: Sendable {
         // No message the daemon writes is long; one that is has quoted a client at length.
         status.message = status.message.truncated(toUTF8: maxStatusMessageBytes)
         if status.code != .ok && status.code != .cancelled {
-            logger.debug("stream ended", metadata: ["stream": "\(id)", "call": "\(label)", "status": "\(status.code)", "message": "\(status.message)"])
+            logger.debug(
+                "stream ended",
+                metadata: [
+                    "stream": "\(id)", "call": "\(label)", "status": "\(status.code)", "message": "\(status.message)",
+                ])
         }
         // Forgetting the stream, writing its Status and (when draining) closing happen under
         // one lock, so `drain` cannot slip a close in between.
@@ -423,7 +458,9 @@ final class Connection: Sendable {
             bytes = try FrameCodec.encode(frame, maxFrameBytes: limits.maxFrameBytes)
         } catch {
             logger.error("cannot encode a reply: \(error)")
-            let fallback = Frame(streamID: frame.streamID, kind: .status(Status(code: .internalError, message: "reply could not be encoded: \(error)")))
+            let fallback = Frame(
+                streamID: frame.streamID,
+                kind: .status(Status(code: .internalError, message: "reply could not be encoded: \(error)")))
             bytes = (try? FrameCodec.encode(fallback)) ?? []
         }
         return channel.writeAndFlush(ByteBuffer(bytes: bytes))

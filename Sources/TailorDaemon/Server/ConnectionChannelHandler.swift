@@ -26,7 +26,9 @@ final class ConnectionChannelHandler: ChannelInboundHandler {
         do {
             while let frame = try decoder.next() {
                 connection.receive(frame)
-                if decoder.maxFrameBytes != maxFrameBytes && connection.isPastHello { decoder.maxFrameBytes = maxFrameBytes }
+                if decoder.maxFrameBytes != maxFrameBytes && connection.isPastHello {
+                    decoder.maxFrameBytes = maxFrameBytes
+                }
             }
         } catch let e as WireError {
             connection.fail(e)

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// systemd socket activation (sd_listen_fds(3)), without libsystemd: the listening sockets
 /// systemd passed as fds 3, 4, … when `$LISTEN_PID` is this process.
@@ -12,8 +13,10 @@ public enum SocketActivation {
     /// The passed listening sockets, or [] when the daemon was not socket-activated. Unsets the
     /// variables (so children do not inherit them) and marks the fds close-on-exec.
     /// - Throws: `ActivationError` when the variables are present but malformed.
-    public static func takeListeningSockets(environment: [String: String] = ProcessInfo.processInfo.environment,
-                                            pid: Int32 = getpid(), unset: Bool = true) throws -> [Int32] {
+    public static func takeListeningSockets(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        pid: Int32 = getpid(), unset: Bool = true
+    ) throws -> [Int32] {
         guard let pidText = environment["LISTEN_PID"], let fdsText = environment["LISTEN_FDS"] else { return [] }
         defer {
             if unset { for k in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(k) } }
@@ -31,7 +34,9 @@ public enum SocketActivation {
         case malformed(String)
 
         public var description: String {
-            switch self { case let .malformed(v): return "malformed socket activation variable \(v)" }
+            switch self {
+            case let .malformed(v): return "malformed socket activation variable \(v)"
+            }
         }
     }
 }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import NIOCore
@@ -8,6 +5,10 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TailorWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the server listens.
 public enum ListenTarget: Sendable, Equatable {
@@ -59,8 +60,10 @@ public final class TailorServer: Service, Sendable {
 
     /// A server routing calls with `router`. `onReady` runs once the socket listens (the daemon
     /// sends READY=1 there); `onStopping` once shutdown begins (STOPPING=1).
-    public init(configuration: Configuration, router: RPCRouter, logger: Logger,
-                onReady: @escaping @Sendable () -> Void = {}, onStopping: @escaping @Sendable () -> Void = {}) {
+    public init(
+        configuration: Configuration, router: RPCRouter, logger: Logger,
+        onReady: @escaping @Sendable () -> Void = {}, onStopping: @escaping @Sendable () -> Void = {}
+    ) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -79,7 +82,9 @@ public final class TailorServer: Service, Sendable {
     public func run() async throws {
         let listener = try await bind()
         state.withLock { $0.listener = listener }
-        logger.info("listening", metadata: ["socket": "\(describe(configuration.listen))", "mode": "\(configuration.policy.mode.rawValue)"])
+        logger.info(
+            "listening",
+            metadata: ["socket": "\(describe(configuration.listen))", "mode": "\(configuration.policy.mode.rawValue)"])
         onReady()
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
@@ -139,8 +144,12 @@ public final class TailorServer: Service, Sendable {
     private func bind() async throws -> any Channel {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.limits.maxPendingWriteBytes / 2,
-                                                                    high: configuration.limits.maxPendingWriteBytes))
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(
+                    low: configuration.limits.maxPendingWriteBytes / 2,
+                    high: configuration.limits.maxPendingWriteBytes)
+            )
             .childChannelInitializer { [self] channel in self.accept(channel) }
         switch configuration.listen {
         case let .activated(fd):
@@ -159,8 +168,9 @@ public final class TailorServer: Service, Sendable {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(ServerError.noPeerCredentials)
         }
-        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                                     name: SocketOptionName(PeerCredentials.socketOption))
+        let future: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET),
+            name: SocketOptionName(PeerCredentials.socketOption))
         return future.flatMap { [self] peer in
             guard configuration.policy.admits(peer) else {
                 logger.warning("refused a connection", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
@@ -174,7 +184,8 @@ public final class TailorServer: Service, Sendable {
             let admission: Admission = state.withLock { s in
                 guard !s.shuttingDown else { return .shuttingDown }
                 guard s.connections.count < limits.maxConnections else {
-                    return .refused("the daemon holds \(s.connections.count) connections; the limit is \(limits.maxConnections)")
+                    return .refused(
+                        "the daemon holds \(s.connections.count) connections; the limit is \(limits.maxConnections)")
                 }
                 let mine = s.connections.values.reduce(0) { $0 + ($1.peer.uid == peer.uid ? 1 : 0) }
                 if let share = limits.maxConnectionsPerUID, mine >= share {
@@ -182,8 +193,10 @@ public final class TailorServer: Service, Sendable {
                 }
                 let id = s.nextID
                 s.nextID += 1
-                let c = Connection(id: id, peer: peer, channel: channel, router: router, limits: configuration.limits,
-                                   serverName: configuration.serverName, logger: logger) { [weak self] c in
+                let c = Connection(
+                    id: id, peer: peer, channel: channel, router: router, limits: configuration.limits,
+                    serverName: configuration.serverName, logger: logger
+                ) { [weak self] c in
                     guard c.isFinished else { return }
                     _ = self?.state.withLock { $0.connections.removeValue(forKey: c.id) }
                 }
@@ -195,16 +208,20 @@ public final class TailorServer: Service, Sendable {
             case .shuttingDown:
                 return channel.close()
             case let .refused(reason):
-                logger.warning("refused a connection: \(reason)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                logger.warning(
+                    "refused a connection: \(reason)", metadata: ["uid": "\(peer.uid)", "pid": "\(peer.pid)"])
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RefusalHandler(status: Status(code: .resourceExhausted, message: reason)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RefusalHandler(status: Status(code: .resourceExhausted, message: reason)))
                 }
             case let .admitted(c):
                 connection = c
             }
             do {
-                try channel.pipeline.syncOperations.addHandler(ConnectionChannelHandler(
-                    connection: connection, maxFrameBytes: limits.maxFrameBytes, maxHelloFrameBytes: limits.maxHelloFrameBytes))
+                try channel.pipeline.syncOperations.addHandler(
+                    ConnectionChannelHandler(
+                        connection: connection, maxFrameBytes: limits.maxFrameBytes,
+                        maxHelloFrameBytes: limits.maxHelloFrameBytes))
             } catch {
                 return channel.close()
             }

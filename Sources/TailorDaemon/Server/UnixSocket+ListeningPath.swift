@@ -1,8 +1,9 @@
+import Foundation
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Logging
 
 extension UnixSocket {
     /// Readies `path` for a listening socket: creates its directory (0700 for a user daemon,
@@ -12,8 +13,9 @@ extension UnixSocket {
     static func prepareListeningPath(_ path: String, mode: DaemonMode) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let dirMode: mode_t = mode == .user ? 0o700 : 0o755
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: Int(dirMode)])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: Int(dirMode)])
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw ServerError.notASocket(path) }
@@ -30,7 +32,9 @@ extension UnixSocket {
         case .system:
             guard chmod(path, 0o660) == 0 else { throw ServerError.system("chmod \(path)", errno) }
             if let g = getgrnam("tailor") {
-                guard chown(path, uid_t.max, g.pointee.gr_gid) == 0 else { throw ServerError.system("chown \(path)", errno) }
+                guard chown(path, uid_t.max, g.pointee.gr_gid) == 0 else {
+                    throw ServerError.system("chown \(path)", errno)
+                }
             } else {
                 logger.warning("group 'tailor' does not exist; the socket stays in the daemon's group")
             }

@@ -23,7 +23,10 @@ public struct AdaptersService: RPCService {
     /// Data frame size of exports.
     static let chunkBytes = 1 << 20
 
-    init(registry: AdapterRegistry, models: ModelManager, cache: AdapterCache, policy: AccessPolicy, stagingDirectory: String) {
+    init(
+        registry: AdapterRegistry, models: ModelManager, cache: AdapterCache, policy: AccessPolicy,
+        stagingDirectory: String
+    ) {
         self.stagingDirectory = stagingDirectory
         self.registry = registry
         self.models = models
@@ -36,17 +39,21 @@ public struct AdaptersService: RPCService {
         case "List":
             let req = try ListAdaptersRequest(serialized: call.payload)
             let owner: UInt32? = policy.seesAll(call.caller) ? nil : call.caller.uid
-            let entries = registry.list(owner: owner, task: req.task.isEmpty ? nil : req.task, user: req.user.isEmpty ? nil : req.user)
+            let entries = registry.list(
+                owner: owner, task: req.task.isEmpty ? nil : req.task, user: req.user.isEmpty ? nil : req.user)
             try await writer.respond(try ListAdaptersResponse(adapters: entries.map(Self.info)).serialized())
         case "Get":
             let key = try resolve(try AdapterRef(serialized: call.payload), call.caller)
             try await writer.respond(try Self.info(try registry.entry(key)).serialized())
         case "SetCurrent":
             let ref = try AdapterRef(serialized: call.payload)
-            guard ref.version > 0 else { throw RPCError.invalidArgument("ref.version", "name the version to make current") }
+            guard ref.version > 0 else {
+                throw RPCError.invalidArgument("ref.version", "name the version to make current")
+            }
             let key = try resolve(ref, call.caller)
             try registry.setCurrent(key, version: ref.version)
-            call.logger.info("current adapter version set", metadata: ["adapter": "\(key)", "version": "\(ref.version)"])
+            call.logger.info(
+                "current adapter version set", metadata: ["adapter": "\(key)", "version": "\(ref.version)"])
             try await writer.respond(try Self.info(try registry.entry(key)).serialized())
         case "Delete":
             let ref = try AdapterRef(serialized: call.payload)
@@ -90,8 +97,11 @@ public struct AdaptersService: RPCService {
         var weights = upload
         switch req.format {
         case "peft":
-            guard !peftConfig.isEmpty else { throw RPCError.invalidArgument("import.peft_config_json", "a PEFT import needs adapter_config.json") }
-            adapter = try PEFTAdapter.load(name: key.description, configJSON: Data(peftConfig), safetensors: upload, config: config)
+            guard !peftConfig.isEmpty else {
+                throw RPCError.invalidArgument("import.peft_config_json", "a PEFT import needs adapter_config.json")
+            }
+            adapter = try PEFTAdapter.load(
+                name: key.description, configJSON: Data(peftConfig), safetensors: upload, config: config)
         case "gguf":
             let temp = try stage(upload)
             defer { unlink(temp) }
@@ -99,34 +109,43 @@ public struct AdaptersService: RPCService {
                 adapter = try GGUFLoRA.load(path: temp, name: key.description, config: config)
             } catch {
                 // The staging path is the daemon's business, not the client's.
-                throw RPCError.invalidArgument("import.weights", "\(error)".replacingOccurrences(of: temp, with: "the uploaded GGUF"))
+                throw RPCError.invalidArgument(
+                    "import.weights", "\(error)".replacingOccurrences(of: temp, with: "the uploaded GGUF"))
             }
             (peftConfig, weights) = try PEFTAdapter.export(adapter, config: config, baseModel: loaded.info.id)
         default:
-            throw RPCError.invalidArgument("import.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
+            throw RPCError.invalidArgument(
+                "import.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
         }
         try adapter.validate(for: config)
         let targets = Set(adapter.weights.keys.map(\.target))
-        let record = AdapterVersionRecord(baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue,
-                                          rank: adapter.rank, alpha: adapter.alpha, useRSLoRA: adapter.useRSLoRA,
-                                          targets: LoRATarget.allCases.filter(targets.contains).map(\.rawValue),
-                                          jobID: req.jobID, metrics: req.metrics)
-        let stored = try registry.add(key, record: record, configJSON: peftConfig, weights: weights, makeCurrent: req.makeCurrent)
-        call.logger.info("imported adapter", metadata: ["adapter": "\(key)", "version": "\(stored.version)", "format": "\(req.format)"])
+        let record = AdapterVersionRecord(
+            baseModelSHA256: loaded.info.sha256, baseArchitecture: config.architecture.rawValue,
+            rank: adapter.rank, alpha: adapter.alpha, useRSLoRA: adapter.useRSLoRA,
+            targets: LoRATarget.allCases.filter(targets.contains).map(\.rawValue),
+            jobID: req.jobID, metrics: req.metrics)
+        let stored = try registry.add(
+            key, record: record, configJSON: peftConfig, weights: weights, makeCurrent: req.makeCurrent)
+        call.logger.info(
+            "imported adapter",
+            metadata: ["adapter": "\(key)", "version": "\(stored.version)", "format": "\(req.format)"])
         try await writer.respond(try Self.info(try registry.entry(key)).serialized())
     }
 
     /// Writes an upload to a new private file (0600, O_EXCL) in the staging directory.
     private func stage(_ bytes: [UInt8]) throws -> String {
         do {
-            try FileManager.default.createDirectory(atPath: stagingDirectory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: stagingDirectory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw RPCError(.internalError, "cannot create the staging directory for imports")
         }
         let path = stagingDirectory + "/import-\(UUID().uuidString).gguf"
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RPCError(.internalError, "cannot stage the upload: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw RPCError(.internalError, "cannot stage the upload: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         let written = bytes.withUnsafeBytes { raw -> Bool in
             var off = 0
@@ -157,16 +176,21 @@ public struct AdaptersService: RPCService {
         case "gguf":
             let loaded = try await models.model(req.model, field: "export.model")
             guard loaded.info.sha256 == record.baseModelSHA256 else {
-                throw RPCError(.failedPrecondition, "the adapter was made for base model \(record.baseModelSHA256.prefix(12)), not \(loaded.info.id)")
+                throw RPCError(
+                    .failedPrecondition,
+                    "the adapter was made for base model \(record.baseModelSHA256.prefix(12)), not \(loaded.info.id)")
             }
-            let adapter = try PEFTAdapter.load(name: key.description, configJSON: Data(config), safetensors: weights, config: loaded.model.config)
+            let adapter = try PEFTAdapter.load(
+                name: key.description, configJSON: Data(config), safetensors: weights, config: loaded.model.config)
             file = GGUFLoRA.export(adapter, config: loaded.model.config)
             fileName = "\(key.task)\(key.user.isEmpty ? "" : "-" + key.user)-v\(record.version).gguf"
             configText = ""
         default:
-            throw RPCError.invalidArgument("export.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
+            throw RPCError.invalidArgument(
+                "export.format", "format must be 'peft' or 'gguf', not '\(req.format.echoed)'")
         }
-        let header = ExportAdapterHeader(version: Self.version(record), peftConfigJSON: configText, fileName: fileName, bytes: UInt64(file.count))
+        let header = ExportAdapterHeader(
+            version: Self.version(record), peftConfigJSON: configText, fileName: fileName, bytes: UInt64(file.count))
         try await writer.event(try header.serialized())
         var offset = 0
         repeat {
@@ -177,13 +201,18 @@ public struct AdaptersService: RPCService {
     }
 
     static func version(_ r: AdapterVersionRecord) -> AdapterVersion {
-        AdapterVersion(version: r.version, baseModelSHA256: r.baseModelSHA256, baseArchitecture: r.baseArchitecture, rank: UInt32(r.rank),
-                       alpha: r.alpha, useRSLoRA: r.useRSLoRA, targets: r.targets, createdUnixMS: r.createdUnixMS, jobID: r.jobID,
-                       metrics: r.metrics, sha256: r.sha256, bytes: r.bytes)
+        AdapterVersion(
+            version: r.version, baseModelSHA256: r.baseModelSHA256, baseArchitecture: r.baseArchitecture,
+            rank: UInt32(r.rank),
+            alpha: r.alpha, useRSLoRA: r.useRSLoRA, targets: r.targets, createdUnixMS: r.createdUnixMS, jobID: r.jobID,
+            metrics: r.metrics, sha256: r.sha256, bytes: r.bytes)
     }
 
     static func info(_ e: AdapterEntry) -> AdapterInfo {
-        AdapterInfo(ref: AdapterRef(user: e.key.user, task: e.key.task, kind: e.key.kind.rawValue, version: e.current, ownerUID: e.key.owner),
-                    versions: e.versions.map(version))
+        AdapterInfo(
+            ref: AdapterRef(
+                user: e.key.user, task: e.key.task, kind: e.key.kind.rawValue, version: e.current, ownerUID: e.key.owner
+            ),
+            versions: e.versions.map(version))
     }
 }

@@ -17,7 +17,9 @@ public struct DecodingService: RPCService {
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
-        guard call.method == "Generate" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'") }
+        guard call.method == "Generate" else {
+            throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
+        }
         let request = try GenerationRequest(try GenerateRequest(serialized: call.payload))
         let started = try await starter.start(request, caller: call.caller)
         let job = started.job
@@ -27,18 +29,26 @@ public struct DecodingService: RPCService {
                 case let .token(t, choice):
                     let event: GenerateEvent
                     if let c = choice {
-                        event = .contrastiveToken(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text),
-                                                  logprobUser: c.logProbUser, logprobBase: c.logProbBase, reward: c.reward)
+                        event = .contrastiveToken(
+                            id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text),
+                            logprobUser: c.logProbUser, logprobBase: c.logProbBase, reward: c.reward)
                     } else {
-                        event = .token(id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text), logprob: t.logprob)
+                        event = .token(
+                            id: UInt32(bitPattern: t.id), tokenBytes: t.bytes, text: Self.wireText(t.text),
+                            logprob: t.logprob)
                     }
                     try await writer.event(try event.serialized())
                 case let .finished(s):
                     if s.finishReason == .cancelled { throw CancellationError() }
-                    try await writer.event(try GenerateEvent.stats(GenerateStats(
-                        promptTokens: UInt32(s.promptTokens), cachedTokens: UInt32(s.cachedTokens), generatedTokens: UInt32(s.generatedTokens),
-                        timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()), totalMS: UInt32(s.totalMS.rounded()),
-                        finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail))).serialized())
+                    try await writer.event(
+                        try GenerateEvent.stats(
+                            GenerateStats(
+                                promptTokens: UInt32(s.promptTokens), cachedTokens: UInt32(s.cachedTokens),
+                                generatedTokens: UInt32(s.generatedTokens),
+                                timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()),
+                                totalMS: UInt32(s.totalMS.rounded()),
+                                finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail))
+                        ).serialized())
                     return
                 case let .failed(e):
                     throw e
@@ -67,16 +77,19 @@ extension GenerationRequest {
     /// - Throws: INVALID_ARGUMENT for an unknown mode.
     init(_ wire: GenerateRequest) throws {
         guard let mode = DecodingMode(rawValue: wire.mode) else {
-            throw RPCError.invalidArgument("generate.mode", "mode must be \(DecodingMode.spelled), not '\(wire.mode.prefix(32))'")
+            throw RPCError.invalidArgument(
+                "generate.mode", "mode must be \(DecodingMode.spelled), not '\(wire.mode.prefix(32))'")
         }
         let s = wire.sampling, plain = SamplingParameters()
-        var dry = DRYParameters(multiplier: s.dryMultiplier, window: Int(s.dryPenaltyLastN),
-                                breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers)
+        var dry = DRYParameters(
+            multiplier: s.dryMultiplier, window: Int(s.dryPenaltyLastN),
+            breakers: s.drySequenceBreakers.isEmpty ? nil : s.drySequenceBreakers)
         if s.dryBase != 0 { dry.base = s.dryBase }
         if s.dryAllowedLength != 0 { dry.allowedLength = Int(s.dryAllowedLength) }
-        let sampling = SamplingParameters(temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? plain.topP : s.topP, minP: s.minP,
-                                          repetitionPenalty: s.repetitionPenalty == 0 ? plain.repetitionPenalty : s.repetitionPenalty,
-                                          seed: s.seed, dry: dry)
+        let sampling = SamplingParameters(
+            temperature: s.temperature, topK: Int(s.topK), topP: s.topP == 0 ? plain.topP : s.topP, minP: s.minP,
+            repetitionPenalty: s.repetitionPenalty == 0 ? plain.repetitionPenalty : s.repetitionPenalty,
+            seed: s.seed, dry: dry)
         var contrast = ContrastiveParameters()
         if wire.copeAlpha != 0 { contrast.alpha = wire.copeAlpha }
         if wire.copeTau != 0 { contrast.tau = wire.copeTau }
@@ -87,9 +100,13 @@ extension GenerationRequest {
         case let .prompt(p): input = .text(p)
         case let .chat(messages): input = .chat(messages.map { ($0.role, $0.content) })
         }
-        let adapters: Adapters = !wire.adapters.isEmpty ? .explicit(wire.adapters)
+        let adapters: Adapters =
+            !wire.adapters.isEmpty
+            ? .explicit(wire.adapters)
             : wire.user.isEmpty && wire.task.isEmpty ? .none : .personalized(user: wire.user, task: wire.task)
-        self.init(model: wire.model, input: input, sampling: sampling, contrast: contrast, maxTokens: wire.maxTokens == 0 ? nil : Int(wire.maxTokens),
-                  stop: wire.stop, adapters: adapters, mode: mode)
+        self.init(
+            model: wire.model, input: input, sampling: sampling, contrast: contrast,
+            maxTokens: wire.maxTokens == 0 ? nil : Int(wire.maxTokens),
+            stop: wire.stop, adapters: adapters, mode: mode)
     }
 }

@@ -16,12 +16,15 @@ public struct HealthService: RPCService {
     }
 
     public func handle(_ call: RPCCall, _ writer: RPCWriter) async throws {
-        guard call.method == "Check" else { throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'") }
+        guard call.method == "Check" else {
+            throw RPCError(.unimplemented, "\(name) has no method '\(call.method.echoed)'")
+        }
         try EmptyMessage.validate(call.payload, as: .healthCheckRequest)
         let up = ContinuousClock.now - started
-        let report = HealthCheckResponse(version: version, models: await models.list().map(\.id),
-                                         uptimeMS: UInt64(up.components.seconds) * 1000 + UInt64(up.components.attoseconds / 1_000_000_000_000_000),
-                                         queueDepth: UInt32(clamping: await models.queueDepth()))
+        let report = HealthCheckResponse(
+            version: version, models: await models.list().map(\.id),
+            uptimeMS: UInt64(up.components.seconds) * 1000 + UInt64(up.components.attoseconds / 1_000_000_000_000_000),
+            queueDepth: UInt32(clamping: await models.queueDepth()))
         try await writer.respond(try report.serialized())
     }
 }

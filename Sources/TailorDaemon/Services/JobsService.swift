@@ -1,7 +1,7 @@
 import Foundation
+import TailorJobs
 import TailorStore
 import TailorWire
-import TailorJobs
 
 /// `tailor.v1.Jobs`: submit, inspect, list, cancel and watch training jobs.
 ///
@@ -17,13 +17,16 @@ public struct JobsService: RPCService {
         do {
             switch call.method {
             case "Submit":
-                try await writer.respond(try await submit(try Jobs.SubmitRequest(serialized: call.payload), call).serialized())
+                try await writer.respond(
+                    try await submit(try Jobs.SubmitRequest(serialized: call.payload), call).serialized())
             case "Get":
-                try await writer.respond(try Self.info(try job(Jobs.Query(ref: call.payload).id, call.caller)).serialized())
+                try await writer.respond(
+                    try Self.info(try job(Jobs.Query(ref: call.payload).id, call.caller)).serialized())
             case "List":
                 let q = try Jobs.Query(list: call.payload)
                 let owner: UInt32? = policy.seesAll(call.caller) ? nil : call.caller.uid
-                let list = try runner.jobs.list(owner: owner, user: q.user.isEmpty ? nil : q.user, task: q.task.isEmpty ? nil : q.task)
+                let list = try runner.jobs.list(
+                    owner: owner, user: q.user.isEmpty ? nil : q.user, task: q.task.isEmpty ? nil : q.task)
                 try await writer.respond(try Jobs.Info.serialized(list.map(Self.info)))
             case "Cancel":
                 let record = try job(Jobs.Query(ref: call.payload).id, call.caller)
@@ -64,24 +67,35 @@ public struct JobsService: RPCService {
         let owner = try policy.owner(req.ownerUID, caller: call.caller, of: "data")
         let spec = try JobSpec(req)
         guard AdapterKey.isValidName(req.task) else {
-            throw RPCError.invalidArgument("task", "'\(req.task.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-'")
+            throw RPCError.invalidArgument(
+                "task", "'\(req.task.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-'")
         }
         let store = runner.store
         if spec.kind == .tam {
-            let others = try store.countsByTask(owner: owner, task: req.task).filter { $0.user != req.user && $0.history > 0 }
+            let others = try store.countsByTask(owner: owner, task: req.task).filter {
+                $0.user != req.user && $0.history > 0
+            }
             guard !others.isEmpty || !spec.dataUser.isEmpty else {
-                throw RPCError.invalidArgument("task", "no user other than '\(req.user)' has history for task '\(req.task)' to train a task adapter on")
+                throw RPCError.invalidArgument(
+                    "task",
+                    "no user other than '\(req.user)' has history for task '\(req.task)' to train a task adapter on")
             }
         } else {
-            guard !req.user.isEmpty else { throw RPCError.invalidArgument("user", "a \(req.kind) job needs the user it personalizes") }
-            _ = try store.counts(user: req.user, owner: owner, task: req.task)   // unknown user or task: INVALID_ARGUMENT
+            guard !req.user.isEmpty else {
+                throw RPCError.invalidArgument("user", "a \(req.kind) job needs the user it personalizes")
+            }
+            _ = try store.counts(user: req.user, owner: owner, task: req.task)  // unknown user or task: INVALID_ARGUMENT
         }
         let loaded = try await models.model(req.model, field: "model")
-        let id = "job-" + String(Int64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let id =
+            "job-" + String(Int64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-"
+            + String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var resolved = spec
         resolved.model = loaded.info.id
-        let record = try runner.jobs.create(JobRecord(id: id, owner: owner, user: req.user, task: req.task, kind: spec.kind.rawValue,
-                                                      model: loaded.info.id, request: resolved.json()))
+        let record = try runner.jobs.create(
+            JobRecord(
+                id: id, owner: owner, user: req.user, task: req.task, kind: spec.kind.rawValue,
+                model: loaded.info.id, request: resolved.json()))
         do {
             try runner.enqueue(record, spec: resolved, model: loaded, limited: true)
         } catch let e as RPCError {
@@ -91,12 +105,14 @@ public struct JobsService: RPCService {
             _ = try? runner.jobs.update(refused)
             throw e
         }
-        call.logger.info("job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind.rawValue)", "task": "\(req.task)"])
+        call.logger.info(
+            "job submitted", metadata: ["job": "\(id)", "kind": "\(spec.kind.rawValue)", "task": "\(req.task)"])
         return Self.info(record)
     }
 
     static func info(_ r: JobRecord) -> Jobs.Info {
-        var i = Jobs.Info(id: r.id, kind: r.kind, user: r.user, task: r.task, ownerUID: r.owner, state: r.state.rawValue)
+        var i = Jobs.Info(
+            id: r.id, kind: r.kind, user: r.user, task: r.task, ownerUID: r.owner, state: r.state.rawValue)
         i.stage = r.stage
         i.step = UInt32(clamping: r.step)
         i.totalSteps = UInt32(clamping: r.totalSteps)

@@ -36,7 +36,8 @@ public struct ModelsService: RPCService {
 
     private func authorize(_ call: RPCCall) throws {
         guard policy.mayManageModels(call.caller) else {
-            throw RPCError(.permissionDenied, "uid \(call.caller.uid) may not load or unload models of the system daemon")
+            throw RPCError(
+                .permissionDenied, "uid \(call.caller.uid) may not load or unload models of the system daemon")
         }
     }
 }

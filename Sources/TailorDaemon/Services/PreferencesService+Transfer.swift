@@ -16,11 +16,13 @@ extension PreferencesService {
         let limits = store.limits
         try limits.validateUser(req.user)
         guard let format = PreferenceImport.Format(rawValue: req.format) else {
-            throw RPCError.invalidArgument("format", "format must be jsonl, per-user or lamp, not '\(req.format.prefix(32))'")
+            throw RPCError.invalidArgument(
+                "format", "format must be jsonl, per-user or lamp, not '\(req.format.prefix(32))'")
         }
         if !req.task.isEmpty || format != .jsonl {
             guard AdapterKey.isValidName(req.task) else {
-                throw RPCError.invalidArgument("task", "'\(req.task.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-'")
+                throw RPCError.invalidArgument(
+                    "task", "'\(req.task.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-'")
             }
         }
         var received = 0
@@ -35,7 +37,8 @@ extension PreferencesService {
                 for await chunk in call.uploads {
                     received += chunk.bytes.count
                     guard received <= limits.maxImportBytes else {
-                        throw RPCError(.resourceExhausted, "the upload exceeds max_import_bytes (\(limits.maxImportBytes) bytes)")
+                        throw RPCError(
+                            .resourceExhausted, "the upload exceeds max_import_bytes (\(limits.maxImportBytes) bytes)")
                     }
                     var failure: (any Error)?
                     do { try reader.feed(chunk.bytes) } catch { failure = error }
@@ -53,7 +56,8 @@ extension PreferencesService {
             } catch let e as PreferenceStoreError {
                 var status = RPCError(preference: e)
                 if committed > 0 {
-                    status.message += "; lines 1-\(committed) were imported before it (re-importing the fixed file skips them)"
+                    status.message +=
+                        "; lines 1-\(committed) were imported before it (re-importing the fixed file skips them)"
                 }
                 throw status
             }
@@ -62,7 +66,8 @@ extension PreferencesService {
             for await chunk in call.uploads {
                 upload += chunk.bytes
                 guard upload.count <= limits.maxImportBytes else {
-                    throw RPCError(.resourceExhausted, "the upload exceeds max_import_bytes (\(limits.maxImportBytes) bytes)")
+                    throw RPCError(
+                        .resourceExhausted, "the upload exceeds max_import_bytes (\(limits.maxImportBytes) bytes)")
                 }
                 if chunk.last { complete = true; break }
             }
@@ -70,21 +75,29 @@ extension PreferencesService {
             var questions = Data(upload), outputs: Data?
             if format == .lamp {
                 guard req.firstFileBytes > 0, req.firstFileBytes < UInt64(upload.count) else {
-                    throw RPCError.invalidArgument("first_file_bytes", "a LaMP import sends the questions file then the outputs file; first_file_bytes (\(req.firstFileBytes)) must be the questions file's size, less than the upload's \(upload.count) bytes")
+                    throw RPCError.invalidArgument(
+                        "first_file_bytes",
+                        "a LaMP import sends the questions file then the outputs file; first_file_bytes (\(req.firstFileBytes)) must be the questions file's size, less than the upload's \(upload.count) bytes"
+                    )
                 }
                 questions = Data(upload[..<Int(req.firstFileBytes)])
                 outputs = Data(upload[Int(req.firstFileBytes)...])
             }
             guard complete else { throw RPCError(.cancelled, "the upload ended before its last chunk") }
             let fileUser = req.fileUser.isEmpty ? req.user : req.fileUser
-            let batch = try PreferenceImport.parse(questions, format: format, task: req.task, user: fileUser, outputs: outputs, limits: limits)
+            let batch = try PreferenceImport.parse(
+                questions, format: format, task: req.task, user: fileUser, outputs: outputs, limits: limits)
             total = try await write(batch, user: req.user, owner: owner, checked: true)
         }
         guard complete else { throw RPCError(.cancelled, "the upload ended before its last chunk") }
-        call.logger.info("imported preference data", metadata: [
-            "format": "\(format.rawValue)", "bytes": "\(received)", "history": "\(total.history)", "pairs": "\(total.pairs)",
-            "feedback": "\(total.feedback)", "skipped": "\(total.skipped)", "elapsed": "\(ContinuousClock.now - started)",
-        ])
+        call.logger.info(
+            "imported preference data",
+            metadata: [
+                "format": "\(format.rawValue)", "bytes": "\(received)", "history": "\(total.history)",
+                "pairs": "\(total.pairs)",
+                "feedback": "\(total.feedback)", "skipped": "\(total.skipped)",
+                "elapsed": "\(ContinuousClock.now - started)",
+            ])
         try await writer.respond(try total.wire.serialized())
     }
 
@@ -92,7 +105,8 @@ extension PreferencesService {
     func exportData(_ call: RPCCall, _ writer: RPCWriter) async throws {
         let req = try Preferences.UserScope(export: call.payload)
         let owner = try policy.owner(req.ownerUID, caller: call.caller, of: "data")
-        let box = CursorBox(PreferenceExportCursor(store: store, user: req.user, owner: owner, task: req.task.isEmpty ? nil : req.task))
+        let box = CursorBox(
+            PreferenceExportCursor(store: store, user: req.user, owner: owner, task: req.task.isEmpty ? nil : req.task))
         var pending = try await BlockingIO.run { try box.next() }
         repeat {
             let next = pending == nil ? nil : try await BlockingIO.run { try box.next() }

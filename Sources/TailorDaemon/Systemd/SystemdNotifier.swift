@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,8 @@ public struct SystemdNotifier: Sendable {
         let path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
         socketPath = path
         if let usec = environment["WATCHDOG_USEC"].flatMap(UInt64.init), usec > 0,
-           environment["WATCHDOG_PID"].map({ Int32($0) == pid }) ?? true {
+            environment["WATCHDOG_PID"].map({ Int32($0) == pid }) ?? true
+        {
             watchdogInterval = .microseconds(Int64(usec / 2))
         } else {
             watchdogInterval = nil

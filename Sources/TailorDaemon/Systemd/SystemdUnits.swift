@@ -40,91 +40,101 @@ public enum SystemdUnits {
         switch mode {
         case .user:
             return [
-                Unit(name: "tailord.socket", text: """
-                    [Unit]
-                    Description=Tailor personalized LLM daemon (socket)
+                Unit(
+                    name: "tailord.socket",
+                    text: """
+                        [Unit]
+                        Description=Tailor personalized LLM daemon (socket)
 
-                    [Socket]
-                    ListenStream=%t/tailor/tailord.sock
-                    SocketMode=0600
-                    DirectoryMode=0700
+                        [Socket]
+                        ListenStream=%t/tailor/tailord.sock
+                        SocketMode=0600
+                        DirectoryMode=0700
 
-                    [Install]
-                    WantedBy=sockets.target
+                        [Install]
+                        WantedBy=sockets.target
 
-                    """),
-                Unit(name: "tailord.service", text: """
-                    [Unit]
-                    Description=Tailor personalized LLM daemon
-                    Requires=tailord.socket
-                    After=tailord.socket
+                        """),
+                Unit(
+                    name: "tailord.service",
+                    text: """
+                        [Unit]
+                        Description=Tailor personalized LLM daemon
+                        Requires=tailord.socket
+                        After=tailord.socket
 
-                    [Service]
-                    Type=notify
-                    NotifyAccess=main
-                    ExecStart=\(executable) --mode user
-                    Restart=on-failure
-                    WatchdogSec=60s
-                    TimeoutStopSec=30s
-                    ReadWritePaths=-%S/tailor
-                    \(hardening)
+                        [Service]
+                        Type=notify
+                        NotifyAccess=main
+                        ExecStart=\(executable) --mode user
+                        Restart=on-failure
+                        WatchdogSec=60s
+                        TimeoutStopSec=30s
+                        ReadWritePaths=-%S/tailor
+                        \(hardening)
 
-                    [Install]
-                    WantedBy=default.target
+                        [Install]
+                        WantedBy=default.target
 
-                    """),
+                        """),
             ]
         case .system:
             return [
-                Unit(name: "tailord.socket", text: """
-                    [Unit]
-                    Description=Tailor personalized LLM daemon (socket)
+                Unit(
+                    name: "tailord.socket",
+                    text: """
+                        [Unit]
+                        Description=Tailor personalized LLM daemon (socket)
 
-                    [Socket]
-                    ListenStream=/run/tailor/tailord.sock
-                    SocketUser=tailor
-                    SocketGroup=tailor
-                    SocketMode=0660
-                    DirectoryMode=0755
+                        [Socket]
+                        ListenStream=/run/tailor/tailord.sock
+                        SocketUser=tailor
+                        SocketGroup=tailor
+                        SocketMode=0660
+                        DirectoryMode=0755
 
-                    [Install]
-                    WantedBy=sockets.target
+                        [Install]
+                        WantedBy=sockets.target
 
-                    """),
-                Unit(name: "tailord.service", text: """
-                    [Unit]
-                    Description=Tailor personalized LLM daemon
-                    Requires=tailord.socket
-                    After=tailord.socket
+                        """),
+                Unit(
+                    name: "tailord.service",
+                    text: """
+                        [Unit]
+                        Description=Tailor personalized LLM daemon
+                        Requires=tailord.socket
+                        After=tailord.socket
 
-                    [Service]
-                    Type=notify
-                    NotifyAccess=main
-                    User=tailor
-                    Group=tailor
-                    ExecStart=\(executable) --mode system
-                    StateDirectory=tailor
-                    StateDirectoryMode=0750
-                    Restart=on-failure
-                    WatchdogSec=60s
-                    TimeoutStopSec=30s
-                    PrivateDevices=yes
-                    ProtectHostname=yes
-                    ProtectClock=yes
-                    ProtectKernelLogs=yes
-                    \(hardening)
+                        [Service]
+                        Type=notify
+                        NotifyAccess=main
+                        User=tailor
+                        Group=tailor
+                        ExecStart=\(executable) --mode system
+                        StateDirectory=tailor
+                        StateDirectoryMode=0750
+                        Restart=on-failure
+                        WatchdogSec=60s
+                        TimeoutStopSec=30s
+                        PrivateDevices=yes
+                        ProtectHostname=yes
+                        ProtectClock=yes
+                        ProtectKernelLogs=yes
+                        \(hardening)
 
-                    [Install]
-                    WantedBy=multi-user.target
+                        [Install]
+                        WantedBy=multi-user.target
 
-                    """),
-                Unit(name: "sysusers.d/tailor.conf", text: """
-                    # sysusers.d(5): the account the system daemon runs as. Members of group
-                    # tailor may use the daemon's socket.
-                    g tailor -
-                    u tailor -:tailor "Tailor daemon" /var/lib/tailor
+                        """),
+                Unit(
+                    name: "sysusers.d/tailor.conf",
+                    text: """
+                        # sysusers.d(5): the account the system daemon runs as. Members of group
+                        # tailor may use the daemon's socket.
+                        g tailor -
+                        u tailor -:tailor "Tailor daemon" /var/lib/tailor
 
-                    """),
+                        """),
             ]
         }
     }

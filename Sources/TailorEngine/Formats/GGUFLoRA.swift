@@ -6,7 +6,8 @@ import CTailorKernels
 /// already permuted), scaled by alpha / rank.
 public enum GGUFLoRA {
     static let names: [LoRATarget: String] = [
-        .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output", .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
+        .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output", .gate: "ffn_gate", .up: "ffn_up",
+        .down: "ffn_down",
     ]
 
     /// The adapter as GGUF bytes. rsLoRA's alpha/√r scale is stored as alpha' = alpha·√r, since
@@ -18,7 +19,8 @@ public enum GGUFLoRA {
         w.set("general.name", .string(adapter.name))
         w.set("adapter.type", .string("lora"))
         w.set("adapter.lora.alpha", .float32(adapter.scale * Float(adapter.rank)))
-        for key in adapter.weights.keys.sorted(by: { ($0.layer, $0.target.peftName) < ($1.layer, $1.target.peftName) }) {
+        for key in adapter.weights.keys.sorted(by: { ($0.layer, $0.target.peftName) < ($1.layer, $1.target.peftName) })
+        {
             let lw = adapter.weights[key]!
             let base = "blk.\(key.layer).\(names[key.target]!).weight"
             w.addTensor(base + ".lora_a", dims: [lw.inputs, lw.rank], values: lw.a)
@@ -34,12 +36,18 @@ public enum GGUFLoRA {
     public static func load(path: String, name: String, config: ModelConfig) throws -> LoRAAdapter {
         let file = try GGUFFile(path: path)
         func fail(_ m: String) -> EngineError { .adapterMismatch("\(path): \(m)") }
-        guard file.metadata["general.type"]?.stringValue == "adapter", file.metadata["adapter.type"]?.stringValue == "lora" else {
+        guard file.metadata["general.type"]?.stringValue == "adapter",
+            file.metadata["adapter.type"]?.stringValue == "lora"
+        else {
             throw fail("not a LoRA adapter (general.type must be 'adapter', adapter.type 'lora')")
         }
         let arch = file.metadata["general.architecture"]?.stringValue ?? "?"
-        guard arch == config.architecture.rawValue else { throw fail("adapter for '\(arch)', the model is '\(config.architecture.rawValue)'") }
-        guard let alpha = file.metadata["adapter.lora.alpha"]?.doubleValue, alpha > 0 else { throw fail("missing adapter.lora.alpha") }
+        guard arch == config.architecture.rawValue else {
+            throw fail("adapter for '\(arch)', the model is '\(config.architecture.rawValue)'")
+        }
+        guard let alpha = file.metadata["adapter.lora.alpha"]?.doubleValue, alpha > 0 else {
+            throw fail("missing adapter.lora.alpha")
+        }
         // Every name, layer, shape and rank is checked, and the tensors' data regions must not
         // overlap, before a single value is converted: a small hostile file cannot make the
         // daemon materialize more floats than its own bytes (and the model's shapes) justify.
@@ -50,7 +58,8 @@ public enum GGUFLoRA {
             let base = String(t.name.dropLast(".lora_a".count))
             let parts = base.split(separator: ".")
             guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), parts[3] == "weight",
-                  let target = names.first(where: { $0.value == parts[2] })?.key else {
+                let target = names.first(where: { $0.value == parts[2] })?.key
+            else {
                 throw fail("unexpected tensor '\(t.name)'")
             }
             guard (0..<config.layerCount).contains(layer) else {
@@ -58,8 +67,12 @@ public enum GGUFLoRA {
             }
             guard let tb = file.tensor(base + ".lora_b") else { throw fail("missing tensor '\(base).lora_b'") }
             let (inputs, outputs) = config.shape(of: target)
-            guard t.dims.count == 2, t.dims[0] == inputs, tb.dims.count == 2, tb.dims[1] == outputs, tb.dims[0] == t.dims[1] else {
-                throw fail("'\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \(outputs)]")
+            guard t.dims.count == 2, t.dims[0] == inputs, tb.dims.count == 2, tb.dims[1] == outputs,
+                tb.dims[0] == t.dims[1]
+            else {
+                throw fail(
+                    "'\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \(outputs)]"
+                )
             }
             let r = t.dims[1]
             guard r >= 1, r <= min(inputs, outputs) else {
@@ -71,18 +84,22 @@ public enum GGUFLoRA {
             guard seen.insert(key).inserted else { throw fail("two tensors for '\(base)'") }
             planned.append((key, t, tb, inputs, outputs))
         }
-        for t in file.tensors where t.name.hasSuffix(".lora_b") && file.tensor(String(t.name.dropLast(2)) + "_a") == nil {
+        for t in file.tensors where t.name.hasSuffix(".lora_b") && file.tensor(String(t.name.dropLast(2)) + "_a") == nil
+        {
             throw fail("missing tensor '\(t.name.dropLast(2))_a'")
         }
         guard rank > 0 else { throw fail("no LoRA tensors") }
-        let regions = planned.flatMap { [$0.a, $0.b] }.map { (name: $0.name, start: $0.fileOffset, end: $0.fileOffset + $0.byteCount) }
-            .sorted { $0.start < $1.start }
+        let regions = planned.flatMap { [$0.a, $0.b] }.map {
+            (name: $0.name, start: $0.fileOffset, end: $0.fileOffset + $0.byteCount)
+        }
+        .sorted { $0.start < $1.start }
         for (x, y) in zip(regions, regions.dropFirst()) where y.start < x.end {
             throw fail("tensors '\(x.name)' and '\(y.name)' share data bytes")
         }
         var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
         for p in planned {
-            weights[p.key] = try LoRAWeights(a: values(file, p.a), b: values(file, p.b), rank: rank, inputs: p.inputs, outputs: p.outputs)
+            weights[p.key] = try LoRAWeights(
+                a: values(file, p.a), b: values(file, p.b), rank: rank, inputs: p.inputs, outputs: p.outputs)
         }
         let adapter = LoRAAdapter(name: name, rank: rank, alpha: Float(alpha), weights: weights)
         try adapter.validate(for: config)
@@ -91,7 +108,9 @@ public enum GGUFLoRA {
 
     private static func values(_ file: GGUFFile, _ t: GGUFTensorInfo) -> [Float] {
         var out = [Float](repeating: 0, count: t.elementCount)
-        out.withUnsafeMutableBufferPointer { tk_dequantize(Int32(t.type.rawValue), file.data(of: t), $0.baseAddress, Int64(t.elementCount)) }
+        out.withUnsafeMutableBufferPointer {
+            tk_dequantize(Int32(t.type.rawValue), file.data(of: t), $0.baseAddress, Int64(t.elementCount))
+        }
         return out
     }
 }

@@ -12,11 +12,15 @@ public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .badConfig(m): return "adapter_config.json: \(m)"
-        case let .unsupportedTarget(t): return "adapter_config.json: target module '\(t)' is not supported (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)"
+        case let .unsupportedTarget(t):
+            return
+                "adapter_config.json: target module '\(t)' is not supported (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)"
         case let .unexpectedTensor(t): return "adapter_model.safetensors: unexpected tensor '\(t)'"
         case let .missingTensor(t): return "adapter_model.safetensors: missing tensor '\(t)'"
-        case let .shapeMismatch(t, e, f): return "adapter_model.safetensors: tensor '\(t)' has shape \(f), the base model needs \(e)"
-        case let .architectureMismatch(a, m): return "adapter_config.json: the adapter was trained on a \(a); the base model is a \(m) model"
+        case let .shapeMismatch(t, e, f):
+            return "adapter_model.safetensors: tensor '\(t)' has shape \(f), the base model needs \(e)"
+        case let .architectureMismatch(a, m):
+            return "adapter_config.json: the adapter was trained on a \(a); the base model is a \(m) model"
         }
     }
 }
@@ -52,25 +56,44 @@ public enum PEFTAdapter {
 
     /// Parses and checks `adapter_config.json`.
     public static func parseConfig(_ data: Data) throws -> Config {
-        guard let j = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw PEFTError.badConfig("not a JSON object") }
-        if let t = j["peft_type"] as? String, t != "LORA" { throw PEFTError.badConfig("peft_type is \(t), only LORA is supported") }
+        guard let j = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw PEFTError.badConfig("not a JSON object")
+        }
+        if let t = j["peft_type"] as? String, t != "LORA" {
+            throw PEFTError.badConfig("peft_type is \(t), only LORA is supported")
+        }
         guard let r = j["r"] as? Int, r > 0 else { throw PEFTError.badConfig("r must be a positive integer") }
-        guard let alpha = (j["lora_alpha"] as? NSNumber)?.floatValue, alpha > 0 else { throw PEFTError.badConfig("lora_alpha must be a positive number") }
+        guard let alpha = (j["lora_alpha"] as? NSNumber)?.floatValue, alpha > 0 else {
+            throw PEFTError.badConfig("lora_alpha must be a positive number")
+        }
         let targets: [String]
-        if let list = j["target_modules"] as? [String] { targets = list }
-        else if let one = j["target_modules"] as? String { targets = [one] }
-        else { throw PEFTError.badConfig("target_modules is missing") }
-        if let rp = j["rank_pattern"] as? [String: Any], !rp.isEmpty { throw PEFTError.badConfig("rank_pattern is not supported") }
-        if let ap = j["alpha_pattern"] as? [String: Any], !ap.isEmpty { throw PEFTError.badConfig("alpha_pattern is not supported") }
-        if let m = j["modules_to_save"] as? [String], !m.isEmpty { throw PEFTError.badConfig("modules_to_save is not supported") }
-        return Config(r: r, loraAlpha: alpha, targetModules: targets, fanInFanOut: j["fan_in_fan_out"] as? Bool ?? false,
-                      useRSLoRA: j["use_rslora"] as? Bool ?? false, baseModel: j["base_model_name_or_path"] as? String,
-                      baseModelClass: (j["auto_mapping"] as? [String: Any])?["base_model_class"] as? String)
+        if let list = j["target_modules"] as? [String] {
+            targets = list
+        } else if let one = j["target_modules"] as? String {
+            targets = [one]
+        } else {
+            throw PEFTError.badConfig("target_modules is missing")
+        }
+        if let rp = j["rank_pattern"] as? [String: Any], !rp.isEmpty {
+            throw PEFTError.badConfig("rank_pattern is not supported")
+        }
+        if let ap = j["alpha_pattern"] as? [String: Any], !ap.isEmpty {
+            throw PEFTError.badConfig("alpha_pattern is not supported")
+        }
+        if let m = j["modules_to_save"] as? [String], !m.isEmpty {
+            throw PEFTError.badConfig("modules_to_save is not supported")
+        }
+        return Config(
+            r: r, loraAlpha: alpha, targetModules: targets, fanInFanOut: j["fan_in_fan_out"] as? Bool ?? false,
+            useRSLoRA: j["use_rslora"] as? Bool ?? false, baseModel: j["base_model_name_or_path"] as? String,
+            baseModelClass: (j["auto_mapping"] as? [String: Any])?["base_model_class"] as? String)
     }
 
     /// Imports an adapter for a model of `config`: every declared target in every layer must be
     /// present with the base model's shapes, and nothing else may be.
-    public static func load(name: String, configJSON: Data, safetensors: [UInt8], config: ModelConfig) throws -> LoRAAdapter {
+    public static func load(
+        name: String, configJSON: Data, safetensors: [UInt8], config: ModelConfig
+    ) throws -> LoRAAdapter {
         let cfg = try parseConfig(configJSON)
         // Same shapes do not make the same model: a recorded model class must match.
         if let cls = cfg.baseModelClass, !modelClasses(config.architecture).contains(cls) {
@@ -78,7 +101,9 @@ public enum PEFTAdapter {
         }
         var targets: [LoRATarget] = []
         for t in cfg.targetModules {
-            guard let target = LoRATarget.allCases.first(where: { $0.peftName == t }) else { throw PEFTError.unsupportedTarget(t) }
+            guard let target = LoRATarget.allCases.first(where: { $0.peftName == t }) else {
+                throw PEFTError.unsupportedTarget(t)
+            }
             targets.append(target)
         }
         // The header is checked whole (names, layers, shapes, rank) before any value is
@@ -87,12 +112,13 @@ public enum PEFTAdapter {
         // the data) means the values converted are never more than the upload's bytes.
         let file = try Safetensors.Header(bytes: safetensors)
         let r = cfg.r
-        var found: [String: Safetensors.Header.Entry] = [:]   // "layer.target.A|B" -> entry
+        var found: [String: Safetensors.Header.Entry] = [:]  // "layer.target.A|B" -> entry
         for entry in file.entries {
             let parts = entry.name.split(separator: ".").map(String.init)
             guard let li = parts.firstIndex(of: "layers"), li + 1 < parts.count, let layer = Int(parts[li + 1]),
-                  let target = targets.first(where: { parts.contains($0.peftName) }),
-                  let ab = parts.first(where: { $0 == "lora_A" || $0 == "lora_B" }), parts.last == "weight" else {
+                let target = targets.first(where: { parts.contains($0.peftName) }),
+                let ab = parts.first(where: { $0 == "lora_A" || $0 == "lora_B" }), parts.last == "weight"
+            else {
                 throw PEFTError.unexpectedTensor(entry.name)
             }
             guard (0..<config.layerCount).contains(layer) else { throw PEFTError.unexpectedTensor(entry.name) }
@@ -106,16 +132,23 @@ public enum PEFTAdapter {
                 let module = [LoRATarget.q, .k, .v, .o].contains(target) ? "self_attn" : "mlp"
                 func entry(_ isA: Bool) throws -> Safetensors.Header.Entry {
                     guard let e = found["\(layer).\(target.peftName).lora_\(isA ? "A" : "B")"] else {
-                        throw PEFTError.missingTensor("base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\(isA ? "A" : "B").weight")
+                        throw PEFTError.missingTensor(
+                            "base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\(isA ? "A" : "B").weight"
+                        )
                     }
                     return e
                 }
                 let a = try entry(true), b = try entry(false)
                 let (inputs, outputs) = config.shape(of: target)
                 // PEFT stores A [r, in] and B [out, r]; fan_in_fan_out stores them transposed.
-                let wantA = cfg.fanInFanOut ? [inputs, r] : [r, inputs], wantB = cfg.fanInFanOut ? [r, outputs] : [outputs, r]
-                guard a.shape == wantA else { throw PEFTError.shapeMismatch(tensor: a.name, expected: wantA, found: a.shape) }
-                guard b.shape == wantB else { throw PEFTError.shapeMismatch(tensor: b.name, expected: wantB, found: b.shape) }
+                let wantA = cfg.fanInFanOut ? [inputs, r] : [r, inputs],
+                    wantB = cfg.fanInFanOut ? [r, outputs] : [outputs, r]
+                guard a.shape == wantA else {
+                    throw PEFTError.shapeMismatch(tensor: a.name, expected: wantA, found: a.shape)
+                }
+                guard b.shape == wantB else {
+                    throw PEFTError.shapeMismatch(tensor: b.name, expected: wantB, found: b.shape)
+                }
                 planned.append((layer, target, a, b))
             }
         }
@@ -127,12 +160,15 @@ public enum PEFTAdapter {
             let bv = cfg.fanInFanOut ? transpose(b, rows: r, cols: outputs) : b
             hf.append(.init(layer: p.layer, target: p.target, a: av, b: bv, rank: r))
         }
-        return try LoRAAdapter.fromHuggingFace(name: name, rank: cfg.r, alpha: cfg.loraAlpha, useRSLoRA: cfg.useRSLoRA,
-                                               weights: hf, config: config)
+        return try LoRAAdapter.fromHuggingFace(
+            name: name, rank: cfg.r, alpha: cfg.loraAlpha, useRSLoRA: cfg.useRSLoRA,
+            weights: hf, config: config)
     }
 
     /// Exports `adapter` as PEFT files: (adapter_config.json, adapter_model.safetensors) bytes.
-    public static func export(_ adapter: LoRAAdapter, config: ModelConfig, baseModel: String?) throws -> (config: [UInt8], safetensors: [UInt8]) {
+    public static func export(
+        _ adapter: LoRAAdapter, config: ModelConfig, baseModel: String?
+    ) throws -> (config: [UInt8], safetensors: [UInt8]) {
         var tensors: [String: Safetensors.Tensor] = [:]
         var targets = Set<String>()
         for w in adapter.huggingFaceWeights(config: config) {

@@ -12,7 +12,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case let .truncated(m): return "safetensors: truncated: \(m)"
         case let .badHeader(m): return "safetensors: bad header: \(m)"
-        case let .unsupportedDType(t, d): return "safetensors: tensor '\(t)' has unsupported dtype \(d) (supported: F32, F16, BF16)"
+        case let .unsupportedDType(t, d):
+            return "safetensors: tensor '\(t)' has unsupported dtype \(d) (supported: F32, F16, BF16)"
         case let .badTensor(t, r): return "safetensors: tensor '\(t)': \(r)"
         }
     }
@@ -54,7 +55,9 @@ public struct Safetensors: Sendable, Equatable {
     public init(bytes: [UInt8]) throws {
         let header = try Header(bytes: bytes)
         var tensors: [String: Tensor] = [:]
-        for entry in header.entries { tensors[entry.name] = Tensor(shape: entry.shape, values: header.values(of: entry, in: bytes)) }
+        for entry in header.entries {
+            tensors[entry.name] = Tensor(shape: entry.shape, values: header.values(of: entry, in: bytes))
+        }
         self.tensors = tensors
         self.metadata = header.metadata
     }
@@ -92,7 +95,9 @@ public struct Safetensors: Sendable, Equatable {
             guard n <= UInt64(Safetensors.maxHeaderBytes) else {
                 throw SafetensorsError.badHeader("header length \(n) exceeds \(Safetensors.maxHeaderBytes)")
             }
-            guard 8 + Int(n) <= bytes.count else { throw SafetensorsError.truncated("header of \(n) bytes, file of \(bytes.count)") }
+            guard 8 + Int(n) <= bytes.count else {
+                throw SafetensorsError.truncated("header of \(n) bytes, file of \(bytes.count)")
+            }
             let headerData = Data(bytes[8..<(8 + Int(n))])
             guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
                 throw SafetensorsError.badHeader("not a JSON object")
@@ -103,7 +108,9 @@ public struct Safetensors: Sendable, Equatable {
             var metadata: [String: String] = [:]
             for (name, value) in header {
                 if name == "__metadata__" {
-                    guard let m = value as? [String: String] else { throw SafetensorsError.badHeader("__metadata__ is not a map of strings") }
+                    guard let m = value as? [String: String] else {
+                        throw SafetensorsError.badHeader("__metadata__ is not a map of strings")
+                    }
                     metadata = m
                     continue
                 }
@@ -113,9 +120,11 @@ public struct Safetensors: Sendable, Equatable {
             var covered = 0
             for e in entries {
                 guard e.begin == covered else {
-                    throw SafetensorsError.badTensor(tensor: e.name, reason: e.begin < covered
-                        ? "data_offsets [\(e.begin), \(e.end)) overlap another tensor's bytes"
-                        : "data_offsets [\(e.begin), \(e.end)) leave bytes \(covered)-\(e.begin) unused")
+                    throw SafetensorsError.badTensor(
+                        tensor: e.name,
+                        reason: e.begin < covered
+                            ? "data_offsets [\(e.begin), \(e.end)) overlap another tensor's bytes"
+                            : "data_offsets [\(e.begin), \(e.end)) leave bytes \(covered)-\(e.begin) unused")
                 }
                 covered = e.end
             }
@@ -129,7 +138,8 @@ public struct Safetensors: Sendable, Equatable {
         /// One tensor's entry, its dtype, shape and offsets checked.
         private static func entry(_ name: String, _ value: Any, dataLength: Int) throws -> Entry {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw SafetensorsError.badTensor(tensor: name, reason: "needs dtype, shape and two data_offsets")
             }
             let width: Int
@@ -138,18 +148,24 @@ public struct Safetensors: Sendable, Equatable {
             case "F16", "BF16": width = 2
             default: throw SafetensorsError.unsupportedDType(tensor: name, dtype: dtype)
             }
-            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else { throw SafetensorsError.badTensor(tensor: name, reason: "invalid shape \(shape)") }
+            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+                throw SafetensorsError.badTensor(tensor: name, reason: "invalid shape \(shape)")
+            }
             let (count, overflow) = shape.reduce((1, false)) { acc, d in
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o || p > 1 << 34)
             }
-            guard !overflow else { throw SafetensorsError.badTensor(tensor: name, reason: "shape \(shape) is too large") }
+            guard !overflow else {
+                throw SafetensorsError.badTensor(tensor: name, reason: "shape \(shape) is too large")
+            }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, end >= begin, end <= dataLength else {
-                throw SafetensorsError.badTensor(tensor: name, reason: "data_offsets [\(begin), \(end)) outside the \(dataLength) data bytes")
+                throw SafetensorsError.badTensor(
+                    tensor: name, reason: "data_offsets [\(begin), \(end)) outside the \(dataLength) data bytes")
             }
             guard end - begin == count * width else {
-                throw SafetensorsError.badTensor(tensor: name, reason: "\(end - begin) bytes for \(count) values of \(dtype)")
+                throw SafetensorsError.badTensor(
+                    tensor: name, reason: "\(end - begin) bytes for \(count) values of \(dtype)")
             }
             return Entry(name: name, dtype: dtype, shape: shape, count: count, begin: begin, end: end)
         }
@@ -166,7 +182,9 @@ public struct Safetensors: Sendable, Equatable {
                 let o = base + i * width
                 switch entry.dtype {
                 case "F32":
-                    values[i] = Float(bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
+                    values[i] = Float(
+                        bitPattern: UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(
+                            bytes[o + 3]) << 24)
                 case "F16":
                     values[i] = tk_f16_to_f32(UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8)
                 default:
@@ -192,10 +210,13 @@ public struct Safetensors: Sendable, Equatable {
                 let u = v.bitPattern
                 data += [UInt8(u & 0xFF), UInt8((u >> 8) & 0xFF), UInt8((u >> 16) & 0xFF), UInt8(u >> 24)]
             }
-            entries.append("\(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(data.count)]}")
+            entries.append(
+                "\(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(data.count)]}"
+            )
         }
         if !metadata.isEmpty {
-            let m = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }.joined(separator: ",")
+            let m = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }.joined(
+                separator: ",")
             entries.insert("\"__metadata__\":{\(m)}", at: 0)
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)

@@ -37,20 +37,27 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
-        case let .truncated(path, what, offset): return "\(path): truncated: file ends while reading \(what) at byte \(offset)"
+        case let .truncated(path, what, offset):
+            return "\(path): truncated: file ends while reading \(what) at byte \(offset)"
         case let .badMagic(path, _): return "\(path): not a GGUF file"
         case let .unsupportedVersion(path, v): return "\(path): unsupported GGUF version \(v) (supported: 2, 3)"
         case let .badValueType(path, key, t): return "\(path): metadata key '\(key)' has unknown value type \(t)"
         case let .absurdLength(path, what, n): return "\(path): \(what) claims length \(n), more than the file holds"
-        case let .unknownTensorType(path, tensor, t): return "\(path): tensor '\(tensor)' has unsupported type \(t) (\(GGMLType(rawValue: t)?.name ?? "unknown"))"
-        case let .absurdDimension(path, tensor, dims): return "\(path): tensor '\(tensor)' has invalid dimensions \(dims)"
-        case let .tensorOutOfBounds(path, tensor, off, bytes, size): return "\(path): tensor '\(tensor)' data [\(off), \(off &+ bytes)) lies outside the file (\(size) bytes)"
-        case let .misalignedTensor(path, tensor, off, a): return "\(path): tensor '\(tensor)' offset \(off) is not a multiple of the alignment \(a)"
+        case let .unknownTensorType(path, tensor, t):
+            return "\(path): tensor '\(tensor)' has unsupported type \(t) (\(GGMLType(rawValue: t)?.name ?? "unknown"))"
+        case let .absurdDimension(path, tensor, dims):
+            return "\(path): tensor '\(tensor)' has invalid dimensions \(dims)"
+        case let .tensorOutOfBounds(path, tensor, off, bytes, size):
+            return "\(path): tensor '\(tensor)' data [\(off), \(off &+ bytes)) lies outside the file (\(size) bytes)"
+        case let .misalignedTensor(path, tensor, off, a):
+            return "\(path): tensor '\(tensor)' offset \(off) is not a multiple of the alignment \(a)"
         case let .duplicateName(path, name): return "\(path): duplicate name '\(name)'"
         case let .missingMetadata(path, key): return "\(path): missing or mistyped metadata key '\(key)'"
         case let .missingTensor(path, tensor): return "\(path): missing tensor '\(tensor)'"
-        case let .tensorShapeMismatch(path, tensor, e, f): return "\(path): tensor '\(tensor)' has shape \(f), expected \(e)"
-        case let .unsupportedArchitecture(path, a): return "\(path): unsupported architecture '\(a)' (supported: llama, qwen2, gemma3)"
+        case let .tensorShapeMismatch(path, tensor, e, f):
+            return "\(path): tensor '\(tensor)' has shape \(f), expected \(e)"
+        case let .unsupportedArchitecture(path, a):
+            return "\(path): unsupported architecture '\(a)' (supported: llama, qwen2, gemma3)"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// Byte size of the file.
     public let fileSize: Int
 
-    private let base: UnsafeMutableRawPointer?   // mmap of fileSize bytes; unmapped in deinit
+    private let base: UnsafeMutableRawPointer?  // mmap of fileSize bytes; unmapped in deinit
     private let tensorIndex: [String: Int]
 
     /// Maps and parses the file at `path`.
@@ -36,8 +37,12 @@ public final class GGUFFile: @unchecked Sendable {
         guard fd >= 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw GGUFError.cannotOpen(path: path, reason: "not a regular file") }
+        guard fstat(fd, &st) == 0 else {
+            throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw GGUFError.cannotOpen(path: path, reason: "not a regular file")
+        }
         let size = Int(st.st_size)
         fileSize = size
         if size == 0 {

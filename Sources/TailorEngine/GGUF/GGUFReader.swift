@@ -94,7 +94,11 @@ struct GGUFReader {
         case 6:
             try need(count * 4, key)
             var out = [Float](repeating: 0, count: count)
-            for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))) }
+            for i in 0..<count {
+                out[i] = Float(
+                    bitPattern: UInt32(
+                        littleEndian: base.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)))
+            }
             offset += count * 4
             return .floats(out)
         case 0, 1, 2, 3, 4, 5, 10, 11:
@@ -123,8 +127,12 @@ struct GGUFReader {
         guard version == 2 || version == 3 else { throw GGUFError.unsupportedVersion(path: path, version: version) }
         let nTensors = try read(UInt64.self, "tensor count")
         let nKV = try read(UInt64.self, "metadata count")
-        guard nKV <= UInt64(remaining / 13) else { throw GGUFError.absurdLength(path: path, what: "metadata count", length: nKV) }
-        guard nTensors <= UInt64(remaining / 24) else { throw GGUFError.absurdLength(path: path, what: "tensor count", length: nTensors) }
+        guard nKV <= UInt64(remaining / 13) else {
+            throw GGUFError.absurdLength(path: path, what: "metadata count", length: nKV)
+        }
+        guard nTensors <= UInt64(remaining / 24) else {
+            throw GGUFError.absurdLength(path: path, what: "tensor count", length: nTensors)
+        }
 
         var metadata: [String: GGUFValue] = [:]
         var keys: [String] = []
@@ -168,9 +176,13 @@ struct GGUFReader {
             // Each dimension at least 1 and the total below 2^40 elements: real models are far smaller.
             var count: UInt64 = 1
             for d in r.dims {
-                guard d >= 1, d <= 1 << 40 else { throw GGUFError.absurdDimension(path: path, tensor: r.name, dims: r.dims) }
+                guard d >= 1, d <= 1 << 40 else {
+                    throw GGUFError.absurdDimension(path: path, tensor: r.name, dims: r.dims)
+                }
                 let (p, o) = count.multipliedReportingOverflow(by: d)
-                guard !o, p <= 1 << 40 else { throw GGUFError.absurdDimension(path: path, tensor: r.name, dims: r.dims) }
+                guard !o, p <= 1 << 40 else {
+                    throw GGUFError.absurdDimension(path: path, tensor: r.name, dims: r.dims)
+                }
                 count = p
             }
             guard r.dims[0] % UInt64(type.blockSize) == 0 else {
@@ -178,15 +190,19 @@ struct GGUFReader {
             }
             let bytes = count / UInt64(type.blockSize) * UInt64(type.blockBytes)
             guard r.offset % UInt64(alignment) == 0 else {
-                throw GGUFError.misalignedTensor(path: path, tensor: r.name, offset: r.offset, alignment: UInt64(alignment))
+                throw GGUFError.misalignedTensor(
+                    path: path, tensor: r.name, offset: r.offset, alignment: UInt64(alignment))
             }
             let (abs, o1) = UInt64(dataStart).addingReportingOverflow(r.offset)
             let (end, o2) = abs.addingReportingOverflow(bytes)
             guard !o1, !o2, end <= UInt64(size) else {
-                throw GGUFError.tensorOutOfBounds(path: path, tensor: r.name, offset: abs, bytes: bytes, fileSize: UInt64(size))
+                throw GGUFError.tensorOutOfBounds(
+                    path: path, tensor: r.name, offset: abs, bytes: bytes, fileSize: UInt64(size))
             }
-            tensors.append(GGUFTensorInfo(name: r.name, dims: r.dims.map { Int($0) }, type: type,
-                                          fileOffset: Int(abs), byteCount: Int(bytes)))
+            tensors.append(
+                GGUFTensorInfo(
+                    name: r.name, dims: r.dims.map { Int($0) }, type: type,
+                    fileOffset: Int(abs), byteCount: Int(bytes)))
         }
         return Header(version: version, metadata: metadata, keys: keys, alignment: alignment, tensors: tensors)
     }

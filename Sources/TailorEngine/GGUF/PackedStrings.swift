@@ -3,7 +3,7 @@
 /// Gemma's 262 144 tokens); this costs 4 bytes each beyond the bytes themselves.
 public struct PackedStrings: Sendable, Equatable {
     private var bytes: [UInt8] = []
-    private var offsets: [Int32] = [0]   // count + 1 entries; entry i is bytes[offsets[i]..<offsets[i+1]]
+    private var offsets: [Int32] = [0]  // count + 1 entries; entry i is bytes[offsets[i]..<offsets[i+1]]
 
     /// An empty instance.
     public init() {}

@@ -23,8 +23,10 @@ public final class BatchDecoder {
         public var contrast: Contrast?
 
         /// A job generating from `prompt`.
-        public init(prompt: [Int32], sampling: SamplingParameters = .init(), options: GenerationOptions = .init(),
-                    adapters: [AdapterUse] = [], contrast: Contrast? = nil) {
+        public init(
+            prompt: [Int32], sampling: SamplingParameters = .init(), options: GenerationOptions = .init(),
+            adapters: [AdapterUse] = [], contrast: Contrast? = nil
+        ) {
             self.prompt = prompt
             self.sampling = sampling
             self.options = options
@@ -125,7 +127,9 @@ public final class BatchDecoder {
     }
 
     /// The free slot best placed to run `prompt` under `adapters` (see `PromptCache.pick`).
-    private func pickSlot(_ prompt: [Int32], _ adapters: [AdapterUse], excluding: Int? = nil) -> (slot: Int, reuse: Int)? {
+    private func pickSlot(
+        _ prompt: [Int32], _ adapters: [AdapterUse], excluding: Int? = nil
+    ) -> (slot: Int, reuse: Int)? {
         cache.pick(prompt, adapters, among: slots.indices.filter { slots[$0] == nil && $0 != excluding })
     }
 
@@ -164,16 +168,23 @@ public final class BatchDecoder {
             throw EngineError.contextFull(sequence: slot, needed: job.prompt.count, capacity: context.maxContext)
         }
         let config = context.model.config
-        for t in job.prompt where t < 0 || Int(t) >= config.vocabSize { throw EngineError.invalidToken(id: t, vocabSize: config.vocabSize) }
+        for t in job.prompt where t < 0 || Int(t) >= config.vocabSize {
+            throw EngineError.invalidToken(id: t, vocabSize: config.vocabSize)
+        }
         for use in job.adapters + (job.contrast?.base ?? []) {
             guard use.adapter.maxRank <= context.maxLoRARank else {
-                throw EngineError.adapterMismatch("adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(context.maxLoRARank)")
+                throw EngineError.adapterMismatch(
+                    "adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(context.maxLoRARank)"
+                )
             }
             try use.adapter.validate(for: config)
         }
-        let state = try DecodingState(prompt: job.prompt, sampling: job.sampling, options: job.options,
-                                      tokenizer: context.model.tokenizer)
-        let selector = try job.contrast.map { try ContrastiveSelector($0.parameters, tokenizer: context.model.tokenizer) }
+        let state = try DecodingState(
+            prompt: job.prompt, sampling: job.sampling, options: job.options,
+            tokenizer: context.model.tokenizer)
+        let selector = try job.contrast.map {
+            try ContrastiveSelector($0.parameters, tokenizer: context.model.tokenizer)
+        }
         // A CoPe pair prefills both rows together, so both reuse the same (shorter) prefix.
         let shared = min(reuse, partner?.reuse ?? reuse)
         prepare(slot, reuse: shared, adapters: job.adapters)
@@ -258,7 +269,8 @@ public final class BatchDecoder {
             let i = (first + k) % n
             guard let slot = slots[i], let g = slot.generation, g.prefilling else { continue }
             let rows = slot.partner == nil ? 1 : 2
-            let take = min(g.pending.count, batch.budget / rows, batch.decoding ? prefillChunkWhileDecoding : batch.budget)
+            let take = min(
+                g.pending.count, batch.budget / rows, batch.decoding ? prefillChunkWhileDecoding : batch.budget)
             guard take > 0 else { continue }
             add(i, g, tokens: Array(g.pending.prefix(take)), completes: take == g.pending.count, to: &batch)
             nextPrefill = (i + 1) % n
@@ -290,8 +302,10 @@ public final class BatchDecoder {
             var event: Event
             var next: Slot
             if case .leader(_, let partner, var selector) = slot, let baseItem = entry.baseItem {
-                let choice = selector.choose(user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: g.state.tokens)
-                event = Event(slot: i, step: g.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
+                let choice = selector.choose(
+                    user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: g.state.tokens)
+                event = Event(
+                    slot: i, step: g.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
                 if case .token = event.step { event.choice = choice }
                 next = .leader(g, partner: partner, selector: selector)
             } else {

@@ -57,7 +57,9 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             for m in messages { s += "<|im_start|>\(m.role.rawValue)\n\(m.content)<|im_end|>\n" }
             if addGenerationPrompt { s += "<|im_start|>assistant\n" }
         case .llama3:
-            for m in messages { s += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(m.content)<|eot_id|>" }
+            for m in messages {
+                s += "<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n\(m.content)<|eot_id|>"
+            }
             if addGenerationPrompt { s += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
         case .gemma:
             var pendingSystem = ""

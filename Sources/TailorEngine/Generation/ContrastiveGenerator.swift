@@ -16,7 +16,8 @@ public struct ContrastiveGenerator {
     /// A generator on rows `userSequence` and `userSequence + 1` of `context`.
     public init(context: InferenceContext, user: [AdapterUse], base: [AdapterUse], userSequence: Int = 0) throws {
         guard context.maxSequences >= userSequence + 2 else {
-            throw EngineError.invalidRequest("CoPe decoding needs two sequences of the context, rows \(userSequence) and \(userSequence + 1)")
+            throw EngineError.invalidRequest(
+                "CoPe decoding needs two sequences of the context, rows \(userSequence) and \(userSequence + 1)")
         }
         self.context = context
         self.user = user
@@ -28,12 +29,15 @@ public struct ContrastiveGenerator {
     /// Generates from `prompt` (both rows are reset first). `onToken` receives each token with
     /// why it was chosen (returning false cancels); `onTail` the text held back until the end
     /// (a partial stop string's prefix), when there is any.
-    public func generate(prompt: [Int32], parameters: ContrastiveParameters, options: GenerationOptions = .init(),
-                         onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true },
-                         onTail: (String) -> Void = { _ in }) throws -> (GenerationResult, [ContrastiveChoice]) {
+    public func generate(
+        prompt: [Int32], parameters: ContrastiveParameters, options: GenerationOptions = .init(),
+        onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true },
+        onTail: (String) -> Void = { _ in }
+    ) throws -> (GenerationResult, [ContrastiveChoice]) {
         guard !prompt.isEmpty else { throw EngineError.emptyInput }
         var selector = try ContrastiveSelector(parameters, tokenizer: context.model.tokenizer)
-        var state = try DecodingState(prompt: prompt, sampling: SamplingParameters(), options: options, tokenizer: context.model.tokenizer)
+        var state = try DecodingState(
+            prompt: prompt, sampling: SamplingParameters(), options: options, tokenizer: context.model.tokenizer)
         context.reset(sequence: userSequence)
         context.reset(sequence: baseSequence)
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -48,7 +52,8 @@ public struct ContrastiveGenerator {
         var choices: [ContrastiveChoice] = []
         var reason = FinishReason.length
         loop: while state.generated.count < options.maxTokens {
-            let choice = selector.choose(user: context.logits(row: 0), base: context.logits(row: 1), history: state.tokens)
+            let choice = selector.choose(
+                user: context.logits(row: 0), base: context.logits(row: 1), history: state.tokens)
             let full = context.length(of: userSequence) >= context.maxContext
             switch state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full) {
             case let .end(tail, finish):
@@ -63,11 +68,17 @@ public struct ContrastiveGenerator {
             }
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        return (GenerationResult(tokens: state.generated, text: state.text, finishReason: reason, promptTokens: prompt.count,
-                                 prefillSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9), choices)
+        return (
+            GenerationResult(
+                tokens: state.generated, text: state.text, finishReason: reason, promptTokens: prompt.count,
+                prefillSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9), choices
+        )
     }
 
     private func items(_ tokens: [Int32]) -> [BatchItem] {
-        [BatchItem(sequence: userSequence, tokens: tokens, adapters: user), BatchItem(sequence: baseSequence, tokens: tokens, adapters: base)]
+        [
+            BatchItem(sequence: userSequence, tokens: tokens, adapters: user),
+            BatchItem(sequence: baseSequence, tokens: tokens, adapters: base),
+        ]
     }
 }

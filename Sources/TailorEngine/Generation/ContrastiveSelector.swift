@@ -26,8 +26,10 @@ public struct ContrastiveParameters: Sendable, Equatable, Codable {
     public var dry = DRYParameters()
 
     /// The reference code's greedy defaults.
-    public init(alpha: Float = 0.1, tau: Float = 0.1, temperature: Float = 0, topK: Int = 50, topP: Float = 0.95,
-                repetitionPenalty: Float = 1, seed: UInt64 = 0, dry: DRYParameters = .init()) {
+    public init(
+        alpha: Float = 0.1, tau: Float = 0.1, temperature: Float = 0, topK: Int = 50, topP: Float = 0.95,
+        repetitionPenalty: Float = 1, seed: UInt64 = 0, dry: DRYParameters = .init()
+    ) {
         self.alpha = alpha
         self.tau = tau
         self.temperature = temperature
@@ -86,7 +88,9 @@ public struct ContrastiveSelector {
     /// Only V_head needs per-token work: the threshold τ·max p_u is max logit + log τ in logit
     /// space, and each row's normalizer is one vectorized log-sum-exp, so no log-softmax row is
     /// materialized (the user row is copied only when a repetition penalty or DRY edits it).
-    public mutating func choose(user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]) -> ContrastiveChoice {
+    public mutating func choose(
+        user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]
+    ) -> ContrastiveChoice {
         let p = parameters
         if p.repetitionPenalty != 1 || dry != nil {
             lu.removeAll(keepingCapacity: true)
@@ -100,7 +104,9 @@ public struct ContrastiveSelector {
         return choose(penalized: user, base: base)
     }
 
-    private mutating func choose(penalized user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>) -> ContrastiveChoice {
+    private mutating func choose(
+        penalized user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>
+    ) -> ContrastiveChoice {
         let p = parameters
         let (lseU, top) = VectorOps.logSumExp(user)
         let lseB = VectorOps.logSumExp(base).logSumExp
@@ -127,7 +133,8 @@ public struct ContrastiveSelector {
         }
         let t = Int(token)
         let logU = user[t] - lseU, logB = base[t] - lseB
-        return ContrastiveChoice(token: token, logProbUser: logU, logProbBase: logB, reward: logU - p.alpha * logB, candidates: head.count)
+        return ContrastiveChoice(
+            token: token, logProbUser: logU, logProbBase: logB, reward: logU - p.alpha * logB, candidates: head.count)
     }
 
     /// Draws from softmax(score / T) over the best top-k of V_head, cut to the top-p mass.

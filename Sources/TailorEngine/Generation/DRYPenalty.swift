@@ -26,7 +26,9 @@ public struct DRYParameters: Sendable, Equatable, Codable {
     public static let maxBreakers = 16, maxBreakerBytes = 32
 
     /// Parameters; the defaults disable DRY.
-    public init(multiplier: Float = 0, base: Float = 1.75, allowedLength: Int = 2, window: Int = 0, breakers: [String]? = nil) {
+    public init(
+        multiplier: Float = 0, base: Float = 1.75, allowedLength: Int = 2, window: Int = 0, breakers: [String]? = nil
+    ) {
         self.multiplier = multiplier
         self.base = base
         self.allowedLength = allowedLength
@@ -39,14 +41,19 @@ public struct DRYParameters: Sendable, Equatable, Codable {
 
     /// Checks the values, naming the first one out of range.
     public func validate() throws {
-        func bad(_ name: String, _ v: CustomStringConvertible) -> SamplingError { .invalidParameter(name: name, value: v.description) }
+        func bad(_ name: String, _ v: CustomStringConvertible) -> SamplingError {
+            .invalidParameter(name: name, value: v.description)
+        }
         guard multiplier >= 0, multiplier.isFinite else { throw bad("dry_multiplier", multiplier) }
         guard base >= 1, base.isFinite else { throw bad("dry_base", base) }
         guard (1...1024).contains(allowedLength) else { throw bad("dry_allowed_length", allowedLength) }
         guard window >= 0 else { throw bad("dry_penalty_last_n", window) }
         if let b = breakers {
-            guard b.count <= Self.maxBreakers, b.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxBreakerBytes }) else {
-                throw bad("dry_sequence_breakers", "\(b.count) strings (1...\(Self.maxBreakerBytes) bytes each, at most \(Self.maxBreakers))")
+            guard b.count <= Self.maxBreakers, b.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxBreakerBytes })
+            else {
+                throw bad(
+                    "dry_sequence_breakers",
+                    "\(b.count) strings (1...\(Self.maxBreakerBytes) bytes each, at most \(Self.maxBreakers))")
             }
         }
     }
@@ -84,7 +91,9 @@ public struct DRYPenalty: Sendable {
     ///   vocabulary its breakers are found in.
     public static func make(_ parameters: DRYParameters, tokenizer: Tokenizer?) throws -> DRYPenalty? {
         guard parameters.isEnabled else { return nil }
-        guard let tokenizer else { throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary") }
+        guard let tokenizer else {
+            throw SamplingError.invalidParameter(name: "dry_multiplier", value: "set without a vocabulary")
+        }
         return try DRYPenalty(parameters, tokenizer: tokenizer)
     }
 

@@ -40,7 +40,8 @@ public struct DecodingState {
 
     /// Starts a generation after `prompt`.
     /// - Throws: `SamplingError` for out-of-range sampling parameters.
-    public init(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions, tokenizer: Tokenizer) throws {
+    public init(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions, tokenizer: Tokenizer) throws
+    {
         sampler = try Sampler(sampling, tokenizer: tokenizer)
         self.options = options
         self.tokenizer = tokenizer

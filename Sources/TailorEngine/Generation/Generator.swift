@@ -72,9 +72,12 @@ public struct Generator {
     /// `beforeForward` runs before the prefill and before each generated token's forward pass:
     /// where a background caller (a training job sampling negatives) can wait while interactive
     /// decoding runs, so that it yields every token instead of every whole sample.
-    public func generate(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions = .init(),
-                         onText: (String) -> Bool = { _ in true }, beforeForward: () -> Void = {}) throws -> GenerationResult {
-        var state = try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: context.model.tokenizer)
+    public func generate(
+        prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions = .init(),
+        onText: (String) -> Bool = { _ in true }, beforeForward: () -> Void = {}
+    ) throws -> GenerationResult {
+        var state = try DecodingState(
+            prompt: prompt, sampling: sampling, options: options, tokenizer: context.model.tokenizer)
         context.reset(sequence: sequence)
         let t0 = DispatchTime.now().uptimeNanoseconds
         beforeForward()
@@ -96,7 +99,8 @@ public struct Generator {
             }
         }
         let t2 = DispatchTime.now().uptimeNanoseconds
-        return GenerationResult(tokens: state.generated, text: state.text, finishReason: reason, promptTokens: prompt.count,
-                                prefillSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9)
+        return GenerationResult(
+            tokens: state.generated, text: state.text, finishReason: reason, promptTokens: prompt.count,
+            prefillSeconds: Double(t1 - t0) / 1e9, decodeSeconds: Double(t2 - t1) / 1e9)
     }
 }

@@ -22,7 +22,8 @@ public struct Sampler: Sendable {
     }
 
     /// Applies the repetition penalty to `logits` in place for tokens in `recent`.
-    public static func penalize(_ logits: UnsafeMutableBufferPointer<Float>, recent: ArraySlice<Int32>, penalty: Float) {
+    public static func penalize(_ logits: UnsafeMutableBufferPointer<Float>, recent: ArraySlice<Int32>, penalty: Float)
+    {
         guard penalty != 1 else { return }
         // Each distinct token once. The window is short (tens of tokens), so a scan of the
         // tokens before it finds repeats without allocating a set on every sampled token.

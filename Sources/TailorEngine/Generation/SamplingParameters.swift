@@ -18,8 +18,10 @@ public struct SamplingParameters: Sendable, Equatable {
     public var dry = DRYParameters()
 
     /// Parameters; the defaults mean greedy decoding.
-    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
-                repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0, dry: DRYParameters = .init()) {
+    public init(
+        temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
+        repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0, dry: DRYParameters = .init()
+    ) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -32,12 +34,16 @@ public struct SamplingParameters: Sendable, Equatable {
 
     /// Checks the values, naming the first one out of range.
     public func validate() throws {
-        func bad(_ name: String, _ v: CustomStringConvertible) -> SamplingError { .invalidParameter(name: name, value: v.description) }
+        func bad(_ name: String, _ v: CustomStringConvertible) -> SamplingError {
+            .invalidParameter(name: name, value: v.description)
+        }
         guard temperature >= 0, temperature.isFinite else { throw bad("temperature", temperature) }
         guard topK >= 0 else { throw bad("top-k", topK) }
         guard topP > 0, topP <= 1 else { throw bad("top-p", topP) }
         guard minP >= 0, minP < 1 else { throw bad("min-p", minP) }
-        guard repetitionPenalty > 0, repetitionPenalty.isFinite else { throw bad("repetition-penalty", repetitionPenalty) }
+        guard repetitionPenalty > 0, repetitionPenalty.isFinite else {
+            throw bad("repetition-penalty", repetitionPenalty)
+        }
         guard repetitionWindow >= 0 else { throw bad("repetition-window", repetitionWindow) }
         try dry.validate()
     }

@@ -64,30 +64,30 @@ public final class InferenceContext {
     public var gemmThreshold = 40
 
     private let config: ModelConfig
-    private let pool: OpaquePointer                   // tk_pool; destroyed in deinit
+    private let pool: OpaquePointer  // tk_pool; destroyed in deinit
     private let ropeGlobal: RopeTable
     private let ropeLocal: RopeTable
     private let tileRows: Int
 
     // Scratch, planned once. Shapes in rows × columns; N = maxBatchTokens.
-    private let x: UnsafeMutablePointer<Float>        // N × d      residual stream
-    private let xn: UnsafeMutablePointer<Float>       // N × d      normed input of a sub-layer
-    private let q: UnsafeMutablePointer<Float>        // N × qDim
-    private let k: UnsafeMutablePointer<Float>        // N × kvDim
-    private let v: UnsafeMutablePointer<Float>        // N × kvDim
-    private let att: UnsafeMutablePointer<Float>      // N × qDim   attention output
-    private let tmp: UnsafeMutablePointer<Float>      // N × d      projection output
-    private let gate: UnsafeMutablePointer<Float>     // N × ffn
-    private let up: UnsafeMutablePointer<Float>       // N × ffn
-    private let logitBuf: UnsafeMutablePointer<Float> // maxLogitRows × vocab
-    private let quantScratch: UnsafeMutableRawPointer // int16 activations for tk_matmul
-    private let tiles: UnsafeMutablePointer<Float>    // threads × tileRows × maxCols
-    private let attScratch: UnsafeMutablePointer<Float> // threads × maxContext
+    private let x: UnsafeMutablePointer<Float>  // N × d      residual stream
+    private let xn: UnsafeMutablePointer<Float>  // N × d      normed input of a sub-layer
+    private let q: UnsafeMutablePointer<Float>  // N × qDim
+    private let k: UnsafeMutablePointer<Float>  // N × kvDim
+    private let v: UnsafeMutablePointer<Float>  // N × kvDim
+    private let att: UnsafeMutablePointer<Float>  // N × qDim   attention output
+    private let tmp: UnsafeMutablePointer<Float>  // N × d      projection output
+    private let gate: UnsafeMutablePointer<Float>  // N × ffn
+    private let up: UnsafeMutablePointer<Float>  // N × ffn
+    private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
+    private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
+    private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
+    private let attScratch: UnsafeMutablePointer<Float>  // threads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
-    private let logitSource: UnsafeMutablePointer<Int> // maxLogitRows   batch row of each logit row
-    private let loraT: UnsafeMutablePointer<Float>    // N × maxLoRARank   A·x of the rows being adapted
-    private let attSeqs: UnsafeMutablePointer<tk_attention_seq> // N   one per batch item (an item has ≥ 1 token)
-    private var allocations: [UnsafeMutableRawPointer] = []   // every calloc above; freed in deinit
+    private let logitSource: UnsafeMutablePointer<Int>  // maxLogitRows   batch row of each logit row
+    private let loraT: UnsafeMutablePointer<Float>  // N × maxLoRARank   A·x of the rows being adapted
+    private let attSeqs: UnsafeMutablePointer<tk_attention_seq>  // N   one per batch item (an item has ≥ 1 token)
+    private var allocations: [UnsafeMutableRawPointer] = []  // every calloc above; freed in deinit
     /// The LoRA spans of the projection being computed, kept between calls so that `project`
     /// does not allocate inside the forward pass (its capacity grows once, to the largest batch).
     private var spans: [(use: AdapterUse, start: Int, rows: Int)] = []
@@ -102,9 +102,11 @@ public final class InferenceContext {
     ///   - maxBatchTokens: tokens per forward call (the prefill chunk).
     ///   - maxLogitRows: logit rows per call; defaults to maxSequences.
     ///   - threads: worker threads including the caller; defaults to the core count.
-    public init(model: Model, maxSequences: Int = 1, maxContext: Int = 2048, maxBatchTokens: Int = 512,
-                maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast,
-                maxLoRARank: Int = 64) {
+    public init(
+        model: Model, maxSequences: Int = 1, maxContext: Int = 2048, maxBatchTokens: Int = 512,
+        maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast,
+        maxLoRARank: Int = 64
+    ) {
         self.model = model
         let c = model.config
         config = c
@@ -115,12 +117,16 @@ public final class InferenceContext {
         self.maxLoRARank = max(1, maxLoRARank)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.precision = precision
-        cache = KVCache(layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext,
-                        kvHeads: c.kvHeadCount, headDim: c.headDim)
+        cache = KVCache(
+            layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext,
+            kvHeads: c.kvHeadCount, headDim: c.headDim)
         pool = tk_pool_create(Int32(self.threads))
         let factors = model.weights.ropeFrequencyFactors
-        ropeGlobal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale, factors: factors, maxContext: self.maxContext)
-        ropeLocal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxContext)
+        ropeGlobal = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale, factors: factors,
+            maxContext: self.maxContext)
+        ropeLocal = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxContext)
 
         let n = self.maxBatchTokens, d = c.embeddingLength
         let maxCols = max(d, c.qDim, c.feedForwardLength)
@@ -131,7 +137,9 @@ public final class InferenceContext {
         // Zeroed with calloc, so large buffers sized for the worst case (logits of many rows,
         // prefill batches) stay unmapped until a call actually uses them.
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-            guard let raw = calloc(max(1, count), MemoryLayout<Float>.size) else { fatalError("scratch: out of memory") }
+            guard let raw = calloc(max(1, count), MemoryLayout<Float>.size) else {
+                fatalError("scratch: out of memory")
+            }
             allocs.append(raw)
             return raw.assumingMemoryBound(to: Float.self)
         }
@@ -144,7 +152,10 @@ public final class InferenceContext {
         tiles = floats(self.threads * tileRows * maxCols)
         attScratch = floats(self.threads * self.maxContext)
         let quantRows = max(min(n, 64), self.maxLogitRows)
-        let qbytes = model.weights.allLinears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int32(quantRows)) }.max() ?? 0
+        let qbytes =
+            model.weights.allLinears.map {
+                tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int32(quantRows))
+            }.max() ?? 0
         func raw(_ bytes: Int) -> UnsafeMutableRawPointer {
             guard let p = calloc(1, max(64, bytes)) else { fatalError("scratch: out of memory") }
             allocs.append(p)
@@ -178,8 +189,10 @@ public final class InferenceContext {
     /// Y[item rows] += s · (X·Aᵀ)·Bᵀ, two small sgemms per adapted projection. Adjacent items
     /// using the same adapter at the same weight share one pair of products over all their
     /// rows: CoPe's user and base rows both carry the task adapter, which then costs one call.
-    func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int,
-                 layer: Int, target: LoRATarget, items: [BatchItem]) {
+    func project(
+        _ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int,
+        layer: Int, target: LoRATarget, items: [BatchItem]
+    ) {
         project(lin, input, output, rows: n)
         spans.removeAll(keepingCapacity: true)
         var r0 = 0
@@ -187,7 +200,9 @@ public final class InferenceContext {
             let rows = it.tokens.count
             defer { r0 += rows }
             for use in it.adapters {
-                if let i = spans.lastIndex(where: { $0.use.adapter === use.adapter && $0.use.weight == use.weight && $0.start + $0.rows == r0 }) {
+                if let i = spans.lastIndex(where: {
+                    $0.use.adapter === use.adapter && $0.use.weight == use.weight && $0.start + $0.rows == r0
+                }) {
                     spans[i].rows += rows
                 } else {
                     spans.append((use, r0, rows))
@@ -199,10 +214,15 @@ public final class InferenceContext {
             guard let w = use.adapter.weights[LoRAAdapter.Key(layer: layer, target: target)] else { continue }
             w.a.withUnsafeBufferPointer { a in
                 w.b.withUnsafeBufferPointer { b in
-                    tk_sgemm(pool, false, true, Int64(span.rows), Int64(w.rank), Int64(lin.cols), 1,
-                             input + span.start * lin.cols, Int64(lin.cols), a.baseAddress, Int64(lin.cols), 0, loraT, Int64(w.rank))
-                    tk_sgemm(pool, false, true, Int64(span.rows), Int64(lin.rows), Int64(w.rank), use.adapter.scale * use.weight,
-                             loraT, Int64(w.rank), b.baseAddress, Int64(w.rank), 1, output + span.start * lin.rows, Int64(lin.rows))
+                    tk_sgemm(
+                        pool, false, true, Int64(span.rows), Int64(w.rank), Int64(lin.cols), 1,
+                        input + span.start * lin.cols, Int64(lin.cols), a.baseAddress, Int64(lin.cols), 0, loraT,
+                        Int64(w.rank))
+                    tk_sgemm(
+                        pool, false, true, Int64(span.rows), Int64(lin.rows), Int64(w.rank),
+                        use.adapter.scale * use.weight,
+                        loraT, Int64(w.rank), b.baseAddress, Int64(w.rank), 1, output + span.start * lin.rows,
+                        Int64(lin.rows))
                 }
             }
         }
@@ -212,11 +232,13 @@ public final class InferenceContext {
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
         let type = Int32(lin.type.rawValue)
         if n >= gemmThreshold {
-            tk_matmul_gemm(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
-                           output, Int64(lin.rows), tiles, Int64(tileRows), false)
+            tk_matmul_gemm(
+                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
+                output, Int64(lin.rows), tiles, Int64(tileRows), false)
         } else {
-            tk_matmul(pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int32(n),
-                      output, Int64(lin.rows), quantScratch, precision == .exact)
+            tk_matmul(
+                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int32(n),
+                output, Int64(lin.rows), quantScratch, precision == .exact)
         }
     }
 
@@ -252,11 +274,17 @@ public final class InferenceContext {
             }
             guard !it.tokens.isEmpty else { throw EngineError.emptyInput }
             let need = cache.lengths[it.sequence] + it.tokens.count
-            guard need <= maxContext else { throw EngineError.contextFull(sequence: it.sequence, needed: need, capacity: maxContext) }
-            for t in it.tokens where t < 0 || Int(t) >= c.vocabSize { throw EngineError.invalidToken(id: t, vocabSize: c.vocabSize) }
+            guard need <= maxContext else {
+                throw EngineError.contextFull(sequence: it.sequence, needed: need, capacity: maxContext)
+            }
+            for t in it.tokens where t < 0 || Int(t) >= c.vocabSize {
+                throw EngineError.invalidToken(id: t, vocabSize: c.vocabSize)
+            }
             for use in it.adapters {
                 guard use.adapter.maxRank <= maxLoRARank else {
-                    throw EngineError.adapterMismatch("adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(maxLoRARank)")
+                    throw EngineError.adapterMismatch(
+                        "adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(maxLoRARank)"
+                    )
                 }
                 try use.adapter.validate(for: c)
             }
@@ -300,18 +328,26 @@ public final class InferenceContext {
         project(w.q, xn, q, rows: total, layer: l, target: .q, items: items)
         project(w.k, xn, k, rows: total, layer: l, target: .k, items: items)
         project(w.v, xn, v, rows: total, layer: l, target: .v, items: items)
-        if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) } }
-        if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) } }
-        if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) } }
+        if let b = w.qBias {
+            b.withUnsafeBufferPointer { VectorOps.addBias(q, $0.baseAddress!, rows: total, n: c.qDim) }
+        }
+        if let b = w.kBias {
+            b.withUnsafeBufferPointer { VectorOps.addBias(k, $0.baseAddress!, rows: total, n: c.kvDim) }
+        }
+        if let b = w.vBias {
+            b.withUnsafeBufferPointer { VectorOps.addBias(v, $0.baseAddress!, rows: total, n: c.kvDim) }
+        }
         if let qn = w.qNorm, let kn = w.kNorm {
             qn.withUnsafeBufferPointer { qw in
                 for h in 0..<(total * c.headCount) {
-                    VectorOps.rmsNorm(q + h * c.headDim, qw.baseAddress!, q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    VectorOps.rmsNorm(
+                        q + h * c.headDim, qw.baseAddress!, q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
             kn.withUnsafeBufferPointer { kw in
                 for h in 0..<(total * c.kvHeadCount) {
-                    VectorOps.rmsNorm(k + h * c.headDim, kw.baseAddress!, k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    VectorOps.rmsNorm(
+                        k + h * c.headDim, kw.baseAddress!, k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
         }
@@ -322,15 +358,19 @@ public final class InferenceContext {
         var r0 = 0
         for (i, it) in items.enumerated() {
             let n = it.tokens.count, start = cache.lengths[it.sequence]
-            cache.store(layer: l, sequence: it.sequence, position: start, count: n, keys: k + r0 * c.kvDim, values: v + r0 * c.kvDim)
-            attSeqs[i] = tk_attention_seq(q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start),
-                                          k: cache.base(layer: l, value: false, sequence: it.sequence),
-                                          v: cache.base(layer: l, value: true, sequence: it.sequence), out: att + r0 * c.qDim)
+            cache.store(
+                layer: l, sequence: it.sequence, position: start, count: n, keys: k + r0 * c.kvDim,
+                values: v + r0 * c.kvDim)
+            attSeqs[i] = tk_attention_seq(
+                q: q + r0 * c.qDim, nq: Int32(n), pos0: Int64(start),
+                k: cache.base(layer: l, value: false, sequence: it.sequence),
+                v: cache.base(layer: l, value: true, sequence: it.sequence), out: att + r0 * c.qDim)
             r0 += n
         }
-        tk_attention_seqs(pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
-                          Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
-                          Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
+        tk_attention_seqs(
+            pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
+            Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
+            Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
         project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
         addResidual(tmp, postNorm: w.postAttnNorm, rows: total)
     }
@@ -354,7 +394,9 @@ public final class InferenceContext {
         let c = config, d = c.embeddingLength
         if let pn = postNorm {
             pn.withUnsafeBufferPointer { nw in
-                for r in 0..<total { VectorOps.rmsNorm(branch + r * d, nw.baseAddress!, branch + r * d, n: d, eps: c.rmsEpsilon) }
+                for r in 0..<total {
+                    VectorOps.rmsNorm(branch + r * d, nw.baseAddress!, branch + r * d, n: d, eps: c.rmsEpsilon)
+                }
             }
         }
         VectorOps.add(x, branch, count: total * d)

@@ -25,7 +25,7 @@ public final class KVCache {
     public var headStride: Int { maxContext * headDim }
     /// Valid positions of each sequence.
     public internal(set) var lengths: [Int]
-    private let storage: UnsafeMutablePointer<Float>   // [layers][2][maxSequences][kvHeads][maxContext][headDim]
+    private let storage: UnsafeMutablePointer<Float>  // [layers][2][maxSequences][kvHeads][maxContext][headDim]
 
     init(layers: Int, maxSequences: Int, maxContext: Int, kvHeads: Int, headDim: Int) {
         self.layers = layers
@@ -38,7 +38,9 @@ public final class KVCache {
         // calloc: a large zeroed allocation is mapped lazily, so positions never reached cost no
         // resident memory (a 2048-position context used for 100 tokens holds ~5% of its size).
         let count = layers * 2 * maxSequences * maxContext * kvDim
-        guard let raw = calloc(count, MemoryLayout<Float>.size) else { fatalError("KV cache: out of memory (\(count * 4) bytes)") }
+        guard let raw = calloc(count, MemoryLayout<Float>.size) else {
+            fatalError("KV cache: out of memory (\(count * 4) bytes)")
+        }
         storage = raw.assumingMemoryBound(to: Float.self)
     }
 
@@ -61,7 +63,10 @@ public final class KVCache {
 
     /// Writes `count` positions of sequence `seq` in `layer`, starting at `position`, from
     /// position-major rows (`keys` and `values`: [count][kvDim], as the projections produce them).
-    func store(layer: Int, sequence seq: Int, position: Int, count: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>) {
+    func store(
+        layer: Int, sequence seq: Int, position: Int, count: Int, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>
+    ) {
         func scatter(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
             for h in 0..<kvHeads {
                 let head = dst + h * headStride + position * headDim
@@ -78,8 +83,11 @@ public final class KVCache {
         precondition(length <= lengths[from])
         for l in 0..<layers {
             for isValue in [false, true] {
-                let src = base(layer: l, value: isValue, sequence: from), dst = base(layer: l, value: isValue, sequence: to)
-                for h in 0..<kvHeads { (dst + h * headStride).update(from: src + h * headStride, count: length * headDim) }
+                let src = base(layer: l, value: isValue, sequence: from),
+                    dst = base(layer: l, value: isValue, sequence: to)
+                for h in 0..<kvHeads {
+                    (dst + h * headStride).update(from: src + h * headStride, count: length * headDim)
+                }
             }
         }
         lengths[to] = length

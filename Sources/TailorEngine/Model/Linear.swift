@@ -19,7 +19,8 @@ public struct Linear: @unchecked Sendable {
 
     /// Dequantizes rows `range` into `out` (range.count × cols floats).
     public func dequantize(rows range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
-        tk_dequantize(Int32(type.rawValue), data.advanced(by: range.lowerBound * rowBytes), out, Int64(range.count * cols))
+        tk_dequantize(
+            Int32(type.rawValue), data.advanced(by: range.lowerBound * rowBytes), out, Int64(range.count * cols))
     }
 }
 

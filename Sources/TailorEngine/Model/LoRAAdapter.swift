@@ -33,7 +33,9 @@ public struct LoRAWeights: Sendable {
     /// Weights with the given shapes; throws when the arrays do not match them.
     public init(a: [Float], b: [Float], rank: Int, inputs: Int, outputs: Int) throws {
         guard rank > 0, a.count == rank * inputs, b.count == outputs * rank else {
-            throw EngineError.adapterMismatch("LoRA weights of rank \(rank): A has \(a.count) values (want \(rank * inputs)), B has \(b.count) (want \(outputs * rank))")
+            throw EngineError.adapterMismatch(
+                "LoRA weights of rank \(rank): A has \(a.count) values (want \(rank * inputs)), B has \(b.count) (want \(outputs * rank))"
+            )
         }
         self.a = a
         self.b = b
@@ -90,11 +92,14 @@ public final class LoRAAdapter: Sendable {
     public func validate(for config: ModelConfig) throws {
         for (key, w) in weights {
             guard key.layer >= 0, key.layer < config.layerCount else {
-                throw EngineError.adapterMismatch("adapter '\(name)': layer \(key.layer) does not exist (model has \(config.layerCount))")
+                throw EngineError.adapterMismatch(
+                    "adapter '\(name)': layer \(key.layer) does not exist (model has \(config.layerCount))")
             }
             let (inputs, outputs) = config.shape(of: key.target)
             guard w.inputs == inputs, w.outputs == outputs else {
-                throw EngineError.adapterMismatch("adapter '\(name)': \(key.target.peftName) of layer \(key.layer) is \(w.outputs)×\(w.inputs), the model's is \(outputs)×\(inputs)")
+                throw EngineError.adapterMismatch(
+                    "adapter '\(name)': \(key.target.peftName) of layer \(key.layer) is \(w.outputs)×\(w.inputs), the model's is \(outputs)×\(inputs)"
+                )
             }
         }
     }
@@ -154,8 +159,10 @@ extension LoRAAdapter {
     /// llama.cpp's converter permutes the rows of Llama's Q and K weights so that RoPE can
     /// rotate adjacent pairs; a delta B·A on those projections must have B's rows permuted the
     /// same way, or it would land on the wrong dimensions.
-    public static func fromHuggingFace(name: String, rank: Int, alpha: Float, useRSLoRA: Bool,
-                                       weights: [HFWeights], config: ModelConfig) throws -> LoRAAdapter {
+    public static func fromHuggingFace(
+        name: String, rank: Int, alpha: Float, useRSLoRA: Bool,
+        weights: [HFWeights], config: ModelConfig
+    ) throws -> LoRAAdapter {
         var out: [Key: LoRAWeights] = [:]
         for w in weights {
             let (inputs, outputs) = config.shape(of: w.target)
@@ -164,7 +171,8 @@ extension LoRAAdapter {
                 let heads = w.target == .q ? config.headCount : config.kvHeadCount
                 b = permuteRowsForInterleavedRoPE(b, rows: outputs, cols: w.rank, heads: heads)
             }
-            out[Key(layer: w.layer, target: w.target)] = try LoRAWeights(a: w.a, b: b, rank: w.rank, inputs: inputs, outputs: outputs)
+            out[Key(layer: w.layer, target: w.target)] = try LoRAWeights(
+                a: w.a, b: b, rank: w.rank, inputs: inputs, outputs: outputs)
         }
         let adapter = LoRAAdapter(name: name, rank: rank, alpha: alpha, useRSLoRA: useRSLoRA, weights: out)
         try adapter.validate(for: config)
@@ -173,7 +181,9 @@ extension LoRAAdapter {
 
     /// Within each head, row p·(hd/2) + i moves to 2i + p: the half-split layout becomes the
     /// interleaved one (llama.cpp's `permute` in convert_hf_to_gguf). `inverse` undoes it.
-    static func permuteRowsForInterleavedRoPE(_ m: [Float], rows: Int, cols: Int, heads: Int, inverse: Bool = false) -> [Float] {
+    static func permuteRowsForInterleavedRoPE(
+        _ m: [Float], rows: Int, cols: Int, heads: Int, inverse: Bool = false
+    ) -> [Float] {
         let hd = rows / heads, half = hd / 2
         var out = m
         for h in 0..<heads {

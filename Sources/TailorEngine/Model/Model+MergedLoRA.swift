@@ -38,7 +38,9 @@ extension Model {
         var merged: [BlockWeights] = []
         for (l, w) in weights.blocks.enumerated() {
             func merge(_ lin: Linear, _ target: LoRATarget) -> Linear {
-                let deltas = adapters.compactMap { use in use.adapter.weights[LoRAAdapter.Key(layer: l, target: target)].map { (use, $0) } }
+                let deltas = adapters.compactMap { use in
+                    use.adapter.weights[LoRAAdapter.Key(layer: l, target: target)].map { (use, $0) }
+                }
                 guard !deltas.isEmpty else { return lin }
                 // dense: rows × cols f32, freed at the end of this function.
                 let dense = UnsafeMutablePointer<Float>.allocate(capacity: lin.rows * lin.cols)
@@ -47,8 +49,10 @@ extension Model {
                 for (use, d) in deltas {
                     d.b.withUnsafeBufferPointer { b in
                         d.a.withUnsafeBufferPointer { a in
-                            tk_sgemm(nil, false, false, Int64(lin.rows), Int64(lin.cols), Int64(d.rank), use.adapter.scale * use.weight,
-                                     b.baseAddress, Int64(d.rank), a.baseAddress, Int64(lin.cols), 1, dense, Int64(lin.cols))
+                            tk_sgemm(
+                                nil, false, false, Int64(lin.rows), Int64(lin.cols), Int64(d.rank),
+                                use.adapter.scale * use.weight,
+                                b.baseAddress, Int64(d.rank), a.baseAddress, Int64(lin.cols), 1, dense, Int64(lin.cols))
                         }
                     }
                 }
@@ -63,17 +67,22 @@ extension Model {
                     for i in 0..<(lin.rows * lin.cols) { h[i] = tk_f32_to_f16(dense[i]) }
                 default: Self.quantizeQ8_0(dense, count: lin.rows * lin.cols, into: out)
                 }
-                return Linear(name: lin.name + "+lora", type: type, rows: lin.rows, cols: lin.cols, data: UnsafeRawPointer(out))
+                return Linear(
+                    name: lin.name + "+lora", type: type, rows: lin.rows, cols: lin.cols, data: UnsafeRawPointer(out))
             }
-            merged.append(BlockWeights(attnNorm: w.attnNorm, q: merge(w.q, .q), k: merge(w.k, .k), v: merge(w.v, .v), o: merge(w.o, .o),
-                                       qBias: w.qBias, kBias: w.kBias, vBias: w.vBias, qNorm: w.qNorm, kNorm: w.kNorm,
-                                       postAttnNorm: w.postAttnNorm, ffnNorm: w.ffnNorm, gate: merge(w.gate, .gate),
-                                       up: merge(w.up, .up), down: merge(w.down, .down), postFFNNorm: w.postFFNNorm))
+            merged.append(
+                BlockWeights(
+                    attnNorm: w.attnNorm, q: merge(w.q, .q), k: merge(w.k, .k), v: merge(w.v, .v), o: merge(w.o, .o),
+                    qBias: w.qBias, kBias: w.kBias, vBias: w.vBias, qNorm: w.qNorm, kNorm: w.kNorm,
+                    postAttnNorm: w.postAttnNorm, ffnNorm: w.ffnNorm, gate: merge(w.gate, .gate),
+                    up: merge(w.up, .up), down: merge(w.down, .down), postFFNNorm: w.postFFNNorm))
         }
-        let newWeights = TransformerWeights(tokenEmbedding: weights.tokenEmbedding, blocks: merged, outputNorm: weights.outputNorm,
-                                            output: weights.output, ropeFrequencyFactors: weights.ropeFrequencyFactors)
+        let newWeights = TransformerWeights(
+            tokenEmbedding: weights.tokenEmbedding, blocks: merged, outputNorm: weights.outputNorm,
+            output: weights.output, ropeFrequencyFactors: weights.ropeFrequencyFactors)
         owned = true
-        return Model(file: file, config: config, weights: newWeights, tokenizer: tokenizer, storage: MergedStorage(blocks))
+        return Model(
+            file: file, config: config, weights: newWeights, tokenizer: tokenizer, storage: MergedStorage(blocks))
     }
 
     /// ggml's Q8_0: per block of 32, an f16 scale d = max|x|/127 and 32 int8 values round(x/d).

@@ -100,7 +100,8 @@ public struct ModelConfig: Sendable, Equatable {
         if opt("rope.scaling.type")?.stringValue == "linear", let f = opt("rope.scaling.factor")?.doubleValue, f > 0 {
             ropeLinearScale = Float(f)
         }
-        vocabSize = opt("vocab_size")?.intValue
+        vocabSize =
+            opt("vocab_size")?.intValue
             ?? file.metadata["tokenizer.ggml.tokens"]?.packedStrings?.count
             ?? file.tensor("token_embd.weight")?.dims.last ?? 0
         ropeStyle = .interleaved
@@ -132,8 +133,10 @@ public struct ModelConfig: Sendable, Equatable {
 
         let dims = [embeddingLength, layerCount, feedForwardLength, headCount, kvHeadCount, headDim, vocabSize]
         guard dims.allSatisfy({ $0 > 0 && $0 < 1 << 24 }), headCount % kvHeadCount == 0,
-              ropeDim > 0, ropeDim <= headDim, ropeDim % 2 == 0 else {
-            throw GGUFError.missingMetadata(path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
+            ropeDim > 0, ropeDim <= headDim, ropeDim % 2 == 0
+        else {
+            throw GGUFError.missingMetadata(
+                path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
         }
     }
 }

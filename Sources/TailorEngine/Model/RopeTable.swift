@@ -5,8 +5,8 @@ import Foundation
 package final class RopeTable {
     let halfDim: Int
     let maxContext: Int
-    private let cos: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
-    private let sin: UnsafeMutablePointer<Float>   // [maxContext][halfDim]; freed in deinit
+    private let cos: UnsafeMutablePointer<Float>  // [maxContext][halfDim]; freed in deinit
+    private let sin: UnsafeMutablePointer<Float>  // [maxContext][halfDim]; freed in deinit
 
     package init(ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, maxContext: Int) {
         halfDim = ropeDim / 2
@@ -33,7 +33,9 @@ package final class RopeTable {
 
     /// Rotates `heads` consecutive head vectors of `headDim` at `x` for position `pos`.
     /// `inverse` rotates by the opposite angle: the backward pass of a rotation is its transpose.
-    package func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, style: RopeStyle, inverse: Bool = false) {
+    package func apply(
+        _ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, pos: Int, style: RopeStyle, inverse: Bool = false
+    ) {
         let c = cos + pos * halfDim, s0 = sin + pos * halfDim
         let sign: Float = inverse ? -1 : 1
         for h in 0..<heads {

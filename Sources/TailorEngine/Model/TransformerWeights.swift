@@ -21,7 +21,7 @@ public struct BlockWeights: Sendable {
 /// All weights of a model. Projections stay in the file mapping; small vectors are copied.
 public struct TransformerWeights: Sendable {
     /// Token embeddings: vocab rows × d.
-    public let tokenEmbedding: Linear           // vocab rows × d
+    public let tokenEmbedding: Linear  // vocab rows × d
     /// The transformer blocks, in order.
     public let blocks: [BlockWeights]
     /// Final RMSNorm before the output projection.
@@ -32,7 +32,10 @@ public struct TransformerWeights: Sendable {
     public let ropeFrequencyFactors: [Float]?
 
     /// Weights given part by part (a merged copy).
-    init(tokenEmbedding: Linear, blocks: [BlockWeights], outputNorm: [Float], output: Linear, ropeFrequencyFactors: [Float]?) {
+    init(
+        tokenEmbedding: Linear, blocks: [BlockWeights], outputNorm: [Float], output: Linear,
+        ropeFrequencyFactors: [Float]?
+    ) {
         self.tokenEmbedding = tokenEmbedding
         self.blocks = blocks
         self.outputNorm = outputNorm
@@ -50,24 +53,25 @@ public struct TransformerWeights: Sendable {
         for i in 0..<c.layerCount {
             let p = "blk.\(i)."
             let d = c.embeddingLength
-            blocks.append(BlockWeights(
-                attnNorm: try b.vector(p + "attn_norm.weight", count: d),
-                q: try b.linear(p + "attn_q.weight", rows: c.qDim, cols: d),
-                k: try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
-                v: try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
-                o: try b.linear(p + "attn_output.weight", rows: d, cols: c.qDim),
-                qBias: c.hasQKVBias ? try b.vector(p + "attn_q.bias", count: c.qDim) : nil,
-                kBias: c.hasQKVBias ? try b.vector(p + "attn_k.bias", count: c.kvDim) : nil,
-                vBias: c.hasQKVBias ? try b.vector(p + "attn_v.bias", count: c.kvDim) : nil,
-                qNorm: c.hasQKNorm ? try b.vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
-                kNorm: c.hasQKNorm ? try b.vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
-                postAttnNorm: c.hasPostNorms ? try b.vector(p + "post_attention_norm.weight", count: d) : nil,
-                ffnNorm: try b.vector(p + "ffn_norm.weight", count: d),
-                gate: try b.linear(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: d),
-                up: try b.linear(p + "ffn_up.weight", rows: c.feedForwardLength, cols: d),
-                down: try b.linear(p + "ffn_down.weight", rows: d, cols: c.feedForwardLength),
-                postFFNNorm: c.hasPostNorms ? try b.vector(p + "post_ffw_norm.weight", count: d) : nil
-            ))
+            blocks.append(
+                BlockWeights(
+                    attnNorm: try b.vector(p + "attn_norm.weight", count: d),
+                    q: try b.linear(p + "attn_q.weight", rows: c.qDim, cols: d),
+                    k: try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
+                    v: try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
+                    o: try b.linear(p + "attn_output.weight", rows: d, cols: c.qDim),
+                    qBias: c.hasQKVBias ? try b.vector(p + "attn_q.bias", count: c.qDim) : nil,
+                    kBias: c.hasQKVBias ? try b.vector(p + "attn_k.bias", count: c.kvDim) : nil,
+                    vBias: c.hasQKVBias ? try b.vector(p + "attn_v.bias", count: c.kvDim) : nil,
+                    qNorm: c.hasQKNorm ? try b.vector(p + "attn_q_norm.weight", count: c.headDim) : nil,
+                    kNorm: c.hasQKNorm ? try b.vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
+                    postAttnNorm: c.hasPostNorms ? try b.vector(p + "post_attention_norm.weight", count: d) : nil,
+                    ffnNorm: try b.vector(p + "ffn_norm.weight", count: d),
+                    gate: try b.linear(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: d),
+                    up: try b.linear(p + "ffn_up.weight", rows: c.feedForwardLength, cols: d),
+                    down: try b.linear(p + "ffn_down.weight", rows: d, cols: c.feedForwardLength),
+                    postFFNNorm: c.hasPostNorms ? try b.vector(p + "post_ffw_norm.weight", count: d) : nil
+                ))
         }
         self.blocks = blocks
     }
@@ -103,7 +107,9 @@ public final class Model: Sendable {
     }
 
     /// A model over parts of another (see `merging`).
-    init(file: GGUFFile, config: ModelConfig, weights: TransformerWeights, tokenizer: Tokenizer, storage: MergedStorage?) {
+    init(
+        file: GGUFFile, config: ModelConfig, weights: TransformerWeights, tokenizer: Tokenizer, storage: MergedStorage?
+    ) {
         self.file = file
         self.config = config
         self.weights = weights

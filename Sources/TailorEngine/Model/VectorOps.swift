@@ -6,7 +6,9 @@ package enum VectorOps {
     /// y = x / sqrt(mean(x²) + eps) ⊙ w, for one row of `n`; returns 1/rms (what training's
     /// backward pass needs). `y` may alias `x`.
     @inline(__always) @discardableResult
-    package static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float) -> Float {
+    package static func rmsNorm(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float
+    ) -> Float {
         var ss: Float = 0
         for i in 0..<n { ss += x[i] * x[i] }
         let inv = 1 / (ss / Float(n) + eps).squareRoot()
@@ -18,13 +20,18 @@ package enum VectorOps {
     package static let geluK: Float = 0.7978845608028654
 
     /// g ← act(g) ⊙ u, with SiLU or GELU (tanh approximation).
-    package static func gatedActivation(_ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, count: Int, gelu: Bool) {
+    package static func gatedActivation(
+        _ g: UnsafeMutablePointer<Float>, _ u: UnsafePointer<Float>, count: Int, gelu: Bool
+    ) {
         gatedActivation(g, u, into: g, count: count, gelu: gelu)
     }
 
     /// h = act(g) ⊙ u; `h` may alias `g`. A vectorized kernel: per-element libm calls cost a
     /// decode step about as much as one small projection.
-    package static func gatedActivation(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, count: Int, gelu: Bool) {
+    package static func gatedActivation(
+        _ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, count: Int,
+        gelu: Bool
+    ) {
         tk_gated_activation(g, u, h, Int64(count), gelu)
     }
 

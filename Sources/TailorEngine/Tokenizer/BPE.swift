@@ -49,15 +49,16 @@ struct BPEModel: Sendable {
             throw TokenizerError.inconsistentVocabulary(path: path, reason: "fewer than 128 of the 256 byte tokens")
         }
         byteTokens = bt
-        tokenBytes = PackedStrings((0..<vocab.count).lazy.map { i in
-            let t = vocab.text(i)
-            if vocab.kinds[i] == .control || vocab.kinds[i] == .userDefined { return Array(t.utf8) }
-            var out: [UInt8] = []
-            for u in t.unicodeScalars {
-                if let b = unicodeToByte[u] { out.append(b) } else { out.append(contentsOf: Array(String(u).utf8)) }
-            }
-            return out
-        })
+        tokenBytes = PackedStrings(
+            (0..<vocab.count).lazy.map { i in
+                let t = vocab.text(i)
+                if vocab.kinds[i] == .control || vocab.kinds[i] == .userDefined { return Array(t.utf8) }
+                var out: [UInt8] = []
+                for u in t.unicodeScalars {
+                    if let b = unicodeToByte[u] { out.append(b) } else { out.append(contentsOf: Array(String(u).utf8)) }
+                }
+                return out
+            })
     }
 
     func encode(_ text: Substring, into out: inout [Int32]) {
@@ -80,7 +81,9 @@ struct BPEModel: Sendable {
             let r = next[l]
             guard r < n else { return }
             let key = UInt64(UInt32(bitPattern: ids[l])) << 32 | UInt64(UInt32(bitPattern: ids[r]))
-            if let m = merges[key] { heap.push(MergeCandidate(rank: m.rank, left: Int32(l), leftID: ids[l], rightID: ids[r])) }
+            if let m = merges[key] {
+                heap.push(MergeCandidate(rank: m.rank, left: Int32(l), leftID: ids[l], rightID: ids[r]))
+            }
         }
         for i in 0..<(n - 1) { push(i) }
         while let e = heap.pop() {

@@ -23,13 +23,16 @@ struct SPMModel: Sendable {
             bt[b] = vocab.id("<0x" + (hex.count == 1 ? "0" + hex : hex) + ">") ?? -1
         }
         byteTokens = bt
-        tokenBytes = PackedStrings((0..<vocab.count).lazy.map { i in
-            let t = vocab.text(i)
-            if vocab.kinds[i] == .byte, t.count == 6, t.hasPrefix("<0x"), let b = UInt8(t.dropFirst(3).prefix(2), radix: 16) {
-                return [b]
-            }
-            return Array(t.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
-        })
+        tokenBytes = PackedStrings(
+            (0..<vocab.count).lazy.map { i in
+                let t = vocab.text(i)
+                if vocab.kinds[i] == .byte, t.count == 6, t.hasPrefix("<0x"),
+                    let b = UInt8(t.dropFirst(3).prefix(2), radix: 16)
+                {
+                    return [b]
+                }
+                return Array(t.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
+            })
     }
 
     struct Symbol { var start: Int; var len: Int; var prev: Int; var next: Int }
@@ -51,7 +54,7 @@ struct SPMModel: Sendable {
             i += l
         }
         var heap = BinaryHeap<ScoredPair> { a, b in a.score != b.score ? a.score > b.score : a.left < b.left }
-        var merged: [Int: (Int, Int)] = [:]   // (start,len) key -> parts, to re-split unknown pieces
+        var merged: [Int: (Int, Int)] = [:]  // (start,len) key -> parts, to re-split unknown pieces
         func lookup(_ a: Int, _ len: Int) -> Int32? {
             bytes.withUnsafeBufferPointer { vocab.id(bytes: UnsafeBufferPointer(rebasing: $0[a..<(a + len)])) }
         }

@@ -34,7 +34,8 @@ extension Tokenizer {
     public var fimTokens: FIMTokens? {
         for (p, s, m, seps) in Self.fimSpellings {
             if let pi = tokenID(p), let si = tokenID(s), let mi = tokenID(m) {
-                return FIMTokens(prefix: pi, suffix: si, middle: mi, fileSeparator: seps.lazy.compactMap { self.tokenID($0) }.first)
+                return FIMTokens(
+                    prefix: pi, suffix: si, middle: mi, fileSeparator: seps.lazy.compactMap { self.tokenID($0) }.first)
             }
         }
         return nil

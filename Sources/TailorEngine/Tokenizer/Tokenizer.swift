@@ -55,7 +55,8 @@ public final class Tokenizer: Sendable {
             algorithm = .bpe
             let pre = PreTokenizer(ggufName: md["tokenizer.ggml.pre"]?.stringValue)
             preTokenizer = pre
-            bpe = try BPEModel(vocab: vocab, merges: md["tokenizer.ggml.merges"]?.stringArray ?? [], pre: pre, path: file.path)
+            bpe = try BPEModel(
+                vocab: vocab, merges: md["tokenizer.ggml.merges"]?.stringArray ?? [], pre: pre, path: file.path)
             spm = nil
             bytesOfToken = bpe!.tokenBytes
             addBOS = md["tokenizer.ggml.add_bos_token"]?.boolValue ?? false
@@ -63,7 +64,8 @@ public final class Tokenizer: Sendable {
             algorithm = .spm
             preTokenizer = nil
             let unk = id("tokenizer.ggml.unknown_token_id") ?? 0
-            spm = SPMModel(vocab: vocab, addSpacePrefix: md["tokenizer.ggml.add_space_prefix"]?.boolValue ?? true, unknownID: unk)
+            spm = SPMModel(
+                vocab: vocab, addSpacePrefix: md["tokenizer.ggml.add_space_prefix"]?.boolValue ?? true, unknownID: unk)
             bpe = nil
             bytesOfToken = spm!.tokenBytes
             addBOS = md["tokenizer.ggml.add_bos_token"]?.boolValue ?? true
@@ -75,7 +77,9 @@ public final class Tokenizer: Sendable {
         if let e = eosID { stops.insert(e) }
         if let e = id("tokenizer.ggml.eot_token_id") { stops.insert(e) }
         for t in ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<|end_of_text|>"] {
-            if let i = vocab.id(t), vocab.kinds[Int(i)] == .control || vocab.kinds[Int(i)] == .userDefined { stops.insert(i) }
+            if let i = vocab.id(t), vocab.kinds[Int(i)] == .control || vocab.kinds[Int(i)] == .userDefined {
+                stops.insert(i)
+            }
         }
         endOfGenerationIDs = stops
     }
@@ -101,8 +105,11 @@ public final class Tokenizer: Sendable {
         func flushRaw(_ end: Int) {
             guard fragmentStart < end else { return }
             let frag = Substring(String(decoding: utf8[fragmentStart..<end], as: UTF8.self))
-            if let spm { spm.encode(frag, prefixSpace: spm.addSpacePrefix && prevSpecial, into: &out) }
-            else if let bpe { bpe.encode(frag, into: &out) }
+            if let spm {
+                spm.encode(frag, prefixSpace: spm.addSpacePrefix && prevSpecial, into: &out)
+            } else if let bpe {
+                bpe.encode(frag, into: &out)
+            }
             prevSpecial = false
         }
         utf8.withUnsafeBufferPointer { bytes in
@@ -130,7 +137,9 @@ public final class Tokenizer: Sendable {
 
     /// The longest special token starting at `bytes[i]`: user-defined ones always, control ones
     /// when `parseSpecial`. Tries each special-token length, longest first, in the hash index.
-    private func longestSpecial(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, parseSpecial: Bool) -> (id: Int32, length: Int)? {
+    private func longestSpecial(
+        _ bytes: UnsafeBufferPointer<UInt8>, at i: Int, parseSpecial: Bool
+    ) -> (id: Int32, length: Int)? {
         guard vocab.specialStarts[Int(bytes[i])] else { return nil }
         for len in vocab.specialLengths where i + len <= bytes.count {
             guard let id = vocab.id(bytes: UnsafeBufferPointer(rebasing: bytes[i..<(i + len)])) else { continue }

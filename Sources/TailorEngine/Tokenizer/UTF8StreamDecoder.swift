@@ -36,7 +36,7 @@ public struct UTF8StreamDecoder: Sendable {
         var cut = 0, i = 0
         while i < pending.count {
             let n = Self.sequenceLength(pending[i])
-            if n == 0 { i += 1; cut = i; continue }          // stray byte: decodes to U+FFFD
+            if n == 0 { i += 1; cut = i; continue }  // stray byte: decodes to U+FFFD
             if i + n > pending.count {
                 // Incomplete: keep it only while the bytes so far can still be valid.
                 var ok = true

@@ -29,7 +29,7 @@ struct Vocabulary: Sendable {
     let texts: PackedStrings
     let kinds: [TokenKind]
     let scores: [Float]
-    private let table: [Int32]   // token id or -1; size a power of two ≥ 2 × count
+    private let table: [Int32]  // token id or -1; size a power of two ≥ 2 × count
     /// First bytes that can start a special (control or user-defined) token.
     let specialStarts: [Bool]
     /// Distinct byte lengths of special tokens, longest first.

@@ -14,7 +14,8 @@ enum PorterStemmer {
         if let s = irregular[word] { return s }
         guard word.utf8.count > 2 else { return word }
         var w = Array(word.utf8)
-        w = step1a(w); w = step1b(w); w = step1c(w); w = step2(w); w = step3(w); w = step4(w); w = step5a(w); w = step5b(w)
+        w = step1a(w); w = step1b(w); w = step1c(w); w = step2(w); w = step3(w); w = step4(w); w = step5a(w);
+        w = step5b(w)
         return String(decoding: w, as: UTF8.self)
     }
 
@@ -40,7 +41,13 @@ enum PorterStemmer {
         var flags: [Bool] = []
         flags.reserveCapacity(w.count)
         for (i, c) in w.enumerated() {
-            if isVowel(c) { flags.append(false) } else if c == y { flags.append(i == 0 ? true : !flags[i - 1]) } else { flags.append(true) }
+            if isVowel(c) {
+                flags.append(false)
+            } else if c == y {
+                flags.append(i == 0 ? true : !flags[i - 1])
+            } else {
+                flags.append(true)
+            }
         }
         return flags
     }
@@ -62,7 +69,10 @@ enum PorterStemmer {
     private static func endsCVC(_ w: Word) -> Bool {
         let n = w.count
         if n >= 3 && isConsonant(w, n - 3) && !isConsonant(w, n - 2) && isConsonant(w, n - 1)
-            && w[n - 1] != 0x77 && w[n - 1] != 0x78 && w[n - 1] != y { return true }
+            && w[n - 1] != 0x77 && w[n - 1] != 0x78 && w[n - 1] != y
+        {
+            return true
+        }
         return n == 2 && !isConsonant(w, 0) && isConsonant(w, 1)
     }
 
@@ -99,8 +109,12 @@ enum PorterStemmer {
 
     private static func step1a(_ w: Word) -> Word {
         if ends(w, "ies") && w.count == 4 { return drop(w, 3) + Array("ie".utf8) }
-        return apply(w, [Rule(suffix: "sses", replacement: "ss"), Rule(suffix: "ies", replacement: "i"),
-                         Rule(suffix: "ss", replacement: "ss"), Rule(suffix: "s", replacement: "")])
+        return apply(
+            w,
+            [
+                Rule(suffix: "sses", replacement: "ss"), Rule(suffix: "ies", replacement: "i"),
+                Rule(suffix: "ss", replacement: "ss"), Rule(suffix: "s", replacement: ""),
+            ])
     }
 
     private static func step1b(_ w: Word) -> Word {
@@ -116,11 +130,14 @@ enum PorterStemmer {
         }
         guard let stem = intermediate else { return w }
         let last = stem.last.map { String(UnicodeScalar($0)) } ?? ""
-        return apply(stem, [
-            Rule(suffix: "at", replacement: "ate"), Rule(suffix: "bl", replacement: "ble"), Rule(suffix: "iz", replacement: "ize"),
-            Rule(suffix: "*d", replacement: last, condition: { _ in !["l", "s", "z"].contains(last) }),
-            Rule(suffix: "", replacement: "e", condition: { measure($0) == 1 && endsCVC($0) }),
-        ])
+        return apply(
+            stem,
+            [
+                Rule(suffix: "at", replacement: "ate"), Rule(suffix: "bl", replacement: "ble"),
+                Rule(suffix: "iz", replacement: "ize"),
+                Rule(suffix: "*d", replacement: last, condition: { _ in !["l", "s", "z"].contains(last) }),
+                Rule(suffix: "", replacement: "e", condition: { measure($0) == 1 && endsCVC($0) }),
+            ])
     }
 
     private static func step1c(_ w: Word) -> Word {
@@ -132,7 +149,8 @@ enum PorterStemmer {
         let pairs: [(String, String)] = [
             ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"), ("bli", "ble"),
             ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"), ("ization", "ize"), ("ation", "ate"),
-            ("ator", "ate"), ("alism", "al"), ("iveness", "ive"), ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"),
+            ("ator", "ate"), ("alism", "al"), ("iveness", "ive"), ("fulness", "ful"), ("ousness", "ous"),
+            ("aliti", "al"),
             ("iviti", "ive"), ("biliti", "ble"), ("fulli", "ful"),
         ]
         var rules = pairs.map { Rule(suffix: $0.0, replacement: $0.1, condition: positive) }
@@ -141,15 +159,26 @@ enum PorterStemmer {
     }
 
     private static func step3(_ w: Word) -> Word {
-        apply(w, [("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", "")]
+        apply(
+            w,
+            [
+                ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""),
+                ("ness", ""),
+            ]
             .map { Rule(suffix: $0.0, replacement: $0.1, condition: positive) })
     }
 
     private static func step4(_ w: Word) -> Word {
         let gt1: (Word) -> Bool = { measure($0) > 1 }
-        var rules = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent"].map { Rule(suffix: $0, replacement: "", condition: gt1) }
-        rules.append(Rule(suffix: "ion", replacement: "", condition: { measure($0) > 1 && ($0.last == 0x73 || $0.last == 0x74) }))
-        rules += ["ou", "ism", "ate", "iti", "ous", "ive", "ize"].map { Rule(suffix: $0, replacement: "", condition: gt1) }
+        var rules = ["al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent"].map {
+            Rule(suffix: $0, replacement: "", condition: gt1)
+        }
+        rules.append(
+            Rule(suffix: "ion", replacement: "", condition: { measure($0) > 1 && ($0.last == 0x73 || $0.last == 0x74) })
+        )
+        rules += ["ou", "ism", "ate", "iti", "ous", "ive", "ize"].map {
+            Rule(suffix: $0, replacement: "", condition: gt1)
+        }
         return apply(w, rules)
     }
 

@@ -53,8 +53,9 @@ public enum Rouge {
     /// Scores `prediction` against `reference` (rouge_score's `score(target, prediction)`).
     public static func score(prediction: String, reference: String, stem: Bool = false) -> Scores {
         let p = tokenize(prediction, stem: stem), r = tokenize(reference, stem: stem)
-        return Scores(rouge1: ngrams(reference: r, prediction: p, n: 1), rouge2: ngrams(reference: r, prediction: p, n: 2),
-                      rougeL: lcs(reference: r, prediction: p))
+        return Scores(
+            rouge1: ngrams(reference: r, prediction: p, n: 1), rouge2: ngrams(reference: r, prediction: p, n: 2),
+            rougeL: lcs(reference: r, prediction: p))
     }
 
     /// ROUGE-N: clipped n-gram overlap over the prediction's and the reference's n-gram counts.
@@ -68,7 +69,8 @@ public enum Rouge {
         var overlap = 0
         for (g, k) in r { overlap += min(k, p[g] ?? 0) }
         let rTotal = r.values.reduce(0, +), pTotal = p.values.reduce(0, +)
-        return Score(precision: Double(overlap) / Double(max(pTotal, 1)), recall: Double(overlap) / Double(max(rTotal, 1)))
+        return Score(
+            precision: Double(overlap) / Double(max(pTotal, 1)), recall: Double(overlap) / Double(max(rTotal, 1)))
     }
 
     /// ROUGE-L: the longest common subsequence over the lengths.

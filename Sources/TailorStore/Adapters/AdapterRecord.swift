@@ -33,7 +33,8 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
         guard Self.isValidName(task) else { throw AdapterStoreError.invalidName(field: "task", value: task) }
         switch kind {
         case .task: guard user.isEmpty else { throw AdapterStoreError.invalidName(field: "user", value: user) }
-        case .user: guard Self.isValidUserName(user) else { throw AdapterStoreError.invalidName(field: "user", value: user) }
+        case .user:
+            guard Self.isValidUserName(user) else { throw AdapterStoreError.invalidName(field: "user", value: user) }
         }
     }
 
@@ -45,7 +46,8 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// ASCII letters, digits, '.', '_' and '-': the bytes that are safe in names and file
     /// names everywhere (task names, model ids, path components).
     public static func isNameByte(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F
+            || c == 0x2D
     }
 
     /// A personalization user's name: 1–64 bytes of printable UTF-8 without '/', not starting
@@ -74,7 +76,9 @@ public struct AdapterKey: Sendable, Hashable, Codable, CustomStringConvertible {
         var i = c.utf8.makeIterator()
         while let b = i.next() {
             if b == UInt8(ascii: "%") {
-                guard let h = i.next(), let l = i.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else { return nil }
+                guard let h = i.next(), let l = i.next(),
+                    let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
+                else { return nil }
                 bytes.append(v)
             } else {
                 bytes.append(b)
@@ -118,8 +122,10 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
     public var bytes: UInt64
 
     /// A record; `version`, `sha256`, `bytes` and `createdUnixMS` are set by the registry.
-    public init(baseModelSHA256: String, baseArchitecture: String, rank: Int, alpha: Float, useRSLoRA: Bool,
-                targets: [String], jobID: String = "", metrics: [String: Double] = [:], stage: String? = nil) {
+    public init(
+        baseModelSHA256: String, baseArchitecture: String, rank: Int, alpha: Float, useRSLoRA: Bool,
+        targets: [String], jobID: String = "", metrics: [String: Double] = [:], stage: String? = nil
+    ) {
         version = 0
         self.stage = stage
         self.baseModelSHA256 = baseModelSHA256
@@ -161,11 +167,13 @@ public enum AdapterStoreError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case let .invalidName(f, v):
-            return f == "user" ? "invalid user '\(v)': use 1-64 bytes of printable text without '/', not starting with '.'"
-                               : "invalid \(f) '\(v)': use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+            return f == "user"
+                ? "invalid user '\(v)': use 1-64 bytes of printable text without '/', not starting with '.'"
+                : "invalid \(f) '\(v)': use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
         case let .notFound(k): return "no adapter \(k)"
         case let .versionNotFound(k, v): return "adapter \(k) has no version \(v)"
-        case let .currentVersionInUse(k, v): return "version \(v) is the current version of \(k); set another current version first"
+        case let .currentVersionInUse(k, v):
+            return "version \(v) is the current version of \(k); set another current version first"
         case let .corrupt(p, r): return "adapter file \(p) is corrupt: \(r)"
         case let .io(m): return m
         }

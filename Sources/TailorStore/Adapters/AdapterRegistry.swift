@@ -1,8 +1,9 @@
+import Crypto
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
-import Foundation
 
 /// The on-disk registry of LoRA adapters: owners → adapters (kind, task, user) → immutable
 /// versions, with a "current" pointer per adapter.
@@ -57,8 +58,10 @@ public final class AdapterRegistry: Sendable {
     /// Old versions beyond `keepVersions` are then collected.
     /// - Throws: `AdapterStoreError`; on any error the registry is unchanged.
     @discardableResult
-    public func add(_ key: AdapterKey, record template: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8],
-                    makeCurrent: Bool, now: Date = Date()) throws -> AdapterVersionRecord {
+    public func add(
+        _ key: AdapterKey, record template: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8],
+        makeCurrent: Bool, now: Date = Date()
+    ) throws -> AdapterVersionRecord {
         try key.validate()
         let dir = directory(key)
         try makeDirectories(dir)
@@ -67,7 +70,9 @@ public final class AdapterRegistry: Sendable {
         record.bytes = UInt64(weights.count)
         record.createdUnixMS = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         let incoming = dir + "/.incoming-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard mkdir(incoming, 0o700) == 0 else { throw AdapterStoreError.io("cannot create \(incoming): \(String(cString: strerror(errno)))") }
+        guard mkdir(incoming, 0o700) == 0 else {
+            throw AdapterStoreError.io("cannot create \(incoming): \(String(cString: strerror(errno)))")
+        }
         var placed = false
         defer { if !placed { try? FileManager.default.removeItem(atPath: incoming) } }
         try Self.writeSynced(configJSON, to: incoming + "/" + Self.configFile)
@@ -77,12 +82,13 @@ public final class AdapterRegistry: Sendable {
         var attempt = (try versionNumbers(dir).max() ?? 0) + 1
         while true {
             record.version = attempt
-            unlink(incoming + "/" + Self.recordFile)   // the previous attempt's number
+            unlink(incoming + "/" + Self.recordFile)  // the previous attempt's number
             try Self.writeSynced(Array(try JSONEncoder.sorted.encode(record)), to: incoming + "/" + Self.recordFile)
             Self.fsyncPath(incoming)
             if rename(incoming, dir + "/" + Self.versionName(attempt)) == 0 { break }
             guard errno == EEXIST || errno == ENOTEMPTY else {
-                throw AdapterStoreError.io("cannot place version \(attempt) of \(key): \(String(cString: strerror(errno)))")
+                throw AdapterStoreError.io(
+                    "cannot place version \(attempt) of \(key): \(String(cString: strerror(errno)))")
             }
             attempt += 1
         }
@@ -100,7 +106,9 @@ public final class AdapterRegistry: Sendable {
         try key.validate()
         let dir = directory(key)
         guard FileManager.default.fileExists(atPath: dir) else { throw AdapterStoreError.notFound(key.description) }
-        guard try versionNumbers(dir).contains(version) else { throw AdapterStoreError.versionNotFound(key.description, version) }
+        guard try versionNumbers(dir).contains(version) else {
+            throw AdapterStoreError.versionNotFound(key.description, version)
+        }
         try writeCurrent(dir, version)
     }
 
@@ -111,8 +119,12 @@ public final class AdapterRegistry: Sendable {
         guard FileManager.default.fileExists(atPath: dir) else { throw AdapterStoreError.notFound(key.description) }
         let victim: String
         if let version {
-            guard try versionNumbers(dir).contains(version) else { throw AdapterStoreError.versionNotFound(key.description, version) }
-            guard currentVersion(dir) != version else { throw AdapterStoreError.currentVersionInUse(key.description, version) }
+            guard try versionNumbers(dir).contains(version) else {
+                throw AdapterStoreError.versionNotFound(key.description, version)
+            }
+            guard currentVersion(dir) != version else {
+                throw AdapterStoreError.currentVersionInUse(key.description, version)
+            }
             victim = dir + "/" + Self.versionName(version)
         } else {
             victim = dir
@@ -120,7 +132,9 @@ public final class AdapterRegistry: Sendable {
         // Rename first: readers see the version (or adapter) vanish whole, never half-deleted.
         let parent = (victim as NSString).deletingLastPathComponent
         let grave = parent + "/.deleted-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard rename(victim, grave) == 0 else { throw AdapterStoreError.io("cannot delete \(victim): \(String(cString: strerror(errno)))") }
+        guard rename(victim, grave) == 0 else {
+            throw AdapterStoreError.io("cannot delete \(victim): \(String(cString: strerror(errno)))")
+        }
         Self.fsyncPath(parent)
         try? FileManager.default.removeItem(atPath: grave)
     }
@@ -135,7 +149,8 @@ public final class AdapterRegistry: Sendable {
         for name in names where name.hasPrefix(".incoming-") || name.hasPrefix(".deleted-") {
             let path = dir + "/" + name
             if let m = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-               now.timeIntervalSince(m) > 60 {
+                now.timeIntervalSince(m) > 60
+            {
                 try? FileManager.default.removeItem(atPath: path)
             }
         }
@@ -185,24 +200,35 @@ public final class AdapterRegistry: Sendable {
                 }
             }
         }
-        return out.sorted { ($0.key.owner, $0.key.task, $0.key.kind.rawValue, $0.key.user) < ($1.key.owner, $1.key.task, $1.key.kind.rawValue, $1.key.user) }
+        return out.sorted {
+            ($0.key.owner, $0.key.task, $0.key.kind.rawValue, $0.key.user) < (
+                $1.key.owner, $1.key.task, $1.key.kind.rawValue, $1.key.user
+            )
+        }
     }
 
     /// A version's record, config and weights (the current one when `version` is nil), with
     /// the weights checked against the recorded sha256.
     /// - Throws: `AdapterStoreError.corrupt` when a file is missing, unreadable or altered.
-    public func read(_ key: AdapterKey, version: UInt32? = nil) throws -> (record: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8]) {
+    public func read(
+        _ key: AdapterKey, version: UInt32? = nil
+    ) throws -> (record: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8]) {
         let e = try entry(key)
         let v = version ?? e.current
-        guard let record = e.versions.first(where: { $0.version == v }) else { throw AdapterStoreError.versionNotFound(key.description, v) }
+        guard let record = e.versions.first(where: { $0.version == v }) else {
+            throw AdapterStoreError.versionNotFound(key.description, v)
+        }
         let vdir = directory(key) + "/" + Self.versionName(v)
         guard let weights = FileManager.default.contents(atPath: vdir + "/" + Self.weightsFile),
-              let config = FileManager.default.contents(atPath: vdir + "/" + Self.configFile) else {
+            let config = FileManager.default.contents(atPath: vdir + "/" + Self.configFile)
+        else {
             throw AdapterStoreError.corrupt(path: vdir, reason: "a file is missing")
         }
         let digest = SHA256.hash(data: weights).map { String(format: "%02x", $0) }.joined()
         guard digest == record.sha256 else {
-            throw AdapterStoreError.corrupt(path: vdir + "/" + Self.weightsFile, reason: "sha256 \(digest) does not match the recorded \(record.sha256)")
+            throw AdapterStoreError.corrupt(
+                path: vdir + "/" + Self.weightsFile,
+                reason: "sha256 \(digest) does not match the recorded \(record.sha256)")
         }
         return (record, Array(config), Array(weights))
     }
@@ -218,10 +244,14 @@ public final class AdapterRegistry: Sendable {
 
     private func readRecord(_ dir: String, _ v: UInt32) throws -> AdapterVersionRecord {
         let path = dir + "/" + Self.versionName(v) + "/" + Self.recordFile
-        guard let data = FileManager.default.contents(atPath: path) else { throw AdapterStoreError.corrupt(path: path, reason: "missing") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AdapterStoreError.corrupt(path: path, reason: "missing")
+        }
         do {
             let r = try JSONDecoder().decode(AdapterVersionRecord.self, from: data)
-            guard r.version == v else { throw AdapterStoreError.corrupt(path: path, reason: "records version \(r.version)") }
+            guard r.version == v else {
+                throw AdapterStoreError.corrupt(path: path, reason: "records version \(r.version)")
+            }
             return r
         } catch let e as AdapterStoreError {
             throw e
@@ -232,7 +262,8 @@ public final class AdapterRegistry: Sendable {
 
     private func currentVersion(_ dir: String) -> UInt32? {
         guard let data = FileManager.default.contents(atPath: dir + "/current"),
-              let text = String(data: data, encoding: .utf8) else { return nil }
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
         return UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
@@ -244,7 +275,8 @@ public final class AdapterRegistry: Sendable {
 
     private func makeDirectories(_ dir: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw AdapterStoreError.io("cannot create \(dir): \(error)")
         }
@@ -258,10 +290,15 @@ public final class AdapterRegistry: Sendable {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 { if errno == EINTR { continue }; throw AdapterStoreError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+            if n < 0 {
+                if errno == EINTR { continue };
+                throw AdapterStoreError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
             off += n
         }
-        guard fsync(fd) == 0 else { throw AdapterStoreError.io("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            throw AdapterStoreError.io("cannot fsync \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static func fsyncPath(_ path: String) {

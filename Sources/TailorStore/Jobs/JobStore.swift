@@ -47,8 +47,10 @@ public struct JobRecord: Sendable, Equatable {
     }
 
     init(row: Row) {
-        self.init(id: row["id"], owner: UInt32(truncatingIfNeeded: row["owner_uid"] as Int64), user: row["user"], task: row["task"],
-                  kind: row["kind"], model: row["model"], request: row["request"])
+        self.init(
+            id: row["id"], owner: UInt32(truncatingIfNeeded: row["owner_uid"] as Int64), user: row["user"],
+            task: row["task"],
+            kind: row["kind"], model: row["model"], request: row["request"])
         state = State(rawValue: row["state"]) ?? .failed
         stage = row["stage"]
         step = row["step"]
@@ -89,13 +91,17 @@ public final class JobStore: Sendable {
         j.createdMS = PreferenceStore.now()
         j.updatedMS = j.createdMS
         try pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO jobs (id, owner_uid, user, task, kind, model, request, state, stage, step, total_steps, loss,
-                    tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms, updated_ms)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [j.id, Int64(j.owner), j.user, j.task, j.kind, j.model, j.request, j.state.rawValue, j.stage, j.step,
-                                 j.totalSteps, Double(j.loss), Double(j.tokensPerSecond), Double(j.etaSeconds), j.error,
-                                 Int64(j.adapterVersion), j.resumed, j.createdMS, j.updatedMS])
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, owner_uid, user, task, kind, model, request, state, stage, step, total_steps, loss,
+                        tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms, updated_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    j.id, Int64(j.owner), j.user, j.task, j.kind, j.model, j.request, j.state.rawValue, j.stage, j.step,
+                    j.totalSteps, Double(j.loss), Double(j.tokensPerSecond), Double(j.etaSeconds), j.error,
+                    Int64(j.adapterVersion), j.resumed, j.createdMS, j.updatedMS,
+                ])
         }
         return j
     }
@@ -103,7 +109,9 @@ public final class JobStore: Sendable {
     /// The job `id`.
     public func get(_ id: String) throws -> JobRecord {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobStoreError.notFound(id) }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+                throw JobStoreError.notFound(id)
+            }
             return JobRecord(row: row)
         }
     }
@@ -115,7 +123,9 @@ public final class JobStore: Sendable {
             if let owner { filters.append("owner_uid = ?"); args.append(Int64(owner)) }
             if let user { filters.append("user = ?"); args.append(user) }
             if let task { filters.append("task = ?"); args.append(task) }
-            let sql = "SELECT * FROM jobs" + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND ")) + " ORDER BY created_ms DESC, id DESC"
+            let sql =
+                "SELECT * FROM jobs" + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
+                + " ORDER BY created_ms DESC, id DESC"
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(JobRecord.init(row:))
         }
     }
@@ -126,11 +136,15 @@ public final class JobStore: Sendable {
         var j = job
         j.updatedMS = PreferenceStore.now()
         try pool.write { db in
-            try db.execute(sql: """
-                UPDATE jobs SET state = ?, stage = ?, step = ?, total_steps = ?, loss = ?, tokens_per_second = ?, eta_seconds = ?,
-                    error = ?, adapter_version = ?, resumed = ?, updated_ms = ? WHERE id = ?
-                """, arguments: [j.state.rawValue, j.stage, j.step, j.totalSteps, Double(j.loss), Double(j.tokensPerSecond),
-                                 Double(j.etaSeconds), j.error, Int64(j.adapterVersion), j.resumed, j.updatedMS, j.id])
+            try db.execute(
+                sql: """
+                    UPDATE jobs SET state = ?, stage = ?, step = ?, total_steps = ?, loss = ?, tokens_per_second = ?, eta_seconds = ?,
+                        error = ?, adapter_version = ?, resumed = ?, updated_ms = ? WHERE id = ?
+                    """,
+                arguments: [
+                    j.state.rawValue, j.stage, j.step, j.totalSteps, Double(j.loss), Double(j.tokensPerSecond),
+                    Double(j.etaSeconds), j.error, Int64(j.adapterVersion), j.resumed, j.updatedMS, j.id,
+                ])
             guard db.changesCount == 1 else { throw JobStoreError.notFound(j.id) }
         }
         return j
@@ -140,12 +154,15 @@ public final class JobStore: Sendable {
     /// resumes.
     public func unfinished() throws -> [JobRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_ms, id").map(JobRecord.init(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_ms, id")
+                .map(JobRecord.init(row:))
         }
     }
 
     /// Deletes every job of (owner, user) ("forget me").
     public func deleteJobs(owner: UInt32, user: String) throws {
-        try pool.write { db in try db.execute(sql: "DELETE FROM jobs WHERE owner_uid = ? AND user = ?", arguments: [Int64(owner), user]) }
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM jobs WHERE owner_uid = ? AND user = ?", arguments: [Int64(owner), user])
+        }
     }
 }

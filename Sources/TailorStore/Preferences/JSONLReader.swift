@@ -17,7 +17,7 @@ public struct JSONLReader: Sendable {
     public private(set) var line = 0
     /// The first line of the batch being filled (for "lines a-b were imported" messages).
     public private(set) var batchFirstLine = 1
-    private var carry: [UInt8] = []        // the unfinished last line of the input so far
+    private var carry: [UInt8] = []  // the unfinished last line of the input so far
     private var batch = PreferenceBatch()
 
     /// A reader filling `task` into records without one.
@@ -69,7 +69,8 @@ public struct JSONLReader: Sendable {
         }
         carry.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
         guard carry.count <= limits.maxFieldBytes * 4 + 4096 else {
-            throw PreferenceStoreError.malformedImport(record: "line \(line + 1)", problem: "is longer than \(limits.maxFieldBytes * 4 + 4096) bytes")
+            throw PreferenceStoreError.malformedImport(
+                record: "line \(line + 1)", problem: "is longer than \(limits.maxFieldBytes * 4 + 4096) bytes")
         }
     }
 
@@ -107,7 +108,8 @@ public struct JSONLReader: Sendable {
         guard bytes.allSatisfy({ $0 < 0x80 }) || String(validating: bytes, as: UTF8.self) != nil else {
             throw PreferenceStoreError.malformedImport(record: record, problem: "is not valid UTF-8")
         }
-        let json = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
+        let json = Data(
+            bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
         guard let obj = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
             throw PreferenceStoreError.malformedImport(record: record, problem: "is not a JSON object")
         }
@@ -115,25 +117,34 @@ public struct JSONLReader: Sendable {
         if obj["request_id"] != nil {
             let outcomeName = try f.string("outcome")
             guard let outcome = FeedbackEvent.Outcome(rawValue: outcomeName) else {
-                throw PreferenceStoreError.invalidField(record: record, field: "outcome", problem: "must be accepted, edited or rejected, not '\(outcomeName.prefix(32))'")
+                throw PreferenceStoreError.invalidField(
+                    record: record, field: "outcome",
+                    problem: "must be accepted, edited or rejected, not '\(outcomeName.prefix(32))'")
             }
-            let e = FeedbackEvent(requestID: try f.string("request_id"), task: try f.string("task", default: task), prompt: try f.string("prompt"),
-                                  shown: try f.string("shown"), kept: try f.string("kept", default: ""), outcome: outcome,
-                                  adapters: try f.string("adapters", default: ""), mode: try f.string("mode", default: ""))
+            let e = FeedbackEvent(
+                requestID: try f.string("request_id"), task: try f.string("task", default: task),
+                prompt: try f.string("prompt"),
+                shown: try f.string("shown"), kept: try f.string("kept", default: ""), outcome: outcome,
+                adapters: try f.string("adapters", default: ""), mode: try f.string("mode", default: ""))
             try limits.validate(e, record: record)
             batch.feedback.append(e)
         } else if obj["chosen"] != nil || obj["rejected"] != nil {
             let sourceName = try f.string("source", default: "explicit")
             guard let source = PreferencePair.Source(rawValue: sourceName) else {
-                throw PreferenceStoreError.invalidField(record: record, field: "source", problem: "must be explicit, synthetic or feedback, not '\(sourceName.prefix(32))'")
+                throw PreferenceStoreError.invalidField(
+                    record: record, field: "source",
+                    problem: "must be explicit, synthetic or feedback, not '\(sourceName.prefix(32))'")
             }
-            let p = PreferencePair(id: try f.id(), task: try f.string("task", default: task), prompt: try f.string("prompt"),
-                                   chosen: try f.string("chosen"), rejected: try f.string("rejected"), source: source)
+            let p = PreferencePair(
+                id: try f.id(), task: try f.string("task", default: task), prompt: try f.string("prompt"),
+                chosen: try f.string("chosen"), rejected: try f.string("rejected"), source: source)
             try limits.validate(p, record: record)
             batch.pairs.append(p)
         } else {
-            let item = HistoryItem(id: try f.id(), task: try f.string("task", default: task), input: try f.string("input"),
-                                   output: try f.string("output"), source: try f.string("source", default: "import"), metadata: try f.metadata())
+            let item = HistoryItem(
+                id: try f.id(), task: try f.string("task", default: task), input: try f.string("input"),
+                output: try f.string("output"), source: try f.string("source", default: "import"),
+                metadata: try f.metadata())
             try limits.validate(item, record: record)
             batch.history.append(item)
         }
@@ -144,25 +155,36 @@ public struct JSONLReader: Sendable {
 public enum PreferenceExport {
     /// One history item's line (with its newline).
     public static func line(_ item: HistoryItem) -> [UInt8] {
-        var obj: [String: Any] = ["id": item.id, "task": item.task, "input": item.input, "output": item.output, "source": item.source]
-        if !item.metadata.isEmpty, let m = try? JSONSerialization.jsonObject(with: Data(item.metadata.utf8)) { obj["metadata"] = m }
+        var obj: [String: Any] = [
+            "id": item.id, "task": item.task, "input": item.input, "output": item.output, "source": item.source,
+        ]
+        if !item.metadata.isEmpty, let m = try? JSONSerialization.jsonObject(with: Data(item.metadata.utf8)) {
+            obj["metadata"] = m
+        }
         return encode(obj)
     }
 
     /// One pair's line.
     public static func line(_ p: PreferencePair) -> [UInt8] {
-        encode(["id": p.id, "task": p.task, "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected, "source": p.source.rawValue])
+        encode([
+            "id": p.id, "task": p.task, "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected,
+            "source": p.source.rawValue,
+        ])
     }
 
     /// One feedback event's line.
     public static func line(_ e: FeedbackEvent) -> [UInt8] {
-        encode(["request_id": e.requestID, "task": e.task, "prompt": e.prompt, "shown": e.shown, "kept": e.kept,
-                "outcome": e.outcome.rawValue, "adapters": e.adapters, "mode": e.mode])
+        encode([
+            "request_id": e.requestID, "task": e.task, "prompt": e.prompt, "shown": e.shown, "kept": e.kept,
+            "outcome": e.outcome.rawValue, "adapters": e.adapters, "mode": e.mode,
+        ])
     }
 
     private static func encode(_ obj: [String: Any]) -> [UInt8] {
         // Stored text is valid UTF-8 without NUL, so serialization cannot fail.
-        var bytes = [UInt8]((try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8))
+        var bytes = [UInt8](
+            (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]))
+                ?? Data("{}".utf8))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }
@@ -176,7 +198,7 @@ public struct PreferenceExportCursor: Sendable {
     public let user: String
     public let owner: UInt32
     public let task: String?
-    private var kind = 0            // 0 history, 1 pairs, 2 feedback, 3 done
+    private var kind = 0  // 0 history, 1 pairs, 2 feedback, 3 done
     private var after: String?
     private static let pageSize = 1000
 
@@ -197,13 +219,15 @@ public struct PreferenceExportCursor: Sendable {
             let lines: [[UInt8]], last: String?
             switch kind {
             case 0:
-                let page = try store.historyPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
+                let page = try store.historyPage(
+                    user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
                 (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.id)
             case 1:
                 let page = try store.pairsPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
                 (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.id)
             default:
-                let page = try store.feedbackPage(user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
+                let page = try store.feedbackPage(
+                    user: user, owner: owner, task: task, after: after, limit: Self.pageSize)
                 (lines, last) = (page.records.map(PreferenceExport.line), page.records.last?.requestID)
             }
             for l in lines { out += l }

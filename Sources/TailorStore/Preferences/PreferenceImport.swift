@@ -24,8 +24,10 @@ public enum PreferenceImport {
     /// outputs file.
     /// - Throws: `PreferenceStoreError` naming the record (line, or array path) and what is
     ///   wrong.
-    public static func parse(_ data: Data, format: Format, task: String, user: String? = nil, outputs: Data? = nil,
-                             limits: PreferenceLimits = PreferenceLimits()) throws -> PreferenceBatch {
+    public static func parse(
+        _ data: Data, format: Format, task: String, user: String? = nil, outputs: Data? = nil,
+        limits: PreferenceLimits = PreferenceLimits()
+    ) throws -> PreferenceBatch {
         let batch: PreferenceBatch
         switch format {
         case .jsonl:
@@ -44,37 +46,54 @@ public enum PreferenceImport {
 
     static func perUser(_ data: Data, task: String, user: String?) throws -> PreferenceBatch {
         guard let list = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
-            throw PreferenceStoreError.malformedImport(record: "file", problem: "is not a JSON array of objects (or not valid UTF-8)")
+            throw PreferenceStoreError.malformedImport(
+                record: "file", problem: "is not a JSON array of objects (or not valid UTF-8)")
         }
         var out = PreferenceBatch()
         if list.first?["profile"] != nil {
-            guard let user else { throw PreferenceStoreError.malformedImport(record: "file", problem: "holds several users: name one with --user") }
+            guard let user else {
+                throw PreferenceStoreError.malformedImport(
+                    record: "file", problem: "holds several users: name one with --user")
+            }
             guard let (i, entry) = list.enumerated().first(where: { "\($0.element["user_id"] ?? "")" == user }) else {
                 throw PreferenceStoreError.malformedImport(record: "file", problem: "has no user_id '\(user)'")
             }
             guard let profile = entry["profile"] as? [[String: Any]] else {
-                throw PreferenceStoreError.malformedImport(record: "[\(i)]", problem: "field 'profile' is not an array of objects")
+                throw PreferenceStoreError.malformedImport(
+                    record: "[\(i)]", problem: "field 'profile' is not an array of objects")
             }
             for (j, item) in profile.enumerated() {
                 let f = Fields(item, record: "[\(i)].profile[\(j)]")
-                out.history.append(HistoryItem(id: try f.id(), task: task, input: try f.string("input"), output: try f.string("output"), source: "import"))
+                out.history.append(
+                    HistoryItem(
+                        id: try f.id(), task: task, input: try f.string("input"), output: try f.string("output"),
+                        source: "import"))
             }
         } else {
             for (i, item) in list.enumerated() {
                 let f = Fields(item, record: "[\(i)]")
-                out.history.append(HistoryItem(id: try f.id(), task: task, input: try f.string("input"), output: try f.string("output"), source: "import"))
+                out.history.append(
+                    HistoryItem(
+                        id: try f.id(), task: task, input: try f.string("input"), output: try f.string("output"),
+                        source: "import"))
             }
         }
         return out
     }
 
     static func lamp(_ questions: Data, outputs: Data?, task: String) throws -> PreferenceBatch {
-        guard let outputs else { throw PreferenceStoreError.malformedImport(record: "file", problem: "LaMP needs its *_outputs.json as well") }
-        guard let qs = (try? JSONSerialization.jsonObject(with: questions)) as? [[String: Any]] else {
-            throw PreferenceStoreError.malformedImport(record: "questions", problem: "is not a JSON array of objects (or not valid UTF-8)")
+        guard let outputs else {
+            throw PreferenceStoreError.malformedImport(record: "file", problem: "LaMP needs its *_outputs.json as well")
         }
-        guard let o = (try? JSONSerialization.jsonObject(with: outputs)) as? [String: Any], let golds = o["golds"] as? [[String: Any]] else {
-            throw PreferenceStoreError.malformedImport(record: "outputs", problem: "is not {\"golds\": [{\"id\", \"output\"}]}")
+        guard let qs = (try? JSONSerialization.jsonObject(with: questions)) as? [[String: Any]] else {
+            throw PreferenceStoreError.malformedImport(
+                record: "questions", problem: "is not a JSON array of objects (or not valid UTF-8)")
+        }
+        guard let o = (try? JSONSerialization.jsonObject(with: outputs)) as? [String: Any],
+            let golds = o["golds"] as? [[String: Any]]
+        else {
+            throw PreferenceStoreError.malformedImport(
+                record: "outputs", problem: "is not {\"golds\": [{\"id\", \"output\"}]}")
         }
         var byID: [String: String] = [:]
         for (i, g) in golds.enumerated() {
@@ -86,9 +105,11 @@ public enum PreferenceImport {
             let f = Fields(q, record: "[\(i)]")
             let id = try f.id()
             guard let output = byID[id] else {
-                throw PreferenceStoreError.malformedImport(record: "[\(i)] (id '\(id)')", problem: "has no gold output in the outputs file")
+                throw PreferenceStoreError.malformedImport(
+                    record: "[\(i)] (id '\(id)')", problem: "has no gold output in the outputs file")
             }
-            out.history.append(HistoryItem(id: id, task: task, input: try f.string("input"), output: output, source: "import"))
+            out.history.append(
+                HistoryItem(id: id, task: task, input: try f.string("input"), output: output, source: "import"))
         }
         return out
     }
@@ -104,7 +125,9 @@ public enum PreferenceImport {
                 if let fallback { return fallback }
                 throw PreferenceStoreError.malformedImport(record: record, problem: "field '\(key)' is missing")
             }
-            guard let s = v as? String else { throw PreferenceStoreError.malformedImport(record: record, problem: "field '\(key)' is not a string") }
+            guard let s = v as? String else {
+                throw PreferenceStoreError.malformedImport(record: record, problem: "field '\(key)' is not a string")
+            }
             return s
         }
 
@@ -114,15 +137,19 @@ public enum PreferenceImport {
             case let s as String: return s
             case let n as NSNumber: return n.stringValue
             case nil: throw PreferenceStoreError.malformedImport(record: record, problem: "field 'id' is missing")
-            default: throw PreferenceStoreError.malformedImport(record: record, problem: "field 'id' is not a string or number")
+            default:
+                throw PreferenceStoreError.malformedImport(
+                    record: record, problem: "field 'id' is not a string or number")
             }
         }
 
         func metadata() throws -> String {
             guard let m = obj["metadata"] else { return "" }
             guard JSONSerialization.isValidJSONObject(m), m is [String: Any],
-                  let d = try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]) else {
-                throw PreferenceStoreError.malformedImport(record: record, problem: "field 'metadata' is not a JSON object")
+                let d = try? JSONSerialization.data(withJSONObject: m, options: [.sortedKeys])
+            else {
+                throw PreferenceStoreError.malformedImport(
+                    record: record, problem: "field 'metadata' is not a JSON object")
             }
             return String(decoding: d, as: UTF8.self)
         }

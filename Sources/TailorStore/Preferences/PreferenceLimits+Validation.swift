@@ -13,7 +13,9 @@ extension PreferenceLimits {
         try check(item.source, r, "source", .id)
         if !item.metadata.isEmpty {
             guard item.metadata.utf8.count <= maxFieldBytes else {
-                throw PreferenceStoreError.invalidField(record: r, field: "metadata", problem: "is \(item.metadata.utf8.count) bytes; the limit is \(maxFieldBytes)")
+                throw PreferenceStoreError.invalidField(
+                    record: r, field: "metadata",
+                    problem: "is \(item.metadata.utf8.count) bytes; the limit is \(maxFieldBytes)")
             }
             let parsed = try? JSONSerialization.jsonObject(with: Data(item.metadata.utf8))
             guard parsed is [String: Any] else {
@@ -30,7 +32,8 @@ extension PreferenceLimits {
         try check(p.chosen, r, "chosen")
         try check(p.rejected, r, "rejected")
         if p.chosen == p.rejected {
-            throw PreferenceStoreError.invalidField(record: r, field: "rejected", problem: "equals chosen: a pair needs two different texts")
+            throw PreferenceStoreError.invalidField(
+                record: r, field: "rejected", problem: "equals chosen: a pair needs two different texts")
         }
     }
 
@@ -48,7 +51,8 @@ extension PreferenceLimits {
         case .edited:
             try check(e.kept, r, "kept")
             if e.kept == e.shown {
-                throw PreferenceStoreError.invalidField(record: r, field: "kept", problem: "equals the text shown: that is an accepted completion")
+                throw PreferenceStoreError.invalidField(
+                    record: r, field: "kept", problem: "equals the text shown: that is an accepted completion")
             }
         case .accepted, .rejected:
             if !e.kept.isEmpty { try check(e.kept, r, "kept") }
@@ -65,21 +69,32 @@ extension PreferenceLimits {
     enum Rule { case text, id, task, user }
 
     func check(_ s: String, _ record: String, _ field: String, _ rule: Rule = .text) throws {
-        guard !s.isEmpty else { throw PreferenceStoreError.invalidField(record: record, field: field, problem: "is empty") }
+        guard !s.isEmpty else {
+            throw PreferenceStoreError.invalidField(record: record, field: field, problem: "is empty")
+        }
         switch rule {
         case .task where !AdapterKey.isValidName(s):
-            throw PreferenceStoreError.invalidField(record: record, field: field,
-                                                    problem: "'\(s.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
+            throw PreferenceStoreError.invalidField(
+                record: record, field: field,
+                problem:
+                    "'\(s.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+            )
         case .user where !AdapterKey.isValidUserName(s):
-            throw PreferenceStoreError.invalidField(record: record, field: field,
-                                                    problem: "'\(s.prefix(64))' is not a user name: use 1-64 bytes of printable text without '/', not starting with '.'")
+            throw PreferenceStoreError.invalidField(
+                record: record, field: field,
+                problem:
+                    "'\(s.prefix(64))' is not a user name: use 1-64 bytes of printable text without '/', not starting with '.'"
+            )
         default:
             break
         }
         let limit = rule == .text ? maxFieldBytes : maxNameBytes
         guard s.utf8.count <= limit else {
-            throw PreferenceStoreError.invalidField(record: record, field: field, problem: "is \(s.utf8.count) bytes; the limit is \(limit)")
+            throw PreferenceStoreError.invalidField(
+                record: record, field: field, problem: "is \(s.utf8.count) bytes; the limit is \(limit)")
         }
-        guard !s.utf8.contains(0) else { throw PreferenceStoreError.invalidField(record: record, field: field, problem: "contains a NUL byte") }
+        guard !s.utf8.contains(0) else {
+            throw PreferenceStoreError.invalidField(record: record, field: field, problem: "contains a NUL byte")
+        }
     }
 }

@@ -16,7 +16,8 @@ public struct HistoryItem: Sendable, Equatable, Codable {
     public var metadata: String
 
     /// An item.
-    public init(id: String, task: String, input: String, output: String, source: String = "api", metadata: String = "") {
+    public init(id: String, task: String, input: String, output: String, source: String = "api", metadata: String = "")
+    {
         self.id = id
         self.task = task
         self.input = input
@@ -46,7 +47,8 @@ public struct PreferencePair: Sendable, Equatable, Codable {
     public var source: Source
 
     /// A pair.
-    public init(id: String, task: String, prompt: String, chosen: String, rejected: String, source: Source = .explicit) {
+    public init(id: String, task: String, prompt: String, chosen: String, rejected: String, source: Source = .explicit)
+    {
         self.id = id
         self.task = task
         self.prompt = prompt
@@ -84,8 +86,10 @@ public struct FeedbackEvent: Sendable, Equatable, Codable {
     public var mode: String
 
     /// An event.
-    public init(requestID: String, task: String, prompt: String, shown: String, kept: String, outcome: Outcome,
-                adapters: String = "", mode: String = "") {
+    public init(
+        requestID: String, task: String, prompt: String, shown: String, kept: String, outcome: Outcome,
+        adapters: String = "", mode: String = ""
+    ) {
         self.requestID = requestID
         self.task = task
         self.prompt = prompt

@@ -37,7 +37,9 @@ public struct WriteCounts: Sendable, Equatable {
 
     /// Sums two writes' counts.
     public static func + (a: WriteCounts, b: WriteCounts) -> WriteCounts {
-        WriteCounts(history: a.history + b.history, pairs: a.pairs + b.pairs, feedback: a.feedback + b.feedback, skipped: a.skipped + b.skipped)
+        WriteCounts(
+            history: a.history + b.history, pairs: a.pairs + b.pairs, feedback: a.feedback + b.feedback,
+            skipped: a.skipped + b.skipped)
     }
 }
 
@@ -50,12 +52,20 @@ extension PreferenceStore {
     /// - Throws: `PreferenceStoreError` naming the first bad record and field, or the quota
     ///   exceeded; nothing is written.
     @discardableResult
-    public func write(_ batch: PreferenceBatch, user: String, owner: UInt32, checked: Bool = false) throws -> WriteCounts {
+    public func write(
+        _ batch: PreferenceBatch, user: String, owner: UInt32, checked: Bool = false
+    ) throws -> WriteCounts {
         try limits.validateUser(user)
         if !checked {
-            for (i, item) in batch.history.enumerated() { try limits.validate(item, record: "items[\(i)] (id '\(item.id.prefix(64))')") }
-            for (i, p) in batch.pairs.enumerated() { try limits.validate(p, record: "pairs[\(i)] (id '\(p.id.prefix(64))')") }
-            for (i, e) in batch.feedback.enumerated() { try limits.validate(e, record: "feedback[\(i)] (request '\(e.requestID.prefix(64))')") }
+            for (i, item) in batch.history.enumerated() {
+                try limits.validate(item, record: "items[\(i)] (id '\(item.id.prefix(64))')")
+            }
+            for (i, p) in batch.pairs.enumerated() {
+                try limits.validate(p, record: "pairs[\(i)] (id '\(p.id.prefix(64))')")
+            }
+            for (i, e) in batch.feedback.enumerated() {
+                try limits.validate(e, record: "feedback[\(i)] (request '\(e.requestID.prefix(64))')")
+            }
         }
         return try pool.write { db in
             let uid = try userID(db, owner: owner, name: user, create: true)
@@ -63,22 +73,31 @@ extension PreferenceStore {
             for item in batch.history { try writer.insert(item) }
             for p in batch.pairs { try writer.insert(p) }
             for e in batch.feedback { try writer.insert(e) }
-            try db.execute(sql: "UPDATE users SET items = items + ?, bytes = bytes + ? WHERE id = ?",
-                           arguments: [writer.addedItems, writer.addedBytes, uid])
+            try db.execute(
+                sql: "UPDATE users SET items = items + ?, bytes = bytes + ? WHERE id = ?",
+                arguments: [writer.addedItems, writer.addedBytes, uid])
             if let row = try Row.fetchOne(db, sql: "SELECT items, bytes FROM users WHERE id = ?", arguments: [uid]) {
                 let items: Int = row["items"], bytes: Int = row["bytes"]
                 if writer.addedItems > 0, items > limits.maxItemsPerUser {
-                    throw PreferenceStoreError.quotaExceeded(user: user, problem: "the quota of \(limits.maxItemsPerUser) items (it would hold \(items))")
+                    throw PreferenceStoreError.quotaExceeded(
+                        user: user, problem: "the quota of \(limits.maxItemsPerUser) items (it would hold \(items))")
                 }
                 if writer.addedBytes > 0, bytes > limits.maxBytesPerUser {
-                    throw PreferenceStoreError.quotaExceeded(user: user, problem: "the quota of \(limits.maxBytesPerUser) bytes (it would hold \(bytes))")
+                    throw PreferenceStoreError.quotaExceeded(
+                        user: user, problem: "the quota of \(limits.maxBytesPerUser) bytes (it would hold \(bytes))")
                 }
             }
             if writer.addedBytes > 0 {
-                let total = try Int.fetchOne(db, sql: "SELECT IFNULL(SUM(bytes), 0) FROM users WHERE owner_uid = ?", arguments: [Int64(owner)]) ?? 0
+                let total =
+                    try Int.fetchOne(
+                        db, sql: "SELECT IFNULL(SUM(bytes), 0) FROM users WHERE owner_uid = ?",
+                        arguments: [Int64(owner)]) ?? 0
                 if total > limits.maxBytesPerUID {
                     throw PreferenceStoreError.quotaExceeded(
-                        user: user, problem: "uid \(owner)'s quota of \(limits.maxBytesPerUID) bytes over all its users (it would hold \(total))")
+                        user: user,
+                        problem:
+                            "uid \(owner)'s quota of \(limits.maxBytesPerUID) bytes over all its users (it would hold \(total))"
+                    )
                 }
             }
             var counts = writer.counts
@@ -120,7 +139,9 @@ extension PreferenceStore {
     }
 
     static func storedBytes(_ e: FeedbackEvent) -> Int {
-        [e.requestID, e.task, e.prompt, e.shown, e.kept, e.outcome.rawValue, e.adapters, e.mode].reduce(0) { $0 + $1.utf8.count }
+        [e.requestID, e.task, e.prompt, e.shown, e.kept, e.outcome.rawValue, e.adapters, e.mode].reduce(0) {
+            $0 + $1.utf8.count
+        }
     }
 }
 
@@ -143,22 +164,27 @@ private struct BatchWriter {
     init(db: Database, userID: Int64) throws {
         self.db = db
         self.userID = userID
-        history = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO history (user_id, id, task, input, output, source, metadata, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        pairs = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO pairs (user_id, id, task, prompt, chosen, rejected, source, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        feedback = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO feedback (user_id, request_id, task, prompt, shown, kept, outcome, adapters, mode, created_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        history = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO history (user_id, id, task, input, output, source, metadata, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        pairs = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO pairs (user_id, id, task, prompt, chosen, rejected, source, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        feedback = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO feedback (user_id, request_id, task, prompt, shown, kept, outcome, adapters, mode, created_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
     }
 
     /// Inserts an item; true when it was new.
     @discardableResult
     mutating func insert(_ item: HistoryItem, derived: Bool = false) throws -> Bool {
-        try history.execute(arguments: [userID, item.id, item.task, item.input, item.output, item.source, item.metadata, now])
+        try history.execute(arguments: [
+            userID, item.id, item.task, item.input, item.output, item.source, item.metadata, now,
+        ])
         guard db.changesCount == 1 else { return false }
         addedItems += 1
         addedBytes += PreferenceStore.storedBytes(item)
@@ -179,7 +205,9 @@ private struct BatchWriter {
     /// Inserts an event and the training record it implies (only when the event is new, so a
     /// repeated event cannot resurrect a record the user removed).
     mutating func insert(_ e: FeedbackEvent) throws {
-        try feedback.execute(arguments: [userID, e.requestID, e.task, e.prompt, e.shown, e.kept, e.outcome.rawValue, e.adapters, e.mode, now])
+        try feedback.execute(arguments: [
+            userID, e.requestID, e.task, e.prompt, e.shown, e.kept, e.outcome.rawValue, e.adapters, e.mode, now,
+        ])
         guard db.changesCount == 1 else { return }
         counts.feedback += 1
         recordsAdded += 1
@@ -188,9 +216,17 @@ private struct BatchWriter {
         let id = "feedback:" + e.requestID
         switch e.outcome {
         case .accepted:
-            if try insert(HistoryItem(id: id, task: e.task, input: e.prompt, output: e.shown, source: "feedback"), derived: true) { counts.history += 1 }
+            if try insert(
+                HistoryItem(id: id, task: e.task, input: e.prompt, output: e.shown, source: "feedback"), derived: true)
+            {
+                counts.history += 1
+            }
         case .edited:
-            if try insert(PreferencePair(id: id, task: e.task, prompt: e.prompt, chosen: e.kept, rejected: e.shown, source: .feedback), derived: true) {
+            if try insert(
+                PreferencePair(
+                    id: id, task: e.task, prompt: e.prompt, chosen: e.kept, rejected: e.shown, source: .feedback),
+                derived: true)
+            {
                 counts.pairs += 1
             }
         case .rejected:

@@ -24,7 +24,8 @@ public final class PreferenceStore: Sendable {
     public init(path: String, limits: PreferenceLimits = PreferenceLimits()) throws {
         self.path = path
         self.limits = limits
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Self.makePrivate(path)
         var config = Configuration()
         config.foreignKeysEnabled = true
@@ -40,7 +41,9 @@ public final class PreferenceStore: Sendable {
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
         close(fd)
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
-            guard chmod(file, 0o600) == 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: file]) }
+            guard chmod(file, 0o600) == 0 else {
+                throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: file])
+            }
         }
     }
 
@@ -48,98 +51,101 @@ public final class PreferenceStore: Sendable {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE users (
-                    id INTEGER PRIMARY KEY,
-                    owner_uid INTEGER NOT NULL,
-                    name TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    UNIQUE (owner_uid, name));
-                CREATE TABLE history (
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    id TEXT NOT NULL,
-                    task TEXT NOT NULL,
-                    input TEXT NOT NULL,
-                    output TEXT NOT NULL,
-                    source TEXT NOT NULL,
-                    metadata TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    PRIMARY KEY (user_id, id));
-                CREATE INDEX history_task ON history(user_id, task);
-                CREATE TABLE pairs (
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    id TEXT NOT NULL,
-                    task TEXT NOT NULL,
-                    prompt TEXT NOT NULL,
-                    chosen TEXT NOT NULL,
-                    rejected TEXT NOT NULL,
-                    source TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    PRIMARY KEY (user_id, id));
-                CREATE TABLE feedback (
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    request_id TEXT NOT NULL,
-                    task TEXT NOT NULL,
-                    prompt TEXT NOT NULL,
-                    shown TEXT NOT NULL,
-                    kept TEXT NOT NULL,
-                    outcome TEXT NOT NULL,
-                    adapters TEXT NOT NULL,
-                    mode TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    PRIMARY KEY (user_id, request_id));
-                CREATE TABLE snapshots (
-                    id INTEGER PRIMARY KEY,
-                    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                    job_id TEXT NOT NULL UNIQUE,
-                    task TEXT NOT NULL,
-                    created_ms INTEGER NOT NULL);
-                CREATE TABLE snapshot_items (
-                    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
-                    kind TEXT NOT NULL,
-                    item_id TEXT NOT NULL,
-                    PRIMARY KEY (snapshot_id, kind, item_id));
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        id INTEGER PRIMARY KEY,
+                        owner_uid INTEGER NOT NULL,
+                        name TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        UNIQUE (owner_uid, name));
+                    CREATE TABLE history (
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        id TEXT NOT NULL,
+                        task TEXT NOT NULL,
+                        input TEXT NOT NULL,
+                        output TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        metadata TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        PRIMARY KEY (user_id, id));
+                    CREATE INDEX history_task ON history(user_id, task);
+                    CREATE TABLE pairs (
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        id TEXT NOT NULL,
+                        task TEXT NOT NULL,
+                        prompt TEXT NOT NULL,
+                        chosen TEXT NOT NULL,
+                        rejected TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        PRIMARY KEY (user_id, id));
+                    CREATE TABLE feedback (
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        request_id TEXT NOT NULL,
+                        task TEXT NOT NULL,
+                        prompt TEXT NOT NULL,
+                        shown TEXT NOT NULL,
+                        kept TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        adapters TEXT NOT NULL,
+                        mode TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        PRIMARY KEY (user_id, request_id));
+                    CREATE TABLE snapshots (
+                        id INTEGER PRIMARY KEY,
+                        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                        job_id TEXT NOT NULL UNIQUE,
+                        task TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL);
+                    CREATE TABLE snapshot_items (
+                        snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+                        kind TEXT NOT NULL,
+                        item_id TEXT NOT NULL,
+                        PRIMARY KEY (snapshot_id, kind, item_id));
+                    """)
         }
         // v2: per-user totals for quotas, and task indexes for pairs and feedback.
         m.registerMigration("v2") { db in
-            try db.execute(sql: """
-                ALTER TABLE users ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE users ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
-                UPDATE users SET
-                    items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id),
-                    bytes = (SELECT IFNULL(SUM(LENGTH(CAST(input AS BLOB)) + LENGTH(CAST(output AS BLOB))), 0) FROM history WHERE user_id = users.id)
-                          + (SELECT IFNULL(SUM(LENGTH(CAST(prompt AS BLOB)) + LENGTH(CAST(chosen AS BLOB)) + LENGTH(CAST(rejected AS BLOB))), 0)
-                             FROM pairs WHERE user_id = users.id);
-                CREATE INDEX pairs_task ON pairs(user_id, task);
-                CREATE INDEX feedback_task ON feedback(user_id, task);
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE users ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE users ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+                    UPDATE users SET
+                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id),
+                        bytes = (SELECT IFNULL(SUM(LENGTH(CAST(input AS BLOB)) + LENGTH(CAST(output AS BLOB))), 0) FROM history WHERE user_id = users.id)
+                              + (SELECT IFNULL(SUM(LENGTH(CAST(prompt AS BLOB)) + LENGTH(CAST(chosen AS BLOB)) + LENGTH(CAST(rejected AS BLOB))), 0)
+                                 FROM pairs WHERE user_id = users.id);
+                    CREATE INDEX pairs_task ON pairs(user_id, task);
+                    CREATE INDEX feedback_task ON feedback(user_id, task);
+                    """)
         }
         // v3: training jobs (JobStore).
         m.registerMigration("v3") { db in
-            try db.execute(sql: """
-                CREATE TABLE jobs (
-                    id TEXT PRIMARY KEY,
-                    owner_uid INTEGER NOT NULL,
-                    user TEXT NOT NULL,
-                    task TEXT NOT NULL,
-                    kind TEXT NOT NULL,
-                    model TEXT NOT NULL,
-                    request TEXT NOT NULL,
-                    state TEXT NOT NULL,
-                    stage TEXT NOT NULL,
-                    step INTEGER NOT NULL,
-                    total_steps INTEGER NOT NULL,
-                    loss REAL NOT NULL,
-                    tokens_per_second REAL NOT NULL,
-                    eta_seconds REAL NOT NULL,
-                    error TEXT NOT NULL,
-                    adapter_version INTEGER NOT NULL,
-                    resumed INTEGER NOT NULL,
-                    created_ms INTEGER NOT NULL,
-                    updated_ms INTEGER NOT NULL);
-                CREATE INDEX jobs_owner ON jobs(owner_uid, created_ms);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE jobs (
+                        id TEXT PRIMARY KEY,
+                        owner_uid INTEGER NOT NULL,
+                        user TEXT NOT NULL,
+                        task TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        request TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        stage TEXT NOT NULL,
+                        step INTEGER NOT NULL,
+                        total_steps INTEGER NOT NULL,
+                        loss REAL NOT NULL,
+                        tokens_per_second REAL NOT NULL,
+                        eta_seconds REAL NOT NULL,
+                        error TEXT NOT NULL,
+                        adapter_version INTEGER NOT NULL,
+                        resumed INTEGER NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        updated_ms INTEGER NOT NULL);
+                    CREATE INDEX jobs_owner ON jobs(owner_uid, created_ms);
+                    """)
         }
         // v4: the quotas count every record and every stored byte (feedback of every outcome,
         // ids, sources, metadata); the totals are recomputed under that rule.
@@ -150,14 +156,15 @@ public final class PreferenceStore: Sendable {
             let history = bytes(["id", "task", "input", "output", "source", "metadata"])
             let pairs = bytes(["id", "task", "prompt", "chosen", "rejected", "source"])
             let feedback = bytes(["request_id", "task", "prompt", "shown", "kept", "outcome", "adapters", "mode"])
-            try db.execute(sql: """
-                UPDATE users SET
-                    items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id)
-                          + (SELECT COUNT(*) FROM feedback WHERE user_id = users.id),
-                    bytes = (SELECT IFNULL(SUM(\(history)), 0) FROM history WHERE user_id = users.id)
-                          + (SELECT IFNULL(SUM(\(pairs)), 0) FROM pairs WHERE user_id = users.id)
-                          + (SELECT IFNULL(SUM(\(feedback)), 0) FROM feedback WHERE user_id = users.id);
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE users SET
+                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id)
+                              + (SELECT COUNT(*) FROM feedback WHERE user_id = users.id),
+                        bytes = (SELECT IFNULL(SUM(\(history)), 0) FROM history WHERE user_id = users.id)
+                              + (SELECT IFNULL(SUM(\(pairs)), 0) FROM pairs WHERE user_id = users.id)
+                              + (SELECT IFNULL(SUM(\(feedback)), 0) FROM feedback WHERE user_id = users.id);
+                    """)
         }
         return m
     }
@@ -172,23 +179,32 @@ public final class PreferenceStore: Sendable {
     /// The user's row id, creating the user when `create` is set.
     /// - Throws: `PreferenceStoreError.unknownUser` when absent and not created.
     func userID(_ db: Database, owner: UInt32, name: String, create: Bool) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM users WHERE owner_uid = ? AND name = ?", arguments: [Int64(owner), name]) {
+        if let id = try Int64.fetchOne(
+            db, sql: "SELECT id FROM users WHERE owner_uid = ? AND name = ?", arguments: [Int64(owner), name])
+        {
             return id
         }
         guard create else { throw PreferenceStoreError.unknownUser(name) }
         try limits.validateUser(name)
-        let users = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users WHERE owner_uid = ?", arguments: [Int64(owner)]) ?? 0
+        let users =
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users WHERE owner_uid = ?", arguments: [Int64(owner)]) ?? 0
         guard users < limits.maxUsersPerUID else {
-            throw PreferenceStoreError.quotaExceeded(user: name, problem: "uid \(owner)'s quota of \(limits.maxUsersPerUID) users")
+            throw PreferenceStoreError.quotaExceeded(
+                user: name, problem: "uid \(owner)'s quota of \(limits.maxUsersPerUID) users")
         }
-        try db.execute(sql: "INSERT INTO users (owner_uid, name, created_ms) VALUES (?, ?, ?)", arguments: [Int64(owner), name, Self.now()])
+        try db.execute(
+            sql: "INSERT INTO users (owner_uid, name, created_ms) VALUES (?, ?, ?)",
+            arguments: [Int64(owner), name, Self.now()])
         return db.lastInsertedRowID
     }
 
     /// The names of `owner`'s users (every owner's when nil), sorted.
     public func users(owner: UInt32?) throws -> [String] {
         try pool.read { db in
-            if let owner { return try String.fetchAll(db, sql: "SELECT name FROM users WHERE owner_uid = ? ORDER BY name", arguments: [Int64(owner)]) }
+            if let owner {
+                return try String.fetchAll(
+                    db, sql: "SELECT name FROM users WHERE owner_uid = ? ORDER BY name", arguments: [Int64(owner)])
+            }
             return try String.fetchAll(db, sql: "SELECT name FROM users ORDER BY name")
         }
     }
@@ -196,7 +212,9 @@ public final class PreferenceStore: Sendable {
     /// Whether `owner` has a user called `name`.
     public func hasUser(_ name: String, owner: UInt32) throws -> Bool {
         try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT id FROM users WHERE owner_uid = ? AND name = ?", arguments: [Int64(owner), name]) != nil
+            try Int64.fetchOne(
+                db, sql: "SELECT id FROM users WHERE owner_uid = ? AND name = ?", arguments: [Int64(owner), name])
+                != nil
         }
     }
 
@@ -210,7 +228,8 @@ public final class PreferenceStore: Sendable {
             func count(_ table: String) throws -> Int {
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE user_id = ?", arguments: [uid]) ?? 0
             }
-            let deleted = Counts(history: try count("history"), pairs: try count("pairs"), feedback: try count("feedback"))
+            let deleted = Counts(
+                history: try count("history"), pairs: try count("pairs"), feedback: try count("feedback"))
             try db.execute(sql: "DELETE FROM users WHERE id = ?", arguments: [uid])
             return deleted
         }
@@ -239,8 +258,11 @@ public final class PreferenceStore: Sendable {
     /// - Throws: `PreferenceStoreError.unknownUser` when there is no such user.
     public func quotaTotals(user: String, owner: UInt32) throws -> QuotaTotals {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT items, bytes FROM users WHERE owner_uid = ? AND name = ?",
-                                             arguments: [Int64(owner), user]) else { throw PreferenceStoreError.unknownUser(user) }
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT items, bytes FROM users WHERE owner_uid = ? AND name = ?",
+                    arguments: [Int64(owner), user])
+            else { throw PreferenceStoreError.unknownUser(user) }
             return QuotaTotals(items: row["items"], bytes: row["bytes"])
         }
     }

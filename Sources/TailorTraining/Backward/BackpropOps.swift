@@ -6,8 +6,10 @@ import TailorEngine
 enum BackpropOps {
     /// dx (+)= r·(w⊙dy) − x · r³/n · Σ(w⊙dy⊙x): the gradient of `rmsNorm` at `x`.
     @inline(__always)
-    static func rmsNormBackward(x: UnsafePointer<Float>, w: UnsafePointer<Float>, rstd r: Float, dy: UnsafePointer<Float>,
-                                dx: UnsafeMutablePointer<Float>, n: Int, accumulate: Bool) {
+    static func rmsNormBackward(
+        x: UnsafePointer<Float>, w: UnsafePointer<Float>, rstd r: Float, dy: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>, n: Int, accumulate: Bool
+    ) {
         var dot: Float = 0
         for i in 0..<n { dot += w[i] * dy[i] * x[i] }
         let k = r * r * r * dot / Float(n)
@@ -21,8 +23,10 @@ enum BackpropOps {
     static let geluK = VectorOps.geluK
 
     /// dg = dh ⊙ u ⊙ act′(g), du = dh ⊙ act(g).
-    static func gatedActivationBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, dh: UnsafePointer<Float>,
-                                        dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count: Int, gelu: Bool) {
+    static func gatedActivationBackward(
+        _ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, dh: UnsafePointer<Float>,
+        dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count: Int, gelu: Bool
+    ) {
         if gelu {
             for i in 0..<count {
                 let x = g[i]

@@ -3,13 +3,15 @@ import TailorEngine
 
 /// Owns calloc'd f32 buffers planned once; everything is freed together in deinit.
 final class ScratchArena {
-    private var blocks: [UnsafeMutableRawPointer] = []   // calloc'd; freed in deinit
+    private var blocks: [UnsafeMutableRawPointer] = []  // calloc'd; freed in deinit
 
     deinit { for b in blocks { free(b) } }
 
     /// `count` zeroed floats.
     func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        guard let p = calloc(max(1, count), MemoryLayout<Float>.size) else { fatalError("training scratch: out of memory") }
+        guard let p = calloc(max(1, count), MemoryLayout<Float>.size) else {
+            fatalError("training scratch: out of memory")
+        }
         blocks.append(p)
         return p.assumingMemoryBound(to: Float.self)
     }
@@ -18,28 +20,28 @@ final class ScratchArena {
 /// What one block's backward pass needs from its forward pass, for up to `n` tokens of one
 /// sequence. Shapes are rows × columns; T = the graph's maxTokens.
 final class BlockActivations {
-    let xn1: UnsafeMutablePointer<Float>     // T × d        attention-normed input
-    let rstd1: UnsafeMutablePointer<Float>   // T            its 1/rms
-    let qPre: UnsafeMutablePointer<Float>    // T × qDim     q before QK-norm (Gemma 3)
-    let kPre: UnsafeMutablePointer<Float>    // T × kvDim
-    let rstdQ: UnsafeMutablePointer<Float>   // T × heads
-    let rstdK: UnsafeMutablePointer<Float>   // T × kvHeads
-    let q: UnsafeMutablePointer<Float>       // T × qDim     after norm and RoPE
-    let k: UnsafeMutablePointer<Float>       // T × kvDim
-    let v: UnsafeMutablePointer<Float>       // T × kvDim
-    let probs: UnsafeMutablePointer<Float>   // T × heads × T   attention probabilities [i][h][key]
-    let att: UnsafeMutablePointer<Float>     // T × qDim     attention output (o's input)
-    let oOut: UnsafeMutablePointer<Float>    // T × d        o's output (before Gemma's post-norm)
-    let rstdO: UnsafeMutablePointer<Float>   // T
-    let xMid: UnsafeMutablePointer<Float>    // T × d        residual after attention
-    let xn2: UnsafeMutablePointer<Float>     // T × d        FFN-normed
-    let rstd2: UnsafeMutablePointer<Float>   // T
-    let gate: UnsafeMutablePointer<Float>    // T × ffn      before the activation
-    let up: UnsafeMutablePointer<Float>      // T × ffn
+    let xn1: UnsafeMutablePointer<Float>  // T × d        attention-normed input
+    let rstd1: UnsafeMutablePointer<Float>  // T            its 1/rms
+    let qPre: UnsafeMutablePointer<Float>  // T × qDim     q before QK-norm (Gemma 3)
+    let kPre: UnsafeMutablePointer<Float>  // T × kvDim
+    let rstdQ: UnsafeMutablePointer<Float>  // T × heads
+    let rstdK: UnsafeMutablePointer<Float>  // T × kvHeads
+    let q: UnsafeMutablePointer<Float>  // T × qDim     after norm and RoPE
+    let k: UnsafeMutablePointer<Float>  // T × kvDim
+    let v: UnsafeMutablePointer<Float>  // T × kvDim
+    let probs: UnsafeMutablePointer<Float>  // T × heads × T   attention probabilities [i][h][key]
+    let att: UnsafeMutablePointer<Float>  // T × qDim     attention output (o's input)
+    let oOut: UnsafeMutablePointer<Float>  // T × d        o's output (before Gemma's post-norm)
+    let rstdO: UnsafeMutablePointer<Float>  // T
+    let xMid: UnsafeMutablePointer<Float>  // T × d        residual after attention
+    let xn2: UnsafeMutablePointer<Float>  // T × d        FFN-normed
+    let rstd2: UnsafeMutablePointer<Float>  // T
+    let gate: UnsafeMutablePointer<Float>  // T × ffn      before the activation
+    let up: UnsafeMutablePointer<Float>  // T × ffn
     let hidden: UnsafeMutablePointer<Float>  // T × ffn      act(gate) ⊙ up (down's input)
-    let downOut: UnsafeMutablePointer<Float> // T × d        down's output (before Gemma's post-norm)
-    let rstdD: UnsafeMutablePointer<Float>   // T
-    let loraU: UnsafeMutablePointer<Float>   // 7 × T × rank  A·x of each trained projection
+    let downOut: UnsafeMutablePointer<Float>  // T × d        down's output (before Gemma's post-norm)
+    let rstdD: UnsafeMutablePointer<Float>  // T
+    let loraU: UnsafeMutablePointer<Float>  // 7 × T × rank  A·x of each trained projection
 
     init(arena a: ScratchArena, config c: ModelConfig, tokens t: Int, rank: Int) {
         let d = c.embeddingLength, f = c.feedForwardLength

@@ -14,25 +14,33 @@ extension TrainingGraph {
         let local = c.isLocalLayer(l)
         let rope = local ? ropeLocal : ropeGlobal
         w.attnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n { a.rstd1[i] = VectorOps.rmsNorm(x + i * d, nw.baseAddress!, a.xn1 + i * d, n: d, eps: c.rmsEpsilon) }
+            for i in 0..<n {
+                a.rstd1[i] = VectorOps.rmsNorm(x + i * d, nw.baseAddress!, a.xn1 + i * d, n: d, eps: c.rmsEpsilon)
+            }
         }
         linearForward(w.q, layer: l, target: .q, x: a.xn1, y: a.q, n: n, u: a.u(.q, tokens: maxTokens, rank: r))
         linearForward(w.k, layer: l, target: .k, x: a.xn1, y: a.k, n: n, u: a.u(.k, tokens: maxTokens, rank: r))
         linearForward(w.v, layer: l, target: .v, x: a.xn1, y: a.v, n: n, u: a.u(.v, tokens: maxTokens, rank: r))
         if let b = w.qBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.q, $0.baseAddress!, rows: n, n: c.qDim) } }
-        if let b = w.kBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.k, $0.baseAddress!, rows: n, n: c.kvDim) } }
-        if let b = w.vBias { b.withUnsafeBufferPointer { VectorOps.addBias(a.v, $0.baseAddress!, rows: n, n: c.kvDim) } }
+        if let b = w.kBias {
+            b.withUnsafeBufferPointer { VectorOps.addBias(a.k, $0.baseAddress!, rows: n, n: c.kvDim) }
+        }
+        if let b = w.vBias {
+            b.withUnsafeBufferPointer { VectorOps.addBias(a.v, $0.baseAddress!, rows: n, n: c.kvDim) }
+        }
         if let qn = w.qNorm, let kn = w.kNorm {
             a.qPre.update(from: a.q, count: n * c.qDim)
             a.kPre.update(from: a.k, count: n * c.kvDim)
             qn.withUnsafeBufferPointer { qw in
                 for h in 0..<(n * c.headCount) {
-                    a.rstdQ[h] = VectorOps.rmsNorm(a.qPre + h * c.headDim, qw.baseAddress!, a.q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    a.rstdQ[h] = VectorOps.rmsNorm(
+                        a.qPre + h * c.headDim, qw.baseAddress!, a.q + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
             kn.withUnsafeBufferPointer { kw in
                 for h in 0..<(n * c.kvHeadCount) {
-                    a.rstdK[h] = VectorOps.rmsNorm(a.kPre + h * c.headDim, kw.baseAddress!, a.k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
+                    a.rstdK[h] = VectorOps.rmsNorm(
+                        a.kPre + h * c.headDim, kw.baseAddress!, a.k + h * c.headDim, n: c.headDim, eps: c.rmsEpsilon)
                 }
             }
         }
@@ -46,7 +54,8 @@ extension TrainingGraph {
         if let pn = w.postAttnNorm {
             pn.withUnsafeBufferPointer { nw in
                 for i in 0..<n {
-                    a.rstdO[i] = VectorOps.rmsNorm(a.oOut + i * d, nw.baseAddress!, a.xMid + i * d, n: d, eps: c.rmsEpsilon)
+                    a.rstdO[i] = VectorOps.rmsNorm(
+                        a.oOut + i * d, nw.baseAddress!, a.xMid + i * d, n: d, eps: c.rmsEpsilon)
                 }
             }
             VectorOps.add(a.xMid, x, count: n * d)
@@ -54,16 +63,21 @@ extension TrainingGraph {
             for i in 0..<(n * d) { a.xMid[i] = x[i] + a.oOut[i] }
         }
         w.ffnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n { a.rstd2[i] = VectorOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon) }
+            for i in 0..<n {
+                a.rstd2[i] = VectorOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon)
+            }
         }
-        linearForward(w.gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
+        linearForward(
+            w.gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
         linearForward(w.up, layer: l, target: .up, x: a.xn2, y: a.up, n: n, u: a.u(.up, tokens: maxTokens, rank: r))
         VectorOps.gatedActivation(a.gate, a.up, into: a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
-        linearForward(w.down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n, u: a.u(.down, tokens: maxTokens, rank: r))
+        linearForward(
+            w.down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n, u: a.u(.down, tokens: maxTokens, rank: r))
         if let pn = w.postFFNNorm {
             pn.withUnsafeBufferPointer { nw in
                 for i in 0..<n {
-                    a.rstdD[i] = VectorOps.rmsNorm(a.downOut + i * d, nw.baseAddress!, out + i * d, n: d, eps: c.rmsEpsilon)
+                    a.rstdD[i] = VectorOps.rmsNorm(
+                        a.downOut + i * d, nw.baseAddress!, out + i * d, n: d, eps: c.rmsEpsilon)
                 }
             }
             VectorOps.add(out, a.xMid, count: n * d)
@@ -84,17 +98,23 @@ extension TrainingGraph {
     private func feedForwardBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
         let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l], r = tr.rank
         let dDown = postNormBackward(w.postFFNNorm, x: a.downOut, rstd: a.rstdD, n: n)
-        linearBackward(w.down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown, dx: dhidden,
-                       n: n, accumulate: false, trainable: tr)
-        BackpropOps.gatedActivationBackward(a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
-        linearBackward(w.gate, layer: l, target: .gate, x: a.xn2, u: a.u(.gate, tokens: maxTokens, rank: r), dy: dgate, dx: dxn,
-                       n: n, accumulate: false, trainable: tr)
-        linearBackward(w.up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
-                       n: n, accumulate: true, trainable: tr)
+        linearBackward(
+            w.down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown,
+            dx: dhidden,
+            n: n, accumulate: false, trainable: tr)
+        BackpropOps.gatedActivationBackward(
+            a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
+        linearBackward(
+            w.gate, layer: l, target: .gate, x: a.xn2, u: a.u(.gate, tokens: maxTokens, rank: r), dy: dgate, dx: dxn,
+            n: n, accumulate: false, trainable: tr)
+        linearBackward(
+            w.up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
+            n: n, accumulate: true, trainable: tr)
         w.ffnNorm.withUnsafeBufferPointer { nw in
             for i in 0..<n {
-                BackpropOps.rmsNormBackward(x: a.xMid + i * d, w: nw.baseAddress!, rstd: a.rstd2[i], dy: dxn + i * d, dx: dx + i * d,
-                                            n: d, accumulate: true)
+                BackpropOps.rmsNormBackward(
+                    x: a.xMid + i * d, w: nw.baseAddress!, rstd: a.rstd2[i], dy: dxn + i * d, dx: dx + i * d,
+                    n: d, accumulate: true)
             }
         }
     }
@@ -104,35 +124,44 @@ extension TrainingGraph {
     private func attentionBranchBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
         let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l], r = tr.rank
         let dO = postNormBackward(w.postAttnNorm, x: a.oOut, rstd: a.rstdO, n: n)
-        linearBackward(w.o, layer: l, target: .o, x: a.att, u: a.u(.o, tokens: maxTokens, rank: r), dy: dO, dx: datt,
-                       n: n, accumulate: false, trainable: tr)
+        linearBackward(
+            w.o, layer: l, target: .o, x: a.att, u: a.u(.o, tokens: maxTokens, rank: r), dy: dO, dx: datt,
+            n: n, accumulate: false, trainable: tr)
         attentionBackward(a, n: n)
         ropeBackward(layer: l, n: n)
         if let qn = w.qNorm, let kn = w.kNorm { qkNormBackward(a, qNorm: qn, kNorm: kn, n: n) }
-        linearBackward(w.q, layer: l, target: .q, x: a.xn1, u: a.u(.q, tokens: maxTokens, rank: r), dy: dq, dx: dxn,
-                       n: n, accumulate: false, trainable: tr)
-        linearBackward(w.k, layer: l, target: .k, x: a.xn1, u: a.u(.k, tokens: maxTokens, rank: r), dy: dk, dx: dxn,
-                       n: n, accumulate: true, trainable: tr)
-        linearBackward(w.v, layer: l, target: .v, x: a.xn1, u: a.u(.v, tokens: maxTokens, rank: r), dy: dv, dx: dxn,
-                       n: n, accumulate: true, trainable: tr)
+        linearBackward(
+            w.q, layer: l, target: .q, x: a.xn1, u: a.u(.q, tokens: maxTokens, rank: r), dy: dq, dx: dxn,
+            n: n, accumulate: false, trainable: tr)
+        linearBackward(
+            w.k, layer: l, target: .k, x: a.xn1, u: a.u(.k, tokens: maxTokens, rank: r), dy: dk, dx: dxn,
+            n: n, accumulate: true, trainable: tr)
+        linearBackward(
+            w.v, layer: l, target: .v, x: a.xn1, u: a.u(.v, tokens: maxTokens, rank: r), dy: dv, dx: dxn,
+            n: n, accumulate: true, trainable: tr)
         w.attnNorm.withUnsafeBufferPointer { nw in
             for i in 0..<n {
-                BackpropOps.rmsNormBackward(x: input(l) + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
-                                            n: d, accumulate: true)
+                BackpropOps.rmsNormBackward(
+                    x: input(l) + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
+                    n: d, accumulate: true)
             }
         }
     }
 
     /// The gradient entering a branch's last projection: `dx` itself, or (Gemma's post-norm)
     /// its gradient through the norm, in `dtmp`.
-    private func postNormBackward(_ norm: [Float]?, x: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, n: Int)
-        -> UnsafePointer<Float> {
+    private func postNormBackward(
+        _ norm: [Float]?, x: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, n: Int
+    )
+        -> UnsafePointer<Float>
+    {
         guard let norm else { return UnsafePointer(dx) }
         let d = config.embeddingLength
         norm.withUnsafeBufferPointer { nw in
             for i in 0..<n {
-                BackpropOps.rmsNormBackward(x: x + i * d, w: nw.baseAddress!, rstd: rstd[i], dy: dx + i * d, dx: dtmp + i * d,
-                                            n: d, accumulate: false)
+                BackpropOps.rmsNormBackward(
+                    x: x + i * d, w: nw.baseAddress!, rstd: rstd[i], dy: dx + i * d, dx: dtmp + i * d,
+                    n: d, accumulate: false)
             }
         }
         return UnsafePointer(dtmp)
@@ -143,8 +172,10 @@ extension TrainingGraph {
         let c = config, rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
         for i in 0..<n {
             let pos = position(i)
-            rope.apply(dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
-            rope.apply(dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
+            rope.apply(
+                dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
+            rope.apply(
+                dk + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)
         }
     }
 
@@ -154,15 +185,17 @@ extension TrainingGraph {
         let c = config
         qNorm.withUnsafeBufferPointer { qw in
             for h in 0..<(n * c.headCount) {
-                BackpropOps.rmsNormBackward(x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
-                                            dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+                BackpropOps.rmsNormBackward(
+                    x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
+                    dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
             }
         }
         dq.update(from: dxn, count: n * c.qDim)
         kNorm.withUnsafeBufferPointer { kw in
             for h in 0..<(n * c.kvHeadCount) {
-                BackpropOps.rmsNormBackward(x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
-                                            dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+                BackpropOps.rmsNormBackward(
+                    x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
+                    dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
             }
         }
         dk.update(from: dxn, count: n * c.kvDim)
@@ -183,8 +216,9 @@ extension TrainingGraph {
     func attentionForward(_ a: BlockActivations, n: Int, window: Int) {
         let c = config, heads = c.headCount
         let front = branch?.hiddenEnd ?? n
-        tk_attention(pool, a.q, Int64(c.qDim), Int32(front), 0, a.k, a.v, Int64(c.kvDim), Int32(heads), Int32(c.kvHeadCount),
-                     Int32(c.headDim), c.attentionScale, Int32(window), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
+        tk_attention(
+            pool, a.q, Int64(c.qDim), Int32(front), 0, a.k, a.v, Int64(c.kvDim), Int32(heads), Int32(c.kvHeadCount),
+            Int32(c.headDim), c.attentionScale, Int32(window), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
         guard let b = branch, front < n else { return }
         let shared = b.hiddenStart, gap = b.hiddenEnd - b.hiddenStart, tail = n - front
         branchK.update(from: a.k, count: shared * c.kvDim)
@@ -192,14 +226,15 @@ extension TrainingGraph {
         (branchK + shared * c.kvDim).update(from: a.k + front * c.kvDim, count: tail * c.kvDim)
         (branchV + shared * c.kvDim).update(from: a.v + front * c.kvDim, count: tail * c.kvDim)
         let probs = a.probs + front * heads * n
-        tk_attention(pool, a.q + front * c.qDim, Int64(c.qDim), Int32(tail), Int64(shared), branchK, branchV, Int64(c.kvDim),
-                     Int32(heads), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(window),
-                     a.att + front * c.qDim, Int64(c.qDim), probs, Int64(n), attScratch)
+        tk_attention(
+            pool, a.q + front * c.qDim, Int64(c.qDim), Int32(tail), Int64(shared), branchK, branchV, Int64(c.kvDim),
+            Int32(heads), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(window),
+            a.att + front * c.qDim, Int64(c.qDim), probs, Int64(n), attScratch)
         // Gathered key column shared + j is packed column front + j.
         for r in 0..<tail {
             for h in 0..<heads {
                 let row = probs + (r * heads + h) * n
-                memmove(row + front, row + shared, (r + 1) * MemoryLayout<Float>.size)   // may overlap
+                memmove(row + front, row + shared, (r + 1) * MemoryLayout<Float>.size)  // may overlap
                 (row + shared).update(repeating: 0, count: gap)
             }
         }
@@ -217,11 +252,15 @@ extension TrainingGraph {
             let g = h / group
             let qh = a.q + h * hd, kg = a.k + g * hd, vg = a.v + g * hd
             let doh = datt + h * hd
-            let ph = a.probs + h * n                           // row i at ph + i·heads·n
+            let ph = a.probs + h * n  // row i at ph + i·heads·n
             // dP[n × n] = dO_h · V_gᵀ
-            tk_sgemm(pool, false, true, Int64(n), Int64(n), Int64(hd), 1, doh, Int64(c.qDim), vg, Int64(c.kvDim), 0, dP, Int64(n))
+            tk_sgemm(
+                pool, false, true, Int64(n), Int64(n), Int64(hd), 1, doh, Int64(c.qDim), vg, Int64(c.kvDim), 0, dP,
+                Int64(n))
             // dV_g += P_hᵀ · dO_h
-            tk_sgemm(pool, true, false, Int64(n), Int64(hd), Int64(n), 1, ph, ldP, doh, Int64(c.qDim), 1, dv + g * hd, Int64(c.kvDim))
+            tk_sgemm(
+                pool, true, false, Int64(n), Int64(hd), Int64(n), 1, ph, ldP, doh, Int64(c.qDim), 1, dv + g * hd,
+                Int64(c.kvDim))
             // dS = P ⊙ (dP − Σ_j dP⊙P), in place in dP (masked entries have P = 0)
             for i in 0..<n {
                 let prow = ph + i * heads * n, drow = dP + i * n
@@ -231,9 +270,13 @@ extension TrainingGraph {
                 for j in (i + 1)..<max(i + 1, n) { drow[j] = 0 }
             }
             // dQ_h = s · dS · K_g
-            tk_sgemm(pool, false, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), kg, Int64(c.kvDim), 0, dq + h * hd, Int64(c.qDim))
+            tk_sgemm(
+                pool, false, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), kg, Int64(c.kvDim), 0, dq + h * hd,
+                Int64(c.qDim))
             // dK_g += s · dSᵀ · Q_h
-            tk_sgemm(pool, true, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), qh, Int64(c.qDim), 1, dk + g * hd, Int64(c.kvDim))
+            tk_sgemm(
+                pool, true, false, Int64(n), Int64(hd), Int64(n), s, dP, Int64(n), qh, Int64(c.qDim), 1, dk + g * hd,
+                Int64(c.kvDim))
         }
     }
 }

@@ -52,14 +52,18 @@ extension TrainingGraph {
     /// and the rejected completion, each equal to `forward(tokens:targetStart:)` of its own
     /// sequence. `backward(chosenScale:rejectedScale:)` then gives both gradients in one pass.
     /// - Throws: `TrainingError.sequenceTooLong` when the pair does not `fit`.
-    public func forward(pair: PreferenceExample, frozen: [AdapterUse] = [], trainable: TrainableLoRA?) throws
-        -> (chosen: [Float], rejected: [Float]) {
+    public func forward(
+        pair: PreferenceExample, frozen: [AdapterUse] = [], trainable: TrainableLoRA?
+    ) throws
+        -> (chosen: [Float], rejected: [Float])
+    {
         for e in [pair.chosen, pair.rejected] where e.targetStart < 1 || e.targetStart >= e.tokens.count {
             throw TrainingError.noTargets
         }
         let p = PackedPair(pair)
-        let logps = try run(tokens: p.tokens, targetRows: p.targetRows, targets: p.targets, chosenTargets: p.chosenTargetCount,
-                            branch: p.branch, frozen: frozen, trainable: trainable)
+        let logps = try run(
+            tokens: p.tokens, targetRows: p.targetRows, targets: p.targets, chosenTargets: p.chosenTargetCount,
+            branch: p.branch, frozen: frozen, trainable: trainable)
         return (Array(logps[..<p.chosenTargetCount]), Array(logps[p.chosenTargetCount...]))
     }
 }

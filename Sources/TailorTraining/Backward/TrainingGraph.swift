@@ -49,34 +49,34 @@ public final class TrainingGraph {
     public let checkpointing: Bool
     public let threads: Int
 
-    let pool: OpaquePointer                  // tk_pool; destroyed in deinit
+    let pool: OpaquePointer  // tk_pool; destroyed in deinit
     let arena = ScratchArena()
     let ropeGlobal: RopeTable
     let ropeLocal: RopeTable
     let tileRows = 256
-    let acts: [BlockActivations]             // layerCount sets, or 1 with checkpointing
-    let residual: UnsafeMutablePointer<Float> // (layers + 1) × T × d   block inputs; the last is the final residual
-    let xnF: UnsafeMutablePointer<Float>     // T × d      output-normed rows of the target positions
-    let rstdF: UnsafeMutablePointer<Float>   // T
+    let acts: [BlockActivations]  // layerCount sets, or 1 with checkpointing
+    let residual: UnsafeMutablePointer<Float>  // (layers + 1) × T × d   block inputs; the last is the final residual
+    let xnF: UnsafeMutablePointer<Float>  // T × d      output-normed rows of the target positions
+    let rstdF: UnsafeMutablePointer<Float>  // T
     let logits: UnsafeMutablePointer<Float>  // T × vocab  target rows' logits, then their gradients
     // Backward scratch.
-    let dx: UnsafeMutablePointer<Float>      // T × d      gradient of the residual stream
-    let dtmp: UnsafeMutablePointer<Float>    // T × d
-    let dxn: UnsafeMutablePointer<Float>     // T × max(d, qDim)
-    let dq: UnsafeMutablePointer<Float>      // T × qDim
-    let dk: UnsafeMutablePointer<Float>      // T × kvDim
-    let dv: UnsafeMutablePointer<Float>      // T × kvDim
-    let datt: UnsafeMutablePointer<Float>    // T × qDim
-    let dgate: UnsafeMutablePointer<Float>   // T × ffn
-    let dup: UnsafeMutablePointer<Float>     // T × ffn
-    let dhidden: UnsafeMutablePointer<Float> // T × ffn
-    let dP: UnsafeMutablePointer<Float>      // T × T      one head's probability gradient, then its score gradient
-    let loraTmp: UnsafeMutablePointer<Float> // T × maxAdapterRank   dy·B of an adapted projection
-    let tiles: UnsafeMutablePointer<Float>   // threads × tileRows × maxCols
-    let partial: UnsafeMutablePointer<Float> // threads × T × maxCols   per-thread sums of Wᵀ·dy
-    let attScratch: UnsafeMutablePointer<Float> // threads × T
-    let branchK: UnsafeMutablePointer<Float> // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
-    let branchV: UnsafeMutablePointer<Float> // T × kvDim  and values
+    let dx: UnsafeMutablePointer<Float>  // T × d      gradient of the residual stream
+    let dtmp: UnsafeMutablePointer<Float>  // T × d
+    let dxn: UnsafeMutablePointer<Float>  // T × max(d, qDim)
+    let dq: UnsafeMutablePointer<Float>  // T × qDim
+    let dk: UnsafeMutablePointer<Float>  // T × kvDim
+    let dv: UnsafeMutablePointer<Float>  // T × kvDim
+    let datt: UnsafeMutablePointer<Float>  // T × qDim
+    let dgate: UnsafeMutablePointer<Float>  // T × ffn
+    let dup: UnsafeMutablePointer<Float>  // T × ffn
+    let dhidden: UnsafeMutablePointer<Float>  // T × ffn
+    let dP: UnsafeMutablePointer<Float>  // T × T      one head's probability gradient, then its score gradient
+    let loraTmp: UnsafeMutablePointer<Float>  // T × maxAdapterRank   dy·B of an adapted projection
+    let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
+    let partial: UnsafeMutablePointer<Float>  // threads × T × maxCols   per-thread sums of Wᵀ·dy
+    let attScratch: UnsafeMutablePointer<Float>  // threads × T
+    let branchK: UnsafeMutablePointer<Float>  // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
+    let branchV: UnsafeMutablePointer<Float>  // T × kvDim  and values
     let loraScratchRank: Int
 
     /// Called before every block of the forward and backward passes: where a daemon pauses
@@ -110,13 +110,17 @@ public final class TrainingGraph {
         self.checkpointing = checkpointing
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         pool = tk_pool_create(Int32(self.threads))
-        ropeGlobal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
-                               factors: model.weights.ropeFrequencyFactors, maxContext: self.maxTokens)
-        ropeLocal = RopeTable(ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxTokens)
+        ropeGlobal = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
+            factors: model.weights.ropeFrequencyFactors, maxContext: self.maxTokens)
+        ropeLocal = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxTokens)
         let t = self.maxTokens, d = c.embeddingLength, f = c.feedForwardLength
         let maxCols = max(d, c.qDim, f)
         let arena = self.arena, rank = self.maxRank
-        acts = (0..<(checkpointing ? 1 : c.layerCount)).map { _ in BlockActivations(arena: arena, config: c, tokens: t, rank: rank) }
+        acts = (0..<(checkpointing ? 1 : c.layerCount)).map { _ in
+            BlockActivations(arena: arena, config: c, tokens: t, rank: rank)
+        }
         residual = arena.floats((c.layerCount + 1) * t * d)
         xnF = arena.floats(t * d); rstdF = arena.floats(t)
         logits = arena.floats(t * c.vocabSize)
@@ -140,16 +144,22 @@ public final class TrainingGraph {
     /// - Parameters:
     ///   - frozen: adapters applied and not trained (e.g. the task adapter under a user's).
     ///   - trainable: the adapter whose gradients `backward` computes; nil for scoring only.
-    public func forward(tokens: [Int32], targetStart: Int, frozen: [AdapterUse] = [], trainable: TrainableLoRA?) throws -> [Float] {
+    public func forward(
+        tokens: [Int32], targetStart: Int, frozen: [AdapterUse] = [], trainable: TrainableLoRA?
+    ) throws -> [Float] {
         guard targetStart >= 1, targetStart < tokens.count else { throw TrainingError.noTargets }
-        return try run(tokens: tokens, targetRows: Array((targetStart - 1)..<(tokens.count - 1)), targets: Array(tokens[targetStart...]),
-                       frozen: frozen, trainable: trainable)
+        return try run(
+            tokens: tokens, targetRows: Array((targetStart - 1)..<(tokens.count - 1)),
+            targets: Array(tokens[targetStart...]),
+            frozen: frozen, trainable: trainable)
     }
 
     /// The forward pass of `tokens` with the given targets: checks, records the call, runs
     /// every block and returns each target's log-probability.
-    func run(tokens: [Int32], targetRows: [Int], targets: [Int32], chosenTargets: Int? = nil,
-             branch: (hiddenStart: Int, hiddenEnd: Int)? = nil, frozen: [AdapterUse], trainable: TrainableLoRA?) throws -> [Float] {
+    func run(
+        tokens: [Int32], targetRows: [Int], targets: [Int32], chosenTargets: Int? = nil,
+        branch: (hiddenStart: Int, hiddenEnd: Int)? = nil, frozen: [AdapterUse], trainable: TrainableLoRA?
+    ) throws -> [Float] {
         let c = config, d = c.embeddingLength, n = tokens.count
         guard n <= maxTokens, targets.count <= maxTokens else {
             throw TrainingError.sequenceTooLong(tokens: max(n, targets.count), capacity: maxTokens)
@@ -215,8 +225,9 @@ public final class TrainingGraph {
             }
         }
         let out = model.weights.output
-        tk_matmul_gemm(pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), xnF, Int64(d), Int64(nT),
-                       logits, Int64(v), tiles, Int64(tileRows), false)
+        tk_matmul_gemm(
+            pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), xnF, Int64(d), Int64(nT),
+            logits, Int64(v), tiles, Int64(tileRows), false)
         var logps = [Float](repeating: 0, count: nT)
         for i in 0..<nT {
             let row = logits + i * v
@@ -237,15 +248,17 @@ public final class TrainingGraph {
             row[Int(targets[i])] += scale
         }
         let out = model.weights.output
-        tk_matmul_transposed(pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), logits, Int64(v), Int64(nT),
-                             dxn, Int64(d), tiles, Int64(tileRows), partial, false)
+        tk_matmul_transposed(
+            pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), logits, Int64(v), Int64(nT),
+            dxn, Int64(d), tiles, Int64(tileRows), partial, false)
         dx.update(repeating: 0, count: tokenCount * d)
         let xL = residual + c.layerCount * maxTokens * d
         model.weights.outputNorm.withUnsafeBufferPointer { w in
             for i in 0..<nT {
                 let p = targetRows[i]
-                BackpropOps.rmsNormBackward(x: xL + p * d, w: w.baseAddress!, rstd: rstdF[i], dy: dxn + i * d, dx: dx + p * d,
-                                            n: d, accumulate: true)
+                BackpropOps.rmsNormBackward(
+                    x: xL + p * d, w: w.baseAddress!, rstd: rstdF[i], dy: dxn + i * d, dx: dx + p * d,
+                    n: d, accumulate: true)
             }
         }
     }

@@ -35,9 +35,13 @@ public final class TrainableLoRA: @unchecked Sendable {
 
     /// A fresh adapter as PEFT initializes one: A ~ U(−1/√in, 1/√in) (kaiming-uniform with
     /// a = √5), B = 0, so training starts from the unadapted model. Deterministic in `seed`.
-    public convenience init(config: ModelConfig, rank: Int, alpha: Float, useRSLoRA: Bool = false,
-                            targets: [LoRATarget], layers: Range<Int>? = nil, seed: UInt64) {
-        let keys = (layers ?? 0..<config.layerCount).flatMap { l in LoRATarget.allCases.filter(targets.contains).map { LoRAAdapter.Key(layer: l, target: $0) } }
+    public convenience init(
+        config: ModelConfig, rank: Int, alpha: Float, useRSLoRA: Bool = false,
+        targets: [LoRATarget], layers: Range<Int>? = nil, seed: UInt64
+    ) {
+        let keys = (layers ?? 0..<config.layerCount).flatMap { l in
+            LoRATarget.allCases.filter(targets.contains).map { LoRAAdapter.Key(layer: l, target: $0) }
+        }
         self.init(config: config, rank: rank, alpha: alpha, useRSLoRA: useRSLoRA, keys: keys)
         var rng = SeededGenerator(seed: seed)
         for s in slots {

@@ -20,10 +20,18 @@ public struct NegativeConfiguration: Sendable, Equatable, Codable {
 
     /// Checks ranges, naming the first bad value.
     public func validate() throws {
-        if samples < 1 || samples > 64 { throw TrainingError.badHyperparameter("negative samples must be 1...64, not \(samples)") }
-        if !(temperature > 0) || !(topP > 0 && topP <= 1) { throw TrainingError.badHyperparameter("temperature must be > 0 and top-p in (0, 1]") }
-        if !(1...4096).contains(maxNewTokens) { throw TrainingError.badHyperparameter("max new tokens must be 1...4096") }
-        if !alpha.isFinite || alpha < 0 { throw TrainingError.badHyperparameter("the reward's alpha must be finite and ≥ 0") }
+        if samples < 1 || samples > 64 {
+            throw TrainingError.badHyperparameter("negative samples must be 1...64, not \(samples)")
+        }
+        if !(temperature > 0) || !(topP > 0 && topP <= 1) {
+            throw TrainingError.badHyperparameter("temperature must be > 0 and top-p in (0, 1]")
+        }
+        if !(1...4096).contains(maxNewTokens) {
+            throw TrainingError.badHyperparameter("max new tokens must be 1...4096")
+        }
+        if !alpha.isFinite || alpha < 0 {
+            throw TrainingError.badHyperparameter("the reward's alpha must be finite and ≥ 0")
+        }
     }
 }
 
@@ -57,15 +65,18 @@ public final class NegativeSampler {
 
     /// A sampler whose prompt + completion fit `graph`'s capacity (`graph.maxTokens`), using its
     /// threads and pausing at its `pausePoint`.
-    public init(graph: TrainingGraph, base: [AdapterUse], user: [AdapterUse], configuration: NegativeConfiguration = .init()) throws {
+    public init(
+        graph: TrainingGraph, base: [AdapterUse], user: [AdapterUse], configuration: NegativeConfiguration = .init()
+    ) throws {
         try configuration.validate()
         self.graph = graph
         self.base = base
         self.user = user
         self.configuration = configuration
         let rows = 2 * configuration.samples
-        context = InferenceContext(model: graph.model, maxSequences: rows, maxContext: graph.maxTokens,
-                                   maxBatchTokens: max(rows, 2 * min(256, graph.maxTokens)), maxLogitRows: rows, threads: graph.threads)
+        context = InferenceContext(
+            model: graph.model, maxSequences: rows, maxContext: graph.maxTokens,
+            maxBatchTokens: max(rows, 2 * min(256, graph.maxTokens)), maxLogitRows: rows, threads: graph.threads)
     }
 
     /// One sample's row while it decodes.
@@ -85,12 +96,16 @@ public final class NegativeSampler {
     public func candidates(prompt: [Int32], index: Int) throws -> [ScoredCompletion] {
         let c = configuration, k = c.samples
         let room = graph.maxTokens - prompt.count - 1
-        guard room >= 1 else { throw TrainingError.sequenceTooLong(tokens: prompt.count + 1, capacity: graph.maxTokens) }
+        guard room >= 1 else {
+            throw TrainingError.sequenceTooLong(tokens: prompt.count + 1, capacity: graph.maxTokens)
+        }
         let options = GenerationOptions(maxTokens: min(c.maxNewTokens, room))
         var rows = try (0..<k).map { i -> Row in
             let seed = c.seed &+ UInt64(index) &* 1_000_003 &+ UInt64(i) &* 7919
             let sampling = SamplingParameters(temperature: c.temperature, topP: c.topP, seed: seed)
-            return Row(state: try DecodingState(prompt: prompt, sampling: sampling, options: options, tokenizer: graph.model.tokenizer))
+            return Row(
+                state: try DecodingState(
+                    prompt: prompt, sampling: sampling, options: options, tokenizer: graph.model.tokenizer))
         }
         try prefill(prompt)
         // Logit rows: after the prefill, 0 is π_base's and 1 π_user's, shared by every sample;
@@ -99,13 +114,16 @@ public final class NegativeSampler {
         while true {
             var fed: [Int] = []
             for i in 0..<k where !rows[i].done {
-                if step(&rows[i], base: context.logits(row: baseRow[i]), user: context.logits(row: userRow[i])) { fed.append(i) }
+                if step(&rows[i], base: context.logits(row: baseRow[i]), user: context.logits(row: userRow[i])) {
+                    fed.append(i)
+                }
             }
             guard !fed.isEmpty else { break }
             graph.pausePoint?()
             let last = fed.map { rows[$0].state.generated.last! }
-            try context.forward(zip(fed, last).map { BatchItem(sequence: $0, tokens: [$1], adapters: base) }
-                                + zip(fed, last).map { BatchItem(sequence: k + $0, tokens: [$1], adapters: user) })
+            try context.forward(
+                zip(fed, last).map { BatchItem(sequence: $0, tokens: [$1], adapters: base) }
+                    + zip(fed, last).map { BatchItem(sequence: k + $0, tokens: [$1], adapters: user) })
             for (n, i) in fed.enumerated() { baseRow[i] = n; userRow[i] = fed.count + n }
         }
         var out: [ScoredCompletion] = []
@@ -113,8 +131,10 @@ public final class NegativeSampler {
             let tokens = row.state.generated + (row.endToken.map { [$0] } ?? [])
             guard !tokens.isEmpty, !row.state.text.isEmpty else { continue }
             let r = row.logpUser - Double(c.alpha) * row.logpBase
-            out.append(ScoredCompletion(tokens: tokens, text: row.state.text,
-                                        reward: Float(c.lengthNormalized ? r / Double(tokens.count) : r)))
+            out.append(
+                ScoredCompletion(
+                    tokens: tokens, text: row.state.text,
+                    reward: Float(c.lengthNormalized ? r / Double(tokens.count) : r)))
         }
         return out.sorted { $0.reward < $1.reward }
     }
@@ -129,7 +149,10 @@ public final class NegativeSampler {
         while i < prompt.count {
             let part = Array(prompt[i..<min(prompt.count, i + chunk)])
             graph.pausePoint?()
-            try context.forward([BatchItem(sequence: 0, tokens: part, adapters: base), BatchItem(sequence: k, tokens: part, adapters: user)])
+            try context.forward([
+                BatchItem(sequence: 0, tokens: part, adapters: base),
+                BatchItem(sequence: k, tokens: part, adapters: user),
+            ])
             i += part.count
         }
         for s in 1..<k {
@@ -161,12 +184,16 @@ public final class NegativeSampler {
     /// differs from the user's real `output` (ignoring surrounding whitespace); nil when every
     /// sample equals it or is empty. The text has NUL bytes replaced by U+FFFD, since stored
     /// text (like the wire) cannot hold them.
-    public func negative(input: String, output: String, index: Int, formatter: ExampleFormatter) throws -> ScoredCompletion? {
+    public func negative(
+        input: String, output: String, index: Int, formatter: ExampleFormatter
+    ) throws -> ScoredCompletion? {
         let prompt = formatter.prompt(input)
         let room = formatter.maxTokens - configuration.maxNewTokens - 1
         let real = output.trimmingCharacters(in: .whitespacesAndNewlines)
         let list = try candidates(prompt: room > 0 ? Array(prompt.suffix(room)) : prompt, index: index)
-        guard var worst = list.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real }) else { return nil }
+        guard var worst = list.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real }) else {
+            return nil
+        }
         worst.text = worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         return worst
     }

@@ -11,8 +11,8 @@ public final class AdamW: @unchecked Sendable {
     /// Steps taken (t in the bias corrections).
     public private(set) var steps = 0
     let count: Int
-    let m: UnsafeMutablePointer<Float>   // count; first moments; freed in deinit
-    let v: UnsafeMutablePointer<Float>   // count; second moments; freed in deinit
+    let m: UnsafeMutablePointer<Float>  // count; first moments; freed in deinit
+    let v: UnsafeMutablePointer<Float>  // count; second moments; freed in deinit
 
     /// An optimizer for `count` parameters.
     public init(count: Int, weightDecay: Float) {
@@ -52,7 +52,9 @@ public final class AdamW: @unchecked Sendable {
 
     /// Restores `state()`.
     public func restore(steps: Int, m: [Float], v: [Float]) throws {
-        guard m.count == count, v.count == count else { throw TrainingError.badHyperparameter("checkpoint moments have \(m.count) values, the adapter \(count)") }
+        guard m.count == count, v.count == count else {
+            throw TrainingError.badHyperparameter("checkpoint moments have \(m.count) values, the adapter \(count)")
+        }
         self.steps = steps
         m.withUnsafeBufferPointer { self.m.update(from: $0.baseAddress!, count: count) }
         v.withUnsafeBufferPointer { self.v.update(from: $0.baseAddress!, count: count) }

@@ -59,8 +59,11 @@ public struct PersonalizationPipeline: Sendable {
         /// After every optimizer step: progress, checkpoints.
         public var didStep: ((StepReport, LoRATrainer) throws -> Void)?
 
-        public init(pausePoint: (() -> Void)? = nil, beforeSequence: (() throws -> Void)? = nil, resume: TrainingCheckpoint? = nil,
-                    willStart: ((LoRATrainer) throws -> Void)? = nil, didStep: ((StepReport, LoRATrainer) throws -> Void)? = nil) {
+        public init(
+            pausePoint: (() -> Void)? = nil, beforeSequence: (() throws -> Void)? = nil,
+            resume: TrainingCheckpoint? = nil,
+            willStart: ((LoRATrainer) throws -> Void)? = nil, didStep: ((StepReport, LoRATrainer) throws -> Void)? = nil
+        ) {
             self.pausePoint = pausePoint
             self.beforeSequence = beforeSequence
             self.resume = resume
@@ -78,7 +81,8 @@ public struct PersonalizationPipeline: Sendable {
     public func examples(_ pairs: [TextPreference]) -> [PreferenceExample] {
         pairs.compactMap { p in
             guard let c = formatter.example(input: p.prompt, output: p.chosen),
-                  let r = formatter.example(input: p.prompt, output: p.rejected) else { return nil }
+                let r = formatter.example(input: p.prompt, output: p.rejected)
+            else { return nil }
             return PreferenceExample(chosen: c, rejected: r)
         }
     }
@@ -86,10 +90,13 @@ public struct PersonalizationPipeline: Sendable {
     /// A fresh adapter trained on `items` by cross-entropy on their outputs: the task adapter
     /// (nothing frozen), or a user's over the frozen task adapter.
     /// - Throws: `TrainingError.emptyDataset` when no item gives a sequence; a hook's error.
-    public func supervised(_ items: [TextExample], configuration: TrainingConfiguration, frozen: [AdapterUse] = [],
-                           hooks: Hooks = Hooks()) throws -> TrainableLoRA {
+    public func supervised(
+        _ items: [TextExample], configuration: TrainingConfiguration, frozen: [AdapterUse] = [],
+        hooks: Hooks = Hooks()
+    ) throws -> TrainableLoRA {
         let c = configuration
-        let lora = TrainableLoRA(config: model.config, rank: c.rank, alpha: c.alpha, targets: try c.loraTargets(), seed: c.seed)
+        let lora = TrainableLoRA(
+            config: model.config, rank: c.rank, alpha: c.alpha, targets: try c.loraTargets(), seed: c.seed)
         try train(lora, frozen: frozen, .sft(examples(items)), c, hooks)
         return lora
     }
@@ -97,8 +104,10 @@ public struct PersonalizationPipeline: Sendable {
     /// The user's adapter continued by DPO on `pairs`, the reference being the same weights
     /// without it (the frozen task adapter only).
     /// - Throws: `TrainingError.emptyDataset` when no pair gives sequences; a hook's error.
-    public func preference(_ pairs: [TextPreference], continuing user: LoRAAdapter, configuration: TrainingConfiguration,
-                           frozen: [AdapterUse] = [], hooks: Hooks = Hooks()) throws -> TrainableLoRA {
+    public func preference(
+        _ pairs: [TextPreference], continuing user: LoRAAdapter, configuration: TrainingConfiguration,
+        frozen: [AdapterUse] = [], hooks: Hooks = Hooks()
+    ) throws -> TrainableLoRA {
         let lora = try TrainableLoRA(continuing: user, config: model.config)
         try train(lora, frozen: frozen, .dpo(examples(pairs)), configuration, hooks)
         return lora
@@ -106,11 +115,14 @@ public struct PersonalizationPipeline: Sendable {
 
     /// The negatives stage: samples from π_base = base + `task`, scored against
     /// π_user = π_base + `user`.
-    public func negatives(task: [AdapterUse], user: LoRAAdapter, configuration: NegativeConfiguration,
-                          pausePoint: (() -> Void)? = nil) throws -> NegativeStage {
+    public func negatives(
+        task: [AdapterUse], user: LoRAAdapter, configuration: NegativeConfiguration,
+        pausePoint: (() -> Void)? = nil
+    ) throws -> NegativeStage {
         let graph = TrainingGraph(model: model, maxTokens: maxTokens, maxRank: 1, threads: threads)
         graph.pausePoint = pausePoint
-        let sampler = try NegativeSampler(graph: graph, base: task, user: task + [AdapterUse(user)], configuration: configuration)
+        let sampler = try NegativeSampler(
+            graph: graph, base: task, user: task + [AdapterUse(user)], configuration: configuration)
         return NegativeStage(sampler: sampler, formatter: formatter)
     }
 
@@ -127,11 +139,15 @@ public struct PersonalizationPipeline: Sendable {
     }
 
     /// The step loop every training stage shares.
-    private func train(_ lora: TrainableLoRA, frozen: [AdapterUse], _ objective: LoRATrainer.Objective, _ configuration: TrainingConfiguration,
-                       _ hooks: Hooks) throws {
+    private func train(
+        _ lora: TrainableLoRA, frozen: [AdapterUse], _ objective: LoRATrainer.Objective,
+        _ configuration: TrainingConfiguration,
+        _ hooks: Hooks
+    ) throws {
         let graph = TrainingGraph(model: model, maxTokens: maxTokens, maxRank: lora.rank, threads: threads)
         graph.pausePoint = hooks.pausePoint
-        let trainer = try LoRATrainer(graph: graph, trainable: lora, frozen: frozen, objective: objective, configuration: configuration)
+        let trainer = try LoRATrainer(
+            graph: graph, trainable: lora, frozen: frozen, objective: objective, configuration: configuration)
         trainer.beforeSequence = hooks.beforeSequence
         if let checkpoint = hooks.resume { try trainer.resume(from: checkpoint) }
         try hooks.willStart?(trainer)

@@ -57,13 +57,19 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public func validate() throws {
         if rank < 1 || rank > 256 { throw TrainingError.badHyperparameter("rank must be 1...256, not \(rank)") }
         if !(alpha > 0 && alpha.isFinite) { throw TrainingError.badHyperparameter("alpha must be positive") }
-        if !(learningRate > 0 && learningRate < 1) { throw TrainingError.badHyperparameter("learning rate must be in (0, 1), not \(learningRate)") }
-        if epochs < 1 || epochs > 1000 { throw TrainingError.badHyperparameter("epochs must be 1...1000, not \(epochs)") }
+        if !(learningRate > 0 && learningRate < 1) {
+            throw TrainingError.badHyperparameter("learning rate must be in (0, 1), not \(learningRate)")
+        }
+        if epochs < 1 || epochs > 1000 {
+            throw TrainingError.badHyperparameter("epochs must be 1...1000, not \(epochs)")
+        }
         if !(1...4096).contains(batchSize) || !(1...4096).contains(gradientAccumulation) {
             throw TrainingError.badHyperparameter("batch size and accumulation must be 1...4096")
         }
         if !(0...0.9).contains(warmupRatio) { throw TrainingError.badHyperparameter("warmup ratio must be in 0...0.9") }
-        if !(weightDecay >= 0 && weightDecay.isFinite && maxGradNorm >= 0 && maxGradNorm.isFinite && beta > 0 && beta.isFinite) {
+        if !(weightDecay >= 0 && weightDecay.isFinite && maxGradNorm >= 0 && maxGradNorm.isFinite && beta > 0
+            && beta.isFinite)
+        {
             throw TrainingError.badHyperparameter("weight decay and clip must be finite and ≥ 0, beta finite and > 0")
         }
         _ = try loraTargets()
@@ -126,8 +132,10 @@ public final class LoRATrainer {
     /// A trainer. `trainable` is updated in place.
     /// - Throws: `TrainingError` for an empty data set, a sequence longer than the graph, or bad
     ///   hyperparameters.
-    public init(graph: TrainingGraph, trainable: TrainableLoRA, frozen: [AdapterUse] = [], objective: Objective,
-                configuration: TrainingConfiguration) throws {
+    public init(
+        graph: TrainingGraph, trainable: TrainableLoRA, frozen: [AdapterUse] = [], objective: Objective,
+        configuration: TrainingConfiguration
+    ) throws {
         try configuration.validate()
         let count: Int
         switch objective {
@@ -146,13 +154,16 @@ public final class LoRATrainer {
         self.configuration = configuration
         let perStep = configuration.batchSize * configuration.gradientAccumulation
         stepsPerEpoch = (count + perStep - 1) / perStep
-        schedule = LinearSchedule(peak: configuration.learningRate, warmupRatio: configuration.warmupRatio,
-                                  totalSteps: stepsPerEpoch * configuration.epochs)
+        schedule = LinearSchedule(
+            peak: configuration.learningRate, warmupRatio: configuration.warmupRatio,
+            totalSteps: stepsPerEpoch * configuration.epochs)
         optimizer = AdamW(count: trainable.count, weightDecay: configuration.weightDecay)
     }
 
     private static func check(_ e: TrainingExample, _ g: TrainingGraph) throws {
-        guard e.tokens.count <= g.maxTokens else { throw TrainingError.sequenceTooLong(tokens: e.tokens.count, capacity: g.maxTokens) }
+        guard e.tokens.count <= g.maxTokens else {
+            throw TrainingError.sequenceTooLong(tokens: e.tokens.count, capacity: g.maxTokens)
+        }
         guard e.targetStart >= 1, e.targetStart < e.tokens.count else { throw TrainingError.noTargets }
     }
 
@@ -195,8 +206,9 @@ public final class LoRATrainer {
         let lr = schedule.rate(at: step)
         optimizer.step(params: trainable.params, grads: trainable.grads, lr: lr)
         step += 1
-        return StepReport(step: step, totalSteps: totalSteps, epoch: epoch, loss: report.loss, learningRate: lr, gradientNorm: norm,
-                          tokens: report.tokens, accuracy: report.accuracy)
+        return StepReport(
+            step: step, totalSteps: totalSteps, epoch: epoch, loss: report.loss, learningRate: lr, gradientNorm: norm,
+            tokens: report.tokens, accuracy: report.accuracy)
     }
 
     /// Clears the gradients and fills them with those of the mean loss over `batch` (indices into
@@ -215,7 +227,8 @@ public final class LoRATrainer {
         var nll: Double = 0, tokens = 0
         for e in examples {
             try beforeSequence?()
-            let lp = try graph.forward(tokens: e.tokens, targetStart: e.targetStart, frozen: frozen, trainable: trainable)
+            let lp = try graph.forward(
+                tokens: e.tokens, targetStart: e.targetStart, frozen: frozen, trainable: trainable)
             nll -= lp.reduce(0) { $0 + Double($1) }
             tokens += e.tokens.count
             graph.backward(scale: -1 / Float(total))
@@ -242,8 +255,14 @@ public final class LoRATrainer {
                 (sPlus, sMinus) = (sum(lp.chosen), sum(lp.rejected))
                 tokens += graph.tokenCount
             } else {
-                sPlus = try sum(graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable))
-                sMinus = try sum(graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: trainable))
+                sPlus = try sum(
+                    graph.forward(
+                        tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable
+                    ))
+                sMinus = try sum(
+                    graph.forward(
+                        tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen,
+                        trainable: trainable))
                 tokens += 2 * p.chosen.tokens.count + p.rejected.tokens.count
             }
             let delta = (sPlus - ref.0) - (sMinus - ref.1)
@@ -253,8 +272,9 @@ public final class LoRATrainer {
             if packed {
                 graph.backward(chosenScale: -g, rejectedScale: g)
             } else {
-                graph.backward(scale: g)          // the rejected pass is the one in the graph
-                _ = try graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable)
+                graph.backward(scale: g)  // the rejected pass is the one in the graph
+                _ = try graph.forward(
+                    tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: trainable)
                 graph.backward(scale: -g)
             }
         }

@@ -16,9 +16,10 @@ final class ReferenceScorer {
     /// A scorer for sequences that fit `graph`, under the frozen `adapters`.
     init(graph: TrainingGraph, adapters: [AdapterUse]) {
         self.adapters = adapters
-        context = InferenceContext(model: graph.model, maxSequences: 2, maxContext: graph.maxTokens,
-                                   maxBatchTokens: max(Self.chunk, min(256, graph.maxTokens)), maxLogitRows: Self.chunk,
-                                   threads: graph.threads, precision: .exact)
+        context = InferenceContext(
+            model: graph.model, maxSequences: 2, maxContext: graph.maxTokens,
+            maxBatchTokens: max(Self.chunk, min(256, graph.maxTokens)), maxLogitRows: Self.chunk,
+            threads: graph.threads, precision: .exact)
         context.gemmThreshold = 1
     }
 
@@ -60,8 +61,12 @@ final class ReferenceScorer {
         while i < feed.count {
             let part = Array(feed[i..<min(feed.count, i + Self.chunk)])
             pause()
-            let rows = try context.forward([BatchItem(sequence: sequence, tokens: part, allLogits: true, adapters: adapters)])
-            for r in 0..<rows { total += Double(VectorOps.logSoftmax(context.logits(row: r), at: Int(e.tokens[e.targetStart + i + r]))) }
+            let rows = try context.forward([
+                BatchItem(sequence: sequence, tokens: part, allLogits: true, adapters: adapters)
+            ])
+            for r in 0..<rows {
+                total += Double(VectorOps.logSoftmax(context.logits(row: r), at: Int(e.tokens[e.targetStart + i + r])))
+            }
             i += part.count
         }
         return Float(total)

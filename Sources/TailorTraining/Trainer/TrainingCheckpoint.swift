@@ -26,7 +26,8 @@ public struct TrainingCheckpoint: Sendable, Equatable {
 
     /// The bytes of a checkpoint file.
     public func encoded() throws -> [UInt8] {
-        let header = try JSONEncoder().encode(Header(step: step, optimizerSteps: optimizerSteps, count: params.count, configuration: configuration))
+        let header = try JSONEncoder().encode(
+            Header(step: step, optimizerSteps: optimizerSteps, count: params.count, configuration: configuration))
         var out = Self.magic
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         u32(Self.version)
@@ -40,24 +41,37 @@ public struct TrainingCheckpoint: Sendable, Equatable {
     /// - Throws: `TrainingError.badHyperparameter` naming what is wrong with the bytes.
     public init(decoding bytes: [UInt8]) throws {
         func fail(_ m: String) -> TrainingError { .badHyperparameter("checkpoint: \(m)") }
-        guard bytes.count >= 12, Array(bytes[0..<4]) == Self.magic else { throw fail("not a Tailor training checkpoint") }
-        func u32(_ at: Int) -> UInt32 { bytes[at..<(at + 4)].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } }
+        guard bytes.count >= 12, Array(bytes[0..<4]) == Self.magic else {
+            throw fail("not a Tailor training checkpoint")
+        }
+        func u32(_ at: Int) -> UInt32 {
+            bytes[at..<(at + 4)].withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+        }
         guard u32(4) == Self.version else { throw fail("format version \(u32(4)) is not \(Self.version)") }
         let hlen = Int(u32(8))
-        guard bytes.count >= 12 + hlen, let header = try? JSONDecoder().decode(Header.self, from: Data(bytes[12..<(12 + hlen)])) else {
+        guard bytes.count >= 12 + hlen,
+            let header = try? JSONDecoder().decode(Header.self, from: Data(bytes[12..<(12 + hlen)]))
+        else {
             throw fail("the header is damaged")
         }
         let n = header.count, start = 12 + hlen
-        guard n >= 0, bytes.count == start + 3 * n * 4 else { throw fail("expected \(3 * n) floats after the header, found \((bytes.count - start) / 4)") }
-        func floats(_ k: Int) -> [Float] {
-            bytes[(start + k * n * 4)..<(start + (k + 1) * n * 4)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard n >= 0, bytes.count == start + 3 * n * 4 else {
+            throw fail("expected \(3 * n) floats after the header, found \((bytes.count - start) / 4)")
         }
-        self.init(step: header.step, optimizerSteps: header.optimizerSteps, configuration: header.configuration,
-                  params: floats(0), m: floats(1), v: floats(2))
+        func floats(_ k: Int) -> [Float] {
+            bytes[(start + k * n * 4)..<(start + (k + 1) * n * 4)].withUnsafeBytes {
+                Array($0.bindMemory(to: Float.self))
+            }
+        }
+        self.init(
+            step: header.step, optimizerSteps: header.optimizerSteps, configuration: header.configuration,
+            params: floats(0), m: floats(1), v: floats(2))
     }
 
     /// A checkpoint of the given state.
-    public init(step: Int, optimizerSteps: Int, configuration: TrainingConfiguration, params: [Float], m: [Float], v: [Float]) {
+    public init(
+        step: Int, optimizerSteps: Int, configuration: TrainingConfiguration, params: [Float], m: [Float], v: [Float]
+    ) {
         self.step = step
         self.optimizerSteps = optimizerSteps
         self.configuration = configuration
@@ -71,8 +85,9 @@ extension LoRATrainer {
     /// The state after the last step.
     public func checkpoint() -> TrainingCheckpoint {
         let s = optimizer.state()
-        return TrainingCheckpoint(step: step, optimizerSteps: s.steps, configuration: configuration,
-                                  params: Array(UnsafeBufferPointer(start: trainable.params, count: trainable.count)), m: s.m, v: s.v)
+        return TrainingCheckpoint(
+            step: step, optimizerSteps: s.steps, configuration: configuration,
+            params: Array(UnsafeBufferPointer(start: trainable.params, count: trainable.count)), m: s.m, v: s.v)
     }
 
     /// Continues from `checkpoint`, which must come from a run with the same configuration and
@@ -82,9 +97,13 @@ extension LoRATrainer {
             throw TrainingError.badHyperparameter("checkpoint: it was made with other hyperparameters")
         }
         guard checkpoint.params.count == trainable.count, checkpoint.step <= totalSteps else {
-            throw TrainingError.badHyperparameter("checkpoint: it holds \(checkpoint.params.count) parameters at step \(checkpoint.step); this run has \(trainable.count) and \(totalSteps) steps")
+            throw TrainingError.badHyperparameter(
+                "checkpoint: it holds \(checkpoint.params.count) parameters at step \(checkpoint.step); this run has \(trainable.count) and \(totalSteps) steps"
+            )
         }
-        checkpoint.params.withUnsafeBufferPointer { trainable.params.update(from: $0.baseAddress!, count: trainable.count) }
+        checkpoint.params.withUnsafeBufferPointer {
+            trainable.params.update(from: $0.baseAddress!, count: trainable.count)
+        }
         try optimizer.restore(steps: checkpoint.optimizerSteps, m: checkpoint.m, v: checkpoint.v)
         setStep(checkpoint.step)
     }

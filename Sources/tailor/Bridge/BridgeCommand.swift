@@ -8,10 +8,14 @@ import TailorWire
 /// with an `id` the answers repeat; completions stream, and a `cancel` stops one at once.
 /// The protocol is specified in docs/bridge.md.
 struct BridgeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bridge", abstract: "Speak JSON lines on stdin/stdout to tailord (complete, cancel, feedback, train); see docs/bridge.md.")
+    static let configuration = CommandConfiguration(
+        commandName: "bridge",
+        abstract: "Speak JSON lines on stdin/stdout to tailord (complete, cancel, feedback, train); see docs/bridge.md."
+    )
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "User whose adapters personalize completions (a request may name another).") var user: String = NSUserName()
+    @Option(help: "User whose adapters personalize completions (a request may name another).") var user: String =
+        NSUserName()
     @Option(help: "Default decoding mode.") var mode: String = "cope"
 
     func run() async throws {

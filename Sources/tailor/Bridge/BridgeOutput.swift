@@ -1,6 +1,6 @@
 import Foundation
-import TailorWire
 import Synchronization
+import TailorWire
 
 /// A request's id as the editor sent it: a string or an integer, echoed back unchanged.
 enum BridgeID: Sendable, Hashable {
@@ -8,12 +8,29 @@ enum BridgeID: Sendable, Hashable {
     case number(Int)
 
     init?(_ value: Any?) {
-        if let s = value as? String { self = .string(s) } else if let n = value as? NSNumber, !n.isJSONBoolean,
-                                                                  let i = Int(exactly: n.doubleValue) { self = .number(i) } else { return nil }
+        if let s = value as? String {
+            self = .string(s)
+        } else if let n = value as? NSNumber, !n.isJSONBoolean,
+            let i = Int(exactly: n.doubleValue)
+        {
+            self = .number(i)
+        } else {
+            return nil
+        }
     }
 
-    var json: Any { switch self { case let .string(s): return s; case let .number(n): return n } }
-    var key: String { switch self { case let .string(s): return s; case let .number(n): return "\(n)" } }
+    var json: Any {
+        switch self {
+        case let .string(s): return s;
+        case let .number(n): return n
+        }
+    }
+    var key: String {
+        switch self {
+        case let .string(s): return s;
+        case let .number(n): return "\(n)"
+        }
+    }
 }
 
 /// Writes the bridge's JSON lines to standard output, one whole line at a time, from any task.
@@ -25,7 +42,9 @@ final class BridgeOutput: Sendable {
         var o = fields
         o["event"] = event
         if let id { o["id"] = id.json }
-        guard let data = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard
+            let data = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
         let line = String(decoding: data, as: UTF8.self) + "\n"
         lock.withLock { _ in Console.write(line) }
     }

@@ -20,7 +20,8 @@ actor BridgeSession {
 
     /// Parses and dispatches one line; a bad line gets an error answer and changes nothing.
     func handle(_ line: String) async {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)), let req = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)), let req = object as? [String: Any]
+        else {
             out.fail(nil, code: "INVALID_ARGUMENT", "the line is not a JSON object")
             return
         }
@@ -30,7 +31,8 @@ actor BridgeSession {
         }
         let key = id.key
         guard let op = req["op"] as? String else {
-            out.fail(id, code: "INVALID_ARGUMENT", "field 'op' is missing: use complete, cancel, feedback, train or ping")
+            out.fail(
+                id, code: "INVALID_ARGUMENT", "field 'op' is missing: use complete, cancel, feedback, train or ping")
             return
         }
         do {
@@ -38,7 +40,9 @@ actor BridgeSession {
             case "ping": out.send(id, "pong")
             case "complete": try startCompletion(id: id, key: key, req)
             case "cancel":
-                guard let target = req["target"].map({ "\($0)" }) else { throw BridgeProblem("field 'target' (the id to cancel) is missing") }
+                guard let target = req["target"].map({ "\($0)" }) else {
+                    throw BridgeProblem("field 'target' (the id to cancel) is missing")
+                }
                 running.removeValue(forKey: target)?.cancel()
                 out.send(id, "ok")
             case "feedback": try await feedback(id: id, req)
@@ -77,9 +81,10 @@ actor BridgeSession {
     private func startCompletion(id: BridgeID, key: String, _ req: [String: Any]) throws {
         let prompt = try string(req, "prefix", default: try string(req, "prompt"))
         guard !prompt.isEmpty else { throw BridgeProblem("field 'prompt' (or 'prefix') is missing or empty") }
-        var request = GenerateRequest(model: try string(req, "model"), input: .prompt(prompt), stop: (req["stop"] as? [String]) ?? [],
-                                      maxTokens: UInt32(try int(req, "max_tokens", default: 64)), user: try string(req, "user", default: user),
-                                      task: try string(req, "task"))
+        var request = GenerateRequest(
+            model: try string(req, "model"), input: .prompt(prompt), stop: (req["stop"] as? [String]) ?? [],
+            maxTokens: UInt32(try int(req, "max_tokens", default: 64)), user: try string(req, "user", default: user),
+            task: try string(req, "task"))
         request.mode = try string(req, "mode", default: mode)
         if request.task.isEmpty { request.mode = "base"; request.user = "" }
         if let t = req["temperature"] as? NSNumber { request.sampling.temperature = t.floatValue }
@@ -100,14 +105,22 @@ actor BridgeSession {
                                 out.send(id, "token", ["text": t])
                             case let .stats(s):
                                 text += s.tailText
-                                out.send(id, "done", ["text": text, "prompt_tokens": Int(s.promptTokens), "cached_tokens": Int(s.cachedTokens),
-                                                      "generated_tokens": Int(s.generatedTokens), "ttft_ms": Int(s.timeToFirstTokenMS),
-                                                      "total_ms": Int(s.totalMS), "finish_reason": s.finishReason,
-                                                      "mode": current.mode.isEmpty ? "fallback" : current.mode])
+                                out.send(
+                                    id, "done",
+                                    [
+                                        "text": text, "prompt_tokens": Int(s.promptTokens),
+                                        "cached_tokens": Int(s.cachedTokens),
+                                        "generated_tokens": Int(s.generatedTokens),
+                                        "ttft_ms": Int(s.timeToFirstTokenMS),
+                                        "total_ms": Int(s.totalMS), "finish_reason": s.finishReason,
+                                        "mode": current.mode.isEmpty ? "fallback" : current.mode,
+                                    ])
                             }
                         }
                         break
-                    } catch let e as TailorClientError where e.code == .failedPrecondition && events == 0 && !current.mode.isEmpty {
+                    } catch let e as TailorClientError
+                        where e.code == .failedPrecondition && events == 0 && !current.mode.isEmpty
+                    {
                         // A user without the adapters the mode needs (no training yet) gets what they have.
                         current.mode = ""
                     }
@@ -129,18 +142,22 @@ actor BridgeSession {
     /// `feedback`: what the user did with a completion (accepted, edited, rejected).
     private func feedback(id: BridgeID, _ req: [String: Any]) async throws {
         let outcome = try string(req, "outcome")
-        guard ["accepted", "edited", "rejected"].contains(outcome) else { throw BridgeProblem("field 'outcome' must be accepted, edited or rejected") }
-        let event = Preferences.Feedback(requestID: try string(req, "request_id", default: id.key), task: try string(req, "task"),
-                                         prompt: try string(req, "prompt"), shown: try string(req, "shown"), kept: try string(req, "kept"),
-                                         outcome: outcome, mode: try string(req, "mode", default: mode))
+        guard ["accepted", "edited", "rejected"].contains(outcome) else {
+            throw BridgeProblem("field 'outcome' must be accepted, edited or rejected")
+        }
+        let event = Preferences.Feedback(
+            requestID: try string(req, "request_id", default: id.key), task: try string(req, "task"),
+            prompt: try string(req, "prompt"), shown: try string(req, "shown"), kept: try string(req, "kept"),
+            outcome: outcome, mode: try string(req, "mode", default: mode))
         let r = try await client.recordFeedback(event, user: try string(req, "user", default: user))
         out.send(id, "ok", ["history": Int(r.history), "pairs": Int(r.pairs), "feedback": Int(r.feedback)])
     }
 
     /// `train`: submits a job (default `cope`) and streams `progress` until it ends.
     private func startTraining(id: BridgeID, key: String, _ req: [String: Any]) throws {
-        let submit = Jobs.SubmitRequest(kind: try string(req, "kind", default: "cope"), user: try string(req, "user", default: user),
-                                        task: try string(req, "task"))
+        let submit = Jobs.SubmitRequest(
+            kind: try string(req, "kind", default: "cope"), user: try string(req, "user", default: user),
+            task: try string(req, "task"))
         let client = self.client, out = self.out
         running[key] = Task { [weak self] in
             do {
@@ -149,8 +166,12 @@ actor BridgeSession {
                 var last: Jobs.Info?
                 for try await info in try client.watchJob(job.id) {
                     last = info
-                    out.send(id, "progress", ["job": info.id, "state": info.state, "stage": info.stage, "step": Int(info.step),
-                                                    "total_steps": Int(info.totalSteps), "loss": Double(info.loss)])
+                    out.send(
+                        id, "progress",
+                        [
+                            "job": info.id, "state": info.state, "stage": info.stage, "step": Int(info.step),
+                            "total_steps": Int(info.totalSteps), "loss": Double(info.loss),
+                        ])
                 }
                 out.send(id, "done", ["job": job.id, "state": last?.state ?? "unknown", "error": last?.error ?? ""])
             } catch let e as TailorClientError {

@@ -12,33 +12,53 @@ import TailorWire
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Learn the commit-subject style of a git repository's most active author and compare base, OPPU and CoPe with the real subjects.")
+        abstract:
+            "Learn the commit-subject style of a git repository's most active author and compare base, OPPU and CoPe with the real subjects."
+    )
 
     @Option(help: "The git repository (default: the current directory).") var repo: String = "."
-    @Option(help: "GGUF model for the private daemon (default: the model Scripts/fetch-model.sh installs).") var model: String?
-    @Option(help: "Use this running tailord instead of starting a private one (its store keeps the imported commits and adapters).")
+    @Option(help: "GGUF model for the private daemon (default: the model Scripts/fetch-model.sh installs).") var model:
+        String?
+    @Option(
+        help:
+            "Use this running tailord instead of starting a private one (its store keeps the imported commits and adapters)."
+    )
     var socket: String?
-    @Option(name: [.customShort("t"), .long], help: "The private daemon's threads (default: all cores).") var threads: Int?
+    @Option(name: [.customShort("t"), .long], help: "The private daemon's threads (default: all cores).") var threads:
+        Int?
     @Option(help: "Latest commits of the author to show (never trained on).") var shown: Int = 5
-    @Option(name: .customLong("max-history"), help: "The author's earlier commits to learn from, at most.") var maxHistory: Int = 24
-    @Option(name: .customLong("max-others"), help: "Other authors' commits for the task adapter, at most.") var maxOthers: Int = 40
-    @Option(name: .customLong("tam-lr"), help: "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has).")
+    @Option(name: .customLong("max-history"), help: "The author's earlier commits to learn from, at most.")
+    var maxHistory: Int = 24
+    @Option(name: .customLong("max-others"), help: "Other authors' commits for the task adapter, at most.")
+    var maxOthers: Int = 40
+    @Option(
+        name: .customLong("tam-lr"),
+        help: "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has).")
     var tamLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 1
-    @Option(name: .customLong("batch"), help: "Sequences per optimizer step of the task and user adapters (small: more steps for the same compute).")
+    @Option(
+        name: .customLong("batch"),
+        help: "Sequences per optimizer step of the task and user adapters (small: more steps for the same compute).")
     var batchSize: UInt32 = 2
-    @Option(name: .customLong("dry-multiplier"), help: "DRY's multiplier when generating (0: off), against copying a line of the change.")
+    @Option(
+        name: .customLong("dry-multiplier"),
+        help: "DRY's multiplier when generating (0: off), against copying a line of the change.")
     var dry: Float = GitSuggestion.defaultDRY
     @Flag(help: "Keep the private daemon's directory (store, adapters, log) afterwards.") var keep = false
-    @Flag(help: "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table.")
+    @Flag(
+        help:
+            "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table."
+    )
     var json = false
 
     static let task = "commit_subject"
     static let othersUser = "demo-other-authors"
 
     func validate() throws {
-        guard shown >= 1, maxHistory >= 4, maxOthers >= 4 else { throw ValidationError("--shown must be ≥ 1 and --max-history, --max-others ≥ 4") }
+        guard shown >= 1, maxHistory >= 4, maxOthers >= 4 else {
+            throw ValidationError("--shown must be ≥ 1 and --max-history, --max-others ≥ 4")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     }
 
@@ -50,21 +70,29 @@ struct DemoCommand: AsyncParsableCommand {
         step("reading git log of \(repo)")
         let git = try GitHistory(repository: repo, limit: 2000)
         let plan = try DemoPlan(git, limits: .init(shown: shown, history: maxHistory, others: maxOthers))
-        let author = AdapterKey.isValidUserName(plan.author) ? plan.author : plan.author.replacingOccurrences(of: "/", with: "-")
-        step("\(git.commits.count) commits; most active author: \(plan.author) (\(git.commits.filter { $0.author == plan.author }.count) commits)")
+        let author =
+            AdapterKey.isValidUserName(plan.author) ? plan.author : plan.author.replacingOccurrences(of: "/", with: "-")
+        step(
+            "\(git.commits.count) commits; most active author: \(plan.author) (\(git.commits.filter { $0.author == plan.author }.count) commits)"
+        )
         let changes = try Self.changes(plan, repository: repo)
         var prompts: [String: String] = [:]
         for c in plan.history + plan.others {
-            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: CommitPrompt.defaultBudget)
+            prompts[c.hash] = CommitPrompt.text(
+                changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: CommitPrompt.defaultBudget)
         }
         if plan.taskFromAuthorsOlderCommits {
-            step("note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe")
+            step(
+                "note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe"
+            )
         }
 
         var daemon: PrivateDaemon?
         if socket == nil {
             let path = model ?? ModelOptions.defaultModelPath
-            guard FileManager.default.fileExists(atPath: path) else { throw CLIError("no model at \(path): run Scripts/fetch-model.sh or pass --model") }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CLIError("no model at \(path): run Scripts/fetch-model.sh or pass --model")
+            }
             step("starting a private tailord with \((path as NSString).lastPathComponent)")
             daemon = try await PrivateDaemon(model: path, threads: threads)
         }
@@ -72,7 +100,8 @@ struct DemoCommand: AsyncParsableCommand {
         if keep, let d = daemon { step("the private daemon's files stay in \(d.directory)") }
         let client: TailorClient
         do {
-            client = try await TailorClient.connect(to: daemon?.socket ?? SocketLocation.client(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
+            client = try await TailorClient.connect(
+                to: daemon?.socket ?? SocketLocation.client(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
         } catch {
             throw CLIError("cannot reach tailord: \(error)")
         }
@@ -91,14 +120,20 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func items(_ commits: [GitHistory.Commit], _ prompts: [String: String]) -> [Preferences.HistoryItem] {
-        commits.map { Preferences.HistoryItem(id: "git:" + $0.hash, task: Self.task, input: prompts[$0.hash] ?? "", output: $0.subject, source: "import") }
+        commits.map {
+            Preferences.HistoryItem(
+                id: "git:" + $0.hash, task: Self.task, input: prompts[$0.hash] ?? "", output: $0.subject,
+                source: "import")
+        }
     }
 
     /// The change of each commit the demo uses: the training items' prompts and the shown
     /// commits' generations are built from it by the same `CommitPrompt`.
     static func changes(_ plan: DemoPlan, repository: String) throws -> [String: CommitChange] {
         var changes: [String: CommitChange] = [:]
-        for c in plan.shown + plan.history + plan.others { changes[c.hash] = try CommitChange.of(commit: c.hash, repository: repository) }
+        for c in plan.shown + plan.history + plan.others {
+            changes[c.hash] = try CommitChange.of(commit: c.hash, repository: repository)
+        }
         return changes
     }
 
@@ -108,8 +143,10 @@ struct DemoCommand: AsyncParsableCommand {
     static let sequenceTokens: UInt32 = 256
 
     /// Imports the commits, then trains the task adapter and the author's CoPe adapters as jobs.
-    private func personalize(_ client: TailorClient, plan: DemoPlan, prompts: [String: String], author: String,
-                             step: (String) -> Void, stages: inout StageClock) async throws {
+    private func personalize(
+        _ client: TailorClient, plan: DemoPlan, prompts: [String: String], author: String,
+        step: (String) -> Void, stages: inout StageClock
+    ) async throws {
         _ = try await client.addHistory(items(plan.others, prompts), user: Self.othersUser)
         _ = try await client.addHistory(items(plan.history, prompts), user: author)
         step("imported \(plan.others.count) commits for the task adapter and \(plan.history.count) of \(plan.author)'s")
@@ -132,7 +169,8 @@ struct DemoCommand: AsyncParsableCommand {
         cope.parameters.samples = 2
         cope.parameters.maxNewTokens = 24
         step("training \(plan.author)'s adapter: OPPU → synthetic negatives → DPO")
-        let ran = try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(cope).id)
+        let ran = try await JobFollower(json: false, fd: STDERR_FILENO).follow(
+            client, try await client.submitJob(cope).id)
         stages.lap("oppu+negatives+dpo")
         for s in ran { stages.record(s.stage, seconds: s.seconds) }
     }
@@ -146,15 +184,19 @@ struct DemoCommand: AsyncParsableCommand {
     static let modes = ["base", "oppu", "cope"]
 
     /// Generates the shown commits' subjects under base, OPPU and CoPe.
-    private func compare(_ client: TailorClient, plan: DemoPlan, changes: [String: CommitChange], author: String,
-                         step: (String) -> Void) async throws -> [Shown] {
+    private func compare(
+        _ client: TailorClient, plan: DemoPlan, changes: [String: CommitChange], author: String,
+        step: (String) -> Void
+    ) async throws -> [Shown] {
         step("generating subjects for \(plan.author)'s \(plan.shown.count) latest commits (not trained on)")
         var results: [Shown] = []
         for c in plan.shown {
             var shown = Shown(commit: c, outputs: [])
             for mode in Self.modes {
-                let text = try await GitSuggestion.generate(client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body,
-                                                            user: author, mode: mode, fallback: false, dry: dry).subject
+                let text = try await GitSuggestion.generate(
+                    client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body,
+                    user: author, mode: mode, fallback: false, dry: dry
+                ).subject
                 shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))
             }
             results.append(shown)
@@ -164,36 +206,54 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// Prints the results: a table for people, or one JSON object with `--json`.
     private func report(_ results: [Shown], plan: DemoPlan, stages: StageClock) {
-        let means = Dictionary(uniqueKeysWithValues: Self.modes.map { m in
-            (m, results.map { $0.outputs.first { $0.mode == m }?.rougeL ?? 0 }.reduce(0, +) / Double(max(1, results.count)))
-        })
+        let means = Dictionary(
+            uniqueKeysWithValues: Self.modes.map { m in
+                (
+                    m,
+                    results.map { $0.outputs.first { $0.mode == m }?.rougeL ?? 0 }.reduce(0, +)
+                        / Double(max(1, results.count))
+                )
+            })
         if json {
             let object: [String: Any] = [
                 "author": plan.author, "repository": repo,
                 "task_adapter_from_authors_older_commits": plan.taskFromAuthorsOlderCommits,
                 "commits": results.map { r in
-                    ["hash": r.commit.hash, "real": r.commit.subject,
-                     "methods": Dictionary(uniqueKeysWithValues: r.outputs.map { ($0.mode, ["text": $0.text, "rouge_l": $0.rougeL] as [String: Any]) })]
+                    [
+                        "hash": r.commit.hash, "real": r.commit.subject,
+                        "methods": Dictionary(
+                            uniqueKeysWithValues: r.outputs.map {
+                                ($0.mode, ["text": $0.text, "rouge_l": $0.rougeL] as [String: Any])
+                            }),
+                    ]
                         as [String: Any]
                 },
                 "mean_rouge_l": means, "seconds": stages.seconds,
             ]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+            let data =
+                (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
             print(String(decoding: data, as: UTF8.self))
             return
         }
         print("")
         for r in results {
             let files = r.commit.files
-            print("commit \(r.commit.hash.prefix(10))  files: \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", …" : "")")
+            print(
+                "commit \(r.commit.hash.prefix(10))  files: \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", …" : "")"
+            )
             print("  real  \(r.commit.subject)")
             for o in r.outputs {
-                print(String(format: "  %-5@ %@   (ROUGE-L %.2f)", o.mode, o.text.isEmpty ? "(empty)" : o.text, o.rougeL))
+                print(
+                    String(format: "  %-5@ %@   (ROUGE-L %.2f)", o.mode, o.text.isEmpty ? "(empty)" : o.text, o.rougeL))
             }
             print("")
         }
-        print("mean ROUGE-L over \(results.count) commits: " + Self.modes.map { String(format: "%@ %.3f", $0, means[$0] ?? 0) }.joined(separator: ", "))
-        print("seconds: " + stages.seconds.map { "\($0.key) \(Int($0.value.rounded()))" }.sorted().joined(separator: ", "))
+        print(
+            "mean ROUGE-L over \(results.count) commits: "
+                + Self.modes.map { String(format: "%@ %.3f", $0, means[$0] ?? 0) }.joined(separator: ", "))
+        print(
+            "seconds: " + stages.seconds.map { "\($0.key) \(Int($0.value.rounded()))" }.sorted().joined(separator: ", ")
+        )
     }
 }
 

@@ -19,8 +19,12 @@ struct GitHistory {
     /// - Throws: `CLIError` saying that git is missing or that `path` is not a repository.
     init(repository path: String, limit: Int) throws {
         // Records start with RS; fields end with US; --name-only lists the files after the body.
-        let text = try Git.run(["-C", path, "log", "--no-merges", "-n", "\(limit)", "--format=%x1e%H%x1f%an%x1f%s%x1f%b%x1f", "--name-only"],
-                               label: "git log in \(path)")
+        let text = try Git.run(
+            [
+                "-C", path, "log", "--no-merges", "-n", "\(limit)", "--format=%x1e%H%x1f%an%x1f%s%x1f%b%x1f",
+                "--name-only",
+            ],
+            label: "git log in \(path)")
         commits = Self.parse(text)
     }
 
@@ -31,9 +35,12 @@ struct GitHistory {
             guard f.count >= 5 else { return nil }
             let subject = f[2].trimmingCharacters(in: .whitespacesAndNewlines)
             guard !subject.isEmpty else { return nil }
-            let files = f[4].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return Commit(hash: String(f[0]), author: String(f[1]), subject: subject,
-                          body: f[3].trimmingCharacters(in: .whitespacesAndNewlines), files: files)
+            let files = f[4].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            return Commit(
+                hash: String(f[0]), author: String(f[1]), subject: subject,
+                body: f[3].trimmingCharacters(in: .whitespacesAndNewlines), files: files)
         }
     }
 

@@ -16,18 +16,24 @@ final class PrivateDaemon {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let tailord = me.deletingLastPathComponent().appendingPathComponent("tailord").path
         guard FileManager.default.isExecutableFile(atPath: tailord) else {
-            throw CLIError("no tailord next to \(me.path): build it (swift build -c release) or pass --socket of a running daemon")
+            throw CLIError(
+                "no tailord next to \(me.path): build it (swift build -c release) or pass --socket of a running daemon")
         }
         directory = NSTemporaryDirectory() + "tailor-demo-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Training may use every core: a generation, when one comes, still preempts it.
         let training = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        FileManager.default.createFile(atPath: directory + "/tailord.conf", contents: Data("training_threads = \(training)\n".utf8))
+        FileManager.default.createFile(
+            atPath: directory + "/tailord.conf", contents: Data("training_threads = \(training)\n".utf8))
         FileManager.default.createFile(atPath: directory + "/tailord.log", contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: tailord)
-        process.arguments = ["--socket", directory + "/tailord.sock", "--state-dir", directory + "/state", "--config", directory + "/tailord.conf",
-                             "--model", model, "--log-level", "warning", "--exit-with-parent"] + (threads.map { ["-t", "\($0)"] } ?? [])
+        process.arguments =
+            [
+                "--socket", directory + "/tailord.sock", "--state-dir", directory + "/state", "--config",
+                directory + "/tailord.conf",
+                "--model", model, "--log-level", "warning", "--exit-with-parent",
+            ] + (threads.map { ["-t", "\($0)"] } ?? [])
         process.standardOutput = FileHandle(forWritingAtPath: directory + "/tailord.log")
         process.standardError = FileHandle(forWritingAtPath: directory + "/tailord.log")
         try process.run()

@@ -24,13 +24,18 @@ struct CommitChange: Equatable, Sendable {
     /// The change of commit `hash` in the repository at `path`.
     /// - Throws: `CLIError` when git fails.
     static func of(commit hash: String, repository path: String) throws -> CommitChange {
-        parse(try Git.run(["-C", path, "show", "--numstat", "-p", "-U0", "--no-color", "--no-ext-diff", "--format=", hash],
-                          maxBytes: maxBytes))
+        parse(
+            try Git.run(
+                ["-C", path, "show", "--numstat", "-p", "-U0", "--no-color", "--no-ext-diff", "--format=", hash],
+                maxBytes: maxBytes))
     }
 
     /// The staged change of the repository at `path` (what `git commit` would record).
     static func staged(repository path: String) throws -> CommitChange {
-        parse(try Git.run(["-C", path, "diff", "--cached", "--numstat", "-p", "-U0", "--no-color", "--no-ext-diff"], maxBytes: maxBytes))
+        parse(
+            try Git.run(
+                ["-C", path, "diff", "--cached", "--numstat", "-p", "-U0", "--no-color", "--no-ext-diff"],
+                maxBytes: maxBytes))
     }
 
     /// Parses numstat lines followed by a -U0 patch. A file's header (from `diff --git` to its

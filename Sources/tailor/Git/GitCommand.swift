@@ -9,7 +9,8 @@ import TailorWire
 struct GitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "git",
-        abstract: "Suggest a commit subject for the staged change, and install the git hooks that pre-fill it and learn from your commits.",
+        abstract:
+            "Suggest a commit subject for the staged change, and install the git hooks that pre-fill it and learn from your commits.",
         subcommands: [GitSuggestCommand.self, GitHookCommand.self])
 
     /// The task the suggestions and their feedback belong to (the demo's and the data set's).
@@ -19,9 +20,15 @@ struct GitCommand: AsyncParsableCommand {
 /// Options shared by the git subcommands.
 struct GitOptions: ParsableArguments {
     @Option(help: "The git repository (default: the current directory).") var repo: String = "."
-    @Option(help: "Whose adapters personalize the subject (default: the repository's user.name, as `tailor demo` names authors).")
+    @Option(
+        help:
+            "Whose adapters personalize the subject (default: the repository's user.name, as `tailor demo` names authors)."
+    )
     var user: String?
-    @Option(help: "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only; a user without that mode's adapters gets the best they have.")
+    @Option(
+        help:
+            "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only; a user without that mode's adapters gets the best they have."
+    )
     var mode: String = "cope"
     @Option(help: "Seconds the whole suggestion may take; past it nothing is suggested.") var timeout: Double = 2
 
@@ -32,23 +39,28 @@ struct GitOptions: ParsableArguments {
     /// The personalization user: --user, else git's user.name made a valid user name.
     func resolvedUser() -> String {
         if let user { return user }
-        let name = (try? Git.run(["-C", repo, "config", "user.name"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
+        let name =
+            (try? Git.run(["-C", repo, "config", "user.name"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? ""
         return name.isEmpty ? NSUserName() : GitSuggestion.userName(forAuthor: name)
     }
 }
 
 /// `tailor git suggest`: prints a subject for the staged change.
 struct GitSuggestCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "suggest", abstract: "Print a personalized subject for the staged change.")
+    static let configuration = CommandConfiguration(
+        commandName: "suggest", abstract: "Print a personalized subject for the staged change.")
 
     @OptionGroup var git: GitOptions
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         let change = try CommitChange.staged(repository: git.repo)
-        guard !change.files.isEmpty else { throw CLIError("nothing is staged in \(git.repo): `git add` the change first") }
-        let s = try await GitSuggestion.make(change: change, user: git.resolvedUser(), mode: git.mode, connection: connection,
-                                             timeout: git.timeout)
+        guard !change.files.isEmpty else {
+            throw CLIError("nothing is staged in \(git.repo): `git add` the change first")
+        }
+        let s = try await GitSuggestion.make(
+            change: change, user: git.resolvedUser(), mode: git.mode, connection: connection,
+            timeout: git.timeout)
         guard !s.subject.isEmpty else { throw CLIError("the model suggested nothing for this change") }
         print(s.subject)
     }
@@ -81,8 +93,10 @@ struct GitSuggestion: Codable, Equatable {
     /// while a phrase taken from the commit's description (near the prompt's start) is not.
     static let dryWindow: UInt32 = 24
 
-    static func make(change: CommitChange, user: String, mode: String, connection: ConnectionOptions,
-                     timeout: Double) async throws -> GitSuggestion {
+    static func make(
+        change: CommitChange, user: String, mode: String, connection: ConnectionOptions,
+        timeout: Double
+    ) async throws -> GitSuggestion {
         try await withDeadline(seconds: timeout) {
             let client = try await connection.connect()
             defer { Task { await client.close() } }
@@ -95,13 +109,16 @@ struct GitSuggestion: Codable, Equatable {
     /// retried with less of the change, down to the file list alone.
     /// - Parameter dry: DRY's multiplier (0: off), against copying a line of the change.
     /// - Throws: `CLIError` with the daemon's message, or when the model suggests nothing.
-    static func generate(_ client: TailorClient, change: CommitChange, body: String = "", user: String, mode: String,
-                         fallback: Bool, dry: Float = defaultDRY) async throws -> GitSuggestion {
+    static func generate(
+        _ client: TailorClient, change: CommitChange, body: String = "", user: String, mode: String,
+        fallback: Bool, dry: Float = defaultDRY
+    ) async throws -> GitSuggestion {
         var budget = CommitPrompt.defaultBudget
         var modes = fallback ? [mode, ""] : [mode]
         while true {
             let prompt = CommitPrompt.text(change, body: body, budget: budget)
-            var request = GenerateRequest(model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
+            var request = GenerateRequest(
+                model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
             request.mode = modes[0]
             request.sampling.dryMultiplier = dry
             request.sampling.drySequenceBreakers = Self.dryBreakers
@@ -114,11 +131,15 @@ struct GitSuggestion: Codable, Equatable {
                     text += event.tokenText ?? ""
                     if SubjectLine.isComplete(text) { break }
                 }
-                return GitSuggestion(requestID: "git-\(UUID().uuidString.lowercased())", prompt: prompt, subject: SubjectLine.first(text),
-                                     user: user, mode: modes[0].isEmpty ? "fallback" : modes[0])
+                return GitSuggestion(
+                    requestID: "git-\(UUID().uuidString.lowercased())", prompt: prompt,
+                    subject: SubjectLine.first(text),
+                    user: user, mode: modes[0].isEmpty ? "fallback" : modes[0])
             } catch let TailorClientError.status(s) where s.code == .failedPrecondition && modes.count > 1 {
                 modes.removeFirst()
-            } catch let TailorClientError.status(s) where s.code == .invalidArgument && s.field == "generate.prompt" && budget > 64 {
+            } catch let TailorClientError.status(s)
+                where s.code == .invalidArgument && s.field == "generate.prompt" && budget > 64
+            {
                 budget /= 2
             } catch let TailorClientError.status(s) {
                 throw CLIError(s.message)

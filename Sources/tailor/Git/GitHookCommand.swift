@@ -15,7 +15,8 @@ import TailorWire
 /// timeout, nothing staged) prints nothing and exits 0.
 struct GitHookCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hook", abstract: "Install, remove or run the git hooks that suggest subjects and learn from your commits.",
+        commandName: "hook",
+        abstract: "Install, remove or run the git hooks that suggest subjects and learn from your commits.",
         subcommands: [Install.self, Uninstall.self, Run.self])
 
     /// The line that marks a hook as Tailor's, so that uninstall removes only ours.
@@ -24,12 +25,14 @@ struct GitHookCommand: AsyncParsableCommand {
 
     /// The repository's hooks directory (`core.hooksPath` honoured).
     static func hooksDirectory(_ repo: String) throws -> String {
-        let path = try Git.run(["-C", repo, "rev-parse", "--git-path", "hooks"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let path = try Git.run(["-C", repo, "rev-parse", "--git-path", "hooks"]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return path.hasPrefix("/") ? path : (repo as NSString).appendingPathComponent(path)
     }
 
     struct Install: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Install the prepare-commit-msg and commit-msg hooks in a repository.")
+        static let configuration = CommandConfiguration(
+            abstract: "Install the prepare-commit-msg and commit-msg hooks in a repository.")
         @Option(help: "The git repository (default: the current directory).") var repo: String = "."
         @Option(help: "Passed on to the hooks: the daemon's socket.") var socket: String?
         @Option(help: "Passed on to the hooks: the personalization user.") var user: String?
@@ -49,8 +52,11 @@ struct GitHookCommand: AsyncParsableCommand {
             if let user { extra += " --user " + shellQuoted(user) }
             for hook in GitHookCommand.hooks {
                 let path = dir + "/" + hook
-                if let existing = try? String(contentsOfFile: path, encoding: .utf8), !existing.contains(GitHookCommand.marker) {
-                    throw CLIError("\(path) exists and is not Tailor's: merge it by hand, or move it away and install again")
+                if let existing = try? String(contentsOfFile: path, encoding: .utf8),
+                    !existing.contains(GitHookCommand.marker)
+                {
+                    throw CLIError(
+                        "\(path) exists and is not Tailor's: merge it by hand, or move it away and install again")
                 }
                 let script = """
                     #!/bin/sh
@@ -67,7 +73,8 @@ struct GitHookCommand: AsyncParsableCommand {
     }
 
     struct Uninstall: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove Tailor's git hooks from a repository (others' hooks are left alone).")
+        static let configuration = CommandConfiguration(
+            abstract: "Remove Tailor's git hooks from a repository (others' hooks are left alone).")
         @Option(help: "The git repository (default: the current directory).") var repo: String = "."
 
         func run() throws {
@@ -75,7 +82,9 @@ struct GitHookCommand: AsyncParsableCommand {
             var removed = 0
             for hook in GitHookCommand.hooks {
                 let path = dir + "/" + hook
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains(GitHookCommand.marker) else { continue }
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                    text.contains(GitHookCommand.marker)
+                else { continue }
                 try FileManager.default.removeItem(atPath: path)
                 removed += 1
             }
@@ -86,7 +95,8 @@ struct GitHookCommand: AsyncParsableCommand {
 
     /// What the hooks call: `run prepare-commit-msg FILE [SOURCE [SHA]]` or `run commit-msg FILE`.
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run one hook (what the installed hooks call).", shouldDisplay: false)
+        static let configuration = CommandConfiguration(
+            abstract: "Run one hook (what the installed hooks call).", shouldDisplay: false)
         @Argument var hook: String
         @Argument var arguments: [String] = []
         @OptionGroup var git: GitOptions
@@ -109,8 +119,9 @@ struct GitHookCommand: AsyncParsableCommand {
             guard let file = arguments.first, arguments.count < 2 || arguments[1].isEmpty else { return }
             let change = try CommitChange.staged(repository: git.repo)
             guard !change.files.isEmpty else { return }
-            let suggestion = try await GitSuggestion.make(change: change, user: git.resolvedUser(), mode: git.mode,
-                                                          connection: connection, timeout: git.timeout)
+            let suggestion = try await GitSuggestion.make(
+                change: change, user: git.resolvedUser(), mode: git.mode,
+                connection: connection, timeout: git.timeout)
             guard !suggestion.subject.isEmpty else { return }
             let message = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
             try AtomicFile.write(Array((suggestion.subject + "\n" + message).utf8), to: file, mode: 0o644)
@@ -120,10 +131,14 @@ struct GitHookCommand: AsyncParsableCommand {
 
         /// Tells the daemon what the commit's subject became.
         private func record() async throws {
-            guard let file = arguments.first, let message = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+            guard let file = arguments.first, let message = try? String(contentsOfFile: file, encoding: .utf8) else {
+                return
+            }
             let subject = GitHookCommand.subject(of: message)
             let pendingPath = GitHookCommand.pendingPath(git.repo)
-            let pending = FileManager.default.contents(atPath: pendingPath).flatMap { try? JSONDecoder().decode(GitSuggestion.self, from: $0) }
+            let pending = FileManager.default.contents(atPath: pendingPath).flatMap {
+                try? JSONDecoder().decode(GitSuggestion.self, from: $0)
+            }
             try? FileManager.default.removeItem(atPath: pendingPath)
             guard !subject.isEmpty else { return }
             try await withDeadline(seconds: git.timeout) { [git, connection] in
@@ -131,8 +146,9 @@ struct GitHookCommand: AsyncParsableCommand {
                 defer { Task { await client.close() } }
                 if let p = pending {
                     let kept = subject == p.subject
-                    let event = Preferences.Feedback(requestID: p.requestID, task: GitCommand.task, prompt: p.prompt, shown: p.subject,
-                                                     kept: kept ? "" : subject, outcome: kept ? "accepted" : "edited", mode: p.mode)
+                    let event = Preferences.Feedback(
+                        requestID: p.requestID, task: GitCommand.task, prompt: p.prompt, shown: p.subject,
+                        kept: kept ? "" : subject, outcome: kept ? "accepted" : "edited", mode: p.mode)
                     _ = try await client.recordFeedback(event, user: p.user)
                 } else {
                     // A merge's message is git's, not the author's: nothing to learn from it.
@@ -141,8 +157,9 @@ struct GitHookCommand: AsyncParsableCommand {
                     let change = try CommitChange.staged(repository: git.repo)
                     guard !change.files.isEmpty else { return }
                     let prompt = CommitPrompt.text(change, budget: CommitPrompt.defaultBudget)
-                    let item = Preferences.HistoryItem(id: "git-commit:" + GitHookCommand.digest(prompt + "\n" + subject), task: GitCommand.task,
-                                                       input: prompt, output: subject, source: "git-hook")
+                    let item = Preferences.HistoryItem(
+                        id: "git-commit:" + GitHookCommand.digest(prompt + "\n" + subject), task: GitCommand.task,
+                        input: prompt, output: subject, source: "git-hook")
                     _ = try await client.addHistory([item], user: git.resolvedUser())
                 }
             }
@@ -151,8 +168,11 @@ struct GitHookCommand: AsyncParsableCommand {
 
     /// Where prepare-commit-msg leaves its suggestion for commit-msg.
     static func pendingPath(_ repo: String) -> String {
-        let gitDir = (try? Git.run(["-C", repo, "rev-parse", "--git-dir"]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? ".git"
-        return (gitDir.hasPrefix("/") ? gitDir : (repo as NSString).appendingPathComponent(gitDir)) + "/tailor-suggestion.json"
+        let gitDir =
+            (try? Git.run(["-C", repo, "rev-parse", "--git-dir"]).trimmingCharacters(in: .whitespacesAndNewlines))
+            ?? ".git"
+        return (gitDir.hasPrefix("/") ? gitDir : (repo as NSString).appendingPathComponent(gitDir))
+            + "/tailor-suggestion.json"
     }
 
     /// A commit message's subject: its first line that is not a comment and not blank.

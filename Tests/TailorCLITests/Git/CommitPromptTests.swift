@@ -1,5 +1,6 @@
-@testable import tailor
 import XCTest
+
+@testable import tailor
 
 /// The commit-message prompt shows the change itself: files with their line counts, then the
 /// changed lines, within a budget; the same builder serves history, shown commits and hooks.
@@ -29,10 +30,21 @@ final class CommitPromptTests: XCTestCase {
 
     func testParseKeepsFilesAndChangedLinesOnly() {
         let c = CommitChange.parse(Self.show)
-        XCTAssertEqual(c.files, [.init(path: "peps/pep-0694.rst", added: 60, removed: 14), .init(path: "peps/diagram.png", added: nil, removed: nil),
-                                 .init(path: ".github/CODEOWNERS", added: 1, removed: 0)])
-        XCTAssertEqual(c.lines, ["file: peps/pep-0694.rst", "-If a session is created for a project", "--- a removed line that looks like a header",
-                                 "+A string with valid values ``pending``", "+Require the index to reserve the name", "file: old.txt", "-gone"])
+        XCTAssertEqual(
+            c.files,
+            [
+                .init(path: "peps/pep-0694.rst", added: 60, removed: 14),
+                .init(path: "peps/diagram.png", added: nil, removed: nil),
+                .init(path: ".github/CODEOWNERS", added: 1, removed: 0),
+            ])
+        XCTAssertEqual(
+            c.lines,
+            [
+                "file: peps/pep-0694.rst", "-If a session is created for a project",
+                "--- a removed line that looks like a header",
+                "+A string with valid values ``pending``", "+Require the index to reserve the name", "file: old.txt",
+                "-gone",
+            ])
     }
 
     /// A commit of megabytes is read up to the cap and git is stopped: it once blocked on its
@@ -46,7 +58,9 @@ final class CommitPromptTests: XCTestCase {
         let big = (0..<40_000).map { "line \($0) of a generated file\n" }.joined()
         try big.write(toFile: dir + "/big.txt", atomically: true, encoding: .utf8)
         _ = try Git.run(["-C", dir, "add", "big.txt"])
-        _ = try Git.run(["-C", dir, "-c", "user.name=A", "-c", "user.email=a@e", "commit", "-q", "-m", "Add a big file"])
+        _ = try Git.run([
+            "-C", dir, "-c", "user.name=A", "-c", "user.email=a@e", "commit", "-q", "-m", "Add a big file",
+        ])
         let started = Date()
         let change = try CommitChange.of(commit: "HEAD", repository: dir)
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
@@ -59,9 +73,11 @@ final class CommitPromptTests: XCTestCase {
     func testPromptShowsFilesThenLinesWithinTheBudget() {
         let c = CommitChange.parse(Self.show)
         let p = CommitPrompt.text(c, body: "Closes  #12\n\nmore", budget: 2000)
-        XCTAssertTrue(p.hasPrefix("Write the one-line subject of a git commit for this change.\n"
-                                  + "files: peps/pep-0694.rst (+60 -14), peps/diagram.png (binary), .github/CODEOWNERS (+1 -0)\n"
-                                  + "description: Closes #12 more\ndiff:\nfile: peps/pep-0694.rst\n-If a session"), p)
+        XCTAssertTrue(
+            p.hasPrefix(
+                "Write the one-line subject of a git commit for this change.\n"
+                    + "files: peps/pep-0694.rst (+60 -14), peps/diagram.png (binary), .github/CODEOWNERS (+1 -0)\n"
+                    + "description: Closes #12 more\ndiff:\nfile: peps/pep-0694.rst\n-If a session"), p)
         XCTAssertTrue(p.hasSuffix("-gone\nsubject:"), p)
         let short = CommitPrompt.text(c, budget: 200)
         XCTAssertLessThanOrEqual(short.count, 200 + "subject:".count)

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// The commit-message hooks in a scratch repository against a real tailord (tiny llama):
 /// installed, they pre-fill a subject and record what was committed (accepted → history,
@@ -16,8 +16,11 @@ final class GitHookCLITests: DaemonTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
         try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
         try git(["init", "-q"])
-        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig(),
-                         "--model", TestPaths.tinyModel(), "-t", "1"], socket: socket)
+        try startDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig(),
+                "--model", TestPaths.tinyModel(), "-t", "1",
+            ], socket: socket)
     }
 
     /// Runs git in the scratch repository as Ann Lee; `editor` is GIT_EDITOR.
@@ -50,7 +53,9 @@ final class GitHookCLITests: DaemonTestCase {
     }
 
     func testHookRoundTripRecordsWhatWasCommitted() throws {
-        let install = try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "30"])
+        let install = try BuiltProducts.tailor([
+            "git", "hook", "install", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "30",
+        ])
         XCTAssertEqual(install.status, 0, install.stderr)
 
         // A plain commit keeps the pre-filled suggestion (GIT_EDITOR=true): accepted.
@@ -62,7 +67,8 @@ final class GitHookCLITests: DaemonTestCase {
 
         // The author rewrites the subject in the editor: edited, a pair real-over-suggestion.
         let editor = dir + "/editor.sh"
-        try "#!/bin/sh\nprintf 'Fix the parser for empty input\\n' > \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nprintf 'Fix the parser for empty input\\n' > \"$1\"\n".write(
+            toFile: editor, atomically: true, encoding: .utf8)
         chmod(editor, 0o755)
         try stage("parser.c", "int parse(void) { return 1; }\n")
         XCTAssertEqual(try git(["commit", "-q"], editor: editor).status, 0)
@@ -73,22 +79,29 @@ final class GitHookCLITests: DaemonTestCase {
         XCTAssertEqual(try git(["commit", "-q", "-m", "Add the lexer"]).status, 0)
 
         let counts = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
-        XCTAssertTrue(counts.stdout.contains("ann\t2 history\t1 pairs\t2 feedback\ttasks: commit_subject"), counts.stdout)
+        XCTAssertTrue(
+            counts.stdout.contains("ann\t2 history\t1 pairs\t2 feedback\ttasks: commit_subject"), counts.stdout)
         let pairs = try BuiltProducts.tailor(["data", "ls", "--socket", socket, "--user", "ann", "--kind", "pairs"])
         XCTAssertTrue(pairs.stdout.contains("+ Fix the parser for empty input"), pairs.stdout)
         let history = try BuiltProducts.tailor(["data", "ls", "--socket", socket, "--user", "ann"])
         XCTAssertTrue(history.stdout.contains("→ Add the lexer"), history.stdout)
         // The history item's input is the change itself, as the suggestion's prompt is.
-        XCTAssertEqual(try BuiltProducts.tailor(["data", "export", "--socket", socket, "--user", "ann", "-o", dir + "/ann.jsonl"]).status, 0)
+        XCTAssertEqual(
+            try BuiltProducts.tailor(["data", "export", "--socket", socket, "--user", "ann", "-o", dir + "/ann.jsonl"])
+                .status, 0)
         let lexer = try String(contentsOfFile: dir + "/ann.jsonl", encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             .first { $0["output"] as? String == "Add the lexer" }
         let input = try XCTUnwrap(lexer?["input"] as? String)
-        XCTAssertTrue(input.contains("files: lexer.c (+1 -0)\ndiff:\nfile: lexer.c\n+int lex(void) { return 0; }\nsubject:"), input)
+        XCTAssertTrue(
+            input.contains("files: lexer.c (+1 -0)\ndiff:\nfile: lexer.c\n+int lex(void) { return 0; }\nsubject:"),
+            input)
 
         // `tailor git suggest` answers for a staged change, and says so when nothing is staged.
         try stage("README", "hello\n")
-        let suggest = try BuiltProducts.tailor(["git", "suggest", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "20"])
+        let suggest = try BuiltProducts.tailor([
+            "git", "suggest", "--repo", repo, "--socket", socket, "--user", "ann", "--timeout", "20",
+        ])
         XCTAssertEqual(suggest.status, 0, suggest.stderr)
         XCTAssertFalse(suggest.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         XCTAssertEqual(try git(["commit", "-q", "-m", "Add a README"]).status, 0)
@@ -115,11 +128,13 @@ final class GitHookCLITests: DaemonTestCase {
     }
 
     func testADownDaemonNeverBlocksACommitAndOthersHooksAreKept() throws {
-        XCTAssertEqual(try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo, "--socket", socket]).status, 0)
+        XCTAssertEqual(
+            try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo, "--socket", socket]).status, 0)
         daemon?.terminate()
         daemon?.waitUntilExit()
         let editor = dir + "/editor.sh"
-        try "#!/bin/sh\nprintf 'Write it by hand\\n' > \"$1\"\n".write(toFile: editor, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nprintf 'Write it by hand\\n' > \"$1\"\n".write(
+            toFile: editor, atomically: true, encoding: .utf8)
         chmod(editor, 0o755)
         try stage("a.txt", "a\n")
         let started = Date()
@@ -135,6 +150,7 @@ final class GitHookCLITests: DaemonTestCase {
         let refused = try BuiltProducts.tailor(["git", "hook", "install", "--repo", repo])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("is not Tailor's"), refused.stderr)
-        XCTAssertEqual(try String(contentsOfFile: repo + "/.git/hooks/commit-msg", encoding: .utf8), "#!/bin/sh\nexit 0\n")
+        XCTAssertEqual(
+            try String(contentsOfFile: repo + "/.git/hooks/commit-msg", encoding: .utf8), "#!/bin/sh\nexit 0\n")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// The llama.cpp-compatible HTTP endpoint of a real `tailord`, driven the way editor plugins
 /// drive llama.cpp's server: llama.vim's /infill body, an OpenAI client's /v1/completions,
@@ -23,13 +23,20 @@ final class HTTPEndpointTests: XCTestCase {
         try start()
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").json?["status"] as? String, "ok")
         // llama.vim's request body: only the response_fields it asked for come back.
-        let body = try String(contentsOf: TestPaths.repository("Tests/TailorCLITests/Fixtures/llama-vim-infill.json"), encoding: .utf8)
+        let body = try String(
+            contentsOf: TestPaths.repository("Tests/TailorCLITests/Fixtures/llama-vim-infill.json"), encoding: .utf8)
         let infill = try HTTPTestClient.call(http, "POST", "/infill", body: body)
         XCTAssertEqual(infill.status, 200, infill.body)
         let fields = try XCTUnwrap(infill.json)
-        XCTAssertEqual(Set(fields.keys), ["content", "timings/prompt_n", "timings/prompt_ms", "timings/prompt_per_token_ms", "timings/prompt_per_second",
-                                          "timings/predicted_n", "timings/predicted_ms", "timings/predicted_per_token_ms", "timings/predicted_per_second",
-                                          "truncated", "tokens_cached"])
+        XCTAssertEqual(
+            Set(fields.keys),
+            [
+                "content", "timings/prompt_n", "timings/prompt_ms", "timings/prompt_per_token_ms",
+                "timings/prompt_per_second",
+                "timings/predicted_n", "timings/predicted_ms", "timings/predicted_per_token_ms",
+                "timings/predicted_per_second",
+                "truncated", "tokens_cached",
+            ])
         XCTAssertTrue(fields["content"] is String)
         XCTAssertGreaterThan(fields["timings/prompt_n"] as? Int ?? 0, 10)
         XCTAssertEqual(fields["timings/predicted_n"] as? Int, 16)
@@ -39,48 +46,74 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertEqual(again["content"] as? String, fields["content"] as? String)
 
         // An OpenAI client's completion, whole and streamed, greedy: the same text.
-        let openAI = #"{"model": "gpt-3.5-turbo-instruct", "prompt": "The theme of the", "max_tokens": 12, "temperature": 0"#
-        let whole = try HTTPTestClient.call(.tcp(port), "POST", "/v1/completions", body: openAI + "}", headers: ["Authorization": "Bearer \(token)"])
+        let openAI =
+            #"{"model": "gpt-3.5-turbo-instruct", "prompt": "The theme of the", "max_tokens": 12, "temperature": 0"#
+        let whole = try HTTPTestClient.call(
+            .tcp(port), "POST", "/v1/completions", body: openAI + "}", headers: ["Authorization": "Bearer \(token)"])
         XCTAssertEqual(whole.status, 200, whole.body)
         let choice = try XCTUnwrap((whole.json?["choices"] as? [[String: Any]])?.first)
         XCTAssertEqual(choice["finish_reason"] as? String, "length")
         XCTAssertEqual((whole.json?["usage"] as? [String: Any])?["completion_tokens"] as? Int, 12)
-        let streamed = try HTTPTestClient.call(.tcp(port), "POST", "/v1/completions", body: openAI + #", "stream": true}"#,
-                                               headers: ["Authorization": "Bearer \(token)"])
+        let streamed = try HTTPTestClient.call(
+            .tcp(port), "POST", "/v1/completions", body: openAI + #", "stream": true}"#,
+            headers: ["Authorization": "Bearer \(token)"])
         XCTAssertEqual(streamed.headers["content-type"], "text/event-stream")
         let events = streamed.events
         XCTAssertEqual(events.last, "[DONE]")
-        let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let chunks = events.dropLast().compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         let text = chunks.compactMap { (($0["choices"] as? [[String: Any]])?.first?["text"] as? String) }.joined()
         XCTAssertEqual(text, choice["text"] as? String)
         XCTAssertGreaterThan(chunks.count, 2)
 
         // Chat, OpenAI-shaped, over the Unix socket.
-        let chat = try HTTPTestClient.call(http, "POST", "/v1/chat/completions",
-                                           body: #"{"messages": [{"role": "user", "content": "the theme"}], "max_tokens": 4, "temperature": 0}"#)
-        XCTAssertEqual(((chat.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["role"] as? String, "assistant", chat.body)
+        let chat = try HTTPTestClient.call(
+            http, "POST", "/v1/chat/completions",
+            body: #"{"messages": [{"role": "user", "content": "the theme"}], "max_tokens": 4, "temperature": 0}"#)
+        XCTAssertEqual(
+            ((chat.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["role"] as? String,
+            "assistant", chat.body)
     }
 
     func testBadRequestsGetJSONErrorsAndTheDaemonKeepsServing() throws {
         try start(extra: "http_max_body_bytes = 2048\n")
-        func expect(_ r: HTTPTestClient.Response, _ status: Int, _ text: String, file: StaticString = #filePath, line: UInt = #line) {
+        func expect(
+            _ r: HTTPTestClient.Response, _ status: Int, _ text: String, file: StaticString = #filePath,
+            line: UInt = #line
+        ) {
             XCTAssertEqual(r.status, status, r.body, file: file, line: line)
             let message = (r.json?["error"] as? [String: Any])?["message"] as? String ?? ""
             XCTAssertTrue(message.contains(text), "\(message) lacks \(text)", file: file, line: line)
         }
         expect(try HTTPTestClient.call(http, "POST", "/completion", body: "{not json"), 400, "not a JSON object")
-        expect(try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "x", "n_predict": "many"}"#), 400, "'n_predict' must be a number")
-        expect(try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "x", "stream": 1}"#), 400, "'stream' must be true or false")
-        expect(try HTTPTestClient.call(http, "POST", "/completion", body: #"{"n_predict": 3}"#), 400, "'prompt' is missing")
-        expect(try HTTPTestClient.call(http, "POST", "/infill", body: #"{"input_extra": [{"filename": "a"}]}"#), 400, "input_extra[0]")
-        expect(try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": [1, 99999999]}"#), 400, "beyond the vocabulary")
+        expect(
+            try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "x", "n_predict": "many"}"#), 400,
+            "'n_predict' must be a number")
+        expect(
+            try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "x", "stream": 1}"#), 400,
+            "'stream' must be true or false")
+        expect(
+            try HTTPTestClient.call(http, "POST", "/completion", body: #"{"n_predict": 3}"#), 400, "'prompt' is missing"
+        )
+        expect(
+            try HTTPTestClient.call(http, "POST", "/infill", body: #"{"input_extra": [{"filename": "a"}]}"#), 400,
+            "input_extra[0]")
+        expect(
+            try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": [1, 99999999]}"#), 400,
+            "beyond the vocabulary")
         let big = #"{"prompt": ""# + String(repeating: "a", count: 4000) + #""}"#
         expect(try HTTPTestClient.call(http, "POST", "/completion", body: big), 413, "limit is 2048")
         expect(try HTTPTestClient.call(http, "POST", "/nope", body: "{}"), 404, "no endpoint /nope")
         expect(try HTTPTestClient.call(http, "GET", "/completion"), 405, "GET is not allowed")
         expect(try HTTPTestClient.call(.tcp(port), "GET", "/health"), 401, "bearer token")
-        expect(try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer wrong-token-0123456789abc"]), 401, "bearer token")
-        XCTAssertEqual(try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer \(token)"]).status, 200)
+        expect(
+            try HTTPTestClient.call(
+                .tcp(port), "GET", "/health", headers: ["Authorization": "Bearer wrong-token-0123456789abc"]), 401,
+            "bearer token")
+        XCTAssertEqual(
+            try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer \(token)"]).status,
+            200)
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
         XCTAssertTrue(server?.process.isRunning ?? false)
     }
@@ -88,24 +121,32 @@ final class HTTPEndpointTests: XCTestCase {
     /// With SmolLM2 (slow enough to tell): hanging up mid-stream frees the slot at once, and
     /// t_max_predict_ms ends a long generation with what it has.
     func testDisconnectCancelsAndBudgetsStopGeneration() throws {
-        let model = (ProcessInfo.processInfo.environment["TAILOR_MODELS_DIR"] ?? NSHomeDirectory() + "/.local/share/tailor/models")
+        let model =
+            (ProcessInfo.processInfo.environment["TAILOR_MODELS_DIR"] ?? NSHomeDirectory()
+                + "/.local/share/tailor/models")
             + "/SmolLM2-135M-Instruct.Q4_1.gguf"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "SmolLM2 not fetched (Scripts/fetch-model.sh)")
         try start(model: model, extra: "slots = 1\n")
         // One slot: while the first generation runs, a second request would wait for it.
         let c = try HTTPTestClient(http)
-        c.send("POST", "/completion", body: #"{"prompt": "Once upon a time", "n_predict": 3000, "temperature": 0, "stream": true}"#)
+        c.send(
+            "POST", "/completion",
+            body: #"{"prompt": "Once upon a time", "n_predict": 3000, "temperature": 0, "stream": true}"#)
         var seen = ""
-        while !seen.contains("\"tokens_predicted\":3}") { let s = c.readSome(); XCTAssertFalse(s.isEmpty); if s.isEmpty { break }; seen += s }
+        while !seen.contains("\"tokens_predicted\":3}") {
+            let s = c.readSome(); XCTAssertFalse(s.isEmpty); if s.isEmpty { break }; seen += s
+        }
         close(c.fd)
         let t0 = Date()
-        let next = try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "Hello", "n_predict": 2, "temperature": 0}"#)
+        let next = try HTTPTestClient.call(
+            http, "POST", "/completion", body: #"{"prompt": "Hello", "n_predict": 2, "temperature": 0}"#)
         XCTAssertEqual(next.status, 200)
         // 3000 tokens at SmolLM2's speed take over a minute; a cancelled one frees the slot now.
         XCTAssertLessThan(Date().timeIntervalSince(t0), 20)
 
-        let budget = try HTTPTestClient.call(http, "POST", "/completion",
-                                             body: #"{"prompt": "Once upon a time", "n_predict": 3000, "temperature": 0, "t_max_predict_ms": 400}"#)
+        let budget = try HTTPTestClient.call(
+            http, "POST", "/completion",
+            body: #"{"prompt": "Once upon a time", "n_predict": 3000, "temperature": 0, "t_max_predict_ms": 400}"#)
         let o = try XCTUnwrap(budget.json, budget.body)
         XCTAssertEqual(o["stop_type"] as? String, "limit")
         let n = (o["timings"] as? [String: Any])?["predicted_n"] as? Int ?? 0
@@ -114,17 +155,23 @@ final class HTTPEndpointTests: XCTestCase {
 
         // t_max_prompt_ms: a ~1,000-token prefill (several 256-token chunks) is cut at the next
         // chunk, well before a whole prefill of the same length (another prompt: no cache).
-        func long(_ start: String) -> String { start + String(repeating: " The theme of the story is the sea.", count: 110) }
+        func long(_ start: String) -> String {
+            start + String(repeating: " The theme of the story is the sea.", count: 110)
+        }
         let t1 = Date()
-        let cut = try HTTPTestClient.call(http, "POST", "/completion",
-                                          body: #"{"prompt": ""# + long("Alpha") + #"", "n_predict": 8, "temperature": 0, "t_max_prompt_ms": 50}"#)
+        let cut = try HTTPTestClient.call(
+            http, "POST", "/completion",
+            body: #"{"prompt": ""# + long("Alpha") + #"", "n_predict": 8, "temperature": 0, "t_max_prompt_ms": 50}"#)
         let cutTime = Date().timeIntervalSince(t1)
         let cutJSON = try XCTUnwrap(cut.json, cut.body)
         XCTAssertEqual(cutJSON["stop_type"] as? String, "limit")
         XCTAssertEqual((cutJSON["timings"] as? [String: Any])?["predicted_n"] as? Int, 0)
         let t2 = Date()
-        let whole = try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": ""# + long("Omega") + #"", "n_predict": 1, "temperature": 0}"#)
+        let whole = try HTTPTestClient.call(
+            http, "POST", "/completion",
+            body: #"{"prompt": ""# + long("Omega") + #"", "n_predict": 1, "temperature": 0}"#)
         XCTAssertEqual(whole.status, 200)
-        XCTAssertLessThan(cutTime, 0.75 * Date().timeIntervalSince(t2), "the budget ends the request within a prefill chunk")
+        XCTAssertLessThan(
+            cutTime, 0.75 * Date().timeIntervalSince(t2), "the budget ends the request within a prefill chunk")
     }
 }

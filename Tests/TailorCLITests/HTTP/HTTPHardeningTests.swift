@@ -1,8 +1,9 @@
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import XCTest
 
 /// The HTTP endpoint of a real `tailord` under the attacks of the security review: a request
 /// that once killed the daemon, bodies sent before the token is checked, sockets that say
@@ -21,7 +22,8 @@ final class HTTPHardeningTests: XCTestCase {
 
     func testHugeIntegersGet400AndTheDaemonLives() throws {
         for field in ["n_predict", "top_k", "max_tokens"] {
-            let r = try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "hi", ""# + field + #"": 5000000000}"#)
+            let r = try HTTPTestClient.call(
+                http, "POST", "/completion", body: #"{"prompt": "hi", ""# + field + #"": 5000000000}"#)
             XCTAssertEqual(r.status, 400, r.body)
             XCTAssertTrue(r.body.contains(field), r.body)
         }

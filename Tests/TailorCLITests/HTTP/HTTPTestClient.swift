@@ -1,8 +1,9 @@
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import XCTest
 
 /// A minimal HTTP/1.1 client over a Unix socket or loopback TCP, for driving the daemon's
 /// llama.cpp-compatible endpoint the way editor plugins do (curl-like, no URLSession: it cannot
@@ -32,7 +33,11 @@ final class HTTPTestClient {
             withUnsafeMutableBytes(of: &addr.sun_path) { raw in
                 for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
             }
-            let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            let r = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
             guard r == 0 else { close(fd); throw CocoaError(.fileReadNoPermission) }
         case let .tcp(port):
             fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -40,7 +45,11 @@ final class HTTPTestClient {
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = port.bigEndian
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let r = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             guard r == 0 else { close(fd); throw CocoaError(.fileReadNoPermission) }
         }
         var tv = timeval(tv_sec: 60, tv_usec: 0)
@@ -50,7 +59,9 @@ final class HTTPTestClient {
     deinit { close(fd) }
 
     /// Sends a request (Connection: close) without reading the answer.
-    func send(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:], bodyBytes: Int? = nil) {
+    func send(
+        _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:], bodyBytes: Int? = nil
+    ) {
         var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
         if let body { text += "Content-Type: application/json\r\nContent-Length: \(bodyBytes ?? body.utf8.count)\r\n" }
@@ -86,7 +97,9 @@ final class HTTPTestClient {
         let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
         var headers: [String: String] = [:]
         for l in lines.dropFirst() {
-            if let c = l.firstIndex(of: ":") { headers[l[..<c].lowercased()] = l[l.index(after: c)...].trimmingCharacters(in: .whitespaces) }
+            if let c = l.firstIndex(of: ":") {
+                headers[l[..<c].lowercased()] = l[l.index(after: c)...].trimmingCharacters(in: .whitespaces)
+            }
         }
         var body = String(text[split.upperBound...])
         if headers["transfer-encoding"] == "chunked" { body = Self.dechunk(body) }
@@ -96,17 +109,22 @@ final class HTTPTestClient {
     static func dechunk(_ s: String) -> String {
         var out = Data(), rest = Data(s.utf8)
         while let crlf = rest.range(of: Data("\r\n".utf8)) {
-            guard let size = Int(String(decoding: rest[rest.startIndex..<crlf.lowerBound], as: UTF8.self), radix: 16), size > 0 else { break }
+            guard let size = Int(String(decoding: rest[rest.startIndex..<crlf.lowerBound], as: UTF8.self), radix: 16),
+                size > 0
+            else { break }
             let start = crlf.upperBound
             guard rest.distance(from: start, to: rest.endIndex) >= size else { break }
             out += rest[start..<rest.index(start, offsetBy: size)]
-            rest = Data(rest[rest.index(start, offsetBy: min(size + 2, rest.distance(from: start, to: rest.endIndex)))...])
+            rest = Data(
+                rest[rest.index(start, offsetBy: min(size + 2, rest.distance(from: start, to: rest.endIndex)))...])
         }
         return String(decoding: out, as: UTF8.self)
     }
 
     /// One request, whole.
-    static func call(_ target: Target, _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) throws -> Response {
+    static func call(
+        _ target: Target, _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]
+    ) throws -> Response {
         let c = try HTTPTestClient(target)
         c.send(method, path, body: body, headers: headers)
         return c.readResponse()

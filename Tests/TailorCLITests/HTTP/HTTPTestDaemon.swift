@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// A real `tailord` with its HTTP endpoint on a Unix socket and on a loopback TCP port (with a
 /// bearer token), in a scratch directory of its own: what the HTTP tests talk to.
@@ -23,11 +23,16 @@ final class HTTPTestDaemon {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         port = UInt16(20000 + Int((getpid() + Int32.random(in: 0..<997)) % 20000))
-        let conf = "http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \(dir)/token\nslots = 2\n" + extra
+        let conf =
+            "http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \(dir)/token\nslots = 2\n"
+            + extra
         try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
-        process = try BuiltProducts.launchDaemon(["--socket", dir + "/t.sock", "--state-dir", dir + "/state",
-                                                                           "--config", dir + "/tailord.conf", "--model", model, "-t", "1"],
-                                            socket: dir + "/t.sock", log: dir + "/tailord.log")
+        process = try BuiltProducts.launchDaemon(
+            [
+                "--socket", dir + "/t.sock", "--state-dir", dir + "/state",
+                "--config", dir + "/tailord.conf", "--model", model, "-t", "1",
+            ],
+            socket: dir + "/t.sock", log: dir + "/tailord.log")
     }
 
     /// Stops the daemon and removes its directory.

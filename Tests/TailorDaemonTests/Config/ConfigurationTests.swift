@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 final class ConfigurationTests: XCTestCase {
     func testConfigFileIsReadAndFlagsOverrideIt() throws {
@@ -46,33 +47,36 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(fromFile.shutdownGrace, .seconds(4))
         XCTAssertEqual(fromFile.logLevel, .debug)
 
-        let flags = try DaemonOptions.parse(["--config", file, "--mode", "user", "--socket", "/tmp/x.sock", "--threads", "1",
-                                             "--model", "/m/c.gguf", "--state-dir", "/tmp/state"]).resolve(environment: [:])
+        let flags = try DaemonOptions.parse([
+            "--config", file, "--mode", "user", "--socket", "/tmp/x.sock", "--threads", "1",
+            "--model", "/m/c.gguf", "--state-dir", "/tmp/state",
+        ]).resolve(environment: [:])
         XCTAssertEqual(flags.mode, .user)
         XCTAssertEqual(flags.socket, "/tmp/x.sock")
         XCTAssertEqual(flags.stateDirectory, "/tmp/state")
         XCTAssertEqual(flags.generation.threads, 1)
         XCTAssertEqual(flags.models, ["/m/c.gguf"])
-        XCTAssertEqual(flags.generation.slots, 2)   // not overridden
+        XCTAssertEqual(flags.generation.slots, 2)  // not overridden
     }
 
     /// The limits that keep clients from starving each other are configurable, and a system
     /// daemon fills in per-uid shares where none is set (a user daemon keeps none).
     func testHardeningKeysAndSystemModeShares() throws {
         var c = DaemonConfiguration()
-        try c.apply(configFile: """
-            max_connections = 100
-            hello_timeout_seconds = 2
-            idle_timeout_seconds = 60
-            max_queued_per_uid = 5
-            max_jobs = 9
-            max_users_per_uid = 12
-            max_bytes_per_uid = 4096
-            http_header_timeout_seconds = 3
-            http_body_timeout_seconds = 4
-            max_buffered_upload_bytes = 2097152
-            max_pending_write_bytes = 131072
-            """, path: "t.conf")
+        try c.apply(
+            configFile: """
+                max_connections = 100
+                hello_timeout_seconds = 2
+                idle_timeout_seconds = 60
+                max_queued_per_uid = 5
+                max_jobs = 9
+                max_users_per_uid = 12
+                max_bytes_per_uid = 4096
+                http_header_timeout_seconds = 3
+                http_body_timeout_seconds = 4
+                max_buffered_upload_bytes = 2097152
+                max_pending_write_bytes = 131072
+                """, path: "t.conf")
         XCTAssertEqual(c.limits.maxBufferedUploadBytes, 2 << 20)
         XCTAssertEqual(c.limits.maxPendingWriteBytes, 128 << 10)
         XCTAssertEqual(c.limits.maxConnections, 100)
@@ -118,7 +122,8 @@ final class ConfigurationTests: XCTestCase {
                 XCTAssertTrue(text.contains(message), text)
             }
         }
-        XCTAssertThrowsError(try DaemonOptions.parse(["--config", "/nonexistent/tailord.conf"]).resolve(environment: [:]))
+        XCTAssertThrowsError(
+            try DaemonOptions.parse(["--config", "/nonexistent/tailord.conf"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--mode", "galaxy"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--threads", "0"]).resolve(environment: [:]))
     }
@@ -126,8 +131,10 @@ final class ConfigurationTests: XCTestCase {
     func testHTTPEndpointKeys() throws {
         var c = DaemonConfiguration()
         XCTAssertFalse(c.http.isEnabled)
-        try c.apply(configFile: "http_socket = /run/t/http.sock\nhttp_listen = [::1]:8012\nhttp_token_file = /etc/t/token\nhttp_mode = oppu\nhttp_task = lua\n",
-                    path: "/etc/t.conf")
+        try c.apply(
+            configFile:
+                "http_socket = /run/t/http.sock\nhttp_listen = [::1]:8012\nhttp_token_file = /etc/t/token\nhttp_mode = oppu\nhttp_task = lua\n",
+            path: "/etc/t.conf")
         XCTAssertTrue(c.http.isEnabled)
         XCTAssertEqual(c.http.socket, "/run/t/http.sock")
         XCTAssertEqual(c.http.listen?.host, "::1")
@@ -138,15 +145,23 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testDefaultsFollowXDGAndFHS() throws {
-        let env = ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/home/u/.state", "XDG_CONFIG_HOME": "/home/u/.cfg", "HOME": "/home/u"]
+        let env = [
+            "XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/home/u/.state", "XDG_CONFIG_HOME": "/home/u/.cfg",
+            "HOME": "/home/u",
+        ]
         var c = DaemonConfiguration()
-        XCTAssertEqual(try c.paths(environment: env), DaemonPaths(socket: "/run/user/1000/tailor/tailord.sock", stateDirectory: "/home/u/.state/tailor"))
-        XCTAssertEqual(DaemonConfiguration.defaultFilePath(mode: .user, environment: env), "/home/u/.cfg/tailor/tailord.conf")
+        XCTAssertEqual(
+            try c.paths(environment: env),
+            DaemonPaths(socket: "/run/user/1000/tailor/tailord.sock", stateDirectory: "/home/u/.state/tailor"))
+        XCTAssertEqual(
+            DaemonConfiguration.defaultFilePath(mode: .user, environment: env), "/home/u/.cfg/tailor/tailord.conf")
         c.mode = .system
-        XCTAssertEqual(try c.paths(environment: env), DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
+        XCTAssertEqual(
+            try c.paths(environment: env),
+            DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
         XCTAssertEqual(DaemonConfiguration.defaultFilePath(mode: .system), "/etc/tailor/tailord.conf")
         c.mode = .user
-        XCTAssertThrowsError(try c.paths(environment: ["HOME": "/home/u"]))   // no runtime dir: no shared-dir fallback
+        XCTAssertThrowsError(try c.paths(environment: ["HOME": "/home/u"]))  // no runtime dir: no shared-dir fallback
         c.socket = "/tmp/s.sock"
         c.stateDirectory = "/tmp/st"
         XCTAssertEqual(try c.paths(environment: [:]), DaemonPaths(socket: "/tmp/s.sock", stateDirectory: "/tmp/st"))

@@ -1,8 +1,8 @@
 import Foundation
 import TailorEngine
 import TailorFuzz
-import XCTest
 import TailorTestSupport
+import XCTest
 
 /// The fuzz targets over their committed seed corpus (Tests/Fuzz/Corpus), and over byte-flip
 /// mutations of it: what `tailor-fuzz` explores for minutes under libFuzzer and

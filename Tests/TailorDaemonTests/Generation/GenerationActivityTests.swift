@@ -1,6 +1,7 @@
 import Foundation
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 /// The gate training waits at: closed while any generation worker is busy, open when all are
 /// idle (after the grace period), and open for good once the daemon stops.

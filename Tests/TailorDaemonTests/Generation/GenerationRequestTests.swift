@@ -1,8 +1,9 @@
 import Foundation
 import TailorEngine
-@testable import TailorDaemon
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// Both front ends map to one `GenerationRequest`: the wire's zeros and the HTTP endpoint's
 /// absent fields take the engine's (or llama.cpp's) defaults, and the same explicit values
@@ -14,9 +15,12 @@ final class GenerationRequestTests: XCTestCase {
         return try GenerationRequest(r)
     }
 
-    private func http(_ json: String, user: String = "", task: String = "", mode: DecodingMode = .automatic) throws -> GenerationRequest {
+    private func http(
+        _ json: String, user: String = "", task: String = "", mode: DecodingMode = .automatic
+    ) throws -> GenerationRequest {
         let who = HTTPPersonalization(caller: .current, user: user, task: task, mode: mode)
-        return GenerationRequest(try CompletionRequest(endpoint: .completion, body: Array(json.utf8)), for: who, modelContext: 512)
+        return GenerationRequest(
+            try CompletionRequest(endpoint: .completion, body: Array(json.utf8)), for: who, modelContext: 512)
     }
 
     func testWireZerosTakeTheEnginesDefaults() throws {
@@ -30,7 +34,8 @@ final class GenerationRequestTests: XCTestCase {
 
     func testWireValuesPassThrough() throws {
         let r = try wire {
-            $0.sampling = .init(temperature: 0.7, topK: 12, topP: 0.9, minP: 0.02, repetitionPenalty: 1.2, seed: 9, dryMultiplier: 0.8)
+            $0.sampling = .init(
+                temperature: 0.7, topK: 12, topP: 0.9, minP: 0.02, repetitionPenalty: 1.2, seed: 9, dryMultiplier: 0.8)
             $0.maxTokens = 5
             $0.copeAlpha = 0.3
             $0.copeTau = 0.2
@@ -71,12 +76,14 @@ final class GenerationRequestTests: XCTestCase {
     }
 
     func testTheFrontEndsAgreeOnExplicitValues() throws {
-        let h = try http(#"{"prompt": "hi", "temperature": 0.5, "top_k": 7, "top_p": 0.8, "min_p": 0.1, "repeat_penalty": 1.1,"#
-                         + #" "seed": 3, "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": 24,"#
-                         + #" "dry_sequence_breakers": ["\n"], "n_predict": 9, "stop": ["."]}"#)
+        let h = try http(
+            #"{"prompt": "hi", "temperature": 0.5, "top_k": 7, "top_p": 0.8, "min_p": 0.1, "repeat_penalty": 1.1,"#
+                + #" "seed": 3, "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": 24,"#
+                + #" "dry_sequence_breakers": ["\n"], "n_predict": 9, "stop": ["."]}"#)
         let w = try wire {
-            $0.sampling = .init(temperature: 0.5, topK: 7, topP: 0.8, minP: 0.1, repetitionPenalty: 1.1, seed: 3, dryMultiplier: 0.8,
-                                dryBase: 2, dryAllowedLength: 3, dryPenaltyLastN: 24, drySequenceBreakers: ["\n"])
+            $0.sampling = .init(
+                temperature: 0.5, topK: 7, topP: 0.8, minP: 0.1, repetitionPenalty: 1.1, seed: 3, dryMultiplier: 0.8,
+                dryBase: 2, dryAllowedLength: 3, dryPenaltyLastN: 24, drySequenceBreakers: ["\n"])
             $0.maxTokens = 9
             $0.stop = ["."]
         }
@@ -87,7 +94,8 @@ final class GenerationRequestTests: XCTestCase {
     }
 
     func testModesKnowTheirStageAndContrast() {
-        XCTAssertEqual(DecodingMode.allCases.map(\.rawValue), ["", "base", "tam", "oppu", "dpo-only", "cope", "cd-only"])
+        XCTAssertEqual(
+            DecodingMode.allCases.map(\.rawValue), ["", "base", "tam", "oppu", "dpo-only", "cope", "cd-only"])
         XCTAssertEqual(DecodingMode.allCases.filter(\.isContrastive), [.cope, .cdOnly])
         XCTAssertEqual(DecodingMode.allCases.map(\.userStage), [nil, nil, nil, "oppu", "dpo", "dpo", "oppu"])
     }

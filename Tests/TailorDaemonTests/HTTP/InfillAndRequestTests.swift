@@ -1,6 +1,7 @@
 import Foundation
 import TailorEngine
 import XCTest
+
 @testable import TailorDaemon
 
 /// The HTTP endpoint's pure parts: llama.cpp's FIM layout and its truncation, the fallback
@@ -11,19 +12,21 @@ final class InfillAndRequestTests: XCTestCase {
     private let fim = FIMTokens(prefix: -1, suffix: -2, middle: -3, fileSeparator: -4)
 
     func testFIMLayoutExtraChunksThenPrefixSuffixMiddle() {
-        let t = InfillPrompt.tokens(prefix: "ab", suffix: "cd", extra: [.init(filename: "f", text: "x")], prompt: "p",
-                                    fim: fim, bos: [1], encode: chars, budget: 100)
+        let t = InfillPrompt.tokens(
+            prefix: "ab", suffix: "cd", extra: [.init(filename: "f", text: "x")], prompt: "p",
+            fim: fim, bos: [1], encode: chars, budget: 100)
         XCTAssertEqual(t, [1, -4] + chars("f\nx") + [-1] + chars("ab") + [-2] + chars("cd") + [-3] + chars("p"))
     }
 
     func testTooLongInputKeepsTheEndOfThePrefixAndTheStartOfTheSuffix() {
         let prefix = String(repeating: "a", count: 50) + "XYZ", suffix = "UVW" + String(repeating: "b", count: 50)
-        let t = InfillPrompt.tokens(prefix: prefix, suffix: suffix, extra: [.init(filename: "", text: "zzzz")], prompt: "",
-                                    fim: fim, bos: [], encode: chars, budget: 43)
+        let t = InfillPrompt.tokens(
+            prefix: prefix, suffix: suffix, extra: [.init(filename: "", text: "zzzz")], prompt: "",
+            fim: fim, bos: [], encode: chars, budget: 43)
         XCTAssertEqual(t.count, 43)
         let pre = Array(t[(t.firstIndex(of: -1)! + 1)..<t.firstIndex(of: -2)!])
         let suf = Array(t[(t.firstIndex(of: -2)! + 1)..<t.firstIndex(of: -3)!])
-        XCTAssertEqual(pre.count, 30)                       // 3/4 of the 40 left after the three FIM tokens
+        XCTAssertEqual(pre.count, 30)  // 3/4 of the 40 left after the three FIM tokens
         XCTAssertEqual(Array(pre.suffix(3)), chars("XYZ"))  // the code right before the cursor survives
         XCTAssertEqual(suf.count, 10)
         XCTAssertEqual(Array(suf.prefix(3)), chars("UVW"))  // and the code right after it
@@ -31,27 +34,41 @@ final class InfillAndRequestTests: XCTestCase {
     }
 
     func testWithoutFIMTokensThePrefixIsAPlainContinuation() {
-        let t = InfillPrompt.tokens(prefix: "ab", suffix: "ignored", extra: [.init(filename: "f", text: "x")], prompt: "p",
-                                    fim: nil, bos: [1], encode: chars, budget: 100)
+        let t = InfillPrompt.tokens(
+            prefix: "ab", suffix: "ignored", extra: [.init(filename: "f", text: "x")], prompt: "p",
+            fim: nil, bos: [1], encode: chars, budget: 100)
         XCTAssertEqual(t, [1] + chars("f\nx\n") + chars("abp"))
     }
 
     func testRequestParsingDefaultsAndTypes() throws {
-        let vim = try CompletionRequest(endpoint: .infill, body: Array(#"{"input_prefix": "a", "samplers": ["top_k", "top_p", "infill"], "top_k": 40, "n_predict": -1, "t_max_predict_ms": 250, "response_fields": ["content"]}"#.utf8))
+        let vim = try CompletionRequest(
+            endpoint: .infill,
+            body: Array(
+                #"{"input_prefix": "a", "samplers": ["top_k", "top_p", "infill"], "top_k": 40, "n_predict": -1, "t_max_predict_ms": 250, "response_fields": ["content"]}"#
+                    .utf8))
         XCTAssertEqual(vim.temperature, 1, "llama.vim's sampler chain has no temperature: sampled at 1")
         XCTAssertNil(vim.maxTokens)
         XCTAssertEqual(vim.maxPredictMS, 250)
         XCTAssertEqual(vim.prompt, .infill(prefix: "a", suffix: "", extra: [], prompt: ""))
-        let plain = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": [5, 6], "temperature": 0, "stop": "\n", "stream": true}"#.utf8))
+        let plain = try CompletionRequest(
+            endpoint: .completion,
+            body: Array(#"{"prompt": [5, 6], "temperature": 0, "stop": "\n", "stream": true}"#.utf8))
         XCTAssertEqual(plain.prompt, .tokens([5, 6]))
         XCTAssertEqual(plain.temperature, 0)
         XCTAssertEqual(plain.stop, ["\n"])
         XCTAssertTrue(plain.stream)
-        let chat = try CompletionRequest(endpoint: .openAIChat, body: Array(#"{"model": "gpt-4", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 3}"#.utf8))
+        let chat = try CompletionRequest(
+            endpoint: .openAIChat,
+            body: Array(
+                #"{"model": "gpt-4", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 3}"#
+                    .utf8))
         XCTAssertEqual(chat.model, "", "OpenAI model names are not tailord's model ids")
         XCTAssertEqual(chat.maxTokens, 3)
-        for (body, message) in [(#"{"prompt": "x", "top_p": 0}"#, "'top_p' must be in (0, 1]"), (#"{"prompt": "x", "seed": true}"#, "'seed' must be a number"),
-                                (#"{"prompt": "x", "n_predict": 0}"#, "'n_predict' must be positive"), (#"[1]"#, "not a JSON object")] {
+        for (body, message) in [
+            (#"{"prompt": "x", "top_p": 0}"#, "'top_p' must be in (0, 1]"),
+            (#"{"prompt": "x", "seed": true}"#, "'seed' must be a number"),
+            (#"{"prompt": "x", "n_predict": 0}"#, "'n_predict' must be positive"), (#"[1]"#, "not a JSON object"),
+        ] {
             XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8))) { e in
                 XCTAssertTrue((e as? HTTPProblem)?.message.contains(message) ?? false, "\(e)")
             }
@@ -65,21 +82,28 @@ final class InfillAndRequestTests: XCTestCase {
         XCTAssertEqual(off.dry.multiplier, 0)
         XCTAssertEqual(off.dry.base, 1.75)
         XCTAssertEqual(off.dry.allowedLength, 2)
-        let on = try CompletionRequest(endpoint: .completion, body: Array(
-            #"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#.utf8))
+        let on = try CompletionRequest(
+            endpoint: .completion,
+            body: Array(
+                #"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#
+                    .utf8))
         XCTAssertEqual(on.dry.multiplier, 0.8)
         XCTAssertEqual(on.dry.base, 2)
         XCTAssertEqual(on.dry.allowedLength, 3)
         XCTAssertEqual(on.dry.window, 0)
         XCTAssertNil(off.dry.breakers, "unset: the defaults")
         XCTAssertEqual(on.dry.breakers, ["\n", ":", "\"", "*"])
-        let custom = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "dry_sequence_breakers": ["\n", "PEP"]}"#.utf8))
+        let custom = try CompletionRequest(
+            endpoint: .completion, body: Array(#"{"prompt": "x", "dry_sequence_breakers": ["\n", "PEP"]}"#.utf8))
         XCTAssertEqual(custom.dry.breakers, ["\n", "PEP"])
         let many = "[" + Array(repeating: #"".""#, count: 17).joined(separator: ",") + "]"
-        for (body, field) in [(#"{"prompt": "x", "dry_multiplier": -1}"#, "'dry_multiplier'"), (#"{"prompt": "x", "dry_base": 0.5}"#, "'dry_base'"),
-                              (#"{"prompt": "x", "dry_sequence_breakers": "# + many + "}", "'dry_sequence_breakers'"),
-                              (#"{"prompt": "x", "dry_sequence_breakers": [""]}"#, "'dry_sequence_breakers'"),
-                              (#"{"prompt": "x", "dry_allowed_length": 1e12}"#, "dry_allowed_length")] {
+        for (body, field) in [
+            (#"{"prompt": "x", "dry_multiplier": -1}"#, "'dry_multiplier'"),
+            (#"{"prompt": "x", "dry_base": 0.5}"#, "'dry_base'"),
+            (#"{"prompt": "x", "dry_sequence_breakers": "# + many + "}", "'dry_sequence_breakers'"),
+            (#"{"prompt": "x", "dry_sequence_breakers": [""]}"#, "'dry_sequence_breakers'"),
+            (#"{"prompt": "x", "dry_allowed_length": 1e12}"#, "dry_allowed_length"),
+        ] {
             XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8)), body) { e in
                 XCTAssertEqual((e as? HTTPProblem)?.status, 400, "\(e)")
                 XCTAssertTrue((e as? HTTPProblem)?.message.contains(field) ?? false, "\(e)")
@@ -90,16 +114,21 @@ final class InfillAndRequestTests: XCTestCase {
     /// Every integer a client sends is range-checked before conversion: n_predict or top_k of
     /// 5e9 passed the parser and trapped `UInt32(...)`, killing the daemon.
     func testIntegersOutOfRangeAreRefusedNamingTheField() {
-        for (field, value) in [("n_predict", "5000000000"), ("max_tokens", "5000000000"), ("top_k", "5000000000"), ("top_k", "-5"),
-                               ("seed", "99999999999"), ("t_max_prompt_ms", "1e15"), ("t_max_predict_ms", "3000000000"),
-                               ("n_predict", "1.5"), ("top_k", "1e300")] {
+        for (field, value) in [
+            ("n_predict", "5000000000"), ("max_tokens", "5000000000"), ("top_k", "5000000000"), ("top_k", "-5"),
+            ("seed", "99999999999"), ("t_max_prompt_ms", "1e15"), ("t_max_predict_ms", "3000000000"),
+            ("n_predict", "1.5"), ("top_k", "1e300"),
+        ] {
             let body = #"{"prompt": "x", ""# + field + #"": "# + value + "}"
             XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8)), body) { e in
                 XCTAssertEqual((e as? HTTPProblem)?.status, 400)
-                XCTAssertTrue((e as? HTTPProblem)?.message.contains("field '\(field)' must be an integer in") ?? false, "\(e)")
+                XCTAssertTrue(
+                    (e as? HTTPProblem)?.message.contains("field '\(field)' must be an integer in") ?? false, "\(e)")
             }
         }
-        let edge = try? CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "top_k": 2147483647, "n_predict": -1, "seed": -1}"#.utf8))
+        let edge = try? CompletionRequest(
+            endpoint: .completion,
+            body: Array(#"{"prompt": "x", "top_k": 2147483647, "n_predict": -1, "seed": -1}"#.utf8))
         XCTAssertEqual(edge?.topK, Int(Int32.max))
         XCTAssertNil(edge?.maxTokens)
     }

@@ -1,5 +1,6 @@
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 /// In system mode every uid's training jobs share one runner: none may hold more than its
 /// share, and a uid with a backlog waits its turn behind each other uid's next job.

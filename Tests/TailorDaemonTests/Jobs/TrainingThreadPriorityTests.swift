@@ -1,6 +1,7 @@
 import Foundation
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 /// Training threads run at nice 19 so interactive decoding gets the cores at once; the
 /// daemon's other threads keep their priority.
@@ -9,8 +10,9 @@ final class TrainingThreadPriorityTests: XCTestCase {
     private func threads() throws -> [(name: String, nice: Int)] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { tid in
             guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
-                  let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+                let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
             // Fields after "pid (comm)": state is field 3, nice is field 19.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return (comm.trimmingCharacters(in: .newlines), Int(fields[16]) ?? -100)
@@ -22,7 +24,7 @@ final class TrainingThreadPriorityTests: XCTestCase {
         let before = TrainingThreadPriority.currentNiceness
         let d = try await DaemonHarness()
         var train: [(name: String, nice: Int)] = []
-        for _ in 0..<100 {   // the runner lowers itself as its thread starts
+        for _ in 0..<100 {  // the runner lowers itself as its thread starts
             train = try threads().filter { $0.name == "tailor-train" }
             if !train.isEmpty && train.allSatisfy({ $0.nice == 19 }) { break }
             try await Task.sleep(for: .milliseconds(20))
@@ -40,7 +42,9 @@ final class TrainingThreadPriorityTests: XCTestCase {
         Thread.detachNewThread {
             XCTAssertTrue(TrainingThreadPriority.lowerCurrentThread())
             seen.own = TrainingThreadPriority.currentNiceness
-            let child = Thread { seen.child = TrainingThreadPriority.currentNiceness; done.fulfill() }
+            let child = Thread {
+                seen.child = TrainingThreadPriority.currentNiceness; done.fulfill()
+            }
             child.start()
         }
         wait(for: [done], timeout: 5)

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 final class JournaldLogHandlerTests: XCTestCase {
     func testPriorityPrefixOnlyWhenStderrIsTheJournalStream() throws {
@@ -14,7 +15,9 @@ final class JournaldLogHandlerTests: XCTestCase {
         XCTAssertEqual(fstat(fd, &st), 0)
         let matching = ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)"]
         XCTAssertTrue(JournaldLogHandler.stderrIsJournal(environment: matching, fd: fd))
-        XCTAssertFalse(JournaldLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino + 1)"], fd: fd))
+        XCTAssertFalse(
+            JournaldLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino + 1)"], fd: fd)
+        )
         XCTAssertFalse(JournaldLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "garbage"], fd: fd))
         XCTAssertFalse(JournaldLogHandler.stderrIsJournal(environment: [:], fd: fd))
 

@@ -1,6 +1,7 @@
 import Foundation
-@testable import TailorDaemon
 import XCTest
+
+@testable import TailorDaemon
 
 final class PeerCredentialsTests: XCTestCase {
     /// Both ends of a socket pair are this process; a pipe is no socket and has no peer.

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import TailorClient
-@testable import TailorDaemon
 import TailorEngine
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The security review's findings on the protocol socket, each as an attacker would try it:
 /// no client can crash the daemon, grow its memory without bound, hold its descriptors, or
@@ -52,7 +54,10 @@ final class HardeningTests: XCTestCase {
         let method = try c.call(3, "tailor.v1.Health", name).status
         XCTAssertEqual(method?.code, .unimplemented)
         XCTAssertLessThan(method?.message.utf8.count ?? .max, 200, "the refusal repeated the whole method name")
-        let format = try c.call(5, "tailor.v1.Adapters", "Export", payload: try ExportAdapterRequest(ref: AdapterRef(task: "t", kind: name), format: name).serialized()).status
+        let format = try c.call(
+            5, "tailor.v1.Adapters", "Export",
+            payload: try ExportAdapterRequest(ref: AdapterRef(task: "t", kind: name), format: name).serialized()
+        ).status
         XCTAssertLessThan(format?.message.utf8.count ?? .max, 300, format?.message ?? "")
         await d.stop()
     }
@@ -63,7 +68,8 @@ final class HardeningTests: XCTestCase {
         let d = try await DaemonHarness(limits: limits, loadModel: false)
         let c = try d.raw()
         try c.send(Frame(streamID: 1, kind: .request(Request(service: "test.Hold", method: "Sink"))))
-        let chunk = try FrameCodec.encode(Frame(streamID: 1, kind: .data(chunk: [UInt8](repeating: 1, count: 1 << 20), last: false)))
+        let chunk = try FrameCodec.encode(
+            Frame(streamID: 1, kind: .data(chunk: [UInt8](repeating: 1, count: 1 << 20), last: false)))
         let accepted = bytesAccepted(c, frames: Array(repeating: chunk, count: 64))
         // The budget plus the kernel's socket buffers and one read's worth: far below 64 MiB.
         XCTAssertLessThan(accepted, 12 << 20, "the daemon took \(accepted) bytes of an upload nobody read")
@@ -81,13 +87,15 @@ final class HardeningTests: XCTestCase {
         var batch: [UInt8] = []
         var frames: [[UInt8]] = []
         for i in 0..<100_000 {
-            batch += try FrameCodec.encode(Frame(streamID: UInt32(2 * i + 1), kind: .request(Request(service: "nope", method: "M"))))
+            batch += try FrameCodec.encode(
+                Frame(streamID: UInt32(2 * i + 1), kind: .request(Request(service: "nope", method: "M"))))
             if batch.count > 64 << 10 { frames.append(batch); batch = [] }
         }
         frames.append(batch)
         let total = frames.reduce(0) { $0 + $1.count }
         let accepted = bytesAccepted(c, frames: frames)
-        XCTAssertLessThan(accepted, total / 2, "the daemon read \(accepted) of \(total) bytes while its replies piled up")
+        XCTAssertLessThan(
+            accepted, total / 2, "the daemon read \(accepted) of \(total) bytes while its replies piled up")
         // Another client is served meanwhile.
         let other = try d.raw()
         XCTAssertEqual(try other.call(1, "tailor.v1.Health", "Check").status?.code, .ok)
@@ -129,7 +137,7 @@ final class HardeningTests: XCTestCase {
     func testFramesBeforeHelloAreSmall() async throws {
         let d = try await DaemonHarness(loadModel: false)
         let c = try RawConnection(path: d.socket, timeout: 5)
-        c.send(bytes: [0x00, 0x10, 0x00, 0x00] + [UInt8](repeating: 0, count: 1000))   // announces 1 MiB
+        c.send(bytes: [0x00, 0x10, 0x00, 0x00] + [UInt8](repeating: 0, count: 1000))  // announces 1 MiB
         let frames = try c.readUntilClosed()
         XCTAssertEqual(frames.status?.code, .resourceExhausted)
         await d.stop()
@@ -195,11 +203,19 @@ final class HardeningTests: XCTestCase {
         let marker = "zebra-quartz-marker-5813"
         let d = try await DaemonHarness(loadModel: false)
         let c = try await d.client()
-        let items = (0..<50).map { Preferences.HistoryItem(id: "h\($0)", task: "email", input: "\(marker) input \($0)", output: "\(marker) out") }
+        let items = (0..<50).map {
+            Preferences.HistoryItem(
+                id: "h\($0)", task: "email", input: "\(marker) input \($0)", output: "\(marker) out")
+        }
         _ = try await c.addHistory(items, user: "dave")
-        _ = try await c.recordFeedback(Preferences.Feedback(requestID: "r", task: "email", prompt: marker, shown: "s", outcome: "rejected"), user: "dave")
-        _ = try await c.addHistory([Preferences.HistoryItem(id: "k", task: "email", input: "keep me", output: "kept")], user: "erin")
-        XCTAssertFalse(filesHolding(marker, under: d.directory + "/state").isEmpty, "the marker should be on disk before the delete")
+        _ = try await c.recordFeedback(
+            Preferences.Feedback(requestID: "r", task: "email", prompt: marker, shown: "s", outcome: "rejected"),
+            user: "dave")
+        _ = try await c.addHistory(
+            [Preferences.HistoryItem(id: "k", task: "email", input: "keep me", output: "kept")], user: "erin")
+        XCTAssertFalse(
+            filesHolding(marker, under: d.directory + "/state").isEmpty,
+            "the marker should be on disk before the delete")
         _ = try await c.deleteUser("dave")
         XCTAssertEqual(filesHolding(marker, under: d.directory + "/state"), [])
         await c.close()
@@ -242,7 +258,8 @@ final class HardeningTests: XCTestCase {
         let c = try await d.client()
         let ref = AdapterRef(user: "dave", task: "email", kind: "user")
         do {
-            _ = try await c.importAdapter(ImportAdapterRequest(ref: ref, format: "gguf", model: "tiny"), weights: Array("GGUF not really".utf8))
+            _ = try await c.importAdapter(
+                ImportAdapterRequest(ref: ref, format: "gguf", model: "tiny"), weights: Array("GGUF not really".utf8))
             XCTFail("a damaged GGUF was imported")
         } catch let TailorClientError.status(s) {
             XCTAssertEqual(s.code, .invalidArgument)
@@ -274,11 +291,14 @@ final class HardeningTests: XCTestCase {
         let secret = d.directory + "/secret"
         try Data("root:$6$secret-hash:19000:0:99999:7:::\n".utf8).write(to: URL(fileURLWithPath: secret))
         let c = try d.raw()
-        let s = try c.call(1, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: secret).serialized()).status
+        let s = try c.call(1, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: secret).serialized())
+            .status
         XCTAssertEqual(s?.code, .invalidArgument)
         XCTAssertTrue(s?.message.contains("not a GGUF file") ?? false, s?.message ?? "")
         for leaked in ["72", "6f", "root", "magic"] {
-            XCTAssertFalse(s?.message.replacingOccurrences(of: d.directory, with: "").contains(leaked) ?? true, "\(leaked) in \(s?.message ?? "")")
+            XCTAssertFalse(
+                s?.message.replacingOccurrences(of: d.directory, with: "").contains(leaked) ?? true,
+                "\(leaked) in \(s?.message ?? "")")
         }
         await d.stop()
     }

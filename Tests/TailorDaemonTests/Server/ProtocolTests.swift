@@ -1,7 +1,8 @@
 import Foundation
-@testable import TailorDaemon
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// The protocol rules of Proto/README.md, checked with raw frames.
 final class ProtocolTests: XCTestCase {
@@ -17,16 +18,26 @@ final class ProtocolTests: XCTestCase {
         let c2 = try d.raw(hello: false)
         XCTAssertThrowsError(try c2.hello(min: 2, max: 3))
         let c3 = try d.raw(hello: false)
-        try c3.send(Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello",
-                                                               payload: try HelloRequest(minVersion: 2, maxVersion: 5, client: "future").serialized()))))
+        try c3.send(
+            Frame(
+                streamID: 0,
+                kind: .request(
+                    Request(
+                        service: "tailor.v1.Session", method: "Hello",
+                        payload: try HelloRequest(minVersion: 2, maxVersion: 5, client: "future").serialized()))))
         let refusal = try c3.readUntilClosed()
         XCTAssertEqual(refusal.status?.code, .failedPrecondition)
         XCTAssertTrue(refusal.status?.message.contains("2-5") ?? false, refusal.status?.message ?? "")
 
         // A client speaking 1...3 gets version 1.
         let c4 = try d.raw(hello: false)
-        try c4.send(Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello",
-                                                               payload: try HelloRequest(minVersion: 1, maxVersion: 3, client: "newer").serialized()))))
+        try c4.send(
+            Frame(
+                streamID: 0,
+                kind: .request(
+                    Request(
+                        service: "tailor.v1.Session", method: "Hello",
+                        payload: try HelloRequest(minVersion: 1, maxVersion: 3, client: "newer").serialized()))))
         guard case let .response(payload) = try c4.read().kind else { return XCTFail("no Hello response") }
         let hello = try HelloResponse(serialized: payload)
         XCTAssertEqual(hello.version, 1)
@@ -40,8 +51,8 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(try c.call(5, "tailor.v1.Health", "Check").status?.code, .ok)
         let even = try c.call(6, "tailor.v1.Health", "Check")
         XCTAssertEqual(even.status?.code, .invalidArgument)
-        XCTAssertEqual(try c.call(3, "tailor.v1.Health", "Check").status?.code, .invalidArgument)   // not increasing
-        XCTAssertEqual(try c.call(5, "tailor.v1.Health", "Check").status?.code, .invalidArgument)   // reused
+        XCTAssertEqual(try c.call(3, "tailor.v1.Health", "Check").status?.code, .invalidArgument)  // not increasing
+        XCTAssertEqual(try c.call(5, "tailor.v1.Health", "Check").status?.code, .invalidArgument)  // reused
         let zero = try c.call(0, "tailor.v1.Health", "Check")
         XCTAssertEqual(zero.status?.code, .invalidArgument)
         // The connection is still good.
@@ -72,29 +83,50 @@ final class ProtocolTests: XCTestCase {
             XCTAssertEqual(s?.field, "generate.prompt")
         }
         // No input at all.
-        let empty = try c.call(17, "tailor.v1.Decoding", "Generate", payload: try GenerateRequest(model: "tiny", input: .prompt("")).serialized())
+        let empty = try c.call(
+            17, "tailor.v1.Decoding", "Generate",
+            payload: try GenerateRequest(model: "tiny", input: .prompt("")).serialized())
         XCTAssertEqual(empty.status?.code, .invalidArgument)
         XCTAssertEqual(empty.status?.field, "generate.prompt")
-        let role = try c.call(19, "tailor.v1.Decoding", "Generate",
-                              payload: try GenerateRequest(model: "tiny", input: .chat([.init(role: "wizard", content: "hi")])).serialized())
+        let role = try c.call(
+            19, "tailor.v1.Decoding", "Generate",
+            payload: try GenerateRequest(model: "tiny", input: .chat([.init(role: "wizard", content: "hi")]))
+                .serialized())
         XCTAssertEqual(role.status?.field, "generate.chat.messages.role")
-        let sampling = try c.call(21, "tailor.v1.Decoding", "Generate",
-                                  payload: try GenerateRequest(model: "tiny", input: .prompt("hi"), sampling: .init(temperature: -2)).serialized())
+        let sampling = try c.call(
+            21, "tailor.v1.Decoding", "Generate",
+            payload: try GenerateRequest(model: "tiny", input: .prompt("hi"), sampling: .init(temperature: -2))
+                .serialized())
         XCTAssertEqual(sampling.status?.field, "generate.sampling")
         let huge = String(repeating: "a", count: (1 << 20) + 1)
-        let big = try c.call(23, "tailor.v1.Decoding", "Generate", payload: try GenerateRequest(model: "tiny", input: .prompt(huge)).serialized())
+        let big = try c.call(
+            23, "tailor.v1.Decoding", "Generate",
+            payload: try GenerateRequest(model: "tiny", input: .prompt(huge)).serialized())
         XCTAssertEqual(big.status?.code, .invalidArgument)
         XCTAssertTrue(big.status?.message.contains("limit") ?? false)
-        XCTAssertEqual(try c.call(25, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: "relative.gguf").serialized()).status?.field, "load.path")
-        XCTAssertEqual(try c.call(27, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: "/nonexistent/x.gguf").serialized()).status?.code, .notFound)
+        XCTAssertEqual(
+            try c.call(
+                25, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: "relative.gguf").serialized()
+            ).status?.field, "load.path")
+        XCTAssertEqual(
+            try c.call(
+                27, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: "/nonexistent/x.gguf").serialized()
+            ).status?.code, .notFound)
         // A file that is not GGUF: INVALID_ARGUMENT naming the problem, and nothing loaded.
         let notGGUF = d.directory + "/fake.gguf"
         try Data("not a model".utf8).write(to: URL(fileURLWithPath: notGGUF))
-        let bad = try c.call(29, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: notGGUF).serialized()).status
+        let bad = try c.call(29, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: notGGUF).serialized())
+            .status
         XCTAssertEqual(bad?.code, .invalidArgument)
         XCTAssertTrue(bad?.message.contains("fake.gguf") ?? false, bad?.message ?? "")
-        XCTAssertEqual(try c.call(31, "tailor.v1.Models", "Load", payload: try LoadModelRequest(path: DaemonHarness.tinyModel, id: "tiny").serialized()).status?.code, .alreadyExists)
-        XCTAssertEqual(try c.call(33, "tailor.v1.Models", "Unload", payload: try UnloadModelRequest(id: "ghost").serialized()).status?.code, .notFound)
+        XCTAssertEqual(
+            try c.call(
+                31, "tailor.v1.Models", "Load",
+                payload: try LoadModelRequest(path: DaemonHarness.tinyModel, id: "tiny").serialized()
+            ).status?.code, .alreadyExists)
+        XCTAssertEqual(
+            try c.call(33, "tailor.v1.Models", "Unload", payload: try UnloadModelRequest(id: "ghost").serialized())
+                .status?.code, .notFound)
         let list = await d.models.list()
         XCTAssertEqual(list.map(\.id), ["tiny"])
         await d.stop()
@@ -103,7 +135,7 @@ final class ProtocolTests: XCTestCase {
     func testOversizeAndGarbledFramesGetStreamZeroStatusThenClose() async throws {
         let d = try await DaemonHarness(loadModel: false)
         let big = try d.raw()
-        big.send(bytes: [0x7F, 0xFF, 0xFF, 0xFF])      // 2 GiB announced; no body follows
+        big.send(bytes: [0x7F, 0xFF, 0xFF, 0xFF])  // 2 GiB announced; no body follows
         let f1 = try big.readUntilClosed()
         XCTAssertEqual(f1.map(\.streamID), [0])
         XCTAssertEqual(f1.status?.code, .resourceExhausted)
@@ -114,7 +146,7 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(f2.status?.code, .invalidArgument)
 
         let empty = try d.raw()
-        empty.send(bytes: [0, 0, 0, 2, 0x08, 0x01])     // stream_id 1 and no kind
+        empty.send(bytes: [0, 0, 0, 2, 0x08, 0x01])  // stream_id 1 and no kind
         XCTAssertEqual(try empty.readUntilClosed().status?.code, .invalidArgument)
 
         let fromServerSide = try d.raw()
@@ -145,7 +177,8 @@ final class ProtocolTests: XCTestCase {
     func testOtherUIDIsRefusedInUserModeWithPermissionDenied() async throws {
         // The daemon "belongs" to another uid, so this process is the stranger: the real
         // SO_PEERCRED path decides.
-        let d = try await DaemonHarness(policy: AccessPolicy(mode: .user, daemonUID: geteuid() &+ 4242), loadModel: false)
+        let d = try await DaemonHarness(
+            policy: AccessPolicy(mode: .user, daemonUID: geteuid() &+ 4242), loadModel: false)
         let c = try d.raw(hello: false)
         let frames = try c.readUntilClosed()
         XCTAssertEqual(frames.status?.code, .permissionDenied)

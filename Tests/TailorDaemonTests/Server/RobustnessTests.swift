@@ -1,20 +1,36 @@
 import Foundation
 import TailorClient
-@testable import TailorDaemon
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// No byte sequence crashes or hangs the daemon; many clients at once leak nothing.
 final class RobustnessTests: XCTestCase {
     /// Valid frames a client might send, as mutation seeds.
     private func seeds() throws -> [[UInt8]] {
-        let gen = try GenerateRequest(model: "tiny", input: .chat([.init(role: "user", content: "hi")]),
-                                      sampling: .init(temperature: 0.7, topK: 20, seed: 3), stop: ["\n"], maxTokens: 3).serialized()
+        let gen = try GenerateRequest(
+            model: "tiny", input: .chat([.init(role: "user", content: "hi")]),
+            sampling: .init(temperature: 0.7, topK: 20, seed: 3), stop: ["\n"], maxTokens: 3
+        ).serialized()
         let frames: [Frame] = [
-            Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello", payload: try HelloRequest(client: "fuzz").serialized()))),
+            Frame(
+                streamID: 0,
+                kind: .request(
+                    Request(
+                        service: "tailor.v1.Session", method: "Hello",
+                        payload: try HelloRequest(client: "fuzz").serialized()))),
             Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Health", method: "Check"))),
-            Frame(streamID: 3, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen, timeoutMS: 500))),
-            Frame(streamID: 5, kind: .request(Request(service: "tailor.v1.Models", method: "Load", payload: try LoadModelRequest(path: "/nonexistent.gguf").serialized()))),
+            Frame(
+                streamID: 3,
+                kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen, timeoutMS: 500))
+            ),
+            Frame(
+                streamID: 5,
+                kind: .request(
+                    Request(
+                        service: "tailor.v1.Models", method: "Load",
+                        payload: try LoadModelRequest(path: "/nonexistent.gguf").serialized()))),
             Frame(streamID: 3, kind: .cancel(reason: "x")),
             Frame(streamID: 7, kind: .data(chunk: [1, 2, 3], last: true)),
         ]
@@ -37,18 +53,22 @@ final class RobustnessTests: XCTestCase {
                 cases += 1
                 var f: [UInt8]
                 switch Int.random(in: 0..<4, using: &rng) {
-                case 0:   // random body with a truthful length
+                case 0:  // random body with a truthful length
                     let n = Int.random(in: 0..<64, using: &rng)
                     let body = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
                     f = [0, 0, UInt8(n >> 8), UInt8(n & 0xFF)] + body
-                case 1:   // a seed with flipped bytes after the length
+                case 1:  // a seed with flipped bytes after the length
                     f = seeds.randomElement(using: &rng)!
                     for _ in 0..<Int.random(in: 1...4, using: &rng) where f.count > 4 {
                         f[Int.random(in: 4..<f.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
                     }
-                case 2:   // a seed truncated or extended, length unchanged
+                case 2:  // a seed truncated or extended, length unchanged
                     f = seeds.randomElement(using: &rng)!
-                    if Bool.random(using: &rng) { f = Array(f.prefix(Int.random(in: 0...f.count, using: &rng))) } else { f += [0x08, 0x01] }
+                    if Bool.random(using: &rng) {
+                        f = Array(f.prefix(Int.random(in: 0...f.count, using: &rng)))
+                    } else {
+                        f += [0x08, 0x01]
+                    }
                 default:  // a valid seed
                     f = seeds.randomElement(using: &rng)!
                 }
@@ -69,7 +89,9 @@ final class RobustnessTests: XCTestCase {
         let health = try await client.health()
         XCTAssertEqual(health.models, ["tiny"])
         var n = 0
-        for try await e in try client.generate(GenerateRequest(model: "tiny", input: .prompt("still alive"), maxTokens: 5)) {
+        for try await e in try client.generate(
+            GenerateRequest(model: "tiny", input: .prompt("still alive"), maxTokens: 5))
+        {
             if case .token = e { n += 1 }
         }
         XCTAssertEqual(n, 5)
@@ -93,8 +115,9 @@ final class RobustnessTests: XCTestCase {
                     let result = try await withThrowingTaskGroup(of: (ok: Int, cancelled: Int).self) { streams in
                         for s in 0..<4 {
                             streams.addTask {
-                                let request = GenerateRequest(model: "tiny", input: .prompt("client \(client) stream \(s)"),
-                                                              sampling: .init(temperature: 0.8, seed: UInt64(client * 4 + s)), maxTokens: 8)
+                                let request = GenerateRequest(
+                                    model: "tiny", input: .prompt("client \(client) stream \(s)"),
+                                    sampling: .init(temperature: 0.8, seed: UInt64(client * 4 + s)), maxTokens: 8)
                                 if (client + s) % 3 == 0 {
                                     // Cancel mid-stream by leaving the loop after the first token.
                                     for try await e in try c.generate(request) { if case .token = e { break } }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import TailorDaemon
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// Graceful shutdown: stop accepting, let open streams finish within the grace period, then
 /// cancel what remains.
@@ -18,7 +19,9 @@ final class ShutdownTests: XCTestCase {
         let refused = await DaemonHarness.eventually { (try? RawConnection(path: d.socket)) == nil }
         XCTAssertTrue(refused)
         // A new stream on the open connection is refused UNAVAILABLE.
-        try c.send(Frame(streamID: 3, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen))))
+        try c.send(
+            Frame(streamID: 3, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen)))
+        )
         XCTAssertEqual(try c.readStream(3).status?.code, .unavailable)
         // The hold outlives the grace period: cancelled, UNAVAILABLE, then the connection closes.
         XCTAssertEqual(try c.readStream(1).status?.code, .unavailable)
@@ -31,7 +34,9 @@ final class ShutdownTests: XCTestCase {
         let d = try await DaemonHarness(shutdownGrace: .seconds(20))
         let c = try d.raw()
         let gen = try GenerateRequest(model: "tiny", input: .prompt("finish me"), maxTokens: 60).serialized()
-        try c.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen))))
+        try c.send(
+            Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: gen)))
+        )
         _ = try c.read()
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -51,7 +56,9 @@ final class ShutdownTests: XCTestCase {
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         XCTAssertEqual(bound, 0)
         XCTAssertEqual(listen(fd, 16), 0)
@@ -68,17 +75,26 @@ final class ShutdownTests: XCTestCase {
     func testSocketActivationVariables() throws {
         let pid = getpid()
         XCTAssertEqual(try SocketActivation.takeListeningSockets(environment: [:], pid: pid, unset: false), [])
-        XCTAssertEqual(try SocketActivation.takeListeningSockets(environment: ["LISTEN_PID": "\(pid + 1)", "LISTEN_FDS": "1"], pid: pid, unset: false), [])
-        XCTAssertEqual(try SocketActivation.takeListeningSockets(environment: ["LISTEN_PID": "\(pid)", "LISTEN_FDS": "2"], pid: pid, unset: false), [3, 4])
-        XCTAssertThrowsError(try SocketActivation.takeListeningSockets(environment: ["LISTEN_PID": "\(pid)", "LISTEN_FDS": "many"], pid: pid, unset: false))
-        XCTAssertThrowsError(try SocketActivation.takeListeningSockets(environment: ["LISTEN_PID": "me", "LISTEN_FDS": "1"], pid: pid, unset: false))
+        XCTAssertEqual(
+            try SocketActivation.takeListeningSockets(
+                environment: ["LISTEN_PID": "\(pid + 1)", "LISTEN_FDS": "1"], pid: pid, unset: false), [])
+        XCTAssertEqual(
+            try SocketActivation.takeListeningSockets(
+                environment: ["LISTEN_PID": "\(pid)", "LISTEN_FDS": "2"], pid: pid, unset: false), [3, 4])
+        XCTAssertThrowsError(
+            try SocketActivation.takeListeningSockets(
+                environment: ["LISTEN_PID": "\(pid)", "LISTEN_FDS": "many"], pid: pid, unset: false))
+        XCTAssertThrowsError(
+            try SocketActivation.takeListeningSockets(
+                environment: ["LISTEN_PID": "me", "LISTEN_FDS": "1"], pid: pid, unset: false))
     }
 
     func testASecondDaemonRefusesALiveSocketButReplacesAStaleOne() async throws {
         let d = try await DaemonHarness(loadModel: false)
         let policy = AccessPolicy(mode: .user, daemonUID: geteuid())
-        let second = TailorServer(configuration: .init(listen: .path(d.socket), policy: policy), router: RPCRouter([]),
-                                  logger: .init(label: "second"))
+        let second = TailorServer(
+            configuration: .init(listen: .path(d.socket), policy: policy), router: RPCRouter([]),
+            logger: .init(label: "second"))
         do {
             try await second.run()
             XCTFail("a second daemon took a live socket")

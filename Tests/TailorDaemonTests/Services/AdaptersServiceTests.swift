@@ -1,11 +1,12 @@
 import Foundation
 import TailorClient
-@testable import TailorDaemon
 import TailorEngine
 import TailorStore
+import TailorTestSupport
 import TailorWire
 import XCTest
-import TailorTestSupport
+
+@testable import TailorDaemon
 
 /// Adapters through the daemon: import, personalization in Generate, export, rollback, and
 /// bad adapters refused with the registry untouched.
@@ -14,8 +15,10 @@ final class AdaptersServiceTests: XCTestCase {
 
     private func peft(_ arch: String, _ name: String) throws -> (config: String, weights: [UInt8]) {
         let dir = Self.lora.appendingPathComponent("\(arch)-\(name)-peft")
-        return (try String(contentsOf: dir.appendingPathComponent("adapter_config.json"), encoding: .utf8),
-                [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))))
+        return (
+            try String(contentsOf: dir.appendingPathComponent("adapter_config.json"), encoding: .utf8),
+            [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors")))
+        )
     }
 
     /// Greedy tokens from the engine directly with `adapters` stacked: the reference.
@@ -23,7 +26,8 @@ final class AdaptersServiceTests: XCTestCase {
         let model = try Model(path: DaemonHarness.tinyModel)
         let uses = try adapters.map { arch, name -> AdapterUse in
             let (c, w) = try peft(arch, name)
-            return AdapterUse(try PEFTAdapter.load(name: name, configJSON: Data(c.utf8), safetensors: w, config: model.config))
+            return AdapterUse(
+                try PEFTAdapter.load(name: name, configJSON: Data(c.utf8), safetensors: w, config: model.config))
         }
         let ids = model.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
         let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 256, maxBatchTokens: 256, threads: 1)
@@ -46,15 +50,19 @@ final class AdaptersServiceTests: XCTestCase {
         let d = try await DaemonHarness()
         let c = try await d.client()
         let (tc, tw) = try peft("llama", "task"), (uc, uw) = try peft("llama", "user")
-        let task = AdapterRef(task: "email", kind: "task"), alice = AdapterRef(user: "alice", task: "email", kind: "user")
-        let ti = try await c.importAdapter(ImportAdapterRequest(ref: task, format: "peft", peftConfigJSON: tc), weights: tw)
+        let task = AdapterRef(task: "email", kind: "task"),
+            alice = AdapterRef(user: "alice", task: "email", kind: "user")
+        let ti = try await c.importAdapter(
+            ImportAdapterRequest(ref: task, format: "peft", peftConfigJSON: tc), weights: tw)
         XCTAssertEqual(ti.ref.version, 1)
         XCTAssertEqual(ti.versions.first?.rank, 4)
         XCTAssertEqual(ti.versions.first?.targets, ["q", "k", "v", "o", "gate", "up", "down"])
         let models = try await c.models()
         XCTAssertEqual(ti.versions.first?.baseModelSHA256, models[0].sha256)
-        let ai = try await c.importAdapter(ImportAdapterRequest(ref: alice, format: "peft", peftConfigJSON: uc, jobID: "job-1",
-                                                                metrics: ["rougeL": 0.25]), weights: uw)
+        let ai = try await c.importAdapter(
+            ImportAdapterRequest(
+                ref: alice, format: "peft", peftConfigJSON: uc, jobID: "job-1",
+                metrics: ["rougeL": 0.25]), weights: uw)
         XCTAssertEqual(ai.versions.first?.useRSLoRA, true)
         XCTAssertEqual(ai.versions.first?.metrics, ["rougeL": 0.25])
         let listed = try await c.adapters()
@@ -65,13 +73,16 @@ final class AdaptersServiceTests: XCTestCase {
         let base = try reference(prompt, adapters: [], maxTokens: 10)
         let personal = try reference(prompt, adapters: [("llama", "task"), ("llama", "user")], maxTokens: 10)
         XCTAssertNotEqual(base, personal, "the fixture adapters should change greedy output")
-        let viaUser = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
+        let viaUser = try await generate(
+            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
         XCTAssertEqual(viaUser, personal)
-        let viaRefs = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, adapters: [task, alice]))
+        let viaRefs = try await generate(
+            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, adapters: [task, alice]))
         XCTAssertEqual(viaRefs, personal)
         // A user without an adapter gets the task adapter alone; no personalization is the base.
         let taskOnly = try reference(prompt, adapters: [("llama", "task")], maxTokens: 10)
-        let viaBob = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "bob", task: "email"))
+        let viaBob = try await generate(
+            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "bob", task: "email"))
         XCTAssertEqual(viaBob, taskOnly)
         let plain = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10))
         XCTAssertEqual(plain, base)
@@ -85,9 +96,11 @@ final class AdaptersServiceTests: XCTestCase {
         let (gh, gguf) = try await c.exportAdapter(ExportAdapterRequest(ref: alice, format: "gguf"))
         XCTAssertTrue(gh.fileName.hasSuffix(".gguf"))
         XCTAssertEqual(Array(gguf.prefix(4)), Array("GGUF".utf8))
-        let v2 = try await c.importAdapter(ImportAdapterRequest(ref: alice, format: "gguf", makeCurrent: true), weights: gguf)
+        let v2 = try await c.importAdapter(
+            ImportAdapterRequest(ref: alice, format: "gguf", makeCurrent: true), weights: gguf)
         XCTAssertEqual(v2.ref.version, 2)
-        let viaV2 = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
+        let viaV2 = try await generate(
+            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
         XCTAssertEqual(viaV2, personal)
 
         // Rollback is one call; deleting the current version is refused; others go.
@@ -101,7 +114,8 @@ final class AdaptersServiceTests: XCTestCase {
         rolled = try await c.adapter(alice)
         XCTAssertEqual(rolled.versions.map(\.version), [1])
         try await c.deleteAdapter(task)
-        let afterDelete = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
+        let afterDelete = try await generate(
+            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "alice", task: "email"))
         XCTAssertEqual(afterDelete, try reference(prompt, adapters: [("llama", "user")], maxTokens: 10))
         await c.close()
         await d.stop()
@@ -112,7 +126,9 @@ final class AdaptersServiceTests: XCTestCase {
         let c = try await d.client()
         let ref = AdapterRef(user: "alice", task: "email", kind: "user")
         func refused(_ r: ImportAdapterRequest, _ w: [UInt8]) async -> Status? {
-            do { _ = try await c.importAdapter(r, weights: w); return nil } catch let TailorClientError.status(s) { return s } catch { return nil }
+            do { _ = try await c.importAdapter(r, weights: w); return nil } catch let TailorClientError.status(s) {
+                return s
+            } catch { return nil }
         }
         // An adapter for another base model (gemma3's shapes).
         let (qc, qw) = try peft("gemma3", "task")
@@ -121,19 +137,25 @@ final class AdaptersServiceTests: XCTestCase {
         XCTAssertTrue(other?.message.contains("Gemma3ForCausalLM") ?? false, other?.message ?? "")
         // A truncated weights file; a missing tensor; no config; an unknown format; a bad name.
         let (lc, lw) = try peft("llama", "task")
-        let truncated = await refused(ImportAdapterRequest(ref: ref, format: "peft", peftConfigJSON: lc), Array(lw.prefix(lw.count / 2)))
+        let truncated = await refused(
+            ImportAdapterRequest(ref: ref, format: "peft", peftConfigJSON: lc), Array(lw.prefix(lw.count / 2)))
         XCTAssertEqual(truncated?.code, .invalidArgument)
         var st = try Safetensors(bytes: lw)
-        st = Safetensors(tensors: st.tensors.filter { !$0.key.contains("layers.1.mlp.down_proj.lora_B") }, metadata: [:])
-        let missing = await refused(ImportAdapterRequest(ref: ref, format: "peft", peftConfigJSON: lc), try st.serialized())
+        st = Safetensors(
+            tensors: st.tensors.filter { !$0.key.contains("layers.1.mlp.down_proj.lora_B") }, metadata: [:])
+        let missing = await refused(
+            ImportAdapterRequest(ref: ref, format: "peft", peftConfigJSON: lc), try st.serialized())
         XCTAssertTrue(missing?.message.contains("down_proj") ?? false, missing?.message ?? "")
         let noConfig = await refused(ImportAdapterRequest(ref: ref, format: "peft"), lw)
         XCTAssertEqual(noConfig?.field, "import.peft_config_json")
         let format = await refused(ImportAdapterRequest(ref: ref, format: "onnx", peftConfigJSON: lc), lw)
         XCTAssertEqual(format?.field, "import.format")
-        let name = await refused(ImportAdapterRequest(ref: AdapterRef(user: "../x", task: "email", kind: "user"), format: "peft", peftConfigJSON: lc), lw)
+        let name = await refused(
+            ImportAdapterRequest(
+                ref: AdapterRef(user: "../x", task: "email", kind: "user"), format: "peft", peftConfigJSON: lc), lw)
         XCTAssertEqual(name?.field, "import.ref.user")
-        let kind = await refused(ImportAdapterRequest(ref: AdapterRef(task: "email", kind: "team"), format: "peft", peftConfigJSON: lc), lw)
+        let kind = await refused(
+            ImportAdapterRequest(ref: AdapterRef(task: "email", kind: "team"), format: "peft", peftConfigJSON: lc), lw)
         XCTAssertEqual(kind?.field, "import.ref.kind")
         let all = try await c.adapters()
         XCTAssertEqual(all, [])
@@ -168,13 +190,20 @@ final class AdaptersServiceTests: XCTestCase {
     func testAdapterKeysAreScopedToTheCaller() throws {
         let system = AccessPolicy(mode: .system, daemonUID: 999)
         let alice = PeerCredentials(pid: 1, uid: 1000, gid: 1000)
-        let key = try system.adapterKey(for: AdapterRef(user: "a", task: "t", kind: "user"), caller: alice, field: "ref")
+        let key = try system.adapterKey(
+            for: AdapterRef(user: "a", task: "t", kind: "user"), caller: alice, field: "ref")
         XCTAssertEqual(key.owner, 1000)
-        XCTAssertThrowsError(try system.adapterKey(for: AdapterRef(user: "a", task: "t", kind: "user", ownerUID: 1001), caller: alice, field: "ref")) {
+        XCTAssertThrowsError(
+            try system.adapterKey(
+                for: AdapterRef(user: "a", task: "t", kind: "user", ownerUID: 1001), caller: alice, field: "ref")
+        ) {
             XCTAssertEqual(($0 as? RPCError)?.code, .permissionDenied)
         }
         let root = PeerCredentials(pid: 1, uid: 0, gid: 0)
-        XCTAssertEqual(try system.adapterKey(for: AdapterRef(user: "a", task: "t", kind: "user", ownerUID: 1001), caller: root, field: "ref").owner, 1001)
+        XCTAssertEqual(
+            try system.adapterKey(
+                for: AdapterRef(user: "a", task: "t", kind: "user", ownerUID: 1001), caller: root, field: "ref"
+            ).owner, 1001)
         XCTAssertFalse(system.seesAll(alice))
         XCTAssertTrue(system.seesAll(root))
     }

@@ -1,9 +1,10 @@
 import Foundation
 import TailorClient
-@testable import TailorDaemon
 import TailorEngine
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// Generation through the daemon, checked against the engine run in-process.
 final class DecodingServiceTests: XCTestCase {
@@ -12,8 +13,10 @@ final class DecodingServiceTests: XCTestCase {
         let model = try Model(path: DaemonHarness.tinyModel)
         let ids = model.tokenizer.encode(prompt, addSpecial: true, parseSpecial: false)
         let ctx = InferenceContext(model: model, maxContext: 256, maxBatchTokens: 256, threads: 1)
-        return try Generator(context: ctx).generate(prompt: ids, sampling: SamplingParameters(),
-                                                    options: GenerationOptions(maxTokens: maxTokens)).tokens
+        return try Generator(context: ctx).generate(
+            prompt: ids, sampling: SamplingParameters(),
+            options: GenerationOptions(maxTokens: maxTokens)
+        ).tokens
     }
 
     func testHealthModelsAndGenerateMatchTheEngine() async throws {
@@ -28,7 +31,9 @@ final class DecodingServiceTests: XCTestCase {
         XCTAssertEqual(models.count, 1)
         XCTAssertEqual(models[0].architecture, "llama")
         XCTAssertEqual(models[0].sha256.count, 64)
-        XCTAssertEqual(models[0].fileBytes, UInt64(try FileManager.default.attributesOfItem(atPath: DaemonHarness.tinyModel)[.size] as! Int))
+        XCTAssertEqual(
+            models[0].fileBytes,
+            UInt64(try FileManager.default.attributesOfItem(atPath: DaemonHarness.tinyModel)[.size] as! Int))
 
         let prompt = "the quick brown fox"
         let want = try reference(prompt, maxTokens: 12)
@@ -61,7 +66,8 @@ final class DecodingServiceTests: XCTestCase {
         XCTAssertEqual(n, 3)
         XCTAssertEqual(again?.promptTokens, stats?.0)
         XCTAssertGreaterThan(again?.cachedTokens ?? 0, 0)
-        XCTAssertLessThan(again?.cachedTokens ?? .max, again?.promptTokens ?? 0, "the last prompt token is always prefilled")
+        XCTAssertLessThan(
+            again?.cachedTokens ?? .max, again?.promptTokens ?? 0, "the last prompt token is always prefilled")
         await client.close()
         await d.stop()
     }
@@ -71,12 +77,17 @@ final class DecodingServiceTests: XCTestCase {
         let c = try d.raw()
         let long = try GenerateRequest(model: "tiny", input: .prompt("one two three"), maxTokens: 240).serialized()
         // Cancel frame: the stream ends CANCELLED.
-        try c.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
-        _ = try c.read()   // the first token event
+        try c.send(
+            Frame(
+                streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+        _ = try c.read()  // the first token event
         try c.send(Frame(streamID: 1, kind: .cancel(reason: "user typed")))
         let rest = try c.readStream(1)
         XCTAssertEqual(rest.status?.code, .cancelled)
-        XCTAssertEqual(rest.filter { if case .status = $0.kind { return true }; return false }.count, 1)
+        XCTAssertEqual(
+            rest.filter {
+                if case .status = $0.kind { return true }; return false
+            }.count, 1)
         // Cancel for an unknown stream is ignored.
         try c.send(Frame(streamID: 99, kind: .cancel(reason: "nothing")))
         // A deadline shorter than the generation.
@@ -84,10 +95,13 @@ final class DecodingServiceTests: XCTestCase {
         XCTAssertEqual(deadline.status?.code, .deadlineExceeded)
         // A deadline long enough lets the call finish OK.
         let short = try GenerateRequest(model: "tiny", input: .prompt("one"), maxTokens: 2).serialized()
-        XCTAssertEqual(try c.call(5, "tailor.v1.Decoding", "Generate", payload: short, timeoutMS: 60_000).status?.code, .ok)
+        XCTAssertEqual(
+            try c.call(5, "tailor.v1.Decoding", "Generate", payload: short, timeoutMS: 60_000).status?.code, .ok)
         // Closing the connection mid-generation frees the slot.
         let c2 = try d.raw()
-        try c2.send(Frame(streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+        try c2.send(
+            Frame(
+                streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
         _ = try c2.read()
         close(c2.fd)
         let drained = await DaemonHarness.eventually { d.server.streamCount == 0 }
@@ -156,11 +170,16 @@ final class DecodingServiceTests: XCTestCase {
         let long = try GenerateRequest(model: "tiny", input: .prompt("on and on"), maxTokens: 250).serialized()
         let streams = (0..<16).map { UInt32(2 * $0 + 1) }
         for id in streams {
-            try c.send(Frame(streamID: id, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+            try c.send(
+                Frame(
+                    streamID: id,
+                    kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
         }
         _ = try c.read()
         let c2 = try d.raw()
-        XCTAssertEqual(try c2.call(1, "tailor.v1.Models", "Unload", payload: try UnloadModelRequest(id: "tiny").serialized()).status?.code, .ok)
+        XCTAssertEqual(
+            try c2.call(1, "tailor.v1.Models", "Unload", payload: try UnloadModelRequest(id: "tiny").serialized())
+                .status?.code, .ok)
         let codes = try streams.map { try c.readStream($0).status?.code }
         XCTAssertTrue(codes.allSatisfy { $0 == .ok || $0 == .unavailable }, "\(codes)")
         XCTAssertEqual(codes.last, .unavailable, "\(codes)")

@@ -1,15 +1,19 @@
 import Foundation
 import TailorClient
-@testable import TailorDaemon
 import TailorStore
 import TailorWire
 import XCTest
+
+@testable import TailorDaemon
 
 /// Training jobs through the daemon on the tiny llama: TAM from other users, then CoPe (OPPU →
 /// negatives → DPO) for one user; bad submissions; cancellation.
 final class JobsServiceTests: XCTestCase {
     private func history(_ prefix: String, _ n: Int) -> [Preferences.HistoryItem] {
-        (0..<n).map { Preferences.HistoryItem(id: "\(prefix)\($0)", task: "t", input: "the theme \($0) of", output: "he the \($0 % 3)") }
+        (0..<n).map {
+            Preferences.HistoryItem(
+                id: "\(prefix)\($0)", task: "t", input: "the theme \($0) of", output: "he the \($0 % 3)")
+        }
     }
 
     private func small(_ kind: String, _ user: String) -> Jobs.SubmitRequest {
@@ -45,13 +49,14 @@ final class JobsServiceTests: XCTestCase {
         let tamDone = try await finish(c, tam.id)
         XCTAssertEqual(tamDone.state, "succeeded", tamDone.error)
         XCTAssertEqual(tamDone.adapterVersion, 1)
-        XCTAssertEqual(tamDone.totalSteps, 4)   // 8 of bob's items, batch 2, 1 epoch
+        XCTAssertEqual(tamDone.totalSteps, 4)  // 8 of bob's items, batch 2, 1 epoch
         let taskInfo = try await c.adapter(AdapterRef(task: "t", kind: "task"))
         XCTAssertEqual(taskInfo.versions.first?.jobID, tam.id)
         XCTAssertEqual(taskInfo.versions.first?.rank, 16)
         XCTAssertNotNil(taskInfo.versions.first?.metrics["loss"])
         // The TAM's data (everyone but alice) is frozen per user under the job's id.
-        XCTAssertEqual(try d.preferences.userSnapshots(jobID: "\(tam.id)/tam"), ["bob": (0..<8).map { "b\($0)" }.sorted()])
+        XCTAssertEqual(
+            try d.preferences.userSnapshots(jobID: "\(tam.id)/tam"), ["bob": (0..<8).map { "b\($0)" }.sorted()])
 
         let cope = try await c.submitJob(small("cope", "alice"))
         let copeDone = try await finish(c, cope.id)
@@ -69,7 +74,9 @@ final class JobsServiceTests: XCTestCase {
         XCTAssertEqual(try d.preferences.snapshotItems(jobID: "\(cope.id)/dpo").pairs.count, 6)
         // The personalized adapters decode.
         var tokens = 0
-        for try await e in try c.generate(GenerateRequest(model: "tiny", input: .prompt("the theme"), maxTokens: 4, user: "alice", task: "t")) {
+        for try await e in try c.generate(
+            GenerateRequest(model: "tiny", input: .prompt("the theme"), maxTokens: 4, user: "alice", task: "t"))
+        {
             if case .token = e { tokens += 1 }
         }
         XCTAssertGreaterThan(tokens, 0)
@@ -83,7 +90,9 @@ final class JobsServiceTests: XCTestCase {
         let c = try await d.client()
         _ = try await c.addHistory(history("a", 2), user: "alice")
         func status(_ r: Jobs.SubmitRequest) async -> Status? {
-            do { _ = try await c.submitJob(r); return nil } catch let TailorClientError.status(s) { return s } catch { return nil }
+            do { _ = try await c.submitJob(r); return nil } catch let TailorClientError.status(s) { return s } catch {
+                return nil
+            }
         }
         var bad = small("poetry", "alice")
         let st1 = await status(bad)

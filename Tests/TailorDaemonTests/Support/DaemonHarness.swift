@@ -1,12 +1,13 @@
 import Foundation
 import Logging
 import TailorClient
-@testable import TailorDaemon
 import TailorEngine
 import TailorStore
+import TailorTestSupport
 import TailorWire
 import XCTest
-import TailorTestSupport
+
+@testable import TailorDaemon
 
 /// An in-process daemon on a temporary socket, serving the committed tiny llama model: what
 /// the daemon tests talk to, through TailorClient or raw bytes.
@@ -25,10 +26,12 @@ final class DaemonHarness: @unchecked Sendable {
     static let tinyModel = TestPaths.tinyModel()
 
     /// Starts a daemon. `policy` defaults to user mode as this process's uid.
-    init(limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
-         policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
-         listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits(),
-         directory reused: String? = nil, maxQueuedPerUID: Int? = nil) async throws {
+    init(
+        limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
+        policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
+        listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits(),
+        directory reused: String? = nil, maxQueuedPerUID: Int? = nil
+    ) async throws {
         directory = reused ?? NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         socket = directory + "/s.sock"
@@ -45,17 +48,23 @@ final class DaemonHarness: @unchecked Sendable {
         sc.limits = limits
         sc.shutdownGrace = shutdownGrace
         var logger = Logger(label: "test")
-        logger.logLevel = ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["TAILOR_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let ready = AsyncStream<Void>.makeStream()
         var withLimits = config
         withLimits.preferences = preferenceLimits
-        components = try Daemon.Components(stateDirectory: directory + "/state", configuration: withLimits, activity: models.activity)
+        components = try Daemon.Components(
+            stateDirectory: directory + "/state", configuration: withLimits, activity: models.activity)
         registry = components.registry
         preferences = components.preferences
         let base = Daemon.router(models: models, configuration: config, policy: policy, components: components)
         let router = RPCRouter(base.serviceNames.compactMap { base.service(named: $0) } + [HoldService()])
-        server = TailorServer(configuration: sc, router: router,
-                              logger: logger, onReady: { ready.continuation.yield(); ready.continuation.finish() })
+        server = TailorServer(
+            configuration: sc, router: router,
+            logger: logger,
+            onReady: {
+                ready.continuation.yield(); ready.continuation.finish()
+            })
         let server = self.server
         task = Task { try await server.run() }
         for await _ in ready.stream { break }

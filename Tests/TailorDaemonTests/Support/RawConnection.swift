@@ -1,16 +1,18 @@
+import Foundation
+import TailorWire
+
+@testable import TailorDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-@testable import TailorDaemon
-import TailorWire
 
 /// A blocking Unix-socket connection speaking raw frames, for tests that must send what no
 /// well-behaved client would: bad ids, garbage, oversize lengths.
 final class RawConnection {
     let fd: Int32
     private var decoder = FrameDecoder()
-    private var pending: [Frame] = []     // frames read while looking for another stream's
+    private var pending: [Frame] = []  // frames read while looking for another stream's
 
     struct Closed: Error {}
     struct TimedOut: Error {}
@@ -52,7 +54,10 @@ final class RawConnection {
             var buf = [UInt8](repeating: 0, count: 65536)
             let n = recv(fd, &buf, buf.count, 0)
             if n == 0 { throw Closed() }
-            if n < 0 { if errno == EINTR { continue }; if errno == EAGAIN || errno == EWOULDBLOCK { throw TimedOut() }; throw Closed() }
+            if n < 0 {
+                if errno == EINTR { continue }; if errno == EAGAIN || errno == EWOULDBLOCK { throw TimedOut() };
+                throw Closed()
+            }
             decoder.append(buf[0..<n])
         }
     }
@@ -67,14 +72,26 @@ final class RawConnection {
 
     /// Session.Hello, checking the answer.
     func hello(min: UInt32 = 1, max: UInt32 = 1) throws {
-        try send(Frame(streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello",
-                                                            payload: try HelloRequest(minVersion: min, maxVersion: max, client: "raw").serialized()))))
-        guard case .response = try read().kind, case let .status(s) = try read().kind, s.code == .ok else { throw Closed() }
+        try send(
+            Frame(
+                streamID: 0,
+                kind: .request(
+                    Request(
+                        service: "tailor.v1.Session", method: "Hello",
+                        payload: try HelloRequest(minVersion: min, maxVersion: max, client: "raw").serialized()))))
+        guard case .response = try read().kind, case let .status(s) = try read().kind, s.code == .ok else {
+            throw Closed()
+        }
     }
 
     /// Sends a request on `id` and returns the frames of that stream up to its Status.
-    func call(_ id: UInt32, _ service: String, _ method: String, payload: [UInt8] = [], timeoutMS: UInt32 = 0) throws -> [Frame] {
-        try send(Frame(streamID: id, kind: .request(Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))))
+    func call(
+        _ id: UInt32, _ service: String, _ method: String, payload: [UInt8] = [], timeoutMS: UInt32 = 0
+    ) throws -> [Frame] {
+        try send(
+            Frame(
+                streamID: id,
+                kind: .request(Request(service: service, method: method, payload: payload, timeoutMS: timeoutMS))))
         return try readStream(id)
     }
 
@@ -84,7 +101,11 @@ final class RawConnection {
         var out: [Frame] = []
         while true {
             let f: Frame
-            if let i = pending.firstIndex(where: { $0.streamID == id }) { f = pending.remove(at: i) } else { f = try read() }
+            if let i = pending.firstIndex(where: { $0.streamID == id }) {
+                f = pending.remove(at: i)
+            } else {
+                f = try read()
+            }
             guard f.streamID == id else { pending.append(f); continue }
             out.append(f)
             if case .status = f.kind { return out }

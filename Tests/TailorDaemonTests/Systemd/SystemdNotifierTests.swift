@@ -1,7 +1,9 @@
 import Foundation
 import TailorWire
 import XCTest
+
 @testable import TailorDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +20,9 @@ final class SystemdNotifierTests: XCTestCase {
         if abstract { bytes[0] = 0 }
         withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes) }
         let len = MemoryLayout.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1)
-        let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(len)) } }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(len)) }
+        }
         XCTAssertEqual(r, 0, String(cString: strerror(errno)))
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -32,7 +36,9 @@ final class SystemdNotifierTests: XCTestCase {
     }
 
     func testNotifiesAFilesystemSocket() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-notify-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tailor-notify-\(getpid())-\(UUID().uuidString.prefix(8))"
+        ).path
         let fd = try listen(path)
         defer { close(fd); unlink(path) }
         let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": path])
@@ -58,9 +64,13 @@ final class SystemdNotifierTests: XCTestCase {
     }
 
     func testWatchdogIntervalIsHalfAndOnlyForUs() {
-        XCTAssertEqual(SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000"], pid: 42).watchdogInterval, .seconds(15))
-        XCTAssertEqual(SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42"], pid: 42).watchdogInterval, .seconds(15))
-        XCTAssertNil(SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"], pid: 42).watchdogInterval)
+        XCTAssertEqual(
+            SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000"], pid: 42).watchdogInterval, .seconds(15))
+        XCTAssertEqual(
+            SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42"], pid: 42).watchdogInterval,
+            .seconds(15))
+        XCTAssertNil(
+            SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"], pid: 42).watchdogInterval)
         XCTAssertNil(SystemdNotifier(environment: ["WATCHDOG_USEC": "nonsense"], pid: 42).watchdogInterval)
     }
 
@@ -74,12 +84,17 @@ final class SystemdNotifierTests: XCTestCase {
 
 final class DaemonPathsTests: XCTestCase {
     func testUserModeFollowsXDG() throws {
-        let p = try DaemonPaths.defaults(mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ada"])
-        XCTAssertEqual(p, DaemonPaths(socket: "/run/user/1000/tailor/tailord.sock", stateDirectory: "/home/ada/.local/state/tailor"))
-        let q = try DaemonPaths.defaults(mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/data/state"])
+        let p = try DaemonPaths.defaults(
+            mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/ada"])
+        XCTAssertEqual(
+            p,
+            DaemonPaths(socket: "/run/user/1000/tailor/tailord.sock", stateDirectory: "/home/ada/.local/state/tailor"))
+        let q = try DaemonPaths.defaults(
+            mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "/data/state"])
         XCTAssertEqual(q.stateDirectory, "/data/state/tailor")
         // A relative XDG_STATE_HOME is invalid per the XDG spec and ignored.
-        let r = try DaemonPaths.defaults(mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "rel", "HOME": "/h"])
+        let r = try DaemonPaths.defaults(
+            mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "rel", "HOME": "/h"])
         XCTAssertEqual(r.stateDirectory, "/h/.local/state/tailor")
         XCTAssertThrowsError(try DaemonPaths.defaults(mode: .user, environment: ["HOME": "/h"])) {
             XCTAssertEqual($0 as? DaemonPaths.PathError, .noRuntimeDirectory)
@@ -87,14 +102,19 @@ final class DaemonPathsTests: XCTestCase {
     }
 
     func testSystemMode() throws {
-        XCTAssertEqual(try DaemonPaths.defaults(mode: .system, environment: [:]),
-                       DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
+        XCTAssertEqual(
+            try DaemonPaths.defaults(mode: .system, environment: [:]),
+            DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
     }
 
     /// A client with no --socket and no $TAILOR_SOCKET finds the socket each mode's daemon makes.
     func testClientsFindTheSocketTheDaemonMakes() throws {
         let env = ["XDG_RUNTIME_DIR": "/run/user/5", "HOME": "/home/a"]
-        XCTAssertEqual(SocketLocation.client(flag: nil, environment: env), try DaemonPaths.defaults(mode: .user, environment: env).socket)
-        XCTAssertEqual(SocketLocation.client(flag: nil, environment: [:]), try DaemonPaths.defaults(mode: .system, environment: [:]).socket)
+        XCTAssertEqual(
+            SocketLocation.client(flag: nil, environment: env),
+            try DaemonPaths.defaults(mode: .user, environment: env).socket)
+        XCTAssertEqual(
+            SocketLocation.client(flag: nil, environment: [:]),
+            try DaemonPaths.defaults(mode: .system, environment: [:]).socket)
     }
 }

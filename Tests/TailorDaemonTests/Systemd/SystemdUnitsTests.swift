@@ -1,7 +1,8 @@
 import Foundation
-@testable import TailorDaemon
-import XCTest
 import TailorTestSupport
+import XCTest
+
+@testable import TailorDaemon
 
 final class SystemdUnitsTests: XCTestCase {
     /// systemd/ in the repository is what SystemdUnits renders: packagers and `tailor daemon
@@ -11,7 +12,10 @@ final class SystemdUnitsTests: XCTestCase {
             for unit in SystemdUnits.units(mode: mode) {
                 let path = TestPaths.packageRoot.appendingPathComponent("systemd/\(mode.rawValue)/\(unit.name)").path
                 let committed = try String(contentsOfFile: path, encoding: .utf8)
-                XCTAssertEqual(committed, unit.text, "\(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output systemd/\(mode.rawValue)`")
+                XCTAssertEqual(
+                    committed, unit.text,
+                    "\(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output systemd/\(mode.rawValue)`"
+                )
             }
         }
     }
@@ -21,8 +25,10 @@ final class SystemdUnitsTests: XCTestCase {
         XCTAssertTrue(user["tailord.socket"]!.contains("ListenStream=%t/tailor/tailord.sock"))
         XCTAssertTrue(user["tailord.socket"]!.contains("SocketMode=0600"))
         let service = user["tailord.service"]!
-        for line in ["Type=notify", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes",
-                     "RestrictAddressFamilies=AF_UNIX", "SystemCallFilter=@system-service", "WatchdogSec="] {
+        for line in [
+            "Type=notify", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes",
+            "RestrictAddressFamilies=AF_UNIX", "SystemCallFilter=@system-service", "WatchdogSec=",
+        ] {
             XCTAssertTrue(service.contains(line), line)
         }
         let system = Dictionary(uniqueKeysWithValues: SystemdUnits.units(mode: .system).map { ($0.name, $0.text) })

@@ -1,14 +1,16 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 final class GGUFLoRATests: XCTestCase {
     private func peft(_ arch: String, _ name: String, _ config: ModelConfig) throws -> LoRAAdapter {
         let dir = TestPaths.fixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
-        return try PEFTAdapter.load(name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
-                                    safetensors: [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
-                                    config: config)
+        return try PEFTAdapter.load(
+            name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
+            safetensors: [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+            config: config)
     }
 
     private func write(_ bytes: [UInt8]) throws -> String {
@@ -34,7 +36,9 @@ final class GGUFLoRATests: XCTestCase {
                     XCTAssertEqual(b.weights[k]!.b, w.b, "\(arch) \(name) \(k)")
                 }
             }
-            let fx = try JSONDecoder().decode(LoRATests.Fixture.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))
+            let fx = try JSONDecoder().decode(
+                LoRATests.Fixture.self,
+                from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))
             let path = try write(GGUFLoRA.export(try peft(arch, "task", model.config), config: model.config))
             defer { try? FileManager.default.removeItem(atPath: path) }
             let task = try GGUFLoRA.load(path: path, name: "task", config: model.config)
@@ -43,7 +47,9 @@ final class GGUFLoRATests: XCTestCase {
             try ctx.forward([BatchItem(sequence: 0, tokens: fx.tokens, allLogits: true, adapters: [AdapterUse(task)])])
             let want = try XCTUnwrap(fx.expected["task"])
             var worst: Float = 0
-            for p in 0..<n { let l = ctx.logits(row: p); for v in 0..<want[p].count { worst = max(worst, abs(l[v] - want[p][v])) } }
+            for p in 0..<n {
+                let l = ctx.logits(row: p); for v in 0..<want[p].count { worst = max(worst, abs(l[v] - want[p][v])) }
+            }
             XCTAssertLessThanOrEqual(worst, 1e-3, "\(arch) GGUF LoRA logits")
         }
     }
@@ -57,12 +63,12 @@ final class GGUFLoRATests: XCTestCase {
         let path = try write(GGUFLoRA.export(adapter, config: model.config))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = """
-        import gguf, sys
-        r = gguf.GGUFReader(sys.argv[1])
-        f = lambda k: r.fields[k].contents()
-        print(f("general.type"), f("adapter.type"), round(f("adapter.lora.alpha"), 4))
-        for t in r.tensors: print(t.name, t.shape.tolist(), t.tensor_type.name)
-        """
+            import gguf, sys
+            r = gguf.GGUFReader(sys.argv[1])
+            f = lambda k: r.fields[k].contents()
+            print(f("general.type"), f("adapter.type"), round(f("adapter.lora.alpha"), 4))
+            for t in r.tensors: print(t.name, t.shape.tolist(), t.tensor_type.name)
+            """
         let (status, output) = try PythonTool.run(["-c", script, path])
         XCTAssertEqual(status, 0)
         let text = String(decoding: output, as: UTF8.self)
@@ -109,7 +115,9 @@ final class GGUFLoRATests: XCTestCase {
         w.set("general.type", .string("adapter"))
         w.set("adapter.type", .string("lora"))
         w.set("adapter.lora.alpha", .float32(8))
-        for t in tensors { w.addTensor(t.name, dims: t.dims, values: Array(repeating: 0.1, count: t.dims.reduce(1, *))) }
+        for t in tensors {
+            w.addTensor(t.name, dims: t.dims, values: Array(repeating: 0.1, count: t.dims.reduce(1, *)))
+        }
         return w.serialized()
     }
 
@@ -129,7 +137,8 @@ final class GGUFLoRATests: XCTestCase {
     func testRefusesHostileLayoutsBeforeConverting() throws {
         let (llama, _) = try TinyModelLogitTests.load("llama")
         let q = "blk.0.attn_q.weight"
-        var m = try refusal(adapter([("blk.99.attn_q.weight.lora_a", [64, 2]), ("blk.99.attn_q.weight.lora_b", [2, 64])]), llama.config)
+        var m = try refusal(
+            adapter([("blk.99.attn_q.weight.lora_a", [64, 2]), ("blk.99.attn_q.weight.lora_b", [2, 64])]), llama.config)
         XCTAssertTrue(m.contains("layer 99; the model has layers 0-1"), m)
         m = try refusal(adapter([(q + ".lora_a", [64, 65]), (q + ".lora_b", [65, 64])]), llama.config)
         XCTAssertTrue(m.contains("rank 65"), m)
@@ -137,7 +146,7 @@ final class GGUFLoRATests: XCTestCase {
         var bytes = adapter([(q + ".lora_a", [64, 2]), (q + ".lora_b", [2, 64])])
         let name = Array((q + ".lora_b").utf8)
         let at = try XCTUnwrap((0...(bytes.count - name.count)).first { Array(bytes[$0..<($0 + name.count)]) == name })
-        let offsetField = at + name.count + 4 + 2 * 8 + 4       // n_dims, two dims, type
+        let offsetField = at + name.count + 4 + 2 * 8 + 4  // n_dims, two dims, type
         for i in 0..<8 { bytes[offsetField + i] = 0 }
         m = try refusal(bytes, llama.config)
         XCTAssertTrue(m.contains("share data bytes"), m)

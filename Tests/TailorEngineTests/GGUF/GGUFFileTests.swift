@@ -1,7 +1,8 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 final class GGUFFileTests: XCTestCase {
     private func valid() -> GGUFBuilder {
@@ -13,12 +14,16 @@ final class GGUFFileTests: XCTestCase {
         return b
     }
 
-    private func expectError(_ b: GGUFBuilder, _ check: (GGUFError, String) -> Void,
-                             file: StaticString = #filePath, line: UInt = #line) throws {
+    private func expectError(
+        _ b: GGUFBuilder, _ check: (GGUFError, String) -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let path = try b.write()
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try GGUFFile(path: path), file: file, line: line) { error in
-            guard let e = error as? GGUFError else { return XCTFail("not a GGUFError: \(error)", file: file, line: line) }
+            guard let e = error as? GGUFError else {
+                return XCTFail("not a GGUFError: \(error)", file: file, line: line)
+            }
             XCTAssertTrue(e.description.contains(path), "error names the file: \(e)", file: file, line: line)
             check(e, path)
         }
@@ -76,7 +81,7 @@ final class GGUFFileTests: XCTestCase {
         b.tensors[0].type = 99
         try expectError(b) { e, p in XCTAssertEqual(e, .unknownTensorType(path: p, tensor: "a.weight", type: 99)) }
         var c = valid()
-        c.tensors[0].type = GGMLType.iq2_xxs.rawValue   // a real type Tailor cannot compute with
+        c.tensors[0].type = GGMLType.iq2_xxs.rawValue  // a real type Tailor cannot compute with
         try expectError(c) { e, p in XCTAssertEqual(e, .unknownTensorType(path: p, tensor: "a.weight", type: 16)) }
     }
 
@@ -134,7 +139,7 @@ final class GGUFFileTests: XCTestCase {
         let src = TestPaths.fixtures.appendingPathComponent("tiny/qwen2.gguf")
         let original = [UInt8](try Data(contentsOf: src))
         var rng = SeededGenerator(seed: 99)
-        let headerEnd = 16 << 10   // flips land in the header and tokenizer, where parsing happens
+        let headerEnd = 16 << 10  // flips land in the header and tokenizer, where parsing happens
         var threw = 0
         for i in 0..<150 {
             var bytes = original

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TailorEngine
 
 final class BatchDecoderTests: XCTestCase {
@@ -8,12 +9,15 @@ final class BatchDecoderTests: XCTestCase {
     private func references(_ model: Model, maxTokens: Int) throws -> [[Int32]] {
         let ctx = InferenceContext(model: model, maxContext: 64, maxBatchTokens: 16, threads: 2)
         return try prompts.map {
-            try Generator(context: ctx).generate(prompt: $0, sampling: SamplingParameters(),
-                                                 options: GenerationOptions(maxTokens: maxTokens, stopAtEndOfGeneration: false)).tokens
+            try Generator(context: ctx).generate(
+                prompt: $0, sampling: SamplingParameters(),
+                options: GenerationOptions(maxTokens: maxTokens, stopAtEndOfGeneration: false)
+            ).tokens
         }
     }
 
-    private func drain(_ dec: BatchDecoder, into out: inout [Int: [Int32]], finished: inout [Int: FinishReason]) throws {
+    private func drain(_ dec: BatchDecoder, into out: inout [Int: [Int32]], finished: inout [Int: FinishReason]) throws
+    {
         for e in try dec.step() {
             switch e.step {
             case let .token(t, finish):
@@ -34,7 +38,7 @@ final class BatchDecoderTests: XCTestCase {
             let ctx = InferenceContext(model: model, maxSequences: 4, maxContext: 64, maxBatchTokens: 16, threads: 2)
             let dec = BatchDecoder(context: ctx, prefillChunkWhileDecoding: 4)
             let opts = GenerationOptions(maxTokens: 6, stopAtEndOfGeneration: false)
-            var slotOf: [Int: Int] = [:]   // slot -> prompt index
+            var slotOf: [Int: Int] = [:]  // slot -> prompt index
             var out: [Int: [Int32]] = [:], finished: [Int: FinishReason] = [:]
             slotOf[try dec.admit(.init(prompt: prompts[0], options: opts))] = 0
             try drain(dec, into: &out, finished: &finished)
@@ -42,7 +46,9 @@ final class BatchDecoderTests: XCTestCase {
             // Later arrivals join a batch that is already decoding.
             for p in 1..<4 { slotOf[try dec.admit(.init(prompt: prompts[p], options: opts))] = p }
             XCTAssertEqual(dec.freeSlots, 0)
-            XCTAssertThrowsError(try dec.admit(.init(prompt: [1], options: opts))) { XCTAssertEqual($0 as? EngineError, .noFreeSlot) }
+            XCTAssertThrowsError(try dec.admit(.init(prompt: [1], options: opts))) {
+                XCTAssertEqual($0 as? EngineError, .noFreeSlot)
+            }
             var steps = 0
             while dec.activeSlots > 0 && steps < 100 {
                 try drain(dec, into: &out, finished: &finished)
@@ -96,7 +102,8 @@ final class BatchDecoderTests: XCTestCase {
         let (model, _) = try TinyModelLogitTests.load("llama")
         let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 8, maxBatchTokens: 8, threads: 1)
         let dec = BatchDecoder(context: ctx)
-        let slot = try dec.admit(.init(prompt: [1, 2, 3, 4, 5], options: GenerationOptions(maxTokens: 50, stopAtEndOfGeneration: false)))
+        let slot = try dec.admit(
+            .init(prompt: [1, 2, 3, 4, 5], options: GenerationOptions(maxTokens: 50, stopAtEndOfGeneration: false)))
         var out: [Int: [Int32]] = [:], finished: [Int: FinishReason] = [:]
         while dec.activeSlots > 0 { try drain(dec, into: &out, finished: &finished) }
         XCTAssertEqual(finished[slot], .contextFull)

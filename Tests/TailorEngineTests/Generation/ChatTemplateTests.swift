@@ -1,6 +1,7 @@
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 final class ChatTemplateTests: XCTestCase {
     let messages = [ChatMessage(role: .system, content: "Be brief."), ChatMessage(role: .user, content: "Hi")]
@@ -14,12 +15,16 @@ final class ChatTemplateTests: XCTestCase {
     }
 
     func testRenderings() {
-        XCTAssertEqual(ChatTemplate.chatML.render(messages),
-                       "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
-        XCTAssertEqual(ChatTemplate.llama3.render(messages),
-                       "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
-        XCTAssertEqual(ChatTemplate.gemma.render(messages),
-                       "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n")
+        XCTAssertEqual(
+            ChatTemplate.chatML.render(messages),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(
+            ChatTemplate.llama3.render(messages),
+            "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        )
+        XCTAssertEqual(
+            ChatTemplate.gemma.render(messages),
+            "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n")
     }
 
     /// SmolLM2's own template, rendered by HF's apply_chat_template, tokenizes to the ids in the
@@ -29,8 +34,10 @@ final class ChatTemplateTests: XCTestCase {
         let chat = try XCTUnwrap(ref.prompts.first { $0.chat })
         let system = ChatTemplate.defaultSystemPrompt(jinja: model.tokenizer.chatTemplate)
         XCTAssertEqual(system, "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
-        let rendered = ChatTemplate.chatML.render([ChatMessage(role: .system, content: system!),
-                                                   ChatMessage(role: .user, content: "Write one sentence about the moon.")])
+        let rendered = ChatTemplate.chatML.render([
+            ChatMessage(role: .system, content: system!),
+            ChatMessage(role: .user, content: "Write one sentence about the moon."),
+        ])
         XCTAssertEqual(rendered, chat.text)
     }
 }

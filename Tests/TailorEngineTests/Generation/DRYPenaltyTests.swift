@@ -1,7 +1,8 @@
 import Foundation
-@testable import TailorEngine
-import XCTest
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// DRY against its definition written out plainly, on random histories over a small vocabulary
 /// (so repeats are common), plus the penalty's size, the breakers, and its effect on sampling.
@@ -34,7 +35,8 @@ final class DRYPenaltyTests: XCTestCase {
             let breakers: Set<Int32> = trial % 3 == 0 ? [0] : []
             let allowed = 1 + trial % 3
             let dry = try DRYPenalty(DRYParameters(multiplier: 0.8, allowedLength: allowed), breakerTokens: breakers)
-            XCTAssertEqual(dry.matches(history: ctx), reference(ctx, breakers: breakers, allowed: allowed), "context \(ctx)")
+            XCTAssertEqual(
+                dry.matches(history: ctx), reference(ctx, breakers: breakers, allowed: allowed), "context \(ctx)")
         }
     }
 
@@ -89,7 +91,9 @@ final class DRYPenaltyTests: XCTestCase {
         // A two-character breaker marks only tokens holding both characters in order.
         let pair = try DRYPenalty(DRYParameters(multiplier: 1, allowedLength: 1, breakers: ["b:"]), tokenizer: tok)
         XCTAssertEqual(pair.matches(history: history)[colon], 2, "no single-character token holds \"b:\"")
-        XCTAssertThrowsError(try DRYPenalty(DRYParameters(multiplier: 1, breakers: Array(repeating: "x", count: 17)), tokenizer: tok)) {
+        XCTAssertThrowsError(
+            try DRYPenalty(DRYParameters(multiplier: 1, breakers: Array(repeating: "x", count: 17)), tokenizer: tok)
+        ) {
             XCTAssertTrue("\($0)".contains("dry_sequence_breakers"), "\($0)")
         }
     }
@@ -101,8 +105,8 @@ final class DRYPenaltyTests: XCTestCase {
         let c = try XCTUnwrap(tok.encode("c", addSpecial: false, parseSpecial: false).first)
         let x = try XCTUnwrap(tok.encode("x", addSpecial: false, parseSpecial: false).first)
         var logits = [Float](repeating: 0, count: tok.vocabularySize)
-        logits[Int(c)] = 4                                 // continues the loop
-        logits[Int(x)] = 3.5                               // a close second
+        logits[Int(c)] = 4  // continues the loop
+        logits[Int(x)] = 3.5  // a close second
         var plain = try Sampler(SamplingParameters(), tokenizer: tok)
         XCTAssertEqual(logits.withUnsafeBufferPointer { plain.sample($0, history: history) }, c)
         var guarded = try Sampler(SamplingParameters(dry: DRYParameters(multiplier: 0.8)), tokenizer: tok)

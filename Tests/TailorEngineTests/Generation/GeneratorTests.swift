@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TailorEngine
 
 final class GeneratorTests: XCTestCase {
@@ -10,8 +11,10 @@ final class GeneratorTests: XCTestCase {
     func testMaxTokensAndStreaming() throws {
         let ctx = try context()
         var pieces: [String] = []
-        let r = try Generator(context: ctx).generate(prompt: [5, 67, 120], sampling: SamplingParameters(),
-                                                    options: GenerationOptions(maxTokens: 7, stopAtEndOfGeneration: false)) {
+        let r = try Generator(context: ctx).generate(
+            prompt: [5, 67, 120], sampling: SamplingParameters(),
+            options: GenerationOptions(maxTokens: 7, stopAtEndOfGeneration: false)
+        ) {
             pieces.append($0)
             return true
         }
@@ -51,13 +54,15 @@ final class GeneratorTests: XCTestCase {
 
     func testStopStringEndsGeneration() throws {
         let ctx = try context()
-        let full = try Generator(context: ctx).generate(prompt: [9, 9, 9], sampling: SamplingParameters(),
-                                                       options: GenerationOptions(maxTokens: 16, stopAtEndOfGeneration: false))
+        let full = try Generator(context: ctx).generate(
+            prompt: [9, 9, 9], sampling: SamplingParameters(),
+            options: GenerationOptions(maxTokens: 16, stopAtEndOfGeneration: false))
         let chars = Array(full.text)
         try XCTSkipIf(chars.count < 4, "tiny model produced too little text to cut")
         let stop = String(chars[2...3])
-        let cut = try Generator(context: ctx).generate(prompt: [9, 9, 9], sampling: SamplingParameters(),
-                                                      options: GenerationOptions(maxTokens: 16, stopStrings: [stop], stopAtEndOfGeneration: false))
+        let cut = try Generator(context: ctx).generate(
+            prompt: [9, 9, 9], sampling: SamplingParameters(),
+            options: GenerationOptions(maxTokens: 16, stopStrings: [stop], stopAtEndOfGeneration: false))
         XCTAssertEqual(cut.finishReason, .stopString)
         XCTAssertEqual(cut.text, String(full.text[..<full.text.range(of: stop)!.lowerBound]))
     }
@@ -65,9 +70,10 @@ final class GeneratorTests: XCTestCase {
     func testContextFullEndsGeneration() throws {
         let (model, _) = try TinyModelLogitTests.load("llama")
         let ctx = InferenceContext(model: model, maxContext: 10, maxBatchTokens: 8, threads: 1)
-        let r = try Generator(context: ctx).generate(prompt: [1, 2, 3, 4], sampling: SamplingParameters(),
-                                                    options: GenerationOptions(maxTokens: 50, stopAtEndOfGeneration: false))
+        let r = try Generator(context: ctx).generate(
+            prompt: [1, 2, 3, 4], sampling: SamplingParameters(),
+            options: GenerationOptions(maxTokens: 50, stopAtEndOfGeneration: false))
         XCTAssertEqual(r.finishReason, .contextFull)
-        XCTAssertEqual(r.tokens.count, 7)   // positions 4..9 filled, the 7th token sampled from the last
+        XCTAssertEqual(r.tokens.count, 7)  // positions 4..9 filled, the 7th token sampled from the last
     }
 }

@@ -1,8 +1,11 @@
 import XCTest
+
 @testable import TailorEngine
 
 final class SamplerTests: XCTestCase {
-    private func sample(_ logits: [Float], _ p: SamplingParameters, history: [Int32] = [], times: Int = 1) throws -> [Int32] {
+    private func sample(
+        _ logits: [Float], _ p: SamplingParameters, history: [Int32] = [], times: Int = 1
+    ) throws -> [Int32] {
         var s = try Sampler(p)
         return logits.withUnsafeBufferPointer { buf in (0..<times).map { _ in s.sample(buf, history: history) } }
     }

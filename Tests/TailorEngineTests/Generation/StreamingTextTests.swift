@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import TailorEngine
 
 final class StreamingTextTests: XCTestCase {
@@ -24,16 +25,16 @@ final class StreamingTextTests: XCTestCase {
     func testUTF8DecoderReplacesInvalidBytes() {
         var d = UTF8StreamDecoder()
         XCTAssertEqual(d.push([0x61, 0xFF, 0x62]), "a\u{FFFD}b")
-        XCTAssertEqual(d.push([0xE2, 0x82]), "")             // may still complete
-        XCTAssertEqual(d.push([0x41]), "\u{FFFD}A")           // could not
+        XCTAssertEqual(d.push([0xE2, 0x82]), "")  // may still complete
+        XCTAssertEqual(d.push([0x41]), "\u{FFFD}A")  // could not
         XCTAssertEqual(d.push([0xF0, 0x9F]), "")
-        XCTAssertEqual(d.flush(), "\u{FFFD}")                 // ended mid-character
+        XCTAssertEqual(d.flush(), "\u{FFFD}")  // ended mid-character
     }
 
     func testStopStringsCutAndHoldBack() {
         var m = StopStringMatcher(["</end>", "STOP"])
         var r = m.feed("hello </")
-        XCTAssertEqual(r.emit, "hello ")      // "</" may begin "</end>": held back
+        XCTAssertEqual(r.emit, "hello ")  // "</" may begin "</end>": held back
         XCTAssertFalse(r.stopped)
         r = m.feed("en")
         XCTAssertEqual(r.emit, "")
@@ -43,9 +44,9 @@ final class StreamingTextTests: XCTestCase {
 
         var n = StopStringMatcher(["STOP"])
         XCTAssertEqual(n.feed("ST").emit, "")
-        XCTAssertEqual(n.feed("ART").emit, "START")   // a near miss is released
+        XCTAssertEqual(n.feed("ART").emit, "START")  // a near miss is released
         XCTAssertEqual(n.feed("a ST").emit, "a ")
-        XCTAssertEqual(n.flush(), "ST")               // released when generation ends otherwise
+        XCTAssertEqual(n.flush(), "ST")  // released when generation ends otherwise
 
         var none = StopStringMatcher([])
         XCTAssertEqual(none.feed("</end>").emit, "</end>")

@@ -1,6 +1,7 @@
 import CTailorKernels
 import Foundation
 import XCTest
+
 @testable import TailorEngine
 
 /// The int16 activation blocks decode multiplies quantized weights with: the AVX2 copy must give
@@ -19,8 +20,9 @@ final class ActivationQuantizeTests: XCTestCase {
         return (0..<blocks).map { b in
             raw.withUnsafeBytes { p in
                 let base = p.baseAddress! + b * 72
-                return Block(d: base.loadUnaligned(as: Float.self), s: base.loadUnaligned(fromByteOffset: 4, as: Float.self),
-                             q: (0..<32).map { base.loadUnaligned(fromByteOffset: 8 + 2 * $0, as: Int16.self) })
+                return Block(
+                    d: base.loadUnaligned(as: Float.self), s: base.loadUnaligned(fromByteOffset: 4, as: Float.self),
+                    q: (0..<32).map { base.loadUnaligned(fromByteOffset: 8 + 2 * $0, as: Int16.self) })
             }
         }
     }
@@ -32,7 +34,7 @@ final class ActivationQuantizeTests: XCTestCase {
         for i in 64..<96 { x[i] = 0 }
         x[100] = 500
         for i in 128..<160 { x[i] = Float(i - 144) * 0.5 }
-        x[159] = 32767 * 0.5 / 16   // scale 1/32: the other values are multiples of 16 steps plus halves
+        x[159] = 32767 * 0.5 / 16  // scale 1/32: the other values are multiples of 16 steps plus halves
         let fast = quantize(x, portable: false), portable = quantize(x, portable: true)
         for b in fast.indices {
             XCTAssertEqual(fast[b].d.bitPattern, portable[b].d.bitPattern, "block \(b) scale")

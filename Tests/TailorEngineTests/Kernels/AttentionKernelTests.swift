@@ -1,6 +1,7 @@
 import CTailorKernels
 import Foundation
 import XCTest
+
 @testable import TailorEngine
 
 /// `tk_attention` and `tk_attention_seqs` against a double-precision reference written straight
@@ -28,7 +29,9 @@ final class AttentionKernelTests: XCTestCase {
             var scores: [Double] = []
             for key in lo...pos {
                 var s = 0.0
-                for d in 0..<headDim { s += Double(q[i * qDim + h * headDim + d]) * Double(k[key * kvDim + kvh * headDim + d]) }
+                for d in 0..<headDim {
+                    s += Double(q[i * qDim + h * headDim + d]) * Double(k[key * kvDim + kvh * headDim + d])
+                }
                 scores.append(s * Double(scale))
             }
             let m = scores.max()!
@@ -53,19 +56,25 @@ final class AttentionKernelTests: XCTestCase {
                 var probs = [Float](repeating: -1, count: queries * heads * context)
                 var scratch = [Float](repeating: 0, count: 2 * context)
                 let scale = 1 / Float(hd).squareRoot()
-                tk_attention(pool, c.q, Int64(c.qDim), Int32(queries), Int64(pos0), c.k, c.v, Int64(c.kvDim), Int32(heads),
-                             Int32(kv), Int32(hd), scale, Int32(window), &out, Int64(c.qDim), &probs, Int64(context), &scratch)
+                tk_attention(
+                    pool, c.q, Int64(c.qDim), Int32(queries), Int64(pos0), c.k, c.v, Int64(c.kvDim), Int32(heads),
+                    Int32(kv), Int32(hd), scale, Int32(window), &out, Int64(c.qDim), &probs, Int64(context), &scratch)
                 for i in 0..<queries {
                     for h in 0..<heads {
                         let ref = c.reference(i: i, h: h, pos0: pos0, window: window, scale: scale)
                         for d in 0..<hd {
-                            XCTAssertEqual(Double(out[i * c.qDim + h * hd + d]), ref[d], accuracy: 2e-6,
-                                           "heads \(heads)/\(kv) hd \(hd) context \(context) window \(window) query \(i) head \(h)")
+                            XCTAssertEqual(
+                                Double(out[i * c.qDim + h * hd + d]), ref[d], accuracy: 2e-6,
+                                "heads \(heads)/\(kv) hd \(hd) context \(context) window \(window) query \(i) head \(h)"
+                            )
                         }
                         let row = probs[((i * heads + h) * context)..<((i * heads + h + 1) * context)]
                         XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5)
                         let pos = pos0 + i
-                        XCTAssertTrue(row.enumerated().allSatisfy { $0.offset <= pos && (window == 0 || pos - $0.offset < window) || $0.element == 0 })
+                        XCTAssertTrue(
+                            row.enumerated().allSatisfy {
+                                $0.offset <= pos && (window == 0 || pos - $0.offset < window) || $0.element == 0
+                            })
                     }
                 }
             }
@@ -80,7 +89,9 @@ final class AttentionKernelTests: XCTestCase {
         defer { tk_pool_destroy(pool) }
         let heads = 9, kv = 3, hd = 64, maxContext = 40
         let lengths = [(pos0: 17, nq: 1), (pos0: 30, nq: 1), (pos0: 0, nq: 5)]
-        let cases = lengths.map { Case(heads: heads, kvHeads: kv, headDim: hd, context: $0.pos0 + $0.nq, queries: $0.nq, rng: &rng) }
+        let cases = lengths.map {
+            Case(heads: heads, kvHeads: kv, headDim: hd, context: $0.pos0 + $0.nq, queries: $0.nq, rng: &rng)
+        }
         let qDim = heads * hd, kvDim = kv * hd
         var scratch = [Float](repeating: 0, count: 2 * maxContext)
         let outs = cases.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.q.count) }
@@ -89,14 +100,19 @@ final class AttentionKernelTests: XCTestCase {
         let vs = cases.map { c in UnsafeMutablePointer<Float>.allocate(capacity: c.v.count).initialized(from: c.v) }
         defer { for p in outs + qs + ks + vs { p.deallocate() } }
         let seqs = lengths.indices.map {
-            tk_attention_seq(q: qs[$0], nq: Int32(lengths[$0].nq), pos0: Int64(lengths[$0].pos0), k: ks[$0], v: vs[$0], out: outs[$0])
+            tk_attention_seq(
+                q: qs[$0], nq: Int32(lengths[$0].nq), pos0: Int64(lengths[$0].pos0), k: ks[$0], v: vs[$0], out: outs[$0]
+            )
         }
-        tk_attention_seqs(pool, seqs, Int32(seqs.count), Int64(qDim), Int64(kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
-                          0.125, 0, Int64(qDim), Int64(maxContext), &scratch)
+        tk_attention_seqs(
+            pool, seqs, Int32(seqs.count), Int64(qDim), Int64(kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
+            0.125, 0, Int64(qDim), Int64(maxContext), &scratch)
         for (s, c) in cases.enumerated() {
             var alone = [Float](repeating: 0, count: c.q.count)
-            tk_attention(pool, c.q, Int64(qDim), Int32(lengths[s].nq), Int64(lengths[s].pos0), c.k, c.v, Int64(kvDim), Int32(heads),
-                         Int32(kv), Int32(hd), 0.125, 0, &alone, Int64(qDim), nil, Int64(maxContext), &scratch)
+            tk_attention(
+                pool, c.q, Int64(qDim), Int32(lengths[s].nq), Int64(lengths[s].pos0), c.k, c.v, Int64(kvDim),
+                Int32(heads),
+                Int32(kv), Int32(hd), 0.125, 0, &alone, Int64(qDim), nil, Int64(maxContext), &scratch)
             XCTAssertEqual(Array(UnsafeBufferPointer(start: outs[s], count: c.q.count)), alone, "sequence \(s)")
         }
     }
@@ -125,20 +141,25 @@ final class AttentionKernelTests: XCTestCase {
                 c.k.withUnsafeBufferPointer { k in
                     c.v.withUnsafeBufferPointer { v in
                         positionMajor.withUnsafeMutableBufferPointer { out in
-                            var s = tk_attention_seq(q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
-                                                     out: out.baseAddress)
-                            tk_attention_seqs(pool, &s, 1, Int64(c.qDim), Int64(c.kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
-                                              0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                            var s = tk_attention_seq(
+                                q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
+                                out: out.baseAddress)
+                            tk_attention_seqs(
+                                pool, &s, 1, Int64(c.qDim), Int64(c.kvDim), Int64(hd), Int32(heads), Int32(kv),
+                                Int32(hd),
+                                0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
                         }
                     }
                 }
                 kh.withUnsafeBufferPointer { k in
                     vh.withUnsafeBufferPointer { v in
                         headMajor.withUnsafeMutableBufferPointer { out in
-                            var s = tk_attention_seq(q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
-                                                     out: out.baseAddress)
-                            tk_attention_seqs(pool, &s, 1, Int64(c.qDim), Int64(hd), Int64(maxContext * hd), Int32(heads), Int32(kv),
-                                              Int32(hd), 0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                            var s = tk_attention_seq(
+                                q: q.baseAddress, nq: 1, pos0: Int64(context - 1), k: k.baseAddress, v: v.baseAddress,
+                                out: out.baseAddress)
+                            tk_attention_seqs(
+                                pool, &s, 1, Int64(c.qDim), Int64(hd), Int64(maxContext * hd), Int32(heads), Int32(kv),
+                                Int32(hd), 0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
                         }
                     }
                 }

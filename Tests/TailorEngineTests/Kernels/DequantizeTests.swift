@@ -1,8 +1,9 @@
 import CTailorKernels
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// Every dequantizer, on both kernel paths, against the `gguf` package's dequantization of
 /// random blocks (Scripts/fixtures/make_dequant_fixtures.py).
@@ -58,12 +59,14 @@ final class DequantizeTests: XCTestCase {
                 let nx = 3
                 let x = (0..<(nx * cols)).map { _ in rng.nextUnit() * 2 - 1 }
                 var y = [Float](repeating: 0, count: nx * rows)
-                var scratch = [UInt8](repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
+                var scratch = [UInt8](
+                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
                 let pool = tk_pool_create(2)
                 defer { tk_pool_destroy(pool) }
                 raw.withUnsafeBytes { r in
-                    tk_matmul(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
-                              &y, Int64(rows), &scratch, false)
+                    tk_matmul(
+                        pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                        &y, Int64(rows), &scratch, false)
                 }
                 for b in 0..<nx {
                     for r in 0..<rows {
@@ -74,7 +77,9 @@ final class DequantizeTests: XCTestCase {
                         }
                         // int16 activations: |error| ≤ ~1/32767 of Σ|w·x| (plus float rounding).
                         let tol = mag / 32767 + 1e-4
-                        XCTAssertEqual(Double(y[b * rows + r]), ref, accuracy: tol, "\(t.name) row \(r) batch \(b) portable \(portable)")
+                        XCTAssertEqual(
+                            Double(y[b * rows + r]), ref, accuracy: tol,
+                            "\(t.name) row \(r) batch \(b) portable \(portable)")
                     }
                 }
             }
@@ -91,18 +96,22 @@ extension DequantizeTests {
         var rng = SeededGenerator(seed: 5)
         let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
         var all = [Float](repeating: 0, count: nx * rows), one = [Float](repeating: 0, count: rows)
-        var scratch = [UInt8](repeating: 0, count: tk_matmul_scratch_size(Int32(GGMLType.q8_0.rawValue), Int64(cols), Int32(nx)))
+        var scratch = [UInt8](
+            repeating: 0, count: tk_matmul_scratch_size(Int32(GGMLType.q8_0.rawValue), Int64(cols), Int32(nx)))
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
         raw.withUnsafeBytes { r in
-            tk_matmul(pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
-                      &all, Int64(rows), &scratch, false)
+            tk_matmul(
+                pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                &all, Int64(rows), &scratch, false)
         }
         for b in [0, 63, 64, 69] {
             raw.withUnsafeBytes { r in
                 x.withUnsafeBufferPointer { xb in
-                    tk_matmul(pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), xb.baseAddress! + b * cols,
-                              Int64(cols), 1, &one, Int64(rows), &scratch, false)
+                    tk_matmul(
+                        pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols),
+                        xb.baseAddress! + b * cols,
+                        Int64(cols), 1, &one, Int64(rows), &scratch, false)
                 }
             }
             XCTAssertEqual(Array(all[(b * rows)..<((b + 1) * rows)]), one, "activation row \(b)")

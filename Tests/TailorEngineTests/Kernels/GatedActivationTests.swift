@@ -1,6 +1,7 @@
 import CTailorKernels
 import Foundation
 import XCTest
+
 @testable import TailorEngine
 
 /// `tk_gated_activation` (the feed-forward's SiLU or GELU gate, vectorized with a polynomial
@@ -20,11 +21,15 @@ final class GatedActivationTests: XCTestCase {
             var out = [Float](repeating: .nan, count: g.count)
             tk_gated_activation(g, u, &out, Int64(g.count), useGELU)
             var inPlace = g
-            inPlace.withUnsafeMutableBufferPointer { tk_gated_activation($0.baseAddress, u, $0.baseAddress, Int64(g.count), useGELU) }
+            inPlace.withUnsafeMutableBufferPointer {
+                tk_gated_activation($0.baseAddress, u, $0.baseAddress, Int64(g.count), useGELU)
+            }
             XCTAssertEqual(inPlace, out, "in place must equal out of place")
             for i in g.indices {
                 let x = Double(g[i]), want = (useGELU ? gelu(x) : silu(x)) * Double(u[i])
-                XCTAssertEqual(Double(out[i]), want, accuracy: 2e-6 * max(1, abs(want)), "\(useGELU ? "gelu" : "silu")(\(g[i])) · \(u[i])")
+                XCTAssertEqual(
+                    Double(out[i]), want, accuracy: 2e-6 * max(1, abs(want)),
+                    "\(useGELU ? "gelu" : "silu")(\(g[i])) · \(u[i])")
             }
         }
     }

@@ -1,6 +1,7 @@
 import CTailorKernels
 import Foundation
 import XCTest
+
 @testable import TailorEngine
 
 /// `tk_logsumexp` (the vectorized normalizer behind every token's log-probability and CoPe's two
@@ -23,7 +24,8 @@ final class LogSumExpTests: XCTestCase {
                     var m: Float = 0
                     let l = x.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, Int64(n), &m) }
                     XCTAssertEqual(m, x.max()!, "n \(n) spread \(spread)")
-                    XCTAssertEqual(Double(l), reference(x), accuracy: 2e-6 * max(1, abs(reference(x))), "n \(n) spread \(spread)")
+                    XCTAssertEqual(
+                        Double(l), reference(x), accuracy: 2e-6 * max(1, abs(reference(x))), "n \(n) spread \(spread)")
                 }
             }
         }
@@ -33,7 +35,8 @@ final class LogSumExpTests: XCTestCase {
         var m: Float = 0
         XCTAssertEqual(tk_logsumexp(nil, 0, &m), -.infinity)
         let masked: [Float] = [-.infinity, 2, -.infinity, -1e30]
-        XCTAssertEqual(Double(masked.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, 4, nil) }), 2, accuracy: 1e-6)
+        XCTAssertEqual(
+            Double(masked.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, 4, nil) }), 2, accuracy: 1e-6)
         let allMasked = [Float](repeating: -.infinity, count: 9)
         XCTAssertEqual(allMasked.withUnsafeBufferPointer { tk_logsumexp($0.baseAddress, 9, &m) }, -.infinity)
         let inf: [Float] = [1, .infinity, 0]
@@ -48,7 +51,9 @@ final class LogSumExpTests: XCTestCase {
         y.withUnsafeMutableBufferPointer { tk_exp_shift_scale($0.baseAddress, Int64(x.count), l, -0.5) }
         let m = Double(x.max()!), z = x.reduce(0.0) { $0 + exp(Double($1) - m) }
         for i in stride(from: 0, to: x.count, by: 97) {
-            XCTAssertEqual(Double(y[i]), -0.5 * exp(Double(x[i]) - m) / z, accuracy: 1e-6 * max(1e-3, 0.5 * exp(Double(x[i]) - m) / z) + 1e-12)
+            XCTAssertEqual(
+                Double(y[i]), -0.5 * exp(Double(x[i]) - m) / z,
+                accuracy: 1e-6 * max(1e-3, 0.5 * exp(Double(x[i]) - m) / z) + 1e-12)
         }
         XCTAssertEqual(y.reduce(0.0) { $0 + Double($1) }, -0.5, accuracy: 1e-5)
     }

@@ -1,8 +1,9 @@
 import CTailorKernels
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// The gemm (prefill/training) and transposed (backward) products over every weight type,
 /// against a double-precision product of the dequantized weights.
@@ -23,19 +24,22 @@ final class MatmulTests: XCTestCase {
             var rng = SeededGenerator(seed: 3)
             let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
             let dy = (0..<(nx * rows)).map { _ in rng.nextUnit() - 0.5 }
-            let tileRows = 3   // not a divisor of rows: exercises the ragged last tile
+            let tileRows = 3  // not a divisor of rows: exercises the ragged last tile
             var tiles = [Float](repeating: 0, count: 2 * tileRows * cols)
             var partial = [Float](repeating: 0, count: 2 * nx * cols)
             var y = [Float](repeating: 0, count: nx * rows)
             var y2 = [Float](repeating: 0, count: nx * rows)
             var dx = [Float](repeating: 1, count: nx * cols)
             raw.withUnsafeBytes { r in
-                tk_matmul_gemm(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
-                               &y, Int64(rows), &tiles, Int64(tileRows), false)
-                tk_matmul(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
-                          &y2, Int64(rows), nil, true)
-                tk_matmul_transposed(pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), dy, Int64(rows),
-                                     Int64(nx), &dx, Int64(cols), &tiles, Int64(tileRows), &partial, true)
+                tk_matmul_gemm(
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
+                    &y, Int64(rows), &tiles, Int64(tileRows), false)
+                tk_matmul(
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                    &y2, Int64(rows), nil, true)
+                tk_matmul_transposed(
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), dy, Int64(rows),
+                    Int64(nx), &dx, Int64(cols), &tiles, Int64(tileRows), &partial, true)
             }
             // f32 sums round at the size of their terms, not of their result: the K-quant
             // fixtures hold weights up to ~370, so a row's terms add to thousands while the
@@ -52,16 +56,18 @@ final class MatmulTests: XCTestCase {
                         magnitude += abs(term)
                     }
                     XCTAssertEqual(Double(y[b * rows + r]), ref, accuracy: tolerance(ref, magnitude), "\(t.name) gemm")
-                    XCTAssertEqual(Double(y2[b * rows + r]), ref, accuracy: tolerance(ref, magnitude), "\(t.name) exact matvec")
+                    XCTAssertEqual(
+                        Double(y2[b * rows + r]), ref, accuracy: tolerance(ref, magnitude), "\(t.name) exact matvec")
                 }
                 for i in 0..<cols {
-                    var ref = 1.0, magnitude = 0.0   // accumulate = true onto ones
+                    var ref = 1.0, magnitude = 0.0  // accumulate = true onto ones
                     for r in 0..<rows {
                         let term = Double(dy[b * rows + r]) * Double(w[r * cols + i])
                         ref += term
                         magnitude += abs(term)
                     }
-                    XCTAssertEqual(Double(dx[b * cols + i]), ref, accuracy: tolerance(ref, magnitude), "\(t.name) transposed")
+                    XCTAssertEqual(
+                        Double(dx[b * cols + i]), ref, accuracy: tolerance(ref, magnitude), "\(t.name) transposed")
                 }
             }
         }

@@ -1,14 +1,17 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// Unmerged LoRA at decode time against transformers with the same deltas merged into the
 /// weights (PEFT agrees with that merge to 1e-4: Scripts/fixtures/make_lora_fixtures.py).
 final class LoRATests: XCTestCase {
     struct Fixture: Decodable {
         struct Adapter: Decodable {
-            struct W: Decodable { let layer: Int; let target: String; let a: [Float]; let b: [Float]; let `in`: Int; let out: Int }
+            struct W: Decodable {
+                let layer: Int; let target: String; let a: [Float]; let b: [Float]; let `in`: Int; let out: Int
+            }
             let r: Int; let alpha: Float; let rslora: Bool; let weights: [W]
         }
         let tokens: [Int32]
@@ -26,7 +29,8 @@ final class LoRATests: XCTestCase {
                 let target = try XCTUnwrap(LoRATarget.allCases.first { $0.peftName == w.target })
                 return LoRAAdapter.HFWeights(layer: w.layer, target: target, a: w.a, b: w.b, rank: a.r)
             }
-            return try LoRAAdapter.fromHuggingFace(name: name, rank: a.r, alpha: a.alpha, useRSLoRA: a.rslora, weights: ws, config: model.config)
+            return try LoRAAdapter.fromHuggingFace(
+                name: name, rank: a.r, alpha: a.alpha, useRSLoRA: a.rslora, weights: ws, config: model.config)
         }
         return (model, fx, try adapter("task"), try adapter("user"))
     }
@@ -34,7 +38,8 @@ final class LoRATests: XCTestCase {
     private func check(_ arch: String, incremental: Bool) throws {
         let (model, fx, task, user) = try load(arch)
         let n = fx.tokens.count
-        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 2 * n, maxLogitRows: 2 * n, threads: 2)
+        let ctx = InferenceContext(
+            model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 2 * n, maxLogitRows: 2 * n, threads: 2)
         // Row 0: task alone. Row 1: task + user at weight 0.5. Both in one batch, so a row's
         // adapters must not leak into the other row.
         let stacks: [[AdapterUse]] = [[AdapterUse(task)], [AdapterUse(task), AdapterUse(user, weight: 0.5)]]
@@ -45,7 +50,8 @@ final class LoRATests: XCTestCase {
                 for s in 0..<2 { got[s].append(Array(ctx.logits(row: s))) }
             }
         } else {
-            try ctx.forward((0..<2).map { BatchItem(sequence: $0, tokens: fx.tokens, allLogits: true, adapters: stacks[$0]) })
+            try ctx.forward(
+                (0..<2).map { BatchItem(sequence: $0, tokens: fx.tokens, allLogits: true, adapters: stacks[$0]) })
             for s in 0..<2 { got[s] = (0..<n).map { Array(ctx.logits(row: s * n + $0)) } }
         }
         for (s, key) in ["task", "task+0.5user"].enumerated() {
@@ -66,9 +72,12 @@ final class LoRATests: XCTestCase {
     func testRowsWithoutAdaptersMatchTheBaseModel() throws {
         let (model, exp) = try TinyModelLogitTests.load("qwen2")
         let (_, _, task, _) = try load("qwen2")
-        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, maxLogitRows: 32, threads: 2)
-        try ctx.forward([BatchItem(sequence: 0, tokens: exp.tokens, allLogits: true),
-                         BatchItem(sequence: 1, tokens: exp.tokens, adapters: [AdapterUse(task)])])
+        let ctx = InferenceContext(
+            model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, maxLogitRows: 32, threads: 2)
+        try ctx.forward([
+            BatchItem(sequence: 0, tokens: exp.tokens, allLogits: true),
+            BatchItem(sequence: 1, tokens: exp.tokens, adapters: [AdapterUse(task)]),
+        ])
         for p in 0..<exp.tokens.count {
             let l = ctx.logits(row: p)
             for v in 0..<exp.vocab { XCTAssertEqual(l[v], exp.logits[p][v], accuracy: 1e-3) }
@@ -78,9 +87,13 @@ final class LoRATests: XCTestCase {
     func testMismatchedAdaptersAreRefusedByName() throws {
         let (model, _) = try TinyModelLogitTests.load("llama")
         let c = model.config
-        let bad = LoRAAdapter(name: "wrong-shape", rank: 2, alpha: 2, weights: [
-            LoRAAdapter.Key(layer: 0, target: .q): try LoRAWeights(a: Array(repeating: 0, count: 2 * 10), b: Array(repeating: 0, count: c.qDim * 2),
-                                                                    rank: 2, inputs: 10, outputs: c.qDim)])
+        let bad = LoRAAdapter(
+            name: "wrong-shape", rank: 2, alpha: 2,
+            weights: [
+                LoRAAdapter.Key(layer: 0, target: .q): try LoRAWeights(
+                    a: Array(repeating: 0, count: 2 * 10), b: Array(repeating: 0, count: c.qDim * 2),
+                    rank: 2, inputs: 10, outputs: c.qDim)
+            ])
         XCTAssertThrowsError(try bad.validate(for: c)) {
             guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
             XCTAssertTrue(m.contains("wrong-shape") && m.contains("q_proj"), m)

@@ -1,7 +1,8 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// SmolLM2-135M-Instruct (Q4_1) and Gemma 3 270M (Q4_K_M) against transformers loading the same
 /// GGUF dequantized to f32 (Scripts/fixtures/make_real_model_refs.py). Each test runs when its
@@ -12,7 +13,7 @@ final class RealModelTests: XCTestCase {
         let chat: Bool
         let tokens: [Int32]
         let continuation: [Int32]
-        let top: [[[Double]]]   // per position: [[id, logit] × 10]
+        let top: [[[Double]]]  // per position: [[id, logit] × 10]
     }
     struct TextCase: Decodable { let text: String; let ids: [Int32] }
     struct Reference: Decodable { let model: String; let prompts: [Prompt]; let tokenizer: [TextCase] }
@@ -35,12 +36,14 @@ final class RealModelTests: XCTestCase {
     private func checkTokenizer(_ name: String, _ url: URL) throws {
         let (model, ref) = try Self.load(name, url)
         for c in ref.tokenizer {
-            XCTAssertEqual(model.tokenizer.encode(c.text, addSpecial: false, parseSpecial: false), c.ids,
-                           "\(name): \(c.text.debugDescription)")
+            XCTAssertEqual(
+                model.tokenizer.encode(c.text, addSpecial: false, parseSpecial: false), c.ids,
+                "\(name): \(c.text.debugDescription)")
         }
         for p in ref.prompts {
-            XCTAssertEqual(model.tokenizer.encode(p.text, addSpecial: !p.chat, parseSpecial: true), p.tokens,
-                           "\(name) prompt: \(p.text.debugDescription)")
+            XCTAssertEqual(
+                model.tokenizer.encode(p.text, addSpecial: !p.chat, parseSpecial: true), p.tokens,
+                "\(name) prompt: \(p.text.debugDescription)")
         }
     }
 
@@ -55,10 +58,15 @@ final class RealModelTests: XCTestCase {
         var identical = 0
         for p in ref.prompts {
             let gen = Generator(context: ctx)
-            let result = try gen.generate(prompt: p.tokens, sampling: SamplingParameters(),
-                                          options: GenerationOptions(maxTokens: p.continuation.count, stopAtEndOfGeneration: false))
-            if result.tokens == p.continuation { identical += 1 } else {
-                XCTFail("\(name): greedy continuation differs for \(p.text.debugDescription)\n want \(p.continuation)\n got  \(result.tokens)")
+            let result = try gen.generate(
+                prompt: p.tokens, sampling: SamplingParameters(),
+                options: GenerationOptions(maxTokens: p.continuation.count, stopAtEndOfGeneration: false))
+            if result.tokens == p.continuation {
+                identical += 1
+            } else {
+                XCTFail(
+                    "\(name): greedy continuation differs for \(p.text.debugDescription)\n want \(p.continuation)\n got  \(result.tokens)"
+                )
             }
         }
         XCTAssertGreaterThanOrEqual(identical, 5, "\(name): identical greedy continuations")
@@ -92,7 +100,9 @@ final class RealModelTests: XCTestCase {
             }
         }
         let rate = Double(agree) / Double(total)
-        print("\(name) fast path: top-1 agreement \(agree)/\(total) = \(rate); logit error at top-10: mean \(sumErr / Double(nErr)), max \(worst)")
+        print(
+            "\(name) fast path: top-1 agreement \(agree)/\(total) = \(rate); logit error at top-10: mean \(sumErr / Double(nErr)), max \(worst)"
+        )
         XCTAssertGreaterThanOrEqual(rate, 0.98, "\(name): top-1 agreement")
         XCTAssertLessThanOrEqual(worst, maxLogitError, "\(name): max |Δlogit| at the reference top-10")
     }
@@ -102,6 +112,10 @@ final class RealModelTests: XCTestCase {
     // 1e-3 (measured: max 0.0066 SmolLM2, 0.0080 Gemma 3). 0.05 keeps a 6× margin and stays far
     // below the logit gaps that decide top-1: int8 activations, as llama.cpp quantizes them,
     // measured a max error of 2.2 here and flipped 3% of top-1 tokens.
-    func testSmolLM2TeacherForcedFast() throws { try checkTeacherForced("smollm2", TestPaths.smolLM2, maxLogitError: 0.05) }
-    func testGemma3TeacherForcedFast() throws { try checkTeacherForced("gemma3", TestPaths.gemma3, maxLogitError: 0.05) }
+    func testSmolLM2TeacherForcedFast() throws {
+        try checkTeacherForced("smollm2", TestPaths.smolLM2, maxLogitError: 0.05)
+    }
+    func testGemma3TeacherForcedFast() throws {
+        try checkTeacherForced("gemma3", TestPaths.gemma3, maxLogitError: 0.05)
+    }
 }

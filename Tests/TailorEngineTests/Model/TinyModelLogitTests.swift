@@ -1,7 +1,8 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// Tiny random models of each architecture against the logits transformers computed for them
 /// (Scripts/fixtures/make_tiny_models.py). Required: max |Δlogit| ≤ 1e-3 in the f32 path.
@@ -26,8 +27,9 @@ final class TinyModelLogitTests: XCTestCase {
         let (model, exp) = try Self.load(arch)
         XCTAssertEqual(model.config.architecture.rawValue, arch)
         let n = exp.tokens.count
-        let ctx = InferenceContext(model: model, maxContext: 64, maxBatchTokens: n, maxLogitRows: n,
-                                   threads: threads, precision: precision)
+        let ctx = InferenceContext(
+            model: model, maxContext: 64, maxBatchTokens: n, maxLogitRows: n,
+            threads: threads, precision: precision)
         for threshold in [1, Int.max] {
             ctx.reset(sequence: 0)
             ctx.gemmThreshold = threshold
@@ -67,7 +69,8 @@ final class TinyModelLogitTests: XCTestCase {
     /// Two sequences in one batch give the same logits as each alone: rows do not leak.
     func testBatchRowsAreIndependent() throws {
         let (model, exp) = try Self.load("qwen2")
-        let ctx = InferenceContext(model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, maxLogitRows: 2, threads: 2)
+        let ctx = InferenceContext(
+            model: model, maxSequences: 2, maxContext: 64, maxBatchTokens: 32, maxLogitRows: 2, threads: 2)
         let a = Array(exp.tokens.prefix(6)), b = Array(exp.tokens.suffix(9))
         try ctx.forward([BatchItem(sequence: 0, tokens: a), BatchItem(sequence: 1, tokens: b)])
         let la = Array(ctx.logits(row: 0)), lb = Array(ctx.logits(row: 1))
@@ -83,7 +86,8 @@ final class TinyModelLogitTests: XCTestCase {
         let (model, _) = try Self.load("llama")
         let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 8, maxBatchTokens: 4)
         XCTAssertThrowsError(try ctx.forward([BatchItem(sequence: 0, tokens: [Int32(model.config.vocabSize)])])) {
-            XCTAssertEqual($0 as? EngineError, .invalidToken(id: Int32(model.config.vocabSize), vocabSize: model.config.vocabSize))
+            XCTAssertEqual(
+                $0 as? EngineError, .invalidToken(id: Int32(model.config.vocabSize), vocabSize: model.config.vocabSize))
         }
         XCTAssertThrowsError(try ctx.forward([BatchItem(sequence: 0, tokens: [1, 2, 3, 4, 5])])) {
             XCTAssertEqual($0 as? EngineError, .batchTooLarge(tokens: 5, capacity: 4))

@@ -26,7 +26,9 @@ struct GGUFBuilder {
     }
 
     func bytes() -> [UInt8] {
-        var out = magic + Self.le(version) + Self.le(tensorCountOverride ?? UInt64(tensors.count)) + Self.le(UInt64(metadata.count))
+        var out =
+            magic + Self.le(version) + Self.le(tensorCountOverride ?? UInt64(tensors.count))
+            + Self.le(UInt64(metadata.count))
         for (k, t, v) in metadata { out += Self.str(k) + Self.le(t) + v }
         for t in tensors {
             out += Self.str(t.name) + Self.le(UInt32(t.dims.count))
@@ -39,7 +41,8 @@ struct GGUFBuilder {
 
     /// Writes to a fresh temp file and returns its path.
     func write(name: String = "test") throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tailor-\(name)-\(UUID().uuidString).gguf")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tailor-\(name)-\(UUID().uuidString).gguf")
         try Data(bytes()).write(to: url)
         return url.path
     }

@@ -1,7 +1,8 @@
 import Foundation
-import XCTest
-@testable import TailorEngine
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEngine
 
 /// llama.cpp's tokenizer test vectors (shared/fixtures/vocab): every case must match exactly.
 final class VocabVectorTests: XCTestCase {

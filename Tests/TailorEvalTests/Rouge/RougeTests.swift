@@ -1,7 +1,8 @@
 import Foundation
-@testable import TailorEval
-import XCTest
 import TailorTestSupport
+import XCTest
+
+@testable import TailorEval
 
 /// ROUGE against Google's rouge_score on 1,200 generated pairs (Unicode, punctuation, empty
 /// strings), with and without the Porter stemmer, and the stemmer against NLTK's word by word.
@@ -22,7 +23,8 @@ final class RougeTests: XCTestCase {
                 let ours = Rouge.score(prediction: prediction, reference: reference, stem: stem)
                 for (name, s) in [("rouge1", ours.rouge1), ("rouge2", ours.rouge2), ("rougeL", ours.rougeL)] {
                     let r = ref[name]!
-                    XCTAssertEqual(s.precision, r[0], accuracy: 1e-12, "\(name) \(key) P: '\(prediction)' vs '\(reference)'")
+                    XCTAssertEqual(
+                        s.precision, r[0], accuracy: 1e-12, "\(name) \(key) P: '\(prediction)' vs '\(reference)'")
                     XCTAssertEqual(s.recall, r[1], accuracy: 1e-12, "\(name) \(key) R")
                     XCTAssertEqual(s.fmeasure, r[2], accuracy: 1e-12, "\(name) \(key) F")
                     checked += 1
@@ -35,13 +37,16 @@ final class RougeTests: XCTestCase {
     func testPorterStemsMatchNLTK() throws {
         let stems = try XCTUnwrap(try Self.fixture()["stems"] as? [[String]])
         var wrong: [String] = []
-        for s in stems where PorterStemmer.stem(s[0]) != s[1] { wrong.append("\(s[0]) → \(PorterStemmer.stem(s[0])), NLTK \(s[1])") }
+        for s in stems where PorterStemmer.stem(s[0]) != s[1] {
+            wrong.append("\(s[0]) → \(PorterStemmer.stem(s[0])), NLTK \(s[1])")
+        }
         XCTAssertEqual(wrong, [], "\(wrong.count) of \(stems.count) stems differ")
     }
 
     func testTokenizerAndEdgeCases() {
-        XCTAssertEqual(Rouge.tokenize("Hello, World! It's 2025 — café x²"), ["hello", "world", "it", "s", "2025", "caf", "x"])
-        XCTAssertEqual(Rouge.tokenize("\u{212A}elvin İ"), ["kelvin", "i"])   // lowercase to ASCII, as Python's str.lower
+        XCTAssertEqual(
+            Rouge.tokenize("Hello, World! It's 2025 — café x²"), ["hello", "world", "it", "s", "2025", "caf", "x"])
+        XCTAssertEqual(Rouge.tokenize("\u{212A}elvin İ"), ["kelvin", "i"])  // lowercase to ASCII, as Python's str.lower
         XCTAssertEqual(Rouge.score(prediction: "", reference: "a b").rougeL, Rouge.Score(precision: 0, recall: 0))
         XCTAssertEqual(Rouge.score(prediction: "the cat sat", reference: "the cat sat").rouge2.fmeasure, 1)
         XCTAssertEqual(Rouge.tokenize("running connections", stem: true), ["run", "connect"])

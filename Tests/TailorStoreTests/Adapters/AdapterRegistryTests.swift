@@ -13,8 +13,9 @@ final class AdapterRegistryTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
 
     private func template(job: String = "") -> AdapterVersionRecord {
-        AdapterVersionRecord(baseModelSHA256: String(repeating: "ab", count: 32), baseArchitecture: "llama", rank: 4, alpha: 8,
-                             useRSLoRA: false, targets: ["q", "v"], jobID: job, metrics: ["rougeL": 0.31])
+        AdapterVersionRecord(
+            baseModelSHA256: String(repeating: "ab", count: 32), baseArchitecture: "llama", rank: 4, alpha: 8,
+            useRSLoRA: false, targets: ["q", "v"], jobID: job, metrics: ["rougeL": 0.31])
     }
 
     private let alice = AdapterKey(owner: 1000, kind: .user, task: "email-subject", user: "alice")
@@ -22,11 +23,13 @@ final class AdapterRegistryTests: XCTestCase {
 
     func testVersionsCurrentPointerAndRollback() throws {
         let reg = AdapterRegistry(root: root)
-        let v1 = try reg.add(alice, record: template(), configJSON: Array("{}".utf8), weights: [1, 2, 3], makeCurrent: false)
+        let v1 = try reg.add(
+            alice, record: template(), configJSON: Array("{}".utf8), weights: [1, 2, 3], makeCurrent: false)
         XCTAssertEqual(v1.version, 1)
-        XCTAssertEqual(v1.sha256, "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81")   // sha256 of 01 02 03
-        XCTAssertEqual(try reg.entry(alice).current, 1)   // the first version becomes current anyway
-        let v2 = try reg.add(alice, record: template(job: "job-7"), configJSON: Array("{}".utf8), weights: [4, 5], makeCurrent: true)
+        XCTAssertEqual(v1.sha256, "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81")  // sha256 of 01 02 03
+        XCTAssertEqual(try reg.entry(alice).current, 1)  // the first version becomes current anyway
+        let v2 = try reg.add(
+            alice, record: template(job: "job-7"), configJSON: Array("{}".utf8), weights: [4, 5], makeCurrent: true)
         XCTAssertEqual(v2.version, 2)
         var e = try reg.entry(alice)
         XCTAssertEqual(e.current, 2)
@@ -39,9 +42,13 @@ final class AdapterRegistryTests: XCTestCase {
         e = try reg.entry(alice)
         XCTAssertEqual(e.current, 1)
         XCTAssertEqual(try reg.read(alice).weights, [1, 2, 3])
-        XCTAssertThrowsError(try reg.setCurrent(alice, version: 9)) { XCTAssertEqual($0 as? AdapterStoreError, .versionNotFound(alice.description, 9)) }
+        XCTAssertThrowsError(try reg.setCurrent(alice, version: 9)) {
+            XCTAssertEqual($0 as? AdapterStoreError, .versionNotFound(alice.description, 9))
+        }
         // The current version cannot be deleted; another can; then the whole adapter.
-        XCTAssertThrowsError(try reg.delete(alice, version: 1)) { XCTAssertEqual($0 as? AdapterStoreError, .currentVersionInUse(alice.description, 1)) }
+        XCTAssertThrowsError(try reg.delete(alice, version: 1)) {
+            XCTAssertEqual($0 as? AdapterStoreError, .currentVersionInUse(alice.description, 1))
+        }
         try reg.delete(alice, version: 2)
         XCTAssertEqual(try reg.entry(alice).versions.map(\.version), [1])
         _ = try reg.add(tam, record: template(), configJSON: [], weights: [9], makeCurrent: true)
@@ -49,13 +56,16 @@ final class AdapterRegistryTests: XCTestCase {
         XCTAssertEqual(reg.list(owner: 1000, user: "alice").map(\.key), [alice])
         XCTAssertEqual(reg.list(owner: 1001).count, 0)
         try reg.delete(alice)
-        XCTAssertThrowsError(try reg.entry(alice)) { XCTAssertEqual($0 as? AdapterStoreError, .notFound(alice.description)) }
+        XCTAssertThrowsError(try reg.entry(alice)) {
+            XCTAssertEqual($0 as? AdapterStoreError, .notFound(alice.description))
+        }
         XCTAssertEqual(reg.list().map(\.key), [tam])
     }
 
     func testTamperedWeightsAreRefusedOnRead() throws {
         let reg = AdapterRegistry(root: root)
-        _ = try reg.add(alice, record: template(), configJSON: [], weights: Array(repeating: 7, count: 100), makeCurrent: true)
+        _ = try reg.add(
+            alice, record: template(), configJSON: [], weights: Array(repeating: 7, count: 100), makeCurrent: true)
         let path = root + "/1000/user/email-subject/alice/v000001/adapter_model.safetensors"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         bytes[50] ^= 1
@@ -70,7 +80,9 @@ final class AdapterRegistryTests: XCTestCase {
     func testGarbageCollectionKeepsTheNewestAndTheCurrent() throws {
         let reg = AdapterRegistry(root: root, keepVersions: 3)
         _ = try reg.add(alice, record: template(), configJSON: [], weights: [1], makeCurrent: true)
-        for i in 2...6 { _ = try reg.add(alice, record: template(), configJSON: [], weights: [UInt8(i)], makeCurrent: false) }
+        for i in 2...6 {
+            _ = try reg.add(alice, record: template(), configJSON: [], weights: [UInt8(i)], makeCurrent: false)
+        }
         // v1 stays current; the newest three are kept besides it.
         XCTAssertEqual(try reg.entry(alice).versions.map(\.version), [1, 4, 5, 6])
         XCTAssertEqual(try reg.entry(alice).current, 1)
@@ -118,8 +130,9 @@ final class AdapterRegistryTests: XCTestCase {
         XCTAssertEqual(e.versions.map(\.version), Array(1...40))
         var seen = Set<[UInt8]>()
         for v in e.versions { seen.insert(try a.read(alice, version: v.version).weights) }
-        XCTAssertEqual(seen.count, 40)   // every version whole and distinct
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/1000/user/email-subject/alice").filter { $0.hasPrefix(".") }
+        XCTAssertEqual(seen.count, 40)  // every version whole and distinct
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/1000/user/email-subject/alice")
+            .filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [])
     }
 
@@ -135,10 +148,16 @@ final class AdapterRegistryTests: XCTestCase {
 
     func testNamesAreCheckedBeforeAnyWrite() {
         let reg = AdapterRegistry(root: root)
-        for bad in [AdapterKey(owner: 1, kind: .user, task: "../etc", user: "a"), AdapterKey(owner: 1, kind: .user, task: "t", user: ""),
-                    AdapterKey(owner: 1, kind: .user, task: "t", user: "a/../../b"), AdapterKey(owner: 1, kind: .user, task: "t", user: "tab\there"),
-                    AdapterKey(owner: 1, kind: .task, task: "t", user: "bob"), AdapterKey(owner: 1, kind: .user, task: ".hidden", user: "a")] {
-            XCTAssertThrowsError(try reg.add(bad, record: template(), configJSON: [], weights: [1], makeCurrent: true), "\(bad)")
+        for bad in [
+            AdapterKey(owner: 1, kind: .user, task: "../etc", user: "a"),
+            AdapterKey(owner: 1, kind: .user, task: "t", user: ""),
+            AdapterKey(owner: 1, kind: .user, task: "t", user: "a/../../b"),
+            AdapterKey(owner: 1, kind: .user, task: "t", user: "tab\there"),
+            AdapterKey(owner: 1, kind: .task, task: "t", user: "bob"),
+            AdapterKey(owner: 1, kind: .user, task: ".hidden", user: "a"),
+        ] {
+            XCTAssertThrowsError(
+                try reg.add(bad, record: template(), configJSON: [], weights: [1], makeCurrent: true), "\(bad)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root))
     }

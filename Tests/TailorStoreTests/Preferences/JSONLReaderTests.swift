@@ -3,7 +3,8 @@ import TailorStore
 import XCTest
 
 final class JSONLReaderTests: XCTestCase {
-    private let sample = Data("""
+    private let sample = Data(
+        """
         {"id": "a1", "input": "abstract: Ä", "output": "Title 𝔸", "metadata": {"year": 2020}}
 
         {"id": 2, "task": "pep_abstract", "input": "title: B", "output": "Abstract B"}\r
@@ -54,15 +55,23 @@ final class JSONLReaderTests: XCTestCase {
                 return nil
             } catch { return error as? PreferenceStoreError }
         }
-        XCTAssertEqual(failure("{\"id\": \"x\", \"input\": \"i\", \"output\": \"o\"}\n{\"id\": \"y\", \"input\": \"i\"}\n"),
-                       .malformedImport(record: "line 2", problem: "field 'output' is missing"))
-        XCTAssertEqual(failure("{\"id\": \"x\", \"input\": \"\", \"output\": \"o\"}\n"),
-                       .invalidField(record: "line 1", field: "input", problem: "is empty"))
+        XCTAssertEqual(
+            failure("{\"id\": \"x\", \"input\": \"i\", \"output\": \"o\"}\n{\"id\": \"y\", \"input\": \"i\"}\n"),
+            .malformedImport(record: "line 2", problem: "field 'output' is missing"))
+        XCTAssertEqual(
+            failure("{\"id\": \"x\", \"input\": \"\", \"output\": \"o\"}\n"),
+            .invalidField(record: "line 1", field: "input", problem: "is empty"))
         XCTAssertEqual(failure("[1, 2]\n"), .malformedImport(record: "line 1", problem: "is not a JSON object"))
-        XCTAssertEqual(failure("{\"id\": \"x\", \"input\": 3, \"output\": \"o\"}"), .malformedImport(record: "line 1", problem: "field 'input' is not a string"))
-        XCTAssertEqual(failure("{\"id\": \"x\", \"task\": \"a/b\", \"input\": \"i\", \"output\": \"o\"}")?.field, "task")
-        XCTAssertEqual(failure("{\"request_id\": \"r\", \"prompt\": \"p\", \"shown\": \"s\", \"outcome\": \"loved\"}")?.field, "outcome")
-        XCTAssertEqual(failure("{\"id\": \"p\", \"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"a\"}")?.field, "rejected")
+        XCTAssertEqual(
+            failure("{\"id\": \"x\", \"input\": 3, \"output\": \"o\"}"),
+            .malformedImport(record: "line 1", problem: "field 'input' is not a string"))
+        XCTAssertEqual(
+            failure("{\"id\": \"x\", \"task\": \"a/b\", \"input\": \"i\", \"output\": \"o\"}")?.field, "task")
+        XCTAssertEqual(
+            failure("{\"request_id\": \"r\", \"prompt\": \"p\", \"shown\": \"s\", \"outcome\": \"loved\"}")?.field,
+            "outcome")
+        XCTAssertEqual(
+            failure("{\"id\": \"p\", \"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"a\"}")?.field, "rejected")
         // Batches completed before a bad line stay ready; the batch holding it is dropped.
         var batched = JSONLReader(task: "t", limits: limits(batch: 2))
         let good = (1...5).map { "{\"id\": \"g\($0)\", \"input\": \"i\", \"output\": \"o\"}\n" }.joined()
@@ -70,15 +79,20 @@ final class JSONLReaderTests: XCTestCase {
         XCTAssertEqual(batched.takeReady().map(\.lines), [1...2, 3...4])
         var reader = JSONLReader(task: "t", limits: PreferenceLimits())
         XCTAssertThrowsError(try reader.feed([0x7B, 0xC3, 0x28, 0x7D, 0x0A] as [UInt8])) {
-            XCTAssertEqual($0 as? PreferenceStoreError, .malformedImport(record: "line 1", problem: "is not valid UTF-8"))
+            XCTAssertEqual(
+                $0 as? PreferenceStoreError, .malformedImport(record: "line 1", problem: "is not valid UTF-8"))
         }
     }
 
     /// Export writes what import reads: a user's data survives the round trip unchanged.
     func testExportLinesReadBack() throws {
-        let item = HistoryItem(id: "h/1", task: "email", input: "line\nbreak \"quoted\" ü", output: "out", source: "api", metadata: "{\"k\":[1,2]}")
+        let item = HistoryItem(
+            id: "h/1", task: "email", input: "line\nbreak \"quoted\" ü", output: "out", source: "api",
+            metadata: "{\"k\":[1,2]}")
         let pair = PreferencePair(id: "p1", task: "email", prompt: "p", chosen: "c", rejected: "r", source: .synthetic)
-        let event = FeedbackEvent(requestID: "r1", task: "email", prompt: "p", shown: "s", kept: "", outcome: .rejected, adapters: "task/email@1", mode: "cope")
+        let event = FeedbackEvent(
+            requestID: "r1", task: "email", prompt: "p", shown: "s", kept: "", outcome: .rejected,
+            adapters: "task/email@1", mode: "cope")
         let text = PreferenceExport.line(item) + PreferenceExport.line(pair) + PreferenceExport.line(event)
         let back = try PreferenceImport.parse(Data(text), format: .jsonl, task: "other")
         XCTAssertEqual(back, PreferenceBatch(history: [item], pairs: [pair], feedback: [event]))

@@ -1,7 +1,8 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 /// The backward pass against central finite differences of the loss, per block type: attention
 /// (GQA with interleaved RoPE on llama, half-split RoPE and biases on qwen2, QK-norm and sliding
@@ -38,7 +39,9 @@ final class FiniteDifferenceTests: XCTestCase {
                 let down = try loss(g, tokens, tr)
                 tr.params[idx] = saved
                 let numeric = (up - down) / Double(2 * eps)
-                XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(abs(numeric), 1e-2), "\(arch) \(label) layer \(s.key.layer) \(s.key.target)")
+                XCTAssertEqual(
+                    analytic, numeric, accuracy: 2e-2 * max(abs(numeric), 1e-2),
+                    "\(arch) \(label) layer \(s.key.layer) \(s.key.target)")
                 checked += 1
             }
         }
@@ -58,7 +61,7 @@ final class FiniteDifferenceTests: XCTestCase {
         let n = 16
         let x = (0..<n).map { _ in rng.nextUnit() * 2 - 1 }, w = (0..<n).map { _ in rng.nextUnit() + 0.5 }
         let dy = (0..<n).map { _ in rng.nextUnit() * 2 - 1 }
-        func f(_ x: [Float]) -> Double {   // Σ dy ⊙ rmsNorm(x)
+        func f(_ x: [Float]) -> Double {  // Σ dy ⊙ rmsNorm(x)
             var y = [Float](repeating: 0, count: n)
             _ = VectorOps.rmsNorm(x, w, &y, n: n, eps: 1e-6)
             return zip(y, dy).reduce(0) { $0 + Double($1.0 * $1.1) }
@@ -84,8 +87,12 @@ final class FiniteDifferenceTests: XCTestCase {
                     VectorOps.gatedActivation([gi], [ui], into: &out, count: 1, gelu: gelu)
                     return Double(out[0])
                 }
-                XCTAssertEqual(Double(dg[i]), (h(g[i] + 1e-2, u[i]) - h(g[i] - 1e-2, u[i])) / 2e-2, accuracy: 1e-3, "act' gelu=\(gelu)")
-                XCTAssertEqual(Double(du[i]), (h(g[i], u[i] + 1e-2) - h(g[i], u[i] - 1e-2)) / 2e-2, accuracy: 1e-3, "du gelu=\(gelu)")
+                XCTAssertEqual(
+                    Double(dg[i]), (h(g[i] + 1e-2, u[i]) - h(g[i] - 1e-2, u[i])) / 2e-2, accuracy: 1e-3,
+                    "act' gelu=\(gelu)")
+                XCTAssertEqual(
+                    Double(du[i]), (h(g[i], u[i] + 1e-2) - h(g[i], u[i] - 1e-2)) / 2e-2, accuracy: 1e-3,
+                    "du gelu=\(gelu)")
             }
         }
     }

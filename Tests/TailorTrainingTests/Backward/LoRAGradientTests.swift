@@ -1,7 +1,8 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 /// LoRA gradients of the causal-LM loss (prompt masked) against torch + PEFT, on the tiny random
 /// llama, qwen2 and gemma3 models: all seven projections (the task adapter on the base) and q+v
@@ -19,7 +20,8 @@ final class LoRAGradientTests: XCTestCase {
             trainable = try TrainableLoRA(continuing: task, config: model.config)
             frozen = []
         } else {
-            trainable = try TrainableLoRA(continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
+            trainable = try TrainableLoRA(
+                continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
             frozen = [AdapterUse(task)]
         }
         let graph = TrainingGraph(model: model, maxTokens: 32, maxRank: 8, checkpointing: checkpointing, threads: 2)
@@ -29,8 +31,9 @@ final class LoRAGradientTests: XCTestCase {
         let refLoss = (expected["loss"] as! NSNumber).floatValue
         XCTAssertEqual(loss, refLoss, accuracy: 1e-4 * max(1, abs(refLoss)), "\(arch) \(name) loss")
         graph.backward(scale: -1 / Float(logps.count))
-        TrainingFixtures.assertGradients(trainable, config: model.config, reference: try TrainingFixtures.gradients(expected["grads"]),
-                                         tolerance: 1e-3, "\(arch) \(name)\(checkpointing ? " (checkpointed)" : "")")
+        TrainingFixtures.assertGradients(
+            trainable, config: model.config, reference: try TrainingFixtures.gradients(expected["grads"]),
+            tolerance: 1e-3, "\(arch) \(name)\(checkpointing ? " (checkpointed)" : "")")
     }
 
     func testAllSevenProjectionsMatchPEFT() throws {

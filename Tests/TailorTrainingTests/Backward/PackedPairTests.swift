@@ -1,7 +1,8 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 /// A DPO pair as one packed sequence gives each completion's log-probabilities and the sum of
 /// both gradients exactly as its two sequences run on their own, on the tiny llama, qwen2 and
@@ -13,7 +14,9 @@ final class PackedPairTests: XCTestCase {
     /// cut apart (only the first token shared); nothing shared; each a prefix of the other.
     private var pairs: [(String, PreferenceExample)] {
         func pair(_ c: [Int32], _ cs: Int, _ r: [Int32], _ rs: Int) -> PreferenceExample {
-            PreferenceExample(chosen: TrainingExample(tokens: c, targetStart: cs), rejected: TrainingExample(tokens: r, targetStart: rs))
+            PreferenceExample(
+                chosen: TrainingExample(tokens: c, targetStart: cs),
+                rejected: TrainingExample(tokens: r, targetStart: rs))
         }
         let p = prompt
         return [
@@ -33,7 +36,8 @@ final class PackedPairTests: XCTestCase {
         for arch in TrainingFixtures.architectures {
             let model = try TrainingFixtures.model(arch)
             let task = try TrainingFixtures.adapter(arch, "task", model: model)
-            let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
+            let user = try TrainableLoRA(
+                continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
             let frozen = [AdapterUse(task)]
             let graph = TrainingGraph(model: model, maxTokens: 32, maxRank: 4, threads: 2)
             for (name, p) in pairs {
@@ -41,9 +45,11 @@ final class PackedPairTests: XCTestCase {
                 XCTAssertTrue(graph.fits(pair: p), label)
                 let (a, b): (Float, Float) = (-0.7, 0.3)
                 user.zeroGradients()
-                let chosen = try graph.forward(tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: user)
+                let chosen = try graph.forward(
+                    tokens: p.chosen.tokens, targetStart: p.chosen.targetStart, frozen: frozen, trainable: user)
                 graph.backward(scale: a)
-                let rejected = try graph.forward(tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: user)
+                let rejected = try graph.forward(
+                    tokens: p.rejected.tokens, targetStart: p.rejected.targetStart, frozen: frozen, trainable: user)
                 graph.backward(scale: b)
                 let separate = grads(user)
 
@@ -64,8 +70,10 @@ final class PackedPairTests: XCTestCase {
     /// The layout: the shared prefix once, then the chosen rest, then the rejected rest, each
     /// target read from the row that precedes it in its own sequence.
     func testLayoutOfAPairWithACommonCompletionStart() {
-        let p = PackedPair(PreferenceExample(chosen: TrainingExample(tokens: [1, 2, 3, 7, 8], targetStart: 3),
-                                             rejected: TrainingExample(tokens: [1, 2, 3, 7, 9, 6], targetStart: 3)))
+        let p = PackedPair(
+            PreferenceExample(
+                chosen: TrainingExample(tokens: [1, 2, 3, 7, 8], targetStart: 3),
+                rejected: TrainingExample(tokens: [1, 2, 3, 7, 9, 6], targetStart: 3)))
         XCTAssertEqual(p.tokens, [1, 2, 3, 7, 8, 9, 6])
         XCTAssertEqual(p.shared, 4)
         XCTAssertEqual(p.targets, [7, 8, 7, 9, 6])
@@ -77,7 +85,7 @@ final class PackedPairTests: XCTestCase {
     func testAPairTooLongToPackIsRefusedByName() throws {
         let model = try TrainingFixtures.model("llama")
         let graph = TrainingGraph(model: model, maxTokens: 12, maxRank: 4, threads: 1)
-        let p = pairs[0].1   // 13 and 11 tokens sharing 8: 16 packed
+        let p = pairs[0].1  // 13 and 11 tokens sharing 8: 16 packed
         XCTAssertFalse(graph.fits(pair: p))
         XCTAssertThrowsError(try graph.forward(pair: p, trainable: nil)) { e in
             XCTAssertEqual(e as? TrainingError, .sequenceTooLong(tokens: 16, capacity: 12))

@@ -1,14 +1,18 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 final class NegativeSamplerTests: XCTestCase {
     /// Σ log-softmax of the inference engine's logits for `completion` after `prompt`: an
     /// independent path to the same log-probabilities.
-    private func engineLogProb(_ model: Model, _ prompt: [Int32], _ completion: [Int32], adapters: [AdapterUse]) throws -> Double {
-        let ctx = InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 64, maxLogitRows: 64, threads: 1,
-                                   precision: .exact)
+    private func engineLogProb(
+        _ model: Model, _ prompt: [Int32], _ completion: [Int32], adapters: [AdapterUse]
+    ) throws -> Double {
+        let ctx = InferenceContext(
+            model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 64, maxLogitRows: 64, threads: 1,
+            precision: .exact)
         let seq = prompt + completion
         try ctx.forward([BatchItem(sequence: 0, tokens: seq, allLogits: true, adapters: adapters)])
         var total = 0.0
@@ -46,7 +50,9 @@ final class NegativeSamplerTests: XCTestCase {
 
     func testNegativesAreSampledFromTheBaseAndScoredByTheImplicitReward() throws {
         let f = try Setup(maxNewTokens: 8, samples: 4, alpha: 0.7)
-        let (model, task, user, sampler, prompt, config) = (f.model, f.task, f.user, f.sampler, f.prompt, f.sampler.configuration)
+        let (model, task, user, sampler, prompt, config) = (
+            f.model, f.task, f.user, f.sampler, f.prompt, f.sampler.configuration
+        )
         let list = try sampler.candidates(prompt: prompt, index: 3)
         XCTAssertFalse(list.isEmpty)
         XCTAssertEqual(list.map(\.reward), list.map(\.reward).sorted(), "lowest reward first")
@@ -61,9 +67,11 @@ final class NegativeSamplerTests: XCTestCase {
         // Length normalization divides by the completion's length.
         var meanConfig = config
         meanConfig.lengthNormalized = true
-        let mean = try NegativeSampler(graph: sampler.graph, base: [task], user: [task, user], configuration: meanConfig)
+        let mean = try NegativeSampler(
+            graph: sampler.graph, base: [task], user: [task, user], configuration: meanConfig)
         // The same seeds draw the same samples; each reward is the summed one over its length.
-        let perToken = Dictionary(uniqueKeysWithValues: try mean.candidates(prompt: prompt, index: 3).map { ($0.tokens, $0.reward) })
+        let perToken = Dictionary(
+            uniqueKeysWithValues: try mean.candidates(prompt: prompt, index: 3).map { ($0.tokens, $0.reward) })
         XCTAssertEqual(Set(perToken.keys), Set(list.map(\.tokens)))
         for c in list { XCTAssertEqual(perToken[c.tokens]!, c.reward / Float(c.tokens.count), accuracy: 1e-4) }
     }
@@ -82,7 +90,8 @@ final class NegativeSamplerTests: XCTestCase {
         // One pause before the prefill, then one before each fed-back token of the longest
         // sample (its last token is not fed back).
         XCTAssertGreaterThanOrEqual(pauses, longest, "sampling paused \(pauses) times for a \(longest)-token sample")
-        XCTAssertLessThan(pauses, list.reduce(0) { $0 + $1.tokens.count } + 1, "the samples share each step's forward call")
+        XCTAssertLessThan(
+            pauses, list.reduce(0) { $0 + $1.tokens.count } + 1, "the samples share each step's forward call")
     }
 
     /// The batched sampler draws exactly what one generation per sample draws: the same
@@ -96,7 +105,8 @@ final class NegativeSamplerTests: XCTestCase {
         for k in 0..<config.samples {
             let seed = config.seed &+ 2 &* 1_000_003 &+ UInt64(k) &* 7919
             let r = try Generator(context: ctx, adapters: [task]).generate(
-                prompt: prompt, sampling: SamplingParameters(temperature: config.temperature, topP: config.topP, seed: seed),
+                prompt: prompt,
+                sampling: SamplingParameters(temperature: config.temperature, topP: config.topP, seed: seed),
                 options: GenerationOptions(maxTokens: config.maxNewTokens))
             if !r.text.isEmpty { single.insert(r.text) }
         }

@@ -1,7 +1,8 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 /// The pipeline every front end trains through: its examples, its step loop and hooks, and the
 /// adapters it gives, against `LoRATrainer` driven by hand.
@@ -20,12 +21,19 @@ final class PersonalizationPipelineTests: XCTestCase {
         let model = try TrainingFixtures.model("llama")
         let pipeline = PersonalizationPipeline(model: model, maxTokens: 1 << 20, threads: 1)
         XCTAssertEqual(pipeline.maxTokens, model.config.contextLength)
-        XCTAssertEqual(pipeline.examples([TextExample(input: "a", output: ""), TextExample(input: "a", output: "b")]).count, 1)
-        let prefs = pipeline.examples([TextPreference(prompt: "p", chosen: "x", rejected: ""),
-                                       TextPreference(prompt: "p", chosen: "x", rejected: "y")])
+        XCTAssertEqual(
+            pipeline.examples([TextExample(input: "a", output: ""), TextExample(input: "a", output: "b")]).count, 1)
+        let prefs = pipeline.examples([
+            TextPreference(prompt: "p", chosen: "x", rejected: ""),
+            TextPreference(prompt: "p", chosen: "x", rejected: "y"),
+        ])
         XCTAssertEqual(prefs.count, 1)
-        XCTAssertEqual(prefs[0].chosen.tokens[..<prefs[0].chosen.targetStart], prefs[0].rejected.tokens[..<prefs[0].rejected.targetStart])
-        XCTAssertThrowsError(try pipeline.supervised([TextExample(input: "a", output: "")], configuration: configuration())) { e in
+        XCTAssertEqual(
+            prefs[0].chosen.tokens[..<prefs[0].chosen.targetStart],
+            prefs[0].rejected.tokens[..<prefs[0].rejected.targetStart])
+        XCTAssertThrowsError(
+            try pipeline.supervised([TextExample(input: "a", output: "")], configuration: configuration())
+        ) { e in
             guard case .emptyDataset = e as? TrainingError else { return XCTFail("\(e)") }
         }
     }
@@ -38,21 +46,32 @@ final class PersonalizationPipelineTests: XCTestCase {
         let pipeline = PersonalizationPipeline(model: model, maxTokens: 48, threads: 1)
         let c = configuration()
         var starts = 0, steps: [Int] = [], midway: TrainingCheckpoint?
-        let lora = try pipeline.supervised(items, configuration: c, hooks: .init(
-            willStart: { t in starts += 1; XCTAssertEqual(t.totalSteps, 6) },
-            didStep: { r, t in steps.append(r.step); if r.step == 3 { midway = t.checkpoint() } }))
+        let lora = try pipeline.supervised(
+            items, configuration: c,
+            hooks: .init(
+                willStart: { t in
+                    starts += 1; XCTAssertEqual(t.totalSteps, 6)
+                },
+                didStep: { r, t in
+                    steps.append(r.step); if r.step == 3 { midway = t.checkpoint() }
+                }))
         XCTAssertEqual(starts, 1)
         XCTAssertEqual(steps, Array(1...6))
 
-        let direct = TrainableLoRA(config: model.config, rank: c.rank, alpha: c.alpha, targets: try c.loraTargets(), seed: c.seed)
-        let trainer = try LoRATrainer(graph: TrainingGraph(model: model, maxTokens: 48, maxRank: c.rank, threads: 1), trainable: direct,
-                                      objective: .sft(pipeline.examples(items)), configuration: c)
+        let direct = TrainableLoRA(
+            config: model.config, rank: c.rank, alpha: c.alpha, targets: try c.loraTargets(), seed: c.seed)
+        let trainer = try LoRATrainer(
+            graph: TrainingGraph(model: model, maxTokens: 48, maxRank: c.rank, threads: 1), trainable: direct,
+            objective: .sft(pipeline.examples(items)), configuration: c)
         while !trainer.isFinished { try trainer.runStep() }
         XCTAssertEqual(params(lora), params(direct))
 
         var resumedAt = 0
-        let resumed = try pipeline.supervised(items, configuration: c, hooks: .init(resume: try XCTUnwrap(midway),
-                                                                                    willStart: { resumedAt = $0.step }))
+        let resumed = try pipeline.supervised(
+            items, configuration: c,
+            hooks: .init(
+                resume: try XCTUnwrap(midway),
+                willStart: { resumedAt = $0.step }))
         XCTAssertEqual(resumedAt, 3)
         XCTAssertEqual(params(resumed), params(lora))
     }
@@ -79,6 +98,7 @@ final class PersonalizationPipelineTests: XCTestCase {
         let trained = try pipeline.preference(pairs, continuing: user, configuration: dpo)
         XCTAssertEqual(trained.count, start.count)
         XCTAssertNotEqual(params(trained), params(start))
-        XCTAssertLessThan(TrainingFixtures.relativeError(params(trained), params(start)), 0.5, "DPO continues, not restarts")
+        XCTAssertLessThan(
+            TrainingFixtures.relativeError(params(trained), params(start)), 0.5, "DPO continues, not restarts")
     }
 }

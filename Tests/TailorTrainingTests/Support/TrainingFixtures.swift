@@ -1,8 +1,9 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
-import XCTest
 import TailorTestSupport
+import XCTest
+
+@testable import TailorTraining
 
 /// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
 /// and adapters they were made with.
@@ -17,9 +18,10 @@ enum TrainingFixtures {
     /// The "task" (r=4, all seven projections) or "user" (r=2, rsLoRA, q and v) adapter.
     static func adapter(_ arch: String, _ name: String, model: Model) throws -> LoRAAdapter {
         let dir = engineFixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
-        return try PEFTAdapter.load(name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
-                                    safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
-                                    config: model.config)
+        return try PEFTAdapter.load(
+            name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
+            safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+            config: model.config)
     }
 
     static func reference(_ arch: String) throws -> [String: Any] {
@@ -50,13 +52,17 @@ enum TrainingFixtures {
     }
 
     /// Checks `trainable`'s gradients against the reference, projection by projection.
-    static func assertGradients(_ trainable: TrainableLoRA, config: ModelConfig, reference: [String: (da: [Float], db: [Float])],
-                                tolerance: Double, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+    static func assertGradients(
+        _ trainable: TrainableLoRA, config: ModelConfig, reference: [String: (da: [Float], db: [Float])],
+        tolerance: Double, _ label: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         let ours = trainable.gradientsAsAdapter().huggingFaceWeights(config: config)
         XCTAssertEqual(ours.count, reference.count, "\(label): projections", file: file, line: line)
         for w in ours {
             let key = "\(w.layer)/\(w.target.peftName)"
-            guard let ref = reference[key] else { XCTFail("\(label): no reference for \(key)", file: file, line: line); continue }
+            guard let ref = reference[key] else {
+                XCTFail("\(label): no reference for \(key)", file: file, line: line); continue
+            }
             let ea = relativeError(w.a, ref.da), eb = relativeError(w.b, ref.db)
             XCTAssertLessThanOrEqual(ea, tolerance, "\(label) \(key) dA", file: file, line: line)
             XCTAssertLessThanOrEqual(eb, tolerance, "\(label) \(key) dB", file: file, line: line)

@@ -1,8 +1,9 @@
 import Foundation
 import TailorEngine
-@testable import TailorTraining
-import XCTest
 import TailorTestSupport
+import XCTest
+
+@testable import TailorTraining
 
 final class LoRATrainerTests: XCTestCase {
     /// The DPO loss and its gradient against the reference (TRL's sigmoid loss on summed
@@ -20,17 +21,22 @@ final class LoRATrainerTests: XCTestCase {
         let ref = try XCTUnwrap(try TrainingFixtures.reference(arch)["dpo"] as? [String: Any])
         let pairs = (ref["pairs"] as! [[String: [NSNumber]]]).map { p -> PreferenceExample in
             let prompt = p["prompt"]!.map { Int32($0.intValue) }
-            return PreferenceExample(chosen: TrainingExample(tokens: prompt + p["chosen"]!.map { Int32($0.intValue) }, targetStart: prompt.count),
-                                     rejected: TrainingExample(tokens: prompt + p["rejected"]!.map { Int32($0.intValue) }, targetStart: prompt.count))
+            return PreferenceExample(
+                chosen: TrainingExample(
+                    tokens: prompt + p["chosen"]!.map { Int32($0.intValue) }, targetStart: prompt.count),
+                rejected: TrainingExample(
+                    tokens: prompt + p["rejected"]!.map { Int32($0.intValue) }, targetStart: prompt.count))
         }
         let task = try TrainingFixtures.adapter(arch, "task", model: model)
-        let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
+        let user = try TrainableLoRA(
+            continuing: try TrainingFixtures.adapter(arch, "user", model: model), config: model.config)
         var config = TrainingConfiguration.dpo
         config.beta = (ref["beta"] as! NSNumber).floatValue
         let graph = TrainingGraph(model: model, maxTokens: capacity, maxRank: 4, threads: 2)
         let label = "\(arch), \(capacity) tokens"
         XCTAssertEqual(pairs.map { graph.fits(pair: $0) }, [capacity == 16, capacity == 16], label)
-        let trainer = try LoRATrainer(graph: graph, trainable: user, frozen: [AdapterUse(task)], objective: .dpo(pairs), configuration: config)
+        let trainer = try LoRATrainer(
+            graph: graph, trainable: user, frozen: [AdapterUse(task)], objective: .dpo(pairs), configuration: config)
         let logps = ref["logps"] as! [[String: NSNumber]]
         for (i, p) in pairs.enumerated() {
             let r = try trainer.reference(i, p)
@@ -39,8 +45,9 @@ final class LoRATrainerTests: XCTestCase {
         }
         let out = try trainer.gradients(for: [0, 1])
         XCTAssertEqual(out.loss, (ref["loss"] as! NSNumber).floatValue, accuracy: 1e-5, "\(label): DPO loss")
-        TrainingFixtures.assertGradients(user, config: model.config, reference: try TrainingFixtures.gradients(ref["grads"]),
-                                         tolerance: 1e-3, "\(label): DPO")
+        TrainingFixtures.assertGradients(
+            user, config: model.config, reference: try TrainingFixtures.gradients(ref["grads"]),
+            tolerance: 1e-3, "\(label): DPO")
     }
 
     /// The reference scores come from the inference engine (one prompt prefill per pair); they
@@ -48,14 +55,23 @@ final class LoRATrainerTests: XCTestCase {
     func testReferenceScoresEqualTheTrainingGraphs() throws {
         let model = try TrainingFixtures.model("llama")
         let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
-        let user = try TrainableLoRA(continuing: try TrainingFixtures.adapter("llama", "user", model: model), config: model.config)
+        let user = try TrainableLoRA(
+            continuing: try TrainingFixtures.adapter("llama", "user", model: model), config: model.config)
         let f = ExampleFormatter(tokenizer: model.tokenizer, maxTokens: 40)
-        let shared = PreferenceExample(chosen: f.example(input: "the theme", output: "the the")!, rejected: f.example(input: "the theme", output: "he")!)
-        let apart = PreferenceExample(chosen: f.example(input: "t h e", output: "theme")!, rejected: f.example(input: "them he", output: "he he")!)
+        let shared = PreferenceExample(
+            chosen: f.example(input: "the theme", output: "the the")!,
+            rejected: f.example(input: "the theme", output: "he")!)
+        let apart = PreferenceExample(
+            chosen: f.example(input: "t h e", output: "theme")!, rejected: f.example(input: "them he", output: "he he")!
+        )
         let graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
-        let trainer = try LoRATrainer(graph: graph, trainable: user, frozen: [task], objective: .dpo([shared, apart]), configuration: .dpo)
+        let trainer = try LoRATrainer(
+            graph: graph, trainable: user, frozen: [task], objective: .dpo([shared, apart]), configuration: .dpo)
         func direct(_ e: TrainingExample) throws -> Float {
-            Float(try graph.forward(tokens: e.tokens, targetStart: e.targetStart, frozen: [task], trainable: nil).reduce(0.0) { $0 + Double($1) })
+            Float(
+                try graph.forward(tokens: e.tokens, targetStart: e.targetStart, frozen: [task], trainable: nil).reduce(
+                    0.0
+                ) { $0 + Double($1) })
         }
         for (i, p) in [shared, apart].enumerated() {
             let r = try trainer.reference(i, p)
@@ -77,9 +93,13 @@ final class LoRATrainerTests: XCTestCase {
         let opt = AdamW(count: params.count, weightDecay: 0.01)
         for (t, g) in grads.enumerated() {
             XCTAssertEqual(schedule.rate(at: t), lrs[t], accuracy: 1e-9, "lr of step \(t)")
-            params.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { opt.step(params: p.baseAddress!, grads: $0.baseAddress!, lr: lrs[t]) } }
+            params.withUnsafeMutableBufferPointer { p in
+                g.withUnsafeBufferPointer { opt.step(params: p.baseAddress!, grads: $0.baseAddress!, lr: lrs[t]) }
+            }
         }
-        for (a, b) in zip(params, (ref["final"] as! [NSNumber]).map(\.floatValue)) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        for (a, b) in zip(params, (ref["final"] as! [NSNumber]).map(\.floatValue)) {
+            XCTAssertEqual(a, b, accuracy: 1e-6)
+        }
     }
 
     private func examples(_ model: Model) -> [TrainingExample] {
@@ -96,11 +116,14 @@ final class LoRATrainerTests: XCTestCase {
         config.epochs = steps / 2
         config.seed = seed
         let tr = TrainableLoRA(config: model.config, rank: 4, alpha: 8, targets: [.q, .v, .down], seed: seed)
-        return try LoRATrainer(graph: TrainingGraph(model: model, maxTokens: 32, maxRank: 4, threads: 2), trainable: tr,
-                               objective: .sft(examples(model)), configuration: config)
+        return try LoRATrainer(
+            graph: TrainingGraph(model: model, maxTokens: 32, maxRank: 4, threads: 2), trainable: tr,
+            objective: .sft(examples(model)), configuration: config)
     }
 
-    private func params(_ t: LoRATrainer) -> [Float] { Array(UnsafeBufferPointer(start: t.trainable.params, count: t.trainable.count)) }
+    private func params(_ t: LoRATrainer) -> [Float] {
+        Array(UnsafeBufferPointer(start: t.trainable.params, count: t.trainable.count))
+    }
 
     /// A few steps on a fixed batch lower its loss.
     func testStepsOnAFixedBatchLowerTheLoss() throws {
@@ -137,6 +160,8 @@ final class LoRATrainerTests: XCTestCase {
         }
         var other = TrainingConfiguration.oppu
         other.learningRate = 1e-3
-        XCTAssertThrowsError(try resumed.resume(from: TrainingCheckpoint(step: 1, optimizerSteps: 1, configuration: other, params: [], m: [], v: [])))
+        XCTAssertThrowsError(
+            try resumed.resume(
+                from: TrainingCheckpoint(step: 1, optimizerSteps: 1, configuration: other, params: [], m: [], v: [])))
     }
 }
