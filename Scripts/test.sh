@@ -4,7 +4,7 @@
 # tests against a live tailord; `systemd-analyze verify` on the units; the wire layer under
 # AddressSanitizer and LeakSanitizer; each parser of untrusted bytes under libFuzzer for 20 s
 # (Scripts/fuzz.sh; TAILOR_FUZZ_SECONDS changes it, 0 skips it). Checks first that the committed protobuf-c code matches
-# Proto/ when protoc-c is installed. Ends with one line
+# Proto/ when protoc-c is installed, and that the sources are formatted (Scripts/format.sh --check). Ends with one line
 # "Tests: N passed, N failed" totalling all runs.
 # Tests that need ../shared or a fetched model skip with a message when those are absent.
 set -uo pipefail
@@ -16,6 +16,13 @@ status=0
 
 if command -v protoc-c >/dev/null; then
   Scripts/generate-wire.sh --check || exit 1
+fi
+# The sources as swift-format (.swift-format) writes them; a difference fails the run at the end.
+format_ran=0; format_failed=0
+if swift format --version >/dev/null 2>&1; then
+  echo "== swift-format --check"
+  format_ran=1
+  Scripts/format.sh --check || { status=1; format_failed=1; }
 fi
 swift build --build-tests || exit 1
 swift test --skip-build --disable-swift-testing 2>&1 | tee -a "$log" || status=1
@@ -79,9 +86,10 @@ read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ 
         for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i ~ /^failures?$/) f += $(i-1) }
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
-ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed)); failed=$((failed + ${py_failed:-0} + fuzz_failed))
+ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed + format_ran)); failed=$((failed + ${py_failed:-0} + fuzz_failed + format_failed))
 # Name what failed last, so a CI log cut to its tail still says which test to look at.
 grep -E "^Test Case .* failed \(|: error: " "$log" | sort -u | tail -n 40
 [ "${py_failed:-0}" = 0 ] || echo "Python client tests: ${py_failed} failed (see above)"
+[ "$format_failed" = 0 ] || echo "swift-format --check: files differ (see above; Scripts/format.sh fixes them)"
 echo "Tests: $((ran - failed)) passed, $failed failed"
 [ "$status" = 0 ] && [ "$failed" = 0 ] && [ "$ran" -gt 0 ]
