@@ -1,0 +1,58 @@
+import Foundation
+import TailorEngine
+import TailorTestSupport
+@testable import TailorTraining
+import XCTest
+
+/// The training graph's forward pass and the inference engine's are two implementations of one
+/// transformer block (the graph keeps every activation its backward pass needs, for one
+/// sequence; the engine batches sequences over a KV cache and keeps nothing). With every
+/// product through sgemm on the engine's side too (exact precision, gemm from one row: how
+/// DPO's references are scored) and the same tokens in one call, they give the same logits bit
+/// for bit on the three tiny architectures (biases, QK-norm, post-norms, a sliding window,
+/// GELU) under a task adapter. Over quantized weights each pass dequantizes its own tile of
+/// weight rows per sgemm call (256 in training, 128 in inference, each its faster size), and
+/// OpenBLAS's summation order follows the tile's shape, so SmolLM2's Q4_1 logits agree to
+/// float rounding instead.
+final class ForwardAgreementTests: XCTestCase {
+    /// Compares the logits of every predicting row; `tolerance` 0 asks for equal bits.
+    private func check(_ model: Model, adapters: [AdapterUse], tokens: [Int32], tolerance: Float = 0, _ label: String) throws {
+        let graph = TrainingGraph(model: model, maxTokens: tokens.count, maxRank: 4, threads: 2)
+        _ = try graph.forward(tokens: tokens, targetStart: 1, frozen: adapters, trainable: nil)
+        let context = InferenceContext(
+            model: model, maxSequences: 1, maxContext: tokens.count, maxBatchTokens: tokens.count,
+            maxLogitRows: tokens.count, threads: 2, precision: .exact)
+        context.gemmThreshold = 1
+        let rows = try context.forward([BatchItem(sequence: 0, tokens: tokens, allLogits: true, adapters: adapters)])
+        XCTAssertEqual(rows, tokens.count)
+        let v = model.config.vocabSize
+        var differing = 0, worst: Float = 0
+        for r in 0..<(rows - 1) {     // the graph has logits where a target is predicted
+            let a = graph.logits + r * v, b = context.logits(row: r)
+            for j in 0..<v where a[j].bitPattern != b[j].bitPattern {
+                differing += 1
+                worst = max(worst, abs(a[j] - b[j]) / max(1, abs(b[j])))
+            }
+        }
+        if tolerance == 0 {
+            XCTAssertEqual(differing, 0, "\(label): \(differing) logits differ, by at most \(worst) (relative)")
+        } else {
+            XCTAssertLessThanOrEqual(worst, tolerance, "\(label): \(differing) logits differ")
+        }
+    }
+
+    func testTinyArchitecturesAgreeBitForBit() throws {
+        for arch in TrainingFixtures.architectures {
+            let model = try TrainingFixtures.model(arch)
+            let task = AdapterUse(try TrainingFixtures.adapter(arch, "task", model: model))
+            try check(model, adapters: [task], tokens: [1, 17, 230, 41, 99, 5, 200, 64, 7, 12], arch)
+        }
+    }
+
+    func testSmolLM2AgreesToRounding() throws {
+        let model = try Model(path: try TestPaths.requireModel(TestPaths.smolLM2))
+        let tokens = model.tokenizer.encode("Write the one-line subject of a git commit for this change.", addSpecial: true,
+                                            parseSpecial: false)
+        try check(model, adapters: [], tokens: tokens, tolerance: 1e-4, "SmolLM2")
+    }
+}
