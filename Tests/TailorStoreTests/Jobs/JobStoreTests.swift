@@ -24,7 +24,7 @@ final class JobStoreTests: XCTestCase {
         let path = dir + "/tailor.sqlite"
         var store = JobStore(try PreferenceStore(path: path))
         let a = try store.create(job("job-a"))
-        Thread.sleep(forTimeInterval: 0.002)          // distinct creation times
+        Thread.sleep(forTimeInterval: 0.002)  // distinct creation times
         _ = try store.create(job("job-b", user: "bob"))
         Thread.sleep(forTimeInterval: 0.002)
         var c = try store.create(job("job-c", task: "u", owner: 2000))
@@ -46,9 +46,11 @@ final class JobStoreTests: XCTestCase {
         done.state = .succeeded
         try store.update(done)
 
-        store = JobStore(try PreferenceStore(path: path))           // reopened
+        store = JobStore(try PreferenceStore(path: path))  // reopened
         let back = try store.get("job-c")
-        XCTAssertEqual([back.stage, back.user, back.task, back.kind, back.request], ["dpo", "alice", "u", "cope", #"{"kind":"cope"}"#])
+        XCTAssertEqual(
+            [back.stage, back.user, back.task, back.kind, back.request],
+            ["dpo", "alice", "u", "cope", #"{"kind":"cope"}"#])
         XCTAssertEqual([back.step, back.totalSteps, back.resumed], [3, 8, 1])
         XCTAssertEqual([back.loss, back.tokensPerSecond, back.etaSeconds], [0.5, 120, 4])
         XCTAssertEqual(back.adapterVersion, 2)
@@ -62,7 +64,9 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(try store.unfinished().map(\.id), ["job-a", "job-c"], "queued and running, oldest first")
 
         XCTAssertThrowsError(try store.get("job-x")) { XCTAssertEqual($0 as? JobStoreError, .notFound("job-x")) }
-        XCTAssertThrowsError(try store.update(job("job-x"))) { XCTAssertEqual($0 as? JobStoreError, .notFound("job-x")) }
+        XCTAssertThrowsError(try store.update(job("job-x"))) {
+            XCTAssertEqual($0 as? JobStoreError, .notFound("job-x"))
+        }
 
         try store.deleteJobs(owner: 1000, user: "alice")
         XCTAssertEqual(try store.list(owner: nil).map(\.id), ["job-c", "job-b"], "only owner 1000's alice")

@@ -1,8 +1,9 @@
 import Foundation
 import TailorEngine
 import TailorTestSupport
-@testable import TailorTraining
 import XCTest
+
+@testable import TailorTraining
 
 /// The training graph's forward pass and the inference engine's are two implementations of one
 /// transformer block (the graph keeps every activation its backward pass needs, for one
@@ -16,7 +17,9 @@ import XCTest
 /// float rounding instead.
 final class ForwardAgreementTests: XCTestCase {
     /// Compares the logits of every predicting row; `tolerance` 0 asks for equal bits.
-    private func check(_ model: Model, adapters: [AdapterUse], tokens: [Int32], tolerance: Float = 0, _ label: String) throws {
+    private func check(
+        _ model: Model, adapters: [AdapterUse], tokens: [Int32], tolerance: Float = 0, _ label: String
+    ) throws {
         let graph = TrainingGraph(model: model, maxTokens: tokens.count, maxRank: 4, threads: 2)
         _ = try graph.forward(tokens: tokens, targetStart: 1, frozen: adapters, trainable: nil)
         let context = InferenceContext(
@@ -27,7 +30,7 @@ final class ForwardAgreementTests: XCTestCase {
         XCTAssertEqual(rows, tokens.count)
         let v = model.config.vocabSize
         var differing = 0, worst: Float = 0
-        for r in 0..<(rows - 1) {     // the graph has logits where a target is predicted
+        for r in 0..<(rows - 1) {  // the graph has logits where a target is predicted
             let a = graph.logits + r * v, b = context.logits(row: r)
             for j in 0..<v where a[j].bitPattern != b[j].bitPattern {
                 differing += 1
@@ -51,8 +54,9 @@ final class ForwardAgreementTests: XCTestCase {
 
     func testSmolLM2AgreesToRounding() throws {
         let model = try Model(path: try TestPaths.requireModel(TestPaths.smolLM2))
-        let tokens = model.tokenizer.encode("Write the one-line subject of a git commit for this change.", addSpecial: true,
-                                            parseSpecial: false)
+        let tokens = model.tokenizer.encode(
+            "Write the one-line subject of a git commit for this change.", addSpecial: true,
+            parseSpecial: false)
         try check(model, adapters: [], tokens: tokens, tolerance: 1e-4, "SmolLM2")
     }
 }
