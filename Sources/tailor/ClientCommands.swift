@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorClient
+import TailorEngine
 import TailorWire
 
 /// How client commands find the daemon.
@@ -13,7 +14,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects, turning "nothing listens there" into a message that says what to do.
     func connect() async throws -> TailorClient {
-        let path = SocketLocation.client(flag: socket)
+        let path = TailorClient.socketPath(flag: socket)
         do {
             return try await TailorClient.connect(to: path, clientName: "tailor-cli/\(tailorVersion)")
         } catch let e as TailorClientError {
@@ -132,8 +133,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Task whose adapters to apply.") var task: String = ""
     @Option(help: "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only (default: from --user/--task).") var mode:
         String = ""
-    @Option(help: "CoPe's α (cope, cd-only).") var alpha: Float = 0
-    @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = 0
+    @Option(help: "CoPe's α (cope, cd-only).") var alpha: Float = ContrastiveParameters().alpha
+    @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = ContrastiveParameters().tau
     @Flag(help: "Print statistics to standard error.") var verbose = false
     @Argument(help: "The prompt.") var prompt: String
 

@@ -34,7 +34,7 @@ struct DaemonBenchCommand: AsyncParsableCommand {
         "The three most useful habits of a careful programmer are"
 
     func run() async throws {
-        let path = SocketLocation.client(flag: connection.socket)
+        let path = TailorClient.socketPath(flag: connection.socket)
         let client = try await connection.connect()
         defer { Task { await client.close() } }
 

@@ -64,8 +64,8 @@ struct RunCommand: ParsableCommand {
     var userLoRA: String?
     @Flag(help: "CoPe decoding: contrast --lora + --user-lora (the user's model) with --lora alone (the task model).")
     var cope = false
-    @Option(help: "CoPe's α.") var alpha: Float = 0.1
-    @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = 0.1
+    @Option(help: "CoPe's α.") var alpha: Float = ContrastiveParameters().alpha
+    @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = ContrastiveParameters().tau
     @Argument(help: "The prompt.") var prompt: String
 
     func validate() throws {
@@ -127,9 +127,12 @@ struct RunCommand: ParsableCommand {
         let options = GenerationOptions(maxTokens: maxTokens, stopStrings: stops)
         let result: GenerationResult
         if cope, let userAdapter {
+            // The sampling flags apply to the contrast too; top-k 0 ("off" for plain sampling)
+            // keeps the contrast's own default cut.
             let p = sampling.parameters
             let parameters = ContrastiveParameters(
-                alpha: alpha, tau: tau, temperature: p.temperature, topK: p.topK == 0 ? 50 : p.topK,
+                alpha: alpha, tau: tau, temperature: p.temperature,
+                topK: p.topK == 0 ? ContrastiveParameters().topK : p.topK,
                 topP: p.topP, repetitionPenalty: p.repetitionPenalty, seed: p.seed, dry: p.dry)
             do { try parameters.validate() } catch { throw ValidationError("\(error)") }
             (result, _) = try ContrastiveGenerator(context: ctx, user: adapters + [userAdapter], base: adapters)

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TailorEngine
+import TailorWire
 
 /// What a generation job reports back to the call streaming it.
 public enum GenerationOutput: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import TailorWire
+
 /// Who may connect, and whose data a caller may touch.
 ///
 /// - User mode: the daemon belongs to one user; the socket is 0600 and any other uid is

@@ -101,7 +101,7 @@ struct DemoCommand: AsyncParsableCommand {
         let client: TailorClient
         do {
             client = try await TailorClient.connect(
-                to: daemon?.socket ?? SocketLocation.client(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
+                to: daemon?.socket ?? TailorClient.socketPath(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
         } catch {
             throw CLIError("cannot reach tailord: \(error)")
         }

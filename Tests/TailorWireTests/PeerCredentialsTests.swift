@@ -1,7 +1,6 @@
 import Foundation
+import TailorWire
 import XCTest
-
-@testable import TailorDaemon
 
 final class PeerCredentialsTests: XCTestCase {
     /// Both ends of a socket pair are this process; a pipe is no socket and has no peer.

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// Who is on the other end of a Unix socket, from the kernel (SO_PEERCRED), so it cannot be
-/// forged by the client. Mirrors Linux's `struct ucred`, which Glibc declares only under
+/// forged by the client: what the daemon authorizes by, and what a client (or a benchmark)
+/// reads to find the daemon's pid. Mirrors Linux's `struct ucred`, which Glibc declares only under
 /// _GNU_SOURCE and Swift therefore does not import.
 public struct PeerCredentials: Sendable, Equatable, Hashable {
     /// Process id of the peer when it connected.
@@ -26,7 +27,7 @@ public struct PeerCredentials: Sendable, Equatable, Hashable {
     }
 
     /// Linux's SO_PEERCRED option number (asm-generic/socket.h), for `getsockopt`.
-    static let socketOption: Int32 = 17
+    public static let socketOption: Int32 = 17
 
     /// The credentials of the process on the other end of the connected Unix socket `fd`.
     /// - Returns: nil when the kernel gives none (not a Unix socket).
