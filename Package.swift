@@ -180,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor", "TailorStore", "TailorTestSupport"],
+            dependencies: ["tailor", "TailorStore", "TailorWire", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

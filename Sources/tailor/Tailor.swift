@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorEngine
+import TailorWire
 
 /// `tailor`: the command line of Tailor. Offline commands run straight on the engine; the others
 /// are thin calls through TailorClient to the daemon.
@@ -11,6 +12,7 @@ struct Tailor: AsyncParsableCommand {
         abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU, and talk to tailord.",
         discussion:
             "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
+        version: tailorVersion,
         subcommands: [
             RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
             DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,

@@ -1,5 +1,6 @@
 import Foundation
 import TailorTestSupport
+import TailorWire
 import XCTest
 
 /// Runs the built `tailor` executable the way a user does and checks its output against the
@@ -128,5 +129,12 @@ final class CLITests: XCTestCase {
         let bad = try run(["run", "--model", Self.tiny, "--cope", "the theme"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--cope needs --user-lora"), bad.stderr)
+    }
+
+    /// `tailor --version` prints the version tailord reports (it said "Unknown option").
+    func testVersion() throws {
+        let out = try run(["--version"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), tailorVersion)
     }
 }
