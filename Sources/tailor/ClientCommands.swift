@@ -123,8 +123,14 @@ struct GenerateCommand: AsyncParsableCommand {
     var maxTokens: UInt32 = 0
     @Option(name: .customLong("stop"), help: "Stop string (repeatable).") var stops: [String] = []
     @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
-    @Option(name: .customLong("top-k")) var topK: UInt32 = 0
-    @Option(name: .customLong("top-p")) var topP: Float = 0
+    @Option(
+        name: .customLong("top-k"),
+        help: "Top-k, 0 disables (cope and cd-only: 0 keeps their cut of \(ContrastiveParameters().topK)).")
+    var topK: UInt32 = 0
+    @Option(
+        name: .customLong("top-p"),
+        help: "Top-p, 1 disables (default: 1; cope and cd-only: \(ContrastiveParameters().topP)).")
+    var topP: Float?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(name: .customLong("timeout-ms"), help: "Deadline for the whole generation (0: none).") var timeoutMS:
         UInt32 = 0
@@ -144,7 +150,7 @@ struct GenerateCommand: AsyncParsableCommand {
         messages.append(.init(role: "user", content: prompt))
         let request = GenerateRequest(
             model: model, input: chat ? .chat(messages) : .prompt(prompt),
-            sampling: .init(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            sampling: .init(temperature: temperature, topK: topK, topP: topP ?? 0, seed: seed),  // 0: the daemon's default
             stop: stops, maxTokens: maxTokens, user: user, task: task)
         var personalized = request
         personalized.mode = mode

@@ -137,4 +137,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(out.status, 0, out.stderr)
         XCTAssertEqual(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), tailorVersion)
     }
+
+    /// `generate --help` describes every sampling option with the defaults the daemon applies
+    /// (it showed top-p 0.0 and α, τ 0.0, and top-k had no description).
+    func testGenerateHelpShowsTheRealDefaults() throws {
+        let help = try run(["generate", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(help.contains("--top-k <top-k> Top-k, 0 disables"), help)
+        XCTAssertTrue(help.contains("--top-p <top-p> Top-p, 1 disables (default: 1; cope and cd-only: 0.95)."), help)
+        XCTAssertTrue(help.contains("--alpha <alpha> CoPe's α (cope, cd-only). (default: 0.1)"), help)
+        XCTAssertTrue(help.contains("--tau <tau> CoPe's τ (cope, cd-only). (default: 0.1)"), help)
+    }
 }
