@@ -83,10 +83,11 @@ let package = Package(
             ]
         ),
         // A training job's parameters as a client submits them, resolved against each stage's
-        // defaults: what tailord's jobs and `tailor train --offline` both run.
+        // defaults, and the stored records as the pipeline reads them: what tailord's jobs and
+        // `tailor train --offline` both run.
         .target(
             name: "TailorJobs",
-            dependencies: ["TailorTraining", "TailorWire"]
+            dependencies: ["TailorTraining", "TailorWire", "TailorStore"]
         ),
         // The daemon: the NIO Unix-socket server, its services, generation scheduling,
         // configuration, access control and systemd glue. Composes the modules above; no math.

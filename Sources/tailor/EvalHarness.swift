@@ -1,6 +1,7 @@
 import Foundation
 import TailorEngine
 import TailorEval
+import TailorJobs
 import TailorStore
 import TailorTraining
 

@@ -291,13 +291,3 @@ struct TrainingEnvironment: Sendable {
     /// Threads a training step uses (fewer than the cores leaves room for decoding).
     let threads: Int
 }
-
-extension HistoryItem {
-    /// The item as the pipeline trains on it.
-    var textExample: TextExample { TextExample(input: input, output: output) }
-}
-
-extension PreferencePair {
-    /// The pair as the pipeline trains on it.
-    var textPreference: TextPreference { TextPreference(prompt: prompt, chosen: chosen, rejected: rejected) }
-}
