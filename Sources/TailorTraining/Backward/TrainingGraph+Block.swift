@@ -110,13 +110,7 @@ extension TrainingGraph {
         linearBackward(
             w.up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
             n: n, accumulate: true, trainable: tr)
-        w.ffnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n {
-                BackpropOps.rmsNormBackward(
-                    x: a.xMid + i * d, w: nw.baseAddress!, rstd: a.rstd2[i], dy: dxn + i * d, dx: dx + i * d,
-                    n: d, accumulate: true)
-            }
-        }
+        normBackward(w.ffnNorm, x: a.xMid, rstd: a.rstd2, dy: dxn, dx: dx, rows: n, width: d, accumulate: true)
     }
 
     /// xMid = x + post(o(attention(q, k, v))): from xMid's gradient in `dx` to the block
@@ -139,13 +133,7 @@ extension TrainingGraph {
         linearBackward(
             w.v, layer: l, target: .v, x: a.xn1, u: a.u(.v, tokens: maxTokens, rank: r), dy: dv, dx: dxn,
             n: n, accumulate: true, trainable: tr)
-        w.attnNorm.withUnsafeBufferPointer { nw in
-            for i in 0..<n {
-                BackpropOps.rmsNormBackward(
-                    x: input(l) + i * d, w: nw.baseAddress!, rstd: a.rstd1[i], dy: dxn + i * d, dx: dx + i * d,
-                    n: d, accumulate: true)
-            }
-        }
+        normBackward(w.attnNorm, x: input(l), rstd: a.rstd1, dy: dxn, dx: dx, rows: n, width: d, accumulate: true)
     }
 
     /// The gradient entering a branch's last projection: `dx` itself, or (Gemma's post-norm)
@@ -156,14 +144,8 @@ extension TrainingGraph {
         -> UnsafePointer<Float>
     {
         guard let norm else { return UnsafePointer(dx) }
-        let d = config.embeddingLength
-        norm.withUnsafeBufferPointer { nw in
-            for i in 0..<n {
-                BackpropOps.rmsNormBackward(
-                    x: x + i * d, w: nw.baseAddress!, rstd: rstd[i], dy: dx + i * d, dx: dtmp + i * d,
-                    n: d, accumulate: false)
-            }
-        }
+        normBackward(
+            norm, x: x, rstd: rstd, dy: dx, dx: dtmp, rows: n, width: config.embeddingLength, accumulate: false)
         return UnsafePointer(dtmp)
     }
 
@@ -183,22 +165,30 @@ extension TrainingGraph {
     /// `dxn`, which is free here.
     private func qkNormBackward(_ a: BlockActivations, qNorm: [Float], kNorm: [Float], n: Int) {
         let c = config
-        qNorm.withUnsafeBufferPointer { qw in
-            for h in 0..<(n * c.headCount) {
-                BackpropOps.rmsNormBackward(
-                    x: a.qPre + h * c.headDim, w: qw.baseAddress!, rstd: a.rstdQ[h], dy: dq + h * c.headDim,
-                    dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
-            }
-        }
+        normBackward(
+            qNorm, x: a.qPre, rstd: a.rstdQ, dy: dq, dx: dxn, rows: n * c.headCount, width: c.headDim, accumulate: false
+        )
         dq.update(from: dxn, count: n * c.qDim)
-        kNorm.withUnsafeBufferPointer { kw in
-            for h in 0..<(n * c.kvHeadCount) {
+        normBackward(
+            kNorm, x: a.kPre, rstd: a.rstdK, dy: dk, dx: dxn, rows: n * c.kvHeadCount, width: c.headDim,
+            accumulate: false)
+        dk.update(from: dxn, count: n * c.kvDim)
+    }
+
+    /// `rows` rows of `width` values, each normed with weight `norm` in the forward pass: dx
+    /// (+)= the gradient of that norm at `x` given `dy`, row by row (`rstd` per row).
+    private func normBackward(
+        _ norm: [Float], x: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>, rows: Int, width: Int, accumulate: Bool
+    ) {
+        norm.withUnsafeBufferPointer { w in
+            for i in 0..<rows {
                 BackpropOps.rmsNormBackward(
-                    x: a.kPre + h * c.headDim, w: kw.baseAddress!, rstd: a.rstdK[h], dy: dk + h * c.headDim,
-                    dx: dxn + h * c.headDim, n: c.headDim, accumulate: false)
+                    x: x + i * width, w: w.baseAddress!, rstd: rstd[i], dy: dy + i * width, dx: dx + i * width,
+                    n: width,
+                    accumulate: accumulate)
             }
         }
-        dk.update(from: dxn, count: n * c.kvDim)
     }
 
     /// Row `i`'s position: its index, less the hidden gap for a packed pair's rejected rows.
