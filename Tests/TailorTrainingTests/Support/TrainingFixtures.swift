@@ -8,7 +8,6 @@ import XCTest
 /// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
 /// and adapters they were made with.
 enum TrainingFixtures {
-    static let engineFixtures = TestPaths.fixtures
     static let architectures = ["llama", "qwen2", "gemma3"]
 
     static func model(_ arch: String) throws -> Model {
@@ -17,7 +16,7 @@ enum TrainingFixtures {
 
     /// The "task" (r=4, all seven projections) or "user" (r=2, rsLoRA, q and v) adapter.
     static func adapter(_ arch: String, _ name: String, model: Model) throws -> LoRAAdapter {
-        let dir = engineFixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
+        let dir = TestPaths.fixtures.appendingPathComponent("lora/\(arch)-\(name)-peft")
         return try PEFTAdapter.load(
             name: name, configJSON: Data(contentsOf: dir.appendingPathComponent("adapter_config.json")),
             safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
