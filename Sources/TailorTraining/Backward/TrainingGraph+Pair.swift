@@ -17,8 +17,10 @@ struct PackedPair: Equatable {
     let targets: [Int32]
     let chosenTargetCount: Int
 
-    init(_ pair: PreferenceExample) {
+    /// - Throws: `TrainingError.noTargets` when either sequence has no completion token.
+    init(_ pair: PreferenceExample) throws {
         let c = pair.chosen, r = pair.rejected
+        for e in [c, r] where e.targetStart < 1 || e.targetStart >= e.tokens.count { throw TrainingError.noTargets }
         var s = 0
         while s < min(c.tokens.count, r.tokens.count), c.tokens[s] == r.tokens[s] { s += 1 }
         shared = s
@@ -42,25 +44,30 @@ struct PackedPair: Equatable {
 }
 
 extension TrainingGraph {
-    /// Whether `pair` fits this graph as one packed sequence (see `forward(pair:)`).
+    /// Whether `pair` fits this graph as one packed sequence (see `forward(pair:)`); false for
+    /// a pair without completion tokens.
     public func fits(pair: PreferenceExample) -> Bool {
-        let p = PackedPair(pair)
-        return p.tokens.count <= maxTokens && p.targets.count <= maxTokens
+        (try? PackedPair(pair)).map(fits) ?? false
     }
+
+    func fits(_ p: PackedPair) -> Bool { p.tokens.count <= maxTokens && p.targets.count <= maxTokens }
 
     /// The forward pass of a DPO pair as one sequence: the log-probabilities of the chosen
     /// and the rejected completion, each equal to `forward(tokens:targetStart:)` of its own
     /// sequence. `backward(chosenScale:rejectedScale:)` then gives both gradients in one pass.
-    /// - Throws: `TrainingError.sequenceTooLong` when the pair does not `fit`.
+    /// - Throws: `TrainingError.sequenceTooLong` when the pair does not `fit`, `noTargets`
+    ///   when a sequence has no completion token.
     public func forward(
         pair: PreferenceExample, frozen: [AdapterUse] = [], trainable: TrainableLoRA?
     ) throws
         -> (chosen: [Float], rejected: [Float])
     {
-        for e in [pair.chosen, pair.rejected] where e.targetStart < 1 || e.targetStart >= e.tokens.count {
-            throw TrainingError.noTargets
-        }
-        let p = PackedPair(pair)
+        try forward(PackedPair(pair), frozen: frozen, trainable: trainable)
+    }
+
+    func forward(
+        _ p: PackedPair, frozen: [AdapterUse], trainable: TrainableLoRA?
+    ) throws -> (chosen: [Float], rejected: [Float]) {
         let logps = try run(
             tokens: p.tokens, targetRows: p.targetRows, targets: p.targets, chosenTargets: p.chosenTargetCount,
             branch: p.branch, frozen: frozen, trainable: trainable)

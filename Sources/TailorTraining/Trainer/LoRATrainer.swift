@@ -248,10 +248,11 @@ public final class LoRATrainer {
             let ref = try reference(i, p)
             // One pass over the packed pair when it fits; else each sequence on its own, the
             // chosen one evaluated twice (one graph holds one sequence's activations).
-            let packed = graph.fits(pair: p)
+            let layout = try PackedPair(p)
+            let packed = graph.fits(layout)
             let sPlus: Float, sMinus: Float
             if packed {
-                let lp = try graph.forward(pair: p, frozen: frozen, trainable: trainable)
+                let lp = try graph.forward(layout, frozen: frozen, trainable: trainable)
                 (sPlus, sMinus) = (sum(lp.chosen), sum(lp.rejected))
                 tokens += graph.tokenCount
             } else {

@@ -69,8 +69,8 @@ final class PackedPairTests: XCTestCase {
 
     /// The layout: the shared prefix once, then the chosen rest, then the rejected rest, each
     /// target read from the row that precedes it in its own sequence.
-    func testLayoutOfAPairWithACommonCompletionStart() {
-        let p = PackedPair(
+    func testLayoutOfAPairWithACommonCompletionStart() throws {
+        let p = try PackedPair(
             PreferenceExample(
                 chosen: TrainingExample(tokens: [1, 2, 3, 7, 8], targetStart: 3),
                 rejected: TrainingExample(tokens: [1, 2, 3, 7, 9, 6], targetStart: 3)))
@@ -89,6 +89,12 @@ final class PackedPairTests: XCTestCase {
         XCTAssertFalse(graph.fits(pair: p))
         XCTAssertThrowsError(try graph.forward(pair: p, trainable: nil)) { e in
             XCTAssertEqual(e as? TrainingError, .sequenceTooLong(tokens: 16, capacity: 12))
+        }
+        // A sequence whose completion starts past its end (fits used to trap on it).
+        let empty = PreferenceExample(chosen: TrainingExample(tokens: [1, 2], targetStart: 5), rejected: p.rejected)
+        XCTAssertFalse(graph.fits(pair: empty))
+        XCTAssertThrowsError(try graph.forward(pair: empty, trainable: nil)) { e in
+            XCTAssertEqual(e as? TrainingError, .noTargets)
         }
     }
 }
