@@ -254,7 +254,7 @@ public final class InferenceContext {
             feedForward(layer: l, items: items, rows: total)
         }
         for it in items { cache.lengths[it.sequence] += it.tokens.count }
-        logits(rows: nLogits)
+        outputLogits(rows: nLogits)
         logitRowCount = nLogits
         return nLogits
     }
@@ -403,7 +403,7 @@ public final class InferenceContext {
     }
 
     /// The output norm and the logits of the rows `embed` selected, into `logitBuf`.
-    private func logits(rows nLogits: Int) {
+    private func outputLogits(rows nLogits: Int) {
         let d = config.embeddingLength
         model.weights.outputNorm.withUnsafeBufferPointer { nw in
             for i in 0..<nLogits {
