@@ -66,7 +66,7 @@ struct GenerationRequest: Sendable {
         case personalized(user: String, task: String)
     }
 
-    /// The loaded model's id; empty for the only (or first) one.
+    /// The loaded model's id; empty for the only loaded one.
     var model: String
     var input: Input
     var sampling: SamplingParameters
