@@ -12,7 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from tailor_client import Client, TailorError, decode_frames, encode_frame, frame_pb2  # noqa: E402
+from tailor_client import Client, Generation, TailorError, decode_frames, encode_frame, frame_pb2  # noqa: E402
 from tailor.v1 import decoding_pb2  # noqa: E402
 
 SOCKET = os.environ.get("TAILOR_TEST_SOCKET")
@@ -67,13 +67,19 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(text_b, self.client.generate(prompt="beta", max_tokens=6, model="tiny").result())
 
     def test_cancel_and_deadline(self):
-        g = self.client.generate(prompt="on and on", model="tiny", max_tokens=240)
-        it = iter(g)
-        next(it)
-        g.cancel()
+        # The Request and its Cancel go out in one write, so the daemon reads the Cancel before
+        # the generation can finish. (Cancelling after the first token raced: the tiny model
+        # fills its 128-token context in a few milliseconds, sooner than a loaded CI host
+        # schedules the client again.)
+        stream = self.client._next_stream
+        self.client._next_stream += 2
+        request = decoding_pb2.GenerateRequest(model="tiny", prompt="on and on", max_tokens=240)
+        frames = [frame_pb2.Frame(stream_id=stream, request=frame_pb2.Request(
+                      service="tailor.v1.Decoding", method="Generate", payload=request.SerializeToString())),
+                  frame_pb2.Frame(stream_id=stream, cancel=frame_pb2.Cancel(reason="changed my mind"))]
+        self.client._sock.sendall(b"".join(encode_frame(f) for f in frames))
         with self.assertRaises(TailorError) as cm:
-            for _ in it:
-                pass
+            Generation(self.client, stream).result()
         self.assertEqual(cm.exception.code_name, "CANCELLED")
         slow = self.client.generate(prompt="on and on", model="tiny", max_tokens=240, timeout_ms=1)
         with self.assertRaises(TailorError) as cm:
