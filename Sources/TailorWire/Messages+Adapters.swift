@@ -14,6 +14,11 @@ public struct AdapterRef: Sendable, Equatable, Hashable {
     /// 0: the caller's own uid.
     public var ownerUID: UInt32
 
+    /// How people read it: "task email v1", "user alice/email v2" (v0 is the current version).
+    public var spelled: String {
+        "\(kind) \(user.isEmpty ? task : user + "/" + task) v\(version)"
+    }
+
     /// A reference.
     public init(user: String = "", task: String, kind: String, version: UInt32 = 0, ownerUID: UInt32 = 0) {
         self.user = user
@@ -73,13 +78,18 @@ public struct AdapterVersion: Sendable, Equatable {
     public var metrics: [String: Double]
     public var sha256: String
     public var bytes: UInt64
+    /// The training stage that made it (tam, oppu, dpo); empty for imports. The decoding modes
+    /// pick a user's version by it: oppu and cd-only the newest OPPU one, dpo-only and cope the
+    /// newest DPO one.
+    public var stage: String
 
     /// A version description.
     public init(
         version: UInt32, baseModelSHA256: String, baseArchitecture: String, rank: UInt32, alpha: Float, useRSLoRA: Bool,
         targets: [String], createdUnixMS: UInt64, jobID: String, metrics: [String: Double], sha256: String,
-        bytes: UInt64
+        bytes: UInt64, stage: String = ""
     ) {
+        self.stage = stage
         self.version = version
         self.baseModelSHA256 = baseModelSHA256
         self.baseArchitecture = baseArchitecture
@@ -113,6 +123,7 @@ public struct AdapterVersion: Sendable, Equatable {
         }
         m.pointee.sha256 = try arena.cString(sha256, field: "version.sha256")
         m.pointee.bytes = bytes
+        m.pointee.stage = try arena.cString(stage, field: "version.stage")
     }
 
     init(_ m: Tailor__V1__AdapterVersion, reader r: CMessageReader) throws {
@@ -124,7 +135,8 @@ public struct AdapterVersion: Sendable, Equatable {
             targets: try (0..<m.n_targets).map { try r.string(m.targets[$0], field: "version.targets") },
             createdUnixMS: m.created_unix_ms, jobID: try r.string(m.job_id, field: "version.job_id"),
             metrics: try readMetrics(m.metrics, count: m.n_metrics, reader: r, field: "version.metrics"),
-            sha256: try r.string(m.sha256, field: "version.sha256"), bytes: m.bytes)
+            sha256: try r.string(m.sha256, field: "version.sha256"), bytes: m.bytes,
+            stage: try r.string(m.stage, field: "version.stage"))
     }
 }
 

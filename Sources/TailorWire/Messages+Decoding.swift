@@ -89,6 +89,9 @@ public struct GenerateRequest: Sendable, Equatable {
     /// CoPe's α and τ; 0: 0.1 each.
     public var copeAlpha: Float = 0
     public var copeTau: Float = 0
+    /// Serve a mode that lacks its adapters with whatever adapters exist instead of failing
+    /// with FAILED_PRECONDITION; `GenerateStats.mode` then says what ran.
+    public var fallback = false
 
     /// A request for `model` on `input`.
     public init(
@@ -168,6 +171,7 @@ public struct GenerateRequest: Sendable, Equatable {
         m.pointee.mode = try arena.cString(mode, field: "generate.mode")
         m.pointee.cope_alpha = copeAlpha
         m.pointee.cope_tau = copeTau
+        m.pointee.fallback = fallback ? 1 : 0
         return CMessageReader.pack(
             UnsafePointer(m), size: tailor__v1__generate_request__get_packed_size,
             pack: tailor__v1__generate_request__pack)
@@ -221,6 +225,7 @@ public struct GenerateRequest: Sendable, Equatable {
                 req.mode = try r.string(m.pointee.mode, field: "generate.mode")
                 req.copeAlpha = m.pointee.cope_alpha
                 req.copeTau = m.pointee.cope_tau
+                req.fallback = m.pointee.fallback != 0
                 return req
             }
         }
@@ -245,12 +250,24 @@ public struct GenerateStats: Sendable, Equatable {
     /// Text released at the end that no token carried (a held-back prefix of a stop string that
     /// never completed).
     public var tailText: String
+    /// The mode that ran: base, tam, oppu, dpo-only, cope, cd-only, or "adapters" for explicit
+    /// adapters decoded plainly. A client shows it so a personalized mode never silently
+    /// becomes something else.
+    public var mode: String
+    /// The adapters that ran, versions resolved, in the order applied (the user's last).
+    public var adapters: [AdapterRef]
+    /// Whether `mode` differs from the mode asked for (the request allowed a fallback).
+    public var fallback: Bool
 
-    /// Statistics as the daemon reports them; `cachedTokens` and `tailText` default to none.
+    /// Statistics as the daemon reports them; the optional parts default to none.
     public init(
         promptTokens: UInt32, cachedTokens: UInt32 = 0, generatedTokens: UInt32, timeToFirstTokenMS: UInt32,
-        totalMS: UInt32, finishReason: String, tailText: String = ""
+        totalMS: UInt32, finishReason: String, tailText: String = "", mode: String = "",
+        adapters: [AdapterRef] = [], fallback: Bool = false
     ) {
+        self.mode = mode
+        self.adapters = adapters
+        self.fallback = fallback
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.generatedTokens = generatedTokens
@@ -317,6 +334,16 @@ public enum GenerateEvent: Sendable, Equatable {
             s.pointee.total_ms = stats.totalMS
             s.pointee.finish_reason = try arena.cString(stats.finishReason, field: "event.stats.finish_reason")
             s.pointee.tail_text = try arena.cString(stats.tailText, field: "event.stats.tail_text")
+            s.pointee.mode = try arena.cString(stats.mode, field: "event.stats.mode")
+            let refs = arena.array(UnsafeMutablePointer<Tailor__V1__AdapterRef>?.self, count: stats.adapters.count)
+            for (i, a) in stats.adapters.enumerated() {
+                let e = arena.make(Tailor__V1__AdapterRef.self)
+                try a.fill(e, arena: arena, field: "event.stats.adapters")
+                refs[i] = e
+            }
+            s.pointee.n_adapters = stats.adapters.count
+            s.pointee.adapters = refs
+            s.pointee.fallback = stats.fallback ? 1 : 0
             m.pointee.kind_case = TAILOR__V1__GENERATE_EVENT__KIND_STATS
             m.pointee.stats = s
         }
@@ -344,13 +371,18 @@ public enum GenerateEvent: Sendable, Equatable {
                     return .token(id: t.token_id, tokenBytes: r.bytes(t.token_bytes), text: text, logprob: t.logprob)
                 case TAILOR__V1__GENERATE_EVENT__KIND_STATS:
                     let s = m.pointee.stats.pointee
+                    let refs = try (0..<s.n_adapters).map {
+                        try AdapterRef(s.adapters[$0]!.pointee, reader: r, field: "event.stats.adapters")
+                    }
                     return .stats(
                         GenerateStats(
                             promptTokens: s.prompt_tokens, cachedTokens: s.cached_tokens,
                             generatedTokens: s.generated_tokens,
                             timeToFirstTokenMS: s.time_to_first_token_ms, totalMS: s.total_ms,
                             finishReason: try r.string(s.finish_reason, field: "event.stats.finish_reason"),
-                            tailText: try r.string(s.tail_text, field: "event.stats.tail_text")))
+                            tailText: try r.string(s.tail_text, field: "event.stats.tail_text"),
+                            mode: try r.string(s.mode, field: "event.stats.mode"), adapters: refs,
+                            fallback: s.fallback != 0))
                 default:
                     throw WireError.missingField(field: "event.kind")
                 }

@@ -54,7 +54,7 @@ struct AdaptersCommand: AsyncParsableCommand {
                 let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
                     separator: " ")
                 print(
-                    "\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)"
+                    "\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(v.stage.isEmpty ? "import" : v.stage)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)"
                 )
             }
         }

@@ -141,7 +141,11 @@ struct GenerateCommand: AsyncParsableCommand {
         String = ""
     @Option(help: "CoPe's α (cope, cd-only).") var alpha: Float = ContrastiveParameters().alpha
     @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = ContrastiveParameters().tau
-    @Flag(help: "Print statistics to standard error.") var verbose = false
+    @Flag(
+        help:
+            "When the mode's adapters are missing, decode with what exists instead of failing (a note on standard error says what ran)."
+    ) var fallback = false
+    @Flag(help: "Print statistics, the mode that ran and its adapters to standard error.") var verbose = false
     @Argument(help: "The prompt.") var prompt: String
 
     func run() async throws {
@@ -156,6 +160,7 @@ struct GenerateCommand: AsyncParsableCommand {
         personalized.mode = mode
         personalized.copeAlpha = alpha
         personalized.copeTau = tau
+        personalized.fallback = fallback
         try await withClient(connection) { client in
             for try await event in try client.generate(personalized, timeoutMS: timeoutMS) {
                 switch event {
@@ -169,7 +174,14 @@ struct GenerateCommand: AsyncParsableCommand {
                     }
                 case let .stats(s):
                     Console.write(s.tailText + "\n")
+                    if s.fallback {
+                        Console.error(
+                            "note: mode \(mode.isEmpty ? "(default)" : mode) could not be served; ran \(s.mode)")
+                    }
                     if verbose {
+                        let adapters =
+                            s.adapters.isEmpty ? "no adapters" : s.adapters.map(\.spelled).joined(separator: ", ")
+                        Console.error("mode \(s.mode) with \(adapters)")
                         Console.error(
                             "prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \(s.generatedTokens) tok, "
                                 + "first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \(s.finishReason)"

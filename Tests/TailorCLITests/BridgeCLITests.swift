@@ -70,7 +70,9 @@ final class BridgeCLITests: DaemonTestCase {
         let answers = b.until("done", id: "2")
         let done = try XCTUnwrap(answers.last)
         XCTAssertEqual(done["generated_tokens"] as? Int, 6)
-        XCTAssertEqual(done["mode"] as? String, "fallback", "no adapters yet: served without them")
+        XCTAssertEqual(done["mode"] as? String, "base", "no adapters yet: served without them")
+        XCTAssertEqual(done["fallback"] as? Bool, true, "and done says the mode asked for did not run")
+        XCTAssertEqual(done["adapters"] as? [String], [])
         XCTAssertEqual(
             answers.filter { $0["event"] as? String == "token" }.compactMap { $0["text"] as? String }.joined(),
             done["text"] as? String)

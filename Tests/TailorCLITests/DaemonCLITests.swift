@@ -141,6 +141,50 @@ final class DaemonCLITests: DaemonTestCase {
         p.waitUntilExit()
     }
 
+    /// A personalized mode runs as asked or fails saying what to train; `--fallback` runs what
+    /// exists and says so; `--verbose` names the mode and adapters; `adapters show` the stage.
+    func testModesNeverSilentlyBecomeAnother() throws {
+        let socket = dir + "/m.sock"
+        let p = try startDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--model", TestPaths.tinyModel(),
+                "--threads", "1", "--config", emptyConfig(),
+            ], socket: socket)
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        let lora = TestPaths.repository("Tests/TailorEngineTests/Fixtures/lora").path
+        func gen(_ args: [String]) throws -> BuiltProducts.Output {
+            try cli(["generate", "--socket", socket, "-n", "4"] + args + ["the quick brown fox"])
+        }
+        let noTask = try gen(["--task", "email", "--mode", "tam"])
+        XCTAssertNotEqual(noTask.status, 0)
+        XCTAssertTrue(noTask.stderr.contains("tailor train tam --task email"), noTask.stderr)
+        XCTAssertEqual(
+            try cli(["adapters", "import", "--socket", socket, "--task", "email", lora + "/llama-task-peft"]).status, 0)
+        for mode in ["cope", "oppu", ""] {
+            let bob = try gen(["--user", "bob", "--task", "email"] + (mode.isEmpty ? [] : ["--mode", mode]))
+            XCTAssertNotEqual(bob.status, 0, "mode '\(mode)' for a user with no adapter")
+            XCTAssertEqual(bob.stdout, "")
+            XCTAssertTrue(bob.stderr.contains("user 'bob' has no adapter for task 'email'"), bob.stderr)
+        }
+        let fell = try gen(["--user", "bob", "--task", "email", "--mode", "cope", "--fallback"])
+        XCTAssertEqual(fell.status, 0, fell.stderr)
+        XCTAssertFalse(fell.stdout.isEmpty)
+        XCTAssertTrue(fell.stderr.contains("mode cope could not be served; ran tam"), fell.stderr)
+        XCTAssertEqual(
+            try cli([
+                "adapters", "import", "--socket", socket, "--task", "email", "--user", "alice",
+                lora + "/llama-user-peft",
+            ]).status, 0)
+        let verbose = try gen(["--user", "alice", "--task", "email", "--mode", "oppu", "--verbose"])
+        XCTAssertEqual(verbose.status, 0, verbose.stderr)
+        XCTAssertTrue(verbose.stderr.contains("mode oppu with task email v1, user alice/email v1"), verbose.stderr)
+        let show = try cli(["adapters", "show", "--socket", socket, "--task", "email", "--user", "alice"])
+        XCTAssertTrue(show.stdout.contains("* v1  import  "), show.stdout)
+    }
+
     func testSocketActivation() throws {
         let activate = "/usr/bin/systemd-socket-activate"
         try XCTSkipUnless(

@@ -267,7 +267,7 @@ class Client:
                 return
 
     def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", mode="",
-                 cope_alpha=0.0, cope_tau=0.0, **sampling):
+                 cope_alpha=0.0, cope_tau=0.0, fallback=False, **sampling):
         """Starts a generation; returns a Generation to iterate over for events.
 
         `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
@@ -275,10 +275,13 @@ class Client:
         dry_penalty_last_n and dry_sequence_breakers. `mode` is base, tam, oppu, dpo-only, cope
         or cd-only;
         in the CoPe modes each TokenEvent has contrastive=True, logprob (log π_user),
-        logprob_base and reward.
+        logprob_base and reward. A mode whose adapters are missing raises TailorError
+        FAILED_PRECONDITION naming what to train, unless `fallback` is set; the Generation's
+        `stats.mode`, `stats.adapters` and `stats.fallback` say what ran.
         """
         req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop), user=user, task=task, mode=mode,
-                                           cope_alpha=cope_alpha, cope_tau=cope_tau, sampling=decoding_pb2.Sampling(**sampling))
+                                           cope_alpha=cope_alpha, cope_tau=cope_tau, fallback=fallback,
+                                           sampling=decoding_pb2.Sampling(**sampling))
         if chat is not None:
             req.chat.messages.extend(decoding_pb2.ChatMessage(role=r, content=c) for r, c in chat)
         else:

@@ -130,9 +130,21 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(data, weights)
         self.assertEqual(header.bytes, len(weights))
         plain = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8).result()
-        personal = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8,
-                                        user="Ada Lovelace", task="py-task").result()
+        g = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8,
+                                 user="Ada Lovelace", task="py-task")
+        personal = g.result()
         self.assertNotEqual(plain, personal)
+        # The stats say what ran: the imported user adapter (no task adapter), as asked.
+        self.assertEqual((g.stats.mode, g.stats.fallback), ("oppu", False))
+        self.assertEqual([(a.kind, a.user, a.version) for a in g.stats.adapters], [("user", "Ada Lovelace", 1)])
+        # A mode that cannot run as asked is refused with the next step, or run otherwise on request.
+        with self.assertRaises(TailorError) as cm:
+            self.client.generate(prompt="x", model="tiny", max_tokens=2, user="Nobody", task="py-task").result()
+        self.assertEqual(cm.exception.code_name, "FAILED_PRECONDITION")
+        self.assertIn("tailor train cope --user Nobody --task py-task", str(cm.exception))
+        g = self.client.generate(prompt="x", model="tiny", max_tokens=2, user="Nobody", task="py-task", fallback=True)
+        g.result()
+        self.assertEqual((g.stats.mode, g.stats.fallback, len(g.stats.adapters)), ("base", True, 0))
         with self.assertRaises(TailorError) as cm:
             self.client.import_adapter("py-task", weights[: len(weights) // 2], user="Ada Lovelace", peft_config_json=config)
         self.assertEqual(cm.exception.code_name, "INVALID_ARGUMENT")

@@ -3,19 +3,36 @@ import TailorStore
 import TailorWire
 
 /// Turns a Generate request's personalization fields into the adapter stack of its batch row:
-/// explicit adapter references in order, or for (user, task) the caller's current task adapter
-/// then that user's current adapter, each present one applied. Only the `current` pointer is
-/// read per request; the adapters themselves come from the `AdapterCache`.
+/// explicit adapter references in order, or for (user, task) the caller's task adapter then
+/// the user's version for the mode. A mode whose adapters are missing is refused with
+/// FAILED_PRECONDITION naming what to train, unless the request allows a fallback; either way
+/// the plan says what runs, so no mode silently becomes another. Only version pointers and
+/// records are read per request; the adapters themselves come from the `AdapterCache`.
 struct AdapterResolver: Sendable {
     let registry: AdapterRegistry
     let cache: AdapterCache
     let policy: AccessPolicy
 
-    /// What a Generate request decodes with: its row's adapters, and for CoPe modes the task
-    /// model's adapters to contrast with.
+    /// What a Generate request decodes with: its row's adapters, for CoPe modes the task
+    /// model's adapters to contrast with, and what that is called (`GenerateStats`).
     struct Plan {
         var adapters: [AdapterUse]
         var contrastBase: [AdapterUse]?
+        /// The mode that runs: a `DecodingMode`'s name, or "adapters" for explicit adapters
+        /// decoded plainly.
+        var mode: String
+        /// The adapters that run, versions resolved, in order.
+        var refs: [AdapterRef]
+        /// Whether `mode` differs from what the request asked for.
+        var fallback = false
+
+        static let base = Plan(adapters: [], contrastBase: nil, mode: DecodingMode.base.rawValue, refs: [])
+    }
+
+    /// One adapter version, loaded.
+    private struct Resolved {
+        var use: AdapterUse
+        var ref: AdapterRef
     }
 
     func plan(for request: GenerationRequest, caller: PeerCredentials, model: LoadedModel) throws -> Plan {
@@ -27,60 +44,102 @@ struct AdapterResolver: Sendable {
                 throw RPCError.invalidArgument(
                     "generate.mode", "with explicit adapters the mode is empty, cope or cd-only")
             }
-            let uses = try refs.map { ref in
+            let resolved = try refs.map { ref in
                 let key = try policy.adapterKey(for: ref, caller: caller, field: "generate.adapters")
-                return AdapterUse(try cache.adapter(key, version: ref.version == 0 ? nil : ref.version, for: model))
+                return try load(key, version: ref.version == 0 ? nil : ref.version, model: model, required: true)!
             }
-            return Plan(adapters: uses, contrastBase: contrastive ? Array(uses.dropLast()) : nil)
+            return Plan(
+                adapters: resolved.map(\.use), contrastBase: contrastive ? resolved.dropLast().map(\.use) : nil,
+                mode: contrastive ? mode.rawValue : "adapters", refs: resolved.map(\.ref))
         case .none where mode == .automatic || mode == .base:
-            return Plan(adapters: [], contrastBase: nil)
+            return .base
         case .none, .personalized(_, ""):
             throw RPCError.invalidArgument(
                 "generate.task", "a user or a personalized mode needs a task to pick adapters")
         case let .personalized(user, task):
-            return try plan(user: user, task: task, mode: mode, caller: caller, model: model)
+            return try plan(user: user, task: task, request: request, caller: caller, model: model)
         }
     }
 
-    /// The task adapter, then the user's version for `mode`, each when it exists.
+    /// The task adapter, then the user's version for the mode; refused or fallen back (see the
+    /// type's note) when one the mode needs is missing.
     private func plan(
-        user: String, task: String, mode: DecodingMode, caller: PeerCredentials, model: LoadedModel
+        user: String, task: String, request: GenerationRequest, caller: PeerCredentials, model: LoadedModel
     ) throws -> Plan {
-        if mode == .base { return Plan(adapters: [], contrastBase: nil) }
-        var taskAdapters: [AdapterUse] = []
+        let mode = request.mode
+        if mode == .base { return .base }
+        if user.isEmpty && mode != .automatic && mode != .tam {
+            throw RPCError.invalidArgument("generate.user", "mode \(mode.rawValue) needs a user")
+        }
         let taskKey = try policy.adapterKey(
             for: AdapterRef(task: task, kind: "task"), caller: caller, field: "generate")
-        if let a = try optional({ try cache.adapter(taskKey, version: nil, for: model) }) {
-            taskAdapters.append(AdapterUse(a))
-        }
+        let taskAdapter = try load(taskKey, version: nil, model: model)
+        var taskPlan =
+            taskAdapter.map {
+                Plan(adapters: [$0.use], contrastBase: nil, mode: DecodingMode.tam.rawValue, refs: [$0.ref])
+            } ?? .base
         if mode == .tam || user.isEmpty {
-            guard mode == .automatic || mode == .tam else {
-                throw RPCError.invalidArgument("generate.user", "mode \(mode.rawValue) needs a user")
+            guard taskAdapter != nil || request.fallback else {
+                throw RPCError(
+                    .failedPrecondition,
+                    "there is no task adapter for task '\(task)': train one with `tailor train tam --task \(task)`")
             }
-            return Plan(adapters: taskAdapters, contrastBase: nil)
+            taskPlan.fallback = taskAdapter == nil
+            return taskPlan
         }
         let userKey = try policy.adapterKey(
             for: AdapterRef(user: user, task: task, kind: "user"), caller: caller, field: "generate")
-        // The version each mode uses: the newest one its stage made, else the current one.
-        var version: UInt32?
-        if let stage = mode.userStage, let entry = try? registry.entry(userKey) {
-            version = entry.versions.last { $0.stage == stage }?.version
+        let entry: AdapterEntry?
+        do { entry = try registry.entry(userKey) } catch AdapterStoreError.notFound { entry = nil }
+        // The mode's version: the newest its stage made, else the newest import (a version
+        // with no stage, made elsewhere); an empty mode takes the current version.
+        let wanted: UInt32? =
+            mode.userStage.map { stage in
+                entry?.versions.last { $0.stage == stage }?.version ?? entry?.versions.last { $0.stage == nil }?.version
+            } ?? entry?.current
+        let version = wanted ?? (request.fallback ? entry?.current : nil)
+        guard let version, let userAdapter = try load(userKey, version: version, model: model) else {
+            guard request.fallback else { throw missing(mode: mode, user: user, task: task, entry: entry) }
+            taskPlan.fallback = true
+            return taskPlan
         }
-        guard let userAdapter = try optional({ try cache.adapter(userKey, version: version, for: model) }) else {
-            guard !mode.isContrastive else {
-                throw RPCError(
-                    .failedPrecondition,
-                    "user '\(user)' has no adapter for task '\(task)' to contrast with: train one first")
-            }
-            return Plan(adapters: taskAdapters, contrastBase: nil)
-        }
+        let stage = entry?.versions.first { $0.version == version }?.stage
+        let served = DecodingMode.serving(stage: stage, contrastive: mode.isContrastive, asked: mode)
+        let adapters = (taskAdapter.map { [$0] } ?? []) + [userAdapter]
         return Plan(
-            adapters: taskAdapters + [AdapterUse(userAdapter)], contrastBase: mode.isContrastive ? taskAdapters : nil)
+            adapters: adapters.map(\.use), contrastBase: mode.isContrastive ? taskAdapter.map { [$0.use] } ?? [] : nil,
+            mode: served.rawValue, refs: adapters.map(\.ref), fallback: mode != .automatic && served != mode)
     }
 
-    /// nil when the adapter does not exist (a new user has no adapter yet); other errors pass.
-    private func optional(_ body: () throws -> LoRAAdapter) throws -> LoRAAdapter? {
-        do { return try body() } catch AdapterStoreError.notFound { return nil }
+    /// The refusal of `mode` for a user lacking its version, with the command that makes it.
+    private func missing(mode: DecodingMode, user: String, task: String, entry: AdapterEntry?) -> RPCError {
+        let train = "tailor train \(mode.userStage == "oppu" ? "oppu" : "cope") --user \(user) --task \(task)"
+        let what: String
+        switch mode.userStage {
+        case "dpo"? where entry != nil: what = "no DPO version (mode \(mode.rawValue) decodes with one)"
+        case "oppu"? where entry != nil: what = "no OPPU version (mode \(mode.rawValue) decodes with one)"
+        default: what = "no adapter"
+        }
+        return RPCError(
+            .failedPrecondition, "user '\(user)' has \(what) for task '\(task)': train it with `\(train)`")
+    }
+
+    /// `key` at `version` (current when nil), loaded; nil when the adapter does not exist (a new
+    /// user has none yet) unless it is `required`. Other errors pass.
+    private func load(
+        _ key: AdapterKey, version: UInt32?, model: LoadedModel, required: Bool = false
+    ) throws
+        -> Resolved?
+    {
+        do {
+            let v = try version ?? registry.currentVersion(of: key)
+            let adapter = try cache.adapter(key, version: v, for: model)
+            let ref = AdapterRef(
+                user: key.user, task: key.task, kind: key.kind.rawValue, version: v, ownerUID: key.owner)
+            return Resolved(use: AdapterUse(adapter), ref: ref)
+        } catch AdapterStoreError.notFound where !required {
+            return nil
+        }
     }
 }
 

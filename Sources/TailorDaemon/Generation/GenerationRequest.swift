@@ -32,6 +32,19 @@ enum DecodingMode: String, Sendable, CaseIterable {
         }
     }
 
+    /// The mode a user's version made by `stage` decodes in, with or without the contrast: what
+    /// a request actually ran, whatever it asked for. An imported version (no stage) runs as
+    /// `asked` when that is a user mode, as oppu otherwise.
+    static func serving(stage: String?, contrastive: Bool, asked: DecodingMode) -> DecodingMode {
+        switch stage {
+        case "dpo"?: return contrastive ? .cope : .dpoOnly
+        case "oppu"?: return contrastive ? .cdOnly : .oppu
+        default:
+            if asked.userStage != nil && asked.isContrastive == contrastive { return asked }
+            return contrastive ? .cdOnly : .oppu
+        }
+    }
+
     /// The names a client may give, for error messages.
     static let spelled = "base, tam, oppu, dpo-only, cope or cd-only"
 }
@@ -77,11 +90,16 @@ struct GenerationRequest: Sendable {
     var stop: [String]
     var adapters: Adapters
     var mode: DecodingMode
+    /// Serve a mode that lacks its adapters with what exists instead of refusing it (the
+    /// served mode is reported either way).
+    var fallback: Bool
 
     init(
         model: String, input: Input, sampling: SamplingParameters = .init(), contrast: ContrastiveParameters = .init(),
-        maxTokens: Int? = nil, stop: [String] = [], adapters: Adapters = .none, mode: DecodingMode = .automatic
+        maxTokens: Int? = nil, stop: [String] = [], adapters: Adapters = .none, mode: DecodingMode = .automatic,
+        fallback: Bool = false
     ) {
+        self.fallback = fallback
         self.model = model
         self.input = input
         self.sampling = sampling

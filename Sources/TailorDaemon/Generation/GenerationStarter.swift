@@ -22,7 +22,18 @@ struct GenerationStarter: Sendable {
     struct Started: Sendable {
         let job: GenerationJob
         let model: LoadedModel
+        /// What decodes it, for the closing statistics.
+        let served: Served
         func cancel() { model.worker.cancel(job) }
+    }
+
+    /// The mode and adapters a generation runs with, which a client shows its user.
+    struct Served: Sendable, Equatable {
+        /// A `DecodingMode`'s name, or "adapters" for explicit adapters decoded plainly.
+        var mode: String
+        var adapters: [AdapterRef]
+        /// The mode asked for could not be served, and the request allowed a fallback.
+        var fallback: Bool
     }
 
     /// Queues `request` for `caller`.
@@ -32,8 +43,10 @@ struct GenerationStarter: Sendable {
         var engineJob = try Self.job(
             for: request, model: loaded.model, contextLength: Int(loaded.info.contextLength),
             defaultMaxTokens: settings.defaultMaxTokens)
+        var served = Served(mode: DecodingMode.base.rawValue, adapters: [], fallback: false)
         if let adapters {
             let plan = try adapters.plan(for: request, caller: caller, model: loaded)
+            served = Served(mode: plan.mode, adapters: plan.refs, fallback: plan.fallback)
             engineJob.adapters = plan.adapters
             if let base = plan.contrastBase {
                 let parameters = request.contrastiveParameters
@@ -45,7 +58,7 @@ struct GenerationStarter: Sendable {
         }
         let job = GenerationJob(engineJob, caller: caller)
         try loaded.worker.submit(job)
-        return Started(job: job, model: loaded)
+        return Started(job: job, model: loaded, served: served)
     }
 
     /// The engine job for `request`: checked, rendered and tokenized.

@@ -54,7 +54,8 @@ enum CompletionFormat {
 
     /// The end of a generation.
     static func final(
-        _ r: CompletionRequest, text: String, stats s: GenerationStats?, budgetHit: Bool, model: String, mode: String
+        _ r: CompletionRequest, text: String, stats s: GenerationStats?, budgetHit: Bool, model: String,
+        served: GenerationStarter.Served
     ) -> Final {
         let reason = s?.finishReason
         let stopType =
@@ -76,7 +77,8 @@ enum CompletionFormat {
                     "min_p": r.minP, "repeat_penalty": r.repeatPenalty, "seed": r.seed,
                     "dry_multiplier": r.dry.multiplier, "dry_base": r.dry.base,
                     "dry_allowed_length": r.dry.allowedLength,
-                    "dry_penalty_last_n": r.dry.window == 0 ? -1 : r.dry.window, "tailor_mode": mode,
+                    "dry_penalty_last_n": r.dry.window == 0 ? -1 : r.dry.window, "tailor_mode": served.mode,
+                    "tailor_fallback": served.fallback, "tailor_adapters": served.adapters.map(\.spelled),
                 ],
                 "prompt": "", "has_new_line": text.contains("\n"), "truncated": false, "stop_type": stopType,
                 "stopping_word": reason == .stopString ? (r.stop.first { text.hasSuffix($0) } ?? "") : "",

@@ -40,17 +40,9 @@ struct CompletionResponder: Sendable {
     ) async throws {
         // Personalized in the configured mode; a user without the adapters that mode needs (a
         // fresh install) is served with what they have rather than refused, and the response
-        // says so (`mode: fallback`).
-        var generation = GenerationRequest(request, for: who, modelContext: modelContext)
-        let started: GenerationStarter.Started
-        var usedMode = who.mode.rawValue
-        do {
-            started = try await starter.start(generation, caller: who.caller)
-        } catch let e as RPCError where e.code == .failedPrecondition {
-            generation.mode = .automatic
-            usedMode = "fallback"
-            started = try await starter.start(generation, caller: who.caller)
-        }
+        // says what ran (`tailor_mode`, `tailor_fallback`).
+        let generation = GenerationRequest(request, for: who, modelContext: modelContext)
+        let started = try await starter.start(generation, caller: who.caller)
         let sse = request.stream ? SSEWriter(writer: writer) : nil
         if let sse { try await sse.open() }
         let outcome = try await collect(started, request: request) { token, index in
@@ -61,7 +53,7 @@ struct CompletionResponder: Sendable {
         }
         let final = CompletionFormat.final(
             request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
-            model: started.model.info.id, mode: usedMode)
+            model: started.model.info.id, served: started.served)
         if let sse {
             if let f = final.streamEnd { try await sse.send(f) }
             if request.endpoint == .openAIChat || request.endpoint == .openAICompletion {
@@ -190,6 +182,6 @@ extension GenerationRequest {
             model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
             stop: request.stop,
             adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
-            mode: who.mode)
+            mode: who.mode, fallback: true)
     }
 }

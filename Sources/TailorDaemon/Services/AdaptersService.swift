@@ -205,7 +205,7 @@ public struct AdaptersService: RPCService {
             version: r.version, baseModelSHA256: r.baseModelSHA256, baseArchitecture: r.baseArchitecture,
             rank: UInt32(r.rank),
             alpha: r.alpha, useRSLoRA: r.useRSLoRA, targets: r.targets, createdUnixMS: r.createdUnixMS, jobID: r.jobID,
-            metrics: r.metrics, sha256: r.sha256, bytes: r.bytes)
+            metrics: r.metrics, sha256: r.sha256, bytes: r.bytes, stage: r.stage ?? "")
     }
 
     static func info(_ e: AdapterEntry) -> AdapterInfo {

@@ -47,7 +47,9 @@ public struct DecodingService: RPCService {
                                 generatedTokens: UInt32(s.generatedTokens),
                                 timeToFirstTokenMS: UInt32(s.timeToFirstTokenMS.rounded()),
                                 totalMS: UInt32(s.totalMS.rounded()),
-                                finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail))
+                                finishReason: s.finishReason.rawValue, tailText: Self.wireText(s.tail),
+                                mode: started.served.mode, adapters: started.served.adapters,
+                                fallback: started.served.fallback)
                         ).serialized())
                     return
                 case let .failed(e):
@@ -107,6 +109,6 @@ extension GenerationRequest {
         self.init(
             model: wire.model, input: input, sampling: sampling, contrast: contrast,
             maxTokens: wire.maxTokens == 0 ? nil : Int(wire.maxTokens),
-            stop: wire.stop, adapters: adapters, mode: mode)
+            stop: wire.stop, adapters: adapters, mode: mode, fallback: wire.fallback)
     }
 }

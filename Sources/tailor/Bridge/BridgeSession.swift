@@ -90,39 +90,31 @@ actor BridgeSession {
         if let t = req["temperature"] as? NSNumber { request.sampling.temperature = t.floatValue }
         let client = self.client, out = self.out
         running[key]?.cancel()
+        // An editor must not go silent before its user has trained anything: the daemon serves
+        // what exists, and `done` says what ran.
+        request.fallback = true
         running[key] = Task { [weak self] in
             do {
-                var text = "", events = 0
-                var current = request
-                while true {
-                    do {
-                        for try await event in try client.generate(current) {
-                            if Task.isCancelled { break }
-                            events += 1
-                            switch event {
-                            case let .token(_, _, t, _), let .contrastiveToken(_, _, t, _, _, _):
-                                text += t
-                                out.send(id, "token", ["text": t])
-                            case let .stats(s):
-                                text += s.tailText
-                                out.send(
-                                    id, "done",
-                                    [
-                                        "text": text, "prompt_tokens": Int(s.promptTokens),
-                                        "cached_tokens": Int(s.cachedTokens),
-                                        "generated_tokens": Int(s.generatedTokens),
-                                        "ttft_ms": Int(s.timeToFirstTokenMS),
-                                        "total_ms": Int(s.totalMS), "finish_reason": s.finishReason,
-                                        "mode": current.mode.isEmpty ? "fallback" : current.mode,
-                                    ])
-                            }
-                        }
-                        break
-                    } catch let e as TailorClientError
-                        where e.code == .failedPrecondition && events == 0 && !current.mode.isEmpty
-                    {
-                        // A user without the adapters the mode needs (no training yet) gets what they have.
-                        current.mode = ""
+                var text = ""
+                for try await event in try client.generate(request) {
+                    if Task.isCancelled { break }
+                    switch event {
+                    case let .token(_, _, t, _), let .contrastiveToken(_, _, t, _, _, _):
+                        text += t
+                        out.send(id, "token", ["text": t])
+                    case let .stats(s):
+                        text += s.tailText
+                        out.send(
+                            id, "done",
+                            [
+                                "text": text, "prompt_tokens": Int(s.promptTokens),
+                                "cached_tokens": Int(s.cachedTokens),
+                                "generated_tokens": Int(s.generatedTokens),
+                                "ttft_ms": Int(s.timeToFirstTokenMS),
+                                "total_ms": Int(s.totalMS), "finish_reason": s.finishReason,
+                                "mode": s.mode, "fallback": s.fallback,
+                                "adapters": s.adapters.map(\.spelled),
+                            ])
                     }
                 }
                 if Task.isCancelled { out.send(id, "cancelled") }

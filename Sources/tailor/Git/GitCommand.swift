@@ -114,29 +114,29 @@ struct GitSuggestion: Codable, Equatable {
         fallback: Bool, dry: Float = defaultDRY
     ) async throws -> GitSuggestion {
         var budget = CommitPrompt.defaultBudget
-        var modes = fallback ? [mode, ""] : [mode]
         while true {
             let prompt = CommitPrompt.text(change, body: body, budget: budget)
             var request = GenerateRequest(
                 model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
-            request.mode = modes[0]
+            request.mode = mode
+            request.fallback = fallback
             request.sampling.dryMultiplier = dry
             request.sampling.drySequenceBreakers = Self.dryBreakers
             request.sampling.dryPenaltyLastN = Self.dryWindow
             do {
-                // The subject is the first non-empty line: leading newlines are skipped, and
-                // leaving the loop at the line's end cancels the rest of the generation.
-                var text = ""
+                // The subject is the first non-empty line: leading newlines are skipped. Without
+                // a fallback the mode is the one asked for, so leaving the loop at the line's end
+                // cancels the rest of the generation; with one, the closing statistics say
+                // which mode ran, so the stream is read to its end (40 tokens at most).
+                var text = "", served = mode
                 for try await event in try client.generate(request) {
+                    if case let .stats(s) = event { served = s.mode }
                     text += event.tokenText ?? ""
-                    if SubjectLine.isComplete(text) { break }
+                    if !fallback && SubjectLine.isComplete(text) { break }
                 }
                 return GitSuggestion(
                     requestID: "git-\(UUID().uuidString.lowercased())", prompt: prompt,
-                    subject: SubjectLine.first(text),
-                    user: user, mode: modes[0].isEmpty ? "fallback" : modes[0])
-            } catch let TailorClientError.status(s) where s.code == .failedPrecondition && modes.count > 1 {
-                modes.removeFirst()
+                    subject: SubjectLine.first(text), user: user, mode: served)
             } catch let TailorClientError.status(s)
                 where s.code == .invalidArgument && s.field == "generate.prompt" && budget > 64
             {

@@ -45,6 +45,16 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertGreaterThan(again["tokens_cached"] as? Int ?? 0, 10, "\(again)")
         XCTAssertEqual(again["content"] as? String, fields["content"] as? String)
 
+        // Personalized in the configured mode (cope) before any training: served with what
+        // exists, and the response says what ran.
+        let plain = try XCTUnwrap(
+            try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": "The theme", "n_predict": 2}"#).json
+        )
+        let settings = try XCTUnwrap(plain["generation_settings"] as? [String: Any])
+        XCTAssertEqual(settings["tailor_mode"] as? String, "base")
+        XCTAssertEqual(settings["tailor_fallback"] as? Bool, true)
+        XCTAssertEqual(settings["tailor_adapters"] as? [String], [])
+
         // An OpenAI client's completion, whole and streamed, greedy: the same text.
         let openAI =
             #"{"model": "gpt-3.5-turbo-instruct", "prompt": "The theme of the", "max_tokens": 12, "temperature": 0"#

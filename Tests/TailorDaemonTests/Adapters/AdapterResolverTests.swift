@@ -8,7 +8,8 @@ import XCTest
 @testable import TailorDaemon
 
 /// What each request decodes with, planned without decoding: the task adapter, the user's
-/// version made by the mode's stage, the contrast's base, and the refusals naming their field.
+/// version made by the mode's stage, the contrast's base, what the plan calls itself, and the
+/// refusals naming their field or the command that would make the missing adapter.
 final class AdapterResolverTests: XCTestCase {
     private var harness: DaemonHarness!
     private var resolver: AdapterResolver!
@@ -26,8 +27,9 @@ final class AdapterResolverTests: XCTestCase {
 
     override func tearDown() async throws { await harness.stop() }
 
-    /// Publishes the committed llama `peft` adapter as the next version of `key`, made by `stage`.
-    private func publish(_ key: AdapterKey, _ peft: String, stage: String) throws {
+    /// Publishes the committed llama `peft` adapter as the next version of `key`, made by `stage`
+    /// (nil: imported).
+    private func publish(_ key: AdapterKey, _ peft: String, stage: String?) throws {
         let dir = TestPaths.fixtures.appendingPathComponent("lora/llama-\(peft)-peft")
         let config = try Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))
         let weights = [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors")))
@@ -40,13 +42,28 @@ final class AdapterResolverTests: XCTestCase {
     }
 
     private func plan(
-        _ mode: DecodingMode, _ adapters: GenerationRequest.Adapters = .personalized(user: "alice", task: "email")
+        _ mode: DecodingMode, _ adapters: GenerationRequest.Adapters = .personalized(user: "alice", task: "email"),
+        fallback: Bool = false
     )
         throws -> AdapterResolver.Plan
     {
         try resolver.plan(
-            for: GenerationRequest(model: "tiny", input: .text("hi"), adapters: adapters, mode: mode), caller: .current,
-            model: model)
+            for: GenerationRequest(
+                model: "tiny", input: .text("hi"), adapters: adapters, mode: mode, fallback: fallback),
+            caller: .current, model: model)
+    }
+
+    /// The plan's name and adapters as a client reads them from GenerateStats.
+    private func served(_ p: AdapterResolver.Plan) -> String {
+        "\(p.mode)\(p.fallback ? " (fallback)" : ""): " + p.refs.map(\.spelled).joined(separator: ", ")
+    }
+
+    /// The FAILED_PRECONDITION message of a refused plan; nil when it is served.
+    private func refusal(_ mode: DecodingMode, user: String = "alice", task: String = "email") -> String? {
+        do { _ = try plan(mode, .personalized(user: user, task: task)); return nil } catch let e as RPCError {
+            XCTAssertEqual(e.code, .failedPrecondition, "\(e)")
+            return e.message
+        } catch { return "\(error)" }
     }
 
     private func ids(_ uses: [AdapterUse]?) -> [ObjectIdentifier]? { uses?.map { ObjectIdentifier($0.adapter) } }
@@ -78,18 +95,69 @@ final class AdapterResolverTests: XCTestCase {
         let explicit = try plan(.cope, .explicit(refs))
         XCTAssertEqual(ids(explicit.adapters), [task, oppu])
         XCTAssertEqual(ids(explicit.contrastBase), [task])
+        // Each plan names what runs, the versions resolved.
+        XCTAssertEqual(served(try plan(.base)), "base: ")
+        XCTAssertEqual(served(try plan(.tam)), "tam: task email v1")
+        XCTAssertEqual(served(try plan(.automatic)), "dpo-only: task email v1, user alice/email v2")
+        XCTAssertEqual(served(try plan(.oppu)), "oppu: task email v1, user alice/email v1")
+        XCTAssertEqual(served(cope), "cope: task email v1, user alice/email v2")
+        XCTAssertEqual(served(cd), "cd-only: task email v1, user alice/email v1")
+        XCTAssertEqual(served(explicit), "cope: task email v1, user alice/email v1")
+        XCTAssertEqual(served(try plan(.automatic, .explicit(refs))), "adapters: task email v1, user alice/email v1")
     }
 
-    /// A user with no adapter yet decodes with what exists, except in a contrastive mode,
-    /// which has nothing to contrast and says what to do.
-    func testAUserWithoutAdaptersIsServedOrToldWhy() throws {
+    /// A mode is served as asked or refused with the command that makes what it lacks: never
+    /// silently decoded with something else (issue 21).
+    func testAModeMissingItsVersionIsRefusedWithTheNextStep() throws {
+        XCTAssertEqual(
+            refusal(.tam), "there is no task adapter for task 'email': train one with `tailor train tam --task email`")
         try publish(taskKey, "task", stage: "tam")
-        let task = try adapter(taskKey, nil)
-        XCTAssertEqual(ids(try plan(.oppu).adapters), [task])
-        XCTAssertThrowsError(try plan(.cope)) { e in
-            XCTAssertEqual((e as? RPCError)?.code, .failedPrecondition)
-            XCTAssertTrue("\(e)".contains("train one first"), "\(e)")
-        }
+        try publish(userKey, "user", stage: "oppu")
+        XCTAssertNil(refusal(.oppu))
+        XCTAssertNil(refusal(.cdOnly))
+        XCTAssertNil(refusal(.automatic))
+        let train = "train it with `tailor train cope --user alice --task email`"
+        XCTAssertEqual(
+            refusal(.cope), "user 'alice' has no DPO version (mode cope decodes with one) for task 'email': \(train)")
+        XCTAssertEqual(
+            refusal(.dpoOnly),
+            "user 'alice' has no DPO version (mode dpo-only decodes with one) for task 'email': \(train)")
+        XCTAssertEqual(
+            refusal(.automatic, user: "bob"),
+            "user 'bob' has no adapter for task 'email': train it with `tailor train cope --user bob --task email`")
+        XCTAssertEqual(
+            refusal(.oppu, user: "bob"),
+            "user 'bob' has no adapter for task 'email': train it with `tailor train oppu --user bob --task email`")
+        // A task alone, in the default mode, needs its task adapter too.
+        XCTAssertNotNil(refusal(.automatic, user: "", task: "other"))
+    }
+
+    /// With a fallback the request runs with what exists, and the plan says so.
+    func testFallbackServesWhatExistsAndSaysSo() throws {
+        XCTAssertEqual(served(try plan(.tam, fallback: true)), "base (fallback): ")
+        XCTAssertEqual(served(try plan(.cope, fallback: true)), "base (fallback): ")
+        try publish(taskKey, "task", stage: "tam")
+        XCTAssertEqual(served(try plan(.cope, fallback: true)), "tam (fallback): task email v1")
+        XCTAssertNil(try plan(.cope, fallback: true).contrastBase, "nothing to contrast")
+        try publish(userKey, "user", stage: "oppu")
+        let cope = try plan(.cope, fallback: true)
+        XCTAssertEqual(served(cope), "cd-only (fallback): task email v1, user alice/email v1")
+        XCTAssertNotNil(cope.contrastBase)
+        XCTAssertEqual(
+            served(try plan(.dpoOnly, fallback: true)), "oppu (fallback): task email v1, user alice/email v1")
+        XCTAssertEqual(served(try plan(.oppu, fallback: true)), "oppu: task email v1, user alice/email v1")
+        XCTAssertEqual(
+            served(try plan(.automatic, .personalized(user: "bob", task: "email"), fallback: true)),
+            "tam (fallback): task email v1")
+    }
+
+    /// A version made elsewhere (imported, no stage) serves any user mode as asked.
+    func testAnImportedVersionServesTheModeAsked() throws {
+        try publish(taskKey, "task", stage: "tam")
+        try publish(userKey, "user", stage: nil)
+        XCTAssertEqual(served(try plan(.cope)), "cope: task email v1, user alice/email v1")
+        XCTAssertEqual(served(try plan(.dpoOnly)), "dpo-only: task email v1, user alice/email v1")
+        XCTAssertEqual(served(try plan(.automatic)), "oppu: task email v1, user alice/email v1")
     }
 
     func testRefusalsNameTheirField() throws {

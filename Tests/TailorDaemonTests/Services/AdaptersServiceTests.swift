@@ -79,10 +79,16 @@ final class AdaptersServiceTests: XCTestCase {
         let viaRefs = try await generate(
             c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, adapters: [task, alice]))
         XCTAssertEqual(viaRefs, personal)
-        // A user without an adapter gets the task adapter alone; no personalization is the base.
+        // A user without an adapter is refused, or with a fallback gets the task adapter alone;
+        // no personalization is the base.
         let taskOnly = try reference(prompt, adapters: [("llama", "task")], maxTokens: 10)
-        let viaBob = try await generate(
-            c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "bob", task: "email"))
+        var bob = GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10, user: "bob", task: "email")
+        do {
+            _ = try await generate(c, bob)
+            XCTFail("bob has no adapter")
+        } catch let TailorClientError.status(s) { XCTAssertEqual(s.code, .failedPrecondition) }
+        bob.fallback = true
+        let viaBob = try await generate(c, bob)
         XCTAssertEqual(viaBob, taskOnly)
         let plain = try await generate(c, GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 10))
         XCTAssertEqual(plain, base)

@@ -103,6 +103,24 @@ final class DecodingModesTests: XCTestCase {
         XCTAssertEqual(badMode?.field, "generate.mode")
         let noAdapter = await status("cope", user: "bob")
         XCTAssertEqual(noAdapter?.code, .failedPrecondition)
+        XCTAssertTrue(noAdapter?.message.contains("tailor train cope --user bob --task email") ?? false)
+
+        // The closing statistics say what ran; with a fallback, that it was not what was asked.
+        func stats(_ events: [GenerateEvent]) -> GenerateStats? {
+            if case let .stats(s)? = events.last { return s }
+            return nil
+        }
+        XCTAssertEqual(stats(oppu.events)?.mode, "oppu")
+        XCTAssertEqual(stats(oppu.events)?.adapters.map(\.spelled), ["task email v1", "user alice/email v1"])
+        XCTAssertEqual(stats(cope.events)?.adapters.map(\.spelled), ["task email v1", "user alice/email v2"])
+        XCTAssertEqual(stats(cope.events).map { [$0.mode, "\($0.fallback)"] }, ["cope", "false"])
+        XCTAssertEqual(stats(base.events)?.adapters, [])
+        var bob = GenerateRequest(model: "tiny", input: .prompt("x"), maxTokens: 2, user: "bob", task: "email")
+        bob.mode = "cope"
+        bob.fallback = true
+        var last: GenerateEvent?
+        for try await e in try c.generate(bob) { last = e }
+        XCTAssertEqual(stats([last].compactMap { $0 }).map { [$0.mode, "\($0.fallback)"] }, ["tam", "true"])
         await d.stop()
     }
 }

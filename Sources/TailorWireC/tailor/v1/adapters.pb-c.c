@@ -547,7 +547,7 @@ const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor =
   (ProtobufCMessageInit) tailor__v1__adapter_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descriptors[12] =
+static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descriptors[13] =
 {
   {
     "version",
@@ -693,6 +693,18 @@ static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stage",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, stage),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
   4,   /* field[4] = alpha */
@@ -704,6 +716,7 @@ static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
   9,   /* field[9] = metrics */
   3,   /* field[3] = rank */
   10,   /* field[10] = sha256 */
+  12,   /* field[12] = stage */
   6,   /* field[6] = targets */
   5,   /* field[5] = use_rslora */
   0,   /* field[0] = version */
@@ -711,7 +724,7 @@ static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__adapter_version__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor =
 {
@@ -721,7 +734,7 @@ const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor =
   "Tailor__V1__AdapterVersion",
   "tailor.v1",
   sizeof(Tailor__V1__AdapterVersion),
-  12,
+  13,
   tailor__v1__adapter_version__field_descriptors,
   tailor__v1__adapter_version__field_indices_by_name,
   1,  tailor__v1__adapter_version__number_ranges,

@@ -322,7 +322,7 @@ void   tailor__v1__generate_stats__free_unpacked
   assert(message->base.descriptor == &tailor__v1__generate_stats__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[12] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descriptors[13] =
 {
   {
     "model",
@@ -468,12 +468,25 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_request__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fallback",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateRequest, fallback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_request__field_indices_by_name[] = {
   8,   /* field[8] = adapters */
   2,   /* field[2] = chat */
   10,   /* field[10] = cope_alpha */
   11,   /* field[11] = cope_tau */
+  12,   /* field[12] = fallback */
   5,   /* field[5] = max_tokens */
   9,   /* field[9] = mode */
   0,   /* field[0] = model */
@@ -486,7 +499,7 @@ static const unsigned tailor__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
 {
@@ -496,7 +509,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_request__descriptor =
   "Tailor__V1__GenerateRequest",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateRequest),
-  12,
+  13,
   tailor__v1__generate_request__field_descriptors,
   tailor__v1__generate_request__field_indices_by_name,
   1,  tailor__v1__generate_request__number_ranges,
@@ -927,7 +940,7 @@ const ProtobufCMessageDescriptor tailor__v1__token_event__descriptor =
   (ProtobufCMessageInit) tailor__v1__token_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[7] =
+static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descriptors[10] =
 {
   {
     "prompt_tokens",
@@ -1013,11 +1026,50 @@ static const ProtobufCFieldDescriptor tailor__v1__generate_stats__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "mode",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateStats, mode),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "adapters",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tailor__V1__GenerateStats, n_adapters),
+    offsetof(Tailor__V1__GenerateStats, adapters),
+    &tailor__v1__adapter_ref__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fallback",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__GenerateStats, fallback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__generate_stats__field_indices_by_name[] = {
+  8,   /* field[8] = adapters */
   6,   /* field[6] = cached_tokens */
+  9,   /* field[9] = fallback */
   4,   /* field[4] = finish_reason */
   1,   /* field[1] = generated_tokens */
+  7,   /* field[7] = mode */
   0,   /* field[0] = prompt_tokens */
   5,   /* field[5] = tail_text */
   2,   /* field[2] = time_to_first_token_ms */
@@ -1026,7 +1078,7 @@ static const unsigned tailor__v1__generate_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__generate_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
 {
@@ -1036,7 +1088,7 @@ const ProtobufCMessageDescriptor tailor__v1__generate_stats__descriptor =
   "Tailor__V1__GenerateStats",
   "tailor.v1",
   sizeof(Tailor__V1__GenerateStats),
-  7,
+  10,
   tailor__v1__generate_stats__field_descriptors,
   tailor__v1__generate_stats__field_indices_by_name,
   1,  tailor__v1__generate_stats__number_ranges,

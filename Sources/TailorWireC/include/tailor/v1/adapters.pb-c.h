@@ -93,10 +93,14 @@ struct  Tailor__V1__AdapterVersion
    */
   char *sha256;
   uint64_t bytes;
+  /*
+   * the training stage that made it: tam, oppu or dpo; empty for imports
+   */
+  char *stage;
 };
 #define TAILOR__V1__ADAPTER_VERSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__adapter_version__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Tailor__V1__Metric

@@ -84,6 +84,13 @@ struct  Tailor__V1__GenerateRequest
    * τ; 0: 0.1
    */
   float cope_tau;
+  /*
+   * A mode that cannot be served as asked (no task adapter for tam, no OPPU version for oppu
+   * or cd-only, no DPO version for dpo-only or cope; no adapter at all for an empty mode with
+   * a user) fails with FAILED_PRECONDITION naming what is missing. With fallback, the request
+   * is served with whatever adapters exist instead, and GenerateStats says what ran.
+   */
+  protobuf_c_boolean fallback;
   Tailor__V1__GenerateRequest__InputCase input_case;
   union {
     /*
@@ -98,7 +105,7 @@ struct  Tailor__V1__GenerateRequest
 };
 #define TAILOR__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, TAILOR__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, TAILOR__V1__GENERATE_REQUEST__INPUT__NOT_SET, {0} }
 
 
 struct  Tailor__V1__ChatInput
@@ -261,10 +268,20 @@ struct  Tailor__V1__GenerateStats
    * prompt tokens whose KV entries came from the prompt cache
    */
   uint32_t cached_tokens;
+  /*
+   * (a shared prefix with an earlier request): not prefilled again
+   * What decoded the request: the mode that ran (base, tam, oppu, dpo-only, cope, cd-only, or
+   * "adapters" for explicit adapters decoded plainly) and its adapters, versions resolved, in
+   * order (the user's last). `fallback` is set when that differs from the mode asked for.
+   */
+  char *mode;
+  size_t n_adapters;
+  Tailor__V1__AdapterRef **adapters;
+  protobuf_c_boolean fallback;
 };
 #define TAILOR__V1__GENERATE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__generate_stats__descriptor) \
-    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 /* Tailor__V1__GenerateRequest methods */
