@@ -82,6 +82,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The GGUF models a person can name instead of giving a path: Tailor's models directory
+        // and Ollama's store. Foundation only.
+        .target(name: "TailorModels"),
         // A training job's parameters as a client submits them, resolved against each stage's
         // defaults, and the stored records as the pipeline reads them: what tailord's jobs and
         // `tailor train --offline` both run.
@@ -94,7 +97,7 @@ let package = Package(
         .target(
             name: "TailorDaemon",
             dependencies: [
-                "TailorWire", "TailorEngine", "TailorStore", "TailorTraining", "TailorJobs",
+                "TailorWire", "TailorEngine", "TailorStore", "TailorTraining", "TailorJobs", "TailorModels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -127,7 +130,7 @@ let package = Package(
             name: "tailor",
             dependencies: [
                 "TailorEngine", "TailorTraining", "TailorJobs", "TailorEval", "TailorClient", "TailorWire",
-                "TailorDaemon", "TailorStore",
+                "TailorDaemon", "TailorStore", "TailorModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -169,6 +172,10 @@ let package = Package(
         .testTarget(
             name: "TailorJobsTests",
             dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorTestSupport"]
+        ),
+        .testTarget(
+            name: "TailorModelsTests",
+            dependencies: ["TailorModels"]
         ),
         .testTarget(
             name: "TailorClientTests",

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TailorJobs
+import TailorModels
 import TailorStore
 import TailorWire
 
@@ -125,8 +126,13 @@ public struct Daemon: Sendable {
         let models = ModelManager(settings: configuration.generation)
         let components = try Components(
             stateDirectory: paths.stateDirectory, configuration: configuration, activity: models.activity)
-        for path in configuration.models {
-            try? notifier.notify(["STATUS": "loading \(path)"])
+        let catalog = ModelCatalog()
+        for name in configuration.models {
+            try? notifier.notify(["STATUS": "loading \(name)"])
+            let path: String
+            do { path = try catalog.resolve(name) } catch {
+                throw DaemonError.modelLoad(path: name, reason: "\(error)")
+            }
             do {
                 let info = try await models.load(path: path)
                 logger.info(

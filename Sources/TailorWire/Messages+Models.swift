@@ -17,12 +17,16 @@ public struct ModelInfo: Sendable, Equatable {
     public var contextLength: UInt32
     /// sha256 of the file, hex: the identity adapters are checked against.
     public var sha256: String
+    /// Whether the GGUF holds a chat template; most base models lack one, and a client warns
+    /// before sending them chat input.
+    public var hasChatTemplate: Bool
 
     /// A description of a loaded model.
     public init(
         id: String, path: String, architecture: String, parameters: UInt64, fileBytes: UInt64,
-        contextLength: UInt32, sha256: String
+        contextLength: UInt32, sha256: String, hasChatTemplate: Bool = true
     ) {
+        self.hasChatTemplate = hasChatTemplate
         self.id = id
         self.path = path
         self.architecture = architecture
@@ -41,6 +45,7 @@ public struct ModelInfo: Sendable, Equatable {
         m.pointee.file_bytes = fileBytes
         m.pointee.context_length = contextLength
         m.pointee.sha256 = try arena.cString(sha256, field: "model.sha256")
+        m.pointee.has_chat_template = hasChatTemplate ? 1 : 0
     }
 
     /// Reads an unpacked `tailor.v1.ModelInfo`.
@@ -49,7 +54,7 @@ public struct ModelInfo: Sendable, Equatable {
             id: try r.string(m.id, field: "model.id"), path: try r.string(m.path, field: "model.path"),
             architecture: try r.string(m.architecture, field: "model.architecture"), parameters: m.parameters,
             fileBytes: m.file_bytes, contextLength: m.context_length,
-            sha256: try r.string(m.sha256, field: "model.sha256"))
+            sha256: try r.string(m.sha256, field: "model.sha256"), hasChatTemplate: m.has_chat_template != 0)
     }
 
     /// Serialized `tailor.v1.ModelInfo` (Models.Load's response).

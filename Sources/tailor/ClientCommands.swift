@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TailorClient
 import TailorEngine
+import TailorModels
 import TailorWire
 
 /// How client commands find the daemon.
@@ -66,8 +67,8 @@ struct StatusCommand: AsyncParsableCommand {
 /// `tailor models ls|load|unload`.
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "List, load and unload the daemon's base models.",
-        subcommands: [List.self, Load.self, Unload.self])
+        commandName: "models", abstract: "List, load and unload the daemon's base models; list the local ones.",
+        subcommands: [List.self, Load.self, Unload.self, Available.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "List loaded models.")
@@ -88,12 +89,39 @@ struct ModelsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load a GGUF model into the daemon.")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Id to serve it under (default: the file name without .gguf).") var id: String = ""
-        @Argument(help: "The GGUF file.") var path: String
+        @Argument(
+            help:
+                "The GGUF file, or a model's name in Tailor's models directory or Ollama's store (`tailor models available`)."
+        ) var path: String
 
         func run() async throws {
-            let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-            let m = try await withClient(connection) { try await $0.loadModel(path: abs, id: id) }
+            let file = try ModelOptions.path(path)
+            let m = try await withClient(connection) { try await $0.loadModel(path: file, id: id) }
             print("loaded \(m.id) (\(m.architecture), sha256 \(m.sha256))")
+        }
+    }
+
+    struct Available: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the GGUF models on this machine that --model and `models load` take by name.",
+            discussion:
+                "Tailor's models directory ($TAILOR_MODELS_DIR, else $XDG_DATA_HOME/tailor/models or ~/.local/share/tailor/models; Scripts/fetch-model.sh puts models there) and the models Ollama has pulled ($OLLAMA_MODELS, else ~/.ollama/models and /usr/share/ollama/.ollama/models)."
+        )
+
+        func run() throws {
+            let catalog = ModelCatalog()
+            let models = catalog.available()
+            if models.isEmpty {
+                print("no models in \(catalog.directory.path) or Ollama's store; Scripts/fetch-model.sh fetches one")
+                return
+            }
+            let width = max(4, models.map(\.name.count).max() ?? 0)
+            func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+            print(pad("NAME", width) + "  SOURCE  " + pad("SIZE", 9) + "  PATH")
+            for m in models {
+                let size = String(format: "%.1f MB", Double(m.bytes) / 1e6)
+                print(pad(m.name, width) + "  " + pad(m.source, 6) + "  " + pad(size, 9) + "  " + m.path)
+            }
         }
     }
 
@@ -162,6 +190,11 @@ struct GenerateCommand: AsyncParsableCommand {
         personalized.copeTau = tau
         personalized.fallback = fallback
         try await withClient(connection) { client in
+            if chat, let m = try await client.models().first(where: { model.isEmpty || $0.id == model }),
+                !m.hasChatTemplate
+            {
+                Console.error(ChatWarning.text(model: m.id))
+            }
             for try await event in try client.generate(personalized, timeoutMS: timeoutMS) {
                 switch event {
                 case let .token(_, _, text, _):
@@ -190,5 +223,14 @@ struct GenerateCommand: AsyncParsableCommand {
                 }
             }
         }
+    }
+}
+
+/// The warning before chat input reaches a model without a chat template (most base models,
+/// such as Gemma 3 270M): it gets a generic layout it was never trained on.
+enum ChatWarning {
+    static func text(model: String) -> String {
+        "warning: \((model as NSString).lastPathComponent) has no chat template (likely a base model, not an "
+            + "instruction-tuned one); --chat uses a generic layout it was not trained on, so expect poor answers"
     }
 }

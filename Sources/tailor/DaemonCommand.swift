@@ -21,7 +21,9 @@ struct DaemonCommand: AsyncParsableCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the user units (tailord.socket, tailord.service) and enable the socket.")
+            abstract:
+                "Write the user units (tailord.socket, tailord.service), name a model in tailord.conf, and enable the socket."
+        )
         @Flag(help: "Install the user units (the only kind this command installs; system units are packaged).")
         var user = false
         @Option(help: "The tailord executable the service starts (default: tailord next to this tailor).")
@@ -30,6 +32,13 @@ struct DaemonCommand: AsyncParsableCommand {
         var directory: String?
         @Flag(name: .customLong("no-enable"), help: "Write the files only; do not run systemctl.")
         var noEnable = false
+        @Option(
+            help:
+                "The model the daemon loads (a file or a name, `tailor models available`; default: the model Scripts/fetch-model.sh installs), written to the config file unless it already names one."
+        )
+        var model: String?
+        @Option(help: "The config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf).")
+        var config: String?
 
         func validate() throws {
             guard user else {
@@ -49,10 +58,37 @@ struct DaemonCommand: AsyncParsableCommand {
                 try AtomicFile.write(Array(unit.text.utf8), to: path, mode: 0o644)
                 print("wrote \(path)")
             }
+            try nameModel(in: config ?? DaemonConfiguration.defaultFilePath(mode: .user))
             guard !noEnable else { return }
             try systemctl(["--user", "daemon-reload"])
             try systemctl(["--user", "enable", "--now", "tailord.socket"])
             print("enabled tailord.socket; the daemon starts on the first connection")
+        }
+
+        /// Makes the config file name a model, so the installed daemon can answer its first
+        /// request: a `model = PATH` line is added unless the file already has one.
+        private func nameModel(in file: String) throws {
+            let existing = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            let names = existing.split(separator: "\n").contains { line in
+                let key = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                return key.split(separator: "=", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces) == "model"
+            }
+            if names {
+                print("kept \(file): it already names a model")
+                return
+            }
+            let path: String
+            do { path = try ModelOptions.path(model) } catch  where model == nil {
+                Console.error(
+                    "warning: no model found at \(ModelOptions.defaultModelPath), so the daemon will start with none; "
+                        + "run Scripts/fetch-model.sh and install again, or add `model = NAME` to \(file)")
+                return
+            }
+            let text = existing + (existing.isEmpty || existing.hasSuffix("\n") ? "" : "\n") + "model = \(path)\n"
+            try FileManager.default.createDirectory(
+                atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.write(Array(text.utf8), to: file, mode: 0o644)
+            print("wrote model = \(path) to \(file)")
         }
     }
 

@@ -35,8 +35,7 @@ struct OfflineTraining {
     func run() throws {
         guard let data else { throw ValidationError("--offline needs --data FILE") }
         guard let out = files.out else { throw ValidationError("--offline needs --out PATH") }
-        let path = model ?? ModelOptions().modelPath
-        let model = try Model(path: path)
+        let model = try Model(path: try ModelOptions.path(model))
         var request = Jobs.SubmitRequest(kind: kind, user: "offline", task: task)
         request.parameters = parameters
         let spec: JobSpec

@@ -106,6 +106,7 @@ struct RunCommand: ParsableCommand {
         let tok = model.tokenizer
         var text = prompt
         if chat {
+            if tok.chatTemplate == nil { Console.error(ChatWarning.text(model: modelOptions.modelPath)) }
             let template = ChatTemplate.detect(jinja: tok.chatTemplate, architecture: model.config.architecture)
             var messages: [ChatMessage] = []
             if let s = system ?? (template == .chatML ? ChatTemplate.defaultSystemPrompt(jinja: tok.chatTemplate) : nil)

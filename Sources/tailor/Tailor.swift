@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorEngine
+import TailorModels
 import TailorWire
 
 /// `tailor`: the command line of Tailor. Offline commands run straight on the engine; the others
@@ -24,14 +25,35 @@ struct Tailor: AsyncParsableCommand {
 
 /// Options shared by commands that load a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "GGUF model file (default: the model Scripts/fetch-model.sh installs).")
+    @Option(
+        name: .long,
+        help:
+            "GGUF model: a file, a name in Tailor's models directory or an Ollama model such as gemma3:270m (`tailor models available`; default: the model Scripts/fetch-model.sh installs)."
+    )
     var model: String?
 
     @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
     var threads: Int?
 
-    /// The model path: --model, else $TAILOR_MODEL, else the fetched default.
-    var modelPath: String { model ?? Self.defaultModelPath }
+    /// The model file: --model (a path or a name), else $TAILOR_MODEL, else the fetched default.
+    /// An unknown name stays as given, so opening it reports the file name.
+    var modelPath: String { Self.resolve(model) ?? (model ?? Self.defaultModelPath) }
+
+    /// The file `argument` (nil: the default model) names, or nil when none is found.
+    static func resolve(_ argument: String?) -> String? {
+        try? ModelCatalog().resolve(argument ?? defaultModelPath)
+    }
+
+    /// The file `argument` (nil: the default model) names.
+    /// - Throws: `CLIError` saying where the catalog looked.
+    static func path(_ argument: String?) throws -> String {
+        do { return try ModelCatalog().resolve(argument ?? defaultModelPath) } catch {
+            if argument == nil {
+                throw CLIError("no model at \(defaultModelPath): run Scripts/fetch-model.sh, or pass --model")
+            }
+            throw CLIError("\(error)")
+        }
+    }
 
     /// $TAILOR_MODEL, else the model Scripts/fetch-model.sh installs.
     static var defaultModelPath: String {
@@ -44,10 +66,11 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> Model {
+        let path = try Self.path(model)
         do {
-            return try Model(path: modelPath)
+            return try Model(path: path)
         } catch {
-            throw ValidationError("\(error)")
+            throw CLIError("cannot use \(path) as a model: \(error)")
         }
     }
 

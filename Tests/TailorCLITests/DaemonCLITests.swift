@@ -271,14 +271,34 @@ final class DaemonCLITests: DaemonTestCase {
     }
 
     func testInstallWritesUserUnitsForThisBinary() throws {
-        let out = try cli([
-            "daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable",
-            BuiltProducts.tailord.path,
-        ])
-        XCTAssertEqual(out.status, 0, out.stderr)
+        let config = dir + "/config/tailor/tailord.conf"
+        func install(_ extra: [String], environment: [String: String] = [:]) throws -> BuiltProducts.Output {
+            try BuiltProducts.tailor(
+                [
+                    "daemon", "install", "--user", "--no-enable", "--directory", dir + "/units", "--executable",
+                    BuiltProducts.tailord.path, "--config", config,
+                ] + extra, environment: environment)
+        }
+        // No model on the machine: the units are written, and a warning says what to do.
+        let bare = try install([], environment: ["TAILOR_MODEL": dir + "/none.gguf"])
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertTrue(bare.stderr.contains("the daemon will start with none"), bare.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: config))
         let service = try String(contentsOfFile: dir + "/units/tailord.service", encoding: .utf8)
         XCTAssertTrue(service.contains("ExecStart=\(BuiltProducts.tailord.path) --mode user"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/units/tailord.socket"))
+        // With a model, the config names it, and a daemon reading that config serves it.
+        let out = try install([], environment: ["TAILOR_MODEL": TestPaths.tinyModel()])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertEqual(
+            try String(contentsOfFile: config, encoding: .utf8), "model = \(TestPaths.tinyModel())\n")
+        let again = try install(["--model", dir + "/other.gguf"])
+        XCTAssertTrue(again.stdout.contains("already names a model"), again.stdout)
+        let socket = dir + "/i.sock"
+        try startDaemon(
+            ["--socket", socket, "--state-dir", dir + "/state", "--threads", "1", "--config", config], socket: socket)
+        let generated = try cli(["generate", "--socket", socket, "-n", "2", "hi"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
         XCTAssertNotEqual(try cli(["daemon", "install", "--no-enable"]).status, 0)  // --user is required
     }
 }

@@ -46,11 +46,14 @@ public enum BuiltProducts {
     }
 
     /// Starts tailord with `args` and waits until `tailor status` answers on `socket`; its
-    /// standard error goes to `log` (or nowhere).
-    public static func launchDaemon(_ args: [String], socket: String, log: String? = nil) throws -> Process {
+    /// standard error goes to `log` (or nowhere); `environment` entries are added to this process's.
+    public static func launchDaemon(
+        _ args: [String], socket: String, log: String? = nil, environment: [String: String] = [:]
+    ) throws -> Process {
         let p = Process()
         p.executableURL = tailord
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let log { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         p.standardError = FileHandle(forWritingAtPath: log ?? "/dev/null")
         try p.run()
@@ -95,8 +98,10 @@ open class DaemonTestCase: XCTestCase {
 
     /// Starts tailord with `args` and waits until it answers on `socket`.
     @discardableResult
-    public func startDaemon(_ args: [String], socket: String, log: String? = nil) throws -> Process {
-        let p = try BuiltProducts.launchDaemon(args, socket: socket, log: log)
+    public func startDaemon(
+        _ args: [String], socket: String, log: String? = nil, environment: [String: String] = [:]
+    ) throws -> Process {
+        let p = try BuiltProducts.launchDaemon(args, socket: socket, log: log, environment: environment)
         daemon = p
         return p
     }

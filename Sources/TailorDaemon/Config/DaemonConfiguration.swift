@@ -76,7 +76,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// Applies a config file's settings over self.
     ///
-    /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat.
+    /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat and
+    /// takes an absolute path or a name (`gemma3:270m`, a file in Tailor's models directory).
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
     /// max_queued_per_uid, max_tokens, max_streams, max_connections, max_connections_per_uid,
     /// hello_timeout_seconds, idle_timeout_seconds, max_buffered_upload_bytes,
@@ -123,7 +124,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 guard value.hasPrefix("/") else { throw fail("state_dir must be an absolute path") }
                 stateDirectory = value
             case "model":
-                guard value.hasPrefix("/") else { throw fail("model must be an absolute path") }
+                // An absolute path, or a name the daemon's `ModelCatalog` resolves at start.
+                guard !value.isEmpty, value.hasPrefix("/") || !value.hasPrefix(".") else {
+                    throw fail("model must be an absolute path or a model's name (`tailor models available`)")
+                }
                 modelsFromFile.append(value)
             case "threads": generation.threads = try int(1...1024)
             case "slots": generation.slots = try int(1...64)

@@ -22,7 +22,10 @@ public struct DaemonOptions: ParsableArguments {
         name: .customLong("state-dir"), help: "State directory (default: $XDG_STATE_HOME/tailor, or /var/lib/tailor).")
     public var stateDir: String?
 
-    @Option(help: "GGUF model to load at start (repeatable; replaces the config file's list).")
+    @Option(
+        help:
+            "GGUF model to load at start: a file, or a name in Tailor's models directory or Ollama's store (repeatable; replaces the config file's list)."
+    )
     public var model: [String] = []
 
     @Option(name: [.customShort("t"), .long], help: "Threads for the forward pass (default: all cores).")
@@ -69,7 +72,7 @@ public struct DaemonOptions: ParsableArguments {
         func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : cwd + "/" + p }
         if let socket { c.socket = absolute(socket) }
         if let stateDir { c.stateDirectory = absolute(stateDir) }
-        if !model.isEmpty { c.models = model.map(absolute) }
+        if !model.isEmpty { c.models = model.map { FileManager.default.fileExists(atPath: $0) ? absolute($0) : $0 } }
         if let threads {
             guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
             c.generation.threads = threads

@@ -27,7 +27,8 @@ final class LoadedModel: Sendable {
             id: id, path: path, architecture: model.config.architecture.rawValue,
             parameters: UInt64(model.file.tensors.reduce(0) { $0 + $1.elementCount }),
             fileBytes: UInt64(model.file.fileSize), contextLength: UInt32(context.maxContext),
-            sha256: digest.map { String(format: "%02x", $0) }.joined())
+            sha256: digest.map { String(format: "%02x", $0) }.joined(),
+            hasChatTemplate: model.tokenizer.chatTemplate != nil)
         worker = GenerationWorker(
             context: context, maxQueued: settings.maxQueued,
             maxQueuedPerUID: settings.maxQueuedPerUID, name: id, activity: activity)

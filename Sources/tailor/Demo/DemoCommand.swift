@@ -89,10 +89,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         var daemon: PrivateDaemon?
         if socket == nil {
-            let path = model ?? ModelOptions.defaultModelPath
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CLIError("no model at \(path): run Scripts/fetch-model.sh or pass --model")
-            }
+            let path = try ModelOptions.path(model)
             step("starting a private tailord with \((path as NSString).lastPathComponent)")
             daemon = try await PrivateDaemon(model: path, threads: threads)
         }

@@ -440,7 +440,7 @@ const ProtobufCMessageDescriptor tailor__v1__unload_model_response__descriptor =
   (ProtobufCMessageInit) tailor__v1__unload_model_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__model_info__field_descriptors[7] =
+static const ProtobufCFieldDescriptor tailor__v1__model_info__field_descriptors[8] =
 {
   {
     "id",
@@ -526,11 +526,24 @@ static const ProtobufCFieldDescriptor tailor__v1__model_info__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "has_chat_template",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__ModelInfo, has_chat_template),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__model_info__field_indices_by_name[] = {
   2,   /* field[2] = architecture */
   5,   /* field[5] = context_length */
   4,   /* field[4] = file_bytes */
+  7,   /* field[7] = has_chat_template */
   0,   /* field[0] = id */
   3,   /* field[3] = parameters */
   1,   /* field[1] = path */
@@ -539,7 +552,7 @@ static const unsigned tailor__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor tailor__v1__model_info__descriptor =
 {
@@ -549,7 +562,7 @@ const ProtobufCMessageDescriptor tailor__v1__model_info__descriptor =
   "Tailor__V1__ModelInfo",
   "tailor.v1",
   sizeof(Tailor__V1__ModelInfo),
-  7,
+  8,
   tailor__v1__model_info__field_descriptors,
   tailor__v1__model_info__field_indices_by_name,
   1,  tailor__v1__model_info__number_ranges,

@@ -109,10 +109,14 @@ struct  Tailor__V1__ModelInfo
    * of the file, hex
    */
   char *sha256;
+  /*
+   * false for most base models: chat input then uses a generic
+   */
+  protobuf_c_boolean has_chat_template;
 };
 #define TAILOR__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 /* Tailor__V1__LoadModelRequest methods */

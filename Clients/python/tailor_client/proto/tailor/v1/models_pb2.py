@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tailor/v1/models.proto\x12\ttailor.v1\",\n\x10LoadModelRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\x13\n\x11ListModelsRequest\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.tailor.v1.ModelInfo\" \n\x12UnloadModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"\x8b\x01\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x12\n\nparameters\x18\x04 \x01(\x04\x12\x12\n\nfile_bytes\x18\x05 \x01(\x04\x12\x16\n\x0e\x63ontext_length\x18\x06 \x01(\r\x12\x0e\n\x06sha256\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16tailor/v1/models.proto\x12\ttailor.v1\",\n\x10LoadModelRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\x13\n\x11ListModelsRequest\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.tailor.v1.ModelInfo\" \n\x12UnloadModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13UnloadModelResponse\"\xa6\x01\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x12\n\nparameters\x18\x04 \x01(\x04\x12\x12\n\nfile_bytes\x18\x05 \x01(\x04\x12\x16\n\x0e\x63ontext_length\x18\x06 \x01(\r\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\x19\n\x11has_chat_template\x18\x08 \x01(\x08\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tailor.v1.models_pb2', globals())
@@ -31,5 +31,5 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _UNLOADMODELRESPONSE._serialized_start=198
   _UNLOADMODELRESPONSE._serialized_end=219
   _MODELINFO._serialized_start=222
-  _MODELINFO._serialized_end=361
+  _MODELINFO._serialized_end=388
 # @@protoc_insertion_point(module_scope)
