@@ -19,6 +19,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var sft: TrainingConfiguration
     public var dpo: TrainingConfiguration
     public var negatives: NegativeConfiguration
+    /// The longest training sequence when the request leaves it unset.
+    public static let defaultMaxTokens = 256
     public var maxTokens: Int
     public var maxItems: Int
     public var checkpointEvery: Int
@@ -79,7 +81,7 @@ public struct JobSpec: Codable, Sendable, Equatable {
         self.sft = sft
         self.dpo = dpo
         negatives = neg
-        maxTokens = p.maxTokens > 0 ? Int(p.maxTokens) : 256
+        maxTokens = p.maxTokens > 0 ? Int(p.maxTokens) : Self.defaultMaxTokens
         guard (16...4096).contains(maxTokens) else {
             throw JobSpecError.invalidArgument("parameters.max_tokens", "max_tokens must be 16...4096")
         }

@@ -30,10 +30,11 @@ struct AdaptersCommand: AsyncParsableCommand {
         func run() async throws {
             let all = try await withClient(connection) { try await $0.adapters(user: user, task: task) }
             if all.isEmpty { print("no adapters"); return }
+            print("KIND\tTASK\tUSER\tCURRENT\tRANK\tTARGETS\tSTAGE")
             for a in all {
                 let cur = a.versions.first { $0.version == a.ref.version }
                 print(
-                    "\(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")"
+                    "\(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")\t\(cur.map { $0.stage.isEmpty ? "import" : $0.stage } ?? "")"
                 )
             }
         }

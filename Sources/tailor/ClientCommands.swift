@@ -56,9 +56,19 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show the daemon's health: version, models, uptime, queue.")
     @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print one JSON object: version, uptime_seconds, queue_depth, models, socket.") var json = false
 
     func run() async throws {
         let h = try await withClient(connection) { try await $0.health() }
+        if json {
+            let object: [String: Any] = [
+                "version": h.version, "uptime_seconds": h.uptimeMS / 1000, "queue_depth": h.queueDepth,
+                "models": h.models, "socket": TailorClient.socketPath(flag: connection.socket),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
         print("tailord \(h.version), up \(h.uptimeMS / 1000) s, \(h.queueDepth) request(s) waiting")
         print(h.models.isEmpty ? "no models loaded" : "models: \(h.models.joined(separator: ", "))")
     }
@@ -77,6 +87,7 @@ struct ModelsCommand: AsyncParsableCommand {
         func run() async throws {
             let models = try await withClient(connection) { try await $0.models() }
             if models.isEmpty { print("no models loaded"); return }
+            print("ID\tARCH\tPARAMS\tCONTEXT\tSHA256\tPATH")
             for m in models {
                 print(
                     "\(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)"
@@ -150,7 +161,8 @@ struct GenerateCommand: AsyncParsableCommand {
         name: [.customShort("n"), .customLong("max-tokens")], help: "Maximum new tokens (0: the daemon's default).")
     var maxTokens: UInt32 = 0
     @Option(name: .customLong("stop"), help: "Stop string (repeatable).") var stops: [String] = []
-    @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(parsing: .unconditional, help: "Temperature; 0 or less is greedy (as in llama.cpp).")
+    var temperature: Float = 0
     @Option(
         name: .customLong("top-k"),
         help: "Top-k, 0 disables (cope and cd-only: 0 keeps their cut of \(ContrastiveParameters().topK)).")
@@ -174,15 +186,16 @@ struct GenerateCommand: AsyncParsableCommand {
             "When the mode's adapters are missing, decode with what exists instead of failing (a note on standard error says what ran)."
     ) var fallback = false
     @Flag(help: "Print statistics, the mode that ran and its adapters to standard error.") var verbose = false
-    @Argument(help: "The prompt.") var prompt: String
+    @Argument(help: "The prompt; - reads it from standard input.") var prompt: String
 
     func run() async throws {
+        let prompt = try StandardInput.prompt(prompt)
         var messages: [GenerateRequest.ChatMessage] = []
         if let system { messages.append(.init(role: "system", content: system)) }
         messages.append(.init(role: "user", content: prompt))
         let request = GenerateRequest(
             model: model, input: chat ? .chat(messages) : .prompt(prompt),
-            sampling: .init(temperature: temperature, topK: topK, topP: topP ?? 0, seed: seed),  // 0: the daemon's default
+            sampling: .init(temperature: max(0, temperature), topK: topK, topP: topP ?? 0, seed: seed),  // 0: the daemon's default
             stop: stops, maxTokens: maxTokens, user: user, task: task)
         var personalized = request
         personalized.mode = mode

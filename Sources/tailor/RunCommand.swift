@@ -4,7 +4,8 @@ import TailorEngine
 
 /// Sampling flags shared by commands that generate.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Temperature; 0 is greedy.") var temperature: Float = 0
+    @Option(parsing: .unconditional, help: "Temperature; 0 or less is greedy (as in llama.cpp).")
+    var temperature: Float = 0
     @Option(name: .customLong("top-k"), help: "Top-k (0 disables).") var topK: Int = 0
     @Option(name: .customLong("top-p"), help: "Top-p (1 disables).") var topP: Float = 1
     @Option(name: .customLong("min-p"), help: "Min-p (0 disables).") var minP: Float = 0
@@ -35,7 +36,7 @@ struct SamplingOptions: ParsableArguments {
 
     var parameters: SamplingParameters {
         SamplingParameters(
-            temperature: temperature, topK: topK, topP: topP, minP: minP,
+            temperature: max(0, temperature), topK: topK, topP: topP, minP: minP,
             repetitionPenalty: repeatPenalty, repetitionWindow: repeatLastN, seed: seed, dry: dry)
     }
 
@@ -66,12 +67,14 @@ struct RunCommand: ParsableCommand {
     var cope = false
     @Option(help: "CoPe's α.") var alpha: Float = ContrastiveParameters().alpha
     @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = ContrastiveParameters().tau
-    @Argument(help: "The prompt.") var prompt: String
+    @Argument(help: "The prompt; - reads it from standard input.") var prompt: String
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         guard contextSize >= 16 else { throw ValidationError("--ctx must be ≥ 16") }
-        guard prompt.utf8.count <= 16 << 20 else { throw ValidationError("the prompt exceeds 16 MiB") }
+        guard prompt.utf8.count <= StandardInput.maxPromptBytes else {
+            throw ValidationError("the prompt exceeds 16 MiB")
+        }
         if let merge {
             guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
             guard !lora.isEmpty else { throw ValidationError("--merge needs --lora") }
@@ -104,6 +107,7 @@ struct RunCommand: ParsableCommand {
             adapters = []
         }
         let tok = model.tokenizer
+        let prompt = try StandardInput.prompt(prompt)
         var text = prompt
         if chat {
             if tok.chatTemplate == nil { Console.error(ChatWarning.text(model: modelOptions.modelPath)) }
@@ -159,5 +163,28 @@ struct RunCommand: ParsableCommand {
                     format: "prompt %d tok, %.1f tok/s; generated %d tok, %.1f tok/s; finish: %@",
                     result.promptTokens, pp, result.tokens.count, tg, result.finishReason.rawValue))
         }
+    }
+}
+
+/// A prompt given as "-": standard input, read to its end (at most 16 MiB), the way llama.cpp
+/// and Ollama users pipe text in.
+enum StandardInput {
+    static let maxPromptBytes = 16 << 20
+
+    /// `argument`, or standard input's text when it is "-".
+    /// - Throws: `CLIError` when standard input is longer than the limit or not UTF-8.
+    static func prompt(_ argument: String) throws -> String {
+        guard argument == "-" else { return argument }
+        var data = Data()
+        while data.count <= maxPromptBytes {
+            let chunk = FileHandle.standardInput.readData(ofLength: 1 << 16)
+            if chunk.isEmpty { break }
+            data += chunk
+        }
+        guard data.count <= maxPromptBytes else { throw CLIError("the prompt on standard input exceeds 16 MiB") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw CLIError("the prompt on standard input is not UTF-8 text")
+        }
+        return text
     }
 }

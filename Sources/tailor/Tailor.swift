@@ -21,6 +21,31 @@ struct Tailor: AsyncParsableCommand {
             CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, GitCommand.self, BridgeCommand.self,
         ]
     )
+
+    /// Parses and runs as ArgumentParser does, but a mistyped subcommand gets "did you mean"
+    /// instead of "Unexpected argument".
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            if let message = CommandSuggestion.message(for: arguments, root: Tailor.self) {
+                Console.error("Error: " + message)
+                Foundation.exit(64)  // EX_USAGE
+            }
+            exit(withError: error)
+        }
+        do {
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options shared by commands that load a model.

@@ -1,34 +1,69 @@
 import ArgumentParser
 import Foundation
 import TailorClient
+import TailorJobs
+import TailorTraining
 import TailorWire
 
 /// Hyperparameter flags shared by online and offline training; unset ones take the kind's
-/// defaults (CoPe's reference settings).
+/// defaults (CoPe's reference settings), which the help shows per stage from the same values
+/// the trainer uses.
 struct HyperparameterOptions: ParsableArguments {
-    @Option(help: "LoRA rank.") var rank: UInt32?
-    @Option(help: "LoRA alpha.") var alpha: Float?
-    @Option(help: "Targets, e.g. q,v or q,k,v,o.") var targets: String?
-    @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float?
+    @Option(help: "LoRA rank (default: \(Stage.each { "\($0.rank)" })).") var rank: UInt32?
+    @Option(help: "LoRA alpha (default: \(Stage.each { "\(Int($0.alpha))" })).") var alpha: Float?
+    @Option(help: "Targets, e.g. q,v or q,k,v,o (default: \(Stage.each { $0.targets.joined(separator: ",") })).")
+    var targets: String?
+    @Option(name: .customLong("lr"), help: "Peak learning rate (default: \(Stage.each { "\($0.learningRate)" })).")
+    var learningRate: Float?
     @Option(
         name: .customLong("dpo-lr"),
-        help: "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else 5e-6).")
+        help:
+            "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else \(TrainingConfiguration.dpo.learningRate))."
+    )
     var dpoLearningRate: Float?
-    @Option(help: "Epochs.") var epochs: UInt32?
-    @Option(name: .customLong("batch"), help: "Sequences (or pairs) per optimizer step.") var batchSize: UInt32?
-    @Option(name: .customLong("accumulate"), help: "Batches per optimizer step.") var gradientAccumulation: UInt32?
-    @Option(name: .customLong("warmup"), help: "Warmup fraction of the steps.") var warmupRatio: Float?
-    @Option(name: .customLong("clip"), help: "Gradient-norm clip.") var maxGradNorm: Float?
-    @Option(help: "DPO β.") var beta: Float?
-    @Option(help: "Negatives sampled per prompt (K).") var samples: UInt32?
-    @Option(name: .customLong("max-new-tokens"), help: "Tokens per sampled negative.") var maxNewTokens: UInt32?
-    @Option(name: .customLong("reward-alpha"), help: "α of the implicit reward log π_user − α·log π_base.")
+    @Option(help: "Epochs (default: \(Stage.each { "\($0.epochs)" })).") var epochs: UInt32?
+    @Option(
+        name: .customLong("batch"),
+        help: "Sequences (or pairs) per optimizer step (default: \(Stage.each { "\($0.batchSize)" })).")
+    var batchSize: UInt32?
+    @Option(
+        name: .customLong("accumulate"),
+        help: "Batches per optimizer step (default: \(TrainingConfiguration().gradientAccumulation)).")
+    var gradientAccumulation: UInt32?
+    @Option(
+        name: .customLong("warmup"),
+        help: "Warmup fraction of the steps (default: \(Stage.each { "\($0.warmupRatio)" })).")
+    var warmupRatio: Float?
+    @Option(name: .customLong("clip"), help: "Gradient-norm clip (default: \(Stage.each { "\($0.maxGradNorm)" })).")
+    var maxGradNorm: Float?
+    @Option(help: "DPO β (default: \(TrainingConfiguration.dpo.beta)).") var beta: Float?
+    @Option(help: "Negatives sampled per prompt, K (default: \(NegativeConfiguration().samples)).") var samples: UInt32?
+    @Option(
+        name: .customLong("max-new-tokens"),
+        help: "Tokens per sampled negative (default: \(NegativeConfiguration().maxNewTokens)).")
+    var maxNewTokens: UInt32?
+    @Option(
+        name: .customLong("reward-alpha"),
+        help: "α of the implicit reward log π_user − α·log π_base (default: \(NegativeConfiguration().alpha)).")
     var rewardAlpha: Float?
     @Flag(name: .customLong("length-normalized"), help: "Score negatives by per-token means (as the reference code).")
     var lengthNormalized = false
-    @Option(help: "Seed.") var seed: UInt64?
-    @Option(name: .customLong("max-tokens"), help: "Longest training sequence.") var maxTokens: UInt32?
-    @Option(name: .customLong("max-items"), help: "Use at most this many history items.") var maxItems: UInt32?
+    @Option(help: "Seed (default: \(TrainingConfiguration().seed)).") var seed: UInt64?
+
+    /// The stages' defaults, for the help.
+    enum Stage {
+        /// "tam X, oppu Y, dpo Z" for a setting, or its one value when the stages agree.
+        static func each(_ value: (TrainingConfiguration) -> String) -> String {
+            let values = [("tam", TrainingConfiguration.tam), ("oppu", .oppu), ("dpo", .dpo)].map { ($0, value($1)) }
+            if Set(values.map(\.1)).count == 1 { return values[0].1 }
+            return values.map { "\($0) \($1)" }.joined(separator: ", ")
+        }
+    }
+    @Option(
+        name: .customLong("max-tokens"), help: "Longest training sequence (default: \(JobSpec.defaultMaxTokens)).")
+    var maxTokens: UInt32?
+    @Option(name: .customLong("max-items"), help: "Use at most this many history items (default: all).")
+    var maxItems: UInt32?
 
     var parameters: Jobs.Parameters {
         var p = Jobs.Parameters()
@@ -59,7 +94,16 @@ struct HyperparameterOptions: ParsableArguments {
 /// without the daemon.
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train adapters: tam, oppu, negatives, dpo or cope (oppu → negatives → dpo).")
+        commandName: "train", abstract: "Train adapters: tam, oppu, negatives, dpo or cope (oppu → negatives → dpo).",
+        discussion: """
+            The kinds, in CoPe's order:
+              tam        the task adapter, from other users' data for --task
+              oppu       --user's adapter (One PEFT Per User) over the task adapter
+              negatives  per history item, the worst of K samples of the task model
+              dpo        DPO: the user's real outputs over negatives and feedback
+              cope       oppu, negatives, then dpo, in one job (for --mode cope)
+            Unset hyperparameters take each stage's defaults, shown below.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var hyper: HyperparameterOptions
@@ -71,6 +115,7 @@ struct TrainCommand: AsyncParsableCommand {
         String?
     @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery: UInt32 = 0
     @Flag(name: .customLong("no-wait"), help: "Submit and print the job id without following it.") var noWait = false
+    @Flag(help: "Print progress as JSON lines (one object per update).") var json = false
     @Flag(help: "Train on files, without the daemon.") var offline = false
     @OptionGroup var files: OfflineTraining.Files
     @Option(name: [.customShort("t"), .long], help: "Offline: threads (default: all cores).") var threads: Int?
@@ -109,16 +154,28 @@ struct TrainCommand: AsyncParsableCommand {
                 print(job.id)
                 return
             }
-            try await JobFollower(json: isatty(STDOUT_FILENO) == 0).follow(client, job.id)
+            try await JobFollower(style: .for(json: json)).follow(client, job.id)
         }
     }
 }
 
-/// Prints a job's progress: a one-line bar on a terminal, one JSON object per event otherwise.
+/// Prints a job's progress: a one-line bar on a terminal, a plain line per update when piped,
+/// or one JSON object per update when asked for.
 struct JobFollower {
-    let json: Bool
+    enum Style {
+        case bar, lines, json
+
+        /// JSON when asked for; else the bar on a terminal and lines in a pipe or a log.
+        static func `for`(json: Bool, fd: Int32 = STDOUT_FILENO) -> Style {
+            json ? .json : isatty(fd) != 0 ? .bar : .lines
+        }
+    }
+
+    let style: Style
     /// Where the bar and the final line go (the demo keeps standard output for its results).
     var fd: Int32 = STDOUT_FILENO
+
+    private var json: Bool { style == .json }
 
     /// Follows job `id` to its end, drawing its progress.
     /// - Returns: the wall seconds of each stage the job ran while followed, in order.
@@ -130,7 +187,7 @@ struct JobFollower {
         var stageStart = Date()
         for try await info in try client.watchJob(id) {
             if !info.stage.isEmpty, info.stage != stages.last?.stage {
-                if !json, !stages.isEmpty { Console.write("\n", to: fd) }  // keep the finished stage's bar
+                if style == .bar, !stages.isEmpty { Console.write("\n", to: fd) }  // keep the finished stage's bar
                 stageStart = Date()
                 stages.append((info.stage, 0))
             }
@@ -146,6 +203,12 @@ struct JobFollower {
                 ]
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
+            } else if style == .lines {
+                Console.write(
+                    String(
+                        format: "%@ %@ %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs\n", info.id,
+                        info.stage.isEmpty ? info.state : info.stage, info.step, info.totalSteps, info.loss,
+                        info.tokensPerSecond, info.etaSeconds), to: fd)
             } else {
                 let width = 30
                 let done = info.totalSteps > 0 ? Int(Double(info.step) / Double(info.totalSteps) * Double(width)) : 0
@@ -157,7 +220,7 @@ struct JobFollower {
                         bar, info.step, info.totalSteps, info.loss, info.tokensPerSecond, info.etaSeconds), to: fd)
             }
         }
-        if !json { Console.write("\n", to: fd) }
+        if style == .bar { Console.write("\n", to: fd) }
         guard let last else { throw CLIError("the job's progress stream ended without a state") }
         switch last.state {
         case "succeeded":
@@ -184,6 +247,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let jobs = try await withClient(connection) { try await $0.jobs(user: user, task: task) }
             if jobs.isEmpty { print("no jobs"); return }
+            print("ID\tKIND\tUSER\tTASK\tSTATE\tPROGRESS\tCREATED\tERROR")
             for j in jobs {
                 let when = ISO8601DateFormatter().string(
                     from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
@@ -197,12 +261,12 @@ struct JobsCommand: AsyncParsableCommand {
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Follow a job until it ends.")
         @OptionGroup var connection: ConnectionOptions
-        @Flag(help: "Print JSON lines even on a terminal.") var json = false
+        @Flag(help: "Print progress as JSON lines (one object per update).") var json = false
         @Argument(help: "The job id.") var id: String
 
         func run() async throws {
             try await withClient(connection) {
-                try await JobFollower(json: json || isatty(STDOUT_FILENO) == 0).follow($0, id)
+                try await JobFollower(style: .for(json: json)).follow($0, id)
             }
         }
     }

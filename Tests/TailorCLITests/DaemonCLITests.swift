@@ -65,7 +65,7 @@ final class DaemonCLITests: DaemonTestCase {
         let status = try cli(["status", "--socket", socket])
         XCTAssertTrue(status.stdout.contains("models: llama"), status.stdout)
         let ls = try cli(["models", "ls", "--socket", socket])
-        XCTAssertTrue(ls.stdout.hasPrefix("llama\tllama\t"), ls.stdout)
+        XCTAssertTrue(ls.stdout.hasPrefix("ID\tARCH\tPARAMS\tCONTEXT\tSHA256\tPATH\nllama\tllama\t"), ls.stdout)
         // Generation through the daemon prints what the offline command prints for the same
         // greedy request.
         let online = try cli(["generate", "--socket", socket, "-n", "8", "the quick brown fox"])

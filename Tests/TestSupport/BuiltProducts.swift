@@ -27,8 +27,13 @@ public enum BuiltProducts {
         public var stderr: String
     }
 
-    /// Runs `tailor args` to its end; `environment` entries are added to this process's.
-    public static func tailor(_ args: [String], environment: [String: String] = [:]) throws -> Output {
+    /// Runs `tailor args` to its end; `environment` entries are added to this process's, and
+    /// `input` (when given) is its standard input.
+    public static func tailor(
+        _ args: [String], environment: [String: String] = [:], input: Data? = nil
+    ) throws
+        -> Output
+    {
         let p = Process()
         p.executableURL = tailor
         p.arguments = args
@@ -36,7 +41,13 @@ public enum BuiltProducts {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { p.standardInput = stdin }
         try p.run()
+        if let stdin, let input {
+            try stdin.fileHandleForWriting.write(contentsOf: input)
+            try stdin.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

@@ -155,7 +155,8 @@ struct DemoCommand: AsyncParsableCommand {
         tam.parameters.batchSize = batchSize
         tam.parameters.maxTokens = Self.sequenceTokens
         step("training the task adapter (TAM) on the other commits")
-        try await JobFollower(json: false, fd: STDERR_FILENO).follow(client, try await client.submitJob(tam).id)
+        try await JobFollower(style: .for(json: false, fd: STDERR_FILENO), fd: STDERR_FILENO).follow(
+            client, try await client.submitJob(tam).id)
         stages.lap("tam")
 
         var cope = Jobs.SubmitRequest(kind: "cope", user: author, task: Self.task)
@@ -166,7 +167,7 @@ struct DemoCommand: AsyncParsableCommand {
         cope.parameters.samples = 2
         cope.parameters.maxNewTokens = 24
         step("training \(plan.author)'s adapter: OPPU → synthetic negatives → DPO")
-        let ran = try await JobFollower(json: false, fd: STDERR_FILENO).follow(
+        let ran = try await JobFollower(style: .for(json: false, fd: STDERR_FILENO), fd: STDERR_FILENO).follow(
             client, try await client.submitJob(cope).id)
         stages.lap("oppu+negatives+dpo")
         for s in ran { stages.record(s.stage, seconds: s.seconds) }
