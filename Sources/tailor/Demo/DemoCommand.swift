@@ -33,8 +33,10 @@ struct DemoCommand: AsyncParsableCommand {
     var maxOthers: Int = 40
     @Option(
         name: .customLong("tam-lr"),
-        help: "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has).")
-    var tamLearningRate: Float = 1e-3
+        help:
+            "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has; at 1e-3 the 20 steps did not teach a one-author repository's subject format)."
+    )
+    var tamLearningRate: Float = 3e-3
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
     @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 1
     @Option(
