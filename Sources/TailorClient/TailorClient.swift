@@ -29,13 +29,18 @@ public final class TailorClient: Sendable {
         to path: String, clientName: String = "tailor-swift/\(clientVersion)"
     ) async throws -> TailorClient {
         let streams = StreamTable()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(streams: streams))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(streams: streams))
+                    }
                 }
-            }
-            .connect(unixDomainSocketPath: path).get()
+                .connect(unixDomainSocketPath: path).get()
+        } catch {
+            throw TailorClientError.unreachable(path: path, reason: Self.reason(error))
+        }
         do {
             let payload = try HelloRequest(client: clientName).serialized()
             let reply = try await unary(
@@ -45,6 +50,19 @@ public final class TailorClient: Sendable {
         } catch {
             try? await channel.close()
             throw error
+        }
+    }
+
+    /// Why connecting to a socket failed, in words: the errno behind NIO's error.
+    static func reason(_ error: any Error) -> String {
+        let code = (error as? IOError)?.errnoCode
+        switch code {
+        case ENOENT?: return "no socket there (is tailord running?)"
+        case ECONNREFUSED?: return "the socket exists but nothing accepts on it (tailord stopped?)"
+        case EACCES?, EPERM?: return "permission denied (the socket belongs to another user)"
+        case ENOTSOCK?: return "the path is not a socket"
+        case let c?: return String(cString: strerror(c))
+        case nil: return "\(error)"
         }
     }
 

@@ -19,10 +19,10 @@ struct ConnectionOptions: ParsableArguments {
         do {
             return try await TailorClient.connect(to: path, clientName: "tailor-cli/\(tailorVersion)")
         } catch let e as TailorClientError {
-            throw CLIError("tailord at \(path): \(e)")
-        } catch {
+            guard case .unreachable = e else { throw CLIError("tailord at \(path): " + CLIError.text(e)) }
             throw CLIError(
-                "cannot reach tailord at \(path) (\(error)); start it with `tailor daemon run` or `systemctl --user start tailord.socket`"
+                CLIError.text(e)
+                    + "; start it with `systemctl --user start tailord.socket` or `tailor daemon run`, or pass --socket"
             )
         }
     }
@@ -38,7 +38,7 @@ func withClient<T>(_ options: ConnectionOptions, _ body: (TailorClient) async th
         return r
     } catch let e as TailorClientError {
         await client.close()
-        throw CLIError("\(e)")
+        throw CLIError(CLIError.text(e))
     } catch {
         await client.close()
         throw error
@@ -49,6 +49,13 @@ func withClient<T>(_ options: ConnectionOptions, _ body: (TailorClient) async th
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
+    /// A daemon's error as a person reads it: its message, without the status code and the
+    /// protocol's field path, which `TAILOR_DEBUG=1` adds back for developers.
+    static func text(_ e: TailorClientError) -> String {
+        ProcessInfo.processInfo.environment["TAILOR_DEBUG"].map { !$0.isEmpty && $0 != "0" } == true
+            ? e.description : e.message
+    }
 }
 
 /// `tailor status`: is the daemon up, and what does it serve.

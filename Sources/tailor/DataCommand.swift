@@ -41,7 +41,13 @@ struct DataCommand: AsyncParsableCommand {
                 upload += o
             }
             let started = ContinuousClock.now
-            let r = try await withClient(connection) { try await $0.importData(request, data: upload) }
+            let r = try await withClient(connection) { client in
+                do { return try await client.importData(request, data: upload) } catch let e as TailorClientError
+                    where task.isEmpty && e.status?.field == "task"
+                {
+                    throw CLIError(CLIError.text(e) + "; pass --task TASK for the records that name none")
+                }
+            }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let records = r.history + r.pairs + r.feedback + r.skipped

@@ -32,6 +32,23 @@ final class DataCLITests: DaemonTestCase {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
 
+    /// A bad file gets a message a person can act on: the line, what is wrong with it, and the
+    /// flag that fixes a missing task; no status codes or protocol field paths.
+    func testImportErrorsSayWhatToDo() throws {
+        try startDaemon()
+        let file = dir + "/cut.jsonl"
+        try Data("{\"id\": \"a\", \"input\": \"x\", \"output\": \"y\"}\n{\"id\": \"b\", \"inp".utf8).write(
+            to: URL(fileURLWithPath: file))
+        let noTask = try cli(["data", "import", "--user", "bob", file])
+        XCTAssertEqual(
+            noTask.stderr,
+            "Error: record line 1: field 'task' is empty; pass --task TASK for the records that name none\n")
+        let cut = try cli(["data", "import", "--user", "bob", "--task", "t", file])
+        XCTAssertEqual(
+            cut.stderr, "Error: record line 2: is not valid JSON (a line cut short, or two records on one line?)\n")
+        XCTAssertEqual(try cli(["data", "ls", "--user", "bob"]).stdout.contains("x"), false, "nothing imported")
+    }
+
     func testImportListStatsExportAndForget() throws {
         try startDaemon()
         let file = dir + "/h.jsonl"

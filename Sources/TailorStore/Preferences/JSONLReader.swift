@@ -110,7 +110,11 @@ public struct JSONLReader: Sendable {
         }
         let json = Data(
             bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
-        guard let obj = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
+        guard let parsed = try? JSONSerialization.jsonObject(with: json) else {
+            throw PreferenceStoreError.malformedImport(
+                record: record, problem: "is not valid JSON (a line cut short, or two records on one line?)")
+        }
+        guard let obj = parsed as? [String: Any] else {
             throw PreferenceStoreError.malformedImport(record: record, problem: "is not a JSON object")
         }
         let f = PreferenceImport.Fields(obj, record: record)

@@ -102,7 +102,7 @@ struct DemoCommand: AsyncParsableCommand {
             client = try await TailorClient.connect(
                 to: daemon?.socket ?? TailorClient.socketPath(flag: socket), clientName: "tailor-demo/\(tailorVersion)")
         } catch {
-            throw CLIError("cannot reach tailord: \(error)")
+            throw CLIError((error as? TailorClientError).map(CLIError.text) ?? "cannot reach tailord: \(error)")
         }
         stages.lap("setup")
         do {
