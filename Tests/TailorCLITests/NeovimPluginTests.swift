@@ -7,6 +7,52 @@ import XCTest
 /// records the verdict: accepted (a history item), then an accepted-and-changed one (edited, a
 /// pair), then a dismissed one (rejected, an event), all of which must land in the store.
 final class NeovimPluginTests: XCTestCase {
+    /// Runs `script` (in Clients/nvim/tests) in a headless Neovim with the plugin, against a
+    /// daemon on `socket`; returns what it wrote to $TAILOR_RESULT.
+    private func runNeovim(_ nvim: String, script: String, socket: String, dir: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: nvim)
+        let plugin = TestPaths.repository("Clients/nvim").path
+        p.arguments = [
+            "--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=\(plugin)", "-c",
+            "luafile \(plugin)/tests/\(script)",
+        ]
+        var env = ProcessInfo.processInfo.environment
+        env["TAILOR_BIN"] = BuiltProducts.tailor.path
+        env["TAILOR_SOCKET"] = socket
+        env["TAILOR_RESULT"] = dir + "/result"
+        p.environment = env
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        return (try? String(contentsOfFile: dir + "/result", encoding: .utf8))
+            ?? "no result (Neovim exited \(p.terminationStatus))"
+    }
+
+    /// A missing `tailor` and a down daemon each reach the user once through vim.notify, with
+    /// what to do; :checkhealth tailor reports the binary, the daemon and its models.
+    func testProblemsAreShownOnceAndCheckhealthSaysWhatWorks() throws {
+        let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailord.path), "tailord not built")
+        let dir = NSTemporaryDirectory() + "tailor-nvim-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
+        let socket = dir + "/t.sock"
+        let daemon = try BuiltProducts.launchDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
+                "--model", TestPaths.tinyModel(), "-t", "1",
+            ], socket: socket)
+        defer { daemon.terminate(); daemon.waitUntilExit() }
+        XCTAssertEqual(try runNeovim(nvim!, script: "problems_test.lua", socket: socket, dir: dir), "OK")
+    }
+
     func testTypeAcceptAndFeedbackLandsInTheStore() throws {
         let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
         try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
@@ -23,28 +69,7 @@ final class NeovimPluginTests: XCTestCase {
             ], socket: socket)
         defer { daemon.terminate(); daemon.waitUntilExit() }
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: nvim!)
-        let plugin = TestPaths.repository("Clients/nvim").path
-        p.arguments = [
-            "--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=\(plugin)", "-c",
-            "luafile \(plugin)/tests/accept_test.lua",
-        ]
-        var env = ProcessInfo.processInfo.environment
-        env["TAILOR_BIN"] = BuiltProducts.tailor.path
-        env["TAILOR_SOCKET"] = socket
-        env["TAILOR_RESULT"] = dir + "/result"
-        p.environment = env
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        let result =
-            (try? String(contentsOfFile: dir + "/result", encoding: .utf8))
-            ?? "no result (Neovim exited \(p.terminationStatus))"
+        let result = try runNeovim(nvim!, script: "accept_test.lua", socket: socket, dir: dir)
         XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)  // bytes: a generated combining mark joins the last letter's grapheme
         let stats = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)

@@ -17,6 +17,7 @@ M.config = {
   mode = nil,                   -- decoding mode; nil: the bridge's default (cope)
   keymap_accept = "<C-l>",
   keymap_dismiss = "<C-]>",
+  retry_ms = 10000,             -- after the bridge fails, wait this long before starting another
 }
 
 -- State: one bridge job, one request in flight, one completion shown, one accepted awaiting
@@ -29,6 +30,29 @@ local accepted = nil   -- { bufnr, row, col, text, prompt, task, mode, end_row, 
 local timer = nil
 local handlers = {}    -- id -> function(message)
 M.events = {}          -- the last answers, for :TailorStatus and tests
+M.notified = {}        -- problem key -> message: each problem is shown once per session
+local retry_at = 0     -- after the bridge failed, no new start before this time (ms)
+
+--- Shows a problem with vim.notify, once per session per `key` (a keystroke must not raise
+--- the same error again and again).
+local function notify_once(key, message, level)
+  if M.notified[key] then return end
+  M.notified[key] = message
+  vim.schedule(function() vim.notify("tailor: " .. message, level or vim.log.levels.ERROR) end)
+end
+
+-- What a bridge error means for the person at the keyboard, by the daemon's status code.
+local hints = {
+  UNAVAILABLE = "start it with `systemctl --user start tailord.socket` or `tailor daemon run`",
+  PERMISSION_DENIED = "the daemon refused this user; check its mode and the socket's owner",
+}
+
+local function report(msg)
+  local code = msg.code or "ERROR"
+  -- Per-request failures the editor can live with (a cancelled or invalid request) stay quiet.
+  if msg.id ~= nil and hints[code] == nil then return end
+  notify_once(code, (msg.message or code) .. (hints[code] and ("; " .. hints[code]) or ""))
+end
 
 local function task_of(bufnr)
   local ft = vim.bo[bufnr].filetype
@@ -48,27 +72,46 @@ local function on_line(line)
   if not ok or type(msg) ~= "table" then return end
   table.insert(M.events, msg)
   if #M.events > 200 then table.remove(M.events, 1) end
+  if msg.event == "error" then report(msg) end
   local h = msg.id ~= nil and handlers[tostring(msg.id)]
   if h then h(msg) end
 end
 
---- Starts the bridge (once).
+local function now_ms() return uv.now() end
+
+--- Starts the bridge (once). A missing `tailor` binary or a bridge that exits with an error
+--- is reported once, and no new bridge starts for `M.config.retry_ms` afterwards.
 function M.start()
   if job then return true end
-  job = vim.fn.jobstart(M.config.cmd, {
+  if now_ms() < retry_at then return false end
+  local exe = M.config.cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    notify_once("executable", "`" .. exe .. "` is not an executable on PATH; run Scripts/install.sh, or set "
+      .. "require('tailor').setup({ cmd = { '/path/to/tailor', 'bridge' } })")
+    retry_at = now_ms() + M.config.retry_ms
+    return false
+  end
+  local ok, id = pcall(vim.fn.jobstart, M.config.cmd, {
     on_stdout = function(_, data)
       -- Lines arrive in pieces: the last element continues on the next call.
       data[1] = partial .. data[1]
       partial = table.remove(data)
       for _, l in ipairs(data) do on_line(l) end
     end,
-    on_exit = function() job = nil end,
+    on_exit = function(_, code)
+      job = nil
+      if code ~= 0 then
+        retry_at = now_ms() + M.config.retry_ms
+        notify_once("exit", "`" .. table.concat(M.config.cmd, " ") .. "` exited with status " .. code)
+      end
+    end,
   })
-  if job <= 0 then
-    job = nil
-    vim.notify("tailor: cannot start " .. table.concat(M.config.cmd, " "), vim.log.levels.ERROR)
+  if not ok or id <= 0 then
+    notify_once("start", "cannot start " .. table.concat(M.config.cmd, " ") .. (ok and "" or (": " .. tostring(id))))
+    retry_at = now_ms() + M.config.retry_ms
     return false
   end
+  job = id
   return true
 end
 
