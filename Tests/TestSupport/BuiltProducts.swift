@@ -25,6 +25,12 @@ public enum BuiltProducts {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
     }
 
     /// Runs `tailor args` to its end; `environment` entries are added to this process's, and
