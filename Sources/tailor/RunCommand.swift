@@ -67,13 +67,19 @@ struct RunCommand: ParsableCommand {
     var cope = false
     @Option(help: "CoPe's α.") var alpha: Float = ContrastiveParameters().alpha
     @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = ContrastiveParameters().tau
-    @Argument(help: "The prompt; - reads it from standard input.") var prompt: String
+    @Argument(
+        help:
+            "The prompt; - reads it from standard input. None: an interactive chat on a terminal (/bye or Ctrl-D ends it, /clear forgets), else standard input."
+    ) var prompt: String?
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         guard contextSize >= 16 else { throw ValidationError("--ctx must be ≥ 16") }
-        guard prompt.utf8.count <= StandardInput.maxPromptBytes else {
+        guard (prompt?.utf8.count ?? 0) <= StandardInput.maxPromptBytes else {
             throw ValidationError("the prompt exceeds 16 MiB")
+        }
+        if prompt == nil && isatty(STDIN_FILENO) != 0 && cope {
+            throw ValidationError("the interactive chat decodes plainly: give a prompt to use --cope")
         }
         if let merge {
             guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
@@ -107,7 +113,19 @@ struct RunCommand: ParsableCommand {
             adapters = []
         }
         let tok = model.tokenizer
-        let prompt = try StandardInput.prompt(prompt)
+        if prompt == nil && isatty(STDIN_FILENO) != 0 {
+            if tok.chatTemplate == nil { Console.error(ChatWarning.text(model: modelOptions.modelPath)) }
+            let ctx = InferenceContext(
+                model: model, maxSequences: 1, maxContext: min(contextSize, model.config.contextLength),
+                maxBatchTokens: 256, threads: modelOptions.threads, precision: exact ? .exact : .fast)
+            try ChatLoop(
+                generator: Generator(context: ctx, adapters: adapters + (userAdapter.map { [$0] } ?? [])),
+                system: system, sampling: sampling.parameters,
+                options: GenerationOptions(maxTokens: maxTokens, stopStrings: stops)
+            ).run()
+            return
+        }
+        let prompt = try StandardInput.prompt(prompt ?? "-")
         var text = prompt
         if chat {
             if tok.chatTemplate == nil { Console.error(ChatWarning.text(model: modelOptions.modelPath)) }

@@ -67,21 +67,25 @@ public struct Generator {
         }
     }
 
-    /// Generates from `prompt` (which the sequence must not already hold: it is reset first).
+    /// Generates from `prompt`. The sequence is reset first, except for its first `reusing`
+    /// positions, which the caller guarantees hold `prompt`'s first `reusing` tokens (a chat's
+    /// earlier turns): only the rest is prefilled. `reusing` must be less than the prompt's
+    /// length and at most what the sequence holds.
     /// `onText` receives each newly complete piece of text; returning false cancels.
     /// `beforeForward` runs before the prefill and before each generated token's forward pass:
     /// where a background caller (a training job sampling negatives) can wait while interactive
     /// decoding runs, so that it yields every token instead of every whole sample.
     public func generate(
-        prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions = .init(),
+        prompt: [Int32], reusing: Int = 0, sampling: SamplingParameters, options: GenerationOptions = .init(),
         onText: (String) -> Bool = { _ in true }, beforeForward: () -> Void = {}
     ) throws -> GenerationResult {
+        precondition(reusing >= 0 && reusing < max(1, prompt.count) && reusing <= context.length(of: sequence))
         var state = try DecodingState(
             prompt: prompt, sampling: sampling, options: options, tokenizer: context.model.tokenizer)
-        context.reset(sequence: sequence)
+        context.cache.truncate(sequence: sequence, to: reusing)
         let t0 = DispatchTime.now().uptimeNanoseconds
         beforeForward()
-        try prefill(prompt)
+        try prefill(Array(prompt[reusing...]))
         let t1 = DispatchTime.now().uptimeNanoseconds
         var reason = FinishReason.length
         loop: while state.generated.count < options.maxTokens {

@@ -33,6 +33,24 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// A chat's next turn reuses the KV positions of the earlier turns it shares and prefills
+    /// only the rest; the tokens are those of a fresh run on the whole prompt.
+    func testReusingAHeldPrefixGivesTheFreshRunsTokens() throws {
+        let ctx = try context()
+        let g = Generator(context: ctx)
+        let options = GenerationOptions(maxTokens: 6, stopAtEndOfGeneration: false)
+        let first = try g.generate(prompt: [5, 67, 120, 9], sampling: SamplingParameters(), options: options)
+        let held = Array(([5, 67, 120, 9] + first.tokens).prefix(ctx.length(of: 0)))
+        XCTAssertEqual(held.count, 4 + first.tokens.count - 1, "the last token was never fed")
+        // The next turn: what the sequence holds, minus its last two tokens, then new ones.
+        let next = Array(held.dropLast(2)) + [33, 44, 55]
+        let reused = try g.generate(
+            prompt: next, reusing: held.count - 2, sampling: SamplingParameters(), options: options)
+        let fresh = try g.generate(prompt: next, sampling: SamplingParameters(), options: options)
+        XCTAssertEqual(reused.tokens, fresh.tokens)
+        XCTAssertEqual(reused.text, fresh.text)
+    }
+
     func testSeededSamplingRepeatsAndCancelStops() throws {
         let ctx = try context()
         let p = SamplingParameters(temperature: 1.0, topK: 40, topP: 0.95, seed: 77)
