@@ -95,7 +95,7 @@ struct RunCommand: ParsableCommand {
             guard let config = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
                 let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors")
             else {
-                throw ValidationError(
+                throw CLIError(
                     "\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
             }
             do {
@@ -103,7 +103,7 @@ struct RunCommand: ParsableCommand {
                     try PEFTAdapter.load(
                         name: dir, configJSON: config, safetensors: Array(weights), config: model.config))
             } catch {
-                throw ValidationError("\(dir): \(error)")
+                throw CLIError("\(dir): \(error)")
             }
         }
         var adapters = try lora.map(load)
@@ -139,13 +139,13 @@ struct RunCommand: ParsableCommand {
             text = template.render(messages)
         }
         let ids = tok.encode(text, addSpecial: true, parseSpecial: chat)
-        guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        guard !ids.isEmpty else { throw CLIError("the prompt encodes to no tokens") }
         let ctx = InferenceContext(
             model: model, maxSequences: cope ? 2 : 1, maxContext: min(contextSize, model.config.contextLength),
             maxBatchTokens: 256, threads: modelOptions.threads,
             precision: exact ? .exact : .fast)
         guard ids.count < ctx.maxContext else {
-            throw ValidationError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
+            throw CLIError("the prompt is \(ids.count) tokens; the context holds \(ctx.maxContext)")
         }
         let options = GenerationOptions(maxTokens: maxTokens, stopStrings: stops)
         let result: GenerationResult

@@ -21,6 +21,13 @@ final class FirstHourCLITests: DaemonTestCase {
         XCTAssertEqual(negative.status, 0, negative.stderr)
         XCTAssertEqual(negative.stdout, argument.stdout, "a temperature of 0 or less is greedy")
 
+        // A bad adapter is a failure, not a usage mistake: no usage banner.
+        let notPEFT = try cli(["run", "--model", model, "--lora", dir, "hi"])
+        XCTAssertNotEqual(notPEFT.status, 0)
+        XCTAssertEqual(
+            notPEFT.stderr,
+            "Error: \(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)\n")
+
         let typo = try cli(["gnerate", "hi"])
         XCTAssertEqual(typo.status, 64)
         XCTAssertTrue(typo.stderr.contains("'gnerate' is not a tailor command. Did you mean 'generate'?"), typo.stderr)
