@@ -9,7 +9,7 @@ import TailorWire
 struct ConnectionOptions: ParsableArguments {
     @Option(
         help:
-            "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, then /run/tailor/tailord.sock)."
+            "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, else /tmp/tailor-UID/tailord.sock if a user daemon listens there, then /run/tailor/tailord.sock)."
     )
     var socket: String?
 

@@ -78,4 +78,62 @@ final class FirstHourCLITests: DaemonTestCase {
             try cli(["jobs", "ls", "--socket", socket]).stdout.split(separator: "\n").first,
             "ID\tKIND\tUSER\tTASK\tSTATE\tPROGRESS\tCREATED\tERROR")
     }
+
+    /// Without a systemd session (no XDG_RUNTIME_DIR), `tailor daemon run` and the clients meet
+    /// in /tmp/tailor-UID with no flags; a directory there that others may enter is refused.
+    func testWithoutXDGRuntimeDirTheDaemonAndClientsMeetInTmp() throws {
+        let fallback = "/tmp/tailor-\(getuid())"
+        try XCTSkipIf(
+            FileManager.default.fileExists(atPath: fallback + "/tailord.sock"),
+            "a daemon of this user already uses \(fallback)")
+        defer { try? FileManager.default.removeItem(atPath: fallback) }
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_RUNTIME_DIR"] = nil
+        env["TAILOR_SOCKET"] = nil
+        func daemon() throws -> Process {
+            let p = Process()
+            p.executableURL = BuiltProducts.tailord
+            p.arguments = [
+                "--state-dir", dir + "/state", "--config", emptyConfig(), "--model", TestPaths.tinyModel(), "-t", "1",
+            ]
+            p.environment = env
+            p.standardError = Pipe()
+            try p.run()
+            return p
+        }
+        func status() throws -> BuiltProducts.Output {
+            let p = Process()
+            p.executableURL = BuiltProducts.tailor
+            p.arguments = ["status"]
+            p.environment = env
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = Pipe()
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return .init(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: "")
+        }
+        let p = try daemon()
+        self.daemon = p
+        var up: BuiltProducts.Output?
+        for _ in 0..<200 {
+            let s = try status()
+            if s.status == 0 { up = s; break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertTrue(up?.stdout.contains("models: llama") ?? false, "the client found the daemon in \(fallback)")
+        var st = stat()
+        XCTAssertEqual(lstat(fallback, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o700)
+        p.terminate()
+        p.waitUntilExit()
+
+        chmod(fallback, 0o755)
+        let refused = try daemon()
+        let err = (refused.standardError as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        refused.waitUntilExit()
+        XCTAssertNotEqual(refused.terminationStatus, 0)
+        XCTAssertTrue(String(decoding: err, as: UTF8.self).contains("is not a directory of this user's alone"))
+    }
 }

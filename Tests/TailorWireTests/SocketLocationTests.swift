@@ -12,8 +12,14 @@ final class SocketLocationTests: XCTestCase {
             SocketLocation.client(flag: "", environment: ["XDG_RUNTIME_DIR": "/run/user/5"]),
             "/run/user/5/tailor/tailord.sock")
         XCTAssertEqual(
-            SocketLocation.client(flag: nil, environment: ["XDG_RUNTIME_DIR": "run/user/5"]), "/run/tailor/tailord.sock"
-        )
-        XCTAssertEqual(SocketLocation.client(flag: nil, environment: [:]), "/run/tailor/tailord.sock")
+            SocketLocation.client(flag: nil, environment: ["XDG_RUNTIME_DIR": "run/user/5"], exists: { _ in false }),
+            "/run/tailor/tailord.sock")
+        XCTAssertEqual(
+            SocketLocation.client(flag: nil, environment: [:], exists: { _ in false }), "/run/tailor/tailord.sock")
+        // Without XDG_RUNTIME_DIR, a user daemon listening in its /tmp directory is found.
+        XCTAssertEqual(
+            SocketLocation.client(
+                flag: nil, environment: [:], exists: { $0 == "/tmp/tailor-\(getuid())/tailord.sock" }),
+            "/tmp/tailor-\(getuid())/tailord.sock")
     }
 }

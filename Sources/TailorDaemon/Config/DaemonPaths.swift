@@ -23,9 +23,8 @@ public struct DaemonPaths: Sendable, Equatable {
         self.stateDirectory = stateDirectory
     }
 
-    /// The default paths for `mode`.
-    /// - Throws: `PathError.noRuntimeDirectory` in user mode when `$XDG_RUNTIME_DIR` is unset:
-    ///   a user daemon's socket must not land in a shared directory.
+    /// The default paths for `mode`. In user mode without `$XDG_RUNTIME_DIR`, the socket goes
+    /// in `SocketLocation.fallbackDirectory`, which the listener checks is the user's alone.
     public static func defaults(
         mode: DaemonMode, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DaemonPaths {
@@ -33,22 +32,13 @@ public struct DaemonPaths: Sendable, Equatable {
         case .system:
             return DaemonPaths(socket: SocketLocation.system, stateDirectory: "/var/lib/tailor")
         case .user:
-            guard let socket = SocketLocation.user(environment: environment) else { throw PathError.noRuntimeDirectory }
+            let socket =
+                SocketLocation.user(environment: environment)
+                ?? SocketLocation.fallbackDirectory() + "/" + SocketLocation.fileName
             let home = environment["HOME"] ?? NSHomeDirectory()
             let stateHome =
                 environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
             return DaemonPaths(socket: socket, stateDirectory: stateHome + "/tailor")
-        }
-    }
-
-    /// Why default paths could not be chosen.
-    public enum PathError: Error, Equatable, CustomStringConvertible {
-        /// User mode without an absolute `$XDG_RUNTIME_DIR`.
-        case noRuntimeDirectory
-
-        /// A message saying what to set.
-        public var description: String {
-            "user mode needs XDG_RUNTIME_DIR set to an absolute path (or pass --socket)"
         }
     }
 }

@@ -261,6 +261,8 @@ private final class RefusalHandler: ChannelInboundHandler {
 public enum ServerError: Error, Equatable, CustomStringConvertible {
     case alreadyListening(String)
     case notASocket(String)
+    /// The socket's directory in a shared place is not this user's alone.
+    case notPrivate(String)
     case noPeerCredentials
     case system(String, Int32)
 
@@ -268,6 +270,9 @@ public enum ServerError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .alreadyListening(p): return "another daemon is already listening on \(p)"
         case let .notASocket(p): return "\(p) exists and is not a socket; refusing to replace it"
+        case let .notPrivate(p):
+            return "\(p) is not a directory of this user's alone (another owner, or others may enter it); "
+                + "remove it, set XDG_RUNTIME_DIR, or pass --socket"
         case .noPeerCredentials: return "the connection does not provide peer credentials"
         case let .system(what, e): return "\(what): \(String(cString: strerror(e)))"
         }

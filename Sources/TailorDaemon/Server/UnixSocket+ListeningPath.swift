@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailorWire
 
 #if canImport(Glibc)
 import Glibc
@@ -16,11 +17,23 @@ extension UnixSocket {
         try FileManager.default.createDirectory(
             atPath: dir, withIntermediateDirectories: true,
             attributes: [.posixPermissions: Int(dirMode)])
+        if dir == SocketLocation.fallbackDirectory(uid: geteuid()) { try checkPrivate(dir) }
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw ServerError.notASocket(path) }
         if isListening(path) { throw ServerError.alreadyListening(path) }
         unlink(path)
+    }
+
+    /// Refuses a socket directory in a shared place (/tmp) unless it is a real directory that
+    /// this user owns and nobody else may enter: another user who made it first must not get
+    /// to see, replace or intercept the socket.
+    static func checkPrivate(_ dir: String) throws {
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { throw ServerError.system("lstat \(dir)", errno) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            throw ServerError.notPrivate(dir)
+        }
     }
 
     /// Who may connect to a bound socket file: its owner (user mode, 0600), or its owner and

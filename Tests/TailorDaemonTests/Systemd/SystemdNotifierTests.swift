@@ -96,9 +96,10 @@ final class DaemonPathsTests: XCTestCase {
         let r = try DaemonPaths.defaults(
             mode: .user, environment: ["XDG_RUNTIME_DIR": "/run/user/1000", "XDG_STATE_HOME": "rel", "HOME": "/h"])
         XCTAssertEqual(r.stateDirectory, "/h/.local/state/tailor")
-        XCTAssertThrowsError(try DaemonPaths.defaults(mode: .user, environment: ["HOME": "/h"])) {
-            XCTAssertEqual($0 as? DaemonPaths.PathError, .noRuntimeDirectory)
-        }
+        // No XDG_RUNTIME_DIR (no systemd session): a directory of the user's own under /tmp.
+        XCTAssertEqual(
+            try DaemonPaths.defaults(mode: .user, environment: ["HOME": "/h"]).socket,
+            "/tmp/tailor-\(getuid())/tailord.sock")
     }
 
     func testSystemMode() throws {
