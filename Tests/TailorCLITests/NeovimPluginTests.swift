@@ -6,10 +6,25 @@ import XCTest
 /// brings a debounced ghost-text completion, the accept key inserts it, and leaving insert mode
 /// records the verdict: accepted (a history item), then an accepted-and-changed one (edited, a
 /// pair), then a dismissed one (rejected, an event), all of which must land in the store.
-final class NeovimPluginTests: XCTestCase {
-    /// Runs `script` (in Clients/nvim/tests) in a headless Neovim with the plugin, against a
+final class NeovimPluginTests: DaemonTestCase {
+    override var scratchName: String { "tailor-nvim" }
+
+    /// Neovim (or a skip) and a live tailord on the tiny model, answering on the returned socket.
+    private func neovimAndDaemon() throws -> (nvim: String, socket: String) {
+        let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
+        let socket = dir + "/t.sock"
+        try startDaemon(
+            [
+                "--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig(),
+                "--model", TestPaths.tinyModel(), "-t", "1",
+            ], socket: socket)
+        return (nvim!, socket)
+    }
+
+    /// Runs `script` (in Clients/nvim/tests) in a headless Neovim with the plugin, against the
     /// daemon on `socket`; returns what it wrote to $TAILOR_RESULT.
-    private func runNeovim(_ nvim: String, script: String, socket: String, dir: String) throws -> String {
+    private func runNeovim(_ nvim: String, script: String, socket: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: nvim)
         let plugin = TestPaths.repository("Clients/nvim").path
@@ -36,40 +51,13 @@ final class NeovimPluginTests: XCTestCase {
     /// A missing `tailor` and a down daemon each reach the user once through vim.notify, with
     /// what to do; :checkhealth tailor reports the binary, the daemon and its models.
     func testProblemsAreShownOnceAndCheckhealthSaysWhatWorks() throws {
-        let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailord.path), "tailord not built")
-        let dir = NSTemporaryDirectory() + "tailor-nvim-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
-        let socket = dir + "/t.sock"
-        let daemon = try BuiltProducts.launchDaemon(
-            [
-                "--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
-                "--model", TestPaths.tinyModel(), "-t", "1",
-            ], socket: socket)
-        defer { daemon.terminate(); daemon.waitUntilExit() }
-        XCTAssertEqual(try runNeovim(nvim!, script: "problems_test.lua", socket: socket, dir: dir), "OK")
+        let (nvim, socket) = try neovimAndDaemon()
+        XCTAssertEqual(try runNeovim(nvim, script: "problems_test.lua", socket: socket), "OK")
     }
 
     func testTypeAcceptAndFeedbackLandsInTheStore() throws {
-        let nvim = ["/usr/bin/nvim", "/usr/local/bin/nvim"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        try XCTSkipUnless(nvim != nil, "Neovim is not installed (apt install neovim)")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BuiltProducts.tailord.path), "tailord not built")
-        let dir = NSTemporaryDirectory() + "tailor-nvim-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        FileManager.default.createFile(atPath: dir + "/empty.conf", contents: Data())
-        let socket = dir + "/t.sock"
-        let daemon = try BuiltProducts.launchDaemon(
-            [
-                "--socket", socket, "--state-dir", dir + "/state", "--config", dir + "/empty.conf",
-                "--model", TestPaths.tinyModel(), "-t", "1",
-            ], socket: socket)
-        defer { daemon.terminate(); daemon.waitUntilExit() }
-
-        let result = try runNeovim(nvim!, script: "accept_test.lua", socket: socket, dir: dir)
+        let (nvim, socket) = try neovimAndDaemon()
+        let result = try runNeovim(nvim, script: "accept_test.lua", socket: socket)
         XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)  // bytes: a generated combining mark joins the last letter's grapheme
         let stats = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)

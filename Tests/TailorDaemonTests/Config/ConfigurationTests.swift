@@ -161,7 +161,8 @@ final class ConfigurationTests: XCTestCase {
             DaemonPaths(socket: "/run/tailor/tailord.sock", stateDirectory: "/var/lib/tailor"))
         XCTAssertEqual(DaemonConfiguration.defaultFilePath(mode: .system), "/etc/tailor/tailord.conf")
         c.mode = .user
-        XCTAssertThrowsError(try c.paths(environment: ["HOME": "/home/u"]))  // no runtime dir: no shared-dir fallback
+        // No runtime dir: the user's private directory under /tmp, which the listener checks.
+        XCTAssertEqual(try c.paths(environment: ["HOME": "/home/u"]).socket, "/tmp/tailor-\(getuid())/tailord.sock")
         c.socket = "/tmp/s.sock"
         c.stateDirectory = "/tmp/st"
         XCTAssertEqual(try c.paths(environment: [:]), DaemonPaths(socket: "/tmp/s.sock", stateDirectory: "/tmp/st"))
