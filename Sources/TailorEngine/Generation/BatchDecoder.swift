@@ -139,13 +139,6 @@ public final class BatchDecoder {
         cache.start(slot, reuse: reuse, adapters: adapters)
     }
 
-    /// Frees `slot` and its row.
-    private func free(_ slot: Int) {
-        slots[slot] = nil
-        context.reset(sequence: slot)
-        cache.forget(slot)
-    }
-
     /// Slots without a generation.
     public var freeSlots: Int { slots.reduce(0) { $0 + ($1 == nil ? 1 : 0) } }
     /// Slots with a generation.
@@ -200,10 +193,12 @@ public final class BatchDecoder {
     }
 
     /// Ends the generation in `slot` now (a cancelled request); the slot is free afterwards.
+    /// Its row keeps what was evaluated, prompt chunks included, for the prompt cache: an
+    /// editor cancels its last request on every keystroke, and the next one shares its prefix.
     public func remove(slot: Int) {
         guard slot >= 0 && slot < slots.count else { return }
-        if let partner = slots[slot]?.partner { free(partner) }
-        free(slot)
+        if let partner = slots[slot]?.partner { slots[partner] = nil }
+        slots[slot] = nil
     }
 
     /// The rows of one step: every decoding generation's next token, then prompt chunks, each

@@ -72,16 +72,39 @@ final class DecodingServiceTests: XCTestCase {
         await d.stop()
     }
 
+    /// A cancelled request leaves what it evaluated to the prompt cache: the next request with
+    /// the same prefix (an editor's next keystroke) does not prefill it again.
+    func testACancelledRequestKeepsThePromptCache() async throws {
+        let d = try await DaemonHarness()
+        let client = try await d.client()
+        let prompt = "the theme of the quick brown fox jumps over the lazy dog"
+        let stream = try client.generate(GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 240))
+        for try await _ in stream { break }  // the prompt is evaluated; leaving cancels the rest
+        let ended = await DaemonHarness.eventually { d.server.streamCount == 0 }
+        XCTAssertTrue(ended)
+        var again: GenerateStats?
+        for try await e in try client.generate(GenerateRequest(model: "tiny", input: .prompt(prompt), maxTokens: 2)) {
+            if case let .stats(s) = e { again = s }
+        }
+        let s = try XCTUnwrap(again)
+        XCTAssertEqual(s.cachedTokens, s.promptTokens - 1, "all but the last prompt token came from the cache")
+        await client.close()
+        await d.stop()
+    }
+
     func testCancelDeadlineAndClosedConnection() async throws {
         let d = try await DaemonHarness(slots: 2)
         let c = try d.raw()
         let long = try GenerateRequest(model: "tiny", input: .prompt("one two three"), maxTokens: 240).serialized()
-        // Cancel frame: the stream ends CANCELLED.
-        try c.send(
-            Frame(
-                streamID: 1, kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
-        _ = try c.read()  // the first token event
-        try c.send(Frame(streamID: 1, kind: .cancel(reason: "user typed")))
+        // Cancel frame: the stream ends CANCELLED. Request and Cancel go out in one write: the
+        // tiny model fills its context in milliseconds, so a Cancel sent after the first token
+        // may come after the end.
+        _ = c.send(
+            bytes: try FrameCodec.encode(
+                Frame(
+                    streamID: 1,
+                    kind: .request(Request(service: "tailor.v1.Decoding", method: "Generate", payload: long))))
+                + FrameCodec.encode(Frame(streamID: 1, kind: .cancel(reason: "user typed"))))
         let rest = try c.readStream(1)
         XCTAssertEqual(rest.status?.code, .cancelled)
         XCTAssertEqual(

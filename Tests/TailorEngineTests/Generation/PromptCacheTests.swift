@@ -46,14 +46,21 @@ final class PromptCacheTests: XCTestCase {
                 config: model.config))
         let c = try decode(dec, second, adapters: [user])
         XCTAssertEqual(dec.reusedPrefix[c.slot], 0)
-        // A removed (cancelled) slot keeps nothing; a finished one keeps its row.
+        // A removed (cancelled) slot keeps what it evaluated: a request cancelled during its
+        // prefill leaves the chunks it finished to the next request (an editor cancels the last
+        // request on every keystroke), which then decodes as from scratch. A finished one keeps
+        // its whole row.
         let one = BatchDecoder(
-            context: InferenceContext(model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 32, threads: 1))
+            context: InferenceContext(
+                model: model, maxSequences: 1, maxContext: 64, maxBatchTokens: 4, threads: 1, precision: .exact))
+        XCTAssertGreaterThan(second.count, 4)
         let d = try one.admit(.init(prompt: second, options: options))
-        _ = try one.step()
+        _ = try one.step()  // one chunk of 4 prompt tokens
         one.remove(slot: d)
-        _ = try decode(one, second)
-        XCTAssertEqual(one.reusedPrefix[0], 0)
+        XCTAssertEqual(one.activeSlots, 0)
+        let afterCancel = try decode(one, second)
+        XCTAssertEqual(one.reusedPrefix[0], 4)
+        XCTAssertEqual(afterCancel.tokens, try decode(fresh, second).tokens)
         _ = try decode(one, second)
         XCTAssertEqual(one.reusedPrefix[0], second.count - 1)
     }
