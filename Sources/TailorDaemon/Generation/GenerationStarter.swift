@@ -13,7 +13,7 @@ struct GenerationStarter: Sendable {
     /// Limits on a request, checked before any work.
     enum Limits {
         static let promptBytes = 1 << 20
-        static let stopStrings = 16
+        static let stopStrings = 64
         static let stopBytes = 256
         static let chatMessages = 1024
     }

@@ -1,5 +1,6 @@
 import Foundation
 import TailorEngine
+import TailorWire
 
 /// The JSON shapes llama.cpp's server and OpenAI's API answer with, as the editor plugins read
 /// them: `content`, `stop`, `stop_type`, `tokens_cached`, `truncated` and the `timings` object
@@ -13,9 +14,21 @@ enum CompletionFormat {
 
     private static func created() -> Int { Int(Date().timeIntervalSince1970) }
 
+    /// OpenAI's `system_fingerprint`: which build answered.
+    static let fingerprint = "tailor-\(tailorVersion)"
+
+    /// A streamed chat's first chunk, as OpenAI and llama.cpp send it: the role, no content.
+    static func roleChunk(_ r: CompletionRequest, model: String) -> [String: Any] {
+        [
+            "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
+            "system_fingerprint": fingerprint,
+            "choices": [["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]],
+        ]
+    }
+
     /// One streamed token.
     static func chunk(
-        _ r: CompletionRequest, text: String, token: Int32, index: Int, promptTokens: Int
+        _ r: CompletionRequest, text: String, token: Int32, index: Int, promptTokens: Int, model: String
     ) -> [String: Any] {
         switch r.endpoint {
         case .completion, .infill:
@@ -25,14 +38,15 @@ enum CompletionFormat {
             ]
         case .openAICompletion:
             return [
-                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": "tailor",
+                "id": r.id, "object": "text_completion", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
                 "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": NSNull()]],
             ]
         case .openAIChat:
-            let delta: [String: Any] = index == 0 ? ["role": "assistant", "content": text] : ["content": text]
             return [
-                "id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": "tailor",
-                "choices": [["index": 0, "delta": delta, "finish_reason": NSNull()]],
+                "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
+                "choices": [["index": 0, "delta": ["content": text], "finish_reason": NSNull()]],
             ]
         }
     }
@@ -90,23 +104,27 @@ enum CompletionFormat {
             return Final(whole: o, streamEnd: end)
         case .openAICompletion:
             let o: [String: Any] = [
-                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
+                "id": r.id, "object": "text_completion", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
                 "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": finish]],
                 "usage": usage, "timings": timings(s),
             ]
             let end: [String: Any] = [
-                "id": "cmpl-tailor", "object": "text_completion", "created": created(), "model": model,
+                "id": r.id, "object": "text_completion", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
                 "choices": [["text": "", "index": 0, "logprobs": NSNull(), "finish_reason": finish]], "usage": usage,
             ]
             return Final(whole: o, streamEnd: end)
         case .openAIChat:
             let o: [String: Any] = [
-                "id": "chatcmpl-tailor", "object": "chat.completion", "created": created(), "model": model,
+                "id": r.id, "object": "chat.completion", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
                 "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": finish]],
                 "usage": usage, "timings": timings(s),
             ]
             let end: [String: Any] = [
-                "id": "chatcmpl-tailor", "object": "chat.completion.chunk", "created": created(), "model": model,
+                "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
+                "system_fingerprint": fingerprint,
                 "choices": [["index": 0, "delta": [String: Any](), "finish_reason": finish]], "usage": usage,
             ]
             return Final(whole: o, streamEnd: end)

@@ -35,7 +35,12 @@ struct CompletionRequest: Sendable {
 
     var endpoint: Endpoint
     var prompt: Prompt
+    /// This response's id (`cmpl-…`, `chatcmpl-…`): unique, as clients key streams by it.
+    var id = ""
     var model = ""
+    /// n_predict 0: a warm-up (llama.vim, llama.vscode) that evaluates and caches the prompt
+    /// and returns no text.
+    var warmUp = false
     /// New tokens; nil for the daemon's default.
     var maxTokens: Int?
     var temperature: Float = 0.8
@@ -43,7 +48,8 @@ struct CompletionRequest: Sendable {
     var topP: Float = 0.95
     var minP: Float = 0.05
     var repeatPenalty: Float = 1
-    var seed: UInt64 = 0
+    /// llama.cpp's default is a random seed (-1); a given seed stays reproducible.
+    var seed = UInt64.random(in: 0...UInt64(UInt32.max))
     /// DRY, with llama.cpp's defaults (off until dry_multiplier is set; a window of 0 is
     /// llama.cpp's -1, the whole context; nil breakers are llama.cpp's).
     var dry = DRYParameters()
@@ -73,6 +79,7 @@ struct CompletionRequest: Sendable {
         }
         let f = JSONFields(json)
         self.endpoint = endpoint
+        id = (endpoint == .openAIChat ? "chatcmpl-" : "cmpl-") + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         switch endpoint {
         case .completion:
             prompt = try Self.prompt(json["prompt"], field: "prompt")
@@ -112,13 +119,23 @@ struct CompletionRequest: Sendable {
             try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
             ?? f.int("max_completion_tokens", in: Self.tokenRange)
         maxTokens = n.flatMap { $0 < 0 ? nil : $0 }
-        if maxTokens == 0 { throw HTTPProblem(400, "field 'n_predict' must be positive (or -1 for the default)") }
+        if maxTokens == 0 {
+            warmUp = true
+            maxTokens = 1  // the one token is evaluated for the prompt's logits, never returned
+        }
         // llama.cpp applies temperature only when its sampler chain has it: llama.vim sends
-        // samplers without "temperature" and samples from top-k/top-p at temperature 1.
-        let samplers = try f.strings("samplers")
+        // samplers without "temperature" and samples from top-k/top-p at temperature 1. The
+        // chain is names, or one letter per sampler as llama.vscode sends it ("edkypmxt", t:
+        // temperature).
+        let hasTemperature: Bool?
+        switch json["samplers"] {
+        case nil, is NSNull: hasTemperature = nil
+        case let letters as String: hasTemperature = letters.contains("t")
+        default: hasTemperature = try f.strings("samplers")?.contains("temperature")
+        }
         if let t = try f.float("temperature") {
             temperature = t
-        } else if let s = samplers, !s.contains("temperature") {
+        } else if hasTemperature == false {
             temperature = 1
         }
         if let v = try f.int("top_k", in: -1...Self.maxTopK) { topK = max(0, v) }
@@ -127,7 +144,7 @@ struct CompletionRequest: Sendable {
         if let v = try f.float("repeat_penalty") ?? f.float("frequency_penalty").map({ 1 + max(0, $0) }) {
             repeatPenalty = v
         }
-        if let v = try f.int("seed", in: -1...Int(UInt32.max)), v >= 0 { seed = UInt64(v) }
+        if let v = try f.int("seed", in: -1...Int(UInt32.max)), v >= 0 { seed = UInt64(v) }  // -1: random
         if let v = try f.float("dry_multiplier") { dry.multiplier = v }
         if let v = try f.float("dry_base") { dry.base = v }
         if let v = try f.int("dry_allowed_length", in: 0...1024) { dry.allowedLength = max(1, v) }

@@ -41,15 +41,33 @@ struct CompletionResponder: Sendable {
         // Personalized in the configured mode; a user without the adapters that mode needs (a
         // fresh install) is served with what they have rather than refused, and the response
         // says what ran (`tailor_mode`, `tailor_fallback`).
-        let generation = GenerationRequest(request, for: who, modelContext: modelContext)
+        var generation = GenerationRequest(request, for: who, modelContext: modelContext)
+        // llama-server serves its one model whatever /completion and /infill name.
+        if request.endpoint == .completion || request.endpoint == .infill, !generation.model.isEmpty,
+            (try? await starter.models.model(generation.model, field: "model")) == nil
+        {
+            generation.model = ""
+        }
         let started = try await starter.start(generation, caller: who.caller)
         let sse = request.stream ? SSEWriter(writer: writer) : nil
-        if let sse { try await sse.open() }
-        let outcome = try await collect(started, request: request) { token, index in
-            guard let sse else { return }
+        if let sse {
+            try await sse.open()
+            if request.endpoint == .openAIChat {
+                try await sse.send(CompletionFormat.roleChunk(request, model: started.model.info.id))
+            }
+        }
+        var outcome = try await collect(started, request: request) { token, index in
+            guard let sse, !request.warmUp else { return }
             try await sse.send(
                 CompletionFormat.chunk(
-                    request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount))
+                    request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount,
+                    model: started.model.info.id))
+        }
+        if request.warmUp {
+            // The prompt is evaluated and cached; the token that proved it is not an answer.
+            outcome.text = ""
+            outcome.tokens = []
+            outcome.stats?.generatedTokens = 0
         }
         let final = CompletionFormat.final(
             request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
@@ -72,8 +90,9 @@ struct CompletionResponder: Sendable {
         _ started: GenerationStarter.Started, request: CompletionRequest,
         onToken: (GeneratedToken, Int) async throws -> Void
     ) async throws -> Outcome {
-        let budget = Budget(started: started, prompt: request.maxPromptMS, predict: request.maxPredictMS)
-        budget.armPrompt()
+        // t_max_prompt_ms is not a limit on the prefill, as in llama.cpp's server: a long prefix
+        // is always evaluated (and cached), so a suggestion is never empty because of it.
+        let budget = Budget(started: started, predict: request.maxPredictMS)
         defer { budget.disarm() }
         return try await withTaskCancellationHandler {
             var out = Outcome()
@@ -101,22 +120,20 @@ struct CompletionResponder: Sendable {
     }
 }
 
-/// The time budgets of one request: a timer per phase that cancels the job when it runs out.
+/// The time budget of one request's generation (t_max_predict_ms): a timer from the first
+/// token that cancels the job when it runs out.
 private final class Budget: Sendable {
     private let started: GenerationStarter.Started
-    private let prompt: Int?
     private let predict: Int?
     private let state = Mutex<(fired: Bool, timers: [Task<Void, Never>])>((false, []))
 
-    init(started: GenerationStarter.Started, prompt: Int?, predict: Int?) {
+    init(started: GenerationStarter.Started, predict: Int?) {
         self.started = started
-        self.prompt = prompt
         self.predict = predict
     }
 
     var fired: Bool { state.withLock { $0.fired } }
 
-    func armPrompt() { arm(prompt) }
     func armPredict() {
         state.withLock { for t in $0.timers { t.cancel() } }
         arm(predict)

@@ -39,11 +39,11 @@ final class HTTPEndpointTests: XCTestCase {
             ])
         XCTAssertTrue(fields["content"] is String)
         XCTAssertGreaterThan(fields["timings/prompt_n"] as? Int ?? 0, 10)
-        XCTAssertEqual(fields["timings/predicted_n"] as? Int, 16)
-        // The same request again: its prompt comes from the prompt cache.
+        XCTAssertTrue((1...16).contains(fields["timings/predicted_n"] as? Int ?? 0), "n_predict 16: \(fields)")
+        // The same request again: its prompt comes from the prompt cache. (Its text is drawn
+        // anew: llama.vim samples, with no seed, and no seed is a random one, as in llama.cpp.)
         let again = try XCTUnwrap(try HTTPTestClient.call(http, "POST", "/infill", body: body).json)
         XCTAssertGreaterThan(again["tokens_cached"] as? Int ?? 0, 10, "\(again)")
-        XCTAssertEqual(again["content"] as? String, fields["content"] as? String)
 
         // Personalized in the configured mode (cope) before any training: served with what
         // exists, and the response says what ran.
@@ -84,6 +84,56 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertEqual(
             ((chat.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["role"] as? String,
             "assistant", chat.body)
+    }
+
+    /// What editors send and llama-server accepts (issue 20): a warm-up with n_predict 0, a
+    /// sampler chain as letters, a model name /completion does not know, many stop strings, no
+    /// seed (random, as llama.cpp's -1); and OpenAI's shapes: unique ids, system_fingerprint,
+    /// the model's id in chunks, a streamed chat that opens with the role alone.
+    func testEditorRequestsLlamaServerAccepts() throws {
+        try start()
+        func post(_ path: String, _ body: String) throws -> [String: Any] {
+            let r = try HTTPTestClient.call(http, "POST", path, body: body)
+            XCTAssertEqual(r.status, 200, r.body)
+            return try XCTUnwrap(r.json, r.body)
+        }
+        let prefix = #""prompt": "the theme of the story is the sea and the theme of the story""#
+        let warm = try post("/completion", "{\(prefix), \"n_predict\": 0}")
+        XCTAssertEqual(warm["content"] as? String, "")
+        XCTAssertEqual(warm["tokens_predicted"] as? Int, 0)
+        let after = try post("/completion", "{\(prefix), \"n_predict\": 2, \"temperature\": 0}")
+        XCTAssertGreaterThan(after["tokens_cached"] as? Int ?? 0, 10, "the warm-up cached the prompt")
+        let letters = try post("/completion", #"{"prompt": "the theme", "n_predict": 2, "samplers": "edkypmxt"}"#)
+        XCTAssertEqual(letters["tokens_predicted"] as? Int, 2)
+        let named = try post("/completion", #"{"prompt": "the theme", "n_predict": 2, "model": "qwen2.5-coder:1.5b"}"#)
+        XCTAssertEqual(named["tokens_predicted"] as? Int, 2)
+        let stops = (0..<17).map { "\"zz\($0)\"" }.joined(separator: ", ")
+        XCTAssertEqual(
+            try post("/completion", #"{"prompt": "the theme", "n_predict": 2, "stop": ["# + stops + "]}")[
+                "tokens_predicted"] as? Int, 2)
+        // No seed at temperature 1: each answer is drawn anew; a seed repeats.
+        let free = #"{"prompt": "the theme", "n_predict": 12, "temperature": 1, "top_k": 0, "top_p": 1, "min_p": 0"#
+        let draws = try (0..<4).map { _ in try post("/completion", free + "}")["content"] as? String ?? "" }
+        XCTAssertGreaterThan(Set(draws).count, 1, "\(draws)")
+        let seeded = try (0..<2).map { _ in try post("/completion", free + #", "seed": 7}"#)["content"] as? String }
+        XCTAssertEqual(seeded[0], seeded[1])
+
+        let chat = #"{"messages": [{"role": "user", "content": "the theme"}], "max_tokens": 3, "temperature": 0"#
+        let a = try post("/v1/chat/completions", chat + "}"), b = try post("/v1/chat/completions", chat + "}")
+        XCTAssertNotEqual(a["id"] as? String, b["id"] as? String)
+        XCTAssertTrue((a["id"] as? String ?? "").hasPrefix("chatcmpl-"))
+        XCTAssertEqual(a["system_fingerprint"] as? String, "tailor-0.1.0")
+        let streamed = try HTTPTestClient.call(http, "POST", "/v1/chat/completions", body: chat + #", "stream": true}"#)
+        let chunks = streamed.events.dropLast().compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        func delta(_ c: [String: Any]) -> [String: Any] {
+            ((c["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any]) ?? [:]
+        }
+        XCTAssertEqual(delta(chunks[0]) as NSDictionary, ["role": "assistant", "content": ""] as NSDictionary)
+        XCTAssertNil(delta(chunks[1])["role"], "content chunks carry no role")
+        XCTAssertEqual(Set(chunks.compactMap { $0["id"] as? String }).count, 1, "one id per stream")
+        XCTAssertEqual(chunks[1]["model"] as? String, "llama")
     }
 
     func testBadRequestsGetJSONErrorsAndTheDaemonKeepsServing() throws {
@@ -128,8 +178,9 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertTrue(server?.process.isRunning ?? false)
     }
 
-    /// With SmolLM2 (slow enough to tell): hanging up mid-stream frees the slot at once, and
-    /// t_max_predict_ms ends a long generation with what it has.
+    /// With SmolLM2 (slow enough to tell): hanging up mid-stream frees the slot at once,
+    /// t_max_predict_ms ends a long generation with what it has, and t_max_prompt_ms never
+    /// cuts a prefill.
     func testDisconnectCancelsAndBudgetsStopGeneration() throws {
         let model =
             (ProcessInfo.processInfo.environment["TAILOR_MODELS_DIR"] ?? NSHomeDirectory()
@@ -163,25 +214,19 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertTrue(n > 0 && n < 3000, "\(n) tokens")
         XCTAssertFalse((o["content"] as? String ?? "").isEmpty)
 
-        // t_max_prompt_ms: a ~1,000-token prefill (several 256-token chunks) is cut at the next
-        // chunk, well before a whole prefill of the same length (another prompt: no cache).
-        func long(_ start: String) -> String {
-            start + String(repeating: " The theme of the story is the sea.", count: 110)
-        }
-        let t1 = Date()
-        let cut = try HTTPTestClient.call(
+        // t_max_prompt_ms does not cut the prefill (as in llama.cpp's server): a ~1,000-token
+        // prefix far slower than 50 ms is evaluated whole, the suggestion is not empty, and
+        // the next keystroke's request finds the prefix in the prompt cache.
+        let long = "Alpha" + String(repeating: " The theme of the story is the sea.", count: 110)
+        let first = try HTTPTestClient.call(
             http, "POST", "/completion",
-            body: #"{"prompt": ""# + long("Alpha") + #"", "n_predict": 8, "temperature": 0, "t_max_prompt_ms": 50}"#)
-        let cutTime = Date().timeIntervalSince(t1)
-        let cutJSON = try XCTUnwrap(cut.json, cut.body)
-        XCTAssertEqual(cutJSON["stop_type"] as? String, "limit")
-        XCTAssertEqual((cutJSON["timings"] as? [String: Any])?["predicted_n"] as? Int, 0)
-        let t2 = Date()
-        let whole = try HTTPTestClient.call(
+            body: #"{"prompt": ""# + long + #"", "n_predict": 8, "temperature": 0, "t_max_prompt_ms": 50}"#)
+        let firstJSON = try XCTUnwrap(first.json, first.body)
+        XCTAssertEqual((firstJSON["timings"] as? [String: Any])?["predicted_n"] as? Int, 8)
+        XCTAssertFalse((firstJSON["content"] as? String ?? "").isEmpty)
+        let keystroke = try HTTPTestClient.call(
             http, "POST", "/completion",
-            body: #"{"prompt": ""# + long("Omega") + #"", "n_predict": 1, "temperature": 0}"#)
-        XCTAssertEqual(whole.status, 200)
-        XCTAssertLessThan(
-            cutTime, 0.75 * Date().timeIntervalSince(t2), "the budget ends the request within a prefill chunk")
+            body: #"{"prompt": ""# + long + #" The", "n_predict": 1, "temperature": 0, "t_max_prompt_ms": 50}"#)
+        XCTAssertGreaterThan(try XCTUnwrap(keystroke.json)["tokens_cached"] as? Int ?? 0, 900)
     }
 }

@@ -64,10 +64,19 @@ final class InfillAndRequestTests: XCTestCase {
                     .utf8))
         XCTAssertEqual(chat.model, "", "OpenAI model names are not tailord's model ids")
         XCTAssertEqual(chat.maxTokens, 3)
+        // n_predict 0 is a warm-up; "samplers" may be letters (llama.vscode's Edit).
+        let warm = try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "n_predict": 0}"#.utf8))
+        XCTAssertTrue(warm.warmUp)
+        let letters = try CompletionRequest(
+            endpoint: .completion, body: Array(#"{"prompt": "x", "samplers": "edkypmx"}"#.utf8))
+        XCTAssertEqual(letters.temperature, 1, "a chain without t samples at temperature 1")
+        XCTAssertEqual(
+            try CompletionRequest(endpoint: .completion, body: Array(#"{"prompt": "x", "samplers": "kt"}"#.utf8))
+                .temperature, 0.8)
         for (body, message) in [
             (#"{"prompt": "x", "top_p": 0}"#, "'top_p' must be in (0, 1]"),
             (#"{"prompt": "x", "seed": true}"#, "'seed' must be a number"),
-            (#"{"prompt": "x", "n_predict": 0}"#, "'n_predict' must be positive"), (#"[1]"#, "not a JSON object"),
+            (#"[1]"#, "not a JSON object"),
         ] {
             XCTAssertThrowsError(try CompletionRequest(endpoint: .completion, body: Array(body.utf8))) { e in
                 XCTAssertTrue((e as? HTTPProblem)?.message.contains(message) ?? false, "\(e)")
