@@ -104,9 +104,16 @@ struct GenerationStarter: Sendable {
         return model.tokenizer.encode(text, addSpecial: true, parseSpecial: false)
     }
 
-    /// Chat turns rendered with the model's template (which may spell special tokens); a
-    /// ChatML model gets its default system prompt when the chat has none.
+    /// Chat turns as tokens: `render(chat:model:)`, special tokens parsed.
     private static func tokens(chat turns: [(role: String, content: String)], model: Model) throws -> [Int32] {
+        model.tokenizer.encode(try render(chat: turns, model: model), addSpecial: true, parseSpecial: true)
+    }
+
+    /// Chat turns rendered with the model's template (which may spell special tokens); a
+    /// ChatML model gets its default system prompt when the chat has none. The HTTP
+    /// endpoint's /apply-template shows the same text.
+    /// - Throws: `RPCError` INVALID_ARGUMENT for no turns, too many or too long, an unknown role.
+    static func render(chat turns: [(role: String, content: String)], model: Model) throws -> String {
         guard !turns.isEmpty else {
             throw RPCError.invalidArgument("generate.chat.messages", "the chat has no messages")
         }
@@ -133,7 +140,7 @@ struct GenerationStarter: Sendable {
         {
             messages.insert(ChatMessage(role: .system, content: s), at: 0)
         }
-        return tok.encode(template.render(messages), addSpecial: true, parseSpecial: true)
+        return template.render(messages)
     }
 }
 

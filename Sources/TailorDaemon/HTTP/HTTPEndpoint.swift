@@ -21,6 +21,7 @@ public final class HTTPEndpoint: Service, Sendable {
     private let token: String?
     private let policy: AccessPolicy
     private let responder: CompletionResponder
+    private let modelEndpoints: ModelEndpoints
     private let models: ModelManager
     private let contextLength: Int
     private let logger: Logger
@@ -57,6 +58,7 @@ public final class HTTPEndpoint: Service, Sendable {
         }
         self.policy = policy
         responder = CompletionResponder(starter: starter)
+        modelEndpoints = ModelEndpoints(models: models, slots: starter.settings.slots)
         self.models = models
         self.contextLength = contextLength
         self.logger = logger
@@ -180,6 +182,16 @@ public final class HTTPEndpoint: Service, Sendable {
                     ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any]
                 }
                 try await writer.json(["object": "list", "data": list])
+            case (.GET, _),
+                (.POST, _)
+            where ModelEndpoints.paths.contains(request.path) || request.path.hasPrefix("/v1/models/"):
+                let method: ModelEndpoints.HTTPMethodName = request.method == .GET ? .get : .post
+                guard
+                    let answer = try await modelEndpoints.answer(method: method, path: request.path, body: request.body)
+                else {
+                    throw HTTPProblem(405, "\(request.method.rawValue.echoed) is not allowed on \(request.path.echoed)")
+                }
+                try await writer.json(answer)
             case (.POST, _):
                 guard let endpoint = Self.endpoints[request.path] else {
                     throw HTTPProblem(404, "no endpoint \(request.path.echoed)")

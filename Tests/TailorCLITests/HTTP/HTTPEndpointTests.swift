@@ -136,6 +136,40 @@ final class HTTPEndpointTests: XCTestCase {
         XCTAssertEqual(chunks[1]["model"] as? String, "llama")
     }
 
+    /// llama-server's model endpoints: /tokenize (and its pieces) agrees with `tailor tokenize`,
+    /// /detokenize inverts it, /apply-template renders the chat template, /props and
+    /// /v1/models/{id} describe the model.
+    func testTokenizeDetokenizeTemplateAndProps() throws {
+        try start()
+        func post(_ path: String, _ body: String) throws -> HTTPTestClient.Response {
+            try HTTPTestClient.call(http, "POST", path, body: body)
+        }
+        let offline = try BuiltProducts.tailor([
+            "tokenize", "--model", TestPaths.tinyModel(), "--no-special", "--text", "the theme", "--json",
+        ])
+        let want = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(offline.stdout.utf8)) as? [Int])
+        let ids = try XCTUnwrap(post("/tokenize", #"{"content": "the theme"}"#).json?["tokens"] as? [Int])
+        XCTAssertEqual(ids, want)
+        let pieces = try XCTUnwrap(
+            post("/tokenize", #"{"content": "the theme", "with_pieces": true}"#).json?["tokens"] as? [[String: Any]])
+        XCTAssertEqual(pieces.compactMap { $0["id"] as? Int }, want)
+        XCTAssertEqual(pieces.compactMap { $0["piece"] as? String }.joined(), "the theme")
+        let text = try post("/detokenize", #"{"tokens": "# + "\(ids)" + "}").json?["content"] as? String
+        XCTAssertEqual(text, "the theme")
+        XCTAssertEqual(try post("/detokenize", #"{"tokens": [99999999]}"#).status, 400)
+        let rendered = try XCTUnwrap(
+            post("/apply-template", #"{"messages": [{"role": "user", "content": "the theme"}]}"#).json?["prompt"]
+                as? String)
+        XCTAssertTrue(rendered.contains("the theme") && rendered.count > "the theme".count, rendered)
+        XCTAssertEqual(try post("/apply-template", #"{"messages": [{"role": "wizard", "content": "x"}]}"#).status, 400)
+        let props = try XCTUnwrap(try HTTPTestClient.call(http, "GET", "/props").json)
+        XCTAssertEqual((props["default_generation_settings"] as? [String: Any])?["model"] as? String, "llama")
+        XCTAssertNotNil(props["total_slots"] as? Int)
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/v1/models/llama").json?["id"] as? String, "llama")
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/v1/models/nope").status, 404)
+        XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/tokenize").status, 405)
+    }
+
     func testBadRequestsGetJSONErrorsAndTheDaemonKeepsServing() throws {
         try start(extra: "http_max_body_bytes = 2048\n")
         func expect(
