@@ -64,10 +64,16 @@ final class GenerationRequestTests: XCTestCase {
         }
     }
 
-    /// Absent HTTP fields hold llama.cpp's defaults; CoPe's α and τ stay the engine's.
+    /// Absent HTTP fields hold llama.cpp's defaults, a random seed among them (its -1); CoPe's
+    /// α and τ stay the engine's.
     func testHTTPDefaultsAreLlamaCpps() throws {
         let r = try http(#"{"prompt": "hi"}"#, user: "bob", task: "t", mode: .cdOnly)
-        XCTAssertEqual(r.sampling, SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05))
+        var want = SamplingParameters(temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05)
+        want.seed = r.sampling.seed
+        XCTAssertEqual(r.sampling, want)
+        let seeds = try Set(
+            (0..<4).map { _ in try http(#"{"prompt": "hi"}"#, user: "", task: "", mode: .base).sampling.seed })
+        XCTAssertGreaterThan(seeds.count, 1, "each request draws its own seed")
         let c = r.contrastiveParameters
         XCTAssertEqual([c.alpha, c.tau], [ContrastiveParameters().alpha, ContrastiveParameters().tau])
         XCTAssertEqual(c.topK, 40)
