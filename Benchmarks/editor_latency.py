@@ -5,7 +5,9 @@ Sends /infill requests shaped like llama.vim's, streamed, with a ~1,024-token pr
 reports time to first token and completion latency (p50, p95), measured by the client:
 - cold: every request has a different prefix (no prompt-cache reuse);
 - warm: one prefix that grows by a few characters per request, as while typing (the daemon
-  reuses the KV cache of the shared prefix).
+  reuses the KV cache of the shared prefix);
+- typing: the same, but each request is first sent once and dropped 30 ms in, as llama.vim
+  cancels its last request on every keystroke; the next request should still find the prefix.
 
     python3 Benchmarks/editor_latency.py --socket $XDG_RUNTIME_DIR/tailor/http.sock [-n 20]
 
@@ -63,6 +65,18 @@ def infill(sock_path, prefix, suffix, n_predict):
     return (ttft if ttft is not None else total), total, t["prompt_n"], final["tokens_cached"], t["predicted_n"]
 
 
+def cancelled_infill(sock_path, prefix, suffix, n_predict, after_s):
+    """A streamed /infill whose connection is closed `after_s` in, as llama.vim drops its last
+    request on the next keystroke."""
+    body = {"input_prefix": prefix, "input_suffix": suffix, "input_extra": [], "prompt": "", "n_predict": n_predict,
+            "samplers": ["top_k", "top_p", "infill"], "stream": True, "cache_prompt": True, "temperature": 0}
+    c = UnixHTTPConnection(sock_path)
+    c.request("POST", "/infill", json.dumps(body), {"Content-Type": "application/json"})
+    time.sleep(after_s)
+    c.sock.close()
+    c.close()
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round((len(xs) - 1) * p)))]
@@ -84,7 +98,14 @@ def main():
     base = text[500000 % max(1, len(text) - a.prefix_chars - 10 * a.n):][:a.prefix_chars]
     infill(a.socket, base, suffix, a.n_predict)  # the first request of a typing session fills the cache
     warm = [infill(a.socket, base + text[len(base):len(base) + 3 * (i + 1)], suffix, a.n_predict) for i in range(a.n)]
-    rows["cold"], rows["warm"] = cold, warm
+    # Typing with cancels: each keystroke's request is dropped 30 ms in by the next one, which
+    # then runs to its end; its TTFT should stay near the warm figure.
+    typing = []
+    for i in range(a.n):
+        grow = len(base) + 3 * (a.n + 1) + 6 * i
+        cancelled_infill(a.socket, base + text[len(base):grow], suffix, a.n_predict, 0.03)
+        typing.append(infill(a.socket, base + text[len(base):grow + 3], suffix, a.n_predict))
+    rows["cold"], rows["warm"], rows["typing, each previous request cancelled at 30 ms"] = cold, warm, typing
     print(f"{a.n} streamed /infill requests per phase, prefix {a.prefix_chars} chars, n_predict {a.n_predict}")
     print("| phase | prompt tokens (mean) | cached (mean) | TTFT p50 | TTFT p95 | completion p50 | completion p95 |")
     print("|---|---|---|---|---|---|---|")
@@ -93,6 +114,7 @@ def main():
               f"{pct([r[0] for r in rs], .5) * 1000:.0f} ms | {pct([r[0] for r in rs], .95) * 1000:.0f} ms | "
               f"{pct([r[1] for r in rs], .5) * 1000:.0f} ms | {pct([r[1] for r in rs], .95) * 1000:.0f} ms |")
     print(f"warm / cold TTFT p50: {pct([r[0] for r in warm], .5) / pct([r[0] for r in cold], .5):.2f}x")
+    print(f"typing / warm TTFT p50: {pct([r[0] for r in typing], .5) / pct([r[0] for r in warm], .5):.2f}x")
 
 
 if __name__ == "__main__":
