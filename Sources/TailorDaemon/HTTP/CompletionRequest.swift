@@ -55,7 +55,9 @@ struct CompletionRequest: Sendable {
     var dry = DRYParameters()
     var stop: [String] = []
     var stream = false
-    /// Budgets: time to the first token, and for the generation after it; nil when unset or ≤ 0.
+    /// Budgets in ms, nil when unset or ≤ 0. `maxPromptMS` (t_max_prompt_ms) is checked and
+    /// kept but, as in llama.cpp's server, never cuts the prefill; `maxPredictMS` bounds the
+    /// generation after its first token.
     var maxPromptMS: Int?
     var maxPredictMS: Int?
     var cachePrompt = true
