@@ -18,6 +18,16 @@ struct GenerationStarter: Sendable {
         static let chatMessages = 1024
     }
 
+    /// An input longer than the context: INVALID_ARGUMENT on the wire; the HTTP endpoint
+    /// answers with llama.cpp's `exceed_context_size_error` and both numbers.
+    struct ContextOverflow: Error, Equatable {
+        var field: String
+        var promptTokens: Int
+        var contextLength: Int
+
+        var message: String { "the input is \(promptTokens) tokens; the context holds \(contextLength)" }
+    }
+
     /// A queued generation: read `job.outputs`; `cancel()` frees its slot(s) at the next step.
     struct Started: Sendable {
         let job: GenerationJob
@@ -86,8 +96,7 @@ struct GenerationStarter: Sendable {
         do { try request.sampling.validate() } catch { throw RPCError.invalidArgument("generate.sampling", "\(error)") }
         guard !ids.isEmpty else { throw RPCError.invalidArgument(field, "the input encodes to no tokens") }
         guard ids.count < contextLength else {
-            throw RPCError.invalidArgument(
-                field, "the input is \(ids.count) tokens; the context holds \(contextLength)")
+            throw ContextOverflow(field: field, promptTokens: ids.count, contextLength: contextLength)
         }
         return BatchDecoder.Job(
             prompt: ids, sampling: request.sampling,

@@ -91,13 +91,21 @@ struct CompletionRequest: Sendable {
             guard let list = json["messages"] as? [Any], !list.isEmpty else {
                 throw HTTPProblem(400, "field 'messages' must be a non-empty array")
             }
-            prompt = .chat(
-                try list.enumerated().map { i, m in
-                    guard let m = m as? [String: Any], let role = m["role"] as? String else {
-                        throw HTTPProblem(400, "messages[\(i)] must be an object with a string 'role'")
-                    }
-                    return (role, try Self.content(m["content"], field: "messages[\(i)].content"))
-                })
+            let turns = try list.enumerated().map { i, m in
+                guard let m = m as? [String: Any], let role = m["role"] as? String else {
+                    throw HTTPProblem(400, "messages[\(i)] must be an object with a string 'role'")
+                }
+                return (role: role, content: try Self.content(m["content"], field: "messages[\(i)].content"))
+            }
+            // As llama.cpp's templates require: no two assistant turns in a row, and a final
+            // assistant turn either continued or followed by a new one, not both.
+            for i in turns.indices.dropFirst() where turns[i].role == "assistant" && turns[i - 1].role == "assistant" {
+                throw HTTPProblem(400, "messages[\(i)]: two assistant messages in a row")
+            }
+            if try f.bool("add_generation_prompt") == true, try f.bool("continue_final_message") == true {
+                throw HTTPProblem(400, "'add_generation_prompt' and 'continue_final_message' cannot both be true")
+            }
+            prompt = .chat(turns)
         case .infill:
             var extra: [ExtraChunk] = []
             if let e = json["input_extra"] {
@@ -107,6 +115,9 @@ struct CompletionRequest: Sendable {
                 extra = try list.enumerated().map { i, c in
                     guard let c = c as? [String: Any], let text = c["text"] as? String else {
                         throw HTTPProblem(400, "input_extra[\(i)] must be an object with a string 'text'")
+                    }
+                    guard c["filename"] == nil || c["filename"] is String else {
+                        throw HTTPProblem(400, "input_extra[\(i)].filename must be a string")
                     }
                     return ExtraChunk(filename: c["filename"] as? String ?? "", text: text)
                 }
@@ -273,7 +284,16 @@ struct JSONFields {
 struct HTTPProblem: Error, Equatable {
     var status: Int
     var message: String
-    init(_ status: Int, _ message: String) { self.status = status; self.message = message }
+    /// The error type when it is not the status's usual one (llama.cpp's
+    /// `exceed_context_size_error`), and the numbers that go with it.
+    var type: String?
+    var details: [String: Int] = [:]
+    init(_ status: Int, _ message: String, type: String? = nil, details: [String: Int] = [:]) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.details = details
+    }
 
     /// llama.cpp's and OpenAI's error object.
     var json: [String: Any] {
@@ -285,7 +305,9 @@ struct HTTPProblem: Error, Equatable {
                 : status == 413
                     ? "request_too_large"
                     : status >= 500 ? "server_error" : "invalid_request_error"
-        return ["error": ["code": status, "message": message, "type": type]]
+        var error: [String: Any] = ["code": status, "message": message, "type": self.type ?? type]
+        for (k, v) in details { error[k] = v }
+        return ["error": error]
     }
 }
 

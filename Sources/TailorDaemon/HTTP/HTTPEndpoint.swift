@@ -207,6 +207,11 @@ public final class HTTPEndpoint: Service, Sendable {
             }
         } catch let p as HTTPProblem {
             await writer.fail(p)
+        } catch let e as GenerationStarter.ContextOverflow {
+            await writer.fail(
+                HTTPProblem(
+                    400, e.message, type: "exceed_context_size_error",
+                    details: ["n_prompt_tokens": e.promptTokens, "n_ctx": e.contextLength]))
         } catch let e as RPCError {
             await writer.fail(HTTPProblem(Self.status(e.code), e.message))
         } catch is CancellationError {

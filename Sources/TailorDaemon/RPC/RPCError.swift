@@ -34,6 +34,7 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidArgument(field, message) as JobSpecError: self.init(.invalidArgument, message, field: field)
         case let e as EngineError: self.init(.invalidArgument, e.description)
         case let e as SamplingError: self.init(.invalidArgument, e.description, field: "generate.sampling")
+        case let e as GenerationStarter.ContextOverflow: self.init(.invalidArgument, e.message, field: e.field)
         case let e as AdapterStoreError:
             switch e {
             case let .invalidName(field, _): self.init(.invalidArgument, e.description, field: "ref.\(field)")

@@ -196,6 +196,14 @@ final class HTTPEndpointTests: XCTestCase {
         expect(
             try HTTPTestClient.call(http, "POST", "/completion", body: #"{"prompt": [1, 99999999]}"#), 400,
             "beyond the vocabulary")
+        // Longer than the context (128 tokens): llama.cpp's error type, with both numbers.
+        let over = try HTTPTestClient.call(
+            http, "POST", "/completion", body: #"{"prompt": ""# + String(repeating: "the theme ", count: 150) + #""}"#)
+        expect(over, 400, "the context holds 128")
+        let error = try XCTUnwrap(over.json?["error"] as? [String: Any])
+        XCTAssertEqual(error["type"] as? String, "exceed_context_size_error")
+        XCTAssertEqual(error["n_ctx"] as? Int, 128)
+        XCTAssertGreaterThan(error["n_prompt_tokens"] as? Int ?? 0, 128)
         let big = #"{"prompt": ""# + String(repeating: "a", count: 4000) + #""}"#
         expect(try HTTPTestClient.call(http, "POST", "/completion", body: big), 413, "limit is 2048")
         expect(try HTTPTestClient.call(http, "POST", "/nope", body: "{}"), 404, "no endpoint /nope")

@@ -82,6 +82,27 @@ final class InfillAndRequestTests: XCTestCase {
                 XCTAssertTrue((e as? HTTPProblem)?.message.contains(message) ?? false, "\(e)")
             }
         }
+        // The checks llama-server makes and tailord skipped (issue 20, item 7).
+        for (endpoint, body, message) in [
+            (
+                CompletionRequest.Endpoint.infill, #"{"input_extra": [{"filename": 5, "text": "x"}]}"#,
+                "input_extra[0].filename must be a string"
+            ),
+            (
+                .openAIChat,
+                #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "assistant", "content": "c"}]}"#,
+                "messages[2]: two assistant messages in a row"
+            ),
+            (
+                .openAIChat,
+                #"{"messages": [{"role": "user", "content": "a"}], "add_generation_prompt": true, "continue_final_message": true}"#,
+                "cannot both be true"
+            ),
+        ] {
+            XCTAssertThrowsError(try CompletionRequest(endpoint: endpoint, body: Array(body.utf8))) { e in
+                XCTAssertTrue((e as? HTTPProblem)?.message.contains(message) ?? false, "\(e)")
+            }
+        }
     }
 
     /// llama.cpp's DRY fields: defaults, values, its -1 for "the whole context", custom
