@@ -43,10 +43,8 @@ struct CompletionResponder: Sendable {
         // says what ran (`tailor_mode`, `tailor_fallback`).
         var generation = GenerationRequest(request, for: who, modelContext: modelContext)
         // llama-server serves its one model whatever /completion and /infill name.
-        if request.endpoint == .completion || request.endpoint == .infill, !generation.model.isEmpty,
-            (try? await starter.models.model(generation.model, field: "model")) == nil
-        {
-            generation.model = ""
+        if request.endpoint == .completion || request.endpoint == .infill {
+            generation.model = try await starter.models.model(llamaServerName: generation.model).info.id
         }
         let started = try await starter.start(generation, caller: who.caller)
         let sse = request.stream ? SSEWriter(writer: writer) : nil

@@ -36,9 +36,7 @@ struct ModelEndpoints: Sendable {
     enum HTTPMethodName { case get, post }
 
     private func loaded(_ json: [String: Any]) async throws -> LoadedModel {
-        let id = json["model"] as? String ?? ""
-        if !id.isEmpty, let m = try? await models.model(id, field: "model") { return m }
-        return try await models.model("", field: "model")
+        try await models.model(llamaServerName: json["model"] as? String ?? "")
     }
 
     private func tokenize(_ json: [String: Any]) async throws -> [String: Any] {

@@ -85,6 +85,15 @@ public actor ModelManager {
         return m
     }
 
+    /// The model a llama-server client names: `id` when it is loaded, else the only loaded model,
+    /// as llama-server serves its one model whatever a request names.
+    /// - Throws: INVALID_ARGUMENT (field `model`) when `id` is unknown and not exactly one model
+    ///   is loaded.
+    func model(llamaServerName id: String) throws -> LoadedModel {
+        if let m = models[id] { return m }
+        return try model("", field: "model")
+    }
+
     /// Generation requests waiting, over all models.
     public func queueDepth() -> Int { models.values.reduce(0) { $0 + $1.worker.queueDepth } }
 
