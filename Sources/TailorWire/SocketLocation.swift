@@ -21,12 +21,26 @@ public enum SocketLocation {
     /// enter, so squatting the name gets nobody a connection.
     public static func fallbackDirectory(uid: uid_t = getuid()) -> String { "/tmp/tailor-\(uid)" }
 
+    /// Whether `path` is a real directory (not a link) that `uid` owns and nobody else may
+    /// enter: what the daemon requires before listening in the fallback directory, and what a
+    /// client requires before trusting a socket there (another user who made the directory
+    /// first must get neither the socket nor the prompts sent to it).
+    public static func isPrivateDirectory(_ path: String, uid: uid_t) -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == uid && st.st_mode & 0o077 == 0
+    }
+
     /// The socket a client connects to: `flag` (--socket), then `$TAILOR_SOCKET`, then the user
     /// daemon's socket when `$XDG_RUNTIME_DIR` is set; without it, the fallback directory's
-    /// socket when `exists` says it is there; else the system daemon's.
+    /// socket when `exists` says it is there (by default: the directory is this user's alone and
+    /// holds the socket); else the system daemon's.
     public static func client(
         flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-        exists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+        exists: (String) -> Bool = { path in
+            isPrivateDirectory((path as NSString).deletingLastPathComponent, uid: getuid())
+                && FileManager.default.fileExists(atPath: path)
+        }
     ) -> String {
         if let flag, !flag.isEmpty { return flag }
         if let env = environment["TAILOR_SOCKET"], !env.isEmpty { return env }

@@ -1,3 +1,4 @@
+import Foundation
 import TailorWire
 import XCTest
 
@@ -21,5 +22,24 @@ final class SocketLocationTests: XCTestCase {
             SocketLocation.client(
                 flag: nil, environment: [:], exists: { $0 == "/tmp/tailor-\(getuid())/tailord.sock" }),
             "/tmp/tailor-\(getuid())/tailord.sock")
+    }
+
+    /// A socket in the fallback directory is trusted only when the directory is a real one of
+    /// this user's with no group or other access.
+    func testThePrivateDirectoryCheck() throws {
+        let dir = NSTemporaryDirectory() + "tailor-private-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o700)
+        XCTAssertTrue(SocketLocation.isPrivateDirectory(dir, uid: getuid()))
+        XCTAssertFalse(SocketLocation.isPrivateDirectory(dir, uid: getuid() + 1), "another owner")
+        chmod(dir, 0o755)
+        XCTAssertFalse(SocketLocation.isPrivateDirectory(dir, uid: getuid()), "others may enter")
+        chmod(dir, 0o700)
+        let link = dir + "-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        XCTAssertFalse(SocketLocation.isPrivateDirectory(link, uid: getuid()), "a link is not the directory")
+        XCTAssertFalse(SocketLocation.isPrivateDirectory(dir + "/missing", uid: getuid()))
     }
 }

@@ -29,11 +29,7 @@ extension UnixSocket {
     /// this user owns and nobody else may enter: another user who made it first must not get
     /// to see, replace or intercept the socket.
     static func checkPrivate(_ dir: String) throws {
-        var st = stat()
-        guard lstat(dir, &st) == 0 else { throw ServerError.system("lstat \(dir)", errno) }
-        guard (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
-            throw ServerError.notPrivate(dir)
-        }
+        guard SocketLocation.isPrivateDirectory(dir, uid: geteuid()) else { throw ServerError.notPrivate(dir) }
     }
 
     /// Who may connect to a bound socket file: its owner (user mode, 0600), or its owner and
