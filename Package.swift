@@ -90,7 +90,7 @@ let package = Package(
         // `tailor train --offline` both run.
         .target(
             name: "TailorJobs",
-            dependencies: ["TailorTraining", "TailorWire", "TailorStore"]
+            dependencies: ["TailorTraining", "TailorWire", "TailorStore", "TailorEval"]
         ),
         // The daemon: the NIO Unix-socket server, its services, generation scheduling,
         // configuration, access control and systemd glue. Composes the modules above; no math.

@@ -25,6 +25,8 @@ public struct JobSpec: Codable, Sendable, Equatable {
     public var maxItems: Int
     public var checkpointEvery: Int
     public var dataUser: String
+    /// Set for the autopilot's jobs: what it holds back and how it judges the candidate.
+    public var autopilot: AutopilotPlan?
 
     /// Resolves `request`.
     /// - Throws: `JobSpecError.invalidArgument` naming the bad parameter.

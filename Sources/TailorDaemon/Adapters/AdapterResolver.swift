@@ -91,13 +91,17 @@ struct AdapterResolver: Sendable {
             for: AdapterRef(user: user, task: task, kind: "user"), caller: caller, field: "generate")
         let entry: AdapterEntry?
         do { entry = try registry.entry(userKey) } catch AdapterStoreError.notFound { entry = nil }
-        // The mode's version: the newest its stage made, else the newest import (a version
-        // with no stage, made elsewhere); an empty mode takes the current version.
+        // The mode's version: the newest its stage made up to the current version, else the
+        // newest such import (a version with no stage, made elsewhere); an empty mode takes
+        // the current version. Versions after the current one are a rollback's leftovers or
+        // candidates the autopilot did not promote, and are not served.
+        let current = entry.flatMap { $0.current == 0 ? nil : $0.current }
+        let servable = entry?.versions.filter { $0.version <= current ?? 0 } ?? []
         let wanted: UInt32? =
             mode.userStage.map { stage in
-                entry?.versions.last { $0.stage == stage }?.version ?? entry?.versions.last { $0.stage == nil }?.version
-            } ?? entry?.current
-        let version = wanted ?? (request.fallback ? entry?.current : nil)
+                servable.last { $0.stage == stage }?.version ?? servable.last { $0.stage == nil }?.version
+            } ?? current
+        let version = wanted ?? (request.fallback ? current : nil)
         guard let version, let userAdapter = try load(userKey, version: version, model: model) else {
             guard request.fallback else { throw missing(mode: mode, user: user, task: task, entry: entry) }
             taskPlan.fallback = true

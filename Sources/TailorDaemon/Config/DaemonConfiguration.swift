@@ -49,6 +49,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
     /// The llama.cpp-compatible HTTP endpoint (off by default).
     public var http = HTTPEndpointConfiguration()
+    /// When the daemon trains users' adapters by itself (on by default).
+    public var autopilot = AutopilotSettings()
 
     /// The defaults.
     public init() {}
@@ -84,9 +86,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// max_pending_write_bytes, shutdown_grace_seconds, log_level, and the
     /// preference data's limits: max_field_bytes, max_items_per_user, max_bytes_per_user,
     /// max_users_per_uid, max_bytes_per_uid, max_import_bytes, import_batch; training_threads,
-    /// max_jobs, max_jobs_per_uid; and the HTTP endpoint's http_socket, http_listen,
+    /// max_jobs, max_jobs_per_uid; the HTTP endpoint's http_socket, http_listen,
     /// http_token_file, http_mode, http_user, http_task, http_max_body_bytes,
-    /// http_header_timeout_seconds, http_body_timeout_seconds.
+    /// http_header_timeout_seconds, http_body_timeout_seconds; and the autopilot's keys
+    /// (`AutopilotSettings`).
     /// - Throws: `ConfigError` naming the file, the line and the problem: an unknown key, a
     ///   value of the wrong kind, a line without "=".
     public mutating func apply(configFile text: String, path: String) throws {
@@ -163,8 +166,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 logLevel = l
             default:
                 do {
-                    guard try http.apply(key: key, value: value) else { throw fail("unknown key '\(key)'") }
-                } catch let p as HTTPConfigProblem {
+                    guard try http.apply(key: key, value: value) || autopilot.apply(key: key, value: value) else {
+                        throw fail("unknown key '\(key)'")
+                    }
+                } catch let p as ConfigProblem {
                     throw fail(p.message)
                 }
             }

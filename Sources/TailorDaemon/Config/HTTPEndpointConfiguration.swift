@@ -39,45 +39,45 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     mutating func apply(key: String, value: String) throws -> Bool {
         switch key {
         case "http_socket":
-            guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_socket must be an absolute path") }
+            guard value.hasPrefix("/") else { throw ConfigProblem("http_socket must be an absolute path") }
             socket = value
         case "http_listen":
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                 (1...65535).contains(port)
             else {
-                throw HTTPConfigProblem("http_listen must be host:port, e.g. 127.0.0.1:8012")
+                throw ConfigProblem("http_listen must be host:port, e.g. 127.0.0.1:8012")
             }
             var host = String(value[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-                throw HTTPConfigProblem(
+                throw ConfigProblem(
                     "http_listen must be a loopback address (127.0.0.1, ::1 or localhost), not '\(host)'")
             }
             listenHost = host
             listenPort = port
         case "http_token_file":
-            guard value.hasPrefix("/") else { throw HTTPConfigProblem("http_token_file must be an absolute path") }
+            guard value.hasPrefix("/") else { throw ConfigProblem("http_token_file must be an absolute path") }
             tokenFile = value
         case "http_mode":
             guard DecodingMode(rawValue: value) != nil, !value.isEmpty else {
-                throw HTTPConfigProblem("http_mode must be \(DecodingMode.spelled)")
+                throw ConfigProblem("http_mode must be \(DecodingMode.spelled)")
             }
             mode = value
         case "http_user": user = value
         case "http_task": task = value
         case "http_header_timeout_seconds":
             guard let v = Int(value), (1...3600).contains(v) else {
-                throw HTTPConfigProblem("http_header_timeout_seconds must be 1...3600")
+                throw ConfigProblem("http_header_timeout_seconds must be 1...3600")
             }
             headerTimeout = .seconds(v)
         case "http_body_timeout_seconds":
             guard let v = Int(value), (1...3600).contains(v) else {
-                throw HTTPConfigProblem("http_body_timeout_seconds must be 1...3600")
+                throw ConfigProblem("http_body_timeout_seconds must be 1...3600")
             }
             bodyTimeout = .seconds(v)
         case "http_max_body_bytes":
             guard let v = Int(value), (1024...(1 << 30)).contains(v) else {
-                throw HTTPConfigProblem("http_max_body_bytes must be 1024...1073741824")
+                throw ConfigProblem("http_max_body_bytes must be 1024...1073741824")
             }
             maxBodyBytes = v
         default:
@@ -94,8 +94,9 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     }
 }
 
-/// A bad `http_*` value.
-struct HTTPConfigProblem: Error {
+/// A bad value of a config section's key (`http_*`, `autopilot_*`); the file's reader adds
+/// where it is.
+struct ConfigProblem: Error {
     let message: String
     init(_ message: String) { self.message = message }
 }

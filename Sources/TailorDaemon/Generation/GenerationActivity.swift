@@ -7,6 +7,7 @@ public final class GenerationActivity: @unchecked Sendable {
     private let condition = NSCondition()
     private var busyWorkers = 0  // guarded by condition
     private var released = false  // guarded by condition: waits end at once
+    private var lastBusy = Date()  // guarded by condition: when a generation last ran
 
     /// Nobody busy yet.
     public init() {}
@@ -18,9 +19,18 @@ public final class GenerationActivity: @unchecked Sendable {
         return busyWorkers > 0
     }
 
+    /// Since when no generation has run or waited (the daemon's start if none ever did); nil
+    /// while one does. The autopilot starts a round only after a stretch of it.
+    public var idleSince: Date? {
+        condition.lock()
+        defer { condition.unlock() }
+        return busyWorkers > 0 ? nil : lastBusy
+    }
+
     /// A worker went from idle to busy (`true`) or back.
     func workerChanged(busy: Bool) {
         condition.lock()
+        lastBusy = Date()
         busyWorkers += busy ? 1 : -1
         if busyWorkers == 0 { condition.broadcast() }
         condition.unlock()

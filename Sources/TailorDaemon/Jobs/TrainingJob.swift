@@ -46,11 +46,16 @@ final class TrainingJob {
         PersonalizationPipeline(model: loaded.model, maxTokens: spec.maxTokens, threads: threads)
     }
 
-    /// Runs the remaining stages; the record ends succeeded (or the error propagates).
+    /// The stage name of an autopilot job's last step, after its training stages.
+    static let gateStage = "gate"
+
+    /// Runs the remaining stages, then an autopilot job's gate; the record ends succeeded (or
+    /// the error propagates).
     func run() throws -> JobRecord {
         let stages = spec.kind.stages
+        let atGate = record.stage == Self.gateStage
         let first = stages.firstIndex { $0.rawValue == record.stage } ?? 0
-        for stage in stages[first...] {
+        for stage in atGate ? [] : stages[first...] {
             record.stage = stage.rawValue
             record.step = 0
             record.totalSteps = 0
@@ -60,6 +65,15 @@ final class TrainingJob {
             case .negatives: try sampleNegatives()
             case .cope: break
             }
+        }
+        if let plan = spec.autopilot {
+            if !atGate {
+                record.stage = Self.gateStage
+                record.step = 0
+                record.totalSteps = 2
+                record = report(record)
+            }
+            try gate(plan)
         }
         record.state = .succeeded
         record.etaSeconds = 0
@@ -78,8 +92,9 @@ final class TrainingJob {
 
     private func limited<T>(_ items: [T]) -> [T] { spec.maxItems > 0 ? Array(items.prefix(spec.maxItems)) : items }
 
+    /// The stage's frozen history, less what an autopilot job holds back.
     private func userHistory(_ stage: JobSpec.Kind) throws -> [HistoryItem] {
-        let ids = try snapshot(stage).history
+        let ids = try snapshot(stage).history.subtracting(spec.autopilot?.historyIDs ?? [])
         return limited(
             try store.history(user: record.user, owner: record.owner, task: record.task).filter { ids.contains($0.id) })
     }
@@ -117,7 +132,16 @@ final class TrainingJob {
         return [AdapterUse(try cache.adapter(taskKey, version: nil, for: loaded))]
     }
 
+    /// The version of `key` this job's `stage` published, if it got that far (a job resumed
+    /// after its stage published, but before its record said so, must not publish twice).
+    private func published(_ stage: JobSpec.Kind, _ key: AdapterKey) -> UInt32? {
+        (try? registry.entry(key))?.versions.last { $0.jobID == record.id && $0.stage == stage.rawValue }?.version
+    }
+
+    /// The user's adapter the negatives and DPO stages build on: the OPPU version this job
+    /// made (an autopilot job's is a candidate, not current), else the current one.
     private func userAdapter(for stage: JobSpec.Kind) throws -> LoRAAdapter {
+        if let v = published(.oppu, userKey) { return try cache.adapter(userKey, version: v, for: loaded) }
         guard (try? registry.currentVersion(of: userKey)) != nil else {
             throw RPCError(
                 .failedPrecondition,
@@ -137,6 +161,10 @@ final class TrainingJob {
 
     /// A training stage: train through the pipeline, then publish the adapter.
     private func train(_ stage: JobSpec.Kind) throws {
+        if let v = published(stage, stage == .tam ? taskKey : userKey) {
+            record.adapterVersion = v
+            return
+        }
         let checkpoint = checkpointDirectory + "/\(record.id)-\(stage.rawValue).ckpt"
         let progress = StageProgress()
         let trainable = try runStage(stage, hooks: try hooks(checkpoint: checkpoint, progress: progress))
@@ -194,7 +222,7 @@ final class TrainingJob {
                     hooks: hooks)
             default:
                 let start = try userAdapter(for: stage)
-                let ids = try snapshot(.dpo).pairs
+                let ids = try snapshot(.dpo).pairs.subtracting(spec.autopilot?.pairIDs ?? [])
                 let pairs = limited(
                     try store.pairs(user: record.user, owner: record.owner, task: record.task).filter {
                         ids.contains($0.id)
@@ -234,9 +262,29 @@ final class TrainingJob {
                 rank: trainable.rank, alpha: trainable.alpha,
                 useRSLoRA: trainable.useRSLoRA, targets: targets, jobID: record.id, metrics: metrics,
                 stage: stage.rawValue),
-            configJSON: peftConfig, weights: weights, makeCurrent: true)
+            configJSON: peftConfig, weights: weights, makeCurrent: spec.autopilot == nil,
+            candidate: spec.autopilot != nil)
         cache.invalidate(key)
         record.adapterVersion = version.version
+    }
+
+    /// An autopilot job's gate (`CandidateGate`): step 1 once the verdict on the DPO
+    /// candidate is recorded, step 2 once it is applied.
+    private func gate(_ plan: AutopilotPlan) throws {
+        guard let candidate = published(.dpo, userKey) else {
+            throw RPCError(.internalError, "the autopilot job has no DPO version to judge")
+        }
+        record.adapterVersion = candidate
+        let gate = CandidateGate(
+            plan: plan, record: record, loaded: loaded, environment: environment, pipeline: pipeline)
+        let verdict = try gate.verdict(on: candidate)
+        if record.step < 1 {
+            record.step = 1
+            record = report(record)
+        }
+        if verdict.promoted && record.step < 2 { try gate.promote(candidate) }
+        record.step = 2
+        record = report(record)
     }
 
     /// For each of the user's history prompts, K samples from base + task adapter; the one the

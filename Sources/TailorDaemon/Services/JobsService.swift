@@ -87,9 +87,7 @@ public struct JobsService: RPCService {
             _ = try store.counts(user: req.user, owner: owner, task: req.task)  // unknown user or task: INVALID_ARGUMENT
         }
         let loaded = try await models.model(req.model, field: "model")
-        let id =
-            "job-" + String(Int64(Date().timeIntervalSince1970 * 1000), radix: 36) + "-"
-            + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let id = JobRecord.newID()
         var resolved = spec
         resolved.model = loaded.info.id
         let record = try runner.jobs.create(

@@ -120,6 +120,8 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
     public var sha256: String
     /// Size of the weights file.
     public var bytes: UInt64
+    /// The autopilot's verdict, for versions it trained (kept in `promotion.json` beside).
+    public var promotion: PromotionRecord?
 
     /// A record; `version`, `sha256`, `bytes` and `createdUnixMS` are set by the registry.
     public init(
@@ -142,11 +144,59 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// How one adapter stack did on a user's held-back items: the gate's two measures.
+public struct HoldoutScores: Sendable, Equatable, Codable {
+    /// Mean ROUGE-L F1 of the stack's `cope`-mode output against what the user wrote.
+    public var rougeL: Double
+    /// Mean per-token log-likelihood of what the user wrote.
+    public var logLikelihood: Double
+
+    /// Scores as measured.
+    public init(rougeL: Double, logLikelihood: Double) {
+        self.rougeL = rougeL
+        self.logLikelihood = logLikelihood
+    }
+}
+
+/// The autopilot's verdict on a version it trained: both stacks' held-out scores, whether the
+/// version became current, and why.
+public struct PromotionRecord: Sendable, Equatable, Codable {
+    /// Whether it became current.
+    public var promoted: Bool
+    /// Why, in words with the numbers ("ROUGE-L 0.31 vs 0.28 …").
+    public var reason: String
+    /// What it was compared with: "v3" (the user's version serving then), "task adapter v2"
+    /// or "base model" (a user's first version).
+    public var baseline: String
+    /// The candidate's scores.
+    public var candidate: HoldoutScores
+    /// The baseline's scores on the same items.
+    public var current: HoldoutScores
+    /// How many held-back items were scored.
+    public var heldOut: Int
+    /// The time of the verdict, milliseconds since 1970.
+    public var decidedUnixMS: UInt64
+
+    /// A verdict.
+    public init(
+        promoted: Bool, reason: String, baseline: String, candidate: HoldoutScores, current: HoldoutScores,
+        heldOut: Int, decidedUnixMS: UInt64
+    ) {
+        self.promoted = promoted
+        self.reason = reason
+        self.baseline = baseline
+        self.candidate = candidate
+        self.current = current
+        self.heldOut = heldOut
+        self.decidedUnixMS = decidedUnixMS
+    }
+}
+
 /// An adapter with its versions and which one is current.
 public struct AdapterEntry: Sendable, Equatable {
     /// Its name.
     public var key: AdapterKey
-    /// The version decoding uses.
+    /// The version decoding uses; 0 when none is (its only versions are rejected candidates).
     public var current: UInt32
     /// Every kept version, oldest first.
     public var versions: [AdapterVersionRecord]

@@ -41,6 +41,7 @@ public final class AdapterRegistry: Sendable {
     static let configFile = "adapter_config.json"
     static let weightsFile = "adapter_model.safetensors"
     static let recordFile = "version.json"
+    static let promotionFile = "promotion.json"
 
     func directory(_ key: AdapterKey) -> String {
         "\(root)/\(key.owner)/\(key.kind.rawValue)/\(key.task)/\(key.kind == .task ? "_" : AdapterKey.pathComponent(key.user))"
@@ -54,13 +55,16 @@ public final class AdapterRegistry: Sendable {
     // MARK: Writing
 
     /// Stores a new version of `key` and returns its record (number, hash, size, time filled).
-    /// It becomes current when `makeCurrent` is set or the adapter had no current version.
-    /// Old versions beyond `keepVersions` are then collected.
+    /// It becomes current when `makeCurrent` is set or the adapter had no current version,
+    /// unless it is a `candidate`: the autopilot's versions wait for their gate, and an adapter
+    /// whose only versions are candidates has the current pointer 0 ("none"), so nothing
+    /// decodes with them until `setCurrent`. Old versions beyond `keepVersions` are then
+    /// collected.
     /// - Throws: `AdapterStoreError`; on any error the registry is unchanged.
     @discardableResult
     public func add(
         _ key: AdapterKey, record template: AdapterVersionRecord, configJSON: [UInt8], weights: [UInt8],
-        makeCurrent: Bool, now: Date = Date()
+        makeCurrent: Bool, candidate: Bool = false, now: Date = Date()
     ) throws -> AdapterVersionRecord {
         try key.validate()
         let dir = directory(key)
@@ -94,7 +98,9 @@ public final class AdapterRegistry: Sendable {
         }
         placed = true
         Self.fsyncPath(dir)
-        if makeCurrent || currentVersion(dir) == nil {
+        if candidate {
+            if currentVersion(dir) == nil { try writeCurrent(dir, 0) }
+        } else if makeCurrent || currentVersion(dir) == nil || currentVersion(dir) == 0 {
             try writeCurrent(dir, attempt)
         }
         _ = try? collectGarbage(key)
@@ -174,12 +180,30 @@ public final class AdapterRegistry: Sendable {
     }
 
     /// The current version of `key`: one small file read, for the per-request lookup.
-    /// - Throws: `AdapterStoreError.notFound` when the adapter does not exist.
+    /// - Throws: `AdapterStoreError.notFound` when the adapter does not exist, or when none of
+    ///   its versions is current (only rejected candidates).
     public func currentVersion(of key: AdapterKey) throws -> UInt32 {
         try key.validate()
         let dir = directory(key)
-        if let v = currentVersion(dir) { return v }
-        return try entry(key).current
+        let v = try currentVersion(dir) ?? entry(key).current
+        guard v != 0 else { throw AdapterStoreError.notFound(key.description) }
+        return v
+    }
+
+    /// Records the autopilot's verdict on `version` beside it (`promotion.json`, written
+    /// atomically; the version's own files stay as they were). Recording it again replaces it.
+    public func recordPromotion(_ key: AdapterKey, version: UInt32, _ promotion: PromotionRecord) throws {
+        try key.validate()
+        let vdir = directory(key) + "/" + Self.versionName(version)
+        guard FileManager.default.fileExists(atPath: vdir) else {
+            throw AdapterStoreError.versionNotFound(key.description, version)
+        }
+        do {
+            try AtomicFile.write(
+                Array(try JSONEncoder.sorted.encode(promotion)), to: vdir + "/" + Self.promotionFile, mode: 0o600)
+        } catch {
+            throw AdapterStoreError.io("cannot record the promotion of \(key) v\(version): \(error)")
+        }
     }
 
     /// Every adapter, optionally only `owner`'s, only for `task`, only `user`'s.
@@ -252,7 +276,12 @@ public final class AdapterRegistry: Sendable {
             guard r.version == v else {
                 throw AdapterStoreError.corrupt(path: path, reason: "records version \(r.version)")
             }
-            return r
+            var record = r
+            let verdict = dir + "/" + Self.versionName(v) + "/" + Self.promotionFile
+            if let data = FileManager.default.contents(atPath: verdict) {
+                record.promotion = try? JSONDecoder().decode(PromotionRecord.self, from: data)
+            }
+            return record
         } catch let e as AdapterStoreError {
             throw e
         } catch {

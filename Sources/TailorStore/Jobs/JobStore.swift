@@ -33,6 +33,16 @@ public struct JobRecord: Sendable, Equatable {
     public var resumed = 0
     public var createdMS: Int64 = 0
     public var updatedMS: Int64 = 0
+    /// Who started it: a client's request, or the daemon's autopilot.
+    public var origin: Origin = .request
+
+    /// Who started a job.
+    public enum Origin: String, Sendable, CaseIterable {
+        /// A client submitted it.
+        case request
+        /// The autopilot scheduled it; its candidate is promoted only through the gate.
+        case autopilot
+    }
 
     /// A new queued job.
     public init(id: String, owner: UInt32, user: String, task: String, kind: String, model: String, request: String) {
@@ -63,6 +73,7 @@ public struct JobRecord: Sendable, Equatable {
         resumed = row["resumed"]
         createdMS = row["created_ms"]
         updatedMS = row["updated_ms"]
+        origin = Origin(rawValue: row["origin"]) ?? .request
     }
 }
 
@@ -94,13 +105,13 @@ public final class JobStore: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO jobs (id, owner_uid, user, task, kind, model, request, state, stage, step, total_steps, loss,
-                        tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms, updated_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms, updated_ms, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     j.id, Int64(j.owner), j.user, j.task, j.kind, j.model, j.request, j.state.rawValue, j.stage, j.step,
                     j.totalSteps, Double(j.loss), Double(j.tokensPerSecond), Double(j.etaSeconds), j.error,
-                    Int64(j.adapterVersion), j.resumed, j.createdMS, j.updatedMS,
+                    Int64(j.adapterVersion), j.resumed, j.createdMS, j.updatedMS, j.origin.rawValue,
                 ])
         }
         return j
@@ -116,13 +127,17 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Jobs of `owner` (every owner's when nil), optionally one user's or task's, newest first.
-    public func list(owner: UInt32?, user: String? = nil, task: String? = nil) throws -> [JobRecord] {
+    /// Jobs of `owner` (every owner's when nil), optionally one user's or task's or one
+    /// origin's, newest first.
+    public func list(
+        owner: UInt32?, user: String? = nil, task: String? = nil, origin: JobRecord.Origin? = nil
+    ) throws -> [JobRecord] {
         try pool.read { db in
             var filters: [String] = [], args: [(any DatabaseValueConvertible)?] = []
             if let owner { filters.append("owner_uid = ?"); args.append(Int64(owner)) }
             if let user { filters.append("user = ?"); args.append(user) }
             if let task { filters.append("task = ?"); args.append(task) }
+            if let origin { filters.append("origin = ?"); args.append(origin.rawValue) }
             let sql =
                 "SELECT * FROM jobs" + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
                 + " ORDER BY created_ms DESC, id DESC"

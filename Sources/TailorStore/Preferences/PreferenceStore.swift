@@ -166,6 +166,21 @@ public final class PreferenceStore: Sendable {
                               + (SELECT IFNULL(SUM(\(feedback)), 0) FROM feedback WHERE user_id = users.id);
                     """)
         }
+        // v5: the autopilot. Jobs say who started them (`origin`: request or autopilot), and
+        // pauses name an owner's (user, task), with '' standing for every user or task.
+        m.registerMigration("v5") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'request';
+                    CREATE INDEX jobs_origin ON jobs(origin, owner_uid, user, task, created_ms);
+                    CREATE TABLE autopilot_pauses (
+                        owner_uid INTEGER NOT NULL,
+                        user TEXT NOT NULL,
+                        task TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL,
+                        PRIMARY KEY (owner_uid, user, task));
+                    """)
+        }
         return m
     }
 

@@ -14,12 +14,17 @@ final class ReferenceScorer {
     static let chunk = 64
 
     /// A scorer for sequences that fit `graph`, under the frozen `adapters`.
-    init(graph: TrainingGraph, adapters: [AdapterUse]) {
+    convenience init(graph: TrainingGraph, adapters: [AdapterUse]) {
+        self.init(model: graph.model, maxTokens: graph.maxTokens, threads: graph.threads, adapters: adapters)
+    }
+
+    /// A scorer of `model` under `adapters` for sequences of at most `maxTokens`.
+    init(model: Model, maxTokens: Int, threads: Int?, adapters: [AdapterUse]) {
         self.adapters = adapters
         context = InferenceContext(
-            model: graph.model, maxSequences: 2, maxContext: graph.maxTokens,
-            maxBatchTokens: max(Self.chunk, min(256, graph.maxTokens)), maxLogitRows: Self.chunk,
-            threads: graph.threads, precision: .exact)
+            model: model, maxSequences: 2, maxContext: maxTokens,
+            maxBatchTokens: max(Self.chunk, min(256, maxTokens)), maxLogitRows: Self.chunk,
+            threads: threads, precision: .exact)
         context.gemmThreshold = 1
     }
 
@@ -38,6 +43,12 @@ final class ReferenceScorer {
         let chosen = try completion(a, sequence: 0, pause: pause)
         try prefill(b, sequence: 0, pause: pause)
         return (chosen, try completion(b, sequence: 0, pause: pause))
+    }
+
+    /// Σ log p of `e`'s completion after its prompt, and how many tokens that is.
+    func score(_ e: TrainingExample, pause: () -> Void) throws -> (logProbability: Float, tokens: Int) {
+        try prefill(e, sequence: 0, pause: pause)
+        return (try completion(e, sequence: 0, pause: pause), e.targetCount)
     }
 
     /// Evaluates the prompt of `e` but its last token into `sequence`, which is reset first.
