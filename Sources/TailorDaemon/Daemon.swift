@@ -22,17 +22,20 @@ public struct Daemon: Sendable {
     }
 
     /// What the services share: the adapter registry and its cache, the preference and job
-    /// stores, and the job runner. Opened once per daemon (and per test harness).
+    /// stores, the job runner and the autopilot. Opened once per daemon (and per test harness).
     struct Components: Sendable {
         let registry: AdapterRegistry
         let cache: AdapterCache
         let preferences: PreferenceStore
         let runner: JobRunner
+        /// The daemon's own training rounds (its loop runs only as a service of `run()`).
+        let autopilot: AutopilotScheduler
         /// Where uploads are staged (inside the state directory).
         let stagingDirectory: String
 
         /// Opens everything under `stateDirectory`.
-        init(stateDirectory: String, configuration: DaemonConfiguration, activity: GenerationActivity) throws {
+        init(stateDirectory: String, configuration: DaemonConfiguration, models: ModelManager, logger: Logger) throws {
+            let activity = models.activity
             registry = AdapterRegistry(root: stateDirectory + "/adapters")
             stagingDirectory = stateDirectory + "/staging"
             // Uploads that a crash left half-read are of no use to anyone.
@@ -53,6 +56,9 @@ public struct Daemon: Sendable {
                     checkpointDirectory: checkpoints,
                     threads: max(1, configuration.trainingThreads)),
                 maxJobs: configuration.maxJobs, maxJobsPerUID: configuration.maxJobsPerUID)
+            autopilot = AutopilotScheduler(
+                settings: configuration.autopilot, runner: runner, pauses: AutopilotPauses(preferences),
+                models: models, logger: logger)
         }
     }
 
@@ -68,7 +74,8 @@ public struct Daemon: Sendable {
             adapters: AdapterResolver(registry: c.registry, cache: c.cache, policy: policy))
     }
 
-    /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences and Jobs;
+    /// The router of a daemon: Health, Models, Decoding, Adapters, Preferences, Jobs and
+    /// Autopilot;
     /// `starter` defaults to `starter(...)` of the same arguments.
     static func router(
         models: ModelManager, configuration: DaemonConfiguration, policy: AccessPolicy, components c: Components,
@@ -86,6 +93,7 @@ public struct Daemon: Sendable {
             PreferencesService(
                 store: c.preferences, registry: c.registry, cache: c.cache, policy: policy, runner: c.runner),
             JobsService(runner: c.runner, models: models, policy: policy),
+            AutopilotService(scheduler: c.autopilot, policy: policy),
         ])
     }
 
@@ -125,7 +133,7 @@ public struct Daemon: Sendable {
 
         let models = ModelManager(settings: configuration.generation)
         let components = try Components(
-            stateDirectory: paths.stateDirectory, configuration: configuration, activity: models.activity)
+            stateDirectory: paths.stateDirectory, configuration: configuration, models: models, logger: logger)
         let catalog = ModelCatalog()
         for name in configuration.models {
             try? notifier.notify(["STATUS": "loading \(name)"])
@@ -160,6 +168,7 @@ public struct Daemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server),
             .init(service: WatchdogService(notifier: notifier), successTerminationBehavior: .ignore),
+            .init(service: components.autopilot, successTerminationBehavior: .ignore),
         ]
         if let parent = configuration.parentProcess {
             services.append(

@@ -82,6 +82,8 @@ public struct AdapterVersion: Sendable, Equatable {
     /// pick a user's version by it: oppu and cd-only the newest OPPU one, dpo-only and cope the
     /// newest DPO one.
     public var stage: String
+    /// The autopilot's verdict, for versions it trained.
+    public var promotion: Promotion?
 
     /// A version description.
     public init(
@@ -124,6 +126,11 @@ public struct AdapterVersion: Sendable, Equatable {
         m.pointee.sha256 = try arena.cString(sha256, field: "version.sha256")
         m.pointee.bytes = bytes
         m.pointee.stage = try arena.cString(stage, field: "version.stage")
+        if let promotion {
+            let p = arena.make(Tailor__V1__Promotion.self)
+            try promotion.fill(p, arena: arena, field: "version.promotion")
+            m.pointee.promotion = p
+        }
     }
 
     init(_ m: Tailor__V1__AdapterVersion, reader r: CMessageReader) throws {
@@ -137,6 +144,58 @@ public struct AdapterVersion: Sendable, Equatable {
             metrics: try readMetrics(m.metrics, count: m.n_metrics, reader: r, field: "version.metrics"),
             sha256: try r.string(m.sha256, field: "version.sha256"), bytes: m.bytes,
             stage: try r.string(m.stage, field: "version.stage"))
+        promotion = try m.promotion.map { try Promotion($0.pointee, reader: r, field: "version.promotion") }
+    }
+}
+
+/// The autopilot's verdict on a version it trained (`tailor.v1.Promotion`).
+public struct Promotion: Sendable, Equatable {
+    public var promoted: Bool
+    public var reason: String
+    /// What it was compared with: "v3", "task adapter v2" or "base model".
+    public var baseline: String
+    public var candidateRougeL: Double
+    public var candidateLogLikelihood: Double
+    public var baselineRougeL: Double
+    public var baselineLogLikelihood: Double
+    public var heldOut: UInt32
+    public var decidedUnixMS: UInt64
+
+    /// A verdict.
+    public init(
+        promoted: Bool, reason: String, baseline: String, candidateRougeL: Double, candidateLogLikelihood: Double,
+        baselineRougeL: Double, baselineLogLikelihood: Double, heldOut: UInt32, decidedUnixMS: UInt64
+    ) {
+        self.promoted = promoted
+        self.reason = reason
+        self.baseline = baseline
+        self.candidateRougeL = candidateRougeL
+        self.candidateLogLikelihood = candidateLogLikelihood
+        self.baselineRougeL = baselineRougeL
+        self.baselineLogLikelihood = baselineLogLikelihood
+        self.heldOut = heldOut
+        self.decidedUnixMS = decidedUnixMS
+    }
+
+    func fill(_ m: UnsafeMutablePointer<Tailor__V1__Promotion>, arena: CMessageArena, field: String) throws {
+        tailor__v1__promotion__init(m)
+        m.pointee.promoted = promoted ? 1 : 0
+        m.pointee.reason = try arena.cString(reason, field: field + ".reason")
+        m.pointee.baseline = try arena.cString(baseline, field: field + ".baseline")
+        m.pointee.candidate_rouge_l = candidateRougeL
+        m.pointee.candidate_log_likelihood = candidateLogLikelihood
+        m.pointee.baseline_rouge_l = baselineRougeL
+        m.pointee.baseline_log_likelihood = baselineLogLikelihood
+        m.pointee.held_out = heldOut
+        m.pointee.decided_unix_ms = decidedUnixMS
+    }
+
+    init(_ m: Tailor__V1__Promotion, reader r: CMessageReader, field: String) throws {
+        self.init(
+            promoted: m.promoted != 0, reason: try r.string(m.reason, field: field + ".reason"),
+            baseline: try r.string(m.baseline, field: field + ".baseline"), candidateRougeL: m.candidate_rouge_l,
+            candidateLogLikelihood: m.candidate_log_likelihood, baselineRougeL: m.baseline_rouge_l,
+            baselineLogLikelihood: m.baseline_log_likelihood, heldOut: m.held_out, decidedUnixMS: m.decided_unix_ms)
     }
 }
 

@@ -151,6 +151,8 @@ extension Jobs {
         public var createdUnixMS: UInt64 = 0
         public var updatedUnixMS: UInt64 = 0
         public var resumed: UInt32 = 0
+        /// "request" (a client submitted it) or "autopilot".
+        public var origin: String = ""
 
         /// A job description.
         public init(id: String, kind: String, user: String, task: String, ownerUID: UInt32, state: String) {
@@ -188,6 +190,7 @@ extension Jobs {
             m.pointee.created_unix_ms = createdUnixMS
             m.pointee.updated_unix_ms = updatedUnixMS
             m.pointee.resumed = resumed
+            m.pointee.origin = try a.cString(origin, field: "origin")
         }
 
         init(_ m: Tailor__V1__JobInfo, _ r: CMessageReader) throws {
@@ -207,6 +210,7 @@ extension Jobs {
             createdUnixMS = m.created_unix_ms
             updatedUnixMS = m.updated_unix_ms
             resumed = m.resumed
+            origin = try r.string(m.origin, field: "origin")
         }
 
         /// Serialized `tailor.v1.JobInfo`.

@@ -58,6 +58,12 @@ struct AdaptersCommand: AsyncParsableCommand {
                     "\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(v.stage.isEmpty ? "import" : v.stage)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)"
                 )
             }
+            let judged = a.versions.compactMap { v in v.promotion.map { (v.version, $0) } }
+            guard !judged.isEmpty else { return }
+            print("\nautopilot verdicts (held-out ROUGE-L and log-likelihood per token, candidate vs baseline):")
+            for (version, p) in judged {
+                print("  " + AutopilotFormat.verdict(version: version, p))
+            }
         }
     }
 

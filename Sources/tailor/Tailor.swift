@@ -19,6 +19,7 @@ struct Tailor: AsyncParsableCommand {
             DaemonCommand.self, StatusCommand.self, ModelsCommand.self, GenerateCommand.self, AdaptersCommand.self,
             DataCommand.self, TrainCommand.self, JobsCommand.self, TrainBenchCommand.self, RougeCommand.self,
             CopeBenchCommand.self, EvalCommand.self, DemoCommand.self, GitCommand.self, BridgeCommand.self,
+            AutopilotCommand.self,
         ]
     )
 

@@ -251,8 +251,9 @@ struct JobsCommand: AsyncParsableCommand {
             for j in jobs {
                 let when = ISO8601DateFormatter().string(
                     from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
+                let kind = j.origin == "autopilot" ? j.kind + " (autopilot)" : j.kind
                 print(
-                    "\(j.id)\t\(j.kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)"
+                    "\(j.id)\t\(kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)"
                 )
             }
         }

@@ -39,13 +39,15 @@ public struct AutopilotSettings: Sendable, Equatable {
     mutating func apply(key: String, value: String) throws -> Bool {
         func number(_ range: ClosedRange<Double>) throws -> Double {
             guard let v = Double(value), range.contains(v) else {
-                throw ConfigProblem("\(key) must be a number in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
+                throw ConfigProblem(
+                    "\(key) must be a number in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
             }
             return v
         }
         func int(_ range: ClosedRange<Int>) throws -> Int {
             guard let v = Int(value), range.contains(v) else {
-                throw ConfigProblem("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
+                throw ConfigProblem(
+                    "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
             }
             return v
         }
@@ -71,7 +73,7 @@ public struct AutopilotSettings: Sendable, Equatable {
         case "autopilot_power_supply_dir":
             guard value.hasPrefix("/") else { throw ConfigProblem("\(key) must be an absolute path") }
             powerSupplyDirectory = value
-        case "autopilot_learning_rate": parameters.learningRate = Float(try number(1e-9...10))
+        case "autopilot_learning_rate": parameters.learningRate = Float(try number(1e-9...0.999))
         case "autopilot_epochs": parameters.epochs = UInt32(try int(1...100))
         case "autopilot_samples": parameters.samples = UInt32(try int(1...64))
         default: return false

@@ -3,7 +3,7 @@ import TailorStore
 
 /// "Forget me": removes a personalization user's adapters and their data.
 ///
-/// Its training jobs are cancelled (and awaited) first, then adapters go, then the data in one transaction, so a crash in between leaves data that
+/// Its training jobs, the autopilot's included, are cancelled (and awaited) first, then adapters go, then the data in one transaction, so a crash in between leaves data that
 /// a repeated call removes (the call succeeds while either remains). The call answers only once
 /// both are gone; the adapter cache drops every version of the removed adapters.
 struct UserEraser: Sendable {
@@ -30,6 +30,8 @@ struct UserEraser: Sendable {
             try runner.jobs.deleteJobs(owner: owner, user: user)
             removeCheckpoints(of: jobs, in: runner.environment.checkpointDirectory)
         }
+        // Pending autopilot work went with the jobs; the user's own pauses go too.
+        try AutopilotPauses(store).forget(owner: owner, user: user)
         let adapters = registry.list(owner: owner, user: user).filter { $0.key.kind == .user && $0.key.user == user }
         for entry in adapters {
             try registry.delete(entry.key)

@@ -201,11 +201,13 @@ public struct AdaptersService: RPCService {
     }
 
     static func version(_ r: AdapterVersionRecord) -> AdapterVersion {
-        AdapterVersion(
+        var v = AdapterVersion(
             version: r.version, baseModelSHA256: r.baseModelSHA256, baseArchitecture: r.baseArchitecture,
             rank: UInt32(r.rank),
             alpha: r.alpha, useRSLoRA: r.useRSLoRA, targets: r.targets, createdUnixMS: r.createdUnixMS, jobID: r.jobID,
             metrics: r.metrics, sha256: r.sha256, bytes: r.bytes, stage: r.stage ?? "")
+        v.promotion = r.promotion.map(Promotion.init)
+        return v
     }
 
     static func info(_ e: AdapterEntry) -> AdapterInfo {

@@ -122,6 +122,7 @@ public struct JobsService: RPCService {
         i.createdUnixMS = UInt64(max(0, r.createdMS))
         i.updatedUnixMS = UInt64(max(0, r.updatedMS))
         i.resumed = UInt32(clamping: r.resumed)
+        i.origin = r.origin.rawValue
         return i
     }
 }

@@ -30,7 +30,8 @@ final class DaemonHarness: @unchecked Sendable {
         limits: ConnectionLimits = ConnectionLimits(), shutdownGrace: Duration = .seconds(5),
         policy: AccessPolicy = AccessPolicy(mode: .user, daemonUID: geteuid()), slots: Int = 4,
         listen: ListenTarget? = nil, loadModel: Bool = true, preferenceLimits: PreferenceLimits = PreferenceLimits(),
-        directory reused: String? = nil, maxQueuedPerUID: Int? = nil
+        directory reused: String? = nil, maxQueuedPerUID: Int? = nil,
+        autopilot: AutopilotSettings = AutopilotSettings()
     ) async throws {
         directory = reused ?? NSTemporaryDirectory() + "tailord-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -53,8 +54,9 @@ final class DaemonHarness: @unchecked Sendable {
         let ready = AsyncStream<Void>.makeStream()
         var withLimits = config
         withLimits.preferences = preferenceLimits
+        withLimits.autopilot = autopilot
         components = try Daemon.Components(
-            stateDirectory: directory + "/state", configuration: withLimits, activity: models.activity)
+            stateDirectory: directory + "/state", configuration: withLimits, models: models, logger: logger)
         registry = components.registry
         preferences = components.preferences
         let base = Daemon.router(models: models, configuration: config, policy: policy, components: components)

@@ -97,6 +97,51 @@ void   tailor__v1__adapter_version__free_unpacked
   assert(message->base.descriptor == &tailor__v1__adapter_version__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tailor__v1__promotion__init
+                     (Tailor__V1__Promotion         *message)
+{
+  static const Tailor__V1__Promotion init_value = TAILOR__V1__PROMOTION__INIT;
+  *message = init_value;
+}
+size_t tailor__v1__promotion__get_packed_size
+                     (const Tailor__V1__Promotion *message)
+{
+  assert(message->base.descriptor == &tailor__v1__promotion__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tailor__v1__promotion__pack
+                     (const Tailor__V1__Promotion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tailor__v1__promotion__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tailor__v1__promotion__pack_to_buffer
+                     (const Tailor__V1__Promotion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tailor__v1__promotion__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tailor__V1__Promotion *
+       tailor__v1__promotion__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tailor__V1__Promotion *)
+     protobuf_c_message_unpack (&tailor__v1__promotion__descriptor,
+                                allocator, len, data);
+}
+void   tailor__v1__promotion__free_unpacked
+                     (Tailor__V1__Promotion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tailor__v1__promotion__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tailor__v1__metric__init
                      (Tailor__V1__Metric         *message)
 {
@@ -547,7 +592,7 @@ const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor =
   (ProtobufCMessageInit) tailor__v1__adapter_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descriptors[13] =
+static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descriptors[14] =
 {
   {
     "version",
@@ -705,6 +750,18 @@ static const ProtobufCFieldDescriptor tailor__v1__adapter_version__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "promotion",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__AdapterVersion, promotion),
+    &tailor__v1__promotion__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
   4,   /* field[4] = alpha */
@@ -714,6 +771,7 @@ static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
   7,   /* field[7] = created_unix_ms */
   8,   /* field[8] = job_id */
   9,   /* field[9] = metrics */
+  13,   /* field[13] = promotion */
   3,   /* field[3] = rank */
   10,   /* field[10] = sha256 */
   12,   /* field[12] = stage */
@@ -724,7 +782,7 @@ static const unsigned tailor__v1__adapter_version__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__adapter_version__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor =
 {
@@ -734,11 +792,153 @@ const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor =
   "Tailor__V1__AdapterVersion",
   "tailor.v1",
   sizeof(Tailor__V1__AdapterVersion),
-  13,
+  14,
   tailor__v1__adapter_version__field_descriptors,
   tailor__v1__adapter_version__field_indices_by_name,
   1,  tailor__v1__adapter_version__number_ranges,
   (ProtobufCMessageInit) tailor__v1__adapter_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tailor__v1__promotion__field_descriptors[9] =
+{
+  {
+    "promoted",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, promoted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "baseline",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, baseline),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "candidate_rouge_l",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, candidate_rouge_l),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "candidate_log_likelihood",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, candidate_log_likelihood),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "baseline_rouge_l",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, baseline_rouge_l),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "baseline_log_likelihood",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, baseline_log_likelihood),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "held_out",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, held_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decided_unix_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__Promotion, decided_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tailor__v1__promotion__field_indices_by_name[] = {
+  2,   /* field[2] = baseline */
+  6,   /* field[6] = baseline_log_likelihood */
+  5,   /* field[5] = baseline_rouge_l */
+  4,   /* field[4] = candidate_log_likelihood */
+  3,   /* field[3] = candidate_rouge_l */
+  8,   /* field[8] = decided_unix_ms */
+  7,   /* field[7] = held_out */
+  0,   /* field[0] = promoted */
+  1,   /* field[1] = reason */
+};
+static const ProtobufCIntRange tailor__v1__promotion__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor tailor__v1__promotion__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tailor.v1.Promotion",
+  "Promotion",
+  "Tailor__V1__Promotion",
+  "tailor.v1",
+  sizeof(Tailor__V1__Promotion),
+  9,
+  tailor__v1__promotion__field_descriptors,
+  tailor__v1__promotion__field_indices_by_name,
+  1,  tailor__v1__promotion__number_ranges,
+  (ProtobufCMessageInit) tailor__v1__promotion__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tailor__v1__metric__field_descriptors[2] =

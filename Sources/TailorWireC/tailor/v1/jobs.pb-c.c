@@ -703,7 +703,7 @@ const ProtobufCMessageDescriptor tailor__v1__submit_job_request__descriptor =
   (ProtobufCMessageInit) tailor__v1__submit_job_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__job_info__field_descriptors[17] =
+static const ProtobufCFieldDescriptor tailor__v1__job_info__field_descriptors[18] =
 {
   {
     "id",
@@ -909,6 +909,18 @@ static const ProtobufCFieldDescriptor tailor__v1__job_info__field_descriptors[17
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "origin",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobInfo, origin),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__job_info__field_indices_by_name[] = {
   13,   /* field[13] = adapter_version */
@@ -918,6 +930,7 @@ static const unsigned tailor__v1__job_info__field_indices_by_name[] = {
   0,   /* field[0] = id */
   1,   /* field[1] = kind */
   9,   /* field[9] = loss */
+  17,   /* field[17] = origin */
   4,   /* field[4] = owner_uid */
   16,   /* field[16] = resumed */
   6,   /* field[6] = stage */
@@ -932,7 +945,7 @@ static const unsigned tailor__v1__job_info__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__job_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor tailor__v1__job_info__descriptor =
 {
@@ -942,7 +955,7 @@ const ProtobufCMessageDescriptor tailor__v1__job_info__descriptor =
   "Tailor__V1__JobInfo",
   "tailor.v1",
   sizeof(Tailor__V1__JobInfo),
-  17,
+  18,
   tailor__v1__job_info__field_descriptors,
   tailor__v1__job_info__field_indices_by_name,
   1,  tailor__v1__job_info__number_ranges,

@@ -17,6 +17,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Tailor__V1__AdapterRef Tailor__V1__AdapterRef;
 typedef struct Tailor__V1__AdapterVersion Tailor__V1__AdapterVersion;
+typedef struct Tailor__V1__Promotion Tailor__V1__Promotion;
 typedef struct Tailor__V1__Metric Tailor__V1__Metric;
 typedef struct Tailor__V1__AdapterInfo Tailor__V1__AdapterInfo;
 typedef struct Tailor__V1__ListAdaptersRequest Tailor__V1__ListAdaptersRequest;
@@ -97,10 +98,54 @@ struct  Tailor__V1__AdapterVersion
    * the training stage that made it: tam, oppu or dpo; empty for imports
    */
   char *stage;
+  /*
+   * the autopilot's verdict, for versions it trained; unset otherwise
+   */
+  Tailor__V1__Promotion *promotion;
 };
 #define TAILOR__V1__ADAPTER_VERSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__adapter_version__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * The autopilot's verdict on a version it trained: the version and what served then
+ * (`baseline`), scored on the user's newest items, held back from training.
+ */
+struct  Tailor__V1__Promotion
+{
+  ProtobufCMessage base;
+  /*
+   * it became current
+   */
+  protobuf_c_boolean promoted;
+  /*
+   * why, with the numbers
+   */
+  char *reason;
+  /*
+   * "v3", "task adapter v2" or "base model"
+   */
+  char *baseline;
+  /*
+   * mean ROUGE-L F1 of its cope-mode output against the real one
+   */
+  double candidate_rouge_l;
+  /*
+   * mean per-token log-likelihood of the real outputs
+   */
+  double candidate_log_likelihood;
+  double baseline_rouge_l;
+  double baseline_log_likelihood;
+  /*
+   * items scored
+   */
+  uint32_t held_out;
+  uint64_t decided_unix_ms;
+};
+#define TAILOR__V1__PROMOTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__promotion__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Tailor__V1__Metric
@@ -291,6 +336,25 @@ Tailor__V1__AdapterVersion *
 void   tailor__v1__adapter_version__free_unpacked
                      (Tailor__V1__AdapterVersion *message,
                       ProtobufCAllocator *allocator);
+/* Tailor__V1__Promotion methods */
+void   tailor__v1__promotion__init
+                     (Tailor__V1__Promotion         *message);
+size_t tailor__v1__promotion__get_packed_size
+                     (const Tailor__V1__Promotion   *message);
+size_t tailor__v1__promotion__pack
+                     (const Tailor__V1__Promotion   *message,
+                      uint8_t             *out);
+size_t tailor__v1__promotion__pack_to_buffer
+                     (const Tailor__V1__Promotion   *message,
+                      ProtobufCBuffer     *buffer);
+Tailor__V1__Promotion *
+       tailor__v1__promotion__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tailor__v1__promotion__free_unpacked
+                     (Tailor__V1__Promotion *message,
+                      ProtobufCAllocator *allocator);
 /* Tailor__V1__Metric methods */
 void   tailor__v1__metric__init
                      (Tailor__V1__Metric         *message);
@@ -451,6 +515,9 @@ typedef void (*Tailor__V1__AdapterRef_Closure)
 typedef void (*Tailor__V1__AdapterVersion_Closure)
                  (const Tailor__V1__AdapterVersion *message,
                   void *closure_data);
+typedef void (*Tailor__V1__Promotion_Closure)
+                 (const Tailor__V1__Promotion *message,
+                  void *closure_data);
 typedef void (*Tailor__V1__Metric_Closure)
                  (const Tailor__V1__Metric *message,
                   void *closure_data);
@@ -483,6 +550,7 @@ typedef void (*Tailor__V1__DeleteAdapterResponse_Closure)
 
 extern const ProtobufCMessageDescriptor tailor__v1__adapter_ref__descriptor;
 extern const ProtobufCMessageDescriptor tailor__v1__adapter_version__descriptor;
+extern const ProtobufCMessageDescriptor tailor__v1__promotion__descriptor;
 extern const ProtobufCMessageDescriptor tailor__v1__metric__descriptor;
 extern const ProtobufCMessageDescriptor tailor__v1__adapter_info__descriptor;
 extern const ProtobufCMessageDescriptor tailor__v1__list_adapters_request__descriptor;

@@ -167,10 +167,14 @@ struct  Tailor__V1__JobInfo
    * times resumed from a checkpoint after a restart
    */
   uint32_t resumed;
+  /*
+   * "request" (a client submitted it) or "autopilot"
+   */
+  char *origin;
 };
 #define TAILOR__V1__JOB_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*

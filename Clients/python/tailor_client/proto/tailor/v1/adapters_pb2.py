@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tailor/v1/adapters.proto\x12\ttailor.v1\"Z\n\nAdapterRef\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\r\x12\x11\n\towner_uid\x18\x05 \x01(\r\"\x94\x02\n\x0e\x41\x64\x61pterVersion\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x19\n\x11\x62\x61se_model_sha256\x18\x02 \x01(\t\x12\x19\n\x11\x62\x61se_architecture\x18\x03 \x01(\t\x12\x0c\n\x04rank\x18\x04 \x01(\r\x12\r\n\x05\x61lpha\x18\x05 \x01(\x02\x12\x12\n\nuse_rslora\x18\x06 \x01(\x08\x12\x0f\n\x07targets\x18\x07 \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x08 \x01(\x04\x12\x0e\n\x06job_id\x18\t \x01(\t\x12\"\n\x07metrics\x18\n \x03(\x0b\x32\x11.tailor.v1.Metric\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\r\n\x05\x62ytes\x18\x0c \x01(\x04\x12\r\n\x05stage\x18\r \x01(\t\"%\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\"^\n\x0b\x41\x64\x61pterInfo\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12+\n\x08versions\x18\x02 \x03(\x0b\x32\x19.tailor.v1.AdapterVersion\"1\n\x13ListAdaptersRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\"@\n\x14ListAdaptersResponse\x12(\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x16.tailor.v1.AdapterInfo\"\xbd\x01\n\x14ImportAdapterRequest\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x18\n\x10peft_config_json\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\"\n\x07metrics\x18\x06 \x03(\x0b\x32\x11.tailor.v1.Metric\x12\x14\n\x0cmake_current\x18\x07 \x01(\x08\"Y\n\x14\x45xportAdapterRequest\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"}\n\x13\x45xportAdapterHeader\x12*\n\x07version\x18\x01 \x01(\x0b\x32\x19.tailor.v1.AdapterVersion\x12\x18\n\x10peft_config_json\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\"\x17\n\x15\x44\x65leteAdapterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18tailor/v1/adapters.proto\x12\ttailor.v1\"Z\n\nAdapterRef\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\r\x12\x11\n\towner_uid\x18\x05 \x01(\r\"\xbd\x02\n\x0e\x41\x64\x61pterVersion\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x19\n\x11\x62\x61se_model_sha256\x18\x02 \x01(\t\x12\x19\n\x11\x62\x61se_architecture\x18\x03 \x01(\t\x12\x0c\n\x04rank\x18\x04 \x01(\r\x12\r\n\x05\x61lpha\x18\x05 \x01(\x02\x12\x12\n\nuse_rslora\x18\x06 \x01(\x08\x12\x0f\n\x07targets\x18\x07 \x03(\t\x12\x17\n\x0f\x63reated_unix_ms\x18\x08 \x01(\x04\x12\x0e\n\x06job_id\x18\t \x01(\t\x12\"\n\x07metrics\x18\n \x03(\x0b\x32\x11.tailor.v1.Metric\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\r\n\x05\x62ytes\x18\x0c \x01(\x04\x12\r\n\x05stage\x18\r \x01(\t\x12\'\n\tpromotion\x18\x0e \x01(\x0b\x32\x14.tailor.v1.Promotion\"\xe2\x01\n\tPromotion\x12\x10\n\x08promoted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61seline\x18\x03 \x01(\t\x12\x19\n\x11\x63\x61ndidate_rouge_l\x18\x04 \x01(\x01\x12 \n\x18\x63\x61ndidate_log_likelihood\x18\x05 \x01(\x01\x12\x18\n\x10\x62\x61seline_rouge_l\x18\x06 \x01(\x01\x12\x1f\n\x17\x62\x61seline_log_likelihood\x18\x07 \x01(\x01\x12\x10\n\x08held_out\x18\x08 \x01(\r\x12\x17\n\x0f\x64\x65\x63ided_unix_ms\x18\t \x01(\x04\"%\n\x06Metric\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\"^\n\x0b\x41\x64\x61pterInfo\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12+\n\x08versions\x18\x02 \x03(\x0b\x32\x19.tailor.v1.AdapterVersion\"1\n\x13ListAdaptersRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\"@\n\x14ListAdaptersResponse\x12(\n\x08\x61\x64\x61pters\x18\x01 \x03(\x0b\x32\x16.tailor.v1.AdapterInfo\"\xbd\x01\n\x14ImportAdapterRequest\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x18\n\x10peft_config_json\x18\x04 \x01(\t\x12\x0e\n\x06job_id\x18\x05 \x01(\t\x12\"\n\x07metrics\x18\x06 \x03(\x0b\x32\x11.tailor.v1.Metric\x12\x14\n\x0cmake_current\x18\x07 \x01(\x08\"Y\n\x14\x45xportAdapterRequest\x12\"\n\x03ref\x18\x01 \x01(\x0b\x32\x15.tailor.v1.AdapterRef\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"}\n\x13\x45xportAdapterHeader\x12*\n\x07version\x18\x01 \x01(\x0b\x32\x19.tailor.v1.AdapterVersion\x12\x18\n\x10peft_config_json\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\"\x17\n\x15\x44\x65leteAdapterResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tailor.v1.adapters_pb2', globals())
@@ -23,21 +23,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ADAPTERREF._serialized_start=39
   _ADAPTERREF._serialized_end=129
   _ADAPTERVERSION._serialized_start=132
-  _ADAPTERVERSION._serialized_end=408
-  _METRIC._serialized_start=410
-  _METRIC._serialized_end=447
-  _ADAPTERINFO._serialized_start=449
-  _ADAPTERINFO._serialized_end=543
-  _LISTADAPTERSREQUEST._serialized_start=545
-  _LISTADAPTERSREQUEST._serialized_end=594
-  _LISTADAPTERSRESPONSE._serialized_start=596
-  _LISTADAPTERSRESPONSE._serialized_end=660
-  _IMPORTADAPTERREQUEST._serialized_start=663
-  _IMPORTADAPTERREQUEST._serialized_end=852
-  _EXPORTADAPTERREQUEST._serialized_start=854
-  _EXPORTADAPTERREQUEST._serialized_end=943
-  _EXPORTADAPTERHEADER._serialized_start=945
-  _EXPORTADAPTERHEADER._serialized_end=1070
-  _DELETEADAPTERRESPONSE._serialized_start=1072
-  _DELETEADAPTERRESPONSE._serialized_end=1095
+  _ADAPTERVERSION._serialized_end=449
+  _PROMOTION._serialized_start=452
+  _PROMOTION._serialized_end=678
+  _METRIC._serialized_start=680
+  _METRIC._serialized_end=717
+  _ADAPTERINFO._serialized_start=719
+  _ADAPTERINFO._serialized_end=813
+  _LISTADAPTERSREQUEST._serialized_start=815
+  _LISTADAPTERSREQUEST._serialized_end=864
+  _LISTADAPTERSRESPONSE._serialized_start=866
+  _LISTADAPTERSRESPONSE._serialized_end=930
+  _IMPORTADAPTERREQUEST._serialized_start=933
+  _IMPORTADAPTERREQUEST._serialized_end=1122
+  _EXPORTADAPTERREQUEST._serialized_start=1124
+  _EXPORTADAPTERREQUEST._serialized_end=1213
+  _EXPORTADAPTERHEADER._serialized_start=1215
+  _EXPORTADAPTERHEADER._serialized_end=1340
+  _DELETEADAPTERRESPONSE._serialized_start=1342
+  _DELETEADAPTERRESPONSE._serialized_end=1365
 # @@protoc_insertion_point(module_scope)

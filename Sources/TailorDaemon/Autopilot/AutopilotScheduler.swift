@@ -19,7 +19,7 @@ import TailorWire
 /// negatives and DPO) on all their data but the held-back items, rather than continuing the
 /// current version: continuing would stack DPO rounds on DPO rounds with no fixed reference,
 /// and at desktop data sizes a full round takes minutes.
-final class Autopilot: Service, Sendable {
+final class AutopilotScheduler: Service, Sendable {
     let settings: AutopilotSettings
     let runner: JobRunner
     let pauses: AutopilotPauses
@@ -27,9 +27,9 @@ final class Autopilot: Service, Sendable {
     let power: any PowerSource
     let logger: Logger
 
-    private var store: PreferenceStore { runner.store }
-    private var registry: AdapterRegistry { runner.environment.registry }
-    private var jobs: JobStore { runner.jobs }
+    var store: PreferenceStore { runner.store }
+    var registry: AdapterRegistry { runner.environment.registry }
+    var jobs: JobStore { runner.jobs }
 
     init(
         settings: AutopilotSettings, runner: JobRunner, pauses: AutopilotPauses, models: ModelManager,
