@@ -171,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorJobsTests",
-            dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorTestSupport"]
+            dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorStore", "TailorTestSupport"]
         ),
         .testTarget(
             name: "TailorModelsTests",

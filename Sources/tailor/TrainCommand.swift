@@ -199,7 +199,7 @@ struct JobFollower {
                     "total_steps": info.totalSteps,
                     "loss": Double(info.loss), "tokens_per_second": Double(info.tokensPerSecond),
                     "eta_seconds": Double(info.etaSeconds), "adapter_version": info.adapterVersion, "error": info.error,
-                    "resumed": info.resumed,
+                    "resumed": info.resumed, "origin": info.origin,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

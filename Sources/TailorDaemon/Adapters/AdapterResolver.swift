@@ -120,6 +120,9 @@ struct AdapterResolver: Sendable {
         let train = "tailor train \(mode.userStage == "oppu" ? "oppu" : "cope") --user \(user) --task \(task)"
         let what: String
         switch mode.userStage {
+        case _ where entry?.current == 0:
+            what =
+                "no current version (the autopilot did not promote its candidates; `tailor adapters rollback --version N` selects one)"
         case "dpo"? where entry != nil: what = "no DPO version (mode \(mode.rawValue) decodes with one)"
         case "oppu"? where entry != nil: what = "no OPPU version (mode \(mode.rawValue) decodes with one)"
         default: what = "no adapter"

@@ -78,11 +78,13 @@ final class AutopilotScheduler: Service, Sendable {
         }
     }
 
-    /// The machine now; `facts` says whether an autopilot job is unfinished.
+    /// The machine now: a round waits while any training job (a client's or its own) is
+    /// queued or running, so it neither queues behind one nor delays one.
     func machine(now: Date, facts: [AutopilotFacts]) async -> MachineFacts {
-        MachineFacts(
+        let training = facts.contains { $0.unfinishedJob != nil } || !((try? jobs.unfinished()) ?? []).isEmpty
+        return MachineFacts(
             now: now, idleSince: runner.environment.activity.idleSince, onMains: power.onMains(),
-            autopilotBusy: facts.contains { $0.unfinishedJob != nil }, modelLoaded: !(await models.list()).isEmpty)
+            trainingBusy: training, modelLoaded: !(await models.list()).isEmpty)
     }
 
     /// The facts of every key with data of `owner` (every owner's when nil), optionally one

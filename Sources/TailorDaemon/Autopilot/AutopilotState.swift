@@ -31,8 +31,9 @@ struct MachineFacts: Sendable, Equatable {
     var idleSince: Date?
     /// true on mains, false on battery, nil unknown.
     var onMains: Bool?
-    /// Whether any key's autopilot job is queued or running (one at a time).
-    var autopilotBusy = false
+    /// Whether any training job is queued or running (rounds run one at a time, and never
+    /// ahead of or behind a client's job).
+    var trainingBusy = false
     /// Whether a base model is loaded to train on.
     var modelLoaded = true
 }
@@ -76,7 +77,7 @@ enum AutopilotState: Sendable, Equatable {
         } else if settings.acOnly && machine.onMains == false {
             self = .onBattery
         } else if let idle = machine.idleSince, now.timeIntervalSince(idle) >= settings.idleSeconds {
-            self = machine.autopilotBusy ? .waitingForOtherJob : .ready
+            self = machine.trainingBusy ? .waitingForOtherJob : .ready
         } else {
             self = .waitingForIdle(until: machine.idleSince?.addingTimeInterval(settings.idleSeconds))
         }
@@ -114,7 +115,7 @@ enum AutopilotState: Sendable, Equatable {
         case .noModel: return "no base model is loaded"
         case .onBattery: return "on battery (autopilot_ac_only)"
         case .waitingForIdle: return "waiting for the machine to be idle"
-        case .waitingForOtherJob: return "another autopilot job runs first"
+        case .waitingForOtherJob: return "another training job runs first"
         case .ready: return "ready to train"
         }
     }

@@ -28,6 +28,11 @@ public struct HoldoutScorer {
         public var texts: [String]
         /// Mean log p per token of each real output; nil for an output with no tokens.
         public var logLikelihoods: [Double?]
+
+        public init(texts: [String], logLikelihoods: [Double?]) {
+            self.texts = texts
+            self.logLikelihoods = logLikelihoods
+        }
     }
 
     /// Generates and scores every item under `stack`, CoPe-decoding against `contrast` when it

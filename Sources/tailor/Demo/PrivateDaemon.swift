@@ -21,10 +21,12 @@ final class PrivateDaemon {
         }
         directory = NSTemporaryDirectory() + "tailor-demo-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // Training may use every core: a generation, when one comes, still preempts it.
+        // Training may use every core: a generation, when one comes, still preempts it. The
+        // demo trains each stage itself and measures it, so the autopilot stays out.
         let training = threads ?? ProcessInfo.processInfo.activeProcessorCount
         FileManager.default.createFile(
-            atPath: directory + "/tailord.conf", contents: Data("training_threads = \(training)\n".utf8))
+            atPath: directory + "/tailord.conf",
+            contents: Data("training_threads = \(training)\nautopilot = off\n".utf8))
         FileManager.default.createFile(atPath: directory + "/tailord.log", contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: tailord)

@@ -106,6 +106,38 @@ final class AdapterResolverTests: XCTestCase {
         XCTAssertEqual(served(try plan(.automatic, .explicit(refs))), "adapters: task email v1, user alice/email v1")
     }
 
+    /// Versions after the current one are not served: a rollback's leftovers and the
+    /// autopilot's rejected candidates. A user whose only versions are candidates has none.
+    func testVersionsAfterTheCurrentOneAreNotServed() throws {
+        try publish(taskKey, "task", stage: "tam")
+        try publish(userKey, "user", stage: "oppu")  // v1
+        try publish(userKey, "task", stage: "dpo")  // v2
+        try publish(userKey, "user", stage: "oppu")  // v3
+        try publish(userKey, "task", stage: "dpo")  // v4
+        try harness.registry.setCurrent(userKey, version: 2)  // a rollback
+        XCTAssertEqual(served(try plan(.cope)), "cope: task email v1, user alice/email v2")
+        XCTAssertEqual(served(try plan(.oppu)), "oppu: task email v1, user alice/email v1")
+        XCTAssertEqual(served(try plan(.automatic)), "dpo-only: task email v1, user alice/email v2")
+
+        let bob = AdapterKey(owner: geteuid(), kind: .user, task: "email", user: "bob")
+        let dir = TestPaths.fixtures.appendingPathComponent("lora/llama-user-peft")
+        let record = AdapterVersionRecord(
+            baseModelSHA256: model.info.sha256, baseArchitecture: "llama", rank: 8, alpha: 16, useRSLoRA: false,
+            targets: [], jobID: "job-y", stage: "dpo")
+        _ = try harness.registry.add(
+            bob, record: record,
+            configJSON: [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))),
+            weights: [UInt8](try Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
+            makeCurrent: false, candidate: true)
+        XCTAssertEqual(try harness.registry.entry(bob).current, 0)
+        XCTAssertThrowsError(try harness.registry.currentVersion(of: bob))
+        let bobs = GenerationRequest.Adapters.personalized(user: "bob", task: "email")
+        XCTAssertThrowsError(try plan(.cope, bobs)) { error in
+            XCTAssertTrue((error as? RPCError)?.message.contains("has no current version") ?? false, "\(error)")
+        }
+        XCTAssertEqual(served(try plan(.cope, bobs, fallback: true)), "tam (fallback): task email v1")
+    }
+
     /// A mode is served as asked or refused with the command that makes what it lacks: never
     /// silently decoded with something else (issue 21).
     func testAModeMissingItsVersionIsRefusedWithTheNextStep() throws {
