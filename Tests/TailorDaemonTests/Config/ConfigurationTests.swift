@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TailorStore
+import TailorTestSupport
 import XCTest
 
 @testable import TailorDaemon
@@ -97,6 +99,26 @@ final class ConfigurationTests: XCTestCase {
         try c.apply(configFile: "idle_timeout_seconds = 0", path: "t.conf")
         XCTAssertNil(c.limits.idleTimeout)
         XCTAssertThrowsError(try c.apply(configFile: "hello_timeout_seconds = 0", path: "t.conf"))
+    }
+
+    /// docs/tailord.conf.sample names every key with a valid value: uncommented, it parses,
+    /// and it sets each section's values as written.
+    func testTheSampleConfigParsesUncommented() throws {
+        let sample = try String(
+            contentsOf: TestPaths.repository("docs/tailord.conf.sample"), encoding: .utf8)
+        let keys = sample.split(separator: "\n").filter { line in
+            guard line.hasPrefix("# "), let key = line.dropFirst(2).split(separator: " ").first else { return false }
+            return line.dropFirst(2 + key.count).hasPrefix(" = ") && key.allSatisfy { $0.isLowercase || $0 == "_" }
+        }
+        XCTAssertGreaterThan(keys.count, 50)
+        let uncommented = keys.map { $0.dropFirst(2) }.joined(separator: "\n")
+        var c = DaemonConfiguration()
+        XCTAssertNoThrow(try c.apply(configFile: uncommented, path: "sample"))
+        XCTAssertEqual(c.autopilot.minNewItems, 16)
+        XCTAssertEqual(c.autopilot.gate.logLikelihoodMargin, 0.1)
+        XCTAssertEqual(c.autopilot.parameters.epochs, 3)
+        XCTAssertEqual(c.preferences.maxFieldBytes, PreferenceLimits().maxFieldBytes, "the sample shows the default")
+        XCTAssertEqual(c.http.listen?.port, 8012)
     }
 
     func testBadConfigLinesAreNamed() {
