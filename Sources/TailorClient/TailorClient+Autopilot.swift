@@ -14,7 +14,7 @@ extension TailorClient {
         try Autopilot.Status(serialized: try await call(Self.autopilot, "Pause", payload: try scope.serialized()))
     }
 
-    /// Removes every pause inside `scope`. Returns the status after it.
+    /// Removes every pause inside `scope` or covering it. Returns the status after it.
     public func resumeAutopilot(_ scope: Autopilot.Scope = Autopilot.Scope()) async throws -> Autopilot.Status {
         try Autopilot.Status(serialized: try await call(Self.autopilot, "Resume", payload: try scope.serialized()))
     }

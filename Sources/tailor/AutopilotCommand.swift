@@ -60,30 +60,16 @@ struct AutopilotCommand: AsyncParsableCommand {
     }
 
     struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove the pauses of these users and tasks.")
+        static let configuration = CommandConfiguration(
+            abstract: "Let these users and tasks train again: lifts the pauses inside them and those covering them.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var scope: Scope
 
         func run() async throws {
             let s = try await withClient(connection) { try await $0.resumeAutopilot(scope.wire) }
             print("resumed the autopilot for \(scope.words)")
-            if let wider = s.pauses.first(where: { p in
-                (p.user.isEmpty || p.user == scope.user) && (p.task.isEmpty || p.task == scope.task)
-            }) {
-                let what = Scope.words(user: wider.user, task: wider.task)
-                print("still paused by a wider pause (\(what)): run `tailor autopilot resume` without it")
-            }
             AutopilotFormat.print(s)
         }
-    }
-}
-
-extension AutopilotCommand.Scope {
-    static func words(user: String, task: String) -> String {
-        var s = AutopilotCommand.Scope()
-        s.user = user
-        s.task = task
-        return s.words
     }
 }
 

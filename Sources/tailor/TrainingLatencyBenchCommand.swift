@@ -19,15 +19,41 @@ struct TrainingLatencyBenchCommand: AsyncParsableCommand {
     @Option(help: "The prompt.") var prompt: String =
         "Write a commit subject for: fix the parser's handling of empty lines"
     @Option(
-        help:
-            "The job to run meanwhile: oppu (training steps) or negatives (sampling and scoring; the user needs an OPPU adapter)."
+        help: """
+            The job to run meanwhile: oppu (training steps), negatives (sampling and scoring; the user needs an \
+            OPPU adapter), or autopilot (resumes the paused autopilot for the user, who has pending data, and \
+            measures while its round runs; the round is left to finish).
+            """
     )
     var kind: String = "oppu"
 
     func validate() throws {
-        guard ["oppu", "negatives"].contains(kind) else {
-            throw ValidationError("--kind must be oppu or negatives, not '\(kind)'")
+        guard ["oppu", "negatives", "autopilot"].contains(kind) else {
+            throw ValidationError("--kind must be oppu, negatives or autopilot, not '\(kind)'")
         }
+    }
+
+    /// The job measured under: a submitted one, or the autopilot's round once resumed.
+    private func startJob(_ client: TailorClient) async throws -> Jobs.Info {
+        if kind == "autopilot" {
+            _ = try await client.resumeAutopilot(Autopilot.Scope(user: user, task: task))
+            let deadline = Date().addingTimeInterval(600)
+            while Date() < deadline {
+                let round = try await client.jobs(user: user, task: task).first { $0.origin == "autopilot" }
+                if let round, round.state == "running", round.step >= 1 { return round }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            throw ValidationError("no autopilot round started within 10 minutes: see `tailor autopilot status`")
+        }
+        var req = Jobs.SubmitRequest(kind: kind, user: user, task: task)
+        req.parameters.epochs = 1000  // oppu: never finishes within the measurement
+        req.parameters.maxTokens = 256
+        let job = try await client.submitJob(req)
+        for try await info in try client.watchJob(job.id) {
+            if info.state == "failed" { throw ValidationError("the \(kind) job failed: \(info.error)") }
+            if info.state == "running" && info.step >= 1 { return info }
+        }
+        return try await client.job(job.id)
     }
 
     func run() async throws {
@@ -51,17 +77,10 @@ struct TrainingLatencyBenchCommand: AsyncParsableCommand {
         }
         _ = try await measure()  // warm-up
         let idle = try await measure()
-        var req = Jobs.SubmitRequest(kind: kind, user: user, task: task)
-        req.parameters.epochs = 1000  // oppu: never finishes within the measurement
-        req.parameters.maxTokens = 256
-        let job = try await client.submitJob(req)
-        for try await info in try client.watchJob(job.id) {
-            if info.state == "failed" { throw ValidationError("the \(kind) job failed: \(info.error)") }
-            if info.state == "running" && info.step >= 1 { break }
-        }
+        let job = try await startJob(client)
         let busy = try await measure()
         let state = try await client.job(job.id)
-        _ = try await client.cancelJob(job.id)
+        if kind != "autopilot" { _ = try await client.cancelJob(job.id) }
         await client.close()
         func p(_ x: [Double], _ q: Double) -> Double { x[min(x.count - 1, Int(Double(x.count) * q))] }
         print(
@@ -72,9 +91,10 @@ struct TrainingLatencyBenchCommand: AsyncParsableCommand {
         print(
             String(
                 format:
-                    "training: TTFT p50 %.0f ms p95 %.0f ms; %d-token generation p50 %.0f ms p95 %.0f ms (job at step %d, %.0f tok/s)",
-                p(busy.ttft, 0.5), p(busy.ttft, 0.95), tokens, p(busy.total, 0.5), p(busy.total, 0.95), state.step,
-                state.tokensPerSecond))
+                    "training: TTFT p50 %.0f ms p95 %.0f ms; %d-token generation p50 %.0f ms p95 %.0f ms (job at "
+                    + state.stage + " step %d, %.0f tok/s)",
+                p(busy.ttft, 0.5), p(busy.ttft, 0.95), tokens, p(busy.total, 0.5), p(busy.total, 0.95),
+                state.step, state.tokensPerSecond))
         print(
             String(
                 format: "training / idle: TTFT p50 %.2f×, p95 %.2f×; generation p50 %.2f×, p95 %.2f×",

@@ -8,7 +8,8 @@ import collections
 import os
 import socket
 
-from tailor.v1 import adapters_pb2, decoding_pb2, frame_pb2, health_pb2, jobs_pb2, models_pb2, preferences_pb2
+from tailor.v1 import (adapters_pb2, autopilot_pb2, decoding_pb2, frame_pb2, health_pb2, jobs_pb2, models_pb2,
+                       preferences_pb2)
 
 from .framing import decode_frames, encode_frame
 
@@ -251,6 +252,23 @@ class Client:
 
     def cancel_job(self, job_id):
         return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Cancel", jobs_pb2.JobRef(id=job_id)))
+
+    def autopilot_status(self, user="", task=""):
+        """Where the daemon's own training stands for the caller's users and tasks: an
+        AutopilotStatus (entries with state, pending items, the last round and its verdict)."""
+        return self._autopilot("Status", user, task)
+
+    def pause_autopilot(self, user="", task=""):
+        """Stops starting rounds for `user`/`task` (empty: every one); returns the status."""
+        return self._autopilot("Pause", user, task)
+
+    def resume_autopilot(self, user="", task=""):
+        """Removes the pauses inside `user`/`task` (empty: every one); returns the status."""
+        return self._autopilot("Resume", user, task)
+
+    def _autopilot(self, method, user, task):
+        scope = autopilot_pb2.AutopilotScope(user=user, task=task)
+        return autopilot_pb2.AutopilotStatus.FromString(self.call("tailor.v1.Autopilot", method, scope))
 
     def watch_job(self, job_id):
         """Yields the job's JobInfo now and at every step and state change, until it is final."""

@@ -194,6 +194,25 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(bad.exception.field, "kind")
         self.client.delete_user(user)
 
+    def test_autopilot_status_pause_and_resume(self):
+        user = "pilot-%d" % os.getpid()
+        self.client.add_history(user, [{"id": "h%d" % i, "task": "py", "input": "x %d" % i, "output": "y"}
+                                       for i in range(3)])
+        status = self.client.autopilot_status(user=user)
+        entry = status.entries[0]
+        self.assertEqual((entry.user, entry.task, entry.pending_items), (user, "py", 3))
+        self.assertEqual(entry.state, "waiting-for-data")
+        self.assertEqual(entry.pi_base, "base model")
+        paused = self.client.pause_autopilot(user=user)
+        self.assertEqual(paused.entries[0].state, "paused")
+        self.assertEqual([p.user for p in paused.pauses], [user])
+        resumed = self.client.resume_autopilot(user=user)
+        self.assertEqual(list(resumed.pauses), [])
+        with self.assertRaises(TailorError) as bad:
+            self.client.autopilot_status(user="../etc")
+        self.assertEqual(bad.exception.field, "user")
+        self.client.delete_user(user)
+
     def test_oversize_frame_gets_a_stream_zero_status_then_close(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)

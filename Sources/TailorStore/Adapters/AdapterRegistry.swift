@@ -145,7 +145,8 @@ public final class AdapterRegistry: Sendable {
         try? FileManager.default.removeItem(atPath: grave)
     }
 
-    /// Removes versions beyond the newest `keepVersions` (never the current one), and the
+    /// Removes versions beyond the newest `keepVersions` (never the current one, nor the newest
+    /// version of each stage up to it, which the decoding modes serve), and the
     /// leftovers of crashed writers: `.incoming-*` and `.deleted-*` directories older than a
     /// minute (younger ones may belong to a writer still at work). Returns the versions removed.
     @discardableResult
@@ -160,9 +161,14 @@ public final class AdapterRegistry: Sendable {
                 try? FileManager.default.removeItem(atPath: path)
             }
         }
-        let current = currentVersion(dir)
+        let current = currentVersion(dir) ?? 0
         let versions = try versionNumbers(dir).sorted()
-        let doomed = versions.dropLast(keepVersions).filter { $0 != current }
+        // What the decoding modes serve: the newest version of each stage up to the current one
+        // (a DPO current version's OPPU version serves `oppu` and `cd-only`).
+        let served = Dictionary(
+            grouping: versions.filter { $0 <= current }.compactMap { try? readRecord(dir, $0) }, by: { $0.stage ?? "" }
+        ).values.compactMap { $0.map(\.version).max() }
+        let doomed = versions.dropLast(keepVersions).filter { $0 != current && !served.contains($0) }
         for v in doomed { try? delete(key, version: v) }
         return Array(doomed)
     }

@@ -43,11 +43,13 @@ public final class AutopilotPauses: Sendable {
         }
     }
 
-    /// Removes every pause inside `scope` and returns how many there were.
+    /// Removes every pause inside `scope` or covering it, so that what `scope` names runs
+    /// again (resuming one task of a user paused for every task resumes them all), and returns
+    /// how many there were.
     @discardableResult
     public func resume(_ scope: Scope) throws -> Int {
         try pool.write { db in
-            let inside = try self.all(db, owner: scope.owner).filter { scope.contains($0) }
+            let inside = try self.all(db, owner: scope.owner).filter { scope.contains($0) || $0.contains(scope) }
             for p in inside {
                 try db.execute(
                     sql: "DELETE FROM autopilot_pauses WHERE owner_uid = ? AND user = ? AND task = ?",

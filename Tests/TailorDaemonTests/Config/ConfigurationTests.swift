@@ -116,7 +116,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertNoThrow(try c.apply(configFile: uncommented, path: "sample"))
         XCTAssertEqual(c.autopilot.minNewItems, 16)
         XCTAssertEqual(c.autopilot.gate.logLikelihoodMargin, 0.1)
-        XCTAssertEqual(c.autopilot.parameters.epochs, 3)
+        XCTAssertEqual(c.autopilot.parameters.epochs, 1)
         XCTAssertEqual(c.preferences.maxFieldBytes, PreferenceLimits().maxFieldBytes, "the sample shows the default")
         XCTAssertEqual(c.http.listen?.port, 8012)
     }

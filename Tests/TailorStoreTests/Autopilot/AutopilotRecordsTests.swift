@@ -60,10 +60,13 @@ final class AutopilotRecordsTests: XCTestCase {
         XCTAssertTrue(mine.contains { $0.covers(owner: 1, user: "ada", task: "u") })
         XCTAssertTrue(mine.contains { $0.covers(owner: 1, user: "bob", task: "t") })
         XCTAssertFalse(mine.contains { $0.covers(owner: 1, user: "bob", task: "u") })
-        XCTAssertEqual(try pauses.resume(.init(owner: 1, user: "ada", task: "t")), 0, "nothing inside that scope")
+        XCTAssertEqual(try pauses.resume(.init(owner: 1, user: "bob", task: "u")), 0, "no pause covers bob/u")
         try pauses.forget(owner: 1, user: "ada")
         XCTAssertEqual(try pauses.list(owner: 1).map(\.task), ["t"])
-        XCTAssertEqual(try pauses.resume(.init(owner: 1)), 1)
+        try pauses.pause(.init(owner: 1, user: "carol", task: "v"))
+        XCTAssertEqual(
+            try pauses.resume(.init(owner: 1, user: "bob", task: "t")), 1, "the pause covering bob/t is lifted")
+        XCTAssertEqual(try pauses.resume(.init(owner: 1)), 1, "every pause of the owner is inside")
         XCTAssertEqual(try pauses.list(owner: nil).map(\.owner), [2])
     }
 
@@ -98,5 +101,28 @@ final class AutopilotRecordsTests: XCTestCase {
         _ = try reg.add(plain, record: template, configJSON: [], weights: [3], makeCurrent: false, candidate: true)
         _ = try reg.add(plain, record: template, configJSON: [], weights: [4], makeCurrent: false)
         XCTAssertEqual(try reg.currentVersion(of: plain), 2)
+    }
+}
+
+extension AutopilotRecordsTests {
+    /// Rejected candidates pile up after the current version; collecting them keeps what the
+    /// modes serve: the current DPO version and the OPPU version before it.
+    func testGarbageCollectionKeepsWhatTheModesServe() throws {
+        let reg = AdapterRegistry(root: dir + "/adapters", keepVersions: 2)
+        let ada = AdapterKey(owner: 1, kind: .user, task: "t", user: "ada")
+        func add(_ stage: String, candidate: Bool) throws {
+            let record = AdapterVersionRecord(
+                baseModelSHA256: "m", baseArchitecture: "llama", rank: 4, alpha: 8, useRSLoRA: false, targets: ["q"],
+                stage: stage)
+            _ = try reg.add(ada, record: record, configJSON: [], weights: [1], makeCurrent: true, candidate: candidate)
+        }
+        try add("oppu", candidate: false)  // v1
+        try add("dpo", candidate: false)  // v2, current
+        for _ in 0..<3 {
+            try add("oppu", candidate: true)
+            try add("dpo", candidate: true)
+        }
+        XCTAssertEqual(try reg.entry(ada).versions.map(\.version), [1, 2, 7, 8])
+        XCTAssertEqual(try reg.currentVersion(of: ada), 2)
     }
 }

@@ -126,7 +126,8 @@ struct  Tailor__V1__AutopilotEntry
 /*
  * Method Status (unary): AutopilotScope -> AutopilotStatus.
  * Method Pause (unary): AutopilotScope -> AutopilotStatus. A running round finishes.
- * Method Resume (unary): AutopilotScope -> AutopilotStatus. Removes every pause inside the scope.
+ * Method Resume (unary): AutopilotScope -> AutopilotStatus. Removes every pause inside the scope
+ * or covering it, so what the scope names trains again.
  */
 struct  Tailor__V1__AutopilotStatus
 {
