@@ -139,6 +139,68 @@ final class AutopilotRoundTests: XCTestCase {
         XCTAssertEqual(try harness.registry.currentVersion(of: userKey), candidate.version)
     }
 
+    /// System mode: the owner served least recently goes first, however much another has.
+    func testTheOwnerServedLeastRecentlyGoesFirst() async throws {
+        harness = try await DaemonHarness(autopilot: Self.settings())
+        let me = geteuid(), other = geteuid() &+ 1
+        func add(_ n: Int, from start: Int, owner: UInt32) throws {
+            let items = (start..<(start + n)).map {
+                HistoryItem(id: "h\($0)", task: "t", input: "change \($0 % 4):", output: "update \($0 % 4)")
+            }
+            try harness.preferences.addHistory(items, user: "ada", owner: owner)
+        }
+        try add(20, from: 0, owner: me)
+        try add(16, from: 0, owner: other)
+        let scheduler = harness.components.autopilot
+        let first = await scheduler.tick(now: later)
+        XCTAssertEqual(
+            try harness.components.runner.jobs.get(try XCTUnwrap(first)).owner, me, "more pending goes first")
+        let busy = await scheduler.tick(now: later)
+        XCTAssertNil(busy, "one round at a time")
+        _ = try await finished(try XCTUnwrap(first))
+        try add(30, from: 20, owner: me)
+        let second = await scheduler.tick(now: later)
+        XCTAssertEqual(
+            try harness.components.runner.jobs.get(try XCTUnwrap(second)).owner, other,
+            "the other uid, never served, goes before the first uid's larger backlog")
+        _ = try await finished(try XCTUnwrap(second))
+    }
+
+    /// A failed round is on record with its error; the next waits out the back-off, doubling
+    /// with each failure in a row, on the same data.
+    func testFailedRoundsBackOff() async throws {
+        var settings = Self.settings()
+        settings.backoffSeconds = 600
+        settings.idleSeconds = 0
+        harness = try await DaemonHarness(autopilot: settings)
+        let client = try await harness.client()
+        try await accept(16, from: 0, client)
+        let jobs = harness.components.runner.jobs
+        for n in 0..<2 {
+            var failed = JobRecord(
+                id: "job-failed-\(n)", owner: geteuid(), user: "ada", task: "t", kind: "cope", model: "tiny",
+                request: "{}")
+            failed.origin = .autopilot
+            failed = try jobs.create(failed)
+            failed.state = .failed
+            failed.error = "the disk is full"
+            try jobs.update(failed)
+        }
+        let status = try await client.autopilotStatus()
+        let entry = try XCTUnwrap(status.entries.first)
+        XCTAssertEqual(entry.state, "backing-off")
+        XCTAssertEqual(entry.failures, 2)
+        XCTAssertEqual(entry.pendingItems, 16, "failed rounds do not consume the data")
+        XCTAssertEqual(entry.lastRun?.error, "the disk is full")
+        let wait = Double(entry.nextEligibleUnixMS) / 1000 - Date().timeIntervalSince1970
+        XCTAssertEqual(wait, 1200, accuracy: 5, "600 s doubled for the second failure")
+        let early = await harness.components.autopilot.tick(now: Date().addingTimeInterval(1100))
+        XCTAssertNil(early)
+        let due = await harness.components.autopilot.tick(now: Date().addingTimeInterval(1300))
+        XCTAssertNotNil(due)
+        _ = try await finished(try XCTUnwrap(due))
+    }
+
     func testPauseResumeAndForgetMe() async throws {
         harness = try await DaemonHarness(autopilot: Self.settings())
         let client = try await harness.client()
