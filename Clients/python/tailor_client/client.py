@@ -7,6 +7,7 @@ other streams that arrive while one is being read are kept until their stream is
 import collections
 import os
 import socket
+import stat
 
 from tailor.v1 import (adapters_pb2, autopilot_pb2, decoding_pb2, frame_pb2, health_pb2, jobs_pb2, models_pb2,
                        preferences_pb2)
@@ -34,8 +35,19 @@ class TailorError(Exception):
         super().__init__(f"{self.code_name}: {message}{where}")
 
 
-def default_socket_path(flag=None, environ=os.environ):
-    """--socket, then $TAILOR_SOCKET, then the user daemon's socket, then the system one."""
+def _is_private_directory(path, uid):
+    """A real directory (not a link) that `uid` owns and nobody else may enter."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and st.st_mode & 0o077 == 0
+
+
+def default_socket_path(flag=None, environ=os.environ, uid=None, fallback_root="/tmp"):
+    """--socket, then $TAILOR_SOCKET, then the user daemon's socket; without $XDG_RUNTIME_DIR
+    the user daemon listens in /tmp/tailor-UID, trusted only when that directory is this user's
+    alone (as the Swift client does); else the system daemon's socket."""
     if flag:
         return flag
     if environ.get("TAILOR_SOCKET"):
@@ -43,6 +55,11 @@ def default_socket_path(flag=None, environ=os.environ):
     runtime = environ.get("XDG_RUNTIME_DIR", "")
     if runtime.startswith("/"):
         return os.path.join(runtime, "tailor", "tailord.sock")
+    uid = os.getuid() if uid is None else uid
+    fallback = os.path.join(fallback_root, "tailor-%d" % uid)
+    sock = os.path.join(fallback, "tailord.sock")
+    if _is_private_directory(fallback, uid) and os.path.exists(sock):
+        return sock
     return "/run/tailor/tailord.sock"
 
 
