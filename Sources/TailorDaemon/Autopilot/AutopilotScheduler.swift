@@ -98,9 +98,11 @@ final class AutopilotScheduler: Service, Sendable {
             let key = AutopilotKey(owner: c.owner, user: c.user, task: c.task)
             var f = AutopilotFacts(key: key)
             f.paused = paused.contains { $0.covers(owner: c.owner, user: c.user, task: c.task) }
-            let rounds = try jobs.list(owner: c.owner, user: c.user, task: c.task, origin: .autopilot)
+            // The daily limit counts the user's rounds over all their tasks.
+            let usersRounds = try jobs.list(owner: c.owner, user: c.user, origin: .autopilot)
+            let rounds = usersRounds.filter { $0.task == c.task }
             f.unfinishedJob = rounds.first { !$0.state.isFinal }?.id
-            f.recentStarts = rounds.map { Date(timeIntervalSince1970: Double($0.createdMS) / 1000) }.filter {
+            f.recentStarts = usersRounds.map { Date(timeIntervalSince1970: Double($0.createdMS) / 1000) }.filter {
                 now.timeIntervalSince($0) < 86_400
             }
             let ended = rounds.filter { $0.state != .cancelled && $0.state.isFinal }

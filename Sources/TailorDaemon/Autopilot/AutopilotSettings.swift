@@ -13,7 +13,7 @@ public struct AutopilotSettings: Sendable, Equatable {
     public var idleSeconds: Double = 120
     /// `autopilot_ac_only`: start a round only on mains power (when the machine reports it).
     public var acOnly = true
-    /// `autopilot_max_jobs_per_day`: rounds per (user, task) in any 24 hours.
+    /// `autopilot_max_jobs_per_day`: rounds per user (over all their tasks) in any 24 hours.
     public var maxJobsPerDay = 4
     /// `autopilot_holdout`: the user's newest items held back to judge the candidate.
     public var holdout = 4

@@ -17,7 +17,7 @@ struct AutopilotFacts: Sendable, Equatable {
     var trainable = 0
     /// The key's unfinished autopilot job.
     var unfinishedJob: String?
-    /// When the key's autopilot jobs of the last 24 hours were created.
+    /// When the user's autopilot jobs (of any task) of the last 24 hours were created.
     var recentStarts: [Date] = []
     /// Failed rounds in a row, and when the last one ended.
     var failures = 0

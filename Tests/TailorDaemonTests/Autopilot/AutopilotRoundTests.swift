@@ -201,6 +201,31 @@ final class AutopilotRoundTests: XCTestCase {
         _ = try await finished(try XCTUnwrap(due))
     }
 
+    /// autopilot_max_jobs_per_day counts the user's rounds over all their tasks.
+    func testTheDailyLimitCountsEveryTaskOfTheUser() async throws {
+        var settings = Self.settings()
+        settings.maxJobsPerDay = 2
+        harness = try await DaemonHarness(autopilot: settings)
+        let client = try await harness.client()
+        try await accept(16, from: 0, client)
+        for (n, task) in ["u", "v"].enumerated() {
+            var done = JobRecord(
+                id: "job-done-\(n)", owner: geteuid(), user: "ada", task: task, kind: "cope", model: "tiny",
+                request: "{}")
+            done.origin = .autopilot
+            done = try harness.components.runner.jobs.create(done)
+            done.state = .succeeded
+            try harness.components.runner.jobs.update(done)
+        }
+        let status = try await client.autopilotStatus()
+        let entry = try XCTUnwrap(status.entries.first)
+        XCTAssertEqual(entry.task, "t")
+        XCTAssertEqual(entry.state, "daily-limit")
+        XCTAssertEqual(entry.runsToday, 2)
+        let started = await harness.components.autopilot.tick(now: later)
+        XCTAssertNil(started)
+    }
+
     func testPauseResumeAndForgetMe() async throws {
         harness = try await DaemonHarness(autopilot: Self.settings())
         let client = try await harness.client()

@@ -110,7 +110,7 @@ struct  Tailor__V1__AutopilotEntry
    */
   uint32_t failures;
   /*
-   * rounds started in the last 24 hours
+   * the user's rounds (all tasks) started in the last 24 hours
    */
   uint32_t runs_today;
   /*
