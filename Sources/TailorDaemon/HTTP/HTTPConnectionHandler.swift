@@ -69,7 +69,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             body = []
             refused = false
             arm(context, bodyTimeout)
-            if let token, !Self.authorized(h.headers, token: token) {
+            let path = h.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+            let isPublic = h.method == .GET && Self.publicPaths.contains(path)
+            if let token, !isPublic, !Self.authorized(h.headers, token: token) {
                 refuse(
                     context,
                     HTTPProblem(
@@ -136,6 +138,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         running?.cancel()
         context.close(promise: nil)
     }
+
+    /// What a GET may reach without the token, as llama-server's health check: a load balancer
+    /// or an editor probes it before it has a key. It says only whether the daemon is up.
+    static let publicPaths: Set<String> = ["/health", "/v1/health"]
 
     /// A constant-time comparison of the bearer token.
     static func authorized(_ headers: HTTPHeaders, token: String) -> Bool {

@@ -208,14 +208,18 @@ final class HTTPEndpointTests: XCTestCase {
         expect(try HTTPTestClient.call(http, "POST", "/completion", body: big), 413, "limit is 2048")
         expect(try HTTPTestClient.call(http, "POST", "/nope", body: "{}"), 404, "no endpoint /nope")
         expect(try HTTPTestClient.call(http, "GET", "/completion"), 405, "GET is not allowed")
-        expect(try HTTPTestClient.call(.tcp(port), "GET", "/health"), 401, "bearer token")
+        expect(try HTTPTestClient.call(.tcp(port), "GET", "/v1/models"), 401, "bearer token")
         expect(
             try HTTPTestClient.call(
-                .tcp(port), "GET", "/health", headers: ["Authorization": "Bearer wrong-token-0123456789abc"]), 401,
+                .tcp(port), "GET", "/v1/models", headers: ["Authorization": "Bearer wrong-token-0123456789abc"]), 401,
             "bearer token")
         XCTAssertEqual(
-            try HTTPTestClient.call(.tcp(port), "GET", "/health", headers: ["Authorization": "Bearer \(token)"]).status,
-            200)
+            try HTTPTestClient.call(.tcp(port), "GET", "/v1/models", headers: ["Authorization": "Bearer \(token)"])
+                .status, 200)
+        // As llama-server: the health check answers without a key, and says nothing else.
+        XCTAssertEqual(try HTTPTestClient.call(.tcp(port), "GET", "/health").status, 200)
+        XCTAssertEqual(try HTTPTestClient.call(.tcp(port), "GET", "/v1/health?x=1").status, 200)
+        expect(try HTTPTestClient.call(.tcp(port), "POST", "/health", body: "{}"), 401, "bearer token")
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
         XCTAssertTrue(server?.process.isRunning ?? false)
     }
