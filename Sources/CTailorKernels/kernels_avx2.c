@@ -97,6 +97,134 @@ TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, 1, UNPACK_Q5_0)
 TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
 
+// ---------------------------------------------------------------- K-quant rows
+// One super-block (256 weights) is unpacked once and multiplied into every activation row.
+// The integer sums are exact (int32 lanes cannot overflow: Q4_K lanes stay below 2^30, Q6_K
+// lanes are widened to int64 after each pair of 16-groups), and the float combination is the
+// portable dot_q_generic's, contraction off, so each row's result is the portable one bit for
+// bit.
+
+/// The eight lanes of v summed exactly.
+static inline int64_t hsum_epi32_exact(__m256i v) {
+    const __m256i w = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                                       _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
+}
+
+/// 32 unsigned bytes times 32 int16 activations: 8 int32 lanes.
+static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
+    return dot_w16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)),
+                   _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), x);
+}
+
+/// One Q4_K row against NX activation rows (NX ≤ 2).
+#define TK_Q4K_ROW(NAME, NX)                                                                        \
+    static inline void NAME(const blk_q4_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[NX];                                                                              \
+        for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
+        const __m256i low4 = _mm256_set1_epi8(0xF);                                                 \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
+            uint8_t s[8], m[8];                                                                     \
+            for (int j = 0; j < 8; j++) scale_min_k4_avx2(j, b[i].scales, &s[j], &m[j]);           \
+            __m256i lo[4], hi[4];                                                                   \
+            for (int j = 0; j < 4; j++) {                                                           \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
+                lo[j] = _mm256_and_si256(q, low4);                                                  \
+                hi[j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                            \
+            }                                                                                       \
+            for (int k = 0; k < NX; k++) {                                                          \
+                const int16_t *x = a[k][i].qs;                                                      \
+                __m256i sum = _mm256_setzero_si256();                                               \
+                for (int j = 0; j < 4; j++) {                                                       \
+                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_set1_epi32(s[2 * j]),     \
+                                                                   dot_u8x32(lo[j], x + 64 * j)));  \
+                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_set1_epi32(s[2 * j + 1]), \
+                                                                   dot_u8x32(hi[j], x + 64 * j + 32))); \
+                }                                                                                   \
+                const int32_t *bs = a[k][i].bsums;                                                  \
+                int64_t sm = 0;                                                                     \
+                for (int j = 0; j < 4; j++)                                                         \
+                    sm += (int64_t)m[2 * j] * (bs[4 * j] + bs[4 * j + 1])                          \
+                        + (int64_t)m[2 * j + 1] * (bs[4 * j + 2] + bs[4 * j + 3]);                  \
+                acc[k] += a[k][i].d * (d * (float)hsum_epi32_exact(sum) - dmin * (float)sm);        \
+            }                                                                                       \
+        }                                                                                           \
+        for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
+    }
+
+/// One Q6_K row against NX activation rows (NX ≤ 2).
+#define TK_Q6K_ROW(NAME, NX)                                                                        \
+    static inline void NAME(const blk_q6_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[NX];                                                                              \
+        for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
+        const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);                    \
+        const __m256i bias = _mm256_set1_epi8(32);                                                  \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            TK_PREFETCH((const uint8_t *)&b[i] + 64);                                               \
+            /* w[h][g]: the 32 signed weights (q - 32) of quarter g of half h, as int8 */          \
+            __m256i w[2][4];                                                                        \
+            for (int h = 0; h < 2; h++) {                                                           \
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b[i].ql + 64 * h));         \
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b[i].ql + 64 * h + 32));    \
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(b[i].qh + 32 * h));         \
+                const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4);                \
+                const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), low2), 4); \
+                const __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4); \
+                const __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4); \
+                w[h][0] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, low4), h0), bias); \
+                w[h][1] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, low4), h1), bias); \
+                w[h][2] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), h2), bias); \
+                w[h][3] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), h3), bias); \
+            }                                                                                       \
+            const float d = _cvtsh_ss(b[i].d);                                                      \
+            for (int k = 0; k < NX; k++) {                                                          \
+                __m256i sum64 = _mm256_setzero_si256();                                             \
+                for (int h = 0; h < 2; h++) {                                                       \
+                    const int16_t *x = a[k][i].qs + 128 * h;                                        \
+                    const int8_t *sc = b[i].scales + 8 * h;                                         \
+                    for (int g = 0; g < 4; g++) {                                                   \
+                        const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w[h][g]));   \
+                        const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w[h][g], 1)); \
+                        const __m256i pl = _mm256_madd_epi16(wl, _mm256_loadu_si256((const __m256i *)(x + 32 * g))); \
+                        const __m256i ph = _mm256_madd_epi16(wh, _mm256_loadu_si256((const __m256i *)(x + 32 * g + 16))); \
+                        const __m256i pair = _mm256_add_epi32(                                      \
+                            _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * g])),                   \
+                            _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * g + 1])));              \
+                        sum64 = _mm256_add_epi64(sum64, _mm256_add_epi64(                           \
+                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(pair)),                    \
+                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(pair, 1))));             \
+                    }                                                                               \
+                }                                                                                   \
+                const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sum64), _mm256_extracti128_si256(sum64, 1)); \
+                const int64_t sumi = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1);              \
+                acc[k] += d * a[k][i].d * (float)sumi;                                              \
+            }                                                                                       \
+        }                                                                                           \
+        for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
+    }
+
+TK_Q4K_ROW(row1_q4_K, 1)
+TK_Q4K_ROW(row2_q4_K, 2)
+TK_Q6K_ROW(row1_q6_K, 1)
+TK_Q6K_ROW(row2_q6_K, 2)
+
+/// Rows of one K-quant type against nx activation rows (at most 64), two at a time, then one.
+#define TK_MATVEC_K_CASE(TYPE, BLK, R1, R2)                                                       \
+    case TYPE:                                                                                    \
+        for (int64_t r = 0; r < nrows; r++) {                                                     \
+            const BLK *row = (const BLK *)(w + r * rb);                                           \
+            int k = 0;                                                                            \
+            for (; k + 2 <= nx; k += 2) { R2(row, ak + k, nbk, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
+            if (k < nx) { R1(row, ak + k, nbk, out); y[k * ldy + r] = out[0]; }                   \
+        }                                                                                         \
+        return;
+
 /// Rows of one 32-block type against nx activation rows, two at a time, then one.
 #define TK_MATVEC_CASE(TYPE, BLK, R1, R2)                                                         \
     case TYPE:                                                                                    \
@@ -113,7 +241,18 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
     float out[2];
-    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0)) {
+    if ((type == TK_Q4_K || type == TK_Q6_K) && nx <= 64) {
+        const int64_t nbk = n / QKK;
+        const act_q16_K *ak[64];
+        for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
+        switch (type) {
+        TK_MATVEC_K_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K)
+        TK_MATVEC_K_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K)
+        default: return;
+        }
+    }
+    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_Q4_K
+          || type == TK_Q6_K)) {
         for (int64_t r = 0; r < nrows; r++)
             for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
         return;

@@ -88,6 +88,39 @@ final class DequantizeTests: XCTestCase {
 }
 
 extension DequantizeTests {
+    /// The AVX2 K-quant row kernels give the portable path's results bit for bit, for one
+    /// activation row (decode), two (CoPe) and odd counts: exact integer sums, the same float
+    /// steps. (The 32-block kernels sum in eight float lanes and are held to the tolerance of
+    /// `testQuantizedMatmulMatchesFloat` instead.)
+    func testAVX2KQuantMatvecEqualsThePortablePathBitForBit() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2")
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        for t in [GGMLType.q4_K, .q6_K] {
+            let (raw, expected) = try load(t)
+            let cols = t.blockSize == 256 ? 512 : 256, rows = expected.count / cols
+            for nx in [1, 2, 3, 5] {
+                var rng = SeededGenerator(seed: UInt64(nx))
+                let x = (0..<(nx * cols)).map { _ in (rng.nextUnit() * 2 - 1) * 3 }
+                var scratch = [UInt8](
+                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
+                func run(portable: Bool) -> [Float] {
+                    tk_force_portable(portable)
+                    var y = [Float](repeating: .nan, count: nx * rows)
+                    raw.withUnsafeBytes { r in
+                        tk_matmul(
+                            pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols),
+                            Int32(nx), &y, Int64(rows), &scratch, false)
+                    }
+                    return y
+                }
+                let fast = run(portable: false), slow = run(portable: true)
+                XCTAssertEqual(
+                    fast.map(\.bitPattern), slow.map(\.bitPattern), "\(t.name), \(nx) activation rows")
+            }
+        }
+    }
+
     /// More activation rows than the AVX2 kernel holds at once (64) are taken in chunks: each
     /// row's result equals that row computed alone.
     func testManyActivationRowsEqualOneAtATime() throws {
