@@ -99,7 +99,7 @@ TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
 
 // ---------------------------------------------------------------- K-quant rows
 // One super-block (256 weights) is unpacked once and multiplied into every activation row.
-// The integer sums are exact (int32 lanes cannot overflow: Q4_K lanes stay below 2^30, Q6_K
+// The integer sums are exact (int32 lanes cannot overflow: Q4_K/Q5_K lanes stay below 2^31, Q6_K
 // lanes are widened to int64 after each pair of 16-groups), and the float combination is the
 // portable dot_q_generic's, contraction off, so each row's result is the portable one bit for
 // bit.
@@ -118,9 +118,20 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                    _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), x);
 }
 
-/// One Q4_K row against NX activation rows (NX ≤ 2).
-#define TK_Q4K_ROW(NAME, NX)                                                                        \
-    static inline void NAME(const blk_q4_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+/// Q5_K's fifth bits: bit 2j of qh[l] tops lo[l], bit 2j+1 tops hi[l] (Q4_K has none).
+#define TK_K_HIGH_NONE(B, LO, HI, J)
+#define TK_K_HIGH_Q5(B, LO, HI, J)                                                                  \
+    {                                                                                               \
+        const __m256i qh_ = _mm256_loadu_si256((const __m256i *)(B).qh);                           \
+        const __m256i one_ = _mm256_set1_epi8(1);                                                   \
+        LO = _mm256_or_si256(LO, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh_, 2 * (J)), one_), 4)); \
+        HI = _mm256_or_si256(HI, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh_, 2 * (J) + 1), one_), 4)); \
+    }
+
+/// One Q4_K or Q5_K row against NX activation rows (NX ≤ 2). Q5_K's lanes stay below
+/// 4·31·32767·63·8 < 2^31.
+#define TK_Q4K_ROW(NAME, BLK, NX, HIGH)                                                             \
+    static inline void NAME(const BLK *b, const act_q16_K *const *a, int64_t nb, float *out) {      \
         _Pragma("clang fp contract(off)")                                                           \
         float acc[NX];                                                                              \
         for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
@@ -135,6 +146,7 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
                 lo[j] = _mm256_and_si256(q, low4);                                                  \
                 hi[j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                            \
+                HIGH(b[i], lo[j], hi[j], j)                                                         \
             }                                                                                       \
             for (int k = 0; k < NX; k++) {                                                          \
                 const int16_t *x = a[k][i].qs;                                                      \
@@ -209,8 +221,10 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
-TK_Q4K_ROW(row1_q4_K, 1)
-TK_Q4K_ROW(row2_q4_K, 2)
+TK_Q4K_ROW(row1_q4_K, blk_q4_K, 1, TK_K_HIGH_NONE)
+TK_Q4K_ROW(row2_q4_K, blk_q4_K, 2, TK_K_HIGH_NONE)
+TK_Q4K_ROW(row1_q5_K, blk_q5_K, 1, TK_K_HIGH_Q5)
+TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
 TK_Q6K_ROW(row1_q6_K, 1)
 TK_Q6K_ROW(row2_q6_K, 2)
 
@@ -241,18 +255,19 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
     float out[2];
-    if ((type == TK_Q4_K || type == TK_Q6_K) && nx <= 64) {
+    if ((type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K) && nx <= 64) {
         const int64_t nbk = n / QKK;
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
         switch (type) {
         TK_MATVEC_K_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K)
+        TK_MATVEC_K_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K)
         TK_MATVEC_K_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K)
         default: return;
         }
     }
     if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_Q4_K
-          || type == TK_Q6_K)) {
+          || type == TK_Q5_K || type == TK_Q6_K)) {
         for (int64_t r = 0; r < nrows; r++)
             for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
         return;
