@@ -16,6 +16,13 @@ typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK32 / 2]; } blk_q5_1;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QKK / 2]; } blk_q4_K;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_K;
 typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_K;
+/// The "imatrix" 4-bit formats: each nibble indexes a fixed non-linear table of int8 values.
+typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_iq4_nl;                // x = d*kv[q]
+/// 8 sub-blocks of 32, each with a 6-bit scale (4 low bits in scales_l, 2 high in scales_h)
+/// offset by 32: x = d*(ls-32)*kv[q].
+typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[QKK / 64]; uint8_t qs[QKK / 2]; } blk_iq4_xs;
+/// ggml's kvalues_iq4nl.
+static const int8_t tk_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /// Activations in 32-blocks, quantized to int16 with d = amax/32767: a relative error near
 /// 1/65534 per element. llama.cpp quantizes activations to int8 (error ~1/254), which measurably
@@ -34,6 +41,8 @@ static_assert(sizeof(blk_q5_1) == 24, "q5_1 block");
 static_assert(sizeof(blk_q4_K) == 144, "q4_K block");
 static_assert(sizeof(blk_q5_K) == 176, "q5_K block");
 static_assert(sizeof(blk_q6_K) == 210, "q6_K block");
+static_assert(sizeof(blk_iq4_nl) == 18, "iq4_nl block");
+static_assert(sizeof(blk_iq4_xs) == 136, "iq4_xs block");
 
 /// The per-variant function table. One instance is built portable, one with AVX2.
 typedef struct {

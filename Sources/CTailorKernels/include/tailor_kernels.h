@@ -25,7 +25,7 @@ extern "C" {
 enum tk_type {
     TK_F32 = 0, TK_F16 = 1, TK_Q4_0 = 2, TK_Q4_1 = 3, TK_Q5_0 = 6, TK_Q5_1 = 7,
     TK_Q8_0 = 8, TK_Q8_1 = 9, TK_Q2_K = 10, TK_Q3_K = 11, TK_Q4_K = 12, TK_Q5_K = 13,
-    TK_Q6_K = 14, TK_Q8_K = 15, TK_BF16 = 30,
+    TK_Q6_K = 14, TK_Q8_K = 15, TK_IQ4_NL = 20, TK_IQ4_XS = 23, TK_BF16 = 30,
 };
 
 /// Elements per block of `type`, or 0 when the type is not supported by these kernels.
