@@ -228,25 +228,14 @@ TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
 TK_Q6K_ROW(row1_q6_K, 1)
 TK_Q6K_ROW(row2_q6_K, 2)
 
-/// Rows of one K-quant type against nx activation rows (at most 64), two at a time, then one.
-#define TK_MATVEC_K_CASE(TYPE, BLK, R1, R2)                                                       \
+/// Rows of one type against nx activation rows (`A`, `NB` blocks each), two at a time, then one.
+#define TK_MATVEC_CASE(TYPE, BLK, R1, R2, A, NB)                                                  \
     case TYPE:                                                                                    \
         for (int64_t r = 0; r < nrows; r++) {                                                     \
             const BLK *row = (const BLK *)(w + r * rb);                                           \
             int k = 0;                                                                            \
-            for (; k + 2 <= nx; k += 2) { R2(row, ak + k, nbk, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
-            if (k < nx) { R1(row, ak + k, nbk, out); y[k * ldy + r] = out[0]; }                   \
-        }                                                                                         \
-        return;
-
-/// Rows of one 32-block type against nx activation rows, two at a time, then one.
-#define TK_MATVEC_CASE(TYPE, BLK, R1, R2)                                                         \
-    case TYPE:                                                                                    \
-        for (int64_t r = 0; r < nrows; r++) {                                                     \
-            const BLK *row = (const BLK *)(w + r * rb);                                           \
-            int k = 0;                                                                            \
-            for (; k + 2 <= nx; k += 2) { R2(row, a + k, nb, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
-            if (k < nx) { R1(row, a + k, nb, out); y[k * ldy + r] = out[0]; }                     \
+            for (; k + 2 <= nx; k += 2) { R2(row, A + k, NB, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
+            if (k < nx) { R1(row, A + k, NB, out); y[k * ldy + r] = out[0]; }                     \
         }                                                                                         \
         return;
 
@@ -260,9 +249,9 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
         switch (type) {
-        TK_MATVEC_K_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K)
-        TK_MATVEC_K_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K)
-        TK_MATVEC_K_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K)
+        TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, ak, nbk)
         default: return;
         }
     }
@@ -279,10 +268,10 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
     for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);
     switch (type) {
-    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0)
-    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0)
-    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1)
-    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0)
+    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0, a, nb)
+    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, a, nb)
+    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, a, nb)
+    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, a, nb)
     default: return;
     }
 }
