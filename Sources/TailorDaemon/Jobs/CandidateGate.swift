@@ -59,7 +59,7 @@ struct CandidateGate {
         }
         let scorer = HoldoutScorer(pipeline: pipeline, maxNewTokens: plan.maxNewTokens)
         let references = held.map(\.output)
-        let pause = { [activity = environment.activity] in _ = activity.waitUntilIdle() }
+        let pause = { [activity = environment.activity] in _ = activity.waitUntilIdle(grace: 0) }
         let task = try taskStack()
         let mine = try scorer.run(
             held, stack: task + [try adapter(userKey, candidate)], contrastWith: task, pause: pause)

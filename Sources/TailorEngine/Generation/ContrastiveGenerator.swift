@@ -28,11 +28,13 @@ public struct ContrastiveGenerator {
 
     /// Generates from `prompt` (both rows are reset first). `onToken` receives each token with
     /// why it was chosen (returning false cancels); `onTail` the text held back until the end
-    /// (a partial stop string's prefix), when there is any.
+    /// (a partial stop string's prefix), when there is any. `beforeForward` runs before each
+    /// prefill chunk and each generated token's forward pass: where a background caller (the
+    /// autopilot's gate) waits while interactive decoding runs.
     public func generate(
         prompt: [Int32], parameters: ContrastiveParameters, options: GenerationOptions = .init(),
         onToken: (GeneratedToken, ContrastiveChoice) -> Bool = { _, _ in true },
-        onTail: (String) -> Void = { _ in }
+        onTail: (String) -> Void = { _ in }, beforeForward: () -> Void = {}
     ) throws -> (GenerationResult, [ContrastiveChoice]) {
         guard !prompt.isEmpty else { throw EngineError.emptyInput }
         var selector = try ContrastiveSelector(parameters, tokenizer: context.model.tokenizer)
@@ -45,6 +47,7 @@ public struct ContrastiveGenerator {
         var i = 0
         while i < prompt.count {
             let part = Array(prompt[i..<min(prompt.count, i + chunk)])
+            beforeForward()
             try context.forward(items(part))
             i += part.count
         }
@@ -64,6 +67,7 @@ public struct ContrastiveGenerator {
                 choices.append(choice)
                 if !onToken(token, choice) { reason = .cancelled; break loop }
                 if let finish { reason = finish; break loop }
+                beforeForward()
                 try context.forward(items([token.id]))
             }
         }

@@ -36,7 +36,7 @@ public struct HoldoutScorer {
     }
 
     /// Generates and scores every item under `stack`, CoPe-decoding against `contrast` when it
-    /// is given (else greedy). `pause` runs before each item: where a daemon yields to
+    /// is given (else greedy). `pause` runs before every forward pass: where a daemon yields to
     /// interactive decoding.
     public func run(
         _ items: [TextExample], stack: [AdapterUse], contrastWith base: [AdapterUse]?, pause: () -> Void = {}
@@ -48,15 +48,15 @@ public struct HoldoutScorer {
         let options = GenerationOptions(maxTokens: maxNewTokens)
         var outcome = Outcome(texts: [], logLikelihoods: [])
         for item in items {
-            pause()
             let prompt = Array(formatter.prompt(item.input).suffix(context.maxContext - maxNewTokens - 1))
             let text: String
             if let base {
                 text = try ContrastiveGenerator(context: context, user: stack, base: base)
-                    .generate(prompt: prompt, parameters: contrast, options: options).0.text
+                    .generate(prompt: prompt, parameters: contrast, options: options, beforeForward: pause).0.text
             } else {
                 text = try Generator(context: context, adapters: stack)
-                    .generate(prompt: prompt, sampling: SamplingParameters(), options: options).text
+                    .generate(prompt: prompt, sampling: SamplingParameters(), options: options, beforeForward: pause)
+                    .text
             }
             outcome.texts.append(Self.answer(text, like: item.output))
             if let e = formatter.example(input: item.input, output: item.output), e.targetCount > 0 {
