@@ -69,11 +69,12 @@ public struct HoldoutScorer {
         return outcome
     }
 
-    /// `text` trimmed, cut to its first non-empty line when `reference` is one line (a small
-    /// model often runs on past a subject line).
+    /// `text` trimmed, cut to its first non-empty line (`SubjectLine`, as `tailor eval` scores)
+    /// when `reference` is one line: a small model often runs on past a subject line.
     static func answer(_ text: String, like reference: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reference.trimmingCharacters(in: .whitespacesAndNewlines).contains("\n") else { return trimmed }
-        return trimmed.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !reference.trimmingCharacters(in: .whitespacesAndNewlines).contains("\n") else {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return SubjectLine.first(text)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TailorClient
 import TailorStore
+import TailorTraining
 import TailorWire
 
 /// `tailor git`: commit subjects in the author's own voice, from the daemon, for the staged
