@@ -96,11 +96,8 @@ struct AdapterResolver: Sendable {
         // the current version. Versions after the current one are a rollback's leftovers or
         // candidates the autopilot did not promote, and are not served.
         let current = entry.flatMap { $0.current == 0 ? nil : $0.current }
-        let servable = entry?.versions.filter { $0.version <= current ?? 0 } ?? []
         let wanted: UInt32? =
-            mode.userStage.map { stage in
-                servable.last { $0.stage == stage }?.version ?? servable.last { $0.stage == nil }?.version
-            } ?? current
+            mode.userStage.map { stage in entry?.newest(stage: stage) ?? entry?.newest(stage: nil) } ?? current
         let version = wanted ?? (request.fallback ? current : nil)
         guard let version, let userAdapter = try load(userKey, version: version, model: model) else {
             guard request.fallback else { throw missing(mode: mode, user: user, task: task, entry: entry) }

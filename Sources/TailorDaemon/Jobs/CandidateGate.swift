@@ -39,11 +39,12 @@ struct CandidateGate {
         }
     }
 
-    /// The baseline now (see `Baseline`).
+    /// The baseline now (see `Baseline`): what `cope` mode serves, with a fallback's reading
+    /// (the newest DPO version up to current, else the newest import, else current).
     func baseline() -> Baseline {
         if let entry = try? registry.entry(userKey), entry.current != 0 {
-            let servable = entry.versions.filter { $0.version <= entry.current }
-            return .version(servable.last { $0.stage == JobSpec.Kind.dpo.rawValue }?.version ?? entry.current)
+            return .version(
+                entry.newest(stage: JobSpec.Kind.dpo.rawValue) ?? entry.newest(stage: nil) ?? entry.current)
         }
         if let v = try? registry.currentVersion(of: taskKey) { return .taskAdapter(v) }
         return .baseModel

@@ -203,6 +203,13 @@ public struct AdapterEntry: Sendable, Equatable {
 
     /// The current version's record.
     public var currentRecord: AdapterVersionRecord? { versions.first { $0.version == current } }
+
+    /// The newest version `stage` made (nil: the newest import) up to the current one: what a
+    /// decoding mode that picks by stage serves. Later versions (a rollback's leftovers, the
+    /// autopilot's refused candidates) never are; with no current version, none is.
+    public func newest(stage: String?) -> UInt32? {
+        versions.last { $0.version <= current && $0.stage == stage }?.version
+    }
 }
 
 /// What went wrong in the registry. Every failure leaves the registry as it was.

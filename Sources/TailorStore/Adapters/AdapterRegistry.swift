@@ -161,13 +161,11 @@ public final class AdapterRegistry: Sendable {
                 try? FileManager.default.removeItem(atPath: path)
             }
         }
-        let current = currentVersion(dir) ?? 0
+        let current = currentVersion(dir)
         let versions = try versionNumbers(dir).sorted()
-        // What the decoding modes serve: the newest version of each stage up to the current one
-        // (a DPO current version's OPPU version serves `oppu` and `cd-only`).
-        let served = Dictionary(
-            grouping: versions.filter { $0 <= current }.compactMap { try? readRecord(dir, $0) }, by: { $0.stage ?? "" }
-        ).values.compactMap { $0.map(\.version).max() }
+        // What the decoding modes serve (a DPO current version's OPPU version serves `oppu`).
+        let served =
+            (try? entry(key)).map { e in Set(e.versions.map(\.stage)).compactMap { e.newest(stage: $0) } } ?? []
         let doomed = versions.dropLast(keepVersions).filter { $0 != current && !served.contains($0) }
         for v in doomed { try? delete(key, version: v) }
         return Array(doomed)
