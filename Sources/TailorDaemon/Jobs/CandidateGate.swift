@@ -16,6 +16,8 @@ struct CandidateGate {
     let loaded: LoadedModel
     let environment: TrainingEnvironment
     let pipeline: PersonalizationPipeline
+    /// The current task adapter as the job loaded it (empty without one): π_base.
+    let task: [AdapterUse]
 
     private var registry: AdapterRegistry { environment.registry }
     private var userKey: AdapterKey {
@@ -61,7 +63,6 @@ struct CandidateGate {
         let scorer = HoldoutScorer(pipeline: pipeline, maxNewTokens: plan.maxNewTokens)
         let references = held.map(\.output)
         let pause = { [activity = environment.activity] in _ = activity.waitUntilIdle(grace: 0) }
-        let task = try taskStack()
         let mine = try scorer.run(
             held, stack: task + [try adapter(userKey, candidate)], contrastWith: task, pause: pause)
         let base = baseline()
@@ -96,11 +97,6 @@ struct CandidateGate {
         let byRef = Dictionary(
             items.map { (AutopilotPlan.Item(kind: $0.kind, id: $0.id), $0) }, uniquingKeysWith: { a, _ in a })
         return plan.holdout.compactMap { byRef[$0] }.map { TextExample(input: $0.input, output: $0.output) }
-    }
-
-    private func taskStack() throws -> [AdapterUse] {
-        guard let v = try? registry.currentVersion(of: taskKey) else { return [] }
-        return [try adapter(taskKey, v)]
     }
 
     private func adapter(_ key: AdapterKey, _ version: UInt32) throws -> AdapterUse {

@@ -276,7 +276,8 @@ final class TrainingJob {
         }
         record.adapterVersion = candidate
         let gate = CandidateGate(
-            plan: plan, record: record, loaded: loaded, environment: environment, pipeline: pipeline)
+            plan: plan, record: record, loaded: loaded, environment: environment, pipeline: pipeline,
+            task: try taskAdapter())
         let verdict = try gate.verdict(on: candidate)
         if record.step < 1 {
             record.step = 1
