@@ -104,13 +104,20 @@ TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
 // portable dot_q_generic's, contraction off, so each row's result is the portable one bit for
 // bit.
 
-/// The eight lanes of v summed exactly.
-static inline int64_t hsum_epi32_exact(__m256i v) {
-    const __m256i w = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
-                                       _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+/// The eight int32 lanes of v as four int64 lanes, pairwise summed.
+static inline __m256i widen_epi32(__m256i v) {
+    return _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
+                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
+}
+
+/// The four int64 lanes of w summed.
+static inline int64_t hsum_epi64(__m256i w) {
     const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
     return _mm_cvtsi128_si64(s) + _mm_extract_epi64(s, 1);
 }
+
+/// The eight lanes of v summed exactly.
+static inline int64_t hsum_epi32_exact(__m256i v) { return hsum_epi64(widen_epi32(v)); }
 
 /// 32 unsigned bytes times 32 int16 activations: 8 int32 lanes.
 static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
@@ -208,14 +215,10 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                         const __m256i pair = _mm256_add_epi32(                                      \
                             _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * g])),                   \
                             _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * g + 1])));              \
-                        sum64 = _mm256_add_epi64(sum64, _mm256_add_epi64(                           \
-                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(pair)),                    \
-                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(pair, 1))));             \
+                        sum64 = _mm256_add_epi64(sum64, widen_epi32(pair));                         \
                     }                                                                               \
                 }                                                                                   \
-                const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sum64), _mm256_extracti128_si256(sum64, 1)); \
-                const int64_t sumi = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1);              \
-                acc[k] += d * a[k][i].d * (float)sumi;                                              \
+                acc[k] += d * a[k][i].d * (float)hsum_epi64(sum64);                                 \
             }                                                                                       \
         }                                                                                           \
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \

@@ -25,7 +25,7 @@ public final class AutopilotPauses: Sendable {
 
         /// Whether this scope covers (`user`, `task`) of its owner.
         public func covers(owner: UInt32, user: String, task: String) -> Bool {
-            self.owner == owner && (self.user.isEmpty || self.user == user) && (self.task.isEmpty || self.task == task)
+            contains(Scope(owner: owner, user: user, task: task))
         }
 
         /// Whether this scope covers every (user, task) `other` covers.
