@@ -88,6 +88,8 @@ struct GenerationRequest: Sendable {
     /// New tokens at most; nil takes the daemon's `default_max_tokens`.
     var maxTokens: Int?
     var stop: [String]
+    /// Constrained decoding: the text must match this grammar.
+    var grammar: Grammar?
     var adapters: Adapters
     var mode: DecodingMode
     /// Serve a mode that lacks its adapters with what exists instead of refusing it (the
@@ -96,9 +98,10 @@ struct GenerationRequest: Sendable {
 
     init(
         model: String, input: Input, sampling: SamplingParameters = .init(), contrast: ContrastiveParameters = .init(),
-        maxTokens: Int? = nil, stop: [String] = [], adapters: Adapters = .none, mode: DecodingMode = .automatic,
-        fallback: Bool = false
+        maxTokens: Int? = nil, stop: [String] = [], grammar: Grammar? = nil, adapters: Adapters = .none,
+        mode: DecodingMode = .automatic, fallback: Bool = false
     ) {
+        self.grammar = grammar
         self.fallback = fallback
         self.model = model
         self.input = input

@@ -100,7 +100,8 @@ struct GenerationStarter: Sendable {
         }
         return BatchDecoder.Job(
             prompt: ids, sampling: request.sampling,
-            options: GenerationOptions(maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop))
+            options: GenerationOptions(
+                maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop, grammar: request.grammar))
     }
 
     /// A user's text: with the model's BOS rule, special tokens spelled out as text.

@@ -63,6 +63,8 @@ struct CompletionRequest: Sendable {
     var cachePrompt = true
     /// /completion and /infill: return only these fields (paths like "timings/prompt_n").
     var responseFields: [String]?
+    /// Constrained decoding, from `grammar` (GBNF), `json_schema` or OpenAI's `response_format`.
+    var grammar: Grammar?
 
     /// The accepted ranges of integer fields. Every integer from a client is checked against
     /// one before any conversion, so no value can trap a conversion further in: n_predict fits
@@ -177,6 +179,7 @@ struct CompletionRequest: Sendable {
         maxPredictMS = try f.int("t_max_predict_ms", in: Self.budgetRange).flatMap { $0 > 0 ? $0 : nil }
         cachePrompt = try f.bool("cache_prompt") ?? true
         responseFields = try f.strings("response_fields")
+        grammar = try Self.grammar(json)
         guard temperature >= 0, temperature.isFinite else { throw HTTPProblem(400, "field 'temperature' must be ≥ 0") }
         guard topP > 0, topP <= 1 else { throw HTTPProblem(400, "field 'top_p' must be in (0, 1]") }
         guard minP >= 0, minP < 1 else { throw HTTPProblem(400, "field 'min_p' must be in [0, 1)") }
@@ -185,6 +188,53 @@ struct CompletionRequest: Sendable {
         }
         do { try dry.validate() } catch let SamplingError.invalidParameter(name, value) {
             throw HTTPProblem(400, "field '\(name)' is out of range: \(value)")
+        }
+    }
+
+    /// The grammar a request constrains its output with, as llama.cpp's server reads it: a
+    /// GBNF `grammar`, a `json_schema`, or `response_format` of type `json_object` (any object,
+    /// or its `schema`) or `json_schema` (its `json_schema.schema`). `text` is no constraint.
+    private static func grammar(_ json: [String: Any]) throws -> Grammar? {
+        let f = JSONFields(json)
+        var source: (gbnf: String, field: String)?
+        if let g = try f.string("grammar"), !g.isEmpty { source = (g, "grammar") }
+        if let schema = json["json_schema"], !(schema is NSNull) {
+            source = (try gbnf(schema: schema, field: "json_schema"), "json_schema")
+        }
+        if let format = json["response_format"], !(format is NSNull) {
+            guard let format = format as? [String: Any], let type = format["type"] as? String else {
+                throw HTTPProblem(400, "field 'response_format' must be an object with a string 'type'")
+            }
+            switch type {
+            case "text": break
+            case "json_object":
+                source =
+                    try format["schema"].map {
+                        (try gbnf(schema: $0, field: "response_format.schema"), "response_format")
+                    }
+                    ?? (JSONSchemaGrammar.anyObject, "response_format")
+            case "json_schema":
+                guard let inner = format["json_schema"] as? [String: Any], let schema = inner["schema"] else {
+                    throw HTTPProblem(400, "response_format of type json_schema needs 'json_schema.schema'")
+                }
+                source = (try gbnf(schema: schema, field: "response_format.json_schema.schema"), "response_format")
+            default:
+                throw HTTPProblem(400, "response_format type '\(type.echoed)' is not text, json_object or json_schema")
+            }
+        }
+        guard let source else { return nil }
+        do {
+            return try Grammar(gbnf: source.gbnf)
+        } catch let e as GrammarError {
+            throw HTTPProblem(400, "field '\(source.field)': \(e)")
+        }
+    }
+
+    private static func gbnf(schema: Any, field: String) throws -> String {
+        do {
+            return try JSONSchemaGrammar.gbnf(schema: schema)
+        } catch let e as GrammarError {
+            throw HTTPProblem(400, "field '\(field)': \(e)")
         }
     }
 

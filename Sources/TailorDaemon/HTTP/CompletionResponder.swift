@@ -195,7 +195,7 @@ extension GenerationRequest {
         contrast.topP = request.topP
         self.init(
             model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
-            stop: request.stop,
+            stop: request.stop, grammar: request.grammar,
             adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
             mode: who.mode, fallback: true)
     }

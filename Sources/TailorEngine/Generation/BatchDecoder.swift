@@ -297,8 +297,10 @@ public final class BatchDecoder {
             var event: Event
             var next: Slot
             if case .leader(_, let partner, var selector) = slot, let baseItem = entry.baseItem {
+                let state = g.state
                 let choice = selector.choose(
-                    user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: g.state.tokens)
+                    user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: state.tokens,
+                    allowed: state.isConstrained ? { state.allows($0) } : nil)
                 event = Event(
                     slot: i, step: g.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
                 if case .token = event.step { event.choice = choice }

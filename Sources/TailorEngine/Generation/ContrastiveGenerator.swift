@@ -55,8 +55,10 @@ public struct ContrastiveGenerator {
         var choices: [ContrastiveChoice] = []
         var reason = FinishReason.length
         loop: while state.generated.count < options.maxTokens {
+            let current = state
             let choice = selector.choose(
-                user: context.logits(row: 0), base: context.logits(row: 1), history: state.tokens)
+                user: context.logits(row: 0), base: context.logits(row: 1), history: current.tokens,
+                allowed: current.isConstrained ? { current.allows($0) } : nil)
             let full = context.length(of: userSequence) >= context.maxContext
             switch state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full) {
             case let .end(tail, finish):

@@ -73,6 +73,7 @@ public struct ContrastiveSelector {
     private let dry: DRYPenalty?
     private var lu: [Float] = []
     private var head: [(token: Int32, score: Float)] = []
+    private var order: [Int32] = []
 
     /// A selector; `parameters` must be valid.
     /// - Parameter tokenizer: the vocabulary, which DRY needs for its sequence breakers.
@@ -88,8 +89,12 @@ public struct ContrastiveSelector {
     /// Only V_head needs per-token work: the threshold τ·max p_u is max logit + log τ in logit
     /// space, and each row's normalizer is one vectorized log-sum-exp, so no log-softmax row is
     /// materialized (the user row is copied only when a repetition penalty or DRY edits it).
+    ///
+    /// - Parameter allowed: under a grammar, the tokens that may come next. V_head is then
+    ///   drawn from the allowed tokens only, relative to the best allowed one.
     public mutating func choose(
-        user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32]
+        user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, history: [Int32],
+        allowed: ((Int32) -> Bool)? = nil
     ) -> ContrastiveChoice {
         let p = parameters
         if p.repetitionPenalty != 1 || dry != nil {
@@ -99,25 +104,29 @@ public struct ContrastiveSelector {
                 Sampler.penalize(row, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
                 dry?.apply(to: row, history: history)
             }
-            return lu.withUnsafeBufferPointer { choose(penalized: $0, base: base) }
+            return lu.withUnsafeBufferPointer { choose(penalized: $0, base: base, allowed: allowed) }
         }
-        return choose(penalized: user, base: base)
+        return choose(penalized: user, base: base, allowed: allowed)
     }
 
     private mutating func choose(
-        penalized user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>
+        penalized user: UnsafeBufferPointer<Float>, base: UnsafeBufferPointer<Float>, allowed: ((Int32) -> Bool)?
     ) -> ContrastiveChoice {
         let p = parameters
-        let (lseU, top) = VectorOps.logSumExp(user)
+        let (lseU, best) = VectorOps.logSumExp(user)
         let lseB = VectorOps.logSumExp(base).logSumExp
+        // The plausibility bar hangs from the best token the grammar allows.
+        let top = allowed.map { bestAllowed(user, $0) } ?? best
         let threshold = top + logf(p.tau)
         // V_head, and log Σ_{V_head} p_u for the renormalized p̃_u.
         head.removeAll(keepingCapacity: true)
         var headMass: Double = 0
-        for v in 0..<user.count where user[v] >= threshold {
+        for v in 0..<user.count where user[v] >= threshold && allowed?(Int32(v)) != false {
             headMass += Double(expf(user[v] - top))
             head.append((Int32(v), 0))
         }
+        // Nothing allowed: the best token, which the decoding state ends the generation on.
+        if head.isEmpty { return choice(Sampler.argmax(user), user, lseU, base, lseB, candidates: 0) }
         let logZ = top + Float(log(headMass))
         for i in head.indices {
             let v = Int(head[i].token)
@@ -131,10 +140,28 @@ public struct ContrastiveSelector {
         } else {
             token = sample()
         }
-        let t = Int(token)
-        let logU = user[t] - lseU, logB = base[t] - lseB
+        return choice(token, user, lseU, base, lseB, candidates: head.count)
+    }
+
+    private func choice(
+        _ token: Int32, _ user: UnsafeBufferPointer<Float>, _ lseU: Float, _ base: UnsafeBufferPointer<Float>,
+        _ lseB: Float, candidates: Int
+    ) -> ContrastiveChoice {
+        let logU = user[Int(token)] - lseU, logB = base[Int(token)] - lseB
         return ContrastiveChoice(
-            token: token, logProbUser: logU, logProbBase: logB, reward: logU - p.alpha * logB, candidates: head.count)
+            token: token, logProbUser: logU, logProbBase: logB, reward: logU - parameters.alpha * logB,
+            candidates: candidates)
+    }
+
+    /// The largest logit among allowed tokens (−∞ when none is): the best token first, since it
+    /// usually is allowed, then the rest in descending order until one is.
+    private mutating func bestAllowed(_ user: UnsafeBufferPointer<Float>, _ allowed: (Int32) -> Bool) -> Float {
+        let first = Sampler.argmax(user)
+        if allowed(first) { return user[Int(first)] }
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: 0..<Int32(user.count))
+        order.sort { user[Int($0)] > user[Int($1)] }
+        return order.first(where: allowed).map { user[Int($0)] } ?? -.infinity
     }
 
     /// Draws from softmax(score / T) over the best top-k of V_head, cut to the top-p mass.

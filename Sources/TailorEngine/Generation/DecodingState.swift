@@ -37,6 +37,8 @@ public struct DecodingState {
     private var utf8 = UTF8StreamDecoder()
     private var stops: StopStringMatcher
     private let tokenizer: Tokenizer
+    private var grammar: GrammarMatcher?
+    private var masked: [Float] = []
 
     /// Starts a generation after `prompt`.
     /// - Throws: `SamplingError` for out-of-range sampling parameters.
@@ -47,6 +49,7 @@ public struct DecodingState {
         self.tokenizer = tokenizer
         history = prompt
         stops = StopStringMatcher(options.stopStrings)
+        grammar = options.grammar.map(GrammarMatcher.init)
     }
 
     /// Prompt and generated tokens (what repetition penalties look back over).
@@ -62,14 +65,43 @@ public struct DecodingState {
     /// Draws the next token from `logits` with this generation's sampler and history, without
     /// advancing: for a caller that needs the token's id even when it ends the generation
     /// (the negative sampler scores the end token too), then calls `advance`.
+    ///
+    /// Under a grammar, a first draw the grammar allows is kept: that is a draw from the
+    /// distribution restricted to allowed tokens, without testing the whole vocabulary. Only
+    /// when it is refused is every token tested and the draw made again over the allowed ones.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
-        sampler.sample(logits, history: history)
+        let first = sampler.sample(logits, history: history)
+        guard grammar != nil, !allows(first) else { return first }
+        if masked.count != logits.count { masked = Array(repeating: 0, count: logits.count) }
+        var any = false
+        for v in 0..<logits.count {
+            let ok = allows(Int32(v))
+            masked[v] = ok ? logits[v] : -.infinity
+            any = any || ok
+        }
+        // Nothing allowed: `advance` ends the generation on the refused token.
+        guard any else { return first }
+        return masked.withUnsafeBufferPointer { sampler.sample($0, history: history) }
     }
+
+    /// Whether the grammar (if any) lets `token` come next: an end-of-generation token where
+    /// the text is a complete match, another token where its bytes continue the text.
+    public func allows(_ token: Int32) -> Bool {
+        guard let grammar else { return true }
+        if tokenizer.endOfGenerationIDs.contains(token) { return grammar.canEnd }
+        return grammar.accepts(tokenizer.bytes(of: token))
+    }
+
+    /// Whether this generation is under a grammar (CoPe's selector then asks `allows`).
+    public var isConstrained: Bool { grammar != nil }
 
     /// Advances the text stream with a token chosen elsewhere (CoPe's contrastive choice), with
     /// the log-probability to report for it.
+    /// Under a grammar, a token the grammar refuses (none was allowed) ends the generation.
     public mutating func advance(token next: Int32, logprob: Float, contextFull: Bool) -> DecodingStep {
-        if options.stopAtEndOfGeneration && tokenizer.endOfGenerationIDs.contains(next) {
+        let isEnd = tokenizer.endOfGenerationIDs.contains(next)
+        let refused = !isEnd && grammar?.accept(tokenizer.bytes(of: next)) == false
+        if refused || (options.stopAtEndOfGeneration && isEnd) {
             let (tail, stopped) = finalText()
             text += tail
             return .end(text: tail, finish: stopped ? .stopString : .endOfGeneration)

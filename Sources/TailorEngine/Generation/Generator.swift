@@ -8,12 +8,18 @@ public struct GenerationOptions: Sendable {
     public var stopStrings: [String] = []
     /// End at the model's EOS / end-of-turn tokens.
     public var stopAtEndOfGeneration = true
+    /// The text must match this grammar: tokens that cannot continue it are never chosen, and
+    /// the generation ends where the grammar does.
+    public var grammar: Grammar?
 
     /// Options with the given limits.
-    public init(maxTokens: Int = 256, stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true) {
+    public init(
+        maxTokens: Int = 256, stopStrings: [String] = [], stopAtEndOfGeneration: Bool = true, grammar: Grammar? = nil
+    ) {
         self.maxTokens = maxTokens
         self.stopStrings = stopStrings
         self.stopAtEndOfGeneration = stopAtEndOfGeneration
+        self.grammar = grammar
     }
 }
 
