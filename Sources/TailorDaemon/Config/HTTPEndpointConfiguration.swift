@@ -1,3 +1,5 @@
+import Foundation
+
 /// The opt-in llama.cpp-compatible HTTP endpoint, for editor plugins that speak llama.cpp's
 /// server API (llama.vim, llama.vscode, Continue, Tabby). Off unless a socket or a listen
 /// address is configured.
@@ -27,6 +29,16 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     public var headerTimeout: Duration = .seconds(10)
     /// How long a request's body may take to arrive after its head (`http_body_timeout_seconds`).
     public var bodyTimeout: Duration = .seconds(30)
+    /// Other names of the default model, as llama-server's `--alias a,b` (`http_model_alias`):
+    /// /v1/models lists the first in order as its id, and requests may name any of them.
+    public var aliases: [String] = []
+    /// Labels /v1/models shows for the default model (`http_model_tags`, as llama-server's `--tags`).
+    public var tags: [String] = []
+    /// Whether GET /slots answers (`http_slots`); off, as it tells one caller about the others'
+    /// generations (only their counts and states, never their text).
+    public var slotsEndpoint = false
+    /// The seed of requests that give none (`http_seed`); nil draws one per request.
+    public var seed: UInt64?
 
     /// Off.
     public init() {}
@@ -75,6 +87,18 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
                 throw ConfigProblem("http_body_timeout_seconds must be 1...3600")
             }
             bodyTimeout = .seconds(v)
+        case "http_model_alias": aliases = Self.list(value)
+        case "http_model_tags": tags = Self.list(value)
+        case "http_slots":
+            guard let on = ["on": true, "true": true, "off": false, "false": false][value] else {
+                throw ConfigProblem("http_slots must be on or off")
+            }
+            slotsEndpoint = on
+        case "http_seed":
+            guard let v = Int(value), v >= -1, v <= Int(UInt32.max) else {
+                throw ConfigProblem("http_seed must be -1 (a random seed per request) or 0...4294967295")
+            }
+            seed = v < 0 ? nil : UInt64(v)
         case "http_max_body_bytes":
             guard let v = Int(value), (1024...(1 << 30)).contains(v) else {
                 throw ConfigProblem("http_max_body_bytes must be 1024...1073741824")
@@ -86,11 +110,18 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
         return true
     }
 
+    /// A comma-separated list, blanks dropped.
+    private static func list(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     public static func == (a: Self, b: Self) -> Bool {
         a.socket == b.socket && a.listenHost == b.listenHost && a.listenPort == b.listenPort
             && a.tokenFile == b.tokenFile
             && a.mode == b.mode && a.user == b.user && a.task == b.task && a.maxBodyBytes == b.maxBodyBytes
-            && a.headerTimeout == b.headerTimeout && a.bodyTimeout == b.bodyTimeout
+            && a.headerTimeout == b.headerTimeout && a.bodyTimeout == b.bodyTimeout && a.aliases == b.aliases
+            && a.tags == b.tags
+            && a.slotsEndpoint == b.slotsEndpoint && a.seed == b.seed
     }
 }
 

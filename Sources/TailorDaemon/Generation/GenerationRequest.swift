@@ -90,6 +90,10 @@ struct GenerationRequest: Sendable {
     var stop: [String]
     /// Constrained decoding: the text must match this grammar.
     var grammar: Grammar?
+    /// Most likely tokens reported with each generated one, and whether from the sampler's final
+    /// distribution (`GenerationOptions.topLogprobs`, `postSampling`).
+    var topLogprobs = 0
+    var postSampling = false
     var adapters: Adapters
     var mode: DecodingMode
     /// Serve a mode that lacks its adapters with what exists instead of refusing it (the
@@ -121,6 +125,7 @@ struct GenerationRequest: Sendable {
         c.repetitionPenalty = sampling.repetitionPenalty
         c.seed = sampling.seed
         c.dry = sampling.dry
+        c.logitBias = sampling.logitBias
         return c
     }
 }

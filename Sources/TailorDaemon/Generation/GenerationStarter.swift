@@ -98,10 +98,11 @@ struct GenerationStarter: Sendable {
         guard ids.count < contextLength else {
             throw ContextOverflow(field: field, promptTokens: ids.count, contextLength: contextLength)
         }
-        return BatchDecoder.Job(
-            prompt: ids, sampling: request.sampling,
-            options: GenerationOptions(
-                maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop, grammar: request.grammar))
+        var options = GenerationOptions(
+            maxTokens: request.maxTokens ?? defaultMaxTokens, stopStrings: request.stop, grammar: request.grammar)
+        options.topLogprobs = request.topLogprobs
+        options.postSampling = request.postSampling
+        return BatchDecoder.Job(prompt: ids, sampling: request.sampling, options: options)
     }
 
     /// A user's text: with the model's BOS rule, special tokens spelled out as text.

@@ -59,6 +59,13 @@ final class GenerationWorker: @unchecked Sendable {
         return queue.count
     }
 
+    /// The slots generating now.
+    var busySlots: Set<Int> {
+        condition.lock()
+        defer { condition.unlock() }
+        return Set(running.keys)
+    }
+
     /// Queues `job`.
     /// - Throws: RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE when stopping.
     func submit(_ job: GenerationJob) throws {

@@ -10,6 +10,16 @@ enum CompletionFormat {
     struct Final {
         var whole: [String: Any]
         var streamEnd: [String: Any]?
+
+        /// OpenAI's last chunk under `stream_options.include_usage`: no choices, the usage (and
+        /// llama.cpp's timings).
+        var usageChunk: [String: Any]? {
+            guard var chunk = streamEnd, let usage = whole["usage"] else { return nil }
+            chunk["choices"] = [Any]()
+            chunk["usage"] = usage
+            chunk["timings"] = whole["timings"]
+            return chunk
+        }
     }
 
     private static func created() -> Int { Int(Date().timeIntervalSince1970) }
@@ -22,33 +32,75 @@ enum CompletionFormat {
         [
             "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
             "system_fingerprint": fingerprint,
-            "choices": [["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]],
+            "choices": [["index": 0, "delta": ["role": "assistant", "content": NSNull()], "finish_reason": NSNull()]],
         ]
     }
 
-    /// One streamed token.
+    /// One streamed token of answer `choice`.
     static func chunk(
-        _ r: CompletionRequest, text: String, token: Int32, index: Int, promptTokens: Int, model: String
+        _ r: CompletionRequest, token: GeneratedToken, index: Int, choice: Int, promptTokens: Int, model: String,
+        tokenizer: Tokenizer
     ) -> [String: Any] {
+        let probabilities = reportsProbabilities(r) ? [probability(token, r, tokenizer)] : nil
         switch r.endpoint {
         case .completion, .infill:
-            return [
-                "index": 0, "content": text, "tokens": [Int(token)], "stop": false, "id_slot": 0,
+            var o: [String: Any] = [
+                "index": 0, "content": token.text, "tokens": [Int(token.id)], "stop": false, "id_slot": 0,
                 "tokens_predicted": index + 1, "tokens_evaluated": promptTokens,
             ]
+            if let probabilities { o["completion_probabilities"] = probabilities }
+            return o
         case .openAICompletion:
             return [
                 "id": r.id, "object": "text_completion", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": NSNull()]],
+                "choices": [
+                    [
+                        "text": token.text, "index": choice, "finish_reason": NSNull(),
+                        "logprobs": logprobs(probabilities),
+                    ]
+                ],
             ]
         case .openAIChat:
             return [
                 "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["index": 0, "delta": ["content": text], "finish_reason": NSNull()]],
+                "choices": [
+                    [
+                        "index": choice, "delta": ["content": token.text], "finish_reason": NSNull(),
+                        "logprobs": logprobs(probabilities),
+                    ]
+                ],
             ]
         }
+    }
+
+    /// OpenAI's `logprobs` object, or null.
+    private static func logprobs(_ content: [[String: Any]]?) -> Any {
+        guard let content else { return NSNull() }
+        return ["content": content]
+    }
+
+    /// Whether tokens carry their probabilities (`n_probs`, OpenAI's `logprobs`).
+    static func reportsProbabilities(_ r: CompletionRequest) -> Bool {
+        r.endpoint == .completion || r.endpoint == .infill ? r.probabilities > 0 : r.logprobs
+    }
+
+    /// A token's entry in `completion_probabilities` (llama.cpp) or `logprobs.content` (OpenAI):
+    /// its piece, bytes and log-probability (post-sampling: probability), and its alternatives.
+    static func probability(_ t: GeneratedToken, _ r: CompletionRequest, _ tokenizer: Tokenizer) -> [String: Any] {
+        let post = r.postSampling && (r.endpoint == .completion || r.endpoint == .infill)
+        func entry(_ id: Int32, _ logprob: Float) -> [String: Any] {
+            let bytes = tokenizer.bytes(of: id)
+            let value: Any = post ? Double(expf(logprob)) : Double(logprob)
+            return [
+                "id": Int(id), "token": String(decoding: bytes, as: UTF8.self), "bytes": bytes.map(Int.init),
+                post ? "prob" : "logprob": value,
+            ]
+        }
+        var o = entry(t.id, t.logprob)
+        o[post ? "top_probs" : "top_logprobs"] = t.top.map { entry($0.id, $0.logprob) }
+        return o
     }
 
     /// llama.cpp's `timings`.
@@ -57,7 +109,7 @@ enum CompletionFormat {
         let promptN = max(0, s.promptTokens - s.cachedTokens)
         let promptMS = s.timeToFirstTokenMS, predictedMS = max(0, s.totalMS - s.timeToFirstTokenMS)
         return [
-            "prompt_n": promptN, "prompt_ms": promptMS,
+            "cache_n": s.cachedTokens, "prompt_n": promptN, "prompt_ms": promptMS,
             "prompt_per_token_ms": promptN > 0 ? promptMS / Double(promptN) : 0,
             "prompt_per_second": promptMS > 0 ? Double(promptN) / promptMS * 1000 : 0,
             "predicted_n": s.generatedTokens, "predicted_ms": predictedMS,
@@ -66,11 +118,24 @@ enum CompletionFormat {
         ]
     }
 
+    /// `timings_per_token`'s timings of a stream so far: `predicted` tokens since `start`.
+    static func timings(predicted: Int, since start: ContinuousClock.Instant) -> [String: Any] {
+        let elapsed = start.duration(to: .now)
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return [
+            "predicted_n": predicted, "predicted_ms": ms,
+            "predicted_per_token_ms": ms / Double(predicted),
+            "predicted_per_second": ms > 0 ? Double(predicted) / ms * 1000 : 0,
+        ]
+    }
+
     /// The end of a generation.
     static func final(
-        _ r: CompletionRequest, text: String, stats s: GenerationStats?, budgetHit: Bool, model: String,
-        served: GenerationStarter.Served
+        _ r: CompletionRequest, text: String, tokens: [GeneratedToken], stats s: GenerationStats?, budgetHit: Bool,
+        model: String, served: GenerationStarter.Served, choice: Int = 0, tokenizer: Tokenizer
     ) -> Final {
+        let probabilities = reportsProbabilities(r) ? tokens.map { probability($0, r, tokenizer) } : nil
+        let logprobs = logprobs(probabilities)
         let reason = s?.finishReason
         let stopType =
             budgetHit
@@ -98,6 +163,7 @@ enum CompletionFormat {
                 "stopping_word": reason == .stopString ? (r.stop.first { text.hasSuffix($0) } ?? "") : "",
                 "tokens_cached": s?.cachedTokens ?? 0, "timings": timings(s),
             ]
+            if let probabilities { o["completion_probabilities"] = probabilities }
             if let fields = r.responseFields { o = select(fields, from: o) }
             var end = o
             end["content"] = ""
@@ -106,29 +172,56 @@ enum CompletionFormat {
             let o: [String: Any] = [
                 "id": r.id, "object": "text_completion", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["text": text, "index": 0, "logprobs": NSNull(), "finish_reason": finish]],
+                "choices": [["text": text, "index": choice, "logprobs": logprobs, "finish_reason": finish]],
                 "usage": usage, "timings": timings(s),
             ]
             let end: [String: Any] = [
                 "id": r.id, "object": "text_completion", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["text": "", "index": 0, "logprobs": NSNull(), "finish_reason": finish]], "usage": usage,
+                "choices": [["text": "", "index": choice, "logprobs": NSNull(), "finish_reason": finish]],
+                "usage": usage,
             ]
             return Final(whole: o, streamEnd: end)
         case .openAIChat:
             let o: [String: Any] = [
                 "id": r.id, "object": "chat.completion", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["index": 0, "message": ["role": "assistant", "content": text], "finish_reason": finish]],
+                "choices": [
+                    [
+                        "index": choice, "message": ["role": "assistant", "content": text], "finish_reason": finish,
+                        "logprobs": logprobs,
+                    ]
+                ],
                 "usage": usage, "timings": timings(s),
             ]
             let end: [String: Any] = [
                 "id": r.id, "object": "chat.completion.chunk", "created": created(), "model": model,
                 "system_fingerprint": fingerprint,
-                "choices": [["index": 0, "delta": [String: Any](), "finish_reason": finish]], "usage": usage,
+                "choices": [["index": choice, "delta": [String: Any](), "finish_reason": finish]], "usage": usage,
             ]
             return Final(whole: o, streamEnd: end)
         }
+    }
+
+    /// One response for several answers (OpenAI's `n`): their choices side by side, the prompt
+    /// counted once and the completions summed.
+    static func merge(_ finals: [Final]) -> Final {
+        guard finals.count > 1 else { return finals[0] }
+        func merged(_ objects: [[String: Any]]) -> [String: Any] {
+            var o = objects[0]
+            o["choices"] = objects.flatMap { $0["choices"] as? [Any] ?? [] }
+            if var usage = o["usage"] as? [String: Any] {
+                let completion = objects.reduce(0) {
+                    $0 + (($1["usage"] as? [String: Any])?["completion_tokens"] as? Int ?? 0)
+                }
+                usage["completion_tokens"] = completion
+                usage["total_tokens"] = (usage["prompt_tokens"] as? Int ?? 0) + completion
+                o["usage"] = usage
+            }
+            return o
+        }
+        let ends = finals.compactMap(\.streamEnd)
+        return Final(whole: merged(finals.map(\.whole)), streamEnd: ends.isEmpty ? nil : merged(ends))
     }
 
     /// llama.cpp's `response_fields`: only the named fields, keyed by their path ("timings/prompt_n").
@@ -142,7 +235,7 @@ enum CompletionFormat {
         return out
     }
 
-    static func encode(_ o: [String: Any]) -> [UInt8] {
+    static func encode(_ o: Any) -> [UInt8] {
         (try? [UInt8](JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])))
             ?? Array("{}".utf8)
     }

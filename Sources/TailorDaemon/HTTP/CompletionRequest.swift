@@ -34,7 +34,9 @@ struct CompletionRequest: Sendable {
     }
 
     var endpoint: Endpoint
-    var prompt: Prompt
+    /// The prompt; several for a batch (`"prompt": [[ids], "text", …]`), each answered alone.
+    var prompts: [Prompt]
+    var prompt: Prompt { prompts[0] }
     /// This response's id (`cmpl-…`, `chatcmpl-…`): unique, as clients key streams by it.
     var id = ""
     var model = ""
@@ -65,6 +67,29 @@ struct CompletionRequest: Sendable {
     var responseFields: [String]?
     /// Constrained decoding, from `grammar` (GBNF), `json_schema` or OpenAI's `response_format`.
     var grammar: Grammar?
+    /// How many most likely tokens to report with each generated one: llama.cpp's `n_probs`,
+    /// OpenAI chat's `top_logprobs`, OpenAI completions' `logprobs`.
+    var probabilities = 0
+    /// OpenAI's `logprobs`: report log-probabilities (chat: `logprobs: true`).
+    var logprobs = false
+    /// llama.cpp's `post_sampling_probs`: report the sampler's final distribution instead.
+    var postSampling = false
+    /// `logit_bias`, keyed by token id or by text (each of its tokens); nil bias bans.
+    var logitBias: [(key: LogitBiasKey, bias: Float)] = []
+    /// OpenAI's `n`: this many answers to the same prompt.
+    var choices = 1
+    /// OpenAI's `stream_options.include_usage`: a last chunk with the usage and no choices.
+    var includeUsage = false
+    /// llama.cpp's `timings_per_token`: each streamed chunk carries the timings so far.
+    var timingsPerToken = false
+
+    /// What a `logit_bias` entry names.
+    enum LogitBiasKey: Sendable, Equatable { case token(Int32), text(String) }
+
+    /// The most `n_probs` reported; each is a scan of the vocabulary per token.
+    static let maxProbabilities = 100
+    /// The most answers one request may ask for.
+    static let maxChoices = 16
 
     /// The accepted ranges of integer fields. Every integer from a client is checked against
     /// one before any conversion, so no value can trap a conversion further in: n_predict fits
@@ -76,19 +101,19 @@ struct CompletionRequest: Sendable {
 
     /// Parses `body` for `endpoint`.
     /// - Throws: `HTTPProblem` 400 naming the field: malformed JSON, a wrong type, a missing prompt.
-    init(endpoint: Endpoint, body: [UInt8]) throws {
+    /// - Parameter defaultSeed: the seed of a request that gives none (`http_seed`); nil draws one.
+    init(endpoint: Endpoint, body: [UInt8], defaultSeed: UInt64? = nil) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let json = object as? [String: Any]
         else {
             throw HTTPProblem(400, "the request body is not a JSON object")
         }
         let f = JSONFields(json)
         self.endpoint = endpoint
+        if let defaultSeed { seed = defaultSeed }
         id = (endpoint == .openAIChat ? "chatcmpl-" : "cmpl-") + String(UInt64.random(in: 0...UInt64.max), radix: 36)
         switch endpoint {
-        case .completion:
-            prompt = try Self.prompt(json["prompt"], field: "prompt")
-        case .openAICompletion:
-            prompt = try Self.prompt(json["prompt"], field: "prompt")
+        case .completion, .openAICompletion:
+            prompts = try Self.prompts(json["prompt"], field: "prompt")
         case .openAIChat:
             guard let list = json["messages"] as? [Any], !list.isEmpty else {
                 throw HTTPProblem(400, "field 'messages' must be a non-empty array")
@@ -107,7 +132,7 @@ struct CompletionRequest: Sendable {
             if try f.bool("add_generation_prompt") == true, try f.bool("continue_final_message") == true {
                 throw HTTPProblem(400, "'add_generation_prompt' and 'continue_final_message' cannot both be true")
             }
-            prompt = .chat(turns)
+            prompts = [.chat(turns)]
         case .infill:
             var extra: [ExtraChunk] = []
             if let e = json["input_extra"] {
@@ -124,9 +149,12 @@ struct CompletionRequest: Sendable {
                     return ExtraChunk(filename: c["filename"] as? String ?? "", text: text)
                 }
             }
-            prompt = .infill(
-                prefix: try f.string("input_prefix") ?? "", suffix: try f.string("input_suffix") ?? "", extra: extra,
-                prompt: try f.string("prompt") ?? "")
+            prompts = [
+                .infill(
+                    prefix: try f.string("input_prefix") ?? "", suffix: try f.string("input_suffix") ?? "",
+                    extra: extra,
+                    prompt: try f.string("prompt") ?? "")
+            ]
         }
         model = try f.string("model") ?? ""
         if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }  // OpenAI clients send names we do not know
@@ -180,6 +208,16 @@ struct CompletionRequest: Sendable {
         cachePrompt = try f.bool("cache_prompt") ?? true
         responseFields = try f.strings("response_fields")
         grammar = try Self.grammar(json)
+        try readProbabilities(f)
+        logitBias = try Self.logitBias(json["logit_bias"])
+        choices = try f.int("n", in: 1...Self.maxChoices) ?? 1
+        if let options = json["stream_options"], !(options is NSNull) {
+            guard let options = options as? [String: Any] else {
+                throw HTTPProblem(400, "field 'stream_options' must be an object")
+            }
+            includeUsage = try JSONFields(options).bool("include_usage") ?? false
+        }
+        timingsPerToken = try f.bool("timings_per_token") ?? false
         guard temperature >= 0, temperature.isFinite else { throw HTTPProblem(400, "field 'temperature' must be ≥ 0") }
         guard topP > 0, topP <= 1 else { throw HTTPProblem(400, "field 'top_p' must be in (0, 1]") }
         guard minP >= 0, minP < 1 else { throw HTTPProblem(400, "field 'min_p' must be in [0, 1)") }
@@ -188,6 +226,84 @@ struct CompletionRequest: Sendable {
         }
         do { try dry.validate() } catch let SamplingError.invalidParameter(name, value) {
             throw HTTPProblem(400, "field '\(name)' is out of range: \(value)")
+        }
+    }
+
+    /// `logit_bias` on `tokenizer`'s ids: a text entry biases each of its tokens.
+    /// - Throws: `HTTPProblem` 400 for a token id beyond the vocabulary.
+    func resolvedLogitBias(_ tokenizer: Tokenizer) throws -> [Int32: Float] {
+        var out: [Int32: Float] = [:]
+        for (key, bias) in logitBias {
+            switch key {
+            case let .token(id):
+                guard Int(id) < tokenizer.vocabularySize else {
+                    throw HTTPProblem(
+                        400, "logit_bias names token \(id), beyond the vocabulary (\(tokenizer.vocabularySize))")
+                }
+                out[id] = bias
+            case let .text(text):
+                for id in tokenizer.encode(text, addSpecial: false, parseSpecial: false) { out[id] = bias }
+            }
+        }
+        return out
+    }
+
+    /// `n_probs`, `post_sampling_probs`, and OpenAI's `logprobs` and `top_logprobs`.
+    private mutating func readProbabilities(_ f: JSONFields) throws {
+        let range = 0...Self.maxProbabilities
+        probabilities = try f.int("n_probs", in: range) ?? 0
+        postSampling = try f.bool("post_sampling_probs") ?? false
+        switch endpoint {
+        case .openAIChat:
+            logprobs = try f.bool("logprobs") ?? false
+            if logprobs { probabilities = try f.int("top_logprobs", in: range) ?? probabilities }
+        case .openAICompletion:
+            if let n = try? f.bool("logprobs") {
+                logprobs = n
+            } else if let n = try f.int("logprobs", in: range) {
+                logprobs = true
+                probabilities = n
+            }
+        case .completion, .infill:
+            break
+        }
+    }
+
+    /// `logit_bias` as llama.cpp reads it: `[[token or text, bias or false], …]` or OpenAI's
+    /// `{"token id": bias}` (a key that is not a number is text). `false` bans the token.
+    private static func logitBias(_ value: Any?) throws -> [(key: LogitBiasKey, bias: Float)] {
+        func bias(_ v: Any, _ at: String) throws -> Float {
+            guard let n = v as? NSNumber else { throw HTTPProblem(400, "\(at) must be a number or false") }
+            if n.isJSONBoolean {
+                guard !n.boolValue else { throw HTTPProblem(400, "\(at) must be a number or false") }
+                return -.infinity
+            }
+            guard n.doubleValue.isFinite else { throw HTTPProblem(400, "\(at) must be finite") }
+            return Float(n.doubleValue)
+        }
+        func key(_ v: Any, _ at: String) throws -> LogitBiasKey {
+            if let s = v as? String { return Int32(s).map { .token($0) } ?? .text(s) }
+            guard let n = v as? NSNumber, !n.isJSONBoolean, let id = Int32(exactly: n.doubleValue), id >= 0 else {
+                throw HTTPProblem(400, "\(at) must be a token id or a string")
+            }
+            return .token(id)
+        }
+        switch value {
+        case nil, is NSNull:
+            return []
+        case let pairs as [Any]:
+            return try pairs.enumerated().map { i, p in
+                guard let p = p as? [Any], p.count == 2 else {
+                    throw HTTPProblem(400, "logit_bias[\(i)] must be [token or text, bias]")
+                }
+                return (try key(p[0], "logit_bias[\(i)][0]"), try bias(p[1], "logit_bias[\(i)][1]"))
+            }
+        case let map as [String: Any]:
+            return try map.keys.sorted().map { k in
+                (try key(k, "logit_bias key"), try bias(map[k]!, "logit_bias[\(k.echoed)]"))
+            }
+        default:
+            throw HTTPProblem(400, "field 'logit_bias' must be an array of pairs or an object")
         }
     }
 
@@ -238,9 +354,38 @@ struct CompletionRequest: Sendable {
         }
     }
 
-    /// A prompt: a string, an array of token ids, or (OpenAI) an array holding one string.
+    /// The most prompts one batch request may hold.
+    static let maxPrompts = 16
+
+    /// One prompt, or a batch: an array whose elements are prompts themselves (token arrays,
+    /// strings, `{"prompt_string": …}` objects), as llama.cpp's server takes them.
+    private static func prompts(_ value: Any?, field: String) throws -> [Prompt] {
+        guard let list = value as? [Any], list.count > 1, list.contains(where: { !($0 is NSNumber) }) else {
+            return [try prompt(value, field: field)]
+        }
+        guard list.count <= maxPrompts else {
+            throw HTTPProblem(400, "field '\(field)' holds \(list.count) prompts; the limit is \(maxPrompts)")
+        }
+        return try list.enumerated().map { i, p in
+            guard !(p is NSNumber) else {
+                throw HTTPProblem(400, "field '\(field)[\(i)]': a batch's prompts are strings, arrays or objects")
+            }
+            return try prompt(p, field: "\(field)[\(i)]")
+        }
+    }
+
+    /// A prompt: a string, an array of token ids, `{"prompt_string": …}`, or (OpenAI) an
+    /// array holding one string.
     private static func prompt(_ value: Any?, field: String) throws -> Prompt {
         switch value {
+        case let object as [String: Any]:
+            guard object["multimodal_data"] == nil else {
+                throw HTTPProblem(400, "field '\(field)': multimodal input is not supported by this model")
+            }
+            guard let text = object["prompt_string"] as? String else {
+                throw HTTPProblem(400, "field '\(field)' as an object needs a string 'prompt_string'")
+            }
+            return try prompt(text, field: field)
         case let s as String:
             guard !s.isEmpty else { throw HTTPProblem(400, "field '\(field)' is empty") }
             return .text(s)

@@ -30,7 +30,7 @@ struct CompletionResponder: Sendable {
     /// What one generation produced.
     private struct Outcome {
         var text = ""
-        var tokens: [Int32] = []
+        var tokens: [GeneratedToken] = []
         var stats: GenerationStats?
         var budgetHit = false
     }
@@ -43,42 +43,80 @@ struct CompletionResponder: Sendable {
         // says what ran (`tailor_mode`, `tailor_fallback`).
         var generation = GenerationRequest(request, for: who, modelContext: modelContext)
         // llama-server serves its one model whatever /completion and /infill name.
-        if request.endpoint == .completion || request.endpoint == .infill {
-            generation.model = try await starter.models.model(llamaServerName: generation.model).info.id
+        let loaded = try await starter.models.model(llamaServerName: generation.model)
+        if request.endpoint == .completion || request.endpoint == .infill { generation.model = loaded.info.id }
+        let tokenizer = loaded.model.tokenizer
+        generation.sampling.logitBias = try request.resolvedLogitBias(tokenizer)
+        // Each prompt of a batch, and OpenAI's n answers to each, decode side by side (one row
+        // each), answers to one prompt with seeds one apart.
+        let openAI = request.endpoint == .openAIChat || request.endpoint == .openAICompletion
+        var started: [GenerationStarter.Started] = []
+        do {
+            for prompt in request.prompts {
+                for i in 0..<(openAI ? request.choices : 1) {
+                    var g = generation
+                    g.input = GenerationRequest(request, prompt: prompt, for: who, modelContext: modelContext).input
+                    g.sampling.seed &+= UInt64(i)
+                    started.append(try await starter.start(g, caller: who.caller))
+                }
+            }
+        } catch {
+            for s in started { s.cancel() }
+            throw error
         }
-        let started = try await starter.start(generation, caller: who.caller)
+        defer { for s in started { s.cancel() } }  // a client gone mid-way leaves nothing running
+        let model = started[0].model.info.id
         let sse = request.stream ? SSEWriter(writer: writer) : nil
         if let sse {
             try await sse.open()
             if request.endpoint == .openAIChat {
-                try await sse.send(CompletionFormat.roleChunk(request, model: started.model.info.id))
+                try await sse.send(CompletionFormat.roleChunk(request, model: model))
             }
         }
-        var outcome = try await collect(started, request: request) { token, index in
-            guard let sse, !request.warmUp else { return }
-            try await sse.send(
-                CompletionFormat.chunk(
-                    request, text: token.text, token: token.id, index: index, promptTokens: started.job.promptCount,
-                    model: started.model.info.id))
+        var finals: [CompletionFormat.Final] = []
+        for (choice, job) in started.enumerated() {
+            let clock = ContinuousClock.now
+            var outcome = try await collect(job, request: request) { token, index in
+                guard let sse, !request.warmUp else { return }
+                var chunk = CompletionFormat.chunk(
+                    request, token: token, index: index, choice: choice, promptTokens: job.job.promptCount,
+                    model: model, tokenizer: tokenizer)
+                if request.timingsPerToken {
+                    chunk["timings"] = CompletionFormat.timings(predicted: index + 1, since: clock)
+                }
+                try await sse.send(chunk)
+            }
+            if request.warmUp {
+                // The prompt is evaluated and cached; the token that proved it is not an answer.
+                outcome.text = ""
+                outcome.tokens = []
+                outcome.stats?.generatedTokens = 0
+            }
+            finals.append(
+                CompletionFormat.final(
+                    request, text: outcome.text, tokens: outcome.tokens, stats: outcome.stats,
+                    budgetHit: outcome.budgetHit, model: model, served: job.served, choice: choice,
+                    tokenizer: tokenizer))
         }
-        if request.warmUp {
-            // The prompt is evaluated and cached; the token that proved it is not an answer.
-            outcome.text = ""
-            outcome.tokens = []
-            outcome.stats?.generatedTokens = 0
-        }
-        let final = CompletionFormat.final(
-            request, text: outcome.text, stats: outcome.stats, budgetHit: outcome.budgetHit,
-            model: started.model.info.id, served: started.served)
+        // A batch on /completion answers with one object per prompt; OpenAI's, with choices.
+        let batch = !openAI && finals.count > 1
+        let final = batch ? nil : CompletionFormat.merge(finals)
         if let sse {
-            if let f = final.streamEnd { try await sse.send(f) }
-            if request.endpoint == .openAIChat || request.endpoint == .openAICompletion {
-                try await sse.sendRaw("[DONE]")
+            if batch {
+                for (i, f) in finals.enumerated() {
+                    if var end = f.streamEnd { end["index"] = i; try await sse.send(end) }
+                }
+            } else if let f = final?.streamEnd {
+                try await sse.send(f)
             }
+            if openAI, request.includeUsage, let usage = final?.usageChunk { try await sse.send(usage) }
+            if openAI { try await sse.sendRaw("[DONE]") }
             try await writer.end()
         } else {
             try await writer.head(status: 200, contentType: "application/json")
-            try await writer.body(CompletionFormat.encode(final.whole))
+            let body: Any =
+                batch ? finals.enumerated().map { i, f in f.whole.merging(["index": i]) { $1 } } : final!.whole
+            try await writer.body(CompletionFormat.encode(body))
             try await writer.end()
         }
     }
@@ -98,7 +136,7 @@ struct CompletionResponder: Sendable {
                 switch output {
                 case let .token(t, _):
                     if out.tokens.isEmpty { budget.armPredict() }
-                    out.tokens.append(t.id)
+                    out.tokens.append(t)
                     out.text += t.text
                     try await onToken(t, out.tokens.count - 1)
                 case let .finished(s):
@@ -165,9 +203,12 @@ extension GenerationRequest {
     /// The HTTP endpoint's request: its fields already hold llama.cpp's defaults where the
     /// client left them out (`CompletionRequest`), so each maps as it is; top_k 0 keeps
     /// llama.cpp's meaning (no cut) in the contrast too. CoPe's α and τ are the engine's.
-    init(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int) {
+    init(
+        _ request: CompletionRequest, prompt: CompletionRequest.Prompt? = nil, for who: HTTPPersonalization,
+        modelContext: Int
+    ) {
         let input: Input
-        switch request.prompt {
+        switch prompt ?? request.prompt {
         case let .text(t): input = .text(t)
         case let .chat(m): input = .chat(m)
         case let .tokens(ids):
@@ -198,5 +239,7 @@ extension GenerationRequest {
             stop: request.stop, grammar: request.grammar,
             adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
             mode: who.mode, fallback: true)
+        topLogprobs = request.probabilities
+        postSampling = request.postSampling
     }
 }

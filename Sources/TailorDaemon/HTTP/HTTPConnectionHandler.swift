@@ -189,8 +189,8 @@ struct ChannelResponseWriter: HTTPResponseWriter {
         try? await end()
     }
 
-    /// A JSON object with status 200.
-    func json(_ object: [String: Any], status: Int = 200) async throws {
+    /// A JSON object (or array) with status 200.
+    func json(_ object: Any, status: Int = 200) async throws {
         try await head(status: status, contentType: "application/json")
         try await body(CompletionFormat.encode(object))
         try await end()

@@ -58,7 +58,9 @@ public final class HTTPEndpoint: Service, Sendable {
         }
         self.policy = policy
         responder = CompletionResponder(starter: starter)
-        modelEndpoints = ModelEndpoints(models: models, slots: starter.settings.slots)
+        modelEndpoints = ModelEndpoints(
+            models: models, slots: starter.settings.slots, aliases: configuration.aliases, tags: configuration.tags,
+            slotsEndpoint: configuration.slotsEndpoint, seed: configuration.seed)
         self.models = models
         self.contextLength = contextLength
         self.logger = logger
@@ -177,11 +179,6 @@ public final class HTTPEndpoint: Service, Sendable {
             switch (request.method, request.path) {
             case (.GET, "/health"), (.GET, "/v1/health"):
                 try await writer.json(["status": "ok"])
-            case (.GET, "/v1/models"), (.GET, "/models"):
-                let list = await models.list().map {
-                    ["id": $0.id, "object": "model", "owned_by": "tailor"] as [String: Any]
-                }
-                try await writer.json(["object": "list", "data": list])
             case (.GET, _),
                 (.POST, _)
             where ModelEndpoints.paths.contains(request.path) || request.path.hasPrefix("/v1/models/"):
@@ -192,11 +189,21 @@ public final class HTTPEndpoint: Service, Sendable {
                     throw HTTPProblem(405, "\(request.method.rawValue.echoed) is not allowed on \(request.path.echoed)")
                 }
                 try await writer.json(answer)
+            case (.POST, "/chat/completions/input_tokens"), (.POST, "/v1/chat/completions/input_tokens"):
+                let parsed = try CompletionRequest(endpoint: .openAIChat, body: request.body)
+                let generation = GenerationRequest(
+                    parsed, for: try personalization(request.headers, caller: caller), modelContext: contextLength)
+                let loaded = try await models.model(llamaServerName: "")
+                let job = try GenerationStarter.job(
+                    for: generation, model: loaded.model, contextLength: Int(loaded.info.contextLength),
+                    defaultMaxTokens: 1)
+                try await writer.json(["input_tokens": job.prompt.count])
             case (.POST, _):
                 guard let endpoint = Self.endpoints[request.path] else {
                     throw HTTPProblem(404, "no endpoint \(request.path.echoed)")
                 }
-                let parsed = try CompletionRequest(endpoint: endpoint, body: request.body)
+                let parsed = try CompletionRequest(
+                    endpoint: endpoint, body: request.body, defaultSeed: configuration.seed)
                 try await responder.respond(
                     parsed, for: personalization(request.headers, caller: caller), modelContext: contextLength,
                     writer: writer)

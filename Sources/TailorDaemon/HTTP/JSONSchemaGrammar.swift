@@ -108,7 +108,7 @@ enum JSONSchemaGrammar {
             switch s["type"] {
             case nil:
                 if s["properties"] != nil { return try object(s, path: path, depth: depth) }
-                if s["items"] != nil { return try array(s, path: path, depth: depth) }
+                if s["items"] != nil || s["prefixItems"] != nil { return try array(s, path: path, depth: depth) }
                 return use("value")
             case let name as String:
                 return try typed(name, s, path: path, depth: depth)
@@ -144,6 +144,12 @@ enum JSONSchemaGrammar {
         }
 
         private mutating func array(_ s: [String: Any], path: String, depth: Int) throws -> String {
+            // A tuple: `prefixItems`, or `items` as a list (the older drafts' form).
+            if let tuple = (s["prefixItems"] ?? s["items"]) as? [Any] {
+                let space = use("space")
+                let items = try tuple.enumerated().map { try visit($1, path: "\(path).items[\($0)]", depth: depth + 1) }
+                return "\"[\" \(space) " + items.joined(separator: " \",\" \(space) ") + " \"]\" \(space)"
+            }
             let item = try s["items"].map { try visit($0, path: path + ".items", depth: depth + 1) } ?? use("value")
             let low = try bound(s["minItems"], "minItems", path: path) ?? 0
             let high = try bound(s["maxItems"], "maxItems", path: path)

@@ -3,32 +3,71 @@ import TailorEngine
 import TailorWire
 
 /// llama-server's endpoints about the model rather than a generation, which its clients and
-/// test suite call: /tokenize, /detokenize, /apply-template, /props and /v1/models/{id}.
-/// They act on the model the request names, else the only (or first) loaded one.
+/// test suite call: /tokenize, /detokenize, /apply-template, /props, /slots, /v1/models and
+/// /v1/models/{id}. They act on the model the request names, else the only (or first) one.
 struct ModelEndpoints: Sendable {
     let models: ModelManager
     let slots: Int
+    /// `http_model_alias`: the default model's other names.
+    var aliases: [String] = []
+    /// `http_model_tags`.
+    var tags: [String] = []
+    /// `http_slots`: whether /slots answers.
+    var slotsEndpoint = false
+    /// `http_seed`, reported by /props.
+    var seed: UInt64?
 
     /// The paths served here (besides /v1/models/{id}).
-    static let paths: Set<String> = ["/tokenize", "/detokenize", "/apply-template", "/props"]
+    static let paths: Set<String> = [
+        "/tokenize", "/detokenize", "/apply-template", "/props", "/slots", "/models", "/v1/models",
+    ]
 
     /// The largest token list /detokenize takes: a request body holds at most a few MB anyway.
     static let maxTokens = 1 << 20
 
     /// Answers `path`, or nil when it is not one of these endpoints.
-    func answer(method: HTTPMethodName, path: String, body: [UInt8]) async throws -> [String: Any]? {
+    func answer(method: HTTPMethodName, path: String, body: [UInt8]) async throws -> Any? {
         switch (method, path) {
         case (.post, "/tokenize"): return try await tokenize(try Self.object(body))
         case (.post, "/detokenize"): return try await detokenize(try Self.object(body))
         case (.post, "/apply-template"): return try await applyTemplate(try Self.object(body))
         case (.get, "/props"): return try await props()
+        case (.get, "/slots"): return try await slotList()
+        case (.get, "/models"), (.get, "/v1/models"): return ["object": "list", "data": await list()]
         case (.get, _) where path.hasPrefix("/v1/models/"):
             let id = String(path.dropFirst("/v1/models/".count))
-            guard await models.list().contains(where: { $0.id == id }) else {
+            guard let entry = await list().first(where: { $0["id"] as? String == id || aliasesOf($0).contains(id) })
+            else {
                 throw HTTPProblem(404, "no model '\(id.echoed)' is loaded")
             }
-            return ["id": id, "object": "model", "owned_by": "tailor", "created": 0]
+            return entry
         default: return nil
+        }
+    }
+
+    /// The loaded models as OpenAI lists them; the default (first) one under its first alias.
+    private func list() async -> [[String: Any]] {
+        await models.list().enumerated().map { i, m in
+            var entry: [String: Any] = ["id": m.id, "object": "model", "owned_by": "tailor", "created": 0]
+            if i == 0, let first = aliases.sorted().first {
+                entry["id"] = first
+                entry["aliases"] = aliases
+                entry["tags"] = tags
+            }
+            return entry
+        }
+    }
+
+    private func aliasesOf(_ entry: [String: Any]) -> [String] { entry["aliases"] as? [String] ?? [] }
+
+    /// llama-server's /slots, read-only and without any generation's text: in system mode the
+    /// slots serve other users.
+    private func slotList() async throws -> [[String: Any]] {
+        guard slotsEndpoint else { throw HTTPProblem(501, "the /slots endpoint is off (http_slots)") }
+        let m = try await models.model("", field: "model")
+        let busy = m.worker.busySlots
+        return (0..<slots).map { i in
+            ["id": i, "n_ctx": Int(m.info.contextLength), "is_processing": busy.contains(i)] as [String: Any]
         }
     }
 
@@ -92,7 +131,11 @@ struct ModelEndpoints: Sendable {
     private func props() async throws -> [String: Any] {
         let m = try await models.model("", field: "model")
         return [
-            "default_generation_settings": ["n_ctx": Int(m.info.contextLength), "model": m.info.id],
+            "default_generation_settings": [
+                "n_ctx": Int(m.info.contextLength), "model": m.info.id,
+                "params": ["seed": seed.map { Int($0) } ?? -1, "n_predict": -1],
+            ],
+            "model_alias": aliases.sorted().first ?? m.info.id,
             "total_slots": slots, "model_path": m.info.path,
             "chat_template": m.model.tokenizer.chatTemplate ?? "",
             "build_info": "tailor-\(tailorVersion)", "modalities": ["vision": false, "audio": false],

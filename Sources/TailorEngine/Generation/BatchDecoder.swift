@@ -301,8 +301,11 @@ public final class BatchDecoder {
                 let choice = selector.choose(
                     user: context.logits(row: entry.item), base: context.logits(row: baseItem), history: state.tokens,
                     allowed: state.isConstrained ? { state.allows($0) } : nil)
+                let top = g.state.topLogprobs(context.logits(row: entry.item))
                 event = Event(
-                    slot: i, step: g.state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full))
+                    slot: i,
+                    step: g.state.advance(token: choice.token, logprob: choice.logProbUser, top: top, contextFull: full)
+                )
                 if case .token = event.step { event.choice = choice }
                 next = .leader(g, partner: partner, selector: selector)
             } else {

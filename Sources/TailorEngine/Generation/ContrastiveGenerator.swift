@@ -60,7 +60,8 @@ public struct ContrastiveGenerator {
                 user: context.logits(row: 0), base: context.logits(row: 1), history: current.tokens,
                 allowed: current.isConstrained ? { current.allows($0) } : nil)
             let full = context.length(of: userSequence) >= context.maxContext
-            switch state.advance(token: choice.token, logprob: choice.logProbUser, contextFull: full) {
+            let top = state.topLogprobs(context.logits(row: 0))
+            switch state.advance(token: choice.token, logprob: choice.logProbUser, top: top, contextFull: full) {
             case let .end(tail, finish):
                 if !tail.isEmpty { onTail(tail) }
                 reason = finish

@@ -24,6 +24,8 @@ public struct ContrastiveParameters: Sendable, Equatable, Codable {
     public var seed: UInt64 = 0
     /// DRY on the user row, before V_head is drawn (off by default).
     public var dry = DRYParameters()
+    /// Added to the user row's logits before V_head is drawn (`logit_bias`).
+    public var logitBias: [Int32: Float] = [:]
 
     /// The reference code's greedy defaults.
     public init(
@@ -97,10 +99,11 @@ public struct ContrastiveSelector {
         allowed: ((Int32) -> Bool)? = nil
     ) -> ContrastiveChoice {
         let p = parameters
-        if p.repetitionPenalty != 1 || dry != nil {
+        if p.repetitionPenalty != 1 || dry != nil || !p.logitBias.isEmpty {
             lu.removeAll(keepingCapacity: true)
             lu.append(contentsOf: user)
             lu.withUnsafeMutableBufferPointer { row in
+                Sampler.bias(row, p.logitBias)
                 Sampler.penalize(row, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
                 dry?.apply(to: row, history: history)
             }

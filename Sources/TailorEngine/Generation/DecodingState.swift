@@ -10,8 +10,21 @@ public struct GeneratedToken: Sendable, Equatable {
     /// string: possibly empty, never a partial character.
     public var text: String
     /// log p(token) under the model: the log-softmax of the raw logits, before temperature,
-    /// penalties and filters, so clients can compare it across sampling settings.
+    /// penalties and filters, so clients can compare it across sampling settings. With
+    /// `GenerationOptions.postSampling`, its log-probability in the sampler's final distribution.
     public var logprob: Float
+    /// The most likely tokens at this step, best first, when `GenerationOptions.topLogprobs` asks.
+    public var top: [TokenLogprob] = []
+}
+
+/// A token and its log-probability.
+public struct TokenLogprob: Sendable, Equatable {
+    public var id: Int32
+    public var logprob: Float
+    public init(id: Int32, logprob: Float) {
+        self.id = id
+        self.logprob = logprob
+    }
 }
 
 /// What one decoding step produced.
@@ -45,6 +58,7 @@ public struct DecodingState {
     public init(prompt: [Int32], sampling: SamplingParameters, options: GenerationOptions, tokenizer: Tokenizer) throws
     {
         sampler = try Sampler(sampling, tokenizer: tokenizer)
+        sampler.recordsDistribution = options.postSampling && options.topLogprobs > 0
         self.options = options
         self.tokenizer = tokenizer
         history = prompt
@@ -59,7 +73,32 @@ public struct DecodingState {
     /// - Parameter contextFull: the sequence has no room for another token after this one.
     public mutating func step(logits: UnsafeBufferPointer<Float>, contextFull: Bool) -> DecodingStep {
         let next = sample(logits)
-        return advance(token: next, logprob: VectorOps.logSoftmax(logits, at: Int(next)), contextFull: contextFull)
+        guard options.postSampling && options.topLogprobs > 0 else {
+            return advance(
+                token: next, logprob: VectorOps.logSoftmax(logits, at: Int(next)), top: topLogprobs(logits),
+                contextFull: contextFull)
+        }
+        let kept = sampler.lastDistribution
+        let p = kept.first { $0.token == next }?.probability ?? 0
+        let top = kept.prefix(options.topLogprobs).map { TokenLogprob(id: $0.token, logprob: logf($0.probability)) }
+        return advance(token: next, logprob: logf(p), top: top, contextFull: contextFull)
+    }
+
+    /// The `options.topLogprobs` most likely tokens of `logits` under the model, best first
+    /// (empty when none are asked for).
+    public func topLogprobs(_ logits: UnsafeBufferPointer<Float>) -> [TokenLogprob] {
+        let n = min(options.topLogprobs, logits.count)
+        guard n > 0 else { return [] }
+        let lse = VectorOps.logSumExp(logits).logSumExp
+        // The n best in one pass, kept sorted; most tokens fail the first comparison.
+        var best: [TokenLogprob] = []
+        best.reserveCapacity(n + 1)
+        for v in 0..<logits.count where best.count < n || logits[v] > best[best.count - 1].logprob {
+            let at = best.firstIndex { logits[v] > $0.logprob } ?? best.count
+            best.insert(TokenLogprob(id: Int32(v), logprob: logits[v]), at: at)
+            if best.count > n { best.removeLast() }
+        }
+        return best.map { TokenLogprob(id: $0.id, logprob: $0.logprob - lse) }
     }
 
     /// Draws the next token from `logits` with this generation's sampler and history, without
@@ -98,7 +137,9 @@ public struct DecodingState {
     /// Advances the text stream with a token chosen elsewhere (CoPe's contrastive choice), with
     /// the log-probability to report for it.
     /// Under a grammar, a token the grammar refuses (none was allowed) ends the generation.
-    public mutating func advance(token next: Int32, logprob: Float, contextFull: Bool) -> DecodingStep {
+    public mutating func advance(
+        token next: Int32, logprob: Float, top: [TokenLogprob] = [], contextFull: Bool
+    ) -> DecodingStep {
         let isEnd = tokenizer.endOfGenerationIDs.contains(next)
         let refused = !isEnd && grammar?.accept(tokenizer.bytes(of: next)) == false
         if refused || (options.stopAtEndOfGeneration && isEnd) {
@@ -126,7 +167,7 @@ public struct DecodingState {
             if stoppedInTail { finish = .stopString }
         }
         text += piece
-        let token = GeneratedToken(id: next, bytes: bytes, text: piece, logprob: logprob)
+        let token = GeneratedToken(id: next, bytes: bytes, text: piece, logprob: logprob, top: top)
         return .token(token, finish: finish)
     }
 

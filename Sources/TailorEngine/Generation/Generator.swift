@@ -11,6 +11,11 @@ public struct GenerationOptions: Sendable {
     /// The text must match this grammar: tokens that cannot continue it are never chosen, and
     /// the generation ends where the grammar does.
     public var grammar: Grammar?
+    /// Report this many most likely tokens with each generated one (`GeneratedToken.top`).
+    public var topLogprobs = 0
+    /// Report them from the sampler's final distribution (after temperature and truncation)
+    /// instead of the model's: llama.cpp's `post_sampling_probs`.
+    public var postSampling = false
 
     /// Options with the given limits.
     public init(

@@ -10,6 +10,11 @@ public struct Sampler: Sendable {
     private var work: [Float] = []
     private var order: [Int32] = []
     private var probs: [Float] = []
+    /// The last draw's final distribution (after truncation, renormalized), best first: what
+    /// llama.cpp reports as post-sampling probabilities. Greedy: the argmax alone, at 1.
+    public private(set) var lastDistribution: [(token: Int32, probability: Float)] = []
+    /// Whether to keep `lastDistribution` (it costs a copy per token).
+    public var recordsDistribution = false
 
     /// A sampler; throws `SamplingError` naming an out-of-range parameter.
     /// - Parameter tokenizer: the vocabulary, which DRY needs for its sequence breakers; without
@@ -46,17 +51,25 @@ public struct Sampler: Sendable {
         return Int32(best)
     }
 
+    /// Adds each bias to its token's logit (tokens beyond the row are ignored).
+    public static func bias(_ logits: UnsafeMutableBufferPointer<Float>, _ bias: [Int32: Float]) {
+        for (t, b) in bias where Int(t) < logits.count { logits[Int(t)] += b }
+    }
+
     /// Picks the next token given `logits` and the tokens generated or read so far.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int32]) -> Int32 {
         let p = parameters
         if work.count != logits.count { work = Array(repeating: 0, count: logits.count) }
         work.withUnsafeMutableBufferPointer { w in
             _ = w.initialize(from: logits)
+            Sampler.bias(w, p.logitBias)
             Sampler.penalize(w, recent: history.suffix(p.repetitionWindow), penalty: p.repetitionPenalty)
             dry?.apply(to: w, history: history)
         }
         if p.temperature == 0 {
-            return work.withUnsafeBufferPointer { Sampler.argmax($0) }
+            let best = work.withUnsafeBufferPointer { Sampler.argmax($0) }
+            if recordsDistribution { lastDistribution = [(best, 1)] }
+            return best
         }
         // Candidates sorted by logit, cut by top-k.
         let n = work.count
@@ -72,6 +85,7 @@ public struct Sampler: Sendable {
         }
         // Softmax at temperature over the k candidates.
         let maxL = w[Int(order[0])]
+        guard maxL > -.infinity else { return order[0] }  // every token banned
         if probs.count < k { probs = Array(repeating: 0, count: k) }
         var sum: Float = 0
         for i in 0..<k {
@@ -94,6 +108,9 @@ public struct Sampler: Sendable {
         }
         var total: Float = 0
         for i in 0..<keep { total += probs[i] }
+        if recordsDistribution {
+            lastDistribution = (0..<keep).compactMap { probs[$0] > 0 ? (order[$0], probs[$0] / total) : nil }
+        }
         let r = rng.nextUnit() * total
         var acc: Float = 0
         for i in 0..<keep {

@@ -16,12 +16,17 @@ public struct SamplingParameters: Sendable, Equatable {
     public var seed: UInt64 = 0
     /// DRY, the guard against copying and loops (off by default).
     public var dry = DRYParameters()
+    /// Added to a token's logit before anything else (−∞ bans it): OpenAI's and llama.cpp's
+    /// `logit_bias`.
+    public var logitBias: [Int32: Float] = [:]
 
     /// Parameters; the defaults mean greedy decoding.
     public init(
         temperature: Float = 0, topK: Int = 0, topP: Float = 1, minP: Float = 0,
-        repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0, dry: DRYParameters = .init()
+        repetitionPenalty: Float = 1, repetitionWindow: Int = 64, seed: UInt64 = 0, dry: DRYParameters = .init(),
+        logitBias: [Int32: Float] = [:]
     ) {
+        self.logitBias = logitBias
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
@@ -45,6 +50,7 @@ public struct SamplingParameters: Sendable, Equatable {
             throw bad("repetition-penalty", repetitionPenalty)
         }
         guard repetitionWindow >= 0 else { throw bad("repetition-window", repetitionWindow) }
+        for (t, b) in logitBias where t < 0 || b.isNaN || b == .infinity { throw bad("logit-bias", "\(t): \(b)") }
         try dry.validate()
     }
 }

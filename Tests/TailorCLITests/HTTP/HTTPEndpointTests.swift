@@ -130,7 +130,7 @@ final class HTTPEndpointTests: XCTestCase {
         func delta(_ c: [String: Any]) -> [String: Any] {
             ((c["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any]) ?? [:]
         }
-        XCTAssertEqual(delta(chunks[0]) as NSDictionary, ["role": "assistant", "content": ""] as NSDictionary)
+        XCTAssertEqual(delta(chunks[0]) as NSDictionary, ["role": "assistant", "content": NSNull()] as NSDictionary)
         XCTAssertNil(delta(chunks[1])["role"], "content chunks carry no role")
         XCTAssertEqual(Set(chunks.compactMap { $0["id"] as? String }).count, 1, "one id per stream")
         XCTAssertEqual(chunks[1]["model"] as? String, "llama")

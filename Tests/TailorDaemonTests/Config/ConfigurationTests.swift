@@ -136,6 +136,8 @@ final class ConfigurationTests: XCTestCase {
             ("http_socket = http.sock", "http_socket must be an absolute path"),
             ("http_mode = fancy", "http_mode must be base, tam, oppu, dpo-only, cope or cd-only"),
             ("http_max_body_bytes = 12", "http_max_body_bytes must be"),
+            ("http_slots = maybe", "http_slots must be on or off"),
+            ("http_seed = -2", "http_seed must be -1 (a random seed per request) or 0...4294967295"),
         ]
         for (line, message) in cases {
             XCTAssertThrowsError(try c.apply(configFile: "# ok\n\(line)\n", path: "/etc/t.conf"), line) { e in
@@ -164,6 +166,13 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(c.http.tokenFile, "/etc/t/token")
         XCTAssertEqual(c.http.mode, "oppu")
         XCTAssertEqual(c.http.task, "lua")
+        try c.apply(
+            configFile: "http_model_alias = coder, fim,\nhttp_model_tags = small\nhttp_slots = on\nhttp_seed = 42\n",
+            path: "/etc/t.conf")
+        XCTAssertEqual(c.http.aliases, ["coder", "fim"])
+        XCTAssertEqual(c.http.tags, ["small"])
+        XCTAssertTrue(c.http.slotsEndpoint)
+        XCTAssertEqual(c.http.seed, 42)
     }
 
     func testDefaultsFollowXDGAndFHS() throws {
