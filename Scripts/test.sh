@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Tailor's tests: the whole suite; the engine's model tests again on the portable
 # (non-AVX2) kernels, which is the path aarch64 and older x86 CPUs take; the Python client's
-# tests against a live tailord; `systemd-analyze verify` on the units; the wire layer under
+# tests against a live tailord; llama.cpp's own server test suite against tailord's HTTP endpoint
+# (Tests/LlamaServerSuite); `systemd-analyze verify` on the units; the wire layer under
 # AddressSanitizer and LeakSanitizer; each parser of untrusted bytes under libFuzzer for 20 s
 # (Scripts/fuzz.sh; TAILOR_FUZZ_SECONDS changes it, 0 skips it). Checks first that the committed protobuf-c code matches
 # Proto/ when protoc-c is installed, and that the sources are formatted (Scripts/format.sh --check). Ends with one line
@@ -51,6 +52,22 @@ py_failed=$(awk '/^FAILED \(/ { while (match($0, /[0-9]+/)) { n += substr($0, RS
     END { print n + 0 }' "$py_dir/py.log")
 rm -rf "$py_dir"
 
+echo "== llama.cpp's server test suite against tailord (Tests/LlamaServerSuite)"
+suite_passed=0; suite_failed=0
+if [ -f "${TAILOR_SUITE_MODEL:-${XDG_DATA_HOME:-$HOME/.local/share}/tailor/models/SmolLM2-135M-Instruct.Q4_1.gguf}" ]; then
+  # Decoding in a debug build is too slow for the suite's timeouts.
+  swift build -c release --product tailord || exit 1
+  TAILORD="$PWD/.build/release/tailord" Tests/LlamaServerSuite/run.sh -rs > "$log.suite" 2>&1 || status=1
+  tail -n 60 "$log.suite"
+  suite_passed=$(sed -n 's/^llama.cpp server suite: \([0-9]*\) tests passed.*/\1/p' "$log.suite" | tail -1)
+  suite_failed=$(sed -n 's/^=* \(.*\) in [0-9.]*s.*/\1/p' "$log.suite" | grep -o "[0-9]* \(failed\|error\|errors\|xpassed\)" \
+      | awk '{ n += $1 } END { print n + 0 }')
+  [ -n "$suite_passed" ] || { suite_passed=0; suite_failed=$((suite_failed + 1)); }
+  rm -f "$log.suite"
+else
+  echo "skipped: no SmolLM2 model (Scripts/fetch-model.sh fetches it)"
+fi
+
 if command -v systemd-analyze >/dev/null; then
   echo "== systemd-analyze verify"
   units=$(mktemp -d)
@@ -86,7 +103,8 @@ read -r ran failed < <(awk '/Test Suite .(All|Selected) tests. (passed|failed)/ 
         for (i = 1; i <= NF; i++) { if ($i == "Executed") n += $(i+1); if ($i ~ /^failures?$/) f += $(i-1) }
         want = 0 }
     END { print n + 0, f + 0 }' "$log")
-ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed + format_ran)); failed=$((failed + ${py_failed:-0} + fuzz_failed + format_failed))
+ran=$((ran + ${py_ran:-0} + fuzz_passed + fuzz_failed + format_ran + suite_passed + suite_failed))
+failed=$((failed + ${py_failed:-0} + fuzz_failed + format_failed + suite_failed))
 # Name what failed last, so a CI log cut to its tail still says which test to look at.
 grep -E "^Test Case .* failed \(|: error: " "$log" | sort -u | tail -n 40
 [ "${py_failed:-0}" = 0 ] || echo "Python client tests: ${py_failed} failed (see above)"

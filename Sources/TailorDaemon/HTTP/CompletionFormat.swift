@@ -132,7 +132,8 @@ enum CompletionFormat {
     /// The end of a generation.
     static func final(
         _ r: CompletionRequest, text: String, tokens: [GeneratedToken], stats s: GenerationStats?, budgetHit: Bool,
-        model: String, served: GenerationStarter.Served, choice: Int = 0, tokenizer: Tokenizer
+        model: String, served: GenerationStarter.Served, choice: Int = 0, tokenizer: Tokenizer,
+        logitBias: [Int32: Float] = [:], prompt: [Int32] = []
     ) -> Final {
         let probabilities = reportsProbabilities(r) ? tokens.map { probability($0, r, tokenizer) } : nil
         let logprobs = logprobs(probabilities)
@@ -144,12 +145,15 @@ enum CompletionFormat {
         let usage: [String: Any] = [
             "prompt_tokens": s?.promptTokens ?? 0, "completion_tokens": s?.generatedTokens ?? 0,
             "total_tokens": (s?.promptTokens ?? 0) + (s?.generatedTokens ?? 0),
+            "prompt_tokens_details": ["cached_tokens": s?.cachedTokens ?? 0],
         ]
         let finish = stopType == "limit" ? "length" : "stop"
         switch r.endpoint {
         case .completion, .infill:
             var o: [String: Any] = [
-                "index": 0, "content": text, "tokens": [Int](), "id_slot": 0, "stop": true, "model": model,
+                "index": 0, "content": text, "tokens": r.returnTokens ? tokens.map { Int($0.id) } : [Int](),
+                "id_slot": 0,
+                "stop": true, "model": model,
                 "tokens_predicted": s?.generatedTokens ?? 0, "tokens_evaluated": s?.promptTokens ?? 0,
                 "generation_settings": [
                     "n_predict": r.maxTokens ?? -1, "temperature": r.temperature, "top_k": r.topK, "top_p": r.topP,
@@ -157,14 +161,24 @@ enum CompletionFormat {
                     "dry_multiplier": r.dry.multiplier, "dry_base": r.dry.base,
                     "dry_allowed_length": r.dry.allowedLength,
                     "dry_penalty_last_n": r.dry.window == 0 ? -1 : r.dry.window, "tailor_mode": served.mode,
+                    // llama.cpp's adaptive-p sampler, which tailord does not have: disabled (-1).
+                    "adaptive_target": -1, "adaptive_decay": 0.9,
                     "tailor_fallback": served.fallback, "tailor_adapters": served.adapters.map(\.spelled),
+                    // As llama.cpp reports it: null stands for −∞ (a banned token).
+                    "logit_bias": logitBias.keys.sorted().map { t -> [String: Any] in
+                        let b = logitBias[t]!
+                        return ["token": Int(t), "bias": b.isFinite ? Double(b) : NSNull()]
+                    },
                 ],
-                "prompt": "", "has_new_line": text.contains("\n"), "truncated": false, "stop_type": stopType,
+                // The prompt as the model read it, special tokens spelled out, as llama.cpp echoes it.
+                "prompt": tokenizer.decode(prompt, renderSpecial: true), "has_new_line": text.contains("\n"),
+                "truncated": reason == .contextFull,
+                "stop_type": stopType,
                 "stopping_word": reason == .stopString ? (r.stop.first { text.hasSuffix($0) } ?? "") : "",
                 "tokens_cached": s?.cachedTokens ?? 0, "timings": timings(s),
             ]
             if let probabilities { o["completion_probabilities"] = probabilities }
-            if let fields = r.responseFields { o = select(fields, from: o) }
+            if let fields = r.responseFields, !fields.isEmpty { o = select(fields, from: o) }
             var end = o
             end["content"] = ""
             return Final(whole: o, streamEnd: end)
@@ -188,7 +202,8 @@ enum CompletionFormat {
                 "system_fingerprint": fingerprint,
                 "choices": [
                     [
-                        "index": choice, "message": ["role": "assistant", "content": text], "finish_reason": finish,
+                        "index": choice, "message": ["role": "assistant", "content": text, "refusal": NSNull()],
+                        "finish_reason": finish,
                         "logprobs": logprobs,
                     ]
                 ],

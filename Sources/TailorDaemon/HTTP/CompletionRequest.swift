@@ -11,6 +11,9 @@ struct CompletionRequest: Sendable {
             "/v1/chat/completions"
     }
 
+    /// A piece of a mixed prompt.
+    enum MixedPiece: Sendable, Equatable { case token(Int32), text(String) }
+
     /// One extra context chunk of /infill (`input_extra`): another file or a snippet near the cursor.
     struct ExtraChunk: Sendable, Equatable { var filename: String; var text: String }
 
@@ -18,6 +21,8 @@ struct CompletionRequest: Sendable {
     enum Prompt: Sendable, Equatable {
         case text(String)
         case tokens([Int32])
+        /// Token ids and text in one sequence (`[1, 2, "text", 3]`), the text tokenized in place.
+        case mixed([MixedPiece])
         case chat([(role: String, content: String)])
         case infill(prefix: String, suffix: String, extra: [ExtraChunk], prompt: String)
 
@@ -25,6 +30,7 @@ struct CompletionRequest: Sendable {
             switch (a, b) {
             case let (.text(x), .text(y)): return x == y
             case let (.tokens(x), .tokens(y)): return x == y
+            case let (.mixed(x), .mixed(y)): return x == y
             case let (.chat(x), .chat(y)): return x.map(\.role) == y.map(\.role) && x.map(\.content) == y.map(\.content)
             case let (.infill(a1, a2, a3, a4), .infill(b1, b2, b3, b4)):
                 return a1 == b1 && a2 == b2 && a3 == b3 && a4 == b4
@@ -45,6 +51,8 @@ struct CompletionRequest: Sendable {
     var warmUp = false
     /// New tokens; nil for the daemon's default.
     var maxTokens: Int?
+    /// n_predict -1: generate until the end of generation or of the context, as llama.cpp does.
+    var untilContextEnds = false
     var temperature: Float = 0.8
     var topK = 40
     var topP: Float = 0.95
@@ -74,6 +82,10 @@ struct CompletionRequest: Sendable {
     var logprobs = false
     /// llama.cpp's `post_sampling_probs`: report the sampler's final distribution instead.
     var postSampling = false
+    /// llama.cpp's `return_tokens`: the final answer lists the generated token ids.
+    var returnTokens = false
+    /// llama.cpp's `ignore_eos`: the end-of-generation tokens are banned (a −∞ logit bias).
+    var ignoreEOS = false
     /// `logit_bias`, keyed by token id or by text (each of its tokens); nil bias bans.
     var logitBias: [(key: LogitBiasKey, bias: Float)] = []
     /// OpenAI's `n`: this many answers to the same prompt.
@@ -162,6 +174,7 @@ struct CompletionRequest: Sendable {
             try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
             ?? f.int("max_completion_tokens", in: Self.tokenRange)
         maxTokens = n.flatMap { $0 < 0 ? nil : $0 }
+        untilContextEnds = n == -1
         if maxTokens == 0 {
             warmUp = true
             maxTokens = 1  // the one token is evaluated for the prompt's logits, never returned
@@ -210,6 +223,8 @@ struct CompletionRequest: Sendable {
         grammar = try Self.grammar(json)
         try readProbabilities(f)
         logitBias = try Self.logitBias(json["logit_bias"])
+        ignoreEOS = try f.bool("ignore_eos") ?? false
+        returnTokens = try f.bool("return_tokens") ?? false
         choices = try f.int("n", in: 1...Self.maxChoices) ?? 1
         if let options = json["stream_options"], !(options is NSNull) {
             guard let options = options as? [String: Any] else {
@@ -229,7 +244,8 @@ struct CompletionRequest: Sendable {
         }
     }
 
-    /// `logit_bias` on `tokenizer`'s ids: a text entry biases each of its tokens.
+    /// `logit_bias` on `tokenizer`'s ids: a text entry biases each of its tokens; `ignore_eos`
+    /// bans the end-of-generation tokens.
     /// - Throws: `HTTPProblem` 400 for a token id beyond the vocabulary.
     func resolvedLogitBias(_ tokenizer: Tokenizer) throws -> [Int32: Float] {
         var out: [Int32: Float] = [:]
@@ -245,6 +261,7 @@ struct CompletionRequest: Sendable {
                 for id in tokenizer.encode(text, addSpecial: false, parseSpecial: false) { out[id] = bias }
             }
         }
+        if ignoreEOS { for id in tokenizer.endOfGenerationIDs { out[id] = -.infinity } }
         return out
     }
 
@@ -360,7 +377,11 @@ struct CompletionRequest: Sendable {
     /// One prompt, or a batch: an array whose elements are prompts themselves (token arrays,
     /// strings, `{"prompt_string": …}` objects), as llama.cpp's server takes them.
     private static func prompts(_ value: Any?, field: String) throws -> [Prompt] {
-        guard let list = value as? [Any], list.count > 1, list.contains(where: { !($0 is NSNumber) }) else {
+        // A batch holds arrays or objects, or is all strings; numbers among strings are one
+        // mixed prompt.
+        guard let list = value as? [Any], list.count > 1,
+            list.contains(where: { $0 is [Any] || $0 is [String: Any] }) || list.allSatisfy({ $0 is String })
+        else {
             return [try prompt(value, field: field)]
         }
         guard list.count <= maxPrompts else {
@@ -391,6 +412,17 @@ struct CompletionRequest: Sendable {
             return .text(s)
         case let list as [Any] where list.count == 1 && list[0] is String:
             return try prompt(list[0], field: field)
+        case let list as [Any]
+        where list.contains(where: { $0 is String }) && list.contains(where: { !($0 is String) }):
+            return .mixed(
+                try list.enumerated().map { i, v in
+                    if let text = v as? String { return .text(text) }
+                    guard let n = v as? NSNumber, !n.isJSONBoolean, let id = Int32(exactly: n.doubleValue), id >= 0
+                    else {
+                        throw HTTPProblem(400, "field '\(field)[\(i)]' must be a token id or a string")
+                    }
+                    return .token(id)
+                })
         case let list as [Any] where !list.isEmpty:
             return .tokens(
                 try list.enumerated().map { i, v in

@@ -26,6 +26,9 @@ struct HTTPPersonalization: Sendable {
 /// cancelled (the client disconnected) cancels it at once.
 struct CompletionResponder: Sendable {
     let starter: GenerationStarter
+    /// The name responses give the default (first loaded) model: its first alias
+    /// (`http_model_alias`), as llama-server reports its `--alias`.
+    var alias: String?
 
     /// What one generation produced.
     private struct Outcome {
@@ -65,7 +68,8 @@ struct CompletionResponder: Sendable {
             throw error
         }
         defer { for s in started { s.cancel() } }  // a client gone mid-way leaves nothing running
-        let model = started[0].model.info.id
+        var model = started[0].model.info.id
+        if let alias, await starter.models.list().first?.id == model { model = alias }
         let sse = request.stream ? SSEWriter(writer: writer) : nil
         if let sse {
             try await sse.open()
@@ -96,7 +100,7 @@ struct CompletionResponder: Sendable {
                 CompletionFormat.final(
                     request, text: outcome.text, tokens: outcome.tokens, stats: outcome.stats,
                     budgetHit: outcome.budgetHit, model: model, served: job.served, choice: choice,
-                    tokenizer: tokenizer))
+                    tokenizer: tokenizer, logitBias: generation.sampling.logitBias, prompt: job.job.job.prompt))
         }
         // A batch on /completion answers with one object per prompt; OpenAI's, with choices.
         let batch = !openAI && finals.count > 1
@@ -203,6 +207,15 @@ extension GenerationRequest {
     /// The HTTP endpoint's request: its fields already hold llama.cpp's defaults where the
     /// client left them out (`CompletionRequest`), so each maps as it is; top_k 0 keeps
     /// llama.cpp's meaning (no cut) in the contrast too. CoPe's α and τ are the engine's.
+    /// A prompt given as token ids: checked against the vocabulary, after the model's BOS.
+    private static func tokenPrompt(_ ids: [Int32], _ model: Model) throws -> [Int32] {
+        guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
+            throw HTTPProblem(
+                400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))")
+        }
+        return model.tokenizer.promptStart + ids
+    }
+
     init(
         _ request: CompletionRequest, prompt: CompletionRequest.Prompt? = nil, for who: HTTPPersonalization,
         modelContext: Int
@@ -211,15 +224,19 @@ extension GenerationRequest {
         switch prompt ?? request.prompt {
         case let .text(t): input = .text(t)
         case let .chat(m): input = .chat(m)
-        case let .tokens(ids):
+        case let .mixed(pieces):
             input = .tokens { model in
-                guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
-                    throw HTTPProblem(
-                        400, "field 'prompt' holds a token id beyond the vocabulary (\(model.tokenizer.vocabularySize))"
-                    )
-                }
-                return model.tokenizer.promptStart + ids
+                try Self.tokenPrompt(
+                    pieces.flatMap { piece -> [Int32] in
+                        switch piece {
+                        case let .token(id): return [id]
+                        case let .text(text):
+                            return model.tokenizer.encode(text, addSpecial: false, parseSpecial: false)
+                        }
+                    }, model)
             }
+        case let .tokens(ids):
+            input = .tokens { model in try Self.tokenPrompt(ids, model) }
         case let .infill(prefix, suffix, extra, typed):
             let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
             input = .tokens { model in
@@ -235,7 +252,8 @@ extension GenerationRequest {
         contrast.topK = request.topK
         contrast.topP = request.topP
         self.init(
-            model: request.model, input: input, sampling: sampling, contrast: contrast, maxTokens: request.maxTokens,
+            model: request.model, input: input, sampling: sampling, contrast: contrast,
+            maxTokens: request.untilContextEnds ? modelContext : request.maxTokens,
             stop: request.stop, grammar: request.grammar,
             adapters: who.user.isEmpty && who.task.isEmpty ? .none : .personalized(user: who.user, task: who.task),
             mode: who.mode, fallback: true)

@@ -57,7 +57,7 @@ public final class HTTPEndpoint: Service, Sendable {
             token = nil
         }
         self.policy = policy
-        responder = CompletionResponder(starter: starter)
+        responder = CompletionResponder(starter: starter, alias: configuration.aliases.min())
         modelEndpoints = ModelEndpoints(
             models: models, slots: starter.settings.slots, aliases: configuration.aliases, tags: configuration.tags,
             slotsEndpoint: configuration.slotsEndpoint, seed: configuration.seed)

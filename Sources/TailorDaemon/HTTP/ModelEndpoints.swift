@@ -49,7 +49,7 @@ struct ModelEndpoints: Sendable {
     private func list() async -> [[String: Any]] {
         await models.list().enumerated().map { i, m in
             var entry: [String: Any] = ["id": m.id, "object": "model", "owned_by": "tailor", "created": 0]
-            if i == 0, let first = aliases.sorted().first {
+            if i == 0, let first = aliases.min() {
                 entry["id"] = first
                 entry["aliases"] = aliases
                 entry["tags"] = tags
@@ -135,7 +135,7 @@ struct ModelEndpoints: Sendable {
                 "n_ctx": Int(m.info.contextLength), "model": m.info.id,
                 "params": ["seed": seed.map { Int($0) } ?? -1, "n_predict": -1],
             ],
-            "model_alias": aliases.sorted().first ?? m.info.id,
+            "model_alias": aliases.min() ?? m.info.id,
             "total_slots": slots, "model_path": m.info.path,
             "chat_template": m.model.tokenizer.chatTemplate ?? "",
             "build_info": "tailor-\(tailorVersion)", "modalities": ["vision": false, "audio": false],

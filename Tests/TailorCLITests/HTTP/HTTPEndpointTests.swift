@@ -199,7 +199,7 @@ final class HTTPEndpointTests: XCTestCase {
         // Longer than the context (128 tokens): llama.cpp's error type, with both numbers.
         let over = try HTTPTestClient.call(
             http, "POST", "/completion", body: #"{"prompt": ""# + String(repeating: "the theme ", count: 150) + #""}"#)
-        expect(over, 400, "the context holds 128")
+        expect(over, 400, "exceeds the available context size (128 tokens)")
         let error = try XCTUnwrap(over.json?["error"] as? [String: Any])
         XCTAssertEqual(error["type"] as? String, "exceed_context_size_error")
         XCTAssertEqual(error["n_ctx"] as? Int, 128)

@@ -54,6 +54,16 @@ final class InfillAndRequestTests: XCTestCase {
             endpoint: .completion,
             body: Array(#"{"prompt": [5, 6], "temperature": 0, "stop": "\n", "stream": true}"#.utf8))
         XCTAssertEqual(plain.prompt, .tokens([5, 6]))
+        func prompts(_ json: String) throws -> [CompletionRequest.Prompt] {
+            try CompletionRequest(endpoint: .completion, body: Array((#"{"prompt": "# + json + "}").utf8)).prompts
+        }
+        // Batches (arrays of prompts, or of strings) and one prompt of ids and text mixed.
+        XCTAssertEqual(
+            try prompts(#"[[1, 2], "ab", {"prompt_string": "c"}]"#), [.tokens([1, 2]), .text("ab"), .text("c")])
+        XCTAssertEqual(try prompts(#"["a", "b"]"#), [.text("a"), .text("b")])
+        XCTAssertEqual(try prompts(#"[1, "a", 2]"#), [.mixed([.token(1), .text("a"), .token(2)])])
+        XCTAssertThrowsError(try prompts(#"{"prompt_string": "x", "multimodal_data": "AAAA"}"#))
+        XCTAssertThrowsError(try prompts(#"[[1], 2]"#), "a number among a batch's prompts")
         XCTAssertEqual(plain.temperature, 0)
         XCTAssertEqual(plain.stop, ["\n"])
         XCTAssertTrue(plain.stream)
