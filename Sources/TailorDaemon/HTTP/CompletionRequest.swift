@@ -126,6 +126,16 @@ struct CompletionRequest: Sendable {
         switch endpoint {
         case .completion, .openAICompletion:
             prompts = try Self.prompts(json["prompt"], field: "prompt")
+            // OpenAI's `suffix`: the text after the insertion point, so the prompt is a fill-in-
+            // the-middle (as /infill lays it out).
+            if endpoint == .openAICompletion, let suffix = try f.string("suffix"), !suffix.isEmpty {
+                prompts = try prompts.map { p in
+                    guard case let .text(prefix) = p else {
+                        throw HTTPProblem(400, "field 'suffix' needs a text prompt")
+                    }
+                    return .infill(prefix: prefix, suffix: suffix, extra: [], prompt: "")
+                }
+            }
         case .openAIChat:
             guard let list = json["messages"] as? [Any], !list.isEmpty else {
                 throw HTTPProblem(400, "field 'messages' must be a non-empty array")

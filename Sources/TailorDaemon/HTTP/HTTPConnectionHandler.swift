@@ -82,6 +82,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             }
             if let length = h.headers.first(name: "content-length").flatMap(Int.init), length > maxBody {
                 refuse(context, HTTPProblem(413, "the request body is \(length) bytes; the limit is \(maxBody)"))
+                return
+            }
+            // A client that asks first (curl, for bodies over 1 KiB) would wait a second for this.
+            if h.version == .http1_1, h.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(
+                    wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
             }
         case var .body(buffer):
             guard !refused else { return }
@@ -94,7 +100,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             guard let h = head, !refused else { return }
             head = nil
             disarm()
-            let writer = ChannelResponseWriter(channel: context.channel, keepAlive: h.isKeepAlive)
+            let writer = ChannelResponseWriter(channel: context.channel, keepAlive: h.isKeepAlive, version: h.version)
             let request = Request(
                 method: h.method, path: String(h.uri.split(separator: "?", maxSplits: 1).first ?? ""),
                 headers: h.headers, body: body)
@@ -161,6 +167,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
 struct ChannelResponseWriter: HTTPResponseWriter {
     let channel: any Channel
     let keepAlive: Bool
+    /// The request's version, which the answer keeps: an HTTP/1.0 client gets no chunked
+    /// encoding (it cannot read it), its body ending where the connection closes.
+    var version: HTTPVersion = .http1_1
 
     func head(status: Int, contentType: String) async throws {
         var h = HTTPHeaders()
@@ -169,7 +178,7 @@ struct ChannelResponseWriter: HTTPResponseWriter {
         h.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         try await channel.writeAndFlush(
             HTTPServerResponsePart.head(
-                HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: h))
+                HTTPResponseHead(version: version, status: .init(statusCode: status), headers: h))
         ).get()
     }
 

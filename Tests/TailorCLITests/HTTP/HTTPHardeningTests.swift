@@ -31,6 +31,26 @@ final class HTTPHardeningTests: XCTestCase {
         XCTAssertEqual(try HTTPTestClient.call(http, "GET", "/health").status, 200)
     }
 
+    /// An HTTP/1.0 client gets an HTTP/1.0 answer it can read (no chunked encoding), and a
+    /// client that sends `Expect: 100-continue` gets its go-ahead at once.
+    func testHTTP10AndExpectContinue() throws {
+        let body = #"{"prompt": "the theme", "n_predict": 2}"#
+        let old = try HTTPTestClient(http)
+        old.send("POST", "/completion", body: body, version: "1.0")
+        let answer = old.readResponse()
+        XCTAssertEqual(answer.status, 200, answer.body)
+        XCTAssertNil(answer.headers["transfer-encoding"])
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any], answer.body)
+
+        let asking = try HTTPTestClient(http)
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(asking.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        asking.send("POST", "/completion", body: body, headers: ["Expect": "100-continue"], withBody: false)
+        XCTAssertTrue(asking.readSome().hasPrefix("HTTP/1.1 100 Continue\r\n"))
+        asking.write(body)
+        XCTAssertEqual(asking.readResponse().status, 200)
+    }
+
     /// A wrong token is answered at the head: the body it announces is never waited for.
     func testTheTokenIsCheckedBeforeTheBody() throws {
         let c = try HTTPTestClient(.tcp(port))

@@ -60,12 +60,18 @@ final class HTTPTestClient {
 
     /// Sends a request (Connection: close) without reading the answer.
     func send(
-        _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:], bodyBytes: Int? = nil
+        _ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:], bodyBytes: Int? = nil,
+        version: String = "1.1", withBody: Bool = true
     ) {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        var text = "\(method) \(path) HTTP/\(version)\r\nHost: localhost\r\nConnection: close\r\n"
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
         if let body { text += "Content-Type: application/json\r\nContent-Length: \(bodyBytes ?? body.utf8.count)\r\n" }
-        text += "\r\n" + (body ?? "")
+        text += "\r\n" + (withBody ? body ?? "" : "")
+        write(text)
+    }
+
+    /// Sends raw text.
+    func write(_ text: String) {
         let bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {

@@ -64,6 +64,9 @@ final class InfillAndRequestTests: XCTestCase {
         XCTAssertEqual(try prompts(#"[1, "a", 2]"#), [.mixed([.token(1), .text("a"), .token(2)])])
         XCTAssertThrowsError(try prompts(#"{"prompt_string": "x", "multimodal_data": "AAAA"}"#))
         XCTAssertThrowsError(try prompts(#"[[1], 2]"#), "a number among a batch's prompts")
+        let inserted = try CompletionRequest(
+            endpoint: .openAICompletion, body: Array(#"{"prompt": "def f(", "suffix": "):\n"}"#.utf8))
+        XCTAssertEqual(inserted.prompt, .infill(prefix: "def f(", suffix: "):\n", extra: [], prompt: ""))
         XCTAssertEqual(plain.temperature, 0)
         XCTAssertEqual(plain.stop, ["\n"])
         XCTAssertTrue(plain.stream)
