@@ -52,6 +52,7 @@ public struct DecodingState {
     private let tokenizer: Tokenizer
     private var grammar: GrammarMatcher?
     private var masked: [Float] = []
+    private var masks: [GrammarMatcher.State: [Bool]] = [:]
 
     /// Starts a generation after `prompt`.
     /// - Throws: `SamplingError` for out-of-range sampling parameters.
@@ -110,25 +111,42 @@ public struct DecodingState {
     /// when it is refused is every token tested and the draw made again over the allowed ones.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         let first = sampler.sample(logits, history: history)
-        guard grammar != nil, !allows(first) else { return first }
+        guard let grammar, !allows(first) else { return first }
+        let allowed = allowedTokens(grammar, count: logits.count)
         if masked.count != logits.count { masked = Array(repeating: 0, count: logits.count) }
         var any = false
         for v in 0..<logits.count {
-            let ok = allows(Int32(v))
-            masked[v] = ok ? logits[v] : -.infinity
-            any = any || ok
+            masked[v] = allowed[v] ? logits[v] : -.infinity
+            any = any || allowed[v]
         }
         // Nothing allowed: `advance` ends the generation on the refused token.
         guard any else { return first }
         return masked.withUnsafeBufferPointer { sampler.sample($0, history: history) }
     }
 
+    /// Which of the first `count` tokens the grammar allows now, cached by the matcher's state:
+    /// a JSON answer returns to the same few states (inside a string, after a comma) again and
+    /// again, and testing the whole vocabulary is the expensive part of constrained decoding.
+    private mutating func allowedTokens(_ grammar: GrammarMatcher, count: Int) -> [Bool] {
+        let key = grammar.state
+        if let hit = masks[key] { return hit }
+        let allowed = (0..<count).map { allows(Int32($0)) }
+        if masks.count >= Self.maxMasks { masks.removeAll(keepingCapacity: true) }
+        masks[key] = allowed
+        return allowed
+    }
+
+    /// The most vocabulary masks kept per generation (each is one byte per token).
+    static let maxMasks = 32
+
     /// Whether the grammar (if any) lets `token` come next: an end-of-generation token where
     /// the text is a complete match, another token where its bytes continue the text.
     public func allows(_ token: Int32) -> Bool {
         guard let grammar else { return true }
         if tokenizer.endOfGenerationIDs.contains(token) { return grammar.canEnd }
-        return grammar.accepts(tokenizer.bytes(of: token))
+        let bytes = tokenizer.byteSlice(of: token)
+        guard let first = bytes.first, grammar.mayStart(with: first) else { return false }
+        return grammar.accepts(bytes)
     }
 
     /// Whether this generation is under a grammar (CoPe's selector then asks `allows`).

@@ -1,168 +1,80 @@
 /// Follows a `Grammar` through generated text, one token's bytes at a time, and answers the
 /// sampler's two questions: may this token come next, and may the generation end here.
 ///
-/// The state is a set of stacks, as in llama.cpp: each stack is one way the text so far can
-/// continue, its top the next element to match. A rule on top is expanded into its
-/// alternatives at once, so every top is a character set, and an empty stack means the text
-/// is a complete match. Bytes of a UTF-8 character split across tokens wait in `pending`.
-public struct GrammarMatcher: Sendable {
-    /// Where in the grammar a stack entry stands: alternative `alt` of `rule`, before `index`.
-    struct Position: Hashable, Sendable {
-        var rule: Int32
-        var alt: Int32
-        var index: Int32
-    }
-    typealias Stack = [Position]
-
+/// Its state is a state of the grammar's `GrammarAutomaton` (a set of llama.cpp-style stacks,
+/// see `GrammarStacks`), plus the bytes of a UTF-8 character split across tokens, which wait
+/// in `pending`. Copies share the automaton, so a check made on one copy speeds up the next.
+public struct GrammarMatcher {
     /// The grammar being matched.
     public let grammar: Grammar
-    private var stacks: [Stack]
+    private let automaton: GrammarAutomaton
+    private var current: Int
     private var pending: [UInt8] = []
-
-    /// The most ways to continue kept at once; a grammar ambiguous enough to exceed it makes
-    /// the text that would have needed more stacks unmatchable rather than the daemon slow.
-    public static let maxStacks = 1024
 
     /// A matcher at the start of the text.
     public init(_ grammar: Grammar) {
         self.grammar = grammar
-        var start = Set<Stack>()
-        for a in grammar.rules[grammar.root].indices {
-            Self.expand(grammar, Self.entry(grammar, rule: grammar.root, alt: a, into: []), into: &start)
-        }
-        stacks = Array(start)
+        automaton = GrammarAutomaton(grammar)
+        current = automaton.start
+    }
+
+    /// Where the matcher stands, comparable across steps of one generation: the same state
+    /// allows the same tokens next (a decoder caches its vocabulary masks by it).
+    public var state: State { State(id: current, pending: pending) }
+
+    /// See `state`.
+    public struct State: Hashable, Sendable {
+        fileprivate let id: Int
+        fileprivate let pending: [UInt8]
     }
 
     /// Whether the text so far is a complete match, so the generation may end.
-    public var canEnd: Bool { pending.isEmpty && stacks.contains { $0.isEmpty } }
+    public var canEnd: Bool { pending.isEmpty && automaton.isComplete(current) }
 
     /// Whether any character may still come.
-    public var canContinue: Bool { stacks.contains { !$0.isEmpty } }
+    public var canContinue: Bool { automaton.canContinue(current) }
+
+    /// Whether a token whose text starts with `byte` may come next, as far as that byte tells:
+    /// false means `accepts` is false too. Most tokens of a vocabulary fail this one lookup.
+    public func mayStart(with byte: UInt8) -> Bool { !pending.isEmpty || automaton.allowsLead(current, byte) }
 
     /// Whether a token with these bytes may come next. Empty bytes (control tokens) never may.
-    public func accepts(_ bytes: [UInt8]) -> Bool { advanced(by: bytes) != nil }
+    public func accepts<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool { advanced(by: bytes) != nil }
 
     /// Moves past a token's bytes.
     /// - Returns: false, changing nothing, when the grammar does not allow them.
     @discardableResult
-    public mutating func accept(_ bytes: [UInt8]) -> Bool {
+    public mutating func accept<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard let (next, rest) = advanced(by: bytes) else { return false }
-        stacks = next
+        current = next
         pending = rest
         return true
     }
 
-    private func advanced(by bytes: [UInt8]) -> ([Stack], [UInt8])? {
+    private func advanced<Bytes: Collection<UInt8>>(by bytes: Bytes) -> (Int, [UInt8])? {
         guard !bytes.isEmpty else { return nil }
-        let buffer = pending.isEmpty ? bytes : pending + bytes
-        var current = stacks
-        var i = 0
-        while i < buffer.count {
+        // A token's own bytes are read in place (no copy) unless a character is pending.
+        let buffer: ArraySlice<UInt8> =
+            pending.isEmpty ? (bytes as? ArraySlice<UInt8> ?? ArraySlice(bytes)) : ArraySlice(pending + bytes)
+        var state = current
+        var i = buffer.startIndex
+        while i < buffer.endIndex {
             switch UTF8Scalar.decode(buffer, at: i) {
             case .invalid:
                 return nil
             case .incomplete:
                 // The character's remaining bytes come with a later token: some stack must
                 // allow a character that starts with these bytes.
-                guard let span = UTF8Scalar.span(of: buffer[i...]) else { return nil }
-                let open = current.contains { stack in
-                    stack.last.map { Self.element(grammar, $0).overlaps(span) } ?? false
+                guard let span = UTF8Scalar.span(of: buffer[i...]), automaton.allows(state, anyOf: span) else {
+                    return nil
                 }
-                return open ? (current, Array(buffer[i...])) : nil
+                return (state, Array(buffer[i...]))
             case let .scalar(c, length):
-                current = step(current, c)
-                if current.isEmpty { return nil }
+                state = automaton.next(state, c)
+                if state == GrammarAutomaton.dead { return nil }
                 i += length
             }
         }
-        return (current, [])
-    }
-
-    /// The stacks after code point `c`.
-    private func step(_ stacks: [Stack], _ c: UInt32) -> [Stack] {
-        var out = Set<Stack>()
-        for stack in stacks {
-            guard let top = stack.last, Self.element(grammar, top).matches(c) else { continue }
-            var rest = stack
-            rest.removeLast()
-            Self.expand(
-                grammar, Self.entry(grammar, rule: Int(top.rule), alt: Int(top.alt), index: top.index + 1, into: rest),
-                into: &out)
-            if out.count > Self.maxStacks { break }
-        }
-        return Array(out)
-    }
-
-    private static func element(_ g: Grammar, _ p: Position) -> Grammar.Element {
-        g.rules[Int(p.rule)][Int(p.alt)][Int(p.index)]
-    }
-
-    /// `stack` with the position before element `index` of the alternative pushed, or as it is
-    /// when the alternative ends there.
-    private static func entry(_ g: Grammar, rule: Int, alt: Int, index: Int32 = 0, into stack: Stack) -> Stack {
-        guard Int(index) < g.rules[rule][alt].count else { return stack }
-        return stack + [Position(rule: Int32(rule), alt: Int32(alt), index: index)]
-    }
-
-    /// Adds `stack` to `out` with rules on top replaced by their alternatives, until every top
-    /// is a character set (or the stack is empty). Terminates: left recursion is refused.
-    private static func expand(_ g: Grammar, _ stack: Stack, into out: inout Set<Stack>) {
-        guard out.count <= maxStacks else { return }
-        guard let top = stack.last, case .rule(let r) = element(g, top) else {
-            out.insert(stack)
-            return
-        }
-        var rest = stack
-        rest.removeLast()
-        let continuation = entry(g, rule: Int(top.rule), alt: Int(top.alt), index: top.index + 1, into: rest)
-        for a in g.rules[r].indices {
-            expand(g, entry(g, rule: r, alt: a, into: continuation), into: &out)
-        }
-    }
-}
-
-/// One step of UTF-8 decoding over a byte buffer that may end mid-character.
-enum UTF8Scalar: Equatable {
-    case scalar(UInt32, length: Int)
-    /// The buffer ends inside a character whose bytes so far are valid.
-    case incomplete
-    case invalid
-
-    /// The code points whose encoding starts with `prefix`, a valid incomplete character.
-    static func span(of prefix: ArraySlice<UInt8>) -> ClosedRange<UInt32>? {
-        let length = prefix.first! >= 0xF0 ? 4 : prefix.first! >= 0xE0 ? 3 : 2
-        var low = UInt32(prefix.first! & (0xFF >> (length + 1)))
-        var high = low
-        for k in 1..<length {
-            let byte = prefix.count > k ? UInt32(prefix[prefix.startIndex + k] & 0x3F) : nil
-            low = low << 6 | (byte ?? 0)
-            high = high << 6 | (byte ?? 0x3F)
-        }
-        // Overlong forms (F0 80 …) and values past U+10FFFF encode nothing.
-        let smallest: UInt32 = [0, 0, 0x80, 0x800, 0x10000][length]
-        let (from, to) = (max(low, smallest), min(high, 0x10FFFF))
-        return from <= to ? from...to : nil
-    }
-
-    static func decode(_ b: [UInt8], at i: Int) -> UTF8Scalar {
-        let lead = b[i]
-        let (length, initial): (Int, UInt32) =
-            switch lead {
-            case 0..<0x80: (1, UInt32(lead))
-            case 0xC2..<0xE0: (2, UInt32(lead & 0x1F))
-            case 0xE0..<0xF0: (3, UInt32(lead & 0x0F))
-            case 0xF0..<0xF5: (4, UInt32(lead & 0x07))
-            default: (0, 0)
-            }
-        guard length > 0 else { return .invalid }
-        var v = initial
-        for k in 1..<length {
-            guard i + k < b.count else { return .incomplete }
-            guard b[i + k] & 0xC0 == 0x80 else { return .invalid }
-            v = v << 6 | UInt32(b[i + k] & 0x3F)
-        }
-        let smallest: [UInt32] = [0, 0, 0x80, 0x800, 0x10000]
-        guard v >= smallest[length], v <= 0x10FFFF, !(0xD800...0xDFFF).contains(v) else { return .invalid }
-        return .scalar(v, length: length)
+        return (state, [])
     }
 }

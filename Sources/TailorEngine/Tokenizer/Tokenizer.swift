@@ -157,6 +157,13 @@ public final class Tokenizer: Sendable {
         return Array(bytesOfToken[Int(id)])
     }
 
+    /// The token's text in place, without a copy; empty for a control token (what a
+    /// constrained decoder tests each token of the vocabulary with).
+    public func byteSlice(of id: Int32) -> ArraySlice<UInt8> {
+        guard id >= 0, Int(id) < vocabularySize, vocab.kinds[Int(id)] != .control else { return [] }
+        return bytesOfToken[Int(id)]
+    }
+
     /// Decodes a whole token sequence to text (invalid UTF-8 repaired with U+FFFD).
     public func decode(_ ids: [Int32], renderSpecial: Bool = false) -> String {
         var bytes: [UInt8] = []

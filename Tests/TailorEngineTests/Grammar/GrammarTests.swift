@@ -95,6 +95,21 @@ final class GrammarTests: XCTestCase {
         XCTAssertNotNil(error("root ::= \"a\"\nroot ::= \"b\""), "a rule defined twice")
     }
 
+    /// The first-byte filter never refuses what `accepts` would take.
+    func testLeadByteFilterIsANecessaryCondition() throws {
+        let g = try Grammar(gbnf: #"root ::= "{" [ \n]* ("\"" [^"\\]* "\"" | [0-9]+ | "é" | "∑x")? "}""#)
+        var m = GrammarMatcher(g)
+        for piece in ["{", " ", "\"", "ab", "\""] {
+            for b in 0..<256 {
+                for tail in [[], [0x61], [0xA9], [0x88, 0x91]] as [[UInt8]] where m.accepts([UInt8(b)] + tail) {
+                    XCTAssertTrue(m.mayStart(with: UInt8(b)), "byte \(b) after \(piece)")
+                }
+            }
+            XCTAssertTrue(m.accept(Array(piece.utf8)))
+        }
+        XCTAssertFalse(GrammarMatcher(g).mayStart(with: UInt8(ascii: "x")))
+    }
+
     func testAmbiguousGrammarStaysBounded() throws {
         // Every prefix of a's can be split between the two groups in many ways.
         let g = try Grammar(gbnf: #"root ::= ("a" | "aa")* ("a" | "aa")*"#)
