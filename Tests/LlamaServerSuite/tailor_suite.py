@@ -105,9 +105,6 @@ NOT_APPLICABLE_CASES = {
 
 # Tests that apply and still fail, with what is missing.
 KNOWN_FAILURES = {
-    "test_chat_completion.py::test_return_progress": (
-        "prompt_progress events (return_progress) are not sent during the prefill yet"
-    ),
     "test_ctx_shift.py::test_ctx_shift_disabled_short_prompt[-1-248-True]": (
         "a full slot ends one token later than llama-server's: tailord samples a last token"
         " from the last position's logits (prompt + 253 tokens in 256 positions, not 252)"

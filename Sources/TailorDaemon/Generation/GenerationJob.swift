@@ -12,6 +12,21 @@ public enum GenerationOutput: Sendable, Equatable {
     case finished(GenerationStats)
     /// The job could not run or was stopped (the model was unloaded, the daemon is stopping).
     case failed(RPCError)
+    /// How far the prompt's evaluation is: once at admission (what the prompt cache held), then
+    /// after each chunk the worker evaluates.
+    case progress(PromptProgress)
+}
+
+/// How far a prompt's evaluation is, as llama.cpp's `prompt_progress` reports it.
+public struct PromptProgress: Sendable, Equatable {
+    /// Tokens in the prompt.
+    public var total: Int
+    /// Tokens taken from the prompt cache.
+    public var cached: Int
+    /// Tokens evaluated or taken from the cache so far.
+    public var processed: Int
+    /// Milliseconds since the job was submitted.
+    public var elapsedMS: Double
 }
 
 /// Timings and counts of a finished generation.
@@ -73,7 +88,21 @@ public final class GenerationJob: Sendable {
     func markCancelled() { state.withLock { $0.cancelled = true } }
 
     /// Records how much of the prompt came from the prompt cache (worker thread, at admission).
-    func admitted(cachedTokens: Int) { state.withLock { $0.cached = cachedTokens } }
+    func admitted(cachedTokens: Int) {
+        state.withLock { $0.cached = cachedTokens }
+        prefilled(remaining: job.prompt.count - cachedTokens)
+    }
+
+    /// Reports that `remaining` prompt tokens are left to evaluate (worker thread).
+    func prefilled(remaining: Int) {
+        let cached = state.withLock { $0.cached }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
+        continuation.yield(
+            .progress(
+                PromptProgress(
+                    total: job.prompt.count, cached: cached, processed: job.prompt.count - remaining,
+                    elapsedMS: elapsed)))
+    }
 
     /// Delivers a token (worker thread).
     func deliver(_ token: GeneratedToken, choice: ContrastiveChoice? = nil) {

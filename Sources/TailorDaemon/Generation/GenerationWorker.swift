@@ -200,6 +200,7 @@ final class GenerationWorker: @unchecked Sendable {
         let jobs = running
         for e in events where e.finished { running[e.slot] = nil }
         condition.unlock()
+        for p in decoder.prefilled { jobs[p.slot]?.prefilled(remaining: p.remaining) }
         for e in events {
             guard let job = jobs[e.slot] else { continue }
             switch e.step {

@@ -81,6 +81,25 @@ enum CompletionFormat {
         return ["content": content]
     }
 
+    /// A streamed report of the prompt's evaluation (`return_progress`), as llama.cpp sends it:
+    /// the endpoint's chunk with no text (no choices, for OpenAI's) and `prompt_progress`.
+    static func progressChunk(_ r: CompletionRequest, _ p: PromptProgress, choice: Int, model: String) -> [String: Any]
+    {
+        let progress: [String: Any] = [
+            "total": p.total, "cache": p.cached, "processed": p.processed, "time_ms": p.elapsedMS,
+        ]
+        switch r.endpoint {
+        case .completion, .infill:
+            return ["index": choice, "content": "", "tokens": [Int](), "stop": false, "prompt_progress": progress]
+        case .openAICompletion, .openAIChat:
+            return [
+                "id": r.id, "object": r.endpoint == .openAIChat ? "chat.completion.chunk" : "text_completion",
+                "created": created(), "model": model, "system_fingerprint": fingerprint, "choices": [Any](),
+                "prompt_progress": progress,
+            ]
+        }
+    }
+
     /// Whether tokens carry their probabilities (`n_probs`, OpenAI's `logprobs`).
     static func reportsProbabilities(_ r: CompletionRequest) -> Bool {
         r.endpoint == .completion || r.endpoint == .infill ? r.probabilities > 0 : r.logprobs

@@ -82,6 +82,8 @@ struct CompletionRequest: Sendable {
     var logprobs = false
     /// llama.cpp's `post_sampling_probs`: report the sampler's final distribution instead.
     var postSampling = false
+    /// llama.cpp's `return_progress`: a stream reports the prompt's evaluation as it goes.
+    var returnProgress = false
     /// llama.cpp's `return_tokens`: the final answer lists the generated token ids.
     var returnTokens = false
     /// llama.cpp's `ignore_eos`: the end-of-generation tokens are banned (a −∞ logit bias).
@@ -235,6 +237,7 @@ struct CompletionRequest: Sendable {
         logitBias = try Self.logitBias(json["logit_bias"])
         ignoreEOS = try f.bool("ignore_eos") ?? false
         returnTokens = try f.bool("return_tokens") ?? false
+        returnProgress = try f.bool("return_progress") ?? false
         choices = try f.int("n", in: 1...Self.maxChoices) ?? 1
         if let options = json["stream_options"], !(options is NSNull) {
             guard let options = options as? [String: Any] else {

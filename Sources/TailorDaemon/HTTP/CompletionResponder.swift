@@ -80,7 +80,13 @@ struct CompletionResponder: Sendable {
         var finals: [CompletionFormat.Final] = []
         for (choice, job) in started.enumerated() {
             let clock = ContinuousClock.now
-            var outcome = try await collect(job, request: request) { token, index in
+            var outcome = try await collect(
+                job, request: request,
+                onProgress: { progress in
+                    guard let sse, request.returnProgress else { return }
+                    try await sse.send(CompletionFormat.progressChunk(request, progress, choice: choice, model: model))
+                }
+            ) { token, index in
                 guard let sse, !request.warmUp else { return }
                 var chunk = CompletionFormat.chunk(
                     request, token: token, index: index, choice: choice, promptTokens: job.job.promptCount,
@@ -128,6 +134,7 @@ struct CompletionResponder: Sendable {
     /// Runs the job to its end (or its budget), calling `onToken` for each token.
     private func collect(
         _ started: GenerationStarter.Started, request: CompletionRequest,
+        onProgress: (PromptProgress) async throws -> Void = { _ in },
         onToken: (GeneratedToken, Int) async throws -> Void
     ) async throws -> Outcome {
         // t_max_prompt_ms is not a limit on the prefill, as in llama.cpp's server: a long prefix
@@ -151,6 +158,8 @@ struct CompletionResponder: Sendable {
                     return out
                 case let .failed(e):
                     throw e
+                case let .progress(p):
+                    try await onProgress(p)
                 }
             }
             throw CancellationError()

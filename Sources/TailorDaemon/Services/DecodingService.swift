@@ -54,6 +54,8 @@ public struct DecodingService: RPCService {
                     return
                 case let .failed(e):
                     throw e
+                case .progress:
+                    break  // the wire protocol has no progress event
                 }
             }
             // The stream ended without a result: the task was cancelled.

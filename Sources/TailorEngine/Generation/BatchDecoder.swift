@@ -117,6 +117,9 @@ public final class BatchDecoder {
     private var cache: PromptCache
     /// Prompt tokens each slot's current job took from the cache instead of prefilling.
     public var reusedPrefix: [Int] { cache.reusedPrefix }
+    /// The slots whose prompt advanced in the last `step`, with the prompt tokens they have
+    /// left to evaluate (0: the prompt is done): what a client's progress bar shows.
+    public private(set) var prefilled: [(slot: Int, remaining: Int)] = []
 
     /// A decoder with one slot per sequence of `context`.
     public init(context: InferenceContext, prefillChunkWhileDecoding: Int = 64) {
@@ -228,6 +231,7 @@ public final class BatchDecoder {
         var batch = StepBatch(budget: context.maxBatchTokens)
         addDecodingRows(to: &batch)
         addPrefillChunks(to: &batch)
+        prefilled.removeAll(keepingCapacity: true)
         guard !batch.items.isEmpty else { return [] }
         try forward(batch)
         return pickTokens(batch)
@@ -291,6 +295,7 @@ public final class BatchDecoder {
             let i = entry.slot
             guard let slot = slots[i], var g = slot.generation else { continue }
             g.pending.removeFirst(batch.items[entry.item].tokens.count)
+            if g.prefilling { prefilled.append((i, g.pending.count)) }
             guard entry.completes else { slots[i] = slot.with(g); continue }
             g.prefilling = false
             let full = context.length(of: i) >= context.maxContext

@@ -101,6 +101,29 @@ final class HTTPGenerationOptionsTests: XCTestCase {
         XCTAssertEqual(content(try post("/completion", free)), content(try post("/completion", free)))
     }
 
+    /// return_progress: one report at admission (what the cache held), then one per prefill
+    /// chunk of `batch_tokens`, the last with the whole prompt processed.
+    func testPromptProgressIsStreamedPerChunk() throws {
+        server = try HTTPTestDaemon(extra: "batch_tokens = 8\n")
+        let prompt = String(repeating: "the theme of the sea ", count: 6)
+        let body = #"{"prompt": ""# + prompt + #"", "n_predict": 2, "stream": true, "return_progress": true}"#
+        for round in 0..<2 {
+            let r = try HTTPTestClient.call(server!.http, "POST", "/completion", body: body)
+            let reports = r.events.compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["prompt_progress"]
+                    as? [String: Any]
+            }
+            let processed = reports.compactMap { $0["processed"] as? Int }
+            let total = try XCTUnwrap(reports.first?["total"] as? Int)
+            let cached = try XCTUnwrap(reports.first?["cache"] as? Int)
+            XCTAssertEqual(processed.first, cached, "round \(round)")
+            XCTAssertEqual(processed.last, total, "round \(round)")
+            XCTAssertEqual(processed, processed.sorted(), "round \(round)")
+            XCTAssertEqual(reports.count, 1 + (total - cached + 7) / 8, "round \(round): \(processed)")
+            if round == 1 { XCTAssertGreaterThan(cached, total / 2, "the second round reuses the prompt") }
+        }
+    }
+
     func testSlotsAreOffByDefault() throws {
         server = try HTTPTestDaemon()
         XCTAssertEqual(try HTTPTestClient.call(server!.http, "GET", "/slots").status, 501)
