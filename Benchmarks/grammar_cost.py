@@ -14,20 +14,10 @@ its ratio to the unconstrained run of the same round:
 Needs a tailord with `http_socket` set (see docs/editors.md). Standard library only.
 """
 import argparse
-import http.client
 import json
-import socket
 import statistics
 
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=600)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
+from editor_latency import UnixHTTPConnection
 
 
 CONSTRAINTS = {
