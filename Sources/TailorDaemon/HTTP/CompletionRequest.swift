@@ -102,7 +102,8 @@ struct CompletionRequest: Sendable {
 
     /// The most `n_probs` reported; each is a scan of the vocabulary per token.
     static let maxProbabilities = 100
-    /// The most answers one request may ask for.
+    /// The most answers one request may ask for (prompts of a batch × OpenAI's n): each is a
+    /// job in the queue, which a single request must not fill.
     static let maxChoices = 16
 
     /// The accepted ranges of integer fields. Every integer from a client is checked against
@@ -239,6 +240,12 @@ struct CompletionRequest: Sendable {
         returnTokens = try f.bool("return_tokens") ?? false
         returnProgress = try f.bool("return_progress") ?? false
         choices = try f.int("n", in: 1...Self.maxChoices) ?? 1
+        guard prompts.count * choices <= Self.maxChoices else {
+            throw HTTPProblem(
+                400,
+                "\(prompts.count) prompts × n \(choices) is \(prompts.count * choices) answers; the limit is \(Self.maxChoices)"
+            )
+        }
         if let options = json["stream_options"], !(options is NSNull) {
             guard let options = options as? [String: Any] else {
                 throw HTTPProblem(400, "field 'stream_options' must be an object")

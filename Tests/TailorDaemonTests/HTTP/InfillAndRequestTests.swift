@@ -64,6 +64,10 @@ final class InfillAndRequestTests: XCTestCase {
         XCTAssertEqual(try prompts(#"[1, "a", 2]"#), [.mixed([.token(1), .text("a"), .token(2)])])
         XCTAssertThrowsError(try prompts(#"{"prompt_string": "x", "multimodal_data": "AAAA"}"#))
         XCTAssertThrowsError(try prompts(#"[[1], 2]"#), "a number among a batch's prompts")
+        XCTAssertThrowsError(
+            try CompletionRequest(
+                endpoint: .openAICompletion, body: Array(#"{"prompt": ["a", "b", "c"], "n": 6}"#.utf8)),
+            "18 answers")
         let inserted = try CompletionRequest(
             endpoint: .openAICompletion, body: Array(#"{"prompt": "def f(", "suffix": "):\n"}"#.utf8))
         XCTAssertEqual(inserted.prompt, .infill(prefix: "def f(", suffix: "):\n", extra: [], prompt: ""))
