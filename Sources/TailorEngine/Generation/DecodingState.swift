@@ -106,9 +106,11 @@ public struct DecodingState {
     /// advancing: for a caller that needs the token's id even when it ends the generation
     /// (the negative sampler scores the end token too), then calls `advance`.
     ///
-    /// Under a grammar, a first draw the grammar allows is kept: that is a draw from the
-    /// distribution restricted to allowed tokens, without testing the whole vocabulary. Only
-    /// when it is refused is every token tested and the draw made again over the allowed ones.
+    /// Under a grammar, a first draw the grammar allows is kept, as llama.cpp keeps it: with
+    /// plain temperature sampling (and greedily) that is exactly a draw from the distribution
+    /// restricted to allowed tokens, without testing the whole vocabulary; with top-k, top-p
+    /// or min-p the cut is taken before the restriction. Only when the draw is refused is every
+    /// token tested and the draw made again over the allowed ones.
     public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         let first = sampler.sample(logits, history: history)
         guard let grammar, !allows(first) else { return first }
