@@ -50,6 +50,7 @@ tar -xzf "$archive" -C "$work" --strip-components=5 --wildcards "*/llama.cpp/too
 cp "$here"/test_tailor_*.py "$work/unit/"
 
 export LLAMA_SERVER_BIN_PATH="$here/llama-server"
+export PORT="${PORT:-18080}"  # the tests' default, 8080, is a common development port
 export TAILORD="${TAILORD:-$repo/.build/debug/tailord}"
 export TAILOR_SUITE_MODEL="$model"
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
