@@ -44,45 +44,23 @@ public struct AutopilotSettings: Sendable, Equatable {
     /// Applies one config key; false when it is not an autopilot key.
     /// - Throws: `ConfigProblem` for a bad value.
     mutating func apply(key: String, value: String) throws -> Bool {
-        func number(_ range: ClosedRange<Double>) throws -> Double {
-            guard let v = Double(value), range.contains(v) else {
-                throw ConfigProblem(
-                    "\(key) must be a number in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
-            }
-            return v
-        }
-        func int(_ range: ClosedRange<Int>) throws -> Int {
-            guard let v = Int(value), range.contains(v) else {
-                throw ConfigProblem(
-                    "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
-            }
-            return v
-        }
-        func flag() throws -> Bool {
-            switch value.lowercased() {
-            case "on", "true", "yes", "1": return true
-            case "off", "false", "no", "0": return false
-            default: throw ConfigProblem("\(key) must be on or off, not '\(value)'")
-            }
-        }
+        let v = ConfigValue(key: key, text: value)
         switch key {
-        case "autopilot": enabled = try flag()
-        case "autopilot_min_new_items": minNewItems = try int(1...1 << 20)
-        case "autopilot_idle_seconds": idleSeconds = try number(0...86_400)
-        case "autopilot_ac_only": acOnly = try flag()
-        case "autopilot_max_jobs_per_day": maxJobsPerDay = try int(1...1440)
-        case "autopilot_holdout": holdout = try int(1...256)
-        case "autopilot_margin": gate.margin = try number(0...1)
-        case "autopilot_loglik_margin": gate.logLikelihoodMargin = try number(0...100)
-        case "autopilot_check_seconds": checkSeconds = try number(0.1...3600)
-        case "autopilot_backoff_seconds": backoffSeconds = try number(0...86_400)
-        case "autopilot_backoff_max_seconds": backoffMaxSeconds = try number(0...30 * 86_400)
-        case "autopilot_power_supply_dir":
-            guard value.hasPrefix("/") else { throw ConfigProblem("\(key) must be an absolute path") }
-            powerSupplyDirectory = value
-        case "autopilot_learning_rate": parameters.learningRate = Float(try number(1e-9...0.999))
-        case "autopilot_epochs": parameters.epochs = UInt32(try int(1...100))
-        case "autopilot_samples": parameters.samples = UInt32(try int(1...64))
+        case "autopilot": enabled = try v.flag()
+        case "autopilot_min_new_items": minNewItems = try v.int(1...1 << 20)
+        case "autopilot_idle_seconds": idleSeconds = try v.number(0...86_400)
+        case "autopilot_ac_only": acOnly = try v.flag()
+        case "autopilot_max_jobs_per_day": maxJobsPerDay = try v.int(1...1440)
+        case "autopilot_holdout": holdout = try v.int(1...256)
+        case "autopilot_margin": gate.margin = try v.number(0...1)
+        case "autopilot_loglik_margin": gate.logLikelihoodMargin = try v.number(0...100)
+        case "autopilot_check_seconds": checkSeconds = try v.number(0.1...3600)
+        case "autopilot_backoff_seconds": backoffSeconds = try v.number(0...86_400)
+        case "autopilot_backoff_max_seconds": backoffMaxSeconds = try v.number(0...30 * 86_400)
+        case "autopilot_power_supply_dir": powerSupplyDirectory = try v.absolutePath()
+        case "autopilot_learning_rate": parameters.learningRate = Float(try v.number(1e-9...0.999))
+        case "autopilot_epochs": parameters.epochs = UInt32(try v.int(1...100))
+        case "autopilot_samples": parameters.samples = UInt32(try v.int(1...64))
         default: return false
         }
         return true

@@ -109,10 +109,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             func fail(_ problem: String) -> ConfigError { ConfigError(path: path, line: n + 1, problem: problem) }
             func int(_ range: ClosedRange<Int>) throws -> Int {
-                guard let v = Int(value), range.contains(v) else {
-                    throw fail("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), not '\(value)'")
+                do { return try ConfigValue(key: key, text: value).int(range) } catch let p as ConfigProblem {
+                    throw fail(p.message)
                 }
-                return v
             }
             switch key {
             case "mode":

@@ -49,10 +49,9 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
     /// Applies one `http_*` config key; false when `key` is not one of them.
     /// - Throws: a message naming the problem, which the config reader places at its line.
     mutating func apply(key: String, value: String) throws -> Bool {
+        let v = ConfigValue(key: key, text: value)
         switch key {
-        case "http_socket":
-            guard value.hasPrefix("/") else { throw ConfigProblem("http_socket must be an absolute path") }
-            socket = value
+        case "http_socket": socket = try v.absolutePath()
         case "http_listen":
             guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]),
                 (1...65535).contains(port)
@@ -67,9 +66,7 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             }
             listenHost = host
             listenPort = port
-        case "http_token_file":
-            guard value.hasPrefix("/") else { throw ConfigProblem("http_token_file must be an absolute path") }
-            tokenFile = value
+        case "http_token_file": tokenFile = try v.absolutePath()
         case "http_mode":
             guard DecodingMode(rawValue: value) != nil, !value.isEmpty else {
                 throw ConfigProblem("http_mode must be \(DecodingMode.spelled)")
@@ -77,42 +74,19 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             mode = value
         case "http_user": user = value
         case "http_task": task = value
-        case "http_header_timeout_seconds":
-            guard let v = Int(value), (1...3600).contains(v) else {
-                throw ConfigProblem("http_header_timeout_seconds must be 1...3600")
-            }
-            headerTimeout = .seconds(v)
-        case "http_body_timeout_seconds":
-            guard let v = Int(value), (1...3600).contains(v) else {
-                throw ConfigProblem("http_body_timeout_seconds must be 1...3600")
-            }
-            bodyTimeout = .seconds(v)
-        case "http_model_alias": aliases = Self.list(value)
-        case "http_model_tags": tags = Self.list(value)
-        case "http_slots":
-            guard let on = ["on": true, "true": true, "off": false, "false": false][value] else {
-                throw ConfigProblem("http_slots must be on or off")
-            }
-            slotsEndpoint = on
-        case "http_seed":
-            guard let v = Int(value), v >= -1, v <= Int(UInt32.max) else {
-                throw ConfigProblem("http_seed must be -1 (a random seed per request) or 0...4294967295")
-            }
-            seed = v < 0 ? nil : UInt64(v)
-        case "http_max_body_bytes":
-            guard let v = Int(value), (1024...(1 << 30)).contains(v) else {
-                throw ConfigProblem("http_max_body_bytes must be 1024...1073741824")
-            }
-            maxBodyBytes = v
+        case "http_header_timeout_seconds": headerTimeout = .seconds(try v.int(1...3600))
+        case "http_body_timeout_seconds": bodyTimeout = .seconds(try v.int(1...3600))
+        case "http_model_alias": aliases = v.list
+        case "http_model_tags": tags = v.list
+        case "http_slots": slotsEndpoint = try v.flag()
+        case "http_seed":  // -1: a random seed per request
+            let n = try v.int(-1...Int(UInt32.max))
+            seed = n < 0 ? nil : UInt64(n)
+        case "http_max_body_bytes": maxBodyBytes = try v.int(1024...(1 << 30))
         default:
             return false
         }
         return true
-    }
-
-    /// A comma-separated list, blanks dropped.
-    private static func list(_ value: String) -> [String] {
-        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     public static func == (a: Self, b: Self) -> Bool {
@@ -123,11 +97,4 @@ public struct HTTPEndpointConfiguration: Sendable, Equatable {
             && a.tags == b.tags
             && a.slotsEndpoint == b.slotsEndpoint && a.seed == b.seed
     }
-}
-
-/// A bad value of a config section's key (`http_*`, `autopilot_*`); the file's reader adds
-/// where it is.
-struct ConfigProblem: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }

@@ -137,7 +137,7 @@ final class ConfigurationTests: XCTestCase {
             ("http_mode = fancy", "http_mode must be base, tam, oppu, dpo-only, cope or cd-only"),
             ("http_max_body_bytes = 12", "http_max_body_bytes must be"),
             ("http_slots = maybe", "http_slots must be on or off"),
-            ("http_seed = -2", "http_seed must be -1 (a random seed per request) or 0...4294967295"),
+            ("http_seed = -2", "http_seed must be an integer in -1...4294967295, not '-2'"),
         ]
         for (line, message) in cases {
             XCTAssertThrowsError(try c.apply(configFile: "# ok\n\(line)\n", path: "/etc/t.conf"), line) { e in
