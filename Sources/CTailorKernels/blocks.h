@@ -16,6 +16,14 @@ typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK32 / 2]; } blk_q5_1;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QKK / 2]; } blk_q4_K;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QKK / 8]; uint8_t qs[QKK / 2]; } blk_q5_K;
 typedef struct { uint8_t ql[QKK / 2]; uint8_t qh[QKK / 4]; int8_t scales[QKK / 16]; uint16_t d; } blk_q6_K;
+/// 16 sub-blocks of 16, each with a 4-bit scale and a 4-bit min in one byte; 2-bit quants,
+/// four per byte, the bytes of each 128-element half holding elements 32 apart:
+/// x = d*sc*q - dmin*m.
+typedef struct { uint8_t scales[QKK / 16]; uint8_t qs[QKK / 4]; uint16_t d, dmin; } blk_q2_K;
+/// 2 low bits as in Q2_K plus a high bit (hmask; a clear bit subtracts 4), 16 sub-blocks with
+/// 6-bit scales (4 low bits in scales[0..7], 2 high in scales[8..11]) offset by 32:
+/// x = d*(sc-32)*q.
+typedef struct { uint8_t hmask[QKK / 8]; uint8_t qs[QKK / 4]; uint8_t scales[12]; uint16_t d; } blk_q3_K;
 /// The "imatrix" 4-bit formats: each nibble indexes a fixed non-linear table of int8 values.
 typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_iq4_nl;                // x = d*kv[q]
 /// 8 sub-blocks of 32, each with a 6-bit scale (4 low bits in scales_l, 2 high in scales_h)
@@ -38,6 +46,8 @@ static_assert(sizeof(blk_q4_0) == 18, "q4_0 block");
 static_assert(sizeof(blk_q4_1) == 20, "q4_1 block");
 static_assert(sizeof(blk_q5_0) == 22, "q5_0 block");
 static_assert(sizeof(blk_q5_1) == 24, "q5_1 block");
+static_assert(sizeof(blk_q2_K) == 84, "q2_K block");
+static_assert(sizeof(blk_q3_K) == 110, "q3_K block");
 static_assert(sizeof(blk_q4_K) == 144, "q4_K block");
 static_assert(sizeof(blk_q5_K) == 176, "q5_K block");
 static_assert(sizeof(blk_q6_K) == 210, "q6_K block");

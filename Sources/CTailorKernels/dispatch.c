@@ -10,7 +10,7 @@ int tk_block_size(int type) {
     switch (type) {
     case TK_F32: case TK_F16: case TK_BF16: return 1;
     case TK_Q8_0: case TK_Q4_0: case TK_Q4_1: case TK_Q5_0: case TK_Q5_1: case TK_IQ4_NL: return QK32;
-    case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: case TK_IQ4_XS: return QKK;
+    case TK_Q2_K: case TK_Q3_K: case TK_Q4_K: case TK_Q5_K: case TK_Q6_K: case TK_IQ4_XS: return QKK;
     default: return 0;
     }
 }
@@ -24,6 +24,8 @@ int tk_type_size(int type) {
     case TK_Q4_1: return sizeof(blk_q4_1);
     case TK_Q5_0: return sizeof(blk_q5_0);
     case TK_Q5_1: return sizeof(blk_q5_1);
+    case TK_Q2_K: return sizeof(blk_q2_K);
+    case TK_Q3_K: return sizeof(blk_q3_K);
     case TK_Q4_K: return sizeof(blk_q4_K);
     case TK_Q5_K: return sizeof(blk_q5_K);
     case TK_Q6_K: return sizeof(blk_q6_K);

@@ -20,7 +20,10 @@ void openblas_set_num_threads(int n);
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
-static int uses_k_blocks(int type) { return type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS; }
+static int uses_k_blocks(int type) {
+    return type == TK_Q2_K || type == TK_Q3_K || type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K
+        || type == TK_IQ4_XS;
+}
 static int is_float_type(int type) { return type == TK_F32 || type == TK_F16 || type == TK_BF16; }
 
 size_t tk_matmul_scratch_size(int type, int64_t cols, int nx) {

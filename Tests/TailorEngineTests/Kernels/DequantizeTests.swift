@@ -9,7 +9,7 @@ import XCTest
 /// random blocks (Scripts/fixtures/make_dequant_fixtures.py).
 final class DequantizeTests: XCTestCase {
     static let types: [GGMLType] = [
-        .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs,
+        .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .q2_K, .q3_K,
     ]
 
     override func tearDown() { tk_force_portable(false) }
