@@ -141,18 +141,34 @@ struct DataCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export a user's data as JSONL (what `data import` reads back).")
+            abstract: "Export a user's data as JSONL (what `data import` reads back), or as TRL's datasets.",
+            discussion: """
+                --format trl-sft writes {prompt, completion} per history item; trl-dpo writes
+                {prompt, chosen, rejected} per pair the user gave or made by editing a suggestion
+                (not the synthetic negatives). Prompts are the inputs as Tailor's trainer reads
+                them: plain text, no chat template. `tailor train --print-config` gives the
+                matching PEFT and TRL hyperparameters.
+                """)
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "The user.") var user: String
         @Option(help: "Only this task's.") var task: String = ""
+        @Option(help: "tailor, trl-sft or trl-dpo.") var format: String = ExportFormat.tailor.rawValue
         @Option(name: [.short, .customLong("output")], help: "Write to this file (default: standard output).")
         var output: String?
 
+        func validate() throws {
+            guard ExportFormat(rawValue: format) != nil else {
+                throw ValidationError("format must be tailor, trl-sft or trl-dpo, not '\(format)'")
+            }
+        }
+
         func run() async throws {
-            let data = try await withClient(connection) { try await $0.exportData(user: user, task: task) }
+            let exported = try await withClient(connection) { try await $0.exportData(user: user, task: task) }
+            let (data, rows) = try ExportFormat(rawValue: format)!.convert(exported)
             if let output {
                 try AtomicFile.write(data, to: output, mode: 0o600)
-                FileHandle.standardError.write(Data("exported \(data.count) bytes to \(output)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("exported \(rows) records (\(data.count) bytes) to \(output)\n".utf8))
             } else {
                 FileHandle.standardOutput.write(Data(data))
             }

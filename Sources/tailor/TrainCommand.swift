@@ -117,6 +117,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-wait"), help: "Submit and print the job id without following it.") var noWait = false
     @Flag(help: "Print progress as JSON lines (one object per update).") var json = false
     @Flag(help: "Train on files, without the daemon.") var offline = false
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print the resolved hyperparameters as PEFT's LoraConfig and TRL's SFTConfig/DPOConfig (JSON), and exit.")
+    var printConfig = false
     @OptionGroup var files: OfflineTraining.Files
     @Option(name: [.customShort("t"), .long], help: "Offline: threads (default: all cores).") var threads: Int?
 
@@ -127,6 +131,16 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if printConfig {
+            var request = Jobs.SubmitRequest(kind: kind, user: user, task: task)
+            request.parameters = hyper.parameters
+            let spec: JobSpec
+            do { spec = try JobSpec(request) } catch { throw CLIError("\(error)") }
+            let json = try JSONSerialization.data(
+                withJSONObject: try spec.huggingFaceConfigs(), options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: json, as: UTF8.self))
+            return
+        }
         if offline {
             try OfflineTraining(
                 kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters,

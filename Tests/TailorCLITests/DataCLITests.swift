@@ -82,6 +82,18 @@ final class DataCLITests: DaemonTestCase {
             Data(contentsOf: URL(fileURLWithPath: out)), format: .jsonl, task: "x")
         XCTAssertEqual(exported.history.count, 50)
         XCTAssertEqual(exported.history[3].output, "Fix parser case 3")
+        // TRL's prompt-completion format: the inputs and outputs as the trainer reads them.
+        let sft = dir + "/sft.jsonl"
+        let trl = try cli(["data", "export", "--user", "Grace Hopper", "--format", "trl-sft", "-o", sft])
+        XCTAssertEqual(trl.status, 0, trl.stderr)
+        XCTAssertTrue(trl.stderr.contains("exported 50 records"), trl.stderr)
+        let trlRows = try String(contentsOfFile: sft, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
+        }
+        XCTAssertEqual(trlRows.count, 50)
+        XCTAssertEqual(
+            trlRows[3], ["prompt": "Write a subject for change 3 to the parser", "completion": "Fix parser case 3"])
+        XCTAssertNotEqual(try cli(["data", "export", "--user", "Grace Hopper", "--format", "trl-kto"]).status, 0)
         // Bad input: the error names the line and field, and the exit status says it failed.
         try Data("{\"id\": \"z\", \"input\": \"\", \"output\": \"o\"}\n".utf8).write(
             to: URL(fileURLWithPath: dir + "/bad.jsonl"))

@@ -5,6 +5,7 @@ each stream's closing Status to a result or a TailorError. Streams are multiplex
 other streams that arrive while one is being read are kept until their stream is read.
 """
 import collections
+import json
 import os
 import socket
 import stat
@@ -241,10 +242,25 @@ class Client:
         req = preferences_pb2.CountDataRequest(user=user, owner_uid=owner_uid, task=task)
         return list(preferences_pb2.CountDataResponse.FromString(self.call("tailor.v1.Preferences", "Count", req)).counts)
 
-    def export_data(self, user, task="", owner_uid=0):
-        """A user's data as JSONL bytes (what import_data reads back)."""
+    def export_data(self, user, task="", owner_uid=0, format="tailor"):
+        """A user's data as JSONL bytes: Tailor's (what import_data reads back), or TRL's
+        datasets as `tailor data export --format` writes them: "trl-sft" ({prompt, completion}
+        per history item) or "trl-dpo" ({prompt, chosen, rejected} per pair the user gave or
+        made by editing a suggestion; not the synthetic negatives)."""
+        if format not in ("tailor", "trl-sft", "trl-dpo"):
+            raise ValueError("format must be tailor, trl-sft or trl-dpo, not %r" % (format,))
         stream = self._open("tailor.v1.Preferences", "Export", preferences_pb2.ExportDataRequest(user=user, owner_uid=owner_uid, task=task))
-        return self._download(stream)[1]
+        data = self._download(stream)[1]
+        if format == "tailor":
+            return data
+        rows = []
+        for line in data.splitlines():
+            record = json.loads(line)
+            if format == "trl-sft" and "input" in record and "output" in record:
+                rows.append({"prompt": record["input"], "completion": record["output"]})
+            elif format == "trl-dpo" and record.get("source") in ("explicit", "feedback"):
+                rows.append({"prompt": record["prompt"], "chosen": record["chosen"], "rejected": record["rejected"]})
+        return b"".join(json.dumps(r, sort_keys=True, ensure_ascii=False).encode() + b"\n" for r in rows)
 
     def delete_user(self, user, owner_uid=0):
         """Forgets a user: their data and adapters. Returns what was removed."""

@@ -4,6 +4,7 @@ Scripts/test.sh starts a daemon serving the committed tiny llama model and runs 
 TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL set; without them the tests skip.
 """
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -168,6 +169,11 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(page.pairs[0].chosen, "Please review PR 7")
         exported = self.client.export_data(user)
         self.assertEqual(len(exported.splitlines()), 3 + 1 + 1)
+        sft = [json.loads(l) for l in self.client.export_data(user, format="trl-sft").splitlines()]
+        self.assertIn({"prompt": "lunch?", "completion": "Lunch at 1"}, sft)
+        self.assertEqual(len(sft), 3)
+        dpo = [json.loads(l) for l in self.client.export_data(user, format="trl-dpo").splitlines()]
+        self.assertEqual(dpo, [{"prompt": "Subject for: review", "chosen": "Please review PR 7", "rejected": "Review please"}])
         with self.assertRaises(TailorError) as bad:
             self.client.add_history(user, [{"id": "x", "task": "email", "input": "", "output": "o"}])
         self.assertEqual(bad.exception.code, 3)
