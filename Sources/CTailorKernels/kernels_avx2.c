@@ -88,6 +88,14 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
                       UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
                       d = _cvtsh_ss(b[i].d); m = -16.0f * d; }
 
+/// IQ4_NL: each nibble indexes the 16 int8 values of kvalues (vpshufb), then as Q8_0.
+#define UNPACK_IQ4_NL { const __m128i tbl_ = _mm_loadu_si128((const __m128i *)tk_iq4nl_values); \
+                        const __m128i q_ = _mm_loadu_si128((const __m128i *)b[i].qs); \
+                        const __m128i m_ = _mm_set1_epi8(0xF); \
+                        wl = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl_, _mm_and_si128(q_, m_))); \
+                        wh = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl_, _mm_and_si128(_mm_srli_epi16(q_, 4), m_))); \
+                        d = _cvtsh_ss(b[i].d); m = 0.0f; (void)m; }
+
 TK_ROW_KERNEL(row1_q8_0, blk_q8_0, 1, 0, UNPACK_Q8_0)
 TK_ROW_KERNEL(row2_q8_0, blk_q8_0, 2, 0, UNPACK_Q8_0)
 TK_ROW_KERNEL(row1_q4_0, blk_q4_0, 1, 1, UNPACK_Q4_0)
@@ -96,6 +104,8 @@ TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, 1, UNPACK_Q5_0)
 TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
+TK_ROW_KERNEL(row1_iq4_nl, blk_iq4_nl, 1, 0, UNPACK_IQ4_NL)
+TK_ROW_KERNEL(row2_iq4_nl, blk_iq4_nl, 2, 0, UNPACK_IQ4_NL)
 
 // ---------------------------------------------------------------- K-quant rows
 // One super-block (256 weights) is unpacked once and multiplied into every activation row.
@@ -224,6 +234,41 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
+/// One IQ4_XS row against NX activation rows (NX ≤ 2): each 32-weight sub-block looked up
+/// (vpshufb) to int8 and widened once; its int32 lanes (4·127·32767 < 2^24) times its scale
+/// (|ls - 32| ≤ 32) stay below 2^31 and are summed in int64, so the sum is exact and the float
+/// step the portable one.
+#define TK_IQ4XS_ROW(NAME, NX)                                                                      \
+    static inline void NAME(const blk_iq4_xs *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[NX];                                                                              \
+        for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
+        const __m128i tbl = _mm_loadu_si128((const __m128i *)tk_iq4nl_values);                      \
+        const __m128i low4 = _mm_set1_epi8(0xF);                                                    \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            __m256i wl[8], wh[8];                                                                   \
+            int32_t sc[8];                                                                          \
+            for (int ib = 0; ib < 8; ib++) {                                                        \
+                const __m128i q = _mm_loadu_si128((const __m128i *)(b[i].qs + 16 * ib));            \
+                wl[ib] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl, _mm_and_si128(q, low4)));       \
+                wh[ib] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(q, 4), low4))); \
+                sc[ib] = iq4xs_scale_avx2(&b[i], ib) - 32;                                          \
+            }                                                                                       \
+            const float d = _cvtsh_ss(b[i].d);                                                      \
+            for (int k = 0; k < NX; k++) {                                                          \
+                __m256i sum64 = _mm256_setzero_si256();                                             \
+                for (int ib = 0; ib < 8; ib++)                                                      \
+                    sum64 = _mm256_add_epi64(sum64, widen_epi32(_mm256_mullo_epi32(                 \
+                        dot_w16(wl[ib], wh[ib], a[k][i].qs + 32 * ib), _mm256_set1_epi32(sc[ib])))); \
+                acc[k] += d * a[k][i].d * (float)hsum_epi64(sum64);                                 \
+            }                                                                                       \
+        }                                                                                           \
+        for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
+    }
+
+TK_IQ4XS_ROW(row1_iq4_xs, 1)
+TK_IQ4XS_ROW(row2_iq4_xs, 2)
 TK_Q4K_ROW(row1_q4_K, blk_q4_K, 1, TK_K_HIGH_NONE)
 TK_Q4K_ROW(row2_q4_K, blk_q4_K, 2, TK_K_HIGH_NONE)
 TK_Q4K_ROW(row1_q5_K, blk_q5_K, 1, TK_K_HIGH_Q5)
@@ -247,7 +292,7 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
     float out[2];
-    if ((type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K) && nx <= 64) {
+    if ((type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS) && nx <= 64) {
         const int64_t nbk = n / QKK;
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
@@ -255,11 +300,12 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, ak, nbk)
         TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, ak, nbk)
         TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, ak, nbk)
+        TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, ak, nbk)
         default: return;
         }
     }
-    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_Q4_K
-          || type == TK_Q5_K || type == TK_Q6_K)) {
+    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_IQ4_NL
+          || type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS)) {
         for (int64_t r = 0; r < nrows; r++)
             for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
         return;
@@ -275,6 +321,7 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, a, nb)
     TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, a, nb)
     TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, a, nb)
+    TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, a, nb)
     default: return;
     }
 }
