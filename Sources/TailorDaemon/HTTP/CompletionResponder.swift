@@ -58,7 +58,7 @@ struct CompletionResponder: Sendable {
             for prompt in request.prompts {
                 for i in 0..<(openAI ? request.choices : 1) {
                     var g = generation
-                    g.input = GenerationRequest(request, prompt: prompt, for: who, modelContext: modelContext).input
+                    g.input = GenerationRequest.input(prompt, of: request, modelContext: modelContext)
                     g.sampling.seed &+= UInt64(i)
                     started.append(try await starter.start(g, caller: who.caller))
                 }
@@ -213,9 +213,6 @@ struct SSEWriter: Sendable {
 }
 
 extension GenerationRequest {
-    /// The HTTP endpoint's request: its fields already hold llama.cpp's defaults where the
-    /// client left them out (`CompletionRequest`), so each maps as it is; top_k 0 keeps
-    /// llama.cpp's meaning (no cut) in the contrast too. CoPe's α and τ are the engine's.
     /// A prompt given as token ids: checked against the vocabulary, after the model's BOS.
     private static func tokenPrompt(_ ids: [Int32], _ model: Model) throws -> [Int32] {
         guard ids.allSatisfy({ Int($0) < model.tokenizer.vocabularySize }) else {
@@ -225,16 +222,13 @@ extension GenerationRequest {
         return model.tokenizer.promptStart + ids
     }
 
-    init(
-        _ request: CompletionRequest, prompt: CompletionRequest.Prompt? = nil, for who: HTTPPersonalization,
-        modelContext: Int
-    ) {
-        let input: Input
-        switch prompt ?? request.prompt {
-        case let .text(t): input = .text(t)
-        case let .chat(m): input = .chat(m)
+    /// What the model reads for one of `request`'s prompts (a batch has several).
+    static func input(_ prompt: CompletionRequest.Prompt, of request: CompletionRequest, modelContext: Int) -> Input {
+        switch prompt {
+        case let .text(t): return .text(t)
+        case let .chat(m): return .chat(m)
         case let .mixed(pieces):
-            input = .tokens { model in
+            return .tokens { model in
                 try Self.tokenPrompt(
                     pieces.flatMap { piece -> [Int32] in
                         switch piece {
@@ -245,15 +239,23 @@ extension GenerationRequest {
                     }, model)
             }
         case let .tokens(ids):
-            input = .tokens { model in try Self.tokenPrompt(ids, model) }
+            return .tokens { model in try Self.tokenPrompt(ids, model) }
         case let .infill(prefix, suffix, extra, typed):
             let budget = max(16, modelContext - (request.maxTokens ?? 256) - 1)
-            input = .tokens { model in
+            return .tokens { model in
                 InfillPrompt.tokens(
                     prefix: prefix, suffix: suffix, extra: extra, prompt: typed, tokenizer: model.tokenizer,
                     budget: budget)
             }
         }
+    }
+
+    /// The HTTP endpoint's request (for its first prompt): its fields already hold llama.cpp's
+    /// defaults where the client left them out (`CompletionRequest`), so each maps as it is;
+    /// top_k 0 keeps llama.cpp's meaning (no cut) in the contrast too. CoPe's α and τ are the
+    /// engine's.
+    init(_ request: CompletionRequest, for who: HTTPPersonalization, modelContext: Int) {
+        let input = Self.input(request.prompt, of: request, modelContext: modelContext)
         let sampling = SamplingParameters(
             temperature: request.temperature, topK: request.topK, topP: request.topP, minP: request.minP,
             repetitionPenalty: request.repeatPenalty, seed: request.seed, dry: request.dry)

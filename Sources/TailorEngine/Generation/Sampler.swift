@@ -51,9 +51,9 @@ public struct Sampler: Sendable {
         return Int32(best)
     }
 
-    /// Adds each bias to its token's logit (tokens beyond the row are ignored).
+    /// Adds each bias to its token's logit (ids outside the row are ignored).
     public static func bias(_ logits: UnsafeMutableBufferPointer<Float>, _ bias: [Int32: Float]) {
-        for (t, b) in bias where Int(t) < logits.count { logits[Int(t)] += b }
+        for (t, b) in bias where t >= 0 && Int(t) < logits.count { logits[Int(t)] += b }
     }
 
     /// Picks the next token given `logits` and the tokens generated or read so far.
