@@ -44,7 +44,13 @@ public struct UTF8StreamDecoder: Sendable {
                 if ok && !final { break }
                 i += 1; cut = i; continue
             }
-            i += n
+            // Complete in length: a byte that cannot continue it ends the bad prefix there
+            // (one U+FFFD) and may itself start a character, which must not be cut apart.
+            if let bad = ((i + 1)..<(i + n)).first(where: { pending[$0] & 0xC0 != 0x80 }) {
+                i = bad
+            } else {
+                i += n
+            }
             cut = i
         }
         if final { cut = pending.count }
