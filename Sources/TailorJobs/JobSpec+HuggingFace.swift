@@ -17,7 +17,9 @@ extension JobSpec {
             [
                 "learning_rate": d(c.learningRate), "num_train_epochs": c.epochs,
                 "per_device_train_batch_size": c.batchSize, "gradient_accumulation_steps": c.gradientAccumulation,
-                "warmup_ratio": c.warmupRatio, "weight_decay": d(c.weightDecay),
+                // transformers 5 reads a float in [0, 1) as the warmup's fraction of the steps
+                // (`warmup_ratio` is gone).
+                "warmup_steps": c.warmupRatio, "weight_decay": d(c.weightDecay),
                 "max_grad_norm": d(c.maxGradNorm), "seed": Int(c.seed), "lr_scheduler_type": "linear",
                 "optim": "adamw_torch", "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
                 "max_length": maxTokens,

@@ -27,7 +27,7 @@ struct EvalHarness {
 
     private func cachedAdapter(_ path: String) throws -> LoRAAdapter? {
         guard FileManager.default.fileExists(atPath: path + "/adapter_model.safetensors") else { return nil }
-        return try OfflineTraining.loadPEFT(path, model: model)
+        return try PEFTDirectory.load(path, model: model)
     }
 
     /// Logs every fifth step and the last.
@@ -50,7 +50,7 @@ struct EvalHarness {
         var cfg = TrainingConfiguration.tam
         cfg.epochs = command.tamEpochs
         let lora = try pipeline.supervised(others.map(\.textExample), configuration: cfg, hooks: progress("tam"))
-        try OfflineTraining.savePEFT(lora.adapter(name: "tam"), model: model, to: path)
+        try PEFTDirectory.save(lora.adapter(name: "tam"), model: model, to: path)
         return try cachedAdapter(path)!
     }
 
@@ -64,7 +64,7 @@ struct EvalHarness {
         let lora = try pipeline.supervised(
             user.profile.map(\.textExample), configuration: cfg, frozen: [AdapterUse(task)],
             hooks: progress("\(user.name) oppu"))
-        try OfflineTraining.savePEFT(lora.adapter(name: "oppu"), model: model, to: path)
+        try PEFTDirectory.save(lora.adapter(name: "oppu"), model: model, to: path)
         return try cachedAdapter(path)!
     }
 
@@ -99,7 +99,7 @@ struct EvalHarness {
         let lora = try pipeline.preference(
             pairs.map(\.textPreference), continuing: oppu, configuration: cfg, frozen: [AdapterUse(task)],
             hooks: progress("\(user.name) dpo"))
-        try OfflineTraining.savePEFT(lora.adapter(name: "dpo"), model: model, to: path)
+        try PEFTDirectory.save(lora.adapter(name: "dpo"), model: model, to: path)
         return try cachedAdapter(path)!
     }
 

@@ -15,6 +15,8 @@ struct LogitsCommand: ParsableCommand {
     @Flag(help: "Every position, not only the last.") var all = false
     @Flag(help: "Print JSON (the only format).") var json = false
     @Flag(help: "Use f32 activations for every product.") var exact = false
+    @Option(help: "A PEFT adapter directory to apply (repeatable; applied in order, as `run --lora`).")
+    var lora: [String] = []
 
     func validate() throws {
         guard (promptFile == nil) != (tokens == nil) else {
@@ -37,6 +39,7 @@ struct LogitsCommand: ParsableCommand {
             ids = model.tokenizer.encode(try readTextFile(promptFile!), addSpecial: true, parseSpecial: true)
         }
         guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        let adapters = try lora.map { AdapterUse(try PEFTDirectory.load($0, model: model)) }
         let n = ids.count
         let ctx = InferenceContext(
             model: model, maxContext: max(n, 16), maxBatchTokens: n,
@@ -44,7 +47,7 @@ struct LogitsCommand: ParsableCommand {
             precision: exact ? .exact : .fast)
         let rows: Int
         do {
-            rows = try ctx.forward([BatchItem(sequence: 0, tokens: ids, allLogits: all)])
+            rows = try ctx.forward([BatchItem(sequence: 0, tokens: ids, allLogits: all, adapters: adapters)])
         } catch {
             throw ValidationError("\(error)")
         }

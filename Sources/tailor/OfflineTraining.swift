@@ -22,6 +22,17 @@ struct OfflineTraining {
         var fileUser: String?
         @Option(help: "Offline: output — a PEFT dir (tam, oppu, dpo, cope) or a JSONL file of pairs (negatives).")
         var out: String?
+        @Option(
+            help:
+                "Offline negatives: also write every sample as JSONL, one line per item (prompt tokens; each sample's tokens, text and reward, lowest first; the one kept)."
+        )
+        var candidates: String?
+        @Flag(
+            name: .customLong("print-examples"),
+            help:
+                "Offline: print the token sequences the stage trains on as JSONL, in TRL's pre-tokenized columns (tam, oppu: input_ids, completion_mask; dpo: prompt_ids, chosen_ids, rejected_ids), and exit."
+        )
+        var printExamples = false
     }
 
     let kind: String
@@ -34,7 +45,9 @@ struct OfflineTraining {
 
     func run() throws {
         guard let data else { throw ValidationError("--offline needs --data FILE") }
-        guard let out = files.out else { throw ValidationError("--offline needs --out PATH") }
+        guard let out = files.out ?? (files.printExamples ? "" : nil) else {
+            throw ValidationError("--offline needs --out PATH")
+        }
         let model = try Model(path: try ModelOptions.path(model))
         var request = Jobs.SubmitRequest(kind: kind, user: "offline", task: task)
         request.parameters = parameters
@@ -42,14 +55,18 @@ struct OfflineTraining {
         do { spec = try JobSpec(request) } catch { throw ValidationError("\(error)") }
         let pipeline = PersonalizationPipeline(model: model, maxTokens: spec.maxTokens, threads: threads)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: data))
-        let task = try files.taskAdapter.map { try Self.loadPEFT($0, model: model) }.map { [AdapterUse($0)] } ?? []
-        var user = try files.userAdapter.map { try Self.loadPEFT($0, model: model) }
+        let task = try files.taskAdapter.map { try PEFTDirectory.load($0, model: model) }.map { [AdapterUse($0)] } ?? []
+        var user = try files.userAdapter.map { try PEFTDirectory.load($0, model: model) }
         let stages = spec.kind.stages
         let parsed = try PreferenceImport.parse(
             bytes, format: DataCommand.Import.guessFormat(data) == "jsonl" ? .jsonl : .perUser,
             task: self.task, user: files.fileUser)
         let history = Array(parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max))
         var pairs = parsed.pairs
+        if files.printExamples {
+            try Self.printExamples(kind: spec.kind, history: history, pairs: pairs, pipeline: pipeline)
+            return
+        }
         for stage in stages {
             switch stage {
             case .tam, .oppu:
@@ -57,13 +74,19 @@ struct OfflineTraining {
                     history.map(\.textExample), configuration: spec.sft, frozen: stage == .tam ? [] : task,
                     hooks: progress(stage))
                 user = lora.adapter(name: stage.rawValue)
-                if stages.count == 1 { try Self.savePEFT(user!, model: model, to: out) }
+                if stages.count == 1 { try PEFTDirectory.save(user!, model: model, to: out) }
             case .negatives:
                 guard let u = user else { throw ValidationError("negatives need --user-adapter (or run cope)") }
                 let sampler = try pipeline.negatives(task: task, user: u, configuration: spec.negatives)
                 pairs = []
+                var lines: [UInt8] = []
                 for (i, h) in history.enumerated() {
-                    guard let worst = try sampler.negative(for: h.textExample, index: i) else { continue }
+                    let (prompt, samples) = try sampler.samples(for: h.textExample, index: i)
+                    let kept = NegativeSampler.choose(samples, real: h.output)
+                    if files.candidates != nil {
+                        lines += try Self.candidatesLine(index: i, prompt: prompt, samples: samples, kept: kept)
+                    }
+                    guard let worst = kept else { continue }
                     pairs.append(
                         PreferencePair(
                             id: "negative:" + h.id, task: self.task, prompt: h.input, chosen: h.output,
@@ -72,12 +95,13 @@ struct OfflineTraining {
                 }
                 let file = stages.count == 1 ? out : out + ".negatives.jsonl"
                 try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: file, mode: 0o644)
+                if let path = files.candidates { try AtomicFile.write(lines, to: path, mode: 0o644) }
             case .dpo, .cope:
                 guard let u = user else { throw ValidationError("dpo needs --user-adapter (or run cope)") }
                 let lora = try pipeline.preference(
                     pairs.map(\.textPreference), continuing: u, configuration: spec.dpo, frozen: task,
                     hooks: progress(.dpo))
-                try Self.savePEFT(lora.adapter(name: "dpo"), model: model, to: out)
+                try PEFTDirectory.save(lora.adapter(name: "dpo"), model: model, to: out)
             }
         }
         Console.error("wrote \(out)")
@@ -102,19 +126,58 @@ struct OfflineTraining {
         })
     }
 
-    static func loadPEFT(_ dir: String, model: Model) throws -> LoRAAdapter {
-        try PEFTAdapter.load(
-            name: (dir as NSString).lastPathComponent,
-            configJSON: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json")),
-            safetensors: [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_model.safetensors"))),
-            config: model.config)
+    /// One `--candidates` line: history item `index`'s prompt tokens, its samples (tokens with
+    /// the EOS when one ended there, text, reward), lowest reward first, and the kept sample's
+    /// position among them (null when none differs from the real output).
+    static func candidatesLine(
+        index: Int, prompt: [Int32], samples: [ScoredCompletion], kept: ScoredCompletion?
+    ) throws -> [UInt8] {
+        let object: [String: Any] = [
+            "index": index, "prompt_tokens": prompt.map(Int.init),
+            "samples": samples.map {
+                ["tokens": $0.tokens.map(Int.init), "text": $0.text, "reward": Double($0.reward)]
+            },
+            "kept": kept.flatMap { k in samples.firstIndex { $0.tokens == k.tokens } } ?? NSNull(),
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) + [UInt8(ascii: "\n")]
     }
 
-    static func savePEFT(_ adapter: LoRAAdapter, model: Model, to dir: String) throws {
-        let (config, weights) = try PEFTAdapter.export(
-            adapter, config: model.config, baseModel: (model.file.path as NSString).lastPathComponent)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try AtomicFile.write(config, to: dir + "/adapter_config.json", mode: 0o644)
-        try AtomicFile.write(weights, to: dir + "/adapter_model.safetensors", mode: 0o644)
+    /// `--print-examples`: the sequences `kind`'s training stage reads, one JSON object per
+    /// line, as TRL's trainers take pre-tokenized data, so another trainer can be fed exactly
+    /// Tailor's tokens. A DPO pair whose rejected side kept a shorter prompt (both sides are
+    /// truncated to fit on their own) also carries `rejected_prompt_ids`.
+    static func printExamples(
+        kind: JobSpec.Kind, history: [HistoryItem], pairs: [PreferencePair], pipeline: PersonalizationPipeline
+    ) throws {
+        func ints(_ t: ArraySlice<Int32>) -> [Int] { t.map(Int.init) }
+        var rows: [[String: Any]] = []
+        switch kind {
+        case .tam, .oppu:
+            rows = pipeline.examples(history.map(\.textExample)).map { e in
+                [
+                    "input_ids": ints(e.tokens[...]),
+                    "completion_mask": (0..<e.tokens.count).map { $0 < e.targetStart ? 0 : 1 },
+                ]
+            }
+        case .dpo:
+            rows = pipeline.examples(pairs.map(\.textPreference)).map { p in
+                var row: [String: Any] = [
+                    "prompt_ids": ints(p.chosen.tokens[..<p.chosen.targetStart]),
+                    "chosen_ids": ints(p.chosen.tokens[p.chosen.targetStart...]),
+                    "rejected_ids": ints(p.rejected.tokens[p.rejected.targetStart...]),
+                ]
+                let rejectedPrompt = p.rejected.tokens[..<p.rejected.targetStart]
+                if rejectedPrompt != p.chosen.tokens[..<p.chosen.targetStart] {
+                    row["rejected_prompt_ids"] = ints(rejectedPrompt)
+                }
+                return row
+            }
+        case .negatives, .cope:
+            throw ValidationError("--print-examples prints one training stage: tam, oppu or dpo")
+        }
+        for row in rows {
+            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            Console.write(String(decoding: data, as: UTF8.self) + "\n")
+        }
     }
 }

@@ -59,6 +59,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("ctx"), help: "Context size.") var contextSize: Int = 4096
     @Flag(help: "Use f32 activations for every product (slower, reference-exact).") var exact = false
     @Flag(help: "Print timings to standard error.") var verbose = false
+    @Flag(
+        help:
+            "Print one JSON object instead of streaming: text, token ids (EOS excluded), finish reason, prompt tokens."
+    )
+    var json = false
     @Option(help: "A PEFT adapter directory to apply (repeatable; applied in order).") var lora: [String] = []
     @Option(help: "Merge the --lora adapters into a private copy of the weights: q8_0 or f16.") var merge: String?
     @Option(name: .customLong("user-lora"), help: "The user's adapter (PEFT dir), applied over the --lora adapters.")
@@ -81,6 +86,9 @@ struct RunCommand: ParsableCommand {
         if prompt == nil && isatty(STDIN_FILENO) != 0 && cope {
             throw ValidationError("the interactive chat decodes plainly: give a prompt to use --cope")
         }
+        if prompt == nil && isatty(STDIN_FILENO) != 0 && json {
+            throw ValidationError("the interactive chat has no JSON form: give a prompt to use --json")
+        }
         if let merge {
             guard merge == "q8_0" || merge == "f16" else { throw ValidationError("--merge must be q8_0 or f16") }
             guard !lora.isEmpty else { throw ValidationError("--merge needs --lora") }
@@ -91,21 +99,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var model = try modelOptions.load()
-        func load(_ dir: String) throws -> AdapterUse {
-            guard let config = FileManager.default.contents(atPath: dir + "/adapter_config.json"),
-                let weights = FileManager.default.contents(atPath: dir + "/adapter_model.safetensors")
-            else {
-                throw CLIError(
-                    "\(dir) is not a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)")
-            }
-            do {
-                return AdapterUse(
-                    try PEFTAdapter.load(
-                        name: dir, configJSON: config, safetensors: Array(weights), config: model.config))
-            } catch {
-                throw CLIError("\(dir): \(error)")
-            }
-        }
+        func load(_ dir: String) throws -> AdapterUse { AdapterUse(try PEFTDirectory.load(dir, model: model)) }
         var adapters = try lora.map(load)
         let userAdapter = try userLoRA.map(load)
         if let merge, !adapters.isEmpty {
@@ -162,17 +156,27 @@ struct RunCommand: ParsableCommand {
                 .generate(
                     prompt: ids, parameters: parameters, options: options,
                     onToken: { token, _ in
-                        Console.write(token.text)
+                        if !json { Console.write(token.text) }
                         return true
-                    }, onTail: { Console.write($0) })
+                    }, onTail: { if !json { Console.write($0) } })
         } else {
             let gen = Generator(context: ctx, adapters: adapters + (userAdapter.map { [$0] } ?? []))
             result = try gen.generate(prompt: ids, sampling: sampling.parameters, options: options) { piece in
-                Console.write(piece)
+                if !json { Console.write(piece) }
                 return true
             }
         }
-        Console.write("\n")
+        if json {
+            let object: [String: Any] = [
+                "text": result.text, "tokens": result.tokens.map(Int.init),
+                "finish_reason": result.finishReason.rawValue,
+                "prompt_tokens": result.promptTokens,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            Console.write(String(decoding: data, as: UTF8.self) + "\n")
+        } else {
+            Console.write("\n")
+        }
         if verbose {
             let pp = Double(result.promptTokens) / max(result.prefillSeconds, 1e-9)
             let tg = Double(result.tokens.count) / max(result.decodeSeconds, 1e-9)

@@ -128,6 +128,10 @@ struct TrainCommand: AsyncParsableCommand {
         guard ["tam", "oppu", "negatives", "dpo", "cope"].contains(kind) else {
             throw ValidationError("kind must be tam, oppu, negatives, dpo or cope, not '\(kind)'")
         }
+        if files.candidates != nil && !(offline && (kind == "negatives" || kind == "cope")) {
+            throw ValidationError(
+                "--candidates writes an offline negatives stage: use it with --offline negatives or cope")
+        }
     }
 
     func run() async throws {

@@ -181,19 +181,32 @@ public final class NegativeSampler {
 
     /// The negative for one history item: its prompt (the end of it, leaving room for the
     /// samples within `formatter.maxTokens`) sampled K times, and the lowest-reward sample that
-    /// differs from the user's real `output` (ignoring surrounding whitespace); nil when every
-    /// sample equals it or is empty. The text has NUL bytes replaced by U+FFFD, since stored
-    /// text (like the wire) cannot hold them.
+    /// differs from the user's real `output` (see `choose`).
     public func negative(
         input: String, output: String, index: Int, formatter: ExampleFormatter
     ) throws -> ScoredCompletion? {
-        let prompt = formatter.prompt(input)
+        Self.choose(try samples(input: input, index: index, formatter: formatter).candidates, real: output)
+    }
+
+    /// The prompt history item `index` is sampled from (the end of its input, leaving room for
+    /// the samples within `formatter.maxTokens`) and its K scored samples, lowest reward first.
+    public func samples(
+        input: String, index: Int, formatter: ExampleFormatter
+    ) throws -> (prompt: [Int32], candidates: [ScoredCompletion]) {
+        var prompt = formatter.prompt(input)
         let room = formatter.maxTokens - configuration.maxNewTokens - 1
-        let real = output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let list = try candidates(prompt: room > 0 ? Array(prompt.suffix(room)) : prompt, index: index)
-        guard var worst = list.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real }) else {
-            return nil
-        }
+        if room > 0 { prompt = Array(prompt.suffix(room)) }
+        return (prompt, try candidates(prompt: prompt, index: index))
+    }
+
+    /// The negative among `candidates` (lowest reward first): the first whose text differs
+    /// from the user's `real` output (ignoring surrounding whitespace); nil when every sample
+    /// equals it. The text has NUL bytes replaced by U+FFFD, since stored text (like the wire)
+    /// cannot hold them.
+    public static func choose(_ candidates: [ScoredCompletion], real: String) -> ScoredCompletion? {
+        let real = real.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard var worst = candidates.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real })
+        else { return nil }
         worst.text = worst.text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         return worst
     }

@@ -136,6 +136,17 @@ public struct PersonalizationPipeline: Sendable {
         public func negative(for item: TextExample, index: Int) throws -> ScoredCompletion? {
             try sampler.negative(input: item.input, output: item.output, index: index, formatter: formatter)
         }
+
+        /// History item `index`'s prompt tokens and all K scored samples, lowest reward first
+        /// (`negative` keeps the first that differs from the real output): for diagnostics and
+        /// for checking another implementation's scoring on the same samples.
+        public func samples(
+            for item: TextExample, index: Int
+        ) throws -> (
+            prompt: [Int32], candidates: [ScoredCompletion]
+        ) {
+            try sampler.samples(input: item.input, index: index, formatter: formatter)
+        }
     }
 
     /// The step loop every training stage shares.
