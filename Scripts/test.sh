@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs Tailor's tests: the whole suite; the engine's model tests again on the portable
 # (non-AVX2) kernels, which is the path aarch64 and older x86 CPUs take; the Python client's
-# tests against a live tailord; llama.cpp's own server test suite against tailord's HTTP endpoint
-# (Tests/LlamaServerSuite); `systemd-analyze verify` on the units; the wire layer under
-# AddressSanitizer and LeakSanitizer; each parser of untrusted bytes under libFuzzer for 20 s
-# (Scripts/fuzz.sh; TAILOR_FUZZ_SECONDS changes it, 0 skips it). Checks first that the committed protobuf-c code matches
-# Proto/ when protoc-c is installed, and that the sources are formatted (Scripts/format.sh --check). Ends with one line
-# "Tests: N passed, N failed" totalling all runs.
-# Tests that need ../shared or a fetched model skip with a message when those are absent.
+# tests against a live tailord, and tailor_cluster's (TRL, PEFT, Ray) against it and the CLI;
+# llama.cpp's own server test suite against tailord's HTTP endpoint (Tests/LlamaServerSuite);
+# `systemd-analyze verify` on the units; the wire layer under AddressSanitizer and
+# LeakSanitizer; each parser of untrusted bytes under libFuzzer for 20 s (Scripts/fuzz.sh;
+# TAILOR_FUZZ_SECONDS changes it, 0 skips it). Checks first that the committed protobuf-c code
+# matches Proto/ when protoc-c is installed, and that the sources are formatted
+# (Scripts/format.sh --check). Ends with one line "Tests: N passed, N failed" totalling all runs.
+# Tests that need ../shared, a fetched model or an optional Python package skip with a message.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,12 +43,19 @@ for _ in $(seq 200); do [ -S "$py_dir/s.sock" ] && break; sleep 0.05; done
 if .build/debug/tailor models load --socket "$py_dir/s.sock" --id tiny "$tiny" >/dev/null; then
   TAILOR_TEST_SOCKET="$py_dir/s.sock" TAILOR_TEST_MODEL="$tiny" \
       python3 -m unittest discover -v -s Clients/python/tests -p "test_*.py" 2>&1 | tee "$py_dir/py.log" || status=1
+  # tailor_cluster (TRL, PEFT, Ray) against the tailor CLI and the same daemon; its tests skip,
+  # saying what is missing, without torch, transformers, peft, trl, datasets or ray.
+  echo "== tailor_cluster against tailor and tailord (Clients/python/tailor_cluster)"
+  TAILOR_TEST_SOCKET="$py_dir/s.sock" TAILOR_BIN="$PWD/.build/debug/tailor" RAY_AUTH_MODE=disabled \
+      python3 -m unittest discover -v -s Clients/python/tailor_cluster/tests -p "test_*.py" 2>&1 \
+      | tee "$py_dir/cluster.log" || status=1
+  cat "$py_dir/cluster.log" >> "$py_dir/py.log"
 else
   echo "could not load the tiny model into tailord"; cat "$py_dir/tailord.log"; status=1
 fi
 kill -TERM "$daemon"
 wait "$daemon" || { echo "tailord did not exit cleanly on SIGTERM"; status=1; }
-py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$py_dir/py.log" | tail -1)
+py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$py_dir/py.log" | awk '{ n += $1 } END { print n + 0 }')
 py_failed=$(awk '/^FAILED \(/ { while (match($0, /[0-9]+/)) { n += substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }
     END { print n + 0 }' "$py_dir/py.log")
 rm -rf "$py_dir"
