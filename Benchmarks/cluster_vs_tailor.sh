@@ -3,7 +3,7 @@
 # CPU, same data, same hyperparameters, same threads: the 32 oldest commit_subject items of
 # ../shared's most active author but one (Barry Warsaw), SmolLM2 Q4_1, no task adapter,
 # `tailor train cope` defaults (OPPU, K=3 negatives, DPO). Prints each side's wall seconds and
-# the cluster's seconds per stage.
+# seconds per stage.
 #   Benchmarks/cluster_vs_tailor.sh [tailor-binary-dir]     (default .build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +26,19 @@ with open(sys.argv[2] + "/user.sft.jsonl", "w") as f:
         f.write(json.dumps({"prompt": i["input"], "completion": i["output"]}) + "\n")
 PY
 "$bin/tailor" train cope --task bench --print-config > "$work/cope.json"
+# Tailor's cope job is these three stages; run apart, each is timed.
+stage() {  # name, then the offline command's own arguments
+  local name=$1; shift
+  local t0; t0=$(date +%s.%N)
+  "$bin/tailor" train "$name" --offline --model "$model" --task bench -t "$threads" "$@" > /dev/null \
+      2>> "$work/tailor.log" || { tail -20 "$work/tailor.log"; exit 1; }
+  tailor_stages+=("$(printf '%s %.1f s' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)")")
+}
+tailor_stages=()
 start=$(date +%s.%N)
-"$bin/tailor" train cope --offline --model "$model" --data "$work/user.jsonl" --task bench \
-    --out "$work/tailor-adapter" -t "$threads" > /dev/null 2>&1
+stage oppu --data "$work/user.jsonl" --out "$work/oppu"
+stage negatives --data "$work/user.jsonl" --user-adapter "$work/oppu" --out "$work/pairs.jsonl"
+stage dpo --data "$work/pairs.jsonl" --user-adapter "$work/oppu" --out "$work/tailor-adapter"
 tailor_seconds=$(echo "$(date +%s.%N) - $start" | bc)
 start=$(date +%s.%N)
 OMP_NUM_THREADS=$threads PYTHONPATH=Clients/python/tailor_cluster:Clients/python \
@@ -36,7 +46,7 @@ OMP_NUM_THREADS=$threads PYTHONPATH=Clients/python/tailor_cluster:Clients/python
     --config "$work/cope.json" --out "$work/cluster-adapter" > "$work/cluster.json" 2> "$work/cluster.log" \
     || { tail -20 "$work/cluster.log"; exit 1; }
 cluster_seconds=$(echo "$(date +%s.%N) - $start" | bc)
-printf 'tailor (Swift, CPU, %s threads): %.1f s\n' "$threads" "$tailor_seconds"
+printf 'tailor (Swift, CPU, %s threads): %.1f s  stages: %s\n' "$threads" "$tailor_seconds" "${tailor_stages[*]}"
 printf 'tailor_cluster (TRL + PEFT, torch CPU, %s threads): %.1f s  stages: %s\n' "$threads" "$cluster_seconds" \
     "$(cat "$work/cluster.json")"
 printf 'ratio cluster / tailor: %.2f\n' "$(echo "$cluster_seconds / $tailor_seconds" | bc -l)"

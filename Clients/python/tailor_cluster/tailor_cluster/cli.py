@@ -29,6 +29,11 @@ def _quiet():
     transformers.utils.logging.disable_progress_bar()
 
 
+def _progress(line):
+    """Progress goes to standard error; standard output holds only the JSON result."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="tailor-cluster", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -75,7 +80,7 @@ def main(argv=None):
             summary = run(args.users, args.base, args.config, args.out, workers=args.workers,
                           task_adapter=args.task_adapter, task_data=args.task_data, task_config=args.task_config,
                           cpus_per_user=args.cpus_per_user, gpus_per_user=args.gpus_per_user,
-                          address=args.address, retries=args.retries)
+                          address=args.address, retries=args.retries, log=_progress)
             print(json.dumps(summary, sort_keys=True))
             return 1 if summary["failed"] else 0
         if args.command == "personalize":
@@ -83,7 +88,7 @@ def main(argv=None):
 
             metrics = personalize_user(args.user, read_jsonl(args.history), args.base, args.config, args.out,
                                        pairs=read_jsonl(args.pairs) if args.pairs else (),
-                                       task_adapter=args.task_adapter)
+                                       task_adapter=args.task_adapter, log=_progress)
             print(json.dumps(metrics["seconds"], sort_keys=True))
             return 0
         from tailor_client import Client, TailorError
@@ -93,7 +98,7 @@ def main(argv=None):
 
         try:
             with Client(args.socket or default_socket_path()) as client:
-                push(args.out, args.task, client, task_adapter=args.task_adapter, model=args.model)
+                push(args.out, args.task, client, task_adapter=args.task_adapter, model=args.model, log=_progress)
         except (TailorError, OSError) as error:
             print(f"tailor-cluster: push: {error}", file=sys.stderr)
             return 1

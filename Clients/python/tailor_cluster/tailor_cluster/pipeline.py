@@ -154,7 +154,8 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
     - history: the user's items, TRL's prompt-completion rows (`tailor data export --format
       trl-sft`).
     - pairs: the user's own preference rows (`--format trl-dpo`), learned beside the negatives.
-    - base: a GGUF file, a model directory or hub id, or a loaded (model, tokenizer).
+    - base: a GGUF file, a model directory or hub id, or a loaded (model, tokenizer), which
+      PEFT then wraps in place (load a fresh one per user).
     - config: a `tailor train cope --print-config` file (path, text or dict); a `oppu` config
       stops after OPPU.
     - task_adapter: the task adapter's PEFT directory (merged under the user's).
@@ -167,7 +168,8 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
     cfg = load_config(config)
     if cfg.sft is None:
         raise ValueError(f"a {cfg.kind} config has no OPPU stage: use `tailor train cope --print-config`")
-    history = list(history)
+    history = check_rows(history, ("prompt", "completion"), "history")
+    pairs = check_rows(pairs, ("prompt", "chosen", "rejected"), "pairs")
     metrics = {"user": user, "kind": cfg.kind, "items": len(history), "seconds": {}}
     clock = time.time()
     model, tokenizer = load_base(base) if isinstance(base, str) else base
@@ -203,7 +205,9 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
 
         clock = time.time()
         rows = [x for x in (formatter.dpo_row(p["prompt"], p["chosen"], p["rejected"])
-                            for p in list(pairs) + synthetic) if x]
+                            for p in pairs + synthetic) if x]
+        for row in rows:  # one schema for every row of the dataset
+            row.setdefault("rejected_prompt_ids", row["prompt_ids"])
         if rows:
             from datasets import Dataset
 
@@ -222,6 +226,19 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
     metrics["seconds"]["total"] = sum(metrics["seconds"].values())
     _save_atomically(policy, out_dir, metrics)
     return metrics
+
+
+def check_rows(rows, keys, what):
+    """`rows` as a list, each a dict holding string `keys`.
+    - Raises: ValueError naming the first bad row and key."""
+    rows = list(rows)
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise ValueError(f"{what} row {n} is not an object")
+        for key in keys:
+            if not isinstance(row.get(key), str):
+                raise ValueError(f"{what} row {n}: '{key}' must be a string")
+    return rows
 
 
 def read_jsonl(path):
