@@ -50,6 +50,8 @@ public enum PEFTAdapter {
         switch arch {
         case .llama: return ["LlamaForCausalLM", "LlamaModel"]
         case .qwen2: return ["Qwen2ForCausalLM", "Qwen2Model"]
+        case .qwen3: return ["Qwen3ForCausalLM", "Qwen3Model"]
+        case .smollm3: return ["SmolLM3ForCausalLM", "SmolLM3Model"]
         case .gemma3: return ["Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "Gemma3TextModel"]
         }
     }

@@ -57,7 +57,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .tensorShapeMismatch(path, tensor, e, f):
             return "\(path): tensor '\(tensor)' has shape \(f), expected \(e)"
         case let .unsupportedArchitecture(path, a):
-            return "\(path): unsupported architecture '\(a)' (supported: llama, qwen2, gemma3)"
+            let supported = Architecture.allCases.map(\.rawValue).joined(separator: ", ")
+            return "\(path): unsupported architecture '\(a)' (supported: \(supported))"
         }
     }
 }

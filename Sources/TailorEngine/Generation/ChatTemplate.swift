@@ -34,7 +34,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
         switch architecture {
         case .gemma3: return .gemma
         case .llama: return .llama3
-        case .qwen2: return .chatML
+        case .qwen2, .qwen3, .smollm3: return .chatML
         }
     }
 

@@ -315,7 +315,8 @@ public final class InferenceContext {
         }
     }
 
-    /// Block `l`'s attention branch, added into `x`: norm, q/k/v (biases, QK-norm, RoPE), every
+    /// Block `l`'s attention branch, added into `x`: norm, q/k/v (biases, QK-norm, RoPE unless
+    /// the layer is NoPE), every
     /// item's keys and values into its cache row, all items attending in one pool handoff,
     /// then o (and Gemma's post-norm).
     private func attention(layer l: Int, items: [BatchItem], rows total: Int) {
@@ -351,7 +352,7 @@ public final class InferenceContext {
                 }
             }
         }
-        for r in 0..<total {
+        for r in 0..<total where c.usesRope(l) {
             rope.apply(q + r * c.qDim, heads: c.headCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
             rope.apply(k + r * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: positions[r], style: c.ropeStyle)
         }

@@ -3,7 +3,7 @@ import Foundation
 /// The transformer families the engine runs. Each differs only in a few switches of
 /// `ModelConfig`; the forward pass is one code path.
 public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, gemma3
+    case llama, qwen2, qwen3, smollm3, gemma3
 }
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -58,10 +58,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var usesGELU: Bool
     /// Gemma 3 normalizes the outputs of attention and feed-forward too, and Q/K per head.
     public var hasPostNorms: Bool
-    /// Gemma 3 normalizes each Q and K head.
+    /// Gemma 3 and Qwen3 normalize each Q and K head (RMSNorm over the head's width).
     public var hasQKNorm: Bool
     /// Qwen2 adds biases to Q, K and V.
     public var hasQKVBias: Bool
+    /// SmolLM3 leaves out RoPE in every `noRopeLayerStep`-th layer ("NoPE"); 0 means never.
+    public var noRopeLayerStep: Int
 
     /// Width of all query heads together.
     public var qDim: Int { headCount * headDim }
@@ -73,6 +75,11 @@ public struct ModelConfig: Sendable, Equatable {
         guard slidingWindow > 0 else { return false }
         guard slidingPattern > 0 else { return true }
         return (i + 1) % slidingPattern != 0
+    }
+
+    /// True when layer `i` rotates its queries and keys.
+    public func usesRope(_ i: Int) -> Bool {
+        noRopeLayerStep == 0 || (i + 1) % noRopeLayerStep != 0
     }
 
     /// Reads the configuration from `file`'s metadata.
@@ -113,6 +120,7 @@ public struct ModelConfig: Sendable, Equatable {
         hasPostNorms = false
         hasQKNorm = false
         hasQKVBias = false
+        noRopeLayerStep = 0
 
         switch arch {
         case .llama:
@@ -120,6 +128,14 @@ public struct ModelConfig: Sendable, Equatable {
         case .qwen2:
             ropeStyle = .neox
             hasQKVBias = true
+        case .qwen3:
+            // Qwen2's layout without the biases, with an RMSNorm on each Q and K head.
+            ropeStyle = .neox
+            hasQKNorm = true
+        case .smollm3:
+            // Llama's layout (the converter permutes Q/K for interleaved RoPE); llama.cpp
+            // fixes the NoPE step at 4, as SmolLM3's config does.
+            noRopeLayerStep = 4
         case .gemma3:
             ropeStyle = .neox
             usesGELU = true

@@ -44,7 +44,7 @@ extension TrainingGraph {
                 }
             }
         }
-        for i in 0..<n {
+        for i in 0..<n where c.usesRope(l) {
             let pos = position(i)
             rope.apply(a.q + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle)
             rope.apply(a.k + i * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim, pos: pos, style: c.ropeStyle)
@@ -149,10 +149,11 @@ extension TrainingGraph {
         return UnsafePointer(dtmp)
     }
 
-    /// dq and dk back through RoPE (the inverse rotation at each row's position).
+    /// dq and dk back through RoPE (the inverse rotation at each row's position; nothing in a
+    /// NoPE layer).
     private func ropeBackward(layer l: Int, n: Int) {
         let c = config, rope = c.isLocalLayer(l) ? ropeLocal : ropeGlobal
-        for i in 0..<n {
+        for i in 0..<n where c.usesRope(l) {
             let pos = position(i)
             rope.apply(
                 dq + i * c.qDim, heads: c.headCount, headDim: c.headDim, pos: pos, style: c.ropeStyle, inverse: true)

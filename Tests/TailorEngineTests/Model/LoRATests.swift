@@ -65,6 +65,9 @@ final class LoRATests: XCTestCase {
     func testLlamaBatched() throws { try check("llama", incremental: false) }
     func testLlamaIncremental() throws { try check("llama", incremental: true) }
     func testQwen2Batched() throws { try check("qwen2", incremental: false) }
+    func testQwen3Batched() throws { try check("qwen3", incremental: false) }
+    func testSmolLM3Batched() throws { try check("smollm3", incremental: false) }
+    func testSmolLM3Incremental() throws { try check("smollm3", incremental: true) }
     func testGemma3Batched() throws { try check("gemma3", incremental: false) }
     func testGemma3Incremental() throws { try check("gemma3", incremental: true) }
 

@@ -5,7 +5,7 @@ import XCTest
 @testable import TailorTraining
 
 /// LoRA gradients of the causal-LM loss (prompt masked) against torch + PEFT, on the tiny random
-/// llama, qwen2 and gemma3 models: all seven projections (the task adapter on the base) and q+v
+/// llama, qwen2, qwen3, smollm3 and gemma3 models: all seven projections (the task adapter on the base) and q+v
 /// (the user adapter over the frozen task adapter).
 final class LoRAGradientTests: XCTestCase {
     private func check(_ arch: String, case name: String, checkpointing: Bool) throws {
