@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Writes a random-weight GGUF shaped exactly like Qwen2.5-0.5B (494M parameters), for speed
-benchmarks against llama.cpp on the same file. Weights are N(0, 0.02); the tokenizer is a
-byte-level vocabulary padded to 151 936 tokens. Not a usable language model.
+"""Writes a random-weight GGUF shaped exactly like a real model, for speed benchmarks and
+agreement checks against llama.cpp on the same file: Qwen2.5-0.5B (494M parameters, the
+default), Qwen3-0.6B or SmolLM3-3B (`--shape`). Weights are N(0, 0.02); the tokenizer is a
+byte-level vocabulary padded to the real size. Not a usable language model. Quantize further
+with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
 
     pip install gguf numpy
     python3 Benchmarks/make_qwen05b_shape.py --type Q8_0 --out /tmp/qwen05b-q8_0.gguf
+    python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-0.6b --type Q8_0 --out /tmp/qwen3-q8_0.gguf
 """
 import argparse
 
@@ -12,18 +15,25 @@ import gguf
 import numpy as np
 from gguf.quants import quantize
 
-D, L, H, KV, HD, FFN, V = 896, 24, 14, 2, 64, 4864, 151936
+# arch, d, layers, heads, kv heads, head width, ffn, vocab, RoPE base, tied embeddings
+SHAPES = {
+    "qwen2.5-0.5b": ("qwen2", 896, 24, 14, 2, 64, 4864, 151936, 1000000.0, True),
+    "qwen3-0.6b": ("qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 1000000.0, True),
+    "smollm3-3b": ("smollm3", 2048, 36, 16, 4, 128, 11008, 128256, 5000000.0, True),
+}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--type", default="Q8_0", choices=["Q8_0", "F16", "F32", "Q4_0"])
+    ap.add_argument("--shape", default="qwen2.5-0.5b", choices=sorted(SHAPES))
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    arch, D, L, H, KV, HD, FFN, V, theta, tied = SHAPES[args.shape]
     qt = gguf.GGMLQuantizationType[args.type]
     rng = np.random.default_rng(0)
-    w = gguf.GGUFWriter(args.out, "qwen2")
-    w.add_name("qwen2.5-0.5b-shape-random")
+    w = gguf.GGUFWriter(args.out, arch)
+    w.add_name(f"{args.shape}-shape-random")
     w.add_block_count(L)
     w.add_context_length(32768)
     w.add_embedding_length(D)
@@ -31,7 +41,10 @@ def main():
     w.add_head_count(H)
     w.add_head_count_kv(KV)
     w.add_layer_norm_rms_eps(1e-6)
-    w.add_rope_freq_base(1000000.0)
+    w.add_rope_freq_base(theta)
+    w.add_key_length(HD)
+    w.add_value_length(HD)
+    w.add_rope_dimension_count(HD)
     w.add_file_type({"Q8_0": 7, "F16": 1, "F32": 0, "Q4_0": 2}[args.type])
     # Byte-level vocabulary padded to the real size.
     bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
@@ -44,7 +57,7 @@ def main():
     tokens = [chr(table[b]) for b in range(256)] + ["Ġt"] + [f"tok{i}" for i in range(V - 256 - 2)] + ["<|endoftext|>"]
     types = [1] * (V - 1) + [3]
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
+    w.add_tokenizer_pre("qwen2" if arch.startswith("qwen") else "llama-bpe")
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(["Ġ t"])
@@ -64,15 +77,21 @@ def main():
 
     mat("token_embd.weight", V, D)
     vec("output_norm.weight", D)
+    if not tied:
+        mat("output.weight", V, D)
     for i in range(L):
         b = f"blk.{i}."
         vec(b + "attn_norm.weight", D)
         mat(b + "attn_q.weight", H * HD, D)
         mat(b + "attn_k.weight", KV * HD, D)
         mat(b + "attn_v.weight", KV * HD, D)
-        vec(b + "attn_q.bias", H * HD, 0.0)
-        vec(b + "attn_k.bias", KV * HD, 0.0)
-        vec(b + "attn_v.bias", KV * HD, 0.0)
+        if arch == "qwen2":
+            vec(b + "attn_q.bias", H * HD, 0.0)
+            vec(b + "attn_k.bias", KV * HD, 0.0)
+            vec(b + "attn_v.bias", KV * HD, 0.0)
+        if arch == "qwen3":
+            vec(b + "attn_q_norm.weight", HD)
+            vec(b + "attn_k_norm.weight", HD)
         mat(b + "attn_output.weight", D, H * HD)
         vec(b + "ffn_norm.weight", D)
         mat(b + "ffn_gate.weight", FFN, D)
