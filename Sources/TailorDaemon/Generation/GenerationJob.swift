@@ -68,6 +68,8 @@ public final class GenerationJob: Sendable {
         var firstToken: UInt64?
         var generated = 0
         var cached = 0
+        /// The lock of the worker it was queued on (events must not be sent under it).
+        var workerLock: WorkerLock?
     }
 
     /// A job for `job`, queued for `caller` (round-robin per process, shares per uid).
@@ -87,6 +89,18 @@ public final class GenerationJob: Sendable {
     /// Marks the job cancelled; the worker drops it at its next step.
     func markCancelled() { state.withLock { $0.cancelled = true } }
 
+    /// Records the worker it waits on (at submission, under that worker's lock).
+    func queued(on lock: WorkerLock) { state.withLock { $0.workerLock = lock } }
+
+    /// Debug builds trap when an event is about to be sent while the sending thread holds the
+    /// worker's lock: an event resumes the caller's task, and a cancellation of that task holds
+    /// its status lock while it takes the worker's, so the two can deadlock.
+    private func assertWorkerUnlocked() {
+        assert(
+            !(state.withLock { $0.workerLock }?.isHeldByCurrentThread ?? false),
+            "a generation event was sent under the worker's lock")
+    }
+
     /// Records how much of the prompt came from the prompt cache (worker thread, at admission).
     func admitted(cachedTokens: Int) {
         state.withLock { $0.cached = cachedTokens }
@@ -97,6 +111,7 @@ public final class GenerationJob: Sendable {
     func prefilled(remaining: Int) {
         let cached = state.withLock { $0.cached }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e6
+        assertWorkerUnlocked()
         continuation.yield(
             .progress(
                 PromptProgress(
@@ -110,6 +125,7 @@ public final class GenerationJob: Sendable {
             if $0.firstToken == nil { $0.firstToken = DispatchTime.now().uptimeNanoseconds }
             $0.generated += 1
         }
+        assertWorkerUnlocked()
         continuation.yield(.token(token, choice))
     }
 
@@ -126,6 +142,7 @@ public final class GenerationJob: Sendable {
                 cachedTokens: $0.cached, finishReason: reason, tail: tail)
         }
         guard let stats else { return }
+        assertWorkerUnlocked()
         continuation.yield(.finished(stats))
         continuation.finish()
     }
@@ -137,6 +154,7 @@ public final class GenerationJob: Sendable {
             return !s.done
         }
         guard first else { return }
+        assertWorkerUnlocked()
         continuation.yield(.failed(error))
         continuation.finish()
     }

@@ -22,8 +22,8 @@ final class GenerationWorker: @unchecked Sendable {
         case stopped
     }
 
-    // Everything below `condition` is guarded by it; `decoder` is touched only by the thread.
-    private let condition = NSCondition()
+    // Everything below `lock` is guarded by it; `decoder` is touched only by the thread.
+    private let lock = WorkerLock()
     private var queue = FairQueue<String, GenerationJob>()
     private var running: [Int: GenerationJob] = [:]  // slot -> job
     private var state = State.running
@@ -54,23 +54,23 @@ final class GenerationWorker: @unchecked Sendable {
 
     /// Requests waiting for a slot.
     var queueDepth: Int {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return queue.count
     }
 
     /// The slots generating now.
     var busySlots: Set<Int> {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return Set(running.keys)
     }
 
     /// Queues `job`.
     /// - Throws: RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE when stopping.
     func submit(_ job: GenerationJob) throws {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard state == .running else { throw RPCError(.unavailable, "the model is being unloaded") }
         guard queue.count < maxQueued else {
             throw RPCError(.resourceExhausted, "\(queue.count) generation requests are already waiting")
@@ -82,41 +82,61 @@ final class GenerationWorker: @unchecked Sendable {
                 .resourceExhausted,
                 "uid \(uid) has \(mine) generation requests waiting; the limit per uid is \(maxQueuedPerUID)")
         }
+        job.queued(on: lock)
         queue.push(job, key: job.owner)
-        condition.signal()
+        lock.signal()
     }
 
     /// Stops `job`: a queued job leaves the queue now, a running one at the next step.
     func cancel(_ job: GenerationJob) {
         job.markCancelled()
-        condition.lock()
+        lock.lock()
         let removed = queue.removeAll { $0 === job }
-        condition.signal()
-        condition.unlock()
+        lock.signal()
+        lock.unlock()
         for j in removed { j.finish(.cancelled) }
     }
 
     /// Fails every job with UNAVAILABLE and ends the thread; waits until it has exited, so the
     /// context can be freed safely afterwards.
     func stop() {
-        condition.lock()
+        lock.lock()
         if state == .running { state = .stopping }
-        condition.broadcast()
-        while state != .stopped { condition.wait() }
-        condition.unlock()
+        lock.broadcast()
+        while state != .stopped { lock.wait() }
+        lock.unlock()
     }
 
     /// The thread: wait for work, admit what fits, step; until stopped.
+    ///
+    /// Jobs hear of what happened only after the lock is released: an event resumes the
+    /// caller's task, which takes that task's status lock, while a cancellation holds the same
+    /// status lock when it calls `cancel`, which takes ours. Both under one lock each is a
+    /// deadlock (it hung a test run once); so the locked part only decides, in `Outcomes`.
     private func loop() {
         while true {
-            condition.lock()
+            lock.lock()
             waitForWork()
             guard state == .running else { return shutDown() }
-            dropCancelled()
-            let refused = admitQueued()
-            condition.unlock()
-            for (job, error) in refused { job.fail(error) }
+            var outcomes = Outcomes()
+            dropCancelled(into: &outcomes)
+            admitQueued(into: &outcomes)
+            lock.unlock()
+            outcomes.deliver()
             step()
+        }
+    }
+
+    /// What the locked part of a round decided, for the jobs to hear once it is unlocked.
+    private struct Outcomes {
+        var cancelled: [GenerationJob] = []
+        var admitted: [(GenerationJob, cachedTokens: Int)] = []
+        var refused: [(GenerationJob, RPCError)] = []
+
+        func deliver() {
+            for job in cancelled { job.finish(.cancelled) }
+            for (job, cached) in admitted { job.admitted(cachedTokens: cached) }
+            for (job, error) in refused { job.fail(error) }
         }
     }
 
@@ -125,7 +145,7 @@ final class GenerationWorker: @unchecked Sendable {
     private func waitForWork() {
         let idle = queue.isEmpty && running.isEmpty
         if state == .running && idle && busy { setBusy(false) }
-        while state == .running && queue.isEmpty && running.isEmpty { condition.wait() }
+        while state == .running && queue.isEmpty && running.isEmpty { lock.wait() }
         if state == .running && !busy { setBusy(true) }
     }
 
@@ -142,39 +162,39 @@ final class GenerationWorker: @unchecked Sendable {
         while let j = queue.pop() { all.append(j) }
         running = [:]
         state = .stopped
-        condition.broadcast()
-        condition.unlock()
+        lock.broadcast()
+        lock.unlock()
         for j in all { j.fail(RPCError(.unavailable, "the model was unloaded or the daemon is stopping")) }
     }
 
     /// Frees the slots of running jobs that were cancelled. Called with the lock held.
-    private func dropCancelled() {
+    private func dropCancelled(into outcomes: inout Outcomes) {
         for (slot, job) in running where job.isCancelled {
             decoder.remove(slot: slot)
             running[slot] = nil
-            job.finish(.cancelled)
+            outcomes.cancelled.append(job)
         }
     }
 
-    /// Fills free slots from the queue, fairly; returns the jobs the decoder refused, to fail
-    /// once the lock is released. Called with the lock held.
-    private func admitQueued() -> [(GenerationJob, RPCError)] {
-        var refused: [(GenerationJob, RPCError)] = []
+    /// Fills free slots from the queue, fairly. Called with the lock held.
+    private func admitQueued(into outcomes: inout Outcomes) {
         while decoder.freeSlots > 0, let job = queue.pop() {
-            if job.isCancelled { job.finish(.cancelled); continue }
+            if job.isCancelled {
+                outcomes.cancelled.append(job)
+                continue
+            }
             do {
                 let slot = try decoder.admit(job.job)
                 running[slot] = job
-                job.admitted(cachedTokens: decoder.reusedPrefix[slot])
+                outcomes.admitted.append((job, decoder.reusedPrefix[slot]))
             } catch EngineError.noFreeSlot where !running.isEmpty {
                 // A CoPe job needs two slots: it waits at the front of its lane for the next free one.
                 queue.pushFront(job, key: job.owner)
                 break
             } catch {
-                refused.append((job, RPCError(error)))
+                outcomes.refused.append((job, RPCError(error)))
             }
         }
-        return refused
     }
 
     /// One forward step over the running slots, delivering what each produced.
@@ -186,20 +206,20 @@ final class GenerationWorker: @unchecked Sendable {
         } catch {
             // A forward error is a bug or a broken model, not one request's fault: end every
             // running job with it rather than leave them waiting forever.
-            condition.lock()
+            lock.lock()
             let jobs = running
             running = [:]
-            condition.unlock()
+            lock.unlock()
             for (slot, job) in jobs {
                 decoder.remove(slot: slot)
                 job.fail(RPCError(.internalError, "generation failed: \(error)"))
             }
             return
         }
-        condition.lock()
+        lock.lock()
         let jobs = running
         for e in events where e.finished { running[e.slot] = nil }
-        condition.unlock()
+        lock.unlock()
         for p in decoder.prefilled { jobs[p.slot]?.prefilled(remaining: p.remaining) }
         for e in events {
             guard let job = jobs[e.slot] else { continue }
