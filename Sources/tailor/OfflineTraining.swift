@@ -45,9 +45,8 @@ struct OfflineTraining {
 
     func run() throws {
         guard let data else { throw ValidationError("--offline needs --data FILE") }
-        guard let out = files.out ?? (files.printExamples ? "" : nil) else {
-            throw ValidationError("--offline needs --out PATH")
-        }
+        let out = files.out ?? ""
+        guard !out.isEmpty || files.printExamples else { throw ValidationError("--offline needs --out PATH") }
         let model = try Model(path: try ModelOptions.path(model))
         var request = Jobs.SubmitRequest(kind: kind, user: "offline", task: task)
         request.parameters = parameters

@@ -52,6 +52,83 @@ final class TrainCLITests: DaemonTestCase {
         XCTAssertTrue(bad.stderr.contains("kind must be"), bad.stderr)
     }
 
+    /// What other trainers are checked by (tailor_cluster's tests): `--print-examples` prints the
+    /// trainer's sequences, `--candidates` every negative sample with its reward and the one kept,
+    /// `run --json` the generated ids, `logits --lora` the adapted logits.
+    func testOfflineHooksPrintWhatTheTrainerReads() throws {
+        let data = try history(6)
+        let model = TestPaths.tinyModel()
+        func json(_ line: Substring) throws -> [String: Any] {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        func tokens(_ text: String, special: Bool) throws -> [Int] {
+            let r = try BuiltProducts.tailor(
+                ["tokenize", "--model", model, "--json", "--text", text] + (special ? [] : ["--no-special"]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [Int])
+        }
+        let printed = try BuiltProducts.tailor([
+            "train", "oppu", "--offline", "--model", model, "--task", "t", "--data", data, "--print-examples",
+        ])
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        let rows = try printed.stdout.split(separator: "\n").map(json)
+        XCTAssertEqual(rows.count, 6)
+        let prompt = try tokens("the theme 0 of", special: true), output = try tokens("he the 0", special: false)
+        XCTAssertEqual(rows[0]["input_ids"] as? [Int], prompt + output + [261])  // 261: the tiny model's EOS
+        XCTAssertEqual(
+            rows[0]["completion_mask"] as? [Int],
+            Array(repeating: 0, count: prompt.count) + Array(repeating: 1, count: output.count + 1))
+        let refused = try BuiltProducts.tailor([
+            "train", "negatives", "--offline", "--model", model, "--task", "t", "--data", data, "--print-examples",
+        ])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("prints one training stage"), refused.stderr)
+
+        let oppu = try BuiltProducts.tailor([
+            "train", "oppu", "--offline", "--model", model, "--task", "t", "--data", data, "--out", dir + "/oppu",
+            "--epochs", "1", "-t", "1",
+        ])
+        XCTAssertEqual(oppu.status, 0, oppu.stderr)
+        let negatives = try BuiltProducts.tailor([
+            "train", "negatives", "--offline", "--model", model, "--task", "t", "--data", data, "--user-adapter",
+            dir + "/oppu", "--out", dir + "/pairs.jsonl", "--candidates", dir + "/samples.jsonl", "--samples", "3",
+            "--max-new-tokens", "4", "-t", "1",
+        ])
+        XCTAssertEqual(negatives.status, 0, negatives.stderr)
+        let samples = try String(contentsOfFile: dir + "/samples.jsonl", encoding: .utf8).split(separator: "\n")
+            .map(json)
+        let pairs = try String(contentsOfFile: dir + "/pairs.jsonl", encoding: .utf8).split(separator: "\n").map(json)
+        XCTAssertEqual(samples.count, 6)
+        var kept: [String] = []
+        for line in samples {
+            let list = try XCTUnwrap(line["samples"] as? [[String: Any]])
+            XCTAssertTrue((1...3).contains(list.count))
+            let rewards = list.compactMap { $0["reward"] as? Double }
+            XCTAssertEqual(rewards, rewards.sorted(), "lowest reward first")
+            if let k = line["kept"] as? Int { kept.append(try XCTUnwrap(list[k]["text"] as? String)) }
+        }
+        XCTAssertEqual(pairs.compactMap { $0["rejected"] as? String }, kept, "the kept samples are the negatives")
+        let online = try BuiltProducts.tailor(["train", "negatives", "--task", "t", "--candidates", dir + "/x"])
+        XCTAssertNotEqual(online.status, 0)
+        XCTAssertTrue(online.stderr.contains("--candidates writes an offline negatives stage"), online.stderr)
+
+        let run = try BuiltProducts.tailor([
+            "run", "--model", model, "--lora", dir + "/oppu", "-n", "5", "-t", "1", "--json", "the theme",
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let result = try json(Substring(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let generated = try XCTUnwrap(result["tokens"] as? [Int])
+        let finish = try XCTUnwrap(result["finish_reason"] as? String)
+        XCTAssertTrue(finish == "length" ? generated.count == 5 : (0..<5).contains(generated.count), "\(result)")
+        XCTAssertEqual(result["prompt_tokens"] as? Int, try tokens("the theme", special: true).count)
+        func top(_ lora: [String]) throws -> String {
+            let r = try BuiltProducts.tailor(["logits", "--model", model, "--tokens", "5,67,120"] + lora)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stdout
+        }
+        XCTAssertNotEqual(try top([]), try top(["--lora", dir + "/oppu"]), "the adapter changes the logits")
+    }
+
     /// The daemon's cope job and `tailor train --offline` run one pipeline: from the same data,
     /// seed and thread count they write bit-identical adapters (OPPU, negatives, DPO).
     func testDaemonJobAndOfflineRunWriteIdenticalAdapters() throws {

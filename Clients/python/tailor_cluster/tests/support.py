@@ -82,3 +82,18 @@ def load_tiny():
 
     quiet()
     return load_base(TINY)
+
+
+def load_user_model(user_adapter=USER_ADAPTER):
+    """(π_user, tokenizer, formatter) over the tiny llama: the task adapter merged into the
+    weights, `user_adapter` active on top (a PEFT model in eval mode; disabled, it is π_base),
+    and Tailor's formatter at the model's context."""
+    from peft import PeftModel
+
+    from tailor_cluster import TailorFormatter, merge_task_adapter
+
+    model, tokenizer = load_tiny()
+    context = model.config.max_position_embeddings
+    user = PeftModel.from_pretrained(merge_task_adapter(model, TASK_ADAPTER), user_adapter)
+    user.eval()
+    return user, tokenizer, TailorFormatter(tokenizer, context)

@@ -3,7 +3,7 @@
 import json
 import unittest
 
-from support import SKIP_ML, TASK_ADAPTER, TINY, USER_ADAPTER, load_tiny, tailor
+from support import SKIP_ML, TASK_ADAPTER, TINY, USER_ADAPTER, load_user_model, tailor
 
 PROMPTS = ["the cat sat", "write the subject line:", "a"]
 
@@ -12,14 +12,7 @@ PROMPTS = ["the cat sat", "write the subject line:", "a"]
 class CoPeProcessorTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from peft import PeftModel
-
-        from tailor_cluster import TailorFormatter, merge_task_adapter
-
-        model, cls.tokenizer = load_tiny()
-        cls.user = PeftModel.from_pretrained(merge_task_adapter(model, TASK_ADAPTER), USER_ADAPTER)
-        cls.user.eval()
-        cls.formatter = TailorFormatter(cls.tokenizer, 128)
+        cls.user, cls.tokenizer, cls.formatter = load_user_model()
 
     def tailor_cope(self, prompt, *flags):
         out = tailor("run", "--model", TINY, "--lora", TASK_ADAPTER, "--user-lora", USER_ADAPTER, "--cope",

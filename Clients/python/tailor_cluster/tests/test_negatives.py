@@ -8,7 +8,7 @@ import os
 import tempfile
 import unittest
 
-from support import SKIP_ML, TASK_ADAPTER, TINY, USER_ADAPTER, load_tiny, tailor, write_jsonl
+from support import SKIP_ML, TASK_ADAPTER, TINY, USER_ADAPTER, load_user_model, tailor, write_jsonl
 
 HISTORY = [
     {"id": str(i), "input": prompt, "output": output}
@@ -34,14 +34,7 @@ def run_tailor(directory, *flags):
 class NegativeTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from peft import PeftModel
-
-        from tailor_cluster import TailorFormatter, merge_task_adapter
-
-        model, cls.tokenizer = load_tiny()
-        cls.user = PeftModel.from_pretrained(merge_task_adapter(model, TASK_ADAPTER), USER_ADAPTER)
-        cls.user.eval()
-        cls.formatter = TailorFormatter(cls.tokenizer, 256, context_length=model.config.max_position_embeddings)
+        cls.user, cls.tokenizer, cls.formatter = load_user_model()
 
     def sampler(self, **config):
         from tailor_cluster import NegativeSampler

@@ -9,8 +9,8 @@ import shutil
 import tempfile
 import unittest
 
-from support import (SKIP_ML, SOCKET, TASK_ADAPTER, TINY, cope_config, load_tiny, tailor, tailor_jsonl,
-                     write_jsonl)
+from support import (SKIP_ML, SOCKET, TASK_ADAPTER, TINY, cope_config, load_tiny, load_user_model, tailor,
+                     tailor_jsonl)
 
 USER, TASK = "cluster-rt", "cluster-rt-task"
 HISTORY = [{"id": f"h{i}", "task": TASK, "input": f"subject for change {i}: the {w}",
@@ -54,9 +54,7 @@ class RoundTripTests(unittest.TestCase):
         return [json.loads(line) for line in self.client.export_data(USER, task=TASK, format=fmt).splitlines()]
 
     def test_round_trip(self):
-        from peft import PeftModel
-
-        from tailor_cluster import TailorFormatter, merge_task_adapter, personalize_user
+        from tailor_cluster import TailorFormatter, personalize_user
         from tailor_cluster.push import push
 
         sft, dpo = self.export("trl-sft"), self.export("trl-dpo")
@@ -107,11 +105,11 @@ class RoundTripTests(unittest.TestCase):
                                  "--tokens", ",".join(map(str, tokens)), "--all", "--top", str(vocab)))
         import torch
 
-        base, _ = load_tiny()
-        peft = PeftModel.from_pretrained(merge_task_adapter(base, TASK_ADAPTER), os.path.join(out, "users", USER))
+        peft, _, _ = load_user_model(os.path.join(out, "users", USER))
         with torch.no_grad():
             expected = peft(torch.tensor([tokens])).logits[0]
-            plain = merge_task_adapter(load_tiny()[0], TASK_ADAPTER)(torch.tensor([tokens])).logits[0]
+            with peft.disable_adapter():
+                plain = peft(torch.tensor([tokens])).logits[0]
         worst = 0.0
         for row in rows:
             got = torch.zeros(vocab)
