@@ -106,6 +106,11 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, json.JSONDecodeError) as error:
         print(f"tailor-cluster: {error}", file=sys.stderr)
         return 2
+    except ImportError as error:
+        print(f"tailor-cluster: {error.name or error} is not installed "
+              "(pip install './Clients/python/tailor_cluster[ray]'; push also needs ./Clients/python)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
