@@ -39,7 +39,11 @@ final class HTTPEndpointTests: XCTestCase {
             ])
         XCTAssertTrue(fields["content"] is String)
         XCTAssertGreaterThan(fields["timings/prompt_n"] as? Int ?? 0, 10)
-        XCTAssertTrue((1...16).contains(fields["timings/predicted_n"] as? Int ?? 0), "n_predict 16: \(fields)")
+        // llama.vim sends no seed, so the text is drawn at random: the tiny model sometimes
+        // ends at once (no token, no text; a CI run saw it), else within n_predict 16.
+        let predicted = fields["timings/predicted_n"] as? Int ?? -1
+        XCTAssertTrue((0...16).contains(predicted), "n_predict 16: \(fields)")
+        if predicted == 0 { XCTAssertEqual(fields["content"] as? String, "", "\(fields)") }
         // The same request again: its prompt comes from the prompt cache. (Its text is drawn
         // anew: llama.vim samples, with no seed, and no seed is a random one, as in llama.cpp.)
         let again = try XCTUnwrap(try HTTPTestClient.call(http, "POST", "/infill", body: body).json)
