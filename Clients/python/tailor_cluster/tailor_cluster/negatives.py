@@ -89,7 +89,8 @@ class NegativeSampler:
         tokens or no text are dropped, as Tailor drops them."""
         import torch
 
-        kept = [s for s in samples if s and self.text(s)]
+        texts = {tuple(s): self.text(s) for s in samples if s}
+        kept = [s for s in samples if s and texts[tuple(s)]]
         if not kept:
             return []
         device = next(self.model.parameters()).device
@@ -111,7 +112,7 @@ class NegativeSampler:
             lu = user[i, positions, tokens].double().sum().item()
             lb = base[i, positions, tokens].double().sum().item()
             r = lu - self.alpha * lb
-            scored.append(ScoredSample(tokens=s, text=self.text(s),
+            scored.append(ScoredSample(tokens=s, text=texts[tuple(s)],
                                        reward=r / len(s) if self.length_normalized else r))
         return sorted(scored, key=lambda x: x.reward)
 
