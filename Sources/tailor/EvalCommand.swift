@@ -82,24 +82,27 @@ struct EvalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let methodList = methods.split(separator: ",").map(String.init)
         let task = try harness.taskAdapter(tamItems > 0 ? Array(set.others.prefix(tamItems)) : set.others)
-        var generations: [String: [String: (user: String, text: String, gold: String)]] = [:]
+        var generations: [String: [String: EvalOutput]] = [:]
+        var diagnostics: [String: UserDiagnostics] = [:]
         for user in set.users {
             let personal = methodList.contains { ["oppu", "cope", "cd-only", "dpo-only"].contains($0) }
             let oppu = personal ? try harness.userAdapter(user, task: task) : nil
             let dpo =
                 methodList.contains { $0 == "cope" || $0 == "dpo-only" }
                 ? try harness.dpoAdapter(user, task: task, oppu: oppu!) : nil
+            if let oppu { diagnostics[user.name] = try harness.diagnostics(user, task: task, oppu: oppu, dpo: dpo) }
             for method in methodList {
                 let outputs = try harness.generate(method: method, user: user, task: task, oppu: oppu, dpo: dpo)
-                for (id, text) in outputs {
+                for (id, generation) in outputs {
                     let gold = user.queries.first { $0.id == id }!.gold
                     // Keyed by user and query: a co-authored item is a query of each of its authors.
-                    generations[method, default: [:]][user.name + "\u{0}" + id] = (user.name, text, gold)
+                    generations[method, default: [:]][user.name + "\u{0}" + id] = EvalOutput(
+                        user: user.name, gold: gold, generation: generation)
                 }
             }
         }
         try EvalReport(
-            methods: methodList, generations: generations, out: out,
+            methods: methodList, generations: generations, diagnostics: diagnostics, out: out,
             command: CommandLine.arguments.joined(separator: " "), suffix: variantSuffix
         ).write()
         print(try String(contentsOfFile: out + "/results\(variantSuffix).md", encoding: .utf8))

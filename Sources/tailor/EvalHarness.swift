@@ -103,19 +103,16 @@ struct EvalHarness {
         return try cachedAdapter(path)!
     }
 
-    /// The user's queries under `method`, cached per (method, user) as JSONL {"id", "text"}.
+    /// The user's queries under `method`, cached per (method, user) as JSONL: {"id", "text"},
+    /// and for the contrastive methods what the selector saw ("vhead", "changed").
     func generate(
         method: String, user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter?, dpo: LoRAAdapter?
-    ) throws -> [String: String] {
+    ) throws -> [String: EvalGeneration] {
         let path = dir(user) + "/generations-\(method)\(command.variantSuffix).jsonl"
-        var done: [String: String] = [:]
+        var done: [String: EvalGeneration] = [:]
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             for line in text.split(separator: "\n") {
-                if let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
-                    let id = o["id"], let t = o["text"]
-                {
-                    done[id] = t
-                }
+                if let (id, g) = EvalGeneration.parse(Data(line.utf8)) { done[id] = g }
             }
         }
         let ctx = InferenceContext(
@@ -131,6 +128,7 @@ struct EvalHarness {
         for q in user.queries where done[q.id] == nil {
             let prompt = pipeline.formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
             let text: String
+            var choices: [ContrastiveChoice]?
             switch method {
             case "base", "tam", "oppu", "dpo-only":
                 // Greedy decoding under the method's adapters.
@@ -141,13 +139,15 @@ struct EvalHarness {
                 ).text
             default:
                 let user = method == "cope" ? dpo! : oppu!
-                text = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])
-                    .generate(prompt: Array(prompt), parameters: contrast, options: options).0.text
+                let (result, steps) = try ContrastiveGenerator(context: ctx, user: [t, AdapterUse(user)], base: [t])
+                    .generate(prompt: Array(prompt), parameters: contrast, options: options)
+                text = result.text
+                choices = steps
             }
             let clean =
                 command.multiline ? text.trimmingCharacters(in: .whitespacesAndNewlines) : SubjectLine.first(text)
-            done[q.id] = clean
-            let line = try JSONSerialization.data(withJSONObject: ["id": q.id, "text": clean], options: [.sortedKeys])
+            let g = EvalGeneration(text: clean, choices: choices)
+            done[q.id] = g
             let handle =
                 FileHandle(forWritingAtPath: path)
                 ?? {
@@ -155,119 +155,41 @@ struct EvalHarness {
                     return FileHandle(forWritingAtPath: path)!
                 }()
             handle.seekToEndOfFile()
-            handle.write(line + Data("\n".utf8))
+            handle.write(try g.line(id: q.id) + Data("\n".utf8))
             try handle.synchronize()
             try handle.close()
         }
         return done
     }
-}
 
-/// The results table (markdown and JSON) and the bar chart (SVG) of an eval run.
-struct EvalReport {
-    let methods: [String]
-    let generations: [String: [String: (user: String, text: String, gold: String)]]
-    let out: String
-    let command: String
-    /// Names a decoding variant's files (`-rp1.3`); empty for the default run.
-    let suffix: String
-
-    func write() throws {
-        var json: [String: Any] = ["command": command]
-        var md =
-            "# Evaluation results\n\n`\(command)`\n\nROUGE F1 (rouge_score's tokenizer, no stemmer), mean over queries with bootstrap 95% intervals.\n\n"
-        md += "| method | n | ROUGE-1 | ROUGE-L |\n|---|---|---|---|\n"
-        var bars: [(String, Double, Double, Double)] = []
-        var perUser: [String: [String: [Double]]] = [:]
-        var rougeL: [String: [String: Double]] = [:]  // method → query id → ROUGE-L F1
-        for m in methods {
-            let rows = (generations[m] ?? [:]).sorted { $0.key < $1.key }
-            let scores = rows.map { Rouge.score(prediction: $0.value.text, reference: $0.value.gold) }
-            let r1 = Bootstrap.meanInterval(scores.map(\.rouge1.fmeasure)),
-                rl = Bootstrap.meanInterval(scores.map(\.rougeL.fmeasure))
-            md += String(
-                format: "| %@ | %d | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] |\n", m, rows.count, r1.mean, r1.low,
-                r1.high, rl.mean, rl.low, rl.high)
-            json[m] = ["n": rows.count, "rouge1": [r1.mean, r1.low, r1.high], "rougeL": [rl.mean, rl.low, rl.high]]
-            bars.append((m, rl.mean, rl.low, rl.high))
-            for (row, s) in zip(rows, scores) {
-                perUser[row.value.user, default: [:]][m, default: []].append(s.rougeL.fmeasure)
-                rougeL[m, default: [:]][row.key] = s.rougeL.fmeasure
-            }
+    /// What the adapters do, for `user`: the KL divergences between the stacks on the last
+    /// profile items and DPO's reward margins on the user's pairs before and after DPO.
+    /// Cached as `diagnostics.json` beside the adapters.
+    func diagnostics(
+        _ user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter, dpo: LoRAAdapter?
+    ) throws -> UserDiagnostics {
+        let path = dir(user) + "/diagnostics.json"
+        if let data = FileManager.default.contents(atPath: path),
+            let cached = try? JSONDecoder().decode(UserDiagnostics.self, from: data),
+            cached.hasDPO == (dpo != nil)
+        {
+            return cached
         }
-        md +=
-            "\n## ROUGE-L per user\n\n| user | " + methods.joined(separator: " | ") + " |\n|---|"
-            + String(repeating: "---|", count: methods.count) + "\n"
-        for (u, byMethod) in perUser.sorted(by: { $0.key < $1.key }) {
-            md +=
-                "| \(u) | "
-                + methods.map { m in
-                    byMethod[m].map { String(format: "%.4f", $0.reduce(0, +) / Double($0.count)) } ?? "-"
-                }.joined(separator: " | ") + " |\n"
+        let d = AdapterDiagnostics(pipeline: pipeline)
+        let items = user.profile.suffix(UserDiagnostics.profileItems).map(\.textExample)
+        let t = AdapterUse(task), u = AdapterUse(oppu)
+        var result = UserDiagnostics(
+            klTaskBase: try d.meanKL(items, p: [t], q: []), klUserTask: try d.meanKL(items, p: [t, u], q: [t]))
+        if let dpo, let data = FileManager.default.contents(atPath: dir(user) + "/negatives.jsonl") {
+            let pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs.map(\.textPreference)
+            result.klDPOTask = try d.meanKL(items, p: [t, AdapterUse(dpo)], q: [t])
+            result.marginsBefore = try d.rewardMargins(pairs, policy: [t, u], reference: [t], beta: command.beta)
+            result.marginsAfter = try d.rewardMargins(
+                pairs, policy: [t, AdapterUse(dpo)], reference: [t], beta: command.beta)
         }
-        json["per_user_rougeL"] = perUser.mapValues { $0.mapValues { $0.reduce(0, +) / Double($0.count) } }
-        let (pairedMD, pairedJSON) = paired(rougeL)
-        md += pairedMD
-        json["paired_rougeL"] = pairedJSON
-        try AtomicFile.write(Array(md.utf8), to: out + "/results\(suffix).md", mode: 0o644)
-        try AtomicFile.write(
-            [UInt8](try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])),
-            to: out + "/results\(suffix).json", mode: 0o644)
-        try AtomicFile.write(Array(Self.chart(bars).utf8), to: out + "/results\(suffix).svg", mode: 0o644)
-    }
-
-    /// The method pairs compared query by query: CoPe against each thing it adds to, and OPPU
-    /// against the task adapter.
-    static let pairs = [("cope", "oppu"), ("cope", "tam"), ("oppu", "tam"), ("cope", "cd-only"), ("cope", "dpo-only")]
-
-    /// Paired ROUGE-L differences over the queries both methods answered: mean, bootstrap 95%
-    /// interval, wins/ties/losses, and how often the two texts are identical.
-    /// - Parameter rougeL: each method's score per query id, as the per-method table computed.
-    func paired(_ rougeL: [String: [String: Double]]) -> (markdown: String, json: [String: Any]) {
-        var md =
-            "\n## Paired differences (ROUGE-L)\n\nOver the queries both methods answered; the interval resamples queries, "
-            + "so what the methods share does not widen it.\n\n| a − b | n | mean | 95% interval | wins / ties / losses | same text |\n|---|---|---|---|---|---|\n"
-        var json: [String: Any] = [:]
-        for (a, b) in Self.pairs {
-            guard let ga = generations[a], let gb = generations[b], let ra = rougeL[a], let rb = rougeL[b] else {
-                continue
-            }
-            let keys = ga.keys.filter { gb[$0] != nil }.sorted()
-            guard !keys.isEmpty else { continue }
-            let p = PairedComparison(keys.map { ra[$0]! }, keys.map { rb[$0]! })
-            let same = keys.count { ga[$0]!.text == gb[$0]!.text }
-            md += String(
-                format: "| %@ − %@ | %d | %+.4f | [%+.4f, %+.4f] | %d / %d / %d | %d |\n", a, b, keys.count, p.mean,
-                p.low, p.high,
-                p.wins, p.ties, p.losses, same)
-            json["\(a)-\(b)"] = [
-                "n": keys.count, "mean": p.mean, "interval": [p.low, p.high], "wins": p.wins, "ties": p.ties,
-                "losses": p.losses, "same_text": same,
-            ]
-        }
-        return (md, json)
-    }
-
-    /// A bar per method (ROUGE-L) with its 95% interval as a whisker.
-    static func chart(_ bars: [(String, Double, Double, Double)]) -> String {
-        let w = 80 * bars.count + 80, h = 320, top = max(0.05, (bars.map(\.3).max() ?? 0) * 1.15)
-        func y(_ v: Double) -> Double { 280 - v / top * 240 }
-        var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        svg +=
-            "<text x=\"10\" y=\"20\">ROUGE-L (mean, 95% bootstrap interval)</text>\n<line x1=\"50\" y1=\"280\" x2=\"\(w - 10)\" y2=\"280\" stroke=\"black\"/>\n"
-        for (i, b) in bars.enumerated() {
-            let x = 70 + 80 * i
-            svg += String(
-                format: "<rect x=\"%d\" y=\"%.1f\" width=\"50\" height=\"%.1f\" fill=\"#4a7ab7\"/>\n", x, y(b.1),
-                280 - y(b.1))
-            svg += String(
-                format: "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"black\"/>\n", x + 25, y(b.2),
-                x + 25, y(b.3))
-            svg += String(
-                format: "<text x=\"%d\" y=\"298\">%@</text><text x=\"%d\" y=\"%.1f\">%.3f</text>\n", x, b.0, x,
-                y(b.3) - 4, b.1)
-        }
-        return svg + "</svg>\n"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write([UInt8](try encoder.encode(result)), to: path, mode: 0o644)
+        return result
     }
 }

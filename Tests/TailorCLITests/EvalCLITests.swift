@@ -44,7 +44,8 @@ final class EvalCLITests: XCTestCase {
         }
         // Paired differences over the same queries, for each pair of methods compared.
         let paired = try XCTUnwrap(results["paired_rougeL"] as? [String: [String: Any]])
-        XCTAssertEqual(Set(paired.keys), ["cope-oppu", "cope-tam", "oppu-tam", "cope-cd-only", "cope-dpo-only"])
+        XCTAssertEqual(
+            Set(paired.keys), ["cope-oppu", "cope-tam", "oppu-tam", "cope-cd-only", "cope-dpo-only", "tam-base"])
         for (pair, p) in paired {
             XCTAssertEqual(p["n"] as? Int, 2, pair)
             XCTAssertEqual((p["wins"] as? Int ?? 0) + (p["ties"] as? Int ?? 0) + (p["losses"] as? Int ?? 0), 2, pair)
@@ -54,6 +55,39 @@ final class EvalCLITests: XCTestCase {
         XCTAssertTrue(
             try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope − oppu | 2 |"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/results.svg"))
+        // Diagnostics: every contrastive token counted in |V_head|'s histogram, the cached steps
+        // agreeing with the report, and per user the divergences and DPO's margins.
+        let diagnostics = try XCTUnwrap(results["diagnostics"] as? [String: Any])
+        let decoding = try XCTUnwrap(diagnostics["decoding"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(decoding.keys), ["cope", "cd-only"])
+        var cachedTokens = 0, cachedChanged = 0
+        for user in ["Ann%20Lee", "Bo"] {
+            let lines = try String(contentsOfFile: dir + "/out/users/\(user)/generations-cope.jsonl", encoding: .utf8)
+            for line in lines.split(separator: "\n") {
+                let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let heads = o["vhead"] as? [Int] ?? []
+                XCTAssertTrue(heads.allSatisfy { $0 >= 1 }, "\(o)")
+                cachedTokens += heads.count
+                cachedChanged += o["changed"] as? Int ?? 0
+            }
+        }
+        let cope = try XCTUnwrap(decoding["cope"])
+        XCTAssertEqual(cope["tokens"] as? Int, cachedTokens)
+        XCTAssertEqual(cope["changed"] as? Int, cachedChanged)
+        XCTAssertEqual((cope["vhead_histogram"] as? [String: Int])?.values.reduce(0, +), cachedTokens)
+        let perUser = try XCTUnwrap(diagnostics["per_user"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(perUser.keys), ["Ann Lee", "Bo"])
+        for (name, d) in perUser {
+            for key in ["kl_tam_base", "kl_oppu_tam", "kl_dpo_tam"] {
+                XCTAssertGreaterThanOrEqual(try XCTUnwrap(d[key] as? Double, "\(name) \(key)"), 0)
+            }
+            XCTAssertNotNil(d["margin_before_dpo"] as? Double, name)
+            XCTAssertNotNil(d["margin_after_dpo"] as? Double, name)
+        }
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: dir + "/out/users/Bo/diagnostics.json"))
+        XCTAssertTrue(
+            try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("## Diagnostics"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope | 2 |"))
         XCTAssertTrue(
             FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
@@ -75,7 +109,10 @@ final class EvalCLITests: XCTestCase {
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results-rp1.5.json"))) as? [String: Any])
         XCTAssertEqual(
-            Set(rp.keys.filter { !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && $0 != "command" }),
+            Set(
+                rp.keys.filter {
+                    !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && !["command", "diagnostics"].contains($0)
+                }),
             ["base", "cope"], "\(rp.keys)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
         let unchanged =

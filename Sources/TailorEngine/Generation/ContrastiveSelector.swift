@@ -66,6 +66,9 @@ public struct ContrastiveChoice: Sendable, Equatable {
     public var reward: Float
     /// |V_head|.
     public var candidates: Int
+    /// The token π_user alone would take greedily (its most probable allowed token): where it
+    /// differs from `token`, the contrast with π_base changed the output.
+    public var userChoice: Int32
 }
 
 /// Applies CoPe's rule to one step's pair of logit rows.
@@ -129,11 +132,16 @@ public struct ContrastiveSelector {
             head.append((Int32(v), 0))
         }
         // Nothing allowed: the best token, which the decoding state ends the generation on.
-        if head.isEmpty { return choice(Sampler.argmax(user), user, lseU, base, lseB, candidates: 0) }
+        if head.isEmpty {
+            let t = Sampler.argmax(user)
+            return choice(t, user, lseU, base, lseB, candidates: 0, userChoice: t)
+        }
         let logZ = top + Float(log(headMass))
+        var userChoice = head[0].token
         for i in head.indices {
             let v = Int(head[i].token)
             head[i].score = (user[v] - logZ) - p.alpha * (base[v] - lseB)
+            if user[v] > user[Int(userChoice)] { userChoice = head[i].token }
         }
         let token: Int32
         if p.temperature == 0 {
@@ -143,17 +151,17 @@ public struct ContrastiveSelector {
         } else {
             token = sample()
         }
-        return choice(token, user, lseU, base, lseB, candidates: head.count)
+        return choice(token, user, lseU, base, lseB, candidates: head.count, userChoice: userChoice)
     }
 
     private func choice(
         _ token: Int32, _ user: UnsafeBufferPointer<Float>, _ lseU: Float, _ base: UnsafeBufferPointer<Float>,
-        _ lseB: Float, candidates: Int
+        _ lseB: Float, candidates: Int, userChoice: Int32
     ) -> ContrastiveChoice {
         let logU = user[Int(token)] - lseU, logB = base[Int(token)] - lseB
         return ContrastiveChoice(
             token: token, logProbUser: logU, logProbBase: logB, reward: logU - parameters.alpha * logB,
-            candidates: candidates)
+            candidates: candidates, userChoice: userChoice)
     }
 
     /// The largest logit among allowed tokens (−∞ when none is): the best token first, since it

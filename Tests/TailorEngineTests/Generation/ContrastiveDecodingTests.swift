@@ -39,6 +39,9 @@ final class ContrastiveDecodingTests: XCTestCase {
             let lu = u.map { Double($0) }, m = lu.max()!, lse = m + log(lu.reduce(0.0) { $0 + exp($1 - m) })
             XCTAssertEqual(Double(c.logProbUser), lu[Int(c.token)] - lse, accuracy: 1e-4)
             XCTAssertEqual(c.reward, c.logProbUser - alpha * c.logProbBase, accuracy: 1e-5)
+            // The user model's own pick is its argmax, whatever α does to the choice.
+            XCTAssertEqual(Int(c.userChoice), u.indices.max { u[$0] < u[$1] }!, "trial \(trial)")
+            if alpha == 0 { XCTAssertEqual(c.token, c.userChoice, "trial \(trial)") }
             checked += 1
         }
         XCTAssertEqual(checked, 300)
@@ -51,6 +54,7 @@ final class ContrastiveDecodingTests: XCTestCase {
         }
         XCTAssertEqual(c.token, 1)
         XCTAssertEqual(c.candidates, 2)
+        XCTAssertEqual(c.userChoice, 0, "the user model alone takes \"a\"")
         // A repetition penalty divides a seen token's positive user logit.
         var pen = try ContrastiveSelector(ContrastiveParameters(alpha: 0, tau: 0.01, repetitionPenalty: 3))
         let r = u.withUnsafeBufferPointer { ub in
@@ -111,6 +115,7 @@ final class ContrastiveDecodingTests: XCTestCase {
             options: GenerationOptions(maxTokens: 12, stopAtEndOfGeneration: false))
         XCTAssertEqual(result.tokens, greedy.tokens)
         XCTAssertEqual(choices.map(\.token), greedy.tokens)
+        XCTAssertEqual(choices.map(\.userChoice), greedy.tokens)
         // With α > 0 the choices follow the rule step by step (checked against the formula on the
         // very logits of each step by the selector test); here: the reward is reported.
         let (_, contrasted) = try cope.generate(
