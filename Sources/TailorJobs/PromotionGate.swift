@@ -81,4 +81,16 @@ public struct PromotionGate: Codable, Sendable, Equatable {
         }
         return (true, "\(rouge), \(likelihood): not worse beyond the margins")
     }
+
+    /// Whether a version keeps CoPe's contrast in `cope` mode, judged like a promotion: the
+    /// contrasted output (CoPe, the method) stays unless its ROUGE-L on the held-back items
+    /// falls below the same version decoded plainly by more than `margin`. Log-likelihood
+    /// does not enter: it is the same model's under both decodings.
+    public func decideContrast(contrasted: HoldoutScores, plain: HoldoutScores) -> (keep: Bool, reason: String) {
+        let scores = String(format: "ROUGE-L %.3f with it vs %.3f without", contrasted.rougeL, plain.rougeL)
+        if contrasted.rougeL < plain.rougeL - margin {
+            return (false, "cope mode drops the contrast (\(scores): worse by more than the margin)")
+        }
+        return (true, "cope mode keeps the contrast (\(scores))")
+    }
 }

@@ -24,6 +24,23 @@ final class PromotionGateTests: XCTestCase {
             likelihood.reason.hasPrefix("log-likelihood -2.200 vs -2.000 per token: worse"), likelihood.reason)
     }
 
+    /// CoPe's contrast stays unless it loses to plain decoding of the same version by more
+    /// than the margin; the likelihood, the same model's either way, does not count.
+    func testTheContrastIsDroppedOnlyWhenItLosesBeyondTheMargin() {
+        let gate = PromotionGate(margin: 0.02, logLikelihoodMargin: 0.1)
+        let plain = HoldoutScores(rougeL: 0.30, logLikelihood: -2.0)
+        XCTAssertTrue(gate.decideContrast(contrasted: plain, plain: plain).keep, "a tie keeps the method")
+        XCTAssertTrue(gate.decideContrast(contrasted: .init(rougeL: 0.29, logLikelihood: -9), plain: plain).keep)
+        let lost = gate.decideContrast(contrasted: .init(rougeL: 0.25, logLikelihood: -2.0), plain: plain)
+        XCTAssertFalse(lost.keep)
+        XCTAssertEqual(
+            lost.reason,
+            "cope mode drops the contrast (ROUGE-L 0.250 with it vs 0.300 without: worse by more than the margin)")
+        XCTAssertEqual(
+            gate.decideContrast(contrasted: .init(rougeL: 0.4, logLikelihood: -2.0), plain: plain).reason,
+            "cope mode keeps the contrast (ROUGE-L 0.400 with it vs 0.300 without)")
+    }
+
     func testScoresAverageOverItems() {
         let outcome = HoldoutScorer.Outcome(
             texts: ["fix the parser", "nothing alike"], logLikelihoods: [-1.0, nil])

@@ -6,7 +6,8 @@ import TailorWire
 /// explicit adapter references in order, or for (user, task) the caller's task adapter then
 /// the user's version for the mode. A mode whose adapters are missing is refused with
 /// FAILED_PRECONDITION naming what to train, unless the request allows a fallback; either way
-/// the plan says what runs, so no mode silently becomes another. Only version pointers and
+/// the plan says what runs, so no mode silently becomes another. `cope` and `cd-only` decode a
+/// version plainly where the autopilot's holdout verdict dropped the contrast for it. Only version pointers and
 /// records are read per request; the adapters themselves come from the `AdapterCache`.
 struct AdapterResolver: Sendable {
     let registry: AdapterRegistry
@@ -104,11 +105,14 @@ struct AdapterResolver: Sendable {
             taskPlan.fallback = true
             return taskPlan
         }
-        let stage = entry?.versions.first { $0.version == version }?.stage
-        let served = DecodingMode.serving(stage: stage, contrastive: mode.isContrastive, asked: mode)
+        let record = entry?.versions.first { $0.version == version }
+        // The autopilot's verdict may have dropped CoPe's contrast for this user's version: it
+        // made the held-back outputs worse than the version decoded plainly.
+        let contrastive = mode.isContrastive && record?.promotion?.keepsContrast != false
+        let served = DecodingMode.serving(stage: record?.stage, contrastive: contrastive, asked: mode)
         let adapters = (taskAdapter.map { [$0] } ?? []) + [userAdapter]
         return Plan(
-            adapters: adapters.map(\.use), contrastBase: mode.isContrastive ? taskAdapter.map { [$0.use] } ?? [] : nil,
+            adapters: adapters.map(\.use), contrastBase: contrastive ? taskAdapter.map { [$0.use] } ?? [] : nil,
             mode: served.rawValue, refs: adapters.map(\.ref), fallback: mode != .automatic && served != mode)
     }
 

@@ -7,6 +7,8 @@ import TailorTraining
 /// The last step of an autopilot job: scores its candidate (the DPO version it published,
 /// not current) and what serves the user now on the items the job held back, records the
 /// verdict beside the candidate, and makes the candidate current only if the gate allows.
+/// The same rule decides whether `cope` mode contrasts the candidate with the task model or
+/// decodes it plainly, for this user (`PromotionRecord.contrast`).
 ///
 /// The verdict is recorded before the current pointer moves, so a job killed in between
 /// applies the same verdict when it resumes and never promotes twice or judges twice.
@@ -63,23 +65,34 @@ struct CandidateGate {
         let scorer = HoldoutScorer(pipeline: pipeline, maxNewTokens: plan.maxNewTokens)
         let references = held.map(\.output)
         let pause = { [activity = environment.activity] in _ = activity.waitUntilIdle(grace: 0) }
-        let mine = try scorer.run(
-            held, stack: task + [try adapter(userKey, candidate)], contrastWith: task, pause: pause)
+        // The candidate as `cope` mode would serve it: contrasted, unless plain decoding of the
+        // same version does better on the held-back items by the gate's rule.
+        let stack = task + [try adapter(userKey, candidate)]
+        let contrasted = PromotionGate.scores(
+            try scorer.run(held, stack: stack, contrastWith: task, pause: pause), references: references)
+        let plain = PromotionGate.scores(
+            try scorer.run(held, stack: stack, contrastWith: nil, pause: pause), references: references)
+        let contrast = plan.gate.decideContrast(contrasted: contrasted, plain: plain)
         let base = baseline()
         let theirs: HoldoutScorer.Outcome
         switch base {
         case let .version(v):
-            theirs = try scorer.run(held, stack: task + [try adapter(userKey, v)], contrastWith: task, pause: pause)
+            // As it serves now: contrasted unless its own verdict dropped the contrast.
+            let keeps = (try registry.entry(userKey)).versions.first { $0.version == v }?.promotion?.keepsContrast
+            theirs = try scorer.run(
+                held, stack: task + [try adapter(userKey, v)], contrastWith: keeps == false ? nil : task,
+                pause: pause)
         case .taskAdapter, .baseModel:
             theirs = try scorer.run(held, stack: task, contrastWith: nil, pause: pause)
         }
-        let candidateScores = PromotionGate.scores(mine, references: references)
+        let candidateScores = contrast.keep ? contrasted : plain
         let currentScores = PromotionGate.scores(theirs, references: references)
         let (promote, reason) = plan.gate.decide(candidate: candidateScores, current: currentScores)
         let verdict = PromotionRecord(
-            promoted: promote, reason: reason, baseline: base.name, candidate: candidateScores,
-            current: currentScores, heldOut: held.count,
-            decidedUnixMS: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
+            promoted: promote, reason: reason + "; " + contrast.reason, baseline: base.name,
+            candidate: candidateScores, current: currentScores, heldOut: held.count,
+            decidedUnixMS: UInt64(max(0, Date().timeIntervalSince1970 * 1000)), withoutContrast: plain,
+            contrast: contrast.keep)
         try registry.recordPromotion(userKey, version: candidate, verdict)
         environment.cache.invalidate(userKey)
         return verdict

@@ -146,7 +146,8 @@ public struct AdapterVersionRecord: Sendable, Equatable, Codable {
 
 /// How one adapter stack did on a user's held-back items: the gate's two measures.
 public struct HoldoutScores: Sendable, Equatable, Codable {
-    /// Mean ROUGE-L F1 of the stack's `cope`-mode output against what the user wrote.
+    /// Mean ROUGE-L F1 of the stack's output as `cope` mode serves it against what the user
+    /// wrote (or, in `PromotionRecord.withoutContrast`, decoded without the contrast).
     public var rougeL: Double
     /// Mean per-token log-likelihood of what the user wrote.
     public var logLikelihood: Double
@@ -176,11 +177,20 @@ public struct PromotionRecord: Sendable, Equatable, Codable {
     public var heldOut: Int
     /// The time of the verdict, milliseconds since 1970.
     public var decidedUnixMS: UInt64
+    /// The candidate decoded without CoPe's contrast (its user model alone, greedily) on the
+    /// same items; nil in verdicts recorded before the choice existed.
+    public var withoutContrast: HoldoutScores?
+    /// Whether `cope` mode contrasts this version with the task model: false when the contrast
+    /// made its held-back outputs worse than decoding it plainly, by the gate's rule.
+    public var contrast: Bool?
+
+    /// Whether `cope` mode keeps the contrast for this version (older verdicts keep it).
+    public var keepsContrast: Bool { contrast ?? true }
 
     /// A verdict.
     public init(
         promoted: Bool, reason: String, baseline: String, candidate: HoldoutScores, current: HoldoutScores,
-        heldOut: Int, decidedUnixMS: UInt64
+        heldOut: Int, decidedUnixMS: UInt64, withoutContrast: HoldoutScores? = nil, contrast: Bool? = nil
     ) {
         self.promoted = promoted
         self.reason = reason
@@ -189,6 +199,8 @@ public struct PromotionRecord: Sendable, Equatable, Codable {
         self.current = current
         self.heldOut = heldOut
         self.decidedUnixMS = decidedUnixMS
+        self.withoutContrast = withoutContrast
+        self.contrast = contrast
     }
 }
 

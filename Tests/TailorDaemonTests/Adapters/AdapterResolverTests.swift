@@ -183,6 +183,34 @@ final class AdapterResolverTests: XCTestCase {
             "tam (fallback): task email v1")
     }
 
+    /// Where the autopilot's holdout verdict dropped CoPe's contrast for a version, cope mode
+    /// decodes that version plainly and says so; other versions, and explicit references,
+    /// keep the contrast.
+    func testCopeDecodesPlainlyWhereTheHoldoutVerdictDroppedTheContrast() throws {
+        try publish(taskKey, "task", stage: "tam")
+        try publish(userKey, "user", stage: "oppu")  // v1
+        try publish(userKey, "task", stage: "dpo")  // v2
+        func verdict(contrast: Bool?) -> PromotionRecord {
+            PromotionRecord(
+                promoted: true, reason: "r", baseline: "base model", candidate: .init(rougeL: 0.2, logLikelihood: -2),
+                current: .init(rougeL: 0.1, logLikelihood: -3), heldOut: 4, decidedUnixMS: 1,
+                withoutContrast: contrast == nil ? nil : .init(rougeL: 0.3, logLikelihood: -2), contrast: contrast)
+        }
+        try harness.registry.recordPromotion(userKey, version: 2, verdict(contrast: nil))
+        XCTAssertEqual(served(try plan(.cope)), "cope: task email v1, user alice/email v2", "an older verdict")
+        try harness.registry.recordPromotion(userKey, version: 2, verdict(contrast: false))
+        let cope = try plan(.cope)
+        XCTAssertEqual(served(cope), "dpo-only (fallback): task email v1, user alice/email v2")
+        XCTAssertNil(cope.contrastBase)
+        XCTAssertEqual(served(try plan(.cdOnly)), "cd-only: task email v1, user alice/email v1")
+        let refs = [
+            AdapterRef(task: "email", kind: "task"), AdapterRef(user: "alice", task: "email", kind: "user", version: 2),
+        ]
+        XCTAssertEqual(served(try plan(.cope, .explicit(refs))), "cope: task email v1, user alice/email v2")
+        try harness.registry.recordPromotion(userKey, version: 2, verdict(contrast: true))
+        XCTAssertEqual(served(try plan(.cope)), "cope: task email v1, user alice/email v2")
+    }
+
     /// A version made elsewhere (imported, no stage) serves any user mode as asked.
     func testAnImportedVersionServesTheModeAsked() throws {
         try publish(taskKey, "task", stage: "tam")

@@ -94,6 +94,13 @@ final class AutopilotRoundTests: XCTestCase {
         XCTAssertTrue(verdict.promoted, verdict.reason)
         XCTAssertGreaterThan(verdict.candidate.logLikelihood, verdict.current.logLikelihood, verdict.reason)
         XCTAssertEqual(entry.current, made.last?.version)
+        // The same rule chose the candidate's decoding in cope mode, and the candidate's scores
+        // are those of the decoding chosen.
+        let plain = try XCTUnwrap(verdict.withoutContrast)
+        let keep = try XCTUnwrap(verdict.contrast)
+        XCTAssertEqual(verdict.reason.contains("cope mode keeps the contrast"), keep, verdict.reason)
+        XCTAssertEqual(plain.logLikelihood, verdict.candidate.logLikelihood, accuracy: 1e-9)
+        if !keep { XCTAssertEqual(verdict.candidate, plain) }
 
         status = try await client.autopilotStatus()
         XCTAssertEqual(status.entries.first?.pendingItems, 0, "the round's data is no longer new")
