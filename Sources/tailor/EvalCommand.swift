@@ -53,6 +53,15 @@ struct EvalCommand: ParsableCommand {
             "Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so hyperparameters are chosen without touching the query golds."
     )
     var holdout: Int = 0
+    @Option(name: .customLong("negative-temperature"), help: "Sampling temperature of the negatives.")
+    var negativeTemperature: Float = 1
+    @Flag(
+        help:
+            "Choose TAM epochs, OPPU's rate and epochs, the negatives' K and temperature, DPO's β, rate and epochs, then α and τ, stage by stage, on each user's last --holdout items (8 unless given), never on the query golds; writes tune.md and tune.json."
+    )
+    var tune = false
+    @Option(name: .customLong("tune-grid"), help: "A JSON file of the values --tune tries (see tune.json's \"grid\").")
+    var tuneGrid: String?
 
     static let allMethods = ["base", "tam", "oppu", "cope", "cd-only", "dpo-only"]
 
@@ -64,22 +73,35 @@ struct EvalCommand: ParsableCommand {
         guard repeatPenalty > 0, repeatPenalty.isFinite else {
             throw ValidationError("--repeat-penalty must be a positive number, not \(repeatPenalty)")
         }
+        guard negativeTemperature > 0, negativeTemperature.isFinite else {
+            throw ValidationError("--negative-temperature must be a positive number, not \(negativeTemperature)")
+        }
+        if tuneGrid != nil && !tune { throw ValidationError("--tune-grid needs --tune") }
     }
 
     /// Names the generations and results of a decoding variant (`-rp1.3`), so one out dir can
     /// hold them beside the default's, sharing its adapters.
     var variantSuffix: String { repeatPenalty == 1 ? "" : "-rp\(repeatPenalty)" }
 
+    /// Items per user held back for tuning: --holdout, or 8 under --tune.
+    var heldOut: Int { tune && holdout == 0 ? 8 : holdout }
+
     func run() throws {
         let model = try modelOptions.load()
-        var set = try EvalDataSet(directory: data, users: users, validate: holdout)
+        var set = try EvalDataSet(directory: data, users: users, validate: heldOut)
         if let only {
             let names = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             set.users = set.users.filter { names.contains($0.name) }
             guard !set.users.isEmpty else { throw CLIError("--only names no user of \(data)") }
         }
-        let harness = EvalHarness(model: model, out: out, command: self)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        if tune {
+            let grid = try tuneGrid.map(TuneGrid.load) ?? TuneGrid()
+            let report = try EvalTuner(model: model, start: self, grid: grid).run(set)
+            print(report)
+            return
+        }
+        let harness = EvalHarness(model: model, out: out, command: self)
         let methodList = methods.split(separator: ",").map(String.init)
         let task = try harness.taskAdapter(tamItems > 0 ? Array(set.others.prefix(tamItems)) : set.others)
         var generations: [String: [String: EvalOutput]] = [:]

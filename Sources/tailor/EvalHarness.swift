@@ -25,6 +25,23 @@ struct EvalHarness {
         out + "/users/" + AdapterKey.pathComponent(user.name)
     }
 
+    /// Where each step's output lives. A plain run keeps one of each per user; a tuning run
+    /// names every path by the settings that made it, so grid points share what they share
+    /// (every DPO setting builds on the same OPPU adapter) and nothing is trained twice.
+    private var keys: EvalSettingKeys? { command.tune ? EvalSettingKeys(command) : nil }
+    private var tamPath: String { out + "/tam" + (keys.map { "-" + $0.tam } ?? "") }
+    private func oppuPath(_ user: EvalDataSet.User) -> String {
+        dir(user) + "/oppu" + (keys.map { "-" + $0.oppu } ?? "")
+    }
+    private func negativesPath(_ user: EvalDataSet.User) -> String {
+        dir(user) + "/negatives" + (keys.map { "-" + $0.negatives } ?? "") + ".jsonl"
+    }
+    private func dpoPath(_ user: EvalDataSet.User) -> String { dir(user) + "/dpo" + (keys.map { "-" + $0.dpo } ?? "") }
+    private func generationsPath(_ user: EvalDataSet.User, _ method: String) -> String {
+        let key = keys.map { "-" + $0.generations(method) } ?? command.variantSuffix
+        return dir(user) + "/generations-\(method)\(key).jsonl"
+    }
+
     private func cachedAdapter(_ path: String) throws -> LoRAAdapter? {
         guard FileManager.default.fileExists(atPath: path + "/adapter_model.safetensors") else { return nil }
         return try PEFTDirectory.load(path, model: model)
@@ -45,7 +62,7 @@ struct EvalHarness {
 
     /// TAM: r=16 on q, k, v, o over the other users' items.
     func taskAdapter(_ others: [HistoryItem]) throws -> LoRAAdapter {
-        let path = out + "/tam"
+        let path = tamPath
         if let a = try cachedAdapter(path) { return a }
         var cfg = TrainingConfiguration.tam
         cfg.epochs = command.tamEpochs
@@ -56,7 +73,7 @@ struct EvalHarness {
 
     /// OPPU: r=8 on q, v over the user's profile, on top of the TAM.
     func userAdapter(_ user: EvalDataSet.User, task: LoRAAdapter) throws -> LoRAAdapter {
-        let path = dir(user) + "/oppu"
+        let path = oppuPath(user)
         if let a = try cachedAdapter(path) { return a }
         var cfg = TrainingConfiguration.oppu
         cfg.epochs = command.oppuEpochs
@@ -70,15 +87,16 @@ struct EvalHarness {
 
     /// Negatives (lowest implicit reward of K samples from base + TAM), then DPO from the OPPU adapter.
     func dpoAdapter(_ user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter) throws -> LoRAAdapter {
-        let path = dir(user) + "/dpo"
+        let path = dpoPath(user)
         if let a = try cachedAdapter(path) { return a }
-        let negativesPath = dir(user) + "/negatives.jsonl"
+        let pairsPath = negativesPath(user)
         var pairs: [PreferencePair]
-        if let data = FileManager.default.contents(atPath: negativesPath) {
+        if let data = FileManager.default.contents(atPath: pairsPath) {
             pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs
         } else {
             var neg = NegativeConfiguration()
             neg.samples = command.samples
+            neg.temperature = command.negativeTemperature
             neg.maxNewTokens = command.maxNewTokens
             let sampler = try pipeline.negatives(task: [AdapterUse(task)], user: oppu, configuration: neg)
             pairs = []
@@ -89,7 +107,7 @@ struct EvalHarness {
                         id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
                         rejected: worst.text, source: .synthetic))
             }
-            try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: negativesPath, mode: 0o644)
+            try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: pairsPath, mode: 0o644)
             log("\(user.name): \(pairs.count) negatives")
         }
         var cfg = TrainingConfiguration.dpo
@@ -108,7 +126,7 @@ struct EvalHarness {
     func generate(
         method: String, user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter?, dpo: LoRAAdapter?
     ) throws -> [String: EvalGeneration] {
-        let path = dir(user) + "/generations-\(method)\(command.variantSuffix).jsonl"
+        let path = generationsPath(user, method)
         var done: [String: EvalGeneration] = [:]
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
             for line in text.split(separator: "\n") {
@@ -125,6 +143,9 @@ struct EvalHarness {
         let greedy = SamplingParameters(repetitionPenalty: command.repeatPenalty)
         let contrast = ContrastiveParameters(
             alpha: command.alpha, tau: command.tau, repetitionPenalty: command.repeatPenalty)
+        if user.queries.contains(where: { done[$0.id] == nil }) {
+            try FileManager.default.createDirectory(atPath: dir(user), withIntermediateDirectories: true)
+        }
         for q in user.queries where done[q.id] == nil {
             let prompt = pipeline.formatter.prompt(q.input).suffix(ctx.maxContext - command.maxNewTokens - 1)
             let text: String
@@ -180,7 +201,7 @@ struct EvalHarness {
         let t = AdapterUse(task), u = AdapterUse(oppu)
         var result = UserDiagnostics(
             klTaskBase: try d.meanKL(items, p: [t], q: []), klUserTask: try d.meanKL(items, p: [t, u], q: [t]))
-        if let dpo, let data = FileManager.default.contents(atPath: dir(user) + "/negatives.jsonl") {
+        if let dpo, let data = FileManager.default.contents(atPath: negativesPath(user)) {
             let pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs.map(\.textPreference)
             result.klDPOTask = try d.meanKL(items, p: [t, AdapterUse(dpo)], q: [t])
             result.marginsBefore = try d.rewardMargins(pairs, policy: [t, u], reference: [t], beta: command.beta)

@@ -165,4 +165,89 @@ final class EvalCLITests: XCTestCase {
                 (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])?["id"]
             }.sorted(), ["validate:p0-3", "validate:p0-4"])
     }
+
+    /// --tune: a stage-by-stage search on held-back profile items; every stage's winner is its
+    /// best point (the first on a tie), grid points share the steps they share, and a rerun
+    /// trains and generates nothing again.
+    func testTuneChoosesStageByStageOnHeldBackItems() throws {
+        let dir = NSTemporaryDirectory() + "tailor-tune-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let others = (0..<4).map { ["id": "o\($0)", "input": "the theme \($0)\ntitle:", "output": "he the"] }
+        let users: [[String: Any]] = ["Ann", "Bo"].map { name in
+            [
+                "user_id": name,
+                "profile": (0..<5).map {
+                    ["id": "\(name)-\($0)", "input": "the \($0) theme\ntitle:", "output": "the he"]
+                },
+                "query": [["id": "q", "input": "the theme\ntitle:", "gold": "never read"]],
+            ]
+        }
+        try JSONSerialization.data(withJSONObject: others).write(
+            to: URL(fileURLWithPath: dir + "/data/user_others.json"))
+        try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
+        let grid: [String: Any] = [
+            "tam_epochs": [1], "oppu_learning_rate": [1e-3, 3e-2], "oppu_epochs": [1], "samples": [2],
+            "negative_temperature": [1], "beta": [0.1], "dpo_learning_rate": [1e-3], "dpo_epochs": [1],
+            "alpha": [0.1, 1], "tau": [0.1],
+        ]
+        try JSONSerialization.data(withJSONObject: grid).write(to: URL(fileURLWithPath: dir + "/grid.json"))
+        let args = [
+            "eval", "--data", dir + "/data", "--model", TestPaths.tinyModel(), "--out", dir + "/out", "--tune",
+            "--tune-grid", dir + "/grid.json", "--holdout", "2", "--max-new-tokens", "4", "--max-tokens", "48",
+            "-t", "1",
+        ]
+        let first = try BuiltProducts.tailor(args)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let tune = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/tune.json")))
+                as? [String: Any])
+        let stages = try XCTUnwrap(tune["stages"] as? [[String: Any]])
+        XCTAssertEqual(stages.map { $0["name"] as? String }, ["tam", "oppu", "negatives", "dpo", "decoding"])
+        for stage in stages {
+            let scores = try XCTUnwrap(stage["points"] as? [[String: Any]]).map { $0["rougeL"] as! Double }
+            let chosen = try XCTUnwrap(stage["chosen"] as? Int)
+            XCTAssertEqual(chosen, scores.firstIndex(of: scores.max()!), "\(stage)")
+        }
+        let oppu = try XCTUnwrap(stages[1]["points"] as? [[String: Any]])
+        XCTAssertEqual(oppu.count, 2)
+        let chosenRate = (oppu[stages[1]["chosen"] as! Int]["settings"] as? [String: Double])?["oppu_learning_rate"]
+        XCTAssertEqual(
+            (tune["chosen"] as? [String: Double])?["oppu_learning_rate"] ?? 0, chosenRate ?? -1, accuracy: 1e-9)
+        // Each OPPU setting has its own adapter; the held-back items are the only queries.
+        for rate in ["0.001", "0.03"] {
+            XCTAssertTrue(
+                FileManager.default.fileExists(
+                    atPath: dir + "/out/users/Ann/oppu-tam1-lr\(rate)x1/adapter_model.safetensors"), rate)
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/out/users/Bo")
+        for f in files where f.hasPrefix("generations-") {
+            let ids = try String(contentsOfFile: dir + "/out/users/Bo/" + f, encoding: .utf8).split(separator: "\n")
+                .compactMap { EvalLine.id($0) }
+            XCTAssertEqual(ids.sorted(), ["validate:Bo-3", "validate:Bo-4"], f)
+        }
+        XCTAssertTrue(try String(contentsOfFile: dir + "/out/tune.md", encoding: .utf8).contains("CoPe − OPPU"))
+        // Rerun: everything cached, the same report.
+        let second = try BuiltProducts.tailor(args)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertFalse(second.stderr.contains("step"), second.stderr)
+        let again =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/tune.json"))) as? [String: Any]
+        XCTAssertEqual(again?["flags"] as? String, tune["flags"] as? String)
+        // A grid with an empty list is refused, naming the file.
+        try Data(#"{"alpha": []}"#.utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+        let bad = try BuiltProducts.tailor(args.map { $0 == dir + "/grid.json" ? dir + "/bad.json" : $0 })
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("bad.json: every list of the grid needs a value"), bad.stderr)
+        let noTune = try BuiltProducts.tailor(args.filter { $0 != "--tune" })
+        XCTAssertTrue(noTune.stderr.contains("--tune-grid needs --tune"), noTune.stderr)
+    }
+}
+
+/// The id of a cached generation line.
+private enum EvalLine {
+    static func id(_ line: Substring) -> String? {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
+    }
 }
