@@ -156,6 +156,11 @@ final class EvalCLITests: XCTestCase {
                 as? [String: Any])
         XCTAssertEqual((results["oppu"] as? [String: Any])?["n"] as? Int, 2)
         XCTAssertEqual(Set(((results["per_user_rougeL"] as? [String: Any]) ?? [:]).keys), ["q0", "q1"])
+        // Methods without a user adapter: nothing else makes the users' folders.
+        let plain = try BuiltProducts.tailor(
+            common.map { $0 == "base,tam,oppu" ? "base,tam" : $0 } + ["--out", dir + "/plain", "--users", "2"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/plain/users/q1/generations-tam.jsonl"))
         // Holdout: the last 2 profile items of each user are the queries; the golds are unused.
         let h = try BuiltProducts.tailor(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
         XCTAssertEqual(h.status, 0, h.stderr)
