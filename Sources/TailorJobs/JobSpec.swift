@@ -28,9 +28,13 @@ public struct JobSpec: Codable, Sendable, Equatable {
     /// Set for the autopilot's jobs: what it holds back and how it judges the candidate.
     public var autopilot: AutopilotPlan?
 
-    /// Resolves `request`.
+    /// Where the user's stages' unset rates came from (`TrainingPreset.Values.source`).
+    public var preset: String?
+
+    /// Resolves `request` for a model of `shape` (nil: unknown), whose tuned rates fill what
+    /// the request leaves unset unless it asks for the reference's.
     /// - Throws: `JobSpecError.invalidArgument` naming the bad parameter.
-    public init(_ request: Jobs.SubmitRequest) throws {
+    public init(_ request: Jobs.SubmitRequest, shape: TrainingPreset.ModelShape? = nil) throws {
         guard let kind = Kind(rawValue: request.kind) else {
             throw JobSpecError.invalidArgument(
                 "kind", "kind must be tam, oppu, negatives, dpo or cope, not '\(request.kind.prefix(32))'")
@@ -41,6 +45,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         var sft = kind == .tam ? TrainingConfiguration.tam : TrainingConfiguration.oppu
         var dpo = TrainingConfiguration.dpo
         var neg = NegativeConfiguration()
+        let preset = try TrainingPreset(named: request.parameters.preset).values(for: shape)
+        if kind != .tam {
+            sft.learningRate = preset.oppuLearningRate
+            dpo.learningRate = preset.dpoLearningRate
+            self.preset = preset.source
+        }
         func apply(_ c: inout TrainingConfiguration) {
             if p.rank > 0 { c.rank = Int(p.rank) }
             if p.alpha > 0 { c.alpha = p.alpha }

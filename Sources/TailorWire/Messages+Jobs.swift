@@ -26,6 +26,9 @@ extension Jobs {
         public var maxItems: UInt32 = 0
         /// cope jobs: DPO's own learning rate (0: derived from `learningRate`, see JobSpec).
         public var dpoLearningRate: Float = 0
+        /// Where unset values come from: "" or "tuned" (per model, see `TrainingPreset`), or
+        /// "reference".
+        public var preset = ""
 
         /// All defaults.
         public init() {}
@@ -52,6 +55,7 @@ extension Jobs {
             m.pointee.max_tokens = maxTokens
             m.pointee.max_items = maxItems
             m.pointee.dpo_learning_rate = dpoLearningRate
+            m.pointee.preset = try a.cString(preset, field: "parameters.preset")
         }
 
         init(_ m: Tailor__V1__JobParameters, _ r: CMessageReader) throws {
@@ -73,6 +77,7 @@ extension Jobs {
             maxTokens = m.max_tokens
             maxItems = m.max_items
             dpoLearningRate = m.dpo_learning_rate
+            preset = try r.string(m.preset, field: "parameters.preset")
         }
     }
 

@@ -51,7 +51,9 @@ struct OfflineTraining {
         var request = Jobs.SubmitRequest(kind: kind, user: "offline", task: task)
         request.parameters = parameters
         let spec: JobSpec
-        do { spec = try JobSpec(request) } catch { throw ValidationError("\(error)") }
+        do { spec = try JobSpec(request, shape: TrainingPreset.ModelShape(model.config)) } catch {
+            throw ValidationError("\(error)")
+        }
         let pipeline = PersonalizationPipeline(model: model, maxTokens: spec.maxTokens, threads: threads)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: data))
         let task = try files.taskAdapter.map { try PEFTDirectory.load($0, model: model) }.map { [AdapterUse($0)] } ?? []

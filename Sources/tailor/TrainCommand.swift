@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TailorClient
+import TailorEngine
 import TailorJobs
 import TailorTraining
 import TailorWire
@@ -49,6 +50,11 @@ struct HyperparameterOptions: ParsableArguments {
     @Flag(name: .customLong("length-normalized"), help: "Score negatives by per-token means (as the reference code).")
     var lengthNormalized = false
     @Option(help: "Seed (default: \(TrainingConfiguration().seed)).") var seed: UInt64?
+    @Option(
+        help:
+            "Where unset rates come from: tuned (the rates chosen on profile holdout for the model, where it has them; else the reference's) or reference (the CoPe reference code's)."
+    )
+    var preset: String = ""
 
     /// The stages' defaults, for the help.
     enum Stage {
@@ -71,6 +77,7 @@ struct HyperparameterOptions: ParsableArguments {
         p.alpha = alpha ?? 0
         p.targets = targets.map { $0.split(separator: ",").map(String.init) } ?? []
         p.learningRate = learningRate ?? 0
+        p.preset = preset
         p.epochs = epochs ?? 0
         p.batchSize = batchSize ?? 0
         p.gradientAccumulation = gradientAccumulation ?? 0
@@ -139,7 +146,11 @@ struct TrainCommand: AsyncParsableCommand {
             var request = Jobs.SubmitRequest(kind: kind, user: user, task: task)
             request.parameters = hyper.parameters
             let spec: JobSpec
-            do { spec = try JobSpec(request) } catch { throw CLIError("\(error)") }
+            // The rates tuned for the model when --model names its file.
+            let shape = try model.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }.map {
+                TrainingPreset.ModelShape(try Model(path: $0).config)
+            }
+            do { spec = try JobSpec(request, shape: shape) } catch { throw CLIError("\(error)") }
             let json = try JSONSerialization.data(
                 withJSONObject: try spec.huggingFaceConfigs(), options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: json, as: UTF8.self))

@@ -1,3 +1,4 @@
+import TailorTraining
 import TailorWire
 import XCTest
 
@@ -13,6 +14,44 @@ final class JobSpecTests: XCTestCase {
         var request = Jobs.SubmitRequest(kind: "cope", user: "u", task: "t")
         request.parameters = p
         return try JobSpec(request)
+    }
+
+    private let smolLM2 = TrainingPreset.ModelShape(architecture: "llama", embeddingLength: 576, layerCount: 30)
+
+    /// The user's stages take the rates tuned for the model where it has them; the reference's
+    /// preset, an unknown model and a task adapter take the reference code's; a rate the
+    /// request gives wins; an unknown preset is refused naming the field.
+    func testPresetsFillTheUnsetRates() throws {
+        func job(
+            _ kind: String, preset: String = "", shape: TrainingPreset.ModelShape?, lr: Float = 0
+        ) throws -> JobSpec {
+            var request = Jobs.SubmitRequest(kind: kind, user: "u", task: "t")
+            request.parameters.preset = preset
+            request.parameters.learningRate = lr
+            return try JobSpec(request, shape: shape)
+        }
+        let tuned = try job("cope", shape: smolLM2)
+        XCTAssertEqual(tuned.sft.learningRate, 3e-3)
+        XCTAssertEqual(tuned.dpo.learningRate, 1.5e-4)
+        XCTAssertEqual(tuned.preset, "SmolLM2-135M, docs/results/tuning-commit_subject")
+        XCTAssertEqual(try job("oppu", preset: "tuned", shape: smolLM2).sft.learningRate, 3e-3)
+        let reference = try job("cope", preset: "reference", shape: smolLM2)
+        XCTAssertEqual(reference.sft.learningRate, 1e-4)
+        XCTAssertEqual(reference.dpo.learningRate, 5e-6)
+        XCTAssertEqual(reference.preset, "the CoPe reference code")
+        XCTAssertEqual(try job("cope", shape: nil).sft.learningRate, 1e-4, "unknown model")
+        let other = TrainingPreset.ModelShape(architecture: "llama", embeddingLength: 4096, layerCount: 32)
+        XCTAssertEqual(try job("cope", shape: other).sft.learningRate, 1e-4, "a model never tuned")
+        XCTAssertEqual(try job("tam", shape: smolLM2).sft.learningRate, TrainingConfiguration.tam.learningRate)
+        XCTAssertNil(try job("tam", shape: smolLM2).preset)
+        let given = try job("cope", shape: smolLM2, lr: 1e-3)
+        XCTAssertEqual(given.sft.learningRate, 1e-3)
+        XCTAssertEqual(given.dpo.learningRate, 5e-5, accuracy: 1e-9, "DPO keeps the ratio to a given rate")
+        XCTAssertThrowsError(try job("cope", preset: "fast", shape: smolLM2)) { error in
+            XCTAssertEqual(
+                error as? JobSpecError,
+                .invalidArgument(field: "parameters.preset", message: "preset must be tuned or reference, not 'fast'"))
+        }
     }
 
     func testDefaultsAndOverrides() throws {

@@ -116,7 +116,7 @@ final class JobMessageTests: XCTestCase {
         p.rank = 8; p.alpha = 16; p.targets = ["q", "v"]; p.learningRate = 1e-3; p.epochs = 1; p.batchSize = 2
         p.gradientAccumulation = 2; p.warmupRatio = 0.1; p.maxGradNorm = 0.3; p.beta = 0.05; p.samples = 2
         p.maxNewTokens = 24; p.rewardAlpha = 0.5; p.lengthNormalized = true; p.seed = 9; p.maxTokens = 192
-        p.maxItems = 32; p.dpoLearningRate = 2e-4
+        p.maxItems = 32; p.dpoLearningRate = 2e-4; p.preset = "reference"
         r.parameters = p
         XCTAssertEqual(try Jobs.SubmitRequest(serialized: try r.serialized()), r)
     }

@@ -136,8 +136,8 @@ final class AutopilotScheduler: Service, Sendable {
         let newest = try store.ownItems(user: k.user, owner: k.owner, task: k.task, limit: settings.holdout)
         var request = Jobs.SubmitRequest(kind: JobSpec.Kind.cope.rawValue, user: k.user, task: k.task)
         request.parameters = settings.parameters
-        var spec = try JobSpec(request)
         let loaded = try await model(for: k)
+        var spec = try JobSpec(request, shape: TrainingPreset.ModelShape(loaded.model.config))
         spec.model = loaded.info.id
         spec.autopilot = AutopilotPlan(
             holdout: newest.map { AutopilotPlan.Item(kind: $0.kind, id: $0.id) }, gate: settings.gate)

@@ -88,7 +88,8 @@ public struct JobsService: RPCService {
         }
         let loaded = try await models.model(req.model, field: "model")
         let id = JobRecord.newID()
-        var resolved = spec
+        // Resolved again for the model: its tuned rates fill what the request leaves unset.
+        var resolved = try JobSpec(req, shape: TrainingPreset.ModelShape(loaded.model.config))
         resolved.model = loaded.info.id
         let record = try runner.jobs.create(
             JobRecord(

@@ -315,7 +315,7 @@ const ProtobufCMessageDescriptor tailor__v1__job_ref__descriptor =
   (ProtobufCMessageInit) tailor__v1__job_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descriptors[18] =
+static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descriptors[19] =
 {
   {
     "rank",
@@ -533,6 +533,18 @@ static const ProtobufCFieldDescriptor tailor__v1__job_parameters__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "preset",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tailor__V1__JobParameters, preset),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
   1,   /* field[1] = alpha */
@@ -547,6 +559,7 @@ static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
   16,   /* field[16] = max_items */
   11,   /* field[11] = max_new_tokens */
   15,   /* field[15] = max_tokens */
+  18,   /* field[18] = preset */
   0,   /* field[0] = rank */
   12,   /* field[12] = reward_alpha */
   10,   /* field[10] = samples */
@@ -557,7 +570,7 @@ static const unsigned tailor__v1__job_parameters__field_indices_by_name[] = {
 static const ProtobufCIntRange tailor__v1__job_parameters__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 18 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor =
 {
@@ -567,7 +580,7 @@ const ProtobufCMessageDescriptor tailor__v1__job_parameters__descriptor =
   "Tailor__V1__JobParameters",
   "tailor.v1",
   sizeof(Tailor__V1__JobParameters),
-  18,
+  19,
   tailor__v1__job_parameters__field_descriptors,
   tailor__v1__job_parameters__field_indices_by_name,
   1,  tailor__v1__job_parameters__number_ranges,

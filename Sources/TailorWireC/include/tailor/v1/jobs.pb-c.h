@@ -88,10 +88,16 @@ struct  Tailor__V1__JobParameters
    * learning_rate when that is set, the reference's DPO/OPPU ratio; else DPO's 5e-6).
    */
   float dpo_learning_rate;
+  /*
+   * Where unset values come from: "" or "tuned", the rates chosen on users' profile holdout
+   * for the job's model where it has them (docs/results), else the reference's; "reference",
+   * the CoPe reference code's (tuned for 1.5-8B models and long profiles).
+   */
+  char *preset;
 };
 #define TAILOR__V1__JOB_PARAMETERS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tailor__v1__job_parameters__descriptor) \
-    , 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
