@@ -103,8 +103,6 @@ struct DiagnosticsReport {
             }
         }
         var meanHead: Double { tokens == 0 ? 0 : Double(headTotal) / Double(tokens) }
-        var changedShare: Double { tokens == 0 ? 0 : Double(changed) / Double(tokens) }
-        var singletonShare: Double { tokens == 0 ? 0 : Double(histogram[0]) / Double(tokens) }
     }
 
     func steps(_ method: String, user: String? = nil) -> Steps {
