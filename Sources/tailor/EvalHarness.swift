@@ -204,9 +204,10 @@ struct EvalHarness {
         if let dpo, let data = FileManager.default.contents(atPath: negativesPath(user)) {
             let pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs.map(\.textPreference)
             result.klDPOTask = try d.meanKL(items, p: [t, AdapterUse(dpo)], q: [t])
-            result.marginsBefore = try d.rewardMargins(pairs, policy: [t, u], reference: [t], beta: command.beta)
-            result.marginsAfter = try d.rewardMargins(
-                pairs, policy: [t, AdapterUse(dpo)], reference: [t], beta: command.beta)
+            let margins = try d.rewardMargins(
+                pairs, policies: [[t, u], [t, AdapterUse(dpo)]], reference: [t], beta: command.beta)
+            result.marginsBefore = margins[0]
+            result.marginsAfter = margins[1]
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

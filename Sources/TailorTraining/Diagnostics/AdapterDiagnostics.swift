@@ -70,22 +70,27 @@ public struct AdapterDiagnostics {
         return max(0, sum)
     }
 
-    /// DPO's implicit reward margin of each pair with both sides, in `pairs`' order:
-    /// β·[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))] over whole completions,
-    /// π being `policy` and π_ref `reference`. Positive when the policy prefers the user's
-    /// output over the negative by more than the reference does; DPO's loss is −log σ of it.
+    /// DPO's implicit reward margin of each pair with both sides, in `pairs`' order, for each
+    /// of `policies`: β·[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))] over
+    /// whole completions, π being the policy and π_ref `reference` (scored once for all).
+    /// Positive when the policy prefers the user's output over the negative by more than the
+    /// reference does; DPO's loss is −log σ of it.
     public func rewardMargins(
-        _ pairs: [TextPreference], policy: [AdapterUse], reference: [AdapterUse], beta: Float
-    ) throws -> [Double] {
+        _ pairs: [TextPreference], policies: [[AdapterUse]], reference: [AdapterUse], beta: Float
+    ) throws -> [[Double]] {
         let examples = pipeline.examples(pairs)
-        let maxTokens = pipeline.maxTokens
-        let scorePolicy = ReferenceScorer(
-            model: pipeline.model, maxTokens: maxTokens, threads: pipeline.threads, adapters: policy)
-        let scoreReference = ReferenceScorer(
-            model: pipeline.model, maxTokens: maxTokens, threads: pipeline.threads, adapters: reference)
-        return try examples.map { e in
-            let s = try scorePolicy.score(e, pause: {}), r = try scoreReference.score(e, pause: {})
-            return Double(beta) * Double((s.chosen - r.chosen) - (s.rejected - r.rejected))
+        func scorer(_ adapters: [AdapterUse]) -> ReferenceScorer {
+            ReferenceScorer(
+                model: pipeline.model, maxTokens: pipeline.maxTokens, threads: pipeline.threads, adapters: adapters)
+        }
+        let ref = scorer(reference)
+        let references = try examples.map { try ref.score($0, pause: {}) }
+        return try policies.map { policy in
+            let s = scorer(policy)
+            return try zip(examples, references).map { e, r in
+                let p = try s.score(e, pause: {})
+                return Double(beta) * Double((p.chosen - r.chosen) - (p.rejected - r.rejected))
+            }
         }
     }
 }

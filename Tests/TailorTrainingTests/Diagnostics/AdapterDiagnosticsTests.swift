@@ -58,8 +58,10 @@ final class AdapterDiagnosticsTests: XCTestCase {
             TextPreference(prompt: "change 2 in file2.txt:", chosen: "update file2 notes", rejected: "misc"),
             TextPreference(prompt: "change 7 in main.c:", chosen: "fix the loop bound", rejected: "Update main.c file"),
         ]
-        let margins = try AdapterDiagnostics(pipeline: pipeline).rewardMargins(
-            pairs, policy: [task, user], reference: [task], beta: 0.5)
+        let both = try AdapterDiagnostics(pipeline: pipeline).rewardMargins(
+            pairs, policies: [[task, user], [task]], reference: [task], beta: 0.5)
+        XCTAssertEqual(both.count, 2)
+        let margins = both[0]
         XCTAssertEqual(margins.count, 2)
 
         func logProbability(_ e: TrainingExample, _ stack: [AdapterUse]) throws -> Double {
@@ -73,8 +75,6 @@ final class AdapterDiagnosticsTests: XCTestCase {
             XCTAssertNotEqual(margin, 0)
         }
         // A policy equal to its reference has no margin.
-        let none = try AdapterDiagnostics(pipeline: pipeline).rewardMargins(
-            pairs, policy: [task], reference: [task], beta: 0.5)
-        XCTAssertEqual(none, [0, 0])
+        XCTAssertEqual(both[1], [0, 0])
     }
 }
