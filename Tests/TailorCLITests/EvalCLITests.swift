@@ -5,6 +5,12 @@ import XCTest
 /// `tailor eval` end to end on the tiny llama and a small per-user data set: every method is
 /// scored, the report is written, and a second run reuses every cached step.
 final class EvalCLITests: XCTestCase {
+    /// A data set in ../shared/data's per-user layout.
+    private func writeDataSet(_ dir: String, others: [[String: String]], users: [[String: Any]]) throws {
+        try JSONSerialization.data(withJSONObject: others).write(to: URL(fileURLWithPath: dir + "/user_others.json"))
+        try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/users.json"))
+    }
+
     func testEvalRunsThePipelineAndResumesFromItsCaches() throws {
         let dir = NSTemporaryDirectory() + "tailor-eval-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
@@ -23,9 +29,7 @@ final class EvalCLITests: XCTestCase {
                 "query": [["id": "shared-q", "input": "the theme\ntitle:", "gold": "the he"]],
             ]
         }
-        try JSONSerialization.data(withJSONObject: others).write(
-            to: URL(fileURLWithPath: dir + "/data/user_others.json"))
-        try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
+        try writeDataSet(dir + "/data", others: others, users: users)
         let args = [
             "eval", "--data", dir + "/data", "--model", TestPaths.tinyModel(), "--out", dir + "/out", "--tam-epochs",
             "1",
@@ -188,9 +192,7 @@ final class EvalCLITests: XCTestCase {
                 "query": [["id": "q", "input": "the theme\ntitle:", "gold": "never read"]],
             ]
         }
-        try JSONSerialization.data(withJSONObject: others).write(
-            to: URL(fileURLWithPath: dir + "/data/user_others.json"))
-        try JSONSerialization.data(withJSONObject: users).write(to: URL(fileURLWithPath: dir + "/data/users.json"))
+        try writeDataSet(dir + "/data", others: others, users: users)
         let grid: [String: Any] = [
             "tam_epochs": [1], "oppu_learning_rate": [1e-3, 3e-2], "oppu_epochs": [1], "samples": [2],
             "negative_temperature": [1], "beta": [0.1], "dpo_learning_rate": [1e-3], "dpo_epochs": [1],
