@@ -108,7 +108,7 @@ struct AdapterResolver: Sendable {
         let record = entry?.versions.first { $0.version == version }
         // The autopilot's verdict may have dropped CoPe's contrast for this user's version: it
         // made the held-back outputs worse than the version decoded plainly.
-        let contrastive = mode.isContrastive && record?.promotion?.keepsContrast != false
+        let contrastive = mode.isContrastive && entry?.keepsContrast(version) != false
         let served = DecodingMode.serving(stage: record?.stage, contrastive: contrastive, asked: mode)
         let adapters = (taskAdapter.map { [$0] } ?? []) + [userAdapter]
         return Plan(

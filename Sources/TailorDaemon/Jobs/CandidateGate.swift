@@ -78,9 +78,8 @@ struct CandidateGate {
         switch base {
         case let .version(v):
             // As it serves now: contrasted unless its own verdict dropped the contrast.
-            let keeps = (try registry.entry(userKey)).versions.first { $0.version == v }?.promotion?.keepsContrast
             theirs = try scorer.run(
-                held, stack: task + [try adapter(userKey, v)], contrastWith: keeps == false ? nil : task,
+                held, stack: task + [try adapter(userKey, v)], contrastWith: entry.keepsContrast(v) ? task : nil,
                 pause: pause)
         case .taskAdapter, .baseModel:
             theirs = try scorer.run(held, stack: task, contrastWith: nil, pause: pause)

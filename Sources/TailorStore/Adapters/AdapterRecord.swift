@@ -222,6 +222,12 @@ public struct AdapterEntry: Sendable, Equatable {
     public func newest(stage: String?) -> UInt32? {
         versions.last { $0.version <= current && $0.stage == stage }?.version
     }
+
+    /// Whether `cope` mode contrasts `version` with the task model: false only where the
+    /// autopilot's verdict on it dropped the contrast.
+    public func keepsContrast(_ version: UInt32) -> Bool {
+        versions.first { $0.version == version }?.promotion?.keepsContrast ?? true
+    }
 }
 
 /// What went wrong in the registry. Every failure leaves the registry as it was.
