@@ -58,6 +58,21 @@ struct TuneGrid: Codable, Equatable {
             grid.alpha.count, grid.tau.count,
         ]
         guard !sizes.contains(0) else { throw CLIError("\(path): every list of the grid needs a value") }
+        // Checked before any stage runs: a bad value would otherwise stop the search hours in.
+        func check<T: Comparable>(_ name: String, _ values: [T], _ ok: (T) -> Bool) throws {
+            if let bad = values.first(where: { !ok($0) }) { throw CLIError("\(path): \(name) \(bad) is out of range") }
+        }
+        let positive: (Float) -> Bool = { $0 > 0 && $0.isFinite }
+        try check("tam_epochs", grid.tamEpochs) { (1...1000).contains($0) }
+        try check("oppu_epochs", grid.oppuEpochs) { (1...1000).contains($0) }
+        try check("dpo_epochs", grid.dpoEpochs) { (1...1000).contains($0) }
+        try check("samples", grid.samples) { (1...64).contains($0) }
+        try check("oppu_learning_rate", grid.oppuLearningRate, positive)
+        try check("dpo_learning_rate", grid.dpoLearningRate, positive)
+        try check("negative_temperature", grid.negativeTemperature, positive)
+        try check("beta", grid.beta, positive)
+        try check("alpha", grid.alpha) { $0 >= 0 && $0.isFinite }
+        try check("tau", grid.tau) { $0 > 0 && $0 <= 1 }
         return grid
     }
 }

@@ -247,6 +247,14 @@ final class EvalCLITests: XCTestCase {
         let bad = try BuiltProducts.tailor(args.map { $0 == dir + "/grid.json" ? dir + "/bad.json" : $0 })
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("bad.json: every list of the grid needs a value"), bad.stderr)
+        // An out-of-range value is refused before any stage trains.
+        try Data(#"{"tau": [0.1, 0]}"#.utf8).write(to: URL(fileURLWithPath: dir + "/bad.json"))
+        let range = try BuiltProducts.tailor(
+            args.map { $0 == dir + "/grid.json" ? dir + "/bad.json" : $0 }.map { $0 == dir + "/out" ? dir + "/o2" : $0 }
+        )
+        XCTAssertNotEqual(range.status, 0)
+        XCTAssertTrue(range.stderr.contains("bad.json: tau 0.0 is out of range"), range.stderr)
+        XCTAssertFalse(range.stderr.contains("step"), range.stderr)
         let noTune = try BuiltProducts.tailor(args.filter { $0 != "--tune" })
         XCTAssertTrue(noTune.stderr.contains("--tune-grid needs --tune"), noTune.stderr)
     }
