@@ -79,9 +79,14 @@ struct EvalCommand: ParsableCommand {
         if tuneGrid != nil && !tune { throw ValidationError("--tune-grid needs --tune") }
     }
 
-    /// Names the generations and results of a decoding variant (`-rp1.3`), so one out dir can
-    /// hold them beside the default's, sharing its adapters.
+    /// Names the results of a decoding variant (`-rp1.3`), so one out dir can hold them beside
+    /// the default's.
     var variantSuffix: String { repeatPenalty == 1 ? "" : "-rp\(repeatPenalty)" }
+
+    /// The items the task adapter trains on: the other users', or the first --tam-items of them.
+    func taskItems(_ set: EvalDataSet) -> [HistoryItem] {
+        tamItems > 0 ? Array(set.others.prefix(tamItems)) : set.others
+    }
 
     /// Items per user held back for tuning: --holdout, or 8 under --tune.
     var heldOut: Int { tune && holdout == 0 ? 8 : holdout }
@@ -95,6 +100,8 @@ struct EvalCommand: ParsableCommand {
             guard !set.users.isEmpty else { throw CLIError("--only names no user of \(data)") }
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let taskSet = taskItems(set)
+        try EvalRunStamp(self, taskItems: taskSet.count).claim(out)
         if tune {
             let grid = try tuneGrid.map(TuneGrid.load) ?? TuneGrid()
             let report = try EvalTuner(model: model, start: self, grid: grid).run(set)
@@ -103,7 +110,7 @@ struct EvalCommand: ParsableCommand {
         }
         let harness = EvalHarness(model: model, out: out, command: self)
         let methodList = methods.split(separator: ",").map(String.init)
-        let task = try harness.taskAdapter(tamItems > 0 ? Array(set.others.prefix(tamItems)) : set.others)
+        let task = try harness.taskAdapter(taskSet)
         var generations: [String: [String: EvalOutput]] = [:]
         var diagnostics: [String: UserDiagnostics] = [:]
         for user in set.users {

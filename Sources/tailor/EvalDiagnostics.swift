@@ -69,8 +69,6 @@ struct UserDiagnostics: Codable, Equatable {
     var marginsBefore: [Double]?
     var marginsAfter: [Double]?
 
-    var hasDPO: Bool { marginsAfter != nil }
-
     enum CodingKeys: String, CodingKey {
         case klTaskBase = "kl_tam_base", klUserTask = "kl_oppu_tam", klDPOTask = "kl_dpo_tam"
         case marginsBefore = "margins_before_dpo", marginsAfter = "margins_after_dpo"

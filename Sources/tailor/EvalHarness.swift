@@ -6,8 +6,8 @@ import TailorStore
 import TailorTraining
 
 /// The cached steps of `tailor eval`: each adapter is a PEFT directory, the negatives a JSONL
-/// file and each method's generations a JSONL file under the out directory; a step whose output
-/// exists is not redone.
+/// file and each method's generations a JSONL file under the out directory, each named by its
+/// settings; a step whose output exists is not redone.
 struct EvalHarness {
     let model: Model
     let out: String
@@ -25,21 +25,22 @@ struct EvalHarness {
         out + "/users/" + AdapterKey.pathComponent(user.name)
     }
 
-    /// Where each step's output lives. A plain run keeps one of each per user; a tuning run
-    /// names every path by the settings that made it, so grid points share what they share
-    /// (every DPO setting builds on the same OPPU adapter) and nothing is trained twice.
-    private var keys: EvalSettingKeys? { command.tune ? EvalSettingKeys(command) : nil }
-    private var tamPath: String { out + "/tam" + (keys.map { "-" + $0.tam } ?? "") }
-    private func oppuPath(_ user: EvalDataSet.User) -> String {
-        dir(user) + "/oppu" + (keys.map { "-" + $0.oppu } ?? "")
-    }
+    /// Where each step's output lives: every path is named by the settings that made it, so
+    /// runs with other settings (and a tuning run's grid points) share what they share (every
+    /// DPO setting builds on the same OPPU adapter), and nothing cached under one setting is
+    /// ever read as another's. What the keys leave out is fixed per out directory (`EvalRunStamp`).
+    private var keys: EvalSettingKeys { EvalSettingKeys(command) }
+    private var tamPath: String { out + "/tam-" + keys.tam }
+    private func oppuPath(_ user: EvalDataSet.User) -> String { dir(user) + "/oppu-" + keys.oppu }
     private func negativesPath(_ user: EvalDataSet.User) -> String {
-        dir(user) + "/negatives" + (keys.map { "-" + $0.negatives } ?? "") + ".jsonl"
+        dir(user) + "/negatives-" + keys.negatives + ".jsonl"
     }
-    private func dpoPath(_ user: EvalDataSet.User) -> String { dir(user) + "/dpo" + (keys.map { "-" + $0.dpo } ?? "") }
+    private func dpoPath(_ user: EvalDataSet.User) -> String { dir(user) + "/dpo-" + keys.dpo }
     private func generationsPath(_ user: EvalDataSet.User, _ method: String) -> String {
-        let key = keys.map { "-" + $0.generations(method) } ?? command.variantSuffix
-        return dir(user) + "/generations-\(method)\(key).jsonl"
+        dir(user) + "/generations-\(method)-\(keys.generations(method)).jsonl"
+    }
+    private func diagnosticsPath(_ user: EvalDataSet.User, withDPO: Bool) -> String {
+        dir(user) + "/diagnostics-\(withDPO ? keys.dpo : keys.oppu).json"
     }
 
     private func cachedAdapter(_ path: String) throws -> LoRAAdapter? {
@@ -189,10 +190,9 @@ struct EvalHarness {
     func diagnostics(
         _ user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter, dpo: LoRAAdapter?
     ) throws -> UserDiagnostics {
-        let path = dir(user) + "/diagnostics.json"
+        let path = diagnosticsPath(user, withDPO: dpo != nil)
         if let data = FileManager.default.contents(atPath: path),
-            let cached = try? JSONDecoder().decode(UserDiagnostics.self, from: data),
-            cached.hasDPO == (dpo != nil)
+            let cached = try? JSONDecoder().decode(UserDiagnostics.self, from: data)
         {
             return cached
         }

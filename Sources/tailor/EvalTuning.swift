@@ -77,8 +77,8 @@ struct TuneGrid: Codable, Equatable {
     }
 }
 
-/// The names of a run's cached steps under tuning: each says the settings its output depends
-/// on, so two grid points that share a stage's settings share its output.
+/// The names of a run's cached steps: each says the settings its output depends on, so two
+/// runs (or two grid points) that share a stage's settings share its output.
 struct EvalSettingKeys {
     let tam: String
     let oppu: String
@@ -228,7 +228,7 @@ struct EvalTuner {
         _ c: EvalCommand, method: String, _ set: EvalDataSet
     ) throws -> [(key: String, rougeL: Double, text: String)] {
         let h = EvalHarness(model: model, out: c.out, command: c)
-        let task = try h.taskAdapter(c.tamItems > 0 ? Array(set.others.prefix(c.tamItems)) : set.others)
+        let task = try h.taskAdapter(c.taskItems(set))
         var out: [(String, Double, String)] = []
         for user in set.users {
             let oppu = ["base", "tam"].contains(method) ? nil : try h.userAdapter(user, task: task)

@@ -66,7 +66,8 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(Set(decoding.keys), ["cope", "cd-only"])
         var cachedTokens = 0, cachedChanged = 0
         for user in ["Ann%20Lee", "Bo"] {
-            let lines = try String(contentsOfFile: dir + "/out/users/\(user)/generations-cope.jsonl", encoding: .utf8)
+            let lines = try String(
+                contentsOfFile: try EvalLine.file(dir + "/out/users/\(user)", "generations-cope-"), encoding: .utf8)
             for line in lines.split(separator: "\n") {
                 let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
                 let heads = o["vhead"] as? [Int] ?? []
@@ -88,13 +89,12 @@ final class EvalCLITests: XCTestCase {
             XCTAssertNotNil(d["margin_before_dpo"] as? Double, name)
             XCTAssertNotNil(d["margin_after_dpo"] as? Double, name)
         }
-        XCTAssertTrue(
-            FileManager.default.fileExists(atPath: dir + "/out/users/Bo/diagnostics.json"))
+        XCTAssertNoThrow(try EvalLine.file(dir + "/out/users/Bo", "diagnostics-"))
         XCTAssertTrue(
             try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("## Diagnostics"))
         XCTAssertTrue(try String(contentsOfFile: dir + "/out/results.md", encoding: .utf8).contains("| cope | 2 |"))
-        XCTAssertTrue(
-            FileManager.default.fileExists(atPath: dir + "/out/users/Ann%20Lee/dpo/adapter_model.safetensors"))
+        let dpo = try EvalLine.file(dir + "/out/users/Ann%20Lee", "dpo-")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dpo + "/adapter_model.safetensors"))
         // Resumed: nothing is trained or generated again, and the results are the same.
         let second = try BuiltProducts.tailor(args)
         XCTAssertEqual(second.status, 0, second.stderr)
@@ -118,11 +118,24 @@ final class EvalCLITests: XCTestCase {
                     !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && !["command", "diagnostics"].contains($0)
                 }),
             ["base", "cope"], "\(rp.keys)")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/users/Bo/generations-cope-rp1.5.jsonl"))
+        XCTAssertTrue(try EvalLine.file(dir + "/out/users/Bo", "generations-cope-").hasSuffix("rp1.5.jsonl"))
         let unchanged =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
             as? [String: Any]
         XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
+        // Other DPO settings train their own adapter in the same out dir, on the shared OPPU
+        // adapter: nothing cached under the first run's rate is read as this one's.
+        let rate = try BuiltProducts.tailor(args + ["--dpo-lr", "1e-3", "--methods", "cope"])
+        XCTAssertEqual(rate.status, 0, rate.stderr)
+        XCTAssertTrue(rate.stderr.contains("Ann Lee dpo step"), rate.stderr)
+        XCTAssertFalse(rate.stderr.contains("oppu step"), rate.stderr)
+        let adapters = try FileManager.default.contentsOfDirectory(atPath: dir + "/out/users/Ann%20Lee")
+        XCTAssertEqual(adapters.filter { $0.hasPrefix("dpo-") }.count, 2, "\(adapters)")
+        XCTAssertEqual(adapters.filter { $0.hasPrefix("generations-cope-") }.count, 3, "\(adapters)")
+        // A setting the paths do not name is fixed per out dir.
+        let tokens = try BuiltProducts.tailor(args.map { $0 == "4" ? "5" : $0 })
+        XCTAssertNotEqual(tokens.status, 0)
+        XCTAssertTrue(tokens.stderr.contains("max_new_tokens 4, not 5; its cached steps"), tokens.stderr)
         let bad = try BuiltProducts.tailor(args + ["--repeat-penalty", "0"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--repeat-penalty must be a positive number"), bad.stderr)
@@ -164,11 +177,12 @@ final class EvalCLITests: XCTestCase {
         let plain = try BuiltProducts.tailor(
             common.map { $0 == "base,tam,oppu" ? "base,tam" : $0 } + ["--out", dir + "/plain", "--users", "2"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/plain/users/q1/generations-tam.jsonl"))
+        XCTAssertNoThrow(try EvalLine.file(dir + "/plain/users/q1", "generations-tam-"))
         // Holdout: the last 2 profile items of each user are the queries; the golds are unused.
         let h = try BuiltProducts.tailor(common + ["--out", dir + "/holdout", "--users", "2", "--holdout", "2"])
         XCTAssertEqual(h.status, 0, h.stderr)
-        let gens = try String(contentsOfFile: dir + "/holdout/users/q0/generations-oppu.jsonl", encoding: .utf8)
+        let gens = try String(
+            contentsOfFile: try EvalLine.file(dir + "/holdout/users/q0", "generations-oppu-"), encoding: .utf8)
         XCTAssertEqual(
             gens.split(separator: "\n").compactMap { line in
                 (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])?["id"]
@@ -260,8 +274,22 @@ final class EvalCLITests: XCTestCase {
     }
 }
 
-/// The id of a cached generation line.
+/// The eval's cached files.
 private enum EvalLine {
+    /// The newest file in `folder` whose name starts with `prefix` (paths name their settings).
+    static func file(_ folder: String, _ prefix: String) throws -> String {
+        let fm = FileManager.default
+        let names = try fm.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(prefix) }
+        let dated = try names.map {
+            (folder + "/" + $0, try fm.attributesOfItem(atPath: folder + "/" + $0)[.modificationDate] as! Date)
+        }
+        guard let newest = dated.max(by: { $0.1 < $1.1 }) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: folder + "/" + prefix + "*"])
+        }
+        return newest.0
+    }
+
+    /// The id of a cached generation line.
     static func id(_ line: Substring) -> String? {
         (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
     }
