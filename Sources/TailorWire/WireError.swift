@@ -46,7 +46,10 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownStatusCode(c): return "unknown status code \(c)"
         case let .tooManyElements(t, n):
             return
-                "the \(t) message of \(n) bytes holds too many entries for its size; send fewer, or fuller, entries per request"
+                """
+                the \(t) message of \(n) bytes holds too many entries for its size; send fewer, or fuller, \
+                entries per request
+                """
         }
     }
 }

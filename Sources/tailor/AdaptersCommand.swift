@@ -34,7 +34,11 @@ struct AdaptersCommand: AsyncParsableCommand {
             for a in all {
                 let cur = a.versions.first { $0.version == a.ref.version }
                 print(
-                    "\(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")\t\(cur.map { $0.stage.isEmpty ? "import" : $0.stage } ?? "")"
+                    """
+                    \(a.ref.kind)\t\(a.ref.task)\t\(a.ref.user.isEmpty ? "-" : a.ref.user)\tv\(a.ref.version) of \
+                    \(a.versions.count)\tr=\(cur?.rank ?? 0)\t\(cur?.targets.joined(separator: ",") ?? "")\t\
+                    \(cur.map { $0.stage.isEmpty ? "import" : $0.stage } ?? "")
+                    """
                 )
             }
         }
@@ -48,14 +52,24 @@ struct AdaptersCommand: AsyncParsableCommand {
         func run() async throws {
             let a = try await withClient(connection) { try await $0.adapter(selector.ref) }
             print(
-                "\(a.ref.kind) adapter \(a.ref.task)\(a.ref.user.isEmpty ? "" : " for \(a.ref.user)") (owner uid \(a.ref.ownerUID)), current v\(a.ref.version)"
+                """
+                \(a.ref.kind) adapter \(a.ref.task)\(a.ref.user.isEmpty ? "" : " for \(a.ref.user)") (owner uid \
+                \(a.ref.ownerUID)), current v\(a.ref.version)
+                """
             )
             for v in a.versions {
                 let when = Date(timeIntervalSince1970: Double(v.createdUnixMS) / 1000)
                 let metrics = v.metrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
                     separator: " ")
                 print(
-                    "\(v.version == a.ref.version ? "*" : " ") v\(v.version)  \(v.stage.isEmpty ? "import" : v.stage)  \(ISO8601DateFormatter().string(from: when))  r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \(v.baseModelSHA256.prefix(12))  sha256 \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)"
+                    """
+                    \(v.version == a.ref.version ? "*" : " ") v\(v.version)  \
+                    \(v.stage.isEmpty ? "import" : v.stage)  \(ISO8601DateFormatter().string(from: when))  \
+                    r=\(v.rank) alpha=\(v.alpha)\(v.useRSLoRA ? " rslora" : "")  \
+                    \(v.targets.joined(separator: ","))  base \(v.baseArchitecture) \
+                    \(v.baseModelSHA256.prefix(12))  sha256 \
+                    \(v.sha256.prefix(12))\(v.jobID.isEmpty ? "" : "  job \(v.jobID)")  \(metrics)
+                    """
                 )
             }
             let judged = a.versions.compactMap { v in v.promotion.map { (v.version, $0) } }
@@ -104,7 +118,10 @@ struct AdaptersCommand: AsyncParsableCommand {
             let info = try await withClient(connection) { try await $0.importAdapter(request, weights: weights) }
             let newest = info.versions.last?.version ?? 0
             print(
-                "imported \(ref.kind) adapter \(task)\(user.map { " for \($0)" } ?? "") as v\(newest)\(info.ref.version == newest ? " (current)" : "")"
+                """
+                imported \(ref.kind) adapter \(task)\(user.map { " for \($0)" } ?? "") as \
+                v\(newest)\(info.ref.version == newest ? " (current)" : "")
+                """
             )
         }
     }

@@ -85,7 +85,10 @@ enum AutopilotFormat {
         for e in s.entries {
             let next = e.nextEligibleUnixMS == 0 ? "-" : time(e.nextEligibleUnixMS)
             Swift.print(
-                "\(e.user)\t\(e.task)\t\(e.state)\t\(e.pendingItems)/\(e.neededItems)\t\(next)\t\(e.piBase)\t\(lastRun(e.lastRun))"
+                """
+                \(e.user)\t\(e.task)\t\(e.state)\t\(e.pendingItems)/\(e.neededItems)\t\(next)\t\(e.piBase)\t\
+                \(lastRun(e.lastRun))
+                """
             )
             Swift.print("  \(e.detail)")
         }
@@ -102,7 +105,11 @@ enum AutopilotFormat {
     static func verdict(version: UInt32, _ p: Promotion) -> String {
         func f(_ x: Double) -> String { String(format: "%.3f", x) }
         return
-            "v\(version) \(p.promoted ? "promoted" : "not promoted") over \(p.baseline) on \(p.heldOut) held-out items: ROUGE-L \(f(p.candidateRougeL)) vs \(f(p.baselineRougeL)), log-lik \(f(p.candidateLogLikelihood)) vs \(f(p.baselineLogLikelihood))"
+            """
+            v\(version) \(p.promoted ? "promoted" : "not promoted") over \(p.baseline) on \(p.heldOut) held-out \
+            items: ROUGE-L \(f(p.candidateRougeL)) vs \(f(p.baselineRougeL)), log-lik \
+            \(f(p.candidateLogLikelihood)) vs \(f(p.baselineLogLikelihood))
+            """
     }
 
     static func time(_ ms: UInt64) -> String {

@@ -9,7 +9,10 @@ import TailorWire
 struct ConnectionOptions: ParsableArguments {
     @Option(
         help:
-            "tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, else /tmp/tailor-UID/tailord.sock if a user daemon listens there, then /run/tailor/tailord.sock)."
+            """
+            tailord's socket (default: $TAILOR_SOCKET, then $XDG_RUNTIME_DIR/tailor/tailord.sock, else \
+            /tmp/tailor-UID/tailord.sock if a user daemon listens there, then /run/tailor/tailord.sock).
+            """
     )
     var socket: String?
 
@@ -97,7 +100,10 @@ struct ModelsCommand: AsyncParsableCommand {
             print("ID\tARCH\tPARAMS\tCONTEXT\tSHA256\tPATH")
             for m in models {
                 print(
-                    "\(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)"
+                    """
+                    \(m.id)\t\(m.architecture)\t\(m.parameters / 1_000_000)M params\tctx \
+                    \(m.contextLength)\t\(m.sha256.prefix(12))\t\(m.path)
+                    """
                 )
             }
         }
@@ -109,7 +115,10 @@ struct ModelsCommand: AsyncParsableCommand {
         @Option(help: "Id to serve it under (default: the file name without .gguf).") var id: String = ""
         @Argument(
             help:
-                "The GGUF file, or a model's name in Tailor's models directory or Ollama's store (`tailor models available`)."
+                """
+                The GGUF file, or a model's name in Tailor's models directory or Ollama's store (`tailor models \
+                available`).
+                """
         ) var path: String
 
         func run() async throws {
@@ -123,7 +132,11 @@ struct ModelsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the GGUF models on this machine that --model and `models load` take by name.",
             discussion:
-                "Tailor's models directory ($TAILOR_MODELS_DIR, else $XDG_DATA_HOME/tailor/models or ~/.local/share/tailor/models; Scripts/fetch-model.sh puts models there) and the models Ollama has pulled ($OLLAMA_MODELS, else ~/.ollama/models and /usr/share/ollama/.ollama/models)."
+                """
+                Tailor's models directory ($TAILOR_MODELS_DIR, else $XDG_DATA_HOME/tailor/models or \
+                ~/.local/share/tailor/models; Scripts/fetch-model.sh puts models there) and the models Ollama has \
+                pulled ($OLLAMA_MODELS, else ~/.ollama/models and /usr/share/ollama/.ollama/models).
+                """
         )
 
         func run() throws {
@@ -190,7 +203,10 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "CoPe's τ (cope, cd-only).") var tau: Float = ContrastiveParameters().tau
     @Flag(
         help:
-            "When the mode's adapters are missing, decode with what exists instead of failing (a note on standard error says what ran)."
+            """
+            When the mode's adapters are missing, decode with what exists instead of failing (a note on standard \
+            error says what ran).
+            """
     ) var fallback = false
     @Flag(help: "Print statistics, the mode that ran and its adapters to standard error.") var verbose = false
     @Argument(help: "The prompt; - reads it from standard input.") var prompt: String
@@ -202,7 +218,8 @@ struct GenerateCommand: AsyncParsableCommand {
         messages.append(.init(role: "user", content: prompt))
         let request = GenerateRequest(
             model: model, input: chat ? .chat(messages) : .prompt(prompt),
-            sampling: .init(temperature: max(0, temperature), topK: topK, topP: topP ?? 0, seed: seed),  // 0: the daemon's default
+            // 0: the daemon's default
+            sampling: .init(temperature: max(0, temperature), topK: topK, topP: topP ?? 0, seed: seed),
             stop: stops, maxTokens: maxTokens, user: user, task: task)
         var personalized = request
         personalized.mode = mode
@@ -236,8 +253,14 @@ struct GenerateCommand: AsyncParsableCommand {
                             s.adapters.isEmpty ? "no adapters" : s.adapters.map(\.spelled).joined(separator: ", ")
                         Console.error("mode \(s.mode) with \(adapters)")
                         Console.error(
-                            "prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \(s.generatedTokens) tok, "
-                                + "first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \(s.finishReason)"
+                            """
+                            prompt \(s.promptTokens) tok (\(s.cachedTokens) from the prompt cache), generated \
+                            \(s.generatedTokens) tok, 
+                            """
+                                + """
+                                first token \(s.timeToFirstTokenMS) ms, total \(s.totalMS) ms, finish: \
+                                \(s.finishReason)
+                                """
                         )
                     }
                 }

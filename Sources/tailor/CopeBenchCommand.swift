@@ -67,7 +67,10 @@ struct CopeBenchCommand: ParsableCommand {
         print(
             String(
                 format:
-                    "%@, %d threads, %d-token prompt: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f tok/s): %.2f× (median of %d paired ratios)",
+                    """
+                    %@, %d threads, %d-token prompt: plain token %.2f ms (%.1f tok/s), CoPe token %.2f ms (%.1f \
+                    tok/s): %.2f× (median of %d paired ratios)
+                    """,
                 (modelOptions.modelPath as NSString).lastPathComponent, ctx.threads, prompt.count, mp, 1000 / mp, mc,
                 1000 / mc, ratios.median, repetitions))
     }

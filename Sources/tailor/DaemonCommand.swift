@@ -22,7 +22,10 @@ struct DaemonCommand: AsyncParsableCommand {
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Write the user units (tailord.socket, tailord.service), name a model in tailord.conf, and enable the socket."
+                """
+                Write the user units (tailord.socket, tailord.service), name a model in tailord.conf, and enable \
+                the socket.
+                """
         )
         @Flag(help: "Install the user units (the only kind this command installs; system units are packaged).")
         var user = false
@@ -34,7 +37,10 @@ struct DaemonCommand: AsyncParsableCommand {
         var noEnable = false
         @Option(
             help:
-                "The model the daemon loads (a file or a name, `tailor models available`; default: the model Scripts/fetch-model.sh installs), written to the config file unless it already names one."
+                """
+                The model the daemon loads (a file or a name, `tailor models available`; default: the model \
+                Scripts/fetch-model.sh installs), written to the config file unless it already names one.
+                """
         )
         var model: String?
         @Option(help: "The config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf).")

@@ -80,7 +80,10 @@ struct DataBenchCommand: AsyncParsableCommand {
             let files = (0..<3).map { _ in "Sources/\(word())/\(word()).swift" }.joined(separator: ", ")
             let body = (0..<16).map { _ in word() }.joined(separator: " ")
             let line =
-                "{\"id\": \"c\(i)\", \"input\": \"Files: \(files)\\nDescription: \(body)\\nsubject:\", \"output\": \"\(word()) \(word()) in \(word())\"}\n"
+                """
+                {\"id\": \"c\(i)\", \"input\": \"Files: \(files)\\nDescription: \(body)\\nsubject:\", \"output\": \
+                \"\(word()) \(word()) in \(word())\"}\n
+                """
             out += line.utf8
         }
         return out

@@ -13,8 +13,10 @@ struct DataCommand: AsyncParsableCommand {
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: """
-                Import a user's data: JSONL (one {"id","input","output"} or {"id","prompt","chosen","rejected"} per line), \
-                the per-user format of ../shared/data (users.json with --file-user, or a flat list such as user_others.json), \
+                Import a user's data: JSONL (one {"id","input","output"} or {"id","prompt","chosen","rejected"} per \
+                line), \
+                the per-user format of ../shared/data (users.json with --file-user, or a flat list such as \
+                user_others.json), \
                 or LaMP (*_questions.json and its *_outputs.json).
                 """)
         @OptionGroup var connection: ConnectionOptions
@@ -52,7 +54,10 @@ struct DataCommand: AsyncParsableCommand {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let records = r.history + r.pairs + r.feedback + r.skipped
             print(
-                "imported \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events; \(r.skipped) already present"
+                """
+                imported \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events; \
+                \(r.skipped) already present
+                """
                     + String(format: " (%.2f s, %.0f records/s)", seconds, Double(records) / max(seconds, 1e-9)))
         }
 
@@ -88,7 +93,10 @@ struct DataCommand: AsyncParsableCommand {
                 }
                 for (name, e) in byUser.sorted(by: { $0.key < $1.key }) {
                     print(
-                        "\(name)\t\(e.history) history\t\(e.pairs) pairs\t\(e.feedback) feedback\ttasks: \(e.tasks.joined(separator: ","))"
+                        """
+                        \(name)\t\(e.history) history\t\(e.pairs) pairs\t\(e.feedback) feedback\ttasks: \
+                        \(e.tasks.joined(separator: ","))
+                        """
                     )
                 }
                 return
@@ -191,7 +199,10 @@ struct DataCommand: AsyncParsableCommand {
             }
             let r = try await withClient(connection) { try await $0.deleteUser(user) }
             print(
-                "forgot \(user): \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events, \(r.adapters) adapters"
+                """
+                forgot \(user): \(r.history) history items, \(r.pairs) pairs, \(r.feedback) feedback events, \
+                \(r.adapters) adapters
+                """
             )
         }
     }

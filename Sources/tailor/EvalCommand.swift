@@ -14,7 +14,10 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract:
-            "Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with ROUGE."
+            """
+            Run TAM → OPPU → negatives → DPO per user and score base, tam, oppu, cope, cd-only and dpo-only with \
+            ROUGE.
+            """
     )
 
     @Option(help: "A task folder holding user_others.json and users.json, or LaMP's *questions.json and *outputs.json.")
@@ -39,7 +42,10 @@ struct EvalCommand: ParsableCommand {
     @Option(
         name: .customLong("repeat-penalty"),
         help:
-            "Repetition penalty for every method's greedy decoding (1: none, the reference code's setting); it looks back over the last 64 tokens, prompt included."
+            """
+            Repetition penalty for every method's greedy decoding (1: none, the reference code's setting); it \
+            looks back over the last 64 tokens, prompt included.
+            """
     )
     var repeatPenalty: Float = 1
     @Option(help: "DPO's β.") var beta: Float = 0.01
@@ -50,14 +56,21 @@ struct EvalCommand: ParsableCommand {
     @Option(
         name: .customLong("holdout"),
         help:
-            "Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so hyperparameters are chosen without touching the query golds."
+            """
+            Tuning mode: score each user's last K profile items (trained on the rest) instead of the queries, so \
+            hyperparameters are chosen without touching the query golds.
+            """
     )
     var holdout: Int = 0
     @Option(name: .customLong("negative-temperature"), help: "Sampling temperature of the negatives.")
     var negativeTemperature: Float = 1
     @Flag(
         help:
-            "Choose TAM epochs, OPPU's rate and epochs, the negatives' K and temperature, DPO's β, rate and epochs, then α and τ, stage by stage, on each user's last --holdout items (8 unless given), never on the query golds; writes tune.md and tune.json."
+            """
+            Choose TAM epochs, OPPU's rate and epochs, the negatives' K and temperature, DPO's β, rate and \
+            epochs, then α and τ, stage by stage, on each user's last --holdout items (8 unless given), never on \
+            the query golds; writes tune.md and tune.json.
+            """
     )
     var tune = false
     @Option(name: .customLong("tune-grid"), help: "A JSON file of the values --tune tries (see tune.json's \"grid\").")

@@ -31,13 +31,19 @@ struct EvalDataSet {
                 let o = names.sorted().first(where: { $0.hasSuffix("outputs.json") })
             else {
                 throw CLIError(
-                    "\(directory) holds neither users.json + user_others.json nor LaMP's *questions.json + *outputs.json"
+                    """
+                    \(directory) holds neither users.json + user_others.json nor LaMP's *questions.json + \
+                    *outputs.json
+                    """
                 )
             }
             let all = try Self.lamp(questions: directory + "/" + q, outputs: directory + "/" + o)
             guard limit > 0, limit < all.count else {
                 throw CLIError(
-                    "LaMP data: pass --users N below the \(all.count) questions; the remaining users' profiles train the task adapter"
+                    """
+                    LaMP data: pass --users N below the \(all.count) questions; the remaining users' profiles \
+                    train the task adapter
+                    """
                 )
             }
             users = Array(all.prefix(limit))

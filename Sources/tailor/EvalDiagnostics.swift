@@ -112,7 +112,10 @@ struct DiagnosticsReport {
     func render() -> (markdown: String, json: [String: Any]) {
         var md = "\n## Diagnostics\n\nWhere CoPe decodes: |V_head| = {v : π_user(v) ≥ τ·max π_user} at each generated "
         md +=
-            "token, and the share of tokens where the contrast with π_TAM took another token than π_user alone would.\n\n"
+            """
+            token, and the share of tokens where the contrast with π_TAM took another token than π_user alone \
+            would.\n\n
+            """
         md += "| method | tokens | mean \\|V_head\\| | "
         md += Self.buckets.map { "\\|V_head\\| \($0.label)" }.joined(separator: " | ")
         md += " | contrast changed the token |\n|---|---|---|" + String(repeating: "---|", count: Self.buckets.count)

@@ -16,7 +16,10 @@ struct EvalReport {
     func write() throws {
         var json: [String: Any] = ["command": command]
         var md =
-            "# Evaluation results\n\n`\(command)`\n\nROUGE F1 (rouge_score's tokenizer, no stemmer), mean over queries with bootstrap 95% intervals.\n\n"
+            """
+            # Evaluation results\n\n`\(command)`\n\nROUGE F1 (rouge_score's tokenizer, no stemmer), mean over \
+            queries with bootstrap 95% intervals.\n\n
+            """
         md += "| method | n | ROUGE-1 | ROUGE-L |\n|---|---|---|---|\n"
         var bars: [(String, Double, Double, Double)] = []
         var perUser: [String: [String: [Double]]] = [:]
@@ -71,8 +74,14 @@ struct EvalReport {
     /// - Parameter rougeL: each method's score per query id, as the per-method table computed.
     func paired(_ rougeL: [String: [String: Double]]) -> (markdown: String, json: [String: Any]) {
         var md =
-            "\n## Paired differences (ROUGE-L)\n\nOver the queries both methods answered; the interval resamples queries, "
-            + "so what the methods share does not widen it.\n\n| a − b | n | mean | 95% interval | wins / ties / losses | same text |\n|---|---|---|---|---|---|\n"
+            """
+            \n## Paired differences (ROUGE-L)\n\nOver the queries both methods answered; the interval resamples \
+            queries, 
+            """
+                + """
+                so what the methods share does not widen it.\n\n| a − b | n | mean | 95% interval | wins / ties / \
+                losses | same text |\n|---|---|---|---|---|---|\n
+                """
         var json: [String: Any] = [:]
         for (a, b) in Self.pairs {
             guard let ga = generations[a], let gb = generations[b], let ra = rougeL[a], let rb = rougeL[b] else {
@@ -99,9 +108,15 @@ struct EvalReport {
         let w = 80 * bars.count + 80, h = 320, top = max(0.05, (bars.map(\.3).max() ?? 0) * 1.15)
         func y(_ v: Double) -> Double { 280 - v / top * 240 }
         var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" font-family=\"sans-serif\" \
+            font-size=\"12\">\n
+            """
         svg +=
-            "<text x=\"10\" y=\"20\">ROUGE-L (mean, 95% bootstrap interval)</text>\n<line x1=\"50\" y1=\"280\" x2=\"\(w - 10)\" y2=\"280\" stroke=\"black\"/>\n"
+            """
+            <text x=\"10\" y=\"20\">ROUGE-L (mean, 95% bootstrap interval)</text>\n<line x1=\"50\" y1=\"280\" \
+            x2=\"\(w - 10)\" y2=\"280\" stroke=\"black\"/>\n
+            """
         for (i, b) in bars.enumerated() {
             let x = 70 + 80 * i
             svg += String(

@@ -277,7 +277,10 @@ struct EvalTuner {
         }
         md += String(
             format:
-                "\n## Chosen\n\nHeld-back ROUGE-L: OPPU %.4f, CoPe %.4f; CoPe − OPPU %+.4f [%+.4f, %+.4f], %d / %d / %d, %d identical texts.\n\n",
+                """
+                \n## Chosen\n\nHeld-back ROUGE-L: OPPU %.4f, CoPe %.4f; CoPe − OPPU %+.4f [%+.4f, %+.4f], %d / %d \
+                / %d, %d identical texts.\n\n
+                """,
             oppu.map(\.rougeL).reduce(0, +) / Double(max(1, oppu.count)),
             cope.map(\.rougeL).reduce(0, +) / Double(max(1, cope.count)), paired.mean, paired.low, paired.high,
             paired.wins, paired.ties, paired.losses, same)

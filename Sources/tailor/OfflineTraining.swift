@@ -24,13 +24,19 @@ struct OfflineTraining {
         var out: String?
         @Option(
             help:
-                "Offline negatives: also write every sample as JSONL, one line per item (prompt tokens; each sample's tokens, text and reward, lowest first; the one kept)."
+                """
+                Offline negatives: also write every sample as JSONL, one line per item (prompt tokens; each \
+                sample's tokens, text and reward, lowest first; the one kept).
+                """
         )
         var candidates: String?
         @Flag(
             name: .customLong("print-examples"),
             help:
-                "Offline: print the token sequences the stage trains on as JSONL, in TRL's pre-tokenized columns (tam, oppu: input_ids, completion_mask; dpo: prompt_ids, chosen_ids, rejected_ids), and exit."
+                """
+                Offline: print the token sequences the stage trains on as JSONL, in TRL's pre-tokenized columns \
+                (tam, oppu: input_ids, completion_mask; dpo: prompt_ids, chosen_ids, rejected_ids), and exit.
+                """
         )
         var printExamples = false
     }
@@ -115,7 +121,10 @@ struct OfflineTraining {
         return PersonalizationPipeline.Hooks(didStep: { r, _ in
             if json {
                 print(
-                    "{\"stage\":\"\(stage.rawValue)\",\"step\":\(r.step),\"total_steps\":\(r.totalSteps),\"loss\":\(r.loss),\"learning_rate\":\(r.learningRate)}"
+                    """
+                    {\"stage\":\"\(stage.rawValue)\",\"step\":\(r.step),\"total_steps\":\(r.totalSteps),\"loss\":\
+                    \(r.loss),\"learning_rate\":\(r.learningRate)}
+                    """
                 )
             } else {
                 Console.error(

@@ -44,7 +44,10 @@ struct RougeCommand: ParsableCommand {
         let missing = golds.map(\.id).filter { preds[$0] == nil }
         guard missing.isEmpty else {
             throw CLIError(
-                "\(pred) has no prediction for \(missing.count) gold id(s): \(missing.prefix(5).joined(separator: ", "))"
+                """
+                \(pred) has no prediction for \(missing.count) gold id(s): \
+                \(missing.prefix(5).joined(separator: ", "))
+                """
             )
         }
         guard !golds.isEmpty else { throw CLIError("\(gold) holds no golds") }

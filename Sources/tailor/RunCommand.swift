@@ -74,7 +74,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "CoPe's plausibility threshold τ.") var tau: Float = ContrastiveParameters().tau
     @Argument(
         help:
-            "The prompt; - reads it from standard input. None: an interactive chat on a terminal (/bye or Ctrl-D ends it, /clear forgets), else standard input."
+            """
+            The prompt; - reads it from standard input. None: an interactive chat on a terminal (/bye or Ctrl-D \
+            ends it, /clear forgets), else standard input.
+            """
     ) var prompt: String?
 
     func validate() throws {

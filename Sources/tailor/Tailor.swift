@@ -12,7 +12,10 @@ struct Tailor: AsyncParsableCommand {
         commandName: "tailor",
         abstract: "Personalized LLM runtime: run, inspect and benchmark GGUF models on the CPU, and talk to tailord.",
         discussion:
-            "run, tokenize, logits and bench work offline on the engine; status, models and generate go through the daemon.",
+            """
+            run, tokenize, logits and bench work offline on the engine; status, models and generate go through \
+            the daemon.
+            """,
         version: tailorVersion,
         subcommands: [
             RunCommand.self, TokenizeCommand.self, LogitsCommand.self, BenchCommand.self,
@@ -54,7 +57,10 @@ struct ModelOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
-            "GGUF model: a file, a name in Tailor's models directory or an Ollama model such as gemma3:270m (`tailor models available`; default: the model Scripts/fetch-model.sh installs)."
+            """
+            GGUF model: a file, a name in Tailor's models directory or an Ollama model such as gemma3:270m \
+            (`tailor models available`; default: the model Scripts/fetch-model.sh installs).
+            """
     )
     var model: String?
 

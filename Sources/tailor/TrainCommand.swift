@@ -19,7 +19,10 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(
         name: .customLong("dpo-lr"),
         help:
-            "cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else \(TrainingConfiguration.dpo.learningRate))."
+            """
+            cope jobs: DPO's learning rate (default: 1/20 of --lr when given, else \
+            \(TrainingConfiguration.dpo.learningRate)).
+            """
     )
     var dpoLearningRate: Float?
     @Option(help: "Epochs (default: \(Stage.each { "\($0.epochs)" })).") var epochs: UInt32?
@@ -52,7 +55,10 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(help: "Seed (default: \(TrainingConfiguration().seed)).") var seed: UInt64?
     @Option(
         help:
-            "Where unset rates come from: tuned (the rates chosen on profile holdout for the model, where it has them; else the reference's) or reference (the CoPe reference code's)."
+            """
+            Where unset rates come from: tuned (the rates chosen on profile holdout for the model, where it has \
+            them; else the reference's) or reference (the CoPe reference code's).
+            """
     )
     var preset: String = ""
 
@@ -282,7 +288,10 @@ struct JobsCommand: AsyncParsableCommand {
                     from: Date(timeIntervalSince1970: Double(j.createdUnixMS) / 1000))
                 let kind = j.origin == "autopilot" ? j.kind + " (autopilot)" : j.kind
                 print(
-                    "\(j.id)\t\(kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)"
+                    """
+                    \(j.id)\t\(kind)\t\(j.user.isEmpty ? "-" : j.user)\t\(j.task)\t\(j.state)\t\(j.stage) \
+                    \(j.step)/\(j.totalSteps)\t\(when)\(j.error.isEmpty ? "" : "\t" + j.error)
+                    """
                 )
             }
         }

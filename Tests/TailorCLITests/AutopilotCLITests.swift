@@ -12,7 +12,10 @@ final class AutopilotCLITests: DaemonTestCase {
     private func importHistory(_ n: Int, socket: String) throws {
         let path = dir + "/history.jsonl"
         let text = (0..<n).map {
-            "{\"id\": \"h\($0)\", \"input\": \"change \($0 % 4) in file\($0 % 4).txt:\", \"output\": \"update file\($0 % 4) notes\"}\n"
+            """
+            {\"id\": \"h\($0)\", \"input\": \"change \($0 % 4) in file\($0 % 4).txt:\", \"output\": \"update \
+            file\($0 % 4) notes\"}\n
+            """
         }.joined()
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         let r = try BuiltProducts.tailor(["data", "import", "--socket", socket, "--user", "alice", "--task", "t", path])

@@ -101,7 +101,8 @@ final class BridgeCLITests: DaemonTestCase {
         XCTAssertEqual(b.until("error", id: "6").last?["message"] as? String, "field 'prompt' must be a string")
         // Feedback lands in the store as training data.
         b.send(
-            #"{"id": 7, "op": "feedback", "task": "lua", "prompt": "local x = ", "shown": "1", "kept": "2", "outcome": "edited"}"#
+            #"{"id": 7, "op": "feedback", "task": "lua", "prompt": "local x = ", "shown": "1", "kept": "2","#
+                + #" "outcome": "edited"}"#
         )
         let ok = try XCTUnwrap(b.until("ok", id: "7").last)
         XCTAssertEqual(ok["pairs"] as? Int, 1)
@@ -118,7 +119,8 @@ final class BridgeCLITests: DaemonTestCase {
         XCTAssertEqual(b.next()["event"] as? String, "ready")
         for i in 0..<4 {
             b.send(
-                #"{"id": "a\#(i)", "op": "feedback", "task": "lua", "prompt": "the theme \#(i)", "shown": "the he", "outcome": "accepted"}"#
+                #"{"id": "a\#(i)", "op": "feedback", "task": "lua", "prompt": "the theme \#(i)", "shown": "the he","#
+                    + #" "outcome": "accepted"}"#
             )
             XCTAssertEqual(b.until("ok", id: "a\(i)").last?["history"] as? Int, 1)
         }

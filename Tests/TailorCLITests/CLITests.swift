@@ -76,7 +76,8 @@ final class CLITests: XCTestCase {
         let args = ["run", "--model", llama, "-n", "12", "-t", "1", "the quick brown fox"]
         let plain = try run(args)
         let adapted = try run(args + ["--lora", lora])
-        let merged = try run(args + ["--lora", lora, "--merge", "q8_0"])  // an F32 base merges exactly whatever is asked
+        // an F32 base merges exactly whatever is asked
+        let merged = try run(args + ["--lora", lora, "--merge", "q8_0"])
         XCTAssertEqual(adapted.status, 0, adapted.stderr)
         XCTAssertNotEqual(plain.stdout, adapted.stdout)
         XCTAssertEqual(merged.stdout, adapted.stdout)

@@ -201,7 +201,8 @@ final class DaemonCLITests: DaemonTestCase {
         // child Foundation's Process must track while other children come and go.
         let script = """
             set -u
-            \(activate) -l \(socket) \(BuiltProducts.tailord.path) --socket \(dir)/unused.sock --state-dir \(dir)/state \
+            \(activate) -l \(socket) \(BuiltProducts.tailord.path) --socket \(dir)/unused.sock --state-dir \
+            \(dir)/state \
                 --model \(TestPaths.tinyModel()) --threads 1 --config \(emptyConfig()) 2>/dev/null &
             daemon=$!
             for i in $(seq 100); do [ -S \(socket) ] && break; sleep 0.05; done

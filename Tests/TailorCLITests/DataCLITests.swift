@@ -27,7 +27,10 @@ final class DataCLITests: DaemonTestCase {
         text.reserveCapacity(count * 96)
         for i in 0..<count {
             text +=
-                "{\"id\": \"i\(String(format: "%07d", i))\", \"input\": \"Write a subject for change \(i) to the parser\", \"output\": \"Fix parser case \(i)\"}\n"
+                """
+                {\"id\": \"i\(String(format: "%07d", i))\", \"input\": \"Write a subject for change \(i) to the \
+                parser\", \"output\": \"Fix parser case \(i)\"}\n
+                """
         }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
@@ -152,7 +155,10 @@ final class DataCLITests: DaemonTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(
             again.stdout.hasPrefix(
-                "imported \(total - ids.count) history items, 0 pairs, 0 feedback events; \(ids.count) already present"),
+                """
+                imported \(total - ids.count) history items, 0 pairs, 0 feedback events; \(ids.count) already \
+                present
+                """),
             again.stdout)
         XCTAssertEqual(try store.counts(user: "u", owner: geteuid()).history, total)
         XCTAssertEqual(try store.integrityCheck(), "ok")

@@ -22,8 +22,8 @@ final class ModelsByNameCLITests: DaemonTestCase {
         try fm.createDirectory(atPath: dir + "/ollama/blobs", withIntermediateDirectories: true)
         try fm.copyItem(atPath: tiny, toPath: dir + "/ollama/blobs/sha256-" + hex)
         try Data(
-            #"{"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:\#(hex)"}]}"#
-                .utf8
+            (#"{"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","#
+                + #""digest":"sha256:\#(hex)"}]}"#).utf8
         ).write(to: URL(fileURLWithPath: dir + "/ollama/manifests/registry.ollama.ai/library/tiny/2m"))
         env = ["TAILOR_MODELS_DIR": dir + "/models", "OLLAMA_MODELS": dir + "/ollama"]
     }

@@ -58,7 +58,8 @@ final class NeovimPluginTests: DaemonTestCase {
     func testTypeAcceptAndFeedbackLandsInTheStore() throws {
         let (nvim, socket) = try neovimAndDaemon()
         let result = try runNeovim(nvim, script: "accept_test.lua", socket: socket)
-        XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)  // bytes: a generated combining mark joins the last letter's grapheme
+        // bytes: a generated combining mark joins the last letter's grapheme
+        XCTAssertTrue(result.utf8.starts(with: "OK the theme".utf8), result)
         let stats = try BuiltProducts.tailor(["data", "ls", "--socket", socket])
         XCTAssertTrue(stats.stdout.contains("nvim user\t1 history\t1 pairs\t3 feedback\ttasks: code.lua"), stats.stdout)
     }

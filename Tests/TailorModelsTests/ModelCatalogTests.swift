@@ -36,7 +36,8 @@ final class ModelCatalogTests: XCTestCase {
         let hex = String(repeating: digestByte, count: 64)
         let manifest = """
             {"schemaVersion": 2, "config": {"digest": "sha256:\(String(repeating: "0", count: 64))"},
-             "layers": [{"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:\(String(repeating: "1", count: 64))"},
+             "layers": [{"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:\
+            \(String(repeating: "1", count: 64))"},
                         {"mediaType": "\(layer)", "digest": "sha256:\(hex)", "size": 4}]}
             """
         try write("ollama/manifests/" + components.joined(separator: "/"), manifest)

@@ -5,7 +5,8 @@ import XCTest
 final class FrameCodecTests: XCTestCase {
     static let samples: [Frame] = [
         Frame(
-            streamID: 0, kind: .request(Request(service: "tailor.v1.Session", method: "Hello", payload: [8, 1, 16, 1]))),
+            streamID: 0,
+            kind: .request(Request(service: "tailor.v1.Session", method: "Hello", payload: [8, 1, 16, 1]))),
         Frame(
             streamID: 1,
             kind: .request(

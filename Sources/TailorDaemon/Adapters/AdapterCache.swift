@@ -48,7 +48,10 @@ final class AdapterCache: Sendable {
         guard record.baseModelSHA256 == model.info.sha256 else {
             throw RPCError(
                 .failedPrecondition,
-                "adapter \(key) v\(v) was made for base model \(record.baseModelSHA256.prefix(12)), not \(model.info.id) (\(model.info.sha256.prefix(12)))"
+                """
+                adapter \(key) v\(v) was made for base model \(record.baseModelSHA256.prefix(12)), not \
+                \(model.info.id) (\(model.info.sha256.prefix(12)))
+                """
             )
         }
         let adapter = try PEFTAdapter.load(

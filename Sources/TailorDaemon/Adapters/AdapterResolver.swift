@@ -123,7 +123,10 @@ struct AdapterResolver: Sendable {
         switch mode.userStage {
         case _ where entry?.current == 0:
             what =
-                "no current version (the autopilot did not promote its candidates; `tailor adapters rollback --version N` selects one)"
+                """
+                no current version (the autopilot did not promote its candidates; `tailor adapters rollback \
+                --version N` selects one)
+                """
         case "dpo"? where entry != nil: what = "no DPO version (mode \(mode.rawValue) decodes with one)"
         case "oppu"? where entry != nil: what = "no OPPU version (mode \(mode.rawValue) decodes with one)"
         default: what = "no adapter"

@@ -7,7 +7,10 @@ import Logging
 public struct DaemonOptions: ParsableArguments {
     @Option(
         help:
-            "Config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf, or /etc/tailor/tailord.conf with --mode system)."
+            """
+            Config file (default: $XDG_CONFIG_HOME/tailor/tailord.conf, or /etc/tailor/tailord.conf with --mode \
+            system).
+            """
     )
     public var config: String?
 
@@ -24,7 +27,10 @@ public struct DaemonOptions: ParsableArguments {
 
     @Option(
         help:
-            "GGUF model to load at start: a file, or a name in Tailor's models directory or Ollama's store (repeatable; replaces the config file's list)."
+            """
+            GGUF model to load at start: a file, or a name in Tailor's models directory or Ollama's store \
+            (repeatable; replaces the config file's list).
+            """
     )
     public var model: [String] = []
 

@@ -182,7 +182,8 @@ struct CompletionRequest: Sendable {
             ]
         }
         model = try f.string("model") ?? ""
-        if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }  // OpenAI clients send names we do not know
+        // OpenAI clients send names we do not know
+        if endpoint == .openAIChat || endpoint == .openAICompletion { model = "" }
         let n =
             try f.int("n_predict", in: Self.tokenRange) ?? f.int("max_tokens", in: Self.tokenRange)
             ?? f.int("max_completion_tokens", in: Self.tokenRange)
@@ -243,7 +244,10 @@ struct CompletionRequest: Sendable {
         guard prompts.count * choices <= Self.maxChoices else {
             throw HTTPProblem(
                 400,
-                "\(prompts.count) prompts × n \(choices) is \(prompts.count * choices) answers; the limit is \(Self.maxChoices)"
+                """
+                \(prompts.count) prompts × n \(choices) is \(prompts.count * choices) answers; the limit is \
+                \(Self.maxChoices)
+                """
             )
         }
         if let options = json["stream_options"], !(options is NSNull) {

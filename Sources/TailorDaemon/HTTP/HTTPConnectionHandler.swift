@@ -76,7 +76,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                     context,
                     HTTPProblem(
                         401,
-                        "missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer credentials)"
+                        """
+                        missing or wrong bearer token: send 'Authorization: Bearer <token>' (TCP has no peer \
+                        credentials)
+                        """
                     ))
                 return
             }

@@ -3,7 +3,8 @@ import TailorStore
 
 /// "Forget me": removes a personalization user's adapters and their data.
 ///
-/// Its training jobs, the autopilot's included, are cancelled (and awaited) first, then adapters go, then the data in one transaction, so a crash in between leaves data that
+/// Its training jobs, the autopilot's included, are cancelled (and awaited) first, then adapters
+/// go, then the data in one transaction, so a crash in between leaves data that
 /// a repeated call removes (the call succeeds while either remains). The call answers only once
 /// both are gone; the adapter cache drops every version of the removed adapters.
 struct UserEraser: Sendable {

@@ -312,7 +312,10 @@ final class Connection: Sendable {
                 Status(
                     code: .failedPrecondition,
                     message:
-                        "client speaks protocol versions \(req.minVersion)-\(req.maxVersion); this daemon speaks \(tailorProtocolVersion)"
+                        """
+                        client speaks protocol versions \(req.minVersion)-\(req.maxVersion); this daemon speaks \
+                        \(tailorProtocolVersion)
+                        """
                 ))
             return
         }

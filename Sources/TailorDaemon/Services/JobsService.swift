@@ -84,7 +84,8 @@ public struct JobsService: RPCService {
             guard !req.user.isEmpty else {
                 throw RPCError.invalidArgument("user", "a \(req.kind) job needs the user it personalizes")
             }
-            _ = try store.counts(user: req.user, owner: owner, task: req.task)  // unknown user or task: INVALID_ARGUMENT
+            // unknown user or task: INVALID_ARGUMENT
+            _ = try store.counts(user: req.user, owner: owner, task: req.task)
         }
         let loaded = try await models.model(req.model, field: "model")
         let id = JobRecord.newID()

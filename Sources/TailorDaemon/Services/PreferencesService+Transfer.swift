@@ -77,7 +77,11 @@ extension PreferencesService {
                 guard req.firstFileBytes > 0, req.firstFileBytes < UInt64(upload.count) else {
                     throw RPCError.invalidArgument(
                         "first_file_bytes",
-                        "a LaMP import sends the questions file then the outputs file; first_file_bytes (\(req.firstFileBytes)) must be the questions file's size, less than the upload's \(upload.count) bytes"
+                        """
+                        a LaMP import sends the questions file then the outputs file; first_file_bytes \
+                        (\(req.firstFileBytes)) must be the questions file's size, less than the upload's \
+                        \(upload.count) bytes
+                        """
                     )
                 }
                 questions = Data(upload[..<Int(req.firstFileBytes)])

@@ -71,7 +71,10 @@ public enum GGUFLoRA {
                 tb.dims[0] == t.dims[1]
             else {
                 throw fail(
-                    "'\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \(outputs)]"
+                    """
+                    '\(base)' has lora_a \(t.dims) and lora_b \(tb.dims); the model needs [\(inputs), r] and [r, \
+                    \(outputs)]
+                    """
                 )
             }
             let r = t.dims[1]

@@ -14,7 +14,10 @@ public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .badConfig(m): return "adapter_config.json: \(m)"
         case let .unsupportedTarget(t):
             return
-                "adapter_config.json: target module '\(t)' is not supported (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)"
+                """
+                adapter_config.json: target module '\(t)' is not supported (q_proj, k_proj, v_proj, o_proj, \
+                gate_proj, up_proj, down_proj)
+                """
         case let .unexpectedTensor(t): return "adapter_model.safetensors: unexpected tensor '\(t)'"
         case let .missingTensor(t): return "adapter_model.safetensors: missing tensor '\(t)'"
         case let .shapeMismatch(t, e, f):
@@ -135,7 +138,10 @@ public enum PEFTAdapter {
                 func entry(_ isA: Bool) throws -> Safetensors.Header.Entry {
                     guard let e = found["\(layer).\(target.peftName).lora_\(isA ? "A" : "B")"] else {
                         throw PEFTError.missingTensor(
-                            "base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\(isA ? "A" : "B").weight"
+                            """
+                            base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\
+                            \(isA ? "A" : "B").weight
+                            """
                         )
                     }
                     return e

@@ -211,7 +211,10 @@ public struct Safetensors: Sendable, Equatable {
                 data += [UInt8(u & 0xFF), UInt8((u >> 8) & 0xFF), UInt8((u >> 16) & 0xFF), UInt8(u >> 24)]
             }
             entries.append(
-                "\(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(data.count)]}"
+                """
+                \(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\
+                \(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(data.count)]}
+                """
             )
         }
         if !metadata.isEmpty {

@@ -170,7 +170,10 @@ public final class BatchDecoder {
         for use in job.adapters + (job.contrast?.base ?? []) {
             guard use.adapter.maxRank <= context.maxLoRARank else {
                 throw EngineError.adapterMismatch(
-                    "adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(context.maxLoRARank)"
+                    """
+                    adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \
+                    \(context.maxLoRARank)
+                    """
                 )
             }
             try use.adapter.validate(for: config)

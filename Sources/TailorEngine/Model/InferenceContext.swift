@@ -283,7 +283,10 @@ public final class InferenceContext {
             for use in it.adapters {
                 guard use.adapter.maxRank <= maxLoRARank else {
                     throw EngineError.adapterMismatch(
-                        "adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \(maxLoRARank)"
+                        """
+                        adapter '\(use.adapter.name)' has rank \(use.adapter.maxRank); this context allows \
+                        \(maxLoRARank)
+                        """
                     )
                 }
                 try use.adapter.validate(for: c)

@@ -34,7 +34,10 @@ public struct LoRAWeights: Sendable {
     public init(a: [Float], b: [Float], rank: Int, inputs: Int, outputs: Int) throws {
         guard rank > 0, a.count == rank * inputs, b.count == outputs * rank else {
             throw EngineError.adapterMismatch(
-                "LoRA weights of rank \(rank): A has \(a.count) values (want \(rank * inputs)), B has \(b.count) (want \(outputs * rank))"
+                """
+                LoRA weights of rank \(rank): A has \(a.count) values (want \(rank * inputs)), B has \(b.count) \
+                (want \(outputs * rank))
+                """
             )
         }
         self.a = a
@@ -98,7 +101,10 @@ public final class LoRAAdapter: Sendable {
             let (inputs, outputs) = config.shape(of: key.target)
             guard w.inputs == inputs, w.outputs == outputs else {
                 throw EngineError.adapterMismatch(
-                    "adapter '\(name)': \(key.target.peftName) of layer \(key.layer) is \(w.outputs)×\(w.inputs), the model's is \(outputs)×\(inputs)"
+                    """
+                    adapter '\(name)': \(key.target.peftName) of layer \(key.layer) is \(w.outputs)×\(w.inputs), \
+                    the model's is \(outputs)×\(inputs)
+                    """
                 )
             }
         }

@@ -44,7 +44,10 @@ public final class AdapterRegistry: Sendable {
     static let promotionFile = "promotion.json"
 
     func directory(_ key: AdapterKey) -> String {
-        "\(root)/\(key.owner)/\(key.kind.rawValue)/\(key.task)/\(key.kind == .task ? "_" : AdapterKey.pathComponent(key.user))"
+        """
+        \(root)/\(key.owner)/\(key.kind.rawValue)/\(key.task)/\
+        \(key.kind == .task ? "_" : AdapterKey.pathComponent(key.user))
+        """
     }
 
     static func versionName(_ v: UInt32) -> String {

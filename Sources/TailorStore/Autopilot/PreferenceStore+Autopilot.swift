@@ -67,7 +67,8 @@ extension PreferenceStore {
                 try Int.fetchOne(
                     db,
                     sql: """
-                        SELECT COUNT(*) FROM pairs WHERE user_id = ? AND task = ? AND created_ms > ? AND source != 'synthetic'
+                        SELECT COUNT(*) FROM pairs WHERE user_id = ? AND task = ? AND created_ms > ?
+                            AND source != 'synthetic'
                         """,
                     arguments: [uid, task, afterMS]) ?? 0
             return history + pairs

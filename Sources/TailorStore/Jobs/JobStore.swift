@@ -104,8 +104,9 @@ public final class JobStore: Sendable {
         try pool.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO jobs (id, owner_uid, user, task, kind, model, request, state, stage, step, total_steps, loss,
-                        tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms, updated_ms, origin)
+                    INSERT INTO jobs (id, owner_uid, user, task, kind, model, request, state, stage, step,
+                        total_steps, loss, tokens_per_second, eta_seconds, error, adapter_version, resumed, created_ms,
+                        updated_ms, origin)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
@@ -153,8 +154,10 @@ public final class JobStore: Sendable {
         try pool.write { db in
             try db.execute(
                 sql: """
-                    UPDATE jobs SET state = ?, stage = ?, step = ?, total_steps = ?, loss = ?, tokens_per_second = ?, eta_seconds = ?,
-                        error = ?, adapter_version = ?, resumed = ?, updated_ms = ? WHERE id = ?
+                    UPDATE jobs SET state = ?, stage = ?, step = ?, total_steps = ?, loss = ?,
+                        tokens_per_second = ?, eta_seconds = ?, error = ?, adapter_version = ?, resumed = ?,
+                        updated_ms = ?
+                    WHERE id = ?
                     """,
                 arguments: [
                     j.state.rawValue, j.stage, j.step, j.totalSteps, Double(j.loss), Double(j.tokensPerSecond),

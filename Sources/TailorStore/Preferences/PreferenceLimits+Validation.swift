@@ -77,13 +77,19 @@ extension PreferenceLimits {
             throw PreferenceStoreError.invalidField(
                 record: record, field: field,
                 problem:
-                    "'\(s.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-', not starting with '.'"
+                    """
+                    '\(s.prefix(64))' is not a task name: use 1-64 letters, digits, '.', '_' or '-', not starting \
+                    with '.'
+                    """
             )
         case .user where !AdapterKey.isValidUserName(s):
             throw PreferenceStoreError.invalidField(
                 record: record, field: field,
                 problem:
-                    "'\(s.prefix(64))' is not a user name: use 1-64 bytes of printable text without '/', not starting with '.'"
+                    """
+                    '\(s.prefix(64))' is not a user name: use 1-64 bytes of printable text without '/', not \
+                    starting with '.'
+                    """
             )
         default:
             break

@@ -67,7 +67,8 @@ extension PreferenceStore {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT u.owner_uid AS owner, u.name AS user, t.task AS task, SUM(h) AS h, SUM(p) AS p, SUM(f) AS f FROM (
+                    SELECT u.owner_uid AS owner, u.name AS user, t.task AS task, SUM(h) AS h, SUM(p) AS p, SUM(f) AS f
+                    FROM (
                         SELECT user_id, task, COUNT(*) AS h, 0 AS p, 0 AS f FROM history GROUP BY user_id, task
                         UNION ALL SELECT user_id, task, 0, COUNT(*), 0 FROM pairs GROUP BY user_id, task
                         UNION ALL SELECT user_id, task, 0, 0, COUNT(*) FROM feedback GROUP BY user_id, task) t

@@ -96,7 +96,10 @@ extension PreferenceStore {
                     throw PreferenceStoreError.quotaExceeded(
                         user: user,
                         problem:
-                            "uid \(owner)'s quota of \(limits.maxBytesPerUID) bytes over all its users (it would hold \(total))"
+                            """
+                            uid \(owner)'s quota of \(limits.maxBytesPerUID) bytes over all its users (it would \
+                            hold \(total))
+                            """
                     )
                 }
             }
@@ -166,15 +169,18 @@ private struct BatchWriter {
         self.userID = userID
         history = try db.cachedStatement(
             sql: """
-                INSERT OR IGNORE INTO history (user_id, id, task, input, output, source, metadata, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO history (user_id, id, task, input, output, source, metadata, created_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         pairs = try db.cachedStatement(
             sql: """
-                INSERT OR IGNORE INTO pairs (user_id, id, task, prompt, chosen, rejected, source, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO pairs (user_id, id, task, prompt, chosen, rejected, source, created_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         feedback = try db.cachedStatement(
             sql: """
-                INSERT OR IGNORE INTO feedback (user_id, request_id, task, prompt, shown, kept, outcome, adapters, mode, created_ms)
+                INSERT OR IGNORE INTO feedback (user_id, request_id, task, prompt, shown, kept, outcome, adapters,
+                    mode, created_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
     }

@@ -112,9 +112,12 @@ public final class PreferenceStore: Sendable {
                     ALTER TABLE users ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
                     ALTER TABLE users ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
                     UPDATE users SET
-                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id),
-                        bytes = (SELECT IFNULL(SUM(LENGTH(CAST(input AS BLOB)) + LENGTH(CAST(output AS BLOB))), 0) FROM history WHERE user_id = users.id)
-                              + (SELECT IFNULL(SUM(LENGTH(CAST(prompt AS BLOB)) + LENGTH(CAST(chosen AS BLOB)) + LENGTH(CAST(rejected AS BLOB))), 0)
+                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs
+                            WHERE user_id = users.id),
+                        bytes = (SELECT IFNULL(SUM(LENGTH(CAST(input AS BLOB)) + LENGTH(CAST(output AS BLOB))), 0)
+                            FROM history WHERE user_id = users.id)
+                              + (SELECT IFNULL(SUM(LENGTH(CAST(prompt AS BLOB)) + LENGTH(CAST(chosen AS BLOB))
+                                + LENGTH(CAST(rejected AS BLOB))), 0)
                                  FROM pairs WHERE user_id = users.id);
                     CREATE INDEX pairs_task ON pairs(user_id, task);
                     CREATE INDEX feedback_task ON feedback(user_id, task);
@@ -159,7 +162,8 @@ public final class PreferenceStore: Sendable {
             try db.execute(
                 sql: """
                     UPDATE users SET
-                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs WHERE user_id = users.id)
+                        items = (SELECT COUNT(*) FROM history WHERE user_id = users.id) + (SELECT COUNT(*) FROM pairs
+                            WHERE user_id = users.id)
                               + (SELECT COUNT(*) FROM feedback WHERE user_id = users.id),
                         bytes = (SELECT IFNULL(SUM(\(history)), 0) FROM history WHERE user_id = users.id)
                               + (SELECT IFNULL(SUM(\(pairs)), 0) FROM pairs WHERE user_id = users.id)

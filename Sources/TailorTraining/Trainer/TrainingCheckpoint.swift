@@ -98,7 +98,10 @@ extension LoRATrainer {
         }
         guard checkpoint.params.count == trainable.count, checkpoint.step <= totalSteps else {
             throw TrainingError.badHyperparameter(
-                "checkpoint: it holds \(checkpoint.params.count) parameters at step \(checkpoint.step); this run has \(trainable.count) and \(totalSteps) steps"
+                """
+                checkpoint: it holds \(checkpoint.params.count) parameters at step \(checkpoint.step); this run \
+                has \(trainable.count) and \(totalSteps) steps
+                """
             )
         }
         checkpoint.params.withUnsafeBufferPointer {

@@ -27,7 +27,10 @@ struct ChatLoop {
         start()
         var held: [Int32] = []  // the tokens the sequence's KV cache holds
         Console.error(
-            "chat with \(model.config.architecture.rawValue) (/bye or Ctrl-D ends, /clear forgets, Ctrl-C stops a reply)"
+            """
+            chat with \(model.config.architecture.rawValue) (/bye or Ctrl-D ends, /clear forgets, Ctrl-C stops a \
+            reply)
+            """
         )
         while true {
             let line: String

@@ -13,7 +13,10 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract:
-            "Learn the commit-subject style of a git repository's most active author and compare base, OPPU and CoPe with the real subjects."
+            """
+            Learn the commit-subject style of a git repository's most active author and compare base, OPPU and \
+            CoPe with the real subjects.
+            """
     )
 
     @Option(help: "The git repository (default: the current directory).") var repo: String = "."
@@ -21,7 +24,10 @@ struct DemoCommand: AsyncParsableCommand {
         String?
     @Option(
         help:
-            "Use this running tailord instead of starting a private one (its store keeps the imported commits and adapters)."
+            """
+            Use this running tailord instead of starting a private one (its store keeps the imported commits and \
+            adapters).
+            """
     )
     var socket: String?
     @Option(name: [.customShort("t"), .long], help: "The private daemon's threads (default: all cores).") var threads:
@@ -34,7 +40,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("tam-lr"),
         help:
-            "Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has; at 1e-3 the 20 steps did not teach a one-author repository's subject format)."
+            """
+            Task adapter learning rate (the reference's 1e-4 needs far more steps than a demo has; at 1e-3 the 20 \
+            steps did not teach a one-author repository's subject format).
+            """
     )
     var tamLearningRate: Float = 3e-3
     @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
@@ -50,7 +59,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Keep the private daemon's directory (store, adapters, log) afterwards.") var keep = false
     @Flag(
         help:
-            "Print the results as one JSON object (per shown commit: the real subject and each method's text and ROUGE-L; the means; seconds per stage) instead of the table."
+            """
+            Print the results as one JSON object (per shown commit: the real subject and each method's text and \
+            ROUGE-L; the means; seconds per stage) instead of the table.
+            """
     )
     var json = false
 
@@ -75,7 +87,10 @@ struct DemoCommand: AsyncParsableCommand {
         let author =
             AdapterKey.isValidUserName(plan.author) ? plan.author : plan.author.replacingOccurrences(of: "/", with: "-")
         step(
-            "\(git.commits.count) commits; most active author: \(plan.author) (\(git.commits.filter { $0.author == plan.author }.count) commits)"
+            """
+            \(git.commits.count) commits; most active author: \(plan.author) \
+            (\(git.commits.filter { $0.author == plan.author }.count) commits)
+            """
         )
         let changes = try Self.changes(plan, repository: repo)
         var prompts: [String: String] = [:]
@@ -85,7 +100,10 @@ struct DemoCommand: AsyncParsableCommand {
         }
         if plan.taskFromAuthorsOlderCommits {
             step(
-                "note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) of \(plan.author)'s older commits here, not from others' as in CoPe"
+                """
+                note: fewer than 8 commits by other authors, so the task adapter learns from \(plan.others.count) \
+                of \(plan.author)'s older commits here, not from others' as in CoPe
+                """
             )
         }
 
@@ -239,7 +257,10 @@ struct DemoCommand: AsyncParsableCommand {
         for r in results {
             let files = r.commit.files
             print(
-                "commit \(r.commit.hash.prefix(10))  files: \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", …" : "")"
+                """
+                commit \(r.commit.hash.prefix(10))  files: \
+                \(files.prefix(4).joined(separator: ", "))\(files.count > 4 ? ", …" : "")
+                """
             )
             print("  real  \(r.commit.subject)")
             for o in r.outputs {

@@ -28,15 +28,24 @@ struct DemoPlan {
     init(_ git: GitHistory, limits: Limits = Limits()) throws {
         guard let top = git.authorsByActivity.first else {
             throw CLIError(
-                "the repository has no commits with a subject; the demo needs at least \(limits.shown + 2 * limits.minimum)"
+                """
+                the repository has no commits with a subject; the demo needs at least \
+                \(limits.shown + 2 * limits.minimum)
+                """
             )
         }
         author = top.name
         let mine = git.commits.filter { $0.author == top.name }
         guard mine.count >= limits.shown + limits.minimum else {
             throw CLIError(
-                "too few commits: the most active author, \(top.name), has \(mine.count); the demo needs at least \(limits.shown + limits.minimum) "
-                    + "(\(limits.shown) to show and \(limits.minimum) to learn from) plus \(limits.minimum) by others. Try --repo with a larger repository."
+                """
+                too few commits: the most active author, \(top.name), has \(mine.count); the demo needs at least \
+                \(limits.shown + limits.minimum) 
+                """
+                    + """
+                    (\(limits.shown) to show and \(limits.minimum) to learn from) plus \(limits.minimum) by \
+                    others. Try --repo with a larger repository.
+                    """
             )
         }
         shown = Array(mine.prefix(limits.shown))
@@ -54,8 +63,14 @@ struct DemoPlan {
             taskFromAuthorsOlderCommits = true
             guard history.count >= limits.minimum, others.count >= limits.minimum else {
                 throw CLIError(
-                    "too few commits: \(git.commits.count) in the repository, \(theirs.count) by authors other than \(top.name); the demo needs "
-                        + "\(limits.minimum) by others, or \(limits.shown + 2 * limits.minimum) by \(top.name) alone. Try --repo with a larger repository."
+                    """
+                    too few commits: \(git.commits.count) in the repository, \(theirs.count) by authors other \
+                    than \(top.name); the demo needs 
+                    """
+                        + """
+                        \(limits.minimum) by others, or \(limits.shown + 2 * limits.minimum) by \(top.name) \
+                        alone. Try --repo with a larger repository.
+                        """
                 )
             }
         }

@@ -11,7 +11,10 @@ struct GitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "git",
         abstract:
-            "Suggest a commit subject for the staged change, and install the git hooks that pre-fill it and learn from your commits.",
+            """
+            Suggest a commit subject for the staged change, and install the git hooks that pre-fill it and learn \
+            from your commits.
+            """,
         subcommands: [GitSuggestCommand.self, GitHookCommand.self])
 
     /// The task the suggestions and their feedback belong to (the demo's and the data set's).
@@ -23,12 +26,18 @@ struct GitOptions: ParsableArguments {
     @Option(help: "The git repository (default: the current directory).") var repo: String = "."
     @Option(
         help:
-            "Whose adapters personalize the subject (default: the repository's user.name, as `tailor demo` names authors)."
+            """
+            Whose adapters personalize the subject (default: the repository's user.name, as `tailor demo` names \
+            authors).
+            """
     )
     var user: String?
     @Option(
         help:
-            "Decoding mode: base, tam, oppu, dpo-only, cope or cd-only; a user without that mode's adapters gets the best they have."
+            """
+            Decoding mode: base, tam, oppu, dpo-only, cope or cd-only; a user without that mode's adapters gets \
+            the best they have.
+            """
     )
     var mode: String = "cope"
     @Option(help: "Seconds the whole suggestion may take; past it nothing is suggested.") var timeout: Double = 2

@@ -60,7 +60,8 @@ struct GitHookCommand: AsyncParsableCommand {
                 }
                 let script = """
                     #!/bin/sh
-                    \(GitHookCommand.marker): installed by `tailor git hook install`; `tailor git hook uninstall` removes it.
+                    \(GitHookCommand.marker): installed by `tailor git hook install`; `tailor git hook uninstall` \
+                    removes it.
                     # It never blocks a commit: with the daemon down or slow it does nothing.
                     \(shellQuoted(tailor)) git hook run \(hook)\(extra) -- "$@" </dev/null >/dev/null 2>&1
                     exit 0

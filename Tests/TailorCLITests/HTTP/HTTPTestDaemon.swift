@@ -24,7 +24,10 @@ final class HTTPTestDaemon {
         try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         port = UInt16(20000 + Int((getpid() + Int32.random(in: 0..<997)) % 20000))
         let conf =
-            "http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \(dir)/token\nslots = 2\n"
+            """
+            http_socket = \(dir)/http.sock\nhttp_listen = 127.0.0.1:\(port)\nhttp_token_file = \
+            \(dir)/token\nslots = 2\n
+            """
             + extra
         try conf.write(toFile: dir + "/tailord.conf", atomically: true, encoding: .utf8)
         process = try BuiltProducts.launchDaemon(

@@ -157,7 +157,10 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertFalse(c.http.isEnabled)
         try c.apply(
             configFile:
-                "http_socket = /run/t/http.sock\nhttp_listen = [::1]:8012\nhttp_token_file = /etc/t/token\nhttp_mode = oppu\nhttp_task = lua\n",
+                """
+                http_socket = /run/t/http.sock\nhttp_listen = [::1]:8012\nhttp_token_file = \
+                /etc/t/token\nhttp_mode = oppu\nhttp_task = lua\n
+                """,
             path: "/etc/t.conf")
         XCTAssertTrue(c.http.isEnabled)
         XCTAssertEqual(c.http.socket, "/run/t/http.sock")

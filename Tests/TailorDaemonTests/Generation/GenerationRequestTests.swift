@@ -84,7 +84,8 @@ final class GenerationRequestTests: XCTestCase {
     func testTheFrontEndsAgreeOnExplicitValues() throws {
         let h = try http(
             #"{"prompt": "hi", "temperature": 0.5, "top_k": 7, "top_p": 0.8, "min_p": 0.1, "repeat_penalty": 1.1,"#
-                + #" "seed": 3, "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": 24,"#
+                + #" "seed": 3, "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3,"#
+                + #" "dry_penalty_last_n": 24,"#
                 + #" "dry_sequence_breakers": ["\n"], "n_predict": 9, "stop": ["."]}"#)
         let w = try wire {
             $0.sampling = .init(

@@ -44,8 +44,8 @@ final class InfillAndRequestTests: XCTestCase {
         let vim = try CompletionRequest(
             endpoint: .infill,
             body: Array(
-                #"{"input_prefix": "a", "samplers": ["top_k", "top_p", "infill"], "top_k": 40, "n_predict": -1, "t_max_predict_ms": 250, "response_fields": ["content"]}"#
-                    .utf8))
+                (#"{"input_prefix": "a", "samplers": ["top_k", "top_p", "infill"], "top_k": 40, "n_predict": -1,"#
+                    + #" "t_max_predict_ms": 250, "response_fields": ["content"]}"#).utf8))
         XCTAssertEqual(vim.temperature, 1, "llama.vim's sampler chain has no temperature: sampled at 1")
         XCTAssertNil(vim.maxTokens)
         XCTAssertEqual(vim.maxPredictMS, 250)
@@ -77,8 +77,8 @@ final class InfillAndRequestTests: XCTestCase {
         let chat = try CompletionRequest(
             endpoint: .openAIChat,
             body: Array(
-                #"{"model": "gpt-4", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 3}"#
-                    .utf8))
+                (#"{"model": "gpt-4", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],"#
+                    + #" "max_tokens": 3}"#).utf8))
         XCTAssertEqual(chat.model, "", "OpenAI model names are not tailord's model ids")
         XCTAssertEqual(chat.maxTokens, 3)
         // n_predict 0 is a warm-up; "samplers" may be letters (llama.vscode's Edit).
@@ -107,12 +107,14 @@ final class InfillAndRequestTests: XCTestCase {
             ),
             (
                 .openAIChat,
-                #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "assistant", "content": "c"}]}"#,
+                #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},"#
+                    + #" {"role": "assistant", "content": "c"}]}"#,
                 "messages[2]: two assistant messages in a row"
             ),
             (
                 .openAIChat,
-                #"{"messages": [{"role": "user", "content": "a"}], "add_generation_prompt": true, "continue_final_message": true}"#,
+                #"{"messages": [{"role": "user", "content": "a"}], "add_generation_prompt": true,"#
+                    + #" "continue_final_message": true}"#,
                 "cannot both be true"
             ),
         ] {
@@ -132,8 +134,8 @@ final class InfillAndRequestTests: XCTestCase {
         let on = try CompletionRequest(
             endpoint: .completion,
             body: Array(
-                #"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3, "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#
-                    .utf8))
+                (#"{"prompt": "x", "dry_multiplier": 0.8, "dry_base": 2, "dry_allowed_length": 3,"#
+                    + #" "dry_penalty_last_n": -1, "dry_sequence_breakers": ["\n", ":", "\"", "*"]}"#).utf8))
         XCTAssertEqual(on.dry.multiplier, 0.8)
         XCTAssertEqual(on.dry.base, 2)
         XCTAssertEqual(on.dry.allowedLength, 3)

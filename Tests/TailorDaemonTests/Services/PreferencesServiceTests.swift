@@ -167,7 +167,10 @@ final class PreferencesServiceTests: XCTestCase {
         XCTAssertEqual(s?.code, .invalidArgument)
         XCTAssertEqual(
             s?.message,
-            "record line 251: field 'output' is missing; lines 1-200 were imported before it (re-importing the fixed file skips them)"
+            """
+            record line 251: field 'output' is missing; lines 1-200 were imported before it (re-importing the \
+            fixed file skips them)
+            """
         )
         let v8 = try await c.countData(user: "bob").first?.history
         XCTAssertEqual(v8, 200)

@@ -14,7 +14,10 @@ final class SystemdUnitsTests: XCTestCase {
                 let committed = try String(contentsOfFile: path, encoding: .utf8)
                 XCTAssertEqual(
                     committed, unit.text,
-                    "\(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output systemd/\(mode.rawValue)`"
+                    """
+                    \(path) differs; regenerate with `tailor daemon units --mode \(mode.rawValue) --output \
+                    systemd/\(mode.rawValue)`
+                    """
                 )
             }
         }

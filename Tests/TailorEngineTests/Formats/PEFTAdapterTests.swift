@@ -214,7 +214,8 @@ final class SafetensorsTests: XCTestCase {
     func testReadsHalfPrecisionAndRefusesBadFiles() throws {
         let half = try Safetensors(
             bytes: file(
-                #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#,
+                #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"#
+                    + #""b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#,
                 data: [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F]))
         XCTAssertEqual(half.tensors["h"]?.values, [1, -2])
         XCTAssertEqual(half.tensors["b"]?.values, [1])
@@ -261,7 +262,8 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(
             try Safetensors(
                 bytes: file(
-                    #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
+                    #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"#
+                        + #""b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#,
                     data: Array(repeating: 0, count: 12)))
         ) {
             guard case let .badTensor("b", reason)? = $0 as? SafetensorsError else { return XCTFail("\($0)") }

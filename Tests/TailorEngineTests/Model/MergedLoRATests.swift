@@ -80,7 +80,10 @@ final class MergedLoRATests: XCTestCase {
         }
         let adapter = LoRAAdapter(name: "random", rank: 8, alpha: 16, weights: weights)
         let tokens = model.tokenizer.encode(
-            "Write a haiku about autumn leaves. The wind carries the last of the red maple leaves across the quiet road.",
+            """
+            Write a haiku about autumn leaves. The wind carries the last of the red maple leaves across the quiet \
+            road.
+            """,
             addSpecial: true, parseSpecial: false)
         let n = tokens.count
         func logits(_ m: Model, _ adapters: [AdapterUse]) throws -> [[Float]] {
@@ -117,7 +120,10 @@ final class MergedLoRATests: XCTestCase {
         XCTAssertLessThan(q.worst, 0.5)
         XCTAssertGreaterThanOrEqual(Double(q.agree), 0.85 * Double(n), "top-1 agreement \(q.agree)/\(n)")
         print(
-            "merged vs unmerged on SmolLM2: f16 max |Δ| \(h.worst) top-1 \(h.agree)/\(n); q8_0 max |Δ| \(q.worst) top-1 \(q.agree)/\(n); adapter effect \(effect.worst)"
+            """
+            merged vs unmerged on SmolLM2: f16 max |Δ| \(h.worst) top-1 \(h.agree)/\(n); q8_0 max |Δ| \(q.worst) \
+            top-1 \(q.agree)/\(n); adapter effect \(effect.worst)
+            """
         )
     }
 }

@@ -65,7 +65,10 @@ final class RealModelTests: XCTestCase {
                 identical += 1
             } else {
                 XCTFail(
-                    "\(name): greedy continuation differs for \(p.text.debugDescription)\n want \(p.continuation)\n got  \(result.tokens)"
+                    """
+                    \(name): greedy continuation differs for \(p.text.debugDescription)\n want \
+                    \(p.continuation)\n got  \(result.tokens)
+                    """
                 )
             }
         }
@@ -101,7 +104,10 @@ final class RealModelTests: XCTestCase {
         }
         let rate = Double(agree) / Double(total)
         print(
-            "\(name) fast path: top-1 agreement \(agree)/\(total) = \(rate); logit error at top-10: mean \(sumErr / Double(nErr)), max \(worst)"
+            """
+            \(name) fast path: top-1 agreement \(agree)/\(total) = \(rate); logit error at top-10: mean \
+            \(sumErr / Double(nErr)), max \(worst)
+            """
         )
         XCTAssertGreaterThanOrEqual(rate, 0.98, "\(name): top-1 agreement")
         XCTAssertLessThanOrEqual(worst, maxLogitError, "\(name): max |Δlogit| at the reference top-10")

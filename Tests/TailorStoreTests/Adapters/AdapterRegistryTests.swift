@@ -26,7 +26,8 @@ final class AdapterRegistryTests: XCTestCase {
         let v1 = try reg.add(
             alice, record: template(), configJSON: Array("{}".utf8), weights: [1, 2, 3], makeCurrent: false)
         XCTAssertEqual(v1.version, 1)
-        XCTAssertEqual(v1.sha256, "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81")  // sha256 of 01 02 03
+        // sha256 of 01 02 03
+        XCTAssertEqual(v1.sha256, "039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81")
         XCTAssertEqual(try reg.entry(alice).current, 1)  // the first version becomes current anyway
         let v2 = try reg.add(
             alice, record: template(job: "job-7"), configJSON: Array("{}".utf8), weights: [4, 5], makeCurrent: true)

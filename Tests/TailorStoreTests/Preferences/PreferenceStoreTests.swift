@@ -196,7 +196,8 @@ final class PreferenceStoreTests: XCTestCase {
                 $0 as? PreferenceStoreError,
                 .quotaExceeded(user: "u", problem: "the quota of 100 bytes (it would hold 135)"))
         }
-        XCTAssertEqual(try small.addHistory([forty], user: "u", owner: 1), 0)  // a re-send adds nothing and is not refused
+        // a re-send adds nothing and is not refused
+        XCTAssertEqual(try small.addHistory([forty], user: "u", owner: 1), 0)
         XCTAssertEqual(try small.deleteUser("u", owner: 1), PreferenceStore.Counts(history: 2, pairs: 0, feedback: 0))
         try small.addHistory([forty, second], user: "u", owner: 1)  // totals went with the user
     }
@@ -358,6 +359,7 @@ final class PreferenceStoreTests: XCTestCase {
         let others = try PreferenceImport.parse(
             Data(contentsOf: root.appendingPathComponent("user_others.json")), format: .perUser, task: "pep_title")
         XCTAssertGreaterThan(others.history.count, 100)
-        XCTAssertThrowsError(try PreferenceImport.parse(data, format: .perUser, task: "pep_title"))  // several users: name one
+        // several users: name one
+        XCTAssertThrowsError(try PreferenceImport.parse(data, format: .perUser, task: "pep_title"))
     }
 }
