@@ -16,7 +16,8 @@ POSITIONS=${POSITIONS:-256}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for model in "$@"; do
-  tokens=$(python3 -c "import random; r = random.Random(7); print(','.join(str(r.randrange(300, 30000)) for _ in range($POSITIONS)))")
+  tokens=$(python3 -c "import random; r = random.Random(7)
+print(','.join(str(r.randrange(300, 30000)) for _ in range($POSITIONS)))")
   "$LLAMACPP_LOGITS" "$model" "$tokens" 2>/dev/null > "$work/llamacpp.json"
   LLAMACPP_UBATCH=16 "$LLAMACPP_LOGITS" "$model" "$tokens" 2>/dev/null > "$work/llamacpp16.json"
   "$TAILOR" logits --model "$model" -t 2 --tokens "$tokens" --all --top 2 > "$work/tailor.json"

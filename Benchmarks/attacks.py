@@ -12,6 +12,7 @@ The daemon must survive every attack, stay under --max-rss-mib and answer within
 
 Prints a Markdown table (for BENCHMARKS.md) and exits 1 if any attack broke a bound.
 """
+
 import argparse
 import json
 import os
@@ -22,14 +23,26 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from soak import (Daemon, Client, TailorError, aliased_gguf_lora, default_model, encode_frame, frame_pb2,  # noqa: E402
-                  decoding_pb2, hello_bytes, raw_socket, ROOT)
+from soak import (
+    Daemon,
+    Client,
+    TailorError,
+    aliased_gguf_lora,
+    default_model,
+    encode_frame,
+    frame_pb2,  # noqa: E402
+    decoding_pb2,
+    hello_bytes,
+    raw_socket,
+    ROOT,
+)
 
 TOKEN = "attack-test-token-0123456789"
 
 
 def as_nobody(fn):
     """Runs `fn` in a child process as uid 65534 (group root, so it can reach the socket)."""
+
     def run(d, port):
         pid = os.fork()
         if pid == 0:
@@ -44,6 +57,7 @@ def as_nobody(fn):
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         return "" if status == 0 else "ATTACKER FAILED (see stderr)"
+
     return run
 
 
@@ -70,15 +84,22 @@ def attack_http_integers(d, port):
     for field in ("n_predict", "top_k"):
         body = json.dumps({"prompt": "hi", field: 5_000_000_000}).encode()
         s = http_tcp(port)
-        s.sendall(f"POST /completion HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n"
-                  "Connection: close\r\n\r\n".encode() + body)
+        s.sendall(
+            f"POST /completion HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n".encode()
+            + body
+        )
         s.recv(4096)
         s.close()
 
 
 def attack_safetensors_alias(d, port):
-    names = [f"base_model.model.model.layers.{i % 30}.self_attn.q_proj.lora_{'AB'[i % 2]}.weight.{i}" for i in range(1000)]
-    header = json.dumps({n: {"dtype": "F32", "shape": [512, 512], "data_offsets": [0, 1 << 20]} for n in names}).encode()
+    names = [
+        f"base_model.model.model.layers.{i % 30}.self_attn.q_proj.lora_{'AB'[i % 2]}.weight.{i}" for i in range(1000)
+    ]
+    header = json.dumps(
+        {n: {"dtype": "F32", "shape": [512, 512], "data_offsets": [0, 1 << 20]} for n in names}
+    ).encode()
     weights = struct.pack("<Q", len(header)) + header + bytes(1 << 20)
     cfg = json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"]})
     with Client(d.socket) as c:
@@ -99,8 +120,14 @@ def attack_gguf_alias(d, port):
 def attack_data_frames(d, port):
     s = raw_socket(d.socket, 5)
     gen = decoding_pb2.GenerateRequest(prompt="hi", max_tokens=512).SerializeToString()
-    s.sendall(hello_bytes() + encode_frame(frame_pb2.Frame(stream_id=1, request=frame_pb2.Request(
-        service="tailor.v1.Decoding", method="Generate", payload=gen))))
+    s.sendall(
+        hello_bytes()
+        + encode_frame(
+            frame_pb2.Frame(
+                stream_id=1, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=gen)
+            )
+        )
+    )
     chunk = encode_frame(frame_pb2.Frame(stream_id=1, data=frame_pb2.Data(chunk=bytes((4 << 20) - 64))))
     try:
         for _ in range(300):
@@ -115,8 +142,13 @@ def attack_unread_refusals(d, port):
     s.sendall(hello_bytes())
     try:
         for i in range(300):
-            s.sendall(encode_frame(frame_pb2.Frame(stream_id=2 * i + 1, request=frame_pb2.Request(
-                service="x" * ((4 << 20) - 100), method="M"))))
+            s.sendall(
+                encode_frame(
+                    frame_pb2.Frame(
+                        stream_id=2 * i + 1, request=frame_pb2.Request(service="x" * ((4 << 20) - 100), method="M")
+                    )
+                )
+            )
     except OSError:
         pass
     s.close()
@@ -141,6 +173,7 @@ def attack_unauthenticated_bodies(d, port):
         s.sendall(b"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 4194000\r\n\r\n")
         s.sendall(b"{" * ((4 << 20) - 1000))
         return s
+
     hold(announce_and_send, 150)
 
 
@@ -156,7 +189,7 @@ def attack_fill_queue(d, port):
             gens.append(clients[i % 4].generate(prompt="Once upon a time", max_tokens=256))
         except (OSError, TailorError):
             break
-    time.sleep(8)   # holds the queue while root asks
+    time.sleep(8)  # holds the queue while root asks
     for c in clients:
         c.close()
 
@@ -174,16 +207,26 @@ def attack_quota(d, port):
                 c.record_feedback("quota", f"r{i}", "email", "p" * 80_000, "shown", "rejected")
             except TailorError:
                 break
-    size = sum(os.path.getsize(os.path.join(d.dir, "state", f)) for f in os.listdir(os.path.join(d.dir, "state"))
-               if f.startswith("tailor.sqlite"))
+    size = sum(
+        os.path.getsize(os.path.join(d.dir, "state", f))
+        for f in os.listdir(os.path.join(d.dir, "state"))
+        if f.startswith("tailor.sqlite")
+    )
     return f"database {size / 2**20:.1f} MiB under a 1 MB quota"
 
 
 def attack_empty_entries(d, port):
     s = raw_socket(d.socket, 30)
     payload = b"\x0a\x01u" + b"\x1a\x00" * 2_000_000
-    s.sendall(hello_bytes() + encode_frame(frame_pb2.Frame(stream_id=1, request=frame_pb2.Request(
-        service="tailor.v1.Preferences", method="AddHistory", payload=payload))))
+    s.sendall(
+        hello_bytes()
+        + encode_frame(
+            frame_pb2.Frame(
+                stream_id=1,
+                request=frame_pb2.Request(service="tailor.v1.Preferences", method="AddHistory", payload=payload),
+            )
+        )
+    )
     try:
         s.recv(4096)
     except OSError:
@@ -215,8 +258,13 @@ def main():
     token_file = os.path.join("/tmp", f"tailor-attack-token-{os.getpid()}")
     with open(token_file, "w") as f:
         f.write(TOKEN)
-    d = Daemon(a.tailord, a.model, 2, extra_config=f"mode = system\nhttp_listen = 127.0.0.1:{port}\n"
-               f"http_token_file = {token_file}\nmax_bytes_per_user = 1000000\n")
+    d = Daemon(
+        a.tailord,
+        a.model,
+        2,
+        extra_config=f"mode = system\nhttp_listen = 127.0.0.1:{port}\n"
+        f"http_token_file = {token_file}\nmax_bytes_per_user = 1000000\n",
+    )
     os.chmod(d.dir, 0o755)
     time.sleep(1)
     rows, ok = [], True
@@ -257,7 +305,10 @@ def main():
         alive = d.alive()
         good = alive and max(peak) <= a.max_rss_mib and max(slowest) <= 1.0 and failures[0] == 0
         ok = ok and good
-        rows.append(f"| {name} | {max(peak):.0f} | {max(slowest) * 1000:.0f} | {failures[0]} | {'yes' if alive else 'NO'} | {note} |")
+        rows.append(
+            f"| {name} | {max(peak):.0f} | {max(slowest) * 1000:.0f} | {failures[0]} | "
+            f"{'yes' if alive else 'NO'} | {note} |"
+        )
         if not alive:
             break
     d.stop()

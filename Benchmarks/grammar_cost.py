@@ -13,6 +13,7 @@ its ratio to the unconstrained run of the same round:
 
 Needs a tailord with `http_socket` set (see docs/editors.md). Standard library only.
 """
+
 import argparse
 import json
 import statistics
@@ -24,16 +25,33 @@ CONSTRAINTS = {
     "none": {},
     "gbnf": {"grammar": 'root ::= [a-z]+ (" " [a-z]+)*'},
     "json_object": {"response_format": {"type": "json_object"}},
-    "json_schema": {"response_format": {"type": "json_schema", "json_schema": {"schema": {
-        "type": "object", "required": ["name", "age", "tags"],
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
-                       "tags": {"type": "array", "items": {"type": "string"}}}}}}},
+    "json_schema": {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "age", "tags"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "age": {"type": "integer"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+        }
+    },
 }
 
 
 def run(sock_path, constraint, n_predict):
-    body = {"messages": [{"role": "user", "content": "Describe a person you know, in detail."}],
-            "max_tokens": n_predict, "temperature": 0, "ignore_eos": True, **CONSTRAINTS[constraint]}
+    body = {
+        "messages": [{"role": "user", "content": "Describe a person you know, in detail."}],
+        "max_tokens": n_predict,
+        "temperature": 0,
+        "ignore_eos": True,
+        **CONSTRAINTS[constraint],
+    }
     c = UnixHTTPConnection(sock_path)
     c.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
     r = c.getresponse()

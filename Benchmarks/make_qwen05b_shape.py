@@ -9,6 +9,7 @@ with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
     python3 Benchmarks/make_qwen05b_shape.py --type Q8_0 --out /tmp/qwen05b-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-0.6b --type Q8_0 --out /tmp/qwen3-q8_0.gguf
 """
+
 import argparse
 
 import gguf
@@ -51,7 +52,9 @@ def main():
     cs, n = bs[:], 0
     for b in range(256):
         if b not in bs:
-            bs.append(b); cs.append(256 + n); n += 1
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
     table = dict(zip(bs, cs))
     # One real merge ("Ġ t"): llama.cpp refuses a BPE vocabulary without merges.
     tokens = [chr(table[b]) for b in range(256)] + ["Ġt"] + [f"tok{i}" for i in range(V - 256 - 2)] + ["<|endoftext|>"]
@@ -64,7 +67,7 @@ def main():
     w.add_eos_token_id(V - 1)
 
     def mat(name, rows, cols):
-        x = (rng.standard_normal((rows, cols), dtype=np.float32) * 0.02)
+        x = rng.standard_normal((rows, cols), dtype=np.float32) * 0.02
         if qt in (gguf.GGMLQuantizationType.F32,):
             w.add_tensor(name, x)
         elif qt == gguf.GGMLQuantizationType.F16:

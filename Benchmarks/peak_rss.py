@@ -4,6 +4,7 @@ model file + 20% + KV cache (weights are mmapped, not copied).
 
     python3 Benchmarks/peak_rss.py MODEL.gguf [--ctx 2048]
 """
+
 import argparse
 import os
 import resource
@@ -36,7 +37,10 @@ def main():
     kv = kv_bytes(a.model, a.ctx)
     budget = size * 1.2 + kv
     mib = lambda b: f"{b / 2**20:.0f} MiB"
-    print(f"| {os.path.basename(a.model)} | {a.ctx} | {mib(size)} | {mib(kv)} | {mib(peak)} | {mib(budget)} | {peak / budget:.2f} |")
+    print(
+        f"| {os.path.basename(a.model)} | {a.ctx} | {mib(size)} | {mib(kv)} | {mib(peak)} | {mib(budget)} | "
+        f"{peak / budget:.2f} |"
+    )
     return 0 if peak <= budget else 1
 
 

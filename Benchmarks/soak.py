@@ -22,6 +22,7 @@ Exit status 1 if the daemon died, RSS grew past --max-rss-mib, descriptors leake
 at the end than at the start plus a small slack), or a Health call took over 1 s.
 Needs the Python client's dependencies (protobuf).
 """
+
 import argparse
 import json
 import os
@@ -61,9 +62,23 @@ class Daemon:
         with open(conf, "w") as f:
             f.write(f"http_socket = {self.http}\nslots = 4\nmax_bytes_per_user = 4000000\n" + extra_config)
         self.log = open(os.path.join(self.dir, "tailord.log"), "w")
-        self.proc = subprocess.Popen([tailord, "--socket", self.socket, "--state-dir", os.path.join(self.dir, "state"),
-                                      "--config", conf, "--model", model, "-t", str(threads)],
-                                     stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(
+            [
+                tailord,
+                "--socket",
+                self.socket,
+                "--state-dir",
+                os.path.join(self.dir, "state"),
+                "--config",
+                conf,
+                "--model",
+                model,
+                "-t",
+                str(threads),
+            ],
+            stdout=self.log,
+            stderr=self.log,
+        )
         for _ in range(600):
             if os.path.exists(self.socket) and os.path.exists(self.http):
                 break
@@ -102,18 +117,27 @@ def raw_socket(path, timeout=2.0):
 
 def hello_bytes():
     req = frame_pb2.HelloRequest(min_version=1, max_version=1, client="soak")
-    return encode_frame(frame_pb2.Frame(stream_id=0, request=frame_pb2.Request(service="tailor.v1.Session", method="Hello",
-                                                                              payload=req.SerializeToString())))
+    return encode_frame(
+        frame_pb2.Frame(
+            stream_id=0,
+            request=frame_pb2.Request(service="tailor.v1.Session", method="Hello", payload=req.SerializeToString()),
+        )
+    )
 
 
 def aliased_gguf_lora():
     """A GGUF LoRA for SmolLM2 (30 layers, 576 wide) whose 60 rank-576 tensors all point at one
     1.3 MB data region: 80 MB of floats if converted before its layout is checked."""
+
     def string(t):
         return struct.pack("<Q", len(t)) + t.encode()
 
-    kv = [("general.architecture", 8, string("llama")), ("general.type", 8, string("adapter")),
-          ("adapter.type", 8, string("lora")), ("adapter.lora.alpha", 6, struct.pack("<f", 16.0))]
+    kv = [
+        ("general.architecture", 8, string("llama")),
+        ("general.type", 8, string("adapter")),
+        ("adapter.type", 8, string("lora")),
+        ("adapter.lora.alpha", 6, struct.pack("<f", 16.0)),
+    ]
     out = b"GGUF" + struct.pack("<IQQ", 3, 60, len(kv))
     for k, t, v in kv:
         out += string(k) + struct.pack("<I", t) + v
@@ -156,8 +180,12 @@ class Soak:
 
     def generate(self, rng):
         with Client(self.d.socket, timeout=120) as c:
-            g = c.generate(prompt=rng.choice(["Once upon a time", "The theme of", "def main():"]), max_tokens=rng.randint(4, 48),
-                           temperature=rng.choice([0.0, 0.8]), seed=rng.randint(0, 1000))
+            g = c.generate(
+                prompt=rng.choice(["Once upon a time", "The theme of", "def main():"]),
+                max_tokens=rng.randint(4, 48),
+                temperature=rng.choice([0.0, 0.8]),
+                seed=rng.randint(0, 1000),
+            )
             stop_after = rng.choice([None, 2, 5])
             for i, _ in enumerate(g):
                 if stop_after is not None and i == stop_after:
@@ -170,11 +198,22 @@ class Soak:
     def preferences(self, rng):
         user = f"soak{rng.randint(0, 3)}"
         with Client(self.d.socket) as c:
-            items = [{"id": f"h{rng.randint(0, 10**6)}", "task": "email", "input": "subject for: lunch", "output": "Lunch moved to 1pm"}
-                     for _ in range(rng.randint(1, 20))]
+            items = [
+                {
+                    "id": f"h{rng.randint(0, 10**6)}",
+                    "task": "email",
+                    "input": "subject for: lunch",
+                    "output": "Lunch moved to 1pm",
+                }
+                for _ in range(rng.randint(1, 20))
+            ]
             c.add_history(user, items)
-            c.record_feedback(user, f"r{rng.randint(0, 10**6)}", "email", "p", "shown text", rng.choice(["accepted", "rejected"]))
-            jsonl = "".join(json.dumps({"id": f"j{rng.randint(0, 10**6)}", "input": "i", "output": "o"}) + "\n" for _ in range(50))
+            c.record_feedback(
+                user, f"r{rng.randint(0, 10**6)}", "email", "p", "shown text", rng.choice(["accepted", "rejected"])
+            )
+            jsonl = "".join(
+                json.dumps({"id": f"j{rng.randint(0, 10**6)}", "input": "i", "output": "o"}) + "\n" for _ in range(50)
+            )
             c.import_data(user, jsonl.encode(), task="email")
             if rng.random() < 0.1:
                 c.delete_user(user)
@@ -198,8 +237,13 @@ class Soak:
         point at the same data."""
         with Client(self.d.socket) as c:
             if rng.random() < 0.5:
-                names = [f"base_model.model.model.layers.{i % 30}.self_attn.q_proj.lora_{'AB'[i % 2]}.weight.{i}" for i in range(1000)]
-                header = json.dumps({n: {"dtype": "F32", "shape": [512, 512], "data_offsets": [0, 1 << 20]} for n in names}).encode()
+                names = [
+                    f"base_model.model.model.layers.{i % 30}.self_attn.q_proj.lora_{'AB'[i % 2]}.weight.{i}"
+                    for i in range(1000)
+                ]
+                header = json.dumps(
+                    {n: {"dtype": "F32", "shape": [512, 512], "data_offsets": [0, 1 << 20]} for n in names}
+                ).encode()
                 weights = struct.pack("<Q", len(header)) + header + bytes(1 << 20)
                 cfg = json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"]})
                 fmt = "peft"
@@ -221,19 +265,39 @@ class Soak:
                 s.sendall(b"\x00\x40\x00\x00" + b"\x00" * 1000)  # announces 4 MiB before Hello
             elif kind == 2:
                 gen = decoding_pb2.GenerateRequest(prompt="hi", max_tokens=64).SerializeToString()
-                s.sendall(hello_bytes() + encode_frame(frame_pb2.Frame(stream_id=1, request=frame_pb2.Request(
-                    service="tailor.v1.Decoding", method="Generate", payload=gen))))
+                s.sendall(
+                    hello_bytes()
+                    + encode_frame(
+                        frame_pb2.Frame(
+                            stream_id=1,
+                            request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=gen),
+                        )
+                    )
+                )
                 data = encode_frame(frame_pb2.Frame(stream_id=1, data=frame_pb2.Data(chunk=b"x" * (1 << 20))))
                 for _ in range(16):
                     s.sendall(data)
             elif kind == 3:
-                frames = b"".join(encode_frame(frame_pb2.Frame(stream_id=2 * i + 1, request=frame_pb2.Request(
-                    service="x" * 4000, method="M"))) for i in range(300))
+                frames = b"".join(
+                    encode_frame(
+                        frame_pb2.Frame(stream_id=2 * i + 1, request=frame_pb2.Request(service="x" * 4000, method="M"))
+                    )
+                    for i in range(300)
+                )
                 s.sendall(hello_bytes() + frames)  # replies never read
             elif kind == 4:
                 payload = b"\x0a\x01u" + b"\x1a\x00" * 1_500_000
-                s.sendall(hello_bytes() + encode_frame(frame_pb2.Frame(stream_id=1, request=frame_pb2.Request(
-                    service="tailor.v1.Preferences", method="AddHistory", payload=payload))))
+                s.sendall(
+                    hello_bytes()
+                    + encode_frame(
+                        frame_pb2.Frame(
+                            stream_id=1,
+                            request=frame_pb2.Request(
+                                service="tailor.v1.Preferences", method="AddHistory", payload=payload
+                            ),
+                        )
+                    )
+                )
                 s.recv(4096)
             else:
                 time.sleep(rng.uniform(0.5, 3))  # a silent socket, until the Hello timeout
@@ -247,7 +311,9 @@ class Soak:
         kind = rng.randint(0, 2)
         if kind == 0:
             body = json.dumps({"prompt": "hi", rng.choice(["n_predict", "top_k"]): 5_000_000_000}).encode()
-            head = f"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            head = (
+                f"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
             http_request(self.d.http, head, body)
         elif kind == 1:
             head = b"POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\nConnection: close\r\n\r\n"
@@ -263,8 +329,11 @@ class Soak:
 
     def worker(self, seed):
         rng = random.Random(seed)
-        ops = [self.generate] * 4 + [self.preferences] * 2 + [self.import_adapter, self.hostile_adapters, self.garbage,
-                                                               self.garbage, self.http_attacks]
+        ops = (
+            [self.generate] * 4
+            + [self.preferences] * 2
+            + [self.import_adapter, self.hostile_adapters, self.garbage, self.garbage, self.http_attacks]
+        )
         while not self.stop.is_set():
             op = rng.choice(ops)
             try:
@@ -324,21 +393,38 @@ def main():
     finite = [h for h in health if h != float("inf")]
     q = lambda p: health[min(len(health) - 1, int(p * len(health)))] * 1000 if health else float("nan")
     result = {
-        "minutes": a.minutes, "clients": a.clients, "alive": alive,
-        "rss_mib": {"start": round(rss_start), "peak": round(max(r for r, _ in samples)), "end": round(rss_end),
-                    "peak_per_minute": [round(max(r for r, _ in samples[i:i + 60])) for i in range(0, len(samples), 60)]},
+        "minutes": a.minutes,
+        "clients": a.clients,
+        "alive": alive,
+        "rss_mib": {
+            "start": round(rss_start),
+            "peak": round(max(r for r, _ in samples)),
+            "end": round(rss_end),
+            "peak_per_minute": [round(max(r for r, _ in samples[i : i + 60])) for i in range(0, len(samples), 60)],
+        },
         "fds": {"start": fds_start, "peak": max(f for _, f in samples), "end": fds_end},
-        "health_ms": {"p50": round(q(0.5), 1), "p99": round(q(0.99), 1), "max": round(max(finite) * 1000, 1) if finite else None,
-                      "failed": len(health) - len(finite), "calls": len(health)},
-        "operations": soak.counts, "client_errors": soak.errors,
+        "health_ms": {
+            "p50": round(q(0.5), 1),
+            "p99": round(q(0.99), 1),
+            "max": round(max(finite) * 1000, 1) if finite else None,
+            "failed": len(health) - len(finite),
+            "calls": len(health),
+        },
+        "operations": soak.counts,
+        "client_errors": soak.errors,
     }
     print(json.dumps(result, indent=2))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=2)
     shutil.rmtree(d.dir, ignore_errors=True)
-    ok = (alive and result["rss_mib"]["peak"] <= a.max_rss_mib and fds_end <= fds_start + 4
-          and result["health_ms"]["failed"] == 0 and (result["health_ms"]["max"] or 0) <= 1000)
+    ok = (
+        alive
+        and result["rss_mib"]["peak"] <= a.max_rss_mib
+        and fds_end <= fds_start + 4
+        and result["health_ms"]["failed"] == 0
+        and (result["health_ms"]["max"] or 0) <= 1000
+    )
     print("soak:", "ok" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -6,6 +6,7 @@ random weights (speed does not depend on the values).
     pip install "torch==2.13.0+cpu" transformers peft
     python3 Benchmarks/torch_lora_train.py --shape qwen05b --rank 8 --targets all --tokens 256 --threads 2
 """
+
 import argparse
 import statistics
 import time
@@ -16,13 +17,34 @@ from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCau
 
 SHAPES = {
     # SmolLM2-135M-Instruct
-    "smollm2": (LlamaConfig, LlamaForCausalLM, dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                                                    num_attention_heads=9, num_key_value_heads=3, vocab_size=49152,
-                                                    tie_word_embeddings=True, rope_theta=100000.0)),
+    "smollm2": (
+        LlamaConfig,
+        LlamaForCausalLM,
+        dict(
+            hidden_size=576,
+            intermediate_size=1536,
+            num_hidden_layers=30,
+            num_attention_heads=9,
+            num_key_value_heads=3,
+            vocab_size=49152,
+            tie_word_embeddings=True,
+            rope_theta=100000.0,
+        ),
+    ),
     # Qwen2.5-0.5B (Benchmarks/make_qwen05b_shape.py)
-    "qwen05b": (Qwen2Config, Qwen2ForCausalLM, dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                                                    num_attention_heads=14, num_key_value_heads=2, vocab_size=151936,
-                                                    tie_word_embeddings=True)),
+    "qwen05b": (
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        dict(
+            hidden_size=896,
+            intermediate_size=4864,
+            num_hidden_layers=24,
+            num_attention_heads=14,
+            num_key_value_heads=2,
+            vocab_size=151936,
+            tie_word_embeddings=True,
+        ),
+    ),
 }
 ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -40,8 +62,12 @@ def main():
     torch.manual_seed(0)
     config_class, model_class, dims = SHAPES[args.shape]
     model = model_class(config_class(**dims, max_position_embeddings=4096))
-    targets = ALL if args.targets == "all" else [t if t.endswith("_proj") else t + "_proj" for t in args.targets.split(",")]
-    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules=targets, lora_dropout=0.0))
+    targets = (
+        ALL if args.targets == "all" else [t if t.endswith("_proj") else t + "_proj" for t in args.targets.split(",")]
+    )
+    model = get_peft_model(
+        model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules=targets, lora_dropout=0.0)
+    )
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.01)
     ids = torch.randint(0, dims["vocab_size"], (1, args.tokens))
@@ -55,8 +81,10 @@ def main():
         if i > 0:
             times.append(time.perf_counter() - t0)
     s = statistics.median(times)
-    print(f"torch {torch.__version__} + peft, {args.shape}: r={args.rank} {args.targets}, 1x{args.tokens} tokens, "
-          f"{args.threads} threads: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})")
+    print(
+        f"torch {torch.__version__} + peft, {args.shape}: r={args.rank} {args.targets}, 1x{args.tokens} tokens, "
+        f"{args.threads} threads: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})"
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ for t in "${targets[@]}"; do
     passed=$((passed + 1))
   else
     tail -40 "$work/$t.log"
-    for a in "$work/artifacts-$t"/*; do [ -e "$a" ] && cp "$a" . && echo "crashing input saved as ./$(basename "$a")"; done
+    for a in "$work/artifacts-$t"/*; do
+      [ -e "$a" ] && cp "$a" . && echo "crashing input saved as ./$(basename "$a")"
+    done
     failed=$((failed + 1))
   fi
 done

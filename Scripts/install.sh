@@ -32,7 +32,9 @@ case "$prefix" in /*) ;; *) prefix="$PWD/$prefix" ;; esac
 share="$prefix/share/tailor"
 manifest="$share/installed-files"
 units="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
-user_systemd() { [ "$enable" = 1 ] && command -v systemctl >/dev/null && systemctl --user show-environment >/dev/null 2>&1; }
+user_systemd() {
+  [ "$enable" = 1 ] && command -v systemctl >/dev/null && systemctl --user show-environment >/dev/null 2>&1
+}
 
 if [ "$uninstall" = 1 ]; then
   [ -f "$manifest" ] || { echo "nothing installed under $prefix (no $manifest)" >&2; exit 1; }
@@ -96,4 +98,5 @@ case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) echo "add $prefix/bin to PATH, e.g. echo 'export PATH=\"$prefix/bin:\$PATH\"' >> ~/.profile" ;;
 esac
-echo "Neovim: { dir = \"$share/nvim\", config = function() require(\"tailor\").setup({}) end } (lazy.nvim; docs/editors.md)"
+echo "Neovim: { dir = \"$share/nvim\", config = function() require(\"tailor\").setup({}) end }" \
+  "(lazy.nvim; docs/editors.md)"

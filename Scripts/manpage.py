@@ -5,6 +5,7 @@ becomes a section with its abstract, usage and options. Reads the JSON on stdin.
 
     tailor --experimental-dump-help | Scripts/manpage.py > tailor.1
 """
+
 import datetime
 import json
 import sys
@@ -43,7 +44,9 @@ def section(cmd, path, out, top):
     args = [a for a in cmd.get("arguments", []) if a.get("shouldDisplay", True)]
     for a in args:
         out.append(".TP\n.B %s" % esc(option_names(a)))
-        out.append(esc(a.get("abstract", "")) + (" (default: %s)" % esc(a["defaultValue"]) if a.get("defaultValue") else ""))
+        out.append(
+            esc(a.get("abstract", "")) + (" (default: %s)" % esc(a["defaultValue"]) if a.get("defaultValue") else "")
+        )
     for sub in cmd.get("subcommands", []):
         if sub.get("commandName") == "help":
             continue

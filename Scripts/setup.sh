@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Tailor needs on a fresh Debian/Ubuntu machine (OpenBLAS, protobuf-c, git for the demo, Neovim for the editor plugin and its test) (the Swift toolchain itself is
-# assumed), then fetches the default model. Safe to run again: every step is idempotent.
+# Installs what Tailor needs on a fresh Debian/Ubuntu machine (OpenBLAS, protobuf-c, git for the
+# demo, Neovim for the editor plugin and its test) (the Swift toolchain itself is assumed), then
+# fetches the default model. Safe to run again: every step is idempotent.
 #
 #   Scripts/setup.sh            # system packages + SmolLM2-135M-Instruct
 #   Scripts/setup.sh --gemma    # ... and Gemma 3 270M
@@ -22,7 +23,8 @@ fi
 
 # Python's protobuf (the Python client, wire interop tests) and gguf (llama.cpp's reader, to
 # check exported adapters).
-python3 -c "import google.protobuf, gguf" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check protobuf gguf
+python3 -c "import google.protobuf, gguf" 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check protobuf gguf
 
 Scripts/fetch-model.sh "$@" >/dev/null
 echo "setup: ready; default model at $(Scripts/fetch-model.sh --print)" >&2

@@ -30,7 +30,8 @@ swift build --build-tests || exit 1
 swift test --skip-build --disable-swift-testing 2>&1 | tee -a "$log" || status=1
 echo "== portable kernels (TAILOR_PORTABLE=1)"
 TAILOR_PORTABLE=1 swift test --skip-build --disable-swift-testing \
-    --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests|LogSumExpTests|SmallGemmTests|AttentionKernelTests|GatedActivationTests|ActivationQuantizeTests" 2>&1 | tee -a "$log" || status=1
+    --filter "TinyModelLogitTests|RealModelTests|GeneratorTests|DequantizeTests|LogSumExpTests|SmallGemmTests" \
+    --filter "AttentionKernelTests|GatedActivationTests|ActivationQuantizeTests" 2>&1 | tee -a "$log" || status=1
 
 echo "== Python client against a live tailord"
 py_dir=$(mktemp -d)
@@ -56,20 +57,23 @@ fi
 kill -TERM "$daemon"
 wait "$daemon" || { echo "tailord did not exit cleanly on SIGTERM"; status=1; }
 py_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in.*/\1/p' "$py_dir/py.log" | awk '{ n += $1 } END { print n + 0 }')
-py_failed=$(awk '/^FAILED \(/ { while (match($0, /[0-9]+/)) { n += substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) } }
+py_failed=$(awk '/^FAILED \(/ {
+        while (match($0, /[0-9]+/)) { n += substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH) }
+    }
     END { print n + 0 }' "$py_dir/py.log")
 rm -rf "$py_dir"
 
 echo "== llama.cpp's server test suite against tailord (Tests/LlamaServerSuite)"
 suite_passed=0; suite_failed=0
-if [ -f "${TAILOR_SUITE_MODEL:-${XDG_DATA_HOME:-$HOME/.local/share}/tailor/models/SmolLM2-135M-Instruct.Q4_1.gguf}" ]; then
+suite_model="${XDG_DATA_HOME:-$HOME/.local/share}/tailor/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ -f "${TAILOR_SUITE_MODEL:-$suite_model}" ]; then
   # Decoding in a debug build is too slow for the suite's timeouts.
   swift build -c release --product tailord || exit 1
   TAILORD="$PWD/.build/release/tailord" Tests/LlamaServerSuite/run.sh -rs > "$log.suite" 2>&1 || status=1
   tail -n 60 "$log.suite"
   suite_passed=$(sed -n 's/^llama.cpp server suite: \([0-9]*\) tests passed.*/\1/p' "$log.suite" | tail -1)
-  suite_failed=$(sed -n 's/^=* \(.*\) in [0-9.]*s.*/\1/p' "$log.suite" | grep -o "[0-9]* \(failed\|error\|errors\|xpassed\)" \
-      | awk '{ n += $1 } END { print n + 0 }')
+  suite_failed=$(sed -n 's/^=* \(.*\) in [0-9.]*s.*/\1/p' "$log.suite" \
+      | grep -o "[0-9]* \(failed\|error\|errors\|xpassed\)" | awk '{ n += $1 } END { print n + 0 }')
   [ -n "$suite_passed" ] || { suite_passed=0; suite_failed=$((suite_failed + 1)); }
   rm -f "$log.suite"
 else
@@ -80,11 +84,13 @@ if command -v systemd-analyze >/dev/null; then
   echo "== systemd-analyze verify"
   units=$(mktemp -d)
   for mode in user system; do
-    .build/debug/tailor daemon units --mode $mode --executable "$PWD/.build/debug/tailord" --output "$units/$mode" || status=1
+    .build/debug/tailor daemon units --mode $mode --executable "$PWD/.build/debug/tailord" \
+        --output "$units/$mode" || status=1
   done
   mkdir -p "$units/runtime"
   systemd-analyze verify "$units/system/tailord.service" "$units/system/tailord.socket" || status=1
-  XDG_RUNTIME_DIR="$units/runtime" systemd-analyze --user verify "$units/user/tailord.service" "$units/user/tailord.socket" || status=1
+  XDG_RUNTIME_DIR="$units/runtime" systemd-analyze --user verify \
+      "$units/user/tailord.service" "$units/user/tailord.socket" || status=1
   rm -rf "$units"
 fi
 
@@ -98,7 +104,8 @@ if [ "${TAILOR_FUZZ_SECONDS:-20}" != 0 ]; then
   echo "== libFuzzer + AddressSanitizer over the parsers of untrusted bytes"
   Scripts/fuzz.sh "${TAILOR_FUZZ_SECONDS:-20}" > "$log.fuzz" 2>&1 || status=1
   grep -E "^== fuzzing|^stat::|^Fuzz:|ERROR|SUMMARY|crashing input" "$log.fuzz" | tail -n 40
-  read -r fuzz_passed fuzz_failed < <(sed -n 's/^Fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log.fuzz" | tail -1)
+  read -r fuzz_passed fuzz_failed \
+      < <(sed -n 's/^Fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log.fuzz" | tail -1)
   [ -n "$fuzz_passed" ] || { fuzz_passed=0; fuzz_failed=1; }
   rm -f "$log.fuzz"
 fi

@@ -117,7 +117,9 @@ float tk_dot_f32(const float *a, const float *b, int64_t n) { return tk_active()
 
 void tk_axpy_f32(float a, const float *x, float *y, int64_t n) { tk_active()->axpy_f32(a, x, y, n); }
 float tk_logsumexp(const float *x, int64_t n, float *max_out) { return tk_active()->logsumexp(x, n, max_out); }
-void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale) { tk_active()->exp_shift_scale(x, n, shift, scale); }
+void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale) {
+    tk_active()->exp_shift_scale(x, n, shift, scale);
+}
 void tk_gated_activation(const float *g, const float *u, float *h, int64_t n, bool gelu) {
     tk_active()->gated_act(g, u, h, n, gelu ? 1 : 0);
 }

@@ -85,7 +85,8 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
 #define UNPACK_Q4_0 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = -8.0f * d; }
 #define UNPACK_Q4_1 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = _cvtsh_ss(b[i].m); }
 #define UNPACK_Q5_0 { uint32_t qh; memcpy(&qh, b[i].qh, 4); \
-                      UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
+                      UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), \
+                                                _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
                       d = _cvtsh_ss(b[i].d); m = -16.0f * d; }
 
 /// IQ4_NL: each nibble indexes the 16 int8 values of kvalues (vpshufb), then as Q8_0.
@@ -208,8 +209,10 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                 const __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4); \
                 w[h][0] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, low4), h0), bias); \
                 w[h][1] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, low4), h1), bias); \
-                w[h][2] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), h2), bias); \
-                w[h][3] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), h3), bias); \
+                w[h][2] = _mm256_sub_epi8(                                                          \
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), h2), bias);   \
+                w[h][3] = _mm256_sub_epi8(                                                          \
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), h3), bias);   \
             }                                                                                       \
             const float d = _cvtsh_ss(b[i].d);                                                      \
             for (int k = 0; k < NX; k++) {                                                          \
@@ -221,7 +224,8 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                         const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w[h][g]));   \
                         const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w[h][g], 1)); \
                         const __m256i pl = _mm256_madd_epi16(wl, _mm256_loadu_si256((const __m256i *)(x + 32 * g))); \
-                        const __m256i ph = _mm256_madd_epi16(wh, _mm256_loadu_si256((const __m256i *)(x + 32 * g + 16))); \
+                        const __m256i ph =                                                          \
+                            _mm256_madd_epi16(wh, _mm256_loadu_si256((const __m256i *)(x + 32 * g + 16))); \
                         const __m256i pair = _mm256_add_epi32(                                      \
                             _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * g])),                   \
                             _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * g + 1])));              \
@@ -282,7 +286,11 @@ TK_Q6K_ROW(row2_q6_K, 2)
         for (int64_t r = 0; r < nrows; r++) {                                                     \
             const BLK *row = (const BLK *)(w + r * rb);                                           \
             int k = 0;                                                                            \
-            for (; k + 2 <= nx; k += 2) { R2(row, A + k, NB, out); y[k * ldy + r] = out[0]; y[(k + 1) * ldy + r] = out[1]; } \
+            for (; k + 2 <= nx; k += 2) {                                                         \
+                R2(row, A + k, NB, out);                                                          \
+                y[k * ldy + r] = out[0];                                                          \
+                y[(k + 1) * ldy + r] = out[1];                                                    \
+            }                                                                                     \
             if (k < nx) { R1(row, A + k, NB, out); y[k * ldy + r] = out[0]; }                     \
         }                                                                                         \
         return;
@@ -312,7 +320,8 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
     if (nx > 64) {   // a[] holds 64 rows: take the activations 64 at a time
         for (int b0 = 0; b0 < nx; b0 += 64)
-            matvec_q_avx2(type, w, rb, nrows, xq + b0 * xq_stride, xq_stride, nx - b0 < 64 ? nx - b0 : 64, n, y + b0 * ldy, ldy);
+            matvec_q_avx2(type, w, rb, nrows, xq + b0 * xq_stride, xq_stride, nx - b0 < 64 ? nx - b0 : 64, n,
+                          y + b0 * ldy, ldy);
         return;
     }
     for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);
@@ -431,7 +440,8 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
         // 16 keys ahead (every 64-byte line of each).
         if (j + 24 <= n)
             for (int t = 0; t < 8; t++)
-                for (int d = 0; d < hd; d += 16) _mm_prefetch((const char *)(k0 + (j + 16 + t) * ldkv + d), _MM_HINT_T0);
+                for (int d = 0; d < hd; d += 16)
+                    _mm_prefetch((const char *)(k0 + (j + 16 + t) * ldkv + d), _MM_HINT_T0);
         __m256 acc[8];
         for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
         for (int d = 0; d < hd; d += 8) {

@@ -154,7 +154,8 @@ static void reduce_run(void *p, int ith, int nth) {
         float *out = j->y + b * j->ldy;
         for (int64_t c = c0; c < c1; c++) {
             float s = j->beta != 0.0f ? out[c] : 0.0f;
-            for (int t = 0; t < r->nparts; t++) s += j->partial[(size_t)t * (size_t)(j->nx * j->cols) + b * j->cols + c];
+            for (int t = 0; t < r->nparts; t++)
+                s += j->partial[(size_t)t * (size_t)(j->nx * j->cols) + b * j->cols + c];
             out[c] = s;
         }
     }

@@ -4,6 +4,7 @@ output is committed, so neither CI nor the tests run this.
 
     PYTHONPATH=Clients/python/tailor_client/proto python3 Tests/Fuzz/make_seeds.py
 """
+
 import json
 import os
 import struct
@@ -24,22 +25,59 @@ def frame(**kw):
     return struct.pack(">I", len(body)) + body
 
 
-hello = frame(stream_id=0, request=frame_pb2.Request(service="tailor.v1.Session", method="Hello",
-              payload=frame_pb2.HelloRequest(min_version=1, max_version=1, client="seed").SerializeToString()))
+hello = frame(
+    stream_id=0,
+    request=frame_pb2.Request(
+        service="tailor.v1.Session",
+        method="Hello",
+        payload=frame_pb2.HelloRequest(min_version=1, max_version=1, client="seed").SerializeToString(),
+    ),
+)
 gen = decoding_pb2.GenerateRequest(model="tiny", prompt="hi", max_tokens=3, stop=["\n"]).SerializeToString()
 put("frames", "hello", b"\x05" + hello)
-put("frames", "generate", b"\x00" + hello + frame(stream_id=1, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=gen)))
-put("frames", "data-cancel", b"\x09" + frame(stream_id=3, data=frame_pb2.Data(chunk=b"abc", last=True)) + frame(stream_id=3, cancel=frame_pb2.Cancel(reason="x")))
-history = preferences_pb2.AddHistoryRequest(user="u", items=[preferences_pb2.HistoryItem(id="a", task="t", input="i", output="o")])
-put("frames", "add-history", b"\x03" + frame(stream_id=5, request=frame_pb2.Request(service="tailor.v1.Preferences", method="AddHistory",
-                                                                                      payload=history.SerializeToString())))
+put(
+    "frames",
+    "generate",
+    b"\x00"
+    + hello
+    + frame(stream_id=1, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=gen)),
+)
+put(
+    "frames",
+    "data-cancel",
+    b"\x09"
+    + frame(stream_id=3, data=frame_pb2.Data(chunk=b"abc", last=True))
+    + frame(stream_id=3, cancel=frame_pb2.Cancel(reason="x")),
+)
+history = preferences_pb2.AddHistoryRequest(
+    user="u", items=[preferences_pb2.HistoryItem(id="a", task="t", input="i", output="o")]
+)
+put(
+    "frames",
+    "add-history",
+    b"\x03"
+    + frame(
+        stream_id=5,
+        request=frame_pb2.Request(
+            service="tailor.v1.Preferences", method="AddHistory", payload=history.SerializeToString()
+        ),
+    ),
+)
 put("frames", "oversize", b"\x02" + b"\xff\xff\xff\xff")
 
-for i, body in enumerate([
+for i, body in enumerate(
+    [
         {"prompt": "hello", "n_predict": 8, "temperature": 0.5, "top_k": 40, "stop": ["\n"], "stream": True},
-        {"input_prefix": "def f(", "input_suffix": ")", "input_extra": [{"filename": "a.py", "text": "x = 1"}], "t_max_prompt_ms": 500},
+        {
+            "input_prefix": "def f(",
+            "input_suffix": ")",
+            "input_extra": [{"filename": "a.py", "text": "x = 1"}],
+            "t_max_prompt_ms": 500,
+        },
         {"prompt": [1, 2, 3], "seed": 7, "response_fields": ["content"]},
-        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 4}]):
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "max_tokens": 4},
+    ]
+):
     put("http-request", f"endpoint{i}", bytes([i]) + json.dumps(body).encode())
 put("http-request", "huge-ints", b"\x00" + b'{"prompt": "x", "n_predict": 5000000000, "top_k": 1e300}')
 
@@ -49,15 +87,41 @@ def safetensors(header, data):
     return struct.pack("<Q", len(h)) + h + data
 
 
-put("safetensors", "two-tensors", safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                                                "b": {"dtype": "F16", "shape": [2], "data_offsets": [8, 12]},
-                                                "__metadata__": {"format": "pt"}}, bytes(12)))
-put("safetensors", "overlap", safetensors({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-                                            "b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, bytes(4)))
-put("safetensors", "peft-adapter", open("Tests/TailorEngineTests/Fixtures/lora/llama-user-peft/adapter_model.safetensors", "rb").read())
+put(
+    "safetensors",
+    "two-tensors",
+    safetensors(
+        {
+            "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+            "b": {"dtype": "F16", "shape": [2], "data_offsets": [8, 12]},
+            "__metadata__": {"format": "pt"},
+        },
+        bytes(12),
+    ),
+)
+put(
+    "safetensors",
+    "overlap",
+    safetensors(
+        {
+            "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+            "b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+        },
+        bytes(4),
+    ),
+)
+put(
+    "safetensors",
+    "peft-adapter",
+    open("Tests/TailorEngineTests/Fixtures/lora/llama-user-peft/adapter_model.safetensors", "rb").read(),
+)
 
-put("jsonl", "records", b'{"id": "a", "input": "i", "output": "o", "metadata": {"k": 1}}\n'
-    b'{"id": "p", "prompt": "q", "chosen": "good", "rejected": "bad"}\n\n{"truncated": ')
+put(
+    "jsonl",
+    "records",
+    b'{"id": "a", "input": "i", "output": "o", "metadata": {"k": 1}}\n'
+    b'{"id": "p", "prompt": "q", "chosen": "good", "rejected": "bad"}\n\n{"truncated": ',
+)
 put("jsonl", "crlf-and-numbers", b'{"id": 2, "task": "t", "input": "i", "output": "o"}\r\n[1]\n')
 
 # GGUF: a LoRA adapter for the tiny llama (2 layers, 64 wide), as llama.cpp writes one, and a

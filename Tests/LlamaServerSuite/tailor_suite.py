@@ -6,6 +6,7 @@ llama.cpp's own model files), KNOWN_FAILURES (expected to fail, strictly: a fix 
 fail until the entry goes) and, in relaxations.patch, the assertions rewritten because they
 name the stories260K model's words or token counts.
 """
+
 import pytest
 import utils
 
@@ -45,8 +46,7 @@ NOT_APPLICABLE_FILES = {
     "test_kv_keep_only_active.py": "the host-memory KV cache options are not offered",
     "test_systemone.py": "the SystemOne classification endpoint (tinylaya model) is not offered",
     "test_template.py": (
-        "renders other models' chat templates (models/templates) by name, with reasoning"
-        " formats; " + TEMPLATES
+        "renders other models' chat templates (models/templates) by name, with reasoning formats; " + TEMPLATES
     ),
 }
 
@@ -54,8 +54,7 @@ NOT_APPLICABLE_FILES = {
 NOT_APPLICABLE = {
     "test_basic.py::test_server_multiple_addresses": "tailord listens on one loopback address (http_listen)",
     "test_basic.py::test_load_split_model": (
-        "downloads stories15M split in three files from Hugging Face; tailord loads the model"
-        " it is given"
+        "downloads stories15M split in three files from Hugging Face; tailord loads the model it is given"
     ),
     "test_basic.py::test_no_ui": WEB_UI,
     "test_chat_completion.py::test_chat_template": TEMPLATES,
@@ -63,12 +62,10 @@ NOT_APPLICABLE = {
     "test_chat_completion.py::test_chat_template_continue_final_message_vllm_compat": TEMPLATES,
     "test_chat_completion.py::test_apply_chat_template": TEMPLATES,
     "test_chat_completion.py::test_verbose_debug": (
-        "the __verbose debug object (--verbose) is not offered: in system mode a response"
-        " holds only its answer"
+        "the __verbose debug object (--verbose) is not offered: in system mode a response holds only its answer"
     ),
     "test_completion.py::test_completion_unified": (
-        "a KV pool shared by all slots (--kv-unified) is not offered: each slot has its own"
-        " context"
+        "a KV pool shared by all slots (--kv-unified) is not offered: each slot has its own context"
     ),
     "test_completion.py::test_completion_prompt_cache": (
         "the host-memory prompt cache of a shared KV pool (--kv-unified) is not offered"

@@ -1,6 +1,7 @@
 """Tailor's own checks, run with llama.cpp's suite (run.sh copies this file into unit/): the
 official openai client against tailord, plain and streamed, with every field OpenAI's API
 reference marks required, and JSON mode answering with JSON."""
+
 import json
 
 import pytest
@@ -32,8 +33,11 @@ def require(fields: dict, *names: str):
 
 def test_chat_completion_has_every_required_field():
     server.start()
-    res = sent(client().chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8))
+    res = sent(
+        client().chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8
+        )
+    )
     require(res, "id", "object", "created", "model", "choices", "usage")
     assert res["object"] == "chat.completion"
     choice = res["choices"][0]
@@ -44,8 +48,12 @@ def test_chat_completion_has_every_required_field():
 
 def test_streamed_chat_chunks_have_every_required_field():
     server.start()
-    chunks = [sent(c) for c in client().chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8, stream=True)]
+    chunks = [
+        sent(c)
+        for c in client().chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8, stream=True
+        )
+    ]
     assert len(chunks) > 2
     for chunk in chunks:
         require(chunk, "id", "object", "created", "model", "choices")
@@ -62,8 +70,12 @@ def test_completion_plain_and_streamed_have_every_required_field():
     require(res, "id", "object", "created", "model", "choices", "usage")
     assert res["object"] == "text_completion"
     require(res["choices"][0], "index", "text", "finish_reason", "logprobs")
-    chunks = [sent(c) for c in client().completions.create(
-        model="davinci-002", prompt="The capital of France is", max_tokens=8, stream=True)]
+    chunks = [
+        sent(c)
+        for c in client().completions.create(
+            model="davinci-002", prompt="The capital of France is", max_tokens=8, stream=True
+        )
+    ]
     for chunk in chunks:
         require(chunk, "id", "object", "created", "model", "choices")
         for choice in chunk["choices"]:
@@ -75,6 +87,9 @@ def test_json_mode_answers_with_json():
     res = client().chat.completions.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": "Describe a cat as a JSON object with the keys name and color."}],
-        response_format={"type": "json_object"}, temperature=0, max_tokens=200)
+        response_format={"type": "json_object"},
+        temperature=0,
+        max_tokens=200,
+    )
     answer = json.loads(res.choices[0].message.content)
     assert isinstance(answer, dict)

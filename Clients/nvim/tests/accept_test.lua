@@ -37,16 +37,26 @@ local steps = {
       keys("<C-l>")
     end },
   -- Accepted with the key: the text is in the buffer.
-  { "the completion is inserted", function() return buffer() == "the theme" .. shown end, function() keys("<Esc>") end },
+  {
+    "the completion is inserted",
+    function() return buffer() == "the theme" .. shown end,
+    function() keys("<Esc>") end,
+  },
   -- Leaving insert mode settled the verdict (accepted), recorded as history by the daemon.
   { "the accepted feedback is acknowledged", function() return #all("ok", "f") == 1 end, function()
       local ack = all("ok", "f")[1]
-      if ack.history ~= 1 then return finish("FAIL accepted feedback should add a history item: " .. vim.inspect(ack)) end
+      if ack.history ~= 1 then
+        return finish("FAIL accepted feedback should add a history item: " .. vim.inspect(ack))
+      end
       keys("A he")
     end },
   -- Accept the next one, then change it before leaving: edited, a pair (kept over shown).
   { "a second completion is shown", function() return t.shown() ~= nil end, function() keys("<C-l>") end },
-  { "it is inserted", function() return t.shown() == nil and buffer():sub(-2) ~= " he" end, function() keys("zz<Esc>") end },
+  {
+    "it is inserted",
+    function() return t.shown() == nil and buffer():sub(-2) ~= " he" end,
+    function() keys("zz<Esc>") end,
+  },
   { "the edited feedback is acknowledged", function() return #all("ok", "f") == 2 end, function()
       local ack = all("ok", "f")[2]
       if ack.pairs ~= 1 then return finish("FAIL edited feedback should add a pair: " .. vim.inspect(ack)) end
@@ -56,7 +66,9 @@ local steps = {
   { "a third completion is shown", function() return t.shown() ~= nil end, function() keys("<C-]>") end },
   { "the rejected feedback is acknowledged", function() return #all("ok", "f") == 3 end, function()
       local ack = all("ok", "f")[3]
-      if ack.history ~= 0 or ack.pairs ~= 0 or ack.feedback ~= 1 then return finish("FAIL rejected feedback is an event only: " .. vim.inspect(ack)) end
+      if ack.history ~= 0 or ack.pairs ~= 0 or ack.feedback ~= 1 then
+        return finish("FAIL rejected feedback is an event only: " .. vim.inspect(ack))
+      end
       finish("OK " .. buffer())
     end },
 }

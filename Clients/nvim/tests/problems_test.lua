@@ -31,7 +31,9 @@ t.request()
 vim.wait(200, function() return #notes > 0 end)
 if not check(#notes == 1 and notes[1]:find("is not an executable on PATH", 1, true)
   and notes[1]:find("Scripts/install.sh", 1, true), "a missing binary is reported once") then return end
-if not check(health():find("is not an executable on PATH", 1, true), "checkhealth names the missing binary") then return end
+if not check(health():find("is not an executable on PATH", 1, true), "checkhealth names the missing binary") then
+  return
+end
 
 -- 2. The daemon down: the bridge's error is shown once, with how to start the daemon.
 notes = {}
@@ -46,7 +48,9 @@ if not check(down:find("cannot reach tailord", 1, true) and down:find("systemctl
   "the down daemon is reported with what to do") then return end
 if not check(#vim.tbl_filter(function(n) return n:find("cannot reach", 1, true) end, notes) == 1,
   "the down daemon is reported once") then return end
-if not check(health():find("the daemon does not answer", 1, true), "checkhealth says the daemon does not answer") then return end
+if not check(health():find("the daemon does not answer", 1, true), "checkhealth says the daemon does not answer") then
+  return
+end
 
 -- 3. Everything up: checkhealth says so, with the models.
 t.setup({ cmd = { bin, "bridge", "--socket", socket } })

@@ -4,23 +4,45 @@ The client is thin on purpose: it frames protobuf messages generated from Proto/
 each stream's closing Status to a result or a TailorError. Streams are multiplexed: frames of
 other streams that arrive while one is being read are kept until their stream is read.
 """
+
 import collections
 import json
 import os
 import socket
 import stat
 
-from tailor.v1 import (adapters_pb2, autopilot_pb2, decoding_pb2, frame_pb2, health_pb2, jobs_pb2, models_pb2,
-                       preferences_pb2)
+from tailor.v1 import (
+    adapters_pb2,
+    autopilot_pb2,
+    decoding_pb2,
+    frame_pb2,
+    health_pb2,
+    jobs_pb2,
+    models_pb2,
+    preferences_pb2,
+)
 
 from .framing import decode_frames, encode_frame
 
 PROTOCOL_VERSION = 1
 STATUS_NAMES = {
-    0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED",
-    13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
+    0: "OK",
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
 }
 
 
@@ -76,8 +98,9 @@ class Client:
         self._pending = collections.defaultdict(collections.deque)
         self._next_stream = 1
         hello = frame_pb2.HelloRequest(min_version=PROTOCOL_VERSION, max_version=PROTOCOL_VERSION, client=client_name)
-        self._send(0, request=frame_pb2.Request(service="tailor.v1.Session", method="Hello",
-                                                 payload=hello.SerializeToString()))
+        self._send(
+            0, request=frame_pb2.Request(service="tailor.v1.Session", method="Hello", payload=hello.SerializeToString())
+        )
         reply = self._unary_result(0)
         self.hello = frame_pb2.HelloResponse.FromString(reply)
 
@@ -114,8 +137,12 @@ class Client:
     def _open(self, service, method, message, timeout_ms=0):
         stream_id = self._next_stream
         self._next_stream += 2
-        self._send(stream_id, request=frame_pb2.Request(service=service, method=method,
-                                                         payload=message.SerializeToString(), timeout_ms=timeout_ms))
+        self._send(
+            stream_id,
+            request=frame_pb2.Request(
+                service=service, method=method, payload=message.SerializeToString(), timeout_ms=timeout_ms
+            ),
+        )
         return stream_id
 
     def _unary_result(self, stream_id):
@@ -143,15 +170,20 @@ class Client:
 
     def health(self):
         return health_pb2.HealthCheckResponse.FromString(
-            self.call("tailor.v1.Health", "Check", health_pb2.HealthCheckRequest()))
+            self.call("tailor.v1.Health", "Check", health_pb2.HealthCheckRequest())
+        )
 
     def list_models(self):
-        return list(models_pb2.ListModelsResponse.FromString(
-            self.call("tailor.v1.Models", "List", models_pb2.ListModelsRequest())).models)
+        return list(
+            models_pb2.ListModelsResponse.FromString(
+                self.call("tailor.v1.Models", "List", models_pb2.ListModelsRequest())
+            ).models
+        )
 
     def load_model(self, path, model_id=""):
         return models_pb2.ModelInfo.FromString(
-            self.call("tailor.v1.Models", "Load", models_pb2.LoadModelRequest(path=os.path.abspath(path), id=model_id)))
+            self.call("tailor.v1.Models", "Load", models_pb2.LoadModelRequest(path=os.path.abspath(path), id=model_id))
+        )
 
     def unload_model(self, model_id):
         self.call("tailor.v1.Models", "Unload", models_pb2.UnloadModelRequest(id=model_id))
@@ -159,21 +191,27 @@ class Client:
     # -- adapters --------------------------------------------------------------------------
 
     def list_adapters(self, user="", task=""):
-        return list(adapters_pb2.ListAdaptersResponse.FromString(
-            self.call("tailor.v1.Adapters", "List", adapters_pb2.ListAdaptersRequest(user=user, task=task))).adapters)
+        return list(
+            adapters_pb2.ListAdaptersResponse.FromString(
+                self.call("tailor.v1.Adapters", "List", adapters_pb2.ListAdaptersRequest(user=user, task=task))
+            ).adapters
+        )
 
     def import_adapter(self, task, weights, user=None, peft_config_json="", fmt="peft", model="", make_current=True):
         """Uploads an adapter: adapter_model.safetensors bytes with its config JSON (format
         "peft"), or a GGUF LoRA file's bytes (format "gguf"). Returns the AdapterInfo."""
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task")
-        req = adapters_pb2.ImportAdapterRequest(ref=ref, format=fmt, model=model, peft_config_json=peft_config_json,
-                                                make_current=make_current)
+        req = adapters_pb2.ImportAdapterRequest(
+            ref=ref, format=fmt, model=model, peft_config_json=peft_config_json, make_current=make_current
+        )
         return adapters_pb2.AdapterInfo.FromString(self._upload("tailor.v1.Adapters", "Import", req, weights))
 
     def export_adapter(self, task, user=None, fmt="peft", version=0, model=""):
         """Downloads an adapter: (ExportAdapterHeader, file bytes)."""
         ref = adapters_pb2.AdapterRef(task=task, user=user or "", kind="user" if user else "task", version=version)
-        stream = self._open("tailor.v1.Adapters", "Export", adapters_pb2.ExportAdapterRequest(ref=ref, format=fmt, model=model))
+        stream = self._open(
+            "tailor.v1.Adapters", "Export", adapters_pb2.ExportAdapterRequest(ref=ref, format=fmt, model=model)
+        )
         events, data = self._download(stream)
         return (adapters_pb2.ExportAdapterHeader.FromString(events[0]) if events else None), data
 
@@ -201,7 +239,9 @@ class Client:
         stream = self._open(service, method, request)
         chunk = 1 << 20
         for offset in range(0, max(len(data), 1), chunk):
-            self._send(stream, data=frame_pb2.Data(chunk=data[offset:offset + chunk], last=offset + chunk >= len(data)))
+            self._send(
+                stream, data=frame_pb2.Data(chunk=data[offset : offset + chunk], last=offset + chunk >= len(data))
+            )
         return self._unary_result(stream)
 
     # Preference data (tailor.v1.Preferences). Records are dicts with the proto's field names.
@@ -209,38 +249,60 @@ class Client:
     def add_history(self, user, items, owner_uid=0):
         """Adds history items ({"id", "task", "input", "output", ...}) in one transaction;
         returns the WriteDataResponse (added and skipped counts)."""
-        req = preferences_pb2.AddHistoryRequest(user=user, owner_uid=owner_uid,
-                                                items=[preferences_pb2.HistoryItem(**i) for i in items])
+        req = preferences_pb2.AddHistoryRequest(
+            user=user, owner_uid=owner_uid, items=[preferences_pb2.HistoryItem(**i) for i in items]
+        )
         return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "AddHistory", req))
 
     def add_pairs(self, user, pairs, owner_uid=0):
         """Adds preference pairs ({"id", "task", "prompt", "chosen", "rejected"}) in one transaction."""
-        req = preferences_pb2.AddPairsRequest(user=user, owner_uid=owner_uid,
-                                              pairs=[preferences_pb2.PreferencePair(**p) for p in pairs])
+        req = preferences_pb2.AddPairsRequest(
+            user=user, owner_uid=owner_uid, pairs=[preferences_pb2.PreferencePair(**p) for p in pairs]
+        )
         return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "AddPair", req))
 
-    def record_feedback(self, user, request_id, task, prompt, shown, outcome, kept="", adapters="", mode="", owner_uid=0):
+    def record_feedback(
+        self, user, request_id, task, prompt, shown, outcome, kept="", adapters="", mode="", owner_uid=0
+    ):
         """Records what the user did with a completion: outcome "accepted", "edited" (with
         `kept`) or "rejected"."""
-        event = preferences_pb2.FeedbackEvent(request_id=request_id, task=task, prompt=prompt, shown=shown, kept=kept,
-                                              outcome=outcome, adapters=adapters, mode=mode)
+        event = preferences_pb2.FeedbackEvent(
+            request_id=request_id,
+            task=task,
+            prompt=prompt,
+            shown=shown,
+            kept=kept,
+            outcome=outcome,
+            adapters=adapters,
+            mode=mode,
+        )
         req = preferences_pb2.RecordFeedbackRequest(user=user, owner_uid=owner_uid, event=event)
         return preferences_pb2.WriteDataResponse.FromString(self.call("tailor.v1.Preferences", "RecordFeedback", req))
 
     def import_data(self, user, data, task="", fmt="jsonl", file_user="", first_file_bytes=0, owner_uid=0):
         """Imports a file's bytes (jsonl, per-user, or lamp = questions + outputs with
         first_file_bytes = the questions file's size)."""
-        req = preferences_pb2.ImportDataRequest(user=user, owner_uid=owner_uid, task=task, format=fmt, file_user=file_user,
-                                                first_file_bytes=first_file_bytes)
+        req = preferences_pb2.ImportDataRequest(
+            user=user,
+            owner_uid=owner_uid,
+            task=task,
+            format=fmt,
+            file_user=file_user,
+            first_file_bytes=first_file_bytes,
+        )
         return preferences_pb2.WriteDataResponse.FromString(self._upload("tailor.v1.Preferences", "Import", req, data))
 
     def list_data(self, user, task="", kind="history", offset=0, limit=0, owner_uid=0):
-        req = preferences_pb2.ListDataRequest(user=user, owner_uid=owner_uid, task=task, kind=kind, offset=offset, limit=limit)
+        req = preferences_pb2.ListDataRequest(
+            user=user, owner_uid=owner_uid, task=task, kind=kind, offset=offset, limit=limit
+        )
         return preferences_pb2.ListDataResponse.FromString(self.call("tailor.v1.Preferences", "List", req))
 
     def count_data(self, user="", task="", owner_uid=0):
         req = preferences_pb2.CountDataRequest(user=user, owner_uid=owner_uid, task=task)
-        return list(preferences_pb2.CountDataResponse.FromString(self.call("tailor.v1.Preferences", "Count", req)).counts)
+        return list(
+            preferences_pb2.CountDataResponse.FromString(self.call("tailor.v1.Preferences", "Count", req)).counts
+        )
 
     def export_data(self, user, task="", owner_uid=0, format="tailor"):
         """A user's data as JSONL bytes: Tailor's (what import_data reads back), or TRL's
@@ -249,7 +311,11 @@ class Client:
         made by editing a suggestion; not the synthetic negatives)."""
         if format not in ("tailor", "trl-sft", "trl-dpo"):
             raise ValueError("format must be tailor, trl-sft or trl-dpo, not %r" % (format,))
-        stream = self._open("tailor.v1.Preferences", "Export", preferences_pb2.ExportDataRequest(user=user, owner_uid=owner_uid, task=task))
+        stream = self._open(
+            "tailor.v1.Preferences",
+            "Export",
+            preferences_pb2.ExportDataRequest(user=user, owner_uid=owner_uid, task=task),
+        )
         data = self._download(stream)[1]
         if format == "tailor":
             return data
@@ -272,16 +338,25 @@ class Client:
     def submit_job(self, kind, task, user="", model="", checkpoint_every=0, **parameters):
         """Submits a tam, oppu, negatives, dpo or cope job; `parameters` are JobParameters
         fields (rank, epochs, batch_size, ...). Returns the JobInfo (queued)."""
-        req = jobs_pb2.SubmitJobRequest(kind=kind, user=user, task=task, model=model, checkpoint_every=checkpoint_every,
-                                        parameters=jobs_pb2.JobParameters(**parameters))
+        req = jobs_pb2.SubmitJobRequest(
+            kind=kind,
+            user=user,
+            task=task,
+            model=model,
+            checkpoint_every=checkpoint_every,
+            parameters=jobs_pb2.JobParameters(**parameters),
+        )
         return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Submit", req))
 
     def job(self, job_id):
         return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Get", jobs_pb2.JobRef(id=job_id)))
 
     def list_jobs(self, user="", task=""):
-        return list(jobs_pb2.ListJobsResponse.FromString(
-            self.call("tailor.v1.Jobs", "List", jobs_pb2.ListJobsRequest(user=user, task=task))).jobs)
+        return list(
+            jobs_pb2.ListJobsResponse.FromString(
+                self.call("tailor.v1.Jobs", "List", jobs_pb2.ListJobsRequest(user=user, task=task))
+            ).jobs
+        )
 
     def cancel_job(self, job_id):
         return jobs_pb2.JobInfo.FromString(self.call("tailor.v1.Jobs", "Cancel", jobs_pb2.JobRef(id=job_id)))
@@ -317,8 +392,22 @@ class Client:
                     raise TailorError(frame.status.code, frame.status.message, frame.status.field)
                 return
 
-    def generate(self, prompt=None, chat=None, model="", max_tokens=0, stop=(), timeout_ms=0, user="", task="", mode="",
-                 cope_alpha=0.0, cope_tau=0.0, fallback=False, **sampling):
+    def generate(
+        self,
+        prompt=None,
+        chat=None,
+        model="",
+        max_tokens=0,
+        stop=(),
+        timeout_ms=0,
+        user="",
+        task="",
+        mode="",
+        cope_alpha=0.0,
+        cope_tau=0.0,
+        fallback=False,
+        **sampling,
+    ):
         """Starts a generation; returns a Generation to iterate over for events.
 
         `chat` is a list of (role, content) pairs; `sampling` takes temperature, top_k, top_p,
@@ -330,9 +419,18 @@ class Client:
         FAILED_PRECONDITION naming what to train, unless `fallback` is set; the Generation's
         `stats.mode`, `stats.adapters` and `stats.fallback` say what ran.
         """
-        req = decoding_pb2.GenerateRequest(model=model, max_tokens=max_tokens, stop=list(stop), user=user, task=task, mode=mode,
-                                           cope_alpha=cope_alpha, cope_tau=cope_tau, fallback=fallback,
-                                           sampling=decoding_pb2.Sampling(**sampling))
+        req = decoding_pb2.GenerateRequest(
+            model=model,
+            max_tokens=max_tokens,
+            stop=list(stop),
+            user=user,
+            task=task,
+            mode=mode,
+            cope_alpha=cope_alpha,
+            cope_tau=cope_tau,
+            fallback=fallback,
+            sampling=decoding_pb2.Sampling(**sampling),
+        )
         if chat is not None:
             req.chat.messages.extend(decoding_pb2.ChatMessage(role=r, content=c) for r, c in chat)
         else:

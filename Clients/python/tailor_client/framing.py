@@ -1,4 +1,5 @@
 """Framing of the Tailor protocol: a 4-byte big-endian length, then one serialized Frame."""
+
 import struct
 
 from tailor.v1 import frame_pb2
@@ -30,6 +31,6 @@ def decode_frames(buffer: bytearray):
         if len(buffer) < 4 + n:
             return
         frame = frame_pb2.Frame()
-        frame.ParseFromString(bytes(buffer[4:4 + n]))
-        del buffer[:4 + n]
+        frame.ParseFromString(bytes(buffer[4 : 4 + n]))
+        del buffer[: 4 + n]
         yield frame

@@ -4,6 +4,7 @@ Reads length-prefixed frames (hex, on stdin) that Swift encoded, re-encodes each
 Python parse (which also checks UTF-8 in string fields), and appends frames built here.
 Writes the result as hex on stdout for Swift to decode.
 """
+
 import os
 import sys
 
@@ -19,7 +20,9 @@ def main():
         out += encode_frame(f)
     assert not buf, "trailing bytes"
     made = [
-        frame_pb2.Frame(stream_id=1, request=frame_pb2.Request(service="tailor.v1.Health", method="Check", timeout_ms=500)),
+        frame_pb2.Frame(
+            stream_id=1, request=frame_pb2.Request(service="tailor.v1.Health", method="Check", timeout_ms=500)
+        ),
         frame_pb2.Frame(stream_id=3, event=frame_pb2.Event(payload="Grüße 🙂".encode())),
         frame_pb2.Frame(stream_id=5, status=frame_pb2.Status(code=3, message="bad", field="generate.prompt")),
         frame_pb2.Frame(stream_id=7, data=frame_pb2.Data(chunk=bytes(range(256)), last=True)),

@@ -3,6 +3,7 @@
 Scripts/test.sh starts a daemon serving the committed tiny llama model and runs these with
 TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL set; without them the tests skip.
 """
+
 import hashlib
 import json
 import os
@@ -20,7 +21,9 @@ SOCKET = os.environ.get("TAILOR_TEST_SOCKET")
 MODEL = os.environ.get("TAILOR_TEST_MODEL")
 
 
-@unittest.skipUnless(SOCKET and MODEL, "no live daemon (set TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL; Scripts/test.sh does)")
+@unittest.skipUnless(
+    SOCKET and MODEL, "no live daemon (set TAILOR_TEST_SOCKET and TAILOR_TEST_MODEL; Scripts/test.sh does)"
+)
 class LiveDaemonTests(unittest.TestCase):
     def setUp(self):
         self.client = Client(SOCKET, timeout=30)
@@ -75,9 +78,15 @@ class LiveDaemonTests(unittest.TestCase):
         stream = self.client._next_stream
         self.client._next_stream += 2
         request = decoding_pb2.GenerateRequest(model="tiny", prompt="on and on", max_tokens=240)
-        frames = [frame_pb2.Frame(stream_id=stream, request=frame_pb2.Request(
-                      service="tailor.v1.Decoding", method="Generate", payload=request.SerializeToString())),
-                  frame_pb2.Frame(stream_id=stream, cancel=frame_pb2.Cancel(reason="changed my mind"))]
+        frames = [
+            frame_pb2.Frame(
+                stream_id=stream,
+                request=frame_pb2.Request(
+                    service="tailor.v1.Decoding", method="Generate", payload=request.SerializeToString()
+                ),
+            ),
+            frame_pb2.Frame(stream_id=stream, cancel=frame_pb2.Cancel(reason="changed my mind")),
+        ]
         self.client._sock.sendall(b"".join(encode_frame(f) for f in frames))
         with self.assertRaises(TailorError) as cm:
             Generation(self.client, stream).result()
@@ -90,12 +99,14 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertIn("tiny", list(self.client.health().models))
 
     def test_dry_sampling_reaches_the_daemon(self):
-        text = self.client.generate(prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8,
-                                    dry_sequence_breakers=["\n"]).result()
+        text = self.client.generate(
+            prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8, dry_sequence_breakers=["\n"]
+        ).result()
         self.assertIsInstance(text, str)
         with self.assertRaises(TailorError) as cm:
-            self.client.generate(prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8,
-                                 dry_sequence_breakers=["x"] * 17).result()
+            self.client.generate(
+                prompt="the theme", model="tiny", max_tokens=8, dry_multiplier=0.8, dry_sequence_breakers=["x"] * 17
+            ).result()
         self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.sampling"))
         self.assertIn("dry_sequence_breakers", str(cm.exception))
 
@@ -105,7 +116,9 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(cm.exception.code_name, "NOT_FOUND")
         with self.assertRaises(TailorError) as cm:
             self.client.generate(chat=[("wizard", "hi")], model="tiny").result()
-        self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.chat.messages.role"))
+        self.assertEqual(
+            (cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.chat.messages.role")
+        )
         with self.assertRaises(TailorError) as cm:
             self.client.call("tailor.v1.Jobs", "Explode", frame_pb2.Cancel())
         self.assertEqual(cm.exception.code_name, "UNIMPLEMENTED")
@@ -113,7 +126,9 @@ class LiveDaemonTests(unittest.TestCase):
         stream = self.client._next_stream
         self.client._next_stream += 2
         bad = bytes([0x0A, 0x04]) + b"tiny" + bytes([0x12, 0x02, 0xC3, 0x28])
-        self.client._send(stream, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=bad))
+        self.client._send(
+            stream, request=frame_pb2.Request(service="tailor.v1.Decoding", method="Generate", payload=bad)
+        )
         with self.assertRaises(TailorError) as cm:
             self.client._unary_result(stream)
         self.assertEqual((cm.exception.code_name, cm.exception.field), ("INVALID_ARGUMENT", "generate.prompt"))
@@ -131,8 +146,9 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertEqual(data, weights)
         self.assertEqual(header.bytes, len(weights))
         plain = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8).result()
-        g = self.client.generate(prompt="the quick brown fox", model="tiny", max_tokens=8,
-                                 user="Ada Lovelace", task="py-task")
+        g = self.client.generate(
+            prompt="the quick brown fox", model="tiny", max_tokens=8, user="Ada Lovelace", task="py-task"
+        )
         personal = g.result()
         self.assertNotEqual(plain, personal)
         # The stats say what ran: the imported user adapter (no task adapter), as asked.
@@ -147,18 +163,33 @@ class LiveDaemonTests(unittest.TestCase):
         g.result()
         self.assertEqual((g.stats.mode, g.stats.fallback, len(g.stats.adapters)), ("base", True, 0))
         with self.assertRaises(TailorError) as cm:
-            self.client.import_adapter("py-task", weights[: len(weights) // 2], user="Ada Lovelace", peft_config_json=config)
+            self.client.import_adapter(
+                "py-task", weights[: len(weights) // 2], user="Ada Lovelace", peft_config_json=config
+            )
         self.assertEqual(cm.exception.code_name, "INVALID_ARGUMENT")
         self.client.delete_adapter("py-task", user="Ada Lovelace")
         self.assertEqual([a for a in self.client.list_adapters() if a.ref.task == "py-task"], [])
 
     def test_preference_data_feedback_export_and_forget(self):
         user = "Py Thon %d" % os.getpid()
-        added = self.client.add_history(user, [{"id": "h1", "task": "email", "input": "lunch?", "output": "Lunch at 1"},
-                                               {"id": "h2", "task": "email", "input": "standup?", "output": "Standup moved"}])
+        added = self.client.add_history(
+            user,
+            [
+                {"id": "h1", "task": "email", "input": "lunch?", "output": "Lunch at 1"},
+                {"id": "h2", "task": "email", "input": "standup?", "output": "Standup moved"},
+            ],
+        )
         self.assertEqual((added.history, added.skipped), (2, 0))
-        fb = self.client.record_feedback(user, "req-1", "email", "Subject for: review", "Review please", "edited",
-                                         kept="Please review PR 7", mode="cope")
+        fb = self.client.record_feedback(
+            user,
+            "req-1",
+            "email",
+            "Subject for: review",
+            "Review please",
+            "edited",
+            kept="Please review PR 7",
+            mode="cope",
+        )
         self.assertEqual((fb.pairs, fb.feedback), (1, 1))
         jsonl = b'{"id": "h3", "input": "i", "output": "o"}\n{"id": "h1", "input": "lunch?", "output": "Lunch at 1"}\n'
         imported = self.client.import_data(user, jsonl, task="email")
@@ -173,7 +204,9 @@ class LiveDaemonTests(unittest.TestCase):
         self.assertIn({"prompt": "lunch?", "completion": "Lunch at 1"}, sft)
         self.assertEqual(len(sft), 3)
         dpo = [json.loads(l) for l in self.client.export_data(user, format="trl-dpo").splitlines()]
-        self.assertEqual(dpo, [{"prompt": "Subject for: review", "chosen": "Please review PR 7", "rejected": "Review please"}])
+        self.assertEqual(
+            dpo, [{"prompt": "Subject for: review", "chosen": "Please review PR 7", "rejected": "Review please"}]
+        )
         with self.assertRaises(TailorError) as bad:
             self.client.add_history(user, [{"id": "x", "task": "email", "input": "", "output": "o"}])
         self.assertEqual(bad.exception.code, 3)
@@ -186,8 +219,9 @@ class LiveDaemonTests(unittest.TestCase):
 
     def test_training_job_runs_and_publishes_an_adapter(self):
         user = "trainee-%d" % os.getpid()
-        self.client.add_history(user, [{"id": "h%d" % i, "task": "py", "input": "the theme %d" % i, "output": "he the"}
-                                       for i in range(4)])
+        self.client.add_history(
+            user, [{"id": "h%d" % i, "task": "py", "input": "the theme %d" % i, "output": "he the"} for i in range(4)]
+        )
         job = self.client.submit_job("oppu", "py", user=user, epochs=1, batch_size=2, max_tokens=32)
         self.assertEqual(job.state, "queued")
         states = [info.state for info in self.client.watch_job(job.id)]
@@ -202,8 +236,9 @@ class LiveDaemonTests(unittest.TestCase):
 
     def test_autopilot_status_pause_and_resume(self):
         user = "pilot-%d" % os.getpid()
-        self.client.add_history(user, [{"id": "h%d" % i, "task": "py", "input": "x %d" % i, "output": "y"}
-                                       for i in range(3)])
+        self.client.add_history(
+            user, [{"id": "h%d" % i, "task": "py", "input": "x %d" % i, "output": "y"} for i in range(3)]
+        )
         status = self.client.autopilot_status(user=user)
         entry = status.entries[0]
         self.assertEqual((entry.user, entry.task, entry.pending_items), (user, "py", 3))

@@ -1,4 +1,5 @@
 """Where the Python client looks for tailord, as the Swift client does (SocketLocation)."""
+
 import os
 import sys
 import tempfile
@@ -13,8 +14,9 @@ class SocketPathTests(unittest.TestCase):
     def test_flag_environment_runtime_directory_then_system(self):
         self.assertEqual(default_socket_path("/x.sock", {"TAILOR_SOCKET": "/y.sock"}), "/x.sock")
         self.assertEqual(default_socket_path(None, {"TAILOR_SOCKET": "/y.sock"}), "/y.sock")
-        self.assertEqual(default_socket_path(None, {"XDG_RUNTIME_DIR": "/run/user/7"}),
-                         "/run/user/7/tailor/tailord.sock")
+        self.assertEqual(
+            default_socket_path(None, {"XDG_RUNTIME_DIR": "/run/user/7"}), "/run/user/7/tailor/tailord.sock"
+        )
         with tempfile.TemporaryDirectory() as root:
             self.assertEqual(default_socket_path(None, {}, fallback_root=root), "/run/tailor/tailord.sock")
 
@@ -24,15 +26,17 @@ class SocketPathTests(unittest.TestCase):
             private = os.path.join(root, "tailor-%d" % uid)
             os.mkdir(private, 0o700)
             open(os.path.join(private, "tailord.sock"), "w").close()
-            self.assertEqual(default_socket_path(None, {}, fallback_root=root),
-                             os.path.join(private, "tailord.sock"))
+            self.assertEqual(default_socket_path(None, {}, fallback_root=root), os.path.join(private, "tailord.sock"))
             os.chmod(private, 0o755)  # another user could have swapped the socket
             self.assertEqual(default_socket_path(None, {}, fallback_root=root), "/run/tailor/tailord.sock")
             theirs = os.path.join(root, "tailor-%d" % (uid + 1))
             os.mkdir(theirs, 0o700)
             open(os.path.join(theirs, "tailord.sock"), "w").close()
-            self.assertEqual(default_socket_path(None, {}, uid=uid + 1, fallback_root=root),
-                             "/run/tailor/tailord.sock", "uid+1's directory, but made by us: not trusted")
+            self.assertEqual(
+                default_socket_path(None, {}, uid=uid + 1, fallback_root=root),
+                "/run/tailor/tailord.sock",
+                "uid+1's directory, but made by us: not trusted",
+            )
 
 
 if __name__ == "__main__":

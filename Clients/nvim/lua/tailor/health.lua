@@ -23,7 +23,9 @@ function M.check()
   -- The bridge's own arguments (a --socket) reach the daemon the bridge would reach.
   local status = { exe, "status", "--json" }
   for i = 3, #config.cmd do
-    if config.cmd[i] == "--socket" and config.cmd[i + 1] then vim.list_extend(status, { "--socket", config.cmd[i + 1] }) end
+    if config.cmd[i] == "--socket" and config.cmd[i + 1] then
+      vim.list_extend(status, { "--socket", config.cmd[i + 1] })
+    end
   end
   local out = vim.fn.system(status)
   if vim.v.shell_error ~= 0 then

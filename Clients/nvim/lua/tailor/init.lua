@@ -194,7 +194,8 @@ function M.accept()
   local end_row = s.row + #lines - 1
   local end_col = (#lines == 1 and s.col or 0) + #lines[#lines]
   pcall(vim.api.nvim_win_set_cursor, 0, { end_row + 1, end_col })
-  accepted = vim.tbl_extend("force", s, { end_row = end_row, after = vim.api.nvim_buf_get_lines(s.bufnr, s.row, end_row + 1, false) })
+  local after = vim.api.nvim_buf_get_lines(s.bufnr, s.row, end_row + 1, false)
+  accepted = vim.tbl_extend("force", s, { end_row = end_row, after = after })
   return true
 end
 
@@ -242,10 +243,13 @@ function M.train(kind)
   handlers[id] = function(msg)
     vim.schedule(function()
       if msg.event == "progress" then
-        vim.api.nvim_echo({ { string.format("tailor: %s %s %d/%d loss %.3f", task, msg.stage or msg.state, msg.step or 0, msg.total_steps or 0, msg.loss or 0) } }, false, {})
+        local line = string.format("tailor: %s %s %d/%d loss %.3f", task, msg.stage or msg.state,
+          msg.step or 0, msg.total_steps or 0, msg.loss or 0)
+        vim.api.nvim_echo({ { line } }, false, {})
       elseif msg.event == "done" then
         handlers[id] = nil
-        vim.notify("tailor: training " .. task .. " " .. tostring(msg.state) .. (msg.error ~= "" and (": " .. msg.error) or ""))
+        local reason = msg.error ~= "" and (": " .. msg.error) or ""
+        vim.notify("tailor: training " .. task .. " " .. tostring(msg.state) .. reason)
       elseif msg.event == "error" then
         handlers[id] = nil
         vim.notify("tailor: " .. tostring(msg.message), vim.log.levels.ERROR)
@@ -263,7 +267,9 @@ function M.setup(opts)
     if shown then M.dismiss() end
     M.settle()
   end })
-  vim.api.nvim_create_user_command("TailorTrain", function(c) M.train(c.args ~= "" and c.args or nil) end, { nargs = "?" })
+  vim.api.nvim_create_user_command("TailorTrain", function(c)
+    M.train(c.args ~= "" and c.args or nil)
+  end, { nargs = "?" })
   vim.api.nvim_create_user_command("TailorComplete", function() M.request() end, {})
   -- Not an <expr> mapping: those run under textlock and cannot insert. Without a completion
   -- shown, the key does what it did before.

@@ -12,6 +12,7 @@ Everything that decides what is learned follows Tailor exactly: the token sequen
 the rule that picks a negative (`negatives`), and the contrast at decoding time
 (`CoPeLogitsProcessor`).
 """
+
 from .config import StageConfig, load_config
 from .cope import CoPeLogitsProcessor, cope_generate
 from .formatting import TailorFormatter
@@ -20,7 +21,16 @@ from .negatives import NegativeSampler, ScoredSample, choose_negative
 from .pipeline import personalize_user, train_task_adapter
 
 __all__ = [
-    "CoPeLogitsProcessor", "NegativeSampler", "ScoredSample", "StageConfig", "TailorFormatter",
-    "choose_negative", "cope_generate", "load_base", "load_config", "merge_task_adapter",
-    "personalize_user", "train_task_adapter",
+    "CoPeLogitsProcessor",
+    "NegativeSampler",
+    "ScoredSample",
+    "StageConfig",
+    "TailorFormatter",
+    "choose_negative",
+    "cope_generate",
+    "load_base",
+    "load_config",
+    "merge_task_adapter",
+    "personalize_user",
+    "train_task_adapter",
 ]

@@ -8,6 +8,7 @@
 trl-sft|trl-dpo`. Exit status: 0 when every user finished, 1 when one failed (the others' adapters
 are kept; run again to resume), 2 for bad input.
 """
+
 import argparse
 import json
 import os
@@ -77,18 +78,36 @@ def main(argv=None):
         if args.command == "run":
             from .runner import run
 
-            summary = run(args.users, args.base, args.config, args.out, workers=args.workers,
-                          task_adapter=args.task_adapter, task_data=args.task_data, task_config=args.task_config,
-                          cpus_per_user=args.cpus_per_user, gpus_per_user=args.gpus_per_user,
-                          address=args.address, retries=args.retries, log=_progress)
+            summary = run(
+                args.users,
+                args.base,
+                args.config,
+                args.out,
+                workers=args.workers,
+                task_adapter=args.task_adapter,
+                task_data=args.task_data,
+                task_config=args.task_config,
+                cpus_per_user=args.cpus_per_user,
+                gpus_per_user=args.gpus_per_user,
+                address=args.address,
+                retries=args.retries,
+                log=_progress,
+            )
             print(json.dumps(summary, sort_keys=True))
             return 1 if summary["failed"] else 0
         if args.command == "personalize":
             from .pipeline import personalize_user, read_jsonl
 
-            metrics = personalize_user(args.user, read_jsonl(args.history), args.base, args.config, args.out,
-                                       pairs=read_jsonl(args.pairs) if args.pairs else (),
-                                       task_adapter=args.task_adapter, log=_progress)
+            metrics = personalize_user(
+                args.user,
+                read_jsonl(args.history),
+                args.base,
+                args.config,
+                args.out,
+                pairs=read_jsonl(args.pairs) if args.pairs else (),
+                task_adapter=args.task_adapter,
+                log=_progress,
+            )
             print(json.dumps(metrics["seconds"], sort_keys=True))
             return 0
         from tailor_client import Client, TailorError
@@ -107,9 +126,11 @@ def main(argv=None):
         print(f"tailor-cluster: {error}", file=sys.stderr)
         return 2
     except ImportError as error:
-        print(f"tailor-cluster: {error.name or error} is not installed "
-              "(pip install './Clients/python/tailor_cluster[ray]'; push also needs ./Clients/python)",
-              file=sys.stderr)
+        print(
+            f"tailor-cluster: {error.name or error} is not installed "
+            "(pip install './Clients/python/tailor_cluster[ray]'; push also needs ./Clients/python)",
+            file=sys.stderr,
+        )
         return 2
 
 

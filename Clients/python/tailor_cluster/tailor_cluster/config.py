@@ -5,6 +5,7 @@ arguments, `sft` SFTConfig's (TAM, OPPU), `dpo` DPOConfig's and `negatives` the 
 makes DPO's rejected texts. Only what a run adds on its own (output directory, logging, device)
 is set here; every value that changes what is learned comes from the file.
 """
+
 import dataclasses
 import json
 
@@ -12,7 +13,11 @@ import json
 # written once, atomically, at the end), Tailor's own tokenization (see TailorFormatter), and
 # every column kept (the pre-tokenized ones are not the model's forward arguments).
 _RUN_ARGUMENTS = dict(
-    save_strategy="no", report_to="none", logging_steps=1, disable_tqdm=True, remove_unused_columns=False,
+    save_strategy="no",
+    report_to="none",
+    logging_steps=1,
+    disable_tqdm=True,
+    remove_unused_columns=False,
     dataloader_num_workers=0,
 )
 
@@ -77,5 +82,10 @@ def load_config(source):
                 source = json.load(f)
     if not isinstance(source, dict) or "peft" not in source or "kind" not in source:
         raise ValueError("not a `tailor train --print-config` file: it needs 'kind' and 'peft'")
-    return StageConfig(kind=source["kind"], peft=source["peft"], sft=source.get("sft"),
-                       negatives=source.get("negatives"), dpo=source.get("dpo"))
+    return StageConfig(
+        kind=source["kind"],
+        peft=source["peft"],
+        sft=source.get("sft"),
+        negatives=source.get("negatives"),
+        dpo=source.get("dpo"),
+    )

@@ -7,6 +7,7 @@ user's adapter. Greedy decoding takes the best score (the lowest token id on a t
 what tailord's ContrastiveSelector does; sampling draws from softmax(score / T), so generate()'s
 own temperature, top-k and top-p warpers then act on the contrast as tailord's do.
 """
+
 import math
 
 import torch
@@ -45,7 +46,7 @@ class CoPeLogitsProcessor(LogitsProcessor):
     def _base_logits(self, input_ids):
         if input_ids.shape[1] <= self._seen:
             self.reset()
-        new = input_ids[:, self._seen:]
+        new = input_ids[:, self._seen :]
         with self.model.disable_adapter():
             out = self.model(input_ids=new, cache=self._cache, use_cache=True)
         self._cache = out.cache
@@ -72,6 +73,11 @@ def cope_generate(model, input_ids, max_new_tokens, alpha=0.1, tau=0.1, **genera
         input_ids = input_ids[None, :]
     processor = CoPeLogitsProcessor(model, alpha=alpha, tau=tau)
     generate_kwargs.setdefault("do_sample", False)
-    out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                         max_new_tokens=max_new_tokens, logits_processor=[processor], **generate_kwargs)
-    return out[0, input_ids.shape[1]:].tolist()
+    out = model.generate(
+        input_ids=input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=max_new_tokens,
+        logits_processor=[processor],
+        **generate_kwargs,
+    )
+    return out[0, input_ids.shape[1] :].tolist()

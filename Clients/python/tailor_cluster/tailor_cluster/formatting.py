@@ -43,9 +43,9 @@ class TailorFormatter:
         if len(p) + len(c) > self.max_tokens:
             keep = max(1, self.max_tokens - len(c))
             if self.bos_id is not None and p and p[0] == self.bos_id and keep > 1:
-                p = [self.bos_id] + p[len(p) - (keep - 1):]
+                p = [self.bos_id] + p[len(p) - (keep - 1) :]
             else:
-                p = p[len(p) - keep:]
+                p = p[len(p) - keep :]
         return p, c
 
     def sft_row(self, prompt, completion):

@@ -4,6 +4,7 @@ A base is a Hugging Face model (a hub id or a directory) or a GGUF file, the sam
 serves: transformers dequantizes GGUF weights to float, so the cluster trains on the weights the
 desktop decodes with (up to the quantization, which a float copy does not repeat).
 """
+
 import os
 
 
@@ -22,8 +23,11 @@ def load_base(base, dtype=None, device=None):
     source, kwargs = _source(base)
     tokenizer = load_tokenizer(base)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs).to(device)
-    if kwargs and getattr(model, "hf_quantizer", None) is not None and all(
-            t.dtype.is_floating_point for t in list(model.parameters()) + list(model.buffers())):
+    if (
+        kwargs
+        and getattr(model, "hf_quantizer", None) is not None
+        and all(t.dtype.is_floating_point for t in list(model.parameters()) + list(model.buffers()))
+    ):
         # transformers unpacked every GGUF block to float but keeps a "quantized" marker that
         # refuses training; the model it hands back is a plain float model.
         model.hf_quantizer.remove_quantization_config(model)

@@ -6,6 +6,7 @@ r = Σ_t log π_user(y_t) − α·Σ_t log π_base(y_t) (per-token means when le
 its tokens, including the EOS when the sample ended there. The negative is the lowest-reward
 sample whose text differs from the user's real output.
 """
+
 import dataclasses
 
 from .models import end_of_generation_ids
@@ -54,7 +55,7 @@ class NegativeSampler:
         """The prompt tokens samples start from: its end, leaving room for the samples."""
         prompt = self.formatter.prompt(text)
         room = self.formatter.max_tokens - self.max_new_tokens - 1
-        return prompt[len(prompt) - room:] if 0 < room < len(prompt) else prompt
+        return prompt[len(prompt) - room :] if 0 < room < len(prompt) else prompt
 
     def sample(self, prompt, index):
         """K token lists from π_base for `prompt`, each cut after its first end token."""
@@ -65,17 +66,22 @@ class NegativeSampler:
         if room < 1:
             raise ValueError(f"a {len(prompt)}-token prompt leaves no room in {self.formatter.max_tokens} tokens")
         generation = GenerationConfig(
-            do_sample=True, temperature=self.temperature, top_p=self.top_p, top_k=0,
-            max_new_tokens=min(self.max_new_tokens, room), num_return_sequences=self.samples_per_prompt,
-            eos_token_id=sorted(self.end_ids), pad_token_id=self.tokenizer.pad_token_id)
+            do_sample=True,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=0,
+            max_new_tokens=min(self.max_new_tokens, room),
+            num_return_sequences=self.samples_per_prompt,
+            eos_token_id=sorted(self.end_ids),
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
         torch.manual_seed(self.seed + index * 1_000_003)
         device = next(self.model.parameters()).device
         ids = torch.tensor([prompt], device=device)
         with torch.no_grad(), self.model.disable_adapter():
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                      generation_config=generation)
+            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=generation)
         samples = []
-        for row in out[:, len(prompt):].tolist():
+        for row in out[:, len(prompt) :].tolist():
             tokens = []
             for t in row:
                 tokens.append(t)
@@ -112,8 +118,9 @@ class NegativeSampler:
             lu = user[i, positions, tokens].double().sum().item()
             lb = base[i, positions, tokens].double().sum().item()
             r = lu - self.alpha * lb
-            scored.append(ScoredSample(tokens=s, text=texts[tuple(s)],
-                                       reward=r / len(s) if self.length_normalized else r))
+            scored.append(
+                ScoredSample(tokens=s, text=texts[tuple(s)], reward=r / len(s) if self.length_normalized else r)
+            )
         return sorted(scored, key=lambda x: x.reward)
 
     def text(self, tokens):

@@ -14,6 +14,7 @@ Every sequence is tokenized as Tailor's trainer tokenizes it (TailorFormatter) a
 pre-tokenized. The adapter is written as a PEFT directory, atomically: a directory that exists
 is complete.
 """
+
 import copy
 import json
 import os
@@ -121,8 +122,9 @@ def _supervised(model, tokenizer, formatter, rows, cfg, workdir):
     data = [x for x in (formatter.sft_row(r["prompt"], r["completion"]) for r in rows) if x]
     if not data:
         raise ValueError("no history item has a non-empty completion")
-    trainer = SFTTrainer(model=model, args=cfg.sft_config(workdir), train_dataset=Dataset.from_list(data),
-                         processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model, args=cfg.sft_config(workdir), train_dataset=Dataset.from_list(data), processing_class=tokenizer
+    )
     _silence(trainer)
     trainer.train()
     return trainer, len(data)
@@ -204,8 +206,7 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
         log(f"{user}: {len(synthetic)} negatives, {metrics['seconds']['negatives']:.1f} s")
 
         clock = time.time()
-        rows = [x for x in (formatter.dpo_row(p["prompt"], p["chosen"], p["rejected"])
-                            for p in pairs + synthetic) if x]
+        rows = [x for x in (formatter.dpo_row(p["prompt"], p["chosen"], p["rejected"]) for p in pairs + synthetic) if x]
         for row in rows:  # one schema for every row of the dataset
             row.setdefault("rejected_prompt_ids", row["prompt_ids"])
         if rows:
@@ -214,9 +215,13 @@ def personalize_user(user, history, base, config, out_dir, pairs=(), task_adapte
             policy.train()
             with tempfile.TemporaryDirectory() as work:
                 dpo = _dpo_trainer_class()(
-                    model=policy, ref_model=reference, args=cfg.dpo_config(work),
-                    train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                    data_collator=PreferenceCollator(tokenizer.pad_token_id))
+                    model=policy,
+                    ref_model=reference,
+                    args=cfg.dpo_config(work),
+                    train_dataset=Dataset.from_list(rows),
+                    processing_class=tokenizer,
+                    data_collator=PreferenceCollator(tokenizer.pad_token_id),
+                )
                 _silence(dpo)
                 dpo.train()
             metrics["dpo"] = {"pairs": len(rows), "losses": _log_losses(dpo)}

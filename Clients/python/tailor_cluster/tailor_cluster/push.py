@@ -1,6 +1,7 @@
 """Bringing the adapters home: uploads a run's adapters to a tailord through Tailor's Python
 client (Clients/python), the task adapter first, then each finished user's as their current
 adapter for the task."""
+
 import os
 
 from .pipeline import DONE

@@ -10,6 +10,7 @@ node, a stopped driver) is resumed by running it again:
 A user whose directory holds metrics.json is finished and skipped. On a multi-node cluster OUT
 must be storage every node sees.
 """
+
 import json
 import os
 import re
@@ -72,8 +73,16 @@ def _personalize(spec, base, config, out_dir, task_adapter, threads, events):
     user = spec["user"]
     record(events, user=user, state="started", host=socket.gethostname(), pid=os.getpid())
     started = time.time()
-    metrics = personalize_user(user, spec["history"], base, config, os.path.join(out_dir, "users", user),
-                               pairs=spec["pairs"], task_adapter=task_adapter, log=lambda *_: None)
+    metrics = personalize_user(
+        user,
+        spec["history"],
+        base,
+        config,
+        os.path.join(out_dir, "users", user),
+        pairs=spec["pairs"],
+        task_adapter=task_adapter,
+        log=lambda *_: None,
+    )
     record(events, user=user, state="finished", seconds=time.time() - started)
     return metrics
 
@@ -88,8 +97,21 @@ def _train_task(items, base, config, out_dir, threads, events):
     return metrics
 
 
-def run(users_file, base, config, out_dir, workers=2, task_adapter=None, task_data=None, task_config=None,
-        cpus_per_user=1, gpus_per_user=0, address=None, retries=0, log=print):
+def run(
+    users_file,
+    base,
+    config,
+    out_dir,
+    workers=2,
+    task_adapter=None,
+    task_data=None,
+    task_config=None,
+    cpus_per_user=1,
+    gpus_per_user=0,
+    address=None,
+    retries=0,
+    log=print,
+):
     """Personalizes every user of `users_file` not yet finished in `out_dir`, `workers` at a time.
 
     - task_adapter: an existing task adapter (PEFT directory); or task_data (a TRL SFT JSONL of
@@ -110,10 +132,14 @@ def run(users_file, base, config, out_dir, workers=2, task_adapter=None, task_da
     if not ray.is_initialized():
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         paths = [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        ray.init(address=address, num_cpus=None if address else workers * cpus_per_user,
-                 num_gpus=None if address else (workers * gpus_per_user or None),
-                 include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+        ray.init(
+            address=address,
+            num_cpus=None if address else workers * cpus_per_user,
+            num_gpus=None if address else (workers * gpus_per_user or None),
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}},
+        )
     options = dict(num_cpus=cpus_per_user, num_gpus=gpus_per_user, max_retries=retries)
     threads = max(1, cpus_per_user)
 
@@ -123,8 +149,11 @@ def run(users_file, base, config, out_dir, workers=2, task_adapter=None, task_da
             if not task_config:
                 raise ValueError("training the task adapter needs task_config (`tailor train tam --print-config`)")
             log("training the task adapter")
-            ray.get(ray.remote(**options)(_train_task).remote(
-                read_jsonl(task_data), base, task_config, out_dir, threads, events))
+            ray.get(
+                ray.remote(**options)(_train_task).remote(
+                    read_jsonl(task_data), base, task_config, out_dir, threads, events
+                )
+            )
 
     summary = {"finished": [], "skipped": [], "failed": {}}
     pending = {}

@@ -5,6 +5,7 @@ them they skip, naming what is missing. They drive the `tailor` CLI of this chec
 ($TAILOR_BIN, default .build/debug/tailor) and, for the round trip, a live tailord serving the
 committed tiny llama as "tiny" ($TAILOR_TEST_SOCKET; Scripts/test.sh starts one).
 """
+
 import importlib.util
 import json
 import os
@@ -43,8 +44,11 @@ def missing(*modules):
 
 _ML = ("torch", "transformers", "peft", "trl", "datasets")
 MISSING_ML = missing(*_ML)
-SKIP_ML = (f"{MISSING_ML} is not installed (pip install \"torch==2.13.0+cpu\" "
-           "./Clients/python/tailor_cluster[ray])") if MISSING_ML else None
+SKIP_ML = (
+    (f"{MISSING_ML} is not installed (pip install \"torch==2.13.0+cpu\" ./Clients/python/tailor_cluster[ray])")
+    if MISSING_ML
+    else None
+)
 if not SKIP_ML and not os.access(TAILOR, os.X_OK):
     SKIP_ML = f"no tailor CLI at {TAILOR} (swift build, or set TAILOR_BIN)"
 

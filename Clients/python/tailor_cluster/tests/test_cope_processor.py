@@ -1,5 +1,6 @@
 """CoPeLogitsProcessor decodes what tailord's CoPe decodes: greedy, token for token, against
 `tailor run --cope --json` on the same base, task adapter and user adapter."""
+
 import json
 import unittest
 
@@ -15,8 +16,21 @@ class CoPeProcessorTests(unittest.TestCase):
         cls.user, cls.tokenizer, cls.formatter = load_user_model()
 
     def tailor_cope(self, prompt, *flags):
-        out = tailor("run", "--model", TINY, "--lora", TASK_ADAPTER, "--user-lora", USER_ADAPTER, "--cope",
-                     "-n", "16", "--json", *flags, prompt)
+        out = tailor(
+            "run",
+            "--model",
+            TINY,
+            "--lora",
+            TASK_ADAPTER,
+            "--user-lora",
+            USER_ADAPTER,
+            "--cope",
+            "-n",
+            "16",
+            "--json",
+            *flags,
+            prompt,
+        )
         return json.loads(out)["tokens"]
 
     def ours(self, prompt, **kwargs):
@@ -44,8 +58,9 @@ class CoPeProcessorTests(unittest.TestCase):
         import torch
 
         ids = torch.tensor([self.formatter.prompt(PROMPTS[0])])
-        plain = self.user.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16,
-                                   do_sample=False, eos_token_id=None)[0, ids.shape[1]:].tolist()
+        plain = self.user.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False, eos_token_id=None
+        )[0, ids.shape[1] :].tolist()
         self.assertNotEqual(plain, self.ours(PROMPTS[0], alpha=1.0))
 
     def test_head_sizes_are_recorded(self):
@@ -55,8 +70,14 @@ class CoPeProcessorTests(unittest.TestCase):
 
         ids = torch.tensor([self.formatter.prompt(PROMPTS[1])])
         processor = CoPeLogitsProcessor(self.user, alpha=0.1, tau=0.1)
-        self.user.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=5, do_sample=False,
-                           eos_token_id=None, logits_processor=[processor])
+        self.user.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=5,
+            do_sample=False,
+            eos_token_id=None,
+            logits_processor=[processor],
+        )
         self.assertEqual(len(processor.head_sizes), 5)
         self.assertTrue(all(n[0] >= 1 for n in processor.head_sizes))
         with self.assertRaises(ValueError):

@@ -1,5 +1,6 @@
 """The sequences tailor_cluster hands TRL are the ones Tailor's trainer uses, token for token
 (`tailor train KIND --offline --print-examples` prints Tailor's)."""
+
 import os
 import tempfile
 import unittest
@@ -10,8 +11,8 @@ HISTORY = [
     {"id": "1", "input": "the cat sat on the mat", "output": "the hat"},
     {"id": "2", "input": "a dog ran", "output": " the log, then the fog"},
     {"id": "3", "input": "Grüße aus Köln — ünïcödé", "output": "naïve café ☕"},
-    {"id": "4", "input": "the " * 60 + "end", "output": "short"},              # prompt truncated
-    {"id": "5", "input": "tiny", "output": "the very " * 40 + "long answer"},   # completion cut
+    {"id": "4", "input": "the " * 60 + "end", "output": "short"},  # prompt truncated
+    {"id": "5", "input": "tiny", "output": "the very " * 40 + "long answer"},  # completion cut
     {"id": "6", "input": "no output here", "output": ""},  # no sequence (Tailor refuses to import it)
 ]
 PAIRS = [
@@ -34,8 +35,20 @@ class FormattingTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "data.jsonl")
             write_jsonl(path, rows)
-            return tailor_jsonl("train", kind, "--offline", "--model", TINY, "--data", path, "--task", "t",
-                                "--max-tokens", "64", "--print-examples")
+            return tailor_jsonl(
+                "train",
+                kind,
+                "--offline",
+                "--model",
+                TINY,
+                "--data",
+                path,
+                "--task",
+                "t",
+                "--max-tokens",
+                "64",
+                "--print-examples",
+            )
 
     def test_sft_rows_equal_tailors_training_sequences(self):
         ours = [self.formatter.sft_row(h["input"], h["output"]) for h in HISTORY]
@@ -54,8 +67,12 @@ class FormattingTests(unittest.TestCase):
         self.assertIn("rejected_prompt_ids", theirs[1], "each side keeps its own truncated prompt")
 
     def test_the_real_smollm2_tokenizer_agrees_too(self):
-        path = os.path.join(os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")), "tailor",
-                            "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        path = os.path.join(
+            os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")),
+            "tailor",
+            "models",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+        )
         if not os.path.isfile(path):
             self.skipTest("no SmolLM2 model (Scripts/fetch-model.sh fetches it)")
         from tailor_cluster import TailorFormatter
@@ -66,8 +83,20 @@ class FormattingTests(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             data = os.path.join(d, "data.jsonl")
             write_jsonl(data, HISTORY[:-1])
-            theirs = tailor_jsonl("train", "oppu", "--offline", "--model", path, "--data", data, "--task", "t",
-                                  "--max-tokens", "64", "--print-examples")
+            theirs = tailor_jsonl(
+                "train",
+                "oppu",
+                "--offline",
+                "--model",
+                path,
+                "--data",
+                data,
+                "--task",
+                "t",
+                "--max-tokens",
+                "64",
+                "--print-examples",
+            )
         self.assertEqual([formatter.sft_row(h["input"], h["output"]) for h in HISTORY[:-1]], theirs)
 
 

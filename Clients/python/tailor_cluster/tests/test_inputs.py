@@ -1,5 +1,6 @@
 """Bad input gets an error naming the problem before any training starts, and DPO batches keep
 each side's own prompt."""
+
 import json
 import os
 import tempfile
@@ -37,16 +38,20 @@ class InputTests(unittest.TestCase):
                 with self.assertRaisesRegex(ValueError, message):
                     read_users(path)
             write_jsonl(path, [{"user": "ada.l@x", "history": "a.jsonl", "pairs": []}])
-            self.assertEqual(read_users(path), [{"user": "ada.l@x", "history": [{"prompt": "p", "completion": "c"}],
-                                                 "pairs": []}])
+            self.assertEqual(
+                read_users(path), [{"user": "ada.l@x", "history": [{"prompt": "p", "completion": "c"}], "pairs": []}]
+            )
 
     def test_config_must_be_print_config_output(self):
         from tailor_cluster import load_config
 
         with self.assertRaisesRegex(ValueError, "--print-config"):
             load_config({"lr": 1})
-        cfg = load_config(json.dumps({"kind": "oppu", "peft": {"r": 4, "lora_alpha": 8, "peft_type": "LORA",
-                                                                "target_modules": ["q_proj"]}}))
+        cfg = load_config(
+            json.dumps(
+                {"kind": "oppu", "peft": {"r": 4, "lora_alpha": 8, "peft_type": "LORA", "target_modules": ["q_proj"]}}
+            )
+        )
         self.assertEqual(cfg.lora_config().r, 4)
         with self.assertRaisesRegex(ValueError, "no DPO stage"):
             cfg.dpo_config("/tmp/x")
@@ -54,15 +59,14 @@ class InputTests(unittest.TestCase):
     def test_preference_batches_pair_each_side_with_its_own_prompt(self):
         from tailor_cluster.pipeline import PreferenceCollator
 
-        rows = [{"prompt_ids": [1, 2, 3], "chosen_ids": [4], "rejected_ids": [5, 6], "rejected_prompt_ids": [2, 3]},
-                {"prompt_ids": [7], "chosen_ids": [8, 9], "rejected_ids": [10], "rejected_prompt_ids": [7]}]
+        rows = [
+            {"prompt_ids": [1, 2, 3], "chosen_ids": [4], "rejected_ids": [5, 6], "rejected_prompt_ids": [2, 3]},
+            {"prompt_ids": [7], "chosen_ids": [8, 9], "rejected_ids": [10], "rejected_prompt_ids": [7]},
+        ]
         batch = PreferenceCollator(pad_token_id=0)(rows)
-        self.assertEqual(batch["input_ids"].tolist(),
-                         [[1, 2, 3, 4], [7, 8, 9, 0], [2, 3, 5, 6], [7, 10, 0, 0]])
-        self.assertEqual(batch["completion_mask"].tolist(),
-                         [[0, 0, 0, 1], [0, 1, 1, 0], [0, 0, 1, 1], [0, 1, 0, 0]])
-        self.assertEqual(batch["attention_mask"].tolist(),
-                         [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]])
+        self.assertEqual(batch["input_ids"].tolist(), [[1, 2, 3, 4], [7, 8, 9, 0], [2, 3, 5, 6], [7, 10, 0, 0]])
+        self.assertEqual(batch["completion_mask"].tolist(), [[0, 0, 0, 1], [0, 1, 1, 0], [0, 0, 1, 1], [0, 1, 0, 0]])
+        self.assertEqual(batch["attention_mask"].tolist(), [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 `tailor train negatives --offline --candidates` writes every sample Tailor drew with its reward;
 NegativeSampler.score re-scores the same tokens with PEFT (π_user = task + user adapters,
 π_base = task adapter) and choose_negative applies the rule that picks one."""
+
 import json
 import os
 import tempfile
@@ -12,10 +13,16 @@ from support import SKIP_ML, TASK_ADAPTER, TINY, USER_ADAPTER, load_user_model, 
 
 HISTORY = [
     {"id": str(i), "input": prompt, "output": output}
-    for i, (prompt, output) in enumerate([
-        ("the cat sat on the mat", "the hat"), ("a dog ran", "the log"), ("write the subject", "fix the build"),
-        ("the end", "the end"), ("summarize: the quick brown fox", "a fox"), ("x", "y"),
-    ])
+    for i, (prompt, output) in enumerate(
+        [
+            ("the cat sat on the mat", "the hat"),
+            ("a dog ran", "the log"),
+            ("write the subject", "fix the build"),
+            ("the end", "the end"),
+            ("summarize: the quick brown fox", "a fox"),
+            ("x", "y"),
+        ]
+    )
 ]
 
 
@@ -23,9 +30,28 @@ def run_tailor(directory, *flags):
     data = os.path.join(directory, "history.jsonl")
     write_jsonl(data, HISTORY)
     samples = os.path.join(directory, "samples.jsonl")
-    tailor("train", "negatives", "--offline", "--model", TINY, "--data", data, "--task", "t",
-           "--task-adapter", TASK_ADAPTER, "--user-adapter", USER_ADAPTER, "--out",
-           os.path.join(directory, "pairs.jsonl"), "--candidates", samples, "--samples", "4", *flags)
+    tailor(
+        "train",
+        "negatives",
+        "--offline",
+        "--model",
+        TINY,
+        "--data",
+        data,
+        "--task",
+        "t",
+        "--task-adapter",
+        TASK_ADAPTER,
+        "--user-adapter",
+        USER_ADAPTER,
+        "--out",
+        os.path.join(directory, "pairs.jsonl"),
+        "--candidates",
+        samples,
+        "--samples",
+        "4",
+        *flags,
+    )
     with open(samples, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
@@ -54,8 +80,9 @@ class NegativeTests(unittest.TestCase):
             by_tokens = {tuple(s.tokens): s for s in ours}
             for s in theirs:
                 mine = by_tokens[tuple(s["tokens"])]
-                self.assertAlmostEqual(mine.reward, s["reward"], delta=1e-3,
-                                       msg=f"reward of {s['tokens']} (item {line['index']})")
+                self.assertAlmostEqual(
+                    mine.reward, s["reward"], delta=1e-3, msg=f"reward of {s['tokens']} (item {line['index']})"
+                )
                 self.assertEqual(mine.text, s["text"])
             kept = choose_negative(ours, item["output"])
             if line["kept"] is None:

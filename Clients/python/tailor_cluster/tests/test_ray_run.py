@@ -1,5 +1,6 @@
 """`tailor-cluster run` on a local Ray with 2 workers and 3 users, one of whose workers is
 killed mid-task; running it again finishes only that user."""
+
 import json
 import os
 import signal
@@ -28,11 +29,35 @@ class RayRunTests(unittest.TestCase):
         self.drivers = []
 
     def run_cluster(self, users, config, out, kill=None):
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE, os.path.join(REPO, "Clients", "python")]),
-                   RAY_AUTH_MODE="disabled")
-        p = subprocess.Popen([sys.executable, "-m", "tailor_cluster", "run", "--users", users, "--base", TINY,
-                              "--config", config, "--out", out, "--workers", "2", "--task-adapter", TASK_ADAPTER],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([PACKAGE, os.path.join(REPO, "Clients", "python")]),
+            RAY_AUTH_MODE="disabled",
+        )
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tailor_cluster",
+                "run",
+                "--users",
+                users,
+                "--base",
+                TINY,
+                "--config",
+                config,
+                "--out",
+                out,
+                "--workers",
+                "2",
+                "--task-adapter",
+                TASK_ADAPTER,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         killed = None
         deadline = time.time() + 240
         while kill and killed is None and p.poll() is None and time.time() < deadline:
@@ -52,8 +77,10 @@ class RayRunTests(unittest.TestCase):
     def test_two_workers_three_users_and_a_resume_after_a_kill(self):
         with tempfile.TemporaryDirectory() as work:
             for user, n in [("alice", 6), ("bob", 40), ("carol", 6)]:
-                write_jsonl(os.path.join(work, f"{user}.sft.jsonl"),
-                            [{"prompt": f"{user}'s change {i}", "completion": f"{user} fixed {i}"} for i in range(n)])
+                write_jsonl(
+                    os.path.join(work, f"{user}.sft.jsonl"),
+                    [{"prompt": f"{user}'s change {i}", "completion": f"{user} fixed {i}"} for i in range(n)],
+                )
             users = os.path.join(work, "users.jsonl")
             write_jsonl(users, [{"user": u, "history": f"{u}.sft.jsonl"} for u in ("alice", "bob", "carol")])
             config = cope_config(work, "--epochs", "1", "--samples", "2", "--max-new-tokens", "8")

@@ -3,21 +3,23 @@ datasets, is personalized with TRL and PEFT, comes back as PEFT adapters through
 and tailord then computes what the PEFT model computes.
 
 Needs a live tailord serving the tiny llama as "tiny" (TAILOR_TEST_SOCKET; Scripts/test.sh)."""
+
 import json
 import os
 import shutil
 import tempfile
 import unittest
 
-from support import (SKIP_ML, SOCKET, TASK_ADAPTER, TINY, cope_config, load_tiny, load_user_model, tailor,
-                     tailor_jsonl)
+from support import SKIP_ML, SOCKET, TASK_ADAPTER, TINY, cope_config, load_tiny, load_user_model, tailor, tailor_jsonl
 
 USER, TASK = "cluster-rt", "cluster-rt-task"
-HISTORY = [{"id": f"h{i}", "task": TASK, "input": f"subject for change {i}: the {w}",
-            "output": f"fix the {w} {i}"}
-           for i, w in enumerate(["cat", "hat", "log", "fog", "dog", "mat", "bat", "rat"])]
-PAIRS = [{"id": "p1", "task": TASK, "prompt": "subject for the cat", "chosen": "fix the cat",
-          "rejected": "update files"}]
+HISTORY = [
+    {"id": f"h{i}", "task": TASK, "input": f"subject for change {i}: the {w}", "output": f"fix the {w} {i}"}
+    for i, w in enumerate(["cat", "hat", "log", "fog", "dog", "mat", "bat", "rat"])
+]
+PAIRS = [
+    {"id": "p1", "task": TASK, "prompt": "subject for the cat", "chosen": "fix the cat", "rejected": "update files"}
+]
 
 
 @unittest.skipIf(SKIP_ML, SKIP_ML)
@@ -68,20 +70,30 @@ class RoundTripTests(unittest.TestCase):
         own = os.path.join(self.work, "tailor-export.jsonl")
         with open(own, "wb") as f:
             f.write(self.client.export_data(USER, task=TASK))
-        for kind, rows, make in [("oppu", sft, lambda r: formatter.sft_row(r["prompt"], r["completion"])),
-                                 ("dpo", dpo, lambda r: formatter.dpo_row(r["prompt"], r["chosen"], r["rejected"]))]:
-            theirs = tailor_jsonl("train", kind, "--offline", "--model", TINY, "--data", own, "--task", TASK,
-                                  "--print-examples")
+        for kind, rows, make in [
+            ("oppu", sft, lambda r: formatter.sft_row(r["prompt"], r["completion"])),
+            ("dpo", dpo, lambda r: formatter.dpo_row(r["prompt"], r["chosen"], r["rejected"])),
+        ]:
+            theirs = tailor_jsonl(
+                "train", kind, "--offline", "--model", TINY, "--data", own, "--task", TASK, "--print-examples"
+            )
             key = lambda row: json.dumps(row, sort_keys=True)  # noqa: E731
             self.assertEqual(sorted(map(key, map(make, rows))), sorted(map(key, theirs)), kind)
 
         # Personalize with TRL and PEFT, then bring both adapters home through the client.
-        config = cope_config(self.work, "--epochs", "2", "--samples", "2", "--max-new-tokens", "8",
-                             "--lr", "0.01")
+        config = cope_config(self.work, "--epochs", "2", "--samples", "2", "--max-new-tokens", "8", "--lr", "0.01")
         out = os.path.join(self.work, "run")
         shutil.copytree(TASK_ADAPTER, os.path.join(out, "task"))
-        metrics = personalize_user(USER, sft, (model, tokenizer), config, os.path.join(out, "users", USER),
-                                   pairs=dpo, task_adapter=os.path.join(out, "task"), log=lambda *_: None)
+        metrics = personalize_user(
+            USER,
+            sft,
+            (model, tokenizer),
+            config,
+            os.path.join(out, "users", USER),
+            pairs=dpo,
+            task_adapter=os.path.join(out, "task"),
+            log=lambda *_: None,
+        )
         self.assertEqual(metrics["negatives"]["pairs"], len(HISTORY))
         self.assertEqual(metrics["dpo"]["pairs"], len(HISTORY) + 1)
         uploaded = push(out, TASK, self.client, model="tiny", log=lambda *_: None)
@@ -101,8 +113,22 @@ class RoundTripTests(unittest.TestCase):
                 f.write(weights)
         tokens = formatter.prompt("subject for change 3: the fog") + formatter.completion("fix the fog 3")
         vocab = model.config.vocab_size
-        rows = json.loads(tailor("logits", "--model", TINY, "--lora", dirs["task"], "--lora", dirs["user"],
-                                 "--tokens", ",".join(map(str, tokens)), "--all", "--top", str(vocab)))
+        rows = json.loads(
+            tailor(
+                "logits",
+                "--model",
+                TINY,
+                "--lora",
+                dirs["task"],
+                "--lora",
+                dirs["user"],
+                "--tokens",
+                ",".join(map(str, tokens)),
+                "--all",
+                "--top",
+                str(vocab),
+            )
+        )
         import torch
 
         peft, _, _ = load_user_model(os.path.join(out, "users", USER))
@@ -122,12 +148,14 @@ class RoundTripTests(unittest.TestCase):
         # And tailord's own CoPe decoding of the imported pair equals the reference processor's.
         from tailor_cluster import cope_generate
 
-        g = self.client.generate(prompt="subject for change 3: the fog", model="tiny", max_tokens=12, user=USER,
-                                 task=TASK, mode="cope")
+        g = self.client.generate(
+            prompt="subject for change 3: the fog", model="tiny", max_tokens=12, user=USER, task=TASK, mode="cope"
+        )
         served = [e.token_id for e in g if hasattr(e, "token_id")]
         self.assertEqual(g.stats.mode, "cope")
-        reference = cope_generate(peft, torch.tensor(formatter.prompt("subject for change 3: the fog")), 12,
-                                  eos_token_id=None)
+        reference = cope_generate(
+            peft, torch.tensor(formatter.prompt("subject for change 3: the fog")), 12, eos_token_id=None
+        )
         self.assertGreater(len(served), 0)
         self.assertEqual(served, reference[: len(served)])
 
