@@ -6,7 +6,7 @@
 
 typedef struct {
     const tk_attention_seq *seqs; int count;
-    int64_t ldq, ldkv, kv_head_stride; int n_head, n_kv, hd; float scale; int window;
+    int64_t ldq, ldkv, kv_head_stride; int n_head, n_kv, hd; float scale, softcap; int window;
     int64_t ldo; float *probs; int64_t n_ctx; float *scratch;
     int64_t total;   // Σ nq · n_head: the (sequence, query, head) units
 } attn_job;
@@ -42,7 +42,7 @@ static void attn_run(void *p, int ith, int nth) {
         const float *qi = sq->q + i * j->ldq + (int64_t)h * j->hd;
         float *o = sq->out + i * j->ldo + (int64_t)h * j->hd;
         const int64_t kvoff = (int64_t)kvh * j->kv_head_stride;
-        vt->attend(qi, sq->k + kvoff, sq->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, s, o);
+        vt->attend(qi, sq->k + kvoff, sq->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, j->softcap, s, o);
         if (j->probs) {   // only single-sequence calls carry probs (tk_attention)
             float *pr = j->probs + ((int64_t)i * j->n_head + h) * j->n_ctx;
             for (int64_t key = 0; key < j->n_ctx; key++) pr[key] = (key >= lo && key <= pos) ? s[key] : 0.0f;
@@ -52,21 +52,21 @@ static void attn_run(void *p, int ith, int nth) {
 
 void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t pos0,
                   const float *k, const float *v, int64_t ldkv, int n_head, int n_kv,
-                  int head_dim, float scale, int window, float *out, int64_t ldo,
+                  int head_dim, float scale, float softcap, int window, float *out, int64_t ldo,
                   float *probs, int64_t n_ctx, float *scratch) {
     const tk_attention_seq seq = { q, nq, pos0, k, v, out };
-    attn_job job = { &seq, 1, ldq, ldkv, head_dim, n_head, n_kv, head_dim, scale, window, ldo, probs, n_ctx, scratch,
-                     (int64_t)nq * n_head };
+    attn_job job = { &seq, 1, ldq, ldkv, head_dim, n_head, n_kv, head_dim, scale, softcap, window, ldo, probs, n_ctx,
+                     scratch, (int64_t)nq * n_head };
     tk_pool_run(pool, attn_run, &job);
 }
 
 void tk_attention_seqs(tk_pool *pool, const tk_attention_seq *seqs, int count, int64_t ldq, int64_t ldkv,
-                       int64_t kv_head_stride, int n_head, int n_kv, int head_dim, float scale, int window,
-                       int64_t ldo, int64_t n_ctx, float *scratch) {
+                       int64_t kv_head_stride, int n_head, int n_kv, int head_dim, float scale, float softcap,
+                       int window, int64_t ldo, int64_t n_ctx, float *scratch) {
     int64_t total = 0;
     for (int i = 0; i < count; i++) total += (int64_t)seqs[i].nq * n_head;
     if (total == 0) return;
-    attn_job job = { seqs, count, ldq, ldkv, kv_head_stride, n_head, n_kv, head_dim, scale, window, ldo, NULL, n_ctx,
-                     scratch, total };
+    attn_job job = { seqs, count, ldq, ldkv, kv_head_stride, n_head, n_kv, head_dim, scale, softcap, window, ldo, NULL,
+                     n_ctx, scratch, total };
     tk_pool_run(pool, attn_run, &job);
 }

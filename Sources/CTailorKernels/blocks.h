@@ -2,6 +2,7 @@
 // x into for integer dot products. Layouts follow the GGUF spec; sizes are asserted below.
 #ifndef TK_BLOCKS_H
 #define TK_BLOCKS_H
+#include <math.h>
 #include <stdint.h>
 #include <assert.h>
 
@@ -70,7 +71,7 @@ typedef struct {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     /// Attention of one (query row, head) against the cache; see tk_attention.
     void (*attend)(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
-                   int hd, float scale, float *scores, float *out);
+                   int hd, float scale, float softcap, float *scores, float *out);
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
     /// log Σ exp(x[i]) over a logit row, and its max; see tk_logsumexp.
     float (*logsumexp)(const float *x, int64_t n, float *max_out);
@@ -89,4 +90,12 @@ typedef struct {
 const tk_vtable *tk_vtable_portable(void);
 const tk_vtable *tk_vtable_avx2(void);   // NULL when not built for x86-64
 const tk_vtable *tk_active(void);
+/// Gemma 2's soft-cap of attention scores, in place: x ← c·tanh(x/c) for x[0..n-1] (c > 0).
+/// Returns the capped value of `max`, which stays the maximum (tanh is increasing).
+static inline float tk_softcap_scores(float *x, int64_t n, float c, float max) {
+    const float inv = 1.0f / c;
+    for (int64_t i = 0; i < n; i++) x[i] = c * tanhf(x[i] * inv);
+    return c * tanhf(max * inv);
+}
+
 #endif

@@ -426,8 +426,8 @@ static void gemm_nt_small_avx2(int64_t m, int64_t n, int64_t k, float alpha, con
 /// output dimensions in eight registers across all keys instead of reloading and storing the
 /// output for every key. Head sizes that are not a multiple of 8 take the scalar copy.
 static void attend_avx2(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
-                        int hd, float scale, float *s, float *out) {
-    if (hd % 8 != 0) { attend_scalar_avx2(q, k, v, ldkv, lo, hi, hd, scale, s, out); return; }
+                        int hd, float scale, float softcap, float *s, float *out) {
+    if (hd % 8 != 0) { attend_scalar_avx2(q, k, v, ldkv, lo, hi, hd, scale, softcap, s, out); return; }
     const int64_t n = hi - lo + 1;
     float *sc = s + lo;                       // [n] scores, then probabilities
     const float *k0 = k + lo * ldkv, *v0 = v + lo * ldkv;
@@ -459,6 +459,7 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
         sc[j] = dot_f32_avx2(q, k0 + j * ldkv, hd) * scale;
         mx = sc[j] > mx ? sc[j] : mx;
     }
+    if (softcap > 0.0f) mx = tk_softcap_scores(sc, n, softcap, mx);
     const float inv = 1.0f / exp_normalize_avx2(sc, n, mx);
     for (j = 0; j < n; j++) sc[j] *= inv;
     for (int d0 = 0; d0 < hd; d0 += 64) {

@@ -138,10 +138,11 @@ void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale);
 ///   probs: optional [nq][n_head][n_ctx] attention probabilities, kept for training; NULL in decode
 ///   scratch: nthreads * n_ctx floats
 /// A query at position p sees keys j with j <= p and, when window > 0, p - j < window.
-/// Head h reads KV head h / (n_head / n_kv) (grouped-query attention).
+/// Head h reads KV head h / (n_head / n_kv) (grouped-query attention). Scores are scale·q·k,
+/// soft-capped to softcap·tanh(score/softcap) when softcap > 0 (Gemma 2), then softmaxed.
 void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t pos0,
                   const float *k, const float *v, int64_t ldkv, int n_head, int n_kv,
-                  int head_dim, float scale, int window, float *out, int64_t ldo,
+                  int head_dim, float scale, float softcap, int window, float *out, int64_t ldo,
                   float *probs, int64_t n_ctx, float *scratch);
 
 /// One sequence of a tk_attention_seqs call: its new query rows and its own KV cache.
@@ -164,8 +165,8 @@ typedef struct {
 /// to their own cache, and an odd head count no longer idles a thread once per sequence.
 /// Shapes as in tk_attention, KV strides as in tk_attention_seq; no probabilities (decode only).
 void tk_attention_seqs(tk_pool *pool, const tk_attention_seq *seqs, int count, int64_t ldq, int64_t ldkv,
-                       int64_t kv_head_stride, int n_head, int n_kv, int head_dim, float scale, int window,
-                       int64_t ldo, int64_t n_ctx, float *scratch);
+                       int64_t kv_head_stride, int n_head, int n_kv, int head_dim, float scale, float softcap,
+                       int window, int64_t ldo, int64_t n_ctx, float *scratch);
 
 /// h = act(g) ⊙ u over n values, the gated feed-forward's activation: SiLU, or GELU's tanh
 /// approximation when `gelu` (Gemma). Vectorized; `h` may alias `g`.

@@ -32,7 +32,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             if t.contains("<start_of_turn>") { return .gemma }
         }
         switch architecture {
-        case .gemma3: return .gemma
+        case .gemma2, .gemma3: return .gemma
         case .llama: return .llama3
         case .qwen2, .qwen3, .smollm3: return .chatML
         }

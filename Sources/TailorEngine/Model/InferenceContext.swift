@@ -373,7 +373,7 @@ public final class InferenceContext {
         }
         tk_attention_seqs(
             pool, attSeqs, Int32(items.count), Int64(c.qDim), Int64(c.headDim), Int64(cache.headStride),
-            Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale,
+            Int32(c.headCount), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, c.attentionSoftcap,
             Int32(local ? c.slidingWindow : 0), Int64(c.qDim), Int64(maxContext), attScratch)
         project(w.o, att, tmp, rows: total, layer: l, target: .o, items: items)
         addResidual(tmp, postNorm: w.postAttnNorm, rows: total)
@@ -415,5 +415,8 @@ public final class InferenceContext {
             }
         }
         project(model.weights.output, xn, logitBuf, rows: nLogits)
+        if config.finalLogitSoftcap > 0 {
+            VectorOps.softcap(logitBuf, cap: config.finalLogitSoftcap, count: nLogits * config.vocabSize)
+        }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// The transformer families the engine runs. Each differs only in a few switches of
 /// `ModelConfig`; the forward pass is one code path.
 public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, qwen3, smollm3, gemma3
+    case llama, qwen2, qwen3, smollm3, gemma2, gemma3
 }
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -48,7 +48,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeStyle: RopeStyle
     /// Sliding-window width of local layers, 0 when every layer is global.
     public var slidingWindow: Int
-    /// Gemma 3 makes every `slidingPattern`-th layer global; 0 means no pattern.
+    /// Gemma makes every `slidingPattern`-th layer global (2 for Gemma 2, 6 for Gemma 3); 0 means
+    /// no pattern.
     public var slidingPattern: Int
     /// Scale applied to token embeddings (√d for Gemma, 1 otherwise).
     public var embeddingScale: Float
@@ -56,12 +57,16 @@ public struct ModelConfig: Sendable, Equatable {
     public var attentionScale: Float
     /// Gemma's feed-forward uses GELU (tanh approximation) instead of SiLU.
     public var usesGELU: Bool
-    /// Gemma 3 normalizes the outputs of attention and feed-forward too, and Q/K per head.
+    /// Gemma normalizes the outputs of attention and feed-forward too.
     public var hasPostNorms: Bool
     /// Gemma 3 and Qwen3 normalize each Q and K head (RMSNorm over the head's width).
     public var hasQKNorm: Bool
     /// Qwen2 adds biases to Q, K and V.
     public var hasQKVBias: Bool
+    /// Gemma 2 bends every attention score s into c·tanh(s/c) before the softmax; 0 means no cap.
+    public var attentionSoftcap: Float
+    /// Gemma 2 bends the output logits the same way; 0 means no cap.
+    public var finalLogitSoftcap: Float
     /// SmolLM3 leaves out RoPE in every `noRopeLayerStep`-th layer ("NoPE"); 0 means never.
     public var noRopeLayerStep: Int
 
@@ -121,6 +126,8 @@ public struct ModelConfig: Sendable, Equatable {
         hasQKNorm = false
         hasQKVBias = false
         noRopeLayerStep = 0
+        attentionSoftcap = 0
+        finalLogitSoftcap = 0
 
         switch arch {
         case .llama:
@@ -136,6 +143,17 @@ public struct ModelConfig: Sendable, Equatable {
             // Llama's layout (the converter permutes Q/K for interleaved RoPE); llama.cpp
             // fixes the NoPE step at 4, as SmolLM3's config does.
             noRopeLayerStep = 4
+        case .gemma2:
+            // Gemma 3's layout before its Q/K norms and local RoPE base: every other layer local
+            // (the first of each pair), scores and logits soft-capped.
+            ropeStyle = .neox
+            usesGELU = true
+            hasPostNorms = true
+            embeddingScale = Float(embeddingLength).squareRoot()
+            slidingWindow = opt("attention.sliding_window")?.intValue ?? 4096
+            slidingPattern = 2
+            attentionSoftcap = Float(opt("attn_logit_softcapping")?.doubleValue ?? 0)
+            finalLogitSoftcap = Float(opt("final_logit_softcapping")?.doubleValue ?? 0)
         case .gemma3:
             ropeStyle = .neox
             usesGELU = true
@@ -153,6 +171,12 @@ public struct ModelConfig: Sendable, Equatable {
         else {
             throw GGUFError.missingMetadata(
                 path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
+        }
+        for (name, cap) in [
+            ("attn_logit_softcapping", attentionSoftcap), ("final_logit_softcapping", finalLogitSoftcap),
+        ]
+        where !(cap >= 0 && cap.isFinite) {
+            throw GGUFError.missingMetadata(path: file.path, key: key(name) + " (negative or not finite)")
         }
     }
 }

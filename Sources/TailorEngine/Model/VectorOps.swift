@@ -56,6 +56,24 @@ package enum VectorOps {
         for i in 0..<count { y[i] *= s }
     }
 
+    /// Gemma 2's soft-cap, in place: y ← c·tanh(y/c) over `count` values (c > 0).
+    package static func softcap(_ y: UnsafeMutablePointer<Float>, cap c: Float, count: Int) {
+        let inv = 1 / c
+        for i in 0..<count { y[i] = c * tanhf(y[i] * inv) }
+    }
+
+    /// The soft-cap's derivative from its output, in place on a gradient: dy ← dy·(1 − (y/c)²),
+    /// where y = c·tanh(x/c) is the capped value (d/dx of c·tanh(x/c) is 1 − tanh²).
+    package static func softcapBackward(
+        _ dy: UnsafeMutablePointer<Float>, capped y: UnsafePointer<Float>, cap c: Float, count: Int
+    ) {
+        let inv = 1 / c
+        for i in 0..<count {
+            let t = y[i] * inv
+            dy[i] *= 1 - t * t
+        }
+    }
+
     /// Adds `bias` (length n) to each of `rows` rows of length n.
     package static func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows { for i in 0..<n { y[r * n + i] += bias[i] } }

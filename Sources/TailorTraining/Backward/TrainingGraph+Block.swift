@@ -209,7 +209,8 @@ extension TrainingGraph {
         let front = branch?.hiddenEnd ?? n
         tk_attention(
             pool, a.q, Int64(c.qDim), Int32(front), 0, a.k, a.v, Int64(c.kvDim), Int32(heads), Int32(c.kvHeadCount),
-            Int32(c.headDim), c.attentionScale, Int32(window), a.att, Int64(c.qDim), a.probs, Int64(n), attScratch)
+            Int32(c.headDim), c.attentionScale, c.attentionSoftcap, Int32(window), a.att, Int64(c.qDim), a.probs,
+            Int64(n), attScratch)
         guard let b = branch, front < n else { return }
         let shared = b.hiddenStart, gap = b.hiddenEnd - b.hiddenStart, tail = n - front
         branchK.update(from: a.k, count: shared * c.kvDim)
@@ -219,7 +220,7 @@ extension TrainingGraph {
         let probs = a.probs + front * heads * n
         tk_attention(
             pool, a.q + front * c.qDim, Int64(c.qDim), Int32(tail), Int64(shared), branchK, branchV, Int64(c.kvDim),
-            Int32(heads), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, Int32(window),
+            Int32(heads), Int32(c.kvHeadCount), Int32(c.headDim), c.attentionScale, c.attentionSoftcap, Int32(window),
             a.att + front * c.qDim, Int64(c.qDim), probs, Int64(n), attScratch)
         // Gathered key column shared + j is packed column front + j.
         for r in 0..<tail {
@@ -233,9 +234,12 @@ extension TrainingGraph {
 
     /// From `datt` (the attention output's gradient) to dq, dk, dv, head by head with sgemm:
     /// dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS·K, dK += s·dSᵀ·Q.
+    /// Under Gemma 2's soft-cap the scores are recomputed (S = s·Q·Kᵀ, capped) and dS takes
+    /// the cap's derivative, 1 − (capped/c)²; the probabilities of a packed pair's hidden
+    /// columns are 0, so their recomputed scores never count.
     func attentionBackward(_ a: BlockActivations, n: Int) {
         let c = config, hd = c.headDim, heads = c.headCount, group = c.headCount / c.kvHeadCount
-        let s = c.attentionScale
+        let s = c.attentionScale, cap = c.attentionSoftcap
         dk.update(repeating: 0, count: n * c.kvDim)
         dv.update(repeating: 0, count: n * c.kvDim)
         let ldP = Int64(heads * n)
@@ -252,6 +256,13 @@ extension TrainingGraph {
             tk_sgemm(
                 pool, true, false, Int64(n), Int64(hd), Int64(n), 1, ph, ldP, doh, Int64(c.qDim), 1, dv + g * hd,
                 Int64(c.kvDim))
+            if cap > 0 {
+                // S[n × n] = s · Q_h · K_gᵀ, capped: the scores the forward pass softmaxed
+                tk_sgemm(
+                    pool, false, true, Int64(n), Int64(n), Int64(hd), s, qh, Int64(c.qDim), kg, Int64(c.kvDim), 0,
+                    cappedScores, Int64(n))
+                VectorOps.softcap(cappedScores, cap: cap, count: n * n)
+            }
             // dS = P ⊙ (dP − Σ_j dP⊙P), in place in dP (masked entries have P = 0)
             for i in 0..<n {
                 let prow = ph + i * heads * n, drow = dP + i * n
@@ -259,6 +270,7 @@ extension TrainingGraph {
                 for j in 0...i { dot += prow[j] * drow[j] }
                 for j in 0...i { drow[j] = prow[j] * (drow[j] - dot) }
                 for j in (i + 1)..<max(i + 1, n) { drow[j] = 0 }
+                if cap > 0 { VectorOps.softcapBackward(drow, capped: cappedScores + i * n, cap: cap, count: i + 1) }
             }
             // dQ_h = s · dS · K_g
             tk_sgemm(

@@ -71,6 +71,8 @@ public final class TrainingGraph {
     let dup: UnsafeMutablePointer<Float>  // T × ffn
     let dhidden: UnsafeMutablePointer<Float>  // T × ffn
     let dP: UnsafeMutablePointer<Float>  // T × T      one head's probability gradient, then its score gradient
+    let cappedScores: UnsafeMutablePointer<Float>  // T × T  one head's soft-capped scores (1 float without a cap)
+    let cappedLogits: UnsafeMutablePointer<Float>  // vocab  one target row's soft-capped logits (1 without)
     let loraTmp: UnsafeMutablePointer<Float>  // T × maxAdapterRank   dy·B of an adapted projection
     let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
     let partial: UnsafeMutablePointer<Float>  // threads × T × maxCols   per-thread sums of Wᵀ·dy
@@ -129,6 +131,8 @@ public final class TrainingGraph {
         datt = arena.floats(t * c.qDim)
         dgate = arena.floats(t * f); dup = arena.floats(t * f); dhidden = arena.floats(t * f)
         dP = arena.floats(t * t)
+        cappedScores = arena.floats(c.attentionSoftcap > 0 ? t * t : 1)
+        cappedLogits = arena.floats(c.finalLogitSoftcap > 0 ? c.vocabSize : 1)
         loraScratchRank = 64
         loraTmp = arena.floats(t * loraScratchRank)
         tiles = arena.floats(self.threads * tileRows * maxCols)
@@ -228,6 +232,7 @@ public final class TrainingGraph {
         tk_matmul_gemm(
             pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), xnF, Int64(d), Int64(nT),
             logits, Int64(v), tiles, Int64(tileRows), false)
+        if c.finalLogitSoftcap > 0 { VectorOps.softcap(logits, cap: c.finalLogitSoftcap, count: nT * v) }
         var logps = [Float](repeating: 0, count: nT)
         for i in 0..<nT {
             let row = logits + i * v
@@ -236,16 +241,21 @@ public final class TrainingGraph {
         return logps
     }
 
-    /// dlogits = scale·(onehot − softmax), then back through the output projection and norm
-    /// into `dx` (zero at non-target positions; a row two targets read gets both gradients).
+    /// dlogits = scale·(onehot − softmax), through the soft-cap where the model has one, then
+    /// back through the output projection and norm into `dx` (zero at non-target positions; a
+    /// row two targets read gets both gradients).
     func outputBackward(chosenScale: Float, rejectedScale: Float) {
         let c = config, d = c.embeddingLength, v = c.vocabSize
         let nT = targets.count
         for i in 0..<nT {
             let scale = i < chosenTargetCount ? chosenScale : rejectedScale
             let row = logits + i * v
+            if c.finalLogitSoftcap > 0 { cappedLogits.update(from: row, count: v) }
             tk_exp_shift_scale(row, Int64(v), tk_logsumexp(row, Int64(v), nil), -scale)
             row[Int(targets[i])] += scale
+            if c.finalLogitSoftcap > 0 {
+                VectorOps.softcapBackward(row, capped: cappedLogits, cap: c.finalLogitSoftcap, count: v)
+            }
         }
         let out = model.weights.output
         tk_matmul_transposed(

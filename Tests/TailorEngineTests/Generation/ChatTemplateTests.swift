@@ -10,6 +10,7 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(ChatTemplate.detect(jinja: "{{'<|im_start|>' + m}}", architecture: .llama), .chatML)
         XCTAssertEqual(ChatTemplate.detect(jinja: "<|start_header_id|>", architecture: .qwen2), .llama3)
         XCTAssertEqual(ChatTemplate.detect(jinja: "<start_of_turn>", architecture: .llama), .gemma)
+        XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .gemma2), .gemma)
         XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .gemma3), .gemma)
         XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .qwen2), .chatML)
     }

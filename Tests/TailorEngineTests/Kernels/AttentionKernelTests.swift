@@ -5,7 +5,8 @@ import XCTest
 @testable import TailorEngine
 
 /// `tk_attention` and `tk_attention_seqs` against a double-precision reference written straight
-/// from the definition (causal, grouped-query, sliding window), and the multi-sequence call
+/// from the definition (causal, grouped-query, sliding window, Gemma 2's soft-cap), and the
+/// multi-sequence call
 /// against one call per sequence. Scripts/test.sh runs it again with TAILOR_PORTABLE=1.
 final class AttentionKernelTests: XCTestCase {
     /// A KV cache and queries with the shapes the kernel sees.
@@ -23,7 +24,7 @@ final class AttentionKernelTests: XCTestCase {
         }
 
         /// Output of query i (at position pos0 + i), head h, by the definition, in double.
-        func reference(i: Int, h: Int, pos0: Int, window: Int, scale: Float) -> [Double] {
+        func reference(i: Int, h: Int, pos0: Int, window: Int, scale: Float, softcap: Float = 0) -> [Double] {
             let pos = pos0 + i, kvh = h / (heads / kvHeads)
             let lo = window > 0 ? max(0, pos - window + 1) : 0
             var scores: [Double] = []
@@ -32,7 +33,8 @@ final class AttentionKernelTests: XCTestCase {
                 for d in 0..<headDim {
                     s += Double(q[i * qDim + h * headDim + d]) * Double(k[key * kvDim + kvh * headDim + d])
                 }
-                scores.append(s * Double(scale))
+                let scaled = s * Double(scale)
+                scores.append(softcap > 0 ? Double(softcap) * tanh(scaled / Double(softcap)) : scaled)
             }
             let m = scores.max()!
             let e = scores.map { exp($0 - m) }, z = e.reduce(0, +)
@@ -47,9 +49,11 @@ final class AttentionKernelTests: XCTestCase {
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
         // SmolLM2's and Qwen's head shapes, a head size that is not a multiple of 8, Gemma's 256;
-        // contexts around the 8-key edges; a sliding window.
+        // contexts around the 8-key edges; a sliding window; scores soft-capped or not (the
+        // scores reach ±8 here, so a cap of 1.5 bends most of them).
         for (heads, kv, hd) in [(9, 3, 64), (14, 2, 64), (4, 2, 12), (2, 1, 256)] {
-            for (context, window) in [(1, 0), (7, 0), (8, 0), (9, 0), (83, 0), (83, 16)] {
+            let shapes = [(1, 0), (7, 0), (8, 0), (9, 0), (83, 0), (83, 16)]
+            for (context, window, softcap) in shapes.flatMap({ cw in [Float(0), 1.5].map { (cw.0, cw.1, $0) } }) {
                 let queries = min(3, context), pos0 = context - queries
                 let c = Case(heads: heads, kvHeads: kv, headDim: hd, context: context, queries: queries, rng: &rng)
                 var out = [Float](repeating: 0, count: queries * c.qDim)
@@ -58,14 +62,16 @@ final class AttentionKernelTests: XCTestCase {
                 let scale = 1 / Float(hd).squareRoot()
                 tk_attention(
                     pool, c.q, Int64(c.qDim), Int32(queries), Int64(pos0), c.k, c.v, Int64(c.kvDim), Int32(heads),
-                    Int32(kv), Int32(hd), scale, Int32(window), &out, Int64(c.qDim), &probs, Int64(context), &scratch)
+                    Int32(kv), Int32(hd), scale, softcap, Int32(window), &out, Int64(c.qDim), &probs, Int64(context),
+                    &scratch)
                 for i in 0..<queries {
                     for h in 0..<heads {
-                        let ref = c.reference(i: i, h: h, pos0: pos0, window: window, scale: scale)
+                        let ref = c.reference(i: i, h: h, pos0: pos0, window: window, scale: scale, softcap: softcap)
                         for d in 0..<hd {
                             XCTAssertEqual(
                                 Double(out[i * c.qDim + h * hd + d]), ref[d], accuracy: 2e-6,
-                                "heads \(heads)/\(kv) hd \(hd) context \(context) window \(window) query \(i) head \(h)"
+                                "heads \(heads)/\(kv) hd \(hd) context \(context) window \(window) cap \(softcap) "
+                                    + "query \(i) head \(h)"
                             )
                         }
                         let row = probs[((i * heads + h) * context)..<((i * heads + h + 1) * context)]
@@ -106,13 +112,13 @@ final class AttentionKernelTests: XCTestCase {
         }
         tk_attention_seqs(
             pool, seqs, Int32(seqs.count), Int64(qDim), Int64(kvDim), Int64(hd), Int32(heads), Int32(kv), Int32(hd),
-            0.125, 0, Int64(qDim), Int64(maxContext), &scratch)
+            0.125, 0, 0, Int64(qDim), Int64(maxContext), &scratch)
         for (s, c) in cases.enumerated() {
             var alone = [Float](repeating: 0, count: c.q.count)
             tk_attention(
                 pool, c.q, Int64(qDim), Int32(lengths[s].nq), Int64(lengths[s].pos0), c.k, c.v, Int64(kvDim),
                 Int32(heads),
-                Int32(kv), Int32(hd), 0.125, 0, &alone, Int64(qDim), nil, Int64(maxContext), &scratch)
+                Int32(kv), Int32(hd), 0.125, 0, 0, &alone, Int64(qDim), nil, Int64(maxContext), &scratch)
             XCTAssertEqual(Array(UnsafeBufferPointer(start: outs[s], count: c.q.count)), alone, "sequence \(s)")
         }
     }
@@ -147,7 +153,7 @@ final class AttentionKernelTests: XCTestCase {
                             tk_attention_seqs(
                                 pool, &s, 1, Int64(c.qDim), Int64(c.kvDim), Int64(hd), Int32(heads), Int32(kv),
                                 Int32(hd),
-                                0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                                0.125, 0, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
                         }
                     }
                 }
@@ -159,7 +165,7 @@ final class AttentionKernelTests: XCTestCase {
                                 out: out.baseAddress)
                             tk_attention_seqs(
                                 pool, &s, 1, Int64(c.qDim), Int64(hd), Int64(maxContext * hd), Int32(heads), Int32(kv),
-                                Int32(hd), 0.125, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
+                                Int32(hd), 0.125, 0, Int32(window), Int64(c.qDim), Int64(maxContext), &scratch)
                         }
                     }
                 }

@@ -68,6 +68,8 @@ final class LoRATests: XCTestCase {
     func testQwen3Batched() throws { try check("qwen3", incremental: false) }
     func testSmolLM3Batched() throws { try check("smollm3", incremental: false) }
     func testSmolLM3Incremental() throws { try check("smollm3", incremental: true) }
+    func testGemma2Batched() throws { try check("gemma2", incremental: false) }
+    func testGemma2Incremental() throws { try check("gemma2", incremental: true) }
     func testGemma3Batched() throws { try check("gemma3", incremental: false) }
     func testGemma3Incremental() throws { try check("gemma3", incremental: true) }
 

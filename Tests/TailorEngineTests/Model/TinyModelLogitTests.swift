@@ -62,12 +62,14 @@ final class TinyModelLogitTests: XCTestCase {
     func testQwen2Exact() throws { try checkBatched("qwen2", precision: .exact, threads: 2) }
     func testQwen3Exact() throws { try checkBatched("qwen3", precision: .exact, threads: 2) }
     func testSmolLM3Exact() throws { try checkBatched("smollm3", precision: .exact, threads: 2) }
+    func testGemma2Exact() throws { try checkBatched("gemma2", precision: .exact, threads: 2) }
     func testGemma3Exact() throws { try checkBatched("gemma3", precision: .exact, threads: 2) }
     func testGemma3SingleThread() throws { try checkBatched("gemma3", precision: .exact, threads: 1) }
     func testLlamaIncremental() throws { try checkIncremental("llama") }
     func testQwen2Incremental() throws { try checkIncremental("qwen2") }
     func testQwen3Incremental() throws { try checkIncremental("qwen3") }
     func testSmolLM3Incremental() throws { try checkIncremental("smollm3") }
+    func testGemma2Incremental() throws { try checkIncremental("gemma2") }
     func testGemma3Incremental() throws { try checkIncremental("gemma3") }
 
     /// Two sequences in one batch give the same logits as each alone: rows do not leak.
