@@ -8,7 +8,9 @@ import TailorTraining
 /// the user's adapter too small to change one greedy token (docs/results/tuning-commit_subject):
 /// a job with the reference's defaults would personalize nothing. `tuned` gives the rates
 /// chosen on users' profile holdout for the model where there are some, and the reference's
-/// for every other model.
+/// for every other model. Decoding has no tuned values: the one candidate (α 0.3, τ 0.05 for
+/// SmolLM2 on commit subjects) lost on another task's users (docs/results/cope-study, 4b), so
+/// every model decodes at `ContrastiveParameters`' α = τ = 0.1 under either preset.
 public enum TrainingPreset: String, CaseIterable, Sendable, Codable {
     case tuned
     case reference
