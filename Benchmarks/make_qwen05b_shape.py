@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Writes a random-weight GGUF shaped exactly like a real model, for speed benchmarks and
 agreement checks against llama.cpp on the same file: Qwen2.5-0.5B (494M parameters, the
-default), Qwen3-0.6B or SmolLM3-3B (`--shape`). Weights are N(0, 0.02); the tokenizer is a
-byte-level vocabulary padded to the real size. Not a usable language model. Quantize further
+default), Qwen3-0.6B, SmolLM3-3B or Gemma-2-2B (`--shape`). Weights are N(0, 0.02); the
+tokenizer is a byte-level vocabulary (SentencePiece-style with byte tokens for Gemma) padded to
+the real size. Not a usable language model. Quantize further
 with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
 
     pip install gguf numpy
     python3 Benchmarks/make_qwen05b_shape.py --type Q8_0 --out /tmp/qwen05b-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-0.6b --type Q8_0 --out /tmp/qwen3-q8_0.gguf
+    python3 Benchmarks/make_qwen05b_shape.py --shape gemma2-2b --type Q8_0 --out /tmp/gemma2-q8_0.gguf
 """
 
 import argparse
@@ -21,7 +23,29 @@ SHAPES = {
     "qwen2.5-0.5b": ("qwen2", 896, 24, 14, 2, 64, 4864, 151936, 1000000.0, True),
     "qwen3-0.6b": ("qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 1000000.0, True),
     "smollm3-3b": ("smollm3", 2048, 36, 16, 4, 128, 11008, 128256, 5000000.0, True),
+    "gemma2-2b": ("gemma2", 2304, 26, 8, 4, 256, 9216, 256000, 10000.0, True),
 }
+
+
+def add_byte_level_vocabulary(w, arch, V):
+    """A byte-level BPE vocabulary padded to V tokens, as Qwen's and SmolLM's files have."""
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    table = dict(zip(bs, cs))
+    # One real merge ("Ġ t"): llama.cpp refuses a BPE vocabulary without merges.
+    tokens = [chr(table[b]) for b in range(256)] + ["Ġt"] + [f"tok{i}" for i in range(V - 256 - 2)] + ["<|endoftext|>"]
+    types = [1] * (V - 1) + [3]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2" if arch.startswith("qwen") else "llama-bpe")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(["Ġ t"])
+    w.add_eos_token_id(V - 1)
 
 
 def main():
@@ -47,24 +71,25 @@ def main():
     w.add_value_length(HD)
     w.add_rope_dimension_count(HD)
     w.add_file_type({"Q8_0": 7, "F16": 1, "F32": 0, "Q4_0": 2}[args.type])
-    # Byte-level vocabulary padded to the real size.
-    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    table = dict(zip(bs, cs))
-    # One real merge ("Ġ t"): llama.cpp refuses a BPE vocabulary without merges.
-    tokens = [chr(table[b]) for b in range(256)] + ["Ġt"] + [f"tok{i}" for i in range(V - 256 - 2)] + ["<|endoftext|>"]
-    types = [1] * (V - 1) + [3]
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2" if arch.startswith("qwen") else "llama-bpe")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(["Ġ t"])
-    w.add_eos_token_id(V - 1)
+    if arch == "gemma2":
+        # Gemma 2's switches as its converter writes them: local layers of 4096 keys, both caps.
+        w.add_sliding_window(4096)
+        w.add_attn_logit_softcapping(50.0)
+        w.add_final_logit_softcapping(30.0)
+        # SentencePiece: pad, eos, bos, unk, the 256 byte tokens, then filler pieces.
+        tokens = ["<pad>", "<eos>", "<bos>", "<unk>"] + [f"<0x{b:02X}>" for b in range(256)]
+        tokens += [f"tok{i}" for i in range(V - len(tokens))]
+        w.add_tokenizer_model("llama")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(tokens)
+        w.add_token_scores([0.0] * 260 + [-float(i) for i in range(V - 260)])
+        w.add_token_types([3, 3, 3, 2] + [6] * 256 + [1] * (V - 260))
+        w.add_bos_token_id(2)
+        w.add_eos_token_id(1)
+        w.add_unk_token_id(3)
+        w.add_pad_token_id(0)
+    else:
+        add_byte_level_vocabulary(w, arch, V)
 
     def mat(name, rows, cols):
         x = rng.standard_normal((rows, cols), dtype=np.float32) * 0.02
@@ -96,10 +121,14 @@ def main():
             vec(b + "attn_q_norm.weight", HD)
             vec(b + "attn_k_norm.weight", HD)
         mat(b + "attn_output.weight", D, H * HD)
+        if arch == "gemma2":
+            vec(b + "post_attention_norm.weight", D)
         vec(b + "ffn_norm.weight", D)
         mat(b + "ffn_gate.weight", FFN, D)
         mat(b + "ffn_up.weight", FFN, D)
         mat(b + "ffn_down.weight", D, FFN)
+        if arch == "gemma2":
+            vec(b + "post_ffw_norm.weight", D)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
