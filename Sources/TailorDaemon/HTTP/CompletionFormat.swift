@@ -131,9 +131,9 @@ enum CompletionFormat {
             "cache_n": s.cachedTokens, "prompt_n": promptN, "prompt_ms": promptMS,
             "prompt_per_token_ms": promptN > 0 ? promptMS / Double(promptN) : 0,
             "prompt_per_second": promptMS > 0 ? Double(promptN) / promptMS * 1000 : 0,
-            "predicted_n": s.generatedTokens, "predicted_ms": predictedMS,
-            "predicted_per_token_ms": s.generatedTokens > 0 ? predictedMS / Double(s.generatedTokens) : 0,
-            "predicted_per_second": predictedMS > 0 ? Double(s.generatedTokens) / predictedMS * 1000 : 0,
+            "predicted_n": s.predictedTokens, "predicted_ms": predictedMS,
+            "predicted_per_token_ms": s.predictedTokens > 0 ? predictedMS / Double(s.predictedTokens) : 0,
+            "predicted_per_second": predictedMS > 0 ? Double(s.predictedTokens) / predictedMS * 1000 : 0,
         ]
     }
 
@@ -162,8 +162,8 @@ enum CompletionFormat {
             ? "limit"
             : reason == .endOfGeneration ? "eos" : reason == .stopString ? "word" : reason == nil ? "none" : "limit"
         let usage: [String: Any] = [
-            "prompt_tokens": s?.promptTokens ?? 0, "completion_tokens": s?.generatedTokens ?? 0,
-            "total_tokens": (s?.promptTokens ?? 0) + (s?.generatedTokens ?? 0),
+            "prompt_tokens": s?.promptTokens ?? 0, "completion_tokens": s?.predictedTokens ?? 0,
+            "total_tokens": (s?.promptTokens ?? 0) + (s?.predictedTokens ?? 0),
             "prompt_tokens_details": ["cached_tokens": s?.cachedTokens ?? 0],
         ]
         let finish = stopType == "limit" ? "length" : "stop"
@@ -173,7 +173,7 @@ enum CompletionFormat {
                 "index": 0, "content": text, "tokens": r.returnTokens ? tokens.map { Int($0.id) } : [Int](),
                 "id_slot": 0,
                 "stop": true, "model": model,
-                "tokens_predicted": s?.generatedTokens ?? 0, "tokens_evaluated": s?.promptTokens ?? 0,
+                "tokens_predicted": s?.predictedTokens ?? 0, "tokens_evaluated": s?.promptTokens ?? 0,
                 "generation_settings": [
                     "n_predict": r.maxTokens ?? -1, "temperature": r.temperature, "top_k": r.topK, "top_p": r.topP,
                     "min_p": r.minP, "repeat_penalty": r.repeatPenalty, "seed": r.seed,
@@ -273,4 +273,11 @@ enum CompletionFormat {
         (try? [UInt8](JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])))
             ?? Array("{}".utf8)
     }
+}
+
+extension GenerationStats {
+    /// The generated tokens as llama.cpp's server counts them (`n_gen`: every token it sampled,
+    /// the end token included), for `predicted_n`, `tokens_predicted` and `completion_tokens`.
+    /// Tailor's stats leave the end token out, so a reply that ended on it counts one more.
+    var predictedTokens: Int { generatedTokens + (finishReason == .endOfGeneration ? 1 : 0) }
 }

@@ -86,6 +86,32 @@ final class HTTPGenerationOptionsTests: XCTestCase {
         XCTAssertGreaterThan((counted as? [String: Any])?["input_tokens"] as? Int ?? 0, 2)
     }
 
+    /// llama.cpp's server counts the end token among the predicted ones (its `n_gen` counts
+    /// every sampled token), so a reply that ends at once reports one token, as OpenAI's usage
+    /// does, and a reply cut by the budget exactly the budget.
+    func testTheEndTokenCountsAsPredicted() throws {
+        server = try HTTPTestDaemon()
+        let tokens = try post("/tokenize", #"{"content": "<|im_end|>"}"#)
+        let end = try XCTUnwrap(((tokens as? [String: Any])?["tokens"] as? [Int])?.first)
+        let biased = #"{"prompt": "the theme", "temperature": 0, "logit_bias": [["# + "\(end)" + #", 100]], "#
+        let r = try XCTUnwrap(try post("/completion", biased + #""n_predict": 8}"#) as? [String: Any])
+        XCTAssertEqual(r["content"] as? String, "")
+        XCTAssertEqual(r["stop_type"] as? String, "eos")
+        XCTAssertEqual(r["tokens_predicted"] as? Int, 1)
+        XCTAssertEqual((r["timings"] as? [String: Any])?["predicted_n"] as? Int, 1)
+        let o = try XCTUnwrap(
+            try post(
+                "/v1/completions",
+                #"{"prompt": "the theme", "temperature": 0, "max_tokens": 8, "logit_bias": {""# + "\(end)"
+                    + #"": 100}}"#) as? [String: Any])
+        XCTAssertEqual((o["usage"] as? [String: Any])?["completion_tokens"] as? Int, 1)
+        let cut = try XCTUnwrap(
+            try post("/completion", #"{"prompt": "the theme", "temperature": 0, "n_predict": 3, "ignore_eos": true}"#)
+                as? [String: Any])
+        XCTAssertEqual(cut["stop_type"] as? String, "limit")
+        XCTAssertEqual(cut["tokens_predicted"] as? Int, 3)
+    }
+
     func testAliasesSlotsAndDefaultSeed() throws {
         server = try HTTPTestDaemon(extra: "http_model_alias = coder,fim\nhttp_slots = on\nhttp_seed = 7\n")
         let models = try XCTUnwrap(
