@@ -271,6 +271,92 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
+/// One Q2_K row against NX activation rows (NX ≤ 2). Quarter j of half l holds weights
+/// 128l + 32j ... + 31 at bits 2j of qs[32l ...]: sub-blocks s = 8l + 2j and s + 1 (16 weights
+/// each, 4-bit scale and min). Lanes stay below 15·2·3·32767·8 < 2^24: the sums are exact.
+#define TK_Q2K_ROW(NAME, NX)                                                                        \
+    static inline void NAME(const blk_q2_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[NX];                                                                              \
+        for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
+        const __m256i low2 = _mm256_set1_epi8(3);                                                   \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            __m256i wl[8], wh[8]; /* sub-blocks 2q and 2q + 1 of quarter q = 4l + j, as int16 */    \
+            for (int l = 0; l < 2; l++) {                                                           \
+                const __m256i qs = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * l));         \
+                for (int j = 0; j < 4; j++) {                                                       \
+                    const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), low2);         \
+                    wl[4 * l + j] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(q));                \
+                    wh[4 * l + j] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1));           \
+                }                                                                                   \
+            }                                                                                       \
+            const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
+            for (int k = 0; k < NX; k++) {                                                          \
+                const int16_t *x = a[k][i].qs;                                                      \
+                __m256i sum = _mm256_setzero_si256();                                               \
+                for (int q = 0; q < 8; q++) {                                                       \
+                    const __m256i pl = _mm256_madd_epi16(wl[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q))); \
+                    const __m256i ph =                                                              \
+                        _mm256_madd_epi16(wh[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q + 16))); \
+                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(pl, _mm256_set1_epi32(b[i].scales[2 * q] & 0xF))); \
+                    sum = _mm256_add_epi32(                                                         \
+                        sum, _mm256_mullo_epi32(ph, _mm256_set1_epi32(b[i].scales[2 * q + 1] & 0xF))); \
+                }                                                                                   \
+                int64_t sm = 0;                                                                     \
+                for (int s = 0; s < 16; s++) sm += (int64_t)(b[i].scales[s] >> 4) * a[k][i].bsums[s]; \
+                acc[k] += a[k][i].d * (d * (float)hsum_epi32_exact(sum) - dmin * (float)sm);        \
+            }                                                                                       \
+        }                                                                                           \
+        for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
+    }
+
+/// One Q3_K row against NX activation rows (NX ≤ 2): Q2_K's layout of low bits, less 4 where
+/// bit 4l + j of hmask[t] is clear (weights -4 ... 3), and 6-bit scales less 32. Lanes stay
+/// below 32·2·4·32767·8 < 2^26: the sums are exact.
+#define TK_Q3K_ROW(NAME, NX)                                                                        \
+    static inline void NAME(const blk_q3_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[NX];                                                                              \
+        for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
+        const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);                       \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            const __m256i hm = _mm256_loadu_si256((const __m256i *)b[i].hmask);                     \
+            __m256i wl[8], wh[8];                                                                   \
+            for (int l = 0; l < 2; l++) {                                                           \
+                const __m256i qs = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * l));         \
+                for (int j = 0; j < 4; j++) {                                                       \
+                    const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), low2);        \
+                    const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * l + j), one);     \
+                    const __m256i q = _mm256_sub_epi8(lo, _mm256_slli_epi16(_mm256_xor_si256(hb, one), 2)); \
+                    wl[4 * l + j] = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q));                \
+                    wh[4 * l + j] = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1));           \
+                }                                                                                   \
+            }                                                                                       \
+            int32_t sc[16];                                                                         \
+            for (int s = 0; s < 16; s++) sc[s] = q3k_scale_avx2(&b[i], s);                          \
+            const float d = _cvtsh_ss(b[i].d);                                                      \
+            for (int k = 0; k < NX; k++) {                                                          \
+                const int16_t *x = a[k][i].qs;                                                      \
+                __m256i sum = _mm256_setzero_si256();                                               \
+                for (int q = 0; q < 8; q++) {                                                       \
+                    const __m256i pl = _mm256_madd_epi16(wl[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q))); \
+                    const __m256i ph =                                                              \
+                        _mm256_madd_epi16(wh[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q + 16))); \
+                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * q])));  \
+                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * q + 1]))); \
+                }                                                                                   \
+                acc[k] += d * a[k][i].d * (float)hsum_epi32_exact(sum);                             \
+            }                                                                                       \
+        }                                                                                           \
+        for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
+    }
+
+TK_Q2K_ROW(row1_q2_K, 1)
+TK_Q2K_ROW(row2_q2_K, 2)
+TK_Q3K_ROW(row1_q3_K, 1)
+TK_Q3K_ROW(row2_q3_K, 2)
 TK_IQ4XS_ROW(row1_iq4_xs, 1)
 TK_IQ4XS_ROW(row2_iq4_xs, 2)
 TK_Q4K_ROW(row1_q4_K, blk_q4_K, 1, TK_K_HIGH_NONE)
@@ -300,7 +386,9 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
     float out[2];
-    if ((type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS) && nx <= 64) {
+    const int k_type = type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS
+                       || type == TK_Q2_K || type == TK_Q3_K;
+    if (k_type && nx <= 64) {
         const int64_t nbk = n / QKK;
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
@@ -309,11 +397,12 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, ak, nbk)
         TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, ak, nbk)
         TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, ak, nbk)
+        TK_MATVEC_CASE(TK_Q2_K, blk_q2_K, row1_q2_K, row2_q2_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q3_K, blk_q3_K, row1_q3_K, row2_q3_K, ak, nbk)
         default: return;
         }
     }
-    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_IQ4_NL
-          || type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS)) {
+    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_IQ4_NL || k_type)) {
         for (int64_t r = 0; r < nrows; r++)
             for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
         return;

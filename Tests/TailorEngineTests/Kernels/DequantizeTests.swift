@@ -90,7 +90,7 @@ final class DequantizeTests: XCTestCase {
 }
 
 extension DequantizeTests {
-    /// The AVX2 256-block row kernels (Q4_K, Q5_K, Q6_K, IQ4_XS) give the portable path's results bit for bit, for one
+    /// The AVX2 256-block row kernels (Q2_K to Q6_K, IQ4_XS) give the portable path's results bit for bit, for one
     /// activation row (decode), two (CoPe) and odd counts: exact integer sums, the same float
     /// steps. (The 32-block kernels sum in eight float lanes and are held to the tolerance of
     /// `testQuantizedMatmulMatchesFloat` instead.)
@@ -98,7 +98,7 @@ extension DequantizeTests {
         try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2")
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
-        for t in [GGMLType.q4_K, .q5_K, .q6_K, .iq4_xs] {
+        for t in [GGMLType.q4_K, .q5_K, .q6_K, .iq4_xs, .q2_K, .q3_K] {
             let (raw, expected) = try load(t)
             let cols = t.blockSize == 256 ? 512 : 256, rows = expected.count / cols
             for nx in [1, 2, 3, 5] {
