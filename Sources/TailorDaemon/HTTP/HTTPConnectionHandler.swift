@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// One HTTP/1.1 connection of the llama.cpp-compatible endpoint: checks the bearer token on TCP
 /// at the request's head (before a byte of its body is kept), collects the body (capped), and
@@ -34,6 +35,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private var refused = false
     private var running: Task<Void, Never>?
     private var timer: Scheduled<Void>?
+    /// Whether the channel is still active, as a request's task sees it: the task writes its
+    /// response and hands the next header timer to the event loop only while this holds, under
+    /// its lock, so it never schedules on a loop that shutdown stopped after closing the channel.
+    private let active = ChannelActivity()
 
     init(
         maxBody: Int, token: String?, headerTimeout: Duration, bodyTimeout: Duration,
@@ -103,7 +108,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             guard let h = head, !refused else { return }
             head = nil
             disarm()
-            let writer = ChannelResponseWriter(channel: context.channel, keepAlive: h.isKeepAlive, version: h.version)
+            let writer = ChannelResponseWriter(
+                channel: context.channel, activity: active, keepAlive: h.isKeepAlive, version: h.version)
             let request = Request(
                 method: h.method, path: String(h.uri.split(separator: "?", maxSplits: 1).first ?? ""),
                 headers: h.headers, body: body)
@@ -113,11 +119,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             let me = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
             let loop = context.eventLoop
+            let active = self.active
             running = Task {
                 await route(request, writer)
-                loop.execute {
-                    if me.value.head == nil && loopContext.value.channel.isActive {
-                        me.value.arm(loopContext.value, me.value.headerTimeout)
+                active.ifActive {
+                    loop.execute {
+                        if me.value.head == nil && loopContext.value.channel.isActive {
+                            me.value.arm(loopContext.value, me.value.headerTimeout)
+                        }
                     }
                 }
             }
@@ -128,15 +137,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private func refuse(_ context: ChannelHandlerContext, _ problem: HTTPProblem) {
         refused = true
         body = []
-        let writer = ChannelResponseWriter(channel: context.channel, keepAlive: false)
-        let channel = context.channel
-        Task {
-            await writer.fail(problem)
-            try? await channel.close()
-        }
+        let writer = ChannelResponseWriter(channel: context.channel, activity: active, keepAlive: false)
+        Task { await writer.fail(problem) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        active.end()
         disarm()
         running?.cancel()
         running = nil
@@ -165,10 +171,28 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     }
 }
 
+/// Whether a connection's channel is still active, shared with its requests' tasks. Shutdown
+/// closes every channel (each goes inactive on its event loop) before it stops the loop, so
+/// anything handed to the loop under `ifActive` reaches a loop that still runs; SwiftNIO
+/// refuses a task scheduled on a stopped loop ("Cannot schedule tasks on an EventLoop that has
+/// already shut down", a crash in later versions).
+final class ChannelActivity: Sendable {
+    private let active = Mutex(true)
+
+    /// Runs `body` if the channel is still active, holding the lock, so `end()` waits for it.
+    func ifActive(_ body: () -> Void) {
+        active.withLock { if $0 { body() } }
+    }
+
+    /// The channel went inactive (on its event loop, before shutdown stops the loop).
+    func end() { active.withLock { $0 = false } }
+}
+
 /// Writes a response on a channel from any thread; each write waits until the socket took it
-/// (so a slow reader slows generation, and a gone reader raises).
+/// (so a slow reader slows generation, and a gone reader raises, as does a closed channel).
 struct ChannelResponseWriter: HTTPResponseWriter {
     let channel: any Channel
+    let activity: ChannelActivity
     let keepAlive: Bool
     /// The request's version, which the answer keeps: an HTTP/1.0 client gets no chunked
     /// encoding (it cannot read it), its body ending where the connection closes.
@@ -179,19 +203,33 @@ struct ChannelResponseWriter: HTTPResponseWriter {
         h.add(name: "Content-Type", value: contentType)
         if contentType == "text/event-stream" { h.add(name: "Cache-Control", value: "no-cache") }
         h.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        try await channel.writeAndFlush(
-            HTTPServerResponsePart.head(
-                HTTPResponseHead(version: version, status: .init(statusCode: status), headers: h))
-        ).get()
+        try await send(.head(HTTPResponseHead(version: version, status: .init(statusCode: status), headers: h)))
     }
 
     func body(_ bytes: [UInt8]) async throws {
-        try await channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes)))).get()
+        try await send(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
     }
 
     func end() async throws {
-        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
-        if !keepAlive { try? await channel.close() }
+        try await send(.end(nil))
+        if !keepAlive {
+            let channel = self.channel
+            activity.ifActive { channel.close(promise: nil) }
+        }
+    }
+
+    /// Writes and flushes `part` and waits for the socket to take it. The write and the wait's
+    /// callback are both handed to the event loop under `activity`'s lock, or not at all.
+    private func send(_ part: HTTPServerResponsePart) async throws {
+        let channel = self.channel, activity = self.activity
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            var handed = false
+            activity.ifActive {
+                handed = true
+                channel.writeAndFlush(part).whenComplete { done.resume(with: $0) }
+            }
+            if !handed { done.resume(throwing: ChannelError.ioOnClosedChannel) }
+        }
     }
 
     /// A JSON error with `problem`'s status.
