@@ -271,6 +271,20 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
+/// Σ over the 16 sub-blocks of a super-block of sc[s] · (sub-block s's weights · x), in int32
+/// lanes: wl[q] and wh[q] hold the int16 weights of sub-blocks 2q and 2q + 1 (Q2_K's and Q3_K's
+/// quarters), x the 256 int16 activations.
+static inline __m256i k2_scaled_dot(const __m256i *wl, const __m256i *wh, const int16_t *x, const int32_t *sc) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int q = 0; q < 8; q++) {
+        const __m256i pl = _mm256_madd_epi16(wl[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q)));
+        const __m256i ph = _mm256_madd_epi16(wh[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q + 16)));
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * q])));
+        sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * q + 1])));
+    }
+    return sum;
+}
+
 /// One Q2_K row against NX activation rows (NX ≤ 2). Quarter j of half l holds weights
 /// 128l + 32j ... + 31 at bits 2j of qs[32l ...]: sub-blocks s = 8l + 2j and s + 1 (16 weights
 /// each, 4-bit scale and min). Lanes stay below 15·2·3·32767·8 < 2^24: the sums are exact.
@@ -291,18 +305,11 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
                     wh[4 * l + j] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1));           \
                 }                                                                                   \
             }                                                                                       \
+            int32_t sc[16];                                                                         \
+            for (int s = 0; s < 16; s++) sc[s] = b[i].scales[s] & 0xF;                              \
             const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
             for (int k = 0; k < NX; k++) {                                                          \
-                const int16_t *x = a[k][i].qs;                                                      \
-                __m256i sum = _mm256_setzero_si256();                                               \
-                for (int q = 0; q < 8; q++) {                                                       \
-                    const __m256i pl = _mm256_madd_epi16(wl[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q))); \
-                    const __m256i ph =                                                              \
-                        _mm256_madd_epi16(wh[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q + 16))); \
-                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(pl, _mm256_set1_epi32(b[i].scales[2 * q] & 0xF))); \
-                    sum = _mm256_add_epi32(                                                         \
-                        sum, _mm256_mullo_epi32(ph, _mm256_set1_epi32(b[i].scales[2 * q + 1] & 0xF))); \
-                }                                                                                   \
+                const __m256i sum = k2_scaled_dot(wl, wh, a[k][i].qs, sc);                          \
                 int64_t sm = 0;                                                                     \
                 for (int s = 0; s < 16; s++) sm += (int64_t)(b[i].scales[s] >> 4) * a[k][i].bsums[s]; \
                 acc[k] += a[k][i].d * (d * (float)hsum_epi32_exact(sum) - dmin * (float)sm);        \
@@ -337,18 +344,8 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
             int32_t sc[16];                                                                         \
             for (int s = 0; s < 16; s++) sc[s] = q3k_scale_avx2(&b[i], s);                          \
             const float d = _cvtsh_ss(b[i].d);                                                      \
-            for (int k = 0; k < NX; k++) {                                                          \
-                const int16_t *x = a[k][i].qs;                                                      \
-                __m256i sum = _mm256_setzero_si256();                                               \
-                for (int q = 0; q < 8; q++) {                                                       \
-                    const __m256i pl = _mm256_madd_epi16(wl[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q))); \
-                    const __m256i ph =                                                              \
-                        _mm256_madd_epi16(wh[q], _mm256_loadu_si256((const __m256i *)(x + 32 * q + 16))); \
-                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * q])));  \
-                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * q + 1]))); \
-                }                                                                                   \
-                acc[k] += d * a[k][i].d * (float)hsum_epi32_exact(sum);                             \
-            }                                                                                       \
+            for (int k = 0; k < NX; k++)                                                            \
+                acc[k] += d * a[k][i].d * (float)hsum_epi32_exact(k2_scaled_dot(wl, wh, a[k][i].qs, sc)); \
         }                                                                                           \
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
