@@ -65,7 +65,7 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
         float corr[NX];                                                                            \
         for (int k = 0; k < NX; k++) { acc[k] = _mm256_setzero_ps(); corr[k] = 0.0f; }             \
         for (int64_t i = 0; i < nb; i++) {                                                         \
-            TK_PREFETCH(&b[i]);                                                                    \
+            if ((i & 1) == 0) TK_PREFETCH(&b[i]); /* every other block: ~ one per 64-byte line */  \
             __m256i wl, wh; float d, m;                                                            \
             UNPACK                                                                                 \
             for (int k = 0; k < NX; k++) {                                                         \
@@ -77,17 +77,30 @@ static inline __m256i dot_w16(__m256i w_lo, __m256i w_hi, const int16_t *q) {
         for (int k = 0; k < NX; k++) out[k] = hsum256(acc[k]) + corr[k];                           \
     }
 
+/// A block's two adjacent halves (d and m) converted by one vcvtph2ps.
+static inline void half_pair(const uint16_t *dm, float *d, float *m) {
+    uint32_t bits;
+    memcpy(&bits, dm, 4);
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
+    *d = _mm_cvtss_f32(f);
+    *m = _mm_cvtss_f32(_mm_movehdup_ps(f));
+}
+
 #define UNPACK_Q8_0 { wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[i].qs)); \
                       wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[i].qs + 16))); \
                       d = _cvtsh_ss(b[i].d); m = 0.0f; (void)m; }
 #define UNPACK_U8(U) { const __m256i u_ = (U); wl = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(u_)); \
                        wh = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u_, 1)); }
 #define UNPACK_Q4_0 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = -8.0f * d; }
-#define UNPACK_Q4_1 { UNPACK_U8(unpack_nibbles(b[i].qs)) d = _cvtsh_ss(b[i].d); m = _cvtsh_ss(b[i].m); }
+#define UNPACK_Q4_1 { UNPACK_U8(unpack_nibbles(b[i].qs)) half_pair(&b[i].d, &d, &m); }
 #define UNPACK_Q5_0 { uint32_t qh; memcpy(&qh, b[i].qh, 4); \
                       UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), \
                                                 _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
                       d = _cvtsh_ss(b[i].d); m = -16.0f * d; }
+#define UNPACK_Q5_1 { uint32_t qh; memcpy(&qh, b[i].qh, 4); \
+                      UNPACK_U8(_mm256_or_si256(unpack_nibbles(b[i].qs), \
+                                                _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)))) \
+                      half_pair(&b[i].d, &d, &m); }
 
 /// IQ4_NL: each nibble indexes the 16 int8 values of kvalues (vpshufb), then as Q8_0.
 #define UNPACK_IQ4_NL { const __m128i tbl_ = _mm_loadu_si128((const __m128i *)tk_iq4nl_values); \
@@ -105,6 +118,8 @@ TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, 1, UNPACK_Q5_0)
 TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
+TK_ROW_KERNEL(row1_q5_1, blk_q5_1, 1, 1, UNPACK_Q5_1)
+TK_ROW_KERNEL(row2_q5_1, blk_q5_1, 2, 1, UNPACK_Q5_1)
 TK_ROW_KERNEL(row1_iq4_nl, blk_iq4_nl, 1, 0, UNPACK_IQ4_NL)
 TK_ROW_KERNEL(row2_iq4_nl, blk_iq4_nl, 2, 0, UNPACK_IQ4_NL)
 
@@ -399,7 +414,8 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         default: return;
         }
     }
-    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_IQ4_NL || k_type)) {
+    if (!(type == TK_Q8_0 || type == TK_Q4_0 || type == TK_Q4_1 || type == TK_Q5_0 || type == TK_Q5_1
+          || type == TK_IQ4_NL || k_type)) {
         for (int64_t r = 0; r < nrows; r++)
             for (int b = 0; b < nx; b++) y[b * ldy + r] = dot_q_generic_avx2(type, w + r * rb, xq + b * xq_stride, n);
         return;
@@ -416,6 +432,7 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, a, nb)
     TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, a, nb)
     TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, a, nb)
+    TK_MATVEC_CASE(TK_Q5_1, blk_q5_1, row1_q5_1, row2_q5_1, a, nb)
     TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, a, nb)
     default: return;
     }
