@@ -40,7 +40,16 @@ static const int8_t tk_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, 
 /// s = d·Σq, letting Q4_1/Q5_1 fold their minimum in and Q4_0/Q5_0 their offset.
 typedef struct { float d, s; int16_t qs[QK32]; } act_q16_32;
 /// Activations in 256-blocks for the K-quants, int16 likewise, with the sums of each 16 values.
-typedef struct { float d; int16_t qs[QKK]; int32_t bsums[QKK / 16]; } act_q16_K;
+/// Each int16 value is also kept split in bytes, qs = 256·xh + xl (xh signed, xl unsigned), so
+/// the AVX2 kernels multiply it into unsigned weight bytes with two vpmaddubsw (int8 speed, the
+/// int16 value exactly) instead of widening every weight to int16.
+typedef struct {
+    float d;
+    int16_t qs[QKK];
+    int32_t bsums[QKK / 16];
+    int8_t xh[QKK];
+    uint8_t xl[QKK];
+} act_q16_K;
 
 static_assert(sizeof(blk_q8_0) == 34, "q8_0 block");
 static_assert(sizeof(blk_q4_0) == 18, "q4_0 block");

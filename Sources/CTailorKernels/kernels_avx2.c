@@ -145,12 +145,6 @@ static inline int64_t hsum_epi64(__m256i w) {
 /// The eight lanes of v summed exactly.
 static inline int64_t hsum_epi32_exact(__m256i v) { return hsum_epi64(widen_epi32(v)); }
 
-/// 32 unsigned bytes times 32 int16 activations: 8 int32 lanes.
-static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
-    return dot_w16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)),
-                   _mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), x);
-}
-
 /// Q5_K's fifth bits: bit 2j of qh[l] tops lo[l], bit 2j+1 tops hi[l] (Q4_K has none).
 #define TK_K_HIGH_NONE(B, LO, HI, J)
 #define TK_K_HIGH_Q5(B, LO, HI, J)                                                                  \
@@ -161,8 +155,47 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         HI = _mm256_or_si256(HI, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh_, 2 * (J) + 1), one_), 4)); \
     }
 
-/// One Q4_K or Q5_K row against NX activation rows (NX ≤ 2). Q5_K's lanes stay below
-/// 4·31·32767·63·8 < 2^31.
+/// Q4_K's and Q5_K's eight 6-bit scales and mins (scale_min_k4 for every j at once) out of their
+/// 12 packed bytes: byte j of *sc is scale j, of *mn min j. Bytes 0-3 hold scales 0-3 and the
+/// top two bits of scales 4-7, bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of
+/// scales 4-7 (low) and mins 4-7 (high).
+static inline void k4_scales_mins(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, q, 4);
+    memcpy(&w1, q + 4, 4);
+    memcpy(&w2, q + 8, 4);
+    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
+    const uint32_t s_hi = (w2 & four) | (((w0 >> 6) & two) << 4);
+    const uint32_t m_hi = ((w2 >> 4) & four) | (((w1 >> 6) & two) << 4);
+    *sc = (w0 & six) | (uint64_t)s_hi << 32;
+    *mn = (w1 & six) | (uint64_t)m_hi << 32;
+}
+
+/// vpshufb control that copies int16 lane T of each 128-bit half to all eight of its lanes.
+#define TK_LANE16(T) _mm256_set1_epi16((short)(0x0100 + 0x0202 * (T)))
+
+/// The eight int32 lanes of v summed (callers bound them so the sum fits).
+static inline int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/// Σ w·x·s over 32 weights, x = 256·xh + xl: unsigned weight bytes w (each < 64) against the
+/// high bytes into *hi and against the low bytes into *lo, each pair of products scaled by the
+/// int16 lanes of s. vpmaddubsw's pair sums stay below 63·128·2 and 255·63·2 < 2^15: exact.
+static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, __m256i s, __m256i *hi, __m256i *lo) {
+    const __m256i ph = _mm256_maddubs_epi16(w, _mm256_loadu_si256((const __m256i *)xh));
+    const __m256i pl = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)xl), w);
+    *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(ph, s));
+    *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(pl, s));
+}
+
+/// One Q4_K or Q5_K row against NX activation rows (NX ≤ 2). Per super-block the integer sum is
+/// 256·H + L over the activations' high and low bytes; H's and L's lanes stay below
+/// 8·2·15810·63 < 2^24, their sums below 2^27, so the sum is exact and the float step the
+/// portable one.
 #define TK_Q4K_ROW(NAME, BLK, NX, HIGH)                                                             \
     static inline void NAME(const BLK *b, const act_q16_K *const *a, int64_t nb, float *out) {      \
         _Pragma("clang fp contract(off)")                                                           \
@@ -172,82 +205,93 @@ static inline __m256i dot_u8x32(__m256i u, const int16_t *x) {
         for (int64_t i = 0; i < nb; i++) {                                                          \
             TK_PREFETCH(&b[i]);                                                                     \
             const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
-            uint8_t s[8], m[8];                                                                     \
-            for (int j = 0; j < 8; j++) scale_min_k4_avx2(j, b[i].scales, &s[j], &m[j]);           \
-            __m256i lo[4], hi[4];                                                                   \
+            uint64_t sc8, mn8;                                                                      \
+            k4_scales_mins(b[i].scales, &sc8, &mn8);                                                \
+            const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8))); \
+            const __m256i mins = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8));          \
+            __m256i lo[4], hi[4], s[8];                                                             \
             for (int j = 0; j < 4; j++) {                                                           \
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
                 lo[j] = _mm256_and_si256(q, low4);                                                  \
                 hi[j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                            \
                 HIGH(b[i], lo[j], hi[j], j)                                                         \
+                s[2 * j] = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j));                             \
+                s[2 * j + 1] = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j + 1));                     \
             }                                                                                       \
             for (int k = 0; k < NX; k++) {                                                          \
-                const int16_t *x = a[k][i].qs;                                                      \
-                __m256i sum = _mm256_setzero_si256();                                               \
+                const int8_t *xh = a[k][i].xh;                                                      \
+                const uint8_t *xl = a[k][i].xl;                                                     \
+                __m256i sh = _mm256_setzero_si256(), sl = _mm256_setzero_si256();                   \
                 for (int j = 0; j < 4; j++) {                                                       \
-                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_set1_epi32(s[2 * j]),     \
-                                                                   dot_u8x32(lo[j], x + 64 * j)));  \
-                    sum = _mm256_add_epi32(sum, _mm256_mullo_epi32(_mm256_set1_epi32(s[2 * j + 1]), \
-                                                                   dot_u8x32(hi[j], x + 64 * j + 32))); \
+                    k_dot_split(lo[j], xh + 64 * j, xl + 64 * j, s[2 * j], &sh, &sl);               \
+                    k_dot_split(hi[j], xh + 64 * j + 32, xl + 64 * j + 32, s[2 * j + 1], &sh, &sl); \
                 }                                                                                   \
-                const int32_t *bs = a[k][i].bsums;                                                  \
-                int64_t sm = 0;                                                                     \
-                for (int j = 0; j < 4; j++)                                                         \
-                    sm += (int64_t)m[2 * j] * (bs[4 * j] + bs[4 * j + 1])                          \
-                        + (int64_t)m[2 * j + 1] * (bs[4 * j + 2] + bs[4 * j + 3]);                  \
-                acc[k] += a[k][i].d * (d * (float)hsum_epi32_exact(sum) - dmin * (float)sm);        \
+                /* sub-block t's sum of x is bsums[2t] + bsums[2t + 1]; hadd pairs them, in the */  \
+                /* order 0 1 4 5 | 2 3 6 7, which the permute restores */                           \
+                const __m256i bs = _mm256_permute4x64_epi64(                                        \
+                    _mm256_hadd_epi32(_mm256_loadu_si256((const __m256i *)a[k][i].bsums),           \
+                                      _mm256_loadu_si256((const __m256i *)(a[k][i].bsums + 8))), 0xD8); \
+                const int64_t si = 256 * (int64_t)hsum_epi32(sh) + hsum_epi32(sl);                  \
+                const int64_t sm = hsum_epi32(_mm256_mullo_epi32(mins, bs));                        \
+                acc[k] += a[k][i].d * (d * (float)si - dmin * (float)sm);                           \
             }                                                                                       \
         }                                                                                           \
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
-/// One Q6_K row against NX activation rows (NX ≤ 2).
+/// One Q6_K row against NX activation rows (NX ≤ 2): the unsigned 6-bit values q multiplied as
+/// Q4_K's, less 32·Σ_t sc_t·(sub-block t's sum of x) for the offset (q - 32). H's and L's lanes
+/// stay below 8·2·32130·128 < 2^27, their sums below 2^30; the correction below 2^31.
 #define TK_Q6K_ROW(NAME, NX)                                                                        \
     static inline void NAME(const blk_q6_K *b, const act_q16_K *const *a, int64_t nb, float *out) { \
         _Pragma("clang fp contract(off)")                                                           \
         float acc[NX];                                                                              \
         for (int k = 0; k < NX; k++) acc[k] = 0.0f;                                                 \
-        const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);                    \
-        const __m256i bias = _mm256_set1_epi8(32);                                                  \
+        const __m256i low4 = _mm256_set1_epi8(0xF), bits45 = _mm256_set1_epi8(0x30);               \
         for (int64_t i = 0; i < nb; i++) {                                                          \
             TK_PREFETCH(&b[i]);                                                                     \
             TK_PREFETCH((const uint8_t *)&b[i] + 64);                                               \
-            /* w[h][g]: the 32 signed weights (q - 32) of quarter g of half h, as int8 */          \
-            __m256i w[2][4];                                                                        \
+            TK_PREFETCH((const uint8_t *)&b[i] + 128);                                              \
+            /* w[h][g]: the 32 unsigned values of quarter g of half h; s[h][g] their scales */      \
+            __m256i w[2][4], s[2][4];                                                               \
             for (int h = 0; h < 2; h++) {                                                           \
                 const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b[i].ql + 64 * h));         \
                 const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b[i].ql + 64 * h + 32));    \
                 const __m256i qh = _mm256_loadu_si256((const __m256i *)(b[i].qh + 32 * h));         \
-                const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4);                \
-                const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), low2), 4); \
-                const __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4); \
-                const __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4); \
-                w[h][0] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, low4), h0), bias); \
-                w[h][1] = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, low4), h1), bias); \
-                w[h][2] = _mm256_sub_epi8(                                                          \
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), h2), bias);   \
-                w[h][3] = _mm256_sub_epi8(                                                          \
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), h3), bias);   \
+                /* bit pair p of each qh byte moved to bits 4-5 (what a 16-bit shift carries */   \
+                /* across the byte edge is masked off) */                                           \
+                const __m256i h0 = _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45);              \
+                const __m256i h1 = _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45);              \
+                const __m256i h2 = _mm256_and_si256(qh, bits45);                                    \
+                const __m256i h3 = _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45);              \
+                w[h][0] = _mm256_or_si256(_mm256_and_si256(l0, low4), h0);                          \
+                w[h][1] = _mm256_or_si256(_mm256_and_si256(l1, low4), h1);                          \
+                w[h][2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), h2);    \
+                w[h][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), h3);    \
+                /* quarter g's first 16 values take scale 8h + 2g, the next 16 scale 8h + 2g + 1 */ \
+                const __m256i sc = _mm256_broadcastsi128_si256(                                     \
+                    _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b[i].scales + 8 * h))));    \
+                for (int g = 0; g < 4; g++)                                                         \
+                    s[h][g] = _mm256_shuffle_epi8(                                                  \
+                        sc, _mm256_set_m128i(_mm256_castsi256_si128(TK_LANE16(2 * g + 1)),          \
+                                             _mm256_castsi256_si128(TK_LANE16(2 * g))));            \
             }                                                                                       \
+            const __m256i sc_lo = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)b[i].scales)); \
+            const __m256i sc_hi = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].scales + 8))); \
             const float d = _cvtsh_ss(b[i].d);                                                      \
             for (int k = 0; k < NX; k++) {                                                          \
-                __m256i sum64 = _mm256_setzero_si256();                                             \
-                for (int h = 0; h < 2; h++) {                                                       \
-                    const int16_t *x = a[k][i].qs + 128 * h;                                        \
-                    const int8_t *sc = b[i].scales + 8 * h;                                         \
-                    for (int g = 0; g < 4; g++) {                                                   \
-                        const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w[h][g]));   \
-                        const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w[h][g], 1)); \
-                        const __m256i pl = _mm256_madd_epi16(wl, _mm256_loadu_si256((const __m256i *)(x + 32 * g))); \
-                        const __m256i ph =                                                          \
-                            _mm256_madd_epi16(wh, _mm256_loadu_si256((const __m256i *)(x + 32 * g + 16))); \
-                        const __m256i pair = _mm256_add_epi32(                                      \
-                            _mm256_mullo_epi32(pl, _mm256_set1_epi32(sc[2 * g])),                   \
-                            _mm256_mullo_epi32(ph, _mm256_set1_epi32(sc[2 * g + 1])));              \
-                        sum64 = _mm256_add_epi64(sum64, widen_epi32(pair));                         \
-                    }                                                                               \
-                }                                                                                   \
-                acc[k] += d * a[k][i].d * (float)hsum_epi64(sum64);                                 \
+                __m256i sh = _mm256_setzero_si256(), sl = _mm256_setzero_si256();                   \
+                for (int h = 0; h < 2; h++)                                                         \
+                    for (int g = 0; g < 4; g++)                                                     \
+                        k_dot_split(w[h][g], a[k][i].xh + 128 * h + 32 * g, a[k][i].xl + 128 * h + 32 * g, \
+                                    s[h][g], &sh, &sl);                                             \
+                const int32_t *bs = a[k][i].bsums;                                                  \
+                const __m256i off = _mm256_add_epi32(                                               \
+                    _mm256_mullo_epi32(sc_lo, _mm256_loadu_si256((const __m256i *)bs)),             \
+                    _mm256_mullo_epi32(sc_hi, _mm256_loadu_si256((const __m256i *)(bs + 8))));      \
+                const int64_t si = 256 * (int64_t)hsum_epi32(sh) + hsum_epi32(sl)                   \
+                                   - 32 * (int64_t)hsum_epi32(off);                                 \
+                acc[k] += d * a[k][i].d * (float)si;                                                \
             }                                                                                       \
         }                                                                                           \
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
