@@ -174,12 +174,12 @@ static inline void k4_scales_mins(const uint8_t *q, uint64_t *sc, uint64_t *mn) 
 /// vpshufb control that copies int16 lane T of each 128-bit half to all eight of its lanes.
 #define TK_LANE16(T) _mm256_set1_epi16((short)(0x0100 + 0x0202 * (T)))
 
-/// The eight int32 lanes of v summed (callers bound them so the sum fits).
-static inline int32_t hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
+/// The lane sums of a, b and c in lanes 0, 1 and 2, by one reduction tree (callers bound the
+/// lanes so the sums fit).
+static inline __m128i hsum3_epi32(__m256i a, __m256i b, __m256i c) {
+    const __m256i ab = _mm256_hadd_epi32(a, b);              // a01 a23 b01 b23 | a45 a67 b45 b67
+    const __m256i t = _mm256_hadd_epi32(ab, _mm256_hadd_epi32(c, c));   // a0-3 b0-3 c0-3 c0-3 | ...
+    return _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
 }
 
 /// Σ w·x·s over 32 weights, x = 256·xh + xl: unsigned weight bytes w (each < 64) against the
@@ -231,8 +231,9 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
                 const __m256i bs = _mm256_permute4x64_epi64(                                        \
                     _mm256_hadd_epi32(_mm256_loadu_si256((const __m256i *)a[k][i].bsums),           \
                                       _mm256_loadu_si256((const __m256i *)(a[k][i].bsums + 8))), 0xD8); \
-                const int64_t si = 256 * (int64_t)hsum_epi32(sh) + hsum_epi32(sl);                  \
-                const int64_t sm = hsum_epi32(_mm256_mullo_epi32(mins, bs));                        \
+                const __m128i t = hsum3_epi32(sh, sl, _mm256_mullo_epi32(mins, bs));                \
+                const int64_t si = 256 * (int64_t)_mm_cvtsi128_si32(t) + _mm_extract_epi32(t, 1);   \
+                const int64_t sm = _mm_extract_epi32(t, 2);                                         \
                 acc[k] += a[k][i].d * (d * (float)si - dmin * (float)sm);                           \
             }                                                                                       \
         }                                                                                           \
@@ -289,8 +290,9 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
                 const __m256i off = _mm256_add_epi32(                                               \
                     _mm256_mullo_epi32(sc_lo, _mm256_loadu_si256((const __m256i *)bs)),             \
                     _mm256_mullo_epi32(sc_hi, _mm256_loadu_si256((const __m256i *)(bs + 8))));      \
-                const int64_t si = 256 * (int64_t)hsum_epi32(sh) + hsum_epi32(sl)                   \
-                                   - 32 * (int64_t)hsum_epi32(off);                                 \
+                const __m128i t = hsum3_epi32(sh, sl, off);                                         \
+                const int64_t si = 256 * (int64_t)_mm_cvtsi128_si32(t) + _mm_extract_epi32(t, 1)    \
+                                   - 32 * (int64_t)_mm_extract_epi32(t, 2);                         \
                 acc[k] += d * a[k][i].d * (float)si;                                                \
             }                                                                                       \
         }                                                                                           \
