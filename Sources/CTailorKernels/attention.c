@@ -22,31 +22,45 @@ static const tk_attention_seq *locate(const attn_job *j, int64_t u, int64_t *loc
     return NULL;
 }
 
+int tk_attention_scratch_rows(int n_head, int n_kv) {
+    const int group = n_kv > 0 ? n_head / n_kv : 1;
+    return group < 1 ? 1 : (group > TK_ATTEND_GROUP_MAX ? TK_ATTEND_GROUP_MAX : group);
+}
+
 static void attn_run(void *p, int ith, int nth) {
     const attn_job *j = p;
     const tk_vtable *vt = tk_active();
-    float *s = j->scratch + (size_t)ith * (size_t)j->n_ctx;
-    const int group = j->n_head / j->n_kv;
+    const int group = j->n_head / j->n_kv, part = tk_attention_scratch_rows(j->n_head, j->n_kv);
+    float *s = j->scratch + (size_t)ith * (size_t)part * (size_t)j->n_ctx;
     // Units go out in runs of `group` (the query heads sharing one KV head, adjacent in unit
-    // order), the runs round-robin over every sequence: a thread reads a KV head's keys and
-    // values from memory once and its other query heads find them in cache, and CoPe's two rows
-    // share out together, where one call per row would idle a thread whenever n_head is odd.
+    // order), the runs round-robin over every sequence: a thread attends a KV head's query heads
+    // together (in parts of at most TK_ATTEND_GROUP_MAX), reading its keys and values from
+    // memory once, and CoPe's two rows share out together, where one call per row would idle a
+    // thread whenever n_head is odd.
     const int64_t runs = j->total / group;
+    const float *qs[TK_ATTEND_GROUP_MAX];
+    float *outs[TK_ATTEND_GROUP_MAX];
     for (int64_t c = ith; c < runs; c += nth)
-    for (int64_t t = c * group; t < (c + 1) * group; t++) {
+    for (int64_t t0 = c * group; t0 < (c + 1) * group; t0 += part) {
         int64_t u;
-        const tk_attention_seq *sq = locate(j, t, &u);
-        const int i = (int)(u / j->n_head), h = (int)(u % j->n_head), kvh = h / group;
+        const tk_attention_seq *sq = locate(j, t0, &u);
+        const int i = (int)(u / j->n_head), h0 = (int)(u % j->n_head), kvh = h0 / group;
+        const int heads = (int)((c + 1) * group - t0 < part ? (c + 1) * group - t0 : part);
         const int64_t pos = sq->pos0 + i;
         const int64_t lo = (j->window > 0 && pos - j->window + 1 > 0) ? pos - j->window + 1 : 0;
-        const float *qi = sq->q + i * j->ldq + (int64_t)h * j->hd;
-        float *o = sq->out + i * j->ldo + (int64_t)h * j->hd;
-        const int64_t kvoff = (int64_t)kvh * j->kv_head_stride;
-        vt->attend(qi, sq->k + kvoff, sq->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, j->softcap, s, o);
-        if (j->probs) {   // only single-sequence calls carry probs (tk_attention)
-            float *pr = j->probs + ((int64_t)i * j->n_head + h) * j->n_ctx;
-            for (int64_t key = 0; key < j->n_ctx; key++) pr[key] = (key >= lo && key <= pos) ? s[key] : 0.0f;
+        for (int g = 0; g < heads; g++) {
+            qs[g] = sq->q + i * j->ldq + (int64_t)(h0 + g) * j->hd;
+            outs[g] = sq->out + i * j->ldo + (int64_t)(h0 + g) * j->hd;
         }
+        const int64_t kvoff = (int64_t)kvh * j->kv_head_stride;
+        vt->attend_group(qs, heads, sq->k + kvoff, sq->v + kvoff, j->ldkv, lo, pos, j->hd, j->scale, j->softcap, s,
+                         j->n_ctx, outs);
+        if (j->probs)   // only single-sequence calls carry probs (tk_attention)
+            for (int g = 0; g < heads; g++) {
+                const float *sg = s + (int64_t)g * j->n_ctx;
+                float *pr = j->probs + ((int64_t)i * j->n_head + h0 + g) * j->n_ctx;
+                for (int64_t key = 0; key < j->n_ctx; key++) pr[key] = (key >= lo && key <= pos) ? sg[key] : 0.0f;
+            }
     }
 }
 

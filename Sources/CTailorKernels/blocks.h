@@ -64,6 +64,10 @@ static_assert(sizeof(blk_q6_K) == 210, "q6_K block");
 static_assert(sizeof(blk_iq4_nl) == 18, "iq4_nl block");
 static_assert(sizeof(blk_iq4_xs) == 136, "iq4_xs block");
 
+/// The most query heads one attend_group call takes; a larger group (multi-query attention)
+/// goes in parts.
+#define TK_ATTEND_GROUP_MAX 16
+
 /// The per-variant function table. One instance is built portable, one with AVX2.
 typedef struct {
     void (*dequant_row)(int type, const void *src, float *dst, int64_t n);
@@ -78,9 +82,14 @@ typedef struct {
     /// dequantized block by block on the fly): the exact path.
     float (*dot_f)(int type, const void *w, const float *x, int64_t n);
     float (*dot_f32)(const float *a, const float *b, int64_t n);
-    /// Attention of one (query row, head) against the cache; see tk_attention.
-    void (*attend)(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
-                   int hd, float scale, float softcap, float *scores, float *out);
+    /// Attention of `group` query heads of one query row that share a KV head, against keys
+    /// lo..hi of the cache (see tk_attention): q[g] and out[g] are head g's query and output,
+    /// scores + g·lds its score row (indexed by key, normalized probabilities on return). Each
+    /// head's arithmetic is that of attending alone; the group only shares the reads of keys and
+    /// values, which then come from memory once instead of once per head.
+    void (*attend_group)(const float *const *q, int group, const float *k, const float *v, int64_t ldkv,
+                         int64_t lo, int64_t hi, int hd, float scale, float softcap, float *scores, int64_t lds,
+                         float *const *out);
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);
     /// log Σ exp(x[i]) over a logit row, and its max; see tk_logsumexp.
     float (*logsumexp)(const float *x, int64_t n, float *max_out);

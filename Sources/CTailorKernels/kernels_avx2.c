@@ -569,19 +569,27 @@ static void gemm_nt_small_avx2(int64_t m, int64_t n, int64_t k, float alpha, con
         }
 }
 
-/// One (query, head) of attention (see attend_scalar for the contract). Scores come eight keys
-/// at a time, their dot products accumulated side by side and reduced together (one horizontal
-/// reduction per eight keys instead of one per key); the weighted sum of values keeps up to 64
-/// output dimensions in eight registers across all keys instead of reloading and storing the
-/// output for every key. Head sizes that are not a multiple of 8 take the scalar copy.
-static void attend_avx2(const float *q, const float *k, const float *v, int64_t ldkv, int64_t lo, int64_t hi,
-                        int hd, float scale, float softcap, float *s, float *out) {
-    if (hd % 8 != 0) { attend_scalar_avx2(q, k, v, ldkv, lo, hi, hd, scale, softcap, s, out); return; }
+/// The query heads of one query row that share a KV head (see tk_vtable.attend_group; at most
+/// TK_ATTEND_GROUP_MAX of them). Scores come eight keys at a time, their dot products accumulated
+/// side by side and reduced together (one horizontal reduction per eight keys instead of one
+/// per key), every head of the group scored against those eight keys while they are in L1; the
+/// weighted sum of values keeps up to 64 output dimensions in eight registers across a chunk of
+/// 32 value rows, which every head then reads from L1. Each head's operations and their order
+/// are those of attending alone, so the group changes which reads hit the cache, not a result.
+/// Head sizes that are not a multiple of 8 take the scalar copy.
+static void attend_group_avx2(const float *const *q, int group, const float *k, const float *v, int64_t ldkv,
+                              int64_t lo, int64_t hi, int hd, float scale, float softcap, float *s, int64_t lds,
+                              float *const *out) {
+    if (hd % 8 != 0) {
+        for (int g = 0; g < group; g++)
+            attend_scalar_avx2(q[g], k, v, ldkv, lo, hi, hd, scale, softcap, s + g * lds, out[g]);
+        return;
+    }
     const int64_t n = hi - lo + 1;
-    float *sc = s + lo;                       // [n] scores, then probabilities
     const float *k0 = k + lo * ldkv, *v0 = v + lo * ldkv;
     const __m256 vscale = _mm256_set1_ps(scale);
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    __m256 vmax[TK_ATTEND_GROUP_MAX];
+    for (int g = 0; g < group; g++) vmax[g] = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
         // A long context's keys are far out of L2, and with ldkv > hd (training's position-major
@@ -591,46 +599,62 @@ static void attend_avx2(const float *q, const float *k, const float *v, int64_t 
             for (int t = 0; t < 8; t++)
                 for (int d = 0; d < hd; d += 16)
                     _mm_prefetch((const char *)(k0 + (j + 16 + t) * ldkv + d), _MM_HINT_T0);
-        __m256 acc[8];
-        for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
-        for (int d = 0; d < hd; d += 8) {
-            const __m256 qv = _mm256_loadu_ps(q + d);
-            for (int t = 0; t < 8; t++) acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + (j + t) * ldkv + d), acc[t]);
+        for (int g = 0; g < group; g++) {
+            __m256 acc[8];
+            for (int t = 0; t < 8; t++) acc[t] = _mm256_setzero_ps();
+            for (int d = 0; d < hd; d += 8) {
+                const __m256 qv = _mm256_loadu_ps(q[g] + d);
+                for (int t = 0; t < 8; t++)
+                    acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + (j + t) * ldkv + d), acc[t]);
+            }
+            const __m256 sv = _mm256_mul_ps(hsum8x8(acc), vscale);
+            _mm256_storeu_ps(s + g * lds + lo + j, sv);
+            vmax[g] = _mm256_max_ps(vmax[g], sv);
         }
-        const __m256 sv = _mm256_mul_ps(hsum8x8(acc), vscale);
-        _mm256_storeu_ps(sc + j, sv);
-        vmax = _mm256_max_ps(vmax, sv);
     }
-    float lanes[8], mx = -INFINITY;
-    _mm256_storeu_ps(lanes, vmax);
-    for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
-    for (; j < n; j++) {
-        sc[j] = dot_f32_avx2(q, k0 + j * ldkv, hd) * scale;
-        mx = sc[j] > mx ? sc[j] : mx;
+    for (int g = 0; g < group; g++) {
+        float *sc = s + g * lds + lo;   // [n] scores, then probabilities
+        float lanes[8], mx = -INFINITY;
+        _mm256_storeu_ps(lanes, vmax[g]);
+        for (int t = 0; t < 8; t++) mx = lanes[t] > mx ? lanes[t] : mx;
+        for (int64_t r = j; r < n; r++) {
+            sc[r] = dot_f32_avx2(q[g], k0 + r * ldkv, hd) * scale;
+            mx = sc[r] > mx ? sc[r] : mx;
+        }
+        if (softcap > 0.0f) mx = tk_softcap_scores(sc, n, softcap, mx);
+        const float inv = 1.0f / exp_normalize_avx2(sc, n, mx);
+        for (int64_t r = 0; r < n; r++) sc[r] *= inv;
     }
-    if (softcap > 0.0f) mx = tk_softcap_scores(sc, n, softcap, mx);
-    const float inv = 1.0f / exp_normalize_avx2(sc, n, mx);
-    for (j = 0; j < n; j++) sc[j] *= inv;
+    enum { CHUNK = 32 };   // value rows read from memory once per chunk for every head
     for (int d0 = 0; d0 < hd; d0 += 64) {
         const int w = (hd - d0 < 64 ? hd - d0 : 64) / 8;   // output vectors in this chunk
-        __m256 o[8];
-        for (int t = 0; t < 8; t++) o[t] = _mm256_setzero_ps();
-        if (w == 8) {   // a full chunk: a constant trip count keeps o[] in registers
-            for (j = 0; j < n; j++) {
-                const __m256 p = _mm256_set1_ps(sc[j]);
-                const float *vr = v0 + j * ldkv + d0;
-                if (j + 16 < n)   // value rows 16 ahead, as for the keys
-                    for (int t = 0; t < 64; t += 16) _mm_prefetch((const char *)(vr + 16 * ldkv + t), _MM_HINT_T0);
-                for (int t = 0; t < 8; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
-            }
-        } else {
-            for (j = 0; j < n; j++) {
-                const __m256 p = _mm256_set1_ps(sc[j]);
-                const float *vr = v0 + j * ldkv + d0;
-                for (int t = 0; t < w; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
+        for (int g = 0; g < group; g++)
+            for (int t = 0; t < w; t++) _mm256_storeu_ps(out[g] + d0 + 8 * t, _mm256_setzero_ps());
+        for (int64_t j0 = 0; j0 < n; j0 += CHUNK) {
+            const int64_t j1 = j0 + CHUNK < n ? j0 + CHUNK : n;
+            for (int g = 0; g < group; g++) {
+                const float *sc = s + g * lds + lo;
+                __m256 o[8];
+                for (int t = 0; t < w; t++) o[t] = _mm256_loadu_ps(out[g] + d0 + 8 * t);
+                if (w == 8) {   // a full chunk: a constant trip count keeps o[] in registers
+                    for (int64_t r = j0; r < j1; r++) {
+                        const __m256 p = _mm256_set1_ps(sc[r]);
+                        const float *vr = v0 + r * ldkv + d0;
+                        if (g == 0 && r + 16 < n)   // value rows 16 ahead, as for the keys
+                            for (int t = 0; t < 64; t += 16)
+                                _mm_prefetch((const char *)(vr + 16 * ldkv + t), _MM_HINT_T0);
+                        for (int t = 0; t < 8; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
+                    }
+                } else {
+                    for (int64_t r = j0; r < j1; r++) {
+                        const __m256 p = _mm256_set1_ps(sc[r]);
+                        const float *vr = v0 + r * ldkv + d0;
+                        for (int t = 0; t < w; t++) o[t] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * t), o[t]);
+                    }
+                }
+                for (int t = 0; t < w; t++) _mm256_storeu_ps(out[g] + d0 + 8 * t, o[t]);
             }
         }
-        for (int t = 0; t < w; t++) _mm256_storeu_ps(out + d0 + 8 * t, o[t]);
     }
 }
 

@@ -136,7 +136,7 @@ void tk_exp_shift_scale(float *x, int64_t n, float shift, float scale);
 ///   k, v: [n_ctx][n_kv*head_dim], row stride ldkv      (cache rows 0 ... pos0+nq-1 filled)
 ///   out:  [nq][n_head*head_dim], row stride ldo
 ///   probs: optional [nq][n_head][n_ctx] attention probabilities, kept for training; NULL in decode
-///   scratch: nthreads * n_ctx floats
+///   scratch: nthreads * tk_attention_scratch_rows(n_head, n_kv) * n_ctx floats
 /// A query at position p sees keys j with j <= p and, when window > 0, p - j < window.
 /// Head h reads KV head h / (n_head / n_kv) (grouped-query attention). Scores are scale·q·k,
 /// soft-capped to softcap·tanh(score/softcap) when softcap > 0 (Gemma 2), then softmaxed.
@@ -144,6 +144,11 @@ void tk_attention(tk_pool *pool, const float *q, int64_t ldq, int nq, int64_t po
                   const float *k, const float *v, int64_t ldkv, int n_head, int n_kv,
                   int head_dim, float scale, float softcap, int window, float *out, int64_t ldo,
                   float *probs, int64_t n_ctx, float *scratch);
+
+/// Score rows of n_ctx floats each thread of tk_attention and tk_attention_seqs needs: one per
+/// query head of a KV head's group (at most 16), which a thread attends together so that the
+/// group's keys and values are read from memory once.
+int tk_attention_scratch_rows(int n_head, int n_kv);
 
 /// One sequence of a tk_attention_seqs call: its new query rows and its own KV cache.
 ///   q:   [nq][n_head*head_dim]   (query i sits at position pos0 + i)

@@ -82,7 +82,7 @@ public final class InferenceContext {
     private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
     private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
     private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
-    private let attScratch: UnsafeMutablePointer<Float>  // threads × maxContext
+    private let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int>  // maxLogitRows   batch row of each logit row
     private let loraT: UnsafeMutablePointer<Float>  // N × maxLoRARank   A·x of the rows being adapted
@@ -150,7 +150,8 @@ public final class InferenceContext {
         logitBuf = floats(self.maxLogitRows * c.vocabSize)
         loraT = floats(n * self.maxLoRARank)
         tiles = floats(self.threads * tileRows * maxCols)
-        attScratch = floats(self.threads * self.maxContext)
+        let scoreRows = Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount)))
+        attScratch = floats(self.threads * scoreRows * self.maxContext)
         let quantRows = max(min(n, 64), self.maxLogitRows)
         let qbytes =
             model.weights.allLinears.map {

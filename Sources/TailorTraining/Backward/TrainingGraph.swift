@@ -76,7 +76,7 @@ public final class TrainingGraph {
     let loraTmp: UnsafeMutablePointer<Float>  // T × maxAdapterRank   dy·B of an adapted projection
     let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
     let partial: UnsafeMutablePointer<Float>  // threads × T × maxCols   per-thread sums of Wᵀ·dy
-    let attScratch: UnsafeMutablePointer<Float>  // threads × T
+    let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × T
     let branchK: UnsafeMutablePointer<Float>  // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
     let branchV: UnsafeMutablePointer<Float>  // T × kvDim  and values
     let loraScratchRank: Int
@@ -137,7 +137,8 @@ public final class TrainingGraph {
         loraTmp = arena.floats(t * loraScratchRank)
         tiles = arena.floats(self.threads * tileRows * maxCols)
         partial = arena.floats(self.threads * t * maxCols)
-        attScratch = arena.floats(self.threads * t)
+        attScratch = arena.floats(
+            self.threads * Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount))) * t)
         branchK = arena.floats(t * c.kvDim); branchV = arena.floats(t * c.kvDim)
     }
 

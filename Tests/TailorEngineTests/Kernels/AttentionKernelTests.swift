@@ -51,14 +51,15 @@ final class AttentionKernelTests: XCTestCase {
         // SmolLM2's and Qwen's head shapes, a head size that is not a multiple of 8, Gemma's 256;
         // contexts around the 8-key edges; a sliding window; scores soft-capped or not (the
         // scores reach ±8 here, so a cap of 1.5 bends most of them).
-        for (heads, kv, hd) in [(9, 3, 64), (14, 2, 64), (4, 2, 12), (2, 1, 256)] {
+        // 18 heads over one KV head (multi-query) attend in parts of 16 and 2.
+        for (heads, kv, hd) in [(9, 3, 64), (14, 2, 64), (4, 2, 12), (2, 1, 256), (18, 1, 16)] {
             let shapes = [(1, 0), (7, 0), (8, 0), (9, 0), (83, 0), (83, 16)]
             for (context, window, softcap) in shapes.flatMap({ cw in [Float(0), 1.5].map { (cw.0, cw.1, $0) } }) {
                 let queries = min(3, context), pos0 = context - queries
                 let c = Case(heads: heads, kvHeads: kv, headDim: hd, context: context, queries: queries, rng: &rng)
                 var out = [Float](repeating: 0, count: queries * c.qDim)
                 var probs = [Float](repeating: -1, count: queries * heads * context)
-                var scratch = [Float](repeating: 0, count: 2 * context)
+                var scratch = [Float](repeating: 0, count: Self.scratch(heads, kv, context))
                 let scale = 1 / Float(hd).squareRoot()
                 tk_attention(
                     pool, c.q, Int64(c.qDim), Int32(queries), Int64(pos0), c.k, c.v, Int64(c.kvDim), Int32(heads),
@@ -87,6 +88,57 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
+    /// Scratch floats for two threads.
+    static func scratch(_ heads: Int, _ kv: Int, _ context: Int) -> Int {
+        2 * Int(tk_attention_scratch_rows(Int32(heads), Int32(kv))) * context
+    }
+
+    /// The query heads sharing a KV head attend together, reading its keys and values once; each
+    /// head's output and probabilities must equal, bit for bit, what the head gives attending
+    /// alone (a call with one head over one KV head), on both kernel paths.
+    func testAGroupOfHeadsEqualsEachHeadAlone() {
+        var rng = SeededGenerator(seed: 21)
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        defer { tk_force_portable(false) }
+        for portable in [false, true] {
+            tk_force_portable(portable)
+            for (heads, hd, context, window) in [(3, 64, 70, 0), (7, 64, 301, 0), (18, 16, 45, 9), (4, 12, 20, 0)] {
+                let c = Case(heads: heads, kvHeads: 1, headDim: hd, context: context, queries: 2, rng: &rng)
+                var out = [Float](repeating: 0, count: 2 * c.qDim)
+                var probs = [Float](repeating: 0, count: 2 * heads * context)
+                var scratch = [Float](repeating: 0, count: Self.scratch(heads, 1, context))
+                tk_attention(
+                    pool, c.q, Int64(c.qDim), 2, Int64(context - 2), c.k, c.v, Int64(hd), Int32(heads), 1, Int32(hd),
+                    0.125, 0, Int32(window), &out, Int64(c.qDim), &probs, Int64(context), &scratch)
+                for h in 0..<heads {
+                    var alone = [Float](repeating: 0, count: 2 * hd)
+                    var aloneProbs = [Float](repeating: 0, count: 2 * context)
+                    // Head h's queries alone: row i at q[i * qDim + h * hd].
+                    var q: [Float] = []
+                    for i in 0..<2 {
+                        let start = i * c.qDim + h * hd
+                        q += c.q[start..<(start + hd)]
+                    }
+                    tk_attention(
+                        pool, q, Int64(hd), 2, Int64(context - 2), c.k, c.v, Int64(hd), 1, 1, Int32(hd), 0.125, 0,
+                        Int32(window), &alone, Int64(hd), &aloneProbs, Int64(context), &scratch)
+                    for i in 0..<2 {
+                        let start = i * c.qDim + h * hd, row = (i * heads + h) * context
+                        XCTAssertEqual(
+                            out[start..<(start + hd)].map(\.bitPattern),
+                            alone[(i * hd)..<((i + 1) * hd)].map(\.bitPattern),
+                            "portable \(portable), \(heads) heads, hd \(hd), head \(h), query \(i)")
+                        XCTAssertEqual(
+                            probs[row..<(row + context)].map(\.bitPattern),
+                            aloneProbs[(i * context)..<((i + 1) * context)].map(\.bitPattern),
+                            "probabilities: portable \(portable), \(heads) heads, head \(h), query \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     /// CoPe's two rows (and a batch's users) attend in one call; each sequence must get what a
     /// call of its own gives, bit for bit, whatever the other sequences hold.
     func testSequencesCallEqualsOneCallPerSequence() {
@@ -99,7 +151,7 @@ final class AttentionKernelTests: XCTestCase {
             Case(heads: heads, kvHeads: kv, headDim: hd, context: $0.pos0 + $0.nq, queries: $0.nq, rng: &rng)
         }
         let qDim = heads * hd, kvDim = kv * hd
-        var scratch = [Float](repeating: 0, count: 2 * maxContext)
+        var scratch = [Float](repeating: 0, count: Self.scratch(heads, kv, maxContext))
         let outs = cases.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.q.count) }
         let qs = cases.map { c in UnsafeMutablePointer<Float>.allocate(capacity: c.q.count).initialized(from: c.q) }
         let ks = cases.map { c in UnsafeMutablePointer<Float>.allocate(capacity: c.k.count).initialized(from: c.k) }
@@ -140,7 +192,7 @@ final class AttentionKernelTests: XCTestCase {
                 }
             }
         }
-        var scratch = [Float](repeating: 0, count: 2 * maxContext)
+        var scratch = [Float](repeating: 0, count: Self.scratch(heads, kv, maxContext))
         var positionMajor = [Float](repeating: 0, count: c.qDim), headMajor = positionMajor
         for window in [0, 50] {
             c.q.withUnsafeBufferPointer { q in
