@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <assert.h>
+#include <string.h>
 
 #define QK32 32   // elements per block of the 32-element formats
 #define QKK 256   // elements per super-block of the K-quants
@@ -25,6 +26,25 @@ typedef struct { uint8_t scales[QKK / 16]; uint8_t qs[QKK / 4]; uint16_t d, dmin
 /// 6-bit scales (4 low bits in scales[0..7], 2 high in scales[8..11]) offset by 32:
 /// x = d*(sc-32)*q.
 typedef struct { uint8_t hmask[QKK / 8]; uint8_t qs[QKK / 4]; uint8_t scales[12]; uint16_t d; } blk_q3_K;
+/// Q4_K's and Q5_K's eight 6-bit sub-block scales and minimums out of their 12 packed `scales`
+/// bytes: bytes 0-3 hold scales 0-3 in their low six bits and the top two bits of scales 4-7,
+/// bytes 4-7 the same for the minimums, bytes 8-11 the low nibbles of scales 4-7 (low half) and
+/// of minimums 4-7 (high half). Word operations decode four sub-blocks at a time.
+static inline void tk_k4_scales_mins(const uint8_t *q, uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, q, 4);
+    memcpy(&w1, q + 4, 4);
+    memcpy(&w2, q + 8, 4);
+    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
+    const uint32_t s_lo = w0 & six, m_lo = w1 & six;
+    const uint32_t s_hi = (w2 & four) | (((w0 >> 6) & two) << 4);
+    const uint32_t m_hi = ((w2 >> 4) & four) | (((w1 >> 6) & two) << 4);
+    memcpy(sc, &s_lo, 4);
+    memcpy(sc + 4, &s_hi, 4);
+    memcpy(mn, &m_lo, 4);
+    memcpy(mn + 4, &m_hi, 4);
+}
+
 /// The "imatrix" 4-bit formats: each nibble indexes a fixed non-linear table of int8 values.
 typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_iq4_nl;                // x = d*kv[q]
 /// 8 sub-blocks of 32, each with a 6-bit scale (4 low bits in scales_l, 2 high in scales_h)

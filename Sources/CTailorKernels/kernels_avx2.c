@@ -155,22 +155,6 @@ static inline int64_t hsum_epi32_exact(__m256i v) { return hsum_epi64(widen_epi3
         HI = _mm256_or_si256(HI, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh_, 2 * (J) + 1), one_), 4)); \
     }
 
-/// Q4_K's and Q5_K's eight 6-bit scales and mins (scale_min_k4 for every j at once) out of their
-/// 12 packed bytes: byte j of *sc is scale j, of *mn min j. Bytes 0-3 hold scales 0-3 and the
-/// top two bits of scales 4-7, bytes 4-7 the same for the mins, bytes 8-11 the low nibbles of
-/// scales 4-7 (low) and mins 4-7 (high).
-static inline void k4_scales_mins(const uint8_t *q, uint64_t *sc, uint64_t *mn) {
-    uint32_t w0, w1, w2;
-    memcpy(&w0, q, 4);
-    memcpy(&w1, q + 4, 4);
-    memcpy(&w2, q + 8, 4);
-    const uint32_t six = 0x3f3f3f3fu, four = 0x0f0f0f0fu, two = 0x03030303u;
-    const uint32_t s_hi = (w2 & four) | (((w0 >> 6) & two) << 4);
-    const uint32_t m_hi = ((w2 >> 4) & four) | (((w1 >> 6) & two) << 4);
-    *sc = (w0 & six) | (uint64_t)s_hi << 32;
-    *mn = (w1 & six) | (uint64_t)m_hi << 32;
-}
-
 /// vpshufb control that copies int16 lane T of each 128-bit half to all eight of its lanes.
 #define TK_LANE16(T) _mm256_set1_epi16((short)(0x0100 + 0x0202 * (T)))
 
@@ -205,10 +189,11 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
         for (int64_t i = 0; i < nb; i++) {                                                          \
             TK_PREFETCH(&b[i]);                                                                     \
             const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
-            uint64_t sc8, mn8;                                                                      \
-            k4_scales_mins(b[i].scales, &sc8, &mn8);                                                \
-            const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc8))); \
-            const __m256i mins = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn8));          \
+            uint8_t sc8[8], mn8[8];                                                                 \
+            tk_k4_scales_mins(b[i].scales, sc8, mn8);                                               \
+            const __m256i sc16 =                                                                    \
+                _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc8)));  \
+            const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn8));      \
             __m256i lo[4], hi[4], s[8];                                                             \
             for (int j = 0; j < 4; j++) {                                                           \
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
