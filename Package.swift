@@ -161,7 +161,8 @@ let package = Package(
         .testTarget(
             name: "TailorDaemonTests",
             dependencies: [
-                "TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorFuzz", "TailorTestSupport",
+                "TailorDaemon", "TailorClient", "TailorWire", "TailorStore", "TailorEngine", "TailorFuzz",
+                "TailorTestSupport",
             ]
         ),
         .testTarget(

@@ -1,8 +1,9 @@
 // matmul.c - matrix products over GGUF weights, split across the thread pool.
 //
-// Decode (tk_matmul): weights stay in their quantized blocks; activations are quantized once per
-// call into caller-provided scratch, and each thread walks its slice of weight rows, dotting each
-// row with all nx activation rows while the row is hot in L1.
+// Decode and the integer prefill path (tk_matmul): weights stay in their quantized blocks;
+// activations are quantized, TK_QUANT_CHUNK rows at a time, into caller-provided scratch, and each
+// thread walks its slice of weight rows, dotting each row with the chunk's activation rows while
+// the row is hot in L1.
 // Prefill/training (tk_matmul_gemm, tk_matmul_transposed): each thread dequantizes tiles of
 // weight rows into its own f32 tile and calls OpenBLAS sgemm on one thread; the pool provides
 // the parallelism, so OpenBLAS's own threads are pinned to 1.
@@ -26,8 +27,15 @@ static int uses_k_blocks(int type) {
 }
 static int is_float_type(int type) { return type == TK_F32 || type == TK_F16 || type == TK_BF16; }
 
-size_t tk_matmul_scratch_size(int type, int64_t cols, int nx) {
+/// Activation rows quantized per pass: a chunk of a 4864-wide row set is 64 × 10 KB, which stays
+/// in L2 while every weight row is dotted with it; the weights are read once per chunk.
+#define TK_QUANT_CHUNK 64
+/// Chunks with this many rows are quantized on the pool rather than on the caller.
+#define TK_QUANT_PARALLEL 8
+
+size_t tk_matmul_scratch_size(int type, int64_t cols, int64_t nx) {
     if (is_float_type(type)) return 0;
+    if (nx > TK_QUANT_CHUNK) nx = TK_QUANT_CHUNK;
     if (uses_k_blocks(type)) return (size_t)nx * (size_t)(cols / QKK) * sizeof(act_q16_K);
     return (size_t)nx * (size_t)(cols / QK32) * sizeof(act_q16_32);
 }
@@ -68,22 +76,48 @@ static void matvec_run(void *p, int ith, int nth) {
     }
 }
 
+typedef struct {
+    const tk_vtable *vt;
+    bool k_blocks; const float *x; int64_t ldx, cols; int nx;
+    uint8_t *xq; size_t stride;
+} quantize_job;
+
+/// Rows of a chunk split over the pool, each quantized whole by one thread.
+static void quantize_run(void *p, int ith, int nth) {
+    const quantize_job *j = p;
+    int64_t b0, b1;
+    split(j->nx, ith, nth, 1, &b0, &b1);
+    for (int64_t b = b0; b < b1; b++) {
+        if (j->k_blocks) j->vt->quantize_K(j->x + b * j->ldx, (act_q16_K *)(j->xq + b * j->stride), j->cols);
+        else j->vt->quantize_32(j->x + b * j->ldx, (act_q16_32 *)(j->xq + b * j->stride), j->cols);
+    }
+}
+
 void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
-               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch,
+               const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy, void *scratch,
                bool f32_activations) {
     const tk_vtable *vt = tk_active();
-    matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, NULL, 0, y, ldy };
-    if (!is_float_type(type) && !f32_activations) {
-        const int k = uses_k_blocks(type);
-        job.xq_stride = k ? (size_t)(cols / QKK) * sizeof(act_q16_K) : (size_t)(cols / QK32) * sizeof(act_q16_32);
-        uint8_t *xq = scratch;
-        for (int b = 0; b < nx; b++) {
-            if (k) vt->quantize_K(x + b * ldx, (act_q16_K *)(xq + b * job.xq_stride), cols);
-            else vt->quantize_32(x + b * ldx, (act_q16_32 *)(xq + b * job.xq_stride), cols);
+    if (is_float_type(type) || f32_activations) {
+        matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, (int)nx, NULL, 0, y, ldy };
+        for (int64_t b0 = 0; b0 < nx; b0 += TK_QUANT_CHUNK) {
+            job.x = x + b0 * ldx;
+            job.nx = (int)(nx - b0 < TK_QUANT_CHUNK ? nx - b0 : TK_QUANT_CHUNK);
+            job.y = y + b0 * ldy;
+            tk_pool_run(pool, matvec_run, &job);
         }
-        job.xq = xq;
+        return;
     }
-    tk_pool_run(pool, matvec_run, &job);
+    const bool k = uses_k_blocks(type);
+    const size_t stride = k ? (size_t)(cols / QKK) * sizeof(act_q16_K) : (size_t)(cols / QK32) * sizeof(act_q16_32);
+    for (int64_t b0 = 0; b0 < nx; b0 += TK_QUANT_CHUNK) {
+        const int m = (int)(nx - b0 < TK_QUANT_CHUNK ? nx - b0 : TK_QUANT_CHUNK);
+        quantize_job qj = { vt, k, x + b0 * ldx, ldx, cols, m, scratch, stride };
+        if (m >= TK_QUANT_PARALLEL) tk_pool_run(pool, quantize_run, &qj);
+        else quantize_run(&qj, 0, 1);
+        matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), NULL, 0, m, scratch, stride,
+                           y + b0 * ldy, ldy };
+        tk_pool_run(pool, matvec_run, &job);
+    }
 }
 
 typedef struct {

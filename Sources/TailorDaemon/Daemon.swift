@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TailorEngine
 import TailorJobs
 import TailorModels
 import TailorStore
@@ -131,6 +132,8 @@ public struct Daemon: Sendable {
         let activated = try SocketActivation.takeListeningSockets()
         let target: ListenTarget = activated.first.map { .activated($0) } ?? .path(paths.socket)
 
+        // Training and scoring contexts take the process's setting; generation's its own.
+        if let setting = configuration.generation.prefillPath { PrefillPathSetting.processDefault = setting }
         let models = ModelManager(settings: configuration.generation)
         let components = try Components(
             stateDirectory: paths.stateDirectory, configuration: configuration, models: models, logger: logger)

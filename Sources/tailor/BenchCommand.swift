@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Merge the --random-lora into a private copy of the weights: q8_0 or f16.") var merge: String?
     @Option(
         name: .customLong("gemm-threshold"),
-        help: "Batches of at least this many tokens use dequantize+sgemm (default: the engine's).") var gemmThreshold:
+        help: "Batches of at least this many tokens take the prefill path (default: the engine's).") var gemmThreshold:
         Int?
     @Flag(
         name: .customLong("switch-adapters"), help: "Measure switching adapters between requests (needs --random-lora)."
@@ -109,17 +109,36 @@ struct BenchCommand: ParsableCommand {
             }
         }
         let name = URL(fileURLWithPath: modelOptions.modelPath).lastPathComponent
+        // What the measured choice saw (kept by the model, so this does not measure again).
+        let probe =
+            PrefillPathSetting.processDefault == .measured && !exact
+            ? model.prefillMeasurement(threads: ctx.threads) : nil
         let threads = ctx.threads
         if json {
             var fields = ["\"model\":\"\(name)\"", "\"threads\":\(threads)", "\"rows\":\(rows)"]
-            if !ppRates.isEmpty { fields.append("\"pp\(prompt)\":\(ppRates.median)") }
+            if !ppRates.isEmpty {
+                fields.append("\"pp\(prompt)\":\(ppRates.median)")
+                fields.append("\"prefill_path\":\"\(ctx.prefillPath.rawValue)\"")
+                if let m = probe {
+                    fields.append("\"probe_float_ms\":\(m.floatSeconds * 1000)")
+                    fields.append("\"probe_integer_ms\":\(m.integerSeconds * 1000)")
+                }
+            }
             if !tgRates.isEmpty { fields.append("\"tg\(generate)\":\(tgRates.median)") }
             Console.write("{" + fields.joined(separator: ",") + "}\n")
         } else {
             Console.write("| model | threads | rows | test | t/s |\n|---|---|---|---|---|\n")
             if !ppRates.isEmpty {
                 Console.write(
-                    String(format: "| %@ | %d | %d | pp%d | %.2f |\n", name, threads, rows, prompt, ppRates.median))
+                    String(
+                        format: "| %@ | %d | %d | pp%d (%@) | %.2f |\n", name, threads, rows, prompt,
+                        ctx.prefillPath.rawValue, ppRates.median))
+                if let m = probe {
+                    Console.write(
+                        String(
+                            format: "\nprefill path measured on one layer, %d rows: float %.1f ms, integer %.1f ms\n",
+                            m.rows, m.floatSeconds * 1000, m.integerSeconds * 1000))
+                }
             }
             if !tgRates.isEmpty {
                 Console.write(

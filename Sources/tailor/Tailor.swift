@@ -67,6 +67,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
     var threads: Int?
 
+    @Option(
+        name: .customLong("prefill-path"),
+        help: "How prompts multiply by quantized weights: auto (measured), float (sgemm) or integer.")
+    var prefillPath: String?
+
     /// The model file: --model (a path or a name), else $TAILOR_MODEL, else the fetched default.
     /// An unknown name stays as given, so opening it reports the file name.
     var modelPath: String { Self.resolve(model) ?? (model ?? Self.defaultModelPath) }
@@ -97,7 +102,12 @@ struct ModelOptions: ParsableArguments {
         return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
 
+    /// Loads the model, first making --prefill-path the setting of every context this process
+    /// creates (the engine's contexts and the trainer's scorers alike).
     func load() throws -> Model {
+        if let prefillPath, let setting = PrefillPathSetting(prefillPath) {
+            PrefillPathSetting.processDefault = setting
+        }
         let path = try Self.path(model)
         do {
             return try Model(path: path)
@@ -108,6 +118,9 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+        if let prefillPath, PrefillPathSetting(prefillPath) == nil {
+            throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings), not '\(prefillPath)'")
+        }
     }
 }
 

@@ -55,6 +55,36 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(a.stdout, b.stdout)
     }
 
+    /// `--prefill-path` forces a path (bench says which ran); `auto` reports what the
+    /// measurement saw; a bad spelling is refused with the accepted ones.
+    func testBenchPrefillPathOverride() throws {
+        struct Bench: Decodable {
+            let pp48: Double
+            let prefill_path: String
+            let probe_float_ms: Double?
+            let probe_integer_ms: Double?
+        }
+        for path in ["float", "integer", "auto"] {
+            let out = try run([
+                "bench", "--model", Self.tiny, "-t", "1", "-p", "48", "-n", "0", "-r", "1", "--prefill-path", path,
+                "--json",
+            ])
+            XCTAssertEqual(out.status, 0, out.stderr)
+            let b = try JSONDecoder().decode(Bench.self, from: Data(out.stdout.utf8))
+            XCTAssertGreaterThan(b.pp48, 0)
+            if path == "auto" {
+                let f = try XCTUnwrap(b.probe_float_ms), i = try XCTUnwrap(b.probe_integer_ms)
+                XCTAssertEqual(b.prefill_path, i < f / 1.05 ? "integer" : "float", "auto takes the measured choice")
+            } else {
+                XCTAssertEqual(b.prefill_path, path)
+                XCTAssertNil(b.probe_float_ms, "a forced path is not measured")
+            }
+        }
+        let bad = try run(["bench", "--model", Self.tiny, "--prefill-path", "fastest"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer"), bad.stderr)
+    }
+
     func testErrorsNameTheProblem() throws {
         let missing = try run(["tokenize", "--model", "/nonexistent/x.gguf", "--text", "a"])
         XCTAssertNotEqual(missing.status, 0)

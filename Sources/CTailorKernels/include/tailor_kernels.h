@@ -77,17 +77,20 @@ void tk_pool_run(tk_pool *pool, tk_job_fn fn, void *ctx);
 // ---------------------------------------------------------------------------------------
 
 /// Bytes of scratch tk_matmul needs to quantize `nx` activation rows of `cols` values for a
-/// weight of `type`.
-size_t tk_matmul_scratch_size(int type, int64_t cols, int nx);
+/// weight of `type`: at most 64 rows' worth, however large `nx`, since tk_matmul quantizes a
+/// batch 64 rows at a time.
+size_t tk_matmul_scratch_size(int type, int64_t cols, int64_t nx);
 
-/// Y = X · Wᵀ for a small batch (decode): y[b*ldy + r] = Σ_i W[r,i]·x[b*ldx + i].
-/// Every weight row is read once for all `nx` activation rows (the "two rows per weight read"
-/// of CoPe decoding). Quantized weights use integer dot products against activations
-/// quantized to int16 into `scratch` (tk_matmul_scratch_size bytes); with
-/// `f32_activations` they are instead dequantized block by block and dotted in f32 (the exact
-/// path, scratch unused). Splits rows over the pool.
+/// Y = X · Wᵀ with integer dot products: y[b*ldy + r] = Σ_i W[r,i]·x[b*ldx + i].
+/// Quantized weights are dotted in their blocks against activations quantized to int16 into
+/// `scratch` (tk_matmul_scratch_size bytes), 64 rows at a time; every weight row is read once
+/// per 64 activation rows (the "two rows per weight read" of CoPe decoding). Decode uses it,
+/// and so does the integer prefill path, where f32 arithmetic is slow. With `f32_activations`
+/// the weights are instead dequantized block by block and dotted in f32 (the exact path,
+/// scratch unused). Splits rows over the pool; a chunk of 8 or more rows is also quantized on
+/// the pool.
 void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
-               const float *x, int64_t ldx, int nx, float *y, int64_t ldy, void *scratch,
+               const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy, void *scratch,
                bool f32_activations);
 
 /// Y = X · Wᵀ for a large batch (prefill, training): dequantizes `tile_rows` weight rows at a

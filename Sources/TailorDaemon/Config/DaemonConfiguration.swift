@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TailorEngine
 import TailorStore
 
 /// Everything tailord is configured with: the config file first, then command-line flags
@@ -81,7 +82,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The format is one `key = value` per line; `#` starts a comment; `model` may repeat and
     /// takes an absolute path or a name (`gemma3:270m`, a file in Tailor's models directory).
     /// Keys: mode, socket, state_dir, model, threads, slots, context, batch_tokens, max_queued,
-    /// max_queued_per_uid, max_tokens, max_streams, max_connections, max_connections_per_uid,
+    /// max_queued_per_uid, max_tokens, prefill_path, max_streams, max_connections, max_connections_per_uid,
     /// hello_timeout_seconds, idle_timeout_seconds, max_buffered_upload_bytes,
     /// max_pending_write_bytes, shutdown_grace_seconds, log_level, and the
     /// preference data's limits: max_field_bytes, max_items_per_user, max_bytes_per_user,
@@ -138,6 +139,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "max_queued": generation.maxQueued = try int(1...1 << 16)
             case "max_queued_per_uid": generation.maxQueuedPerUID = try int(1...1 << 16)
             case "max_tokens": generation.defaultMaxTokens = try int(1...1 << 20)
+            case "prefill_path":
+                guard let setting = PrefillPathSetting(value) else {
+                    throw fail("prefill_path must be one of \(PrefillPathSetting.spellings), not '\(value)'")
+                }
+                generation.prefillPath = setting
             case "max_streams": limits.maxStreams = try int(1...1 << 16)
             case "max_connections": limits.maxConnections = try int(1...1 << 20)
             case "max_connections_per_uid": limits.maxConnectionsPerUID = try int(1...1 << 20)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TailorEngine
 
 /// The daemon's command-line flags, shared by `tailord` and `tailor daemon run`. Each flag
 /// overrides the config file's setting of the same name.
@@ -36,6 +37,11 @@ public struct DaemonOptions: ParsableArguments {
 
     @Option(name: [.customShort("t"), .long], help: "Threads for the forward pass (default: all cores).")
     public var threads: Int?
+
+    @Option(
+        name: .customLong("prefill-path"),
+        help: "How prompts multiply by quantized weights: auto (measured at load), float (sgemm) or integer.")
+    public var prefillPath: String?
 
     @Option(help: "Generations that run at once per model.")
     public var slots: Int?
@@ -82,6 +88,12 @@ public struct DaemonOptions: ParsableArguments {
         if let threads {
             guard (1...1024).contains(threads) else { throw ValidationError("--threads must be between 1 and 1024") }
             c.generation.threads = threads
+        }
+        if let prefillPath {
+            guard let setting = PrefillPathSetting(prefillPath) else {
+                throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings)")
+            }
+            c.generation.prefillPath = setting
         }
         if let slots {
             guard (1...64).contains(slots) else { throw ValidationError("--slots must be between 1 and 64") }

@@ -21,7 +21,8 @@ final class LoadedModel: Sendable {
         let context = InferenceContext(
             model: model, maxSequences: settings.slots,
             maxContext: min(settings.contextLength, model.config.contextLength),
-            maxBatchTokens: settings.batchTokens, threads: settings.threads)
+            maxBatchTokens: settings.batchTokens, threads: settings.threads,
+            prefill: settings.prefillPath ?? .processDefault)
         self.model = model
         info = ModelInfo(
             id: id, path: path, architecture: model.config.architecture.rawValue,
@@ -52,6 +53,10 @@ public struct GenerationSettings: Sendable, Equatable {
     public var maxQueuedPerUID: Int?
     /// New tokens when a request asks for 0.
     public var defaultMaxTokens: Int = 256
+    /// How prompts multiply by quantized weights (`prefill_path`); it also becomes the setting of
+    /// the daemon's training and scoring contexts. nil: the process's default (measured at model
+    /// load unless `TAILOR_PREFILL_PATH` says otherwise).
+    public var prefillPath: PrefillPathSetting?
 
     /// The defaults.
     public init() {}

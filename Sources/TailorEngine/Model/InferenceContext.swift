@@ -56,12 +56,19 @@ public final class InferenceContext {
     /// The per-sequence keys and values.
     public let cache: KVCache
 
-    /// Batches with at least this many tokens use dequantize+sgemm instead of integer dots.
+    /// Batches with at least this many tokens take the prefill path (`prefillPath`), smaller
+    /// ones decode's integer dots, which win there on every host measured.
     /// Measured crossover on 2 threads (`tailor bench -p N -n 0 --gemm-threshold 8|1000`):
     /// integer dots win up to 32 tokens (SmolLM2 Q4_1 pp16: 205 vs 125 tok/s; Qwen-shape Q8_0
     /// pp16: 76 vs 44) and sgemm from 48 (SmolLM2 pp48: 261 vs 215). Short prompts, the
     /// editors' common case, were taking the slow side at 8.
-    public var gemmThreshold = 40
+    public var gemmThreshold = InferenceContext.defaultGemmThreshold
+    /// `gemmThreshold`'s default.
+    public static let defaultGemmThreshold = 40
+    /// How batches of `gemmThreshold` rows or more multiply by quantized weights with `.fast`
+    /// precision (`.exact` always takes the f32 path): measured on the model at init unless the
+    /// setting forces it; may change between calls.
+    public var prefillPath: PrefillPath
 
     private let config: ModelConfig
     private let pool: OpaquePointer  // tk_pool; destroyed in deinit
@@ -105,7 +112,7 @@ public final class InferenceContext {
     public init(
         model: Model, maxSequences: Int = 1, maxContext: Int = 2048, maxBatchTokens: Int = 512,
         maxLogitRows: Int? = nil, threads: Int? = nil, precision: ComputePrecision = .fast,
-        maxLoRARank: Int = 64
+        maxLoRARank: Int = 64, prefill: PrefillPathSetting = .processDefault
     ) {
         self.model = model
         let c = model.config
@@ -117,6 +124,9 @@ public final class InferenceContext {
         self.maxLoRARank = max(1, maxLoRARank)
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.precision = precision
+        // A context that never sees a prefill-sized batch, or computes exactly, never measures.
+        let prefills = precision == .fast && self.maxBatchTokens >= Self.defaultGemmThreshold
+        prefillPath = prefills || prefill != .measured ? prefill.path(for: model, threads: self.threads) : .float
         cache = KVCache(
             layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext,
             kvHeads: c.kvHeadCount, headDim: c.headDim)
@@ -152,10 +162,10 @@ public final class InferenceContext {
         tiles = floats(self.threads * tileRows * maxCols)
         let scoreRows = Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount)))
         attScratch = floats(self.threads * scoreRows * self.maxContext)
-        let quantRows = max(min(n, 64), self.maxLogitRows)
+        let quantRows = max(n, self.maxLogitRows)  // tk_matmul quantizes 64 of them at a time
         let qbytes =
             model.weights.allLinears.map {
-                tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int32(quantRows))
+                tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(quantRows))
             }.max() ?? 0
         func raw(_ bytes: Int) -> UnsafeMutableRawPointer {
             guard let p = calloc(1, max(64, bytes)) else { fatalError("scratch: out of memory") }
@@ -232,13 +242,13 @@ public final class InferenceContext {
     /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
         let type = Int32(lin.type.rawValue)
-        if n >= gemmThreshold {
+        if n >= gemmThreshold && (prefillPath == .float || precision == .exact) {
             tk_matmul_gemm(
                 pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
                 output, Int64(lin.rows), tiles, Int64(tileRows), false)
         } else {
             tk_matmul(
-                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int32(n),
+                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
                 output, Int64(lin.rows), quantScratch, precision == .exact)
         }
     }

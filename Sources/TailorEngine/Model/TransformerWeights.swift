@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The weights of one transformer block, bound to the mapped file.
 public struct BlockWeights: Sendable {
     /// RMSNorm weights before attention.
@@ -77,7 +79,7 @@ public struct TransformerWeights: Sendable {
     }
 
     /// Every projection, for planning scratch sizes.
-    var allLinears: [Linear] {
+    public var allLinears: [Linear] {
         blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [output]
     }
 }
@@ -95,6 +97,8 @@ public final class Model: Sendable {
     public let tokenizer: Tokenizer
     /// Private weight buffers (merged adapters), kept alive with the model.
     let storage: MergedStorage?
+    /// Prefill paths timed per thread count, filled by `prefillMeasurement(threads:)`.
+    private let prefillMeasurements = Mutex<[Int: PrefillMeasurement]>([:])
 
     /// Loads the model at `path`. Fails with a `GGUFError` (or `TokenizerError`) naming the problem.
     public init(path: String) throws {
@@ -115,5 +119,19 @@ public final class Model: Sendable {
         self.weights = weights
         self.tokenizer = tokenizer
         self.storage = storage
+    }
+}
+
+extension Model {
+    /// The two prefill paths timed on this model's first layer with `threads` threads: measured
+    /// by the first context that needs it, then kept, so that every context of a process (a
+    /// daemon's slots, a CLI command's scorers) takes the same path without measuring again.
+    public func prefillMeasurement(threads: Int) -> PrefillMeasurement {
+        prefillMeasurements.withLock { known in
+            if let m = known[threads] { return m }
+            let m = PrefillPathProbe.measure(model: self, threads: threads)
+            known[threads] = m
+            return m
+        }
     }
 }

@@ -15,6 +15,11 @@ final class ScratchArena {
         blocks.append(p)
         return p.assumingMemoryBound(to: Float.self)
     }
+
+    /// `count` zeroed bytes.
+    func bytes(_ count: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(floats((count + 3) / 4))
+    }
 }
 
 /// What one block's backward pass needs from its forward pass, for up to `n` tokens of one

@@ -9,9 +9,7 @@ extension TrainingGraph {
         _ lin: Linear, layer: Int, target: LoRATarget, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
         n: Int, u: UnsafeMutablePointer<Float>
     ) {
-        tk_matmul_gemm(
-            pool, Int32(lin.type.rawValue), lin.data, Int64(lin.rows), Int64(lin.cols), x, Int64(lin.cols), Int64(n),
-            y, Int64(lin.rows), tiles, Int64(tileRows), false)
+        frozenProduct(lin, x: x, y: y, n: n)
         let key = LoRAAdapter.Key(layer: layer, target: target)
         for use in frozen {
             guard let w = use.adapter.weights[key] else { continue }

@@ -48,6 +48,12 @@ public final class TrainingGraph {
     /// Keep only block inputs and recompute activations in the backward pass.
     public let checkpointing: Bool
     public let threads: Int
+    /// How the frozen weights' forward products run, whatever the sequence's length, so that a
+    /// row's result never depends on its neighbours (DPO's references, scored in other batches,
+    /// must match the policy's first forward). The transposed product of the backward pass
+    /// (dx = Wᵀ·dy) always dequantizes to f32: its sum runs down the weights' columns, across
+    /// their blocks.
+    public let forwardPath: PrefillPath
 
     let pool: OpaquePointer  // tk_pool; destroyed in deinit
     let arena = ScratchArena()
@@ -79,6 +85,7 @@ public final class TrainingGraph {
     let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × T
     let branchK: UnsafeMutablePointer<Float>  // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
     let branchV: UnsafeMutablePointer<Float>  // T × kvDim  and values
+    let quantScratch: UnsafeMutableRawPointer  // 64 rows of int16 activations for tk_matmul
     let loraScratchRank: Int
 
     /// Called before every block of the forward and backward passes: where a daemon pauses
@@ -103,7 +110,12 @@ public final class TrainingGraph {
     /// - Parameters:
     ///   - maxRank: largest rank of the trainable adapter (frozen adapters may be up to 64).
     ///   - threads: the pool's threads, the caller included.
-    public init(model: Model, maxTokens: Int, maxRank: Int = 64, checkpointing: Bool = false, threads: Int? = nil) {
+    ///   - prefill: the forward products' path (`forwardPath`): measured on the model unless
+    ///     forced.
+    public init(
+        model: Model, maxTokens: Int, maxRank: Int = 64, checkpointing: Bool = false, threads: Int? = nil,
+        prefill: PrefillPathSetting = .processDefault
+    ) {
         self.model = model
         config = model.config
         let c = config
@@ -111,6 +123,7 @@ public final class TrainingGraph {
         self.maxRank = max(1, maxRank)
         self.checkpointing = checkpointing
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        forwardPath = prefill.path(for: model, threads: self.threads)
         pool = tk_pool_create(Int32(self.threads))
         ropeGlobal = RopeTable(
             ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
@@ -140,6 +153,24 @@ public final class TrainingGraph {
         attScratch = arena.floats(
             self.threads * Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount))) * t)
         branchK = arena.floats(t * c.kvDim); branchV = arena.floats(t * c.kvDim)
+        quantScratch = arena.bytes(
+            model.weights.allLinears.map {
+                tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(t))
+            }.max() ?? 0)
+    }
+
+    /// Y[n × rows] = X·Wᵀ over the frozen weights, by `forwardPath` (see there).
+    func frozenProduct(_ lin: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int) {
+        let type = Int32(lin.type.rawValue)
+        if forwardPath == .float {
+            tk_matmul_gemm(
+                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), x, Int64(lin.cols), Int64(n), y,
+                Int64(lin.rows), tiles, Int64(tileRows), false)
+        } else {
+            tk_matmul(
+                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), x, Int64(lin.cols), Int64(n), y,
+                Int64(lin.rows), quantScratch, false)
+        }
     }
 
     deinit { tk_pool_destroy(pool) }
@@ -230,9 +261,7 @@ public final class TrainingGraph {
             }
         }
         let out = model.weights.output
-        tk_matmul_gemm(
-            pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), xnF, Int64(d), Int64(nT),
-            logits, Int64(v), tiles, Int64(tileRows), false)
+        frozenProduct(out, x: xnF, y: logits, n: nT)
         if c.finalLogitSoftcap > 0 { VectorOps.softcap(logits, cap: c.finalLogitSoftcap, count: nT * v) }
         var logps = [Float](repeating: 0, count: nT)
         for i in 0..<nT {

@@ -81,7 +81,9 @@ public struct AdapterDiagnostics {
         let examples = pipeline.examples(pairs)
         func scorer(_ adapters: [AdapterUse]) -> ReferenceScorer {
             ReferenceScorer(
-                model: pipeline.model, maxTokens: pipeline.maxTokens, threads: pipeline.threads, adapters: adapters)
+                model: pipeline.model, maxTokens: pipeline.maxTokens, threads: pipeline.threads, adapters: adapters,
+                path: PrefillPathSetting.processDefault.path(
+                    for: pipeline.model, threads: pipeline.threads ?? ProcessInfo.processInfo.activeProcessorCount))
         }
         let ref = scorer(reference)
         let references = try examples.map { try ref.score($0, pause: {}) }

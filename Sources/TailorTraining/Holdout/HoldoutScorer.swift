@@ -44,7 +44,9 @@ public struct HoldoutScorer {
         let context = InferenceContext(
             model: model, maxSequences: 2, maxContext: min(2048, model.config.contextLength), maxBatchTokens: 256,
             threads: threads)
-        let scorer = ReferenceScorer(model: model, maxTokens: formatter.maxTokens, threads: threads, adapters: stack)
+        let scorer = ReferenceScorer(
+            model: model, maxTokens: formatter.maxTokens, threads: threads, adapters: stack,
+            path: PrefillPathSetting.processDefault.path(for: model, threads: context.threads))
         let options = GenerationOptions(maxTokens: maxNewTokens)
         var outcome = Outcome(texts: [], logLikelihoods: [])
         for item in items {

@@ -4,9 +4,11 @@ import TailorEngine
 /// DPO's reference log-probabilities, from the inference engine instead of the training graph:
 /// a pair's chosen and rejected sequences share their prompt, so the prompt is evaluated once
 /// and its KV row copied for the second completion, and nothing is kept for a backward pass.
-/// Every product goes through dequantized tiles and sgemm, as in the training graph, whatever
-/// the batch's size (`gemmThreshold` 1): the exact small-batch path dots each row against the
-/// weights on its own and made DPO 1.7× slower than the graph it replaced.
+/// Every product takes the training graph's forward path whatever the batch's size
+/// (`gemmThreshold` 1), so that a reference equals the policy's first forward: on the float path,
+/// dequantized tiles and sgemm (the exact small-batch path dots each row against the weights on
+/// its own and made DPO 1.7× slower than the graph it replaced); on the integer path, the
+/// integer dots, whose rows never depend on the batch.
 final class ReferenceScorer {
     private let context: InferenceContext
     private let adapters: [AdapterUse]
@@ -15,16 +17,19 @@ final class ReferenceScorer {
 
     /// A scorer for sequences that fit `graph`, under the frozen `adapters`.
     convenience init(graph: TrainingGraph, adapters: [AdapterUse]) {
-        self.init(model: graph.model, maxTokens: graph.maxTokens, threads: graph.threads, adapters: adapters)
+        self.init(
+            model: graph.model, maxTokens: graph.maxTokens, threads: graph.threads, adapters: adapters,
+            path: graph.forwardPath)
     }
 
-    /// A scorer of `model` under `adapters` for sequences of at most `maxTokens`.
-    init(model: Model, maxTokens: Int, threads: Int?, adapters: [AdapterUse]) {
+    /// A scorer of `model` under `adapters` for sequences of at most `maxTokens`, its products on
+    /// `path`.
+    init(model: Model, maxTokens: Int, threads: Int?, adapters: [AdapterUse], path: PrefillPath) {
         self.adapters = adapters
         context = InferenceContext(
             model: model, maxSequences: 2, maxContext: maxTokens,
             maxBatchTokens: max(Self.chunk, min(256, maxTokens)), maxLogitRows: Self.chunk,
-            threads: threads, precision: .exact)
+            threads: threads, precision: path == .float ? .exact : .fast, prefill: .forced(path))
         context.gemmThreshold = 1
     }
 

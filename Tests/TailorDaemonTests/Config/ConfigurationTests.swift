@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TailorEngine
 import TailorStore
 import TailorTestSupport
 import XCTest
@@ -30,6 +31,7 @@ final class ConfigurationTests: XCTestCase {
         max_import_bytes = 2000000
         import_batch = 250
         log_level = debug
+        prefill_path = integer
         """.write(toFile: file, atomically: true, encoding: .utf8)
 
         let fromFile = try DaemonOptions.parse(["--config", file]).resolve(environment: [:])
@@ -48,11 +50,13 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(fromFile.limits.maxStreams, 8)
         XCTAssertEqual(fromFile.shutdownGrace, .seconds(4))
         XCTAssertEqual(fromFile.logLevel, .debug)
+        XCTAssertEqual(fromFile.generation.prefillPath, .forced(.integer))
 
         let flags = try DaemonOptions.parse([
             "--config", file, "--mode", "user", "--socket", "/tmp/x.sock", "--threads", "1",
-            "--model", "/m/c.gguf", "--state-dir", "/tmp/state",
+            "--model", "/m/c.gguf", "--state-dir", "/tmp/state", "--prefill-path", "auto",
         ]).resolve(environment: [:])
+        XCTAssertEqual(flags.generation.prefillPath, .measured)
         XCTAssertEqual(flags.mode, .user)
         XCTAssertEqual(flags.socket, "/tmp/x.sock")
         XCTAssertEqual(flags.stateDirectory, "/tmp/state")
@@ -131,6 +135,7 @@ final class ConfigurationTests: XCTestCase {
             ("socket = relative.sock", "socket must be an absolute path"),
             ("just words", "expected 'key = value'"),
             ("log_level = loud", "log_level must be one of"),
+            ("prefill_path = sgemm", "prefill_path must be one of auto, float, integer, not 'sgemm'"),
             ("http_listen = 0.0.0.0:8012", "http_listen must be a loopback address"),
             ("http_listen = 127.0.0.1", "http_listen must be host:port"),
             ("http_socket = http.sock", "http_socket must be an absolute path"),
@@ -150,6 +155,7 @@ final class ConfigurationTests: XCTestCase {
             try DaemonOptions.parse(["--config", "/nonexistent/tailord.conf"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--mode", "galaxy"]).resolve(environment: [:]))
         XCTAssertThrowsError(try DaemonOptions.parse(["--threads", "0"]).resolve(environment: [:]))
+        XCTAssertThrowsError(try DaemonOptions.parse(["--prefill-path", "fast"]).resolve(environment: [:]))
     }
 
     func testHTTPEndpointKeys() throws {

@@ -62,12 +62,12 @@ final class DequantizeTests: XCTestCase {
                 let x = (0..<(nx * cols)).map { _ in rng.nextUnit() * 2 - 1 }
                 var y = [Float](repeating: 0, count: nx * rows)
                 var scratch = [UInt8](
-                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
+                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int64(nx))))
                 let pool = tk_pool_create(2)
                 defer { tk_pool_destroy(pool) }
                 raw.withUnsafeBytes { r in
                     tk_matmul(
-                        pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                        pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
                         &y, Int64(rows), &scratch, false)
                 }
                 for b in 0..<nx {
@@ -105,14 +105,14 @@ extension DequantizeTests {
                 var rng = SeededGenerator(seed: UInt64(nx))
                 let x = (0..<(nx * cols)).map { _ in (rng.nextUnit() * 2 - 1) * 3 }
                 var scratch = [UInt8](
-                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int32(nx))))
+                    repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int64(nx))))
                 func run(portable: Bool) -> [Float] {
                     tk_force_portable(portable)
                     var y = [Float](repeating: .nan, count: nx * rows)
                     raw.withUnsafeBytes { r in
                         tk_matmul(
                             pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols),
-                            Int32(nx), &y, Int64(rows), &scratch, false)
+                            Int64(nx), &y, Int64(rows), &scratch, false)
                     }
                     return y
                 }
@@ -123,33 +123,36 @@ extension DequantizeTests {
         }
     }
 
-    /// More activation rows than the AVX2 kernel holds at once (64) are taken in chunks: each
-    /// row's result equals that row computed alone.
+    /// A batch of any size is quantized 64 rows at a time into a 64-row scratch (the integer
+    /// prefill path sends whole prompts), a chunk of 8 rows or more on the pool: each row's
+    /// result equals that row computed alone, for a 32-block and a 256-block type.
     func testManyActivationRowsEqualOneAtATime() throws {
-        let (raw, expected) = try load(.q8_0)
-        let cols = 256, rows = expected.count / cols, nx = 70
-        var rng = SeededGenerator(seed: 5)
-        let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
-        var all = [Float](repeating: 0, count: nx * rows), one = [Float](repeating: 0, count: rows)
-        var scratch = [UInt8](
-            repeating: 0, count: tk_matmul_scratch_size(Int32(GGMLType.q8_0.rawValue), Int64(cols), Int32(nx)))
-        let pool = tk_pool_create(2)
-        defer { tk_pool_destroy(pool) }
-        raw.withUnsafeBytes { r in
-            tk_matmul(
-                pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
-                &all, Int64(rows), &scratch, false)
-        }
-        for b in [0, 63, 64, 69] {
+        for type in [GGMLType.q8_0, .q4_K] {
+            let (raw, expected) = try load(type)
+            let cols = 256, rows = expected.count / cols, nx = 137
+            var rng = SeededGenerator(seed: 5)
+            let x = (0..<(nx * cols)).map { _ in rng.nextUnit() - 0.5 }
+            var all = [Float](repeating: 0, count: nx * rows), one = [Float](repeating: 0, count: rows)
+            let bytes = tk_matmul_scratch_size(Int32(type.rawValue), Int64(cols), Int64(nx))
+            XCTAssertEqual(bytes, tk_matmul_scratch_size(Int32(type.rawValue), Int64(cols), 64), "\(type.name)")
+            var scratch = [UInt8](repeating: 0, count: bytes)
+            let pool = tk_pool_create(2)
+            defer { tk_pool_destroy(pool) }
             raw.withUnsafeBytes { r in
-                x.withUnsafeBufferPointer { xb in
-                    tk_matmul(
-                        pool, Int32(GGMLType.q8_0.rawValue), r.baseAddress, Int64(rows), Int64(cols),
-                        xb.baseAddress! + b * cols,
-                        Int64(cols), 1, &one, Int64(rows), &scratch, false)
-                }
+                tk_matmul(
+                    pool, Int32(type.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
+                    &all, Int64(rows), &scratch, false)
             }
-            XCTAssertEqual(Array(all[(b * rows)..<((b + 1) * rows)]), one, "activation row \(b)")
+            for b in [0, 7, 63, 64, 127, 128, 136] {
+                raw.withUnsafeBytes { r in
+                    x.withUnsafeBufferPointer { xb in
+                        tk_matmul(
+                            pool, Int32(type.rawValue), r.baseAddress, Int64(rows), Int64(cols),
+                            xb.baseAddress! + b * cols, Int64(cols), 1, &one, Int64(rows), &scratch, false)
+                    }
+                }
+                XCTAssertEqual(Array(all[(b * rows)..<((b + 1) * rows)]), one, "\(type.name), activation row \(b)")
+            }
         }
     }
 }

@@ -82,12 +82,12 @@ final class KQuantExtremesTests: XCTestCase {
         for (name, type, rows) in cases {
             for (r, w) in rows.enumerated() {
                 var scratch = [UInt8](
-                    repeating: 0, count: tk_matmul_scratch_size(Int32(type.rawValue), Int64(cols), Int32(nx)))
+                    repeating: 0, count: tk_matmul_scratch_size(Int32(type.rawValue), Int64(cols), Int64(nx)))
                 func run(portable: Bool) -> [Float] {
                     tk_force_portable(portable)
                     var y = [Float](repeating: .nan, count: nx)
                     tk_matmul(
-                        pool, Int32(type.rawValue), w, 1, Int64(cols), x, Int64(cols), Int32(nx), &y, 1, &scratch,
+                        pool, Int32(type.rawValue), w, 1, Int64(cols), x, Int64(cols), Int64(nx), &y, 1, &scratch,
                         false)
                     return y
                 }

@@ -35,7 +35,7 @@ final class MatmulTests: XCTestCase {
                     pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
                     &y, Int64(rows), &tiles, Int64(tileRows), false)
                 tk_matmul(
-                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int32(nx),
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(cols), Int64(nx),
                     &y2, Int64(rows), nil, true)
                 tk_matmul_transposed(
                     pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), dy, Int64(rows),

@@ -118,6 +118,70 @@ final class RealModelTests: XCTestCase {
     // 1e-3 (measured: max 0.0066 SmolLM2, 0.0080 Gemma 3). 0.05 keeps a 6× margin and stays far
     // below the logit gaps that decide top-1: int8 activations, as llama.cpp quantizes them,
     // measured a max error of 2.2 here and flipped 3% of top-1 tokens.
+    // MARK: both prefill paths
+
+    /// Whichever path a host's measurement picks must hold the references: each prompt plus its
+    /// reference continuation in one batch (every row through the prefill path, `gemmThreshold` 1)
+    /// agrees with transformers as the one-token decode path does, and greedy generation from a
+    /// prompt prefilled on that path reproduces transformers' continuations.
+    private func checkPrefillPath(_ name: String, _ url: URL, _ path: PrefillPath) throws {
+        let (model, ref) = try Self.load(name, url)
+        let ctx = InferenceContext(
+            model: model, maxContext: 256, maxBatchTokens: 256, maxLogitRows: 256, threads: 2, prefill: .forced(path))
+        ctx.gemmThreshold = 1
+        XCTAssertEqual(ctx.prefillPath, path)
+        var agree = 0, total = 0, worst = 0.0, identical = 0
+        for p in ref.prompts {
+            ctx.reset(sequence: 0)
+            let tokens = p.tokens + p.continuation
+            let rows = try ctx.forward([BatchItem(sequence: 0, tokens: tokens, allLogits: true)])
+            for pos in 0..<rows {
+                let l = ctx.logits(row: pos), top = p.top[pos]
+                if Sampler.argmax(l) == Int32(top[0][0]) { agree += 1 }
+                total += 1
+                for pair in top { worst = max(worst, abs(Double(l[Int(pair[0])]) - pair[1])) }
+            }
+            ctx.reset(sequence: 0)
+            let result = try Generator(context: ctx).generate(
+                prompt: p.tokens, sampling: SamplingParameters(),
+                options: GenerationOptions(maxTokens: p.continuation.count, stopAtEndOfGeneration: false))
+            if result.tokens == p.continuation { identical += 1 }
+        }
+        let rate = Double(agree) / Double(total)
+        print("\(name) \(path) prefill: top-1 agreement \(agree)/\(total); max |Δlogit| at top-10 \(worst)")
+        XCTAssertGreaterThanOrEqual(rate, 0.98, "\(name) \(path): top-1 agreement")
+        XCTAssertLessThanOrEqual(worst, 0.05, "\(name) \(path): max |Δlogit| at the reference top-10")
+        XCTAssertGreaterThanOrEqual(identical, 5, "\(name) \(path): identical greedy continuations")
+    }
+
+    func testSmolLM2BothPrefillPaths() throws {
+        for path in PrefillPath.allCases { try checkPrefillPath("smollm2", TestPaths.smolLM2, path) }
+    }
+    func testGemma3BothPrefillPaths() throws {
+        for path in PrefillPath.allCases { try checkPrefillPath("gemma3", TestPaths.gemma3, path) }
+    }
+
+    /// A batch longer than the 64 rows tk_matmul quantizes at a time, on the integer path: it
+    /// crashed once (`tailor bench --gemm-threshold 100000`: scratch for 64 rows, 512 written).
+    /// Every row now equals the float path's to the int16 activations' rounding.
+    func testIntegerPrefillOfALongBatch() throws {
+        let (model, _) = try Self.load("smollm2", TestPaths.smolLM2)
+        var rng = SeededGenerator(seed: 3)
+        let tokens = (0..<150).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
+        var logits: [PrefillPath: [Float]] = [:]
+        for path in PrefillPath.allCases {
+            let ctx = InferenceContext(
+                model: model, maxContext: 160, maxBatchTokens: 150, maxLogitRows: 150, threads: 2,
+                prefill: .forced(path))
+            let rows = try ctx.forward([BatchItem(sequence: 0, tokens: tokens, allLogits: true)])
+            logits[path] = (0..<rows).flatMap { Array(ctx.logits(row: $0)) }
+        }
+        let a = try XCTUnwrap(logits[.float]), b = try XCTUnwrap(logits[.integer])
+        XCTAssertEqual(a.count, 150 * model.config.vocabSize)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThanOrEqual(worst, 0.05, "max |Δlogit| between the paths over 150 rows")
+    }
+
     func testSmolLM2TeacherForcedFast() throws {
         try checkTeacherForced("smollm2", TestPaths.smolLM2, maxLogitError: 0.05)
     }

@@ -14,17 +14,21 @@ import XCTest
 /// GELU, soft-caps) under a task adapter. Over quantized weights each pass dequantizes its own tile of
 /// weight rows per sgemm call (256 in training, 128 in inference, each its faster size), and
 /// OpenBLAS's summation order follows the tile's shape, so SmolLM2's Q4_1 logits agree to
-/// float rounding instead.
+/// float rounding instead. On the integer path both sides quantize each row's activations and
+/// dot them with the same kernels, so SmolLM2 agrees bit for bit there too.
 final class ForwardAgreementTests: XCTestCase {
-    /// Compares the logits of every predicting row; `tolerance` 0 asks for equal bits.
+    /// Compares the logits of every predicting row; `tolerance` 0 asks for equal bits. Both
+    /// sides take `path`, the engine's as DPO's reference scorer sets it up.
     private func check(
-        _ model: Model, adapters: [AdapterUse], tokens: [Int32], tolerance: Float = 0, _ label: String
+        _ model: Model, adapters: [AdapterUse], tokens: [Int32], tolerance: Float = 0, path: PrefillPath = .float,
+        _ label: String
     ) throws {
-        let graph = TrainingGraph(model: model, maxTokens: tokens.count, maxRank: 4, threads: 2)
+        let graph = TrainingGraph(model: model, maxTokens: tokens.count, maxRank: 4, threads: 2, prefill: .forced(path))
         _ = try graph.forward(tokens: tokens, targetStart: 1, frozen: adapters, trainable: nil)
         let context = InferenceContext(
             model: model, maxSequences: 1, maxContext: tokens.count, maxBatchTokens: tokens.count,
-            maxLogitRows: tokens.count, threads: 2, precision: .exact)
+            maxLogitRows: tokens.count, threads: 2, precision: path == .float ? .exact : .fast,
+            prefill: .forced(path))
         context.gemmThreshold = 1
         let rows = try context.forward([BatchItem(sequence: 0, tokens: tokens, allLogits: true, adapters: adapters)])
         XCTAssertEqual(rows, tokens.count)
@@ -58,5 +62,18 @@ final class ForwardAgreementTests: XCTestCase {
             "Write the one-line subject of a git commit for this change.", addSpecial: true,
             parseSpecial: false)
         try check(model, adapters: [], tokens: tokens, tolerance: 1e-4, "SmolLM2")
+    }
+
+    func testIntegerPathAgreesBitForBit() throws {
+        let model = try Model(path: try TestPaths.requireModel(TestPaths.smolLM2))
+        let tokens = model.tokenizer.encode(
+            "Write the one-line subject of a git commit for this change.", addSpecial: true,
+            parseSpecial: false)
+        try check(model, adapters: [], tokens: tokens, path: .integer, "SmolLM2, integer path")
+        let arch = "qwen3"
+        let tiny = try TrainingFixtures.model(arch)
+        let task = AdapterUse(try TrainingFixtures.adapter(arch, "task", model: tiny))
+        try check(
+            tiny, adapters: [task], tokens: [1, 17, 230, 41, 99, 5, 200], path: .integer, "\(arch), integer path")
     }
 }

@@ -1,0 +1,60 @@
+import CTailorKernels
+import Foundation
+
+/// Times the two prefill paths on one layer of a model, on the thread count that will run it.
+///
+/// One layer's seven projections (q, k, v, o, gate, up, down) carry the shapes and quant types of
+/// every layer, so they stand for the whole forward pass; attention and the norms cost the same
+/// on both paths. Both paths run once untimed (paging the layer's weights in from the mapping),
+/// then alternately, and each keeps its best time. For SmolLM2-135M this takes about 50 ms; a
+/// model's measurement is kept for the life of the `Model` (see `Model.prefillMeasurement`).
+public enum PrefillPathProbe {
+    /// Rows of the measured batch. The paths' ratio moves with the batch (on the Qwen2.5-0.5B
+    /// shape float / integer time was 1.07 at 64 rows, 0.89 at 128, 0.80 at 256 and 0.78 at 512),
+    /// so the probe measures near a prompt chunk's size.
+    public static let rows = 256
+    /// Weight rows measured per projection: both paths split a matrix into row slices, so its
+    /// first 512 rows time like the rest, and an 8B model's layer is measured in ~0.1 s.
+    public static let weightRows = 512
+
+    /// Measures `layer`'s projections on `threads` threads, `runs` timed runs per path.
+    public static func measure(
+        model: Model, threads: Int, rows: Int = PrefillPathProbe.rows, layer: Int = 0, runs: Int = 2
+    ) -> PrefillMeasurement {
+        let block = model.weights.blocks[min(layer, model.weights.blocks.count - 1)]
+        let linears = [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]
+        let maxCols = linears.map(\.cols).max() ?? 1, maxRows = min(linears.map(\.rows).max() ?? 1, weightRows)
+        let n = max(1, rows), tileRows = 128
+        let pool = tk_pool_create(Int32(max(1, threads)))
+        defer { tk_pool_destroy(pool) }
+        // Inputs: a deterministic spread of values in [-1, 1), the scale of normed activations.
+        var x = [Float](repeating: 0, count: n * maxCols)  // n × maxCols
+        for i in x.indices { x[i] = Float((i &* 2_654_435_761) % 2048) / 1024 - 1 }
+        var y = [Float](repeating: 0, count: n * maxRows)  // n × maxRows
+        var tiles = [Float](repeating: 0, count: max(1, threads) * tileRows * maxCols)
+        let scratchBytes = linears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(n)) }
+        var scratch = [UInt8](repeating: 0, count: max(64, scratchBytes.max() ?? 0))
+
+        func run(_ path: PrefillPath) -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for lin in linears {
+                let type = Int32(lin.type.rawValue), rows = Int64(min(lin.rows, weightRows)), cols = Int64(lin.cols)
+                switch path {
+                case .float:
+                    tk_matmul_gemm(
+                        pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &tiles, Int64(tileRows), false)
+                case .integer:
+                    tk_matmul(pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &scratch, false)
+                }
+            }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        _ = run(.float)
+        _ = run(.integer)
+        var best: [PrefillPath: Double] = [.float: .infinity, .integer: .infinity]
+        for _ in 0..<max(1, runs) {
+            for path in PrefillPath.allCases { best[path] = min(best[path]!, run(path)) }
+        }
+        return PrefillMeasurement(rows: n, floatSeconds: best[.float]!, integerSeconds: best[.integer]!)
+    }
+}
