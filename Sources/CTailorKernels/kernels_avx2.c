@@ -112,16 +112,22 @@ static inline void half_pair(const uint16_t *dm, float *d, float *m) {
 
 TK_ROW_KERNEL(row1_q8_0, blk_q8_0, 1, 0, UNPACK_Q8_0)
 TK_ROW_KERNEL(row2_q8_0, blk_q8_0, 2, 0, UNPACK_Q8_0)
+TK_ROW_KERNEL(row4_q8_0, blk_q8_0, 4, 0, UNPACK_Q8_0)
 TK_ROW_KERNEL(row1_q4_0, blk_q4_0, 1, 1, UNPACK_Q4_0)
 TK_ROW_KERNEL(row2_q4_0, blk_q4_0, 2, 1, UNPACK_Q4_0)
+TK_ROW_KERNEL(row4_q4_0, blk_q4_0, 4, 1, UNPACK_Q4_0)
 TK_ROW_KERNEL(row1_q4_1, blk_q4_1, 1, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row2_q4_1, blk_q4_1, 2, 1, UNPACK_Q4_1)
+TK_ROW_KERNEL(row4_q4_1, blk_q4_1, 4, 1, UNPACK_Q4_1)
 TK_ROW_KERNEL(row1_q5_0, blk_q5_0, 1, 1, UNPACK_Q5_0)
 TK_ROW_KERNEL(row2_q5_0, blk_q5_0, 2, 1, UNPACK_Q5_0)
+TK_ROW_KERNEL(row4_q5_0, blk_q5_0, 4, 1, UNPACK_Q5_0)
 TK_ROW_KERNEL(row1_q5_1, blk_q5_1, 1, 1, UNPACK_Q5_1)
 TK_ROW_KERNEL(row2_q5_1, blk_q5_1, 2, 1, UNPACK_Q5_1)
+TK_ROW_KERNEL(row4_q5_1, blk_q5_1, 4, 1, UNPACK_Q5_1)
 TK_ROW_KERNEL(row1_iq4_nl, blk_iq4_nl, 1, 0, UNPACK_IQ4_NL)
 TK_ROW_KERNEL(row2_iq4_nl, blk_iq4_nl, 2, 0, UNPACK_IQ4_NL)
+TK_ROW_KERNEL(row4_iq4_nl, blk_iq4_nl, 4, 0, UNPACK_IQ4_NL)
 
 // ---------------------------------------------------------------- K-quant rows
 // One super-block (256 weights) is unpacked once and multiplied into every activation row.
@@ -225,7 +231,7 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
-/// One Q6_K row against NX activation rows (NX ≤ 2): the unsigned 6-bit values q multiplied as
+/// One Q6_K row against NX activation rows (NX ≤ 4): the unsigned 6-bit values q multiplied as
 /// Q4_K's, less 32·Σ_t sc_t·(sub-block t's sum of x) for the offset (q - 32). H's and L's lanes
 /// stay below 8·2·32130·128 < 2^27, their sums below 2^30; the correction below 2^31.
 #define TK_Q6K_ROW(NAME, NX)                                                                        \
@@ -284,7 +290,7 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
-/// One IQ4_XS row against NX activation rows (NX ≤ 2): each 32-weight sub-block looked up
+/// One IQ4_XS row against NX activation rows (NX ≤ 4): each 32-weight sub-block looked up
 /// (vpshufb) to int8 and widened once; its int32 lanes (4·127·32767 < 2^24) times its scale
 /// (|ls - 32| ≤ 32) stay below 2^31 and are summed in int64, so the sum is exact and the float
 /// step the portable one.
@@ -331,7 +337,7 @@ static inline __m256i k2_scaled_dot(const __m256i *wl, const __m256i *wh, const 
     return sum;
 }
 
-/// One Q2_K row against NX activation rows (NX ≤ 2). Quarter j of half l holds weights
+/// One Q2_K row against NX activation rows (NX ≤ 4). Quarter j of half l holds weights
 /// 128l + 32j ... + 31 at bits 2j of qs[32l ...]: sub-blocks s = 8l + 2j and s + 1 (16 weights
 /// each, 4-bit scale and min). Lanes stay below 15·2·3·32767·8 < 2^24: the sums are exact.
 #define TK_Q2K_ROW(NAME, NX)                                                                        \
@@ -364,7 +370,7 @@ static inline __m256i k2_scaled_dot(const __m256i *wl, const __m256i *wh, const 
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
     }
 
-/// One Q3_K row against NX activation rows (NX ≤ 2): Q2_K's layout of low bits, less 4 where
+/// One Q3_K row against NX activation rows (NX ≤ 4): Q2_K's layout of low bits, less 4 where
 /// bit 4l + j of hmask[t] is clear (weights -4 ... 3), and 6-bit scales less 32. Lanes stay
 /// below 32·2·4·32767·8 < 2^26: the sums are exact.
 #define TK_Q3K_ROW(NAME, NX)                                                                        \
@@ -398,23 +404,44 @@ static inline __m256i k2_scaled_dot(const __m256i *wl, const __m256i *wh, const 
 
 TK_Q2K_ROW(row1_q2_K, 1)
 TK_Q2K_ROW(row2_q2_K, 2)
+TK_Q2K_ROW(row4_q2_K, 4)
 TK_Q3K_ROW(row1_q3_K, 1)
 TK_Q3K_ROW(row2_q3_K, 2)
+TK_Q3K_ROW(row4_q3_K, 4)
 TK_IQ4XS_ROW(row1_iq4_xs, 1)
 TK_IQ4XS_ROW(row2_iq4_xs, 2)
+TK_IQ4XS_ROW(row4_iq4_xs, 4)
 TK_Q4K_ROW(row1_q4_K, blk_q4_K, 1, TK_K_HIGH_NONE)
 TK_Q4K_ROW(row2_q4_K, blk_q4_K, 2, TK_K_HIGH_NONE)
 TK_Q4K_ROW(row1_q5_K, blk_q5_K, 1, TK_K_HIGH_Q5)
 TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
+
+/// Q4_K and Q5_K take four rows as two pairs: their unpacked super-block already fills the 16
+/// vector registers, and a four-row kernel spilled (prefill 12% slower on Q4_K_M).
+static inline void row4_q4_K(const blk_q4_K *b, const act_q16_K *const *a, int64_t nb, float *out) {
+    row2_q4_K(b, a, nb, out);
+    row2_q4_K(b, a + 2, nb, out + 2);
+}
+static inline void row4_q5_K(const blk_q5_K *b, const act_q16_K *const *a, int64_t nb, float *out) {
+    row2_q5_K(b, a, nb, out);
+    row2_q5_K(b, a + 2, nb, out + 2);
+}
 TK_Q6K_ROW(row1_q6_K, 1)
 TK_Q6K_ROW(row2_q6_K, 2)
+TK_Q6K_ROW(row4_q6_K, 4)
 
-/// Rows of one type against nx activation rows (`A`, `NB` blocks each), two at a time, then one.
-#define TK_MATVEC_CASE(TYPE, BLK, R1, R2, A, NB)                                                  \
+/// Rows of one type against nx activation rows (`A`, `NB` blocks each): four at a time (a
+/// prefill's batch: each unpacked block serves four rows), then two, then one. A row's result
+/// does not depend on its group: its accumulator sees the same blocks in the same order.
+#define TK_MATVEC_CASE(TYPE, BLK, R1, R2, R4, A, NB)                                              \
     case TYPE:                                                                                    \
         for (int64_t r = 0; r < nrows; r++) {                                                     \
             const BLK *row = (const BLK *)(w + r * rb);                                           \
             int k = 0;                                                                            \
+            for (; k + 4 <= nx; k += 4) {                                                         \
+                R4(row, A + k, NB, out);                                                          \
+                for (int j = 0; j < 4; j++) y[(k + j) * ldy + r] = out[j];                        \
+            }                                                                                     \
             for (; k + 2 <= nx; k += 2) {                                                         \
                 R2(row, A + k, NB, out);                                                          \
                 y[k * ldy + r] = out[0];                                                          \
@@ -428,7 +455,7 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
                           int nx, int64_t n, float *y, int64_t ldy) {
     const int64_t nb = n / QK32;
     const act_q16_32 *a[64];
-    float out[2];
+    float out[4];
     const int k_type = type == TK_Q4_K || type == TK_Q5_K || type == TK_Q6_K || type == TK_IQ4_XS
                        || type == TK_Q2_K || type == TK_Q3_K;
     if (k_type && nx <= 64) {
@@ -436,12 +463,12 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
         switch (type) {
-        TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, ak, nbk)
-        TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, ak, nbk)
-        TK_MATVEC_CASE(TK_Q2_K, blk_q2_K, row1_q2_K, row2_q2_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q3_K, blk_q3_K, row1_q3_K, row2_q3_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, row4_q4_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, row4_q5_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, row4_q6_K, ak, nbk)
+        TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, row4_iq4_xs, ak, nbk)
+        TK_MATVEC_CASE(TK_Q2_K, blk_q2_K, row1_q2_K, row2_q2_K, row4_q2_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q3_K, blk_q3_K, row1_q3_K, row2_q3_K, row4_q3_K, ak, nbk)
         default: return;
         }
     }
@@ -459,12 +486,12 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
     for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);
     switch (type) {
-    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0, a, nb)
-    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, a, nb)
-    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, a, nb)
-    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, a, nb)
-    TK_MATVEC_CASE(TK_Q5_1, blk_q5_1, row1_q5_1, row2_q5_1, a, nb)
-    TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, a, nb)
+    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0, row4_q8_0, a, nb)
+    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, row4_q4_0, a, nb)
+    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, row4_q4_1, a, nb)
+    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, row4_q5_0, a, nb)
+    TK_MATVEC_CASE(TK_Q5_1, blk_q5_1, row1_q5_1, row2_q5_1, row4_q5_1, a, nb)
+    TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, row4_iq4_nl, a, nb)
     default: return;
     }
 }

@@ -90,9 +90,9 @@ final class DequantizeTests: XCTestCase {
 }
 
 extension DequantizeTests {
-    /// The AVX2 256-block row kernels (Q2_K to Q6_K, IQ4_XS) give the portable path's results bit for bit, for one
-    /// activation row (decode), two (CoPe) and odd counts: exact integer sums, the same float
-    /// steps. (The 32-block kernels sum in eight float lanes and are held to the tolerance of
+    /// The AVX2 256-block row kernels (Q2_K to Q6_K, IQ4_XS) give the portable path's results bit
+    /// for bit, for one activation row (decode), two (CoPe) and counts that mix the four-, two-
+    /// and one-row kernels (prefill): exact integer sums, the same float steps. (The 32-block kernels sum in eight float lanes and are held to the tolerance of
     /// `testQuantizedMatmulMatchesFloat` instead.)
     func testAVX2KQuantMatvecEqualsThePortablePathBitForBit() throws {
         try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2")
@@ -101,7 +101,7 @@ extension DequantizeTests {
         for t in [GGMLType.q4_K, .q5_K, .q6_K, .iq4_xs, .q2_K, .q3_K] {
             let (raw, expected) = try load(t)
             let cols = t.blockSize == 256 ? 512 : 256, rows = expected.count / cols
-            for nx in [1, 2, 3, 5] {
+            for nx in [1, 2, 3, 4, 5, 7] {
                 var rng = SeededGenerator(seed: UInt64(nx))
                 let x = (0..<(nx * cols)).map { _ in (rng.nextUnit() * 2 - 1) * 3 }
                 var scratch = [UInt8](
