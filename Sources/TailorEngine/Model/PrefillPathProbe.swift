@@ -6,7 +6,7 @@ import Foundation
 /// One layer's seven projections (q, k, v, o, gate, up, down) carry the shapes and quant types of
 /// every layer, so they stand for the whole forward pass; attention and the norms cost the same
 /// on both paths. Both paths run once untimed (paging the layer's weights in from the mapping),
-/// then alternately, and each keeps its best time. For SmolLM2-135M this takes about 50 ms; a
+/// then alternately, and each keeps its best time. For SmolLM2-135M this takes about 60 ms; a
 /// model's measurement is kept for the life of the `Model` (see `Model.prefillMeasurement`).
 public enum PrefillPathProbe {
     /// Rows of the measured batch. The paths' ratio moves with the batch (on the Qwen2.5-0.5B
@@ -14,7 +14,8 @@ public enum PrefillPathProbe {
     /// so the probe measures near a prompt chunk's size.
     public static let rows = 256
     /// Weight rows measured per projection: both paths split a matrix into row slices, so its
-    /// first 512 rows time like the rest, and an 8B model's layer is measured in ~0.1 s.
+    /// first 512 rows time like the rest, and the probe's cost grows with a model's width only
+    /// (the Qwen2.5-0.5B shape's layer: ~0.1 s in all).
     public static let weightRows = 512
 
     /// Measures `layer`'s projections on `threads` threads, `runs` timed runs per path.
