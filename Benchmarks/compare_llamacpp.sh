@@ -7,15 +7,7 @@
 # 3 rounds each) so that both see the same machine load, then prints the medians and the ratio
 # Tailor / llama.cpp. Build llama-bench once from the llama-cpp-python sdist (vendor/llama.cpp,
 # cmake -DGGML_NATIVE=ON); it is not built in CI.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-: "${LLAMA_BENCH:?set LLAMA_BENCH to the llama-bench binary}"
-THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-swift build -c release --product tailor >/dev/null
-TAILOR=.build/release/tailor
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$(dirname "$0")/llamacpp_common.sh"
 
 printf '| model | test | llama.cpp t/s | Tailor t/s | Tailor / llama.cpp |\n|---|---|---|---|---|\n'
 for model in "$@"; do

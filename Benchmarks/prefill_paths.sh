@@ -8,15 +8,7 @@
 # path's ratio to llama.cpp, what the load-time measurement chose and the one-layer timings it
 # chose from. Run it again with OPENBLAS_CORETYPE=Nehalem to see a host whose floating point is
 # slow (OpenBLAS held to SSE kernels): the measurement must then pick the integer path.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-: "${LLAMA_BENCH:?set LLAMA_BENCH to the llama-bench binary}"
-THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-swift build -c release --product tailor >/dev/null
-TAILOR=.build/release/tailor
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+source "$(dirname "$0")/llamacpp_common.sh"
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 printf '| model | llama.cpp pp512 | float | integer | auto (choice) | float / llama.cpp | integer / llama.cpp | probe float / integer ms |\n'

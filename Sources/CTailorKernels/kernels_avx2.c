@@ -182,6 +182,22 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
     *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(pl, s));
 }
 
+/// A Q4_K/Q5_K super-block's contribution to one activation row x: its products' high and low
+/// sums (sh, sl) and its minimums (mins, int32 lanes) joined exactly as 256·H + L − m·Σx, then
+/// the float step dot_q_generic takes, contraction off.
+static inline float k4_block_sum(__m256i sh, __m256i sl, __m256i mins, const act_q16_K *x, float d, float dmin) {
+#pragma clang fp contract(off)
+    /* sub-block t's sum of x is bsums[2t] + bsums[2t + 1]; hadd pairs them, in the order
+       0 1 4 5 | 2 3 6 7, which the permute restores */
+    const __m256i bs = _mm256_permute4x64_epi64(
+        _mm256_hadd_epi32(_mm256_loadu_si256((const __m256i *)x->bsums),
+                          _mm256_loadu_si256((const __m256i *)(x->bsums + 8))), 0xD8);
+    const __m128i t = hsum3_epi32(sh, sl, _mm256_mullo_epi32(mins, bs));
+    const int64_t si = 256 * (int64_t)_mm_cvtsi128_si32(t) + _mm_extract_epi32(t, 1);
+    const int64_t sm = _mm_extract_epi32(t, 2);
+    return x->d * (d * (float)si - dmin * (float)sm);
+}
+
 /// One Q4_K or Q5_K row against NX activation rows (NX ≤ 2). Per super-block the integer sum is
 /// 256·H + L over the activations' high and low bytes; H's and L's lanes stay below
 /// 8·2·15810·63 < 2^24, their sums below 2^27, so the sum is exact and the float step the
@@ -217,15 +233,7 @@ static inline void k_dot_split(__m256i w, const int8_t *xh, const uint8_t *xl, _
                     k_dot_split(lo[j], xh + 64 * j, xl + 64 * j, s[2 * j], &sh, &sl);               \
                     k_dot_split(hi[j], xh + 64 * j + 32, xl + 64 * j + 32, s[2 * j + 1], &sh, &sl); \
                 }                                                                                   \
-                /* sub-block t's sum of x is bsums[2t] + bsums[2t + 1]; hadd pairs them, in the */  \
-                /* order 0 1 4 5 | 2 3 6 7, which the permute restores */                           \
-                const __m256i bs = _mm256_permute4x64_epi64(                                        \
-                    _mm256_hadd_epi32(_mm256_loadu_si256((const __m256i *)a[k][i].bsums),           \
-                                      _mm256_loadu_si256((const __m256i *)(a[k][i].bsums + 8))), 0xD8); \
-                const __m128i t = hsum3_epi32(sh, sl, _mm256_mullo_epi32(mins, bs));                \
-                const int64_t si = 256 * (int64_t)_mm_cvtsi128_si32(t) + _mm_extract_epi32(t, 1);   \
-                const int64_t sm = _mm_extract_epi32(t, 2);                                         \
-                acc[k] += a[k][i].d * (d * (float)si - dmin * (float)sm);                           \
+                acc[k] += k4_block_sum(sh, sl, mins, &a[k][i], d, dmin);                            \
             }                                                                                       \
         }                                                                                           \
         for (int k = 0; k < NX; k++) out[k] = acc[k];                                               \
@@ -416,16 +424,45 @@ TK_Q4K_ROW(row2_q4_K, blk_q4_K, 2, TK_K_HIGH_NONE)
 TK_Q4K_ROW(row1_q5_K, blk_q5_K, 1, TK_K_HIGH_Q5)
 TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
 
-/// Q4_K and Q5_K take four rows as two pairs: their unpacked super-block already fills the 16
-/// vector registers, and a four-row kernel spilled (prefill 12% slower on Q4_K_M).
-static inline void row4_q4_K(const blk_q4_K *b, const act_q16_K *const *a, int64_t nb, float *out) {
-    row2_q4_K(b, a, nb, out);
-    row2_q4_K(b, a + 2, nb, out + 2);
-}
-static inline void row4_q5_K(const blk_q5_K *b, const act_q16_K *const *a, int64_t nb, float *out) {
-    row2_q5_K(b, a, nb, out);
-    row2_q5_K(b, a + 2, nb, out + 2);
-}
+/// One Q4_K or Q5_K row against four activation rows (a prefill's batch): TK_Q4K_ROW's sums
+/// with the loops turned, each 64-weight quarter unpacked and multiplied into all four rows'
+/// sums at once, so only one quarter's weights and scales and the eight sums stay in registers
+/// (TK_Q4K_ROW with NX = 4 keeps the whole super-block's, and spilled: 12% slower than pairs).
+/// The same exact integer sums in another order, and the same float step: bit for bit.
+#define TK_Q4K_ROW4(NAME, BLK, HIGH)                                                                \
+    static inline void NAME(const BLK *b, const act_q16_K *const *a, int64_t nb, float *out) {      \
+        _Pragma("clang fp contract(off)")                                                           \
+        float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };                                                  \
+        const __m256i low4 = _mm256_set1_epi8(0xF);                                                 \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK_PREFETCH(&b[i]);                                                                     \
+            const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
+            uint8_t sc8[8], mn8[8];                                                                 \
+            tk_k4_scales_mins(b[i].scales, sc8, mn8);                                               \
+            const __m256i sc16 =                                                                    \
+                _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc8)));  \
+            __m256i sh[4], sl[4];                                                                   \
+            for (int k = 0; k < 4; k++) sh[k] = sl[k] = _mm256_setzero_si256();                     \
+            for (int j = 0; j < 4; j++) {                                                           \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
+                __m256i lo = _mm256_and_si256(q, low4);                                             \
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                       \
+                HIGH(b[i], lo, hi, j)                                                               \
+                const __m256i s0 = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j));                     \
+                const __m256i s1 = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j + 1));                 \
+                for (int k = 0; k < 4; k++) {                                                       \
+                    k_dot_split(lo, a[k][i].xh + 64 * j, a[k][i].xl + 64 * j, s0, &sh[k], &sl[k]);  \
+                    k_dot_split(hi, a[k][i].xh + 64 * j + 32, a[k][i].xl + 64 * j + 32, s1, &sh[k], &sl[k]); \
+                }                                                                                   \
+            }                                                                                       \
+            const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn8));      \
+            for (int k = 0; k < 4; k++) acc[k] += k4_block_sum(sh[k], sl[k], mins, &a[k][i], d, dmin); \
+        }                                                                                           \
+        for (int k = 0; k < 4; k++) out[k] = acc[k];                                                \
+    }
+
+TK_Q4K_ROW4(row4_q4_K, blk_q4_K, TK_K_HIGH_NONE)
+TK_Q4K_ROW4(row4_q5_K, blk_q5_K, TK_K_HIGH_Q5)
 TK_Q6K_ROW(row1_q6_K, 1)
 TK_Q6K_ROW(row2_q6_K, 2)
 TK_Q6K_ROW(row4_q6_K, 4)
