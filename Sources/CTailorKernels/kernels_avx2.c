@@ -198,6 +198,16 @@ static inline float k4_block_sum(__m256i sh, __m256i sl, __m256i mins, const act
     return x->d * (d * (float)si - dmin * (float)sm);
 }
 
+/// A Q4_K/Q5_K super-block's packed 6-bit scales and minimums unpacked for the row kernels: the
+/// eight scales as int16 in both 128-bit lanes (TK_LANE16 shuffles them out per sub-block) and
+/// the eight minimums as int32 lanes (k4_block_sum's mins).
+static inline void k4_scales_mins(const uint8_t *scales, __m256i *sc16, __m256i *mins) {
+    uint8_t sc8[8], mn8[8];
+    tk_k4_scales_mins(scales, sc8, mn8);
+    *sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc8)));
+    *mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn8));
+}
+
 /// One Q4_K or Q5_K row against NX activation rows (NX ≤ 2). Per super-block the integer sum is
 /// 256·H + L over the activations' high and low bytes; H's and L's lanes stay below
 /// 8·2·15810·63 < 2^24, their sums below 2^27, so the sum is exact and the float step the
@@ -211,11 +221,8 @@ static inline float k4_block_sum(__m256i sh, __m256i sl, __m256i mins, const act
         for (int64_t i = 0; i < nb; i++) {                                                          \
             TK_PREFETCH(&b[i]);                                                                     \
             const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
-            uint8_t sc8[8], mn8[8];                                                                 \
-            tk_k4_scales_mins(b[i].scales, sc8, mn8);                                               \
-            const __m256i sc16 =                                                                    \
-                _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc8)));  \
-            const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn8));      \
+            __m256i sc16, mins;                                                                     \
+            k4_scales_mins(b[i].scales, &sc16, &mins);                                              \
             __m256i lo[4], hi[4], s[8];                                                             \
             for (int j = 0; j < 4; j++) {                                                           \
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
@@ -437,10 +444,8 @@ TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
         for (int64_t i = 0; i < nb; i++) {                                                          \
             TK_PREFETCH(&b[i]);                                                                     \
             const float d = _cvtsh_ss(b[i].d), dmin = _cvtsh_ss(b[i].dmin);                        \
-            uint8_t sc8[8], mn8[8];                                                                 \
-            tk_k4_scales_mins(b[i].scales, sc8, mn8);                                               \
-            const __m256i sc16 =                                                                    \
-                _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc8)));  \
+            __m256i sc16, mins;                                                                     \
+            k4_scales_mins(b[i].scales, &sc16, &mins);                                              \
             __m256i sh[4], sl[4];                                                                   \
             for (int k = 0; k < 4; k++) sh[k] = sl[k] = _mm256_setzero_si256();                     \
             for (int j = 0; j < 4; j++) {                                                           \
@@ -455,7 +460,6 @@ TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
                     k_dot_split(hi, a[k][i].xh + 64 * j + 32, a[k][i].xl + 64 * j + 32, s1, &sh[k], &sl[k]); \
                 }                                                                                   \
             }                                                                                       \
-            const __m256i mins = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn8));      \
             for (int k = 0; k < 4; k++) acc[k] += k4_block_sum(sh[k], sl[k], mins, &a[k][i], d, dmin); \
         }                                                                                           \
         for (int k = 0; k < 4; k++) out[k] = acc[k];                                                \

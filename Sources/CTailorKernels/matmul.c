@@ -98,13 +98,9 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
                bool f32_activations) {
     const tk_vtable *vt = tk_active();
     if (is_float_type(type) || f32_activations) {
+        // f32 activations need no scratch, so the whole batch is one pool run
         matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, (int)nx, NULL, 0, y, ldy };
-        for (int64_t b0 = 0; b0 < nx; b0 += TK_QUANT_CHUNK) {
-            job.x = x + b0 * ldx;
-            job.nx = (int)(nx - b0 < TK_QUANT_CHUNK ? nx - b0 : TK_QUANT_CHUNK);
-            job.y = y + b0 * ldy;
-            tk_pool_run(pool, matvec_run, &job);
-        }
+        tk_pool_run(pool, matvec_run, &job);
         return;
     }
     const bool k = uses_k_blocks(type);
