@@ -5,26 +5,26 @@ import CTailorKernels
 /// and `.lora_b` ([out × rank], ne = [rank, out]) in the base GGUF's row order (Llama's Q/K
 /// already permuted), scaled by alpha / rank.
 public enum GGUFLoRA {
-    static let names: [LoRATarget: String] = [
-        .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output", .gate: "ffn_gate", .up: "ffn_up",
-        .down: "ffn_down",
-    ]
-
     /// The adapter as GGUF bytes. rsLoRA's alpha/√r scale is stored as alpha' = alpha·√r, since
-    /// llama.cpp scales by alpha/r (llama.cpp's own converter does the same).
+    /// llama.cpp scales by alpha/r (llama.cpp's own converter does the same); a fused module
+    /// that needs a larger rank (Phi-3's, see `LoRAAdapter.join`) scales alpha with it.
     public static func export(_ adapter: LoRAAdapter, config: ModelConfig) -> [UInt8] {
+        // The engine's own layout is the file's (B already in the GGUF's row order).
+        let own = adapter.weights.map { key, w in
+            LoRAAdapter.HFWeights(layer: key.layer, target: key.target, a: w.a, b: w.b, rank: w.rank)
+        }
+        let (rank, modules) = LoRAAdapter.join(own, config: config)
         var w = GGUFWriter()
         w.set("general.architecture", .string(config.architecture.rawValue))
         w.set("general.type", .string("adapter"))
         w.set("general.name", .string(adapter.name))
         w.set("adapter.type", .string("lora"))
-        w.set("adapter.lora.alpha", .float32(adapter.scale * Float(adapter.rank)))
-        for key in adapter.weights.keys.sorted(by: { ($0.layer, $0.target.peftName) < ($1.layer, $1.target.peftName) })
-        {
-            let lw = adapter.weights[key]!
-            let base = "blk.\(key.layer).\(names[key.target]!).weight"
-            w.addTensor(base + ".lora_a", dims: [lw.inputs, lw.rank], values: lw.a)
-            w.addTensor(base + ".lora_b", dims: [lw.rank, lw.outputs], values: lw.b)
+        w.set("adapter.lora.alpha", .float32(adapter.scale * Float(rank)))
+        for m in modules {
+            let base = "blk.\(m.layer).\(m.module.ggufName).weight"
+            let (inputs, outputs) = config.shape(of: m.module)
+            w.addTensor(base + ".lora_a", dims: [inputs, rank], values: m.a)
+            w.addTensor(base + ".lora_b", dims: [rank, outputs], values: m.b)
         }
         return w.serialized()
     }
@@ -51,14 +51,15 @@ public enum GGUFLoRA {
         // Every name, layer, shape and rank is checked, and the tensors' data regions must not
         // overlap, before a single value is converted: a small hostile file cannot make the
         // daemon materialize more floats than its own bytes (and the model's shapes) justify.
-        var planned: [(key: LoRAAdapter.Key, a: GGUFTensorInfo, b: GGUFTensorInfo, inputs: Int, outputs: Int)] = []
-        var seen = Set<LoRAAdapter.Key>()
+        let modules = config.loraModules
+        var planned: [(layer: Int, module: LoRAModule, a: GGUFTensorInfo, b: GGUFTensorInfo)] = []
+        var seen = Set<String>()
         var rank = 0
         for t in file.tensors where t.name.hasSuffix(".lora_a") {
             let base = String(t.name.dropLast(".lora_a".count))
             let parts = base.split(separator: ".")
             guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), parts[3] == "weight",
-                let target = names.first(where: { $0.value == parts[2] })?.key
+                let module = modules.first(where: { $0.ggufName == parts[2] })
             else {
                 throw fail("unexpected tensor '\(t.name)'")
             }
@@ -66,7 +67,7 @@ public enum GGUFLoRA {
                 throw fail("tensor '\(t.name)' is for layer \(layer); the model has layers 0-\(config.layerCount - 1)")
             }
             guard let tb = file.tensor(base + ".lora_b") else { throw fail("missing tensor '\(base).lora_b'") }
-            let (inputs, outputs) = config.shape(of: target)
+            let (inputs, outputs) = config.shape(of: module)
             guard t.dims.count == 2, t.dims[0] == inputs, tb.dims.count == 2, tb.dims[1] == outputs,
                 tb.dims[0] == t.dims[1]
             else {
@@ -83,9 +84,8 @@ public enum GGUFLoRA {
             }
             guard rank == 0 || rank == r else { throw fail("mixed ranks (\(rank) and \(r)) are not supported") }
             rank = r
-            let key = LoRAAdapter.Key(layer: layer, target: target)
-            guard seen.insert(key).inserted else { throw fail("two tensors for '\(base)'") }
-            planned.append((key, t, tb, inputs, outputs))
+            guard seen.insert(base).inserted else { throw fail("two tensors for '\(base)'") }
+            planned.append((layer, module, t, tb))
         }
         for t in file.tensors where t.name.hasSuffix(".lora_b") && file.tensor(String(t.name.dropLast(2)) + "_a") == nil
         {
@@ -101,8 +101,13 @@ public enum GGUFLoRA {
         }
         var weights: [LoRAAdapter.Key: LoRAWeights] = [:]
         for p in planned {
-            weights[p.key] = try LoRAWeights(
-                a: values(file, p.a), b: values(file, p.b), rank: rank, inputs: p.inputs, outputs: p.outputs)
+            let module = LoRAAdapter.ModuleWeights(
+                layer: p.layer, module: p.module, a: values(file, p.a), b: values(file, p.b))
+            for w in LoRAAdapter.split(module, rank: rank, config: config) {
+                let inputs = config.shape(of: w.target).inputs
+                weights[LoRAAdapter.Key(layer: w.layer, target: w.target)] = try LoRAWeights(
+                    a: w.a, b: w.b, rank: rank, inputs: inputs, outputs: w.b.count / rank)
+            }
         }
         let adapter = LoRAAdapter(name: name, rank: rank, alpha: Float(alpha), weights: weights)
         try adapter.validate(for: config)

@@ -3,7 +3,7 @@ import Foundation
 /// Why a PEFT adapter could not be imported. Each case names the file part and the problem.
 public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
     case badConfig(String)
-    case unsupportedTarget(String)
+    case unsupportedTarget(String, supported: [String])
     case unexpectedTensor(String)
     case missingTensor(String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
@@ -12,11 +12,11 @@ public enum PEFTError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .badConfig(m): return "adapter_config.json: \(m)"
-        case let .unsupportedTarget(t):
+        case let .unsupportedTarget(t, supported):
             return
                 """
-                adapter_config.json: target module '\(t)' is not supported (q_proj, k_proj, v_proj, o_proj, \
-                gate_proj, up_proj, down_proj)
+                adapter_config.json: target module '\(t)' is not supported (this model's are \
+                \(supported.joined(separator: ", ")))
                 """
         case let .unexpectedTensor(t): return "adapter_model.safetensors: unexpected tensor '\(t)'"
         case let .missingTensor(t): return "adapter_model.safetensors: missing tensor '\(t)'"
@@ -57,6 +57,7 @@ public enum PEFTAdapter {
         case .smollm3: return ["SmolLM3ForCausalLM", "SmolLM3Model"]
         case .gemma2: return ["Gemma2ForCausalLM", "Gemma2Model"]
         case .gemma3: return ["Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "Gemma3TextModel"]
+        case .phi3: return ["Phi3ForCausalLM", "Phi3Model"]
         }
     }
 
@@ -105,12 +106,13 @@ public enum PEFTAdapter {
         if let cls = cfg.baseModelClass, !modelClasses(config.architecture).contains(cls) {
             throw PEFTError.architectureMismatch(adapterFor: cls, model: config.architecture.rawValue)
         }
-        var targets: [LoRATarget] = []
+        let known = config.loraModules
+        var modules: [LoRAModule] = []
         for t in cfg.targetModules {
-            guard let target = LoRATarget.allCases.first(where: { $0.peftName == t }) else {
-                throw PEFTError.unsupportedTarget(t)
+            guard let module = known.first(where: { $0.peftName == t }) else {
+                throw PEFTError.unsupportedTarget(t, supported: known.map(\.peftName))
             }
-            targets.append(target)
+            modules.append(module)
         }
         // The header is checked whole (names, layers, shapes, rank) before any value is
         // converted, so a hostile file cannot make the importer materialize floats it would
@@ -118,37 +120,36 @@ public enum PEFTAdapter {
         // the data) means the values converted are never more than the upload's bytes.
         let file = try Safetensors.Header(bytes: safetensors)
         let r = cfg.r
-        var found: [String: Safetensors.Header.Entry] = [:]  // "layer.target.A|B" -> entry
+        var found: [String: Safetensors.Header.Entry] = [:]  // "layer.module.A|B" -> entry
         for entry in file.entries {
             let parts = entry.name.split(separator: ".").map(String.init)
             guard let li = parts.firstIndex(of: "layers"), li + 1 < parts.count, let layer = Int(parts[li + 1]),
-                let target = targets.first(where: { parts.contains($0.peftName) }),
+                let module = modules.first(where: { parts.contains($0.peftName) }),
                 let ab = parts.first(where: { $0 == "lora_A" || $0 == "lora_B" }), parts.last == "weight"
             else {
                 throw PEFTError.unexpectedTensor(entry.name)
             }
             guard (0..<config.layerCount).contains(layer) else { throw PEFTError.unexpectedTensor(entry.name) }
-            let slot = "\(layer).\(target.peftName).\(ab)"
+            let slot = "\(layer).\(module.peftName).\(ab)"
             guard found[slot] == nil else { throw PEFTError.unexpectedTensor(entry.name) }
             found[slot] = entry
         }
-        var planned: [(layer: Int, target: LoRATarget, a: Safetensors.Header.Entry, b: Safetensors.Header.Entry)] = []
+        var planned: [(layer: Int, module: LoRAModule, a: Safetensors.Header.Entry, b: Safetensors.Header.Entry)] = []
         for layer in 0..<config.layerCount {
-            for target in targets {
-                let module = [LoRATarget.q, .k, .v, .o].contains(target) ? "self_attn" : "mlp"
+            for module in modules {
                 func entry(_ isA: Bool) throws -> Safetensors.Header.Entry {
-                    guard let e = found["\(layer).\(target.peftName).lora_\(isA ? "A" : "B")"] else {
+                    guard let e = found["\(layer).\(module.peftName).lora_\(isA ? "A" : "B")"] else {
                         throw PEFTError.missingTensor(
                             """
-                            base_model.model.model.layers.\(layer).\(module).\(target.peftName).lora_\
-                            \(isA ? "A" : "B").weight
+                            base_model.model.model.layers.\(layer).\(module.isAttention ? "self_attn" : "mlp").\
+                            \(module.peftName).lora_\(isA ? "A" : "B").weight
                             """
                         )
                     }
                     return e
                 }
                 let a = try entry(true), b = try entry(false)
-                let (inputs, outputs) = config.shape(of: target)
+                let (inputs, outputs) = config.shape(of: module)
                 // PEFT stores A [r, in] and B [out, r]; fan_in_fan_out stores them transposed.
                 let wantA = cfg.fanInFanOut ? [inputs, r] : [r, inputs],
                     wantB = cfg.fanInFanOut ? [r, outputs] : [outputs, r]
@@ -158,16 +159,16 @@ public enum PEFTAdapter {
                 guard b.shape == wantB else {
                     throw PEFTError.shapeMismatch(tensor: b.name, expected: wantB, found: b.shape)
                 }
-                planned.append((layer, target, a, b))
+                planned.append((layer, module, a, b))
             }
         }
         var hf: [LoRAAdapter.HFWeights] = []
         for p in planned {
-            let (inputs, outputs) = config.shape(of: p.target)
+            let (inputs, outputs) = config.shape(of: p.module)
             let a = file.values(of: p.a, in: safetensors), b = file.values(of: p.b, in: safetensors)
             let av = cfg.fanInFanOut ? transpose(a, rows: inputs, cols: r) : a
             let bv = cfg.fanInFanOut ? transpose(b, rows: r, cols: outputs) : b
-            hf.append(.init(layer: p.layer, target: p.target, a: av, b: bv, rank: r))
+            hf += LoRAAdapter.split(.init(layer: p.layer, module: p.module, a: av, b: bv), rank: r, config: config)
         }
         return try LoRAAdapter.fromHuggingFace(
             name: name, rank: cfg.r, alpha: cfg.loraAlpha, useRSLoRA: cfg.useRSLoRA,
@@ -178,20 +179,23 @@ public enum PEFTAdapter {
     public static func export(
         _ adapter: LoRAAdapter, config: ModelConfig, baseModel: String?
     ) throws -> (config: [UInt8], safetensors: [UInt8]) {
+        // Fused modules (Phi-3) may need a larger rank than the adapter's; alpha then follows
+        // so that the scale, and so every delta, stays exactly the adapter's.
+        let (rank, modules) = LoRAAdapter.join(adapter.huggingFaceWeights(config: config), config: config)
         var tensors: [String: Safetensors.Tensor] = [:]
-        var targets = Set<String>()
-        for w in adapter.huggingFaceWeights(config: config) {
-            let module = [LoRATarget.q, .k, .v, .o].contains(w.target) ? "self_attn" : "mlp"
-            let prefix = "base_model.model.model.layers.\(w.layer).\(module).\(w.target.peftName)"
-            let (inputs, outputs) = config.shape(of: w.target)
-            tensors[prefix + ".lora_A.weight"] = .init(shape: [w.rank, inputs], values: w.a)
-            tensors[prefix + ".lora_B.weight"] = .init(shape: [outputs, w.rank], values: w.b)
-            targets.insert(w.target.peftName)
+        for m in modules {
+            let prefix =
+                "base_model.model.model.layers.\(m.layer).\(m.module.isAttention ? "self_attn" : "mlp").\(m.module.peftName)"
+            let (inputs, outputs) = config.shape(of: m.module)
+            tensors[prefix + ".lora_A.weight"] = .init(shape: [rank, inputs], values: m.a)
+            tensors[prefix + ".lora_B.weight"] = .init(shape: [outputs, rank], values: m.b)
         }
+        let same = rank == adapter.rank
         var json: [String: Any] = [
-            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": adapter.rank, "lora_alpha": adapter.alpha,
-            "target_modules": targets.sorted(), "fan_in_fan_out": false, "use_rslora": adapter.useRSLoRA,
-            "lora_dropout": 0.0, "bias": "none", "inference_mode": true,
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank,
+            "lora_alpha": same ? adapter.alpha : adapter.scale * Float(rank),
+            "target_modules": Set(modules.map(\.module.peftName)).sorted(), "fan_in_fan_out": false,
+            "use_rslora": same && adapter.useRSLoRA, "lora_dropout": 0.0, "bias": "none", "inference_mode": true,
         ]
         json["base_model_name_or_path"] = baseModel ?? NSNull()
         let configBytes = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])

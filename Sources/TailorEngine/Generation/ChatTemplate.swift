@@ -23,6 +23,8 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
     case llama3
     /// `<start_of_turn>user\n...<end_of_turn>\n`: Gemma (system text folded into the first turn).
     case gemma
+    /// `<|user|>\n...<|end|>\n<|assistant|>\n`: Phi-3, Phi-3.5 and Phi-4-mini.
+    case phi3
 
     /// Picks the template from the model's Jinja source, else from its architecture.
     public static func detect(jinja: String?, architecture: Architecture) -> ChatTemplate {
@@ -30,11 +32,13 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             if t.contains("<|im_start|>") { return .chatML }
             if t.contains("<|start_header_id|>") { return .llama3 }
             if t.contains("<start_of_turn>") { return .gemma }
+            if t.contains("<|assistant|>") && t.contains("<|end|>") { return .phi3 }
         }
         switch architecture {
         case .gemma2, .gemma3: return .gemma
         case .llama: return .llama3
         case .qwen2, .qwen3, .smollm3: return .chatML
+        case .phi3: return .phi3
         }
     }
 
@@ -73,6 +77,12 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
                 }
             }
             if addGenerationPrompt { s += "<start_of_turn>model\n" }
+        case .phi3:
+            // Phi-3.5's template drops an empty system message.
+            for m in messages where m.role != .system || !m.content.isEmpty {
+                s += "<|\(m.role.rawValue)|>\n\(m.content)<|end|>\n"
+            }
+            if addGenerationPrompt { s += "<|assistant|>\n" }
         }
         return s
     }

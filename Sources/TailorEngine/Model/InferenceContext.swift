@@ -131,12 +131,7 @@ public final class InferenceContext {
             layers: c.layerCount, maxSequences: self.maxSequences, maxContext: self.maxContext,
             kvHeads: c.kvHeadCount, headDim: c.headDim)
         pool = tk_pool_create(Int32(self.threads))
-        let factors = model.weights.ropeFrequencyFactors
-        ropeGlobal = RopeTable(
-            ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale, factors: factors,
-            maxContext: self.maxContext)
-        ropeLocal = RopeTable(
-            ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxContext)
+        (ropeGlobal, ropeLocal) = RopeTable.tables(for: model, maxContext: self.maxContext)
 
         let n = self.maxBatchTokens, d = c.embeddingLength
         let maxCols = max(d, c.qDim, c.feedForwardLength)

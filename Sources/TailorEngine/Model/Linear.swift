@@ -36,6 +36,20 @@ struct TensorBinder {
         return Linear(name: name, type: t.type, rows: rows, cols: cols, data: file.data(of: t))
     }
 
+    /// Consecutive row slices of one fused matrix (Phi-3's `attn_qkv`, `ffn_up`), each a
+    /// `Linear` over its rows of the mapping: the forward and backward passes, LoRA and merging
+    /// then see separate projections, and no weight is copied.
+    func rowSlices(_ name: String, rows: [Int], cols: Int) throws -> [Linear] {
+        let whole = try linear(name, rows: rows.reduce(0, +), cols: cols)
+        var start = 0
+        return rows.map { n in
+            defer { start += n }
+            return Linear(
+                name: "\(name)[\(start)..<\(start + n)]", type: whole.type, rows: n, cols: cols,
+                data: whole.data.advanced(by: start * whole.rowBytes))
+        }
+    }
+
     func optionalLinear(_ name: String, rows: Int, cols: Int) throws -> Linear? {
         file.tensor(name) == nil ? nil : try linear(name, rows: rows, cols: cols)
     }

@@ -79,7 +79,8 @@ extension Model {
         }
         let newWeights = TransformerWeights(
             tokenEmbedding: weights.tokenEmbedding, blocks: merged, outputNorm: weights.outputNorm,
-            output: weights.output, ropeFrequencyFactors: weights.ropeFrequencyFactors)
+            output: weights.output, ropeFrequencyFactors: weights.ropeFrequencyFactors,
+            ropeLongFactors: weights.ropeLongFactors)
         owned = true
         return Model(
             file: file, config: config, weights: newWeights, tokenizer: tokenizer, storage: MergedStorage(blocks))

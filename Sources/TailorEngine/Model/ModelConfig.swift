@@ -3,7 +3,7 @@ import Foundation
 /// The transformer families the engine runs. Each differs only in a few switches of
 /// `ModelConfig`; the forward pass is one code path.
 public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, qwen3, smollm3, gemma2, gemma3
+    case llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3
 }
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -44,6 +44,11 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeBaseLocal: Float
     /// Linear RoPE scaling of the global layers (positions divided by this), 1 when absent.
     public var ropeLinearScale: Float
+    /// LongRoPE (Phi-3.5, Phi-4-mini): the context its short frequency factors serve. A context
+    /// longer than this takes the long factors, as llama.cpp chooses; `contextLength` when absent.
+    public var ropeOriginalContext: Int
+    /// LongRoPE's attention factor, which multiplies RoPE's cos and sin; 1 when absent.
+    public var ropeAttentionFactor: Float
     /// How RoPE pairs dimensions (interleaved for Llama GGUFs, halves otherwise).
     public var ropeStyle: RopeStyle
     /// Sliding-window width of local layers, 0 when every layer is global.
@@ -112,6 +117,8 @@ public struct ModelConfig: Sendable, Equatable {
         if opt("rope.scaling.type")?.stringValue == "linear", let f = opt("rope.scaling.factor")?.doubleValue, f > 0 {
             ropeLinearScale = Float(f)
         }
+        ropeOriginalContext = opt("rope.scaling.original_context_length")?.intValue ?? contextLength
+        ropeAttentionFactor = Float(opt("rope.scaling.attn_factor")?.doubleValue ?? 1)
         vocabSize =
             opt("vocab_size")?.intValue
             ?? file.metadata["tokenizer.ggml.tokens"]?.packedStrings?.count
@@ -154,6 +161,11 @@ public struct ModelConfig: Sendable, Equatable {
             slidingPattern = 2
             attentionSoftcap = Float(opt("attn_logit_softcapping")?.doubleValue ?? 0)
             finalLogitSoftcap = Float(opt("final_logit_softcapping")?.doubleValue ?? 0)
+        case .phi3:
+            // Llama's blocks with Q/K/V fused into one matrix and gate/up into another (the
+            // weights bind them as row slices), RoPE over split halves, optionally partial and
+            // LongRoPE-scaled. Phi-3's sliding window is ignored, as llama.cpp ignores it.
+            ropeStyle = .neox
         case .gemma3:
             ropeStyle = .neox
             usesGELU = true
@@ -171,6 +183,10 @@ public struct ModelConfig: Sendable, Equatable {
         else {
             throw GGUFError.missingMetadata(
                 path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
+        }
+        guard ropeAttentionFactor > 0, ropeAttentionFactor.isFinite, ropeOriginalContext > 0 else {
+            throw GGUFError.missingMetadata(
+                path: file.path, key: key("rope.scaling.attn_factor / original_context_length (not positive)"))
         }
         for (name, cap) in [
             ("attn_logit_softcapping", attentionSoftcap), ("final_logit_softcapping", finalLogitSoftcap),

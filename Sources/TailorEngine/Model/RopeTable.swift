@@ -8,7 +8,11 @@ package final class RopeTable {
     private let cos: UnsafeMutablePointer<Float>  // [maxContext][halfDim]; freed in deinit
     private let sin: UnsafeMutablePointer<Float>  // [maxContext][halfDim]; freed in deinit
 
-    package init(ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, maxContext: Int) {
+    /// - Parameter magnitude: multiplies every cos and sin (LongRoPE's attention factor), so
+    ///   the rotated dimensions of Q and K are scaled as well as turned.
+    package init(
+        ropeDim: Int, base: Float, linearScale: Float, factors: [Float]?, magnitude: Float = 1, maxContext: Int
+    ) {
         halfDim = ropeDim / 2
         self.maxContext = maxContext
         cos = .allocate(capacity: maxContext * halfDim)
@@ -20,10 +24,24 @@ package final class RopeTable {
             invFreq /= linearScale
             for p in 0..<maxContext {
                 let angle = Float(p) * invFreq
-                cos[p * halfDim + i] = Foundation.cos(angle)
-                sin[p * halfDim + i] = Foundation.sin(angle)
+                cos[p * halfDim + i] = Foundation.cos(angle) * magnitude
+                sin[p * halfDim + i] = Foundation.sin(angle) * magnitude
             }
         }
+    }
+
+    /// The tables of `model`'s global and sliding-window layers for `maxContext` positions:
+    /// the global one with the model's frequency factors for that context, its linear scale and
+    /// LongRoPE's magnitude; the local one (Gemma's) plain, at the local base.
+    package static func tables(for model: Model, maxContext: Int) -> (global: RopeTable, local: RopeTable) {
+        let c = model.config
+        let global = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
+            factors: model.weights.ropeFactors(maxContext: maxContext, config: c), magnitude: c.ropeAttentionFactor,
+            maxContext: maxContext)
+        let local = RopeTable(
+            ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: maxContext)
+        return (global, local)
     }
 
     deinit {

@@ -30,19 +30,24 @@ public struct TransformerWeights: Sendable {
     public let outputNorm: [Float]
     /// The output projection; the token embedding when the model ties them.
     public let output: Linear
-    /// Llama 3.1-style per-dimension RoPE frequency divisors (`rope_freqs.weight`), if any.
+    /// Per-dimension RoPE frequency divisors: Llama 3.1's `rope_freqs.weight`, or LongRoPE's short
+    /// factors (`rope_factors_short.weight`), if any.
     public let ropeFrequencyFactors: [Float]?
+    /// LongRoPE's long factors (`rope_factors_long.weight`), for contexts past
+    /// `ModelConfig.ropeOriginalContext`.
+    public let ropeLongFactors: [Float]?
 
     /// Weights given part by part (a merged copy).
     init(
         tokenEmbedding: Linear, blocks: [BlockWeights], outputNorm: [Float], output: Linear,
-        ropeFrequencyFactors: [Float]?
+        ropeFrequencyFactors: [Float]?, ropeLongFactors: [Float]?
     ) {
         self.tokenEmbedding = tokenEmbedding
         self.blocks = blocks
         self.outputNorm = outputNorm
         self.output = output
         self.ropeFrequencyFactors = ropeFrequencyFactors
+        self.ropeLongFactors = ropeLongFactors
     }
 
     init(file: GGUFFile, config c: ModelConfig) throws {
@@ -50,17 +55,36 @@ public struct TransformerWeights: Sendable {
         tokenEmbedding = try b.linear("token_embd.weight", rows: c.vocabSize, cols: c.embeddingLength)
         output = try b.optionalLinear("output.weight", rows: c.vocabSize, cols: c.embeddingLength) ?? tokenEmbedding
         outputNorm = try b.vector("output_norm.weight", count: c.embeddingLength)
-        ropeFrequencyFactors = try b.optionalVector("rope_freqs.weight", count: c.ropeDim / 2)
+        ropeFrequencyFactors =
+            try b.optionalVector("rope_freqs.weight", count: c.ropeDim / 2)
+            ?? b.optionalVector("rope_factors_short.weight", count: c.ropeDim / 2)
+        ropeLongFactors = try b.optionalVector("rope_factors_long.weight", count: c.ropeDim / 2)
         var blocks: [BlockWeights] = []
         for i in 0..<c.layerCount {
             let p = "blk.\(i)."
             let d = c.embeddingLength
+            // Phi-3 stores Q/K/V as one matrix (its converter may also split them) and gate/up as
+            // one, gate first.
+            let qkv =
+                b.file.tensor(p + "attn_qkv.weight") != nil
+                ? try b.rowSlices(p + "attn_qkv.weight", rows: [c.qDim, c.kvDim, c.kvDim], cols: d)
+                : [
+                    try b.linear(p + "attn_q.weight", rows: c.qDim, cols: d),
+                    try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
+                    try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
+                ]
+            let f = c.feedForwardLength
+            let gateUp =
+                c.architecture == .phi3
+                ? try b.rowSlices(p + "ffn_up.weight", rows: [f, f], cols: d)
+                : [
+                    try b.linear(p + "ffn_gate.weight", rows: f, cols: d),
+                    try b.linear(p + "ffn_up.weight", rows: f, cols: d),
+                ]
             blocks.append(
                 BlockWeights(
                     attnNorm: try b.vector(p + "attn_norm.weight", count: d),
-                    q: try b.linear(p + "attn_q.weight", rows: c.qDim, cols: d),
-                    k: try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
-                    v: try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
+                    q: qkv[0], k: qkv[1], v: qkv[2],
                     o: try b.linear(p + "attn_output.weight", rows: d, cols: c.qDim),
                     qBias: c.hasQKVBias ? try b.vector(p + "attn_q.bias", count: c.qDim) : nil,
                     kBias: c.hasQKVBias ? try b.vector(p + "attn_k.bias", count: c.kvDim) : nil,
@@ -69,13 +93,20 @@ public struct TransformerWeights: Sendable {
                     kNorm: c.hasQKNorm ? try b.vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
                     postAttnNorm: c.hasPostNorms ? try b.vector(p + "post_attention_norm.weight", count: d) : nil,
                     ffnNorm: try b.vector(p + "ffn_norm.weight", count: d),
-                    gate: try b.linear(p + "ffn_gate.weight", rows: c.feedForwardLength, cols: d),
-                    up: try b.linear(p + "ffn_up.weight", rows: c.feedForwardLength, cols: d),
+                    gate: gateUp[0], up: gateUp[1],
                     down: try b.linear(p + "ffn_down.weight", rows: d, cols: c.feedForwardLength),
                     postFFNNorm: c.hasPostNorms ? try b.vector(p + "post_ffw_norm.weight", count: d) : nil
                 ))
         }
         self.blocks = blocks
+    }
+
+    /// The RoPE frequency divisors for a context of `maxContext` positions: LongRoPE's long
+    /// factors when the context exceeds the original one (llama.cpp's rule; transformers
+    /// switches by the current sequence's length instead), else the short or Llama 3.1 ones.
+    public func ropeFactors(maxContext: Int, config: ModelConfig) -> [Float]? {
+        if let long = ropeLongFactors, maxContext > config.ropeOriginalContext { return long }
+        return ropeFrequencyFactors
     }
 
     /// Every projection, for planning scratch sizes.

@@ -125,11 +125,7 @@ public final class TrainingGraph {
         self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         forwardPath = prefill.path(for: model, threads: self.threads)
         pool = tk_pool_create(Int32(self.threads))
-        ropeGlobal = RopeTable(
-            ropeDim: c.ropeDim, base: c.ropeBase, linearScale: c.ropeLinearScale,
-            factors: model.weights.ropeFrequencyFactors, maxContext: self.maxTokens)
-        ropeLocal = RopeTable(
-            ropeDim: c.ropeDim, base: c.ropeBaseLocal, linearScale: 1, factors: nil, maxContext: self.maxTokens)
+        (ropeGlobal, ropeLocal) = RopeTable.tables(for: model, maxContext: self.maxTokens)
         let t = self.maxTokens, d = c.embeddingLength, f = c.feedForwardLength
         let maxCols = max(d, c.qDim, f)
         let arena = self.arena, rank = self.maxRank

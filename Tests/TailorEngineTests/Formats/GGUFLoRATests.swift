@@ -22,7 +22,7 @@ final class GGUFLoRATests: XCTestCase {
     /// Export to llama.cpp's GGUF LoRA and import back: same weights, same scale (rsLoRA folded
     /// into alpha), same logits as transformers.
     func testRoundTripThroughOwnImport() throws {
-        for arch in ["llama", "gemma3"] {
+        for arch in ["llama", "gemma3", "phi3"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             for name in ["task", "user"] {
                 let a = try peft(arch, name, model.config)

@@ -33,7 +33,7 @@ final class PEFTAdapterTests: XCTestCase {
 
     /// Adapters saved by PEFT's save_pretrained give transformers' logits, on every architecture.
     func testImportedPEFTAdaptersMatchTransformers() throws {
-        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3"] {
+        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let fx = try JSONDecoder().decode(
                 LoRATests.Fixture.self,
@@ -55,7 +55,7 @@ final class PEFTAdapterTests: XCTestCase {
     }
 
     func testExportThenImportIsExact() throws {
-        for arch in ["llama", "gemma3"] {
+        for arch in ["llama", "gemma3", "phi3"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let task = try importAdapter(arch, "task", config: model.config)
             let (cfg, st) = try PEFTAdapter.export(task, config: model.config, baseModel: "tiny-\(arch)")
@@ -81,7 +81,7 @@ final class PEFTAdapterTests: XCTestCase {
     /// logits the imported adapter gives. Needs torch and peft, so it skips in CI.
     func testExportLoadsInPEFT() throws {
         try PythonTool.require("torch, peft, transformers")
-        for arch in ["llama", "gemma3"] {
+        for arch in ["llama", "gemma3", "phi3"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let task = try importAdapter(arch, "task", config: model.config)
             let (cfg, st) = try PEFTAdapter.export(task, config: model.config, baseModel: nil)
@@ -155,7 +155,9 @@ final class PEFTAdapterTests: XCTestCase {
                 safetensors: [UInt8](Data(contentsOf: dir.appendingPathComponent("adapter_model.safetensors"))),
                 config: llama.config)
         ) {
-            XCTAssertEqual($0 as? PEFTError, .unsupportedTarget("lm_head"))
+            XCTAssertEqual(
+                $0 as? PEFTError,
+                .unsupportedTarget("lm_head", supported: LoRATarget.allCases.map(\.peftName)))
         }
         json["target_modules"] = ["q_proj"]
         json["r"] = 0

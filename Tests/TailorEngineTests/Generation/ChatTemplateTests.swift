@@ -13,6 +13,19 @@ final class ChatTemplateTests: XCTestCase {
         XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .gemma2), .gemma)
         XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .gemma3), .gemma)
         XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .qwen2), .chatML)
+        XCTAssertEqual(ChatTemplate.detect(jinja: "{{'<|assistant|>\n' + c + '<|end|>'}}", architecture: .llama), .phi3)
+        XCTAssertEqual(ChatTemplate.detect(jinja: nil, architecture: .phi3), .phi3)
+    }
+
+    /// Phi-3.5-mini's own Jinja template, rendered by jinja2, gives this text for these messages;
+    /// it leaves out an empty system message.
+    func testPhi3RendersAsItsJinjaTemplate() {
+        XCTAssertEqual(
+            ChatTemplate.phi3.render(messages), "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\n")
+        XCTAssertEqual(
+            ChatTemplate.phi3.render([ChatMessage(role: .system, content: ""), ChatMessage(role: .user, content: "Hi")]
+            ),
+            "<|user|>\nHi<|end|>\n<|assistant|>\n")
     }
 
     func testRenderings() {

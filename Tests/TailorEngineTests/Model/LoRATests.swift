@@ -25,9 +25,11 @@ final class LoRATests: XCTestCase {
         let fx = try JSONDecoder().decode(Fixture.self, from: data)
         func adapter(_ name: String) throws -> LoRAAdapter {
             let a = try XCTUnwrap(fx.adapters[name])
-            let ws = try a.weights.map { w -> LoRAAdapter.HFWeights in
-                let target = try XCTUnwrap(LoRATarget.allCases.first { $0.peftName == w.target })
-                return LoRAAdapter.HFWeights(layer: w.layer, target: target, a: w.a, b: w.b, rank: a.r)
+            // Phi-3's fused modules are split into their parts, as the importers split them.
+            let ws = try a.weights.flatMap { w -> [LoRAAdapter.HFWeights] in
+                let module = try XCTUnwrap(model.config.loraModules.first { $0.peftName == w.target })
+                return LoRAAdapter.split(
+                    .init(layer: w.layer, module: module, a: w.a, b: w.b), rank: a.r, config: model.config)
             }
             return try LoRAAdapter.fromHuggingFace(
                 name: name, rank: a.r, alpha: a.alpha, useRSLoRA: a.rslora, weights: ws, config: model.config)
@@ -72,6 +74,8 @@ final class LoRATests: XCTestCase {
     func testGemma2Incremental() throws { try check("gemma2", incremental: true) }
     func testGemma3Batched() throws { try check("gemma3", incremental: false) }
     func testGemma3Incremental() throws { try check("gemma3", incremental: true) }
+    func testPhi3Batched() throws { try check("phi3", incremental: false) }
+    func testPhi3Incremental() throws { try check("phi3", incremental: true) }
 
     /// An adapter changes nothing for a sequence that does not carry it.
     func testRowsWithoutAdaptersMatchTheBaseModel() throws {

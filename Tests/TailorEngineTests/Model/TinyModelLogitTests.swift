@@ -13,22 +13,24 @@ final class TinyModelLogitTests: XCTestCase {
         let logits: [[Float]]
     }
 
-    static func load(_ arch: String) throws -> (Model, Expected) {
+    static func load(_ arch: String, logits: String? = nil) throws -> (Model, Expected) {
         let dir = TestPaths.fixtures.appendingPathComponent("tiny")
         let model = try Model(path: dir.appendingPathComponent("\(arch).gguf").path)
-        let data = try Data(contentsOf: dir.appendingPathComponent("\(arch).logits.json"))
+        let data = try Data(contentsOf: dir.appendingPathComponent("\(logits ?? arch).logits.json"))
         return (model, try JSONDecoder().decode(Expected.self, from: data))
     }
 
     /// Runs the whole sequence in one batch and checks every position, once through the
     /// dequantize+sgemm prefill path and once through the integer-dot path (which batches
     /// shorter than `gemmThreshold` take).
-    private func checkBatched(_ arch: String, precision: ComputePrecision, threads: Int) throws {
-        let (model, exp) = try Self.load(arch)
+    private func checkBatched(
+        _ arch: String, logits: String? = nil, precision: ComputePrecision, threads: Int, context: Int = 64
+    ) throws {
+        let (model, exp) = try Self.load(arch, logits: logits)
         XCTAssertEqual(model.config.architecture.rawValue, arch)
         let n = exp.tokens.count
         let ctx = InferenceContext(
-            model: model, maxContext: 64, maxBatchTokens: n, maxLogitRows: n,
+            model: model, maxContext: context, maxBatchTokens: n, maxLogitRows: n,
             threads: threads, precision: precision)
         for threshold in [1, Int.max] {
             ctx.reset(sequence: 0)
@@ -64,6 +66,7 @@ final class TinyModelLogitTests: XCTestCase {
     func testSmolLM3Exact() throws { try checkBatched("smollm3", precision: .exact, threads: 2) }
     func testGemma2Exact() throws { try checkBatched("gemma2", precision: .exact, threads: 2) }
     func testGemma3Exact() throws { try checkBatched("gemma3", precision: .exact, threads: 2) }
+    func testPhi3Exact() throws { try checkBatched("phi3", precision: .exact, threads: 2) }
     func testGemma3SingleThread() throws { try checkBatched("gemma3", precision: .exact, threads: 1) }
     func testLlamaIncremental() throws { try checkIncremental("llama") }
     func testQwen2Incremental() throws { try checkIncremental("qwen2") }
@@ -71,6 +74,23 @@ final class TinyModelLogitTests: XCTestCase {
     func testSmolLM3Incremental() throws { try checkIncremental("smollm3") }
     func testGemma2Incremental() throws { try checkIncremental("gemma2") }
     func testGemma3Incremental() throws { try checkIncremental("gemma3") }
+    func testPhi3Incremental() throws { try checkIncremental("phi3") }
+
+    /// Phi-3's LongRoPE: a context past the original 64 positions rotates by the long factors
+    /// (transformers switches when the sequence passes 64; the 72 tokens here do), and the
+    /// 64-position contexts above by the short ones. Each set of factors fails the other's logits.
+    func testPhi3LongContextTakesTheLongFactors() throws {
+        try checkBatched("phi3", logits: "phi3-long", precision: .exact, threads: 2, context: 128)
+        let (model, _) = try Self.load("phi3")
+        XCTAssertEqual(model.config.ropeOriginalContext, 64)
+        XCTAssertEqual(model.config.ropeAttentionFactor, (1 + log(2) / log(64)).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(model.config.ropeDim, 12)
+        let long = try XCTUnwrap(model.weights.ropeLongFactors)
+        XCTAssertEqual(
+            model.weights.ropeFactors(maxContext: 64, config: model.config), model.weights.ropeFrequencyFactors)
+        XCTAssertEqual(model.weights.ropeFactors(maxContext: 65, config: model.config), long)
+        XCTAssertNotEqual(long, model.weights.ropeFrequencyFactors)
+    }
 
     /// Two sequences in one batch give the same logits as each alone: rows do not leak.
     func testBatchRowsAreIndependent() throws {

@@ -10,7 +10,7 @@ import XCTest
 /// sequence; the engine batches sequences over a KV cache and keeps nothing). With every
 /// product through sgemm on the engine's side too (exact precision, gemm from one row: how
 /// DPO's references are scored) and the same tokens in one call, they give the same logits bit
-/// for bit on the six tiny architectures (biases, QK-norm, post-norms, a sliding window, NoPE layers,
+/// for bit on the seven tiny architectures (biases, QK-norm, post-norms, a sliding window, NoPE layers,
 /// GELU, soft-caps) under a task adapter. Over quantized weights each pass dequantizes its own tile of
 /// weight rows per sgemm call (256 in training, 128 in inference, each its faster size), and
 /// OpenBLAS's summation order follows the tile's shape, so SmolLM2's Q4_1 logits agree to

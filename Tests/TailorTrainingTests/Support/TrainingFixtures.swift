@@ -8,7 +8,7 @@ import XCTest
 /// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
 /// and adapters they were made with.
 enum TrainingFixtures {
-    static let architectures = ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3"]
+    static let architectures = ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3"]
 
     static func model(_ arch: String) throws -> Model {
         try Model(path: TestPaths.tinyModel(arch))
@@ -55,14 +55,28 @@ enum TrainingFixtures {
         _ trainable: TrainableLoRA, config: ModelConfig, reference: [String: (da: [Float], db: [Float])],
         tolerance: Double, _ label: String, file: StaticString = #filePath, line: UInt = #line
     ) {
-        let ours = trainable.gradientsAsAdapter().huggingFaceWeights(config: config)
-        XCTAssertEqual(ours.count, reference.count, "\(label): projections", file: file, line: line)
-        for w in ours {
-            let key = "\(w.layer)/\(w.target.peftName)"
+        var ours: [LoRAAdapter.Key: LoRAAdapter.HFWeights] = [:]
+        for w in trainable.gradientsAsAdapter().huggingFaceWeights(config: config) {
+            ours[.init(layer: w.layer, target: w.target)] = w
+        }
+        // A fused module (Phi-3's qkv_proj, gate_up_proj) shares one A among its parts, trained
+        // here as copies: its dA is the sum of theirs, its dB theirs stacked.
+        var modules: [String: (da: [Float], db: [Float])] = [:]
+        for layer in 0..<config.layerCount {
+            for module in config.loraModules {
+                let parts = module.parts.compactMap { ours[.init(layer: layer, target: $0)] }
+                guard let first = parts.first else { continue }
+                var da = [Float](repeating: 0, count: first.a.count)
+                for p in parts { for i in da.indices { da[i] += p.a[i] } }
+                modules["\(layer)/\(module.peftName)"] = (da, parts.flatMap(\.b))
+            }
+        }
+        XCTAssertEqual(modules.count, reference.count, "\(label): projections", file: file, line: line)
+        for (key, w) in modules.sorted(by: { $0.key < $1.key }) {
             guard let ref = reference[key] else {
                 XCTFail("\(label): no reference for \(key)", file: file, line: line); continue
             }
-            let ea = relativeError(w.a, ref.da), eb = relativeError(w.b, ref.db)
+            let ea = relativeError(w.da, ref.da), eb = relativeError(w.db, ref.db)
             XCTAssertLessThanOrEqual(ea, tolerance, "\(label) \(key) dA", file: file, line: line)
             XCTAssertLessThanOrEqual(eb, tolerance, "\(label) \(key) dB", file: file, line: line)
         }
