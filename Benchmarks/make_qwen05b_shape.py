@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Writes a random-weight GGUF shaped exactly like a real model, for speed benchmarks and
 agreement checks against llama.cpp on the same file: Qwen2.5-0.5B (494M parameters, the
-default), Qwen3-0.6B, SmolLM3-3B or Gemma-2-2B (`--shape`). Weights are N(0, 0.02); the
-tokenizer is a byte-level vocabulary (SentencePiece-style with byte tokens for Gemma) padded to
-the real size. Not a usable language model. Quantize further
+default), Qwen3-0.6B, SmolLM3-3B, Gemma-2-2B or Phi-3.5-mini (`--shape`). Weights are
+N(0, 0.02); the tokenizer is a byte-level vocabulary (SentencePiece-style with byte tokens for
+Gemma and Phi) padded to the real size. Phi-3.5-mini's Q/K/V and gate/up are fused as its
+converter writes them, with LongRoPE factors of its ranges (short 1-2.5, long 1-50, original
+context 4096 of 131072). Not a usable language model. Quantize further
 with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
 
     pip install gguf numpy
     python3 Benchmarks/make_qwen05b_shape.py --type Q8_0 --out /tmp/qwen05b-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-0.6b --type Q8_0 --out /tmp/qwen3-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape gemma2-2b --type Q8_0 --out /tmp/gemma2-q8_0.gguf
+    python3 Benchmarks/make_qwen05b_shape.py --shape phi3.5-mini --type Q8_0 --out /tmp/phi3-q8_0.gguf
 """
+
+import math
 
 import argparse
 
@@ -24,7 +29,21 @@ SHAPES = {
     "qwen3-0.6b": ("qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 1000000.0, True),
     "smollm3-3b": ("smollm3", 2048, 36, 16, 4, 128, 11008, 128256, 5000000.0, True),
     "gemma2-2b": ("gemma2", 2304, 26, 8, 4, 256, 9216, 256000, 10000.0, True),
+    "phi3.5-mini": ("phi3", 3072, 32, 32, 32, 96, 8192, 32064, 10000.0, False),
 }
+
+
+def add_spm_vocabulary(w, specials, V, tail=()):
+    """SentencePiece: `specials` (control tokens, then unk), the 256 byte tokens, filler pieces,
+    and `tail` (control tokens) last."""
+    tokens = specials + [f"<0x{b:02X}>" for b in range(256)]
+    n = len(tokens)
+    tokens += [f"tok{i}" for i in range(V - n - len(tail))] + list(tail)
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_scores([0.0] * n + [-float(i) for i in range(V - n)])
+    return n
 
 
 def add_byte_level_vocabulary(w, arch, V):
@@ -60,7 +79,7 @@ def main():
     w = gguf.GGUFWriter(args.out, arch)
     w.add_name(f"{args.shape}-shape-random")
     w.add_block_count(L)
-    w.add_context_length(32768)
+    w.add_context_length(131072 if arch == "phi3" else 32768)
     w.add_embedding_length(D)
     w.add_feed_forward_length(FFN)
     w.add_head_count(H)
@@ -76,18 +95,23 @@ def main():
         w.add_sliding_window(4096)
         w.add_attn_logit_softcapping(50.0)
         w.add_final_logit_softcapping(30.0)
-        # SentencePiece: pad, eos, bos, unk, the 256 byte tokens, then filler pieces.
-        tokens = ["<pad>", "<eos>", "<bos>", "<unk>"] + [f"<0x{b:02X}>" for b in range(256)]
-        tokens += [f"tok{i}" for i in range(V - len(tokens))]
-        w.add_tokenizer_model("llama")
-        w.add_tokenizer_pre("default")
-        w.add_token_list(tokens)
-        w.add_token_scores([0.0] * 260 + [-float(i) for i in range(V - 260)])
-        w.add_token_types([3, 3, 3, 2] + [6] * 256 + [1] * (V - 260))
+        n = add_spm_vocabulary(w, ["<pad>", "<eos>", "<bos>", "<unk>"], V)
+        w.add_token_types([3, 3, 3, 2] + [6] * 256 + [1] * (V - n))
         w.add_bos_token_id(2)
         w.add_eos_token_id(1)
         w.add_unk_token_id(3)
         w.add_pad_token_id(0)
+    elif arch == "phi3":
+        # Phi-3's chat tokens; llama.cpp looks <|endoftext|> up in a file it takes for Phi-3.
+        tail = ["<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"]
+        n = add_spm_vocabulary(w, ["<unk>", "<s>", "</s>"], V, tail)
+        w.add_token_types([2, 3, 3] + [6] * 256 + [1] * (V - n - len(tail)) + [3] * len(tail))
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_unk_token_id(0)
+        w.add_sliding_window(262144)  # Phi-3.5's; llama.cpp and Tailor ignore it
+        w.add_rope_scaling_orig_ctx_len(4096)
+        w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(131072 / 4096) / math.log(4096)))
     else:
         add_byte_level_vocabulary(w, arch, V)
 
@@ -107,7 +131,18 @@ def main():
     vec("output_norm.weight", D)
     if not tied:
         mat("output.weight", V, D)
-    for i in range(L):
+    if arch == "phi3":
+        w.add_tensor("rope_factors_long.weight", np.sort(1 + 49 * rng.random(HD // 2)).astype(np.float32))
+        w.add_tensor("rope_factors_short.weight", np.sort(1 + 1.5 * rng.random(HD // 2)).astype(np.float32))
+        for i in range(L):
+            b = f"blk.{i}."
+            vec(b + "attn_norm.weight", D)
+            mat(b + "attn_qkv.weight", (H + 2 * KV) * HD, D)
+            mat(b + "attn_output.weight", D, H * HD)
+            vec(b + "ffn_norm.weight", D)
+            mat(b + "ffn_up.weight", 2 * FFN, D)
+            mat(b + "ffn_down.weight", D, FFN)
+    for i in range(L if arch != "phi3" else 0):
         b = f"blk.{i}."
         vec(b + "attn_norm.weight", D)
         mat(b + "attn_q.weight", H * HD, D)

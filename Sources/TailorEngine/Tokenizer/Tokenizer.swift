@@ -23,6 +23,8 @@ public final class Tokenizer: Sendable {
     /// The Jinja chat template from `tokenizer.chat_template`, if the file has one.
     public let chatTemplate: String?
 
+    /// Special tokens that swallow the whitespace after them (Phi-3's: see `init(file:)`).
+    private let stripsWhitespaceAfter: Set<Int32>
     private let vocab: Vocabulary
     private let bpe: BPEModel?
     private let spm: SPMModel?
@@ -82,6 +84,19 @@ public final class Tokenizer: Sendable {
             }
         }
         endOfGenerationIDs = stops
+        // Phi-3's tokenizer marks its special tokens `rstrip` (all but <unk>, <s> and
+        // <|endoftext|>, and </s> too), so "<|user|>\nHi" reads as <|user|> "Hi": the model was
+        // trained without those newlines. llama.cpp sets the same attributes (by model name).
+        var strips = Set<Int32>()
+        let name = (md["general.name"]?.stringValue ?? "").lowercased()
+        if md["general.architecture"]?.stringValue == "phi3" || name.contains("phi3") || name.contains("phi-3") {
+            for i in 0..<tokens.count where [.control, .userDefined, .unknown].contains(kinds[i]) {
+                strips.insert(Int32(i))
+            }
+            if let i = vocab.id("</s>") { strips.insert(i) }
+            for t in ["<unk>", "<s>", "<|endoftext|>"] { if let i = vocab.id(t) { strips.remove(i) } }
+        }
+        stripsWhitespaceAfter = strips
     }
 
     /// The id of a token's exact text, if it is one token.
@@ -120,6 +135,10 @@ public final class Tokenizer: Sendable {
                     out.append(m.id)
                     prevSpecial = true
                     i += m.length
+                    if stripsWhitespaceAfter.contains(m.id) {
+                        // C's isspace: space, \t, \n, \v, \f, \r
+                        while i < bytes.count, bytes[i] == 0x20 || (0x09...0x0D).contains(bytes[i]) { i += 1 }
+                    }
                     fragmentStart = i
                 } else {
                     i += 1

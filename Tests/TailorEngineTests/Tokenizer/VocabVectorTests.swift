@@ -35,4 +35,16 @@ final class VocabVectorTests: XCTestCase {
     func testQwen2() throws { try run("qwen2") }
     func testLlamaSPM() throws { try run("llama-spm") }
     func testPhi3() throws { try run("phi-3") }
+
+    /// Phi-3's special tokens swallow the whitespace after them, as its Hugging Face tokenizer's
+    /// `rstrip` says; <s> and the text's own newline before <|end|> are kept. The ids are
+    /// llama-tokenize's (llama.cpp 11434) for this prompt on the same vocabulary.
+    func testPhi3ChatPromptStripsWhitespaceAfterSpecialTokens() throws {
+        let dir = try TestPaths.requireShared().appendingPathComponent("fixtures/vocab")
+        let tok = try Tokenizer(file: try GGUFFile(path: dir.appendingPathComponent("ggml-vocab-phi-3.gguf").path))
+        let prompt = "<|system|>\nBe brief.<|end|>\n<|user|>\n  Hi there\n<|end|>\n<|assistant|>\n"
+        XCTAssertEqual(
+            tok.encode(prompt, addSpecial: true, parseSpecial: true),
+            [1, 32006, 1522, 11473, 29889, 32007, 32010, 6324, 727, 13, 32007, 32001])
+    }
 }
