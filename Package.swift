@@ -172,7 +172,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorJobsTests",
-            dependencies: ["TailorJobs", "TailorTraining", "TailorWire", "TailorStore", "TailorTestSupport"]
+            dependencies: [
+                "TailorJobs", "TailorTraining", "TailorEngine", "TailorWire", "TailorStore", "TailorTestSupport",
+            ]
         ),
         .testTarget(
             name: "TailorModelsTests",

@@ -1,4 +1,5 @@
 import Foundation
+import TailorEngine
 import TailorTraining
 
 extension JobSpec {
@@ -9,8 +10,11 @@ extension JobSpec {
     /// with AdamW as torch's, a linear schedule with warmup, no dropout, the loss on the
     /// completion only, and DPO's sigmoid loss against the adapters below the user's (base +
     /// task adapter: a PEFT model with its adapter disabled, the task adapter merged).
+    /// - Parameter model: the model's configuration, when known: PEFT names modules per
+    ///   architecture, and Phi-3's are fused (q and v make `qkv_proj`, which PEFT adapts whole).
+    ///   Without it the targets are named as Llama's, Qwen's and Gemma's modules are.
     /// - Throws: `TrainingError` for an unknown LoRA target.
-    public func huggingFaceConfigs() throws -> [String: Any] {
+    public func huggingFaceConfigs(model: ModelConfig? = nil) throws -> [String: Any] {
         // A Float as its shortest decimal (1e-4, not 9.999999747378752e-05).
         func d(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
         func trainer(_ c: TrainingConfiguration) -> [String: Any] {
@@ -28,9 +32,11 @@ extension JobSpec {
         let stages = kind.stages
         var out: [String: Any] = ["kind": kind.rawValue]
         if stages.contains(.tam) || stages.contains(.oppu) || stages.contains(.dpo) {
+            let targets = try sft.loraTargets()
+            let modules = model.map { $0.loraModules(covering: targets).map(\.peftName) } ?? targets.map(\.peftName)
             out["peft"] = [
                 "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": sft.rank, "lora_alpha": d(sft.alpha),
-                "lora_dropout": 0.0, "bias": "none", "target_modules": try sft.loraTargets().map(\.peftName),
+                "lora_dropout": 0.0, "bias": "none", "target_modules": modules,
             ]
         }
         if stages.contains(.tam) || stages.contains(.oppu) {

@@ -153,12 +153,14 @@ struct TrainCommand: AsyncParsableCommand {
             request.parameters = hyper.parameters
             let spec: JobSpec
             // The rates tuned for the model when --model names its file.
-            let shape = try model.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }.map {
-                TrainingPreset.ModelShape(try Model(path: $0).config)
+            let config = try model.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }.map {
+                try Model(path: $0).config
             }
-            do { spec = try JobSpec(request, shape: shape) } catch { throw CLIError("\(error)") }
+            do { spec = try JobSpec(request, shape: config.map(TrainingPreset.ModelShape.init)) } catch {
+                throw CLIError("\(error)")
+            }
             let json = try JSONSerialization.data(
-                withJSONObject: try spec.huggingFaceConfigs(), options: [.sortedKeys, .prettyPrinted])
+                withJSONObject: try spec.huggingFaceConfigs(model: config), options: [.sortedKeys, .prettyPrinted])
             print(String(decoding: json, as: UTF8.self))
             return
         }

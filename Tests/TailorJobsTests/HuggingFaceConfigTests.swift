@@ -1,3 +1,5 @@
+import TailorEngine
+import TailorTestSupport
 import TailorTraining
 import TailorWire
 import XCTest
@@ -33,6 +35,28 @@ final class HuggingFaceConfigTests: XCTestCase {
         XCTAssertEqual(dpo["beta"] as? Double, 0.01)
         XCTAssertEqual(dpo["loss_type"] as? String, "sigmoid")
         XCTAssertEqual((c["negatives"] as? [String: Any])?["num_samples"] as? Int, NegativeConfiguration().samples)
+    }
+
+    /// PEFT names a model's modules: Phi-3 fuses Q/K/V and gate/up, so adapting q and v is
+    /// adapting qkv_proj there; and Phi-3's names are accepted as targets, standing for their parts.
+    func testModuleNamesFollowTheModel() throws {
+        func modules(_ arch: String, _ targets: [String]) throws -> [String]? {
+            var request = Jobs.SubmitRequest(kind: "oppu", user: "u", task: "t")
+            request.parameters.targets = targets
+            let config = try Model(path: TestPaths.tinyModel(arch)).config
+            let c = try JobSpec(request).huggingFaceConfigs(model: config)
+            return (c["peft"] as? [String: Any])?["target_modules"] as? [String]
+        }
+        XCTAssertEqual(try modules("llama", ["q", "v"]), ["q_proj", "v_proj"])
+        XCTAssertEqual(try modules("phi3", ["q", "v"]), ["qkv_proj"])
+        XCTAssertEqual(
+            try modules("phi3", ["v", "o", "up", "down"]), ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
+        XCTAssertEqual(try modules("phi3", ["qkv_proj"]), ["qkv_proj"])
+        var c = TrainingConfiguration.oppu
+        c.targets = ["qkv_proj", "q", "gate_up_proj"]
+        XCTAssertEqual(try c.loraTargets(), [.q, .k, .v, .gate, .up])
+        c.targets = ["qk_proj"]
+        XCTAssertThrowsError(try c.loraTargets())
     }
 
     func testEachKindHasOnlyItsStages() throws {

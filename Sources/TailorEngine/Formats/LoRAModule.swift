@@ -17,7 +17,8 @@ public struct LoRAModule: Sendable, Equatable {
         .down: "ffn_down",
     ]
 
-    init(_ target: LoRATarget) {
+    /// The module of one target, named as PEFT and llama.cpp name it.
+    public init(_ target: LoRATarget) {
         peftName = target.peftName
         ggufName = Self.ggufNames[target]!
         parts = [target]
@@ -40,6 +41,12 @@ extension ModelConfig {
             LoRAModule(peftName: "gate_up_proj", ggufName: "ffn_up", parts: [.gate, .up]),
             LoRAModule(.down),
         ]
+    }
+
+    /// The modules that adapting `targets` touches, in the model's order: for Phi-3, q and v
+    /// make qkv_proj, which PEFT then adapts whole (k too).
+    public func loraModules(covering targets: [LoRATarget]) -> [LoRAModule] {
+        loraModules.filter { !Set($0.parts).isDisjoint(with: targets) }
     }
 
     /// (inputs, outputs) of a module: its parts' common input and their stacked outputs.

@@ -43,14 +43,22 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         return c
     }
 
-    /// The targets as engine values.
+    /// The targets as engine values. PEFT's fused names (Phi-3's qkv_proj, gate_up_proj) stand
+    /// for their parts.
     public func loraTargets() throws -> [LoRATarget] {
-        try targets.map { name in
-            guard let t = LoRATarget(rawValue: name) ?? LoRATarget.allCases.first(where: { $0.peftName == name }) else {
-                throw TrainingError.badHyperparameter("unknown LoRA target '\(name)' (q, k, v, o, gate, up, down)")
+        let fused: [String: [LoRATarget]] = ["qkv_proj": [.q, .k, .v], "gate_up_proj": [.gate, .up]]
+        var out: [LoRATarget] = []
+        for name in targets {
+            guard
+                let ts = LoRATarget(rawValue: name).map({ [$0] }) ?? fused[name]
+                    ?? LoRATarget.allCases.first(where: { $0.peftName == name }).map({ [$0] })
+            else {
+                throw TrainingError.badHyperparameter(
+                    "unknown LoRA target '\(name)' (q, k, v, o, gate, up, down, or qkv_proj, gate_up_proj)")
             }
-            return t
+            for t in ts where !out.contains(t) { out.append(t) }
         }
+        return out
     }
 
     /// Checks ranges, naming the first bad value.
