@@ -13,7 +13,7 @@ public enum GGUFLoRA {
         let own = adapter.weights.map { key, w in
             LoRAAdapter.HFWeights(layer: key.layer, target: key.target, a: w.a, b: w.b, rank: w.rank)
         }
-        let (rank, modules) = LoRAAdapter.join(own, config: config)
+        let (rank, modules) = LoRAAdapter.join(own, config: config, minimumRank: adapter.rank)
         var w = GGUFWriter()
         w.set("general.architecture", .string(config.architecture.rawValue))
         w.set("general.type", .string("adapter"))

@@ -83,8 +83,11 @@ extension LoRAAdapter {
     /// parts' ranks add up: A stacks the parts' A's and B is block-diagonal, so each part's rows
     /// of B·A are its own delta; a part the adapter leaves out gets zero rows. Every module is
     /// then padded with zero rank to the largest, since a file has one rank: the deltas are
-    /// exactly the adapter's, at the returned rank (callers rescale alpha to keep the scale).
-    static func join(_ weights: [HFWeights], config: ModelConfig) -> (rank: Int, modules: [ModuleWeights]) {
+    /// exactly the adapter's, at the returned rank (callers rescale alpha to keep the scale),
+    /// which is never below `minimumRank` (the adapter's own, so an empty adapter keeps it).
+    static func join(
+        _ weights: [HFWeights], config: ModelConfig, minimumRank: Int
+    ) -> (rank: Int, modules: [ModuleWeights]) {
         var byKey: [Key: HFWeights] = [:]
         for w in weights { byKey[Key(layer: w.layer, target: w.target)] = w }
         var joined: [(layer: Int, module: LoRAModule, rank: Int, a: [Float], b: [Float])] = []
@@ -111,7 +114,7 @@ extension LoRAAdapter {
                 joined.append((layer, module, rank, a, b))
             }
         }
-        let rank = joined.map(\.rank).max() ?? 0
+        let rank = max(minimumRank, joined.map(\.rank).max() ?? 0)
         let modules = joined.map { j -> ModuleWeights in
             let (inputs, outputs) = config.shape(of: j.module)
             guard j.rank < rank else { return ModuleWeights(layer: j.layer, module: j.module, a: j.a, b: j.b) }

@@ -181,7 +181,8 @@ public enum PEFTAdapter {
     ) throws -> (config: [UInt8], safetensors: [UInt8]) {
         // Fused modules (Phi-3) may need a larger rank than the adapter's; alpha then follows
         // so that the scale, and so every delta, stays exactly the adapter's.
-        let (rank, modules) = LoRAAdapter.join(adapter.huggingFaceWeights(config: config), config: config)
+        let (rank, modules) = LoRAAdapter.join(
+            adapter.huggingFaceWeights(config: config), config: config, minimumRank: adapter.rank)
         var tensors: [String: Safetensors.Tensor] = [:]
         for m in modules {
             let prefix =
