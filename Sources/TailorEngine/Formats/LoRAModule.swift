@@ -29,18 +29,18 @@ public struct LoRAModule: Sendable, Equatable {
         self.ggufName = ggufName
         self.parts = parts
     }
+
+    /// Phi-3's fused Q/K/V.
+    public static let qkv = LoRAModule(peftName: "qkv_proj", ggufName: "attn_qkv", parts: [.q, .k, .v])
+    /// Phi-3's fused gate/up, gate first.
+    public static let gateUp = LoRAModule(peftName: "gate_up_proj", ggufName: "ffn_up", parts: [.gate, .up])
 }
 
 extension ModelConfig {
     /// The modules adapter files for this architecture name.
     public var loraModules: [LoRAModule] {
         guard architecture == .phi3 else { return LoRATarget.allCases.map(LoRAModule.init) }
-        return [
-            LoRAModule(peftName: "qkv_proj", ggufName: "attn_qkv", parts: [.q, .k, .v]),
-            LoRAModule(.o),
-            LoRAModule(peftName: "gate_up_proj", ggufName: "ffn_up", parts: [.gate, .up]),
-            LoRAModule(.down),
-        ]
+        return [.qkv, LoRAModule(.o), .gateUp, LoRAModule(.down)]
     }
 
     /// The modules that adapting `targets` touches, in the model's order: for Phi-3, q and v

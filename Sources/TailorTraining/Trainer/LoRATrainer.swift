@@ -46,12 +46,12 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// The targets as engine values. PEFT's fused names (Phi-3's qkv_proj, gate_up_proj) stand
     /// for their parts.
     public func loraTargets() throws -> [LoRATarget] {
-        let fused: [String: [LoRATarget]] = ["qkv_proj": [.q, .k, .v], "gate_up_proj": [.gate, .up]]
         var out: [LoRATarget] = []
         for name in targets {
             guard
-                let ts = LoRATarget(rawValue: name).map({ [$0] }) ?? fused[name]
-                    ?? LoRATarget.allCases.first(where: { $0.peftName == name }).map({ [$0] })
+                let ts = LoRATarget(rawValue: name).map({ [$0] })
+                    ?? ([LoRAModule.qkv, .gateUp] + LoRATarget.allCases.map(LoRAModule.init))
+                    .first(where: { $0.peftName == name })?.parts
             else {
                 throw TrainingError.badHyperparameter(
                     "unknown LoRA target '\(name)' (q, k, v, o, gate, up, down, or qkv_proj, gate_up_proj)")
