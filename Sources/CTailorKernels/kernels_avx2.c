@@ -161,6 +161,16 @@ static inline int64_t hsum_epi32_exact(__m256i v) { return hsum_epi64(widen_epi3
         HI = _mm256_or_si256(HI, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh_, 2 * (J) + 1), one_), 4)); \
     }
 
+/// Quarter J (64 weights) of the Q4_K/Q5_K super-block B unpacked: its low nibbles (sub-block
+/// 2J) into LO and its high nibbles (sub-block 2J + 1) into HI, topped by HIGH's fifth bits.
+#define TK_K4_QUARTER(B, J, LOW4, LO, HI, HIGH)                                                     \
+    {                                                                                               \
+        const __m256i q_ = _mm256_loadu_si256((const __m256i *)((B).qs + 32 * (J)));                \
+        LO = _mm256_and_si256(q_, LOW4);                                                            \
+        HI = _mm256_and_si256(_mm256_srli_epi16(q_, 4), LOW4);                                      \
+        HIGH(B, LO, HI, J)                                                                          \
+    }
+
 /// vpshufb control that copies int16 lane T of each 128-bit half to all eight of its lanes.
 #define TK_LANE16(T) _mm256_set1_epi16((short)(0x0100 + 0x0202 * (T)))
 
@@ -225,10 +235,7 @@ static inline void k4_scales_mins(const uint8_t *scales, __m256i *sc16, __m256i 
             k4_scales_mins(b[i].scales, &sc16, &mins);                                              \
             __m256i lo[4], hi[4], s[8];                                                             \
             for (int j = 0; j < 4; j++) {                                                           \
-                const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
-                lo[j] = _mm256_and_si256(q, low4);                                                  \
-                hi[j] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                            \
-                HIGH(b[i], lo[j], hi[j], j)                                                         \
+                TK_K4_QUARTER(b[i], j, low4, lo[j], hi[j], HIGH)                                    \
                 s[2 * j] = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j));                             \
                 s[2 * j + 1] = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j + 1));                     \
             }                                                                                       \
@@ -449,10 +456,8 @@ TK_Q4K_ROW(row2_q5_K, blk_q5_K, 2, TK_K_HIGH_Q5)
             __m256i sh[4], sl[4];                                                                   \
             for (int k = 0; k < 4; k++) sh[k] = sl[k] = _mm256_setzero_si256();                     \
             for (int j = 0; j < 4; j++) {                                                           \
-                const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));          \
-                __m256i lo = _mm256_and_si256(q, low4);                                             \
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);                       \
-                HIGH(b[i], lo, hi, j)                                                               \
+                __m256i lo, hi;                                                                     \
+                TK_K4_QUARTER(b[i], j, low4, lo, hi, HIGH)                                          \
                 const __m256i s0 = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j));                     \
                 const __m256i s1 = _mm256_shuffle_epi8(sc16, TK_LANE16(2 * j + 1));                 \
                 for (int k = 0; k < 4; k++) {                                                       \
