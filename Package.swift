@@ -30,12 +30,14 @@ let package = Package(
     ],
     targets: [
         // Hot math in C: per-function AVX2 targets chosen at run time, a portable path, the
-        // thread pool and the OpenBLAS-backed gemm. Optimized even in debug builds, so tests
-        // of real models run at a useful speed.
+        // thread pool, the OpenBLAS-backed gemm and oneDNN's bf16 gemm (loaded at run time).
+        // Optimized even in debug builds, so tests of real models run at a useful speed.
         .target(
             name: "CTailorKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("pthread"), .linkedLibrary("m")]
+            linkerSettings: [
+                .linkedLibrary("openblas"), .linkedLibrary("pthread"), .linkedLibrary("m"), .linkedLibrary("dl"),
+            ]
         ),
         // GGUF, tokenizers, models, KV cache, sampling. Knows nothing of sockets or storage.
         // The seeded random numbers every reproducible result draws from (sampling, adapter
@@ -191,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor", "TailorStore", "TailorWire", "TailorTestSupport"],
+            dependencies: ["tailor", "TailorEngine", "TailorStore", "TailorWire", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Tailor needs on a fresh Debian/Ubuntu machine (OpenBLAS, protobuf-c, git for the
-# demo, Neovim for the editor plugin and its test) (the Swift toolchain itself is assumed), then
+# Installs what Tailor needs on a fresh Debian/Ubuntu machine (OpenBLAS, oneDNN for the bf16
+# prefill path, protobuf-c, git for the demo, Neovim for the editor plugin and its test) (the Swift toolchain itself is assumed), then
 # fetches the default model. Safe to run again: every step is idempotent.
 #
 #   Scripts/setup.sh            # system packages + SmolLM2-135M-Instruct
@@ -12,7 +12,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
-for pkg in libopenblas-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-pip git neovim; do
+for pkg in libopenblas-dev libdnnl2 libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-pip git neovim; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

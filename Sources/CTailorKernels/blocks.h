@@ -125,6 +125,11 @@ typedef struct {
     void (*gated_act)(const float *g, const float *u, float *h, int64_t n, int gelu);
 } tk_vtable;
 
+/// y[b*ldy + c] (+)= Σ_t partial[t][b][c] over the pool's threads' nx × cols partial sums (the
+/// transposed products' last step), the columns split over the pool.
+void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t cols, float *y, int64_t ldy,
+                     bool accumulate);
+
 const tk_vtable *tk_vtable_portable(void);
 const tk_vtable *tk_vtable_avx2(void);   // NULL when not built for x86-64
 const tk_vtable *tk_active(void);

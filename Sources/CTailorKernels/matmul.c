@@ -173,22 +173,28 @@ static void gemm_t_run(void *p, int ith, int nth) {
     }
 }
 
-typedef struct { const gemm_job *g; int nparts; } reduce_job;
+typedef struct {
+    const float *partial; int nparts; int64_t nx, cols; float *y; int64_t ldy; float beta;
+} reduce_job;
 
 static void reduce_run(void *p, int ith, int nth) {
     const reduce_job *r = p;
-    const gemm_job *j = r->g;
     int64_t c0, c1;
-    split(j->cols, ith, nth, 16, &c0, &c1);
-    for (int64_t b = 0; b < j->nx; b++) {
-        float *out = j->y + b * j->ldy;
+    split(r->cols, ith, nth, 16, &c0, &c1);
+    for (int64_t b = 0; b < r->nx; b++) {
+        float *out = r->y + b * r->ldy;
         for (int64_t c = c0; c < c1; c++) {
-            float s = j->beta != 0.0f ? out[c] : 0.0f;
-            for (int t = 0; t < r->nparts; t++)
-                s += j->partial[(size_t)t * (size_t)(j->nx * j->cols) + b * j->cols + c];
+            float s = r->beta != 0.0f ? out[c] : 0.0f;
+            for (int t = 0; t < r->nparts; t++) s += r->partial[(size_t)t * (size_t)(r->nx * r->cols) + b * r->cols + c];
             out[c] = s;
         }
     }
+}
+
+void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t cols, float *y, int64_t ldy,
+                     bool accumulate) {
+    reduce_job red = { partial, tk_pool_size(pool), nx, cols, y, ldy, accumulate ? 1.0f : 0.0f };
+    tk_pool_run(pool, reduce_run, &red);
 }
 
 void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
@@ -198,8 +204,7 @@ void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, 
     gemm_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), dy, lddy, nx, dx, lddx,
                      tiles, tile_rows, accumulate ? 1.0f : 0.0f, partial };
     tk_pool_run(pool, gemm_t_run, &job);
-    reduce_job red = { &job, tk_pool_size(pool) };
-    tk_pool_run(pool, reduce_run, &red);
+    tk_sum_partials(pool, partial, nx, cols, dx, lddx, accumulate);
 }
 
 typedef struct {

@@ -120,8 +120,9 @@ struct BenchCommand: ParsableCommand {
                 fields.append("\"pp\(prompt)\":\(ppRates.median)")
                 fields.append("\"prefill_path\":\"\(ctx.prefillPath.rawValue)\"")
                 if let m = probe {
-                    fields.append("\"probe_float_ms\":\(m.floatSeconds * 1000)")
-                    fields.append("\"probe_integer_ms\":\(m.integerSeconds * 1000)")
+                    for path in PrefillPath.allCases {
+                        if let t = m.seconds(path) { fields.append("\"probe_\(path.rawValue)_ms\":\(t * 1000)") }
+                    }
                 }
             }
             if !tgRates.isEmpty { fields.append("\"tg\(generate)\":\(tgRates.median)") }
@@ -134,10 +135,11 @@ struct BenchCommand: ParsableCommand {
                         format: "| %@ | %d | %d | pp%d (%@) | %.2f |\n", name, threads, rows, prompt,
                         ctx.prefillPath.rawValue, ppRates.median))
                 if let m = probe {
+                    let times = PrefillPath.allCases.compactMap { path in
+                        m.seconds(path).map { String(format: "%@ %.1f ms", path.rawValue, $0 * 1000) }
+                    }
                     Console.write(
-                        String(
-                            format: "\nprefill path measured on one layer, %d rows: float %.1f ms, integer %.1f ms\n",
-                            m.rows, m.floatSeconds * 1000, m.integerSeconds * 1000))
+                        "\nprefill path measured on one layer, \(m.rows) rows: \(times.joined(separator: ", "))\n")
                 }
             }
             if !tgRates.isEmpty {

@@ -69,7 +69,7 @@ struct ModelOptions: ParsableArguments {
 
     @Option(
         name: .customLong("prefill-path"),
-        help: "How prompts multiply by quantized weights: auto (measured), float (sgemm) or integer.")
+        help: "How prompts multiply by quantized weights: auto (measured), float (sgemm), integer or bf16 (oneDNN).")
     var prefillPath: String?
 
     /// The model file: --model (a path or a name), else $TAILOR_MODEL, else the fetched default.

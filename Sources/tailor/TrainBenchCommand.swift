@@ -45,7 +45,7 @@ struct TrainBenchCommand: ParsableCommand {
         let median = times[times.count / 2]
         print(
             String(
-                format: "%@: r=%d %@, 1×%d tokens, %d threads, %@ forward%@: %.2f s/step, %.1f tok/s (median of %d)",
+                format: "%@: r=%d %@, 1×%d tokens, %d threads, %@ path%@: %.2f s/step, %.1f tok/s (median of %d)",
                 (modelOptions.modelPath as NSString).lastPathComponent, rank, targets, tokens, graph.threads,
                 graph.forwardPath.rawValue, checkpointing ? ", checkpointing" : "", median, Double(tokens) / median,
                 steps))

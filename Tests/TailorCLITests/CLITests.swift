@@ -1,4 +1,5 @@
 import Foundation
+import TailorEngine
 import TailorTestSupport
 import TailorWire
 import XCTest
@@ -56,15 +57,16 @@ final class CLITests: XCTestCase {
     }
 
     /// `--prefill-path` forces a path (bench says which ran); `auto` reports what the
-    /// measurement saw; a bad spelling is refused with the accepted ones.
+    /// measurement saw and takes its choice; a bad spelling is refused with the accepted ones.
     func testBenchPrefillPathOverride() throws {
         struct Bench: Decodable {
             let pp48: Double
             let prefill_path: String
             let probe_float_ms: Double?
             let probe_integer_ms: Double?
+            let probe_bf16_ms: Double?
         }
-        for path in ["float", "integer", "auto"] {
+        for path in PrefillPath.available.map(\.rawValue) + ["auto"] {
             let out = try run([
                 "bench", "--model", Self.tiny, "-t", "1", "-p", "48", "-n", "0", "-r", "1", "--prefill-path", path,
                 "--json",
@@ -73,8 +75,11 @@ final class CLITests: XCTestCase {
             let b = try JSONDecoder().decode(Bench.self, from: Data(out.stdout.utf8))
             XCTAssertGreaterThan(b.pp48, 0)
             if path == "auto" {
-                let f = try XCTUnwrap(b.probe_float_ms), i = try XCTUnwrap(b.probe_integer_ms)
-                XCTAssertEqual(b.prefill_path, i < f / 1.05 ? "integer" : "float", "auto takes the measured choice")
+                let measured = PrefillMeasurement(
+                    rows: 256, floatSeconds: try XCTUnwrap(b.probe_float_ms),
+                    integerSeconds: try XCTUnwrap(b.probe_integer_ms), bfloat16Seconds: b.probe_bf16_ms)
+                XCTAssertEqual(b.probe_bf16_ms != nil, PrefillPath.bfloat16.isAvailable, "bf16 measured where it runs")
+                XCTAssertEqual(b.prefill_path, measured.choice.rawValue, "auto takes the measured choice")
             } else {
                 XCTAssertEqual(b.prefill_path, path)
                 XCTAssertNil(b.probe_float_ms, "a forced path is not measured")
@@ -82,7 +87,7 @@ final class CLITests: XCTestCase {
         }
         let bad = try run(["bench", "--model", Self.tiny, "--prefill-path", "fastest"])
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer, bf16"), bad.stderr)
     }
 
     func testErrorsNameTheProblem() throws {

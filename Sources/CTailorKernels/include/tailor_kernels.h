@@ -100,6 +100,18 @@ void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_
                     const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
                     float *tiles, int64_t tile_rows, bool accumulate);
 
+/// Whether the bf16 path can run: oneDNN (libdnnl.so.3 or .so.2) loads at run time and its bf16
+/// GEMM gives an exact small product. Checked once per process.
+bool tk_bf16_available(void);
+
+/// As tk_matmul_gemm, in bf16: X's rows are rounded to bf16 into `xb` (nx * cols halves), each
+/// tile of weight rows is dequantized and rounded to bf16, and oneDNN's GEMM accumulates the
+/// products in f32. `tiles` as for tk_matmul_gemm, with `tile_rows` even. Without oneDNN it is
+/// tk_matmul_gemm.
+void tk_matmul_gemm_bf16(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                         const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
+                         float *tiles, int64_t tile_rows, uint16_t *xb, bool accumulate);
+
 /// DX = DY · W, the transposed product training needs (dx = Wᵀ·dy per row):
 /// dx[b*lddx + i] (+)= Σ_r dy[b*lddy + r]·W[r,i]. Dequantizes tiles of rows and uses sgemm.
 /// `tiles` as for tk_matmul_gemm. Threads split the input dimension's output columns by
@@ -108,6 +120,13 @@ void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_
 void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
                           const float *dy, int64_t lddy, int64_t nx, float *dx, int64_t lddx,
                           float *tiles, int64_t tile_rows, float *partial, bool accumulate);
+
+/// As tk_matmul_transposed, in bf16 (see tk_matmul_gemm_bf16): each tile of weight rows and the
+/// matching columns of DY are rounded to bf16, the products summed in f32. `tile_rows` even.
+/// Without oneDNN it is tk_matmul_transposed.
+void tk_matmul_transposed_bf16(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
+                               const float *dy, int64_t lddy, int64_t nx, float *dx, int64_t lddx,
+                               float *tiles, int64_t tile_rows, float *partial, bool accumulate);
 
 /// Plain f32 sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C, row-major (cblas semantics), with the
 /// m rows of C split over the pool.

@@ -40,7 +40,7 @@ public struct DaemonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("prefill-path"),
-        help: "How prompts multiply by quantized weights: auto (measured at load), float (sgemm) or integer.")
+        help: "How prompts multiply by quantized weights: auto (measured at load), float (sgemm), integer or bf16.")
     public var prefillPath: String?
 
     @Option(help: "Generations that run at once per model.")

@@ -89,6 +89,7 @@ public final class InferenceContext {
     private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
     private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
     private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
+    private let halves: UnsafeMutablePointer<UInt16>  // N × maxCols   bf16 activations of the bf16 path
     private let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int>  // maxLogitRows   batch row of each logit row
@@ -168,6 +169,7 @@ public final class InferenceContext {
             return p
         }
         quantScratch = raw(qbytes)
+        halves = raw(n * maxCols * MemoryLayout<UInt16>.size).bindMemory(to: UInt16.self, capacity: n * maxCols)
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         attSeqs = raw(n * MemoryLayout<tk_attention_seq>.stride).assumingMemoryBound(to: tk_attention_seq.self)
@@ -236,15 +238,20 @@ public final class InferenceContext {
 
     /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
-        let type = Int32(lin.type.rawValue)
-        if n >= gemmThreshold && (prefillPath == .float || precision == .exact) {
+        let type = Int32(lin.type.rawValue), rows = Int64(lin.rows), cols = Int64(lin.cols)
+        let path = precision == .exact ? PrefillPath.float : prefillPath
+        switch path {
+        case .float where n >= gemmThreshold:
             tk_matmul_gemm(
-                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
-                output, Int64(lin.rows), tiles, Int64(tileRows), false)
-        } else {
+                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, tiles, Int64(tileRows), false)
+        case .bfloat16 where n >= gemmThreshold:
+            tk_matmul_gemm_bf16(
+                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, tiles, Int64(tileRows),
+                halves, false)
+        default:
             tk_matmul(
-                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), input, Int64(lin.cols), Int64(n),
-                output, Int64(lin.rows), quantScratch, precision == .exact)
+                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, quantScratch,
+                precision == .exact)
         }
     }
 

@@ -1,19 +1,19 @@
 import CTailorKernels
 import Foundation
 
-/// Times the two prefill paths on one layer of a model, on the thread count that will run it.
+/// Times the prefill paths on one layer of a model, on the thread count that will run it.
 ///
 /// One layer's seven projections (q, k, v, o, gate, up, down) carry the shapes and quant types of
 /// every layer, so they stand for the whole forward pass; attention and the norms cost the same
-/// on both paths. Both paths run once untimed (paging the layer's weights in from the mapping),
-/// then alternately, and each keeps its best time. For SmolLM2-135M this takes about 60 ms; a
+/// on every path. Each path that can run here runs once untimed (paging the layer's weights in
+/// from the mapping), then in turn, and each keeps its best time. For SmolLM2-135M this takes about 60 ms; a
 /// model's measurement is kept for the life of the `Model` (see `Model.prefillMeasurement`).
 public enum PrefillPathProbe {
     /// Rows of the measured batch. The paths' ratio moves with the batch (on the Qwen2.5-0.5B
     /// shape float / integer time was 1.07 at 64 rows, 0.89 at 128, 0.80 at 256 and 0.78 at 512),
     /// so the probe measures near a prompt chunk's size.
     public static let rows = 256
-    /// Weight rows measured per projection: both paths split a matrix into row slices, so its
+    /// Weight rows measured per projection: every path splits a matrix into row slices, so its
     /// first 512 rows time like the rest, and the probe's cost grows with a model's width only
     /// (the Qwen2.5-0.5B shape's layer: ~0.1 s in all).
     public static let weightRows = 512
@@ -35,6 +35,8 @@ public enum PrefillPathProbe {
         var tiles = [Float](repeating: 0, count: max(1, threads) * tileRows * maxCols)
         let scratchBytes = linears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(n)) }
         var scratch = [UInt8](repeating: 0, count: max(64, scratchBytes.max() ?? 0))
+        var halves = [UInt16](repeating: 0, count: n * maxCols)  // n × maxCols, the bf16 activations
+        let paths = PrefillPath.available
 
         func run(_ path: PrefillPath) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -46,16 +48,20 @@ public enum PrefillPathProbe {
                         pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &tiles, Int64(tileRows), false)
                 case .integer:
                     tk_matmul(pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &scratch, false)
+                case .bfloat16:
+                    tk_matmul_gemm_bf16(
+                        pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &tiles, Int64(tileRows),
+                        &halves, false)
                 }
             }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        _ = run(.float)
-        _ = run(.integer)
-        var best: [PrefillPath: Double] = [.float: .infinity, .integer: .infinity]
+        for path in paths { _ = run(path) }
+        var best: [PrefillPath: Double] = [:]
         for _ in 0..<max(1, runs) {
-            for path in PrefillPath.allCases { best[path] = min(best[path]!, run(path)) }
+            for path in paths { best[path] = min(best[path] ?? .infinity, run(path)) }
         }
-        return PrefillMeasurement(rows: n, floatSeconds: best[.float]!, integerSeconds: best[.integer]!)
+        return PrefillMeasurement(
+            rows: n, floatSeconds: best[.float]!, integerSeconds: best[.integer]!, bfloat16Seconds: best[.bfloat16])
     }
 }

@@ -43,9 +43,7 @@ extension TrainingGraph {
         _ lin: Linear, layer: Int, target: LoRATarget, x: UnsafePointer<Float>, u: UnsafePointer<Float>,
         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, n: Int, accumulate: Bool, trainable tr: TrainableLoRA
     ) {
-        tk_matmul_transposed(
-            pool, Int32(lin.type.rawValue), lin.data, Int64(lin.rows), Int64(lin.cols), dy, Int64(lin.rows), Int64(n),
-            dx, Int64(lin.cols), tiles, Int64(tileRows), partial, accumulate)
+        frozenTransposedProduct(lin, dy: dy, lddy: lin.rows, n: n, dx: dx, accumulate: accumulate)
         let key = LoRAAdapter.Key(layer: layer, target: target)
         for use in frozen {
             guard let w = use.adapter.weights[key] else { continue }

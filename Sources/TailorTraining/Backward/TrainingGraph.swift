@@ -50,9 +50,9 @@ public final class TrainingGraph {
     public let threads: Int
     /// How the frozen weights' forward products run, whatever the sequence's length, so that a
     /// row's result never depends on its neighbours (DPO's references, scored in other batches,
-    /// must match the policy's first forward). The transposed product of the backward pass
-    /// (dx = Wᵀ·dy) always dequantizes to f32: its sum runs down the weights' columns, across
-    /// their blocks.
+    /// must match the policy's first forward). The transposed products of the backward pass
+    /// (dx = Wᵀ·dy) take the bf16 GEMM on the bf16 path and f32 sgemm on the others: their sums
+    /// run down the weights' columns, across the blocks the integer kernels dot.
     public let forwardPath: PrefillPath
 
     let pool: OpaquePointer  // tk_pool; destroyed in deinit
@@ -81,6 +81,7 @@ public final class TrainingGraph {
     let cappedLogits: UnsafeMutablePointer<Float>  // vocab  one target row's soft-capped logits (1 without)
     let loraTmp: UnsafeMutablePointer<Float>  // T × maxAdapterRank   dy·B of an adapted projection
     let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
+    let halves: UnsafeMutablePointer<UInt16>  // T × maxCols   bf16 activations of the bf16 path
     let partial: UnsafeMutablePointer<Float>  // threads × T × maxCols   per-thread sums of Wᵀ·dy
     let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × T
     let branchK: UnsafeMutablePointer<Float>  // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
@@ -145,6 +146,7 @@ public final class TrainingGraph {
         loraScratchRank = 64
         loraTmp = arena.floats(t * loraScratchRank)
         tiles = arena.floats(self.threads * tileRows * maxCols)
+        halves = arena.bytes(t * maxCols * MemoryLayout<UInt16>.size).bindMemory(to: UInt16.self, capacity: t * maxCols)
         partial = arena.floats(self.threads * t * maxCols)
         attScratch = arena.floats(
             self.threads * Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount))) * t)
@@ -157,15 +159,33 @@ public final class TrainingGraph {
 
     /// Y[n × rows] = X·Wᵀ over the frozen weights, by `forwardPath` (see there).
     func frozenProduct(_ lin: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int) {
-        let type = Int32(lin.type.rawValue)
-        if forwardPath == .float {
-            tk_matmul_gemm(
-                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), x, Int64(lin.cols), Int64(n), y,
-                Int64(lin.rows), tiles, Int64(tileRows), false)
+        let type = Int32(lin.type.rawValue), rows = Int64(lin.rows), cols = Int64(lin.cols)
+        switch forwardPath {
+        case .float:
+            tk_matmul_gemm(pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, tiles, Int64(tileRows), false)
+        case .integer:
+            tk_matmul(pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, quantScratch, false)
+        case .bfloat16:
+            tk_matmul_gemm_bf16(
+                pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, tiles, Int64(tileRows), halves, false)
+        }
+    }
+
+    /// dX[n × cols] (+)= dY·W over the frozen weights (dY's rows `lddy` apart), by the path
+    /// `forwardPath` gives the backward pass (see there).
+    func frozenTransposedProduct(
+        _ lin: Linear, dy: UnsafePointer<Float>, lddy: Int, n: Int, dx: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
+        let type = Int32(lin.type.rawValue), rows = Int64(lin.rows), cols = Int64(lin.cols)
+        if forwardPath == .bfloat16 {
+            tk_matmul_transposed_bf16(
+                pool, type, lin.data, rows, cols, dy, Int64(lddy), Int64(n), dx, cols, tiles, Int64(tileRows),
+                partial, accumulate)
         } else {
-            tk_matmul(
-                pool, type, lin.data, Int64(lin.rows), Int64(lin.cols), x, Int64(lin.cols), Int64(n), y,
-                Int64(lin.rows), quantScratch, false)
+            tk_matmul_transposed(
+                pool, type, lin.data, rows, cols, dy, Int64(lddy), Int64(n), dx, cols, tiles, Int64(tileRows),
+                partial, accumulate)
         }
     }
 
@@ -284,9 +304,7 @@ public final class TrainingGraph {
             }
         }
         let out = model.weights.output
-        tk_matmul_transposed(
-            pool, Int32(out.type.rawValue), out.data, Int64(out.rows), Int64(out.cols), logits, Int64(v), Int64(nT),
-            dxn, Int64(d), tiles, Int64(tileRows), partial, false)
+        frozenTransposedProduct(out, dy: logits, lddy: v, n: nT, dx: dxn, accumulate: false)
         dx.update(repeating: 0, count: tokenCount * d)
         let xL = residual + c.layerCount * maxTokens * d
         model.weights.outputNorm.withUnsafeBufferPointer { w in

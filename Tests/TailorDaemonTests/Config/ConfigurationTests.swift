@@ -135,7 +135,7 @@ final class ConfigurationTests: XCTestCase {
             ("socket = relative.sock", "socket must be an absolute path"),
             ("just words", "expected 'key = value'"),
             ("log_level = loud", "log_level must be one of"),
-            ("prefill_path = sgemm", "prefill_path must be one of auto, float, integer, not 'sgemm'"),
+            ("prefill_path = sgemm", "prefill_path must be one of auto, float, integer, bf16, not 'sgemm'"),
             ("http_listen = 0.0.0.0:8012", "http_listen must be a loopback address"),
             ("http_listen = 127.0.0.1", "http_listen must be host:port"),
             ("http_socket = http.sock", "http_socket must be an absolute path"),

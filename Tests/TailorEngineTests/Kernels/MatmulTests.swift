@@ -72,4 +72,86 @@ final class MatmulTests: XCTestCase {
             }
         }
     }
+
+    /// f32 → bf16 as the kernel rounds: to nearest, ties to even.
+    private func bf16(_ f: Float) -> Double {
+        let u = f.bitPattern, rounded = (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000
+        return Double(Float(bitPattern: rounded))
+    }
+
+    /// The bf16 gemm equals a double-precision product of the bf16-rounded weights and
+    /// activations to f32 summation, over every weight type, with strided rows, a ragged last
+    /// tile and accumulation.
+    func testBFloat16Gemm() throws {
+        try XCTSkipUnless(PrefillPath.bfloat16.isAvailable, "the bf16 path cannot run on this host (oneDNN)")
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        for t in DequantizeTests.types {
+            let (raw, w) = try fixture(t)
+            let cols = t.blockSize == 256 ? 512 : 256, rows = w.count / cols, nx = 5
+            let ldx = cols + 3, ldy = rows + 2
+            var rng = SeededGenerator(seed: 5)
+            let x = (0..<(nx * ldx)).map { _ in rng.nextUnit() - 0.5 }
+            let tileRows = 6
+            XCTAssertNotEqual(rows % tileRows, 0, "\(t.name): the last tile should be ragged")
+            var tiles = [Float](repeating: 0, count: 2 * tileRows * cols)
+            var halves = [UInt16](repeating: 0, count: nx * cols)
+            var y = [Float](repeating: 1, count: nx * ldy)
+            raw.withUnsafeBytes { r in
+                tk_matmul_gemm_bf16(
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), x, Int64(ldx), Int64(nx),
+                    &y, Int64(ldy), &tiles, Int64(tileRows), &halves, true)
+            }
+            for b in 0..<nx {
+                for r in 0..<rows {
+                    var ref = 1.0, magnitude = 0.0  // accumulate = true onto ones
+                    for i in 0..<cols {
+                        let term = bf16(w[r * cols + i]) * bf16(x[b * ldx + i])
+                        ref += term
+                        magnitude += abs(term)
+                    }
+                    let tolerance = 1e-5 * max(1, abs(ref)) + 1e-6 * magnitude
+                    XCTAssertEqual(Double(y[b * ldy + r]), ref, accuracy: tolerance, "\(t.name) bf16 gemm row \(r)")
+                }
+                XCTAssertEqual(y[b * ldy + rows], 1, "\(t.name): the row's padding is left alone")
+            }
+        }
+    }
+
+    /// The bf16 transposed product (training's dx = dY·W) equals a double-precision product of
+    /// the bf16-rounded weights and dY to f32 summation, with more rows of dY than the kernel
+    /// rounds at a time (it takes `cols` of them per pass), a ragged last tile and accumulation.
+    func testBFloat16TransposedProduct() throws {
+        try XCTSkipUnless(PrefillPath.bfloat16.isAvailable, "the bf16 path cannot run on this host (oneDNN)")
+        let pool = tk_pool_create(2)
+        defer { tk_pool_destroy(pool) }
+        for t in DequantizeTests.types {
+            let (raw, w) = try fixture(t)
+            let cols = t.blockSize == 256 ? 512 : 256, rows = w.count / cols, nx = cols + 3
+            let lddy = rows + 1
+            var rng = SeededGenerator(seed: 7)
+            let dy = (0..<(nx * lddy)).map { _ in rng.nextUnit() - 0.5 }
+            let tileRows = 6
+            var tiles = [Float](repeating: 0, count: 2 * tileRows * cols)
+            var partial = [Float](repeating: 0, count: 2 * nx * cols)
+            var dx = [Float](repeating: 1, count: nx * cols)
+            raw.withUnsafeBytes { r in
+                tk_matmul_transposed_bf16(
+                    pool, Int32(t.rawValue), r.baseAddress, Int64(rows), Int64(cols), dy, Int64(lddy), Int64(nx),
+                    &dx, Int64(cols), &tiles, Int64(tileRows), &partial, true)
+            }
+            for b in [0, 1, cols - 1, cols, nx - 1] {
+                for i in 0..<cols {
+                    var ref = 1.0, magnitude = 0.0  // accumulate = true onto ones
+                    for r in 0..<rows {
+                        let term = bf16(dy[b * lddy + r]) * bf16(w[r * cols + i])
+                        ref += term
+                        magnitude += abs(term)
+                    }
+                    let tolerance = 1e-5 * max(1, abs(ref)) + 1e-6 * magnitude
+                    XCTAssertEqual(Double(dx[b * cols + i]), ref, accuracy: tolerance, "\(t.name) row \(b) col \(i)")
+                }
+            }
+        }
+    }
 }

@@ -118,21 +118,34 @@ final class RealModelTests: XCTestCase {
     // 1e-3 (measured: max 0.0066 SmolLM2, 0.0080 Gemma 3). 0.05 keeps a 6× margin and stays far
     // below the logit gaps that decide top-1: int8 activations, as llama.cpp quantizes them,
     // measured a max error of 2.2 here and flipped 3% of top-1 tokens.
-    // MARK: both prefill paths
+    // MARK: every prefill path
+
+    /// What a path must hold against transformers' f32 logits: the top-1 agreement and the
+    /// largest |Δlogit| at the reference's top-10. The float and integer paths round activations
+    /// to f32 or int16 (measured max 1e-4 and 0.009); the bf16 path rounds activations and
+    /// weights to 8 bits of mantissa, which measured 0.27 (SmolLM2) and 0.36 (Gemma 3) with 98-99%
+    /// of top-1 tokens kept, still well inside llama.cpp's own int8 activations (max 2.2 and 97%
+    /// on these prompts, above).
+    private func tolerance(_ path: PrefillPath) -> (agreement: Double, logit: Double) {
+        path == .bfloat16 ? (0.97, 0.75) : (0.98, 0.05)
+    }
 
     /// Whichever path a host's measurement picks must hold the references: each prompt plus its
     /// reference continuation in one batch (every row through the prefill path, `gemmThreshold` 1)
-    /// agrees with transformers as the one-token decode path does, and greedy generation from a
-    /// prompt prefilled on that path reproduces transformers' continuations.
+    /// agrees with transformers within the path's tolerance, and greedy generation from a prompt
+    /// prefilled on that path (decode's single rows on the integer dots, as in production)
+    /// reproduces transformers' continuations, the bf16 path's up to one near-tie (SmolLM2's
+    /// 37-token prompt: its sixth token, where transformers' top two logits are 0.0045 apart).
     private func checkPrefillPath(_ name: String, _ url: URL, _ path: PrefillPath) throws {
         let (model, ref) = try Self.load(name, url)
         let ctx = InferenceContext(
             model: model, maxContext: 256, maxBatchTokens: 256, maxLogitRows: 256, threads: 2, prefill: .forced(path))
-        ctx.gemmThreshold = 1
         XCTAssertEqual(ctx.prefillPath, path)
+        let bound = tolerance(path)
         var agree = 0, total = 0, worst = 0.0, identical = 0
         for p in ref.prompts {
             ctx.reset(sequence: 0)
+            ctx.gemmThreshold = 1
             let tokens = p.tokens + p.continuation
             let rows = try ctx.forward([BatchItem(sequence: 0, tokens: tokens, allLogits: true)])
             for pos in 0..<rows {
@@ -142,23 +155,49 @@ final class RealModelTests: XCTestCase {
                 for pair in top { worst = max(worst, abs(Double(l[Int(pair[0])]) - pair[1])) }
             }
             ctx.reset(sequence: 0)
+            ctx.gemmThreshold = 2
             let result = try Generator(context: ctx).generate(
                 prompt: p.tokens, sampling: SamplingParameters(),
                 options: GenerationOptions(maxTokens: p.continuation.count, stopAtEndOfGeneration: false))
-            if result.tokens == p.continuation { identical += 1 }
+            if result.tokens == p.continuation {
+                identical += 1
+            } else {
+                // A divergence is allowed only at a near-tie of the reference: where the path took
+                // transformers' second token, within the path's tolerance of the first.
+                let i: Int = zip(result.tokens, p.continuation).prefix { $0 == $1 }.count
+                let top: [[Double]] = p.top[p.tokens.count + i - 1]
+                let gap: Double = top[0][1] - top[1][1]
+                let tookSecond: Bool = result.tokens[i] == Int32(top[1][0])
+                XCTAssertTrue(
+                    gap <= bound.logit && tookSecond,
+                    "\(name) \(path): the continuation of '\(p.text)' diverges at \(i), reference gap \(gap)")
+            }
         }
         let rate = Double(agree) / Double(total)
-        print("\(name) \(path) prefill: top-1 agreement \(agree)/\(total); max |Δlogit| at top-10 \(worst)")
-        XCTAssertGreaterThanOrEqual(rate, 0.98, "\(name) \(path): top-1 agreement")
-        XCTAssertLessThanOrEqual(worst, 0.05, "\(name) \(path): max |Δlogit| at the reference top-10")
-        XCTAssertGreaterThanOrEqual(identical, 5, "\(name) \(path): identical greedy continuations")
+        let needed: Int = path == .bfloat16 ? ref.prompts.count - 1 : ref.prompts.count
+        print(
+            """
+            \(name) \(path) prefill: top-1 agreement \(agree)/\(total); max |Δlogit| at top-10 \(worst); \
+            \(identical) of \(ref.prompts.count) greedy continuations identical
+            """)
+        XCTAssertGreaterThanOrEqual(rate, bound.agreement, "\(name) \(path): top-1 agreement")
+        XCTAssertLessThanOrEqual(worst, bound.logit, "\(name) \(path): max |Δlogit| at the reference top-10")
+        XCTAssertGreaterThanOrEqual(identical, needed, "\(name) \(path): identical greedy continuations")
     }
 
-    func testSmolLM2BothPrefillPaths() throws {
-        for path in PrefillPath.allCases { try checkPrefillPath("smollm2", TestPaths.smolLM2, path) }
+    /// The paths this host can take; a path it cannot take is named on the log, not tested.
+    private var prefillPaths: [PrefillPath] {
+        for path in PrefillPath.allCases where !path.isAvailable {
+            print("prefill path \(path.rawValue) not available on this host: not checked")
+        }
+        return PrefillPath.available
     }
-    func testGemma3BothPrefillPaths() throws {
-        for path in PrefillPath.allCases { try checkPrefillPath("gemma3", TestPaths.gemma3, path) }
+
+    func testSmolLM2EveryPrefillPath() throws {
+        for path in prefillPaths { try checkPrefillPath("smollm2", TestPaths.smolLM2, path) }
+    }
+    func testGemma3EveryPrefillPath() throws {
+        for path in prefillPaths { try checkPrefillPath("gemma3", TestPaths.gemma3, path) }
     }
 
     /// A batch longer than the 64 rows tk_matmul quantizes at a time, on the integer path: it
@@ -169,7 +208,7 @@ final class RealModelTests: XCTestCase {
         var rng = SeededGenerator(seed: 3)
         let tokens = (0..<150).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
         var logits: [PrefillPath: [Float]] = [:]
-        for path in PrefillPath.allCases {
+        for path in [PrefillPath.float, .integer] {
             let ctx = InferenceContext(
                 model: model, maxContext: 160, maxBatchTokens: 150, maxLogitRows: 150, threads: 2,
                 prefill: .forced(path))

@@ -8,7 +8,7 @@ import XCTest
 /// (GQA with interleaved RoPE on llama, half-split RoPE and biases on qwen2, QK-norm and sliding
 /// windows on gemma3) through the q and k adapters, the MLP through gate, up and down, and the
 /// norms (Gemma's post-norms sit on the o and down paths); and each elementwise derivative alone.
-final class FiniteDifferenceTests: XCTestCase {
+final class FiniteDifferenceTests: ExactPathTestCase {
     /// Loss = mean NLL of the completion, as a function of the trainable parameters.
     private func loss(_ g: TrainingGraph, _ tokens: [Int32], _ tr: TrainableLoRA) throws -> Double {
         let lp = try g.forward(tokens: tokens, targetStart: 4, trainable: tr)

@@ -76,4 +76,16 @@ final class ForwardAgreementTests: XCTestCase {
         try check(
             tiny, adapters: [task], tokens: [1, 17, 230, 41, 99, 5, 200], path: .integer, "\(arch), integer path")
     }
+
+    /// On the bf16 path both sides round the same activations and weights and call the same
+    /// GEMM, over weight tiles of different heights (256 rows in training, 128 in inference), so
+    /// they agree to float rounding.
+    func testBFloat16PathAgrees() throws {
+        try XCTSkipUnless(PrefillPath.bfloat16.isAvailable, "the bf16 path cannot run on this host (oneDNN)")
+        let model = try Model(path: try TestPaths.requireModel(TestPaths.smolLM2))
+        let tokens = model.tokenizer.encode(
+            "Write the one-line subject of a git commit for this change.", addSpecial: true,
+            parseSpecial: false)
+        try check(model, adapters: [], tokens: tokens, tolerance: 1e-4, path: .bfloat16, "SmolLM2, bf16 path")
+    }
 }

@@ -7,7 +7,7 @@ import XCTest
 /// A DPO pair as one packed sequence gives each completion's log-probabilities and the sum of
 /// both gradients exactly as its two sequences run on their own, on the tiny llama, qwen2 and
 /// gemma3 models (gemma3's sliding window of 4 reaches across the hidden chosen rows).
-final class PackedPairTests: XCTestCase {
+final class PackedPairTests: ExactPathTestCase {
     private let prompt: [Int32] = [1, 17, 230, 41, 99, 5, 200, 64]
 
     /// Pairs whose packing differs: a shared prompt; completions with a common start; prompts

@@ -7,7 +7,7 @@ import XCTest
 
 /// The diagnostics `tailor eval` reports, against the same quantities from plain forward passes
 /// of one stack over a whole sequence.
-final class AdapterDiagnosticsTests: XCTestCase {
+final class AdapterDiagnosticsTests: ExactPathTestCase {
     private let items = [
         TextExample(input: "change 2 in file2.txt:", output: "update file2 notes"),
         TextExample(input: "change 7 in main.c:", output: "fix the loop bound in main"),

@@ -8,7 +8,7 @@ import XCTest
 /// What the autopilot's gate measures: the per-token log-likelihood of a real output under a
 /// stack, equal to a plain forward pass over prompt and output, and answers cut as the gate
 /// compares them.
-final class HoldoutScorerTests: XCTestCase {
+final class HoldoutScorerTests: ExactPathTestCase {
     func testLogLikelihoodIsTheMeanOverTheOutputsTokens() throws {
         let model = try TrainingFixtures.model("llama")
         let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))

@@ -5,7 +5,7 @@ import XCTest
 
 @testable import TailorTraining
 
-final class LoRATrainerTests: XCTestCase {
+final class LoRATrainerTests: ExactPathTestCase {
     /// The DPO loss and its gradient against the reference (TRL's sigmoid loss on summed
     /// completion log-probabilities, the reference model being the same weights with the user
     /// adapter off), for the user adapter over the frozen task adapter: with each pair packed
