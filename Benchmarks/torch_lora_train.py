@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The torch + PEFT peer of `tailor train-bench`: LoRA training steps (forward, backward,
-AdamW) over one sequence of N tokens, all learned, fp32, on a model of the named shape with
-random weights (speed does not depend on the values).
+AdamW) over one sequence of N tokens, all learned, fp32 (or with --bf16 under CPU autocast to
+bfloat16, the peer of Tailor's bf16 path), on a model of the named shape with random weights
+(speed does not depend on the values).
 
     pip install "torch==2.13.0+cpu" transformers peft
     python3 Benchmarks/torch_lora_train.py --shape qwen05b --rank 8 --targets all --tokens 256 --threads 2
@@ -57,6 +58,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true", help="forward under torch.autocast(cpu, bfloat16)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -75,7 +77,8 @@ def main():
     for i in range(args.steps + 1):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = model(input_ids=ids, labels=ids).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         opt.step()
         if i > 0:
@@ -83,7 +86,7 @@ def main():
     s = statistics.median(times)
     print(
         f"torch {torch.__version__} + peft, {args.shape}: r={args.rank} {args.targets}, 1x{args.tokens} tokens, "
-        f"{args.threads} threads: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})"
+        f"{args.threads} threads{', bf16 autocast' if args.bf16 else ''}: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})"
     )
 
 

@@ -125,6 +125,11 @@ typedef struct {
     void (*gated_act)(const float *g, const float *u, float *h, int64_t n, int gelu);
 } tk_vtable;
 
+/// Bytes of one weight row of `cols` elements of `type`.
+static inline size_t tk_row_bytes(int type, int64_t cols) {
+    return (size_t)(cols / tk_block_size(type)) * (size_t)tk_type_size(type);
+}
+
 /// y[b*ldy + c] (+)= Σ_t partial[t][b][c] over the pool's threads' nx × cols partial sums (the
 /// transposed products' last step), the columns split over the pool.
 void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t cols, float *y, int64_t ldy,

@@ -40,10 +40,6 @@ size_t tk_matmul_scratch_size(int type, int64_t cols, int64_t nx) {
     return (size_t)nx * (size_t)(cols / QK32) * sizeof(act_q16_32);
 }
 
-static size_t row_bytes(int type, int64_t cols) {
-    return (size_t)(cols / tk_block_size(type)) * (size_t)tk_type_size(type);
-}
-
 static void split(int64_t n, int ith, int nth, int64_t align, int64_t *lo, int64_t *hi) {
     int64_t per = (n + nth - 1) / nth;
     per = (per + align - 1) / align * align;
@@ -99,7 +95,7 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
     const tk_vtable *vt = tk_active();
     if (is_float_type(type) || f32_activations) {
         // f32 activations need no scratch, so the whole batch is one pool run
-        matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), x, ldx, (int)nx, NULL, 0, y, ldy };
+        matvec_job job = { vt, type, w, rows, cols, tk_row_bytes(type, cols), x, ldx, (int)nx, NULL, 0, y, ldy };
         tk_pool_run(pool, matvec_run, &job);
         return;
     }
@@ -110,7 +106,7 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
         quantize_job qj = { vt, k, x + b0 * ldx, ldx, cols, m, scratch, stride };
         if (m >= TK_QUANT_PARALLEL) tk_pool_run(pool, quantize_run, &qj);
         else quantize_run(&qj, 0, 1);
-        matvec_job job = { vt, type, w, rows, cols, row_bytes(type, cols), NULL, 0, m, scratch, stride,
+        matvec_job job = { vt, type, w, rows, cols, tk_row_bytes(type, cols), NULL, 0, m, scratch, stride,
                            y + b0 * ldy, ldy };
         tk_pool_run(pool, matvec_run, &job);
     }
@@ -153,7 +149,7 @@ void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_
                     const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
                     float *tiles, int64_t tile_rows, bool accumulate) {
     pthread_once(&blas_once, blas_single_thread);
-    gemm_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), x, ldx, nx, y, ldy,
+    gemm_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), x, ldx, nx, y, ldy,
                      tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL };
     tk_pool_run(pool, gemm_run, &job);
 }
@@ -201,7 +197,7 @@ void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, 
                           const float *dy, int64_t lddy, int64_t nx, float *dx, int64_t lddx,
                           float *tiles, int64_t tile_rows, float *partial, bool accumulate) {
     pthread_once(&blas_once, blas_single_thread);
-    gemm_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), dy, lddy, nx, dx, lddx,
+    gemm_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), dy, lddy, nx, dx, lddx,
                      tiles, tile_rows, accumulate ? 1.0f : 0.0f, partial };
     tk_pool_run(pool, gemm_t_run, &job);
     tk_sum_partials(pool, partial, nx, cols, dx, lddx, accumulate);

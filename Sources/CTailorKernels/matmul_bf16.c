@@ -1,9 +1,9 @@
 // matmul_bf16.c - the bf16 prefill path, and training's transposed product on it: weights and
-// activations rounded to bfloat16, products accumulated in f32 by oneDNN's bf16 GEMM (vdpbf16ps on AVX512_BF16 and AMX hosts, where it runs
-// 2-2.5× sgemm). oneDNN is loaded at run time, so the build needs none and a host without it (or
-// without a fast bf16 unit: the path selection measures) keeps the float and integer paths.
-// The GEMM is called per thread on per-thread tiles, like sgemm in matmul.c, with oneDNN's own
-// OpenMP team pinned to the calling thread.
+// activations rounded to bfloat16, products accumulated in f32 by oneDNN's bf16 GEMM (vdpbf16ps
+// on AVX512_BF16 and AMX hosts, where it runs 2-2.5× sgemm). oneDNN is loaded at run time, so
+// the build needs none and a host without it (or without a fast bf16 unit: the path selection
+// measures) keeps the float and integer paths. The GEMM is called per thread on per-thread
+// tiles, like sgemm in matmul.c, with oneDNN's own OpenMP team pinned to the calling thread.
 #include "tailor_kernels.h"
 #include "blocks.h"
 #include <dlfcn.h>
@@ -106,10 +106,6 @@ static void gemm_run(void *p, int ith, int nth) {
     }
 }
 
-static size_t row_bytes(int type, int64_t cols) {
-    return (size_t)(cols / tk_block_size(type)) * (size_t)tk_type_size(type);
-}
-
 void tk_matmul_gemm_bf16(tk_pool *pool, int type, const void *w, int64_t rows, int64_t cols,
                          const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy,
                          float *tiles, int64_t tile_rows, uint16_t *xb, bool accumulate) {
@@ -117,7 +113,7 @@ void tk_matmul_gemm_bf16(tk_pool *pool, int type, const void *w, int64_t rows, i
         tk_matmul_gemm(pool, type, w, rows, cols, x, ldx, nx, y, ldy, tiles, tile_rows, accumulate);
         return;
     }
-    bf16_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), x, ldx, xb, nx, y, ldy,
+    bf16_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), x, ldx, xb, nx, y, ldy,
                      tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL };
     tk_pool_run(pool, convert_run, &job);
     tk_pool_run(pool, gemm_run, &job);
@@ -151,7 +147,7 @@ void tk_matmul_transposed_bf16(tk_pool *pool, int type, const void *w, int64_t r
         tk_matmul_transposed(pool, type, w, rows, cols, dy, lddy, nx, dx, lddx, tiles, tile_rows, partial, accumulate);
         return;
     }
-    bf16_job job = { tk_active(), type, w, rows, cols, row_bytes(type, cols), dy, lddy, NULL, nx, NULL, 0,
+    bf16_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), dy, lddy, NULL, nx, NULL, 0,
                      tiles, tile_rows, 0.0f, partial };
     tk_pool_run(pool, gemm_t_run, &job);
     tk_sum_partials(pool, partial, nx, cols, dx, lddx, accumulate);

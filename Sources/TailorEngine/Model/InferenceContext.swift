@@ -89,7 +89,7 @@ public final class InferenceContext {
     private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
     private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
     private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
-    private let halves: UnsafeMutablePointer<UInt16>  // N × maxCols   bf16 activations of the bf16 path
+    private let halves: UnsafeMutablePointer<UInt16>  // max(N, maxLogitRows) × maxCols   bf16 activations
     private let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int>  // maxLogitRows   batch row of each logit row
@@ -169,7 +169,8 @@ public final class InferenceContext {
             return p
         }
         quantScratch = raw(qbytes)
-        halves = raw(n * maxCols * MemoryLayout<UInt16>.size).bindMemory(to: UInt16.self, capacity: n * maxCols)
+        halves = raw(quantRows * maxCols * MemoryLayout<UInt16>.size).bindMemory(
+            to: UInt16.self, capacity: quantRows * maxCols)
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         attSeqs = raw(n * MemoryLayout<tk_attention_seq>.stride).assumingMemoryBound(to: tk_attention_seq.self)
