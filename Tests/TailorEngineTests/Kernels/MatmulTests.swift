@@ -79,6 +79,20 @@ final class MatmulTests: XCTestCase {
         return Double(Float(bitPattern: rounded))
     }
 
+    /// Checks `result` against 1 + Σ_k bf16(a(k))·bf16(b(k)) over `count` terms (the kernels
+    /// accumulate onto ones), to f32 summation of terms the size of Σ|terms|.
+    private func checkRoundedDot(
+        _ result: Float, count: Int, _ a: (Int) -> Float, _ b: (Int) -> Float, _ label: @autoclosure () -> String
+    ) {
+        var ref = 1.0, magnitude = 0.0
+        for k in 0..<count {
+            let term = bf16(a(k)) * bf16(b(k))
+            ref += term
+            magnitude += abs(term)
+        }
+        XCTAssertEqual(Double(result), ref, accuracy: 1e-5 * max(1, abs(ref)) + 1e-6 * magnitude, label())
+    }
+
     /// The bf16 gemm equals a double-precision product of the bf16-rounded weights and
     /// activations to f32 summation, over every weight type, with strided rows, a ragged last
     /// tile and accumulation.
@@ -104,14 +118,8 @@ final class MatmulTests: XCTestCase {
             }
             for b in 0..<nx {
                 for r in 0..<rows {
-                    var ref = 1.0, magnitude = 0.0  // accumulate = true onto ones
-                    for i in 0..<cols {
-                        let term = bf16(w[r * cols + i]) * bf16(x[b * ldx + i])
-                        ref += term
-                        magnitude += abs(term)
-                    }
-                    let tolerance = 1e-5 * max(1, abs(ref)) + 1e-6 * magnitude
-                    XCTAssertEqual(Double(y[b * ldy + r]), ref, accuracy: tolerance, "\(t.name) bf16 gemm row \(r)")
+                    checkRoundedDot(
+                        y[b * ldy + r], count: cols, { w[r * cols + $0] }, { x[b * ldx + $0] }, "\(t.name) row \(r)")
                 }
                 XCTAssertEqual(y[b * ldy + rows], 1, "\(t.name): the row's padding is left alone")
             }
@@ -142,14 +150,9 @@ final class MatmulTests: XCTestCase {
             }
             for b in [0, 1, cols - 1, cols, nx - 1] {
                 for i in 0..<cols {
-                    var ref = 1.0, magnitude = 0.0  // accumulate = true onto ones
-                    for r in 0..<rows {
-                        let term = bf16(dy[b * lddy + r]) * bf16(w[r * cols + i])
-                        ref += term
-                        magnitude += abs(term)
-                    }
-                    let tolerance = 1e-5 * max(1, abs(ref)) + 1e-6 * magnitude
-                    XCTAssertEqual(Double(dx[b * cols + i]), ref, accuracy: tolerance, "\(t.name) row \(b) col \(i)")
+                    checkRoundedDot(
+                        dx[b * cols + i], count: rows, { dy[b * lddy + $0] }, { w[$0 * cols + i] },
+                        "\(t.name) row \(b) col \(i)")
                 }
             }
         }
