@@ -53,9 +53,12 @@ if not SKIP_ML and not os.access(TAILOR, os.X_OK):
     SKIP_ML = f"no tailor CLI at {TAILOR} (swift build, or set TAILOR_BIN)"
 
 
-def tailor(*args, stdin=None):
-    """The tailor CLI's standard output; a failure raises with its standard error."""
-    done = subprocess.run([TAILOR, *args], input=stdin, capture_output=True, text=True, timeout=600)
+def tailor(*args, stdin=None, env=None):
+    """The tailor CLI's standard output; a failure raises with its standard error. `env` adds
+    variables to the CLI's environment."""
+    done = subprocess.run(
+        [TAILOR, *args], input=stdin, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
     if done.returncode != 0:
         raise AssertionError(f"tailor {' '.join(args)} exited {done.returncode}: {done.stderr}")
     return done.stdout
