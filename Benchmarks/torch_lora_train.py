@@ -84,9 +84,10 @@ def main():
         if i > 0:
             times.append(time.perf_counter() - t0)
     s = statistics.median(times)
+    autocast = ", bf16 autocast" if args.bf16 else ""
     print(
         f"torch {torch.__version__} + peft, {args.shape}: r={args.rank} {args.targets}, 1x{args.tokens} tokens, "
-        f"{args.threads} threads{', bf16 autocast' if args.bf16 else ''}: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})"
+        f"{args.threads} threads{autocast}: {s:.2f} s/step, {args.tokens / s:.1f} tok/s (median of {args.steps})"
     )
 
 

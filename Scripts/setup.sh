@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tailor needs on a fresh Debian/Ubuntu machine (OpenBLAS, oneDNN for the bf16
-# prefill path, protobuf-c, git for the demo, Neovim for the editor plugin and its test) (the Swift toolchain itself is assumed), then
-# fetches the default model. Safe to run again: every step is idempotent.
+# prefill path, protobuf-c, git for the demo, Neovim for the editor plugin and its test) (the
+# Swift toolchain itself is assumed), then fetches the default model. Safe to run again: every step is idempotent.
 #
 #   Scripts/setup.sh            # system packages + SmolLM2-135M-Instruct
 #   Scripts/setup.sh --gemma    # ... and Gemma 3 270M

@@ -181,7 +181,8 @@ static void reduce_run(void *p, int ith, int nth) {
         float *out = r->y + b * r->ldy;
         for (int64_t c = c0; c < c1; c++) {
             float s = r->beta != 0.0f ? out[c] : 0.0f;
-            for (int t = 0; t < r->nparts; t++) s += r->partial[(size_t)t * (size_t)(r->nx * r->cols) + b * r->cols + c];
+            for (int t = 0; t < r->nparts; t++)
+                s += r->partial[(size_t)t * (size_t)(r->nx * r->cols) + b * r->cols + c];
             out[c] = s;
         }
     }

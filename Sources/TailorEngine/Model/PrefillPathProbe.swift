@@ -6,8 +6,9 @@ import Foundation
 /// One layer's seven projections (q, k, v, o, gate, up, down) carry the shapes and quant types of
 /// every layer, so they stand for the whole forward pass; attention and the norms cost the same
 /// on every path. Each path that can run here runs once untimed (paging the layer's weights in
-/// from the mapping), then in turn, and each keeps its best time. For SmolLM2-135M this takes about 60 ms; a
-/// model's measurement is kept for the life of the `Model` (see `Model.prefillMeasurement`).
+/// from the mapping), then in turn, and each keeps its best time. For SmolLM2-135M this takes
+/// about 60 ms; a model's measurement is kept for the life of the `Model` (see
+/// `Model.prefillMeasurement`).
 public enum PrefillPathProbe {
     /// Rows of the measured batch. The paths' ratio moves with the batch (on the Qwen2.5-0.5B
     /// shape float / integer time was 1.07 at 64 rows, 0.89 at 128, 0.80 at 256 and 0.78 at 512),
