@@ -54,6 +54,7 @@ public enum PEFTAdapter {
         case .llama: return ["LlamaForCausalLM", "LlamaModel"]
         case .qwen2: return ["Qwen2ForCausalLM", "Qwen2Model"]
         case .qwen3: return ["Qwen3ForCausalLM", "Qwen3Model"]
+        case .qwen3moe: return ["Qwen3MoeForCausalLM", "Qwen3MoeModel"]
         case .smollm3: return ["SmolLM3ForCausalLM", "SmolLM3Model"]
         case .gemma2: return ["Gemma2ForCausalLM", "Gemma2Model"]
         case .gemma3: return ["Gemma3ForCausalLM", "Gemma3ForConditionalGeneration", "Gemma3TextModel"]

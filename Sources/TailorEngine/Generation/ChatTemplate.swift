@@ -37,7 +37,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
         switch architecture {
         case .gemma2, .gemma3: return .gemma
         case .llama: return .llama3
-        case .qwen2, .qwen3, .smollm3: return .chatML
+        case .qwen2, .qwen3, .qwen3moe, .smollm3: return .chatML
         case .phi3: return .phi3
         }
     }

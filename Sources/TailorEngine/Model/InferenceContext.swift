@@ -84,8 +84,12 @@ public final class InferenceContext {
     private let v: UnsafeMutablePointer<Float>  // N × kvDim
     private let att: UnsafeMutablePointer<Float>  // N × qDim   attention output
     private let tmp: UnsafeMutablePointer<Float>  // N × d      projection output
-    private let gate: UnsafeMutablePointer<Float>  // N × ffn
+    private let gate: UnsafeMutablePointer<Float>  // N × ffn    (a mixture's: one expert's rows)
     private let up: UnsafeMutablePointer<Float>  // N × ffn
+    private let routerLogits: UnsafeMutablePointer<Float>  // N × experts   (1 float in a dense model)
+    private let expertRows: UnsafeMutablePointer<Float>  // N × d   an expert's input rows, gathered
+    private let expertOut: UnsafeMutablePointer<Float>  // N × d   its outputs, before their weights
+    private let routing: ExpertRouting  // N × used slots; (1 slot in a dense model)
     private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
     private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
     private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
@@ -153,6 +157,9 @@ public final class InferenceContext {
         q = floats(n * c.qDim); att = floats(n * c.qDim)
         k = floats(n * c.kvDim); v = floats(n * c.kvDim)
         gate = floats(n * c.feedForwardLength); up = floats(n * c.feedForwardLength)
+        let moe = c.isMixtureOfExperts
+        routerLogits = floats(moe ? n * c.expertCount : 1)
+        expertRows = floats(moe ? n * d : 1); expertOut = floats(moe ? n * d : 1)
         logitBuf = floats(self.maxLogitRows * c.vocabSize)
         loraT = floats(n * self.maxLoRARank)
         tiles = floats(self.threads * tileRows * maxCols)
@@ -174,6 +181,12 @@ public final class InferenceContext {
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         attSeqs = raw(n * MemoryLayout<tk_attention_seq>.stride).assumingMemoryBound(to: tk_attention_seq.self)
+        let slots = moe ? n * c.expertsUsed : 1
+        routing = ExpertRouting(
+            used: c.expertsUsed, experts: c.expertCount,
+            expert: raw(slots * 4).assumingMemoryBound(to: Int32.self), weight: floats(slots),
+            start: raw((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
+            order: raw(slots * 4).assumingMemoryBound(to: Int32.self))
         allocations = allocs
     }
 
@@ -394,17 +407,51 @@ public final class InferenceContext {
     }
 
     /// Block `l`'s feed-forward branch, added into `x`: norm, gate and up, the gated
-    /// activation, down (and Gemma's post-norm).
+    /// activation, down (and Gemma's post-norm); or a mixture's routed experts.
     private func feedForward(layer l: Int, items: [BatchItem], rows total: Int) {
         let c = config, d = c.embeddingLength, w = model.weights.blocks[l]
         w.ffnNorm.withUnsafeBufferPointer { nw in
             for r in 0..<total { VectorOps.rmsNorm(x + r * d, nw.baseAddress!, xn + r * d, n: d, eps: c.rmsEpsilon) }
         }
-        project(w.gate, xn, gate, rows: total, layer: l, target: .gate, items: items)
-        project(w.up, xn, up, rows: total, layer: l, target: .up, items: items)
-        VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
-        project(w.down, gate, tmp, rows: total, layer: l, target: .down, items: items)
+        switch w.feedForward {
+        case let .dense(wGate, wUp, wDown):
+            project(wGate, xn, gate, rows: total, layer: l, target: .gate, items: items)
+            project(wUp, xn, up, rows: total, layer: l, target: .up, items: items)
+            VectorOps.gatedActivation(gate, up, count: total * c.feedForwardLength, gelu: c.usesGELU)
+            project(wDown, gate, tmp, rows: total, layer: l, target: .down, items: items)
+        case let .experts(e):
+            experts(e, rows: total)
+        }
         addResidual(tmp, postNorm: w.postFFNNorm, rows: total)
+    }
+
+    /// tmp = Σ wₑ·expertₑ(xn) per row over its routed experts. Expert by expert (ascending, as
+    /// transformers sums them): gather the rows that chose it, run its MLP on them together,
+    /// add each output at its row's weight.
+    private func experts(_ e: ExpertWeights, rows total: Int) {
+        let c = config, d = c.embeddingLength, k = c.expertsUsed
+        // Exact f32 router products on every path: a rounded product could flip a near tie.
+        let rRows = Int64(e.router.rows), rCols = Int64(e.router.cols)
+        tk_matmul(
+            pool, Int32(e.router.type.rawValue), e.router.data, rRows, rCols, xn, rCols, Int64(total), routerLogits,
+            rRows, quantScratch, true)
+        routing.route(logits: routerLogits, rows: total)
+        tmp.update(repeating: 0, count: total * d)
+        for ex in 0..<c.expertCount {
+            let slots = routing.slots(of: ex)
+            guard !slots.isEmpty else { continue }
+            for (i, s) in slots.enumerated() {
+                (expertRows + i * d).update(from: xn + Int(routing.order[s]) / k * d, count: d)
+            }
+            project(e.gate[ex], expertRows, gate, rows: slots.count)
+            project(e.up[ex], expertRows, up, rows: slots.count)
+            VectorOps.gatedActivation(gate, up, count: slots.count * c.feedForwardLength, gelu: false)
+            project(e.down[ex], gate, expertOut, rows: slots.count)
+            for (i, s) in slots.enumerated() {
+                let slot = Int(routing.order[s])
+                VectorOps.addScaled(tmp + slot / k * d, expertOut + i * d, routing.weight[slot], count: d)
+            }
+        }
     }
 
     /// x += branch (normed in place first when the block has a post-norm).

@@ -50,6 +50,21 @@ struct TensorBinder {
         }
     }
 
+    /// The `count` matrices (each `rows` × `cols`) of a stacked 3-D tensor (GGUF dims
+    /// [cols, rows, count]), as llama.cpp stores a mixture's experts: one `Linear` per matrix
+    /// over its part of the mapping.
+    func stacked(_ name: String, count: Int, rows: Int, cols: Int) throws -> [Linear] {
+        guard let t = file.tensor(name) else { throw GGUFError.missingTensor(path: file.path, tensor: name) }
+        guard t.dims == [cols, rows, count] else {
+            throw GGUFError.tensorShapeMismatch(
+                path: file.path, tensor: name, expected: [cols, rows, count], found: t.dims)
+        }
+        let data = file.data(of: t), bytes = rows * t.type.rowBytes(cols)
+        return (0..<count).map { e in
+            Linear(name: "\(name)[\(e)]", type: t.type, rows: rows, cols: cols, data: data.advanced(by: e * bytes))
+        }
+    }
+
     func optionalLinear(_ name: String, rows: Int, cols: Int) throws -> Linear? {
         file.tensor(name) == nil ? nil : try linear(name, rows: rows, cols: cols)
     }

@@ -2,6 +2,9 @@
 public enum LoRATarget: String, Sendable, CaseIterable, Hashable {
     case q, k, v, o, gate, up, down
 
+    /// The attention projections: what a mixture-of-experts model's adapters may target.
+    public static let attention: [LoRATarget] = [.q, .k, .v, .o]
+
     /// PEFT's module name for the target (q_proj, ..., down_proj).
     public var peftName: String {
         switch self {
@@ -97,6 +100,15 @@ public final class LoRAAdapter: Sendable {
             guard key.layer >= 0, key.layer < config.layerCount else {
                 throw EngineError.adapterMismatch(
                     "adapter '\(name)': layer \(key.layer) does not exist (model has \(config.layerCount))")
+            }
+            if config.isMixtureOfExperts, !LoRATarget.attention.contains(key.target) {
+                throw EngineError.adapterMismatch(
+                    """
+                    adapter '\(name)': \(key.target.peftName) of layer \(key.layer) adapts the feed-forward, which \
+                    is routed experts in this \(config.architecture.rawValue) model; LoRA on experts is not \
+                    supported, adapt attention (q, k, v, o)
+                    """
+                )
             }
             let (inputs, outputs) = config.shape(of: key.target)
             guard w.inputs == inputs, w.outputs == outputs else {

@@ -70,12 +70,17 @@ extension Model {
                 return Linear(
                     name: lin.name + "+lora", type: type, rows: lin.rows, cols: lin.cols, data: UnsafeRawPointer(out))
             }
+            // Experts take no adapter (`validate` refuses one), so a mixture's pass through.
+            var feedForward = w.feedForward
+            if let (gate, up, down) = w.mlp {
+                feedForward = .dense(gate: merge(gate, .gate), up: merge(up, .up), down: merge(down, .down))
+            }
             merged.append(
                 BlockWeights(
                     attnNorm: w.attnNorm, q: merge(w.q, .q), k: merge(w.k, .k), v: merge(w.v, .v), o: merge(w.o, .o),
                     qBias: w.qBias, kBias: w.kBias, vBias: w.vBias, qNorm: w.qNorm, kNorm: w.kNorm,
-                    postAttnNorm: w.postAttnNorm, ffnNorm: w.ffnNorm, gate: merge(w.gate, .gate),
-                    up: merge(w.up, .up), down: merge(w.down, .down), postFFNNorm: w.postFFNNorm))
+                    postAttnNorm: w.postAttnNorm, ffnNorm: w.ffnNorm, feedForward: feedForward,
+                    postFFNNorm: w.postFFNNorm))
         }
         let newWeights = TransformerWeights(
             tokenEmbedding: weights.tokenEmbedding, blocks: merged, outputNorm: weights.outputNorm,

@@ -3,7 +3,7 @@ import Foundation
 /// The transformer families the engine runs. Each differs only in a few switches of
 /// `ModelConfig`; the forward pass is one code path.
 public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3
+    case llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3, qwen3moe
 }
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -22,8 +22,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var embeddingLength: Int
     /// Number of transformer blocks.
     public var layerCount: Int
-    /// Hidden width of the gated MLP.
+    /// Hidden width of the gated MLP; of one expert's in a mixture-of-experts model.
     public var feedForwardLength: Int
+    /// Routed experts per block (Qwen3-MoE); 0 in a dense model, whose blocks have one MLP.
+    public var expertCount: Int
+    /// Experts each token runs through, chosen by the router's top probabilities.
+    public var expertsUsed: Int
     /// Query heads.
     public var headCount: Int
     /// Key/value heads (fewer than query heads under grouped-query attention).
@@ -79,6 +83,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var qDim: Int { headCount * headDim }
     /// Width of all key (or value) heads together: one KV-cache row.
     public var kvDim: Int { kvHeadCount * headDim }
+    /// True when each block's feed-forward is routed experts rather than one MLP.
+    public var isMixtureOfExperts: Bool { expertCount > 0 }
+    /// Hidden values one token's feed-forward computes: every chosen expert's.
+    public var activeFeedForwardWidth: Int { max(1, expertsUsed) * feedForwardLength }
 
     /// True when layer `i` attends within the sliding window only.
     public func isLocalLayer(_ i: Int) -> Bool {
@@ -104,7 +112,14 @@ public struct ModelConfig: Sendable, Equatable {
         architecture = arch
         embeddingLength = try file.int(key("embedding_length"))
         layerCount = try file.int(key("block_count"))
-        feedForwardLength = try file.int(key("feed_forward_length"))
+        // A mixture of experts records its experts' width apart from the (unused) dense one.
+        feedForwardLength = try opt("expert_feed_forward_length")?.intValue ?? file.int(key("feed_forward_length"))
+        if arch != .qwen3moe, let n = opt("expert_count")?.intValue, n > 0 {
+            // Mixtral and others store experts under a dense architecture's name.
+            throw GGUFError.unsupportedArchitecture(path: file.path, architecture: "\(archName) with \(n) experts")
+        }
+        expertCount = arch == .qwen3moe ? try file.int(key("expert_count")) : 0
+        expertsUsed = arch == .qwen3moe ? try file.int(key("expert_used_count")) : 0
         headCount = try file.int(key("attention.head_count"))
         kvHeadCount = opt("attention.head_count_kv")?.intValue ?? headCount
         headDim = opt("attention.key_length")?.intValue ?? (headCount > 0 ? embeddingLength / headCount : 0)
@@ -142,8 +157,10 @@ public struct ModelConfig: Sendable, Equatable {
         case .qwen2:
             ropeStyle = .neox
             hasQKVBias = true
-        case .qwen3:
-            // Qwen2's layout without the biases, with an RMSNorm on each Q and K head.
+        case .qwen3, .qwen3moe:
+            // Qwen2's layout without the biases, with an RMSNorm on each Q and K head; Qwen3-MoE
+            // routes each token to `expertsUsed` of its experts, their softmax weights
+            // renormalized over the chosen ones, as llama.cpp does.
             ropeStyle = .neox
             hasQKNorm = true
         case .smollm3:
@@ -183,6 +200,13 @@ public struct ModelConfig: Sendable, Equatable {
         else {
             throw GGUFError.missingMetadata(
                 path: file.path, key: key("attention.head_count / embedding_length (inconsistent)"))
+        }
+        if arch == .qwen3moe {
+            guard expertCount > 0, expertCount <= 4096, expertsUsed > 0, expertsUsed <= expertCount else {
+                throw GGUFError.missingMetadata(
+                    path: file.path,
+                    key: key("expert_used_count (\(expertsUsed)) of expert_count (\(expertCount)) out of range"))
+            }
         }
         guard ropeAttentionFactor > 0, ropeAttentionFactor.isFinite, ropeOriginalContext > 0 else {
             throw GGUFError.missingMetadata(

@@ -24,7 +24,12 @@ public enum PrefillPathProbe {
         model: Model, threads: Int, rows: Int = PrefillPathProbe.rows, layer: Int = 0, runs: Int = 2
     ) -> PrefillMeasurement {
         let block = model.weights.blocks[min(layer, model.weights.blocks.count - 1)]
-        let linears = [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]
+        let linears: [Linear]
+        switch block.feedForward {
+        case let .dense(gate, up, down): linears = [block.q, block.k, block.v, block.o, gate, up, down]
+        case let .experts(e):  // attention and the first expert: the others are alike
+            linears = [block.q, block.k, block.v, block.o, e.gate[0], e.up[0], e.down[0]]
+        }
         let maxCols = linears.map(\.cols).max() ?? 1, maxRows = min(linears.map(\.rows).max() ?? 1, weightRows)
         let n = max(1, rows), tileRows = 128
         let pool = tk_pool_create(Int32(max(1, threads)))

@@ -14,10 +14,43 @@ public struct BlockWeights: Sendable {
     public let postAttnNorm: [Float]?
     /// RMSNorm weights before the feed-forward.
     public let ffnNorm: [Float]
-    /// Gated MLP projections: down(act(gate·x) ⊙ up·x).
-    public let gate, up, down: Linear
+    /// The feed-forward's projections: one gated MLP, or routed experts.
+    public let feedForward: FeedForwardWeights
     /// Gemma 3's RMSNorm of the feed-forward output.
     public let postFFNNorm: [Float]?
+
+    /// The dense MLP's gate, up and down projections, nil in a mixture-of-experts block.
+    public var mlp: (gate: Linear, up: Linear, down: Linear)? {
+        if case let .dense(gate, up, down) = feedForward { return (gate, up, down) }
+        return nil
+    }
+
+    /// Every projection of the block: attention's, then the feed-forward's.
+    public var linears: [Linear] {
+        switch feedForward {
+        case let .dense(gate, up, down): return [q, k, v, o, gate, up, down]
+        case let .experts(e): return [q, k, v, o, e.router] + e.gate + e.up + e.down
+        }
+    }
+}
+
+/// A block's feed-forward weights.
+public enum FeedForwardWeights: Sendable {
+    /// One gated MLP for every token: down(act(gate·x) ⊙ up·x).
+    case dense(gate: Linear, up: Linear, down: Linear)
+    /// Routed experts (Qwen3-MoE): each token runs through the few its router picks.
+    case experts(ExpertWeights)
+}
+
+/// A mixture of experts: a router and, per expert, a gated MLP of its own. A token's output
+/// is Σ wₑ·downₑ(SiLU(gateₑ·x) ⊙ upₑ·x) over the `expertsUsed` experts of highest router
+/// probability, the weights wₑ their probabilities renormalized to sum to 1.
+public struct ExpertWeights: Sendable {
+    /// Router logits: experts rows × d. llama-quantize keeps it f32, so routing is exact.
+    public let router: Linear
+    /// Expert e's gate and up (f rows × d) and down (d rows × f): slices of the three stacked
+    /// 3-D tensors, each expert's rows contiguous in the mapping.
+    public let gate, up, down: [Linear]
 }
 
 /// All weights of a model. Projections stay in the file mapping; small vectors are copied.
@@ -73,14 +106,7 @@ public struct TransformerWeights: Sendable {
                     try b.linear(p + "attn_k.weight", rows: c.kvDim, cols: d),
                     try b.linear(p + "attn_v.weight", rows: c.kvDim, cols: d),
                 ]
-            let f = c.feedForwardLength
-            let gateUp =
-                c.architecture == .phi3
-                ? try b.rowSlices(p + "ffn_up.weight", rows: [f, f], cols: d)
-                : [
-                    try b.linear(p + "ffn_gate.weight", rows: f, cols: d),
-                    try b.linear(p + "ffn_up.weight", rows: f, cols: d),
-                ]
+            let feedForward = try Self.feedForward(b, prefix: p, config: c)
             blocks.append(
                 BlockWeights(
                     attnNorm: try b.vector(p + "attn_norm.weight", count: d),
@@ -93,12 +119,38 @@ public struct TransformerWeights: Sendable {
                     kNorm: c.hasQKNorm ? try b.vector(p + "attn_k_norm.weight", count: c.headDim) : nil,
                     postAttnNorm: c.hasPostNorms ? try b.vector(p + "post_attention_norm.weight", count: d) : nil,
                     ffnNorm: try b.vector(p + "ffn_norm.weight", count: d),
-                    gate: gateUp[0], up: gateUp[1],
-                    down: try b.linear(p + "ffn_down.weight", rows: d, cols: c.feedForwardLength),
+                    feedForward: feedForward,
                     postFFNNorm: c.hasPostNorms ? try b.vector(p + "post_ffw_norm.weight", count: d) : nil
                 ))
         }
         self.blocks = blocks
+    }
+
+    /// Block `p`'s feed-forward: Phi-3's gate/up fused in one matrix (gate first), Qwen3-MoE's
+    /// router and stacked experts, or separate gate, up and down.
+    private static func feedForward(
+        _ b: TensorBinder, prefix p: String, config c: ModelConfig
+    ) throws
+        -> FeedForwardWeights
+    {
+        let d = c.embeddingLength, f = c.feedForwardLength
+        if c.isMixtureOfExperts {
+            let e = c.expertCount
+            return .experts(
+                ExpertWeights(
+                    router: try b.linear(p + "ffn_gate_inp.weight", rows: e, cols: d),
+                    gate: try b.stacked(p + "ffn_gate_exps.weight", count: e, rows: f, cols: d),
+                    up: try b.stacked(p + "ffn_up_exps.weight", count: e, rows: f, cols: d),
+                    down: try b.stacked(p + "ffn_down_exps.weight", count: e, rows: d, cols: f)))
+        }
+        let gateUp =
+            c.architecture == .phi3
+            ? try b.rowSlices(p + "ffn_up.weight", rows: [f, f], cols: d)
+            : [
+                try b.linear(p + "ffn_gate.weight", rows: f, cols: d),
+                try b.linear(p + "ffn_up.weight", rows: f, cols: d),
+            ]
+        return .dense(gate: gateUp[0], up: gateUp[1], down: try b.linear(p + "ffn_down.weight", rows: d, cols: f))
     }
 
     /// The RoPE frequency divisors for a context of `maxContext` positions: LongRoPE's long
@@ -111,7 +163,7 @@ public struct TransformerWeights: Sendable {
 
     /// Every projection, for planning scratch sizes.
     public var allLinears: [Linear] {
-        blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [output]
+        blocks.flatMap(\.linears) + [output]
     }
 }
 

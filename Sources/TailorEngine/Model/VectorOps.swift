@@ -52,6 +52,11 @@ package enum VectorOps {
         for i in 0..<count { y[i] += x[i] }
     }
 
+    /// y += a·x: an expert's output into its rows' sum, at the router's weight.
+    package static func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Float, count: Int) {
+        for i in 0..<count { y[i] += a * x[i] }
+    }
+
     package static func scale(_ y: UnsafeMutablePointer<Float>, by s: Float, count: Int) {
         for i in 0..<count { y[i] *= s }
     }

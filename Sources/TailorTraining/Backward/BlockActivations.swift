@@ -41,15 +41,18 @@ final class BlockActivations {
     let xMid: UnsafeMutablePointer<Float>  // T × d        residual after attention
     let xn2: UnsafeMutablePointer<Float>  // T × d        FFN-normed
     let rstd2: UnsafeMutablePointer<Float>  // T
+    // A mixture's gate, up and hidden hold T × used rows of one expert's width, in its
+    // routing's slot order (each expert's rows together).
     let gate: UnsafeMutablePointer<Float>  // T × ffn      before the activation
     let up: UnsafeMutablePointer<Float>  // T × ffn
     let hidden: UnsafeMutablePointer<Float>  // T × ffn      act(gate) ⊙ up (down's input)
+    let routing: ExpertRouting  // T × used slots: a mixture's choices (1 slot in a dense model)
     let downOut: UnsafeMutablePointer<Float>  // T × d        down's output (before Gemma's post-norm)
     let rstdD: UnsafeMutablePointer<Float>  // T
     let loraU: UnsafeMutablePointer<Float>  // 7 × T × rank  A·x of each trained projection
 
     init(arena a: ScratchArena, config c: ModelConfig, tokens t: Int, rank: Int) {
-        let d = c.embeddingLength, f = c.feedForwardLength
+        let d = c.embeddingLength, f = c.activeFeedForwardWidth
         xn1 = a.floats(t * d); rstd1 = a.floats(t)
         let qk = c.hasQKNorm
         qPre = a.floats(qk ? t * c.qDim : 1); kPre = a.floats(qk ? t * c.kvDim : 1)
@@ -62,6 +65,12 @@ final class BlockActivations {
         xn2 = a.floats(t * d); rstd2 = a.floats(t)
         gate = a.floats(t * f); up = a.floats(t * f); hidden = a.floats(t * f)
         downOut = a.floats(t * d); rstdD = a.floats(t)
+        let slots = c.isMixtureOfExperts ? t * c.expertsUsed : 1
+        routing = ExpertRouting(
+            used: c.expertsUsed, experts: c.expertCount,
+            expert: a.bytes(slots * 4).assumingMemoryBound(to: Int32.self), weight: a.floats(slots),
+            start: a.bytes((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
+            order: a.bytes(slots * 4).assumingMemoryBound(to: Int32.self))
         loraU = a.floats(LoRATarget.allCases.count * t * max(1, rank))
     }
 

@@ -67,12 +67,18 @@ extension TrainingGraph {
                 a.rstd2[i] = VectorOps.rmsNorm(a.xMid + i * d, nw.baseAddress!, a.xn2 + i * d, n: d, eps: c.rmsEpsilon)
             }
         }
-        linearForward(
-            w.gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
-        linearForward(w.up, layer: l, target: .up, x: a.xn2, y: a.up, n: n, u: a.u(.up, tokens: maxTokens, rank: r))
-        VectorOps.gatedActivation(a.gate, a.up, into: a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
-        linearForward(
-            w.down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n, u: a.u(.down, tokens: maxTokens, rank: r))
+        switch w.feedForward {
+        case let .dense(gate, up, down):
+            linearForward(
+                gate, layer: l, target: .gate, x: a.xn2, y: a.gate, n: n, u: a.u(.gate, tokens: maxTokens, rank: r))
+            linearForward(up, layer: l, target: .up, x: a.xn2, y: a.up, n: n, u: a.u(.up, tokens: maxTokens, rank: r))
+            VectorOps.gatedActivation(a.gate, a.up, into: a.hidden, count: n * c.feedForwardLength, gelu: c.usesGELU)
+            linearForward(
+                down, layer: l, target: .down, x: a.hidden, y: a.downOut, n: n,
+                u: a.u(.down, tokens: maxTokens, rank: r))
+        case let .experts(e):
+            expertsForward(e, acts: a)
+        }
         if let pn = w.postFFNNorm {
             pn.withUnsafeBufferPointer { nw in
                 for i in 0..<n {
@@ -93,23 +99,27 @@ extension TrainingGraph {
         attentionBranchBackward(l, acts: a, trainable: tr)
     }
 
-    /// out = xMid + post(down(act(gate) ⊙ up)): from the output's gradient in `dx` to xMid's
-    /// (the residual's and the branch's, summed in `dx`).
+    /// out = xMid + post(down(act(gate) ⊙ up)) (or a mixture's experts): from the output's
+    /// gradient in `dx` to xMid's (the residual's and the branch's, summed in `dx`).
     private func feedForwardBackward(_ l: Int, acts a: BlockActivations, trainable tr: TrainableLoRA) {
         let c = config, d = c.embeddingLength, n = tokenCount, w = model.weights.blocks[l], r = tr.rank
         let dDown = postNormBackward(w.postFFNNorm, x: a.downOut, rstd: a.rstdD, n: n)
-        linearBackward(
-            w.down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown,
-            dx: dhidden,
-            n: n, accumulate: false, trainable: tr)
-        BackpropOps.gatedActivationBackward(
-            a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
-        linearBackward(
-            w.gate, layer: l, target: .gate, x: a.xn2, u: a.u(.gate, tokens: maxTokens, rank: r), dy: dgate, dx: dxn,
-            n: n, accumulate: false, trainable: tr)
-        linearBackward(
-            w.up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
-            n: n, accumulate: true, trainable: tr)
+        switch w.feedForward {
+        case let .dense(gate, up, down):
+            linearBackward(
+                down, layer: l, target: .down, x: a.hidden, u: a.u(.down, tokens: maxTokens, rank: r), dy: dDown,
+                dx: dhidden, n: n, accumulate: false, trainable: tr)
+            BackpropOps.gatedActivationBackward(
+                a.gate, a.up, dh: dhidden, dg: dgate, du: dup, count: n * c.feedForwardLength, gelu: c.usesGELU)
+            linearBackward(
+                gate, layer: l, target: .gate, x: a.xn2, u: a.u(.gate, tokens: maxTokens, rank: r), dy: dgate,
+                dx: dxn, n: n, accumulate: false, trainable: tr)
+            linearBackward(
+                up, layer: l, target: .up, x: a.xn2, u: a.u(.up, tokens: maxTokens, rank: r), dy: dup, dx: dxn,
+                n: n, accumulate: true, trainable: tr)
+        case let .experts(e):
+            expertsBackward(e, acts: a, dy: dDown)
+        }
         normBackward(w.ffnNorm, x: a.xMid, rstd: a.rstd2, dy: dxn, dx: dx, rows: n, width: d, accumulate: true)
     }
 

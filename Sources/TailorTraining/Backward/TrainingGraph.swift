@@ -76,6 +76,10 @@ public final class TrainingGraph {
     let dgate: UnsafeMutablePointer<Float>  // T × ffn
     let dup: UnsafeMutablePointer<Float>  // T × ffn
     let dhidden: UnsafeMutablePointer<Float>  // T × ffn
+    let routerLogits: UnsafeMutablePointer<Float>  // T × experts  a mixture's router logits, then their gradients
+    let expertRows: UnsafeMutablePointer<Float>  // T × d   one expert's input (or output-gradient) rows, gathered
+    let expertOut: UnsafeMutablePointer<Float>  // T × d   its outputs (or input gradients)
+    let routeGradient: UnsafeMutablePointer<Float>  // T × used   ∂L/∂(each slot's weight)
     let dP: UnsafeMutablePointer<Float>  // T × T      one head's probability gradient, then its score gradient
     let cappedScores: UnsafeMutablePointer<Float>  // T × T  one head's soft-capped scores (1 float without a cap)
     let cappedLogits: UnsafeMutablePointer<Float>  // vocab  one target row's soft-capped logits (1 without)
@@ -140,6 +144,10 @@ public final class TrainingGraph {
         dq = arena.floats(t * c.qDim); dk = arena.floats(t * c.kvDim); dv = arena.floats(t * c.kvDim)
         datt = arena.floats(t * c.qDim)
         dgate = arena.floats(t * f); dup = arena.floats(t * f); dhidden = arena.floats(t * f)
+        let moe = c.isMixtureOfExperts
+        routerLogits = arena.floats(moe ? t * c.expertCount : 1)
+        expertRows = arena.floats(moe ? t * d : 1); expertOut = arena.floats(moe ? t * d : 1)
+        routeGradient = arena.floats(moe ? t * c.expertsUsed : 1)
         dP = arena.floats(t * t)
         cappedScores = arena.floats(c.attentionSoftcap > 0 ? t * t : 1)
         cappedLogits = arena.floats(c.finalLogitSoftcap > 0 ? c.vocabSize : 1)
@@ -221,6 +229,17 @@ public final class TrainingGraph {
         if let tr = trainable, tr.rank > maxRank { throw TrainingError.rankTooLarge(rank: tr.rank, capacity: maxRank) }
         for use in frozen where use.adapter.maxRank > loraScratchRank {
             throw TrainingError.rankTooLarge(rank: use.adapter.maxRank, capacity: loraScratchRank)
+        }
+        if c.isMixtureOfExperts {
+            for use in frozen { try use.adapter.validate(for: c) }
+            if let tr = trainable, let s = tr.slots.first(where: { !LoRATarget.attention.contains($0.key.target) }) {
+                throw TrainingError.badHyperparameter(
+                    """
+                    LoRA target '\(s.key.target.rawValue)' is a feed-forward projection, which is routed experts \
+                    in this \(c.architecture.rawValue) model; train attention targets (q, k, v, o)
+                    """
+                )
+            }
         }
         tokenCount = n
         self.targetRows = targetRows

@@ -33,7 +33,7 @@ final class PEFTAdapterTests: XCTestCase {
 
     /// Adapters saved by PEFT's save_pretrained give transformers' logits, on every architecture.
     func testImportedPEFTAdaptersMatchTransformers() throws {
-        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3"] {
+        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let fx = try JSONDecoder().decode(
                 LoRATests.Fixture.self,

@@ -76,6 +76,8 @@ final class LoRATests: XCTestCase {
     func testGemma3Incremental() throws { try check("gemma3", incremental: true) }
     func testPhi3Batched() throws { try check("phi3", incremental: false) }
     func testPhi3Incremental() throws { try check("phi3", incremental: true) }
+    func testQwen3MoeBatched() throws { try check("qwen3moe", incremental: false) }
+    func testQwen3MoeIncremental() throws { try check("qwen3moe", incremental: true) }
 
     /// An adapter changes nothing for a sequence that does not carry it.
     func testRowsWithoutAdaptersMatchTheBaseModel() throws {
@@ -115,5 +117,28 @@ final class LoRATests: XCTestCase {
         }
         XCTAssertEqual(ctx.length(of: 0), 0, "a refused batch leaves the cache as it was")
         XCTAssertThrowsError(try LoRAWeights(a: [1, 2, 3], b: [1], rank: 2, inputs: 2, outputs: 1))
+    }
+
+    /// A mixture's feed-forward is routed experts, which v1 adapters do not target: an adapter
+    /// on them (here llama's, whose every layer adapts gate, up and down) is refused by name,
+    /// when applied and when merged, and the cache stays as it was.
+    func testMixtureRefusesFeedForwardAdapters() throws {
+        let (moe, _) = try TinyModelLogitTests.load("qwen3moe")
+        let c = moe.config
+        let f = c.feedForwardLength, d = c.embeddingLength
+        let onExperts = LoRAAdapter(
+            name: "experts", rank: 1, alpha: 1,
+            weights: [
+                LoRAAdapter.Key(layer: 1, target: .up): try LoRAWeights(
+                    a: Array(repeating: 0, count: d), b: Array(repeating: 0, count: f), rank: 1, inputs: d, outputs: f)
+            ])
+        let ctx = InferenceContext(model: moe, maxContext: 16, maxBatchTokens: 4)
+        XCTAssertThrowsError(try ctx.forward([BatchItem(sequence: 0, tokens: [1], adapters: [AdapterUse(onExperts)])]))
+        {
+            guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
+            XCTAssertTrue(m.contains("'experts'") && m.contains("up_proj of layer 1") && m.contains("qwen3moe"), m)
+        }
+        XCTAssertEqual(ctx.length(of: 0), 0)
+        XCTAssertThrowsError(try moe.merging([AdapterUse(onExperts)]))
     }
 }

@@ -11,7 +11,7 @@ final class MergedLoRATests: XCTestCase {
     /// same deltas merged (the LoRA fixtures' reference), and the unmerged path's.
     func testMergedTinyModelsMatchTransformersMerge() throws {
         struct Fixture: Decodable { let tokens: [Int32]; let expected: [String: [[Float]]] }
-        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3"] {
+        for arch in ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe"] {
             let (model, _) = try TinyModelLogitTests.load(arch)
             let fx = try JSONDecoder().decode(
                 Fixture.self, from: Data(contentsOf: TestPaths.fixtures.appendingPathComponent("lora/\(arch).json")))

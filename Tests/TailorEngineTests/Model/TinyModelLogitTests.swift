@@ -75,6 +75,8 @@ final class TinyModelLogitTests: XCTestCase {
     func testGemma2Incremental() throws { try checkIncremental("gemma2") }
     func testGemma3Incremental() throws { try checkIncremental("gemma3") }
     func testPhi3Incremental() throws { try checkIncremental("phi3") }
+    func testQwen3MoeExact() throws { try checkBatched("qwen3moe", precision: .exact, threads: 2) }
+    func testQwen3MoeIncremental() throws { try checkIncremental("qwen3moe") }
 
     /// Phi-3's LongRoPE: a context past the original 64 positions rotates by the long factors
     /// (transformers switches when the sequence passes 64; the 72 tokens here do), and the

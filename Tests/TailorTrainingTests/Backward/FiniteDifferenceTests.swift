@@ -53,7 +53,27 @@ final class FiniteDifferenceTests: ExactPathTestCase {
     }
 
     func testMLP() throws {
-        for arch in TrainingFixtures.architectures { try check(arch, targets: [.gate, .up, .down], label: "mlp") }
+        for arch in TrainingFixtures.architectures where arch != "qwen3moe" {
+            try check(arch, targets: [.gate, .up, .down], label: "mlp")
+        }
+    }
+
+    /// A mixture's experts take no LoRA (v1): training one of the feed-forward targets fails
+    /// with an error naming the target and what to train instead, before any work.
+    func testMixtureRefusesExpertTargets() throws {
+        let model = try TrainingFixtures.model("qwen3moe")
+        let g = TrainingGraph(model: model, maxTokens: 16, maxRank: 2, threads: 1)
+        for target in [LoRATarget.gate, .up, .down] {
+            let tr = TrainableLoRA(config: model.config, rank: 2, alpha: 4, targets: [.q, target], seed: 7)
+            XCTAssertThrowsError(try g.forward(tokens: [5, 67, 120, 3, 250], targetStart: 2, trainable: tr)) {
+                XCTAssertEqual(
+                    "\($0)",
+                    """
+                    hyperparameter: LoRA target '\(target.rawValue)' is a feed-forward projection, which is routed \
+                    experts in this qwen3moe model; train attention targets (q, k, v, o)
+                    """)
+            }
+        }
     }
 
     func testRMSNormAndActivationDerivatives() {

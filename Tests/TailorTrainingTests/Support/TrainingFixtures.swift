@@ -8,7 +8,7 @@ import XCTest
 /// The committed references of Scripts/fixtures/make_training_fixtures.py and the tiny models
 /// and adapters they were made with.
 enum TrainingFixtures {
-    static let architectures = ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3"]
+    static let architectures = ["llama", "qwen2", "qwen3", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe"]
 
     static func model(_ arch: String) throws -> Model {
         try Model(path: TestPaths.tinyModel(arch))
