@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Writes a random-weight GGUF shaped exactly like a real model, for speed benchmarks and
 agreement checks against llama.cpp on the same file: Qwen2.5-0.5B (494M parameters, the
-default), Qwen3-0.6B, SmolLM3-3B, Gemma-2-2B or Phi-3.5-mini (`--shape`). Weights are
+default), Qwen3-0.6B, SmolLM3-3B, Gemma-2-2B, Phi-3.5-mini or Qwen3-30B-A3B (`--shape`; its
+128 experts of 768 make 0.6B parameters per block, so `--layers 4` keeps its width at a tenth
+of its depth: 2.6 GB in Q8_0 instead of 31). Weights are
 N(0, 0.02); the tokenizer is a byte-level vocabulary (SentencePiece-style with byte tokens for
 Gemma and Phi) padded to the real size. Phi-3.5-mini's Q/K/V and gate/up are fused as its
 converter writes them, with LongRoPE factors of its ranges (short 1-2.5, long 1-50, original
-context 4096 of 131072). Not a usable language model. Quantize further
+context 4096 of 131072). Qwen3-30B-A3B's router stays f32, as llama-quantize leaves it, and
+is scaled so that its logits spread like a trained router's (std ~2), not a random N(0, 0.02)
+one's, whose near-ties would make the routing a coin toss. Not a usable language model. Quantize further
 with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
 
     pip install gguf numpy
@@ -13,6 +17,7 @@ with llama-quantize (e.g. Q8_0 -> Q4_K_M with --allow-requantize).
     python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-0.6b --type Q8_0 --out /tmp/qwen3-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape gemma2-2b --type Q8_0 --out /tmp/gemma2-q8_0.gguf
     python3 Benchmarks/make_qwen05b_shape.py --shape phi3.5-mini --type Q8_0 --out /tmp/phi3-q8_0.gguf
+    python3 Benchmarks/make_qwen05b_shape.py --shape qwen3-30b-a3b --layers 4 --type Q8_0 --out /tmp/moe-q8_0.gguf
 """
 
 import math
@@ -30,7 +35,10 @@ SHAPES = {
     "smollm3-3b": ("smollm3", 2048, 36, 16, 4, 128, 11008, 128256, 5000000.0, True),
     "gemma2-2b": ("gemma2", 2304, 26, 8, 4, 256, 9216, 256000, 10000.0, True),
     "phi3.5-mini": ("phi3", 3072, 32, 32, 32, 96, 8192, 32064, 10000.0, False),
+    "qwen3-30b-a3b": ("qwen3moe", 2048, 48, 32, 4, 128, 6144, 151936, 1000000.0, False),
 }
+# Qwen3-30B-A3B's mixture: experts per block, experts per token, one expert's width.
+EXPERTS, EXPERTS_USED, EXPERT_FFN = 128, 8, 768
 
 
 def add_spm_vocabulary(w, specials, V, tail=()):
@@ -71,9 +79,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--type", default="Q8_0", choices=["Q8_0", "F16", "F32", "Q4_0"])
     ap.add_argument("--shape", default="qwen2.5-0.5b", choices=sorted(SHAPES))
+    ap.add_argument("--layers", type=int, help="blocks to write (default: the model's)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     arch, D, L, H, KV, HD, FFN, V, theta, tied = SHAPES[args.shape]
+    L = args.layers or L
     qt = gguf.GGMLQuantizationType[args.type]
     rng = np.random.default_rng(0)
     w = gguf.GGUFWriter(args.out, arch)
@@ -90,6 +100,10 @@ def main():
     w.add_value_length(HD)
     w.add_rope_dimension_count(HD)
     w.add_file_type({"Q8_0": 7, "F16": 1, "F32": 0, "Q4_0": 2}[args.type])
+    if arch == "qwen3moe":
+        w.add_expert_count(EXPERTS)
+        w.add_expert_used_count(EXPERTS_USED)
+        w.add_expert_feed_forward_length(EXPERT_FFN)
     if arch == "gemma2":
         # Gemma 2's switches as its converter writes them: local layers of 4096 keys, both caps.
         w.add_sliding_window(4096)
@@ -115,8 +129,9 @@ def main():
     else:
         add_byte_level_vocabulary(w, arch, V)
 
-    def mat(name, rows, cols):
-        x = rng.standard_normal((rows, cols), dtype=np.float32) * 0.02
+    def mat(name, rows, cols, experts=None):
+        shape = (rows, cols) if experts is None else (experts, rows, cols)
+        x = rng.standard_normal(shape, dtype=np.float32) * 0.02
         if qt in (gguf.GGMLQuantizationType.F32,):
             w.add_tensor(name, x)
         elif qt == gguf.GGMLQuantizationType.F16:
@@ -152,13 +167,21 @@ def main():
             vec(b + "attn_q.bias", H * HD, 0.0)
             vec(b + "attn_k.bias", KV * HD, 0.0)
             vec(b + "attn_v.bias", KV * HD, 0.0)
-        if arch == "qwen3":
+        if arch.startswith("qwen3"):
             vec(b + "attn_q_norm.weight", HD)
             vec(b + "attn_k_norm.weight", HD)
         mat(b + "attn_output.weight", D, H * HD)
         if arch == "gemma2":
             vec(b + "post_attention_norm.weight", D)
         vec(b + "ffn_norm.weight", D)
+        if arch == "qwen3moe":
+            # RMS-normed inputs have unit entries, so N(0, 2/sqrt(D)) rows give logits of std ~2.
+            router = rng.standard_normal((EXPERTS, D), dtype=np.float32) * (2 / math.sqrt(D))
+            w.add_tensor(b + "ffn_gate_inp.weight", router)
+            mat(b + "ffn_gate_exps.weight", EXPERT_FFN, D, EXPERTS)
+            mat(b + "ffn_up_exps.weight", EXPERT_FFN, D, EXPERTS)
+            mat(b + "ffn_down_exps.weight", D, EXPERT_FFN, EXPERTS)
+            continue
         mat(b + "ffn_gate.weight", FFN, D)
         mat(b + "ffn_up.weight", FFN, D)
         mat(b + "ffn_down.weight", D, FFN)
