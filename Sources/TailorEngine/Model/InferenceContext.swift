@@ -91,14 +91,14 @@ public final class InferenceContext {
     private let expertOut: UnsafeMutablePointer<Float>  // N × d   its outputs, before their weights
     private let routing: ExpertRouting  // N × used slots; (1 slot in a dense model)
     private let logitBuf: UnsafeMutablePointer<Float>  // maxLogitRows × vocab
-    private let quantScratch: UnsafeMutableRawPointer  // int16 activations for tk_matmul
-    private let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
-    private let halves: UnsafeMutablePointer<UInt16>  // max(N, maxLogitRows) × maxCols   bf16 activations
     private let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × maxContext
     private let positions: UnsafeMutablePointer<Int>  // N   position of each batch token
     private let logitSource: UnsafeMutablePointer<Int>  // maxLogitRows   batch row of each logit row
     private let loraT: UnsafeMutablePointer<Float>  // N × maxLoRARank   A·x of the rows being adapted
     private let attSeqs: UnsafeMutablePointer<tk_attention_seq>  // N   one per batch item (an item has ≥ 1 token)
+    /// Every product's scratch: threads × tileRows × maxCols weight tiles, tk_matmul's int16
+    /// activations, and max(N, maxLogitRows) × maxCols bf16 activations.
+    private let scratch: ProductScratch
     private var allocations: [UnsafeMutableRawPointer] = []  // every calloc above; freed in deinit
     /// The LoRA spans of the projection being computed, kept between calls so that `project`
     /// does not allocate inside the forward pass (its capacity grows once, to the largest batch).
@@ -162,7 +162,7 @@ public final class InferenceContext {
         expertRows = floats(moe ? n * d : 1); expertOut = floats(moe ? n * d : 1)
         logitBuf = floats(self.maxLogitRows * c.vocabSize)
         loraT = floats(n * self.maxLoRARank)
-        tiles = floats(self.threads * tileRows * maxCols)
+        let tiles = floats(self.threads * tileRows * maxCols)
         let scoreRows = Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount)))
         attScratch = floats(self.threads * scoreRows * self.maxContext)
         let quantRows = max(n, self.maxLogitRows)  // tk_matmul quantizes 64 of them at a time
@@ -175,8 +175,8 @@ public final class InferenceContext {
             allocs.append(p)
             return p
         }
-        quantScratch = raw(qbytes)
-        halves = raw(quantRows * maxCols * MemoryLayout<UInt16>.size).bindMemory(
+        let quantScratch = raw(qbytes)
+        let halves = raw(quantRows * maxCols * MemoryLayout<UInt16>.size).bindMemory(
             to: UInt16.self, capacity: quantRows * maxCols)
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
@@ -187,6 +187,8 @@ public final class InferenceContext {
             expert: raw(slots * 4).assumingMemoryBound(to: Int32.self), weight: floats(slots),
             start: raw((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
             order: raw(slots * 4).assumingMemoryBound(to: Int32.self))
+        scratch = ProductScratch(
+            pool: pool, tiles: tiles, tileRows: tileRows, quantized: quantScratch, halves: halves)
         allocations = allocs
     }
 
@@ -251,22 +253,12 @@ public final class InferenceContext {
     }
 
     /// Y = X·Wᵀ over `n` rows of `input` (row length lin.cols) into `output` (row length lin.rows).
+    /// Batches of `gemmThreshold` rows or more take `prefillPath` (the float one with `.exact`
+    /// precision), smaller ones the integer dots (f32 activations with `.exact`).
     func project(_ lin: Linear, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, rows n: Int) {
-        let type = Int32(lin.type.rawValue), rows = Int64(lin.rows), cols = Int64(lin.cols)
-        let path = precision == .exact ? PrefillPath.float : prefillPath
-        switch path {
-        case .float where n >= gemmThreshold:
-            tk_matmul_gemm(
-                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, tiles, Int64(tileRows), false)
-        case .bfloat16 where n >= gemmThreshold:
-            tk_matmul_gemm_bf16(
-                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, tiles, Int64(tileRows),
-                halves, false)
-        default:
-            tk_matmul(
-                pool, type, lin.data, rows, cols, input, cols, Int64(n), output, rows, quantScratch,
-                precision == .exact)
-        }
+        let exact = precision == .exact
+        let path: PrefillPath = n < gemmThreshold ? .integer : exact ? .float : prefillPath
+        scratch.multiply(lin, by: path, x: input, n: n, y: output, exact: exact)
     }
 
     /// Evaluates `items` (one entry per sequence) and appends their tokens to the KV cache.
@@ -431,10 +423,7 @@ public final class InferenceContext {
     private func experts(_ e: ExpertWeights, rows total: Int) {
         let c = config, d = c.embeddingLength, k = c.expertsUsed
         // Exact f32 router products on every path: a rounded product could flip a near tie.
-        let rRows = Int64(e.router.rows), rCols = Int64(e.router.cols)
-        tk_matmul(
-            pool, Int32(e.router.type.rawValue), e.router.data, rRows, rCols, xn, rCols, Int64(total), routerLogits,
-            rRows, quantScratch, true)
+        scratch.multiply(e.router, by: .integer, x: xn, n: total, y: routerLogits, exact: true)
         routing.route(logits: routerLogits, rows: total)
         tmp.update(repeating: 0, count: total * d)
         for ex in 0..<c.expertCount {

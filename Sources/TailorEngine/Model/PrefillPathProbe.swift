@@ -37,28 +37,19 @@ public enum PrefillPathProbe {
         // Inputs: a deterministic spread of values in [-1, 1), the scale of normed activations.
         var x = [Float](repeating: 0, count: n * maxCols)  // n × maxCols
         for i in x.indices { x[i] = Float((i &* 2_654_435_761) % 2048) / 1024 - 1 }
-        var y = [Float](repeating: 0, count: n * maxRows)  // n × maxRows
-        var tiles = [Float](repeating: 0, count: max(1, threads) * tileRows * maxCols)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: n * maxRows)  // n × maxRows
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: max(1, threads) * tileRows * maxCols)
         let scratchBytes = linears.map { tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(n)) }
-        var scratch = [UInt8](repeating: 0, count: max(64, scratchBytes.max() ?? 0))
-        var halves = [UInt16](repeating: 0, count: n * maxCols)  // n × maxCols, the bf16 activations
+        let quantized = UnsafeMutableRawPointer.allocate(byteCount: max(64, scratchBytes.max() ?? 0), alignment: 64)
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: n * maxCols)  // n × maxCols
+        defer { y.deallocate(); tiles.deallocate(); quantized.deallocate(); halves.deallocate() }
+        let scratch = ProductScratch(pool: pool, tiles: tiles, tileRows: tileRows, quantized: quantized, halves: halves)
         let paths = PrefillPath.available
 
         func run(_ path: PrefillPath) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             for lin in linears {
-                let type = Int32(lin.type.rawValue), rows = Int64(min(lin.rows, weightRows)), cols = Int64(lin.cols)
-                switch path {
-                case .float:
-                    tk_matmul_gemm(
-                        pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &tiles, Int64(tileRows), false)
-                case .integer:
-                    tk_matmul(pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &scratch, false)
-                case .bfloat16:
-                    tk_matmul_gemm_bf16(
-                        pool, type, lin.data, rows, cols, x, cols, Int64(n), &y, rows, &tiles, Int64(tileRows),
-                        &halves, false)
-                }
+                scratch.multiply(lin, by: path, x: x, n: n, y: y, rows: min(lin.rows, weightRows))
             }
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }

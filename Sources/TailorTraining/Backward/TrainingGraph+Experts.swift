@@ -10,7 +10,8 @@ extension TrainingGraph {
     /// that chose it, storing its gate, up and hidden values at the rows' slot positions.
     func expertsForward(_ e: ExpertWeights, acts a: BlockActivations) {
         let c = config, d = c.embeddingLength, f = c.feedForwardLength, k = c.expertsUsed, n = tokenCount
-        routerProduct(e.router, x: a.xn2, n: n)
+        // Exact f32 router products on every path: a rounded product could flip a near tie.
+        scratch.multiply(e.router, by: .integer, x: a.xn2, n: n, y: routerLogits, exact: true)
         a.routing.route(logits: routerLogits, rows: n)
         a.downOut.update(repeating: 0, count: n * d)
         for ex in 0..<c.expertCount {
@@ -73,14 +74,5 @@ extension TrainingGraph {
         }
         frozenTransposedProduct(
             e.router, dy: routerLogits, lddy: c.expertCount, n: n, dx: dxn, accumulate: true)
-    }
-
-    /// The router's logits (n × experts) from exact f32 products on every path: a rounded
-    /// product could flip a near tie and send a token to other experts than the model's.
-    private func routerProduct(_ router: Linear, x: UnsafePointer<Float>, n: Int) {
-        let rows = Int64(router.rows), cols = Int64(router.cols)
-        tk_matmul(
-            pool, Int32(router.type.rawValue), router.data, rows, cols, x, cols, Int64(n), routerLogits, rows,
-            quantScratch, true)
     }
 }

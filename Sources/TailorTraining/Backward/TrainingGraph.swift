@@ -85,12 +85,13 @@ public final class TrainingGraph {
     let cappedLogits: UnsafeMutablePointer<Float>  // vocab  one target row's soft-capped logits (1 without)
     let loraTmp: UnsafeMutablePointer<Float>  // T × maxAdapterRank   dy·B of an adapted projection
     let tiles: UnsafeMutablePointer<Float>  // threads × tileRows × maxCols
-    let halves: UnsafeMutablePointer<UInt16>  // T × maxCols   bf16 activations of the bf16 path
     let partial: UnsafeMutablePointer<Float>  // threads × T × maxCols   per-thread sums of Wᵀ·dy
     let attScratch: UnsafeMutablePointer<Float>  // threads × group heads × T
     let branchK: UnsafeMutablePointer<Float>  // T × kvDim  a packed pair's shared-prefix + rejected keys, gathered
     let branchV: UnsafeMutablePointer<Float>  // T × kvDim  and values
-    let quantScratch: UnsafeMutableRawPointer  // 64 rows of int16 activations for tk_matmul
+    /// The forward products' scratch: `tiles`, T × maxCols bf16 activations, and tk_matmul's
+    /// int16 activations.
+    let scratch: ProductScratch
     let loraScratchRank: Int
 
     /// Called before every block of the forward and backward passes: where a daemon pauses
@@ -154,29 +155,21 @@ public final class TrainingGraph {
         loraScratchRank = 64
         loraTmp = arena.floats(t * loraScratchRank)
         tiles = arena.floats(self.threads * tileRows * maxCols)
-        halves = arena.bytes(t * maxCols * MemoryLayout<UInt16>.size).bindMemory(to: UInt16.self, capacity: t * maxCols)
         partial = arena.floats(self.threads * t * maxCols)
         attScratch = arena.floats(
             self.threads * Int(tk_attention_scratch_rows(Int32(c.headCount), Int32(c.kvHeadCount))) * t)
         branchK = arena.floats(t * c.kvDim); branchV = arena.floats(t * c.kvDim)
-        quantScratch = arena.bytes(
+        let quantized = arena.bytes(
             model.weights.allLinears.map {
                 tk_matmul_scratch_size(Int32($0.type.rawValue), Int64($0.cols), Int64(t))
             }.max() ?? 0)
+        let halves = arena.bytes(t * maxCols * 2).bindMemory(to: UInt16.self, capacity: t * maxCols)
+        scratch = ProductScratch(pool: pool, tiles: tiles, tileRows: tileRows, quantized: quantized, halves: halves)
     }
 
     /// Y[n × rows] = X·Wᵀ over the frozen weights, by `forwardPath` (see there).
     func frozenProduct(_ lin: Linear, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, n: Int) {
-        let type = Int32(lin.type.rawValue), rows = Int64(lin.rows), cols = Int64(lin.cols)
-        switch forwardPath {
-        case .float:
-            tk_matmul_gemm(pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, tiles, Int64(tileRows), false)
-        case .integer:
-            tk_matmul(pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, quantScratch, false)
-        case .bfloat16:
-            tk_matmul_gemm_bf16(
-                pool, type, lin.data, rows, cols, x, cols, Int64(n), y, rows, tiles, Int64(tileRows), halves, false)
-        }
+        scratch.multiply(lin, by: forwardPath, x: x, n: n, y: y)
     }
 
     /// dX[n × cols] (+)= dY·W over the frozen weights (dY's rows `lddy` apart), by the path
