@@ -7,7 +7,7 @@ public struct ModelInfo: Sendable, Equatable {
     public var id: String
     /// The GGUF file it was loaded from.
     public var path: String
-    /// llama, qwen2, qwen3, smollm3, gemma2, gemma3 or phi3.
+    /// llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3 or qwen3moe.
     public var architecture: String
     /// Parameter count.
     public var parameters: UInt64

@@ -71,7 +71,7 @@ struct  Tailor__V1__AdapterVersion
    */
   char *base_model_sha256;
   /*
-   * llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3
+   * llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3, qwen3moe
    */
   char *base_architecture;
   uint32_t rank;

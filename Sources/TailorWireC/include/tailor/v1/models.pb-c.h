@@ -99,7 +99,7 @@ struct  Tailor__V1__ModelInfo
   char *id;
   char *path;
   /*
-   * llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3
+   * llama, qwen2, qwen3, smollm3, gemma2, gemma3, phi3, qwen3moe
    */
   char *architecture;
   uint64_t parameters;
