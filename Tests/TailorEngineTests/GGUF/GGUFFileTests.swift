@@ -134,9 +134,14 @@ final class GGUFFileTests: XCTestCase {
     }
 
     /// Random byte flips and truncations of a real (tiny) model never crash the loader: each
-    /// attempt either loads or throws.
+    /// attempt either loads or throws. A dense model and a mixture of experts (whose expert
+    /// counts and stacked tensors are read from the same header).
     func testMutatedModelsNeverCrash() throws {
-        let src = TestPaths.fixtures.appendingPathComponent("tiny/qwen2.gguf")
+        for arch in ["qwen2", "qwen3moe"] { try mutate(arch) }
+    }
+
+    private func mutate(_ arch: String) throws {
+        let src = TestPaths.fixtures.appendingPathComponent("tiny/\(arch).gguf")
         let original = [UInt8](try Data(contentsOf: src))
         var rng = SeededGenerator(seed: 99)
         let headerEnd = 16 << 10  // flips land in the header and tokenizer, where parsing happens
