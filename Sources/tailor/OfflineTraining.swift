@@ -48,11 +48,15 @@ struct OfflineTraining {
     let files: Files
     let parameters: Jobs.Parameters
     let threads: Int?
+    /// `--prefill-path`: the setting of every context and graph the run creates (nil: the
+    /// process default, `TAILOR_PREFILL_PATH` or measured).
+    let prefillPath: PrefillPathSetting?
 
     func run() throws {
         guard let data else { throw ValidationError("--offline needs --data FILE") }
         let out = files.out ?? ""
         guard !out.isEmpty || files.printExamples else { throw ValidationError("--offline needs --out PATH") }
+        if let prefillPath { PrefillPathSetting.processDefault = prefillPath }
         let model = try Model(path: try ModelOptions.path(model))
         var request = Jobs.SubmitRequest(kind: kind, user: "offline", task: task)
         request.parameters = parameters

@@ -136,10 +136,25 @@ struct TrainCommand: AsyncParsableCommand {
     var printConfig = false
     @OptionGroup var files: OfflineTraining.Files
     @Option(name: [.customShort("t"), .long], help: "Offline: threads (default: all cores).") var threads: Int?
+    @Option(
+        name: .customLong("prefill-path"),
+        help:
+            """
+            Offline: how prompts and the frozen weights' products multiply: auto (measured), float (sgemm), \
+            integer or bf16 (oneDNN).
+            """
+    )
+    var prefillPath: String?
 
     func validate() throws {
         guard ["tam", "oppu", "negatives", "dpo", "cope"].contains(kind) else {
             throw ValidationError("kind must be tam, oppu, negatives, dpo or cope, not '\(kind)'")
+        }
+        if let prefillPath, PrefillPathSetting(prefillPath) == nil {
+            throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings), not '\(prefillPath)'")
+        }
+        if prefillPath != nil && !offline {
+            throw ValidationError("--prefill-path sets an offline run's path; the daemon's is its prefill_path setting")
         }
         if files.candidates != nil && !(offline && (kind == "negatives" || kind == "cope")) {
             throw ValidationError(
@@ -167,7 +182,7 @@ struct TrainCommand: AsyncParsableCommand {
         if offline {
             try OfflineTraining(
                 kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters,
-                threads: threads
+                threads: threads, prefillPath: prefillPath.flatMap(PrefillPathSetting.init)
             ).run()
             return
         }

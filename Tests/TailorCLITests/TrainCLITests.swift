@@ -52,6 +52,31 @@ final class TrainCLITests: DaemonTestCase {
         XCTAssertTrue(bad.stderr.contains("kind must be"), bad.stderr)
     }
 
+    /// `--prefill-path` sets an offline run's path over `TAILOR_PREFILL_PATH`: forced to float
+    /// with the environment saying integer, the adapter is byte for byte the one a float
+    /// environment trains, and not the integer one (whose frozen products round the
+    /// activations to int16). A bad spelling, or the option without --offline, is refused.
+    func testOfflinePrefillPathOption() throws {
+        let data = try history(4)
+        func adapter(_ name: String, _ env: String, _ extra: [String]) throws -> Data {
+            let r = try BuiltProducts.tailor(
+                [
+                    "train", "oppu", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
+                    "--out", dir + "/" + name, "--epochs", "1", "--batch", "2", "--max-tokens", "48", "-t", "1",
+                ] + extra, environment: ["TAILOR_PREFILL_PATH": env])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name)/adapter_model.safetensors"))
+        }
+        let forced = try adapter("forced", "integer", ["--prefill-path", "float"])
+        XCTAssertEqual(forced, try adapter("float", "float", []))
+        XCTAssertNotEqual(forced, try adapter("integer", "integer", []))
+        let bad = try BuiltProducts.tailor(["train", "oppu", "--offline", "--task", "t", "--prefill-path", "fast"])
+        XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer, bf16"), bad.stderr)
+        let online = try BuiltProducts.tailor(["train", "oppu", "--task", "t", "--prefill-path", "float"])
+        XCTAssertNotEqual(online.status, 0)
+        XCTAssertTrue(online.stderr.contains("offline run's path"), online.stderr)
+    }
+
     /// What other trainers are checked by (tailor_cluster's tests): `--print-examples` prints the
     /// trainer's sequences, `--candidates` every negative sample with its reward and the one kept,
     /// `run --json` the generated ids, `logits --lora` the adapted logits.
