@@ -80,6 +80,12 @@ def main():
     ap.add_argument("--type", default="Q8_0", choices=["Q8_0", "F16", "F32", "Q4_0"])
     ap.add_argument("--shape", default="qwen2.5-0.5b", choices=sorted(SHAPES))
     ap.add_argument("--layers", type=int, help="blocks to write (default: the model's)")
+    ap.add_argument(
+        "--output-std",
+        type=float,
+        default=0.02,
+        help="std of an untied output matrix: larger spreads the logits, so fewer positions are near-ties",
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     arch, D, L, H, KV, HD, FFN, V, theta, tied = SHAPES[args.shape]
@@ -129,9 +135,9 @@ def main():
     else:
         add_byte_level_vocabulary(w, arch, V)
 
-    def mat(name, rows, cols, experts=None):
+    def mat(name, rows, cols, experts=None, std=0.02):
         shape = (rows, cols) if experts is None else (experts, rows, cols)
-        x = rng.standard_normal(shape, dtype=np.float32) * 0.02
+        x = rng.standard_normal(shape, dtype=np.float32) * std
         if qt in (gguf.GGMLQuantizationType.F32,):
             w.add_tensor(name, x)
         elif qt == gguf.GGMLQuantizationType.F16:
@@ -145,7 +151,7 @@ def main():
     mat("token_embd.weight", V, D)
     vec("output_norm.weight", D)
     if not tied:
-        mat("output.weight", V, D)
+        mat("output.weight", V, D, std=args.output_std)
     if arch == "phi3":
         w.add_tensor("rope_factors_long.weight", np.sort(1 + 49 * rng.random(HD // 2)).astype(np.float32))
         w.add_tensor("rope_factors_short.weight", np.sort(1 + 1.5 * rng.random(HD // 2)).astype(np.float32))
