@@ -13,7 +13,8 @@ struct TrainBenchCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customShort("n"), help: "Tokens per sequence.") var tokens: Int = 256
     @Option(help: "LoRA rank.") var rank: Int = 8
-    @Option(help: "Targets: all, or a list such as q,v.") var targets: String = "all"
+    @Option(help: "Targets: all (a mixture of experts: its attention's), or a list such as q,v.")
+    var targets: String = "all"
     @Option(help: "Timed steps (after one warm-up step); the median is reported.") var steps: Int = 3
     @Flag(help: "Recompute activations in the backward pass.") var checkpointing = false
 
@@ -21,7 +22,7 @@ struct TrainBenchCommand: ParsableCommand {
         let model = try modelOptions.load()
         let list =
             targets == "all"
-            ? LoRATarget.allCases
+            ? (model.config.isMixtureOfExperts ? LoRATarget.attention : LoRATarget.allCases)
             : try targets.split(separator: ",").map {
                 guard let t = LoRATarget(rawValue: String($0)) else { throw ValidationError("unknown target '\($0)'") }
                 return t

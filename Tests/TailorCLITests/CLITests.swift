@@ -90,6 +90,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer, bf16"), bad.stderr)
     }
 
+    /// `train-bench` trains every projection by default, and on a mixture of experts (whose
+    /// experts take no LoRA) the attention projections.
+    func testTrainBenchDefaultsToWhatTheModelCanTrain() throws {
+        for arch in ["qwen2", "qwen3moe"] {
+            let r = try run([
+                "train-bench", "--model", TestPaths.tinyModel(arch), "-t", "1", "-n", "16", "--steps", "1",
+            ])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("r=8 all, 1×16 tokens"), r.stdout)
+        }
+        let experts = try run([
+            "train-bench", "--model", TestPaths.tinyModel("qwen3moe"), "-t", "1", "-n", "16", "--steps", "1",
+            "--targets", "q,up",
+        ])
+        XCTAssertNotEqual(experts.status, 0)
+        XCTAssertTrue(experts.stderr.contains("LoRA target 'up' is a feed-forward projection"), experts.stderr)
+    }
+
     func testErrorsNameTheProblem() throws {
         let missing = try run(["tokenize", "--model", "/nonexistent/x.gguf", "--text", "a"])
         XCTAssertNotEqual(missing.status, 0)
