@@ -1,4 +1,5 @@
 import Foundation
+import TailorEngine
 import TailorTraining
 import TailorWire
 
@@ -89,6 +90,18 @@ public struct JobSpec: Codable, Sendable, Equatable {
             try neg.validate()
         } catch let e as TrainingError {
             throw JobSpecError.invalidArgument("parameters", e.description)
+        }
+        // A mixture's feed-forward is routed experts, which take no LoRA: refused at submission
+        // rather than at the first training step.
+        if let shape, shape.expertCount > 0,
+            let t = try? sft.loraTargets().first(where: { !LoRATarget.attention.contains($0) })
+        {
+            throw JobSpecError.invalidArgument(
+                "parameters.targets",
+                """
+                target '\(t.rawValue)' is a feed-forward projection, which is routed experts in this \
+                \(shape.architecture) model; train attention targets (q, k, v, o)
+                """)
         }
         self.sft = sft
         self.dpo = dpo

@@ -45,17 +45,20 @@ public enum TrainingPreset: String, CaseIterable, Sendable, Codable {
         public var architecture: String
         public var embeddingLength: Int
         public var layerCount: Int
+        /// Routed experts per block (0: dense), whose projections take no LoRA.
+        public var expertCount: Int
 
-        public init(architecture: String, embeddingLength: Int, layerCount: Int) {
+        public init(architecture: String, embeddingLength: Int, layerCount: Int, expertCount: Int = 0) {
             self.architecture = architecture
             self.embeddingLength = embeddingLength
             self.layerCount = layerCount
+            self.expertCount = expertCount
         }
 
         public init(_ config: ModelConfig) {
             self.init(
                 architecture: config.architecture.rawValue, embeddingLength: config.embeddingLength,
-                layerCount: config.layerCount)
+                layerCount: config.layerCount, expertCount: config.expertCount)
         }
     }
 

@@ -54,6 +54,33 @@ final class JobSpecTests: XCTestCase {
         }
     }
 
+    /// A mixture of experts trains attention only: a job naming a feed-forward target for one is
+    /// refused at submission, naming the target; the default targets and a dense model pass.
+    func testExpertTargetsAreRefusedForAMixture() throws {
+        let moe = TrainingPreset.ModelShape(
+            architecture: "qwen3moe", embeddingLength: 64, layerCount: 2, expertCount: 8)
+        let dense = TrainingPreset.ModelShape(architecture: "qwen3", embeddingLength: 64, layerCount: 2)
+        func job(_ targets: [String], shape: TrainingPreset.ModelShape) throws -> JobSpec {
+            var request = Jobs.SubmitRequest(kind: "oppu", user: "u", task: "t")
+            request.parameters.targets = targets
+            return try JobSpec(request, shape: shape)
+        }
+        XCTAssertEqual(try job([], shape: moe).sft.targets, ["q", "v"])
+        XCTAssertEqual(try job(["q", "k", "v", "o"], shape: moe).sft.targets, ["q", "k", "v", "o"])
+        XCTAssertEqual(try job(["q", "down"], shape: dense).sft.targets, ["q", "down"])
+        XCTAssertThrowsError(try job(["q", "gate_up_proj"], shape: moe)) { error in
+            XCTAssertEqual(
+                error as? JobSpecError,
+                .invalidArgument(
+                    field: "parameters.targets",
+                    message:
+                        """
+                        target 'gate' is a feed-forward projection, which is routed experts in this qwen3moe model; \
+                        train attention targets (q, k, v, o)
+                        """))
+        }
+    }
+
     func testDefaultsAndOverrides() throws {
         let s = try spec {
             $0.rank = 16; $0.epochs = 2; $0.samples = 4; $0.maxTokens = 512
