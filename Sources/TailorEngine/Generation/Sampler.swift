@@ -71,17 +71,14 @@ public struct Sampler: Sendable {
             if recordsDistribution { lastDistribution = [(best, 1)] }
             return best
         }
-        // Candidates sorted by logit, cut by top-k.
         let n = work.count
-        if order.count != n { order = (0..<Int32(n)).map { $0 } } else { for i in 0..<n { order[i] = Int32(i) } }
         let k = p.topK > 0 ? min(p.topK, n) : n
+        if k == n { return drawFromAll() }
+        // Candidates sorted by logit, cut by top-k.
+        if order.count != n { order = (0..<Int32(n)).map { $0 } } else { for i in 0..<n { order[i] = Int32(i) } }
         let w = work
-        if k < n {
-            order.withUnsafeMutableBufferPointer { o in
-                partialSort(o, k: k) { w[Int($0)] > w[Int($1)] }
-            }
-        } else {
-            order.sort { w[Int($0)] > w[Int($1)] }
+        order.withUnsafeMutableBufferPointer { o in
+            partialSort(o, k: k) { w[Int($0)] > w[Int($1)] }
         }
         // Softmax at temperature over the k candidates.
         let maxL = w[Int(order[0])]
@@ -116,6 +113,67 @@ public struct Sampler: Sendable {
         for i in 0..<keep {
             acc += probs[i]
             if r < acc { return order[i] }
+        }
+        return order[keep - 1]
+    }
+
+    /// A draw with no top-k: every token's softmax weight, then the best-first prefix that
+    /// min-p and top-p keep. Sorting the whole vocabulary cost milliseconds a token (49,152
+    /// entries; Qwen's 151,936), most of CoPe's negatives stage; here the walk sorts one band of
+    /// weights at a time (≥ 1/64 of the best, then ≥ 1/64², ...) and usually ends in the first,
+    /// a trained model's nucleus being a few tokens. The bands partition the tokens by weight,
+    /// which grows with the logit, so the walk visits them in a full sort's order (ties by
+    /// index); sums run in double.
+    private mutating func drawFromAll() -> Int32 {
+        let p = parameters, n = work.count
+        var maxL = -Float.infinity, best = 0
+        for i in 0..<n where work[i] > maxL { maxL = work[i]; best = i }
+        guard maxL > -.infinity else { return 0 }  // every token banned: the first, as argmax
+        if probs.count < n { probs = Array(repeating: 0, count: n) }
+        if order.count < n { order = Array(repeating: 0, count: n) }
+        var total = 0.0
+        for i in 0..<n {
+            probs[i] = expf((work[i] - maxL) / p.temperature)
+            total += Double(probs[i])
+        }
+        // Without a cut (and no distribution to report) the draw is the walk itself.
+        let direct = p.topP >= 1 && p.minP == 0 && !recordsDistribution
+        let r = direct ? Double(rng.nextUnit()) * total : 0
+        let target = p.topP < 1 ? Double(p.topP) * total : .infinity
+        var walked = 0, keep = -1, mass = 0.0
+        var upper = Float.infinity, lower: Float = 1.0 / 64
+        bands: while true {
+            let start = walked
+            for i in 0..<n where probs[i] >= lower && probs[i] < upper {
+                order[walked] = Int32(i)
+                walked += 1
+            }
+            let w = work
+            order[start..<walked].sort { a, b in w[Int(a)] > w[Int(b)] || (w[Int(a)] == w[Int(b)] && a < b) }
+            for j in start..<walked {
+                let e = probs[Int(order[j])]
+                if j > 0 && e < p.minP { keep = j; break bands }  // min-p: the best weighs 1
+                mass += Double(e)
+                if direct && r < mass { return order[j] }
+                if mass >= target { keep = j + 1; break bands }
+            }
+            if lower == 0 { break }
+            upper = lower
+            lower = lower > 1e-30 ? lower / 64 : 0
+        }
+        if keep < 0 { keep = walked }
+        guard keep > 0 else { return Int32(best) }  // no finite weight (an infinite logit)
+        if direct { return order[keep - 1] }  // rounding left r at the very end
+        if recordsDistribution {
+            lastDistribution = (0..<keep).compactMap {
+                probs[Int(order[$0])] > 0 ? (order[$0], Float(Double(probs[Int(order[$0])]) / mass)) : nil
+            }
+        }
+        let draw = Double(rng.nextUnit()) * mass
+        var acc = 0.0
+        for j in 0..<keep {
+            acc += Double(probs[Int(order[j])])
+            if draw < acc { return order[j] }
         }
         return order[keep - 1]
     }

@@ -58,6 +58,68 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(try sample([-1.0, -1.1], SamplingParameters(repetitionPenalty: 1.5), history: [0]), [1])
     }
 
+    /// Without top-k, the banded walk draws exactly what sorting the whole vocabulary draws:
+    /// the same tokens from the same seed and the same reported distribution, on peaked, flat
+    /// and tied rows with banned tokens, under top-p, min-p, both and neither.
+    func testDrawWithoutTopKMatchesAFullSort() throws {
+        var rng = SeededGenerator(seed: 5)
+        let n = 3000
+        let peaked = (0..<n).map { _ in Float(rng.nextUnit()) * 30 - 25 }
+        let flat = (0..<n).map { _ in Float(rng.nextUnit()) * 0.5 }
+        var tied = (0..<n).map { Float($0 % 5) * 2 - 40 }
+        for i in stride(from: 0, to: n, by: 97) { tied[i] = -.infinity }
+        tied[1234] = 3; tied[2345] = 3
+        let cuts: [(topP: Float, minP: Float)] = [(0.9, 0), (1, 0.05), (0.95, 0.01), (1, 0)]
+        for (row, logits) in [peaked, flat, tied].enumerated() {
+            for cut in cuts {
+                let p = SamplingParameters(temperature: 0.8, topP: cut.topP, minP: cut.minP, seed: 17)
+                var sampler = try Sampler(p)
+                sampler.recordsDistribution = cut.topP < 1 || cut.minP > 0
+                var reference = SeededGenerator(seed: 17)
+                let (order, weights) = Self.sortedWeights(logits, temperature: 0.8)
+                let kept = Self.kept(weights, topP: cut.topP, minP: cut.minP)
+                let mass = weights[..<kept].reduce(0, +)
+                for draw in 0..<100 {
+                    let got = logits.withUnsafeBufferPointer { sampler.sample($0, history: []) }
+                    let r = Double(reference.nextUnit()) * mass
+                    var acc = 0.0, want = order[kept - 1]
+                    for j in 0..<kept {
+                        acc += weights[j]
+                        if r < acc { want = order[j]; break }
+                    }
+                    XCTAssertEqual(got, want, "row \(row), cut \(cut), draw \(draw)")
+                }
+                if sampler.recordsDistribution {
+                    let reported = sampler.lastDistribution
+                    XCTAssertEqual(reported.map(\.token), Array(order[..<kept]), "row \(row), cut \(cut)")
+                    for (j, d) in reported.enumerated() {
+                        XCTAssertEqual(Double(d.probability), weights[j] / mass, accuracy: 1e-6)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tokens by falling logit (ties by index) with their weights exp((l − max)/T), banned
+    /// tokens last at weight 0.
+    private static func sortedWeights(_ logits: [Float], temperature: Float) -> (order: [Int32], weights: [Double]) {
+        let order = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        let top = logits[order[0]]
+        return (order.map(Int32.init), order.map { Double(expf((logits[$0] - top) / temperature)) })
+    }
+
+    /// How many of the sorted tokens min-p and top-p keep (at least one).
+    private static func kept(_ weights: [Double], topP: Float, minP: Float) -> Int {
+        let total = weights.reduce(0, +)
+        var mass = 0.0
+        for j in weights.indices {
+            if j > 0 && weights[j] < Double(Float(minP)) { return j }
+            mass += weights[j]
+            if mass >= Double(topP) * total { return j + 1 }
+        }
+        return weights.count
+    }
+
     func testInvalidParametersAreNamed() {
         XCTAssertThrowsError(try Sampler(SamplingParameters(temperature: -1))) {
             XCTAssertEqual($0 as? SamplingError, .invalidParameter(name: "temperature", value: "-1.0"))
