@@ -119,7 +119,7 @@ public struct Sampler: Sendable {
 
     /// A draw with no top-k: every token's softmax weight, then the best-first prefix that
     /// min-p and top-p keep. Sorting the whole vocabulary cost milliseconds a token (49,152
-    /// entries; Qwen's 151,936), most of CoPe's negatives stage; here the walk sorts one band of
+    /// entries; Qwen's 151,936), a third of CoPe's negatives stage; here the walk sorts one band of
     /// weights at a time (≥ 1/64 of the best, then ≥ 1/64², ...) and usually ends in the first,
     /// a trained model's nucleus being a few tokens. The bands partition the tokens by weight,
     /// which grows with the logit, so the walk visits them in a full sort's order (ties by
