@@ -32,6 +32,18 @@ package struct ExpertRouting {
         self.order = order
     }
 
+    /// Routing buffers for `rows` rows of a model (one slot in a dense model), each taken from
+    /// `bytes`, the owner's zeroed allocator (freed with the owner).
+    package init(config c: ModelConfig, rows: Int, bytes: (Int) -> UnsafeMutableRawPointer) {
+        let slots = c.isMixtureOfExperts ? rows * c.expertsUsed : 1
+        self.init(
+            used: c.expertsUsed, experts: c.expertCount,
+            expert: bytes(slots * 4).assumingMemoryBound(to: Int32.self),
+            weight: bytes(slots * 4).assumingMemoryBound(to: Float.self),
+            start: bytes((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
+            order: bytes(slots * 4).assumingMemoryBound(to: Int32.self))
+    }
+
     /// Routes `rows` rows from their router logits (rows × experts): each row's `used` experts
     /// of highest logit (ties to the lower index), weighted by softmax over the chosen logits,
     /// which equals the full softmax's probabilities renormalized over them (Qwen3-MoE's
@@ -70,4 +82,26 @@ package struct ExpertRouting {
 
     /// The slots expert `x` serves.
     package func slots(of x: Int) -> Range<Int> { start[x]..<start[x + 1] }
+
+    /// The row (of `width` values in `x`) of each of expert `e`'s slots, gathered in slot order
+    /// into `out`.
+    package func gather(
+        _ x: UnsafePointer<Float>, width: Int, expert e: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        for (i, s) in slots(of: e).enumerated() {
+            (out + i * width).update(from: x + Int(order[s]) / used * width, count: width)
+        }
+    }
+
+    /// Adds each of expert `e`'s rows of `rows` (slot order, `width` values) back into its row
+    /// of `y`: at the slot's routing weight, or as is when `weighted` is false (a gradient).
+    package func addBack(
+        _ rows: UnsafePointer<Float>, width: Int, expert e: Int, into y: UnsafeMutablePointer<Float>,
+        weighted: Bool
+    ) {
+        for (i, s) in slots(of: e).enumerated() {
+            let slot = Int(order[s])
+            VectorOps.addScaled(y + slot / used * width, rows + i * width, weighted ? weight[slot] : 1, count: width)
+        }
+    }
 }

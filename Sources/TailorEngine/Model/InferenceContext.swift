@@ -181,12 +181,7 @@ public final class InferenceContext {
         positions = raw(n * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         logitSource = raw(self.maxLogitRows * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self)
         attSeqs = raw(n * MemoryLayout<tk_attention_seq>.stride).assumingMemoryBound(to: tk_attention_seq.self)
-        let slots = moe ? n * c.expertsUsed : 1
-        routing = ExpertRouting(
-            used: c.expertsUsed, experts: c.expertCount,
-            expert: raw(slots * 4).assumingMemoryBound(to: Int32.self), weight: floats(slots),
-            start: raw((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
-            order: raw(slots * 4).assumingMemoryBound(to: Int32.self))
+        routing = ExpertRouting(config: c, rows: n, bytes: raw)
         scratch = ProductScratch(
             pool: pool, tiles: tiles, tileRows: tileRows, quantized: quantScratch, halves: halves)
         allocations = allocs
@@ -421,7 +416,7 @@ public final class InferenceContext {
     /// transformers sums them): gather the rows that chose it, run its MLP on them together,
     /// add each output at its row's weight.
     private func experts(_ e: ExpertWeights, rows total: Int) {
-        let c = config, d = c.embeddingLength, k = c.expertsUsed
+        let c = config, d = c.embeddingLength
         // Exact f32 router products on every path: a rounded product could flip a near tie.
         scratch.multiply(e.router, by: .integer, x: xn, n: total, y: routerLogits, exact: true)
         routing.route(logits: routerLogits, rows: total)
@@ -429,17 +424,12 @@ public final class InferenceContext {
         for ex in 0..<c.expertCount {
             let slots = routing.slots(of: ex)
             guard !slots.isEmpty else { continue }
-            for (i, s) in slots.enumerated() {
-                (expertRows + i * d).update(from: xn + Int(routing.order[s]) / k * d, count: d)
-            }
+            routing.gather(xn, width: d, expert: ex, into: expertRows)
             project(e.gate[ex], expertRows, gate, rows: slots.count)
             project(e.up[ex], expertRows, up, rows: slots.count)
             VectorOps.gatedActivation(gate, up, count: slots.count * c.feedForwardLength, gelu: false)
             project(e.down[ex], gate, expertOut, rows: slots.count)
-            for (i, s) in slots.enumerated() {
-                let slot = Int(routing.order[s])
-                VectorOps.addScaled(tmp + slot / k * d, expertOut + i * d, routing.weight[slot], count: d)
-            }
+            routing.addBack(expertOut, width: d, expert: ex, into: tmp, weighted: true)
         }
     }
 

@@ -65,12 +65,7 @@ final class BlockActivations {
         xn2 = a.floats(t * d); rstd2 = a.floats(t)
         gate = a.floats(t * f); up = a.floats(t * f); hidden = a.floats(t * f)
         downOut = a.floats(t * d); rstdD = a.floats(t)
-        let slots = c.isMixtureOfExperts ? t * c.expertsUsed : 1
-        routing = ExpertRouting(
-            used: c.expertsUsed, experts: c.expertCount,
-            expert: a.bytes(slots * 4).assumingMemoryBound(to: Int32.self), weight: a.floats(slots),
-            start: a.bytes((c.expertCount + 1) * MemoryLayout<Int>.size).assumingMemoryBound(to: Int.self),
-            order: a.bytes(slots * 4).assumingMemoryBound(to: Int32.self))
+        routing = ExpertRouting(config: c, rows: t, bytes: a.bytes)
         loraU = a.floats(LoRATarget.allCases.count * t * max(1, rank))
     }
 

@@ -9,7 +9,7 @@ extension TrainingGraph {
     /// downOut = Σ wₑ·expertₑ(xn2) per row: routes the rows, then runs each expert on the rows
     /// that chose it, storing its gate, up and hidden values at the rows' slot positions.
     func expertsForward(_ e: ExpertWeights, acts a: BlockActivations) {
-        let c = config, d = c.embeddingLength, f = c.feedForwardLength, k = c.expertsUsed, n = tokenCount
+        let c = config, d = c.embeddingLength, f = c.feedForwardLength, n = tokenCount
         // Exact f32 router products on every path: a rounded product could flip a near tie.
         scratch.multiply(e.router, by: .integer, x: a.xn2, n: n, y: routerLogits, exact: true)
         a.routing.route(logits: routerLogits, rows: n)
@@ -17,18 +17,13 @@ extension TrainingGraph {
         for ex in 0..<c.expertCount {
             let slots = a.routing.slots(of: ex), p0 = slots.lowerBound
             guard !slots.isEmpty else { continue }
-            for (i, s) in slots.enumerated() {
-                (expertRows + i * d).update(from: a.xn2 + Int(a.routing.order[s]) / k * d, count: d)
-            }
+            a.routing.gather(a.xn2, width: d, expert: ex, into: expertRows)
             frozenProduct(e.gate[ex], x: expertRows, y: a.gate + p0 * f, n: slots.count)
             frozenProduct(e.up[ex], x: expertRows, y: a.up + p0 * f, n: slots.count)
             VectorOps.gatedActivation(
                 a.gate + p0 * f, a.up + p0 * f, into: a.hidden + p0 * f, count: slots.count * f, gelu: false)
             frozenProduct(e.down[ex], x: a.hidden + p0 * f, y: expertOut, n: slots.count)
-            for (i, s) in slots.enumerated() {
-                let slot = Int(a.routing.order[s])
-                VectorOps.addScaled(a.downOut + slot / k * d, expertOut + i * d, a.routing.weight[slot], count: d)
-            }
+            a.routing.addBack(expertOut, width: d, expert: ex, into: a.downOut, weighted: true)
         }
     }
 
@@ -42,9 +37,7 @@ extension TrainingGraph {
         for ex in 0..<c.expertCount {
             let slots = routing.slots(of: ex), p0 = slots.lowerBound, m = slots.count
             guard !slots.isEmpty else { continue }
-            for (i, s) in slots.enumerated() {
-                (expertRows + i * d).update(from: dy + Int(routing.order[s]) / k * d, count: d)
-            }
+            routing.gather(dy, width: d, expert: ex, into: expertRows)
             // dhidden = dy·down (the expert's output gradient before its weight), m × f.
             frozenTransposedProduct(e.down[ex], dy: expertRows, lddy: d, n: m, dx: dhidden, accumulate: false)
             for i in 0..<m {
@@ -58,9 +51,7 @@ extension TrainingGraph {
                 a.gate + p0 * f, a.up + p0 * f, dh: dhidden, dg: dgate, du: dup, count: m * f, gelu: false)
             frozenTransposedProduct(e.gate[ex], dy: dgate, lddy: f, n: m, dx: expertOut, accumulate: false)
             frozenTransposedProduct(e.up[ex], dy: dup, lddy: f, n: m, dx: expertOut, accumulate: true)
-            for (i, s) in slots.enumerated() {
-                VectorOps.add(dxn + Int(routing.order[s]) / k * d, expertOut + i * d, count: d)
-            }
+            routing.addBack(expertOut, width: d, expert: ex, into: dxn, weighted: false)
         }
         routerLogits.update(repeating: 0, count: n * c.expertCount)
         for r in 0..<n {
