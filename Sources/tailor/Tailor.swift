@@ -118,9 +118,17 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
-        if let prefillPath, PrefillPathSetting(prefillPath) == nil {
-            throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings), not '\(prefillPath)'")
+        _ = try Self.prefillSetting(prefillPath)
+    }
+
+    /// The setting `--prefill-path` spells (nil when absent), for every command that takes it.
+    /// - Throws: `ValidationError` listing the spellings.
+    static func prefillSetting(_ text: String?) throws -> PrefillPathSetting? {
+        guard let text else { return nil }
+        guard let setting = PrefillPathSetting(text) else {
+            throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings), not '\(text)'")
         }
+        return setting
     }
 }
 

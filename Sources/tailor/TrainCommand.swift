@@ -150,9 +150,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard ["tam", "oppu", "negatives", "dpo", "cope"].contains(kind) else {
             throw ValidationError("kind must be tam, oppu, negatives, dpo or cope, not '\(kind)'")
         }
-        if let prefillPath, PrefillPathSetting(prefillPath) == nil {
-            throw ValidationError("--prefill-path must be one of \(PrefillPathSetting.spellings), not '\(prefillPath)'")
-        }
+        _ = try ModelOptions.prefillSetting(prefillPath)
         if prefillPath != nil && !offline {
             throw ValidationError("--prefill-path sets an offline run's path; the daemon's is its prefill_path setting")
         }
@@ -182,7 +180,7 @@ struct TrainCommand: AsyncParsableCommand {
         if offline {
             try OfflineTraining(
                 kind: kind, task: task, model: model, data: data, files: files, parameters: hyper.parameters,
-                threads: threads, prefillPath: prefillPath.flatMap(PrefillPathSetting.init)
+                threads: threads, prefillPath: try ModelOptions.prefillSetting(prefillPath)
             ).run()
             return
         }

@@ -142,13 +142,13 @@ public struct Sampler: Sendable {
         let target = p.topP < 1 ? Double(p.topP) * total : .infinity
         var walked = 0, keep = -1, mass = 0.0
         var upper = Float.infinity, lower: Float = 1.0 / 64
+        let w = work
         bands: while true {
             let start = walked
             for i in 0..<n where probs[i] >= lower && probs[i] < upper {
                 order[walked] = Int32(i)
                 walked += 1
             }
-            let w = work
             order[start..<walked].sort { a, b in w[Int(a)] > w[Int(b)] || (w[Int(a)] == w[Int(b)] && a < b) }
             for j in start..<walked {
                 let e = probs[Int(order[j])]
