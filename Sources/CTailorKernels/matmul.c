@@ -112,6 +112,16 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
     }
 }
 
+void tk_tile_plan(int64_t rows, int64_t cap, int nth, int64_t *count, int64_t *span) {
+    if (nth < 1) nth = 1;
+    const int64_t align = cap % 16 == 0 ? 16 : 1;
+    const int64_t tiles = (rows + cap * nth - 1) / (cap * nth) * nth;
+    int64_t s = tiles > 0 ? (rows + tiles - 1) / tiles : 0;
+    s = (s + align - 1) / align * align;
+    *span = s < cap ? s : cap;
+    *count = *span > 0 ? (rows + *span - 1) / *span : 0;
+}
+
 typedef struct {
     const tk_vtable *vt;
     int type; const uint8_t *w; int64_t rows, cols; size_t rb;
@@ -119,13 +129,14 @@ typedef struct {
     float *y; int64_t ldy;
     float *tiles; int64_t tile_rows; float beta;
     float *partial;  // transposed product only: per-thread nx×cols sums
+    int64_t ntiles, span;  // tk_tile_plan's split of the rows
 } gemm_job;
 
 /// Tile t of the weight rows as f32: rows [*r0, *r0 + *tr). F32 weights are used in place;
 /// others are dequantized into this thread's `tile`.
 static const float *weight_tile(const gemm_job *j, int64_t t, float *tile, int64_t *r0, int64_t *tr) {
-    *r0 = t * j->tile_rows;
-    *tr = *r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - *r0;
+    *r0 = t * j->span;
+    *tr = *r0 + j->span <= j->rows ? j->span : j->rows - *r0;
     const uint8_t *src = j->w + (size_t)*r0 * j->rb;
     if (j->type == TK_F32) return (const float *)src;
     j->vt->dequant_row(j->type, src, tile, *tr * j->cols);
@@ -135,8 +146,7 @@ static const float *weight_tile(const gemm_job *j, int64_t t, float *tile, int64
 static void gemm_run(void *p, int ith, int nth) {
     const gemm_job *j = p;
     float *tile = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
-    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
-    for (int64_t t = ith; t < ntiles; t += nth) {
+    for (int64_t t = ith; t < j->ntiles; t += nth) {
         int64_t r0, tr;
         const float *wt = weight_tile(j, t, tile, &r0, &tr);
         // Y[:, r0:r0+tr] = X · Tileᵀ
@@ -150,7 +160,8 @@ void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_
                     float *tiles, int64_t tile_rows, bool accumulate) {
     pthread_once(&blas_once, blas_single_thread);
     gemm_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), x, ldx, nx, y, ldy,
-                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL };
+                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL, 0, 0 };
+    tk_tile_plan(rows, tile_rows, tk_pool_size(pool), &job.ntiles, &job.span);
     tk_pool_run(pool, gemm_run, &job);
 }
 
@@ -159,8 +170,7 @@ static void gemm_t_run(void *p, int ith, int nth) {
     float *tile = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
     float *part = j->partial + (size_t)ith * (size_t)(j->nx * j->cols);
     memset(part, 0, sizeof(float) * (size_t)(j->nx * j->cols));
-    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
-    for (int64_t t = ith; t < ntiles; t += nth) {
+    for (int64_t t = ith; t < j->ntiles; t += nth) {
         int64_t r0, tr;
         const float *wt = weight_tile(j, t, tile, &r0, &tr);
         // part[nx×cols] += DY[:, r0:r0+tr] · Tile
@@ -199,7 +209,8 @@ void tk_matmul_transposed(tk_pool *pool, int type, const void *w, int64_t rows, 
                           float *tiles, int64_t tile_rows, float *partial, bool accumulate) {
     pthread_once(&blas_once, blas_single_thread);
     gemm_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), dy, lddy, nx, dx, lddx,
-                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, partial };
+                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, partial, 0, 0 };
+    tk_tile_plan(rows, tile_rows, tk_pool_size(pool), &job.ntiles, &job.span);
     tk_pool_run(pool, gemm_t_run, &job);
     tk_sum_partials(pool, partial, nx, cols, dx, lddx, accumulate);
 }

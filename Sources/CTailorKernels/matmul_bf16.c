@@ -68,6 +68,7 @@ typedef struct {
     float *y; int64_t ldy;
     float *tiles; int64_t tile_rows; float beta;
     float *partial;  // transposed product only: per-thread nx×cols sums
+    int64_t ntiles, span;  // tk_tile_plan's split of the rows
 } bf16_job;
 
 /// Rows of X split over the pool, each rounded to bf16 into xb (row length cols).
@@ -80,8 +81,8 @@ static void convert_run(void *p, int ith, int nth) {
 /// tile_rows × cols floats: its first half takes the bf16 tile, its second half the f32 rows
 /// dequantized on the way, half a tile at a time.
 static const uint16_t *weight_tile(const bf16_job *j, int64_t t, float *area, int64_t *r0, int64_t *tr) {
-    *r0 = t * j->tile_rows;
-    *tr = *r0 + j->tile_rows <= j->rows ? j->tile_rows : j->rows - *r0;
+    *r0 = t * j->span;
+    *tr = *r0 + j->span <= j->rows ? j->span : j->rows - *r0;
     uint16_t *tile = (uint16_t *)area;
     float *staging = area + j->tile_rows * j->cols / 2;
     const int64_t step = j->tile_rows / 2;
@@ -97,8 +98,7 @@ static void gemm_run(void *p, int ith, int nth) {
     const bf16_job *j = p;
     omp_set_threads(1);  // this thread's OpenMP team: itself; the pool is the parallelism
     float *area = j->tiles + (size_t)ith * (size_t)(j->tile_rows * j->cols);
-    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
-    for (int64_t t = ith; t < ntiles; t += nth) {
+    for (int64_t t = ith; t < j->ntiles; t += nth) {
         int64_t r0, tr;
         const uint16_t *wt = weight_tile(j, t, area, &r0, &tr);
         // Y[:, r0:r0+tr] = Xb · Tileᵀ
@@ -114,7 +114,8 @@ void tk_matmul_gemm_bf16(tk_pool *pool, int type, const void *w, int64_t rows, i
         return;
     }
     bf16_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), x, ldx, xb, nx, y, ldy,
-                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL };
+                     tiles, tile_rows, accumulate ? 1.0f : 0.0f, NULL, 0, 0 };
+    tk_tile_plan(rows, tile_rows, tk_pool_size(pool), &job.ntiles, &job.span);
     tk_pool_run(pool, convert_run, &job);
     tk_pool_run(pool, gemm_run, &job);
 }
@@ -128,8 +129,7 @@ static void gemm_t_run(void *p, int ith, int nth) {
     uint16_t *dyb = (uint16_t *)(area + j->tile_rows * j->cols / 2);
     float *part = j->partial + (size_t)ith * (size_t)(j->nx * j->cols);
     memset(part, 0, sizeof(float) * (size_t)(j->nx * j->cols));
-    const int64_t ntiles = (j->rows + j->tile_rows - 1) / j->tile_rows;
-    for (int64_t t = ith; t < ntiles; t += nth) {
+    for (int64_t t = ith; t < j->ntiles; t += nth) {
         int64_t r0, tr;
         const uint16_t *wt = weight_tile(j, t, area, &r0, &tr);
         for (int64_t b0 = 0; b0 < j->nx; b0 += j->cols) {
@@ -148,7 +148,8 @@ void tk_matmul_transposed_bf16(tk_pool *pool, int type, const void *w, int64_t r
         return;
     }
     bf16_job job = { tk_active(), type, w, rows, cols, tk_row_bytes(type, cols), dy, lddy, NULL, nx, NULL, 0,
-                     tiles, tile_rows, 0.0f, partial };
+                     tiles, tile_rows, 0.0f, partial, 0, 0 };
+    tk_tile_plan(rows, tile_rows, tk_pool_size(pool), &job.ntiles, &job.span);
     tk_pool_run(pool, gemm_t_run, &job);
     tk_sum_partials(pool, partial, nx, cols, dx, lddx, accumulate);
 }

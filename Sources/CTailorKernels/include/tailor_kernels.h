@@ -93,6 +93,14 @@ void tk_matmul(tk_pool *pool, int type, const void *w, int64_t rows, int64_t col
                const float *x, int64_t ldx, int64_t nx, float *y, int64_t ldy, void *scratch,
                bool f32_activations);
 
+/// How a product's weight rows split into tiles for the pool's round-robin: `count` tiles of
+/// `span` rows (the last one may be shorter), at most `cap` rows each, `count` a multiple of
+/// `nth` where the rows allow, so that every thread gets the same rows. Tiles of `cap` rows left
+/// a thread idle for part of every product: 576 rows at 256 per tile made tiles of 256, 256 and
+/// 64 (one thread 320 rows, the other 256), and a 192-row product one tile, the other thread
+/// idle. Spans are whole multiples of 16 rows when `cap` is (sgemm's blocking, bf16's halves).
+void tk_tile_plan(int64_t rows, int64_t cap, int nth, int64_t *count, int64_t *span);
+
 /// Y = X · Wᵀ for a large batch (prefill, training): dequantizes `tile_rows` weight rows at a
 /// time into per-thread f32 tiles and calls sgemm. `tiles` must hold
 /// nthreads * tile_rows * cols floats. When `accumulate` is true, adds into y.

@@ -15,6 +15,28 @@ final class MatmulTests: XCTestCase {
         return (raw, f.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
     }
 
+    /// The pool's threads take a product's weight tiles in turn, so the tiles must give each
+    /// thread the same rows: tiles of the full 256 rows left one of two threads 256 of 576 rows
+    /// (SmolLM2's q, o and down projections) and none of 192 (its k and v).
+    func testTilePlanGivesEveryThreadTheSameRows() {
+        let cases = [Int64](arrayLiteral: 1, 15, 100, 192, 576, 896, 1536, 4864, 49_152).flatMap { rows in
+            [Int64](arrayLiteral: 128, 256).flatMap { cap in (1...4).map { (rows, cap, $0) } }
+        }
+        for (rows, cap, threads) in cases {
+            var count: Int64 = 0, span: Int64 = 0
+            tk_tile_plan(rows, cap, Int32(threads), &count, &span)
+            XCTAssertLessThanOrEqual(span, cap, "\(rows) rows")
+            XCTAssertGreaterThanOrEqual(count * span, rows, "\(rows) rows: tiles cover them")
+            XCTAssertLessThan((count - 1) * span, rows, "\(rows) rows: no empty tile")
+            var perThread = [Int64](repeating: 0, count: threads)
+            for t in 0..<count { perThread[Int(t) % threads] += min(span, rows - t * span) }
+            let fair = (rows + Int64(threads) - 1) / Int64(threads)
+            let slack = 16 * ((count + Int64(threads) - 1) / Int64(threads))
+            XCTAssertLessThanOrEqual(
+                perThread.max()!, fair + slack, "\(rows) rows, cap \(cap), \(threads) threads: \(perThread)")
+        }
+    }
+
     func testGemmTransposedAndExactMatvec() throws {
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
