@@ -3,7 +3,9 @@ import TailorEngine
 
 /// DPO's reference log-probabilities, from the inference engine instead of the training graph:
 /// a pair's chosen and rejected sequences share their prompt, so the prompt is evaluated once
-/// and its KV row copied for the second completion, and nothing is kept for a backward pass.
+/// and its KV row copied for the second completion, both completions are fed in the same
+/// forward calls (every weight read, and on the float path dequantized, once for both), and
+/// nothing is kept for a backward pass.
 /// Every product takes the training graph's forward path whatever the batch's size
 /// (`gemmThreshold` 1), so that a reference equals the policy's first forward: on the float path,
 /// dequantized tiles and sgemm (the exact small-batch path dots each row against the weights on
@@ -12,7 +14,7 @@ import TailorEngine
 final class ReferenceScorer {
     private let context: InferenceContext
     private let adapters: [AdapterUse]
-    /// Logit rows per forward call while scoring a completion.
+    /// Logit rows per forward call while scoring completions (half each when two share a call).
     static let chunk = 64
 
     /// A scorer for sequences that fit `graph`, under the frozen `adapters`.
@@ -41,7 +43,8 @@ final class ReferenceScorer {
             try prefill(a, sequence: 0, pause: pause)
             context.reset(sequence: 1)
             context.cache.copyPrefix(from: 0, to: 1, length: a.targetStart - 1)
-            return (try completion(a, sequence: 0, pause: pause), try completion(b, sequence: 1, pause: pause))
+            let sums = try completions([a, b], pause: pause)
+            return (sums[0], sums[1])
         }
         // Prompts cut differently to fit (completions of different lengths): one at a time.
         try prefill(a, sequence: 0, pause: pause)
@@ -68,23 +71,42 @@ final class ReferenceScorer {
         }
     }
 
-    /// Σ log p(tokens[targetStart...]) after the prompt's prefix in `sequence`: feeds the
-    /// prompt's last token and every completion token but the last, each logit row predicting
-    /// the next token.
+    /// Σ log p(tokens[targetStart...]) after the prompt's prefix in `sequence`.
     private func completion(_ e: TrainingExample, sequence: Int, pause: () -> Void) throws -> Float {
-        let feed = Array(e.tokens[(e.targetStart - 1)..<(e.tokens.count - 1)])
-        var total: Double = 0, i = 0
-        while i < feed.count {
-            let part = Array(feed[i..<min(feed.count, i + Self.chunk)])
+        try completions([e], firstSequence: sequence, pause: pause)[0]
+    }
+
+    /// Σ log p of each example's completion after its prompt's prefix, example i in sequence
+    /// `firstSequence + i`: each call feeds every unfinished example's next tokens (the prompt's
+    /// last token and every completion token but the last, each logit row predicting the next
+    /// token), `chunk` logit rows in all.
+    private func completions(
+        _ examples: [TrainingExample], firstSequence: Int = 0, pause: () -> Void
+    ) throws -> [Float] {
+        let feeds = examples.map { Array($0.tokens[($0.targetStart - 1)..<($0.tokens.count - 1)]) }
+        var totals = [Double](repeating: 0, count: examples.count)
+        var done = [Int](repeating: 0, count: examples.count)
+        let share = Self.chunk / examples.count
+        while zip(done, feeds).contains(where: { $0 < $1.count }) {
+            let parts = feeds.indices.map { i in done[i]..<min(feeds[i].count, done[i] + share) }
             pause()
-            let rows = try context.forward([
-                BatchItem(sequence: sequence, tokens: part, allLogits: true, adapters: adapters)
-            ])
-            for r in 0..<rows {
-                total += Double(VectorOps.logSoftmax(context.logits(row: r), at: Int(e.tokens[e.targetStart + i + r])))
+            _ = try context.forward(
+                parts.indices.filter { !parts[$0].isEmpty }.map { i in
+                    BatchItem(
+                        sequence: firstSequence + i, tokens: Array(feeds[i][parts[i]]), allLogits: true,
+                        adapters: adapters)
+                })
+            var row = 0
+            for (i, part) in parts.enumerated() {
+                let e = examples[i]
+                for t in part {
+                    let next = Int(e.tokens[e.targetStart + t])
+                    totals[i] += Double(VectorOps.logSoftmax(context.logits(row: row), at: next))
+                    row += 1
+                }
+                done[i] = part.upperBound
             }
-            i += part.count
         }
-        return Float(total)
+        return totals.map { Float($0) }
     }
 }

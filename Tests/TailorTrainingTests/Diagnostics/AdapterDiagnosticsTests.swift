@@ -45,7 +45,10 @@ final class AdapterDiagnosticsTests: ExactPathTestCase {
         let kl = try XCTUnwrap(try diagnostics.meanKL(items, p: [task, user], q: [task]))
         XCTAssertGreaterThan(expected, 1e-4, "the user adapter moves the distribution")
         XCTAssertEqual(kl, expected, accuracy: 1e-3 * expected)
-        XCTAssertEqual(try XCTUnwrap(try diagnostics.meanKL(items, p: [task], q: [task])), 0, accuracy: 1e-9)
+        // One stack against itself: zero but for rounding. Its two rows sit at different rows of
+        // one sgemm, which OpenBLAS's Zen kernels round apart in the last bits (logits ~3e-6
+        // apart on this model), so exactly 0 holds on some hosts only.
+        XCTAssertEqual(try XCTUnwrap(try diagnostics.meanKL(items, p: [task], q: [task])), 0, accuracy: 1e-6)
         XCTAssertNil(try diagnostics.meanKL([], p: [task], q: []))
     }
 
