@@ -93,15 +93,12 @@ public struct JobSpec: Codable, Sendable, Equatable {
         }
         // A mixture's feed-forward is routed experts, which take no LoRA: refused at submission
         // rather than at the first training step.
-        if let shape, shape.expertCount > 0,
-            let t = try? sft.loraTargets().first(where: { !LoRATarget.attention.contains($0) })
+        if let shape,
+            let refusal = try? sft.loraTargets().lazy.compactMap({
+                $0.expertRefusal(architecture: shape.architecture, expertCount: shape.expertCount)
+            }).first
         {
-            throw JobSpecError.invalidArgument(
-                "parameters.targets",
-                """
-                target '\(t.rawValue)' is a feed-forward projection, which is routed experts in this \
-                \(shape.architecture) model; train attention targets (q, k, v, o)
-                """)
+            throw JobSpecError.invalidArgument("parameters.targets", refusal)
         }
         self.sft = sft
         self.dpo = dpo

@@ -75,8 +75,8 @@ final class JobSpecTests: XCTestCase {
                     field: "parameters.targets",
                     message:
                         """
-                        target 'gate' is a feed-forward projection, which is routed experts in this qwen3moe model; \
-                        train attention targets (q, k, v, o)
+                        LoRA target 'gate' is a feed-forward projection, which is routed experts in this \
+                        qwen3moe model; use attention targets (q, k, v, o)
                         """))
         }
     }

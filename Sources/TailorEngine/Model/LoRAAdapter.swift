@@ -5,6 +5,17 @@ public enum LoRATarget: String, Sendable, CaseIterable, Hashable {
     /// The attention projections: what a mixture-of-experts model's adapters may target.
     public static let attention: [LoRATarget] = [.q, .k, .v, .o]
 
+    /// Why this target is refused in a model of `architecture` whose feed-forward is routed
+    /// experts (`expertCount` > 0), or nil where it is not: experts take no LoRA in v1. One
+    /// sentence wherever it is refused: a job's submission, a training step, an adapter applied.
+    public func expertRefusal(architecture: String, expertCount: Int) -> String? {
+        guard expertCount > 0, !Self.attention.contains(self) else { return nil }
+        return """
+            LoRA target '\(rawValue)' is a feed-forward projection, which is routed experts in this \
+            \(architecture) model; use attention targets (q, k, v, o)
+            """
+    }
+
     /// PEFT's module name for the target (q_proj, ..., down_proj).
     public var peftName: String {
         switch self {
@@ -101,14 +112,10 @@ public final class LoRAAdapter: Sendable {
                 throw EngineError.adapterMismatch(
                     "adapter '\(name)': layer \(key.layer) does not exist (model has \(config.layerCount))")
             }
-            if config.isMixtureOfExperts, !LoRATarget.attention.contains(key.target) {
-                throw EngineError.adapterMismatch(
-                    """
-                    adapter '\(name)': \(key.target.peftName) of layer \(key.layer) adapts the feed-forward, which \
-                    is routed experts in this \(config.architecture.rawValue) model; LoRA on experts is not \
-                    supported, adapt attention (q, k, v, o)
-                    """
-                )
+            if let refusal = key.target.expertRefusal(
+                architecture: config.architecture.rawValue, expertCount: config.expertCount)
+            {
+                throw EngineError.adapterMismatch("adapter '\(name)', layer \(key.layer): \(refusal)")
             }
             let (inputs, outputs) = config.shape(of: key.target)
             guard w.inputs == inputs, w.outputs == outputs else {

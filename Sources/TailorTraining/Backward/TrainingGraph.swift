@@ -225,14 +225,10 @@ public final class TrainingGraph {
         }
         if c.isMixtureOfExperts {
             for use in frozen { try use.adapter.validate(for: c) }
-            if let tr = trainable, let s = tr.slots.first(where: { !LoRATarget.attention.contains($0.key.target) }) {
-                throw TrainingError.badHyperparameter(
-                    """
-                    LoRA target '\(s.key.target.rawValue)' is a feed-forward projection, which is routed experts \
-                    in this \(c.architecture.rawValue) model; train attention targets (q, k, v, o)
-                    """
-                )
-            }
+            let refusal = trainable?.slots.lazy.compactMap {
+                $0.key.target.expertRefusal(architecture: c.architecture.rawValue, expertCount: c.expertCount)
+            }.first
+            if let refusal { throw TrainingError.badHyperparameter(refusal) }
         }
         tokenCount = n
         self.targetRows = targetRows

@@ -136,7 +136,7 @@ final class LoRATests: XCTestCase {
         XCTAssertThrowsError(try ctx.forward([BatchItem(sequence: 0, tokens: [1], adapters: [AdapterUse(onExperts)])]))
         {
             guard case let .adapterMismatch(m)? = $0 as? EngineError else { return XCTFail("\($0)") }
-            XCTAssertTrue(m.contains("'experts'") && m.contains("up_proj of layer 1") && m.contains("qwen3moe"), m)
+            XCTAssertTrue(m.contains("adapter 'experts', layer 1: LoRA target 'up'") && m.contains("qwen3moe"), m)
         }
         XCTAssertEqual(ctx.length(of: 0), 0)
         XCTAssertThrowsError(try moe.merging([AdapterUse(onExperts)]))

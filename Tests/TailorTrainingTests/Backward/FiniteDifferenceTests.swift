@@ -70,7 +70,7 @@ final class FiniteDifferenceTests: ExactPathTestCase {
                     "\($0)",
                     """
                     hyperparameter: LoRA target '\(target.rawValue)' is a feed-forward projection, which is routed \
-                    experts in this qwen3moe model; train attention targets (q, k, v, o)
+                    experts in this qwen3moe model; use attention targets (q, k, v, o)
                     """)
             }
         }
