@@ -48,15 +48,15 @@ final class ReferenceScorer {
         }
         // Prompts cut differently to fit (completions of different lengths): one at a time.
         try prefill(a, sequence: 0, pause: pause)
-        let chosen = try completion(a, sequence: 0, pause: pause)
+        let chosen = try completions([a], pause: pause)[0]
         try prefill(b, sequence: 0, pause: pause)
-        return (chosen, try completion(b, sequence: 0, pause: pause))
+        return (chosen, try completions([b], pause: pause)[0])
     }
 
     /// Σ log p of `e`'s completion after its prompt, and how many tokens that is.
     func score(_ e: TrainingExample, pause: () -> Void) throws -> (logProbability: Float, tokens: Int) {
         try prefill(e, sequence: 0, pause: pause)
-        return (try completion(e, sequence: 0, pause: pause), e.targetCount)
+        return (try completions([e], pause: pause)[0], e.targetCount)
     }
 
     /// Evaluates the prompt of `e` but its last token into `sequence`, which is reset first.
@@ -71,17 +71,12 @@ final class ReferenceScorer {
         }
     }
 
-    /// Σ log p(tokens[targetStart...]) after the prompt's prefix in `sequence`.
-    private func completion(_ e: TrainingExample, sequence: Int, pause: () -> Void) throws -> Float {
-        try completions([e], firstSequence: sequence, pause: pause)[0]
-    }
-
     /// Σ log p of each example's completion after its prompt's prefix, example i in sequence
-    /// `firstSequence + i`: each call feeds every unfinished example's next tokens (the prompt's
+    /// `i`: each call feeds every unfinished example's next tokens (the prompt's
     /// last token and every completion token but the last, each logit row predicting the next
     /// token), `chunk` logit rows in all.
     private func completions(
-        _ examples: [TrainingExample], firstSequence: Int = 0, pause: () -> Void
+        _ examples: [TrainingExample], pause: () -> Void
     ) throws -> [Float] {
         let feeds = examples.map { Array($0.tokens[($0.targetStart - 1)..<($0.tokens.count - 1)]) }
         var totals = [Double](repeating: 0, count: examples.count)
@@ -93,7 +88,7 @@ final class ReferenceScorer {
             _ = try context.forward(
                 parts.indices.filter { !parts[$0].isEmpty }.map { i in
                     BatchItem(
-                        sequence: firstSequence + i, tokens: Array(feeds[i][parts[i]]), allLogits: true,
+                        sequence: i, tokens: Array(feeds[i][parts[i]]), allLogits: true,
                         adapters: adapters)
                 })
             var row = 0
