@@ -8,38 +8,16 @@ import XCTest
 final class DemoCLITests: DaemonTestCase {
     override var scratchName: String { "tailor-demo-test" }
 
+    private var repo: ScratchGitRepository!
+
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
-        try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: true)
-        try git(["init", "-q"])
-    }
-
-    @discardableResult
-    private func git(_ args: [String], author: String = "Ann Lee") throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", dir + "/repo"] + args
-        var env = ProcessInfo.processInfo.environment
-        for k in ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"] { env[k] = author }
-        for k in ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"] { env[k] = "\(author.prefix(3))@example.org" }
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "git \(args)")
-        return String(decoding: data, as: UTF8.self)
+        repo = try ScratchGitRepository(dir + "/repo")
     }
 
     /// A commit by `author` touching `file`, with a subject and a body.
     private func commit(_ author: String, _ i: Int, file: String) throws {
-        let path = dir + "/repo/" + file
-        let old = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        try (old + "line \(i)\n").write(toFile: path, atomically: true, encoding: .utf8)
-        try git(["add", file], author: author)
-        try git(["commit", "-q", "-m", "the he \(i % 3)", "-m", "the theme \(i)"], author: author)
+        try repo.commit(author, to: file, adding: "line \(i)", subject: "the he \(i % 3)", body: "the theme \(i)")
     }
 
     func testDemoPersonalizesTheMostActiveAuthorThroughThePrivateDaemon() throws {

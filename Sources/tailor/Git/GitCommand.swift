@@ -15,7 +15,7 @@ struct GitCommand: AsyncParsableCommand {
             Suggest a commit subject for the staged change, and install the git hooks that pre-fill it and learn \
             from your commits.
             """,
-        subcommands: [GitSuggestCommand.self, GitHookCommand.self])
+        subcommands: [GitSuggestCommand.self, GitHookCommand.self, GitDatasetCommand.self])
 
     /// The task the suggestions and their feedback belong to (the demo's and the data set's).
     static let task = "commit_subject"

@@ -8,14 +8,13 @@ import XCTest
 /// untouched; uninstalled, they are gone and others' hooks are never overwritten.
 final class GitHookCLITests: DaemonTestCase {
     override var scratchName: String { "tailor-hook" }
-    private var repo: String { dir + "/repo" }
+    private var scratch: ScratchGitRepository!
+    private var repo: String { scratch.path }
     private var socket: String { dir + "/t.sock" }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/git"), "git is not installed")
-        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
-        try git(["init", "-q"])
+        scratch = try ScratchGitRepository(dir + "/repo")
         try startDaemon(
             [
                 "--socket", socket, "--state-dir", dir + "/state", "--config", emptyConfig(),
@@ -26,21 +25,7 @@ final class GitHookCLITests: DaemonTestCase {
     /// Runs git in the scratch repository as Ann Lee; `editor` is GIT_EDITOR.
     @discardableResult
     private func git(_ args: [String], editor: String = "true") throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        p.arguments = ["-C", repo] + args
-        var env = ProcessInfo.processInfo.environment
-        env["GIT_AUTHOR_NAME"] = "Ann Lee"; env["GIT_COMMITTER_NAME"] = "Ann Lee"
-        env["GIT_AUTHOR_EMAIL"] = "ann@example.org"; env["GIT_COMMITTER_EMAIL"] = "ann@example.org"
-        env["GIT_EDITOR"] = editor
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try scratch.git(args, editor: editor)
     }
 
     private func stage(_ file: String, _ text: String) throws {
