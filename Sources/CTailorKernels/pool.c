@@ -1,13 +1,20 @@
 // pool.c - a persistent thread pool for the forward pass.
 //
 // A decode step hands work to the threads about 200 times, so a handoff must cost well under a
-// microsecond: workers spin on a generation counter. To leave the CPU to others when idle (the
-// daemon sits idle most of the time), a worker that has spun for ~a millisecond with no work
-// goes to sleep on a condition variable, and tk_pool_run wakes sleepers only when there are some.
+// microsecond: a worker spins on a generation counter, and the caller spins on the count of
+// workers still running. A waiter spins for a bounded time, then sleeps on a condition
+// variable. That bound matters twice:
+//   - idle, the daemon leaves the CPU to others;
+//   - when the threads get fewer CPUs than they are (other work on a desktop, or training at
+//     nice 19 beside a busier process), a spinning waiter would hold the CPU that the thread it
+//     waits for needs, until the scheduler preempts it: a time slice of milliseconds per handoff,
+//     which made training 8x slower beside one busy process. Sleeping hands the CPU over at once.
 #include "tailor_kernels.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #define TK_PAUSE() _mm_pause()
@@ -15,7 +22,34 @@
 #define TK_PAUSE() ((void)0)
 #endif
 
-#define TK_SPIN_LIMIT 200000
+// Longest spins before a waiter sleeps. Sleeping, not sched_yield: a yielding thread stays
+// runnable behind whatever took its CPU, even a nice-19 process (prefill lost a third of its
+// speed beside two of them), while a woken one preempts such a process at once.
+//   - The caller waits for workers for at most TK_CALLER_SPIN_NS: longer than threads finishing
+//     their even shares of one job apart, far shorter than a scheduler time slice.
+//   - A worker waits for the next job for at most TK_WORKER_SPIN_NS: longer than the caller's
+//     own work between two decode steps (0.3-1 ms for SmolLM2 on 2 cores), so decoding does not
+//     pay a wake-up per token.
+#define TK_CALLER_SPIN_NS 100000
+#define TK_WORKER_SPIN_NS 1000000
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+// A spinning waiter's clock: true while it may keep spinning. The clock is read once every 64
+// pauses, so spinning stays cheap and the bound holds whatever a pause costs on this CPU.
+typedef struct { int spins; uint64_t start; uint64_t limit; } spin_budget;
+
+static bool keep_spinning(spin_budget *b) {
+    TK_PAUSE();
+    if ((++b->spins & 63) != 0) return true;
+    uint64_t t = now_ns();
+    if (b->start == 0) b->start = t;
+    return t - b->start < b->limit;
+}
 
 struct tk_pool {
     int nthreads;
@@ -23,11 +57,13 @@ struct tk_pool {
     _Atomic unsigned generation;   // bumped once per job
     _Atomic int pending;           // workers still running the current job
     _Atomic int sleepers;          // workers blocked on `wake`
+    _Atomic bool caller_sleeps;    // the caller is blocked on `done`
     _Atomic bool stop;
     tk_job_fn fn;
     void *ctx;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t done;
 };
 
 typedef struct { tk_pool *pool; int index; } worker_arg;
@@ -38,22 +74,27 @@ static void *worker_main(void *p) {
     tk_pool *pool = arg.pool;
     unsigned seen = 0;  // the generation at creation: a job posted before this thread runs is still seen as new
     for (;;) {
-        int spins = 0;
+        spin_budget budget = {0, 0, TK_WORKER_SPIN_NS};
         unsigned g;
         while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
-            if (++spins < TK_SPIN_LIMIT) { TK_PAUSE(); continue; }
+            if (keep_spinning(&budget)) continue;
             pthread_mutex_lock(&pool->lock);
             atomic_fetch_add(&pool->sleepers, 1);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->wake, &pool->lock);
             atomic_fetch_sub(&pool->sleepers, 1);
             pthread_mutex_unlock(&pool->lock);
-            spins = 0;
+            budget = (spin_budget){0, 0, TK_WORKER_SPIN_NS};
         }
         seen = g;
         if (atomic_load(&pool->stop)) return NULL;
         pool->fn(pool->ctx, arg.index, pool->nthreads);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        // seq_cst, and caller_sleeps read after it: pairs with tk_pool_run's store then load.
+        if (atomic_fetch_sub(&pool->pending, 1) == 1 && atomic_load(&pool->caller_sleeps)) {
+            pthread_mutex_lock(&pool->lock);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
 }
 
@@ -64,6 +105,7 @@ tk_pool *tk_pool_create(int nthreads) {
     pool->nthreads = nthreads;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->done, NULL);
     pool->threads = calloc((size_t)nthreads, sizeof(pthread_t));
     for (int i = 1; i < nthreads; i++) {
         worker_arg *arg = malloc(sizeof(worker_arg));
@@ -83,6 +125,7 @@ void tk_pool_destroy(tk_pool *pool) {
     pthread_mutex_unlock(&pool->lock);
     for (int i = 1; i < pool->nthreads; i++) pthread_join(pool->threads[i - 1], NULL);
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->lock);
     free(pool->threads);
     free(pool);
@@ -102,5 +145,15 @@ void tk_pool_run(tk_pool *pool, tk_job_fn fn, void *ctx) {
         pthread_mutex_unlock(&pool->lock);
     }
     fn(ctx, 0, pool->nthreads);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) TK_PAUSE();
+    spin_budget budget = {0, 0, TK_CALLER_SPIN_NS};
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
+        if (keep_spinning(&budget)) continue;
+        // The last worker signals `done` when it sees caller_sleeps; storing it before reading
+        // `pending` (both seq_cst) means that worker either sees it or finished before the read.
+        pthread_mutex_lock(&pool->lock);
+        atomic_store(&pool->caller_sleeps, true);
+        while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->lock);
+        atomic_store(&pool->caller_sleeps, false);
+        pthread_mutex_unlock(&pool->lock);
+    }
 }
