@@ -6,9 +6,10 @@ import XCTest
 /// work, or a daemon training at nice 19 beside anything busier): a thread waiting for another
 /// must give the CPU up instead of spinning until the scheduler preempts it.
 final class ThreadPoolTests: XCTestCase {
-    /// Two pool threads confined to one CPU run 1,000 small jobs. Spinning waiters took a
-    /// scheduler time slice (milliseconds) per handoff, about 3 s in all on a 2-core host; a
-    /// waiter that yields after a short spin lets the other thread run at once.
+    /// Two pool threads confined to one CPU run 1,000 small jobs. Spinning waiters held the CPU
+    /// for milliseconds per handoff (8.0 s in all on a 2-core host); waiters that sleep after a
+    /// short spin let the other thread run at once (0.23 s). The bound leaves 10x for a busy
+    /// machine.
     func testTwoThreadsOnOneCPUHandOffWithoutWaitingForTimeSlices() throws {
         // glibc's sched_{get,set}affinity are GNU extensions Swift's Glibc module leaves out.
         typealias Affinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
@@ -41,6 +42,6 @@ final class ThreadPoolTests: XCTestCase {
         }
         let seconds = Date().timeIntervalSince(started)
         XCTAssertEqual(counts, [1000, 1000])
-        XCTAssertLessThan(seconds, 1.0, "1,000 handoffs on one CPU took \(seconds) s")
+        XCTAssertLessThan(seconds, 2.5, "1,000 handoffs on one CPU took \(seconds) s")
     }
 }
