@@ -92,7 +92,8 @@ struct DemoCommand: AsyncParsableCommand {
             (\(git.commits.filter { $0.author == plan.author }.count) commits)
             """
         )
-        let changes = try Self.changes(plan, repository: repo)
+        // The training items' prompts and the shown commits' generations, from one `CommitPrompt`.
+        let changes = try CommitChange.of(plan.shown + plan.history + plan.others, repository: repo)
         var prompts: [String: String] = [:]
         for c in plan.history + plan.others {
             prompts[c.hash] = CommitPrompt.text(
@@ -142,16 +143,6 @@ struct DemoCommand: AsyncParsableCommand {
                 id: "git:" + $0.hash, task: Self.task, input: prompts[$0.hash] ?? "", output: $0.subject,
                 source: "import")
         }
-    }
-
-    /// The change of each commit the demo uses: the training items' prompts and the shown
-    /// commits' generations are built from it by the same `CommitPrompt`.
-    static func changes(_ plan: DemoPlan, repository: String) throws -> [String: CommitChange] {
-        var changes: [String: CommitChange] = [:]
-        for c in plan.shown + plan.history + plan.others {
-            changes[c.hash] = try CommitChange.of(commit: c.hash, repository: repository)
-        }
-        return changes
     }
 
     /// The training sequences' longest length in tokens: room for a prompt of

@@ -30,6 +30,15 @@ struct CommitChange: Equatable, Sendable {
                 maxBytes: maxBytes))
     }
 
+    /// The change of each of `commits`, by hash: what the demo and `tailor git dataset` build
+    /// their prompts from.
+    /// - Throws: `CLIError` when git fails.
+    static func of(_ commits: [GitHistory.Commit], repository path: String) throws -> [String: CommitChange] {
+        var changes: [String: CommitChange] = [:]
+        for c in commits { changes[c.hash] = try of(commit: c.hash, repository: path) }
+        return changes
+    }
+
     /// The staged change of the repository at `path` (what `git commit` would record).
     static func staged(repository path: String) throws -> CommitChange {
         parse(

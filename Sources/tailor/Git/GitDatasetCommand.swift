@@ -64,13 +64,13 @@ struct GitDatasetCommand: ParsableCommand {
         guard !split.others.isEmpty else {
             throw CLIError("every commit of \(repo) is by a user: the task adapter has no other authors' commits")
         }
-        var prompts: [String: String] = [:]
-        for c in split.users.flatMap({ $0.queries + $0.profile }) + split.others {
-            let change = try CommitChange.of(commit: c.hash, repository: repo)
-            prompts[c.hash] = CommitPrompt.text(change, body: c.body)
-        }
+        let changes = try CommitChange.of(
+            split.users.flatMap { $0.queries + $0.profile } + split.others, repository: repo)
         func item(_ c: GitHistory.Commit, gold: Bool) -> [String: String] {
-            ["id": String(c.hash.prefix(12)), "input": prompts[c.hash]!, (gold ? "gold" : "output"): c.subject]
+            [
+                "id": String(c.hash.prefix(12)), "input": CommitPrompt.text(changes[c.hash]!, body: c.body),
+                (gold ? "gold" : "output"): c.subject,
+            ]
         }
         let usersJSON: [[String: Any]] = split.users.map { u in
             [
