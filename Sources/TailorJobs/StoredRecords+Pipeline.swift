@@ -12,5 +12,19 @@ extension HistoryItem {
 
 extension PreferencePair {
     /// The pair as the pipeline trains on it.
-    public var textPreference: TextPreference { TextPreference(prompt: prompt, chosen: chosen, rejected: rejected) }
+    public var textPreference: TextPreference { textPreference(reference: nil) }
+
+    /// The pair as the pipeline trains on it, with the reference scores kept for it.
+    public func textPreference(reference: PairReference?) -> TextPreference {
+        TextPreference(
+            prompt: prompt, chosen: chosen, rejected: rejected,
+            reference: reference.map { ReferenceScores(chosen: $0.chosen, rejected: $0.rejected) })
+    }
+}
+
+extension PairReference {
+    /// `scores`, kept under `basis`.
+    public init(basis: String, _ scores: ReferenceScores) {
+        self.init(basis: basis, chosen: scores.chosen, rejected: scores.rejected)
+    }
 }

@@ -90,10 +90,12 @@ struct EvalHarness {
     func dpoAdapter(_ user: EvalDataSet.User, task: LoRAAdapter, oppu: LoRAAdapter) throws -> LoRAAdapter {
         let path = dpoPath(user)
         if let a = try cachedAdapter(path) { return a }
-        let pairsPath = negativesPath(user)
+        let pairsPath = negativesPath(user), referencesPath = pairsPath + ".references.json"
         var pairs: [PreferencePair]
+        var references: [String: PairReference] = [:]
         if let data = FileManager.default.contents(atPath: pairsPath) {
             pairs = try PreferenceImport.parse(data, format: .jsonl, task: "eval").pairs
+            references = try FileManager.default.contents(atPath: referencesPath).map(Self.references) ?? [:]
         } else {
             var neg = NegativeConfiguration()
             neg.samples = command.samples
@@ -102,12 +104,16 @@ struct EvalHarness {
             let sampler = try pipeline.negatives(task: [AdapterUse(task)], user: oppu, configuration: neg)
             pairs = []
             for (i, h) in user.profile.enumerated() {
-                guard let worst = try sampler.negative(for: h.textExample, index: i) else { continue }
+                let draw = try sampler.draw(for: h.textExample, index: i)
+                guard let worst = draw.negative else { continue }
                 pairs.append(
                     PreferencePair(
                         id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
                         rejected: worst.text, source: .synthetic))
+                references["negative:\(h.id)"] = draw.pair?.reference.map { PairReference(basis: "", $0) }
             }
+            // The scores first: the pairs file's presence is what says the stage is cached.
+            try AtomicFile.write(try Self.encode(references), to: referencesPath, mode: 0o644)
             try AtomicFile.write(pairs.flatMap(PreferenceExport.line), to: pairsPath, mode: 0o644)
             log("\(user.name): \(pairs.count) negatives")
         }
@@ -116,10 +122,24 @@ struct EvalHarness {
         cfg.beta = command.beta
         cfg.learningRate = command.dpoLearningRate
         let lora = try pipeline.preference(
-            pairs.map(\.textPreference), continuing: oppu, configuration: cfg, frozen: [AdapterUse(task)],
-            hooks: progress("\(user.name) dpo"))
+            pairs.map { $0.textPreference(reference: references[$0.id]) }, continuing: oppu, configuration: cfg,
+            frozen: [AdapterUse(task)], hooks: progress("\(user.name) dpo"))
         try PEFTDirectory.save(lora.adapter(name: "dpo"), model: model, to: path)
         return try cachedAdapter(path)!
+    }
+
+    /// The negatives' reference scores as cached beside them: each pair id's chosen and
+    /// rejected Float bit patterns, so they read back exactly.
+    static func encode(_ references: [String: PairReference]) throws -> [UInt8] {
+        Array(try JSONEncoder().encode(references.mapValues { [$0.chosen.bitPattern, $0.rejected.bitPattern] }))
+    }
+
+    static func references(_ data: Data) throws -> [String: PairReference] {
+        try JSONDecoder().decode([String: [UInt32]].self, from: data).compactMapValues { bits in
+            bits.count == 2
+                ? PairReference(basis: "", chosen: Float(bitPattern: bits[0]), rejected: Float(bitPattern: bits[1]))
+                : nil
+        }
     }
 
     /// The user's queries under `method`, cached per (method, user) as JSONL: {"id", "text"},

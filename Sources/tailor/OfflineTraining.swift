@@ -74,6 +74,9 @@ struct OfflineTraining {
             task: self.task, user: files.fileUser)
         let history = Array(parsed.history.prefix(spec.maxItems > 0 ? spec.maxItems : .max))
         var pairs = parsed.pairs
+        // DPO's reference scores of the pairs this run's negatives stage draws (a pairs file
+        // read in carries none: DPO computes those).
+        var references: [String: PairReference] = [:]
         if files.printExamples {
             try Self.printExamples(kind: spec.kind, history: history, pairs: pairs, pipeline: pipeline)
             return
@@ -92,16 +95,18 @@ struct OfflineTraining {
                 pairs = []
                 var lines: [UInt8] = []
                 for (i, h) in history.enumerated() {
-                    let (prompt, samples) = try sampler.samples(for: h.textExample, index: i)
-                    let kept = NegativeSampler.choose(samples, real: h.output)
+                    let draw = try sampler.draw(for: h.textExample, index: i)
                     if files.candidates != nil {
-                        lines += try Self.candidatesLine(index: i, prompt: prompt, samples: samples, kept: kept)
+                        lines += try Self.candidatesLine(
+                            index: i, prompt: draw.prompt, samples: draw.candidates, kept: draw.negative)
                     }
-                    guard let worst = kept else { continue }
+                    guard let worst = draw.negative else { continue }
+                    let id = "negative:" + h.id
                     pairs.append(
                         PreferencePair(
-                            id: "negative:" + h.id, task: self.task, prompt: h.input, chosen: h.output,
-                            rejected: worst.text, source: .synthetic))
+                            id: id, task: self.task, prompt: h.input, chosen: h.output, rejected: worst.text,
+                            source: .synthetic))
+                    references[id] = draw.pair?.reference.map { PairReference(basis: "", $0) }
                     Console.error("negatives \(i + 1)/\(history.count)  reward \(worst.reward)")
                 }
                 let file = stages.count == 1 ? out : out + ".negatives.jsonl"
@@ -110,8 +115,8 @@ struct OfflineTraining {
             case .dpo, .cope:
                 guard let u = user else { throw ValidationError("dpo needs --user-adapter (or run cope)") }
                 let lora = try pipeline.preference(
-                    pairs.map(\.textPreference), continuing: u, configuration: spec.dpo, frozen: task,
-                    hooks: progress(.dpo))
+                    pairs.map { $0.textPreference(reference: references[$0.id]) }, continuing: u,
+                    configuration: spec.dpo, frozen: task, hooks: progress(.dpo))
                 try PEFTDirectory.save(lora.adapter(name: "dpo"), model: model, to: out)
             }
         }

@@ -105,6 +105,17 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(
             (again?["cope"] as? [String: Any])?["rougeL"] as? [Double],
             (results["cope"] as? [String: Any])?["rougeL"] as? [Double])
+        // DPO retrained from the cached negatives trains against the reference scores cached
+        // beside them (the negatives stage's), so it writes the same adapter again.
+        let weights = dpo + "/adapter_model.safetensors"
+        let trained = try Data(contentsOf: URL(fileURLWithPath: weights))
+        let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/out/users/Ann%20Lee")
+        XCTAssertTrue(
+            cached.contains { $0.hasPrefix("negatives-") && $0.hasSuffix(".jsonl.references.json") }, "\(cached)")
+        try FileManager.default.removeItem(atPath: dpo)
+        let retrained = try BuiltProducts.tailor(args)
+        XCTAssertEqual(retrained.status, 0, retrained.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: weights)), trained)
         // A decoding variant reuses the adapters and writes its own generations and results.
         let variant = try BuiltProducts.tailor(args + ["--repeat-penalty", "1.5", "--methods", "base,cope"])
         XCTAssertEqual(variant.status, 0, variant.stderr)

@@ -132,6 +132,14 @@ final class TrainingJob {
         return [AdapterUse(try cache.adapter(taskKey, version: nil, for: loaded))]
     }
 
+    /// What DPO's reference scores depend on: the model, the task adapter's current version
+    /// (π_base) and the sequence length (how prompts are cut). Scores the negatives stage kept
+    /// under another basis are not used; DPO computes those itself.
+    private func referenceBasis() -> String {
+        let task = (try? registry.entry(taskKey))?.currentRecord.map { "\($0.version)@\($0.createdUnixMS)/\($0.jobID)" }
+        return "model \(loaded.info.sha256) task \(task ?? "none") max_tokens \(spec.maxTokens)"
+    }
+
     /// The version of `key` this job's `stage` published, if it got that far (a job resumed
     /// after its stage published, but before its record said so, must not publish twice).
     private func published(_ stage: JobSpec.Kind, _ key: AdapterKey) -> UInt32? {
@@ -227,9 +235,10 @@ final class TrainingJob {
                     try store.pairs(user: record.user, owner: record.owner, task: record.task).filter {
                         ids.contains($0.id)
                     })
+                let references = try store.references(user: record.user, owner: record.owner, basis: referenceBasis())
                 return try pipeline.preference(
-                    pairs.map(\.textPreference), continuing: start, configuration: spec.dpo, frozen: try taskAdapter(),
-                    hooks: hooks)
+                    pairs.map { $0.textPreference(reference: references[$0.id]) }, continuing: start,
+                    configuration: spec.dpo, frozen: try taskAdapter(), hooks: hooks)
             }
         } catch TrainingError.emptyDataset {
             switch stage {
@@ -290,13 +299,14 @@ final class TrainingJob {
 
     /// For each of the user's history prompts, K samples from base + task adapter; the one the
     /// user's adapter likes least (lowest implicit reward) becomes a `synthetic` pair against the
-    /// user's real output. Items that already have their pair are skipped, so a resumed stage
-    /// continues where it stopped.
+    /// user's real output, kept with DPO's reference scores of it. Items that already have their
+    /// pair are skipped, so a resumed stage continues where it stopped.
     private func sampleNegatives() throws {
         let history = try userHistory(.negatives)
         guard !history.isEmpty else {
             throw RPCError(.failedPrecondition, "user '\(record.user)' has no history for task '\(record.task)'")
         }
+        let basis = referenceBasis()
         let stage = try pipeline.negatives(
             task: try taskAdapter(), user: try userAdapter(for: .negatives), configuration: spec.negatives,
             pausePoint: { [activity] in activity.waitUntilIdle(grace: 0) })
@@ -316,7 +326,8 @@ final class TrainingJob {
             if existing.contains(id) { continue }
             if isCancelled() { throw CancellationError() }
             activity.waitUntilIdle()
-            guard let worst = try stage.negative(for: item.textExample, index: i) else { continue }
+            let draw = try stage.draw(for: item.textExample, index: i)
+            guard let worst = draw.negative else { continue }
             record.loss = worst.reward
             try store.addPairs(
                 [
@@ -324,6 +335,7 @@ final class TrainingJob {
                         id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text,
                         source: .synthetic)
                 ],
+                references: draw.pair?.reference.map { [id: PairReference(basis: basis, $0)] } ?? [:],
                 user: record.user, owner: record.owner)
         }
     }

@@ -55,6 +55,13 @@ extension PreferenceStore {
     public func write(
         _ batch: PreferenceBatch, user: String, owner: UInt32, checked: Bool = false
     ) throws -> WriteCounts {
+        try write(batch, references: [:], user: user, owner: owner, checked: checked)
+    }
+
+    /// `write`, keeping with each new pair its entry of `references` (by pair id).
+    private func write(
+        _ batch: PreferenceBatch, references: [String: PairReference], user: String, owner: UInt32, checked: Bool
+    ) throws -> WriteCounts {
         try limits.validateUser(user)
         if !checked {
             for (i, item) in batch.history.enumerated() {
@@ -71,7 +78,9 @@ extension PreferenceStore {
             let uid = try userID(db, owner: owner, name: user, create: true)
             var writer = try BatchWriter(db: db, userID: uid)
             for item in batch.history { try writer.insert(item) }
-            for p in batch.pairs { try writer.insert(p) }
+            for p in batch.pairs {
+                if try writer.insert(p), let r = references[p.id] { try writer.insert(r, pair: p.id) }
+            }
             for e in batch.feedback { try writer.insert(e) }
             try db.execute(
                 sql: "UPDATE users SET items = items + ?, bytes = bytes + ? WHERE id = ?",
@@ -117,9 +126,14 @@ extension PreferenceStore {
     }
 
     /// Adds preference pairs for `user` in one transaction; returns how many were new.
+    /// - Parameter references: DPO's reference scores of pairs the negatives stage drew, by
+    ///   pair id, kept with the pair when it is new (a pair that already exists keeps its own).
     @discardableResult
-    public func addPairs(_ pairs: [PreferencePair], user: String, owner: UInt32) throws -> Int {
-        try write(PreferenceBatch(pairs: pairs), user: user, owner: owner).pairs
+    public func addPairs(
+        _ pairs: [PreferencePair], references: [String: PairReference] = [:], user: String, owner: UInt32
+    ) throws -> Int {
+        try write(PreferenceBatch(pairs: pairs), references: references, user: user, owner: owner, checked: false)
+            .pairs
     }
 
     /// Records an editor's verdict on a completion (see `write`); recording the same request
@@ -155,6 +169,7 @@ private struct BatchWriter {
     let now = PreferenceStore.now()
     let history: Statement
     let pairs: Statement
+    let references: Statement
     let feedback: Statement
     var counts = WriteCounts()
     /// Records of the batch that were new (derived rows are not records).
@@ -176,6 +191,11 @@ private struct BatchWriter {
             sql: """
                 INSERT OR IGNORE INTO pairs (user_id, id, task, prompt, chosen, rejected, source, created_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        references = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO pair_references (user_id, pair_id, basis, chosen, rejected)
+                VALUES (?, ?, ?, ?, ?)
                 """)
         feedback = try db.cachedStatement(
             sql: """
@@ -206,6 +226,11 @@ private struct BatchWriter {
         addedBytes += PreferenceStore.storedBytes(p)
         if !derived { counts.pairs += 1; recordsAdded += 1 }
         return true
+    }
+
+    /// Keeps `r` with pair `id` (derived data: no record, no quota).
+    func insert(_ r: PairReference, pair id: String) throws {
+        try references.execute(arguments: [userID, id, r.basis, Double(r.chosen), Double(r.rejected)])
     }
 
     /// Inserts an event and the training record it implies (only when the event is new, so a

@@ -185,6 +185,21 @@ public final class PreferenceStore: Sendable {
                         PRIMARY KEY (owner_uid, user, task));
                     """)
         }
+        // v6: DPO's reference scores the negatives stage computed for its pairs (derived data:
+        // not records, not counted by the quotas; gone with their pair).
+        m.registerMigration("v6") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE pair_references (
+                        user_id INTEGER NOT NULL,
+                        pair_id TEXT NOT NULL,
+                        basis TEXT NOT NULL,
+                        chosen REAL NOT NULL,
+                        rejected REAL NOT NULL,
+                        PRIMARY KEY (user_id, pair_id),
+                        FOREIGN KEY (user_id, pair_id) REFERENCES pairs(user_id, id) ON DELETE CASCADE);
+                    """)
+        }
         return m
     }
 

@@ -74,9 +74,11 @@ public final class NegativeSampler {
         self.user = user
         self.configuration = configuration
         let rows = 2 * configuration.samples
+        // Sequences 1 and 2 score a pair's two completions afterwards (`reference`).
         context = InferenceContext(
-            model: graph.model, maxSequences: rows, maxContext: graph.maxTokens,
-            maxBatchTokens: max(rows, 2 * min(256, graph.maxTokens)), maxLogitRows: rows, threads: graph.threads)
+            model: graph.model, maxSequences: max(rows, 3), maxContext: graph.maxTokens,
+            maxBatchTokens: max(rows, 2 * min(256, graph.maxTokens)),
+            maxLogitRows: max(rows, ReferenceScorer.chunk), threads: graph.threads)
     }
 
     /// One sample's row while it decodes.
@@ -179,13 +181,24 @@ public final class NegativeSampler {
         }
     }
 
-    /// The negative for one history item: its prompt (the end of it, leaving room for the
-    /// samples within `formatter.maxTokens`) sampled K times, and the lowest-reward sample that
-    /// differs from the user's real `output` (see `choose`).
-    public func negative(
-        input: String, output: String, index: Int, formatter: ExampleFormatter
-    ) throws -> ScoredCompletion? {
-        Self.choose(try samples(input: input, index: index, formatter: formatter).candidates, real: output)
+    /// DPO's reference scores of `pair` (Σ log π_base of each completion), read off the prompt
+    /// the last `candidates` call evaluated: rows 1 and 2 take that prompt's π_base prefix from
+    /// row 0 and are fed the two completions, so the prompt is not evaluated again. Nil when
+    /// either side's prompt is not `prompt` (DPO's examples cut a long prompt to fit their own
+    /// completion; it scores those itself).
+    public func reference(for pair: PreferenceExample, prompt: [Int32]) throws -> ReferenceScores? {
+        let sides = [pair.chosen, pair.rejected]
+        guard prompt.count >= 1,
+            sides.allSatisfy({ $0.targetStart == prompt.count && $0.tokens[..<$0.targetStart] == prompt[...] })
+        else { return nil }
+        for s in [1, 2] {
+            context.reset(sequence: s)
+            context.cache.copyPrefix(from: 0, to: s, length: prompt.count - 1)
+        }
+        let sums = try ReferenceScorer.completions(
+            sides, sequences: [1, 2], context: context, adapters: base, rows: ReferenceScorer.chunk
+        ) { graph.pausePoint?() }
+        return ReferenceScores(chosen: sums[0], rejected: sums[1])
     }
 
     /// The prompt history item `index` is sampled from (the end of its input, leaving room for

@@ -16,11 +16,15 @@ public struct TextPreference: Sendable, Equatable {
     public var prompt: String
     public var chosen: String
     public var rejected: String
+    /// The reference scores the negatives stage kept with the pair, if any (nil: DPO computes
+    /// them).
+    public var reference: ReferenceScores?
 
-    public init(prompt: String, chosen: String, rejected: String) {
+    public init(prompt: String, chosen: String, rejected: String, reference: ReferenceScores? = nil) {
         self.prompt = prompt
         self.chosen = chosen
         self.rejected = rejected
+        self.reference = reference
     }
 }
 
@@ -83,7 +87,7 @@ public struct PersonalizationPipeline: Sendable {
             guard let c = formatter.example(input: p.prompt, output: p.chosen),
                 let r = formatter.example(input: p.prompt, output: p.rejected)
             else { return nil }
-            return PreferenceExample(chosen: c, rejected: r)
+            return PreferenceExample(chosen: c, rejected: r, reference: p.reference)
         }
     }
 
@@ -131,21 +135,34 @@ public struct PersonalizationPipeline: Sendable {
         let sampler: NegativeSampler
         let formatter: ExampleFormatter
 
-        /// The negative of history item `index`: the lowest-reward sample that differs from
-        /// the real output, or nil (see `NegativeSampler.negative`).
-        public func negative(for item: TextExample, index: Int) throws -> ScoredCompletion? {
-            try sampler.negative(input: item.input, output: item.output, index: index, formatter: formatter)
+        /// What the stage drew for one history item.
+        public struct Draw {
+            /// The prompt sampled from, and all K scored samples, lowest reward first: for
+            /// diagnostics and for checking another implementation's scoring on the same samples.
+            public var prompt: [Int32]
+            public var candidates: [ScoredCompletion]
+            /// The negative: the lowest-reward sample that differs from the real output; nil
+            /// when every sample equals it (see `NegativeSampler.choose`).
+            public var negative: ScoredCompletion?
+            /// DPO's pair, the real output over the negative, with its reference scores when
+            /// DPO's prompt is the one sampled from (`NegativeSampler.reference`).
+            public var pair: TextPreference?
         }
 
-        /// History item `index`'s prompt tokens and all K scored samples, lowest reward first
-        /// (`negative` keeps the first that differs from the real output): for diagnostics and
-        /// for checking another implementation's scoring on the same samples.
-        public func samples(
-            for item: TextExample, index: Int
-        ) throws -> (
-            prompt: [Int32], candidates: [ScoredCompletion]
-        ) {
-            try sampler.samples(input: item.input, index: index, formatter: formatter)
+        /// History item `index`'s samples, its negative and its DPO pair.
+        public func draw(for item: TextExample, index: Int) throws -> Draw {
+            let (prompt, candidates) = try sampler.samples(input: item.input, index: index, formatter: formatter)
+            var draw = Draw(prompt: prompt, candidates: candidates)
+            guard let worst = NegativeSampler.choose(candidates, real: item.output) else { return draw }
+            draw.negative = worst
+            var pair = TextPreference(prompt: item.input, chosen: item.output, rejected: worst.text)
+            if let c = formatter.example(input: pair.prompt, output: pair.chosen),
+                let r = formatter.example(input: pair.prompt, output: pair.rejected)
+            {
+                pair.reference = try sampler.reference(for: PreferenceExample(chosen: c, rejected: r), prompt: prompt)
+            }
+            draw.pair = pair
+            return draw
         }
     }
 

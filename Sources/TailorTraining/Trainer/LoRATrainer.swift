@@ -291,8 +291,10 @@ public final class LoRATrainer {
     }
 
     /// Reference log-probabilities of pair `i`: the same weights with the trained adapter off,
-    /// scored by the inference engine with the pair's shared prompt evaluated once.
+    /// the pair's own `reference` when it has one, else scored by the inference engine with the
+    /// pair's shared prompt evaluated once.
     public func reference(_ i: Int, _ p: PreferenceExample) throws -> (Float, Float) {
+        if let r = p.reference { return (r.chosen, r.rejected) }
         if let r = referenceLogps[i] { return r }
         let scorer = referenceScorer ?? ReferenceScorer(graph: graph, adapters: frozen)
         referenceScorer = scorer

@@ -71,24 +71,31 @@ final class ReferenceScorer {
         }
     }
 
-    /// Σ log p of each example's completion after its prompt's prefix, example i in sequence
-    /// `i`: each call feeds every unfinished example's next tokens (the prompt's
-    /// last token and every completion token but the last, each logit row predicting the next
-    /// token), `chunk` logit rows in all.
-    private func completions(
-        _ examples: [TrainingExample], pause: () -> Void
+    private func completions(_ examples: [TrainingExample], pause: () -> Void) throws -> [Float] {
+        try Self.completions(
+            examples, sequences: Array(examples.indices), context: context, adapters: adapters, rows: Self.chunk,
+            pause: pause)
+    }
+
+    /// Σ log p of each example's completion after its prompt's prefix, example i in
+    /// `sequences[i]` of `context` (holding the prompt but its last token): each call feeds every
+    /// unfinished example's next tokens (the prompt's last token and every completion token but
+    /// the last, each logit row predicting the next token), `rows` logit rows in all.
+    static func completions(
+        _ examples: [TrainingExample], sequences: [Int], context: InferenceContext, adapters: [AdapterUse],
+        rows: Int, pause: () -> Void
     ) throws -> [Float] {
         let feeds = examples.map { Array($0.tokens[($0.targetStart - 1)..<($0.tokens.count - 1)]) }
         var totals = [Double](repeating: 0, count: examples.count)
         var done = [Int](repeating: 0, count: examples.count)
-        let share = Self.chunk / examples.count
+        let share = rows / examples.count
         while zip(done, feeds).contains(where: { $0 < $1.count }) {
             let parts = feeds.indices.map { i in done[i]..<min(feeds[i].count, done[i] + share) }
             pause()
             _ = try context.forward(
                 parts.indices.filter { !parts[$0].isEmpty }.map { i in
                     BatchItem(
-                        sequence: i, tokens: Array(feeds[i][parts[i]]), allLogits: true,
+                        sequence: sequences[i], tokens: Array(feeds[i][parts[i]]), allLogits: true,
                         adapters: adapters)
                 })
             var row = 0

@@ -22,9 +22,32 @@ public struct TrainingExample: Sendable, Equatable {
 public struct PreferenceExample: Sendable, Equatable {
     public var chosen: TrainingExample
     public var rejected: TrainingExample
+    /// DPO's reference scores of these sequences, when the negatives stage already has them;
+    /// nil: DPO computes them.
+    public var reference: ReferenceScores?
 
     /// A pair.
-    public init(chosen: TrainingExample, rejected: TrainingExample) {
+    public init(chosen: TrainingExample, rejected: TrainingExample, reference: ReferenceScores? = nil) {
+        self.chosen = chosen
+        self.rejected = rejected
+        self.reference = reference
+    }
+}
+
+/// A DPO pair's reference scores: Σ log π_base of the chosen and of the rejected completion
+/// after the prompt, π_base being the frozen model DPO measures the policy against (base and
+/// task adapter).
+///
+/// The negatives stage has the prompt evaluated under π_base already and scores both
+/// completions for a few rows more; DPO would otherwise evaluate the prompt again, a third of
+/// its time. The values are a different computation's than DPO's own (the sampler's products,
+/// not the training graph's), equal within rounding; a pair keeps them with it, so a resumed or
+/// separate DPO stage reads the same numbers and trains to the same adapter.
+public struct ReferenceScores: Sendable, Equatable, Codable {
+    public var chosen: Float
+    public var rejected: Float
+
+    public init(chosen: Float, rejected: Float) {
         self.chosen = chosen
         self.rejected = rejected
     }

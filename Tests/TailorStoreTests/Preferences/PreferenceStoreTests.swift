@@ -149,7 +149,7 @@ final class PreferenceStoreTests: XCTestCase {
 
     func testCountsPagesUnknownTasksAndByteQuota() throws {
         let s = try store()
-        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3", "v4", "v5"])
+        XCTAssertEqual(try s.appliedMigrations(), ["v1", "v2", "v3", "v4", "v5", "v6"])
         try s.addHistory(
             items(5, task: "email") + [HistoryItem(id: "x1", task: "code", input: "i", output: "o")], user: "alice",
             owner: 1)

@@ -112,4 +112,44 @@ final class NegativeSamplerTests: XCTestCase {
         }
         XCTAssertEqual(batched, single)
     }
+
+    /// DPO's reference scores read off the sampling's prompt equal the ones DPO computes itself
+    /// (`ReferenceScorer`, a separate evaluation of the prompt), for a chosen completion the
+    /// sampler never fed and a rejected one re-tokenized from its text.
+    func testReferenceFromTheSampledPromptEqualsDPOsOwn() throws {
+        let f = try Setup(maxNewTokens: 6, samples: 2)
+        let formatter = ExampleFormatter(tokenizer: f.model.tokenizer, maxTokens: f.graph.maxTokens)
+        let scorer = ReferenceScorer(graph: f.graph, adapters: [f.task])
+        var compared = 0
+        for index in 0..<3 {
+            let (prompt, candidates) = try f.sampler.samples(input: "the theme", index: index, formatter: formatter)
+            XCTAssertEqual(prompt, f.prompt)
+            for rejected in candidates.map(\.text) {
+                let pair = PreferenceExample(
+                    chosen: try XCTUnwrap(formatter.example(input: "the theme", output: "the them he")),
+                    rejected: try XCTUnwrap(formatter.example(input: "the theme", output: rejected)))
+                let r = try XCTUnwrap(try f.sampler.reference(for: pair, prompt: prompt))
+                let own = try scorer.score(pair) {}
+                XCTAssertEqual(r.chosen, own.chosen, accuracy: 1e-4 * max(1, abs(own.chosen)), "\(index) \(rejected)")
+                XCTAssertEqual(r.rejected, own.rejected, accuracy: 1e-4 * max(1, abs(own.rejected)), rejected)
+                XCTAssertLessThan(r.chosen, 0)
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 2)
+    }
+
+    /// A pair whose prompt is not the one sampled from (DPO cuts a long prompt to fit its own
+    /// completion, the sampler to leave room for its samples) gets no scores from the sampler.
+    func testNoReferenceForAPromptCutDifferently() throws {
+        let f = try Setup(maxNewTokens: 6, samples: 2)
+        let formatter = ExampleFormatter(tokenizer: f.model.tokenizer, maxTokens: f.graph.maxTokens)
+        let long = Array(repeating: "the theme", count: 12).joined(separator: " ")
+        let (prompt, candidates) = try f.sampler.samples(input: long, index: 0, formatter: formatter)
+        XCTAssertLessThan(prompt.count, formatter.prompt(long).count, "the sampler cut the prompt")
+        let pair = PreferenceExample(
+            chosen: try XCTUnwrap(formatter.example(input: long, output: "he")),
+            rejected: try XCTUnwrap(formatter.example(input: long, output: try XCTUnwrap(candidates.first).text)))
+        XCTAssertNil(try f.sampler.reference(for: pair, prompt: prompt))
+    }
 }

@@ -87,9 +87,12 @@ final class PersonalizationPipelineTests: XCTestCase {
         let stage = try pipeline.negatives(task: [], user: user, configuration: neg)
         var pairs: [TextPreference] = []
         for (i, item) in items.enumerated() {
-            guard let worst = try stage.negative(for: item, index: i) else { continue }
+            let draw = try stage.draw(for: item, index: i)
+            guard let worst = draw.negative, let pair = draw.pair else { continue }
             XCTAssertNotEqual(worst.text.trimmingCharacters(in: .whitespaces), item.output)
-            pairs.append(TextPreference(prompt: item.input, chosen: item.output, rejected: worst.text))
+            XCTAssertEqual(pair.rejected, worst.text)
+            XCTAssertNotNil(pair.reference, "a short prompt is DPO's prompt too")
+            pairs.append(pair)
         }
         XCTAssertFalse(pairs.isEmpty)
         var dpo = TrainingConfiguration.dpo

@@ -80,6 +80,38 @@ final class LoRATrainerTests: ExactPathTestCase {
         }
     }
 
+    /// A pair that brings its reference scores (the negatives stage's) is trained against
+    /// those, not against a new evaluation: the DPO loss of the first step is the formula's
+    /// with the given scores.
+    func testAPairsOwnReferenceScoresAreTheOnesUsed() throws {
+        let model = try TrainingFixtures.model("llama")
+        let task = AdapterUse(try TrainingFixtures.adapter("llama", "task", model: model))
+        let adapter = try TrainingFixtures.adapter("llama", "user", model: model)
+        let f = ExampleFormatter(tokenizer: model.tokenizer, maxTokens: 40)
+        var pair = PreferenceExample(
+            chosen: f.example(input: "the theme", output: "the the")!,
+            rejected: f.example(input: "the theme", output: "he")!)
+        func firstLoss(_ p: PreferenceExample) throws -> (loss: Float, reference: (Float, Float)) {
+            let graph = TrainingGraph(model: model, maxTokens: 40, maxRank: 4, threads: 1)
+            var c = TrainingConfiguration.dpo
+            c.batchSize = 1
+            c.beta = 0.5
+            let trainer = try LoRATrainer(
+                graph: graph, trainable: try TrainableLoRA(continuing: adapter, config: model.config), frozen: [task],
+                objective: .dpo([p]), configuration: c)
+            let reference = try trainer.reference(0, p)
+            return (try trainer.runStep().loss, reference)
+        }
+        let computed = try firstLoss(pair)
+        pair.reference = ReferenceScores(chosen: computed.reference.0 - 3, rejected: computed.reference.1 + 1)
+        let given = try firstLoss(pair)
+        XCTAssertEqual(given.reference.0, computed.reference.0 - 3)
+        XCTAssertEqual(given.reference.1, computed.reference.1 + 1)
+        // Δ grows by 3 + 1 = 4 nats: L = softplus(−βΔ) at β = 0.5.
+        let delta = -2 * log(exp(computed.loss) - 1)
+        XCTAssertEqual(given.loss, log1p(exp(-0.5 * (delta + 4))), accuracy: 1e-4)
+    }
+
     /// AdamW with the linear warmup/decay schedule against torch.optim.AdamW and transformers'
     /// get_linear_schedule_with_warmup.
     func testAdamWAndScheduleMatchTorch() throws {
