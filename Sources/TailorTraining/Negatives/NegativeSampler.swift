@@ -42,6 +42,12 @@ public struct ScoredCompletion: Sendable, Equatable {
     public var text: String
     /// Σ (or mean) of log π_user(y_t) − α·log π_base(y_t).
     public var reward: Float
+    /// Σ log π_base(y_t) over `tokens` (a sum, whatever the reward's normalization): DPO's
+    /// reference score of the sample when DPO's tokens are these.
+    public var baseLogProbability: Float = 0
+    /// The context sequence it was sampled in (its π_base row), which holds the prompt and
+    /// every token but the last until the next `candidates` call.
+    var sequence = 0
 }
 
 /// CoPe's synthetic negatives: for a prompt, sample K completions from π_base (base + task
@@ -129,14 +135,15 @@ public final class NegativeSampler {
             for (n, i) in fed.enumerated() { baseRow[i] = n; userRow[i] = fed.count + n }
         }
         var out: [ScoredCompletion] = []
-        for row in rows {
+        for (i, row) in rows.enumerated() {
             let tokens = row.state.generated + (row.endToken.map { [$0] } ?? [])
             guard !tokens.isEmpty, !row.state.text.isEmpty else { continue }
             let r = row.logpUser - Double(c.alpha) * row.logpBase
             out.append(
                 ScoredCompletion(
                     tokens: tokens, text: row.state.text,
-                    reward: Float(c.lengthNormalized ? r / Double(tokens.count) : r)))
+                    reward: Float(c.lengthNormalized ? r / Double(tokens.count) : r),
+                    baseLogProbability: Float(row.logpBase), sequence: i))
         }
         return out.sorted { $0.reward < $1.reward }
     }
@@ -182,23 +189,45 @@ public final class NegativeSampler {
     }
 
     /// DPO's reference scores of `pair` (Σ log π_base of each completion), read off the prompt
-    /// the last `candidates` call evaluated: rows 1 and 2 take that prompt's π_base prefix from
-    /// row 0 and are fed the two completions, so the prompt is not evaluated again. Nil when
-    /// either side's prompt is not `prompt` (DPO's examples cut a long prompt to fit their own
-    /// completion; it scores those itself).
-    public func reference(for pair: PreferenceExample, prompt: [Int32]) throws -> ReferenceScores? {
+    /// the last `candidates` call evaluated, which is not evaluated again. The rejected side's
+    /// is `sample`'s own sum when DPO's tokens are the sampled ones, plus one row for the EOS
+    /// DPO appends to a sample that stopped at its length (its sequence still holds it);
+    /// otherwise, and for the chosen side, rows take the prompt's π_base prefix from row 0 and
+    /// are fed the completion. Nil when either side's prompt is not `prompt` (DPO's examples
+    /// cut a long prompt to fit their own completion; it scores those itself).
+    public func reference(
+        for pair: PreferenceExample, prompt: [Int32], sample: ScoredCompletion? = nil
+    ) throws -> ReferenceScores? {
         let sides = [pair.chosen, pair.rejected]
         guard prompt.count >= 1,
             sides.allSatisfy({ $0.targetStart == prompt.count && $0.tokens[..<$0.targetStart] == prompt[...] })
         else { return nil }
-        for s in [1, 2] {
+        let rejected = try sample.flatMap { try sampledScore(pair.rejected, prompt: prompt, sample: $0) }
+        let fed = rejected == nil ? sides : [pair.chosen]
+        // Fresh rows for the fed completions: neither row 0 (their prefix) nor the sample's.
+        let sequences = Array((1..<context.maxSequences).filter { $0 != sample?.sequence }.prefix(fed.count))
+        for s in sequences {
             context.reset(sequence: s)
             context.cache.copyPrefix(from: 0, to: s, length: prompt.count - 1)
         }
         let sums = try ReferenceScorer.completions(
-            sides, sequences: [1, 2], context: context, adapters: base, rows: ReferenceScorer.chunk
+            fed, sequences: sequences, context: context, adapters: base, rows: ReferenceScorer.chunk
         ) { graph.pausePoint?() }
-        return ReferenceScores(chosen: sums[0], rejected: sums[1])
+        return ReferenceScores(chosen: sums[0], rejected: rejected ?? sums[1])
+    }
+
+    /// Σ log π_base of `e`'s completion from `sample`'s sampling, when the completion is the
+    /// sampled tokens, or those and an EOS the sampling never reached; else nil.
+    private func sampledScore(_ e: TrainingExample, prompt: [Int32], sample: ScoredCompletion) throws -> Float? {
+        let completion = e.tokens[e.targetStart...]
+        if completion.elementsEqual(sample.tokens) { return sample.baseLogProbability }
+        guard let eos = graph.model.tokenizer.eosID, let last = sample.tokens.last, last != eos,
+            completion.elementsEqual(sample.tokens + [eos]),
+            context.cache.lengths[sample.sequence] == prompt.count + sample.tokens.count - 1
+        else { return nil }
+        graph.pausePoint?()
+        try context.forward([BatchItem(sequence: sample.sequence, tokens: [last], adapters: base)])
+        return sample.baseLogProbability + VectorOps.logSoftmax(context.logits(row: 0), at: Int(eos))
     }
 
     /// The prompt history item `index` is sampled from (the end of its input, leaving room for

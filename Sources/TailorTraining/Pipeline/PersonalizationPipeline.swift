@@ -159,7 +159,8 @@ public struct PersonalizationPipeline: Sendable {
             if let c = formatter.example(input: pair.prompt, output: pair.chosen),
                 let r = formatter.example(input: pair.prompt, output: pair.rejected)
             {
-                pair.reference = try sampler.reference(for: PreferenceExample(chosen: c, rejected: r), prompt: prompt)
+                pair.reference = try sampler.reference(
+                    for: PreferenceExample(chosen: c, rejected: r), prompt: prompt, sample: worst)
             }
             draw.pair = pair
             return draw

@@ -114,29 +114,62 @@ final class NegativeSamplerTests: XCTestCase {
     }
 
     /// DPO's reference scores read off the sampling's prompt equal the ones DPO computes itself
-    /// (`ReferenceScorer`, a separate evaluation of the prompt), for a chosen completion the
-    /// sampler never fed and a rejected one re-tokenized from its text.
+    /// (`ReferenceScorer`, a separate evaluation of the prompt): for a chosen completion the
+    /// sampler never fed, a rejected one re-tokenized from its text, one whose tokens are the
+    /// sample's (its score is then the one its sampling summed) and one that adds the EOS the
+    /// sampling stopped short of.
     func testReferenceFromTheSampledPromptEqualsDPOsOwn() throws {
         let f = try Setup(maxNewTokens: 6, samples: 2)
         let formatter = ExampleFormatter(tokenizer: f.model.tokenizer, maxTokens: f.graph.maxTokens)
         let scorer = ReferenceScorer(graph: f.graph, adapters: [f.task])
-        var compared = 0
+        let chosen = try XCTUnwrap(formatter.example(input: "the theme", output: "the them he"))
+        let eos = try XCTUnwrap(f.model.tokenizer.eosID)
+        var compared = 0, withEOS = 0
         for index in 0..<3 {
-            let (prompt, candidates) = try f.sampler.samples(input: "the theme", index: index, formatter: formatter)
-            XCTAssertEqual(prompt, f.prompt)
-            for rejected in candidates.map(\.text) {
-                let pair = PreferenceExample(
-                    chosen: try XCTUnwrap(formatter.example(input: "the theme", output: "the them he")),
-                    rejected: try XCTUnwrap(formatter.example(input: "the theme", output: rejected)))
-                let r = try XCTUnwrap(try f.sampler.reference(for: pair, prompt: prompt))
-                let own = try scorer.score(pair) {}
-                XCTAssertEqual(r.chosen, own.chosen, accuracy: 1e-4 * max(1, abs(own.chosen)), "\(index) \(rejected)")
-                XCTAssertEqual(r.rejected, own.rejected, accuracy: 1e-4 * max(1, abs(own.rejected)), rejected)
-                XCTAssertLessThan(r.chosen, 0)
+            for k in 0..<2 {
+                // Each check after its own sampling: a check may use the rows the samples left.
+                func sampled() throws -> (prompt: [Int32], sample: ScoredCompletion)? {
+                    let (prompt, candidates) = try f.sampler.samples(
+                        input: "the theme", index: index, formatter: formatter)
+                    XCTAssertEqual(prompt, f.prompt)
+                    return k < candidates.count ? (prompt, candidates[k]) : nil
+                }
+                guard let (prompt, sample) = try sampled() else { continue }
+                let rejected = { (tokens: [Int32]) in
+                    TrainingExample(tokens: prompt + tokens, targetStart: prompt.count)
+                }
+                var checks: [(PreferenceExample, ScoredCompletion?)] = [
+                    (
+                        PreferenceExample(
+                            chosen: chosen,
+                            rejected: try XCTUnwrap(formatter.example(input: "the theme", output: sample.text))), nil
+                    ),
+                    (PreferenceExample(chosen: chosen, rejected: rejected(sample.tokens)), sample),
+                ]
+                if sample.tokens.last != eos {
+                    checks.append(
+                        (PreferenceExample(chosen: chosen, rejected: rejected(sample.tokens + [eos])), sample))
+                    withEOS += 1
+                }
+                for (pair, given) in checks {
+                    let label = "\(index) \(sample.tokens) \(pair.rejected.tokens) \(given == nil)"
+                    let fresh = try XCTUnwrap(try sampled()).sample
+                    XCTAssertEqual(fresh, sample)
+                    let r = try XCTUnwrap(
+                        try f.sampler.reference(for: pair, prompt: prompt, sample: given == nil ? nil : fresh))
+                    let own = try scorer.score(pair) {}
+                    XCTAssertEqual(r.chosen, own.chosen, accuracy: 1e-4 * max(1, abs(own.chosen)), label)
+                    XCTAssertEqual(r.rejected, own.rejected, accuracy: 1e-4 * max(1, abs(own.rejected)), label)
+                    XCTAssertLessThan(r.chosen, 0)
+                    if pair.rejected.tokens.count == prompt.count + sample.tokens.count {
+                        XCTAssertEqual(r.rejected, sample.baseLogProbability, "taken from the sampling")
+                    }
+                }
                 compared += 1
             }
         }
         XCTAssertGreaterThan(compared, 2)
+        XCTAssertGreaterThan(withEOS, 0)
     }
 
     /// A pair whose prompt is not the one sampled from (DPO cuts a long prompt to fit its own
