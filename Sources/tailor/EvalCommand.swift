@@ -48,6 +48,17 @@ struct EvalCommand: ParsableCommand {
             """
     )
     var repeatPenalty: Float = 1
+    @Option(
+        name: .customLong("dry-multiplier"),
+        help:
+            """
+            DRY's multiplier for every method's decoding (0: off, the reference code's setting), over the window \
+            and breakers `tailor git suggest` and the demo decode with.
+            """
+    )
+    var dryMultiplier: Float = 0
+    @Option(name: .customLong("dry-allowed-length"), help: "DRY's longest repeat left unpenalized.")
+    var dryAllowedLength: Int = 2
     @Option(help: "DPO's β.") var beta: Float = 0.01
     @Option(name: .customLong("oppu-lr"), help: "OPPU's learning rate (reference: 1e-4).") var oppuLearningRate: Float =
         1e-4
@@ -86,15 +97,31 @@ struct EvalCommand: ParsableCommand {
         guard repeatPenalty > 0, repeatPenalty.isFinite else {
             throw ValidationError("--repeat-penalty must be a positive number, not \(repeatPenalty)")
         }
+        guard dryMultiplier >= 0, dryMultiplier.isFinite, (1...64).contains(dryAllowedLength) else {
+            throw ValidationError("--dry-multiplier must be ≥ 0 and --dry-allowed-length 1...64")
+        }
         guard negativeTemperature > 0, negativeTemperature.isFinite else {
             throw ValidationError("--negative-temperature must be a positive number, not \(negativeTemperature)")
         }
         if tuneGrid != nil && !tune { throw ValidationError("--tune-grid needs --tune") }
     }
 
-    /// Names the results of a decoding variant (`-rp1.3`), so one out dir can hold them beside
-    /// the default's.
-    var variantSuffix: String { repeatPenalty == 1 ? "" : "-rp\(repeatPenalty)" }
+    /// Names the results of a decoding variant (`-rp1.3`, `-dry0.8l2`), so one out dir can hold
+    /// them beside the default's.
+    var variantSuffix: String { decodingVariant.isEmpty ? "" : "-" + decodingVariant }
+
+    /// The decoding settings every method shares, as they name files (empty: the defaults).
+    var decodingVariant: String {
+        (repeatPenalty == 1 ? "" : "rp\(repeatPenalty)")
+            + (dryMultiplier == 0 ? "" : "dry\(dryMultiplier)l\(dryAllowedLength)")
+    }
+
+    /// DRY as `tailor git suggest` decodes with it, at this run's multiplier and length.
+    var dry: DRYParameters {
+        DRYParameters(
+            multiplier: dryMultiplier, allowedLength: dryAllowedLength, window: Int(GitSuggestion.dryWindow),
+            breakers: GitSuggestion.dryBreakers)
+    }
 
     /// The items the task adapter trains on: the other users', or the first --tam-items of them.
     func taskItems(_ set: EvalDataSet) -> [HistoryItem] {

@@ -161,9 +161,9 @@ struct EvalHarness {
         // newline small models often emit first, scoring an empty answer.
         let options = GenerationOptions(maxTokens: command.maxNewTokens)
         let t = AdapterUse(task)
-        let greedy = SamplingParameters(repetitionPenalty: command.repeatPenalty)
+        let greedy = SamplingParameters(repetitionPenalty: command.repeatPenalty, dry: command.dry)
         let contrast = ContrastiveParameters(
-            alpha: command.alpha, tau: command.tau, repetitionPenalty: command.repeatPenalty)
+            alpha: command.alpha, tau: command.tau, repetitionPenalty: command.repeatPenalty, dry: command.dry)
         if user.queries.contains(where: { done[$0.id] == nil }) {
             try FileManager.default.createDirectory(atPath: dir(user), withIntermediateDirectories: true)
         }

@@ -85,23 +85,25 @@ struct EvalSettingKeys {
     let negatives: String
     let dpo: String
     let decoding: String
+    /// The decoding settings every method shares (`EvalCommand.decodingVariant`).
+    let variant: String
 
     init(_ c: EvalCommand) {
         tam = "tam\(c.tamEpochs)"
         oppu = tam + "-lr\(c.oppuLearningRate)x\(c.oppuEpochs)"
         negatives = oppu + "-k\(c.samples)t\(c.negativeTemperature)"
         dpo = negatives + "-b\(c.beta)lr\(c.dpoLearningRate)x\(c.dpoEpochs)"
-        decoding = "a\(c.alpha)t\(c.tau)" + (c.repeatPenalty == 1 ? "" : "rp\(c.repeatPenalty)")
+        variant = c.decodingVariant
+        decoding = "a\(c.alpha)t\(c.tau)" + variant
     }
 
     /// What a method's generations depend on.
     func generations(_ method: String) -> String {
-        let rp = decoding.range(of: "rp").map { String(decoding[$0.lowerBound...]) } ?? ""
         switch method {
-        case "base": return "plain" + rp
-        case "tam": return tam + rp
-        case "oppu": return oppu + rp
-        case "dpo-only": return dpo + rp
+        case "base": return "plain" + variant
+        case "tam": return tam + variant
+        case "oppu": return oppu + variant
+        case "dpo-only": return dpo + variant
         case "cd-only": return oppu + "-" + decoding
         default: return dpo + "-" + decoding
         }

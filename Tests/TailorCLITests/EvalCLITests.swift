@@ -134,6 +134,15 @@ final class EvalCLITests: XCTestCase {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/results.json")))
             as? [String: Any]
         XCTAssertNotNil(unchanged?["dpo-only"], "the default run's results stay")
+        // DRY as the commit tool decodes with it: another decoding variant of its own.
+        let dry = try BuiltProducts.tailor(args + ["--dry-multiplier", "0.8", "--methods", "oppu"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertFalse(dry.stderr.contains("step"), dry.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/results-dry0.8l2.json"))
+        XCTAssertTrue(try EvalLine.file(dir + "/out/users/Bo", "generations-oppu-").hasSuffix("dry0.8l2.jsonl"))
+        let badDRY = try BuiltProducts.tailor(args + ["--dry-allowed-length", "0"])
+        XCTAssertNotEqual(badDRY.status, 0)
+        XCTAssertTrue(badDRY.stderr.contains("--dry-allowed-length"), badDRY.stderr)
         // Other DPO settings train their own adapter in the same out dir, on the shared OPPU
         // adapter: nothing cached under the first run's rate is read as this one's.
         let rate = try BuiltProducts.tailor(args + ["--dpo-lr", "1e-3", "--methods", "cope"])
