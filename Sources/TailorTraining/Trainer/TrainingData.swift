@@ -38,9 +38,9 @@ public struct PreferenceExample: Sendable, Equatable {
 /// after the prompt, π_base being the frozen model DPO measures the policy against (base and
 /// task adapter).
 ///
-/// The negatives stage has the prompt evaluated under π_base already and scores both
-/// completions for a few rows more; DPO would otherwise evaluate the prompt again, a third of
-/// its time. The values are a different computation's than DPO's own (the sampler's products,
+/// The negatives stage has the prompt evaluated under π_base already, and the rejected
+/// completion's score summed while sampling it; the chosen one costs it a few rows more. DPO
+/// would otherwise evaluate the prompt again, a third of its time. The values are a different computation's than DPO's own (the sampler's products,
 /// not the training graph's), equal within rounding; a pair keeps them with it, so a resumed or
 /// separate DPO stage reads the same numbers and trains to the same adapter.
 public struct ReferenceScores: Sendable, Equatable, Codable {
