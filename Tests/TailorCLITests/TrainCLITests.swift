@@ -187,6 +187,46 @@ final class TrainCLITests: DaemonTestCase {
         XCTAssertEqual(a, b, "the job's DPO adapter differs from the offline run's")
     }
 
+    /// The reference scores the negatives stage keeps with its pairs hold only for the π_base
+    /// they were computed under: once a task adapter is trained, a DPO job over those pairs
+    /// computes its own, and so writes the adapter an offline DPO run, which has no stored
+    /// scores, writes from the same pairs and adapters.
+    func testDPOAfterANewTaskAdapterComputesItsOwnReferences() throws {
+        let data = try history(6)
+        let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4"]
+        let socket = dir + "/t.sock", config = dir + "/tailord.conf"
+        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(
+            to: URL(fileURLWithPath: config))
+        try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", config], socket: socket)
+        func tailor(_ args: [String]) throws {
+            let r = try BuiltProducts.tailor(args)
+            XCTAssertEqual(r.status, 0, "\(args.prefix(2)): \(r.stderr)")
+        }
+        let online = ["--socket", socket, "--task", "t"]
+        // alice's synthetic pairs and their scores, under no task adapter; then a task adapter
+        // (from alice's items, bob being the user it leaves out) changes π_base.
+        try tailor(["train", "cope", "--user", "alice", "--data", data] + online + small)
+        try tailor(["train", "tam", "--user", "bob", "--data", data] + online + small)
+        try tailor(["adapters", "export", "--socket", socket, "--task", "t", dir + "/task"])
+        try tailor(["adapters", "export", "--user", "alice", "--socket", socket, "--task", "t", dir + "/start"])
+        try tailor([
+            "data", "export", "--user", "alice", "--socket", socket, "--task", "t", "--output", dir + "/a.jsonl",
+        ])
+        XCTAssertTrue(try String(contentsOfFile: dir + "/a.jsonl", encoding: .utf8).contains("\"rejected\""))
+        try tailor(["train", "dpo", "--user", "alice"] + online + small)
+        try tailor(["adapters", "export", "--user", "alice", "--socket", socket, "--task", "t", dir + "/job"])
+        try tailor(
+            [
+                "train", "dpo", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data",
+                dir + "/a.jsonl", "--task-adapter", dir + "/task", "--user-adapter", dir + "/start", "--out",
+                dir + "/offline", "-t", "1",
+            ] + small)
+        let weights = "/adapter_model.safetensors"
+        let job = try Data(contentsOf: URL(fileURLWithPath: dir + "/job" + weights))
+        XCTAssertNotEqual(job, try Data(contentsOf: URL(fileURLWithPath: dir + "/start" + weights)), "DPO trained")
+        XCTAssertEqual(job, try Data(contentsOf: URL(fileURLWithPath: dir + "/offline" + weights)))
+    }
+
     /// SIGKILL during a job: after a restart the job resumes from its last checkpoint (it does not
     /// start over) and publishes its adapter.
     func testAJobResumesFromItsCheckpointAfterSIGKILL() throws {
