@@ -22,6 +22,20 @@ extension PreferencePair {
     }
 }
 
+extension PersonalizationPipeline.NegativeStage.Draw {
+    /// The drawn pair as a store keeps it: `synthetic`, named `id`, with its reference scores
+    /// (if any) kept under `basis`; nil when every sample equalled the real output. What the
+    /// daemon's negatives stage, the offline run and `tailor eval` record alike.
+    public func stored(id: String, task: String, basis: String) -> (pair: PreferencePair, reference: PairReference?)? {
+        guard let p = pair else { return nil }
+        return (
+            PreferencePair(
+                id: id, task: task, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, source: .synthetic),
+            p.reference.map { PairReference(basis: basis, $0) }
+        )
+    }
+}
+
 extension PairReference {
     /// `scores`, kept under `basis`.
     public init(basis: String, _ scores: ReferenceScores) {

@@ -105,12 +105,9 @@ struct EvalHarness {
             pairs = []
             for (i, h) in user.profile.enumerated() {
                 let draw = try sampler.draw(for: h.textExample, index: i)
-                guard let worst = draw.negative else { continue }
-                pairs.append(
-                    PreferencePair(
-                        id: "negative:\(h.id)", task: "eval", prompt: h.input, chosen: h.output,
-                        rejected: worst.text, source: .synthetic))
-                references["negative:\(h.id)"] = draw.pair?.reference.map { PairReference(basis: "", $0) }
+                guard let drawn = draw.stored(id: "negative:\(h.id)", task: "eval", basis: "") else { continue }
+                pairs.append(drawn.pair)
+                references[drawn.pair.id] = drawn.reference
             }
             // The scores first: the pairs file's presence is what says the stage is cached.
             try AtomicFile.write(try Self.encode(references), to: referencesPath, mode: 0o644)

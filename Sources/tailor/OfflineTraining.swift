@@ -100,13 +100,11 @@ struct OfflineTraining {
                         lines += try Self.candidatesLine(
                             index: i, prompt: draw.prompt, samples: draw.candidates, kept: draw.negative)
                     }
-                    guard let worst = draw.negative else { continue }
-                    let id = "negative:" + h.id
-                    pairs.append(
-                        PreferencePair(
-                            id: id, task: self.task, prompt: h.input, chosen: h.output, rejected: worst.text,
-                            source: .synthetic))
-                    references[id] = draw.pair?.reference.map { PairReference(basis: "", $0) }
+                    guard let worst = draw.negative,
+                        let drawn = draw.stored(id: "negative:" + h.id, task: self.task, basis: "")
+                    else { continue }
+                    pairs.append(drawn.pair)
+                    references[drawn.pair.id] = drawn.reference
                     Console.error("negatives \(i + 1)/\(history.count)  reward \(worst.reward)")
                 }
                 let file = stages.count == 1 ? out : out + ".negatives.jsonl"

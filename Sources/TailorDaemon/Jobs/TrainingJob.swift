@@ -327,16 +327,13 @@ final class TrainingJob {
             if isCancelled() { throw CancellationError() }
             activity.waitUntilIdle()
             let draw = try stage.draw(for: item.textExample, index: i)
-            guard let worst = draw.negative else { continue }
+            guard let worst = draw.negative, let drawn = draw.stored(id: id, task: record.task, basis: basis) else {
+                continue
+            }
             record.loss = worst.reward
             try store.addPairs(
-                [
-                    PreferencePair(
-                        id: id, task: record.task, prompt: item.input, chosen: item.output, rejected: worst.text,
-                        source: .synthetic)
-                ],
-                references: draw.pair?.reference.map { [id: PairReference(basis: basis, $0)] } ?? [:],
-                user: record.user, owner: record.owner)
+                [drawn.pair], references: drawn.reference.map { [id: $0] } ?? [:], user: record.user,
+                owner: record.owner)
         }
     }
 }
