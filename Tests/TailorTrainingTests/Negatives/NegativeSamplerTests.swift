@@ -172,6 +172,15 @@ final class NegativeSamplerTests: XCTestCase {
         XCTAssertGreaterThan(withEOS, 0)
     }
 
+    /// A negative's text holds no NUL scalar, even one a combining mark joins into a single
+    /// Character (which a Character-level replacement misses), since stored text cannot.
+    func testChosenNegativeHasNoNULScalar() throws {
+        let sample = ScoredCompletion(tokens: [1], text: "a\u{0}\u{301}b\u{0}", reward: 0)
+        let worst = try XCTUnwrap(NegativeSampler.choose([sample], real: "x"))
+        XCTAssertFalse(worst.text.unicodeScalars.contains("\u{0}"), "\(worst.text.unicodeScalars.map(\.value))")
+        XCTAssertEqual(worst.text, "a\u{FFFD}\u{301}b\u{FFFD}")
+    }
+
     /// A pair whose prompt is not the one sampled from (DPO cuts a long prompt to fit its own
     /// completion, the sampler to leave room for its samples) gets no scores from the sampler.
     func testNoReferenceForAPromptCutDifferently() throws {
