@@ -96,8 +96,7 @@ struct DemoCommand: AsyncParsableCommand {
         let changes = try CommitChange.of(plan.shown + plan.history + plan.others, repository: repo)
         var prompts: [String: String] = [:]
         for c in plan.history + plan.others {
-            prompts[c.hash] = CommitPrompt.text(
-                changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body, budget: CommitPrompt.defaultBudget)
+            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []))
         }
         if plan.taskFromAuthorsOlderCommits {
             step(
@@ -203,8 +202,8 @@ struct DemoCommand: AsyncParsableCommand {
             var shown = Shown(commit: c, outputs: [])
             for mode in Self.modes {
                 let text = try await GitSuggestion.generate(
-                    client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), body: c.body,
-                    user: author, mode: mode, fallback: false, dry: dry
+                    client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), user: author, mode: mode,
+                    fallback: false, dry: dry
                 ).subject
                 shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))
             }

@@ -87,25 +87,28 @@ struct CommitChange: Equatable, Sendable {
 
 /// The commit-message prompt: one builder for the demo's history, its shown commits and the
 /// hook's staged change, so the model sees the same layout in training and in use.
+///
+/// It shows the change alone. A commit's body is written with its subject, after the hook
+/// has suggested one, so a prompt that showed it would train on (and the demo would score
+/// with) an input the tool never has; with one, the model learned to copy the body's first
+/// line. Nor does the instruction say "one-line": a model with little to go on copied the
+/// words ("the one-line subject of a git commit") into the subject.
 enum CommitPrompt {
     /// The prompt's usual size in characters (about 130-160 tokens for SmolLM2, whose BPE
     /// gives code about 3 characters a token): enough for the file list and the first changed
     /// lines, and short enough that training on it fits the demo's minutes.
     static let defaultBudget = 480
 
-    /// The prompt for `change` (and the commit's body, when it has one), at most about
-    /// `budget` characters: the file list first, then the changed lines in order until the
-    /// budget is spent.
-    static func text(_ change: CommitChange, body: String = "", budget: Int = defaultBudget) -> String {
-        let head = "Write the one-line subject of a git commit for this change.\n"
+    /// The prompt for `change`, at most about `budget` characters: the file list first, then
+    /// the changed lines in order until the budget is spent.
+    static func text(_ change: CommitChange, budget: Int = defaultBudget) -> String {
+        let head = "Write the subject of a git commit for this change.\n"
         let shown = change.files.prefix(8).map { f in
             f.added.map { "\(f.path) (+\($0) -\(f.removed ?? 0))" } ?? "\(f.path) (binary)"
         }
         var text = head + "files: " + shown.joined(separator: ", ")
         if change.files.count > 8 { text += ", … (\(change.files.count) files)" }
         text += "\n"
-        let description = body.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        if !description.isEmpty { text += "description: " + description.prefix(240) + "\n" }
         var diff = ""
         for line in change.lines {
             let cut = line.count > 160 ? line.prefix(160) + "…" : Substring(line)

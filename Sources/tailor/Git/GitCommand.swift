@@ -100,7 +100,7 @@ struct GitSuggestion: Codable, Equatable {
     /// A subject is one line: only a newline ends a DRY match, so a repeated "PEP 8:" counts.
     static let dryBreakers = ["\n"]
     /// DRY looks back over the subject and the prompt's last tokens only: a loop is caught,
-    /// while a phrase taken from the commit's description (near the prompt's start) is not.
+    /// while a phrase taken from the change's first lines (near the prompt's start) is not.
     static let dryWindow: UInt32 = 24
 
     static func make(
@@ -120,12 +120,12 @@ struct GitSuggestion: Codable, Equatable {
     /// - Parameter dry: DRY's multiplier (0: off), against copying a line of the change.
     /// - Throws: `CLIError` with the daemon's message, or when the model suggests nothing.
     static func generate(
-        _ client: TailorClient, change: CommitChange, body: String = "", user: String, mode: String,
+        _ client: TailorClient, change: CommitChange, user: String, mode: String,
         fallback: Bool, dry: Float = defaultDRY
     ) async throws -> GitSuggestion {
         var budget = CommitPrompt.defaultBudget
         while true {
-            let prompt = CommitPrompt.text(change, body: body, budget: budget)
+            let prompt = CommitPrompt.text(change, budget: budget)
             var request = GenerateRequest(
                 model: "", input: .prompt(prompt), maxTokens: 40, user: user, task: GitCommand.task)
             request.mode = mode

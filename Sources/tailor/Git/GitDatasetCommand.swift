@@ -68,7 +68,7 @@ struct GitDatasetCommand: ParsableCommand {
             split.users.flatMap { $0.queries + $0.profile } + split.others, repository: repo)
         func item(_ c: GitHistory.Commit, gold: Bool) -> [String: String] {
             [
-                "id": String(c.hash.prefix(12)), "input": CommitPrompt.text(changes[c.hash]!, body: c.body),
+                "id": String(c.hash.prefix(12)), "input": CommitPrompt.text(changes[c.hash]!),
                 (gold ? "gold" : "output"): c.subject,
             ]
         }

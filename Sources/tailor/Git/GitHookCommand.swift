@@ -157,7 +157,7 @@ struct GitHookCommand: AsyncParsableCommand {
                     guard !FileManager.default.fileExists(atPath: gitDir + "/MERGE_HEAD") else { return }
                     let change = try CommitChange.staged(repository: git.repo)
                     guard !change.files.isEmpty else { return }
-                    let prompt = CommitPrompt.text(change, budget: CommitPrompt.defaultBudget)
+                    let prompt = CommitPrompt.text(change)
                     let item = Preferences.HistoryItem(
                         id: "git-commit:" + GitHookCommand.digest(prompt + "\n" + subject), task: GitCommand.task,
                         input: prompt, output: subject, source: "git-hook")

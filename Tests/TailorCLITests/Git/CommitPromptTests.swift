@@ -1,3 +1,4 @@
+import TailorTestSupport
 import XCTest
 
 @testable import tailor
@@ -47,6 +48,30 @@ final class CommitPromptTests: XCTestCase {
             ])
     }
 
+    /// A past commit's prompt is the one its change had when staged, whatever its message
+    /// says: the hook suggests a subject before the message exists, so history that showed the
+    /// body trained on an input the tool never has (and the model learned to copy its lines).
+    func testACommitsPromptIsItsStagedChangesPromptWithoutItsBody() throws {
+        let dir = NSTemporaryDirectory() + "tailor-staged-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let repo = try ScratchGitRepository(dir)
+        try repo.commit("Ann Lee", to: "a.txt", adding: "first", subject: "Start")
+        try "first\nsecond line\n".write(toFile: dir + "/a.txt", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try repo.git(["add", "a.txt"]).status, 0)
+        let staged = CommitPrompt.text(try CommitChange.staged(repository: dir))
+        let r = try repo.git(["commit", "-q", "-m", "Add a second line", "-m", "Because the body explains why."])
+        XCTAssertEqual(r.status, 0, r.out)
+        let committed = CommitPrompt.text(try CommitChange.of(commit: "HEAD", repository: dir))
+        XCTAssertEqual(committed, staged)
+        XCTAssertEqual(
+            committed,
+            "Write the subject of a git commit for this change.\nfiles: a.txt (+1 -0)\n"
+                + "diff:\nfile: a.txt\n+second line\nsubject:")
+        let history = try GitHistory(repository: dir, limit: 10)
+        XCTAssertEqual(history.commits.map(\.subject), ["Add a second line", "Start"])
+        XCTAssertEqual(history.commits.map(\.files), [["a.txt"], ["a.txt"]])
+    }
+
     /// A commit of megabytes is read up to the cap and git is stopped: it once blocked on its
     /// full pipe forever (the child inherits a signal mask that blocks SIGTERM).
     func testAHugeCommitIsReadUpToTheCap() throws {
@@ -72,12 +97,12 @@ final class CommitPromptTests: XCTestCase {
 
     func testPromptShowsFilesThenLinesWithinTheBudget() {
         let c = CommitChange.parse(Self.show)
-        let p = CommitPrompt.text(c, body: "Closes  #12\n\nmore", budget: 2000)
+        let p = CommitPrompt.text(c, budget: 2000)
         XCTAssertTrue(
             p.hasPrefix(
-                "Write the one-line subject of a git commit for this change.\n"
+                "Write the subject of a git commit for this change.\n"
                     + "files: peps/pep-0694.rst (+60 -14), peps/diagram.png (binary), .github/CODEOWNERS (+1 -0)\n"
-                    + "description: Closes #12 more\ndiff:\nfile: peps/pep-0694.rst\n-If a session"), p)
+                    + "diff:\nfile: peps/pep-0694.rst\n-If a session"), p)
         XCTAssertTrue(p.hasSuffix("-gone\nsubject:"), p)
         let short = CommitPrompt.text(c, budget: 200)
         XCTAssertLessThanOrEqual(short.count, 200 + "subject:".count)

@@ -17,7 +17,8 @@ final class GitDatasetCLITests: DaemonTestCase {
         repo = try ScratchGitRepository(dir + "/repo")
         // Interleaved, so each author's newest commits are not simply the repository's newest.
         for i in 0..<10 {
-            try repo.commit("Ann Lee", to: "ann.txt", adding: "ann line \(i)", subject: "Ann change \(i)")
+            try repo.commit(
+                "Ann Lee", to: "ann.txt", adding: "ann line \(i)", subject: "Ann change \(i)", body: "Why \(i)")
             if i < 7 { try repo.commit("Bo", to: "bo.txt", adding: "bo line \(i)", subject: "Bo change \(i)") }
             if i < 6 { try repo.commit("Dee", to: "dee.txt", adding: "dee line \(i)", subject: "Dee change \(i)") }
             if i < 3 { try repo.commit("Cy", to: "cy.txt", adding: "cy line \(i)", subject: "Cy change \(i)") }
@@ -42,11 +43,12 @@ final class GitDatasetCLITests: DaemonTestCase {
         let queries = try XCTUnwrap(ann["query"] as? [[String: String]])
         XCTAssertEqual(queries.map { $0["gold"] }, ["Ann change 9", "Ann change 8"])
         XCTAssertEqual(profile.map { $0["output"] }, (3...7).map { "Ann change \($0)" })
-        // The demo's prompt: the file with its counts, then the added line.
+        // The demo's prompt: the file with its counts, then the added line; never the body,
+        // which the hook's staged change does not have yet.
         XCTAssertEqual(
             queries[0]["input"],
             """
-            Write the one-line subject of a git commit for this change.
+            Write the subject of a git commit for this change.
             files: ann.txt (+1 -0)
             diff:
             file: ann.txt
