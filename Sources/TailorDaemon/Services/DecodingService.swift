@@ -68,7 +68,7 @@ public struct DecodingService: RPCService {
     /// Generated text as a wire `string`: protocol strings never hold NUL (C readers would cut
     /// them there), so a generated NUL is sent as U+FFFD in `text`; `token_bytes` keeps the byte.
     static func wireText(_ text: String) -> String {
-        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+        text.replacingNULScalars
     }
 }
 

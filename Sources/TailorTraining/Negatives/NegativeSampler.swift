@@ -249,10 +249,7 @@ public final class NegativeSampler {
         let real = real.trimmingCharacters(in: .whitespacesAndNewlines)
         guard var worst = candidates.first(where: { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) != real })
         else { return nil }
-        // Scalar by scalar: a NUL joined with a combining mark is one Character, which a
-        // Character-level replacement would leave in place.
-        worst.text = String(
-            String.UnicodeScalarView(worst.text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
+        worst.text = worst.text.replacingNULScalars
         return worst
     }
 }

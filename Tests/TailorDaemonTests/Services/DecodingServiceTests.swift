@@ -214,6 +214,8 @@ final class WireTextTests: XCTestCase {
     func testGeneratedNULBecomesReplacementCharacterInText() throws {
         XCTAssertEqual(DecodingService.wireText("a\u{0}b"), "a\u{FFFD}b")
         XCTAssertEqual(DecodingService.wireText("plain"), "plain")
+        // A NUL joined with a combining mark is one Character, and still no NUL goes out.
+        XCTAssertEqual(DecodingService.wireText("a\u{0}\u{301}b"), "a\u{FFFD}\u{301}b")
         // And the result crosses the wire, which a NUL would not.
         let e = GenerateEvent.token(id: 3, tokenBytes: [0], text: DecodingService.wireText("\u{0}"), logprob: -1)
         XCTAssertEqual(try GenerateEvent(serialized: try e.serialized()), e)
