@@ -193,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TailorCLITests",
-            dependencies: ["tailor", "TailorEngine", "TailorStore", "TailorWire", "TailorTestSupport"],
+            dependencies: ["tailor", "TailorEngine", "TailorEval", "TailorStore", "TailorWire", "TailorTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

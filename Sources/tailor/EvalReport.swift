@@ -20,7 +20,7 @@ struct EvalReport {
             # Evaluation results\n\n`\(command)`\n\nROUGE F1 (rouge_score's tokenizer, no stemmer), mean over \
             queries with bootstrap 95% intervals.\n\n
             """
-        md += "| method | n | ROUGE-1 | ROUGE-L |\n|---|---|---|---|\n"
+        md += "| method | n | ROUGE-1 | ROUGE-L | loops |\n|---|---|---|---|---|\n"
         var bars: [(String, Double, Double, Double)] = []
         var perUser: [String: [String: [Double]]] = [:]
         var rougeL: [String: [String: Double]] = [:]  // method → query id → ROUGE-L F1
@@ -29,16 +29,31 @@ struct EvalReport {
             let scores = rows.map { Rouge.score(prediction: $0.value.text, reference: $0.value.gold) }
             let r1 = Bootstrap.meanInterval(scores.map(\.rouge1.fmeasure)),
                 rl = Bootstrap.meanInterval(scores.map(\.rougeL.fmeasure))
+            let loops = rows.count { Repetition.loops($0.value.text) }
             md += String(
-                format: "| %@ | %d | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] |\n", m, rows.count, r1.mean, r1.low,
-                r1.high, rl.mean, rl.low, rl.high)
-            json[m] = ["n": rows.count, "rouge1": [r1.mean, r1.low, r1.high], "rougeL": [rl.mean, rl.low, rl.high]]
+                format: "| %@ | %d | %.4f [%.4f, %.4f] | %.4f [%.4f, %.4f] | %d |\n", m, rows.count, r1.mean, r1.low,
+                r1.high, rl.mean, rl.low, rl.high, loops)
+            json[m] = [
+                "n": rows.count, "rouge1": [r1.mean, r1.low, r1.high], "rougeL": [rl.mean, rl.low, rl.high],
+                "loops": loops,
+            ]
             bars.append((m, rl.mean, rl.low, rl.high))
             for (row, s) in zip(rows, scores) {
                 perUser[row.value.user, default: [:]][m, default: []].append(s.rougeL.fmeasure)
                 rougeL[m, default: [:]][row.key] = s.rougeL.fmeasure
             }
         }
+        let golds = generations.values.reduce(into: [String: String]()) { all, rows in
+            for (id, o) in rows { all[id] = o.gold }
+        }
+        let goldLoops = golds.values.count { Repetition.loops($0) }
+        md +=
+            """
+            \nloops: outputs in which a word of \(Repetition.minimumWordLength) or more characters comes \
+            \(Repetition.minimumCount) or more times ("PEP 698: PEP 698 - PEP 699: …"); \(goldLoops) of the \
+            \(golds.count) golds do.\n
+            """
+        json["gold_loops"] = goldLoops
         md +=
             "\n## ROUGE-L per user\n\n| user | " + methods.joined(separator: " | ") + " |\n|---|"
             + String(repeating: "---|", count: methods.count) + "\n"

@@ -1,4 +1,5 @@
 import Foundation
+import TailorEval
 import TailorTestSupport
 import XCTest
 
@@ -45,6 +46,17 @@ final class DemoCLITests: DaemonTestCase {
                 lines.filter { $0.hasPrefix("  " + mode) && $0.contains("(ROUGE-L ") }.count, 2, mode + r.stdout)
         }
         XCTAssertTrue(r.stdout.contains("mean ROUGE-L over 2 commits: base "), r.stdout)
+        // The subjects that loop, counted from those printed ("  cope  TEXT   (ROUGE-L 0.50)").
+        let loops = ["base", "oppu", "cope"].map { mode in
+            let texts = lines.filter { $0.hasPrefix("  \(mode)  ") }.compactMap { line in
+                line.range(of: "   (ROUGE-L ", options: .backwards).map { String(line[..<$0.lowerBound].dropFirst(8)) }
+            }
+            return "\(mode) \(texts.count { Repetition.loops($0) })"
+        }
+        XCTAssertTrue(
+            r.stdout.contains(
+                "subjects that loop (a word of 3+ characters 3+ times): " + loops.joined(separator: ", ")),
+            r.stdout)
         // The private daemon's socket and state are gone.
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("tailor-demo-") }, [])

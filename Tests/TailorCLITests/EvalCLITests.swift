@@ -1,4 +1,5 @@
 import Foundation
+import TailorEval
 import TailorTestSupport
 import XCTest
 
@@ -26,7 +27,10 @@ final class EvalCLITests: XCTestCase {
                     ["id": "\(name)-\($0)", "input": "the \($0) theme\ntitle:", "output": "the he"]
                 },
                 // One query id for both users, as for a co-authored PEP: each author's output counts.
-                "query": [["id": "shared-q", "input": "the theme\ntitle:", "gold": "the he"]],
+                // Bo's gold loops, so the report's count of looping golds is 1.
+                "query": [
+                    ["id": "shared-q", "input": "the theme\ntitle:", "gold": name == "Bo" ? "the the the" : "the he"]
+                ],
             ]
         }
         try writeDataSet(dir + "/data", others: others, users: users)
@@ -64,7 +68,7 @@ final class EvalCLITests: XCTestCase {
         let diagnostics = try XCTUnwrap(results["diagnostics"] as? [String: Any])
         let decoding = try XCTUnwrap(diagnostics["decoding"] as? [String: [String: Any]])
         XCTAssertEqual(Set(decoding.keys), ["cope", "cd-only"])
-        var cachedTokens = 0, cachedChanged = 0
+        var cachedTokens = 0, cachedChanged = 0, copeLoops = 0
         for user in ["Ann%20Lee", "Bo"] {
             let lines = try String(
                 contentsOfFile: try EvalLine.file(dir + "/out/users/\(user)", "generations-cope-"), encoding: .utf8)
@@ -74,8 +78,12 @@ final class EvalCLITests: XCTestCase {
                 XCTAssertTrue(heads.allSatisfy { $0 >= 1 }, "\(o)")
                 cachedTokens += heads.count
                 cachedChanged += o["changed"] as? Int ?? 0
+                if Repetition.loops(o["text"] as? String ?? "") { copeLoops += 1 }
             }
         }
+        // Outputs that loop, counted per method beside ROUGE, and the golds that do.
+        XCTAssertEqual((results["cope"] as? [String: Any])?["loops"] as? Int, copeLoops)
+        XCTAssertEqual(results["gold_loops"] as? Int, 1)
         let cope = try XCTUnwrap(decoding["cope"])
         XCTAssertEqual(cope["tokens"] as? Int, cachedTokens)
         XCTAssertEqual(cope["changed"] as? Int, cachedChanged)
@@ -126,7 +134,8 @@ final class EvalCLITests: XCTestCase {
         XCTAssertEqual(
             Set(
                 rp.keys.filter {
-                    !$0.hasPrefix("per_user") && !$0.hasPrefix("paired") && !["command", "diagnostics"].contains($0)
+                    !$0.hasPrefix("per_user") && !$0.hasPrefix("paired")
+                        && !["command", "diagnostics", "gold_loops"].contains($0)
                 }),
             ["base", "cope"], "\(rp.keys)")
         XCTAssertTrue(try EvalLine.file(dir + "/out/users/Bo", "generations-cope-").hasSuffix("rp1.5.jsonl"))

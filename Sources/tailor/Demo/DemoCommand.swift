@@ -222,6 +222,10 @@ struct DemoCommand: AsyncParsableCommand {
                         / Double(max(1, results.count))
                 )
             })
+        let loops = Dictionary(
+            uniqueKeysWithValues: Self.modes.map { m in
+                (m, results.count { $0.outputs.contains { $0.mode == m && Repetition.loops($0.text) } })
+            })
         if json {
             let object: [String: Any] = [
                 "author": plan.author, "repository": repo,
@@ -236,7 +240,7 @@ struct DemoCommand: AsyncParsableCommand {
                     ]
                         as [String: Any]
                 },
-                "mean_rouge_l": means, "seconds": stages.seconds,
+                "mean_rouge_l": means, "loops": loops, "seconds": stages.seconds,
             ]
             let data =
                 (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
@@ -262,6 +266,9 @@ struct DemoCommand: AsyncParsableCommand {
         print(
             "mean ROUGE-L over \(results.count) commits: "
                 + Self.modes.map { String(format: "%@ %.3f", $0, means[$0] ?? 0) }.joined(separator: ", "))
+        print(
+            "subjects that loop (a word of \(Repetition.minimumWordLength)+ characters \(Repetition.minimumCount)+ "
+                + "times): " + Self.modes.map { "\($0) \(loops[$0] ?? 0)" }.joined(separator: ", "))
         print(
             "seconds: " + stages.seconds.map { "\($0.key) \(Int($0.value.rounded()))" }.sorted().joined(separator: ", ")
         )
