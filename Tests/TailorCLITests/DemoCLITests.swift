@@ -55,7 +55,8 @@ final class DemoCLITests: DaemonTestCase {
         }
         XCTAssertTrue(
             r.stdout.contains(
-                "subjects that loop (a word of 3+ characters 3+ times): " + loops.joined(separator: ", ")),
+                "subjects repeating a word of 3+ characters 3+ times (loops, or a copied line of code): "
+                    + loops.joined(separator: ", ")),
             r.stdout)
         // The private daemon's socket and state are gone.
         XCTAssertEqual(

@@ -267,8 +267,9 @@ struct DemoCommand: AsyncParsableCommand {
             "mean ROUGE-L over \(results.count) commits: "
                 + Self.modes.map { String(format: "%@ %.3f", $0, means[$0] ?? 0) }.joined(separator: ", "))
         print(
-            "subjects that loop (a word of \(Repetition.minimumWordLength)+ characters \(Repetition.minimumCount)+ "
-                + "times): " + Self.modes.map { "\($0) \(loops[$0] ?? 0)" }.joined(separator: ", "))
+            "subjects repeating a word of \(Repetition.minimumWordLength)+ characters \(Repetition.minimumCount)+ "
+                + "times (loops, or a copied line of code): "
+                + Self.modes.map { "\($0) \(loops[$0] ?? 0)" }.joined(separator: ", "))
         print(
             "seconds: " + stages.seconds.map { "\($0.key) \(Int($0.value.rounded()))" }.sorted().joined(separator: ", ")
         )
