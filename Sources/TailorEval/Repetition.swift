@@ -1,6 +1,8 @@
 /// Whether a generated text loops: the failure a small model falls into when it has little to
 /// go on ("PEP 698: PEP 698 - PEP 699: PEP 700"). ROUGE-L barely sees it (a loop that starts
-/// with the right words keeps most of its score), so evaluations count it beside ROUGE.
+/// with the right words keeps most of its score), so evaluations count it beside ROUGE. The
+/// count is a symptom, not a verdict: a copied line of code that names one identifier three
+/// times counts too, and a model barred from repeating can write other noise instead.
 public enum Repetition {
     /// The shortest word, in letters or digits, that counts.
     public static let minimumWordLength = 3
