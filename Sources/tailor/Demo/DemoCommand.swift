@@ -96,7 +96,7 @@ struct DemoCommand: AsyncParsableCommand {
         let changes = try CommitChange.of(plan.shown + plan.history + plan.others, repository: repo)
         var prompts: [String: String] = [:]
         for c in plan.history + plan.others {
-            prompts[c.hash] = CommitPrompt.text(changes[c.hash] ?? CommitChange(files: [], lines: []))
+            prompts[c.hash] = CommitPrompt.text(changes[c.hash, default: .empty])
         }
         if plan.taskFromAuthorsOlderCommits {
             step(
@@ -202,7 +202,7 @@ struct DemoCommand: AsyncParsableCommand {
             var shown = Shown(commit: c, outputs: [])
             for mode in Self.modes {
                 let text = try await GitSuggestion.generate(
-                    client, change: changes[c.hash] ?? CommitChange(files: [], lines: []), user: author, mode: mode,
+                    client, change: changes[c.hash, default: .empty], user: author, mode: mode,
                     fallback: false, dry: dry
                 ).subject
                 shown.outputs.append((mode, text, Rouge.score(prediction: text, reference: c.subject).rougeL.fmeasure))

@@ -18,6 +18,10 @@ struct CommitChange: Equatable, Sendable {
     /// and "-…" lines (hunk headers and context left out).
     var lines: [String]
 
+    /// No files and no lines: an empty commit's change, and the one a lookup falls back on
+    /// (its prompt is the instruction alone).
+    static let empty = CommitChange(files: [], lines: [])
+
     /// The most output read from git per change.
     static let maxBytes = 256 << 10
 
