@@ -120,6 +120,10 @@ final class NegativeSamplerTests: XCTestCase {
     /// sampling stopped short of.
     func testReferenceFromTheSampledPromptEqualsDPOsOwn() throws {
         let f = try Setup(maxNewTokens: 6, samples: 2)
+        // On the bf16 path (measured fastest on AVX512_BF16 hosts) each product's inputs are
+        // rounded to 8 significant bits, at different points in the sampler's engine and DPO's
+        // graph, so the two agree to that rounding (5e-4 relative seen), not to float's.
+        let tolerance: Float = f.graph.forwardPath == .bfloat16 ? 2e-3 : 1e-4
         let formatter = ExampleFormatter(tokenizer: f.model.tokenizer, maxTokens: f.graph.maxTokens)
         let scorer = ReferenceScorer(graph: f.graph, adapters: [f.task])
         let chosen = try XCTUnwrap(formatter.example(input: "the theme", output: "the them he"))
@@ -158,8 +162,9 @@ final class NegativeSamplerTests: XCTestCase {
                     let r = try XCTUnwrap(
                         try f.sampler.reference(for: pair, prompt: prompt, sample: given == nil ? nil : fresh))
                     let own = try scorer.score(pair) {}
-                    XCTAssertEqual(r.chosen, own.chosen, accuracy: 1e-4 * max(1, abs(own.chosen)), label)
-                    XCTAssertEqual(r.rejected, own.rejected, accuracy: 1e-4 * max(1, abs(own.rejected)), label)
+                    XCTAssertEqual(r.chosen, own.chosen, accuracy: tolerance * max(1, abs(own.chosen)), label)
+                    XCTAssertEqual(
+                        r.rejected, own.rejected, accuracy: tolerance * max(1, abs(own.rejected)), label)
                     XCTAssertLessThan(r.chosen, 0)
                     if pair.rejected.tokens.count == prompt.count + sample.tokens.count {
                         XCTAssertEqual(r.rejected, sample.baseLogProbability, "taken from the sampling")
