@@ -122,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "tailord",
             dependencies: [
-                "TailorDaemon", "TailorWire",
+                "TailorDaemon", "TailorEngine", "TailorWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

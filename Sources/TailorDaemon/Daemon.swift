@@ -214,6 +214,7 @@ extension Daemon {
             limit.rlim_cur = limit.rlim_max
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = soft }
         }
+        logger.info("openblas kernels", metadata: ["core": "\(BLASKernels.coreName)"])
         logger.info(
             "open-file limit",
             metadata: ["soft_was": "\(soft)", "soft": "\(limit.rlim_cur)", "hard": "\(limit.rlim_max)"])

@@ -119,6 +119,7 @@ struct BenchCommand: ParsableCommand {
             if !ppRates.isEmpty {
                 fields.append("\"pp\(prompt)\":\(ppRates.median)")
                 fields.append("\"prefill_path\":\"\(ctx.prefillPath.rawValue)\"")
+                fields.append("\"openblas\":\"\(BLASKernels.coreName)\"")
                 if let m = probe {
                     for path in PrefillPath.allCases {
                         if let t = m.seconds(path) { fields.append("\"probe_\(path.rawValue)_ms\":\(t * 1000)") }
@@ -141,6 +142,7 @@ struct BenchCommand: ParsableCommand {
                     Console.write(
                         "\nprefill path measured on one layer, \(m.rows) rows: \(times.joined(separator: ", "))\n")
                 }
+                Console.write("OpenBLAS kernels (the float path's sgemm): \(BLASKernels.coreName)\n")
             }
             if !tgRates.isEmpty {
                 Console.write(

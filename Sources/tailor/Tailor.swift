@@ -27,8 +27,10 @@ struct Tailor: AsyncParsableCommand {
     )
 
     /// Parses and runs as ArgumentParser does, but a mistyped subcommand gets "did you mean"
-    /// instead of "Unexpected argument".
+    /// instead of "Unexpected argument". First, a host whose OpenBLAS fell back to its slow
+    /// kernels restarts with the right ones (`BLASKernels`).
     static func main() async {
+        BLASKernels.restartIfFallback()
         let arguments = Array(CommandLine.arguments.dropFirst())
         var command: any ParsableCommand
         do {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TailorDaemon
+import TailorEngine
 import TailorWire
 
 /// `tailord`: Tailor's daemon. Everything it does lives in TailorDaemon; this is the entry point
@@ -14,6 +15,7 @@ struct Tailord: AsyncParsableCommand {
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
+        BLASKernels.restartIfFallback()  // before any thread: the restart replaces the process
         try await options.runDaemon()
     }
 }

@@ -10,7 +10,9 @@ final class CLITests: XCTestCase {
     /// The tiny qwen2 (whose logits the engine tests check against transformers).
     private static let tiny = TestPaths.tinyModel("qwen2")
 
-    private func run(_ args: [String]) throws -> BuiltProducts.Output { try BuiltProducts.tailor(args) }
+    private func run(_ args: [String], environment: [String: String] = [:]) throws -> BuiltProducts.Output {
+        try BuiltProducts.tailor(args, environment: environment)
+    }
 
     override func setUpWithError() throws {
         try XCTSkipUnless(
@@ -88,6 +90,26 @@ final class CLITests: XCTestCase {
         let bad = try run(["bench", "--model", Self.tiny, "--prefill-path", "fastest"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--prefill-path must be one of auto, float, integer, bf16"), bad.stderr)
+    }
+
+    /// Where OpenBLAS falls back to its SSE3 kernels on a CPU with AVX2 or AVX-512 (Debian's
+    /// 0.3.21 on an Emerald Rapids Xeon), `tailor` restarts itself with the kernels the CPU
+    /// should have had; elsewhere it runs what OpenBLAS chose; a user's OPENBLAS_CORETYPE wins.
+    /// This test process is not restarted, so it sees what OpenBLAS chooses by itself.
+    func testBenchRunsTheOpenBLASKernelsTheCPUShouldHave() throws {
+        try XCTSkipIf(
+            ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil,
+            "OPENBLAS_CORETYPE is set for the tests, so OpenBLAS's own choice cannot be seen")
+        struct Bench: Decodable { let openblas: String }
+        let args = ["bench", "--model", Self.tiny, "-t", "1", "-p", "48", "-n", "0", "-r", "1", "--json"]
+        let out = try run(args)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let core = try JSONDecoder().decode(Bench.self, from: Data(out.stdout.utf8)).openblas
+        XCTAssertEqual(core.lowercased(), (BLASKernels.betterCoreType ?? BLASKernels.coreName).lowercased())
+        let chosen = try run(args, environment: ["OPENBLAS_CORETYPE": "Nehalem"])
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        let forced = try JSONDecoder().decode(Bench.self, from: Data(chosen.stdout.utf8)).openblas
+        XCTAssertEqual(forced.lowercased(), "nehalem", "the user's OPENBLAS_CORETYPE is kept")
     }
 
     /// `train-bench` trains every projection by default, and on a mixture of experts (whose

@@ -112,6 +112,17 @@ void tk_matmul_gemm(tk_pool *pool, int type, const void *w, int64_t rows, int64_
 /// GEMM gives an exact small product. Checked once per process.
 bool tk_bf16_available(void);
 
+/// OpenBLAS's name for the kernel family it loaded ("Haswell", "SkylakeX", "Prescott", ...).
+const char *tk_blas_corename(void);
+
+/// The OPENBLAS_CORETYPE a CPU with these features should get when OpenBLAS loaded `corename`:
+/// "SkylakeX" or "Haswell" when `corename` is OpenBLAS's SSE3 fallback ("Prescott") on a CPU
+/// with AVX-512 (F, CD, BW, DQ, VL) or AVX2 and FMA; NULL when OpenBLAS chose well.
+const char *tk_blas_coretype_for(const char *corename, bool avx2_fma, bool avx512_skylake);
+
+/// tk_blas_coretype_for on this process's OpenBLAS and this CPU.
+const char *tk_blas_coretype_override(void);
+
 /// As tk_matmul_gemm, in bf16: X's rows are rounded to bf16 into `xb` (nx * cols halves), each
 /// tile of weight rows is dequantized and rounded to bf16, and oneDNN's GEMM accumulates the
 /// products in f32. `tiles` as for tk_matmul_gemm, with `tile_rows` even. Without oneDNN it is
