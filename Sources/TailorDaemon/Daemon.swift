@@ -124,6 +124,7 @@ public struct Daemon: Sendable {
     public func run() async throws {
         let notifier = SystemdNotifier()
         Self.raiseDescriptorLimit(logger: logger)
+        logger.info("openblas kernels", metadata: ["core": "\(BLASKernels.coreName)"])
         let paths = try configuration.paths()
         let stateMode = configuration.mode == .user ? 0o700 : 0o750
         try FileManager.default.createDirectory(
@@ -214,7 +215,6 @@ extension Daemon {
             limit.rlim_cur = limit.rlim_max
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { limit.rlim_cur = soft }
         }
-        logger.info("openblas kernels", metadata: ["core": "\(BLASKernels.coreName)"])
         logger.info(
             "open-file limit",
             metadata: ["soft_was": "\(soft)", "soft": "\(limit.rlim_cur)", "hard": "\(limit.rlim_max)"])

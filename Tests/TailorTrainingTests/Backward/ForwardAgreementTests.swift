@@ -50,11 +50,11 @@ final class ForwardAgreementTests: XCTestCase {
 
     func testTinyArchitecturesAgreeBitForBit() throws {
         // Where OpenBLAS does not know the CPU it falls back to its SSE3 "Prescott" kernels
-        // (0.3.21 on a Sapphire Rapids guest), whose summation order follows the product's
+        // (0.3.21 on an Emerald Rapids Xeon), whose summation order follows the product's
         // shape; the two passes hand sgemm different shapes, so there they agree to float
         // rounding (1.7e-6 relative seen). With Haswell, SkylakeX or Cooperlake kernels they
-        // agree bit for bit.
-        let core = Self.openBLASCore
+        // agree bit for bit. (This test process is not restarted as tailor is: BLASKernels.)
+        let core = BLASKernels.coreName.lowercased()
         let tolerance: Float = core == "prescott" ? 1e-5 : 0
         for arch in TrainingFixtures.architectures {
             let model = try TrainingFixtures.model(arch)
@@ -64,14 +64,6 @@ final class ForwardAgreementTests: XCTestCase {
                 "\(arch) (OpenBLAS core \(core))")
         }
     }
-
-    /// The kernel family OpenBLAS chose for this CPU, lowercased ("haswell", "cooperlake"), or
-    /// "unknown" when the library does not say.
-    static let openBLASCore: String = {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "openblas_get_corename") else { return "unknown" }
-        let name = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<CChar>?).self)()
-        return name.map { String(cString: $0).lowercased() } ?? "unknown"
-    }()
 
     func testSmolLM2AgreesToRounding() throws {
         let model = try Model(path: try TestPaths.requireModel(TestPaths.smolLM2))
