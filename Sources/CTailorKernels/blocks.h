@@ -125,6 +125,29 @@ typedef struct {
     void (*gated_act)(const float *g, const float *u, float *h, int64_t n, int gelu);
 } tk_vtable;
 
+/// One `case` of a row-kernel dispatch: rows of one type against nx activation rows (`A`, `NB`
+/// blocks each), four at a time (a prefill's batch: each unpacked block serves four rows), then
+/// two, then one, then DONE (the caller's `return`). A row's result does not depend on its
+/// group: its accumulator sees the same blocks in the same order. Expects w, rb, nrows, nx, y,
+/// ldy and a float out[4] in scope.
+#define TK_MATVEC_CASE(TYPE, BLK, R1, R2, R4, A, NB, DONE)                                        \
+    case TYPE:                                                                                    \
+        for (int64_t r = 0; r < nrows; r++) {                                                     \
+            const BLK *row = (const BLK *)(w + r * rb);                                           \
+            int k = 0;                                                                            \
+            for (; k + 4 <= nx; k += 4) {                                                         \
+                R4(row, A + k, NB, out);                                                          \
+                for (int j = 0; j < 4; j++) y[(k + j) * ldy + r] = out[j];                        \
+            }                                                                                     \
+            for (; k + 2 <= nx; k += 2) {                                                         \
+                R2(row, A + k, NB, out);                                                          \
+                y[k * ldy + r] = out[0];                                                          \
+                y[(k + 1) * ldy + r] = out[1];                                                    \
+            }                                                                                     \
+            if (k < nx) { R1(row, A + k, NB, out); y[k * ldy + r] = out[0]; }                     \
+        }                                                                                         \
+        DONE;
+
 /// Bytes of one weight row of `cols` elements of `type`.
 static inline size_t tk_row_bytes(int type, int64_t cols) {
     return (size_t)(cols / tk_block_size(type)) * (size_t)tk_type_size(type);
@@ -134,6 +157,17 @@ static inline size_t tk_row_bytes(int type, int64_t cols) {
 /// transposed products' last step), the columns split over the pool.
 void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t cols, float *y, int64_t ldy,
                      bool accumulate);
+
+/// K-quant rows (Q4_K, Q5_K, Q6_K) against `nx` activation rows `a` of `nb` super-blocks with
+/// AVX-512 VNNI, bit for bit the portable results; false (nothing written) for other types and
+/// for one activation row, which the AVX2 kernels take. Callers check tk_avx512_active() first.
+bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, const act_q16_K *const *a, int nx,
+                        int64_t nb, float *y, int64_t ldy);
+/// True when this CPU has AVX-512 F, BW, VL, DQ and VNNI.
+bool tk_cpu_has_avx512_vnni(void);
+/// True when the AVX2 kernels should hand K-quant rows to tk_matvec_k_avx512: the CPU has it
+/// and neither TAILOR_NO_AVX512 nor tk_force_no_avx512 turned it off.
+bool tk_avx512_active(void);
 
 const tk_vtable *tk_vtable_portable(void);
 const tk_vtable *tk_vtable_avx2(void);   // NULL when not built for x86-64

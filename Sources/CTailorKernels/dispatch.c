@@ -83,6 +83,18 @@ uint16_t tk_f32_to_f16(float f) {
 
 static atomic_int forced_portable = -1;  // -1: not decided yet; 0: CPU check; 1: portable
 
+/// A forcing flag: its value once set, else the environment variable `name` (set and not "0"
+/// forces), read once.
+static int forced(atomic_int *flag, const char *name) {
+    int f = atomic_load_explicit(flag, memory_order_relaxed);
+    if (f < 0) {
+        const char *env = getenv(name);
+        f = (env && env[0] && strcmp(env, "0") != 0) ? 1 : 0;
+        atomic_store(flag, f);
+    }
+    return f;
+}
+
 static bool cpu_has_avx2(void) {
 #if defined(__x86_64__) || defined(_M_X64)
     __builtin_cpu_init();
@@ -93,12 +105,7 @@ static bool cpu_has_avx2(void) {
 }
 
 const tk_vtable *tk_active(void) {
-    int f = atomic_load_explicit(&forced_portable, memory_order_relaxed);
-    if (f < 0) {
-        const char *env = getenv("TAILOR_PORTABLE");
-        f = (env && env[0] && strcmp(env, "0") != 0) ? 1 : 0;
-        atomic_store(&forced_portable, f);
-    }
+    const int f = forced(&forced_portable, "TAILOR_PORTABLE");
     static int have = -1;
     if (have < 0) have = cpu_has_avx2() ? 1 : 0;
     if (f == 0 && have == 1 && tk_vtable_avx2()) return tk_vtable_avx2();
@@ -108,6 +115,19 @@ const tk_vtable *tk_active(void) {
 bool tk_uses_avx2(void) { return tk_active() != tk_vtable_portable(); }
 
 void tk_force_portable(bool on) { atomic_store(&forced_portable, on ? 1 : 0); }
+
+static atomic_int forced_no_avx512 = -1;   // as forced_portable, for TAILOR_NO_AVX512
+
+bool tk_avx512_active(void) {
+    const int f = forced(&forced_no_avx512, "TAILOR_NO_AVX512");
+    static int have = -1;
+    if (have < 0) have = tk_cpu_has_avx512_vnni() ? 1 : 0;
+    return f == 0 && have == 1;
+}
+
+bool tk_uses_avx512(void) { return tk_uses_avx2() && tk_avx512_active(); }
+
+void tk_force_no_avx512(bool on) { atomic_store(&forced_no_avx512, on ? 1 : 0); }
 
 void tk_dequantize(int type, const void *src, float *dst, int64_t n) {
     tk_active()->dequant_row(type, src, dst, n);

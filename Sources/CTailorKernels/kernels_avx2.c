@@ -476,27 +476,6 @@ TK_Q6K_ROW(row1_q6_K, 1)
 TK_Q6K_ROW(row2_q6_K, 2)
 TK_Q6K_ROW(row4_q6_K, 4)
 
-/// Rows of one type against nx activation rows (`A`, `NB` blocks each): four at a time (a
-/// prefill's batch: each unpacked block serves four rows), then two, then one. A row's result
-/// does not depend on its group: its accumulator sees the same blocks in the same order.
-#define TK_MATVEC_CASE(TYPE, BLK, R1, R2, R4, A, NB)                                              \
-    case TYPE:                                                                                    \
-        for (int64_t r = 0; r < nrows; r++) {                                                     \
-            const BLK *row = (const BLK *)(w + r * rb);                                           \
-            int k = 0;                                                                            \
-            for (; k + 4 <= nx; k += 4) {                                                         \
-                R4(row, A + k, NB, out);                                                          \
-                for (int j = 0; j < 4; j++) y[(k + j) * ldy + r] = out[j];                        \
-            }                                                                                     \
-            for (; k + 2 <= nx; k += 2) {                                                         \
-                R2(row, A + k, NB, out);                                                          \
-                y[k * ldy + r] = out[0];                                                          \
-                y[(k + 1) * ldy + r] = out[1];                                                    \
-            }                                                                                     \
-            if (k < nx) { R1(row, A + k, NB, out); y[k * ldy + r] = out[0]; }                     \
-        }                                                                                         \
-        return;
-
 static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, const uint8_t *xq, size_t xq_stride,
                           int nx, int64_t n, float *y, int64_t ldy) {
     const int64_t nb = n / QK32;
@@ -508,13 +487,14 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
         const int64_t nbk = n / QKK;
         const act_q16_K *ak[64];
         for (int b = 0; b < nx; b++) ak[b] = (const act_q16_K *)(xq + b * xq_stride);
+        if (tk_avx512_active() && tk_matvec_k_avx512(type, w, rb, nrows, ak, nx, nbk, y, ldy)) return;
         switch (type) {
-        TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, row4_q4_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, row4_q5_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, row4_q6_K, ak, nbk)
-        TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, row4_iq4_xs, ak, nbk)
-        TK_MATVEC_CASE(TK_Q2_K, blk_q2_K, row1_q2_K, row2_q2_K, row4_q2_K, ak, nbk)
-        TK_MATVEC_CASE(TK_Q3_K, blk_q3_K, row1_q3_K, row2_q3_K, row4_q3_K, ak, nbk)
+        TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K, row2_q4_K, row4_q4_K, ak, nbk, return)
+        TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K, row2_q5_K, row4_q5_K, ak, nbk, return)
+        TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K, row2_q6_K, row4_q6_K, ak, nbk, return)
+        TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs, row2_iq4_xs, row4_iq4_xs, ak, nbk, return)
+        TK_MATVEC_CASE(TK_Q2_K, blk_q2_K, row1_q2_K, row2_q2_K, row4_q2_K, ak, nbk, return)
+        TK_MATVEC_CASE(TK_Q3_K, blk_q3_K, row1_q3_K, row2_q3_K, row4_q3_K, ak, nbk, return)
         default: return;
         }
     }
@@ -532,12 +512,12 @@ static void matvec_q_avx2(int type, const uint8_t *w, size_t rb, int64_t nrows, 
     }
     for (int b = 0; b < nx; b++) a[b] = (const act_q16_32 *)(xq + b * xq_stride);
     switch (type) {
-    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0, row4_q8_0, a, nb)
-    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, row4_q4_0, a, nb)
-    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, row4_q4_1, a, nb)
-    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, row4_q5_0, a, nb)
-    TK_MATVEC_CASE(TK_Q5_1, blk_q5_1, row1_q5_1, row2_q5_1, row4_q5_1, a, nb)
-    TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, row4_iq4_nl, a, nb)
+    TK_MATVEC_CASE(TK_Q8_0, blk_q8_0, row1_q8_0, row2_q8_0, row4_q8_0, a, nb, return)
+    TK_MATVEC_CASE(TK_Q4_0, blk_q4_0, row1_q4_0, row2_q4_0, row4_q4_0, a, nb, return)
+    TK_MATVEC_CASE(TK_Q4_1, blk_q4_1, row1_q4_1, row2_q4_1, row4_q4_1, a, nb, return)
+    TK_MATVEC_CASE(TK_Q5_0, blk_q5_0, row1_q5_0, row2_q5_0, row4_q5_0, a, nb, return)
+    TK_MATVEC_CASE(TK_Q5_1, blk_q5_1, row1_q5_1, row2_q5_1, row4_q5_1, a, nb, return)
+    TK_MATVEC_CASE(TK_IQ4_NL, blk_iq4_nl, row1_iq4_nl, row2_iq4_nl, row4_iq4_nl, a, nb, return)
     default: return;
     }
 }

@@ -124,7 +124,9 @@ public struct Daemon: Sendable {
     public func run() async throws {
         let notifier = SystemdNotifier()
         Self.raiseDescriptorLimit(logger: logger)
-        logger.info("openblas kernels", metadata: ["core": "\(BLASKernels.coreName)"])
+        logger.info(
+            "kernels",
+            metadata: ["openblas": "\(BLASKernels.coreName)", "integer": "\(IntegerKernels.name)"])
         let paths = try configuration.paths()
         let stateMode = configuration.mode == .user ? 0o700 : 0o750
         try FileManager.default.createDirectory(

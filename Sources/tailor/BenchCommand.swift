@@ -115,7 +115,10 @@ struct BenchCommand: ParsableCommand {
             ? model.prefillMeasurement(threads: ctx.threads) : nil
         let threads = ctx.threads
         if json {
-            var fields = ["\"model\":\"\(name)\"", "\"threads\":\(threads)", "\"rows\":\(rows)"]
+            var fields = [
+                "\"model\":\"\(name)\"", "\"threads\":\(threads)", "\"rows\":\(rows)",
+                "\"kernels\":\"\(IntegerKernels.name)\"",
+            ]
             if !ppRates.isEmpty {
                 fields.append("\"pp\(prompt)\":\(ppRates.median)")
                 fields.append("\"prefill_path\":\"\(ctx.prefillPath.rawValue)\"")
@@ -147,6 +150,7 @@ struct BenchCommand: ParsableCommand {
             if !tgRates.isEmpty {
                 Console.write(
                     String(format: "| %@ | %d | %d | tg%d | %.2f |\n", name, threads, rows, generate, tgRates.median))
+                Console.write("Integer kernels (quantized rows): \(IntegerKernels.name)\n")
             }
         }
     }

@@ -12,7 +12,7 @@ final class DequantizeTests: XCTestCase {
         .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs, .q2_K, .q3_K,
     ]
 
-    override func tearDown() { tk_force_portable(false) }
+    override func tearDown() { KernelPath.reset() }
 
     fileprivate func load(_ t: GGMLType) throws -> (raw: Data, expected: [Float]) {
         let dir = TestPaths.fixtures.appendingPathComponent("dequant")
@@ -90,12 +90,27 @@ final class DequantizeTests: XCTestCase {
 }
 
 extension DequantizeTests {
-    /// The AVX2 256-block row kernels (Q2_K to Q6_K, IQ4_XS) give the portable path's results bit
-    /// for bit, for one activation row (decode), two (CoPe) and counts that mix the four-, two-
-    /// and one-row kernels (prefill): exact integer sums, the same float steps. (The 32-block kernels sum in eight float lanes and are held to the tolerance of
-    /// `testQuantizedMatmulMatchesFloat` instead.)
-    func testAVX2KQuantMatvecEqualsThePortablePathBitForBit() throws {
+    /// The AVX2 and AVX-512 256-block row kernels (Q2_K to Q6_K, IQ4_XS; AVX-512 takes Q4_K to
+    /// Q6_K) give the portable path's results bit for bit, for one activation row (decode), two
+    /// (CoPe) and counts that mix the four-, two- and one-row kernels (prefill): exact integer
+    /// sums, the same float steps. (The 32-block kernels sum in eight float lanes and are held to
+    /// the tolerance of `testQuantizedMatmulMatchesFloat` instead.)
+    func testVectorKQuantMatvecEqualsThePortablePathBitForBit() throws {
         try XCTSkipUnless(CPUFeatures.hasAVX2, "this CPU has no AVX2")
+        for path in KernelPath.vectorPaths { try checkKQuantMatvec(path) }
+    }
+
+    func testAVX512KQuantMatvecRunsWhereTheCPUHasIt() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX512VNNI, "this CPU has no AVX-512 VNNI; the AVX2 kernels serve it")
+        KernelPath.avx512.select()
+        XCTAssertTrue(tk_uses_avx512(), "K-quant rows take the AVX-512 kernels on this CPU")
+        KernelPath.avx2.select()
+        XCTAssertFalse(tk_uses_avx512(), "tk_force_no_avx512 keeps them on the AVX2 kernels")
+        KernelPath.portable.select()
+        XCTAssertFalse(tk_uses_avx512(), "the portable path has no AVX-512 kernels")
+    }
+
+    private func checkKQuantMatvec(_ path: KernelPath) throws {
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
         for t in [GGMLType.q4_K, .q5_K, .q6_K, .iq4_xs, .q2_K, .q3_K] {
@@ -106,8 +121,8 @@ extension DequantizeTests {
                 let x = (0..<(nx * cols)).map { _ in (rng.nextUnit() * 2 - 1) * 3 }
                 var scratch = [UInt8](
                     repeating: 0, count: max(1, tk_matmul_scratch_size(Int32(t.rawValue), Int64(cols), Int64(nx))))
-                func run(portable: Bool) -> [Float] {
-                    tk_force_portable(portable)
+                func run(_ path: KernelPath) -> [Float] {
+                    path.select()
                     var y = [Float](repeating: .nan, count: nx * rows)
                     raw.withUnsafeBytes { r in
                         tk_matmul(
@@ -116,9 +131,9 @@ extension DequantizeTests {
                     }
                     return y
                 }
-                let fast = run(portable: false), slow = run(portable: true)
+                let fast = run(path), slow = run(.portable)
                 XCTAssertEqual(
-                    fast.map(\.bitPattern), slow.map(\.bitPattern), "\(t.name), \(nx) activation rows")
+                    fast.map(\.bitPattern), slow.map(\.bitPattern), "\(t.name) (\(path)), \(nx) activation rows")
             }
         }
     }
@@ -154,17 +169,5 @@ extension DequantizeTests {
                 XCTAssertEqual(Array(all[(b * rows)..<((b + 1) * rows)]), one, "\(type.name), activation row \(b)")
             }
         }
-    }
-}
-
-/// CPU feature checks for tests that exercise one kernel path.
-enum CPUFeatures {
-    static var hasAVX2: Bool {
-        #if arch(x86_64)
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-        return info.contains(" avx2") && info.contains(" fma") && info.contains(" f16c")
-        #else
-        return false
-        #endif
     }
 }

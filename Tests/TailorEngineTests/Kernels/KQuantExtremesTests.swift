@@ -5,14 +5,14 @@ import XCTest
 
 @testable import TailorEngine
 
-/// The AVX2 K-quant rows at the edges of their integer ranges: every weight at its largest
+/// The AVX2 and AVX-512 K-quant rows at the edges of their integer ranges: every weight at its largest
 /// value, every 6-bit scale and minimum at 63 (Q6_K's scales at 127 and -128), and activations
 /// at ±32767, whose high bytes reach 127 and -128. The kernels' partial sums are bounded on paper
 /// to fit vpmaddubsw's int16 and the int32 lanes; a bound off by one would saturate or wrap here
 /// and nowhere in random data. Each result must equal the portable path's bit for bit and the
 /// float product of the dequantized weights.
 final class KQuantExtremesTests: XCTestCase {
-    override func tearDown() { tk_force_portable(false) }
+    override func tearDown() { KernelPath.reset() }
 
     /// One row of `blocks` super-blocks of `type`, every block the bytes `block` builds.
     private func row(_ type: GGMLType, blocks: Int, _ block: (inout [UInt8]) -> Void) -> [UInt8] {
@@ -73,26 +73,38 @@ final class KQuantExtremesTests: XCTestCase {
         let pool = tk_pool_create(2)
         defer { tk_pool_destroy(pool) }
         let cols = 512
-        // Activation rows: all +1, all -1 (int16 ±32767: high bytes 127 and -128), alternating.
-        let activations: [[Float]] = [
-            [Float](repeating: 1, count: cols), [Float](repeating: -1, count: cols),
-            (0..<cols).map { $0 % 2 == 0 ? 1 : -1 },
-        ]
-        let x = Array(activations.joined()), nx = activations.count
+        // Activation rows: all +1, all -1 (int16 ±32767: high bytes 127 and -128), alternating,
+        // then the same again in another order: three rows take the two- and one-row kernels,
+        // five the four- and one-row kernels.
+        let one = [Float](repeating: 1, count: cols), minusOne = [Float](repeating: -1, count: cols)
+        let alternating: [Float] = (0..<cols).map { $0 % 2 == 0 ? 1 : -1 }
+        let all = [one, minusOne, alternating, minusOne, alternating.map { -$0 }]
+        for nx in [3, 5] {
+            try check(Array(all.prefix(nx).joined()), rows: nx, cols: cols, pool: pool)
+        }
+    }
+
+    private func check(_ x: [Float], rows nx: Int, cols: Int, pool: OpaquePointer?) throws {
         for (name, type, rows) in cases {
             for (r, w) in rows.enumerated() {
                 var scratch = [UInt8](
                     repeating: 0, count: tk_matmul_scratch_size(Int32(type.rawValue), Int64(cols), Int64(nx)))
-                func run(portable: Bool) -> [Float] {
-                    tk_force_portable(portable)
+                func run(_ path: KernelPath) -> [Float] {
+                    path.select()
                     var y = [Float](repeating: .nan, count: nx)
                     tk_matmul(
                         pool, Int32(type.rawValue), w, 1, Int64(cols), x, Int64(cols), Int64(nx), &y, 1, &scratch,
                         false)
                     return y
                 }
-                let fast = run(portable: false), slow = run(portable: true)
-                XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "\(name) row \(r)")
+                let slow = run(.portable)
+                for path in KernelPath.vectorPaths {
+                    let fast = run(path)
+                    XCTAssertEqual(
+                        fast.map(\.bitPattern), slow.map(\.bitPattern),
+                        "\(name) row \(r) (\(path)), \(nx) activation rows")
+                }
+                let fast = run(KernelPath.vectorPaths.last ?? .portable)
                 var weights = [Float](repeating: 0, count: cols)
                 tk_dequantize(Int32(type.rawValue), w, &weights, Int64(cols))
                 for b in 0..<nx {
