@@ -50,6 +50,10 @@ typedef struct { uint16_t d; uint8_t qs[QK32 / 2]; } blk_iq4_nl;                
 /// 8 sub-blocks of 32, each with a 6-bit scale (4 low bits in scales_l, 2 high in scales_h)
 /// offset by 32: x = d*(ls-32)*kv[q].
 typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[QKK / 64]; uint8_t qs[QKK / 2]; } blk_iq4_xs;
+/// The 6-bit scale of sub-block ib of an IQ4_XS super-block (0..63; the weight is scale - 32).
+static inline int tk_iq4xs_scale(const blk_iq4_xs *b, int ib) {
+    return ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b->scales_h >> (2 * ib)) & 3) << 4);
+}
 /// ggml's kvalues_iq4nl.
 static const int8_t tk_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
@@ -158,9 +162,9 @@ static inline size_t tk_row_bytes(int type, int64_t cols) {
 void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t cols, float *y, int64_t ldy,
                      bool accumulate);
 
-/// K-quant rows (Q4_K, Q5_K, Q6_K) against `nx` activation rows `a` of `nb` super-blocks with
-/// AVX-512 VNNI, bit for bit the portable results; false (nothing written) for other types and
-/// for one activation row, which the AVX2 kernels take. Callers check tk_avx512_active() first.
+/// K-quant rows (Q4_K, Q5_K, Q6_K, IQ4_XS) against `nx` activation rows `a` of `nb`
+/// super-blocks with AVX-512 VNNI, bit for bit the portable results; false (nothing written) for
+/// other types and, but for IQ4_XS, for one activation row, which the AVX2 kernels take. Callers check tk_avx512_active() first.
 bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, const act_q16_K *const *a, int nx,
                         int64_t nb, float *y, int64_t ldy);
 /// True when this CPU has AVX-512 F, BW, VL, DQ and VNNI.

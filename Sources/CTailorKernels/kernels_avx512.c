@@ -1,6 +1,6 @@
 // kernels_avx512.c - K-quant weight rows (Q4_K, Q5_K, Q6_K) against two or more int16
-// activation rows with AVX-512 VNNI, chosen at run time on CPUs that have AVX-512 F/BW/VL/DQ
-// and VNNI (Ice Lake and later Xeons, Zen 4 and later).
+// activation rows, and IQ4_XS rows against any number, with AVX-512 VNNI, chosen at run time on
+// CPUs that have AVX-512 F/BW/VL/DQ and VNNI (Ice Lake and later Xeons, Zen 4 and later).
 //
 // The AVX2 kernels multiply each activation row by unsigned weight bytes twice (the int16
 // activation's high and low bytes through vpmaddubsw), then apply the sub-block scales with
@@ -161,6 +161,22 @@ static inline __m512i tk512_pair_index(int a) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)a)), _mm256_set1_epi16((short)(a + 1)), 1);
 }
 
+/// The step after a super-block's 256 weights w are scaled (Q6_K, IQ4_XS): each row's exact sum
+/// si, then acc += d·x.d·(float)si, rows two to a vector, lane by lane as the portable step.
+/// Lanes may come within 2^16 of int32's limit: tk512_hsum2 widens before adding.
+#define TK512_SCALED_STEP(ACC, NX, W, D)                                                            \
+    {                                                                                               \
+        const float d_ = (D);                                                                       \
+        __m512i s_[NX];                                                                             \
+        for (int k = 0; k < NX; k++) s_[k] = tk512_dot8(W, a[k][i].qs);                            \
+        for (int k = 0; k < NX; k += 2) {                                                           \
+            /* [si_k, si_k+1] (NX = 1: si_0 and 0) rounded to float as (float) of each int64 */     \
+            const __m128 f = _mm_cvtepi64_ps(tk512_hsum2(s_[k], NX == 1 ? _mm512_setzero_si512() : s_[(k + 1) % NX])); \
+            const __m128 xd = NX == 1 ? _mm_set_ss(a[k][i].d) : tk512_scales2(&a[k][i], &a[(k + 1) % NX][i]); \
+            ACC[k / 2] = _mm_add_ps(ACC[k / 2], _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(d_), xd), f));      \
+        }                                                                                           \
+    }
+
 /// One Q6_K row against NX activation rows (NX ≤ 4). Each value q - 32 (in [-32, 31]) times its
 /// sub-block's int8 scale is an int16 w with |w| ≤ 4096; each int32 lane of the two accumulators
 /// summed takes 16 products w·x: |lane| ≤ 16·4096·32767 = 2147418112 < 2^31 - 1. Exact, with
@@ -197,15 +213,7 @@ static inline __m512i tk512_pair_index(int a) {
                     w[4 * h + g] = _mm512_mullo_epi16(_mm512_sub_epi16(q[g], off),                  \
                                                       _mm512_permutexvar_epi16(tk512_pair_index(8 * h + 2 * g), sc)); \
             }                                                                                       \
-            const float d = _cvtsh_ss(b[i].d);                                                      \
-            __m512i s[NX];                                                                          \
-            for (int k = 0; k < NX; k++) s[k] = tk512_dot8(w, a[k][i].qs);                         \
-            for (int k = 0; k < NX; k += 2) {                                                       \
-                /* [si_k, si_k+1] (NX = 1: si_0 and 0) rounded to float as (float) of each int64 */ \
-                const __m128 f = _mm_cvtepi64_ps(tk512_hsum2(s[k], NX == 1 ? _mm512_setzero_si512() : s[(k + 1) % NX])); \
-                const __m128 xd = NX == 1 ? _mm_set_ss(a[k][i].d) : tk512_scales2(&a[k][i], &a[(k + 1) % NX][i]); \
-                acc[k / 2] = _mm_add_ps(acc[k / 2], _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(d), xd), f));  \
-            }                                                                                       \
+            TK512_SCALED_STEP(acc, NX, w, _cvtsh_ss(b[i].d))                                        \
         }                                                                                           \
         TK512_OUT(acc, NX)                                                                          \
     }
@@ -214,19 +222,56 @@ TK512_Q6K_ROW(row1_q6_K_512, 1)
 TK512_Q6K_ROW(row2_q6_K_512, 2)
 TK512_Q6K_ROW(row4_q6_K_512, 4)
 
+/// One IQ4_XS row against NX activation rows (NX ≤ 4). Each nibble is looked up (vpshufb) in
+/// the table of int8 values (|v| ≤ 127) and multiplied by its sub-block's scale less 32
+/// (|ls - 32| ≤ 32) into an int16 w with |w| ≤ 4064; each int32 lane of the two accumulators
+/// summed takes 16 products w·x: |lane| ≤ 16·4064·32767 < 2^31 - 1. The AVX2 kernel scales each
+/// row's int32 sums (vpmulld) and widens them per sub-block, so here even one row gains.
+#define TK512_IQ4XS_ROW(NAME, NX)                                                                   \
+    static void NAME(const blk_iq4_xs *b, const act_q16_K *const *a, int64_t nb, float *out) {      \
+        _Pragma("clang fp contract(off)")                                                           \
+        __m128 acc[(NX + 1) / 2];   /* rows 2p and 2p + 1 in lanes 0 and 1 of acc[p] */           \
+        for (int p = 0; p < (NX + 1) / 2; p++) acc[p] = _mm_setzero_ps();                           \
+        const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tk_iq4nl_values)); \
+        const __m256i low4 = _mm256_set1_epi8(0xF);                                                 \
+        for (int64_t i = 0; i < nb; i++) {                                                          \
+            TK512_PREFETCH(&b[i]);                                                                  \
+            /* w[t]: sub-block t's 32 values (16 low nibbles, then 16 high) times ls - 32 */        \
+            __m512i w[8];                                                                           \
+            for (int t = 0; t < 8; t += 2) {                                                        \
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(b[i].qs + 16 * t));          \
+                const __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(q, low4));             \
+                const __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(q, 4), low4)); \
+                w[t] = _mm512_mullo_epi16(                                                          \
+                    _mm512_cvtepi8_epi16(_mm256_permute2x128_si256(lo, hi, 0x20)),                  \
+                    _mm512_set1_epi16((short)(tk_iq4xs_scale(&b[i], t) - 32)));                     \
+                w[t + 1] = _mm512_mullo_epi16(                                                      \
+                    _mm512_cvtepi8_epi16(_mm256_permute2x128_si256(lo, hi, 0x31)),                  \
+                    _mm512_set1_epi16((short)(tk_iq4xs_scale(&b[i], t + 1) - 32)));                 \
+            }                                                                                       \
+            TK512_SCALED_STEP(acc, NX, w, _cvtsh_ss(b[i].d))                                        \
+        }                                                                                           \
+        TK512_OUT(acc, NX)                                                                          \
+    }
+
+TK512_IQ4XS_ROW(row1_iq4_xs_512, 1)
+TK512_IQ4XS_ROW(row2_iq4_xs_512, 2)
+TK512_IQ4XS_ROW(row4_iq4_xs_512, 4)
+
 bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, const act_q16_K *const *a, int nx,
                         int64_t nb, float *y, int64_t ldy) {
     float out[4];
-    // One activation row alone stays on the AVX2 kernels: on Zen 4, whose 512-bit multiplies
-    // take two 256-bit issues, scaling the weights (vpmullw) and the exact reductions cost about
-    // what the AVX2 kernels' products do (0.94-1.05× their decode speed, BENCHMARKS.md). From two
-    // rows on, the scaled weights serve every row and these kernels are ahead (CoPe's paired
-    // step 1.06-1.27× faster).
-    if (nx < 2) return false;
+    // One activation row alone stays on the AVX2 kernels, IQ4_XS's excepted (its AVX2 kernel
+    // scales every row's int32 sums): on Zen 4, whose 512-bit multiplies take two 256-bit
+    // issues, scaling the weights (vpmullw) and the exact reductions cost about what the AVX2
+    // kernels' products do (0.94-1.05× their decode speed, BENCHMARKS.md). From two rows on,
+    // the scaled weights serve every row and these kernels are ahead (two-row steps 1.03-1.36×).
+    if (nx < 2 && type != TK_IQ4_XS) return false;
     switch (type) {
     TK_MATVEC_CASE(TK_Q4_K, blk_q4_K, row1_q4_K_512, row2_q4_K_512, row4_q4_K_512, a, nb, return true)
     TK_MATVEC_CASE(TK_Q5_K, blk_q5_K, row1_q5_K_512, row2_q5_K_512, row4_q5_K_512, a, nb, return true)
     TK_MATVEC_CASE(TK_Q6_K, blk_q6_K, row1_q6_K_512, row2_q6_K_512, row4_q6_K_512, a, nb, return true)
+    TK_MATVEC_CASE(TK_IQ4_XS, blk_iq4_xs, row1_iq4_xs_512, row2_iq4_xs_512, row4_iq4_xs_512, a, nb, return true)
     default: return false;
     }
 }

@@ -62,9 +62,13 @@ final class KQuantExtremesTests: XCTestCase {
             for i in 192..<208 { b[i] = i % 2 == 0 ? 0x7F : 0x80 }
             half(0.01, into: &b, at: 208)
         }
+        // IQ4_XS: d, 2 bytes of high scale bits, 4 of low ones, 128 of nibbles. Every nibble 0
+        // (table value -127) and every 6-bit scale 0 (less 32: -32) make each scaled weight
+        // 4064, the AVX-512 kernel's bound.
+        let iq4 = row(.iq4_xs, blocks: n) { b in half(0.01, into: &b, at: 0) }
         return [
             ("Q4_K", .q4_K, [q4, q4NoMin]), ("Q5_K", .q5_K, [q5]),
-            ("Q6_K", .q6_K, [q6(0x7F), q6(0x80), q6Low]),
+            ("Q6_K", .q6_K, [q6(0x7F), q6(0x80), q6Low]), ("IQ4_XS", .iq4_xs, [iq4]),
         ]
     }
 
