@@ -164,13 +164,13 @@ void tk_sum_partials(tk_pool *pool, const float *partial, int64_t nx, int64_t co
 
 /// K-quant rows (Q4_K, Q5_K, Q6_K, IQ4_XS) against `nx` activation rows `a` of `nb`
 /// super-blocks with AVX-512 VNNI, bit for bit the portable results; false (nothing written) for
-/// other types and, but for IQ4_XS, for one activation row, which the AVX2 kernels take. Callers check tk_avx512_active() first.
+/// other types and, but for IQ4_XS, for one activation row, which the AVX2 kernels take.
+/// Callers check tk_avx512_active() first.
 bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, const act_q16_K *const *a, int nx,
                         int64_t nb, float *y, int64_t ldy);
-/// True when this CPU has AVX-512 F, BW, VL, DQ and VNNI.
-bool tk_cpu_has_avx512_vnni(void);
-/// True when the AVX2 kernels should hand K-quant rows to tk_matvec_k_avx512: the CPU has it
-/// and neither TAILOR_NO_AVX512 nor tk_force_no_avx512 turned it off.
+/// True when the AVX2 kernels should hand K-quant rows to tk_matvec_k_avx512: the CPU has
+/// AVX-512 F, BW, VL, DQ and VNNI, and neither TAILOR_NO_AVX512 nor tk_force_no_avx512 turned it
+/// off.
 bool tk_avx512_active(void);
 
 const tk_vtable *tk_vtable_portable(void);

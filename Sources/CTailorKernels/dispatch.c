@@ -104,6 +104,18 @@ static bool cpu_has_avx2(void) {
 #endif
 }
 
+/// AVX-512 F, BW, VL, DQ and VNNI: what kernels_avx512.c is compiled for.
+static bool cpu_has_avx512_vnni(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
 const tk_vtable *tk_active(void) {
     const int f = forced(&forced_portable, "TAILOR_PORTABLE");
     static int have = -1;
@@ -121,7 +133,7 @@ static atomic_int forced_no_avx512 = -1;   // as forced_portable, for TAILOR_NO_
 bool tk_avx512_active(void) {
     const int f = forced(&forced_no_avx512, "TAILOR_NO_AVX512");
     static int have = -1;
-    if (have < 0) have = tk_cpu_has_avx512_vnni() ? 1 : 0;
+    if (have < 0) have = cpu_has_avx512_vnni() ? 1 : 0;
     return f == 0 && have == 1;
 }
 

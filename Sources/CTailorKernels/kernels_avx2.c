@@ -331,7 +331,7 @@ static inline void k4_scales_mins(const uint8_t *scales, __m256i *sc16, __m256i 
                 const __m128i q = _mm_loadu_si128((const __m128i *)(b[i].qs + 16 * ib));            \
                 wl[ib] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl, _mm_and_si128(q, low4)));       \
                 wh[ib] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(tbl, _mm_and_si128(_mm_srli_epi16(q, 4), low4))); \
-                sc[ib] = tk_iq4xs_scale(&b[i], ib) - 32;                                          \
+                sc[ib] = tk_iq4xs_scale(&b[i], ib) - 32;                                            \
             }                                                                                       \
             const float d = _cvtsh_ss(b[i].d);                                                      \
             for (int k = 0; k < NX; k++) {                                                          \

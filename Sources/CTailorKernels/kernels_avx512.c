@@ -277,18 +277,10 @@ bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, co
 }
 
 #pragma clang attribute pop
-
-bool tk_cpu_has_avx512_vnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512vnni");
-}
 #else
 bool tk_matvec_k_avx512(int type, const uint8_t *w, size_t rb, int64_t nrows, const act_q16_K *const *a, int nx,
                         int64_t nb, float *y, int64_t ldy) {
     (void)type; (void)w; (void)rb; (void)nrows; (void)a; (void)nx; (void)nb; (void)y; (void)ldy;
     return false;
 }
-bool tk_cpu_has_avx512_vnni(void) { return false; }
 #endif

@@ -91,7 +91,7 @@ final class DequantizeTests: XCTestCase {
 
 extension DequantizeTests {
     /// The AVX2 and AVX-512 256-block row kernels (Q2_K to Q6_K, IQ4_XS; AVX-512 takes Q4_K to
-    /// Q6_K) give the portable path's results bit for bit, for one activation row (decode), two
+    /// Q6_K and IQ4_XS) give the portable path's results bit for bit, for one activation row (decode), two
     /// (CoPe) and counts that mix the four-, two- and one-row kernels (prefill): exact integer
     /// sums, the same float steps. (The 32-block kernels sum in eight float lanes and are held to
     /// the tolerance of `testQuantizedMatmulMatchesFloat` instead.)
