@@ -73,6 +73,9 @@ final class DemoCLITests: DaemonTestCase {
         let none = try BuiltProducts.tailor(["demo", "--repo", dir, "--model", TestPaths.tinyModel()])
         XCTAssertNotEqual(none.status, 0)
         XCTAssertTrue(none.stderr.contains("git log in \(dir) failed"), none.stderr)
+        let rate = try BuiltProducts.tailor(["demo", "--repo", dir, "--oppu-lr=-0.01"])
+        XCTAssertNotEqual(rate.status, 0)
+        XCTAssertTrue(rate.stderr.contains("--oppu-lr must be in (0, 1), not -0.01"), rate.stderr)
     }
 
     func testASingleAuthorRepositoryTrainsTheTaskAdapterOnTheirOlderCommitsAndSaysSo() throws {

@@ -28,12 +28,13 @@ public struct AutopilotSettings: Sendable, Equatable {
     /// `autopilot_power_supply_dir`: where the kernel reports power supplies.
     public var powerSupplyDirectory = "/sys/class/power_supply"
     /// `autopilot_learning_rate` (OPPU's; DPO's is 1/20 of it), `autopilot_epochs`,
-    /// `autopilot_samples`: the rounds' training parameters. The rate and epochs are the demo's,
-    /// measured on SmolLM2 (README): a cope job's reference defaults (1e-4, two epochs) moved
+    /// `autopilot_samples`: the rounds' training parameters. One epoch, as the demo trains;
+    /// the rates unset, so a round takes the model's tuned preset (`TrainingPreset`) as the
+    /// demo does: on SmolLM2 they beat the 1e-3 both used before (BENCHMARKS.md, "One set of
+    /// rates for the demo and the autopilot"), and the reference's 1e-4 over two epochs moved
     /// SmolLM2's held-out log-likelihood by 0.07 nats per token in BENCHMARKS' autopilot run.
     public var parameters: Jobs.Parameters = {
         var p = Jobs.Parameters()
-        p.learningRate = 1e-3
         p.epochs = 1
         return p
     }()

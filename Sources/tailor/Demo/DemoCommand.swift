@@ -46,7 +46,15 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
     var tamLearningRate: Float = 3e-3
-    @Option(name: .customLong("oppu-lr"), help: "User adapter learning rate.") var oppuLearningRate: Float = 1e-3
+    @Option(
+        name: .customLong("oppu-lr"),
+        help:
+            """
+            User adapter learning rate (DPO's is 1/20 of it). Default: the model's tuned rate, as the daemon's \
+            cope jobs and the autopilot take it (SmolLM2 3e-3).
+            """
+    )
+    var oppuLearningRate: Float?
     @Option(name: .customLong("oppu-epochs"), help: "User adapter epochs.") var oppuEpochs: UInt32 = 1
     @Option(
         name: .customLong("batch"),
@@ -74,6 +82,10 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("--shown must be ≥ 1 and --max-history, --max-others ≥ 4")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        for (flag, rate) in [("--tam-lr", tamLearningRate), ("--oppu-lr", oppuLearningRate ?? 1e-3)]
+        where !(rate > 0 && rate < 1) {
+            throw ValidationError("\(flag) must be in (0, 1), not \(rate)")
+        }
     }
 
     func run() async throws {
@@ -171,7 +183,8 @@ struct DemoCommand: AsyncParsableCommand {
 
         var cope = Jobs.SubmitRequest(kind: "cope", user: author, task: Self.task)
         cope.parameters.epochs = oppuEpochs
-        cope.parameters.learningRate = oppuLearningRate
+        // Unset: the daemon resolves the model's tuned preset, as for every cope job.
+        if let oppuLearningRate { cope.parameters.learningRate = oppuLearningRate }
         cope.parameters.batchSize = batchSize
         cope.parameters.maxTokens = Self.sequenceTokens
         cope.parameters.samples = 2

@@ -1,4 +1,6 @@
 import Foundation
+import TailorJobs
+import TailorWire
 import XCTest
 
 @testable import TailorDaemon
@@ -103,6 +105,27 @@ final class AutopilotStateTests: XCTestCase {
         try supply("AC", ["type": "Mains", "online": "1"])
         try supply("BAT0", ["type": "Battery", "status": "Charging"])
         XCTAssertEqual(power.onMains(), true)
+    }
+
+    /// A round with the default settings trains at the model's tuned rates, as the demo does
+    /// (it once pinned OPPU at 1e-3 for every model); a rate set in the config wins.
+    func testARoundTakesTheModelsTunedRatesUnlessTheConfigSetsOne() throws {
+        let smolLM2 = TrainingPreset.ModelShape(architecture: "llama", embeddingLength: 576, layerCount: 30)
+        let tuned = try XCTUnwrap(TrainingPreset.tunedValues[smolLM2])
+        var request = Jobs.SubmitRequest(kind: "cope", user: "ann", task: "commit_subject")
+        request.parameters = AutopilotSettings().parameters
+        let spec = try JobSpec(request, shape: smolLM2)
+        XCTAssertEqual(spec.sft.learningRate, tuned.oppuLearningRate)
+        XCTAssertEqual(spec.dpo.learningRate, tuned.dpoLearningRate)
+        XCTAssertEqual(spec.sft.epochs, 1)
+        let unknown = TrainingPreset.ModelShape(architecture: "llama", embeddingLength: 64, layerCount: 2)
+        XCTAssertEqual(
+            try JobSpec(request, shape: unknown).sft.learningRate, TrainingPreset.referenceValues.oppuLearningRate)
+
+        var c = DaemonConfiguration()
+        try c.apply(configFile: "autopilot_learning_rate = 0.002", path: "t.conf")
+        request.parameters = c.autopilot.parameters
+        XCTAssertEqual(try JobSpec(request, shape: smolLM2).sft.learningRate, 0.002)
     }
 
     func testConfigKeys() throws {
