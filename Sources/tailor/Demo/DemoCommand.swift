@@ -82,9 +82,11 @@ struct DemoCommand: AsyncParsableCommand {
             throw ValidationError("--shown must be ≥ 1 and --max-history, --max-others ≥ 4")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
-        for (flag, rate) in [("--tam-lr", tamLearningRate), ("--oppu-lr", oppuLearningRate ?? 1e-3)]
-        where !(rate > 0 && rate < 1) {
-            throw ValidationError("\(flag) must be in (0, 1), not \(rate)")
+        let rates: [(flag: String, rate: Float?)] = [("--tam-lr", tamLearningRate), ("--oppu-lr", oppuLearningRate)]
+        for (flag, rate) in rates {
+            if let rate, !(rate > 0 && rate < 1) {
+                throw ValidationError("\(flag) must be in (0, 1), not \(rate)")
+            }
         }
     }
 
