@@ -5,7 +5,7 @@ Reads OUT_DIR/A-c*.json and OUT_DIR/B-c*.json written by Benchmarks/demo_windows
 prints, for OPPU and CoPe, the mean ROUGE-L under each setting, the paired mean difference
 B - A with a bootstrap 95% interval (10,000 resamples of the shown commits), wins / ties /
 losses, and how many subjects loop (a word of 3+ characters 3+ times, the demo's count) or
-have fewer than 3 words.
+have fewer than 3 words; then CoPe - OPPU under each setting, paired the same way.
 
     python3 Benchmarks/demo_pairs.py /tmp/windows ep1 ep2
 """
@@ -57,6 +57,14 @@ def main(out, a_name, b_name):
             f"{method}: {mean_a:.3f} -> {mean_b:.3f}, {sum(diffs) / len(diffs):+.3f} "
             f"[{low:+.3f}, {high:+.3f}], {wins} / {len(keys) - wins - losses} / {losses}; "
             f"loops {count(a, loops)} -> {count(b, loops)}, under 3 words {count(a, short)} -> {count(b, short)}"
+        )
+    for name, shown in ((a_name, a), (b_name, b)):
+        diffs = [shown[k]["cope"]["rouge_l"] - shown[k]["oppu"]["rouge_l"] for k in keys]
+        low, high = interval(diffs)
+        same = sum(shown[k]["cope"]["text"] == shown[k]["oppu"]["text"] for k in keys)
+        print(
+            f"CoPe - OPPU under {name}: {sum(diffs) / len(diffs):+.3f} [{low:+.3f}, {high:+.3f}], "
+            f"{sum(d > 0 for d in diffs)} wins, {sum(d < 0 for d in diffs)} losses, same text on {same}"
         )
 
 
