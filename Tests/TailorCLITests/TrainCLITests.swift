@@ -154,6 +154,12 @@ final class TrainCLITests: DaemonTestCase {
         XCTAssertNotEqual(try top([]), try top(["--lora", dir + "/oppu"]), "the adapter changes the logits")
     }
 
+    /// One thread, and the float prefill path for the training graph's frozen products: left
+    /// to measure, each process times the paths on the tiny model, where float and bf16 take
+    /// the same 0.2 ms, and two processes can choose differently and round differently.
+    static let daemonConfig =
+        "model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\nprefill_path = float\n"
+
     /// The daemon's cope job and `tailor train --offline` run one pipeline: from the same data,
     /// seed and thread count they write bit-identical adapters (OPPU, negatives, DPO).
     func testDaemonJobAndOfflineRunWriteIdenticalAdapters() throws {
@@ -162,13 +168,12 @@ final class TrainCLITests: DaemonTestCase {
         let offline = try BuiltProducts.tailor(
             [
                 "train", "cope", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data", data,
-                "--out", dir + "/offline", "-t", "1",
+                "--out", dir + "/offline", "-t", "1", "--prefill-path", "float",
             ] + small)
         XCTAssertEqual(offline.status, 0, offline.stderr)
 
         let socket = dir + "/t.sock", config = dir + "/tailord.conf"
-        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(
-            to: URL(fileURLWithPath: config))
+        try Data(Self.daemonConfig.utf8).write(to: URL(fileURLWithPath: config))
         try startDaemon(
             ["--socket", socket, "--state-dir", dir + "/state", "--config", config],
             socket: socket)
@@ -195,8 +200,7 @@ final class TrainCLITests: DaemonTestCase {
         let data = try history(6)
         let small = ["--epochs", "1", "--batch", "2", "--max-tokens", "48", "--samples", "2", "--max-new-tokens", "4"]
         let socket = dir + "/t.sock", config = dir + "/tailord.conf"
-        try Data("model = \(TestPaths.tinyModel())\nthreads = 1\ntraining_threads = 1\n".utf8).write(
-            to: URL(fileURLWithPath: config))
+        try Data(Self.daemonConfig.utf8).write(to: URL(fileURLWithPath: config))
         try startDaemon(["--socket", socket, "--state-dir", dir + "/state", "--config", config], socket: socket)
         func tailor(_ args: [String]) throws {
             let r = try BuiltProducts.tailor(args)
@@ -219,7 +223,7 @@ final class TrainCLITests: DaemonTestCase {
             [
                 "train", "dpo", "--offline", "--model", TestPaths.tinyModel(), "--task", "t", "--data",
                 dir + "/a.jsonl", "--task-adapter", dir + "/task", "--user-adapter", dir + "/start", "--out",
-                dir + "/offline", "-t", "1",
+                dir + "/offline", "-t", "1", "--prefill-path", "float",
             ] + small)
         let weights = "/adapter_model.safetensors"
         let job = try Data(contentsOf: URL(fileURLWithPath: dir + "/job" + weights))
