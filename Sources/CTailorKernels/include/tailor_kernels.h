@@ -56,8 +56,8 @@ bool tk_uses_avx2(void);
 void tk_force_portable(bool on);
 /// True when K-quant products (Q4_K, Q5_K, Q6_K with two or more activation rows, IQ4_XS with
 /// any) run on the AVX-512 VNNI kernels: the AVX2 path is in use and the CPU has AVX-512
-/// F/BW/VL/DQ and VNNI. Set TAILOR_NO_AVX512=1 to keep them on the AVX2 kernels (the results are the same bit for
-/// bit; benchmarks compare the speed).
+/// F/BW/VL/DQ and VNNI. Set TAILOR_NO_AVX512=1 to keep them on the AVX2 kernels (the results
+/// are the same bit for bit; benchmarks compare the speed).
 bool tk_uses_avx512(void);
 /// Keeps K-quant rows on the AVX2 kernels (true) or lets the CPU check decide (false). For tests.
 void tk_force_no_avx512(bool on);
